@@ -1,0 +1,422 @@
+//! The frames. Every frame is one JSON text frame with a `type` field naming its variant.
+//!
+//! Three enums, one per direction and client:
+//! [`WidgetFrame`] (visitor widget → hub), [`OperatorFrame`] (dashboard → hub) and
+//! [`ServerFrame`] (hub → either). Conversation history is a sequence of [`ConversationEvent`]s,
+//! each with a per-conversation `seq` that starts at 1 and never skips.
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use crate::codes::ErrorCode;
+
+/// Per-conversation sequence number of an event: 1, 2, 3, … with no gaps.
+pub type Seq = u64;
+/// Milliseconds since the Unix epoch.
+pub type Millis = u64;
+
+/// Opaque conversation id (hub-generated).
+pub type ConversationId = String;
+/// Workspace id (a team's assistant).
+pub type WorkspaceId = String;
+/// Operator id, the `sub` of the operator's token.
+pub type OperatorId = String;
+/// Client-chosen id of a sent message; re-sending the same id never duplicates the message.
+pub type ClientId = String;
+
+/// What a visitor's widget sends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum WidgetFrame {
+    /// First frame on the socket. Without `visitor_token` a new conversation starts; with it the
+    /// visitor resumes theirs and receives every event after `last_seq`.
+    Hello {
+        protocol: u32,
+        workspace_id: WorkspaceId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        visitor_token: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional, type = "number")]
+        last_seq: Option<Seq>,
+    },
+    /// A visitor's chat message. Acknowledged with `ack`.
+    Message { client_id: ClientId, text: String },
+    /// The visitor started or stopped typing.
+    Typing { active: bool },
+}
+
+/// What an operator's dashboard sends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum OperatorFrame {
+    /// First frame on the socket: the operator's JWT, signed by the team's backend.
+    Hello { protocol: u32, token: String },
+    /// Receive the workspace's Online list: an `online_snapshot`, then `online_update` and
+    /// `online_remove` as conversations change.
+    SubscribeOnline {},
+    /// Stop receiving Online list changes.
+    UnsubscribeOnline {},
+    /// Open a conversation: a `history` frame with every event after `after_seq` (all when
+    /// absent), then its live events.
+    Open {
+        conversation_id: ConversationId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional, type = "number")]
+        after_seq: Option<Seq>,
+    },
+    /// Stop receiving a conversation's live events.
+    Close { conversation_id: ConversationId },
+    /// Take control from the AI assistant. Answered with `control` or an error.
+    Takeover { conversation_id: ConversationId },
+    /// Hand control back to the AI. `force` lets an owner or editor release another
+    /// operator's conversation. Answered with `control` or an error.
+    Release {
+        conversation_id: ConversationId,
+        #[serde(default)]
+        force: bool,
+    },
+    /// A message to the visitor; only the holder may send. Acknowledged with `ack`.
+    Message {
+        conversation_id: ConversationId,
+        client_id: ClientId,
+        text: String,
+    },
+    /// The operator started or stopped typing.
+    Typing {
+        conversation_id: ConversationId,
+        active: bool,
+    },
+}
+
+/// What the hub sends to either client.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerFrame {
+    /// Widget handshake accepted. Keep `visitor_token` (it resumes this conversation after a
+    /// reload); a `history` frame with what the widget missed follows.
+    Welcome {
+        protocol: u32,
+        conversation_id: ConversationId,
+        visitor_token: String,
+        visitor_label: String,
+        control: ControlState,
+        /// Idle-timeout of the socket: send something (a WebSocket ping does) more often.
+        heartbeat_ms: u32,
+    },
+    /// Operator handshake accepted.
+    Ready {
+        protocol: u32,
+        operator: OperatorIdentity,
+        workspace: WorkspaceInfo,
+        heartbeat_ms: u32,
+    },
+    /// Events of a conversation after the requested sequence number, in order, followed by the
+    /// conversation's current state. Live `event` frames continue after `last_seq`.
+    History {
+        conversation_id: ConversationId,
+        events: Vec<ConversationEvent>,
+        control: ControlState,
+        #[ts(type = "number")]
+        last_seq: Seq,
+        visitor_online: bool,
+        needs_human: bool,
+    },
+    /// One new event of an open conversation.
+    Event {
+        conversation_id: ConversationId,
+        event: ConversationEvent,
+    },
+    /// A sent message was stored with sequence number `seq` (also for a re-sent client id).
+    Ack {
+        conversation_id: ConversationId,
+        client_id: ClientId,
+        #[ts(type = "number")]
+        seq: Seq,
+    },
+    /// The answer to a successful `takeover` or `release`.
+    Control {
+        conversation_id: ConversationId,
+        control: ControlState,
+    },
+    /// Someone in the conversation started or stopped typing (the AI's "thinking" too).
+    /// Ephemeral: not part of history.
+    Typing {
+        conversation_id: ConversationId,
+        author: Author,
+        active: bool,
+    },
+    /// The whole Online list, sent after `subscribe_online`.
+    OnlineSnapshot {
+        conversations: Vec<ConversationSummary>,
+    },
+    /// A conversation appeared in or changed on the Online list.
+    OnlineUpdate { conversation: ConversationSummary },
+    /// A conversation left the Online list (inactive).
+    OnlineRemove { conversation_id: ConversationId },
+    /// A frame was refused. Nothing of it was applied.
+    Error(ErrorFrame),
+}
+
+/// Body of an `error` frame.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+
+pub struct ErrorFrame {
+    pub code: ErrorCode,
+    pub message: String,
+    /// Whether the same frame may succeed later (see the code table).
+    pub retryable: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub conversation_id: Option<ConversationId>,
+    /// For a refused `message`: which one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub client_id: Option<ClientId>,
+    /// For `already_controlled`: who holds the conversation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub holder: Option<OperatorRef>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub retry_after_ms: Option<u32>,
+}
+
+impl ErrorFrame {
+    /// An error with the code's default text.
+    pub fn new(code: ErrorCode) -> Self {
+        Self::with_message(code, code.description())
+    }
+
+    pub fn with_message(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            retryable: code.retryable(),
+            conversation_id: None,
+            client_id: None,
+            holder: None,
+            retry_after_ms: None,
+        }
+    }
+
+    pub fn conversation(mut self, id: impl Into<ConversationId>) -> Self {
+        self.conversation_id = Some(id.into());
+        self
+    }
+
+    pub fn client(mut self, id: impl Into<ClientId>) -> Self {
+        self.client_id = Some(id.into());
+        self
+    }
+}
+
+/// One entry of a conversation's history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct ConversationEvent {
+    #[ts(type = "number")]
+    pub seq: Seq,
+    #[ts(type = "number")]
+    pub at: Millis,
+    #[serde(flatten)]
+    #[ts(flatten)]
+    pub kind: EventKind,
+}
+
+/// What happened.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum EventKind {
+    /// A chat message from the visitor, the AI or an operator.
+    Message {
+        author: Author,
+        text: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        client_id: Option<ClientId>,
+    },
+    /// An operator took control: the visitor sees "<name> joined the chat" (or "Human joined
+    /// the chat" when the operator has no display name). The AI is silent from here on.
+    OperatorJoined {
+        operator: OperatorRef,
+        #[ts(type = "number")]
+        epoch: u64,
+    },
+    /// Control went back to the AI: "<name> left the chat".
+    OperatorLeft {
+        operator: OperatorRef,
+        #[ts(type = "number")]
+        epoch: u64,
+        reason: ReleaseReason,
+        /// Who released it, when it was not the holder (a force-release).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        by: Option<OperatorId>,
+    },
+    /// The assistant (or the visitor) asked for a human.
+    HumanRequested { by: HumanRequestedBy },
+}
+
+/// Who asked for a human.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum HumanRequestedBy {
+    Assistant,
+    Visitor,
+}
+
+/// Why control went back to the AI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum ReleaseReason {
+    /// The holder clicked End.
+    Ended,
+    /// An owner or editor force-released it.
+    ForceReleased,
+    /// The holder's connections were all gone for the grace period.
+    Disconnected,
+    /// The holder was idle past the limit.
+    Idle,
+}
+
+/// Who wrote a message or is typing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Author {
+    Visitor,
+    Ai,
+    Operator(OperatorRef),
+}
+
+/// An operator as shown in a conversation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct OperatorRef {
+    pub id: OperatorId,
+    /// The name the team sees (the display name when set, else the account name).
+    /// Visitors receive the display name here, or "Human" when the operator has no profile.
+    pub name: String,
+    /// The name visitors see; absent when the operator set no profile ("Human joined the chat").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub display_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub avatar_url: Option<String>,
+}
+
+/// The name visitors see for an operator without a profile.
+pub const DEFAULT_OPERATOR_NAME: &str = "Human";
+
+impl OperatorRef {
+    /// The copy a visitor may see: no account name, only the display name (or "Human").
+    pub fn for_visitor(&self) -> OperatorRef {
+        OperatorRef {
+            id: self.id.clone(),
+            name: self
+                .display_name
+                .clone()
+                .unwrap_or_else(|| DEFAULT_OPERATOR_NAME.to_owned()),
+            display_name: self.display_name.clone(),
+            avatar_url: self.avatar_url.clone(),
+        }
+    }
+}
+
+/// Who holds a conversation, and the control epoch (bumped at every change of holder).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct ControlState {
+    pub holder: Holder,
+    #[ts(type = "number")]
+    pub epoch: u64,
+}
+
+/// The AI by default; an operator after a takeover.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Holder {
+    Ai,
+    Operator(OperatorRef),
+}
+
+/// Kind of author, for compact previews.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthorKind {
+    Visitor,
+    Ai,
+    Operator,
+}
+
+/// A row of the Online list.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct ConversationSummary {
+    pub id: ConversationId,
+    pub visitor_label: String,
+    #[ts(type = "number")]
+    pub started_at: Millis,
+    #[ts(type = "number")]
+    pub last_activity_at: Millis,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub last_message: Option<MessagePreview>,
+    pub control: ControlState,
+    pub needs_human: bool,
+    pub visitor_online: bool,
+    #[ts(type = "number")]
+    pub last_seq: Seq,
+}
+
+/// The start of the last message, for the Online list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct MessagePreview {
+    pub author: AuthorKind,
+    pub text: String,
+}
+
+/// Team roles. Owners and editors may force-release.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Owner,
+    Editor,
+    Operator,
+}
+
+impl Role {
+    pub fn may_force_release(self) -> bool {
+        matches!(self, Role::Owner | Role::Editor)
+    }
+}
+
+/// Subscription plans. Take Control is on Pro and Business.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum Plan {
+    Basic,
+    Standard,
+    Pro,
+    Business,
+}
+
+impl Plan {
+    pub fn has_take_control(self) -> bool {
+        matches!(self, Plan::Pro | Plan::Business)
+    }
+}
+
+/// The signed-in operator, as the hub understood their token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct OperatorIdentity {
+    pub id: OperatorId,
+    pub name: String,
+    pub role: Role,
+    pub workspace_id: WorkspaceId,
+}
+
+/// The operator's workspace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct WorkspaceInfo {
+    pub id: WorkspaceId,
+    pub name: String,
+    pub plan: Plan,
+}

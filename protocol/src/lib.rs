@@ -1,0 +1,21 @@
+//! Everything that crosses a Take Control hub socket: frames, ids, limits and codes.
+//!
+//! This crate does no IO. The hub (`hub/`) and the TypeScript clients (`web-ui/`, whose types are
+//! generated from these) both depend on it, so the wire format is defined exactly once.
+//!
+//! - [`frames`]: the JSON text frames, tagged by a `type` field, for both endpoints;
+//! - [`codes`]: the table of error codes and close codes;
+//! - [`decode`]: size-checked, never-panicking decoding with a precise [`ErrorCode`] on failure;
+//! - [`limits`]: the default limits a hub enforces.
+
+pub mod codes;
+pub mod decode;
+pub mod frames;
+pub mod limits;
+pub mod typescript;
+
+pub use codes::{CloseCode, ErrorCode};
+pub use frames::*;
+
+/// Version of the wire protocol; sent by clients in `hello` and echoed by the hub.
+pub const PROTOCOL_VERSION: u32 = 1;

@@ -1,0 +1,96 @@
+//! Generation of the TypeScript mirror of this crate (`web-ui/src/protocol/`).
+//!
+//! `cargo test -p take-control-protocol` fails when the committed files differ from what this
+//! produces; `UPDATE_TS=1 cargo test -p take-control-protocol --test typescript` rewrites them.
+
+use ts_rs::{Config, TS};
+
+use crate::codes::{CloseCode, ErrorCode};
+use crate::frames::*;
+
+const HEADER: &str = "// Generated from the Rust `protocol` crate. Do not edit by hand:\n\
+// UPDATE_TS=1 cargo test -p take-control-protocol --test typescript\n";
+
+fn decl<T: TS>(cfg: &Config, out: &mut String) {
+    out.push_str("export ");
+    out.push_str(&T::decl(cfg));
+    out.push_str("\n\n");
+}
+
+/// `frames.ts`: every type that crosses a socket.
+pub fn frames_ts() -> String {
+    // Sequence numbers and times stay far below 2^53, so plain `number` is exact.
+    let cfg = Config::new().with_large_int("number");
+    let mut out = String::from(HEADER);
+    out.push_str("import type { ErrorCode } from \"./codes\";\n\n");
+    out.push_str("export type Seq = number;\nexport type Millis = number;\n");
+    out.push_str("export type ConversationId = string;\nexport type WorkspaceId = string;\n");
+    out.push_str("export type OperatorId = string;\nexport type ClientId = string;\n\n");
+    decl::<WidgetFrame>(&cfg, &mut out);
+    decl::<OperatorFrame>(&cfg, &mut out);
+    decl::<ServerFrame>(&cfg, &mut out);
+    decl::<ErrorFrame>(&cfg, &mut out);
+    decl::<ConversationEvent>(&cfg, &mut out);
+    decl::<EventKind>(&cfg, &mut out);
+    decl::<HumanRequestedBy>(&cfg, &mut out);
+    decl::<ReleaseReason>(&cfg, &mut out);
+    decl::<Author>(&cfg, &mut out);
+    decl::<OperatorRef>(&cfg, &mut out);
+    decl::<ControlState>(&cfg, &mut out);
+    decl::<Holder>(&cfg, &mut out);
+    decl::<AuthorKind>(&cfg, &mut out);
+    decl::<ConversationSummary>(&cfg, &mut out);
+    decl::<MessagePreview>(&cfg, &mut out);
+    decl::<Role>(&cfg, &mut out);
+    decl::<Plan>(&cfg, &mut out);
+    decl::<OperatorIdentity>(&cfg, &mut out);
+    decl::<WorkspaceInfo>(&cfg, &mut out);
+    out.push_str(&format!(
+        "export const PROTOCOL_VERSION = {};\nexport const DEFAULT_OPERATOR_NAME = {:?};\n",
+        crate::PROTOCOL_VERSION,
+        DEFAULT_OPERATOR_NAME
+    ));
+    out.push_str(&format!(
+        "export const LIMITS = {{ maxFrameBytes: {}, maxMessageChars: {}, maxClientIdBytes: {} }} as const;\n",
+        crate::limits::MAX_FRAME_BYTES,
+        crate::limits::MAX_MESSAGE_CHARS,
+        crate::limits::MAX_CLIENT_ID_BYTES
+    ));
+    out
+}
+
+/// `codes.ts`: the error and close code table, values included.
+pub fn codes_ts() -> String {
+    let cfg = Config::new();
+    let mut out = String::from(HEADER);
+    out.push('\n');
+    decl::<ErrorCode>(&cfg, &mut out);
+    out.push_str("export interface ErrorCodeInfo { retryable: boolean; description: string }\n\n");
+    out.push_str("export const ERROR_CODES: Record<ErrorCode, ErrorCodeInfo> = {\n");
+    for code in ErrorCode::ALL {
+        out.push_str(&format!(
+            "  {}: {{ retryable: {}, description: {:?} }},\n",
+            code.as_str(),
+            code.retryable(),
+            code.description()
+        ));
+    }
+    out.push_str("};\n\n");
+    out.push_str(
+        "export interface CloseCodeInfo { code: number; name: string; reconnect: boolean; description: string }\n\n",
+    );
+    out.push_str("export const CLOSE_CODES: Record<number, CloseCodeInfo> = {\n");
+    for c in CloseCode::ALL {
+        out.push_str(&format!(
+            "  {}: {{ code: {}, name: {:?}, reconnect: {}, description: {:?} }},\n",
+            c.code, c.code, c.name, c.reconnect, c.description
+        ));
+    }
+    out.push_str("};\n\n");
+    out.push_str("export const CloseCode = {\n");
+    for c in CloseCode::ALL {
+        out.push_str(&format!("  {}: {},\n", c.name.to_uppercase(), c.code));
+    }
+    out.push_str("} as const;\n");
+    out
+}

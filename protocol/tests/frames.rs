@@ -1,0 +1,419 @@
+//! Round trip of every frame, the documented decoding errors, and never-panic decoding.
+
+use proptest::prelude::*;
+use protocol::decode::{self, Limits};
+use protocol::*;
+
+fn martin() -> OperatorRef {
+    OperatorRef {
+        id: "op-martin".into(),
+        name: "Martin Keller".into(),
+        display_name: Some("Martin from Support".into()),
+        avatar_url: Some("/avatars/3f2a.webp".into()),
+    }
+}
+
+fn control() -> ControlState {
+    ControlState {
+        holder: Holder::Operator(martin()),
+        epoch: 3,
+    }
+}
+
+fn event(seq: Seq, kind: EventKind) -> ConversationEvent {
+    ConversationEvent {
+        seq,
+        at: 1_764_000_000_000 + seq,
+        kind,
+    }
+}
+
+fn all_events() -> Vec<ConversationEvent> {
+    vec![
+        event(
+            1,
+            EventKind::Message {
+                author: Author::Visitor,
+                text: "Hi, where is my order?".into(),
+                client_id: Some("c-1".into()),
+            },
+        ),
+        event(
+            2,
+            EventKind::Message {
+                author: Author::Ai,
+                text: "Let me check.".into(),
+                client_id: None,
+            },
+        ),
+        event(
+            3,
+            EventKind::HumanRequested {
+                by: HumanRequestedBy::Assistant,
+            },
+        ),
+        event(
+            4,
+            EventKind::OperatorJoined {
+                operator: martin(),
+                epoch: 1,
+            },
+        ),
+        event(
+            5,
+            EventKind::Message {
+                author: Author::Operator(martin()),
+                text: "Hello, Martin here.".into(),
+                client_id: Some("o-1".into()),
+            },
+        ),
+        event(
+            6,
+            EventKind::OperatorLeft {
+                operator: martin(),
+                epoch: 2,
+                reason: ReleaseReason::ForceReleased,
+                by: Some("op-olivia".into()),
+            },
+        ),
+    ]
+}
+
+fn summary() -> ConversationSummary {
+    ConversationSummary {
+        id: "cv-1".into(),
+        visitor_label: "Visitor 7F3A".into(),
+        started_at: 1,
+        last_activity_at: 2,
+        last_message: Some(MessagePreview {
+            author: AuthorKind::Visitor,
+            text: "Hi".into(),
+        }),
+        control: control(),
+        needs_human: true,
+        visitor_online: true,
+        last_seq: 6,
+    }
+}
+
+fn widget_frames() -> Vec<WidgetFrame> {
+    vec![
+        WidgetFrame::Hello {
+            protocol: PROTOCOL_VERSION,
+            workspace_id: "ws-1".into(),
+            visitor_token: Some("tok".into()),
+            last_seq: Some(4),
+        },
+        WidgetFrame::Hello {
+            protocol: PROTOCOL_VERSION,
+            workspace_id: "ws-1".into(),
+            visitor_token: None,
+            last_seq: None,
+        },
+        WidgetFrame::Message {
+            client_id: "c-1".into(),
+            text: "Hi".into(),
+        },
+        WidgetFrame::Typing { active: true },
+    ]
+}
+
+fn operator_frames() -> Vec<OperatorFrame> {
+    let id = || "cv-1".to_string();
+    vec![
+        OperatorFrame::Hello {
+            protocol: PROTOCOL_VERSION,
+            token: "jwt".into(),
+        },
+        OperatorFrame::SubscribeOnline {},
+        OperatorFrame::UnsubscribeOnline {},
+        OperatorFrame::Open {
+            conversation_id: id(),
+            after_seq: Some(2),
+        },
+        OperatorFrame::Open {
+            conversation_id: id(),
+            after_seq: None,
+        },
+        OperatorFrame::Close {
+            conversation_id: id(),
+        },
+        OperatorFrame::Takeover {
+            conversation_id: id(),
+        },
+        OperatorFrame::Release {
+            conversation_id: id(),
+            force: true,
+        },
+        OperatorFrame::Message {
+            conversation_id: id(),
+            client_id: "o-1".into(),
+            text: "Hello".into(),
+        },
+        OperatorFrame::Typing {
+            conversation_id: id(),
+            active: false,
+        },
+    ]
+}
+
+fn server_frames() -> Vec<ServerFrame> {
+    let id = || "cv-1".to_string();
+    let mut frames = vec![
+        ServerFrame::Welcome {
+            protocol: PROTOCOL_VERSION,
+            conversation_id: id(),
+            visitor_token: "vt".into(),
+            visitor_label: "Visitor 7F3A".into(),
+            control: control(),
+            heartbeat_ms: 30_000,
+        },
+        ServerFrame::Ready {
+            protocol: PROTOCOL_VERSION,
+            operator: OperatorIdentity {
+                id: "op-martin".into(),
+                name: "Martin Keller".into(),
+                role: Role::Operator,
+                workspace_id: "ws-1".into(),
+            },
+            workspace: WorkspaceInfo {
+                id: "ws-1".into(),
+                name: "Acme".into(),
+                plan: Plan::Pro,
+            },
+            heartbeat_ms: 30_000,
+        },
+        ServerFrame::History {
+            conversation_id: id(),
+            events: all_events(),
+            control: control(),
+            last_seq: 6,
+            visitor_online: false,
+            needs_human: true,
+        },
+        ServerFrame::Ack {
+            conversation_id: id(),
+            client_id: "c-1".into(),
+            seq: 1,
+        },
+        ServerFrame::Control {
+            conversation_id: id(),
+            control: ControlState {
+                holder: Holder::Ai,
+                epoch: 2,
+            },
+        },
+        ServerFrame::Typing {
+            conversation_id: id(),
+            author: Author::Ai,
+            active: true,
+        },
+        ServerFrame::OnlineSnapshot {
+            conversations: vec![summary()],
+        },
+        ServerFrame::OnlineUpdate {
+            conversation: summary(),
+        },
+        ServerFrame::OnlineRemove {
+            conversation_id: id(),
+        },
+    ];
+    for e in all_events() {
+        frames.push(ServerFrame::Event {
+            conversation_id: id(),
+            event: e,
+        });
+    }
+    for code in ErrorCode::ALL {
+        let mut e = ErrorFrame::new(*code).conversation("cv-1").client("c-1");
+        e.holder = Some(martin());
+        e.retry_after_ms = Some(250);
+        frames.push(ServerFrame::Error(e));
+    }
+    frames.push(ServerFrame::Error(ErrorFrame::new(ErrorCode::BadFrame)));
+    frames
+}
+
+fn round_trip<T>(frames: Vec<T>)
+where
+    T: serde::Serialize + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug,
+{
+    for frame in frames {
+        let json = serde_json::to_string(&frame).expect("serialize");
+        let value: serde_json::Value = serde_json::from_str(&json).expect("json");
+        assert!(value["type"].is_string(), "no type tag in {json}");
+        let back: T = serde_json::from_str(&json).expect("deserialize");
+        assert_eq!(back, frame, "round trip of {json}");
+    }
+}
+
+#[test]
+fn every_widget_frame_round_trips() {
+    round_trip(widget_frames());
+}
+
+#[test]
+fn every_operator_frame_round_trips() {
+    round_trip(operator_frames());
+}
+
+#[test]
+fn every_server_frame_round_trips() {
+    round_trip(server_frames());
+}
+
+#[test]
+fn client_frames_pass_the_decoder() {
+    let limits = Limits::default();
+    for f in widget_frames() {
+        let json = serde_json::to_string(&f).expect("serialize");
+        assert_eq!(decode::widget_frame(&json, &limits).expect("decode"), f);
+    }
+    for f in operator_frames() {
+        let json = serde_json::to_string(&f).expect("serialize");
+        assert_eq!(decode::operator_frame(&json, &limits).expect("decode"), f);
+    }
+}
+
+#[test]
+fn event_wire_shape_is_flat() {
+    let json = serde_json::to_value(&all_events()[0]).expect("serialize");
+    assert_eq!(json["seq"], 1);
+    assert_eq!(json["type"], "message");
+    assert_eq!(json["author"]["kind"], "visitor");
+}
+
+#[test]
+fn operator_ref_for_visitor_hides_the_account_name() {
+    let mut anon = martin();
+    anon.display_name = None;
+    assert_eq!(anon.for_visitor().name, DEFAULT_OPERATOR_NAME);
+    assert_eq!(martin().for_visitor().name, "Martin from Support");
+}
+
+fn widget_err(text: &str) -> ErrorCode {
+    decode::widget_frame(text, &Limits::default())
+        .expect_err("must be refused")
+        .code
+}
+
+fn operator_err(text: &str) -> ErrorCode {
+    decode::operator_frame(text, &Limits::default())
+        .expect_err("must be refused")
+        .code
+}
+
+#[test]
+fn malformed_json_is_bad_frame() {
+    assert_eq!(widget_err("{\"type\":"), ErrorCode::BadFrame);
+    assert_eq!(operator_err("not json"), ErrorCode::BadFrame);
+    assert_eq!(operator_err("[1,2]"), ErrorCode::BadFrame);
+    assert_eq!(operator_err("{\"type\":7}"), ErrorCode::BadFrame);
+}
+
+#[test]
+fn unknown_type_is_named() {
+    assert_eq!(
+        widget_err(r#"{"type":"launch"}"#),
+        ErrorCode::UnknownFrameType
+    );
+    assert_eq!(
+        operator_err(r#"{"type":"launch"}"#),
+        ErrorCode::UnknownFrameType
+    );
+}
+
+#[test]
+fn known_type_with_wrong_fields_is_invalid() {
+    assert_eq!(
+        operator_err(r#"{"type":"takeover","conversation_id":5}"#),
+        ErrorCode::InvalidFrame
+    );
+    assert_eq!(widget_err(r#"{"type":"typing"}"#), ErrorCode::InvalidFrame);
+}
+
+#[test]
+fn visitor_sending_operator_frames_is_forbidden() {
+    for t in ["takeover", "release", "open", "subscribe_online"] {
+        let frame = format!(r#"{{"type":"{t}","conversation_id":"cv"}}"#);
+        assert_eq!(widget_err(&frame), ErrorCode::Forbidden, "{t}");
+    }
+}
+
+#[test]
+fn oversized_frames_and_messages_are_refused() {
+    let big = format!(
+        r#"{{"type":"message","client_id":"c","text":"{}"}}"#,
+        "x".repeat(limits::MAX_FRAME_BYTES)
+    );
+    assert_eq!(widget_err(&big), ErrorCode::FrameTooLarge);
+    let long = format!(
+        r#"{{"type":"message","client_id":"c","text":"{}"}}"#,
+        "é".repeat(limits::MAX_MESSAGE_CHARS + 1)
+    );
+    assert_eq!(widget_err(&long), ErrorCode::MessageTooLong);
+    let exact = format!(
+        r#"{{"type":"message","client_id":"c","text":"{}"}}"#,
+        "é".repeat(limits::MAX_MESSAGE_CHARS)
+    );
+    assert!(decode::widget_frame(&exact, &Limits::default()).is_ok());
+}
+
+#[test]
+fn empty_text_and_bad_client_ids_are_refused() {
+    assert_eq!(
+        widget_err(r#"{"type":"message","client_id":"c","text":"  \n"}"#),
+        ErrorCode::EmptyMessage
+    );
+    assert_eq!(
+        widget_err(r#"{"type":"message","client_id":"","text":"hi"}"#),
+        ErrorCode::InvalidClientId
+    );
+    let long_id = format!(
+        r#"{{"type":"message","conversation_id":"cv","client_id":"{}","text":"hi"}}"#,
+        "c".repeat(limits::MAX_CLIENT_ID_BYTES + 1)
+    );
+    assert_eq!(operator_err(&long_id), ErrorCode::InvalidClientId);
+}
+
+fn json_fragment() -> impl Strategy<Value = String> {
+    let atoms = prop_oneof![
+        Just("{".to_string()),
+        Just("}".to_string()),
+        Just("\"type\":".to_string()),
+        Just("\"message\"".to_string()),
+        Just("\"hello\"".to_string()),
+        Just("\"takeover\"".to_string()),
+        Just("\"conversation_id\":".to_string()),
+        Just("\"text\":".to_string()),
+        Just("\"client_id\":".to_string()),
+        Just(",".to_string()),
+        Just("null".to_string()),
+        Just("18446744073709551616".to_string()),
+        Just("[".to_string()),
+        Just("]".to_string()),
+        "\"[^\"]{0,8}\"".prop_map(|s| s),
+    ];
+    proptest::collection::vec(atoms, 0..24).prop_map(|v| v.concat())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn decoding_arbitrary_bytes_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+        let text = String::from_utf8_lossy(&bytes);
+        let _ = decode::widget_frame(&text, &Limits::default());
+        let _ = decode::operator_frame(&text, &Limits::default());
+    }
+
+    #[test]
+    fn decoding_json_like_text_never_panics(text in json_fragment()) {
+        let w = decode::widget_frame(&text, &Limits::default());
+        let o = decode::operator_frame(&text, &Limits::default());
+        // Whatever it is, a refusal carries a documented code.
+        for e in [w.err(), o.err()].into_iter().flatten() {
+            prop_assert!(ErrorCode::ALL.contains(&e.code));
+        }
+    }
+}

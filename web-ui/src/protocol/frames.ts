@@ -1,0 +1,85 @@
+// Generated from the Rust `protocol` crate. Do not edit by hand:
+// UPDATE_TS=1 cargo test -p take-control-protocol --test typescript
+import type { ErrorCode } from "./codes";
+
+export type Seq = number;
+export type Millis = number;
+export type ConversationId = string;
+export type WorkspaceId = string;
+export type OperatorId = string;
+export type ClientId = string;
+
+export type WidgetFrame = { "type": "hello", protocol: number, workspace_id: string, visitor_token?: string, last_seq?: number, } | { "type": "message", client_id: string, text: string, } | { "type": "typing", active: boolean, };
+
+export type OperatorFrame = { "type": "hello", protocol: number, token: string, } | { "type": "subscribe_online", } | { "type": "unsubscribe_online", } | { "type": "open", conversation_id: string, after_seq?: number, } | { "type": "close", conversation_id: string, } | { "type": "takeover", conversation_id: string, } | { "type": "release", conversation_id: string, force: boolean, } | { "type": "message", conversation_id: string, client_id: string, text: string, } | { "type": "typing", conversation_id: string, active: boolean, };
+
+export type ServerFrame = { "type": "welcome", protocol: number, conversation_id: string, visitor_token: string, visitor_label: string, control: ControlState, 
+/**
+ * Idle-timeout of the socket: send something (a WebSocket ping does) more often.
+ */
+heartbeat_ms: number, } | { "type": "ready", protocol: number, operator: OperatorIdentity, workspace: WorkspaceInfo, heartbeat_ms: number, } | { "type": "history", conversation_id: string, events: Array<ConversationEvent>, control: ControlState, last_seq: number, visitor_online: boolean, needs_human: boolean, } | { "type": "event", conversation_id: string, event: ConversationEvent, } | { "type": "ack", conversation_id: string, client_id: string, seq: number, } | { "type": "control", conversation_id: string, control: ControlState, } | { "type": "typing", conversation_id: string, author: Author, active: boolean, } | { "type": "online_snapshot", conversations: Array<ConversationSummary>, } | { "type": "online_update", conversation: ConversationSummary, } | { "type": "online_remove", conversation_id: string, } | { "type": "error" } & ErrorFrame;
+
+export type ErrorFrame = { code: ErrorCode, message: string, 
+/**
+ * Whether the same frame may succeed later (see the code table).
+ */
+retryable: boolean, conversation_id?: string, 
+/**
+ * For a refused `message`: which one.
+ */
+client_id?: string, 
+/**
+ * For `already_controlled`: who holds the conversation.
+ */
+holder?: OperatorRef, retry_after_ms?: number, };
+
+export type ConversationEvent = { seq: number, at: number, } & ({ "type": "message", author: Author, text: string, client_id?: string, } | { "type": "operator_joined", operator: OperatorRef, epoch: number, } | { "type": "operator_left", operator: OperatorRef, epoch: number, reason: ReleaseReason, 
+/**
+ * Who released it, when it was not the holder (a force-release).
+ */
+by?: string, } | { "type": "human_requested", by: HumanRequestedBy, });
+
+export type EventKind = { "type": "message", author: Author, text: string, client_id?: string, } | { "type": "operator_joined", operator: OperatorRef, epoch: number, } | { "type": "operator_left", operator: OperatorRef, epoch: number, reason: ReleaseReason, 
+/**
+ * Who released it, when it was not the holder (a force-release).
+ */
+by?: string, } | { "type": "human_requested", by: HumanRequestedBy, };
+
+export type HumanRequestedBy = "assistant" | "visitor";
+
+export type ReleaseReason = "ended" | "force_released" | "disconnected" | "idle";
+
+export type Author = { "kind": "visitor" } | { "kind": "ai" } | { "kind": "operator" } & OperatorRef;
+
+export type OperatorRef = { id: string, 
+/**
+ * The name the team sees (the display name when set, else the account name).
+ * Visitors receive the display name here, or "Human" when the operator has no profile.
+ */
+name: string, 
+/**
+ * The name visitors see; absent when the operator set no profile ("Human joined the chat").
+ */
+display_name?: string, avatar_url?: string, };
+
+export type ControlState = { holder: Holder, epoch: number, };
+
+export type Holder = { "kind": "ai" } | { "kind": "operator" } & OperatorRef;
+
+export type AuthorKind = "visitor" | "ai" | "operator";
+
+export type ConversationSummary = { id: string, visitor_label: string, started_at: number, last_activity_at: number, last_message?: MessagePreview, control: ControlState, needs_human: boolean, visitor_online: boolean, last_seq: number, };
+
+export type MessagePreview = { author: AuthorKind, text: string, };
+
+export type Role = "owner" | "editor" | "operator";
+
+export type Plan = "basic" | "standard" | "pro" | "business";
+
+export type OperatorIdentity = { id: string, name: string, role: Role, workspace_id: string, };
+
+export type WorkspaceInfo = { id: string, name: string, plan: Plan, };
+
+export const PROTOCOL_VERSION = 1;
+export const DEFAULT_OPERATOR_NAME = "Human";
+export const LIMITS = { maxFrameBytes: 65536, maxMessageChars: 4000, maxClientIdBytes: 64 } as const;
