@@ -1,1 +1,31 @@
-//! placeholder
+//! The Take Control hub: lets a human operator take a live conversation over from the AI
+//! assistant, answer the visitor, and hand it back.
+//!
+//! Where each concern lives:
+//! - [`control`]: the control rules (pure);
+//! - [`store`], [`bus`]: the backends, as traits with in-memory implementations;
+//! - [`node`]: turns client actions into store steps and bus messages, and bus messages into
+//!   deliveries; runs the assistant;
+//! - [`registry`]: this node's connections and their bounded outbound queues;
+//! - [`session`]: one task per socket (generic over the transport);
+//! - [`server`]: the warp edge; [`config`]: flags and environment; [`auth`]: tokens;
+//! - [`assistant`]: the assistant trait and the embedded knowledge-file assistant;
+//! - [`dev`]: demo data for `--dev`.
+
+pub mod assistant;
+pub mod auth;
+pub mod bus;
+pub mod config;
+pub mod control;
+pub mod dev;
+pub mod directory;
+pub mod metrics;
+pub mod node;
+pub mod registry;
+pub mod server;
+pub mod session;
+pub mod store;
+pub mod util;
+
+pub use config::Config;
+pub use node::Hub;

@@ -1,1 +1,77 @@
-fn main() {}
+//! The `hub` binary: parse configuration, start, wait for a signal, shut down gracefully.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use hub::config::{Cli, Command};
+use tracing::info;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("TC_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("hub: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = cli.config;
+    if let Some(Command::DevToken { operator }) = cli.command {
+        anyhow::ensure!(config.dev, "dev-token needs --dev");
+        let hub = hub::server::build(config, None)?;
+        let token = hub::dev::token_for(&hub.inner().operators, &operator, hub::util::now_secs(), 12 * 3600)
+            .ok_or_else(|| anyhow::anyhow!("unknown demo operator `{operator}`"))?;
+        println!("{token}");
+        return Ok(());
+    }
+    let dev = config.dev;
+    let has_ui = config.static_dir.is_some();
+    let hub = hub::server::build(config, None)?;
+    let running = hub::server::start(hub).await?;
+    // Scripts and tests read this line to learn the bound port.
+    println!("hub listening on http://{}", running.addr);
+    if dev {
+        let base = format!("http://{}", running.addr);
+        if has_ui {
+            println!("  operator dashboard: {base}/  (pick a demo operator)");
+        }
+        println!("  visitor socket:     ws://{}/ws/widget  (workspace demo-pro)", running.addr);
+    }
+    wait_for_signal().await;
+    info!("shutting down");
+    running.shutdown().await;
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

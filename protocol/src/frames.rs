@@ -322,6 +322,72 @@ impl OperatorRef {
     }
 }
 
+impl Author {
+    /// The copy a visitor may see (see [`OperatorRef::for_visitor`]).
+    pub fn for_visitor(&self) -> Author {
+        match self {
+            Author::Operator(op) => Author::Operator(op.for_visitor()),
+            other => other.clone(),
+        }
+    }
+}
+
+impl EventKind {
+    /// The copy a visitor may see: operators appear by display name only.
+    pub fn for_visitor(&self) -> EventKind {
+        match self {
+            EventKind::Message {
+                author,
+                text,
+                client_id,
+            } => EventKind::Message {
+                author: author.for_visitor(),
+                text: text.clone(),
+                client_id: client_id.clone(),
+            },
+            EventKind::OperatorJoined { operator, epoch } => EventKind::OperatorJoined {
+                operator: operator.for_visitor(),
+                epoch: *epoch,
+            },
+            EventKind::OperatorLeft {
+                operator,
+                epoch,
+                reason,
+                by: _,
+            } => EventKind::OperatorLeft {
+                operator: operator.for_visitor(),
+                epoch: *epoch,
+                reason: *reason,
+                // Which teammate force-released is the team's business.
+                by: None,
+            },
+            EventKind::HumanRequested { by } => EventKind::HumanRequested { by: *by },
+        }
+    }
+}
+
+impl ConversationEvent {
+    pub fn for_visitor(&self) -> ConversationEvent {
+        ConversationEvent {
+            seq: self.seq,
+            at: self.at,
+            kind: self.kind.for_visitor(),
+        }
+    }
+}
+
+impl ControlState {
+    pub fn for_visitor(&self) -> ControlState {
+        ControlState {
+            holder: match &self.holder {
+                Holder::Operator(op) => Holder::Operator(op.for_visitor()),
+                Holder::Ai => Holder::Ai,
+            },
+            epoch: self.epoch,
+        }
+    }
+}
+
 /// Who holds a conversation, and the control epoch (bumped at every change of holder).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct ControlState {

@@ -1,0 +1,253 @@
+//! Tokens: operators' JWTs (signed by the team's backend) and visitors' tokens (signed by the hub).
+//!
+//! The two never pass for each other: they carry different audiences, and operator tokens are
+//! checked with exactly one pinned algorithm and key. `exp` is always required.
+
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, errors::ErrorKind};
+use protocol::{ConversationId, ErrorCode, OperatorId, Role, WorkspaceId};
+use serde::{Deserialize, Serialize};
+
+pub const OPERATOR_AUDIENCE: &str = "take-control-operator";
+pub const VISITOR_AUDIENCE: &str = "take-control-visitor";
+
+/// Claims of an operator token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OperatorClaims {
+    /// Operator id.
+    pub sub: OperatorId,
+    /// Workspace id.
+    pub ws: WorkspaceId,
+    pub role: Role,
+    /// Account name: shown to the team, and to visitors when the display name is empty.
+    pub name: String,
+    pub exp: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aud: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iss: Option<String>,
+}
+
+/// Claims of a visitor token: one conversation of one workspace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VisitorClaims {
+    pub sub: ConversationId,
+    pub ws: WorkspaceId,
+    pub exp: u64,
+    pub aud: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    #[error("token expired")]
+    Expired,
+    #[error("invalid token: {0}")]
+    Invalid(String),
+}
+
+impl AuthError {
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            AuthError::Expired => ErrorCode::TokenExpired,
+            AuthError::Invalid(_) => ErrorCode::Unauthorized,
+        }
+    }
+}
+
+fn map_err(e: jsonwebtoken::errors::Error) -> AuthError {
+    match e.kind() {
+        ErrorKind::ExpiredSignature => AuthError::Expired,
+        ErrorKind::InvalidAudience => AuthError::Invalid("wrong audience".into()),
+        ErrorKind::InvalidSignature => AuthError::Invalid("bad signature".into()),
+        ErrorKind::InvalidAlgorithm => AuthError::Invalid("algorithm not accepted".into()),
+        ErrorKind::InvalidIssuer => AuthError::Invalid("wrong issuer".into()),
+        ErrorKind::MissingRequiredClaim(c) => AuthError::Invalid(format!("missing claim `{c}`")),
+        _ => AuthError::Invalid("malformed token".into()),
+    }
+}
+
+/// How operator tokens are verified.
+#[derive(Clone)]
+pub struct OperatorVerifier {
+    key: DecodingKey,
+    validation: Validation,
+    /// Only for `--dev`: the hub signs demo operators' tokens with the same HS256 secret.
+    signer: Option<EncodingKey>,
+}
+
+impl std::fmt::Debug for OperatorVerifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OperatorVerifier")
+            .field("algorithms", &self.validation.algorithms)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where the operator key comes from.
+#[derive(Debug, Clone)]
+pub enum OperatorKey {
+    Hs256Secret(Vec<u8>),
+    RsaPem(Vec<u8>),
+    EcPem(Vec<u8>),
+}
+
+impl OperatorVerifier {
+    pub fn new(key: OperatorKey, issuer: Option<&str>) -> Result<Self, AuthError> {
+        let bad = |e: jsonwebtoken::errors::Error| AuthError::Invalid(format!("bad key: {e}"));
+        let (alg, key, signer) = match key {
+            OperatorKey::Hs256Secret(s) => (
+                Algorithm::HS256,
+                DecodingKey::from_secret(&s),
+                Some(EncodingKey::from_secret(&s)),
+            ),
+            OperatorKey::RsaPem(p) => (
+                Algorithm::RS256,
+                DecodingKey::from_rsa_pem(&p).map_err(bad)?,
+                None,
+            ),
+            OperatorKey::EcPem(p) => (
+                Algorithm::ES256,
+                DecodingKey::from_ec_pem(&p).map_err(bad)?,
+                None,
+            ),
+        };
+        // `Validation::new` pins the one algorithm; `exp` is required by default.
+        let mut validation = Validation::new(alg);
+        validation.set_audience(&[OPERATOR_AUDIENCE]);
+        validation.set_required_spec_claims(&["exp", "aud", "sub"]);
+        if let Some(iss) = issuer {
+            validation.set_issuer(&[iss]);
+        }
+        Ok(Self {
+            key,
+            validation,
+            signer,
+        })
+    }
+
+    pub fn verify(&self, token: &str) -> Result<OperatorClaims, AuthError> {
+        jsonwebtoken::decode::<OperatorClaims>(token, &self.key, &self.validation)
+            .map(|d| d.claims)
+            .map_err(map_err)
+    }
+
+    /// Sign an operator token (HS256 keys only; used by `--dev` and tests).
+    pub fn sign(&self, claims: &OperatorClaims) -> Option<String> {
+        let signer = self.signer.as_ref()?;
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, signer).ok()
+    }
+}
+
+/// Signs and checks visitor tokens.
+#[derive(Clone)]
+pub struct VisitorTokens {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    ttl_secs: u64,
+}
+
+impl std::fmt::Debug for VisitorTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VisitorTokens")
+            .field("ttl_secs", &self.ttl_secs)
+            .finish_non_exhaustive()
+    }
+}
+
+impl VisitorTokens {
+    pub fn new(secret: &[u8], ttl_secs: u64) -> Self {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_audience(&[VISITOR_AUDIENCE]);
+        validation.set_required_spec_claims(&["exp", "aud", "sub"]);
+        Self {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            validation,
+            ttl_secs,
+        }
+    }
+
+    pub fn issue(&self, conversation_id: &str, workspace_id: &str, now_secs: u64) -> String {
+        let claims = VisitorClaims {
+            sub: conversation_id.to_owned(),
+            ws: workspace_id.to_owned(),
+            exp: now_secs + self.ttl_secs,
+            aud: VISITOR_AUDIENCE.to_owned(),
+        };
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .unwrap_or_default()
+    }
+
+    pub fn verify(&self, token: &str) -> Result<VisitorClaims, AuthError> {
+        jsonwebtoken::decode::<VisitorClaims>(token, &self.decoding, &self.validation)
+            .map(|d| d.claims)
+            .map_err(map_err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn now() -> u64 {
+        crate::util::now_secs()
+    }
+
+    fn claims(exp: u64) -> OperatorClaims {
+        OperatorClaims {
+            sub: "op".into(),
+            ws: "ws".into(),
+            role: Role::Editor,
+            name: "Olga".into(),
+            exp,
+            aud: Some(OPERATOR_AUDIENCE.into()),
+            iss: None,
+        }
+    }
+
+    fn verifier(secret: &str) -> OperatorVerifier {
+        OperatorVerifier::new(OperatorKey::Hs256Secret(secret.into()), None).expect("key")
+    }
+
+    #[test]
+    fn operator_token_round_trip() {
+        let v = verifier("s");
+        let t = v.sign(&claims(now() + 60)).expect("sign");
+        assert_eq!(v.verify(&t).expect("valid"), claims(now() + 60));
+    }
+
+    #[test]
+    fn expired_forged_and_wrong_audience_are_refused() {
+        let v = verifier("s");
+        let expired = v.sign(&claims(now() - 3600)).expect("sign");
+        assert_eq!(v.verify(&expired), Err(AuthError::Expired));
+        let forged = verifier("other").sign(&claims(now() + 60)).expect("sign");
+        assert!(matches!(v.verify(&forged), Err(AuthError::Invalid(_))));
+        let mut c = claims(now() + 60);
+        c.aud = Some(VISITOR_AUDIENCE.into());
+        let wrong_aud = v.sign(&c).expect("sign");
+        assert!(matches!(v.verify(&wrong_aud), Err(AuthError::Invalid(_))));
+        assert!(matches!(v.verify("not.a.jwt"), Err(AuthError::Invalid(_))));
+    }
+
+    #[test]
+    fn unsigned_tokens_are_refused() {
+        // header {"alg":"none","typ":"JWT"}
+        let v = verifier("s");
+        let body = "eyJzdWIiOiJvcCIsIndzIjoid3MiLCJyb2xlIjoib3duZXIiLCJuYW1lIjoieCIsImV4cCI6OTk5OTk5OTk5OSwiYXVkIjoidGFrZS1jb250cm9sLW9wZXJhdG9yIn0";
+        let token = format!("eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{body}.");
+        assert!(matches!(v.verify(&token), Err(AuthError::Invalid(_))));
+    }
+
+    #[test]
+    fn visitor_and_operator_tokens_never_pass_for_each_other() {
+        // Even when both sides happened to share a secret, the audiences differ.
+        let v = verifier("shared");
+        let visitors = VisitorTokens::new(b"shared", 3600);
+        let vt = visitors.issue("c1", "ws", now());
+        assert!(matches!(v.verify(&vt), Err(AuthError::Invalid(_))));
+        let ot = v.sign(&claims(now() + 60)).expect("sign");
+        assert!(matches!(visitors.verify(&ot), Err(AuthError::Invalid(_))));
+        assert_eq!(visitors.verify(&vt).expect("valid").sub, "c1");
+    }
+}

@@ -1,0 +1,76 @@
+//! The bus: how a change made on one node reaches the clients of every node.
+//!
+//! One trait, [`Bus`], with an in-memory implementation for a single node ([`memory::MemoryBus`]).
+//! A node subscribes to the topics its local clients need and gets every message published to
+//! them, from any node, on the receiver it got at construction. Delivery is at most once and may
+//! reorder across publishers; clients are kept gap-free by sequence numbers (see `session`),
+//! not by the bus.
+
+pub mod memory;
+
+use async_trait::async_trait;
+use protocol::{Author, ConversationEvent, ConversationId, ConversationSummary, WorkspaceId};
+use serde::{Deserialize, Serialize};
+
+/// A fan-out channel.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Topic {
+    /// Events and typing of one conversation.
+    Conversation(ConversationId),
+    /// The Online list of one workspace.
+    Workspace(WorkspaceId),
+}
+
+impl Topic {
+    /// The channel name (also the Redis channel later).
+    pub fn key(&self) -> String {
+        match self {
+            Topic::Conversation(id) => format!("conv:{id}"),
+            Topic::Workspace(id) => format!("ws:{id}"),
+        }
+    }
+}
+
+/// What travels on the bus.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "t", rename_all = "snake_case")]
+pub enum BusMessage {
+    /// A new history event of a conversation.
+    Event {
+        conversation_id: ConversationId,
+        event: ConversationEvent,
+    },
+    /// Ephemeral typing state.
+    Typing {
+        conversation_id: ConversationId,
+        author: Author,
+        active: bool,
+    },
+    /// A conversation's Online list row changed (or appeared).
+    Summary {
+        workspace_id: WorkspaceId,
+        summary: ConversationSummary,
+    },
+    /// A conversation left the Online list.
+    Removed {
+        workspace_id: WorkspaceId,
+        conversation_id: ConversationId,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BusError {
+    #[error("bus unavailable: {0}")]
+    Unavailable(String),
+}
+
+#[async_trait]
+pub trait Bus: Send + Sync + std::fmt::Debug + 'static {
+    async fn publish(&self, topic: &Topic, message: &BusMessage) -> Result<(), BusError>;
+    /// Start receiving a topic's messages on this node.
+    async fn subscribe(&self, topic: &Topic) -> Result<(), BusError>;
+    async fn unsubscribe(&self, topic: &Topic) -> Result<(), BusError>;
+}
+
+/// Messages for this node, as delivered by its bus.
+pub type Inbox = tokio::sync::mpsc::Receiver<(Topic, BusMessage)>;

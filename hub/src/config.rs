@@ -1,0 +1,154 @@
+//! Configuration: every setting is a flag and an environment variable (`TC_*`).
+//! The README's configuration table lists them; keep the two in step.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Clone, Parser)]
+#[command(name = "hub", version, about = "Take Control realtime hub")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub config: Config,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Print a token for a demo operator (`--dev` only), e.g. `hub --dev dev-token martin`.
+    DevToken {
+        /// Demo operator id: olivia (owner), eddie (editor), martin, nora (operators), bob (basic plan).
+        operator: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PublicKeyAlg {
+    #[value(name = "RS256")]
+    Rs256,
+    #[value(name = "ES256")]
+    Es256,
+}
+
+#[derive(Debug, Clone, Parser)]
+pub struct Config {
+    /// Address to listen on (`127.0.0.1:0` picks a free port; the bound address is printed).
+    #[arg(long, env = "TC_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// Demo workspaces and operators, the dev login endpoint. Never in production.
+    #[arg(long, env = "TC_DEV")]
+    pub dev: bool,
+
+    /// Directory of the built dashboard (web-ui/dist), served at `/`.
+    #[arg(long, env = "TC_STATIC_DIR")]
+    pub static_dir: Option<PathBuf>,
+
+    /// HS256 secret that signs operator tokens.
+    #[arg(long, env = "TC_OPERATOR_JWT_SECRET", hide_env_values = true)]
+    pub operator_jwt_secret: Option<String>,
+
+    /// PEM public key that verifies operator tokens (instead of a secret).
+    #[arg(long, env = "TC_OPERATOR_JWT_PUBLIC_KEY")]
+    pub operator_jwt_public_key: Option<PathBuf>,
+
+    /// Algorithm of `--operator-jwt-public-key`.
+    #[arg(long, env = "TC_OPERATOR_JWT_ALG", value_enum, default_value = "RS256")]
+    pub operator_jwt_alg: PublicKeyAlg,
+
+    /// Required `iss` of operator tokens, if set.
+    #[arg(long, env = "TC_OPERATOR_JWT_ISSUER")]
+    pub operator_jwt_issuer: Option<String>,
+
+    /// Secret that signs visitor tokens. Random at start when unset (visitors then cannot
+    /// resume across a restart); set it, and share it between nodes.
+    #[arg(long, env = "TC_VISITOR_TOKEN_SECRET", hide_env_values = true)]
+    pub visitor_token_secret: Option<String>,
+
+    /// Lifetime of a visitor token, seconds.
+    #[arg(long, env = "TC_VISITOR_TOKEN_TTL_SECS", default_value_t = 30 * 24 * 3600)]
+    pub visitor_token_ttl_secs: u64,
+
+    /// Workspaces file: JSON array of `{id, name, plan}`.
+    #[arg(long, env = "TC_WORKSPACES")]
+    pub workspaces: Option<PathBuf>,
+
+    /// Knowledge file of the embedded assistant: JSON array of `{question, keywords, answer}`.
+    #[arg(long, env = "TC_KNOWLEDGE")]
+    pub knowledge: Option<PathBuf>,
+
+    /// The embedded assistant's "thinking" pause before it answers, milliseconds.
+    #[arg(long, env = "TC_ASSISTANT_DELAY_MS", default_value_t = 800)]
+    pub assistant_delay_ms: u64,
+
+    /// Largest text frame accepted, bytes.
+    #[arg(long, env = "TC_MAX_FRAME_BYTES", default_value_t = protocol::limits::MAX_FRAME_BYTES)]
+    pub max_frame_bytes: usize,
+
+    /// Longest message text, characters.
+    #[arg(long, env = "TC_MAX_MESSAGE_CHARS", default_value_t = protocol::limits::MAX_MESSAGE_CHARS)]
+    pub max_message_chars: usize,
+
+    /// Outbound queue per connection, frames. A client that falls this far behind is closed
+    /// with `too_slow` (4005) and resumes on reconnect.
+    #[arg(long, env = "TC_OUTBOUND_QUEUE", default_value_t = 256)]
+    pub outbound_queue: usize,
+
+    /// Time a new socket has to send `hello`, milliseconds.
+    #[arg(long, env = "TC_HANDSHAKE_TIMEOUT_MS", default_value_t = 10_000)]
+    pub handshake_timeout_ms: u64,
+
+    /// Interval of server pings, milliseconds.
+    #[arg(long, env = "TC_HEARTBEAT_MS", default_value_t = 25_000)]
+    pub heartbeat_ms: u64,
+
+    /// A socket that sends nothing (not even a pong) for this long is closed (4006), ms.
+    #[arg(long, env = "TC_IDLE_TIMEOUT_MS", default_value_t = 60_000)]
+    pub idle_timeout_ms: u64,
+
+    /// A conversation leaves the Online list after this long without activity once its
+    /// visitor has gone, seconds.
+    #[arg(long, env = "TC_CONVERSATION_IDLE_SECS", default_value_t = 1800)]
+    pub conversation_idle_secs: u64,
+
+    /// How often the Online list is swept for idle conversations, milliseconds.
+    #[arg(long, env = "TC_SWEEP_INTERVAL_MS", default_value_t = 10_000)]
+    pub sweep_interval_ms: u64,
+
+    /// On shutdown, how long to wait for sessions and replies to finish, milliseconds.
+    #[arg(long, env = "TC_SHUTDOWN_GRACE_MS", default_value_t = 10_000)]
+    pub shutdown_grace_ms: u64,
+}
+
+impl Config {
+    /// Defaults for embedding and tests: a free port, no assistant delay, dev data.
+    pub fn for_tests() -> Self {
+        let mut c = Cli::parse_from(["hub"]).config;
+        c.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+        c.dev = true;
+        c.assistant_delay_ms = 0;
+        c
+    }
+
+    pub fn handshake_timeout(&self) -> Duration {
+        Duration::from_millis(self.handshake_timeout_ms)
+    }
+
+    pub fn heartbeat(&self) -> Duration {
+        Duration::from_millis(self.heartbeat_ms.max(1))
+    }
+
+    pub fn idle_timeout(&self) -> Duration {
+        Duration::from_millis(self.idle_timeout_ms.max(1))
+    }
+
+    pub fn decode_limits(&self) -> protocol::decode::Limits {
+        protocol::decode::Limits {
+            max_frame_bytes: self.max_frame_bytes,
+            max_message_chars: self.max_message_chars,
+        }
+    }
+}

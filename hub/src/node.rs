@@ -1,0 +1,692 @@
+//! The hub node: the one place where client actions become store steps and bus messages, and
+//! where bus messages become local deliveries.
+//!
+//! ```text
+//! session ──action──▶ Hub ──atomic step──▶ Store
+//!                      │
+//!                      └──publish──▶ Bus ──▶ (every node) dispatcher ──▶ Registry ──▶ sessions
+//! ```
+//!
+//! The node also runs the assistant's generations (cancellable, fenced by control epoch) and the
+//! sweeper that takes idle conversations off the Online list.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use dashmap::DashMap;
+use protocol::{
+    Author, ConversationEvent, ErrorCode, ErrorFrame, EventKind, Holder, HumanRequestedBy,
+    OperatorIdentity, OperatorRef, ServerFrame, WorkspaceInfo,
+};
+use tokio::sync::Mutex;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{debug, warn};
+
+use crate::assistant::Assistant;
+use crate::auth::{OperatorClaims, OperatorVerifier, VisitorTokens};
+use crate::bus::{Bus, BusMessage, Inbox, Topic};
+use crate::config::Config;
+use crate::control::{Actor, ControlError, Fence};
+use crate::directory::Directory;
+use crate::metrics::Metrics;
+use crate::registry::{ConnId, Delivery, Outbound, Registry};
+use crate::store::{Appended, ConversationMeta, Draft, NewConversation, Store, StoreError};
+use crate::util::{now_ms, now_secs, random_id, visitor_label};
+
+/// Most events a `history` frame carries.
+pub const HISTORY_LIMIT: usize = 5000;
+
+/// A cheap handle to the node; clone it freely.
+#[derive(Debug, Clone)]
+pub struct Hub {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+pub struct Inner {
+    pub config: Config,
+    pub store: Arc<dyn Store>,
+    pub bus: Arc<dyn Bus>,
+    pub registry: Registry,
+    pub directory: Directory,
+    pub operators: OperatorVerifier,
+    pub visitors: VisitorTokens,
+    pub assistant: Arc<dyn Assistant>,
+    pub metrics: Metrics,
+    /// Cancelled when the node shuts down.
+    pub shutdown: CancellationToken,
+    /// Every session and background task, so shutdown can wait for them.
+    pub tasks: TaskTracker,
+    /// The running generation of each conversation.
+    generations: DashMap<String, (u64, CancellationToken)>,
+    next_generation: std::sync::atomic::AtomicU64,
+    /// Serializes bus (un)subscription per topic, so a leave and a join racing on the same topic
+    /// can never leave the bus unsubscribed while a local client listens.
+    topic_locks: DashMap<Topic, Arc<Mutex<bool>>>,
+}
+
+/// A signed-in operator.
+#[derive(Debug, Clone)]
+pub struct OperatorSession {
+    pub claims: OperatorClaims,
+    pub workspace: WorkspaceInfo,
+}
+
+impl OperatorSession {
+    pub fn identity(&self) -> OperatorIdentity {
+        OperatorIdentity {
+            id: self.claims.sub.clone(),
+            name: self.claims.name.clone(),
+            role: self.claims.role,
+            workspace_id: self.workspace.id.clone(),
+        }
+    }
+
+    /// How this operator appears in a conversation. Display names and avatars come with
+    /// operator profiles; until one is saved, visitors see "Human".
+    pub fn operator_ref(&self) -> OperatorRef {
+        OperatorRef {
+            id: self.claims.sub.clone(),
+            name: self.claims.name.clone(),
+            display_name: None,
+            avatar_url: None,
+        }
+    }
+
+    fn actor(&self) -> Actor {
+        Actor {
+            operator: self.operator_ref(),
+            role: self.claims.role,
+        }
+    }
+}
+
+/// The one place where a store failure becomes what the client is told.
+pub fn error_frame(err: &StoreError, conversation_id: &str) -> ErrorFrame {
+    let frame = match err {
+        StoreError::NotFound => ErrorFrame::new(ErrorCode::ConversationNotFound),
+        StoreError::Unavailable(_) => ErrorFrame::new(ErrorCode::Unavailable),
+        StoreError::Control(c) => {
+            let mut f = ErrorFrame::with_message(c.code(), c.to_string());
+            if let ControlError::AlreadyControlled(holder) = c {
+                f.holder = Some(holder.clone());
+            }
+            f
+        }
+    };
+    frame.conversation(conversation_id)
+}
+
+impl Hub {
+    pub fn new(
+        config: Config,
+        store: Arc<dyn Store>,
+        bus: Arc<dyn Bus>,
+        inbox: Inbox,
+        directory: Directory,
+        operators: OperatorVerifier,
+        visitors: VisitorTokens,
+        assistant: Arc<dyn Assistant>,
+    ) -> Hub {
+        let hub = Hub {
+            inner: Arc::new(Inner {
+                config,
+                store,
+                bus,
+                registry: Registry::new(),
+                directory,
+                operators,
+                visitors,
+                assistant,
+                metrics: Metrics::default(),
+                shutdown: CancellationToken::new(),
+                tasks: TaskTracker::new(),
+                generations: DashMap::new(),
+                next_generation: std::sync::atomic::AtomicU64::new(0),
+                topic_locks: DashMap::new(),
+            }),
+        };
+        hub.inner.tasks.spawn(hub.clone().dispatch(inbox));
+        hub.inner.tasks.spawn(hub.clone().sweep());
+        hub
+    }
+
+    pub fn inner(&self) -> &Inner {
+        &self.inner
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    /// Begin shutdown: sessions close with `going_away`, background tasks stop.
+    pub fn shutdown(&self) {
+        self.inner.shutdown.cancel();
+    }
+
+    /// Wait up to `grace` for every session and task to finish; `false` when time ran out.
+    pub async fn drain(&self, grace: Duration) -> bool {
+        self.inner.tasks.close();
+        tokio::time::timeout(grace, self.inner.tasks.wait())
+            .await
+            .is_ok()
+    }
+
+    // ---- sign-in -------------------------------------------------------------------------
+
+    pub fn operator_sign_in(&self, token: &str) -> Result<OperatorSession, ErrorFrame> {
+        let claims = self
+            .inner
+            .operators
+            .verify(token)
+            .map_err(|e| ErrorFrame::with_message(e.code(), e.to_string()))?;
+        let workspace = self
+            .inner
+            .directory
+            .get(&claims.ws)
+            .cloned()
+            .ok_or_else(|| ErrorFrame::new(ErrorCode::WorkspaceNotFound))?;
+        Ok(OperatorSession { claims, workspace })
+    }
+
+    /// A visitor's conversation: the one their token names, or a new one.
+    pub async fn visitor_sign_in(
+        &self,
+        workspace_id: &str,
+        token: Option<&str>,
+    ) -> Result<(ConversationMeta, String), ErrorFrame> {
+        if self.inner.directory.get(workspace_id).is_none() {
+            return Err(ErrorFrame::new(ErrorCode::WorkspaceNotFound));
+        }
+        if let Some(token) = token {
+            let claims = self
+                .inner
+                .visitors
+                .verify(token)
+                .map_err(|e| ErrorFrame::with_message(e.code(), e.to_string()))?;
+            if claims.ws != workspace_id {
+                return Err(ErrorFrame::with_message(
+                    ErrorCode::Unauthorized,
+                    "visitor token is for another workspace",
+                ));
+            }
+            match self.inner.store.get(&claims.sub).await {
+                Ok(Some(meta)) => return Ok((meta, token.to_owned())),
+                // The conversation is gone (an in-memory hub restarted): start afresh below.
+                Ok(None) => {}
+                Err(e) => return Err(error_frame(&e, &claims.sub)),
+            }
+        }
+        let id = random_id("cv_");
+        let meta = self
+            .inner
+            .store
+            .create(NewConversation {
+                id: id.clone(),
+                workspace_id: workspace_id.to_owned(),
+                visitor_label: visitor_label(),
+                at: now_ms(),
+            })
+            .await
+            .map_err(|e| error_frame(&e, &id))?;
+        let token = self.inner.visitors.issue(&id, workspace_id, now_secs());
+        Ok((meta, token))
+    }
+
+    // ---- conversation actions ---------------------------------------------------------------
+
+    /// The conversation, if it belongs to the operator's workspace. Other workspaces' ids get
+    /// exactly the same answer as ids that do not exist.
+    pub async fn conversation_for(
+        &self,
+        op: &OperatorSession,
+        conversation_id: &str,
+    ) -> Result<ConversationMeta, ErrorFrame> {
+        match self.inner.store.get(conversation_id).await {
+            Ok(Some(meta)) if meta.workspace_id == op.workspace.id => Ok(meta),
+            Ok(_) => Err(error_frame(&StoreError::NotFound, conversation_id)),
+            Err(e) => Err(error_frame(&e, conversation_id)),
+        }
+    }
+
+    pub async fn visitor_message(
+        &self,
+        conversation_id: &str,
+        client_id: String,
+        text: String,
+    ) -> Result<Appended, ErrorFrame> {
+        let draft = Draft::Message {
+            author: Author::Visitor,
+            text,
+            client_id: Some(client_id.clone()),
+        };
+        let appended = self
+            .inner
+            .store
+            .append(conversation_id, draft, Fence::Visitor, now_ms())
+            .await
+            .map_err(|e| error_frame(&e, conversation_id).client(client_id))?;
+        if !appended.duplicate {
+            self.publish_event(&appended.meta, &appended.event).await;
+            if appended.meta.control.holder == Holder::Ai {
+                self.start_reply(&appended.meta);
+            }
+        }
+        Ok(appended)
+    }
+
+    pub async fn operator_message(
+        &self,
+        op: &OperatorSession,
+        conversation_id: &str,
+        client_id: String,
+        text: String,
+    ) -> Result<Appended, ErrorFrame> {
+        self.conversation_for(op, conversation_id)
+            .await
+            .map_err(|e| e.client(client_id.clone()))?;
+        let draft = Draft::Message {
+            author: Author::Operator(op.operator_ref()),
+            text,
+            client_id: Some(client_id.clone()),
+        };
+        let fence = Fence::Operator(op.claims.sub.clone());
+        let appended = self
+            .inner
+            .store
+            .append(conversation_id, draft, fence, now_ms())
+            .await
+            .map_err(|e| error_frame(&e, conversation_id).client(client_id))?;
+        if !appended.duplicate {
+            self.publish_event(&appended.meta, &appended.event).await;
+        }
+        Ok(appended)
+    }
+
+    pub async fn takeover(
+        &self,
+        op: &OperatorSession,
+        conversation_id: &str,
+    ) -> Result<ConversationMeta, ErrorFrame> {
+        self.conversation_for(op, conversation_id).await?;
+        crate::control::check_plan(op.workspace.plan)
+            .map_err(|e| error_frame(&e.into(), conversation_id))?;
+        let change = self
+            .inner
+            .store
+            .takeover(conversation_id, &op.operator_ref(), now_ms())
+            .await
+            .map_err(|e| error_frame(&e, conversation_id))?;
+        if let Some(event) = &change.event {
+            // Stop the local generation now; other nodes stop theirs when the event reaches
+            // them, and the epoch fence refuses whatever still finishes.
+            self.cancel_reply(conversation_id);
+            self.publish_event(&change.meta, event).await;
+        }
+        Ok(change.meta)
+    }
+
+    pub async fn release(
+        &self,
+        op: &OperatorSession,
+        conversation_id: &str,
+        force: bool,
+    ) -> Result<ConversationMeta, ErrorFrame> {
+        self.conversation_for(op, conversation_id).await?;
+        let change = self
+            .inner
+            .store
+            .release(conversation_id, &op.actor(), force, now_ms())
+            .await
+            .map_err(|e| error_frame(&e, conversation_id))?;
+        if let Some(event) = &change.event {
+            self.publish_event(&change.meta, event).await;
+        }
+        Ok(change.meta)
+    }
+
+    pub async fn typing(&self, conversation_id: &str, author: Author, active: bool) {
+        let msg = BusMessage::Typing {
+            conversation_id: conversation_id.to_owned(),
+            author,
+            active,
+        };
+        self.publish(&Topic::Conversation(conversation_id.to_owned()), &msg)
+            .await;
+    }
+
+    /// A visitor socket opened or closed: update presence and the Online list.
+    pub async fn visitor_presence(&self, conversation_id: &str, delta: i32) {
+        match self
+            .inner
+            .store
+            .visitor_presence(conversation_id, delta, now_ms())
+            .await
+        {
+            Ok(meta) => self.publish_summary(&meta).await,
+            Err(e) => warn!(conversation_id, error = %e, "visitor presence not recorded"),
+        }
+    }
+
+    // ---- subscriptions ----------------------------------------------------------------------
+
+    pub async fn subscribe(&self, conn: ConnId, topic: Topic) {
+        self.inner.registry.subscribe(conn, &topic);
+        self.sync_topic(topic).await;
+    }
+
+    pub async fn unsubscribe(&self, conn: ConnId, topic: Topic) {
+        if self.inner.registry.unsubscribe(conn, &topic) {
+            self.sync_topic(topic).await;
+        }
+    }
+
+    pub async fn unregister(&self, conn: ConnId) {
+        for topic in self.inner.registry.unregister(conn) {
+            self.sync_topic(topic).await;
+        }
+    }
+
+    /// Make the bus subscription of `topic` match whether any local client listens to it.
+    async fn sync_topic(&self, topic: Topic) {
+        let lock = self
+            .inner
+            .topic_locks
+            .entry(topic.clone())
+            .or_default()
+            .clone();
+        let mut subscribed = lock.lock().await;
+        let wanted = self.inner.registry.has_subscribers(&topic);
+        if wanted == *subscribed {
+            return;
+        }
+        let result = if wanted {
+            self.inner.bus.subscribe(&topic).await
+        } else {
+            self.inner.bus.unsubscribe(&topic).await
+        };
+        match result {
+            Ok(()) => *subscribed = wanted,
+            Err(e) => warn!(topic = topic.key(), error = %e, "bus subscription not changed"),
+        }
+        if !wanted {
+            drop(subscribed);
+            // Keep the lock table from growing with every conversation ever seen.
+            self.inner
+                .topic_locks
+                .remove_if(&topic, |_, l| Arc::strong_count(l) == 1);
+        }
+    }
+
+    // ---- publishing -------------------------------------------------------------------------
+
+    async fn publish(&self, topic: &Topic, msg: &BusMessage) {
+        if let Err(e) = self.inner.bus.publish(topic, msg).await {
+            // The event is stored: subscribers catch up by sequence number.
+            self.inner.metrics.bump(&self.inner.metrics.publish_errors, 1);
+            warn!(topic = topic.key(), error = %e, "publish failed");
+        }
+    }
+
+    async fn publish_event(&self, meta: &ConversationMeta, event: &ConversationEvent) {
+        let msg = BusMessage::Event {
+            conversation_id: meta.id.clone(),
+            event: event.clone(),
+        };
+        self.publish(&Topic::Conversation(meta.id.clone()), &msg)
+            .await;
+        self.publish_summary(meta).await;
+    }
+
+    async fn publish_summary(&self, meta: &ConversationMeta) {
+        let msg = BusMessage::Summary {
+            workspace_id: meta.workspace_id.clone(),
+            summary: meta.summary(),
+        };
+        self.publish(&Topic::Workspace(meta.workspace_id.clone()), &msg)
+            .await;
+    }
+
+    // ---- the assistant ----------------------------------------------------------------------
+
+    /// Start the assistant on the conversation's latest message, under its current epoch.
+    /// A newer visitor message replaces a running generation.
+    fn start_reply(&self, meta: &ConversationMeta) {
+        let token = self.inner.shutdown.child_token();
+        let generation = self
+            .inner
+            .next_generation
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if let Some((_, old)) = self
+            .inner
+            .generations
+            .insert(meta.id.clone(), (generation, token.clone()))
+        {
+            old.cancel();
+        }
+        let hub = self.clone();
+        let conversation_id = meta.id.clone();
+        let workspace_id = meta.workspace_id.clone();
+        let epoch = meta.control.epoch;
+        self.inner.tasks.spawn(async move {
+            hub.typing(&conversation_id, Author::Ai, true).await;
+            let outcome = tokio::select! {
+                biased;
+                () = token.cancelled() => None,
+                reply = hub.generate(&conversation_id, &workspace_id) => Some(reply),
+            };
+            let metrics = &hub.inner.metrics;
+            match outcome {
+                None => metrics.bump(&metrics.ai_cancelled, 1),
+                Some(None) => metrics.bump(&metrics.ai_failed, 1),
+                Some(Some(reply)) => hub.append_reply(&conversation_id, epoch, reply).await,
+            }
+            hub.typing(&conversation_id, Author::Ai, false).await;
+            hub.inner
+                .generations
+                .remove_if(&conversation_id, |_, (g, _)| *g == generation);
+        });
+    }
+
+    async fn generate(
+        &self,
+        conversation_id: &str,
+        workspace_id: &str,
+    ) -> Option<crate::assistant::Reply> {
+        let transcript = self
+            .inner
+            .store
+            .history(conversation_id, 0, HISTORY_LIMIT)
+            .await
+            .ok()?;
+        match self.inner.assistant.reply(workspace_id, &transcript).await {
+            Ok(r) => Some(r),
+            Err(e) => {
+                warn!(conversation_id, error = %e, "assistant failed");
+                None
+            }
+        }
+    }
+
+    async fn append_reply(&self, conversation_id: &str, epoch: u64, reply: crate::assistant::Reply) {
+        let metrics = &self.inner.metrics;
+        let draft = Draft::Message {
+            author: Author::Ai,
+            text: reply.text,
+            client_id: None,
+        };
+        let fence = Fence::Ai { epoch };
+        match self
+            .inner
+            .store
+            .append(conversation_id, draft, fence.clone(), now_ms())
+            .await
+        {
+            Ok(a) => {
+                self.publish_event(&a.meta, &a.event).await;
+                metrics.bump(&metrics.ai_replies, 1);
+            }
+            Err(StoreError::Control(_)) => {
+                debug!(conversation_id, "AI reply fenced off by a takeover");
+                metrics.bump(&metrics.ai_fenced, 1);
+                return;
+            }
+            Err(e) => {
+                warn!(conversation_id, error = %e, "AI reply not stored");
+                metrics.bump(&metrics.ai_failed, 1);
+                return;
+            }
+        }
+        if reply.needs_human {
+            let draft = Draft::HumanRequested {
+                by: HumanRequestedBy::Assistant,
+            };
+            if let Ok(a) = self
+                .inner
+                .store
+                .append(conversation_id, draft, fence, now_ms())
+                .await
+            {
+                self.publish_event(&a.meta, &a.event).await;
+            }
+        }
+    }
+
+    fn cancel_reply(&self, conversation_id: &str) {
+        if let Some((_, (_, token))) = self.inner.generations.remove(conversation_id) {
+            token.cancel();
+        }
+    }
+
+    // ---- background tasks -------------------------------------------------------------------
+
+    /// Route what the bus delivers to local connections.
+    async fn dispatch(self, mut inbox: Inbox) {
+        loop {
+            let (topic, msg) = tokio::select! {
+                () = self.inner.shutdown.cancelled() => return,
+                next = inbox.recv() => match next {
+                    Some(m) => m,
+                    None => return,
+                },
+            };
+            self.dispatch_one(&topic, msg);
+        }
+    }
+
+    fn dispatch_one(&self, topic: &Topic, msg: BusMessage) {
+        let item = match msg {
+            BusMessage::Event {
+                conversation_id,
+                event,
+            } => {
+                if matches!(event.kind, EventKind::OperatorJoined { .. }) {
+                    // A takeover made on any node silences this node's generation.
+                    self.cancel_reply(&conversation_id);
+                }
+                let for_visitors = event.for_visitor();
+                let conversation_id: Arc<str> = conversation_id.into();
+                Outbound::Event(Arc::new(Delivery {
+                    seq: event.seq,
+                    for_operators: frame_json(&ServerFrame::Event {
+                        conversation_id: conversation_id.to_string(),
+                        event,
+                    }),
+                    for_visitors: frame_json(&ServerFrame::Event {
+                        conversation_id: conversation_id.to_string(),
+                        event: for_visitors,
+                    }),
+                    conversation_id,
+                }))
+            }
+            BusMessage::Typing {
+                conversation_id,
+                author,
+                active,
+            } => {
+                let for_visitors = frame_json(&ServerFrame::Typing {
+                    conversation_id: conversation_id.clone(),
+                    author: author.for_visitor(),
+                    active,
+                });
+                Outbound::Frame {
+                    for_operators: frame_json(&ServerFrame::Typing {
+                        conversation_id,
+                        author,
+                        active,
+                    }),
+                    for_visitors,
+                }
+            }
+            BusMessage::Summary { summary, .. } => {
+                let json = frame_json(&ServerFrame::OnlineUpdate {
+                    conversation: summary,
+                });
+                Outbound::Frame {
+                    for_operators: json.clone(),
+                    for_visitors: json,
+                }
+            }
+            BusMessage::Removed {
+                conversation_id, ..
+            } => {
+                let json = frame_json(&ServerFrame::OnlineRemove { conversation_id });
+                Outbound::Frame {
+                    for_operators: json.clone(),
+                    for_visitors: json,
+                }
+            }
+        };
+        let out = self.inner.registry.fan_out(topic, &item);
+        if out.kicked > 0 {
+            let m = &self.inner.metrics;
+            m.bump(&m.slow_closes, out.kicked as u64);
+        }
+    }
+
+    /// Take idle conversations off the Online list.
+    async fn sweep(self) {
+        let every = Duration::from_millis(self.inner.config.sweep_interval_ms.max(10));
+        let idle_ms = self.inner.config.conversation_idle_secs * 1000;
+        let mut ticker = tokio::time::interval(every);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = self.inner.shutdown.cancelled() => return,
+                _ = ticker.tick() => {}
+            }
+            let cutoff = now_ms().saturating_sub(idle_ms);
+            match self.inner.store.deactivate_idle(cutoff).await {
+                Ok(gone) => {
+                    for meta in gone {
+                        let msg = BusMessage::Removed {
+                            workspace_id: meta.workspace_id.clone(),
+                            conversation_id: meta.id.clone(),
+                        };
+                        self.publish(&Topic::Workspace(meta.workspace_id), &msg)
+                            .await;
+                    }
+                }
+                Err(e) => warn!(error = %e, "idle sweep failed"),
+            }
+        }
+    }
+}
+
+/// Serialize a frame. Our frames always serialize; should one ever not, clients get an
+/// `internal` error instead of a dropped socket.
+pub fn frame_json(frame: &ServerFrame) -> Arc<str> {
+    match serde_json::to_string(frame) {
+        Ok(s) => s.into(),
+        Err(e) => {
+            warn!(error = %e, "frame did not serialize");
+            r#"{"type":"error","code":"internal","message":"frame did not serialize","retryable":true}"#
+                .into()
+        }
+    }
+}

@@ -1,0 +1,210 @@
+//! The local registry: this node's connections, what each one listens to, and its outbound
+//! queue.
+//!
+//! Fan-out never waits on a client: each connection has a bounded queue and `try_send`. A client
+//! whose queue is full is kicked (closed with `too_slow`) and resumes by sequence number when it
+//! reconnects, so one stalled socket can neither block others nor grow memory.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use dashmap::DashMap;
+use protocol::Seq;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::bus::Topic;
+
+pub type ConnId = u64;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnKind {
+    Widget,
+    Operator,
+}
+
+/// A history event, serialized once per audience.
+#[derive(Debug)]
+pub struct Delivery {
+    pub conversation_id: Arc<str>,
+    pub seq: Seq,
+    pub for_operators: Arc<str>,
+    pub for_visitors: Arc<str>,
+}
+
+/// What a connection's writer receives.
+#[derive(Debug, Clone)]
+pub enum Outbound {
+    /// A sequenced event: the connection checks it against its cursor before sending.
+    Event(Arc<Delivery>),
+    /// An unsequenced frame, already serialized (typing, Online list changes).
+    Frame {
+        for_operators: Arc<str>,
+        for_visitors: Arc<str>,
+    },
+}
+
+#[derive(Debug)]
+struct Conn {
+    kind: ConnKind,
+    tx: mpsc::Sender<Outbound>,
+    /// Cancelled when the connection fell behind.
+    slow: CancellationToken,
+}
+
+/// The receiving end a session owns.
+#[derive(Debug)]
+pub struct ConnRx {
+    pub id: ConnId,
+    pub rx: mpsc::Receiver<Outbound>,
+    pub slow: CancellationToken,
+}
+
+#[derive(Debug, Default)]
+pub struct Registry {
+    next: AtomicU64,
+    conns: DashMap<ConnId, Conn>,
+    topics: DashMap<Topic, HashSet<ConnId>>,
+}
+
+/// The outcome of a fan-out, for metrics.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct FanOut {
+    pub delivered: usize,
+    pub kicked: usize,
+}
+
+impl Registry {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn register(&self, kind: ConnKind, queue: usize) -> ConnRx {
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = mpsc::channel(queue.max(1));
+        let slow = CancellationToken::new();
+        self.conns.insert(
+            id,
+            Conn {
+                kind,
+                tx,
+                slow: slow.clone(),
+            },
+        );
+        ConnRx { id, rx, slow }
+    }
+
+    /// Remove a connection and its subscriptions; returns the topics that lost their last
+    /// local subscriber.
+    pub fn unregister(&self, id: ConnId) -> Vec<Topic> {
+        self.conns.remove(&id);
+        let mut emptied = Vec::new();
+        self.topics.retain(|topic, subs| {
+            if subs.remove(&id) && subs.is_empty() {
+                emptied.push(topic.clone());
+            }
+            !subs.is_empty()
+        });
+        emptied
+    }
+
+    /// Returns `true` when this is the topic's first local subscriber.
+    pub fn subscribe(&self, id: ConnId, topic: &Topic) -> bool {
+        let mut subs = self.topics.entry(topic.clone()).or_default();
+        let first = subs.is_empty();
+        subs.insert(id);
+        first
+    }
+
+    /// Returns `true` when the topic has no local subscriber left.
+    pub fn unsubscribe(&self, id: ConnId, topic: &Topic) -> bool {
+        let removed = self.topics.remove_if_mut(topic, |_, subs| {
+            subs.remove(&id);
+            subs.is_empty()
+        });
+        removed.is_some()
+    }
+
+    pub fn has_subscribers(&self, topic: &Topic) -> bool {
+        self.topics.get(topic).is_some_and(|s| !s.is_empty())
+    }
+
+    pub fn connections(&self) -> usize {
+        self.conns.len()
+    }
+
+    /// Offer `item` to every local subscriber of `topic` without waiting.
+    pub fn fan_out(&self, topic: &Topic, item: &Outbound) -> FanOut {
+        let mut out = FanOut::default();
+        let Some(subs) = self.topics.get(topic) else {
+            return out;
+        };
+        for id in subs.iter() {
+            let Some(conn) = self.conns.get(id) else {
+                continue;
+            };
+            match conn.tx.try_send(item.clone()) {
+                Ok(()) => out.delivered += 1,
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    if !conn.slow.is_cancelled() {
+                        conn.slow.cancel();
+                        out.kicked += 1;
+                    }
+                }
+                // The session is ending; its cleanup removes it.
+                Err(mpsc::error::TrySendError::Closed(_)) => {}
+            }
+        }
+        out
+    }
+
+    pub fn kind(&self, id: ConnId) -> Option<ConnKind> {
+        self.conns.get(&id).map(|c| c.kind)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame() -> Outbound {
+        Outbound::Frame {
+            for_operators: "o".into(),
+            for_visitors: "v".into(),
+        }
+    }
+
+    #[test]
+    fn first_and_last_subscriber_are_reported() {
+        let r = Registry::new();
+        let a = r.register(ConnKind::Operator, 4);
+        let b = r.register(ConnKind::Operator, 4);
+        let t = Topic::Conversation("c".into());
+        assert!(r.subscribe(a.id, &t));
+        assert!(!r.subscribe(b.id, &t));
+        assert!(!r.unsubscribe(a.id, &t));
+        assert_eq!(r.unregister(b.id), vec![t.clone()]);
+        assert!(!r.has_subscribers(&t));
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_kicks_only_that_connection() {
+        let r = Registry::new();
+        let mut fast = r.register(ConnKind::Operator, 2);
+        let slow = r.register(ConnKind::Widget, 2);
+        let t = Topic::Workspace("w".into());
+        r.subscribe(fast.id, &t);
+        r.subscribe(slow.id, &t);
+        for _ in 0..2 {
+            assert_eq!(r.fan_out(&t, &frame()).delivered, 2);
+            fast.rx.recv().await.expect("frame");
+        }
+        let third = r.fan_out(&t, &frame());
+        assert_eq!((third.delivered, third.kicked), (1, 1));
+        assert!(slow.slow.is_cancelled());
+        assert!(!fast.slow.is_cancelled());
+        // Kicked once, counted once.
+        assert_eq!(r.fan_out(&t, &frame()).kicked, 0);
+    }
+}

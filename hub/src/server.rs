@@ -1,0 +1,311 @@
+//! The HTTP edge: warp routes, WebSocket upgrades, and the serve-until-shutdown loop.
+//!
+//! This is the only module that knows warp. Sockets are mapped to [`WsIn`]/[`WsOut`] and handed
+//! to the sessions; everything else is plain HTTP.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt, future};
+use serde::Deserialize;
+use tokio::net::TcpListener;
+use tracing::{info, warn};
+use warp::http::StatusCode;
+use warp::ws::{Message, WebSocket, Ws};
+use warp::{Filter, Rejection, Reply};
+
+use crate::assistant::Assistant;
+use crate::assistant::knowledge::KnowledgeAssistant;
+use crate::auth::{OperatorKey, OperatorVerifier, VisitorTokens};
+use crate::bus::memory::MemoryBus;
+use crate::config::{Config, PublicKeyAlg};
+use crate::directory::Directory;
+use crate::node::Hub;
+use crate::session::{self, WsIn, WsOut};
+use crate::store::memory::MemoryStore;
+use crate::util::now_secs;
+
+/// Capacity of the node's bus inbox.
+const INBOX: usize = 16 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot bind {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Build a hub from its configuration (embedded in-memory backends).
+pub fn build(config: Config, assistant: Option<Arc<dyn Assistant>>) -> Result<Hub, StartError> {
+    let read = |path: &PathBuf| {
+        std::fs::read(path).map_err(|source| StartError::Read {
+            path: path.clone(),
+            source,
+        })
+    };
+    let mut directory = match &config.workspaces {
+        Some(path) => {
+            let json = String::from_utf8_lossy(&read(path)?).into_owned();
+            Directory::from_json(&json).map_err(|e| StartError::Invalid(e.to_string()))?
+        }
+        None => Directory::default(),
+    };
+    if config.dev {
+        crate::dev::add_demo_workspaces(&mut directory);
+    }
+    let key = match (&config.operator_jwt_secret, &config.operator_jwt_public_key) {
+        (Some(_), Some(_)) => {
+            return Err(StartError::Invalid(
+                "set either --operator-jwt-secret or --operator-jwt-public-key, not both".into(),
+            ));
+        }
+        (Some(secret), None) => OperatorKey::Hs256Secret(secret.clone().into_bytes()),
+        (None, Some(path)) => match config.operator_jwt_alg {
+            PublicKeyAlg::Rs256 => OperatorKey::RsaPem(read(path)?),
+            PublicKeyAlg::Es256 => OperatorKey::EcPem(read(path)?),
+        },
+        (None, None) if config.dev => {
+            OperatorKey::Hs256Secret(crate::dev::DEV_OPERATOR_SECRET.as_bytes().to_vec())
+        }
+        (None, None) => {
+            return Err(StartError::Invalid(
+                "no operator key: set --operator-jwt-secret or --operator-jwt-public-key (or use --dev)"
+                    .into(),
+            ));
+        }
+    };
+    let operators = OperatorVerifier::new(key, config.operator_jwt_issuer.as_deref())
+        .map_err(|e| StartError::Invalid(e.to_string()))?;
+    let visitor_secret = match &config.visitor_token_secret {
+        Some(s) => s.clone().into_bytes(),
+        None => {
+            if !config.dev {
+                warn!("no --visitor-token-secret: visitors cannot resume after a restart");
+            }
+            crate::util::random_id("vts_").into_bytes()
+        }
+    };
+    let visitors = VisitorTokens::new(&visitor_secret, config.visitor_token_ttl_secs);
+    let assistant: Arc<dyn Assistant> = match assistant {
+        Some(a) => a,
+        None => {
+            let delay = Duration::from_millis(config.assistant_delay_ms);
+            match &config.knowledge {
+                Some(path) => {
+                    let json = String::from_utf8_lossy(&read(path)?).into_owned();
+                    Arc::new(
+                        KnowledgeAssistant::from_json(&json, delay)
+                            .map_err(|e| StartError::Invalid(e.to_string()))?,
+                    )
+                }
+                None => Arc::new(KnowledgeAssistant::demo(delay)),
+            }
+        }
+    };
+    let (bus, inbox) = MemoryBus::new(INBOX);
+    Ok(Hub::new(
+        config,
+        Arc::new(MemoryStore::new()),
+        Arc::new(bus),
+        inbox,
+        directory,
+        operators,
+        visitors,
+        assistant,
+    ))
+}
+
+/// A started server.
+#[derive(Debug)]
+pub struct Running {
+    pub addr: SocketAddr,
+    pub hub: Hub,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    /// Stop accepting, close every session with `going_away`, and wait up to the configured
+    /// grace for them to finish. Returns `false` when the grace ran out.
+    pub async fn shutdown(self) -> bool {
+        self.hub.shutdown();
+        let grace = Duration::from_millis(self.hub.config().shutdown_grace_ms);
+        let drained = self.hub.drain(grace).await;
+        if !drained {
+            warn!("shutdown grace ran out with sessions still open");
+        }
+        let _ = self.server.await;
+        drained
+    }
+}
+
+/// Bind and serve `hub` until it is shut down.
+pub async fn start(hub: Hub) -> Result<Running, StartError> {
+    let addr = hub.config().listen;
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Bind { addr, source })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|source| StartError::Bind { addr, source })?;
+    let shutdown = hub.inner().shutdown.clone();
+    let server = warp::serve(routes(hub.clone()))
+        .incoming(listener)
+        .graceful(async move { shutdown.cancelled().await });
+    let server = tokio::spawn(server.run());
+    info!(%addr, "hub listening");
+    Ok(Running { addr, hub, server })
+}
+
+fn with_hub(hub: Hub) -> impl Filter<Extract = (Hub,), Error = Infallible> + Clone {
+    warp::any().map(move || hub.clone())
+}
+
+fn routes(hub: Hub) -> warp::filters::BoxedFilter<(warp::reply::Response,)> {
+    let healthz = warp::path!("healthz")
+        .and(warp::get())
+        .map(|| warp::reply::json(&serde_json::json!({"status": "ok"})).into_response());
+    let readyz = warp::path!("readyz")
+        .and(warp::get())
+        .map(|| warp::reply::json(&serde_json::json!({"ready": true})).into_response());
+    let widget = warp::path!("ws" / "widget")
+        .and(warp::ws())
+        .and(with_hub(hub.clone()))
+        .map(|ws: Ws, hub: Hub| upgrade(ws, hub, Kind::Widget));
+    let operator = warp::path!("ws" / "operator")
+        .and(warp::ws())
+        .and(with_hub(hub.clone()))
+        .map(|ws: Ws, hub: Hub| upgrade(ws, hub, Kind::Operator));
+    let mut api = healthz
+        .or(readyz)
+        .unify()
+        .or(widget)
+        .unify()
+        .or(operator)
+        .unify()
+        .boxed();
+    if hub.config().dev {
+        api = api.or(dev_routes(hub.clone())).unify().boxed();
+    }
+    if let Some(dir) = hub.config().static_dir.clone() {
+        let index = dir.join("index.html");
+        let files = warp::get()
+            .and(warp::fs::dir(dir))
+            .map(|f: warp::fs::File| f.into_response());
+        // Client-side routes of the SPA all load index.html.
+        let spa = warp::get()
+            .and(warp::fs::file(index))
+            .map(|f: warp::fs::File| f.into_response());
+        api = api.or(files).unify().or(spa).unify().boxed();
+    }
+    api.recover(not_found).unify().boxed()
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    Widget,
+    Operator,
+}
+
+fn upgrade(ws: Ws, hub: Hub, kind: Kind) -> warp::reply::Response {
+    // The transport's hard cap sits above the protocol's frame limit, so a frame that is merely
+    // too large gets a `frame_too_large` error frame and the socket lives on.
+    let hard_cap = hub.config().max_frame_bytes.saturating_mul(4).max(256 * 1024);
+    let tracker = hub.inner().tasks.clone();
+    ws.max_message_size(hard_cap)
+        .max_frame_size(hard_cap)
+        .on_upgrade(move |socket| tracker.track_future(serve_socket(socket, hub, kind)))
+        .into_response()
+}
+
+async fn serve_socket(socket: WebSocket, hub: Hub, kind: Kind) {
+    let (sink, stream) = socket.split();
+    let sink = sink.with(|out: WsOut| future::ready(Ok::<_, warp::Error>(to_message(out))));
+    let stream = stream.map(from_message);
+    futures_util::pin_mut!(sink);
+    futures_util::pin_mut!(stream);
+    match kind {
+        Kind::Widget => session::widget::run(hub, sink, stream).await,
+        Kind::Operator => session::operator::run(hub, sink, stream).await,
+    }
+}
+
+fn to_message(out: WsOut) -> Message {
+    match out {
+        WsOut::Text(t) => Message::text(t),
+        WsOut::Ping => Message::ping(Vec::new()),
+        WsOut::Close(code, reason) => Message::close_with(code, reason),
+    }
+}
+
+fn from_message(m: Result<Message, warp::Error>) -> WsIn {
+    match m {
+        Ok(m) if m.is_text() => match m.to_str() {
+            Ok(t) => WsIn::Text(t.to_owned()),
+            Err(()) => WsIn::Binary,
+        },
+        Ok(m) if m.is_binary() => WsIn::Binary,
+        Ok(m) if m.is_close() => WsIn::Close,
+        Ok(_) => WsIn::Alive,
+        // warp hides tungstenite's error kinds; a capacity error is the one that mentions it.
+        Err(e) if e.to_string().contains("too long") => WsIn::TooBig,
+        Err(_) => WsIn::Close,
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct DevLogin {
+    operator_id: String,
+}
+
+fn dev_routes(hub: Hub) -> warp::filters::BoxedFilter<(warp::reply::Response,)> {
+    let list = warp::path!("dev" / "operators")
+        .and(warp::get())
+        .map(|| warp::reply::json(&crate::dev::DEMO_OPERATORS).into_response());
+    let login = warp::path!("dev" / "login")
+        .and(warp::post())
+        .and(warp::body::content_length_limit(4096))
+        .and(warp::body::json())
+        .and(with_hub(hub))
+        .map(|body: DevLogin, hub: Hub| {
+            match crate::dev::token_for(&hub.inner().operators, &body.operator_id, now_secs(), 12 * 3600) {
+                Some(token) => warp::reply::json(&serde_json::json!({ "token": token })).into_response(),
+                None => warp::reply::with_status(
+                    warp::reply::json(&serde_json::json!({ "error": "unknown demo operator" })),
+                    StatusCode::NOT_FOUND,
+                )
+                .into_response(),
+            }
+        });
+    list.or(login).unify().boxed()
+}
+
+async fn not_found(rejection: Rejection) -> Result<warp::reply::Response, Infallible> {
+    let (status, message) = if rejection.is_not_found() {
+        (StatusCode::NOT_FOUND, "not found")
+    } else if rejection.find::<warp::reject::PayloadTooLarge>().is_some() {
+        (StatusCode::PAYLOAD_TOO_LARGE, "payload too large")
+    } else if rejection.find::<warp::filters::body::BodyDeserializeError>().is_some() {
+        (StatusCode::BAD_REQUEST, "invalid JSON body")
+    } else if rejection.find::<warp::reject::MethodNotAllowed>().is_some() {
+        (StatusCode::METHOD_NOT_ALLOWED, "method not allowed")
+    } else {
+        (StatusCode::BAD_REQUEST, "bad request")
+    };
+    Ok(warp::reply::with_status(
+        warp::reply::json(&serde_json::json!({ "error": message })),
+        status,
+    )
+    .into_response())
+}

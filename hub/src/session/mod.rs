@@ -1,0 +1,289 @@
+//! Sessions: one task per socket, from handshake to close.
+//!
+//! A session is generic over a [`Sink`] of [`WsOut`] and a [`Stream`] of [`WsIn`], so unit tests
+//! drive it with channels and only the warp edge (`server.rs`) knows about real WebSockets.
+//! Both kinds of session share [`Conn`]: the outbound queue, per-conversation cursors that keep
+//! every client's view gap-free and duplicate-free, heartbeats, and closing with a code.
+
+pub mod operator;
+pub mod widget;
+
+use std::collections::HashMap;
+
+use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use protocol::{CloseCode, ErrorCode, ErrorFrame, Seq, ServerFrame};
+use tokio::time::Instant;
+
+use crate::node::{HISTORY_LIMIT, Hub, frame_json};
+use crate::registry::{ConnKind, ConnRx, Outbound};
+
+/// What the transport delivers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WsIn {
+    Text(String),
+    Binary,
+    /// Pings and pongs: proof the peer is alive.
+    Alive,
+    /// The peer sent a message over the transport's hard limit.
+    TooBig,
+    Close,
+}
+
+/// What a session asks the transport to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WsOut {
+    Text(String),
+    Ping,
+    Close(u16, String),
+}
+
+/// The socket went away while sending.
+#[derive(Debug)]
+pub struct Gone;
+
+/// What a frame handler tells the loop.
+#[derive(Debug)]
+pub enum Flow {
+    Continue,
+    Close(CloseCode),
+}
+
+/// Read the first frame within the handshake timeout.
+pub(crate) async fn first_text<R>(hub: &Hub, stream: &mut R) -> Result<String, CloseCode>
+where
+    R: Stream<Item = WsIn> + Unpin,
+{
+    let deadline = hub.config().handshake_timeout();
+    match tokio::time::timeout(deadline, stream.next()).await {
+        Err(_) => Err(CloseCode::HANDSHAKE_TIMEOUT),
+        Ok(Some(WsIn::Text(t))) => Ok(t),
+        Ok(Some(WsIn::TooBig)) => Err(CloseCode::MESSAGE_TOO_BIG),
+        Ok(Some(WsIn::Binary | WsIn::Alive)) => Err(CloseCode::PROTOCOL_ERROR),
+        Ok(Some(WsIn::Close) | None) => Err(CloseCode::NORMAL),
+    }
+}
+
+pub(crate) async fn send_close<S>(sink: &mut S, code: CloseCode)
+where
+    S: Sink<WsOut> + Unpin,
+{
+    let _ = sink
+        .send(WsOut::Close(code.code, code.name.to_owned()))
+        .await;
+}
+
+/// Refuse a handshake: an error frame that says why, then the matching close code.
+pub(crate) async fn refuse<S>(sink: &mut S, error: ErrorFrame)
+where
+    S: Sink<WsOut> + Unpin,
+{
+    let code = CloseCode::for_handshake_error(error.code);
+    let _ = sink
+        .send(WsOut::Text(frame_json(&ServerFrame::Error(error)).to_string()))
+        .await;
+    send_close(sink, code).await;
+}
+
+/// The state every session has after its handshake.
+pub struct Conn<S> {
+    pub hub: Hub,
+    pub sink: S,
+    pub kind: ConnKind,
+    pub rx: ConnRx,
+    /// Last sequence number sent, per open conversation.
+    pub cursors: HashMap<String, Seq>,
+}
+
+impl<S> std::fmt::Debug for Conn<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Conn")
+            .field("id", &self.rx.id)
+            .field("kind", &self.kind)
+            .field("cursors", &self.cursors)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S> Conn<S>
+where
+    S: Sink<WsOut> + Unpin,
+{
+    pub fn new(hub: Hub, sink: S, kind: ConnKind) -> Self {
+        let rx = hub
+            .inner()
+            .registry
+            .register(kind, hub.config().outbound_queue);
+        Self {
+            hub,
+            sink,
+            kind,
+            rx,
+            cursors: HashMap::new(),
+        }
+    }
+
+    pub async fn send(&mut self, frame: &ServerFrame) -> Result<(), Gone> {
+        self.send_raw(frame_json(frame).to_string()).await
+    }
+
+    pub async fn send_error(&mut self, error: ErrorFrame) -> Result<(), Gone> {
+        self.send(&ServerFrame::Error(error)).await
+    }
+
+    async fn send_raw(&mut self, text: String) -> Result<(), Gone> {
+        self.sink.send(WsOut::Text(text)).await.map_err(|_| Gone)
+    }
+
+    fn pick(&self, for_operators: &str, for_visitors: &str) -> String {
+        match self.kind {
+            ConnKind::Operator => for_operators.to_owned(),
+            ConnKind::Widget => for_visitors.to_owned(),
+        }
+    }
+
+    /// Send a conversation's events after `after`, from the store, and move its cursor.
+    pub async fn catch_up(&mut self, conversation_id: &str) -> Result<(), Gone> {
+        let Some(&cursor) = self.cursors.get(conversation_id) else {
+            return Ok(());
+        };
+        let m = self.hub.metrics();
+        m.bump(&m.catch_ups, 1);
+        let events = match self
+            .hub
+            .inner()
+            .store
+            .history(conversation_id, cursor, HISTORY_LIMIT)
+            .await
+        {
+            Ok(events) => events,
+            Err(e) => {
+                let frame = crate::node::error_frame(&e, conversation_id);
+                return self.send_error(frame).await;
+            }
+        };
+        for event in events {
+            let seq = event.seq;
+            let event = match self.kind {
+                ConnKind::Operator => event,
+                ConnKind::Widget => event.for_visitor(),
+            };
+            self.send(&ServerFrame::Event {
+                conversation_id: conversation_id.to_owned(),
+                event,
+            })
+            .await?;
+            self.cursors.insert(conversation_id.to_owned(), seq);
+        }
+        Ok(())
+    }
+
+    /// Deliver one item of the outbound queue, keeping each conversation gap-free.
+    pub async fn deliver(&mut self, item: Outbound) -> Result<(), Gone> {
+        match item {
+            Outbound::Frame {
+                for_operators,
+                for_visitors,
+            } => {
+                let text = self.pick(&for_operators, &for_visitors);
+                self.send_raw(text).await
+            }
+            Outbound::Event(d) => {
+                let Some(&cursor) = self.cursors.get(&*d.conversation_id) else {
+                    // Closed meanwhile.
+                    return Ok(());
+                };
+                if d.seq <= cursor {
+                    // Already sent by a history or a catch-up.
+                    Ok(())
+                } else if d.seq == cursor + 1 {
+                    let text = self.pick(&d.for_operators, &d.for_visitors);
+                    self.send_raw(text).await?;
+                    self.cursors.insert(d.conversation_id.to_string(), d.seq);
+                    Ok(())
+                } else {
+                    // Something in between was missed (reordered or lost on the bus): the store
+                    // has it all, in order.
+                    self.catch_up(&d.conversation_id).await
+                }
+            }
+        }
+    }
+
+    pub async fn close(&mut self, code: CloseCode) {
+        send_close(&mut self.sink, code).await;
+    }
+}
+
+/// A session's frame handler.
+pub trait Handler<S: Sink<WsOut> + Unpin> {
+    fn on_text(
+        &mut self,
+        conn: &mut Conn<S>,
+        text: String,
+    ) -> impl std::future::Future<Output = Result<Flow, Gone>> + Send;
+}
+
+/// The loop both kinds of session run after the handshake.
+pub async fn run_loop<S, R, H>(conn: &mut Conn<S>, stream: &mut R, handler: &mut H)
+where
+    S: Sink<WsOut> + Unpin + Send,
+    R: Stream<Item = WsIn> + Unpin,
+    H: Handler<S>,
+{
+    let heartbeat = conn.hub.config().heartbeat();
+    let idle = conn.hub.config().idle_timeout();
+    let shutdown = conn.hub.inner().shutdown.clone();
+    let slow = conn.rx.slow.clone();
+    let mut ticker = tokio::time::interval_at(Instant::now() + heartbeat, heartbeat);
+    let mut last_heard = Instant::now();
+    loop {
+        let result = tokio::select! {
+            biased;
+            () = shutdown.cancelled() => {
+                conn.close(CloseCode::GOING_AWAY).await;
+                return;
+            }
+            () = slow.cancelled() => {
+                conn.close(CloseCode::TOO_SLOW).await;
+                return;
+            }
+            incoming = stream.next() => {
+                last_heard = Instant::now();
+                match incoming {
+                    Some(WsIn::Text(text)) => handler.on_text(conn, text).await,
+                    Some(WsIn::Binary) => conn
+                        .send_error(ErrorFrame::with_message(
+                            ErrorCode::BadFrame,
+                            "binary frames are not supported; send JSON text frames",
+                        ))
+                        .await
+                        .map(|()| Flow::Continue),
+                    Some(WsIn::Alive) => Ok(Flow::Continue),
+                    Some(WsIn::TooBig) => Ok(Flow::Close(CloseCode::MESSAGE_TOO_BIG)),
+                    Some(WsIn::Close) | None => return,
+                }
+            }
+            Some(item) = conn.rx.rx.recv() => conn.deliver(item).await.map(|()| Flow::Continue),
+            _ = ticker.tick() => {
+                if last_heard.elapsed() >= idle {
+                    Ok(Flow::Close(CloseCode::IDLE_TIMEOUT))
+                } else {
+                    conn.sink.send(WsOut::Ping).await.map(|()| Flow::Continue).map_err(|_| Gone)
+                }
+            }
+        };
+        match result {
+            Ok(Flow::Continue) => {}
+            Ok(Flow::Close(code)) => {
+                conn.close(code).await;
+                return;
+            }
+            Err(Gone) => return,
+        }
+    }
+}
+
+/// How long a heartbeat interval is, for `welcome`/`ready`.
+pub(crate) fn heartbeat_ms(hub: &Hub) -> u32 {
+    u32::try_from(hub.config().idle_timeout().as_millis()).unwrap_or(u32::MAX)
+}

@@ -1,0 +1,218 @@
+//! An operator's dashboard session: the Online list, opening conversations, takeover, release,
+//! messages, typing.
+
+use futures_util::{Sink, Stream};
+use protocol::decode;
+use protocol::{
+    Author, ErrorCode, ErrorFrame, OperatorFrame, PROTOCOL_VERSION, ServerFrame,
+};
+
+use super::{Conn, Flow, Gone, Handler, WsIn, WsOut, first_text, heartbeat_ms, refuse, run_loop, send_close};
+use crate::bus::Topic;
+use crate::node::{HISTORY_LIMIT, Hub, OperatorSession, error_frame};
+use crate::registry::ConnKind;
+
+pub async fn run<S, R>(hub: Hub, mut sink: S, mut stream: R)
+where
+    S: Sink<WsOut> + Unpin + Send,
+    R: Stream<Item = WsIn> + Unpin,
+{
+    let text = match first_text(&hub, &mut stream).await {
+        Ok(t) => t,
+        Err(code) => return send_close(&mut sink, code).await,
+    };
+    let limits = hub.config().decode_limits();
+    let op = match decode::operator_frame(&text, &limits) {
+        Ok(OperatorFrame::Hello { protocol, token }) => {
+            if protocol != PROTOCOL_VERSION {
+                let msg = format!("this hub speaks protocol {PROTOCOL_VERSION}, not {protocol}");
+                return refuse(&mut sink, ErrorFrame::with_message(ErrorCode::UnsupportedProtocol, msg)).await;
+            }
+            match hub.operator_sign_in(&token) {
+                Ok(op) => op,
+                Err(e) => return refuse(&mut sink, e).await,
+            }
+        }
+        Ok(_) => return refuse(&mut sink, ErrorFrame::new(ErrorCode::HandshakeRequired)).await,
+        Err(e) => return refuse(&mut sink, ErrorFrame::with_message(e.code, e.message)).await,
+    };
+
+    let mut conn = Conn::new(hub.clone(), sink, ConnKind::Operator);
+    let ready = ServerFrame::Ready {
+        protocol: PROTOCOL_VERSION,
+        operator: op.identity(),
+        workspace: op.workspace.clone(),
+        heartbeat_ms: heartbeat_ms(&hub),
+    };
+    if conn.send(&ready).await.is_ok() {
+        let mut session = OperatorHandler { op };
+        run_loop(&mut conn, &mut stream, &mut session).await;
+    }
+    hub.unregister(conn.rx.id).await;
+}
+
+struct OperatorHandler {
+    op: OperatorSession,
+}
+
+impl OperatorHandler {
+    async fn handle<S>(&mut self, conn: &mut Conn<S>, frame: OperatorFrame) -> Result<(), Gone>
+    where
+        S: Sink<WsOut> + Unpin + Send,
+    {
+        let hub = conn.hub.clone();
+        match frame {
+            OperatorFrame::Hello { .. } => {
+                conn.send_error(ErrorFrame::new(ErrorCode::AlreadyHandshaken))
+                    .await
+            }
+            OperatorFrame::SubscribeOnline {} => {
+                // Subscribe first: a change racing the snapshot arrives after it as an update.
+                hub.subscribe(conn.rx.id, Topic::Workspace(self.op.workspace.id.clone()))
+                    .await;
+                match hub.inner().store.active(&self.op.workspace.id).await {
+                    Ok(list) => {
+                        let conversations = list.iter().map(|m| m.summary()).collect();
+                        conn.send(&ServerFrame::OnlineSnapshot { conversations })
+                            .await
+                    }
+                    Err(e) => conn.send_error(error_frame(&e, "")).await,
+                }
+            }
+            OperatorFrame::UnsubscribeOnline {} => {
+                hub.unsubscribe(conn.rx.id, Topic::Workspace(self.op.workspace.id.clone()))
+                    .await;
+                Ok(())
+            }
+            OperatorFrame::Open {
+                conversation_id,
+                after_seq,
+            } => self.open(conn, conversation_id, after_seq.unwrap_or(0)).await,
+            OperatorFrame::Close { conversation_id } => {
+                conn.cursors.remove(&conversation_id);
+                hub.unsubscribe(conn.rx.id, Topic::Conversation(conversation_id))
+                    .await;
+                Ok(())
+            }
+            OperatorFrame::Takeover { conversation_id } => {
+                match hub.takeover(&self.op, &conversation_id).await {
+                    Ok(meta) => {
+                        conn.send(&ServerFrame::Control {
+                            conversation_id,
+                            control: meta.control,
+                        })
+                        .await
+                    }
+                    Err(e) => conn.send_error(e).await,
+                }
+            }
+            OperatorFrame::Release {
+                conversation_id,
+                force,
+            } => match hub.release(&self.op, &conversation_id, force).await {
+                Ok(meta) => {
+                    conn.send(&ServerFrame::Control {
+                        conversation_id,
+                        control: meta.control,
+                    })
+                    .await
+                }
+                Err(e) => conn.send_error(e).await,
+            },
+            OperatorFrame::Message {
+                conversation_id,
+                client_id,
+                text,
+            } => match hub
+                .operator_message(&self.op, &conversation_id, client_id.clone(), text)
+                .await
+            {
+                Ok(a) => {
+                    conn.send(&ServerFrame::Ack {
+                        conversation_id,
+                        client_id,
+                        seq: a.event.seq,
+                    })
+                    .await
+                }
+                Err(e) => conn.send_error(e).await,
+            },
+            OperatorFrame::Typing {
+                conversation_id,
+                active,
+            } => {
+                // Typing into a conversation of another workspace must not reach it.
+                if let Err(e) = hub.conversation_for(&self.op, &conversation_id).await {
+                    return conn.send_error(e).await;
+                }
+                hub.typing(
+                    &conversation_id,
+                    Author::Operator(self.op.operator_ref()),
+                    active,
+                )
+                .await;
+                Ok(())
+            }
+        }
+    }
+
+    async fn open<S>(
+        &mut self,
+        conn: &mut Conn<S>,
+        conversation_id: String,
+        after: u64,
+    ) -> Result<(), Gone>
+    where
+        S: Sink<WsOut> + Unpin + Send,
+    {
+        let hub = conn.hub.clone();
+        if let Err(e) = hub.conversation_for(&self.op, &conversation_id).await {
+            return conn.send_error(e).await;
+        }
+        hub.subscribe(conn.rx.id, Topic::Conversation(conversation_id.clone()))
+            .await;
+        let store = &hub.inner().store;
+        let (events, meta) = match (
+            store.history(&conversation_id, after, HISTORY_LIMIT).await,
+            store.get(&conversation_id).await,
+        ) {
+            (Ok(events), Ok(Some(meta))) => (events, meta),
+            (Err(e), _) | (_, Err(e)) => {
+                return conn.send_error(error_frame(&e, &conversation_id)).await;
+            }
+            (_, Ok(None)) => {
+                return conn
+                    .send_error(error_frame(&crate::store::StoreError::NotFound, &conversation_id))
+                    .await;
+            }
+        };
+        let last = events.last().map_or(after.min(meta.last_seq), |e| e.seq);
+        conn.cursors.insert(conversation_id.clone(), last);
+        conn.send(&ServerFrame::History {
+            conversation_id,
+            events,
+            control: meta.control.clone(),
+            last_seq: last,
+            visitor_online: meta.visitor_connections > 0,
+            needs_human: meta.needs_human,
+        })
+        .await
+    }
+}
+
+impl<S> Handler<S> for OperatorHandler
+where
+    S: Sink<WsOut> + Unpin + Send,
+{
+    async fn on_text(&mut self, conn: &mut Conn<S>, text: String) -> Result<Flow, Gone> {
+        let limits = conn.hub.config().decode_limits();
+        match decode::operator_frame(&text, &limits) {
+            Ok(frame) => self.handle(conn, frame).await?,
+            Err(e) => {
+                conn.send_error(ErrorFrame::with_message(e.code, e.message))
+                    .await?
+            }
+        }
+        Ok(Flow::Continue)
+    }
+}

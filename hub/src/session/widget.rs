@@ -1,0 +1,157 @@
+//! A visitor's widget session: `hello` (new or resumed conversation), messages, typing.
+
+use futures_util::{Sink, Stream};
+use protocol::decode;
+use protocol::{
+    Author, ErrorCode, ErrorFrame, PROTOCOL_VERSION, ServerFrame, WidgetFrame,
+};
+
+use super::{Conn, Flow, Gone, Handler, WsIn, WsOut, first_text, heartbeat_ms, refuse, run_loop, send_close};
+use crate::bus::Topic;
+use crate::node::{HISTORY_LIMIT, Hub, error_frame};
+use crate::registry::ConnKind;
+
+pub async fn run<S, R>(hub: Hub, mut sink: S, mut stream: R)
+where
+    S: Sink<WsOut> + Unpin + Send,
+    R: Stream<Item = WsIn> + Unpin,
+{
+    let text = match first_text(&hub, &mut stream).await {
+        Ok(t) => t,
+        Err(code) => return send_close(&mut sink, code).await,
+    };
+    let limits = hub.config().decode_limits();
+    let (workspace_id, token, last_seq) = match decode::widget_frame(&text, &limits) {
+        Ok(WidgetFrame::Hello {
+            protocol,
+            workspace_id,
+            visitor_token,
+            last_seq,
+        }) => {
+            if protocol != PROTOCOL_VERSION {
+                let msg = format!("this hub speaks protocol {PROTOCOL_VERSION}, not {protocol}");
+                return refuse(&mut sink, ErrorFrame::with_message(ErrorCode::UnsupportedProtocol, msg)).await;
+            }
+            (workspace_id, visitor_token, last_seq.unwrap_or(0))
+        }
+        Ok(_) => return refuse(&mut sink, ErrorFrame::new(ErrorCode::HandshakeRequired)).await,
+        Err(e) => return refuse(&mut sink, ErrorFrame::with_message(e.code, e.message)).await,
+    };
+    let (meta, token) = match hub.visitor_sign_in(&workspace_id, token.as_deref()).await {
+        Ok(ok) => ok,
+        Err(e) => return refuse(&mut sink, e).await,
+    };
+
+    let mut conn = Conn::new(hub.clone(), sink, ConnKind::Widget);
+    let conversation_id = meta.id.clone();
+    // Subscribe before reading history: whatever happens in between arrives twice and the
+    // cursor drops the second copy, rather than being missed.
+    hub.subscribe(conn.rx.id, Topic::Conversation(conversation_id.clone()))
+        .await;
+    hub.visitor_presence(&conversation_id, 1).await;
+    let mut session = WidgetSession {
+        conversation_id: conversation_id.clone(),
+    };
+    if session
+        .start(&mut conn, &meta, token, last_seq)
+        .await
+        .is_ok()
+    {
+        run_loop(&mut conn, &mut stream, &mut session).await;
+    }
+    hub.unregister(conn.rx.id).await;
+    hub.visitor_presence(&conversation_id, -1).await;
+}
+
+struct WidgetSession {
+    conversation_id: String,
+}
+
+impl WidgetSession {
+    async fn start<S>(
+        &mut self,
+        conn: &mut Conn<S>,
+        meta: &crate::store::ConversationMeta,
+        token: String,
+        last_seq: u64,
+    ) -> Result<(), Gone>
+    where
+        S: Sink<WsOut> + Unpin + Send,
+    {
+        conn.send(&ServerFrame::Welcome {
+            protocol: PROTOCOL_VERSION,
+            conversation_id: meta.id.clone(),
+            visitor_token: token,
+            visitor_label: meta.visitor_label.clone(),
+            control: meta.control.for_visitor(),
+            heartbeat_ms: heartbeat_ms(&conn.hub),
+        })
+        .await?;
+        let store = &conn.hub.inner().store;
+        let (events, current) = match (
+            store.history(&meta.id, last_seq, HISTORY_LIMIT).await,
+            store.get(&meta.id).await,
+        ) {
+            (Ok(events), Ok(Some(current))) => (events, current),
+            (Err(e), _) | (_, Err(e)) => return conn.send_error(error_frame(&e, &meta.id)).await,
+            (_, Ok(None)) => return Ok(()),
+        };
+        let last = events.last().map_or(last_seq.min(current.last_seq), |e| e.seq);
+        conn.cursors.insert(meta.id.clone(), last);
+        conn.send(&ServerFrame::History {
+            conversation_id: meta.id.clone(),
+            events: events.iter().map(|e| e.for_visitor()).collect(),
+            control: current.control.for_visitor(),
+            last_seq: last,
+            visitor_online: true,
+            needs_human: current.needs_human,
+        })
+        .await
+    }
+}
+
+impl<S> Handler<S> for WidgetSession
+where
+    S: Sink<WsOut> + Unpin + Send,
+{
+    async fn on_text(&mut self, conn: &mut Conn<S>, text: String) -> Result<Flow, Gone> {
+        let limits = conn.hub.config().decode_limits();
+        let frame = match decode::widget_frame(&text, &limits) {
+            Ok(f) => f,
+            Err(e) => {
+                conn.send_error(ErrorFrame::with_message(e.code, e.message))
+                    .await?;
+                return Ok(Flow::Continue);
+            }
+        };
+        match frame {
+            WidgetFrame::Hello { .. } => {
+                conn.send_error(ErrorFrame::new(ErrorCode::AlreadyHandshaken))
+                    .await?;
+            }
+            WidgetFrame::Message { client_id, text } => {
+                let hub = conn.hub.clone();
+                match hub
+                    .visitor_message(&self.conversation_id, client_id.clone(), text)
+                    .await
+                {
+                    Ok(a) => {
+                        conn.send(&ServerFrame::Ack {
+                            conversation_id: self.conversation_id.clone(),
+                            client_id,
+                            seq: a.event.seq,
+                        })
+                        .await?;
+                    }
+                    Err(e) => conn.send_error(e).await?,
+                }
+            }
+            WidgetFrame::Typing { active } => {
+                conn.hub
+                    .typing(&self.conversation_id, Author::Visitor, active)
+                    .await;
+            }
+        }
+        Ok(Flow::Continue)
+    }
+}

@@ -1,0 +1,284 @@
+//! The embedded default store: everything in process memory, lost on restart.
+//!
+//! Each conversation sits behind its own mutex; every trait method takes it once and does all
+//! of its work (control rules, sequence number, dedupe) before letting go, which is what makes
+//! each method atomic. No lock is held across an `.await`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use async_trait::async_trait;
+use dashmap::DashMap;
+use protocol::{ConversationEvent, EventKind, Millis, OperatorRef, Seq};
+
+use super::{
+    Appended, ControlChange, ConversationMeta, Draft, NewConversation, Store, StoreError,
+    dedupe_key, preview,
+};
+use crate::control::{self, Actor, Fence, Transition};
+
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    conversations: DashMap<String, Arc<Mutex<Conversation>>>,
+}
+
+#[derive(Debug)]
+struct Conversation {
+    meta: ConversationMeta,
+    events: Vec<ConversationEvent>,
+    seen: HashMap<String, Seq>,
+}
+
+impl Conversation {
+    fn push(&mut self, kind: EventKind, at: Millis) -> ConversationEvent {
+        let event = ConversationEvent {
+            seq: self.meta.last_seq + 1,
+            at,
+            kind,
+        };
+        self.meta.last_seq = event.seq;
+        self.meta.last_activity_at = self.meta.last_activity_at.max(at);
+        self.meta.active = true;
+        self.events.push(event.clone());
+        event
+    }
+
+    fn apply(&mut self, t: Result<Transition, control::ControlError>, at: Millis) -> Result<ControlChange, StoreError> {
+        let event = match t? {
+            Transition::Unchanged => None,
+            Transition::Changed { state, event } => {
+                if matches!(event, EventKind::OperatorJoined { .. }) {
+                    // Someone answered: the conversation no longer waits for a human.
+                    self.meta.needs_human = false;
+                }
+                self.meta.control = state;
+                Some(self.push(event, at))
+            }
+        };
+        Ok(ControlChange {
+            event,
+            meta: self.meta.clone(),
+        })
+    }
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn conversation(&self, id: &str) -> Result<Arc<Mutex<Conversation>>, StoreError> {
+        self.conversations
+            .get(id)
+            .map(|c| c.value().clone())
+            .ok_or(StoreError::NotFound)
+    }
+}
+
+fn lock(c: &Mutex<Conversation>) -> MutexGuard<'_, Conversation> {
+    // A panic while holding the lock cannot leave a half-applied step (each step mutates only
+    // after all checks), so the data is still consistent: recover it instead of failing forever.
+    c.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    async fn create(&self, new: NewConversation) -> Result<ConversationMeta, StoreError> {
+        let meta = ConversationMeta {
+            id: new.id.clone(),
+            workspace_id: new.workspace_id,
+            visitor_label: new.visitor_label,
+            started_at: new.at,
+            last_activity_at: new.at,
+            last_message: None,
+            control: control::initial(),
+            needs_human: false,
+            visitor_connections: 0,
+            last_seq: 0,
+            active: true,
+        };
+        let conv = Conversation {
+            meta: meta.clone(),
+            events: Vec::new(),
+            seen: HashMap::new(),
+        };
+        self.conversations
+            .insert(new.id, Arc::new(Mutex::new(conv)));
+        Ok(meta)
+    }
+
+    async fn get(&self, id: &str) -> Result<Option<ConversationMeta>, StoreError> {
+        Ok(self
+            .conversations
+            .get(id)
+            .map(|c| lock(c.value()).meta.clone()))
+    }
+
+    async fn append(
+        &self,
+        id: &str,
+        draft: Draft,
+        fence: Fence,
+        at: Millis,
+    ) -> Result<Appended, StoreError> {
+        let conv = self.conversation(id)?;
+        let mut c = lock(&conv);
+        control::may_append(&c.meta.control, &fence)?;
+        let kind = match draft {
+            Draft::Message {
+                author,
+                text,
+                client_id,
+            } => {
+                if let Some(client_id) = &client_id {
+                    let key = dedupe_key(&author, client_id);
+                    if let Some(seq) = c.seen.get(&key).copied() {
+                        let event = c.events[(seq - 1) as usize].clone();
+                        return Ok(Appended {
+                            event,
+                            duplicate: true,
+                            meta: c.meta.clone(),
+                        });
+                    }
+                    let seq = c.meta.last_seq + 1;
+                    c.seen.insert(key, seq);
+                }
+                c.meta.last_message = Some(preview(&author, &text));
+                EventKind::Message {
+                    author,
+                    text,
+                    client_id,
+                }
+            }
+            Draft::HumanRequested { by } => {
+                c.meta.needs_human = true;
+                EventKind::HumanRequested { by }
+            }
+        };
+        let event = c.push(kind, at);
+        Ok(Appended {
+            event,
+            duplicate: false,
+            meta: c.meta.clone(),
+        })
+    }
+
+    async fn takeover(
+        &self,
+        id: &str,
+        operator: &OperatorRef,
+        at: Millis,
+    ) -> Result<ControlChange, StoreError> {
+        let conv = self.conversation(id)?;
+        let mut c = lock(&conv);
+        let t = control::takeover(&c.meta.control, operator);
+        c.apply(t, at)
+    }
+
+    async fn release(
+        &self,
+        id: &str,
+        actor: &Actor,
+        force: bool,
+        at: Millis,
+    ) -> Result<ControlChange, StoreError> {
+        let conv = self.conversation(id)?;
+        let mut c = lock(&conv);
+        let t = control::release(&c.meta.control, actor, force);
+        c.apply(t, at)
+    }
+
+    async fn history(
+        &self,
+        id: &str,
+        after: Seq,
+        limit: usize,
+    ) -> Result<Vec<ConversationEvent>, StoreError> {
+        let conv = self.conversation(id)?;
+        let c = lock(&conv);
+        // seq n lives at index n - 1.
+        let start = usize::try_from(after).unwrap_or(usize::MAX).min(c.events.len());
+        Ok(c.events[start..].iter().take(limit).cloned().collect())
+    }
+
+    async fn active(&self, workspace_id: &str) -> Result<Vec<ConversationMeta>, StoreError> {
+        let mut list: Vec<ConversationMeta> = self
+            .conversations
+            .iter()
+            .filter_map(|c| {
+                let c = lock(c.value());
+                (c.meta.active && c.meta.workspace_id == workspace_id).then(|| c.meta.clone())
+            })
+            .collect();
+        list.sort_by(|a, b| b.last_activity_at.cmp(&a.last_activity_at));
+        Ok(list)
+    }
+
+    async fn visitor_presence(
+        &self,
+        id: &str,
+        delta: i32,
+        at: Millis,
+    ) -> Result<ConversationMeta, StoreError> {
+        let conv = self.conversation(id)?;
+        let mut c = lock(&conv);
+        c.meta.visitor_connections = c.meta.visitor_connections.saturating_add_signed(delta);
+        if delta > 0 {
+            c.meta.active = true;
+            c.meta.last_activity_at = c.meta.last_activity_at.max(at);
+        }
+        Ok(c.meta.clone())
+    }
+
+    async fn deactivate_idle(&self, cutoff: Millis) -> Result<Vec<ConversationMeta>, StoreError> {
+        let mut gone = Vec::new();
+        for entry in self.conversations.iter() {
+            let mut c = lock(entry.value());
+            if c.meta.active && c.meta.visitor_connections == 0 && c.meta.last_activity_at < cutoff {
+                c.meta.active = false;
+                gone.push(c.meta.clone());
+            }
+        }
+        Ok(gone)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::conformance;
+
+    fn store() -> Arc<dyn Store> {
+        Arc::new(MemoryStore::new())
+    }
+
+    #[tokio::test]
+    async fn sequences_are_gap_free_and_dedupe() {
+        conformance::sequences_are_gap_free_and_dedupe(store()).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_appends_get_distinct_seqs() {
+        conformance::concurrent_appends_get_distinct_seqs(store()).await;
+    }
+
+    #[tokio::test]
+    async fn control_is_exclusive_and_fences_ai() {
+        conformance::control_is_exclusive_and_fences_ai(store()).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_takeovers_have_one_winner() {
+        conformance::concurrent_takeovers_have_one_winner(store()).await;
+    }
+
+    #[tokio::test]
+    async fn unknown_ids_are_not_found() {
+        conformance::unknown_ids_are_not_found(store()).await;
+    }
+
+    #[tokio::test]
+    async fn online_list_and_idle() {
+        conformance::online_list_and_idle(store()).await;
+    }
+}

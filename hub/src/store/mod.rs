@@ -1,0 +1,396 @@
+//! The store: conversations, their histories and their control state.
+//!
+//! One trait, [`Store`], with an in-memory implementation ([`memory::MemoryStore`], the embedded
+//! default). Every method that changes a conversation is one atomic step that applies the rules
+//! of [`crate::control`]; sequence numbers are assigned inside that step, so they are gap-free.
+//! The conformance tests at the bottom of this file run against every implementation.
+
+pub mod memory;
+
+use async_trait::async_trait;
+use protocol::{
+    Author, ClientId, ControlState, ConversationEvent, ConversationId, ConversationSummary,
+    HumanRequestedBy, MessagePreview, Millis, OperatorRef, Seq, WorkspaceId,
+};
+
+use crate::control::{Actor, ControlError, Fence};
+
+/// A conversation's current state (everything but its history).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConversationMeta {
+    pub id: ConversationId,
+    pub workspace_id: WorkspaceId,
+    pub visitor_label: String,
+    pub started_at: Millis,
+    pub last_activity_at: Millis,
+    pub last_message: Option<MessagePreview>,
+    pub control: ControlState,
+    pub needs_human: bool,
+    /// Open widget sockets of the visitor (across all nodes).
+    pub visitor_connections: u32,
+    pub last_seq: Seq,
+    /// On the Online list. Cleared after inactivity, set again by new activity.
+    pub active: bool,
+}
+
+impl ConversationMeta {
+    pub fn summary(&self) -> ConversationSummary {
+        ConversationSummary {
+            id: self.id.clone(),
+            visitor_label: self.visitor_label.clone(),
+            started_at: self.started_at,
+            last_activity_at: self.last_activity_at,
+            last_message: self.last_message.clone(),
+            control: self.control.clone(),
+            needs_human: self.needs_human,
+            visitor_online: self.visitor_connections > 0,
+            last_seq: self.last_seq,
+        }
+    }
+}
+
+/// A new conversation.
+#[derive(Debug, Clone)]
+pub struct NewConversation {
+    pub id: ConversationId,
+    pub workspace_id: WorkspaceId,
+    pub visitor_label: String,
+    pub at: Millis,
+}
+
+/// What to append to a history.
+#[derive(Debug, Clone)]
+pub enum Draft {
+    Message {
+        author: Author,
+        text: String,
+        /// Idempotency key: the same author and client id never append twice.
+        client_id: Option<ClientId>,
+    },
+    HumanRequested {
+        by: HumanRequestedBy,
+    },
+}
+
+/// The result of an append.
+#[derive(Debug, Clone)]
+pub struct Appended {
+    pub event: ConversationEvent,
+    /// `true` when the client id was seen before: `event` is the original, nothing was added.
+    pub duplicate: bool,
+    pub meta: ConversationMeta,
+}
+
+/// The result of a takeover or release.
+#[derive(Debug, Clone)]
+pub struct ControlChange {
+    /// `None` when nothing changed (the holder taking over again).
+    pub event: Option<ConversationEvent>,
+    pub meta: ConversationMeta,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("conversation not found")]
+    NotFound,
+    #[error(transparent)]
+    Control(#[from] ControlError),
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug + 'static {
+    async fn create(&self, new: NewConversation) -> Result<ConversationMeta, StoreError>;
+
+    async fn get(&self, id: &str) -> Result<Option<ConversationMeta>, StoreError>;
+
+    /// Append under `fence` (see [`crate::control::may_append`]), assigning the next `seq`.
+    async fn append(
+        &self,
+        id: &str,
+        draft: Draft,
+        fence: Fence,
+        at: Millis,
+    ) -> Result<Appended, StoreError>;
+
+    async fn takeover(
+        &self,
+        id: &str,
+        operator: &OperatorRef,
+        at: Millis,
+    ) -> Result<ControlChange, StoreError>;
+
+    async fn release(
+        &self,
+        id: &str,
+        actor: &Actor,
+        force: bool,
+        at: Millis,
+    ) -> Result<ControlChange, StoreError>;
+
+    /// Events with `seq > after`, in order, at most `limit`.
+    async fn history(
+        &self,
+        id: &str,
+        after: Seq,
+        limit: usize,
+    ) -> Result<Vec<ConversationEvent>, StoreError>;
+
+    /// The Online list of a workspace, most recent activity first.
+    async fn active(&self, workspace_id: &str) -> Result<Vec<ConversationMeta>, StoreError>;
+
+    /// A visitor socket opened (`+1`) or closed (`-1`). Returns the new state.
+    async fn visitor_presence(
+        &self,
+        id: &str,
+        delta: i32,
+        at: Millis,
+    ) -> Result<ConversationMeta, StoreError>;
+
+    /// Take conversations whose last activity is before `cutoff` and whose visitor is gone off
+    /// the Online list; returns those it took off.
+    async fn deactivate_idle(&self, cutoff: Millis) -> Result<Vec<ConversationMeta>, StoreError>;
+}
+
+/// Shared by every implementation: the Online list preview of a message.
+pub fn preview(author: &Author, text: &str) -> MessagePreview {
+    use protocol::AuthorKind;
+    let author = match author {
+        Author::Visitor => AuthorKind::Visitor,
+        Author::Ai => AuthorKind::Ai,
+        Author::Operator(_) => AuthorKind::Operator,
+    };
+    let mut text: String = text
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
+        .take(protocol::limits::PREVIEW_CHARS)
+        .collect();
+    if text.chars().count() == protocol::limits::PREVIEW_CHARS {
+        text.push('…');
+    }
+    MessagePreview { author, text }
+}
+
+/// The idempotency key of a message: the same client id from different authors never collides.
+pub fn dedupe_key(author: &Author, client_id: &str) -> String {
+    match author {
+        Author::Visitor => format!("v:{client_id}"),
+        Author::Ai => format!("a:{client_id}"),
+        Author::Operator(op) => format!("o:{}:{client_id}", op.id),
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod conformance {
+    //! Behaviour every [`Store`] must have. Each backend's tests call these.
+
+    use super::*;
+    use crate::control::Actor;
+    use protocol::{EventKind, Holder, Role};
+    use std::sync::Arc;
+
+    pub fn op(id: &str) -> OperatorRef {
+        OperatorRef {
+            id: id.into(),
+            name: id.to_uppercase(),
+            display_name: None,
+            avatar_url: None,
+        }
+    }
+
+    async fn new(store: &dyn Store, id: &str) -> ConversationMeta {
+        store
+            .create(NewConversation {
+                id: id.into(),
+                workspace_id: "ws".into(),
+                visitor_label: "Visitor".into(),
+                at: 10,
+            })
+            .await
+            .expect("create")
+    }
+
+    fn msg(author: Author, text: &str, client_id: Option<&str>) -> Draft {
+        Draft::Message {
+            author,
+            text: text.into(),
+            client_id: client_id.map(Into::into),
+        }
+    }
+
+    pub async fn sequences_are_gap_free_and_dedupe(store: Arc<dyn Store>) {
+        new(&*store, "c1").await;
+        let a = store
+            .append("c1", msg(Author::Visitor, "one", Some("x")), Fence::Visitor, 11)
+            .await
+            .expect("append");
+        assert_eq!((a.event.seq, a.duplicate), (1, false));
+        let b = store
+            .append("c1", msg(Author::Visitor, "two", Some("y")), Fence::Visitor, 12)
+            .await
+            .expect("append");
+        assert_eq!(b.event.seq, 2);
+        let again = store
+            .append("c1", msg(Author::Visitor, "one", Some("x")), Fence::Visitor, 13)
+            .await
+            .expect("append");
+        assert_eq!((again.event.seq, again.duplicate), (1, true));
+        assert_eq!(again.meta.last_seq, 2);
+        let h = store.history("c1", 0, 100).await.expect("history");
+        assert_eq!(h.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 2]);
+        let h = store.history("c1", 1, 100).await.expect("history");
+        assert_eq!(h.iter().map(|e| e.seq).collect::<Vec<_>>(), [2]);
+    }
+
+    pub async fn concurrent_appends_get_distinct_seqs(store: Arc<dyn Store>) {
+        new(&*store, "c2").await;
+        let mut tasks = Vec::new();
+        for i in 0..50 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                let cid = format!("m{i}");
+                store
+                    .append("c2", msg(Author::Visitor, "hi", Some(&cid)), Fence::Visitor, 20)
+                    .await
+                    .expect("append")
+                    .event
+                    .seq
+            }));
+        }
+        let mut seqs = Vec::new();
+        for t in tasks {
+            seqs.push(t.await.expect("join"));
+        }
+        seqs.sort_unstable();
+        assert_eq!(seqs, (1..=50).collect::<Vec<_>>());
+    }
+
+    pub async fn control_is_exclusive_and_fences_ai(store: Arc<dyn Store>) {
+        new(&*store, "c3").await;
+        let before = store.get("c3").await.expect("get").expect("exists");
+        assert_eq!(before.control.holder, Holder::Ai);
+        let started = before.control.epoch;
+        let change = store.takeover("c3", &op("a"), 30).await.expect("takeover");
+        assert!(matches!(
+            change.event.as_ref().map(|e| &e.kind),
+            Some(EventKind::OperatorJoined { .. })
+        ));
+        let refused = store.takeover("c3", &op("b"), 31).await;
+        assert!(matches!(
+            refused,
+            Err(StoreError::Control(ControlError::AlreadyControlled(ref h))) if h.id == "a"
+        ));
+        let ai = store
+            .append("c3", msg(Author::Ai, "late", None), Fence::Ai { epoch: started }, 32)
+            .await;
+        assert!(matches!(ai, Err(StoreError::Control(ControlError::StaleEpoch))));
+        let by_b = store
+            .append(
+                "c3",
+                msg(Author::Operator(op("b")), "hi", Some("1")),
+                Fence::Operator("b".into()),
+                33,
+            )
+            .await;
+        assert!(matches!(by_b, Err(StoreError::Control(ControlError::NotHolder))));
+        store
+            .append(
+                "c3",
+                msg(Author::Operator(op("a")), "hi", Some("1")),
+                Fence::Operator("a".into()),
+                34,
+            )
+            .await
+            .expect("holder writes");
+        let plain = Actor {
+            operator: op("b"),
+            role: Role::Operator,
+        };
+        assert!(matches!(
+            store.release("c3", &plain, true, 35).await,
+            Err(StoreError::Control(ControlError::RoleRequired))
+        ));
+        let editor = Actor {
+            operator: op("e"),
+            role: Role::Editor,
+        };
+        let released = store.release("c3", &editor, true, 36).await.expect("force");
+        assert_eq!(released.meta.control.holder, Holder::Ai);
+        let h = store.history("c3", 0, 100).await.expect("history");
+        assert_eq!(h.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 2, 3]);
+        // Nothing of the fenced AI reply is anywhere.
+        assert!(!h.iter().any(|e| matches!(
+            &e.kind,
+            EventKind::Message { author: Author::Ai, .. }
+        )));
+    }
+
+    pub async fn concurrent_takeovers_have_one_winner(store: Arc<dyn Store>) {
+        for round in 0..20 {
+            let id = format!("race{round}");
+            new(&*store, &id).await;
+            let mut tasks = Vec::new();
+            for i in 0..16 {
+                let store = store.clone();
+                let id = id.clone();
+                tasks.push(tokio::spawn(async move {
+                    store.takeover(&id, &op(&format!("op{i}")), 40).await.is_ok()
+                }));
+            }
+            let mut wins = 0;
+            for t in tasks {
+                wins += usize::from(t.await.expect("join"));
+            }
+            assert_eq!(wins, 1, "round {round}");
+        }
+    }
+
+    pub async fn unknown_ids_are_not_found(store: Arc<dyn Store>) {
+        assert!(store.get("nope").await.expect("get").is_none());
+        assert!(matches!(
+            store
+                .append("nope", msg(Author::Visitor, "x", None), Fence::Visitor, 1)
+                .await,
+            Err(StoreError::NotFound)
+        ));
+        assert!(matches!(
+            store.takeover("nope", &op("a"), 1).await,
+            Err(StoreError::NotFound)
+        ));
+        assert!(matches!(
+            store.history("nope", 0, 10).await,
+            Err(StoreError::NotFound)
+        ));
+    }
+
+    pub async fn online_list_and_idle(store: Arc<dyn Store>) {
+        new(&*store, "o1").await;
+        new(&*store, "o2").await;
+        store
+            .append("o2", msg(Author::Visitor, "later", None), Fence::Visitor, 50)
+            .await
+            .expect("append");
+        let list = store.active("ws").await.expect("active");
+        let ids: Vec<_> = list.iter().map(|m| m.id.as_str()).collect();
+        assert_eq!(&ids[..2], ["o2", "o1"]);
+        let on = store.visitor_presence("o1", 1, 10).await.expect("presence");
+        assert_eq!(on.visitor_connections, 1);
+        // o1 is idle but its visitor is online: it stays. o2 goes.
+        let gone = store.deactivate_idle(100).await.expect("sweep");
+        let gone: Vec<_> = gone.iter().map(|m| m.id.as_str()).collect();
+        assert!(gone.contains(&"o2") && !gone.contains(&"o1"));
+        store.visitor_presence("o1", -1, 10).await.expect("presence");
+        let gone = store.deactivate_idle(100).await.expect("sweep");
+        assert!(gone.iter().any(|m| m.id == "o1"));
+        assert!(store.deactivate_idle(100).await.expect("sweep").is_empty());
+        // New activity brings it back.
+        let back = store
+            .append("o1", msg(Author::Visitor, "back", None), Fence::Visitor, 200)
+            .await
+            .expect("append");
+        assert!(back.meta.active);
+    }
+}

@@ -1,0 +1,32 @@
+//! Small helpers shared by several modules: wall-clock time and random ids.
+
+use rand::Rng;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+pub fn now_secs() -> u64 {
+    now_ms() / 1000
+}
+
+/// A random id: `prefix` + 20 lowercase base-32 characters (100 bits).
+pub fn random_id(prefix: &str) -> String {
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz234567";
+    let mut rng = rand::rng();
+    let mut id = String::with_capacity(prefix.len() + 20);
+    id.push_str(prefix);
+    for _ in 0..20 {
+        id.push(ALPHABET[rng.random_range(0..ALPHABET.len())] as char);
+    }
+    id
+}
+
+/// A short label people can tell apart in a list, e.g. "Visitor 7F3A".
+pub fn visitor_label() -> String {
+    format!("Visitor {:04X}", rand::rng().random_range(0..=0xFFFFu32))
+}

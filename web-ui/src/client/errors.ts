@@ -1,0 +1,46 @@
+/**
+ * Operator-facing text for every `ErrorCode`. The `Record` makes the compiler insist on an entry
+ * for each code, so a code added to the protocol cannot reach the screen as a bare identifier.
+ * The generated `ERROR_CODES` descriptions are the base; entries only add what an operator can do.
+ */
+import { ERROR_CODES, type ErrorCode } from "../protocol/codes";
+import type { ErrorFrame } from "../protocol/frames";
+
+type Copy = (err: ErrorFrame) => string;
+
+const base: Copy = (err) => ERROR_CODES[err.code].description;
+
+const COPY: Record<ErrorCode, Copy> = {
+  // Malformed frames are this dashboard's bug, not the operator's; say so plainly.
+  bad_frame: (e) => `${base(e)} This is a bug in the dashboard; please reload.`,
+  unknown_frame_type: (e) => `${base(e)} The dashboard may be newer or older than the hub; please reload.`,
+  invalid_frame: (e) => `${base(e)} This is a bug in the dashboard; please reload.`,
+  frame_too_large: (e) => `${base(e)} Try a shorter message.`,
+  message_too_long: (e) => `${base(e)} Shorten the message and send it again.`,
+  empty_message: base,
+  invalid_client_id: (e) => `${base(e)} This is a bug in the dashboard; please reload.`,
+  handshake_required: (e) => `${base(e)} Reconnecting should fix this.`,
+  already_handshaken: base,
+  unsupported_protocol: (e) => `${base(e)} Reload the page to get a matching dashboard.`,
+  unauthorized: (e) => `${base(e)} Sign in again.`,
+  token_expired: base,
+  forbidden: base,
+  workspace_not_found: base,
+  conversation_not_found: (e) => `${base(e)} It may have ended.`,
+  plan_required: () => "Take Control is a Pro feature: upgrade to the Pro or Business plan to answer visitors yourself.",
+  already_controlled: (e) =>
+    e.holder ? `${e.holder.name} is already handling this conversation.` : base(e),
+  not_controlled: (e) => `${base(e)} Take Control before writing.`,
+  not_holder: (e) => `${base(e)} Someone else took over or it was handed back to the AI.`,
+  role_required: base,
+  rate_limited: (e) =>
+    e.retry_after_ms !== undefined
+      ? `${base(e)} Retrying in ${Math.ceil(e.retry_after_ms / 1000)} s.`
+      : base(e),
+  unavailable: base,
+  internal: base,
+};
+
+export function describeError(err: ErrorFrame): string {
+  return COPY[err.code](err);
+}

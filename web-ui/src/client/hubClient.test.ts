@@ -1,0 +1,236 @@
+// @vitest-environment node
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { FakeHub } from "../test/fakeHub";
+import { alice, history, operatorMessage, ready, visitorMessage } from "../test/fixtures";
+import { HubClient, operatorSocketUrl, type TokenSource } from "./hubClient";
+
+const ACK_TIMEOUT = 4_000;
+
+function setup(getToken: TokenSource = async () => "jwt-1", random = () => 0.5) {
+  const hub = new FakeHub();
+  let ids = 0;
+  const client = new HubClient({
+    url: "ws://hub.test/ws/operator",
+    getToken,
+    connect: hub.connect,
+    backoff: { baseMs: 1_000, maxMs: 8_000 },
+    ackTimeoutMs: ACK_TIMEOUT,
+    random,
+    now: () => Date.now(),
+    newClientId: () => `m${++ids}`,
+  });
+  return { hub, client };
+}
+
+/** Let the token promise settle and the socket open, then complete the handshake. */
+async function handshake(hub: FakeHub, plan: Parameters<typeof ready>[0] = "pro") {
+  await vi.advanceTimersByTimeAsync(0);
+  hub.last.open();
+  hub.last.receive(ready(plan));
+  return hub.last;
+}
+
+beforeEach(() => {
+  vi.useFakeTimers();
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe("HubClient", () => {
+  it("says hello with the token, then subscribes to the Online list once ready", async () => {
+    const { hub, client } = setup();
+    client.start();
+    await vi.advanceTimersByTimeAsync(0);
+    const socket = hub.last;
+    expect(socket.url).toBe("ws://hub.test/ws/operator");
+    expect(client.getState().connection.status).toBe("connecting");
+    socket.open();
+    expect(socket.sent).toEqual([{ type: "hello", protocol: 1, token: "jwt-1" }]);
+    socket.receive(ready());
+    expect(client.getState().connection.status).toBe("connected");
+    expect(socket.sent.at(-1)).toEqual({ type: "subscribe_online" });
+  });
+
+  it("resumes open conversations after a reconnect from the last seq it has", async () => {
+    const { hub, client } = setup();
+    client.start();
+    const first = await handshake(hub);
+    client.openConversation("c1");
+    expect(first.sent.at(-1)).toEqual({ type: "open", conversation_id: "c1" });
+    first.receive(history("c1", [visitorMessage(1), visitorMessage(2)]));
+    first.serverClose(1001, "node shutting down");
+
+    // random 0.5 with base 1000 → 500 ms for the first retry; nothing happens before that.
+    expect(client.getState().connection).toMatchObject({ status: "reconnecting", delayMs: 500 });
+    await vi.advanceTimersByTimeAsync(499);
+    expect(hub.sockets).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(hub.sockets).toHaveLength(2);
+
+    const second = await handshake(hub);
+    expect(second.sent.slice(1)).toEqual([
+      { type: "subscribe_online" },
+      { type: "open", conversation_id: "c1", after_seq: 2 },
+    ]);
+    second.receive(history("c1", [visitorMessage(3)]));
+    second.receive({ type: "event", conversation_id: "c1", event: visitorMessage(3) });
+    expect(client.getState().conversations.c1?.events.map((e) => e.seq)).toEqual([1, 2, 3]);
+  });
+
+  it("re-sends an unacknowledged message with the same client id until acked, then stops", async () => {
+    const { hub, client } = setup();
+    client.start();
+    const socket = await handshake(hub);
+    client.openConversation("c1");
+    socket.receive(history("c1", []));
+    const clientId = client.sendMessage("c1", "Hello, I'm here to help");
+    expect(socket.sentOfType("message")).toHaveLength(1);
+
+    await vi.advanceTimersByTimeAsync(ACK_TIMEOUT + 1_000);
+    const resent = socket.sentOfType("message");
+    expect(resent.length).toBeGreaterThanOrEqual(2);
+    expect(new Set(resent.map((m) => m.client_id))).toEqual(new Set([clientId]));
+
+    // The hub stored it once; a duplicate ack for the re-send names the same seq.
+    socket.receive({ type: "ack", conversation_id: "c1", client_id: clientId, seq: 1 });
+    socket.receive({ type: "event", conversation_id: "c1", event: operatorMessage(1, alice, "Hello, I'm here to help", clientId) });
+    socket.receive({ type: "ack", conversation_id: "c1", client_id: clientId, seq: 1 });
+    const count = socket.sentOfType("message").length;
+    await vi.advanceTimersByTimeAsync(ACK_TIMEOUT * 3);
+    expect(socket.sentOfType("message")).toHaveLength(count);
+    const c = client.getState().conversations.c1;
+    expect(c?.events).toHaveLength(1);
+    expect(c?.outbox[0]).toMatchObject({ status: "sent", seq: 1 });
+  });
+
+  it("holds messages written while disconnected and sends them after the reconnect", async () => {
+    const { hub, client } = setup(async () => "jwt-1", () => 0);
+    client.start();
+    const first = await handshake(hub);
+    client.openConversation("c1");
+    first.receive(history("c1", []));
+    first.serverClose(1006);
+    const clientId = client.sendMessage("c1", "still there?");
+    expect(first.sentOfType("message")).toHaveLength(0);
+    expect(client.getState().conversations.c1?.outbox[0]?.status).toBe("sending");
+
+    await vi.advanceTimersByTimeAsync(0);
+    const second = await handshake(hub);
+    expect(second.sentOfType("message")).toEqual([
+      { type: "message", conversation_id: "c1", client_id: clientId, text: "still there?" },
+    ]);
+  });
+
+  it("retries a failed message under its original client id", async () => {
+    const { hub, client } = setup();
+    client.start();
+    const socket = await handshake(hub);
+    client.openConversation("c1");
+    const clientId = client.sendMessage("c1", "hi");
+    socket.receive({ type: "error", code: "internal", message: "", retryable: true, conversation_id: "c1", client_id: clientId, retry_after_ms: 100 });
+    await vi.advanceTimersByTimeAsync(ACK_TIMEOUT / 4);
+    expect(socket.sentOfType("message")).toHaveLength(2);
+
+    socket.receive({ type: "error", code: "not_holder", message: "", retryable: false, conversation_id: "c1", client_id: clientId });
+    expect(client.getState().conversations.c1?.outbox[0]?.status).toBe("failed");
+    await vi.advanceTimersByTimeAsync(ACK_TIMEOUT * 2);
+    expect(socket.sentOfType("message")).toHaveLength(2); // failed messages wait for the operator
+
+    client.retryMessage("c1", clientId);
+    expect(socket.sentOfType("message").at(-1)).toMatchObject({ client_id: clientId });
+    expect(client.getState().conversations.c1?.outbox[0]?.status).toBe("sending");
+  });
+
+  it("does not reconnect after a terminal close code", async () => {
+    const { hub, client } = setup();
+    client.start();
+    await vi.advanceTimersByTimeAsync(0);
+    hub.last.open();
+    hub.last.receive({ type: "error", code: "unauthorized", message: "bad", retryable: false });
+    hub.last.serverClose(4001);
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(hub.sockets).toHaveLength(1);
+    expect(client.getState().connection).toMatchObject({ status: "stopped", notice: { code: "unauthorized" } });
+  });
+
+  it("backs off exponentially with jitter between failed attempts", async () => {
+    const { hub, client } = setup(async () => "jwt-1", () => 0.999);
+    client.start();
+    await vi.advanceTimersByTimeAsync(0);
+    const delays: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      hub.last.serverClose(1006);
+      const c = client.getState().connection;
+      if (c.status !== "reconnecting") throw new Error("expected reconnecting");
+      delays.push(c.delayMs);
+      await vi.advanceTimersByTimeAsync(c.delayMs);
+    }
+    expect(delays).toEqual([999, 1998, 3996, 7992, 7992]);
+    expect(hub.sockets).toHaveLength(6);
+  });
+
+  it("asks for a fresh token after token_expired and gives up when none comes", async () => {
+    const reasons: string[] = [];
+    const tokens = ["old", "new", "new"];
+    const { hub, client } = setup(async (reason) => {
+      reasons.push(reason);
+      return tokens.shift() ?? "new";
+    }, () => 0);
+    client.start();
+    await handshake(hub);
+    hub.last.serverClose(4002);
+    await vi.advanceTimersByTimeAsync(0);
+    hub.last.open();
+    expect(hub.last.sent[0]).toEqual({ type: "hello", protocol: 1, token: "new" });
+    hub.last.serverClose(4002);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(reasons).toEqual(["initial", "expired", "expired"]);
+    expect(hub.sockets).toHaveLength(2);
+    expect(client.getState().connection).toMatchObject({ status: "stopped", close: { code: 4002 } });
+  });
+
+  it("re-opens from the gap when a live event skips ahead", async () => {
+    const { hub, client } = setup();
+    client.start();
+    const socket = await handshake(hub);
+    client.openConversation("c1");
+    socket.receive(history("c1", [visitorMessage(1)]));
+    socket.receive({ type: "event", conversation_id: "c1", event: visitorMessage(3) });
+    expect(socket.sent.at(-1)).toEqual({ type: "open", conversation_id: "c1", after_seq: 1 });
+  });
+
+  it("ignores a replaced socket's late callbacks and closes with 1000 on stop", async () => {
+    const { hub, client } = setup(async () => "jwt-1", () => 0);
+    client.start();
+    const first = await handshake(hub);
+    first.serverClose(1006);
+    await vi.advanceTimersByTimeAsync(0);
+    await handshake(hub);
+    first.receive({ type: "online_snapshot", conversations: [] });
+    first.serverClose(1011);
+    expect(client.getState().connection.status).toBe("connected");
+    expect(client.getState().online.loaded).toBe(false);
+
+    client.stop();
+    expect(hub.last.closedWith).toBe(1000);
+    expect(client.getState().connection.status).toBe("stopped");
+  });
+
+  it("skips frames it cannot parse", async () => {
+    const { hub, client } = setup();
+    client.start();
+    const socket = await handshake(hub);
+    const before = client.getState();
+    socket.receiveRaw("not json");
+    socket.receiveRaw(JSON.stringify({ type: "from_the_future" }));
+    expect(client.getState()).toBe(before);
+  });
+});
+
+describe("operatorSocketUrl", () => {
+  it("uses wss on https pages and the page's host", () => {
+    expect(operatorSocketUrl({ protocol: "https:", host: "app.example:8443" })).toBe("wss://app.example:8443/ws/operator");
+    expect(operatorSocketUrl({ protocol: "http:", host: "127.0.0.1:3000" })).toBe("ws://127.0.0.1:3000/ws/operator");
+  });
+});

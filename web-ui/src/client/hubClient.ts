@@ -1,0 +1,310 @@
+/**
+ * The IO half of the socket client: owns one WebSocket at a time, feeds every frame and close
+ * through `reduce`, and turns the resulting state into frames and timers (hello, resume,
+ * reconnect backoff, message re-sends). The transport is injected so tests drive it with a fake.
+ */
+import type { OperatorFrame } from "../protocol/frames";
+import { PROTOCOL_VERSION } from "../protocol/frames";
+import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from "./backoff";
+import { CloseCode } from "../protocol/codes";
+import { decodeServerFrame } from "./decode";
+import { openFrame, reduce, resumeFrames, type ClientAction } from "./reducer";
+import { initialState, type ClientState } from "./state";
+
+export interface TransportHandlers {
+  onOpen(): void;
+  onMessage(data: unknown): void;
+  onClose(code: number, reason: string): void;
+}
+
+export interface Transport {
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+}
+
+/** Opens a socket to `url` and reports its life through `handlers`. */
+export type Connect = (url: string, handlers: TransportHandlers) => Transport;
+
+/** Why a token is asked for: a token provider may cache the first and must renew after expiry. */
+export type TokenReason = "initial" | "expired";
+export type TokenSource = (reason: TokenReason) => Promise<string>;
+
+export interface HubClientOptions {
+  url: string;
+  getToken: TokenSource;
+  connect?: Connect;
+  backoff?: BackoffOptions;
+  /** How long a message may wait for its `ack` before it is sent again (same client id). */
+  ackTimeoutMs?: number;
+  random?: () => number;
+  now?: () => number;
+  newClientId?: () => string;
+}
+
+/** The browser's WebSocket behind the `Transport` interface. */
+export const browserConnect: Connect = (url, handlers) => {
+  const ws = new WebSocket(url);
+  ws.onopen = () => handlers.onOpen();
+  ws.onmessage = (ev: MessageEvent) => handlers.onMessage(ev.data);
+  ws.onclose = (ev: CloseEvent) => handlers.onClose(ev.code, ev.reason);
+  return {
+    send: (data) => ws.send(data),
+    close: (code, reason) => ws.close(code, reason),
+  };
+};
+
+/** `ws(s)://<this origin>/ws/operator`, the hub serving this page. */
+export function operatorSocketUrl(loc: Pick<Location, "protocol" | "host">): string {
+  const scheme = loc.protocol === "https:" ? "wss:" : "ws:";
+  return `${scheme}//${loc.host}/ws/operator`;
+}
+
+export class HubClient {
+  private state: ClientState = initialState;
+  private readonly listeners = new Set<() => void>();
+  private readonly opts: Required<HubClientOptions>;
+  private transport: Transport | null = null;
+  /** Bumped for every socket, so callbacks of a replaced socket are ignored. */
+  private generation = 0;
+  private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
+  private resendTimer: ReturnType<typeof setInterval> | null = null;
+  /** When each unacknowledged message may be sent again. */
+  private readonly nextSendAt = new Map<string, number>();
+  private lastToken: string | null = null;
+  private tokenExpired = false;
+
+  constructor(options: HubClientOptions) {
+    this.opts = {
+      connect: browserConnect,
+      backoff: DEFAULT_BACKOFF,
+      ackTimeoutMs: 8_000,
+      random: Math.random,
+      now: Date.now,
+      newClientId: () => crypto.randomUUID(),
+      ...options,
+    };
+  }
+
+  // --- state for React (`useSyncExternalStore`) ---------------------------------------------
+
+  getState = (): ClientState => this.state;
+
+  subscribe = (listener: () => void): (() => void) => {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  };
+
+  private dispatch(action: ClientAction): void {
+    const next = reduce(this.state, action);
+    if (next === this.state) return;
+    this.state = next;
+    for (const l of this.listeners) l();
+  }
+
+  // --- lifecycle ---------------------------------------------------------------------------
+
+  /** Connect, unless a connection is already live or on its way (safe to call twice). */
+  start(): void {
+    const status = this.state.connection.status;
+    if (status === "idle" || status === "stopped") void this.connect();
+  }
+
+  /** Skip the rest of a backoff wait, or try again after a terminal close. */
+  reconnectNow(): void {
+    const status = this.state.connection.status;
+    if (status !== "reconnecting" && status !== "stopped") return;
+    this.clearReconnect();
+    void this.connect();
+  }
+
+  /** Sign out / unmount: close with 1000 and never reconnect. */
+  stop(): void {
+    this.generation++;
+    this.clearReconnect();
+    this.stopResending();
+    const t = this.transport;
+    this.transport = null;
+    t?.close(CloseCode.NORMAL, "signed out");
+    this.dispatch({ type: "stopped" });
+  }
+
+  private async connect(): Promise<void> {
+    const gen = ++this.generation;
+    this.dispatch({ type: "connect_started" });
+    let token: string;
+    try {
+      token = await this.opts.getToken(this.tokenExpired ? "expired" : "initial");
+    } catch {
+      if (gen !== this.generation) return;
+      // No token yet (the sign-in endpoint is unreachable): as good as a dropped connection.
+      this.onClosed(gen, 1006, "could not get a sign-in token");
+      return;
+    }
+    if (gen !== this.generation) return;
+    if (this.tokenExpired && token === this.lastToken) {
+      // The host has nothing fresher: reconnecting would only be refused again.
+      this.dispatch({ type: "socket_closed", code: CloseCode.TOKEN_EXPIRED, reason: "", delayMs: 0, giveUp: true });
+      return;
+    }
+    this.lastToken = token;
+    this.tokenExpired = false;
+    this.transport = this.opts.connect(this.opts.url, {
+      onOpen: () => {
+        if (gen !== this.generation) return;
+        this.send({ type: "hello", protocol: PROTOCOL_VERSION, token });
+      },
+      onMessage: (data) => {
+        if (gen !== this.generation) return;
+        this.onMessage(data);
+      },
+      onClose: (code, reason) => this.onClosed(gen, code, reason),
+    });
+  }
+
+  private onMessage(data: unknown): void {
+    const frame = decodeServerFrame(data);
+    if (!frame) return;
+    this.dispatch({ type: "frame", frame });
+    switch (frame.type) {
+      case "ready": {
+        const frames = resumeFrames(this.state);
+        const now = this.opts.now();
+        for (const f of frames) {
+          this.send(f);
+          if (f.type === "message") this.nextSendAt.set(f.client_id, now + this.opts.ackTimeoutMs);
+        }
+        this.startResending();
+        break;
+      }
+      case "event": {
+        const c = this.state.conversations[frame.conversation_id];
+        if (c && c.open && c.resyncFrom !== null) {
+          this.send(openFrame(c, c.resyncFrom));
+          this.dispatch({ type: "resync_sent", conversationId: c.id });
+        }
+        break;
+      }
+      case "ack":
+        this.nextSendAt.delete(frame.client_id);
+        break;
+      case "error":
+        if (frame.client_id !== undefined && frame.retryable) {
+          // Honour the hub's hint; otherwise the regular ack timeout paces the retry.
+          const wait = frame.retry_after_ms ?? this.opts.ackTimeoutMs;
+          this.nextSendAt.set(frame.client_id, this.opts.now() + wait);
+        }
+        break;
+      default:
+        break;
+    }
+  }
+
+  private onClosed(gen: number, code: number, reason: string): void {
+    if (gen !== this.generation) return;
+    this.transport = null;
+    this.stopResending();
+    if (code === CloseCode.TOKEN_EXPIRED) this.tokenExpired = true;
+    const delayMs = backoffDelay(this.state.failures, this.opts.backoff, this.opts.random);
+    this.dispatch({ type: "socket_closed", code, reason, delayMs });
+    if (this.state.connection.status === "reconnecting") {
+      this.clearReconnect();
+      this.reconnectTimer = setTimeout(() => {
+        this.reconnectTimer = null;
+        void this.connect();
+      }, delayMs);
+    }
+  }
+
+  // --- operator intents ----------------------------------------------------------------------
+
+  openConversation(conversationId: string): void {
+    this.dispatch({ type: "open_requested", conversationId });
+    const c = this.state.conversations[conversationId];
+    if (c && this.connected()) this.send(openFrame(c));
+  }
+
+  closeConversation(conversationId: string): void {
+    this.dispatch({ type: "close_requested", conversationId });
+    if (this.connected()) this.send({ type: "close", conversation_id: conversationId });
+  }
+
+  takeover(conversationId: string): void {
+    if (!this.connected()) return;
+    this.dispatch({ type: "takeover_requested", conversationId });
+    this.send({ type: "takeover", conversation_id: conversationId });
+  }
+
+  release(conversationId: string, force = false): void {
+    if (!this.connected()) return;
+    this.dispatch({ type: "release_requested", conversationId });
+    this.send({ type: "release", conversation_id: conversationId, force });
+  }
+
+  /** Queue a message; it is sent now if connected, else as soon as the socket is back. */
+  sendMessage(conversationId: string, text: string): string {
+    const clientId = this.opts.newClientId();
+    this.dispatch({ type: "message_queued", conversationId, clientId, text, at: this.opts.now() });
+    this.transmit(conversationId, clientId, text);
+    return clientId;
+  }
+
+  retryMessage(conversationId: string, clientId: string): void {
+    this.dispatch({ type: "message_retry", conversationId, clientId });
+    const m = this.state.conversations[conversationId]?.outbox.find((o) => o.clientId === clientId);
+    if (m && m.status === "sending") this.transmit(conversationId, clientId, m.text);
+  }
+
+  setTyping(conversationId: string, active: boolean): void {
+    if (this.connected()) this.send({ type: "typing", conversation_id: conversationId, active });
+  }
+
+  dismissError(conversationId: string): void {
+    this.dispatch({ type: "error_dismissed", conversationId });
+  }
+
+  markSeen(conversationId: string, seq: number): void {
+    this.dispatch({ type: "seen", conversationId, seq });
+  }
+
+  // --- internals -----------------------------------------------------------------------------
+
+  private connected(): boolean {
+    return this.state.connection.status === "connected" && this.transport !== null;
+  }
+
+  private send(frame: OperatorFrame): void {
+    this.transport?.send(JSON.stringify(frame));
+  }
+
+  private transmit(conversationId: string, clientId: string, text: string): void {
+    if (!this.connected()) return; // `resumeFrames` sends it after the next `ready`
+    this.send({ type: "message", conversation_id: conversationId, client_id: clientId, text });
+    this.nextSendAt.set(clientId, this.opts.now() + this.opts.ackTimeoutMs);
+  }
+
+  /** While connected, re-send every message whose ack is overdue (same client id: no duplicates). */
+  private startResending(): void {
+    this.stopResending();
+    const tick = Math.max(250, Math.floor(this.opts.ackTimeoutMs / 4));
+    this.resendTimer = setInterval(() => {
+      const now = this.opts.now();
+      for (const c of Object.values(this.state.conversations)) {
+        for (const m of c.outbox) {
+          if (m.status !== "sending") continue;
+          const due = this.nextSendAt.get(m.clientId) ?? 0;
+          if (due <= now) this.transmit(c.id, m.clientId, m.text);
+        }
+      }
+    }, tick);
+  }
+
+  private stopResending(): void {
+    if (this.resendTimer !== null) clearInterval(this.resendTimer);
+    this.resendTimer = null;
+  }
+
+  private clearReconnect(): void {
+    if (this.reconnectTimer !== null) clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = null;
+  }
+}

@@ -1,0 +1,259 @@
+// @vitest-environment node
+import { describe, expect, it } from "vitest";
+import type { ServerFrame } from "../protocol/frames";
+import {
+  aiControl,
+  alice,
+  aiMessage,
+  bob,
+  history,
+  operatorControl,
+  operatorMessage,
+  ready,
+  summary,
+  visitorMessage,
+} from "../test/fixtures";
+import { reduce, resumeFrames, type ClientAction } from "./reducer";
+import { sortedOnline, timeline, unreadCount, waitingCount } from "./selectors";
+import { initialState, type ClientState } from "./state";
+
+const frame = (f: ServerFrame): ClientAction => ({ type: "frame", frame: f });
+const run = (actions: ClientAction[], from: ClientState = initialState): ClientState => actions.reduce(reduce, from);
+
+const connected = run([{ type: "connect_started" }, frame(ready())]);
+const opened = (id = "c1"): ClientState => run([{ type: "open_requested", conversationId: id }], connected);
+const conv = (s: ClientState, id = "c1") => {
+  const c = s.conversations[id];
+  if (!c) throw new Error(`no conversation ${id}`);
+  return c;
+};
+const event = (conversationId: string, e: ReturnType<typeof visitorMessage>): ClientAction =>
+  frame({ type: "event", conversation_id: conversationId, event: e });
+
+describe("events: dedupe and resume by seq", () => {
+  it("keeps each seq once when history and live events overlap", () => {
+    const s = run(
+      [frame(history("c1", [visitorMessage(1), aiMessage(2)])), event("c1", aiMessage(2)), event("c1", visitorMessage(3))],
+      opened(),
+    );
+    expect(conv(s).events.map((e) => e.seq)).toEqual([1, 2, 3]);
+    expect(conv(s).lastSeq).toBe(3);
+  });
+
+  it("returns the same state object for a duplicate live event", () => {
+    const s = run([frame(history("c1", [visitorMessage(1)]))], opened());
+    expect(reduce(s, event("c1", visitorMessage(1)))).toBe(s);
+  });
+
+  it("merges a resumed history (after_seq) without duplicating what it had", () => {
+    const before = run([frame(history("c1", [visitorMessage(1), aiMessage(2)]))], opened());
+    const after = run(
+      [
+        { type: "socket_closed", code: 1006, reason: "", delayMs: 10 },
+        { type: "connect_started" },
+        frame(ready()),
+        // A careless hub might resend the boundary event; it must still appear once.
+        frame(history("c1", [aiMessage(2), visitorMessage(3)])),
+      ],
+      before,
+    );
+    expect(conv(after).events.map((e) => e.seq)).toEqual([1, 2, 3]);
+    expect(conv(after).loaded).toBe(true);
+  });
+
+  it("flags a gap in live events and fills it from the next history", () => {
+    const s = run([frame(history("c1", [visitorMessage(1)])), event("c1", visitorMessage(3))], opened());
+    expect(conv(s).resyncFrom).toBe(1);
+    expect(conv(s).lastSeq).toBe(1);
+    const filled = run([{ type: "resync_sent", conversationId: "c1" }, frame(history("c1", [aiMessage(2), visitorMessage(3)]))], s);
+    expect(conv(filled).events.map((e) => e.seq)).toEqual([1, 2, 3]);
+    expect(conv(filled).lastSeq).toBe(3);
+    expect(conv(filled).resyncFrom).toBeNull();
+  });
+
+  it("ignores live events of conversations it never opened", () => {
+    expect(reduce(connected, event("zz", visitorMessage(1)))).toBe(connected);
+  });
+});
+
+describe("control", () => {
+  it("follows operator_joined / operator_left events and ignores older epochs", () => {
+    let s = run([frame(history("c1", [visitorMessage(1)]))], opened());
+    s = reduce(s, event("c1", { seq: 2, at: 2, type: "operator_joined", operator: bob, epoch: 1 }));
+    expect(conv(s).control).toEqual(operatorControl(bob, 1));
+    s = reduce(s, event("c1", { seq: 3, at: 3, type: "operator_left", operator: bob, epoch: 2, reason: "ended" }));
+    expect(conv(s).control).toEqual(aiControl(2));
+    // A late `control` answer from epoch 1 must not resurrect Bob.
+    s = reduce(s, frame({ type: "control", conversation_id: "c1", control: operatorControl(bob, 1) }));
+    expect(conv(s).control).toEqual(aiControl(2));
+  });
+
+  it("clears the pending takeover on control or error", () => {
+    const pending = run([frame(history("c1", [])), { type: "takeover_requested", conversationId: "c1" }], opened());
+    expect(conv(pending).pending).toBe("takeover");
+    const won = reduce(pending, frame({ type: "control", conversation_id: "c1", control: operatorControl(alice, 1) }));
+    expect(conv(won).pending).toBeNull();
+    const lost = reduce(
+      pending,
+      frame({ type: "error", code: "already_controlled", message: "", retryable: false, conversation_id: "c1", holder: bob }),
+    );
+    expect(conv(lost).pending).toBeNull();
+    expect(conv(lost).error?.text).toContain("Bob Builder");
+  });
+});
+
+describe("outgoing messages", () => {
+  const queued = run(
+    [frame(history("c1", [])), { type: "message_queued", conversationId: "c1", clientId: "m1", text: "hi", at: 5 }],
+    opened(),
+  );
+
+  it("goes sending → sent on ack, and the event carries the delivery state", () => {
+    expect(conv(queued).outbox[0]?.status).toBe("sending");
+    const acked = reduce(queued, frame({ type: "ack", conversation_id: "c1", client_id: "m1", seq: 1 }));
+    expect(conv(acked).outbox[0]).toMatchObject({ status: "sent", seq: 1 });
+    const echoed = reduce(acked, event("c1", operatorMessage(1, alice, "hi", "m1")));
+    const items = timeline(conv(echoed));
+    expect(items).toHaveLength(1);
+    expect(items[0]).toMatchObject({ kind: "event", delivery: { status: "sent" } });
+  });
+
+  it("counts the echoed event as delivery when the ack was lost", () => {
+    const echoed = reduce(queued, event("c1", operatorMessage(1, alice, "hi", "m1")));
+    expect(conv(echoed).outbox[0]?.status).toBe("sent");
+  });
+
+  it("fails on a non-retryable refusal, stays sending on a retryable one, and retries", () => {
+    const refused = reduce(
+      queued,
+      frame({ type: "error", code: "not_holder", message: "", retryable: false, conversation_id: "c1", client_id: "m1" }),
+    );
+    expect(conv(refused).outbox[0]).toMatchObject({ status: "failed", error: { code: "not_holder" } });
+    const retried = reduce(refused, { type: "message_retry", conversationId: "c1", clientId: "m1" });
+    expect(conv(retried).outbox[0]).toMatchObject({ status: "sending", error: null });
+
+    const limited = reduce(
+      queued,
+      frame({ type: "error", code: "rate_limited", message: "", retryable: true, conversation_id: "c1", client_id: "m1", retry_after_ms: 2000 }),
+    );
+    expect(conv(limited).outbox[0]?.status).toBe("sending");
+  });
+
+  it("marks unsent messages failed when the connection stops for good", () => {
+    const stopped = reduce(queued, { type: "socket_closed", code: 4001, reason: "", delayMs: 0 });
+    expect(conv(stopped).outbox[0]?.status).toBe("failed");
+  });
+});
+
+describe("connection and close codes", () => {
+  it("reconnects on a reconnect code and counts failures until ready", () => {
+    let s = reduce(connected, { type: "socket_closed", code: 1001, reason: "bye", delayMs: 300 });
+    expect(s.connection).toMatchObject({ status: "reconnecting", attempt: 1, delayMs: 300 });
+    s = run([{ type: "connect_started" }, { type: "socket_closed", code: 1006, reason: "", delayMs: 900 }], s);
+    expect(s.failures).toBe(2);
+    s = run([{ type: "connect_started" }, frame(ready())], s);
+    expect(s.failures).toBe(0);
+    expect(s.connection.status).toBe("connected");
+  });
+
+  it("stops on a terminal code and keeps the handshake's error for the operator", () => {
+    const s = run([
+      { type: "connect_started" },
+      frame({ type: "error", code: "unauthorized", message: "bad token", retryable: false }),
+      { type: "socket_closed", code: 4001, reason: "", delayMs: 100 },
+    ]);
+    expect(s.connection).toMatchObject({ status: "stopped", close: { code: 4001 }, notice: { code: "unauthorized" } });
+  });
+
+  it("gives up when told a reconnect cannot help, even for a reconnect code", () => {
+    const s = reduce(connected, { type: "socket_closed", code: 4002, reason: "", delayMs: 0, giveUp: true });
+    expect(s.connection.status).toBe("stopped");
+  });
+
+  it("clears typing and pending requests when the socket drops", () => {
+    let s = run([frame(history("c1", [])), { type: "takeover_requested", conversationId: "c1" }], opened());
+    s = reduce(s, frame({ type: "typing", conversation_id: "c1", author: { kind: "visitor" }, active: true }));
+    expect(conv(s).typing.visitor).toBe(true);
+    s = reduce(s, { type: "socket_closed", code: 1006, reason: "", delayMs: 1 });
+    expect(conv(s).typing.visitor).toBe(false);
+    expect(conv(s).pending).toBeNull();
+  });
+});
+
+describe("resumeFrames", () => {
+  it("subscribes, re-opens open conversations after their last seq, and re-sends unacked messages", () => {
+    const s = run(
+      [
+        frame(history("c1", [visitorMessage(1), aiMessage(2)])),
+        { type: "open_requested", conversationId: "c2" },
+        { type: "open_requested", conversationId: "c3" },
+        { type: "close_requested", conversationId: "c3" },
+        { type: "message_queued", conversationId: "c1", clientId: "m1", text: "one", at: 1 },
+        { type: "message_queued", conversationId: "c1", clientId: "m2", text: "two", at: 2 },
+        frame({ type: "ack", conversation_id: "c1", client_id: "m1", seq: 3 }),
+      ],
+      opened(),
+    );
+    expect(resumeFrames(s)).toEqual([
+      { type: "subscribe_online" },
+      { type: "open", conversation_id: "c1", after_seq: 2 },
+      { type: "open", conversation_id: "c2" },
+      { type: "message", conversation_id: "c1", client_id: "m2", text: "two" },
+    ]);
+  });
+});
+
+describe("online list", () => {
+  it("orders waiting-for-human first, then most recent activity", () => {
+    const s = reduce(
+      connected,
+      frame({
+        type: "online_snapshot",
+        conversations: [
+          summary("old", { last_activity_at: 1 }),
+          summary("new", { last_activity_at: 9 }),
+          summary("help-old", { last_activity_at: 2, needs_human: true }),
+          summary("help-new", { last_activity_at: 5, needs_human: true }),
+          // Asked for a human but already taken over: no longer waiting.
+          summary("taken", { last_activity_at: 8, needs_human: true, control: operatorControl(bob) }),
+        ],
+      }),
+    );
+    expect(sortedOnline(s).map((c) => c.id)).toEqual(["help-new", "help-old", "new", "taken", "old"]);
+    expect(waitingCount(s)).toBe(2);
+  });
+
+  it("applies updates and removals", () => {
+    let s = run(
+      [frame({ type: "online_snapshot", conversations: [summary("a", { last_activity_at: 1 }), summary("b", { last_activity_at: 2 })] })],
+      connected,
+    );
+    s = reduce(s, frame({ type: "online_update", conversation: summary("a", { last_activity_at: 3 }) }));
+    expect(sortedOnline(s).map((c) => c.id)).toEqual(["a", "b"]);
+    s = reduce(s, frame({ type: "online_remove", conversation_id: "a" }));
+    expect(sortedOnline(s).map((c) => c.id)).toEqual(["b"]);
+  });
+
+  it("alerts once when a conversation newly waits for a human, not again on a re-sent snapshot", () => {
+    let s = reduce(connected, frame({ type: "online_snapshot", conversations: [summary("a")] }));
+    expect(s.alert).toBeNull();
+    s = reduce(s, frame({ type: "online_update", conversation: summary("a", { needs_human: true, last_seq: 2 }) }));
+    expect(s.alert).toMatchObject({ id: 1, conversations: [{ id: "a" }] });
+    s = reduce(s, frame({ type: "online_update", conversation: summary("a", { needs_human: true, last_seq: 3 }) }));
+    expect(s.alert?.id).toBe(1);
+    s = reduce(s, frame({ type: "online_snapshot", conversations: [summary("a", { needs_human: true, last_seq: 3 })] }));
+    expect(s.alert?.id).toBe(1);
+    s = reduce(s, frame({ type: "online_update", conversation: summary("b", { needs_human: true }) }));
+    expect(s.alert).toMatchObject({ id: 2, conversations: [{ id: "b" }] });
+  });
+
+  it("counts unread events since the operator last looked", () => {
+    const a = summary("a", { last_seq: 5 });
+    let s = reduce(connected, frame({ type: "online_snapshot", conversations: [a] }));
+    expect(unreadCount(s, a)).toBe(5);
+    s = reduce(s, { type: "seen", conversationId: "a", seq: 4 });
+    expect(unreadCount(s, a)).toBe(1);
+    // Seen never moves backwards (an older history arriving late).
+    expect(reduce(s, { type: "seen", conversationId: "a", seq: 2 })).toBe(s);
+  });
+});

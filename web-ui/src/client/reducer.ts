@@ -1,0 +1,424 @@
+/**
+ * The pure half of the socket client: `reduce(state, action)` for every server frame, socket
+ * event and operator intent, plus `resumeFrames(state)`, the frames a fresh connection must send
+ * to get back to where the last one was. No IO, no clocks, no randomness: callers pass times and
+ * backoff delays in the actions, so every transition is a plain unit test.
+ */
+import type {
+  ConversationEvent,
+  ConversationSummary,
+  ControlState,
+  ErrorFrame,
+  OperatorFrame,
+  ServerFrame,
+} from "../protocol/frames";
+import { closeDecision } from "./closeCodes";
+import { describeError } from "./errors";
+import {
+  emptyConversation,
+  type ClientState,
+  type ConversationState,
+  type Notice,
+  type OutgoingMessage,
+  type TypingState,
+} from "./state";
+
+export type ClientAction =
+  | { type: "connect_started" }
+  | { type: "frame"; frame: ServerFrame }
+  /**
+   * `delayMs` is the backoff the IO layer will wait if the close code allows a reconnect;
+   * `giveUp` when the IO layer knows a reconnect cannot help (no fresh token after expiry).
+   */
+  | { type: "socket_closed"; code: number; reason: string; delayMs: number; giveUp?: boolean }
+  /** The operator signed out or the page is going away: never reconnect. */
+  | { type: "stopped" }
+  | { type: "open_requested"; conversationId: string }
+  | { type: "close_requested"; conversationId: string }
+  | { type: "resync_sent"; conversationId: string }
+  | { type: "takeover_requested"; conversationId: string }
+  | { type: "release_requested"; conversationId: string }
+  | { type: "message_queued"; conversationId: string; clientId: string; text: string; at: number }
+  | { type: "message_retry"; conversationId: string; clientId: string }
+  | { type: "error_dismissed"; conversationId: string }
+  | { type: "seen"; conversationId: string; seq: number };
+
+const MAX_NOTICES = 5;
+
+export function reduce(state: ClientState, action: ClientAction): ClientState {
+  switch (action.type) {
+    case "connect_started":
+      return {
+        ...state,
+        connection: { status: "connecting", attempt: state.failures, notice: null },
+      };
+    case "frame":
+      return reduceFrame(state, action.frame);
+    case "socket_closed":
+      return reduceClosed(state, action.code, action.reason, action.delayMs, action.giveUp ?? false);
+    case "stopped":
+      return {
+        ...state,
+        connection: { status: "stopped", close: null, notice: null },
+        conversations: mapConversations(state.conversations, (c) => failSending(settle(c), "Not connected.")),
+      };
+    case "open_requested":
+      return updateConversation(state, action.conversationId, (c) => ({ ...c, open: true, loaded: false }));
+    case "close_requested":
+      return updateConversation(state, action.conversationId, (c) => ({
+        ...c,
+        open: false,
+        typing: noTyping,
+      }));
+    case "resync_sent":
+      return updateConversation(state, action.conversationId, (c) => ({ ...c, resyncFrom: null }));
+    case "takeover_requested":
+      return updateConversation(state, action.conversationId, (c) => ({ ...c, pending: "takeover", error: null }));
+    case "release_requested":
+      return updateConversation(state, action.conversationId, (c) => ({ ...c, pending: "release", error: null }));
+    case "message_queued": {
+      const message: OutgoingMessage = {
+        clientId: action.clientId,
+        text: action.text,
+        createdAt: action.at,
+        status: "sending",
+        seq: null,
+        error: null,
+      };
+      return updateConversation(state, action.conversationId, (c) => ({ ...c, outbox: [...c.outbox, message] }));
+    }
+    case "message_retry":
+      return updateOutgoing(state, action.conversationId, action.clientId, (m) =>
+        m.status === "failed" ? { ...m, status: "sending", error: null } : m,
+      );
+    case "error_dismissed":
+      return updateConversation(state, action.conversationId, (c) => ({ ...c, error: null }));
+    case "seen": {
+      const prev = state.seen[action.conversationId] ?? 0;
+      if (action.seq <= prev) return state;
+      return { ...state, seen: { ...state.seen, [action.conversationId]: action.seq } };
+    }
+  }
+}
+
+function reduceFrame(state: ClientState, frame: ServerFrame): ClientState {
+  switch (frame.type) {
+    case "ready":
+      return {
+        ...state,
+        connection: { status: "connected" },
+        failures: 0,
+        session: { operator: frame.operator, workspace: frame.workspace, heartbeatMs: frame.heartbeat_ms },
+      };
+    case "welcome":
+      // Widget-only frame; a hub never sends it on the operator socket.
+      return state;
+    case "online_snapshot": {
+      const byId: Record<string, ConversationSummary> = {};
+      for (const c of frame.conversations) byId[c.id] = c;
+      return withAlert({ ...state, online: { loaded: true, byId } }, state.online.byId, frame.conversations);
+    }
+    case "online_update": {
+      const c = frame.conversation;
+      const next = { ...state, online: { ...state.online, byId: { ...state.online.byId, [c.id]: c } } };
+      return withAlert(next, state.online.byId, [c]);
+    }
+    case "online_remove": {
+      if (!(frame.conversation_id in state.online.byId)) return state;
+      const byId = { ...state.online.byId };
+      delete byId[frame.conversation_id];
+      return { ...state, online: { ...state.online, byId } };
+    }
+    case "history":
+      return updateConversation(state, frame.conversation_id, (c) => {
+        let next = insertEvents(c, frame.events);
+        // The hub's `last_seq` is authoritative: it also covers a history that starts after 1.
+        next = advanceLastSeq({ ...next, lastSeq: Math.max(next.lastSeq, frame.last_seq) });
+        return {
+          ...next,
+          loaded: true,
+          control: newerControl(next.control, frame.control),
+          visitorOnline: frame.visitor_online,
+          needsHuman: frame.needs_human,
+          resyncFrom: null,
+        };
+      });
+    case "event": {
+      const existing = state.conversations[frame.conversation_id];
+      // Late frames for a conversation we never opened carry nothing to show.
+      if (!existing) return state;
+      return updateConversation(state, frame.conversation_id, (c) => applyLiveEvent(c, frame.event));
+    }
+    case "ack":
+      return updateOutgoing(state, frame.conversation_id, frame.client_id, (m) => ({
+        ...m,
+        status: "sent",
+        seq: frame.seq,
+        error: null,
+      }));
+    case "control":
+      return updateConversation(
+        {
+          ...state,
+          online: patchSummaryControl(state.online, frame.conversation_id, frame.control),
+        },
+        frame.conversation_id,
+        (c) => ({ ...c, control: newerControl(c.control, frame.control), pending: null, error: null }),
+      );
+    case "typing": {
+      if (!state.conversations[frame.conversation_id]) return state;
+      return updateConversation(state, frame.conversation_id, (c) => ({
+        ...c,
+        typing: applyTyping(c.typing, frame),
+      }));
+    }
+    case "error": {
+      const { type: _type, ...body } = frame;
+      return reduceError(state, body);
+    }
+  }
+}
+
+function reduceError(state: ClientState, err: ErrorFrame): ClientState {
+  const notice: Notice = { code: err.code, text: describeError(err) };
+  if (err.conversation_id !== undefined && err.client_id !== undefined) {
+    // A refused message. Retryable refusals stay "sending": the IO layer sends them again.
+    return updateOutgoing(state, err.conversation_id, err.client_id, (m) => ({
+      ...m,
+      status: err.retryable ? "sending" : "failed",
+      error: notice,
+    }));
+  }
+  if (err.conversation_id !== undefined && state.conversations[err.conversation_id]) {
+    return updateConversation(state, err.conversation_id, (c) => ({ ...c, pending: null, error: notice }));
+  }
+  if (state.connection.status === "connecting") {
+    // A refused handshake: the close that follows decides whether to retry; keep the words for it.
+    return { ...state, connection: { ...state.connection, notice } };
+  }
+  return { ...state, notices: [...state.notices, notice].slice(-MAX_NOTICES) };
+}
+
+function reduceClosed(
+  state: ClientState,
+  code: number,
+  reason: string,
+  delayMs: number,
+  giveUp: boolean,
+): ClientState {
+  if (state.connection.status === "stopped") return state;
+  const decision = closeDecision(code);
+  const close = { code, reason, description: decision.description };
+  // The handshake's error frame (e.g. `unauthorized`) explains a close better than its code.
+  const handshakeNotice = state.connection.status === "connecting" ? state.connection.notice : null;
+  // Whatever the socket knew is stale now: typing flags would otherwise stick forever, and a
+  // pending takeover's answer is lost (the resumed `history` carries the real control state).
+  const conversations = mapConversations(state.conversations, (c) => ({ ...settle(c), loaded: false }));
+  if (!decision.reconnect || giveUp) {
+    return {
+      ...state,
+      connection: { status: "stopped", close, notice: handshakeNotice },
+      conversations: mapConversations(conversations, (c) => failSending(c, "Not connected.")),
+    };
+  }
+  return {
+    ...state,
+    failures: state.failures + 1,
+    connection: { status: "reconnecting", attempt: state.failures + 1, delayMs, close, notice: handshakeNotice },
+    conversations,
+  };
+}
+
+/**
+ * What a new connection sends once `ready` arrives: the Online subscription, every open
+ * conversation from the seq we already have (so the hub sends exactly what we missed), then
+ * every unacknowledged message again under its original client id (the hub never duplicates).
+ */
+export function resumeFrames(state: ClientState): OperatorFrame[] {
+  const frames: OperatorFrame[] = [{ type: "subscribe_online" }];
+  const conversations = Object.values(state.conversations);
+  for (const c of conversations) {
+    if (c.open) frames.push(openFrame(c));
+  }
+  for (const c of conversations) {
+    for (const m of c.outbox) {
+      if (m.status === "sending") {
+        frames.push({ type: "message", conversation_id: c.id, client_id: m.clientId, text: m.text });
+      }
+    }
+  }
+  return frames;
+}
+
+export function openFrame(c: ConversationState, from: number = c.lastSeq): OperatorFrame {
+  return from > 0
+    ? { type: "open", conversation_id: c.id, after_seq: from }
+    : { type: "open", conversation_id: c.id };
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const noTyping: TypingState = { visitor: false, ai: false, operators: [] };
+
+function applyLiveEvent(c: ConversationState, event: ConversationEvent): ConversationState {
+  if (hasSeq(c, event.seq)) return c; // duplicate (e.g. history and live frame overlapping)
+  const gap = c.loaded && event.seq > c.lastSeq + 1;
+  let next = advanceLastSeq(insertEvents(c, [event]));
+  if (gap && next.lastSeq < event.seq) next = { ...next, resyncFrom: next.lastSeq };
+  switch (event.type) {
+    case "message": {
+      const author = event.author;
+      const typing: TypingState =
+        author.kind === "visitor"
+          ? { ...next.typing, visitor: false }
+          : author.kind === "ai"
+            ? { ...next.typing, ai: false }
+            : { ...next.typing, operators: next.typing.operators.filter((o) => o.id !== author.id) };
+      const clientId = event.client_id;
+      const outbox =
+        clientId === undefined
+          ? next.outbox
+          : next.outbox.map((m) =>
+              // The event proves the message was stored even when its `ack` was lost.
+              m.clientId === clientId && m.status !== "sent" ? { ...m, status: "sent" as const, seq: event.seq, error: null } : m,
+            );
+      return { ...next, typing, outbox };
+    }
+    case "operator_joined":
+      return {
+        ...next,
+        control: newerControl(next.control, {
+          holder: { kind: "operator", ...event.operator },
+          epoch: event.epoch,
+        }),
+        needsHuman: false,
+      };
+    case "operator_left":
+      return { ...next, control: newerControl(next.control, { holder: { kind: "ai" }, epoch: event.epoch }) };
+    case "human_requested":
+      return { ...next, needsHuman: true };
+  }
+}
+
+function hasSeq(c: ConversationState, seq: number): boolean {
+  if (seq <= c.lastSeq) return true;
+  return c.events.some((e) => e.seq === seq);
+}
+
+/** Merge events into the seq-ordered list, dropping seqs already present. */
+function insertEvents(c: ConversationState, incoming: ConversationEvent[]): ConversationState {
+  const fresh = incoming.filter((e) => !hasSeq(c, e.seq));
+  if (fresh.length === 0) return c;
+  const bySeq = new Map<number, ConversationEvent>();
+  for (const e of c.events) bySeq.set(e.seq, e);
+  for (const e of fresh) if (!bySeq.has(e.seq)) bySeq.set(e.seq, e);
+  const events = [...bySeq.values()].sort((a, b) => a.seq - b.seq);
+  return { ...c, events };
+}
+
+/** Move `lastSeq` over every contiguous event after it. */
+function advanceLastSeq(c: ConversationState): ConversationState {
+  let last = c.lastSeq;
+  for (const e of c.events) {
+    if (e.seq === last + 1) last = e.seq;
+    else if (e.seq > last + 1) break;
+  }
+  return last === c.lastSeq ? c : { ...c, lastSeq: last };
+}
+
+/** Control changes carry an epoch; an older answer arriving late must not undo a newer one. */
+function newerControl(current: ControlState | null, incoming: ControlState): ControlState {
+  if (current === null || incoming.epoch >= current.epoch) return incoming;
+  return current;
+}
+
+function patchSummaryControl(
+  online: ClientState["online"],
+  id: string,
+  control: ControlState,
+): ClientState["online"] {
+  const summary = online.byId[id];
+  if (!summary || control.epoch < summary.control.epoch) return online;
+  return { ...online, byId: { ...online.byId, [id]: { ...summary, control } } };
+}
+
+function applyTyping(typing: TypingState, frame: Extract<ServerFrame, { type: "typing" }>): TypingState {
+  const author = frame.author;
+  switch (author.kind) {
+    case "visitor":
+      return { ...typing, visitor: frame.active };
+    case "ai":
+      return { ...typing, ai: frame.active };
+    case "operator": {
+      const others = typing.operators.filter((o) => o.id !== author.id);
+      const { kind: _kind, ...ref } = author;
+      return { ...typing, operators: frame.active ? [...others, ref] : others };
+    }
+  }
+}
+
+/** Whether a conversation waits for an operator: asked for a human and still with the AI. */
+export function waitsForHuman(c: ConversationSummary): boolean {
+  return c.needs_human && c.control.holder.kind === "ai";
+}
+
+function withAlert(
+  state: ClientState,
+  before: Record<string, ConversationSummary>,
+  changed: ConversationSummary[],
+): ClientState {
+  const fresh = changed.filter((c) => {
+    const prev = before[c.id];
+    return waitsForHuman(c) && !(prev && waitsForHuman(prev));
+  });
+  if (fresh.length === 0) return state;
+  return { ...state, alert: { id: (state.alert?.id ?? 0) + 1, conversations: fresh } };
+}
+
+function settle(c: ConversationState): ConversationState {
+  return { ...c, typing: noTyping, pending: null };
+}
+
+function failSending(c: ConversationState, text: string): ConversationState {
+  if (!c.outbox.some((m) => m.status === "sending")) return c;
+  return {
+    ...c,
+    outbox: c.outbox.map((m) =>
+      m.status === "sending" ? { ...m, status: "failed" as const, error: { code: "unavailable" as const, text } } : m,
+    ),
+  };
+}
+
+function updateConversation(
+  state: ClientState,
+  id: string,
+  f: (c: ConversationState) => ConversationState,
+): ClientState {
+  const current = state.conversations[id] ?? emptyConversation(id);
+  const next = f(current);
+  if (next === current && state.conversations[id]) return state;
+  return { ...state, conversations: { ...state.conversations, [id]: next } };
+}
+
+function updateOutgoing(
+  state: ClientState,
+  conversationId: string,
+  clientId: string,
+  f: (m: OutgoingMessage) => OutgoingMessage,
+): ClientState {
+  const c = state.conversations[conversationId];
+  if (!c || !c.outbox.some((m) => m.clientId === clientId)) return state;
+  return updateConversation(state, conversationId, (conv) => ({
+    ...conv,
+    outbox: conv.outbox.map((m) => (m.clientId === clientId ? f(m) : m)),
+  }));
+}
+
+function mapConversations(
+  all: Record<string, ConversationState>,
+  f: (c: ConversationState) => ConversationState,
+): Record<string, ConversationState> {
+  const out: Record<string, ConversationState> = {};
+  for (const [id, c] of Object.entries(all)) out[id] = f(c);
+  return out;
+}

@@ -1,0 +1,81 @@
+/** Derived views of `ClientState`, kept pure so the ordering and status rules are unit-tested. */
+import type { ConversationEvent, ConversationSummary, Plan, Role } from "../protocol/frames";
+import { waitsForHuman } from "./reducer";
+import type { ClientState, ConversationState, OutgoingMessage, Session } from "./state";
+
+export { waitsForHuman };
+
+/** The Online list: conversations waiting for a human first, then the most recently active. */
+export function sortedOnline(state: ClientState): ConversationSummary[] {
+  return Object.values(state.online.byId).sort((a, b) => {
+    const wait = Number(waitsForHuman(b)) - Number(waitsForHuman(a));
+    if (wait !== 0) return wait;
+    if (b.last_activity_at !== a.last_activity_at) return b.last_activity_at - a.last_activity_at;
+    // A stable tie-break keeps rows from swapping places on every update.
+    return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+  });
+}
+
+/** How many conversations wait for a human: the count in the tab title. */
+export function waitingCount(state: ClientState): number {
+  return Object.values(state.online.byId).filter(waitsForHuman).length;
+}
+
+/** Events the operator has not looked at yet (messages and notices alike). */
+export function unreadCount(state: ClientState, summary: ConversationSummary): number {
+  return Math.max(0, summary.last_seq - (state.seen[summary.id] ?? 0));
+}
+
+export function planHasTakeControl(plan: Plan): boolean {
+  return plan === "pro" || plan === "business";
+}
+
+export function roleMayForceRelease(role: Role): boolean {
+  return role === "owner" || role === "editor";
+}
+
+/** Who holds the conversation, from the signed-in operator's point of view. */
+export type ControlView =
+  | { kind: "unknown" }
+  | { kind: "ai" }
+  | { kind: "self" }
+  | { kind: "other"; name: string };
+
+export function controlView(c: ConversationState, session: Session | null): ControlView {
+  const holder = c.control?.holder;
+  if (!holder) return { kind: "unknown" };
+  if (holder.kind === "ai") return { kind: "ai" };
+  if (session && holder.id === session.operator.id) return { kind: "self" };
+  return { kind: "other", name: holder.name };
+}
+
+export type TimelineItem =
+  | { kind: "event"; event: ConversationEvent; delivery: OutgoingMessage | null }
+  | { kind: "pending"; message: OutgoingMessage };
+
+/**
+ * The conversation as shown: stored events in seq order, each own message carrying its delivery
+ * state, then the operator's messages the hub has not stored yet (sending or failed).
+ */
+export function timeline(c: ConversationState): TimelineItem[] {
+  const byClientId = new Map<string, OutgoingMessage>();
+  const bySeq = new Map<number, OutgoingMessage>();
+  for (const m of c.outbox) {
+    byClientId.set(m.clientId, m);
+    if (m.seq !== null) bySeq.set(m.seq, m);
+  }
+  const shown = new Set<string>();
+  const items: TimelineItem[] = c.events.map((event) => {
+    // Match by client id when the hub echoes it, else by the seq the `ack` gave us.
+    const delivery =
+      event.type === "message"
+        ? ((event.client_id !== undefined ? byClientId.get(event.client_id) : undefined) ?? bySeq.get(event.seq) ?? null)
+        : null;
+    if (delivery) shown.add(delivery.clientId);
+    return { kind: "event", event, delivery };
+  });
+  for (const m of c.outbox) {
+    if (!shown.has(m.clientId)) items.push({ kind: "pending", message: m });
+  }
+  return items;
+}

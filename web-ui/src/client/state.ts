@@ -1,0 +1,130 @@
+/**
+ * The dashboard's client state: everything the views render, derived only from server frames and
+ * the operator's own intents (see `reducer.ts`). Plain data, no sockets, no timers.
+ */
+import type { ErrorCode } from "../protocol/codes";
+import type {
+  ConversationEvent,
+  ConversationSummary,
+  ControlState,
+  OperatorIdentity,
+  OperatorRef,
+  WorkspaceInfo,
+} from "../protocol/frames";
+
+export interface CloseInfo {
+  code: number;
+  reason: string;
+  description: string;
+}
+
+/** An `error` frame, already turned into words. */
+export interface Notice {
+  code: ErrorCode;
+  text: string;
+}
+
+/**
+ * The socket's life: `connecting` (socket opening, `hello` sent, waiting for `ready`) →
+ * `connected` → `reconnecting` (waiting out a backoff delay) → `connecting` … or `stopped` when
+ * a close code says reconnecting cannot help, or the operator signed out.
+ */
+export type Connection =
+  | { status: "idle" }
+  | { status: "connecting"; attempt: number; notice: Notice | null }
+  | { status: "connected" }
+  | { status: "reconnecting"; attempt: number; delayMs: number; close: CloseInfo; notice: Notice | null }
+  | { status: "stopped"; close: CloseInfo | null; notice: Notice | null };
+
+export interface Session {
+  operator: OperatorIdentity;
+  workspace: WorkspaceInfo;
+  heartbeatMs: number;
+}
+
+export type OutgoingStatus = "sending" | "sent" | "failed";
+
+/** A message the operator wrote, kept until the hub acknowledges it (and after, for its status). */
+export interface OutgoingMessage {
+  clientId: string;
+  text: string;
+  createdAt: number;
+  status: OutgoingStatus;
+  /** The stored event's seq, from `ack`. */
+  seq: number | null;
+  /** Why the last attempt was refused (also set while a retryable refusal is being retried). */
+  error: Notice | null;
+}
+
+export interface TypingState {
+  visitor: boolean;
+  /** The assistant is composing an answer ("thinking"). */
+  ai: boolean;
+  operators: OperatorRef[];
+}
+
+export interface ConversationState {
+  id: string;
+  /** We want this conversation's live events (re-opened after every reconnect). */
+  open: boolean;
+  /** A `history` frame arrived since the last (re)open. */
+  loaded: boolean;
+  /** Ascending by seq, each seq once. Kept across close/re-open so re-opening fetches only what is new. */
+  events: ConversationEvent[];
+  /** Every event up to this seq is in `events`; the resume point (`after_seq`). */
+  lastSeq: number;
+  control: ControlState | null;
+  visitorOnline: boolean;
+  needsHuman: boolean;
+  typing: TypingState;
+  /** A `takeover`/`release` awaiting its answer. */
+  pending: "takeover" | "release" | null;
+  error: Notice | null;
+  outbox: OutgoingMessage[];
+  /** A live event skipped ahead of `lastSeq`: re-open from this seq to fill the gap. */
+  resyncFrom: number | null;
+}
+
+export interface ClientState {
+  connection: Connection;
+  /** Consecutive failed connection attempts since the last `ready`; drives the backoff. */
+  failures: number;
+  session: Session | null;
+  online: { loaded: boolean; byId: Record<string, ConversationSummary> };
+  conversations: Record<string, ConversationState>;
+  /** Per conversation, the last seq the operator has looked at (for unread counts). */
+  seen: Record<string, number>;
+  /** Bumped when conversations newly wait for a human; the UI beeps and notifies once per id. */
+  alert: { id: number; conversations: ConversationSummary[] } | null;
+  /** Errors not tied to a conversation. Newest last, a few kept. */
+  notices: Notice[];
+}
+
+export const initialState: ClientState = {
+  connection: { status: "idle" },
+  failures: 0,
+  session: null,
+  online: { loaded: false, byId: {} },
+  conversations: {},
+  seen: {},
+  alert: null,
+  notices: [],
+};
+
+export function emptyConversation(id: string): ConversationState {
+  return {
+    id,
+    open: false,
+    loaded: false,
+    events: [],
+    lastSeq: 0,
+    control: null,
+    visitorOnline: false,
+    needsHuman: false,
+    typing: { visitor: false, ai: false, operators: [] },
+    pending: null,
+    error: null,
+    outbox: [],
+    resyncFrom: null,
+  };
+}

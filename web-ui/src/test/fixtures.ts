@@ -1,0 +1,76 @@
+/** Builders for protocol values used across tests. */
+import type {
+  ConversationEvent,
+  ConversationSummary,
+  ControlState,
+  OperatorRef,
+  ServerFrame,
+} from "../protocol/frames";
+
+export const alice: OperatorRef = { id: "op-alice", name: "Alice Admin", display_name: "Alice from Support" };
+export const bob: OperatorRef = { id: "op-bob", name: "Bob Builder" };
+
+export const aiControl = (epoch = 0): ControlState => ({ holder: { kind: "ai" }, epoch });
+export const operatorControl = (op: OperatorRef, epoch = 1): ControlState => ({
+  holder: { kind: "operator", ...op },
+  epoch,
+});
+
+export function summary(id: string, over: Partial<ConversationSummary> = {}): ConversationSummary {
+  return {
+    id,
+    visitor_label: `Visitor ${id}`,
+    started_at: 1_000,
+    last_activity_at: 2_000,
+    last_message: { author: "visitor", text: `hello from ${id}` },
+    control: aiControl(),
+    needs_human: false,
+    visitor_online: true,
+    last_seq: 1,
+    ...over,
+  };
+}
+
+export function visitorMessage(seq: number, text = `visitor says ${seq}`): ConversationEvent {
+  return { seq, at: 1_000 + seq, type: "message", author: { kind: "visitor" }, text };
+}
+
+export function aiMessage(seq: number, text = `ai says ${seq}`): ConversationEvent {
+  return { seq, at: 1_000 + seq, type: "message", author: { kind: "ai" }, text };
+}
+
+export function operatorMessage(seq: number, op: OperatorRef, text: string, clientId?: string): ConversationEvent {
+  return {
+    seq,
+    at: 1_000 + seq,
+    type: "message",
+    author: { kind: "operator", ...op },
+    text,
+    ...(clientId !== undefined ? { client_id: clientId } : {}),
+  };
+}
+
+export function history(
+  conversationId: string,
+  events: ConversationEvent[],
+  over: Partial<Extract<ServerFrame, { type: "history" }>> = {},
+): ServerFrame {
+  return {
+    type: "history",
+    conversation_id: conversationId,
+    events,
+    control: aiControl(),
+    last_seq: events.at(-1)?.seq ?? 0,
+    visitor_online: true,
+    needs_human: false,
+    ...over,
+  };
+}
+
+export const ready = (plan: "basic" | "standard" | "pro" | "business" = "pro", role: "owner" | "editor" | "operator" = "operator"): ServerFrame => ({
+  type: "ready",
+  protocol: 1,
+  operator: { id: alice.id, name: alice.name, role, workspace_id: "ws-1" },
+  workspace: { id: "ws-1", name: "Acme", plan },
+  heartbeat_ms: 30_000,
+});

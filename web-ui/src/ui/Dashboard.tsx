@@ -1,0 +1,199 @@
+import { useCallback, useEffect, useRef, useState } from "react";
+import type { HubClient } from "../client/hubClient";
+import type { Connection } from "../client/state";
+import { sortedOnline, unreadCount, waitingCount } from "../client/selectors";
+import type { ConversationSummary } from "../protocol/frames";
+import {
+  beep,
+  notificationPermission,
+  notify,
+  primeAudio,
+  requestNotificationPermission,
+  titleFor,
+  type NotifyPermission,
+} from "./alerts";
+import { ConnectionBanner } from "./ConnectionBanner";
+import { ConversationView, useMarkSeen } from "./ConversationView";
+import { useHubState, useNow } from "./hooks";
+import { OnlineList } from "./OnlineList";
+
+export interface DashboardProps {
+  client: HubClient;
+  onSignOut?: (() => void) | undefined;
+}
+
+export function Dashboard({ client, onSignOut }: DashboardProps) {
+  const state = useHubState(client);
+  const now = useNow();
+  const [selectedId, setSelectedId] = useState<string | null>(null);
+  const [permission, setPermission] = useState<NotifyPermission>(notificationPermission);
+
+  // The dashboard owns the socket's life: leaving it (sign-out) closes the socket for good.
+  useEffect(() => {
+    client.start();
+    return () => client.stop();
+  }, [client]);
+
+  const online = sortedOnline(state);
+  const waiting = waitingCount(state);
+
+  useEffect(() => {
+    document.title = titleFor(waiting);
+  }, [waiting]);
+
+  // Audio may only start after a gesture; any key or click on the page counts.
+  useEffect(() => {
+    const prime = () => primeAudio();
+    window.addEventListener("pointerdown", prime, { once: true });
+    window.addEventListener("keydown", prime, { once: true });
+    return () => {
+      window.removeEventListener("pointerdown", prime);
+      window.removeEventListener("keydown", prime);
+    };
+  }, []);
+
+  // A ref beside the state: socket side effects must not run inside a state updater, which
+  // React may call twice.
+  const selectedRef = useRef<string | null>(null);
+  const select = useCallback(
+    (id: string) => {
+      const prev = selectedRef.current;
+      if (prev === id) return;
+      // Only the shown conversation streams live; the others follow via the Online list.
+      if (prev) client.closeConversation(prev);
+      client.openConversation(id);
+      selectedRef.current = id;
+      setSelectedId(id);
+    },
+    [client],
+  );
+
+  const alertId = state.alert?.id ?? 0;
+  const handledAlert = useRef(alertId);
+  useEffect(() => {
+    if (!state.alert || alertId === handledAlert.current) return;
+    handledAlert.current = alertId;
+    beep();
+    const list: ConversationSummary[] = state.alert.conversations;
+    const first = list[0];
+    if (!first) return;
+    const body = list.length === 1 ? `${first.visitor_label} is waiting for a human.` : `${list.length} conversations are waiting for a human.`;
+    notify("A visitor needs a human", body, () => select(first.id));
+  }, [alertId, state.alert, select]);
+
+  const conversation = selectedId ? state.conversations[selectedId] : undefined;
+  const markSeen = useCallback((id: string, seq: number) => client.markSeen(id, seq), [client]);
+  useMarkSeen(conversation, markSeen);
+
+  const session = state.session;
+  const connected = state.connection.status === "connected";
+
+  return (
+    <div className="app">
+      <header className="topbar">
+        <span className="brand">Take Control</span>
+        {session && (
+          <span className="topbar__workspace">
+            {session.workspace.name} <span className="badge badge--plan">{session.workspace.plan}</span>
+          </span>
+        )}
+        <span className="topbar__spacer" />
+        <span className={`status status--${state.connection.status}`} role="status" aria-label={`Connection: ${statusText(state.connection.status)}`}>
+          {statusText(state.connection.status)}
+        </span>
+        {permission === "default" && (
+          <button
+            type="button"
+            className="btn btn--ghost"
+            onClick={() => void requestNotificationPermission().then(setPermission)}
+          >
+            Enable desktop alerts
+          </button>
+        )}
+        {session && (
+          <span className="topbar__operator">
+            {session.operator.name} <span className="topbar__role">{session.operator.role}</span>
+          </span>
+        )}
+        {onSignOut && (
+          <button type="button" className="btn btn--ghost" onClick={onSignOut}>
+            Sign out
+          </button>
+        )}
+      </header>
+
+      <ConnectionBanner
+        connection={state.connection}
+        onReconnect={() => client.reconnectNow()}
+        onSignIn={onSignOut}
+      />
+      {state.notices.length > 0 && (
+        <div className="banner banner--error" role="alert">
+          {state.notices.at(-1)?.text}
+        </div>
+      )}
+
+      <div className="layout">
+        <aside className="online">
+          <div className="online__head">
+            <h1 className="online__section">Conversation</h1>
+            <div role="tablist" aria-label="Conversation views" className="tabs">
+              <button type="button" role="tab" aria-selected="true" className="tab tab--active" id="tab-online">
+                Online{waiting > 0 && <span className="badge badge--waiting">{waiting}</span>}
+              </button>
+            </div>
+          </div>
+          <div role="tabpanel" aria-labelledby="tab-online" className="online__panel">
+            <OnlineList
+              conversations={online}
+              loaded={state.online.loaded}
+              selectedId={selectedId}
+              unread={(c) => (c.id === selectedId ? 0 : unreadCount(state, c))}
+              now={now}
+              onSelect={select}
+            />
+          </div>
+        </aside>
+        <main className="main">
+          {conversation && session ? (
+            <ConversationView
+              key={conversation.id}
+              conversation={conversation}
+              summary={state.online.byId[conversation.id]}
+              session={session}
+              connected={connected}
+              actions={{
+                takeover: () => client.takeover(conversation.id),
+                release: (force) => client.release(conversation.id, force),
+                send: (text) => void client.sendMessage(conversation.id, text),
+                setTyping: (active) => client.setTyping(conversation.id, active),
+                retry: (clientId) => client.retryMessage(conversation.id, clientId),
+                dismissError: () => client.dismissError(conversation.id),
+              }}
+            />
+          ) : (
+            <div className="placeholder">
+              <h2>Select a conversation</h2>
+              <p>Pick a conversation from the Online list to read it. Conversations waiting for a human are at the top.</p>
+            </div>
+          )}
+        </main>
+      </div>
+    </div>
+  );
+}
+
+function statusText(status: Connection["status"]): string {
+  switch (status) {
+    case "connected":
+      return "Live";
+    case "connecting":
+      return "Connecting…";
+    case "reconnecting":
+      return "Reconnecting…";
+    case "stopped":
+      return "Offline";
+    case "idle":
+      return "Not connected";
+  }
+}
