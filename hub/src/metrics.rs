@@ -7,6 +7,8 @@ use tokio::sync::Notify;
 
 #[derive(Debug, Default)]
 pub struct Metrics {
+    /// AI generations started; each ends as exactly one of replies, fenced, cancelled, failed.
+    pub ai_started: AtomicU64,
     pub ai_replies: AtomicU64,
     /// AI replies refused by the epoch fence (generated across a takeover).
     pub ai_fenced: AtomicU64,
@@ -22,6 +24,7 @@ pub struct Metrics {
 /// A copy of the counters at one instant.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Snapshot {
+    pub ai_started: u64,
     pub ai_replies: u64,
     pub ai_fenced: u64,
     pub ai_cancelled: u64,
@@ -29,6 +32,13 @@ pub struct Snapshot {
     pub slow_closes: u64,
     pub publish_errors: u64,
     pub catch_ups: u64,
+}
+
+impl Snapshot {
+    /// Every generation started has ended.
+    pub fn ai_settled(&self) -> bool {
+        self.ai_replies + self.ai_fenced + self.ai_cancelled + self.ai_failed == self.ai_started
+    }
 }
 
 impl Metrics {
@@ -40,6 +50,7 @@ impl Metrics {
     pub fn snapshot(&self) -> Snapshot {
         let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
         Snapshot {
+            ai_started: g(&self.ai_started),
             ai_replies: g(&self.ai_replies),
             ai_fenced: g(&self.ai_fenced),
             ai_cancelled: g(&self.ai_cancelled),

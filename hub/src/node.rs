@@ -473,6 +473,7 @@ impl Hub {
         let conversation_id = meta.id.clone();
         let workspace_id = meta.workspace_id.clone();
         let epoch = meta.control.epoch;
+        self.inner.metrics.bump(&self.inner.metrics.ai_started, 1);
         self.inner.tasks.spawn(async move {
             hub.typing(&conversation_id, Author::Ai, true).await;
             let outcome = tokio::select! {

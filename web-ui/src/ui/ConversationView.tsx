@@ -59,7 +59,7 @@ export function ConversationView({ conversation: c, summary, session, connected,
       >
         {!c.loaded && items.length === 0 && <li className="timeline__loading">Loading history…</li>}
         {items.map((item) => (
-          <TimelineRow key={itemKey(item)} item={item} session={session} onRetry={actions.retry} />
+          <TimelineRow key={itemKey(item)} item={item} session={session} visitorLabel={label} onRetry={actions.retry} />
         ))}
       </ol>
 
@@ -90,7 +90,8 @@ function itemKey(item: TimelineItem): string {
   return item.kind === "event" ? `e${item.event.seq}` : `p${item.message.clientId}`;
 }
 
-function TimelineRow({ item, session, onRetry }: { item: TimelineItem; session: Session; onRetry(id: string): void }) {
+function TimelineRow(props: { item: TimelineItem; session: Session; visitorLabel: string; onRetry(id: string): void }) {
+  const { item, session, visitorLabel, onRetry } = props;
   if (item.kind === "pending") {
     const self: OperatorRef = { id: session.operator.id, name: session.operator.name };
     return (
@@ -115,7 +116,7 @@ function TimelineRow({ item, session, onRetry }: { item: TimelineItem; session: 
       }
       return (
         <li className={`msg msg--${a.kind}`}>
-          <Bubble author={a.kind} name={a.kind === "ai" ? "AI assistant" : "Visitor"} text={e.text} at={e.at} />
+          <Bubble author={a.kind} name={a.kind === "ai" ? "AI assistant" : visitorLabel} text={e.text} at={e.at} />
         </li>
       );
     }

@@ -1,0 +1,315 @@
+//! The bad-input table: each hostile or broken input gets its documented error frame or close
+//! code, the hub stays up, and nothing already accepted is lost.
+
+mod common;
+
+use common::{Client, TestHub, Visitor, http};
+use protocol::{CloseCode, PROTOCOL_VERSION, Role, limits};
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+
+/// A visitor with one accepted message, for checking that nothing accepted is lost.
+async fn visitor_with_history(th: &TestHub) -> Visitor {
+    let mut v = th.visitor().await;
+    let mut op = th.operator("martin", Role::Operator).await;
+    op.takeover(&v.conversation_id).await; // keeps the AI out of the way: seq 1
+    assert_eq!(v.say("keep", "accepted before").await, 2);
+    v
+}
+
+async fn still_serving(th: &TestHub, v: &mut Visitor) {
+    // The same socket still works, and the earlier message is still there.
+    let seq = v.say("after", "still here").await;
+    assert_eq!(seq, 3);
+    let mut op = th.operator("nora", Role::Operator).await;
+    let h = op.open(&v.conversation_id).await;
+    let texts: Vec<&str> = h["events"].as_array().expect("events").iter().filter_map(|e| e["text"].as_str()).collect();
+    assert_eq!(texts, ["accepted before", "still here"]);
+}
+
+async fn error_after(v: &mut Visitor, raw: String) -> Value {
+    v.client.send_text(raw).await;
+    v.client.until_type("error").await
+}
+
+#[tokio::test]
+async fn malformed_json_gets_bad_frame() {
+    let th = TestHub::start().await;
+    let mut v = visitor_with_history(&th).await;
+    let e = error_after(&mut v, "{\"type\": \"message\", ".into()).await;
+    assert_eq!(e["code"], "bad_frame");
+    assert_eq!(e["retryable"], false);
+    still_serving(&th, &mut v).await;
+}
+
+#[tokio::test]
+async fn unknown_frame_type_is_named() {
+    let th = TestHub::start().await;
+    let mut v = visitor_with_history(&th).await;
+    let e = error_after(&mut v, json!({"type": "self_destruct"}).to_string()).await;
+    assert_eq!(e["code"], "unknown_frame_type");
+    assert!(e["message"].as_str().expect("msg").contains("self_destruct"));
+    still_serving(&th, &mut v).await;
+}
+
+#[tokio::test]
+async fn frame_over_the_size_limit_is_refused() {
+    let th = TestHub::start().await;
+    let mut v = visitor_with_history(&th).await;
+    let big = json!({"type": "message", "client_id": "big", "text": "x".repeat(limits::MAX_FRAME_BYTES)});
+    let e = error_after(&mut v, big.to_string()).await;
+    assert_eq!(e["code"], "frame_too_large");
+    still_serving(&th, &mut v).await;
+}
+
+#[tokio::test]
+async fn message_text_over_its_limit_is_refused() {
+    let th = TestHub::start().await;
+    let mut v = visitor_with_history(&th).await;
+    let long = json!({"type": "message", "client_id": "long", "text": "y".repeat(limits::MAX_MESSAGE_CHARS + 1)});
+    let e = error_after(&mut v, long.to_string()).await;
+    assert_eq!(e["code"], "message_too_long");
+    still_serving(&th, &mut v).await;
+}
+
+#[tokio::test]
+async fn empty_message_is_refused() {
+    let th = TestHub::start().await;
+    let mut v = visitor_with_history(&th).await;
+    let e = error_after(&mut v, json!({"type": "message", "client_id": "e", "text": "   "}).to_string()).await;
+    assert_eq!(e["code"], "empty_message");
+    still_serving(&th, &mut v).await;
+}
+
+#[tokio::test]
+async fn unknown_conversation_id_is_not_found() {
+    let th = TestHub::start().await;
+    let mut op = th.operator("martin", Role::Operator).await;
+    let e = op.takeover("cv_doesnotexist").await;
+    assert_eq!(e["code"], "conversation_not_found");
+    op.send(json!({"type": "open", "conversation_id": "cv_doesnotexist"})).await;
+    assert_eq!(op.until_type("error").await["code"], "conversation_not_found");
+}
+
+#[tokio::test]
+async fn another_workspaces_conversation_looks_like_no_conversation() {
+    let th = TestHub::start().await;
+    let mut v = visitor_with_history(&th).await;
+    let cid = v.conversation_id.clone();
+    let mut bob = th.operator_in("bob", "demo-basic", Role::Owner).await;
+    for frame in [
+        json!({"type": "open", "conversation_id": cid}),
+        json!({"type": "takeover", "conversation_id": cid}),
+        json!({"type": "release", "conversation_id": cid, "force": true}),
+        json!({"type": "message", "conversation_id": cid, "client_id": "x", "text": "hi"}),
+        json!({"type": "typing", "conversation_id": cid, "active": true}),
+    ] {
+        bob.send(frame.clone()).await;
+        let e = bob.until_type("error").await;
+        assert_eq!(e["code"], "conversation_not_found", "{frame}");
+    }
+    still_serving(&th, &mut v).await;
+}
+
+#[tokio::test]
+async fn a_visitor_sending_operator_frames_is_forbidden() {
+    let th = TestHub::start().await;
+    let mut v = visitor_with_history(&th).await;
+    let cid = v.conversation_id.clone();
+    for frame in [
+        json!({"type": "takeover", "conversation_id": cid}),
+        json!({"type": "release", "conversation_id": cid, "force": true}),
+        json!({"type": "subscribe_online"}),
+    ] {
+        let e = error_after(&mut v, frame.to_string()).await;
+        assert_eq!(e["code"], "forbidden", "{frame}");
+    }
+    still_serving(&th, &mut v).await;
+}
+
+#[tokio::test]
+async fn binary_frames_are_refused() {
+    let th = TestHub::start().await;
+    let mut v = visitor_with_history(&th).await;
+    v.client.send_raw(Message::binary(vec![0u8, 159, 146, 150])).await;
+    assert_eq!(v.client.until_type("error").await["code"], "bad_frame");
+    still_serving(&th, &mut v).await;
+}
+
+#[tokio::test]
+async fn a_second_hello_is_refused() {
+    let th = TestHub::start().await;
+    let mut v = visitor_with_history(&th).await;
+    let e = error_after(&mut v, json!({"type": "hello", "protocol": 1, "workspace_id": "demo-pro"}).to_string()).await;
+    assert_eq!(e["code"], "already_handshaken");
+    still_serving(&th, &mut v).await;
+}
+
+#[tokio::test]
+async fn a_message_over_the_transport_cap_closes_only_that_socket() {
+    let th = TestHub::start().await;
+    let mut v = visitor_with_history(&th).await;
+    let mut rogue = th.visitor().await;
+    rogue.client.send_text("z".repeat(limits::MAX_FRAME_BYTES * 8)).await;
+    let (_, close) = rogue.client.closed().await;
+    assert_eq!(
+        close.map(|c| u16::from(c.code)),
+        Some(CloseCode::MESSAGE_TOO_BIG.code)
+    );
+    still_serving(&th, &mut v).await;
+}
+
+/// Connect and send a first frame; return the frames and the close code.
+async fn handshake(th: &TestHub, path: &str, hello: Value) -> (Vec<Value>, u16) {
+    let mut c = Client::connect(th.addr(), path).await;
+    c.send(hello).await;
+    let (frames, close) = c.closed().await;
+    (frames, close.map(|c| u16::from(c.code)).expect("a close frame"))
+}
+
+fn operator_hello(token: &str) -> Value {
+    json!({"type": "hello", "protocol": PROTOCOL_VERSION, "token": token})
+}
+
+#[tokio::test]
+async fn a_missing_operator_token_is_unauthorized() {
+    let th = TestHub::start().await;
+    let (frames, code) = handshake(&th, "/ws/operator", operator_hello("")).await;
+    assert_eq!(frames[0]["code"], "unauthorized");
+    assert_eq!(code, CloseCode::UNAUTHORIZED.code);
+    let (frames, code) = handshake(&th, "/ws/operator", json!({"type": "hello", "protocol": 1})).await;
+    assert_eq!(frames[0]["code"], "invalid_frame");
+    assert_eq!(code, CloseCode::PROTOCOL_ERROR.code);
+}
+
+#[tokio::test]
+async fn an_expired_operator_token_says_so() {
+    let th = TestHub::start().await;
+    let token = th.token_with_exp("martin", "demo-pro", Role::Operator, hub::util::now_secs() - 3600);
+    let (frames, code) = handshake(&th, "/ws/operator", operator_hello(&token)).await;
+    assert_eq!(frames[0]["code"], "token_expired");
+    assert_eq!(code, CloseCode::TOKEN_EXPIRED.code);
+}
+
+#[tokio::test]
+async fn a_forged_operator_token_is_unauthorized() {
+    let th = TestHub::start().await;
+    let token = th.token("martin", "demo-pro", Role::Owner);
+    // Flip the signature's last character: same claims, wrong signature.
+    let mut forged = token.clone();
+    let last = forged.pop().expect("char");
+    forged.push(if last == 'A' { 'B' } else { 'A' });
+    let (frames, code) = handshake(&th, "/ws/operator", operator_hello(&forged)).await;
+    assert_eq!(frames[0]["code"], "unauthorized");
+    assert_eq!(code, CloseCode::UNAUTHORIZED.code);
+}
+
+#[tokio::test]
+async fn a_visitor_token_is_never_an_operator_token() {
+    let th = TestHub::start().await;
+    let v = th.visitor().await;
+    let (frames, code) = handshake(&th, "/ws/operator", operator_hello(&v.token)).await;
+    assert_eq!(frames[0]["code"], "unauthorized");
+    assert_eq!(code, CloseCode::UNAUTHORIZED.code);
+}
+
+#[tokio::test]
+async fn an_operator_token_is_never_a_visitor_token() {
+    let th = TestHub::start().await;
+    let token = th.token("martin", "demo-pro", Role::Owner);
+    let hello = json!({"type": "hello", "protocol": 1, "workspace_id": "demo-pro", "visitor_token": token});
+    let (frames, code) = handshake(&th, "/ws/widget", hello).await;
+    assert_eq!(frames[0]["code"], "unauthorized");
+    assert_eq!(code, CloseCode::UNAUTHORIZED.code);
+}
+
+#[tokio::test]
+async fn a_visitor_token_for_another_workspace_is_unauthorized() {
+    let th = TestHub::start().await;
+    let v = th.visitor().await;
+    let hello = json!({"type": "hello", "protocol": 1, "workspace_id": "demo-basic", "visitor_token": v.token});
+    let (frames, code) = handshake(&th, "/ws/widget", hello).await;
+    assert_eq!(frames[0]["code"], "unauthorized");
+    assert_eq!(code, CloseCode::UNAUTHORIZED.code);
+}
+
+#[tokio::test]
+async fn an_unknown_workspace_is_refused() {
+    let th = TestHub::start().await;
+    let hello = json!({"type": "hello", "protocol": 1, "workspace_id": "nope"});
+    let (frames, code) = handshake(&th, "/ws/widget", hello).await;
+    assert_eq!(frames[0]["code"], "workspace_not_found");
+    assert_eq!(code, CloseCode::WORKSPACE_NOT_FOUND.code);
+}
+
+#[tokio::test]
+async fn an_unsupported_protocol_version_is_refused() {
+    let th = TestHub::start().await;
+    let hello = json!({"type": "hello", "protocol": 99, "workspace_id": "demo-pro"});
+    let (frames, code) = handshake(&th, "/ws/widget", hello).await;
+    assert_eq!(frames[0]["code"], "unsupported_protocol");
+    assert_eq!(code, CloseCode::UNSUPPORTED_PROTOCOL.code);
+}
+
+#[tokio::test]
+async fn a_first_frame_other_than_hello_is_refused() {
+    let th = TestHub::start().await;
+    let (frames, code) = handshake(&th, "/ws/widget", json!({"type": "typing", "active": true})).await;
+    assert_eq!(frames[0]["code"], "handshake_required");
+    assert_eq!(code, CloseCode::PROTOCOL_ERROR.code);
+}
+
+#[tokio::test]
+async fn a_silent_socket_is_closed_after_the_handshake_timeout() {
+    let mut config = hub::Config::for_tests();
+    config.handshake_timeout_ms = 50;
+    let th = TestHub::with(config, None).await;
+    let mut c = Client::connect(th.addr(), "/ws/widget").await;
+    let (_, close) = c.closed().await;
+    assert_eq!(close.map(|c| u16::from(c.code)), Some(CloseCode::HANDSHAKE_TIMEOUT.code));
+}
+
+#[tokio::test]
+async fn health_ready_and_dev_routes() {
+    let th = TestHub::start().await;
+    assert_eq!(http(th.addr(), "GET", "/healthz", None).await.0, 200);
+    assert_eq!(http(th.addr(), "GET", "/readyz", None).await.0, 200);
+    let (status, body) = http(th.addr(), "GET", "/dev/operators", None).await;
+    assert_eq!(status, 200);
+    assert!(body.contains("martin"));
+    let (status, body) = http(th.addr(), "POST", "/dev/login", Some(r#"{"operator_id":"martin"}"#)).await;
+    assert_eq!(status, 200);
+    let token: Value = serde_json::from_str(&body).expect("json");
+    assert!(th.hub().operator_sign_in(token["token"].as_str().expect("token")).is_ok());
+    assert_eq!(http(th.addr(), "POST", "/dev/login", Some(r#"{"operator_id":"mallory"}"#)).await.0, 404);
+    assert_eq!(http(th.addr(), "POST", "/dev/login", Some("{not json")).await.0, 400);
+    assert_eq!(http(th.addr(), "GET", "/nope", None).await.0, 404);
+}
+
+#[tokio::test]
+async fn dev_routes_do_not_exist_without_dev() {
+    let mut config = hub::Config::for_tests();
+    config.dev = false;
+    config.operator_jwt_secret = Some("s3cret".into());
+    let th = TestHub::with(config, None).await;
+    assert_eq!(http(th.addr(), "GET", "/dev/operators", None).await.0, 404);
+    assert_eq!(http(th.addr(), "POST", "/dev/login", Some(r#"{"operator_id":"martin"}"#)).await.0, 404);
+    // And the demo workspaces are not there either.
+    let hello = json!({"type": "hello", "protocol": 1, "workspace_id": "demo-pro"});
+    let (frames, _) = handshake(&th, "/ws/widget", hello).await;
+    assert_eq!(frames[0]["code"], "workspace_not_found");
+}
+
+#[tokio::test]
+async fn shutdown_tells_every_client_to_reconnect() {
+    let th = TestHub::start().await;
+    let mut v = th.visitor().await;
+    let mut op = th.operator("martin", Role::Operator).await;
+    let running = th.running;
+    let drained = tokio::spawn(running.shutdown());
+    for c in [&mut v.client, &mut op] {
+        let (_, close) = c.closed().await;
+        assert_eq!(close.map(|c| u16::from(c.code)), Some(CloseCode::GOING_AWAY.code));
+    }
+    assert!(drained.await.expect("join"), "drained within the grace");
+}

@@ -1,0 +1,323 @@
+//! Test harness: a hub on port 0 and real WebSocket clients.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use hub::assistant::{Assistant, AssistantError, Reply};
+use hub::auth::{OPERATOR_AUDIENCE, OperatorClaims};
+use hub::server::Running;
+use hub::{Config, Hub};
+use protocol::{ConversationEvent, PROTOCOL_VERSION, Role, ServerFrame};
+use serde_json::{Value, json};
+use tokio::net::TcpStream;
+use tokio::sync::{Semaphore, mpsc};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
+
+/// Upper bound on waiting for a frame: a failure guard, never a synchronisation.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+pub struct TestHub {
+    pub running: Running,
+}
+
+impl TestHub {
+    pub async fn start() -> Self {
+        Self::with(Config::for_tests(), None).await
+    }
+
+    pub async fn with(config: Config, assistant: Option<Arc<dyn Assistant>>) -> Self {
+        let hub = hub::server::build(config, assistant).expect("build hub");
+        let running = hub::server::start(hub).await.expect("start hub");
+        TestHub { running }
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.running.addr
+    }
+
+    pub fn hub(&self) -> &Hub {
+        &self.running.hub
+    }
+
+    /// A token for any operator of any workspace, signed with the dev key.
+    pub fn token(&self, id: &str, workspace: &str, role: Role) -> String {
+        self.token_with_exp(id, workspace, role, hub::util::now_secs() + 3600)
+    }
+
+    pub fn token_with_exp(&self, id: &str, workspace: &str, role: Role, exp: u64) -> String {
+        self.hub()
+            .inner()
+            .operators
+            .sign(&OperatorClaims {
+                sub: id.into(),
+                ws: workspace.into(),
+                role,
+                name: format!("{id} account"),
+                exp,
+                aud: Some(OPERATOR_AUDIENCE.into()),
+                iss: None,
+            })
+            .expect("dev key signs")
+    }
+
+    pub async fn visitor(&self) -> Visitor {
+        Visitor::connect(self.addr(), "demo-pro", None, None).await
+    }
+
+    pub async fn operator(&self, id: &str, role: Role) -> Client {
+        self.operator_in(id, "demo-pro", role).await
+    }
+
+    pub async fn operator_in(&self, id: &str, workspace: &str, role: Role) -> Client {
+        let mut c = Client::connect(self.addr(), "/ws/operator").await;
+        c.send(json!({"type": "hello", "protocol": PROTOCOL_VERSION, "token": self.token(id, workspace, role)}))
+            .await;
+        let ready = c.frame().await;
+        assert_eq!(ready["type"], "ready", "{ready}");
+        c
+    }
+}
+
+pub struct Client {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+impl Client {
+    pub async fn connect(addr: SocketAddr, path: &str) -> Client {
+        let (ws, _) = connect_async(format!("ws://{addr}{path}"))
+            .await
+            .expect("connect");
+        Client { ws }
+    }
+
+    pub async fn send(&mut self, v: Value) {
+        self.send_text(v.to_string()).await;
+    }
+
+    pub async fn send_text(&mut self, t: String) {
+        self.ws.send(Message::text(t)).await.expect("send");
+    }
+
+    pub async fn send_raw(&mut self, m: Message) {
+        self.ws.send(m).await.expect("send");
+    }
+
+    /// The next text frame, as JSON.
+    pub async fn frame(&mut self) -> Value {
+        loop {
+            let msg = tokio::time::timeout(WAIT, self.ws.next())
+                .await
+                .expect("a frame within the wait bound")
+                .expect("socket open")
+                .expect("frame");
+            match msg {
+                Message::Text(t) => {
+                    let v: Value = serde_json::from_str(&t).expect("json frame");
+                    // Every frame the hub sends is a valid ServerFrame.
+                    serde_json::from_value::<ServerFrame>(v.clone())
+                        .unwrap_or_else(|e| panic!("not a ServerFrame: {e}: {v}"));
+                    return v;
+                }
+                Message::Close(c) => panic!("closed unexpectedly: {c:?}"),
+                _ => continue,
+            }
+        }
+    }
+
+    /// Skip frames until one matches; returns it.
+    pub async fn until(&mut self, pred: impl Fn(&Value) -> bool) -> Value {
+        loop {
+            let f = self.frame().await;
+            if pred(&f) {
+                return f;
+            }
+        }
+    }
+
+    /// Skip frames until one of `type` arrives.
+    pub async fn until_type(&mut self, t: &str) -> Value {
+        self.until(|f| f["type"] == t).await
+    }
+
+    /// Skip to the next history event (an `event` frame) of the given event type.
+    pub async fn until_event(&mut self, event_type: &str) -> Value {
+        self.until(|f| f["type"] == "event" && f["event"]["type"] == event_type)
+            .await["event"]
+            .clone()
+    }
+
+    /// Frames until the socket closes, and the close frame.
+    pub async fn closed(&mut self) -> (Vec<Value>, Option<CloseFrame>) {
+        let mut frames = Vec::new();
+        loop {
+            let next = tokio::time::timeout(WAIT, self.ws.next())
+                .await
+                .expect("close within the wait bound");
+            match next {
+                Some(Ok(Message::Text(t))) => {
+                    frames.push(serde_json::from_str(&t).expect("json"));
+                }
+                Some(Ok(Message::Close(c))) => return (frames, c),
+                Some(Ok(_)) => {}
+                Some(Err(_)) | None => return (frames, None),
+            }
+        }
+    }
+
+    pub async fn close(mut self) {
+        let _ = self.ws.close(None).await;
+        // Drain until the server acknowledges, so the hub has seen the close.
+        while let Some(Ok(_)) = self.ws.next().await {}
+    }
+}
+
+/// A visitor's widget.
+pub struct Visitor {
+    pub client: Client,
+    pub conversation_id: String,
+    pub token: String,
+    pub welcome: Value,
+    pub history: Value,
+}
+
+impl Visitor {
+    pub async fn connect(
+        addr: SocketAddr,
+        workspace: &str,
+        token: Option<&str>,
+        last_seq: Option<u64>,
+    ) -> Visitor {
+        let mut client = Client::connect(addr, "/ws/widget").await;
+        let mut hello = json!({"type": "hello", "protocol": PROTOCOL_VERSION, "workspace_id": workspace});
+        if let Some(t) = token {
+            hello["visitor_token"] = json!(t);
+        }
+        if let Some(s) = last_seq {
+            hello["last_seq"] = json!(s);
+        }
+        client.send(hello).await;
+        let welcome = client.frame().await;
+        assert_eq!(welcome["type"], "welcome", "{welcome}");
+        let history = client.frame().await;
+        assert_eq!(history["type"], "history", "{history}");
+        Visitor {
+            conversation_id: welcome["conversation_id"].as_str().expect("id").to_owned(),
+            token: welcome["visitor_token"].as_str().expect("token").to_owned(),
+            client,
+            welcome,
+            history,
+        }
+    }
+
+    /// Send a message and wait for its ack; returns the seq.
+    pub async fn say(&mut self, client_id: &str, text: &str) -> u64 {
+        self.client
+            .send(json!({"type": "message", "client_id": client_id, "text": text}))
+            .await;
+        let ack = self
+            .client
+            .until(|f| f["type"] == "ack" && f["client_id"] == client_id)
+            .await;
+        ack["seq"].as_u64().expect("seq")
+    }
+}
+
+impl Client {
+    pub async fn open(&mut self, conversation_id: &str) -> Value {
+        self.send(json!({"type": "open", "conversation_id": conversation_id}))
+            .await;
+        self.until(|f| f["type"] == "history" && f["conversation_id"] == conversation_id)
+            .await
+    }
+
+    pub async fn takeover(&mut self, conversation_id: &str) -> Value {
+        self.send(json!({"type": "takeover", "conversation_id": conversation_id}))
+            .await;
+        self.until(|f| {
+            (f["type"] == "control" || f["type"] == "error") && f["conversation_id"] == conversation_id
+        })
+        .await
+    }
+
+    pub async fn release(&mut self, conversation_id: &str, force: bool) -> Value {
+        self.send(json!({"type": "release", "conversation_id": conversation_id, "force": force}))
+            .await;
+        self.until(|f| {
+            (f["type"] == "control" || f["type"] == "error") && f["conversation_id"] == conversation_id
+        })
+        .await
+    }
+
+    pub async fn say(&mut self, conversation_id: &str, client_id: &str, text: &str) -> Value {
+        self.send(json!({"type": "message", "conversation_id": conversation_id, "client_id": client_id, "text": text}))
+            .await;
+        self.until(|f| (f["type"] == "ack" || f["type"] == "error") && f["client_id"] == client_id)
+            .await
+    }
+}
+
+/// An assistant the test controls: each reply waits for a permit, and reports when it starts.
+#[derive(Debug)]
+pub struct GatedAssistant {
+    pub permits: Semaphore,
+    started: mpsc::UnboundedSender<()>,
+}
+
+impl GatedAssistant {
+    pub fn new() -> (Arc<Self>, mpsc::UnboundedReceiver<()>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        (
+            Arc::new(Self {
+                permits: Semaphore::new(0),
+                started: tx,
+            }),
+            rx,
+        )
+    }
+}
+
+#[async_trait::async_trait]
+impl Assistant for GatedAssistant {
+    async fn reply(&self, _ws: &str, transcript: &[ConversationEvent]) -> Result<Reply, AssistantError> {
+        let _ = self.started.send(());
+        self.permits
+            .acquire()
+            .await
+            .map_err(|_| AssistantError::Failed("closed".into()))?
+            .forget();
+        Ok(Reply {
+            text: format!("AI reply after {} events", transcript.len()),
+            needs_human: false,
+        })
+    }
+}
+
+/// One HTTP/1.1 request over a plain TCP socket; returns (status, body).
+pub async fn http(addr: SocketAddr, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = TcpStream::connect(addr).await.expect("connect");
+    let body = body.unwrap_or("");
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).await.expect("write");
+    let mut out = Vec::new();
+    tokio::time::timeout(WAIT, s.read_to_end(&mut out))
+        .await
+        .expect("response within the wait bound")
+        .expect("read");
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("status");
+    let body = text.split("\r\n\r\n").nth(1).unwrap_or("").to_owned();
+    (status, body)
+}
