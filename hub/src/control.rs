@@ -54,12 +54,17 @@ pub struct Actor {
 }
 
 /// The result of an accepted control step.
+// Built once per control step and consumed at once: boxing would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Transition {
     /// Already in the requested state (the holder taking over again): nothing to record.
     Unchanged,
     /// The new state and the event that records the change.
-    Changed { state: ControlState, event: EventKind },
+    Changed {
+        state: ControlState,
+        event: EventKind,
+    },
 }
 
 /// What an append must prove about control before it is accepted.
@@ -125,7 +130,10 @@ pub fn release(
     } else if !actor.role.may_force_release() {
         return Err(ControlError::RoleRequired);
     } else {
-        (ReleaseReason::ForceReleased, Some(actor.operator.id.clone()))
+        (
+            ReleaseReason::ForceReleased,
+            Some(actor.operator.id.clone()),
+        )
     };
     Ok(hand_back(state, holder, reason, by))
 }
@@ -249,7 +257,10 @@ mod tests {
 
     #[test]
     fn takeover_by_the_holder_again_changes_nothing() {
-        assert_eq!(takeover(&held_by("a", 1), &op("a")), Ok(Transition::Unchanged));
+        assert_eq!(
+            takeover(&held_by("a", 1), &op("a")),
+            Ok(Transition::Unchanged)
+        );
     }
 
     #[test]
@@ -375,7 +386,10 @@ mod tests {
 
     #[test]
     fn operator_append_needs_holding() {
-        assert_eq!(may_append(&held_by("a", 1), &Fence::Operator("a".into())), Ok(()));
+        assert_eq!(
+            may_append(&held_by("a", 1), &Fence::Operator("a".into())),
+            Ok(())
+        );
         assert_eq!(
             may_append(&held_by("a", 1), &Fence::Operator("b".into())),
             Err(ControlError::NotHolder)
@@ -394,7 +408,8 @@ mod tests {
             let started = state.epoch;
             state = changed(takeover(&state, &op("a")).expect("takeover")).0;
             assert!(may_append(&state, &Fence::Ai { epoch: started }).is_err());
-            state = changed(release(&state, &actor("a", Role::Operator), false).expect("release")).0;
+            state =
+                changed(release(&state, &actor("a", Role::Operator), false).expect("release")).0;
             assert!(
                 may_append(&state, &Fence::Ai { epoch: started }).is_err(),
                 "round {round}"

@@ -10,8 +10,7 @@ use tracing::info;
 async fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("TC_LOG")
-                .unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_env("TC_LOG").unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -30,8 +29,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     if let Some(Command::DevToken { operator }) = cli.command {
         anyhow::ensure!(config.dev, "dev-token needs --dev");
         let hub = hub::server::build(config, None)?;
-        let token = hub::dev::token_for(&hub.inner().operators, &operator, hub::util::now_secs(), 12 * 3600)
-            .ok_or_else(|| anyhow::anyhow!("unknown demo operator `{operator}`"))?;
+        let token = hub::dev::token_for(
+            &hub.inner().operators,
+            &operator,
+            hub::util::now_secs(),
+            12 * 3600,
+        )
+        .ok_or_else(|| anyhow::anyhow!("unknown demo operator `{operator}`"))?;
         println!("{token}");
         return Ok(());
     }
@@ -46,7 +50,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         if has_ui {
             println!("  operator dashboard: {base}/  (pick a demo operator)");
         }
-        println!("  visitor socket:     ws://{}/ws/widget  (workspace demo-pro)", running.addr);
+        println!(
+            "  visitor socket:     ws://{}/ws/widget  (workspace demo-pro)",
+            running.addr
+        );
     }
     wait_for_signal().await;
     info!("shutting down");

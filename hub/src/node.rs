@@ -118,17 +118,33 @@ pub fn error_frame(err: &StoreError, conversation_id: &str) -> ErrorFrame {
     frame.conversation(conversation_id)
 }
 
+/// Everything a node is made of; `server::build` assembles it from the configuration.
+#[derive(Debug)]
+pub struct Parts {
+    pub config: Config,
+    pub store: Arc<dyn Store>,
+    pub bus: Arc<dyn Bus>,
+    /// Where `bus` delivers this node's messages.
+    pub inbox: Inbox,
+    pub directory: Directory,
+    pub operators: OperatorVerifier,
+    pub visitors: VisitorTokens,
+    pub assistant: Arc<dyn Assistant>,
+}
+
 impl Hub {
-    pub fn new(
-        config: Config,
-        store: Arc<dyn Store>,
-        bus: Arc<dyn Bus>,
-        inbox: Inbox,
-        directory: Directory,
-        operators: OperatorVerifier,
-        visitors: VisitorTokens,
-        assistant: Arc<dyn Assistant>,
-    ) -> Hub {
+    /// Assemble a node and start its background tasks (needs a tokio runtime).
+    pub fn new(parts: Parts) -> Hub {
+        let Parts {
+            config,
+            store,
+            bus,
+            inbox,
+            directory,
+            operators,
+            visitors,
+            assistant,
+        } = parts;
         let hub = Hub {
             inner: Arc::new(Inner {
                 config,
@@ -428,7 +444,9 @@ impl Hub {
     async fn publish(&self, topic: &Topic, msg: &BusMessage) {
         if let Err(e) = self.inner.bus.publish(topic, msg).await {
             // The event is stored: subscribers catch up by sequence number.
-            self.inner.metrics.bump(&self.inner.metrics.publish_errors, 1);
+            self.inner
+                .metrics
+                .bump(&self.inner.metrics.publish_errors, 1);
             warn!(topic = topic.key(), error = %e, "publish failed");
         }
     }
@@ -514,7 +532,12 @@ impl Hub {
         }
     }
 
-    async fn append_reply(&self, conversation_id: &str, epoch: u64, reply: crate::assistant::Reply) {
+    async fn append_reply(
+        &self,
+        conversation_id: &str,
+        epoch: u64,
+        reply: crate::assistant::Reply,
+    ) {
         let metrics = &self.inner.metrics;
         let draft = Draft::Message {
             author: Author::Ai,

@@ -23,7 +23,7 @@ use crate::auth::{OperatorKey, OperatorVerifier, VisitorTokens};
 use crate::bus::memory::MemoryBus;
 use crate::config::{Config, PublicKeyAlg};
 use crate::directory::Directory;
-use crate::node::Hub;
+use crate::node::{Hub, Parts};
 use crate::session::{self, WsIn, WsOut};
 use crate::store::memory::MemoryStore;
 use crate::util::now_secs;
@@ -115,16 +115,16 @@ pub fn build(config: Config, assistant: Option<Arc<dyn Assistant>>) -> Result<Hu
         }
     };
     let (bus, inbox) = MemoryBus::new(INBOX);
-    Ok(Hub::new(
+    Ok(Hub::new(Parts {
         config,
-        Arc::new(MemoryStore::new()),
-        Arc::new(bus),
+        store: Arc::new(MemoryStore::new()),
+        bus: Arc::new(bus),
         inbox,
         directory,
         operators,
         visitors,
         assistant,
-    ))
+    }))
 }
 
 /// A started server.
@@ -221,7 +221,11 @@ enum Kind {
 fn upgrade(ws: Ws, hub: Hub, kind: Kind) -> warp::reply::Response {
     // The transport's hard cap sits above the protocol's frame limit, so a frame that is merely
     // too large gets a `frame_too_large` error frame and the socket lives on.
-    let hard_cap = hub.config().max_frame_bytes.saturating_mul(4).max(256 * 1024);
+    let hard_cap = hub
+        .config()
+        .max_frame_bytes
+        .saturating_mul(4)
+        .max(256 * 1024);
     let tracker = hub.inner().tasks.clone();
     ws.max_message_size(hard_cap)
         .max_frame_size(hard_cap)
@@ -279,8 +283,15 @@ fn dev_routes(hub: Hub) -> warp::filters::BoxedFilter<(warp::reply::Response,)> 
         .and(warp::body::json())
         .and(with_hub(hub))
         .map(|body: DevLogin, hub: Hub| {
-            match crate::dev::token_for(&hub.inner().operators, &body.operator_id, now_secs(), 12 * 3600) {
-                Some(token) => warp::reply::json(&serde_json::json!({ "token": token })).into_response(),
+            match crate::dev::token_for(
+                &hub.inner().operators,
+                &body.operator_id,
+                now_secs(),
+                12 * 3600,
+            ) {
+                Some(token) => {
+                    warp::reply::json(&serde_json::json!({ "token": token })).into_response()
+                }
                 None => warp::reply::with_status(
                     warp::reply::json(&serde_json::json!({ "error": "unknown demo operator" })),
                     StatusCode::NOT_FOUND,
@@ -296,7 +307,10 @@ async fn not_found(rejection: Rejection) -> Result<warp::reply::Response, Infall
         (StatusCode::NOT_FOUND, "not found")
     } else if rejection.find::<warp::reject::PayloadTooLarge>().is_some() {
         (StatusCode::PAYLOAD_TOO_LARGE, "payload too large")
-    } else if rejection.find::<warp::filters::body::BodyDeserializeError>().is_some() {
+    } else if rejection
+        .find::<warp::filters::body::BodyDeserializeError>()
+        .is_some()
+    {
         (StatusCode::BAD_REQUEST, "invalid JSON body")
     } else if rejection.find::<warp::reject::MethodNotAllowed>().is_some() {
         (StatusCode::METHOD_NOT_ALLOWED, "method not allowed")

@@ -23,7 +23,12 @@ async fn still_serving(th: &TestHub, v: &mut Visitor) {
     assert_eq!(seq, 3);
     let mut op = th.operator("nora", Role::Operator).await;
     let h = op.open(&v.conversation_id).await;
-    let texts: Vec<&str> = h["events"].as_array().expect("events").iter().filter_map(|e| e["text"].as_str()).collect();
+    let texts: Vec<&str> = h["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter_map(|e| e["text"].as_str())
+        .collect();
     assert_eq!(texts, ["accepted before", "still here"]);
 }
 
@@ -48,7 +53,12 @@ async fn unknown_frame_type_is_named() {
     let mut v = visitor_with_history(&th).await;
     let e = error_after(&mut v, json!({"type": "self_destruct"}).to_string()).await;
     assert_eq!(e["code"], "unknown_frame_type");
-    assert!(e["message"].as_str().expect("msg").contains("self_destruct"));
+    assert!(
+        e["message"]
+            .as_str()
+            .expect("msg")
+            .contains("self_destruct")
+    );
     still_serving(&th, &mut v).await;
 }
 
@@ -56,7 +66,8 @@ async fn unknown_frame_type_is_named() {
 async fn frame_over_the_size_limit_is_refused() {
     let th = TestHub::start().await;
     let mut v = visitor_with_history(&th).await;
-    let big = json!({"type": "message", "client_id": "big", "text": "x".repeat(limits::MAX_FRAME_BYTES)});
+    let big =
+        json!({"type": "message", "client_id": "big", "text": "x".repeat(limits::MAX_FRAME_BYTES)});
     let e = error_after(&mut v, big.to_string()).await;
     assert_eq!(e["code"], "frame_too_large");
     still_serving(&th, &mut v).await;
@@ -76,7 +87,11 @@ async fn message_text_over_its_limit_is_refused() {
 async fn empty_message_is_refused() {
     let th = TestHub::start().await;
     let mut v = visitor_with_history(&th).await;
-    let e = error_after(&mut v, json!({"type": "message", "client_id": "e", "text": "   "}).to_string()).await;
+    let e = error_after(
+        &mut v,
+        json!({"type": "message", "client_id": "e", "text": "   "}).to_string(),
+    )
+    .await;
     assert_eq!(e["code"], "empty_message");
     still_serving(&th, &mut v).await;
 }
@@ -87,8 +102,12 @@ async fn unknown_conversation_id_is_not_found() {
     let mut op = th.operator("martin", Role::Operator).await;
     let e = op.takeover("cv_doesnotexist").await;
     assert_eq!(e["code"], "conversation_not_found");
-    op.send(json!({"type": "open", "conversation_id": "cv_doesnotexist"})).await;
-    assert_eq!(op.until_type("error").await["code"], "conversation_not_found");
+    op.send(json!({"type": "open", "conversation_id": "cv_doesnotexist"}))
+        .await;
+    assert_eq!(
+        op.until_type("error").await["code"],
+        "conversation_not_found"
+    );
 }
 
 #[tokio::test]
@@ -131,7 +150,9 @@ async fn a_visitor_sending_operator_frames_is_forbidden() {
 async fn binary_frames_are_refused() {
     let th = TestHub::start().await;
     let mut v = visitor_with_history(&th).await;
-    v.client.send_raw(Message::binary(vec![0u8, 159, 146, 150])).await;
+    v.client
+        .send_raw(Message::binary(vec![0u8, 159, 146, 150]))
+        .await;
     assert_eq!(v.client.until_type("error").await["code"], "bad_frame");
     still_serving(&th, &mut v).await;
 }
@@ -140,7 +161,11 @@ async fn binary_frames_are_refused() {
 async fn a_second_hello_is_refused() {
     let th = TestHub::start().await;
     let mut v = visitor_with_history(&th).await;
-    let e = error_after(&mut v, json!({"type": "hello", "protocol": 1, "workspace_id": "demo-pro"}).to_string()).await;
+    let e = error_after(
+        &mut v,
+        json!({"type": "hello", "protocol": 1, "workspace_id": "demo-pro"}).to_string(),
+    )
+    .await;
     assert_eq!(e["code"], "already_handshaken");
     still_serving(&th, &mut v).await;
 }
@@ -150,7 +175,10 @@ async fn a_message_over_the_transport_cap_closes_only_that_socket() {
     let th = TestHub::start().await;
     let mut v = visitor_with_history(&th).await;
     let mut rogue = th.visitor().await;
-    rogue.client.send_text("z".repeat(limits::MAX_FRAME_BYTES * 8)).await;
+    rogue
+        .client
+        .send_text("z".repeat(limits::MAX_FRAME_BYTES * 8))
+        .await;
     let (_, close) = rogue.client.closed().await;
     assert_eq!(
         close.map(|c| u16::from(c.code)),
@@ -164,7 +192,10 @@ async fn handshake(th: &TestHub, path: &str, hello: Value) -> (Vec<Value>, u16) 
     let mut c = Client::connect(th.addr(), path).await;
     c.send(hello).await;
     let (frames, close) = c.closed().await;
-    (frames, close.map(|c| u16::from(c.code)).expect("a close frame"))
+    (
+        frames,
+        close.map(|c| u16::from(c.code)).expect("a close frame"),
+    )
 }
 
 fn operator_hello(token: &str) -> Value {
@@ -177,7 +208,8 @@ async fn a_missing_operator_token_is_unauthorized() {
     let (frames, code) = handshake(&th, "/ws/operator", operator_hello("")).await;
     assert_eq!(frames[0]["code"], "unauthorized");
     assert_eq!(code, CloseCode::UNAUTHORIZED.code);
-    let (frames, code) = handshake(&th, "/ws/operator", json!({"type": "hello", "protocol": 1})).await;
+    let (frames, code) =
+        handshake(&th, "/ws/operator", json!({"type": "hello", "protocol": 1})).await;
     assert_eq!(frames[0]["code"], "invalid_frame");
     assert_eq!(code, CloseCode::PROTOCOL_ERROR.code);
 }
@@ -185,7 +217,12 @@ async fn a_missing_operator_token_is_unauthorized() {
 #[tokio::test]
 async fn an_expired_operator_token_says_so() {
     let th = TestHub::start().await;
-    let token = th.token_with_exp("martin", "demo-pro", Role::Operator, hub::util::now_secs() - 3600);
+    let token = th.token_with_exp(
+        "martin",
+        "demo-pro",
+        Role::Operator,
+        hub::util::now_secs() - 3600,
+    );
     let (frames, code) = handshake(&th, "/ws/operator", operator_hello(&token)).await;
     assert_eq!(frames[0]["code"], "token_expired");
     assert_eq!(code, CloseCode::TOKEN_EXPIRED.code);
@@ -217,7 +254,8 @@ async fn a_visitor_token_is_never_an_operator_token() {
 async fn an_operator_token_is_never_a_visitor_token() {
     let th = TestHub::start().await;
     let token = th.token("martin", "demo-pro", Role::Owner);
-    let hello = json!({"type": "hello", "protocol": 1, "workspace_id": "demo-pro", "visitor_token": token});
+    let hello =
+        json!({"type": "hello", "protocol": 1, "workspace_id": "demo-pro", "visitor_token": token});
     let (frames, code) = handshake(&th, "/ws/widget", hello).await;
     assert_eq!(frames[0]["code"], "unauthorized");
     assert_eq!(code, CloseCode::UNAUTHORIZED.code);
@@ -254,7 +292,8 @@ async fn an_unsupported_protocol_version_is_refused() {
 #[tokio::test]
 async fn a_first_frame_other_than_hello_is_refused() {
     let th = TestHub::start().await;
-    let (frames, code) = handshake(&th, "/ws/widget", json!({"type": "typing", "active": true})).await;
+    let (frames, code) =
+        handshake(&th, "/ws/widget", json!({"type": "typing", "active": true})).await;
     assert_eq!(frames[0]["code"], "handshake_required");
     assert_eq!(code, CloseCode::PROTOCOL_ERROR.code);
 }
@@ -266,7 +305,10 @@ async fn a_silent_socket_is_closed_after_the_handshake_timeout() {
     let th = TestHub::with(config, None).await;
     let mut c = Client::connect(th.addr(), "/ws/widget").await;
     let (_, close) = c.closed().await;
-    assert_eq!(close.map(|c| u16::from(c.code)), Some(CloseCode::HANDSHAKE_TIMEOUT.code));
+    assert_eq!(
+        close.map(|c| u16::from(c.code)),
+        Some(CloseCode::HANDSHAKE_TIMEOUT.code)
+    );
 }
 
 #[tokio::test]
@@ -277,12 +319,37 @@ async fn health_ready_and_dev_routes() {
     let (status, body) = http(th.addr(), "GET", "/dev/operators", None).await;
     assert_eq!(status, 200);
     assert!(body.contains("martin"));
-    let (status, body) = http(th.addr(), "POST", "/dev/login", Some(r#"{"operator_id":"martin"}"#)).await;
+    let (status, body) = http(
+        th.addr(),
+        "POST",
+        "/dev/login",
+        Some(r#"{"operator_id":"martin"}"#),
+    )
+    .await;
     assert_eq!(status, 200);
     let token: Value = serde_json::from_str(&body).expect("json");
-    assert!(th.hub().operator_sign_in(token["token"].as_str().expect("token")).is_ok());
-    assert_eq!(http(th.addr(), "POST", "/dev/login", Some(r#"{"operator_id":"mallory"}"#)).await.0, 404);
-    assert_eq!(http(th.addr(), "POST", "/dev/login", Some("{not json")).await.0, 400);
+    assert!(
+        th.hub()
+            .operator_sign_in(token["token"].as_str().expect("token"))
+            .is_ok()
+    );
+    assert_eq!(
+        http(
+            th.addr(),
+            "POST",
+            "/dev/login",
+            Some(r#"{"operator_id":"mallory"}"#)
+        )
+        .await
+        .0,
+        404
+    );
+    assert_eq!(
+        http(th.addr(), "POST", "/dev/login", Some("{not json"))
+            .await
+            .0,
+        400
+    );
     assert_eq!(http(th.addr(), "GET", "/nope", None).await.0, 404);
 }
 
@@ -293,7 +360,17 @@ async fn dev_routes_do_not_exist_without_dev() {
     config.operator_jwt_secret = Some("s3cret".into());
     let th = TestHub::with(config, None).await;
     assert_eq!(http(th.addr(), "GET", "/dev/operators", None).await.0, 404);
-    assert_eq!(http(th.addr(), "POST", "/dev/login", Some(r#"{"operator_id":"martin"}"#)).await.0, 404);
+    assert_eq!(
+        http(
+            th.addr(),
+            "POST",
+            "/dev/login",
+            Some(r#"{"operator_id":"martin"}"#)
+        )
+        .await
+        .0,
+        404
+    );
     // And the demo workspaces are not there either.
     let hello = json!({"type": "hello", "protocol": 1, "workspace_id": "demo-pro"});
     let (frames, _) = handshake(&th, "/ws/widget", hello).await;
@@ -309,7 +386,10 @@ async fn shutdown_tells_every_client_to_reconnect() {
     let drained = tokio::spawn(running.shutdown());
     for c in [&mut v.client, &mut op] {
         let (_, close) = c.closed().await;
-        assert_eq!(close.map(|c| u16::from(c.code)), Some(CloseCode::GOING_AWAY.code));
+        assert_eq!(
+            close.map(|c| u16::from(c.code)),
+            Some(CloseCode::GOING_AWAY.code)
+        );
     }
     assert!(drained.await.expect("join"), "drained within the grace");
 }

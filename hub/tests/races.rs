@@ -57,7 +57,10 @@ async fn simultaneous_takeovers_have_exactly_one_winner() {
         let winner = winners[0];
         wins_by_operator[winner] += 1;
         // Every loser was told who won.
-        assert!(holders_named.iter().all(|h| *h == format!("op{winner}")), "round {round}");
+        assert!(
+            holders_named.iter().all(|h| *h == format!("op{winner}")),
+            "round {round}"
+        );
         // The history records exactly one joined.
         let h = ops[0].open(&cid).await;
         let joined = h["events"]
@@ -67,9 +70,13 @@ async fn simultaneous_takeovers_have_exactly_one_winner() {
             .filter(|e| e["type"] == "operator_joined")
             .count();
         assert_eq!(joined, 1, "round {round}");
-        ops[0].send(json!({"type": "close", "conversation_id": cid})).await;
+        ops[0]
+            .send(json!({"type": "close", "conversation_id": cid}))
+            .await;
     }
-    println!("takeover races: {ROUNDS} rounds x {OPERATORS} operators, wins per operator {wins_by_operator:?}");
+    println!(
+        "takeover races: {ROUNDS} rounds x {OPERATORS} operators, wins per operator {wins_by_operator:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -102,7 +109,9 @@ async fn no_ai_reply_is_stored_after_a_takeover() {
             "round {round}: AI message after takeover: {events:?}"
         );
         martin.release(&cid, false).await;
-        martin.send(json!({"type": "close", "conversation_id": cid})).await;
+        martin
+            .send(json!({"type": "close", "conversation_id": cid}))
+            .await;
     }
     let m = th.hub().metrics().snapshot();
     println!(

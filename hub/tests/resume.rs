@@ -24,14 +24,19 @@ async fn a_visitor_resumes_with_token_and_last_seq() {
     martin.open(&cid).await;
     martin.takeover(&cid).await; // seq 1: joined
     assert_eq!(visitor.say("v1", "first").await, 2);
-    let seen = visitor.client.until(|f| f["type"] == "event" && f["event"]["seq"] == 2).await;
+    let seen = visitor
+        .client
+        .until(|f| f["type"] == "event" && f["event"]["seq"] == 2)
+        .await;
     assert_eq!(seen["event"]["text"], "first");
     let token = visitor.token.clone();
     visitor.client.close().await;
 
     // While the visitor is away: three operator messages.
     for i in 0..3 {
-        let ack = martin.say(&cid, &format!("o{i}"), &format!("reply {i}")).await;
+        let ack = martin
+            .say(&cid, &format!("o{i}"), &format!("reply {i}"))
+            .await;
         assert_eq!(ack["seq"], 3 + i);
     }
 
@@ -58,7 +63,9 @@ async fn an_operator_reopens_after_seq_and_live_events_continue_gap_free() {
     visitor.say("v3", "c").await;
 
     let mut again = th.operator("martin", Role::Operator).await;
-    again.send(json!({"type": "open", "conversation_id": cid, "after_seq": 2})).await;
+    again
+        .send(json!({"type": "open", "conversation_id": cid, "after_seq": 2}))
+        .await;
     let h = again.until_type("history").await;
     assert_eq!(seqs(&h["events"]), [3, 4]);
     // Live events follow on from the history without a gap or a repeat.
@@ -90,11 +97,12 @@ async fn a_visitor_token_for_a_vanished_conversation_starts_a_new_one() {
     let mut config = hub::Config::for_tests();
     config.visitor_token_secret = Some("shared".into());
     let restarted = TestHub::with(config, None).await;
-    let token = restarted
-        .hub()
-        .inner()
-        .visitors
-        .issue("cv_gone", "demo-pro", hub::util::now_secs());
+    let token =
+        restarted
+            .hub()
+            .inner()
+            .visitors
+            .issue("cv_gone", "demo-pro", hub::util::now_secs());
     let v = Visitor::connect(restarted.addr(), "demo-pro", Some(&token), Some(7)).await;
     assert_ne!(v.conversation_id, "cv_gone");
     assert_eq!(seqs(&v.history["events"]), Vec::<u64>::new());

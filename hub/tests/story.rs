@@ -49,7 +49,12 @@ async fn visitor_ai_takeover_operator_end_ai_again() {
 
     // The operator opens the history.
     let history = martin.open(&cid).await;
-    let seqs: Vec<_> = history["events"].as_array().expect("events").iter().map(|e| e["seq"].clone()).collect();
+    let seqs: Vec<_> = history["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|e| e["seq"].clone())
+        .collect();
     assert_eq!(seqs, [json!(1), json!(2)]);
 
     // The visitor asks again; the AI is generating when Martin takes over.
@@ -76,7 +81,12 @@ async fn visitor_ai_takeover_operator_end_ai_again() {
     let refused = nora.takeover(&cid).await;
     assert_eq!(refused["code"], "already_controlled");
     assert_eq!(refused["holder"]["id"], "martin");
-    assert!(refused["message"].as_str().expect("text").contains("martin account"));
+    assert!(
+        refused["message"]
+            .as_str()
+            .expect("text")
+            .contains("martin account")
+    );
 
     // Operator messages reach the visitor; visitor messages do not wake the AI.
     let ack = martin.say(&cid, "o1", "Hi, I'm looking into it.").await;
@@ -94,17 +104,30 @@ async fn visitor_ai_takeover_operator_end_ai_again() {
         .until(|f| f["type"] == "event" && f["event"]["type"] == "operator_left")
         .await;
     assert_eq!(left["event"]["reason"], "ended");
-    martin.send(json!({"type": "open", "conversation_id": cid, "after_seq": 3})).await;
+    martin
+        .send(json!({"type": "open", "conversation_id": cid, "after_seq": 3}))
+        .await;
     let h = martin.until(|f| f["type"] == "history").await;
     let kinds: Vec<String> = h["events"]
         .as_array()
         .expect("events")
         .iter()
-        .map(|e| format!("{}:{}", e["type"].as_str().unwrap_or(""), e["author"]["kind"].as_str().unwrap_or("")))
+        .map(|e| {
+            format!(
+                "{}:{}",
+                e["type"].as_str().unwrap_or(""),
+                e["author"]["kind"].as_str().unwrap_or("")
+            )
+        })
         .collect();
     assert_eq!(
         kinds,
-        ["operator_joined:", "message:operator", "message:visitor", "operator_left:"],
+        [
+            "operator_joined:",
+            "message:operator",
+            "message:visitor",
+            "operator_left:"
+        ],
         "seq {seq}"
     );
     assert_eq!(th.hub().metrics().snapshot().ai_replies, 1);
@@ -116,7 +139,12 @@ async fn visitor_ai_takeover_operator_end_ai_again() {
         .client
         .until(|f| f["type"] == "event" && f["event"]["author"]["kind"] == "ai")
         .await;
-    assert!(ai["event"]["text"].as_str().expect("text").starts_with("AI reply"));
+    assert!(
+        ai["event"]["text"]
+            .as_str()
+            .expect("text")
+            .starts_with("AI reply")
+    );
 }
 
 #[tokio::test]
@@ -150,7 +178,10 @@ async fn editors_force_release_plain_operators_cannot() {
     assert_eq!(left["reason"], "force_released");
     assert_eq!(left["by"], "eddie");
     // The holder can no longer write.
-    assert_eq!(martin.say(&cid, "o1", "still here?").await["code"], "not_controlled");
+    assert_eq!(
+        martin.say(&cid, "o1", "still here?").await["code"],
+        "not_controlled"
+    );
 }
 
 #[tokio::test]
@@ -165,7 +196,12 @@ async fn the_embedded_assistant_asks_for_a_human_and_flags_the_conversation() {
         .client
         .until(|f| f["type"] == "event" && f["event"]["author"]["kind"] == "ai")
         .await;
-    assert!(ai["event"]["text"].as_str().expect("text").contains("human"));
+    assert!(
+        ai["event"]["text"]
+            .as_str()
+            .expect("text")
+            .contains("human")
+    );
     visitor.client.until_event("human_requested").await;
     olivia
         .until(|f| f["type"] == "online_update" && f["conversation"]["needs_human"] == true)
@@ -188,8 +224,14 @@ async fn the_ai_typing_indicator_brackets_each_reply() {
     let mut visitor = th.visitor().await;
     visitor.say("v1", "How long does shipping take?").await;
     let on = visitor.client.until_type("typing").await;
-    assert_eq!((on["author"]["kind"].as_str(), on["active"].as_bool()), (Some("ai"), Some(true)));
-    visitor.client.until(|f| f["type"] == "event" && f["event"]["author"]["kind"] == "ai").await;
+    assert_eq!(
+        (on["author"]["kind"].as_str(), on["active"].as_bool()),
+        (Some("ai"), Some(true))
+    );
+    visitor
+        .client
+        .until(|f| f["type"] == "event" && f["event"]["author"]["kind"] == "ai")
+        .await;
     let off = visitor.client.until_type("typing").await;
     assert_eq!(off["active"], false);
 }
@@ -205,7 +247,8 @@ async fn idle_conversations_leave_the_online_list() {
     op.until_type("online_snapshot").await;
     let visitor = th.visitor().await;
     let cid = visitor.conversation_id.clone();
-    op.until(|f| f["type"] == "online_update" && f["conversation"]["id"] == cid.as_str()).await;
+    op.until(|f| f["type"] == "online_update" && f["conversation"]["id"] == cid.as_str())
+        .await;
     // While the visitor is connected the conversation stays; once gone and idle, it leaves.
     visitor.client.close().await;
     let gone = op.until_type("online_remove").await;

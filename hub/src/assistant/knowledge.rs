@@ -25,8 +25,7 @@ pub struct Entry {
 /// The knowledge file: a JSON array of entries.
 pub const DEMO_KNOWLEDGE: &str = include_str!("../../knowledge/demo.json");
 
-pub const HANDOFF_TEXT: &str =
-    "I'm not sure about that one. I'm getting a human teammate to help you; they'll join this chat shortly.";
+pub const HANDOFF_TEXT: &str = "I'm not sure about that one. I'm getting a human teammate to help you; they'll join this chat shortly.";
 pub const ASKED_FOR_HUMAN_TEXT: &str =
     "Of course. I've asked a human teammate to join this chat; they'll be with you shortly.";
 pub const GREETING_TEXT: &str = "Hello! I'm the assistant. How can I help you today?";
@@ -56,7 +55,13 @@ const STOP_WORDS: &[&str] = &[
 ];
 
 const HUMAN_WORDS: &[&str] = &[
-    "human", "person", "agent", "operator", "someone", "representative", "people",
+    "human",
+    "person",
+    "agent",
+    "operator",
+    "someone",
+    "representative",
+    "people",
 ];
 
 impl KnowledgeAssistant {
@@ -118,9 +123,16 @@ impl KnowledgeAssistant {
 
 fn is_greeting(message: &str) -> bool {
     let m = message.trim().to_lowercase();
-    ["hi", "hello", "hey", "good morning", "good afternoon", "good evening"]
-        .iter()
-        .any(|g| m.starts_with(g))
+    [
+        "hi",
+        "hello",
+        "hey",
+        "good morning",
+        "good afternoon",
+        "good evening",
+    ]
+    .iter()
+    .any(|g| m.starts_with(g))
 }
 
 #[async_trait]
@@ -165,7 +177,13 @@ mod tests {
     #[test]
     fn unknown_questions_ask_for_a_human() {
         let r = demo().answer("Quantum flux capacitor warranty?");
-        assert_eq!(r, Reply { text: HANDOFF_TEXT.into(), needs_human: true });
+        assert_eq!(
+            r,
+            Reply {
+                text: HANDOFF_TEXT.into(),
+                needs_human: true
+            }
+        );
     }
 
     #[test]

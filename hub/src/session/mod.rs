@@ -79,7 +79,9 @@ where
 {
     let code = CloseCode::for_handshake_error(error.code);
     let _ = sink
-        .send(WsOut::Text(frame_json(&ServerFrame::Error(error)).to_string()))
+        .send(WsOut::Text(
+            frame_json(&ServerFrame::Error(error)).to_string(),
+        ))
         .await;
     send_close(sink, code).await;
 }
@@ -286,4 +288,95 @@ where
 /// How long a heartbeat interval is, for `welcome`/`ready`.
 pub(crate) fn heartbeat_ms(hub: &Hub) -> u32 {
     u32::try_from(hub.config().idle_timeout().as_millis()).unwrap_or(u32::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    //! Sessions driven through channels instead of sockets, with tokio's paused clock.
+
+    use super::*;
+    use futures_util::{sink, stream};
+    use serde_json::{Value, json};
+    use tokio::sync::mpsc;
+
+    type Out = mpsc::UnboundedReceiver<WsOut>;
+
+    /// Start a widget session on channel ends; returns the inbound sender and outbound receiver.
+    fn widget_session(hub: Hub) -> (mpsc::UnboundedSender<WsIn>, Out) {
+        let (in_tx, in_rx) = mpsc::unbounded_channel::<WsIn>();
+        let (out_tx, out_rx) = mpsc::unbounded_channel::<WsOut>();
+        let sink = Box::pin(sink::unfold(out_tx, |tx, item: WsOut| async move {
+            tx.send(item).map_err(|_| Gone)?;
+            Ok::<_, Gone>(tx)
+        }));
+        let stream = Box::pin(stream::unfold(in_rx, |mut rx| async move {
+            rx.recv().await.map(|m| (m, rx))
+        }));
+        tokio::spawn(widget::run(hub, sink, stream));
+        (in_tx, out_rx)
+    }
+
+    async fn text(out: &mut Out) -> Value {
+        match out.recv().await.expect("output") {
+            WsOut::Text(t) => serde_json::from_str(&t).expect("json"),
+            other => panic!("expected text, got {other:?}"),
+        }
+    }
+
+    fn hub() -> Hub {
+        crate::server::build(crate::Config::for_tests(), None).expect("hub")
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_silent_client_is_pinged_then_closed_idle() {
+        let hub = hub();
+        let (tx, mut out) = widget_session(hub.clone());
+        let hello = json!({"type": "hello", "protocol": 1, "workspace_id": "demo-pro"});
+        tx.send(WsIn::Text(hello.to_string())).expect("send");
+        assert_eq!(text(&mut out).await["type"], "welcome");
+        assert_eq!(text(&mut out).await["type"], "history");
+        // The paused clock jumps straight to each timer: a ping per heartbeat, then the close.
+        let mut pings = 0;
+        loop {
+            match out.recv().await.expect("output") {
+                WsOut::Ping => pings += 1,
+                WsOut::Close(code, _) => {
+                    assert_eq!(code, CloseCode::IDLE_TIMEOUT.code);
+                    break;
+                }
+                WsOut::Text(_) => {}
+            }
+        }
+        // Silence is checked at each heartbeat: the close comes at the first one past the limit.
+        let (idle, beat) = (hub.config().idle_timeout_ms, hub.config().heartbeat_ms);
+        let expected = idle.div_ceil(beat) - 1;
+        assert_eq!(pings, expected);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn pongs_keep_a_client_alive() {
+        let hub = hub();
+        let (tx, mut out) = widget_session(hub.clone());
+        let hello = json!({"type": "hello", "protocol": 1, "workspace_id": "demo-pro"});
+        tx.send(WsIn::Text(hello.to_string())).expect("send");
+        text(&mut out).await;
+        text(&mut out).await;
+        // Answer ten pings: well past the idle timeout, and still open.
+        for _ in 0..10 {
+            match out.recv().await.expect("output") {
+                WsOut::Ping => tx.send(WsIn::Alive).expect("pong"),
+                other => panic!("expected a ping, got {other:?}"),
+            }
+        }
+        assert!(10 * hub.config().heartbeat_ms > hub.config().idle_timeout_ms);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn no_hello_closes_with_handshake_timeout() {
+        let (_tx, mut out) = widget_session(hub());
+        match out.recv().await.expect("output") {
+            WsOut::Close(code, _) => assert_eq!(code, CloseCode::HANDSHAKE_TIMEOUT.code),
+            other => panic!("expected a close, got {other:?}"),
+        }
+    }
 }

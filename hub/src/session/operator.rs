@@ -3,11 +3,11 @@
 
 use futures_util::{Sink, Stream};
 use protocol::decode;
-use protocol::{
-    Author, ErrorCode, ErrorFrame, OperatorFrame, PROTOCOL_VERSION, ServerFrame,
-};
+use protocol::{Author, ErrorCode, ErrorFrame, OperatorFrame, PROTOCOL_VERSION, ServerFrame};
 
-use super::{Conn, Flow, Gone, Handler, WsIn, WsOut, first_text, heartbeat_ms, refuse, run_loop, send_close};
+use super::{
+    Conn, Flow, Gone, Handler, WsIn, WsOut, first_text, heartbeat_ms, refuse, run_loop, send_close,
+};
 use crate::bus::Topic;
 use crate::node::{HISTORY_LIMIT, Hub, OperatorSession, error_frame};
 use crate::registry::ConnKind;
@@ -26,7 +26,11 @@ where
         Ok(OperatorFrame::Hello { protocol, token }) => {
             if protocol != PROTOCOL_VERSION {
                 let msg = format!("this hub speaks protocol {PROTOCOL_VERSION}, not {protocol}");
-                return refuse(&mut sink, ErrorFrame::with_message(ErrorCode::UnsupportedProtocol, msg)).await;
+                return refuse(
+                    &mut sink,
+                    ErrorFrame::with_message(ErrorCode::UnsupportedProtocol, msg),
+                )
+                .await;
             }
             match hub.operator_sign_in(&token) {
                 Ok(op) => op,
@@ -87,7 +91,10 @@ impl OperatorHandler {
             OperatorFrame::Open {
                 conversation_id,
                 after_seq,
-            } => self.open(conn, conversation_id, after_seq.unwrap_or(0)).await,
+            } => {
+                self.open(conn, conversation_id, after_seq.unwrap_or(0))
+                    .await
+            }
             OperatorFrame::Close { conversation_id } => {
                 conn.cursors.remove(&conversation_id);
                 hub.unsubscribe(conn.rx.id, Topic::Conversation(conversation_id))
@@ -182,7 +189,10 @@ impl OperatorHandler {
             }
             (_, Ok(None)) => {
                 return conn
-                    .send_error(error_frame(&crate::store::StoreError::NotFound, &conversation_id))
+                    .send_error(error_frame(
+                        &crate::store::StoreError::NotFound,
+                        &conversation_id,
+                    ))
                     .await;
             }
         };

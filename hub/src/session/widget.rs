@@ -2,11 +2,11 @@
 
 use futures_util::{Sink, Stream};
 use protocol::decode;
-use protocol::{
-    Author, ErrorCode, ErrorFrame, PROTOCOL_VERSION, ServerFrame, WidgetFrame,
-};
+use protocol::{Author, ErrorCode, ErrorFrame, PROTOCOL_VERSION, ServerFrame, WidgetFrame};
 
-use super::{Conn, Flow, Gone, Handler, WsIn, WsOut, first_text, heartbeat_ms, refuse, run_loop, send_close};
+use super::{
+    Conn, Flow, Gone, Handler, WsIn, WsOut, first_text, heartbeat_ms, refuse, run_loop, send_close,
+};
 use crate::bus::Topic;
 use crate::node::{HISTORY_LIMIT, Hub, error_frame};
 use crate::registry::ConnKind;
@@ -30,7 +30,11 @@ where
         }) => {
             if protocol != PROTOCOL_VERSION {
                 let msg = format!("this hub speaks protocol {PROTOCOL_VERSION}, not {protocol}");
-                return refuse(&mut sink, ErrorFrame::with_message(ErrorCode::UnsupportedProtocol, msg)).await;
+                return refuse(
+                    &mut sink,
+                    ErrorFrame::with_message(ErrorCode::UnsupportedProtocol, msg),
+                )
+                .await;
             }
             (workspace_id, visitor_token, last_seq.unwrap_or(0))
         }
@@ -96,7 +100,9 @@ impl WidgetSession {
             (Err(e), _) | (_, Err(e)) => return conn.send_error(error_frame(&e, &meta.id)).await,
             (_, Ok(None)) => return Ok(()),
         };
-        let last = events.last().map_or(last_seq.min(current.last_seq), |e| e.seq);
+        let last = events
+            .last()
+            .map_or(last_seq.min(current.last_seq), |e| e.seq);
         conn.cursors.insert(meta.id.clone(), last);
         conn.send(&ServerFrame::History {
             conversation_id: meta.id.clone(),

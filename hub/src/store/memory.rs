@@ -43,7 +43,11 @@ impl Conversation {
         event
     }
 
-    fn apply(&mut self, t: Result<Transition, control::ControlError>, at: Millis) -> Result<ControlChange, StoreError> {
+    fn apply(
+        &mut self,
+        t: Result<Transition, control::ControlError>,
+        at: Millis,
+    ) -> Result<ControlChange, StoreError> {
         let event = match t? {
             Transition::Unchanged => None,
             Transition::Changed { state, event } => {
@@ -197,7 +201,9 @@ impl Store for MemoryStore {
         let conv = self.conversation(id)?;
         let c = lock(&conv);
         // seq n lives at index n - 1.
-        let start = usize::try_from(after).unwrap_or(usize::MAX).min(c.events.len());
+        let start = usize::try_from(after)
+            .unwrap_or(usize::MAX)
+            .min(c.events.len());
         Ok(c.events[start..].iter().take(limit).cloned().collect())
     }
 
@@ -210,7 +216,7 @@ impl Store for MemoryStore {
                 (c.meta.active && c.meta.workspace_id == workspace_id).then(|| c.meta.clone())
             })
             .collect();
-        list.sort_by(|a, b| b.last_activity_at.cmp(&a.last_activity_at));
+        list.sort_by_key(|m| std::cmp::Reverse(m.last_activity_at));
         Ok(list)
     }
 
@@ -234,7 +240,8 @@ impl Store for MemoryStore {
         let mut gone = Vec::new();
         for entry in self.conversations.iter() {
             let mut c = lock(entry.value());
-            if c.meta.active && c.meta.visitor_connections == 0 && c.meta.last_activity_at < cutoff {
+            if c.meta.active && c.meta.visitor_connections == 0 && c.meta.last_activity_at < cutoff
+            {
                 c.meta.active = false;
                 gone.push(c.meta.clone());
             }

@@ -224,17 +224,32 @@ pub(crate) mod conformance {
     pub async fn sequences_are_gap_free_and_dedupe(store: Arc<dyn Store>) {
         new(&*store, "c1").await;
         let a = store
-            .append("c1", msg(Author::Visitor, "one", Some("x")), Fence::Visitor, 11)
+            .append(
+                "c1",
+                msg(Author::Visitor, "one", Some("x")),
+                Fence::Visitor,
+                11,
+            )
             .await
             .expect("append");
         assert_eq!((a.event.seq, a.duplicate), (1, false));
         let b = store
-            .append("c1", msg(Author::Visitor, "two", Some("y")), Fence::Visitor, 12)
+            .append(
+                "c1",
+                msg(Author::Visitor, "two", Some("y")),
+                Fence::Visitor,
+                12,
+            )
             .await
             .expect("append");
         assert_eq!(b.event.seq, 2);
         let again = store
-            .append("c1", msg(Author::Visitor, "one", Some("x")), Fence::Visitor, 13)
+            .append(
+                "c1",
+                msg(Author::Visitor, "one", Some("x")),
+                Fence::Visitor,
+                13,
+            )
             .await
             .expect("append");
         assert_eq!((again.event.seq, again.duplicate), (1, true));
@@ -253,7 +268,12 @@ pub(crate) mod conformance {
             tasks.push(tokio::spawn(async move {
                 let cid = format!("m{i}");
                 store
-                    .append("c2", msg(Author::Visitor, "hi", Some(&cid)), Fence::Visitor, 20)
+                    .append(
+                        "c2",
+                        msg(Author::Visitor, "hi", Some(&cid)),
+                        Fence::Visitor,
+                        20,
+                    )
                     .await
                     .expect("append")
                     .event
@@ -284,9 +304,17 @@ pub(crate) mod conformance {
             Err(StoreError::Control(ControlError::AlreadyControlled(ref h))) if h.id == "a"
         ));
         let ai = store
-            .append("c3", msg(Author::Ai, "late", None), Fence::Ai { epoch: started }, 32)
+            .append(
+                "c3",
+                msg(Author::Ai, "late", None),
+                Fence::Ai { epoch: started },
+                32,
+            )
             .await;
-        assert!(matches!(ai, Err(StoreError::Control(ControlError::StaleEpoch))));
+        assert!(matches!(
+            ai,
+            Err(StoreError::Control(ControlError::StaleEpoch))
+        ));
         let by_b = store
             .append(
                 "c3",
@@ -295,7 +323,10 @@ pub(crate) mod conformance {
                 33,
             )
             .await;
-        assert!(matches!(by_b, Err(StoreError::Control(ControlError::NotHolder))));
+        assert!(matches!(
+            by_b,
+            Err(StoreError::Control(ControlError::NotHolder))
+        ));
         store
             .append(
                 "c3",
@@ -324,7 +355,10 @@ pub(crate) mod conformance {
         // Nothing of the fenced AI reply is anywhere.
         assert!(!h.iter().any(|e| matches!(
             &e.kind,
-            EventKind::Message { author: Author::Ai, .. }
+            EventKind::Message {
+                author: Author::Ai,
+                ..
+            }
         )));
     }
 
@@ -337,7 +371,10 @@ pub(crate) mod conformance {
                 let store = store.clone();
                 let id = id.clone();
                 tasks.push(tokio::spawn(async move {
-                    store.takeover(&id, &op(&format!("op{i}")), 40).await.is_ok()
+                    store
+                        .takeover(&id, &op(&format!("op{i}")), 40)
+                        .await
+                        .is_ok()
                 }));
             }
             let mut wins = 0;
@@ -370,7 +407,12 @@ pub(crate) mod conformance {
         new(&*store, "o1").await;
         new(&*store, "o2").await;
         store
-            .append("o2", msg(Author::Visitor, "later", None), Fence::Visitor, 50)
+            .append(
+                "o2",
+                msg(Author::Visitor, "later", None),
+                Fence::Visitor,
+                50,
+            )
             .await
             .expect("append");
         let list = store.active("ws").await.expect("active");
@@ -382,13 +424,21 @@ pub(crate) mod conformance {
         let gone = store.deactivate_idle(100).await.expect("sweep");
         let gone: Vec<_> = gone.iter().map(|m| m.id.as_str()).collect();
         assert!(gone.contains(&"o2") && !gone.contains(&"o1"));
-        store.visitor_presence("o1", -1, 10).await.expect("presence");
+        store
+            .visitor_presence("o1", -1, 10)
+            .await
+            .expect("presence");
         let gone = store.deactivate_idle(100).await.expect("sweep");
         assert!(gone.iter().any(|m| m.id == "o1"));
         assert!(store.deactivate_idle(100).await.expect("sweep").is_empty());
         // New activity brings it back.
         let back = store
-            .append("o1", msg(Author::Visitor, "back", None), Fence::Visitor, 200)
+            .append(
+                "o1",
+                msg(Author::Visitor, "back", None),
+                Fence::Visitor,
+                200,
+            )
             .await
             .expect("append");
         assert!(back.meta.active);

@@ -193,7 +193,8 @@ impl Visitor {
         last_seq: Option<u64>,
     ) -> Visitor {
         let mut client = Client::connect(addr, "/ws/widget").await;
-        let mut hello = json!({"type": "hello", "protocol": PROTOCOL_VERSION, "workspace_id": workspace});
+        let mut hello =
+            json!({"type": "hello", "protocol": PROTOCOL_VERSION, "workspace_id": workspace});
         if let Some(t) = token {
             hello["visitor_token"] = json!(t);
         }
@@ -239,7 +240,8 @@ impl Client {
         self.send(json!({"type": "takeover", "conversation_id": conversation_id}))
             .await;
         self.until(|f| {
-            (f["type"] == "control" || f["type"] == "error") && f["conversation_id"] == conversation_id
+            (f["type"] == "control" || f["type"] == "error")
+                && f["conversation_id"] == conversation_id
         })
         .await
     }
@@ -248,7 +250,8 @@ impl Client {
         self.send(json!({"type": "release", "conversation_id": conversation_id, "force": force}))
             .await;
         self.until(|f| {
-            (f["type"] == "control" || f["type"] == "error") && f["conversation_id"] == conversation_id
+            (f["type"] == "control" || f["type"] == "error")
+                && f["conversation_id"] == conversation_id
         })
         .await
     }
@@ -283,7 +286,11 @@ impl GatedAssistant {
 
 #[async_trait::async_trait]
 impl Assistant for GatedAssistant {
-    async fn reply(&self, _ws: &str, transcript: &[ConversationEvent]) -> Result<Reply, AssistantError> {
+    async fn reply(
+        &self,
+        _ws: &str,
+        transcript: &[ConversationEvent],
+    ) -> Result<Reply, AssistantError> {
         let _ = self.started.send(());
         self.permits
             .acquire()

@@ -1,0 +1,136 @@
+//! docs/protocol.md stays true: each JSON example decodes as the frame kind its block is
+//! labelled with, and every frame type has at least one example.
+
+use std::collections::BTreeSet;
+
+use protocol::{OperatorFrame, ServerFrame, WidgetFrame};
+
+// Exhaustive matches: a new frame variant does not compile until it is listed here.
+fn widget_type(f: &WidgetFrame) -> &'static str {
+    match f {
+        WidgetFrame::Hello { .. } => "hello",
+        WidgetFrame::Message { .. } => "message",
+        WidgetFrame::Typing { .. } => "typing",
+    }
+}
+const WIDGET: &[&str] = &["hello", "message", "typing"];
+
+fn operator_type(f: &OperatorFrame) -> &'static str {
+    match f {
+        OperatorFrame::Hello { .. } => "hello",
+        OperatorFrame::SubscribeOnline {} => "subscribe_online",
+        OperatorFrame::UnsubscribeOnline {} => "unsubscribe_online",
+        OperatorFrame::Open { .. } => "open",
+        OperatorFrame::Close { .. } => "close",
+        OperatorFrame::Takeover { .. } => "takeover",
+        OperatorFrame::Release { .. } => "release",
+        OperatorFrame::Message { .. } => "message",
+        OperatorFrame::Typing { .. } => "typing",
+    }
+}
+const OPERATOR: &[&str] = &[
+    "hello",
+    "subscribe_online",
+    "unsubscribe_online",
+    "open",
+    "close",
+    "takeover",
+    "release",
+    "message",
+    "typing",
+];
+
+fn server_type(f: &ServerFrame) -> &'static str {
+    match f {
+        ServerFrame::Welcome { .. } => "welcome",
+        ServerFrame::Ready { .. } => "ready",
+        ServerFrame::History { .. } => "history",
+        ServerFrame::Event { .. } => "event",
+        ServerFrame::Ack { .. } => "ack",
+        ServerFrame::Control { .. } => "control",
+        ServerFrame::Typing { .. } => "typing",
+        ServerFrame::OnlineSnapshot { .. } => "online_snapshot",
+        ServerFrame::OnlineUpdate { .. } => "online_update",
+        ServerFrame::OnlineRemove { .. } => "online_remove",
+        ServerFrame::Error(_) => "error",
+    }
+}
+const SERVER: &[&str] = &[
+    "welcome",
+    "ready",
+    "history",
+    "event",
+    "ack",
+    "control",
+    "typing",
+    "online_snapshot",
+    "online_update",
+    "online_remove",
+    "error",
+];
+
+fn parse<T: serde::de::DeserializeOwned>(kind: &str, body: &str) -> T {
+    serde_json::from_str(body)
+        .unwrap_or_else(|e| panic!("{kind} example does not decode: {e}\n{body}"))
+}
+
+#[test]
+fn every_frame_has_a_valid_example_in_the_protocol_doc() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/protocol.md");
+    let doc = std::fs::read_to_string(path).expect("docs/protocol.md");
+    let (mut w, mut o, mut s) = (BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
+    let mut lines = doc.lines();
+    while let Some(line) = lines.next() {
+        let Some(kind) = line.strip_prefix("```json ") else {
+            continue;
+        };
+        let body: Vec<&str> = lines
+            .by_ref()
+            .take_while(|l| !l.starts_with("```"))
+            .collect();
+        let body = body.join("\n");
+        match kind.trim() {
+            "widget" => w.insert(widget_type(&parse(kind, &body))),
+            "operator" => o.insert(operator_type(&parse(kind, &body))),
+            "server" => s.insert(server_type(&parse(kind, &body))),
+            other => panic!("unknown example label `{other}`"),
+        };
+    }
+    let missing = |all: &[&'static str], seen: &BTreeSet<&str>| -> Vec<&'static str> {
+        all.iter().copied().filter(|t| !seen.contains(t)).collect()
+    };
+    assert_eq!(
+        missing(WIDGET, &w),
+        Vec::<&str>::new(),
+        "widget frames without an example"
+    );
+    assert_eq!(
+        missing(OPERATOR, &o),
+        Vec::<&str>::new(),
+        "operator frames without an example"
+    );
+    assert_eq!(
+        missing(SERVER, &s),
+        Vec::<&str>::new(),
+        "server frames without an example"
+    );
+}
+
+#[test]
+fn every_error_and_close_code_is_in_the_protocol_doc() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/protocol.md");
+    let doc = std::fs::read_to_string(path).expect("docs/protocol.md");
+    for code in protocol::ErrorCode::ALL {
+        assert!(
+            doc.contains(&format!("| `{}` |", code.as_str())),
+            "{code} not documented"
+        );
+    }
+    for c in protocol::CloseCode::ALL {
+        assert!(
+            doc.contains(&format!("| {} | `{}` |", c.code, c.name)),
+            "close {} not documented",
+            c.code
+        );
+    }
+}

@@ -1,0 +1,27 @@
+# Shared by the project's scripts: install what is missing, from Debian's packages.
+# shellcheck shell=bash
+
+# need_pkg BINARY PACKAGE: install PACKAGE with apt-get when BINARY is not on the machine.
+need_pkg() {
+  local bin=$1 pkg=$2
+  if command -v "$bin" >/dev/null 2>&1 || [ -x "$bin" ]; then
+    return 0
+  fi
+  echo "==> installing $pkg (for $bin)"
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  if ! $sudo apt-get install -y --no-install-recommends "$pkg" >/dev/null 2>&1; then
+    $sudo apt-get update >/dev/null
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$pkg" >/dev/null
+  fi
+}
+
+# npm_deps DIR: install a package's npm dependencies exactly as locked, once.
+npm_deps() {
+  local dir=$1
+  need_pkg npm npm
+  if [ ! -d "$dir/node_modules" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
+    echo "==> npm ci in $dir"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+}

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Run every test: Rust (protocol, hub unit and integration), the dashboard's unit tests, and
+# the end-to-end test in a real Chromium. Installs what is missing first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib.sh
+
+started=$SECONDS
+step() { echo; echo "==> $* ($((SECONDS - started))s)"; }
+
+need_pkg /usr/bin/chromium chromium
+npm_deps web-ui
+
+step "rustfmt"
+cargo fmt --all -- --check
+
+step "cargo test (protocol, hub)"
+cargo test --workspace --no-fail-fast
+
+step "web-ui: typecheck and unit tests"
+(cd web-ui && npm test --silent)
+
+step "web-ui: build, then end to end in Chromium"
+(cd web-ui && HUB_BIN="$PWD/../target/debug/hub" npm run e2e --silent)
+
+step "all tests passed"
