@@ -61,6 +61,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Print a line for whoever started us; a closed stdout must not take the hub down.
+fn say(line: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}").and_then(|()| out.flush());
+}
+
 async fn wait_for_signal() {
     #[cfg(unix)]
     {

@@ -47,17 +47,18 @@ pub enum StartError {
     Invalid(String),
 }
 
+fn read_file(path: &PathBuf) -> Result<Vec<u8>, StartError> {
+    std::fs::read(path).map_err(|source| StartError::Read {
+        path: path.clone(),
+        source,
+    })
+}
+
 /// Build a hub from its configuration (embedded in-memory backends).
 pub fn build(config: Config, assistant: Option<Arc<dyn Assistant>>) -> Result<Hub, StartError> {
-    let read = |path: &PathBuf| {
-        std::fs::read(path).map_err(|source| StartError::Read {
-            path: path.clone(),
-            source,
-        })
-    };
     let mut directory = match &config.workspaces {
         Some(path) => {
-            let json = String::from_utf8_lossy(&read(path)?).into_owned();
+            let json = String::from_utf8_lossy(&read_file(path)?).into_owned();
             Directory::from_json(&json).map_err(|e| StartError::Invalid(e.to_string()))?
         }
         None => Directory::default(),
@@ -65,29 +66,7 @@ pub fn build(config: Config, assistant: Option<Arc<dyn Assistant>>) -> Result<Hu
     if config.dev {
         crate::dev::add_demo_workspaces(&mut directory);
     }
-    let key = match (&config.operator_jwt_secret, &config.operator_jwt_public_key) {
-        (Some(_), Some(_)) => {
-            return Err(StartError::Invalid(
-                "set either --operator-jwt-secret or --operator-jwt-public-key, not both".into(),
-            ));
-        }
-        (Some(secret), None) => OperatorKey::Hs256Secret(secret.clone().into_bytes()),
-        (None, Some(path)) => match config.operator_jwt_alg {
-            PublicKeyAlg::Rs256 => OperatorKey::RsaPem(read(path)?),
-            PublicKeyAlg::Es256 => OperatorKey::EcPem(read(path)?),
-        },
-        (None, None) if config.dev => {
-            OperatorKey::Hs256Secret(crate::dev::DEV_OPERATOR_SECRET.as_bytes().to_vec())
-        }
-        (None, None) => {
-            return Err(StartError::Invalid(
-                "no operator key: set --operator-jwt-secret or --operator-jwt-public-key (or use --dev)"
-                    .into(),
-            ));
-        }
-    };
-    let operators = OperatorVerifier::new(key, config.operator_jwt_issuer.as_deref())
-        .map_err(|e| StartError::Invalid(e.to_string()))?;
+    let operators = operator_verifier(&config)?;
     let visitor_secret = match &config.visitor_token_secret {
         Some(s) => s.clone().into_bytes(),
         None => {
@@ -104,7 +83,7 @@ pub fn build(config: Config, assistant: Option<Arc<dyn Assistant>>) -> Result<Hu
             let delay = Duration::from_millis(config.assistant_delay_ms);
             match &config.knowledge {
                 Some(path) => {
-                    let json = String::from_utf8_lossy(&read(path)?).into_owned();
+                    let json = String::from_utf8_lossy(&read_file(path)?).into_owned();
                     Arc::new(
                         KnowledgeAssistant::from_json(&json, delay)
                             .map_err(|e| StartError::Invalid(e.to_string()))?,
@@ -125,6 +104,33 @@ pub fn build(config: Config, assistant: Option<Arc<dyn Assistant>>) -> Result<Hu
         visitors,
         assistant,
     }))
+}
+
+/// The operator token verifier the configuration asks for.
+pub fn operator_verifier(config: &Config) -> Result<OperatorVerifier, StartError> {
+    let key = match (&config.operator_jwt_secret, &config.operator_jwt_public_key) {
+        (Some(_), Some(_)) => {
+            return Err(StartError::Invalid(
+                "set either --operator-jwt-secret or --operator-jwt-public-key, not both".into(),
+            ));
+        }
+        (Some(secret), None) => OperatorKey::Hs256Secret(secret.clone().into_bytes()),
+        (None, Some(path)) => match config.operator_jwt_alg {
+            PublicKeyAlg::Rs256 => OperatorKey::RsaPem(read_file(path)?),
+            PublicKeyAlg::Es256 => OperatorKey::EcPem(read_file(path)?),
+        },
+        (None, None) if config.dev => {
+            OperatorKey::Hs256Secret(crate::dev::DEV_OPERATOR_SECRET.as_bytes().to_vec())
+        }
+        (None, None) => {
+            return Err(StartError::Invalid(
+                "no operator key: set --operator-jwt-secret or --operator-jwt-public-key (or use --dev)"
+                    .into(),
+            ));
+        }
+    };
+    OperatorVerifier::new(key, config.operator_jwt_issuer.as_deref())
+        .map_err(|e| StartError::Invalid(e.to_string()))
 }
 
 /// A started server.

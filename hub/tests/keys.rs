@@ -1,0 +1,78 @@
+//! Operator tokens signed with public-key algorithms: RS256 and ES256 accepted when configured,
+//! the algorithm pinned (no HS/RS confusion, no `none`).
+
+use hub::auth::{OPERATOR_AUDIENCE, OperatorClaims, OperatorKey, OperatorVerifier};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use protocol::Role;
+
+const RSA_PRIVATE: &[u8] = include_bytes!("fixtures/rsa-private.pem");
+const RSA_PUBLIC: &[u8] = include_bytes!("fixtures/rsa-public.pem");
+const EC_PRIVATE: &[u8] = include_bytes!("fixtures/ec-private.pem");
+const EC_PUBLIC: &[u8] = include_bytes!("fixtures/ec-public.pem");
+
+fn claims() -> OperatorClaims {
+    OperatorClaims {
+        sub: "martin".into(),
+        ws: "demo-pro".into(),
+        role: Role::Operator,
+        name: "Martin Keller".into(),
+        exp: hub::util::now_secs() + 600,
+        aud: Some(OPERATOR_AUDIENCE.into()),
+        iss: Some("https://acme.example".into()),
+    }
+}
+
+fn sign(alg: Algorithm, key: &EncodingKey) -> String {
+    jsonwebtoken::encode(&Header::new(alg), &claims(), key).expect("sign")
+}
+
+#[test]
+fn rs256_tokens_verify_with_the_public_key() {
+    let v = OperatorVerifier::new(
+        OperatorKey::RsaPem(RSA_PUBLIC.to_vec()),
+        Some("https://acme.example"),
+    )
+    .expect("key");
+    let token = sign(
+        Algorithm::RS256,
+        &EncodingKey::from_rsa_pem(RSA_PRIVATE).expect("pem"),
+    );
+    assert_eq!(v.verify(&token).expect("valid"), claims());
+}
+
+#[test]
+fn es256_tokens_verify_with_the_public_key() {
+    let v = OperatorVerifier::new(OperatorKey::EcPem(EC_PUBLIC.to_vec()), None).expect("key");
+    let token = sign(
+        Algorithm::ES256,
+        &EncodingKey::from_ec_pem(EC_PRIVATE).expect("pem"),
+    );
+    assert_eq!(v.verify(&token).expect("valid").sub, "martin");
+}
+
+#[test]
+fn an_hs256_token_keyed_with_the_public_key_is_refused() {
+    // The classic confusion attack: sign with HS256 using the (public) RSA key as the secret.
+    let v = OperatorVerifier::new(OperatorKey::RsaPem(RSA_PUBLIC.to_vec()), None).expect("key");
+    let token = sign(Algorithm::HS256, &EncodingKey::from_secret(RSA_PUBLIC));
+    assert!(v.verify(&token).is_err());
+}
+
+#[test]
+fn a_wrong_issuer_is_refused() {
+    let v = OperatorVerifier::new(
+        OperatorKey::RsaPem(RSA_PUBLIC.to_vec()),
+        Some("https://other.example"),
+    )
+    .expect("key");
+    let token = sign(
+        Algorithm::RS256,
+        &EncodingKey::from_rsa_pem(RSA_PRIVATE).expect("pem"),
+    );
+    assert!(v.verify(&token).is_err());
+}
+
+#[test]
+fn a_malformed_public_key_is_a_start_error() {
+    assert!(OperatorVerifier::new(OperatorKey::RsaPem(b"not a key".to_vec()), None).is_err());
+}
