@@ -44,16 +44,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let hub = hub::server::build(config, None)?;
     let running = hub::server::start(hub).await?;
     // Scripts and tests read this line to learn the bound port.
-    println!("hub listening on http://{}", running.addr);
+    say(&format!("hub listening on http://{}", running.addr));
     if dev {
         let base = format!("http://{}", running.addr);
         if has_ui {
-            println!("  operator dashboard: {base}/  (pick a demo operator)");
+            say(&format!(
+                "  operator dashboard: {base}/  (pick a demo operator)"
+            ));
         }
-        println!(
+        say(&format!(
             "  visitor socket:     ws://{}/ws/widget  (workspace demo-pro)",
             running.addr
-        );
+        ));
     }
     wait_for_signal().await;
     info!("shutting down");
