@@ -53,8 +53,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             ));
         }
         say(&format!(
-            "  visitor socket:     ws://{}/ws/widget  (workspace demo-pro)",
-            running.addr
+            "  demo visitor chat:  {base}/dev/chat  (workspace demo-pro; ?workspace=demo-basic for the Basic plan)"
         ));
     }
     wait_for_signal().await;

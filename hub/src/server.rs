@@ -274,6 +274,8 @@ fn from_message(m: Result<Message, warp::Error>) -> WsIn {
     }
 }
 
+const DEV_CHAT: &str = include_str!("../assets/dev-chat.html");
+
 #[derive(Debug, Deserialize)]
 struct DevLogin {
     operator_id: String,
@@ -305,7 +307,11 @@ fn dev_routes(hub: Hub) -> warp::filters::BoxedFilter<(warp::reply::Response,)> 
                 .into_response(),
             }
         });
-    list.or(login).unify().boxed()
+    // A bare visitor chat, so `./scripts/run.sh` shows both sides of a conversation.
+    let chat = warp::path!("dev" / "chat")
+        .and(warp::get())
+        .map(|| warp::reply::html(DEV_CHAT).into_response());
+    list.or(login).unify().or(chat).unify().boxed()
 }
 
 async fn not_found(rejection: Rejection) -> Result<warp::reply::Response, Infallible> {

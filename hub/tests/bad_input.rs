@@ -350,6 +350,9 @@ async fn health_ready_and_dev_routes() {
             .0,
         400
     );
+    let (status, page) = http(th.addr(), "GET", "/dev/chat", None).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("/ws/widget"));
     assert_eq!(http(th.addr(), "GET", "/nope", None).await.0, 404);
 }
 
