@@ -262,6 +262,10 @@ export class HubClient {
     this.dispatch({ type: "error_dismissed", conversationId });
   }
 
+  clearNotices(): void {
+    this.dispatch({ type: "notices_cleared" });
+  }
+
   markSeen(conversationId: string, seq: number): void {
     this.dispatch({ type: "seen", conversationId, seq });
   }

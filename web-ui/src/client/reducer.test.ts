@@ -180,6 +180,14 @@ describe("connection and close codes", () => {
   });
 });
 
+describe("errors", () => {
+  it("keeps errors tied to no conversation as notices until cleared", () => {
+    const s = reduce(connected, frame({ type: "error", code: "bad_frame", message: "", retryable: false }));
+    expect(s.notices).toEqual([{ code: "bad_frame", text: expect.stringContaining("not valid JSON") }]);
+    expect(reduce(s, { type: "notices_cleared" }).notices).toEqual([]);
+  });
+});
+
 describe("resumeFrames", () => {
   it("subscribes, re-opens open conversations after their last seq, and re-sends unacked messages", () => {
     const s = run(

@@ -41,6 +41,7 @@ export type ClientAction =
   | { type: "message_queued"; conversationId: string; clientId: string; text: string; at: number }
   | { type: "message_retry"; conversationId: string; clientId: string }
   | { type: "error_dismissed"; conversationId: string }
+  | { type: "notices_cleared" }
   | { type: "seen"; conversationId: string; seq: number };
 
 const MAX_NOTICES = 5;
@@ -93,6 +94,8 @@ export function reduce(state: ClientState, action: ClientAction): ClientState {
       );
     case "error_dismissed":
       return updateConversation(state, action.conversationId, (c) => ({ ...c, error: null }));
+    case "notices_cleared":
+      return state.notices.length === 0 ? state : { ...state, notices: [] };
     case "seen": {
       const prev = state.seen[action.conversationId] ?? 0;
       if (action.seq <= prev) return state;

@@ -26,7 +26,7 @@ export function ConnectionBanner({ connection, onReconnect, onSignIn }: Connecti
       return (
         <div className="banner banner--warn" role="status">
           <span>
-            {connection.notice?.text ?? connection.close.description} <Countdown ms={connection.delayMs} />
+            {connection.notice?.text ?? connection.close.description} <Countdown key={connection.attempt} ms={connection.delayMs} />
           </span>
           <button type="button" className="link-button" onClick={onReconnect}>
             Reconnect now

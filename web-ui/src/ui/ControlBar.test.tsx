@@ -14,8 +14,13 @@ function session(plan: Plan = "pro", role: Role = "operator"): Session {
   };
 }
 
-function actions(): ControlActions & { [K in keyof ControlActions]: ReturnType<typeof vi.fn> } {
-  return { takeover: vi.fn(), release: vi.fn(), send: vi.fn(), setTyping: vi.fn() };
+function actions() {
+  return {
+    takeover: vi.fn<ControlActions["takeover"]>(),
+    release: vi.fn<ControlActions["release"]>(),
+    send: vi.fn<ControlActions["send"]>(),
+    setTyping: vi.fn<ControlActions["setTyping"]>(),
+  };
 }
 
 function renderBar(control: ControlView, opts: { plan?: Plan; role?: Role; connected?: boolean; pending?: "takeover" | "release" | null } = {}) {

@@ -53,7 +53,7 @@ describe("ConversationView", () => {
     const log = screen.getByRole("log", { name: "Conversation history" });
     const items = within(log).getAllByRole("listitem");
     expect(items.map((i) => i.textContent)).toEqual([
-      expect.stringMatching(/^V\s*Visitor.*Where is my order\?$/),
+      expect.stringMatching(/^Visitor.*Where is my order\?$/),
       expect.stringMatching(/^AIAI assistant.*Let me check\.$/),
       expect.stringMatching(/^The visitor asked for a human/),
       expect.stringMatching(/^Bob Builder joined the chat — the visitor sees “Human”/),
@@ -78,6 +78,18 @@ describe("ConversationView", () => {
     );
     expect(screen.getByText(/Visitor is typing…/)).toBeInTheDocument();
     expect(screen.getByText(/AI assistant is thinking…/)).toBeInTheDocument();
+  });
+
+  it("does not tell the operator that they themselves are typing", () => {
+    renderView(
+      stateWith([
+        frame(history("c1", [])),
+        frame({ type: "typing", conversation_id: "c1", author: { kind: "operator", ...alice }, active: true }),
+        frame({ type: "typing", conversation_id: "c1", author: { kind: "operator", ...bob }, active: true }),
+      ]),
+    );
+    expect(screen.getByText("Bob Builder is typing…")).toBeInTheDocument();
+    expect(screen.queryByText(/Alice Admin is typing/)).toBeNull();
   });
 
   it("shows each own message's delivery state and retries a failed one", async () => {

@@ -18,6 +18,8 @@ export interface ConversationViewProps {
 export function ConversationView({ conversation: c, summary, session, connected, actions }: ConversationViewProps) {
   const label = summary?.visitor_label ?? "Visitor";
   const control = controlView(c, session);
+  // The Online list follows presence live; the history frame only knew it at open time.
+  const visitorOnline = summary?.visitor_online ?? c.visitorOnline;
   const items = timeline(c);
   const logRef = useRef<HTMLOListElement>(null);
 
@@ -37,8 +39,8 @@ export function ConversationView({ conversation: c, summary, session, connected,
         <div>
           <h2 className="conversation__title">{label}</h2>
           <p className="conversation__sub">
-            <span className={`presence presence--${c.visitorOnline ? "online" : "offline"}`} aria-hidden="true" />
-            {c.visitorOnline ? "Online" : "Offline"}
+            <span className={`presence presence--${visitorOnline ? "online" : "offline"}`} aria-hidden="true" />
+            {visitorOnline ? "Online" : "Offline"}
             <span className="dot-sep" aria-hidden="true">·</span>
             Handled by <strong>{holderText}</strong>
             {c.needsHuman && control.kind === "ai" && <span className="badge badge--waiting">Needs human</span>}
@@ -63,7 +65,7 @@ export function ConversationView({ conversation: c, summary, session, connected,
         ))}
       </ol>
 
-      <TypingLine conversation={c} />
+      <TypingLine conversation={c} selfId={session.operator.id} />
 
       {c.error && (
         <div className="inline-error" role="alert">
@@ -196,11 +198,12 @@ function noticeText(e: NoticeEvent, session: Session): string {
   }
 }
 
-function TypingLine({ conversation: c }: { conversation: ConversationState }) {
+function TypingLine({ conversation: c, selfId }: { conversation: ConversationState; selfId: string }) {
   const lines: string[] = [];
   if (c.typing.visitor) lines.push("Visitor is typing…");
   if (c.typing.ai) lines.push("AI assistant is thinking…");
-  for (const op of c.typing.operators) lines.push(`${op.name} is typing…`);
+  // Another tab of the same operator may echo back; nobody needs to be told they are typing.
+  for (const op of c.typing.operators) if (op.id !== selfId) lines.push(`${op.name} is typing…`);
   // Kept mounted (empty) so the layout does not jump when someone starts typing.
   return (
     <p className="typing" aria-live="polite">

@@ -129,7 +129,10 @@ export function Dashboard({ client, onSignOut }: DashboardProps) {
       />
       {state.notices.length > 0 && (
         <div className="banner banner--error" role="alert">
-          {state.notices.at(-1)?.text}
+          <span>{state.notices.at(-1)?.text}</span>
+          <button type="button" className="link-button" onClick={() => client.clearNotices()}>
+            Dismiss
+          </button>
         </div>
       )}
 

@@ -26,7 +26,7 @@ export function SignIn({ operators, onPick }: { operators: DevOperator[]; onPick
             <section key={first.workspace_id} className="signin__workspace" aria-labelledby={headingId}>
               <h2 id={headingId}>
                 {first.workspace_name}{" "}
-                <span className={`badge ${planHasTakeControl(first.plan) ? "badge--pro" : "badge--plan"}`}>
+                <span className={`badge badge--plan${planHasTakeControl(first.plan) ? " badge--pro" : ""}`}>
                   {first.plan}
                 </span>
               </h2>
