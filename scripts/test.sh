@@ -9,6 +9,7 @@ started=$SECONDS
 step() { echo; echo "==> $* ($((SECONDS - started))s)"; }
 
 need_pkg /usr/bin/chromium chromium
+need_pkg redis-server redis-server
 npm_deps web-ui
 
 step "rustfmt"

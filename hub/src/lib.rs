@@ -25,6 +25,8 @@ pub mod registry;
 pub mod server;
 pub mod session;
 pub mod store;
+#[doc(hidden)]
+pub mod testing;
 pub mod util;
 
 pub use config::Config;

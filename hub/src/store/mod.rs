@@ -6,6 +6,7 @@
 //! The conformance tests at the bottom of this file run against every implementation.
 
 pub mod memory;
+pub mod redis;
 
 use async_trait::async_trait;
 use protocol::{

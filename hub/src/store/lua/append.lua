@@ -1,0 +1,26 @@
+-- KEYS: meta, workspace key prefix, global active zset (see common.lua)
+-- ARGV: fence kind (visitor|ai|operator), fence arg (epoch or operator id), dedupe field ("" for
+--       none), event body JSON, at, preview JSON ("" to keep), needs_human ("1" to set)
+if not exists() then return {'not_found', '', {}, ''} end
+local kind, arg = ARGV[1], ARGV[2]
+local holder = redis.call('HGET', meta, 'holder_id')
+local epoch = redis.call('HGET', meta, 'epoch')
+if kind == 'ai' then
+  if holder ~= '' or epoch ~= arg then return result('stale_epoch') end
+elseif kind == 'operator' then
+  if holder == '' then return result('not_controlled') end
+  if holder ~= arg then return result('not_holder') end
+end
+local dd = ARGV[3]
+if dd ~= '' then
+  local seen = redis.call('HGET', meta .. ':dd', dd)
+  if seen then
+    local e = redis.call('XRANGE', meta .. ':ev', '0-' .. seen, '0-' .. seen)
+    return result('duplicate', e[1] and e[1][2][2] or '')
+  end
+end
+local seq, event = push(ARGV[4], ARGV[5])
+if dd ~= '' then redis.call('HSET', meta .. ':dd', dd, seq) end
+if ARGV[6] ~= '' then redis.call('HSET', meta, 'last_msg', ARGV[6]) end
+if ARGV[7] == '1' then redis.call('HSET', meta, 'needs_human', '1') end
+return result('ok', event)

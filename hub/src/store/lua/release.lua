@@ -1,0 +1,18 @@
+-- KEYS: meta, workspace key prefix, global active zset (see common.lua)
+-- ARGV: actor id, "1" if the actor may force-release, "1" if force was asked, at
+if not exists() then return {'not_found', '', {}, ''} end
+local holder = redis.call('HGET', meta, 'holder_id')
+if holder == '' then return result('not_controlled') end
+local reason, by = 'ended', ''
+if holder ~= ARGV[1] then
+  if ARGV[3] ~= '1' then return result('not_holder') end
+  if ARGV[2] ~= '1' then return result('role_required') end
+  reason, by = 'force_released', ',"by":' .. cjson.encode(ARGV[1])
+end
+local operator = redis.call('HGET', meta, 'holder')
+local epoch = redis.call('HINCRBY', meta, 'epoch', 1)
+redis.call('HSET', meta, 'holder_id', '', 'holder', '')
+local body = '{"type":"operator_left","operator":' .. operator .. ',"epoch":' .. epoch
+  .. ',"reason":"' .. reason .. '"' .. by .. '}'
+local _, event = push(body, ARGV[4])
+return result('ok', event)

@@ -1,0 +1,10 @@
+-- KEYS: meta, workspace key prefix, global active zset (see common.lua)
+-- ARGV: operator id, operator JSON, at
+if not exists() then return {'not_found', '', {}, ''} end
+local holder = redis.call('HGET', meta, 'holder_id')
+if holder == ARGV[1] then return result('unchanged') end
+if holder ~= '' then return result('already_controlled', nil, redis.call('HGET', meta, 'holder')) end
+local epoch = redis.call('HINCRBY', meta, 'epoch', 1)
+redis.call('HSET', meta, 'holder_id', ARGV[1], 'holder', ARGV[2], 'needs_human', '0')
+local _, event = push('{"type":"operator_joined","operator":' .. ARGV[2] .. ',"epoch":' .. epoch .. '}', ARGV[3])
+return result('ok', event)

@@ -1,0 +1,508 @@
+//! The Redis store: conversations shared by every node.
+//!
+//! Each state change is one Lua script, so it is atomic and one round trip: the scripts in
+//! `lua/` apply the rules of [`crate::control`] (the conformance suite in `store/mod.rs` runs
+//! against this store and the memory store alike). Layout, under a configurable prefix:
+//!
+//! | key | type | holds |
+//! | --- | --- | --- |
+//! | `c:{id}` | hash | meta: workspace, label, times, `seq`, `epoch`, `holder_id`, `holder`, flags |
+//! | `c:{id}:ev` | stream | history; entry id `0-{seq}`, field `e` = the event's JSON |
+//! | `c:{id}:dd` | hash | idempotency: dedupe key → seq |
+//! | `ws:{workspace}:active` | sorted set | the Online list, scored by last activity |
+//! | `active` | sorted set | every active conversation, for the idle sweep |
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use protocol::{ControlState, ConversationEvent, Holder, MessagePreview, Millis, OperatorRef, Seq};
+use redis::aio::ConnectionManager;
+use redis::{AsyncCommands, Script};
+
+use super::{
+    Appended, ControlChange, ConversationMeta, Draft, NewConversation, Store, StoreError,
+    dedupe_key, preview,
+};
+use crate::control::{Actor, ControlError, Fence};
+
+const COMMON: &str = include_str!("lua/common.lua");
+
+fn script(body: &str) -> Script {
+    Script::new(&format!("{COMMON}\n{body}"))
+}
+
+/// Most conversations taken off the Online list per sweep call.
+const SWEEP_BATCH: usize = 500;
+
+pub struct RedisStore {
+    conn: ConnectionManager,
+    prefix: String,
+    append: Script,
+    takeover: Script,
+    release: Script,
+    presence: Script,
+    sweep: Script,
+}
+
+impl std::fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+fn unavailable(e: redis::RedisError) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+/// What every script returns: status, event JSON, the meta hash, and an extra value.
+type ScriptReply = (String, String, Vec<String>, String);
+
+impl RedisStore {
+    pub fn new(conn: ConnectionManager, prefix: impl Into<String>) -> Self {
+        Self {
+            conn,
+            prefix: prefix.into(),
+            append: script(include_str!("lua/append.lua")),
+            takeover: script(include_str!("lua/takeover.lua")),
+            release: script(include_str!("lua/release.lua")),
+            presence: script(include_str!("lua/presence.lua")),
+            sweep: Script::new(include_str!("lua/sweep.lua")),
+        }
+    }
+
+    fn meta_key(&self, id: &str) -> String {
+        format!("{}c:{id}", self.prefix)
+    }
+
+    fn workspace_key(&self, ws: &str) -> String {
+        format!("{}ws:{ws}:active", self.prefix)
+    }
+
+    fn global_key(&self) -> String {
+        format!("{}active", self.prefix)
+    }
+
+    /// Run a conversation script with its three standard keys: one round trip.
+    async fn run(
+        &self,
+        script: &Script,
+        id: &str,
+        args: &[&str],
+    ) -> Result<ScriptReply, StoreError> {
+        let mut inv = script.key(self.meta_key(id));
+        inv.key(format!("{}ws:", self.prefix))
+            .key(self.global_key());
+        for a in args {
+            inv.arg(*a);
+        }
+        let mut conn = self.conn.clone();
+        let reply: ScriptReply = inv.invoke_async(&mut conn).await.map_err(unavailable)?;
+        if reply.0 == "not_found" {
+            return Err(StoreError::NotFound);
+        }
+        Ok(reply)
+    }
+
+    fn meta(&self, id: &str, flat: Vec<String>) -> Result<ConversationMeta, StoreError> {
+        let mut h: HashMap<String, String> = HashMap::new();
+        let mut it = flat.into_iter();
+        while let (Some(k), Some(v)) = (it.next(), it.next()) {
+            h.insert(k, v);
+        }
+        parse_meta(id, &h)
+    }
+
+    fn event(json: &str) -> Result<ConversationEvent, StoreError> {
+        serde_json::from_str(json)
+            .map_err(|e| StoreError::Unavailable(format!("corrupt event: {e}")))
+    }
+}
+
+fn parse_meta(id: &str, h: &HashMap<String, String>) -> Result<ConversationMeta, StoreError> {
+    let corrupt =
+        |what: &str| StoreError::Unavailable(format!("corrupt conversation {id}: {what}"));
+    let num = |k: &str| -> Result<u64, StoreError> {
+        h.get(k)
+            .and_then(|v| v.parse::<i64>().ok())
+            .map(|v| v.max(0) as u64)
+            .ok_or_else(|| corrupt(k))
+    };
+    let holder = match h.get("holder_id").map(String::as_str) {
+        None | Some("") => Holder::Ai,
+        Some(_) => {
+            let op: OperatorRef =
+                serde_json::from_str(h.get("holder").ok_or_else(|| corrupt("holder"))?)
+                    .map_err(|_| corrupt("holder"))?;
+            Holder::Operator(op)
+        }
+    };
+    let last_message: Option<MessagePreview> = match h.get("last_msg").map(String::as_str) {
+        None | Some("") => None,
+        Some(json) => Some(serde_json::from_str(json).map_err(|_| corrupt("last_msg"))?),
+    };
+    Ok(ConversationMeta {
+        id: id.to_owned(),
+        workspace_id: h.get("ws").cloned().ok_or_else(|| corrupt("ws"))?,
+        visitor_label: h.get("label").cloned().unwrap_or_default(),
+        started_at: num("started")?,
+        last_activity_at: num("last_act")?,
+        last_message,
+        control: ControlState {
+            holder,
+            epoch: num("epoch")?,
+        },
+        needs_human: h.get("needs_human").is_some_and(|v| v == "1"),
+        visitor_connections: u32::try_from(num("vconn")?).unwrap_or(u32::MAX),
+        last_seq: num("seq")?,
+        active: h.get("active").is_some_and(|v| v == "1"),
+    })
+}
+
+fn control_error(status: &str, extra: &str) -> Option<StoreError> {
+    let e = match status {
+        "stale_epoch" => ControlError::StaleEpoch,
+        "not_controlled" => ControlError::NotControlled,
+        "not_holder" => ControlError::NotHolder,
+        "role_required" => ControlError::RoleRequired,
+        "already_controlled" => match serde_json::from_str::<OperatorRef>(extra) {
+            Ok(holder) => ControlError::AlreadyControlled(holder),
+            Err(_) => return Some(StoreError::Unavailable("corrupt holder".into())),
+        },
+        _ => return None,
+    };
+    Some(StoreError::Control(e))
+}
+
+#[async_trait]
+impl Store for RedisStore {
+    async fn create(&self, new: NewConversation) -> Result<ConversationMeta, StoreError> {
+        let key = self.meta_key(&new.id);
+        let at = new.at.to_string();
+        let mut conn = self.conn.clone();
+        let _: () = redis::pipe()
+            .atomic()
+            .hset_multiple(
+                &key,
+                &[
+                    ("id", new.id.as_str()),
+                    ("ws", new.workspace_id.as_str()),
+                    ("label", new.visitor_label.as_str()),
+                    ("started", at.as_str()),
+                    ("last_act", at.as_str()),
+                    ("seq", "0"),
+                    ("epoch", "0"),
+                    ("holder_id", ""),
+                    ("holder", ""),
+                    ("needs_human", "0"),
+                    ("vconn", "0"),
+                    ("active", "1"),
+                    ("last_msg", ""),
+                ],
+            )
+            .zadd(self.workspace_key(&new.workspace_id), &key, new.at)
+            .zadd(self.global_key(), &key, new.at)
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        self.get(&new.id).await?.ok_or(StoreError::NotFound)
+    }
+
+    async fn get(&self, id: &str) -> Result<Option<ConversationMeta>, StoreError> {
+        let mut conn = self.conn.clone();
+        let h: HashMap<String, String> =
+            conn.hgetall(self.meta_key(id)).await.map_err(unavailable)?;
+        if h.is_empty() {
+            return Ok(None);
+        }
+        parse_meta(id, &h).map(Some)
+    }
+
+    async fn append(
+        &self,
+        id: &str,
+        draft: Draft,
+        fence: Fence,
+        at: Millis,
+    ) -> Result<Appended, StoreError> {
+        let (fence_kind, fence_arg) = match &fence {
+            Fence::Visitor => ("visitor", String::new()),
+            Fence::Ai { epoch } => ("ai", epoch.to_string()),
+            Fence::Operator(op) => ("operator", op.clone()),
+        };
+        let (dedupe, body, preview_json, needs_human) = match &draft {
+            Draft::Message {
+                author,
+                text,
+                client_id,
+            } => {
+                let body = serde_json::to_string(&protocol::EventKind::Message {
+                    author: author.clone(),
+                    text: text.clone(),
+                    client_id: client_id.clone(),
+                })
+                .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+                let p = serde_json::to_string(&preview(author, text))
+                    .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+                let dd = client_id
+                    .as_deref()
+                    .map(|c| dedupe_key(author, c))
+                    .unwrap_or_default();
+                (dd, body, p, "0")
+            }
+            Draft::HumanRequested { by } => {
+                let body = serde_json::to_string(&protocol::EventKind::HumanRequested { by: *by })
+                    .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+                (String::new(), body, String::new(), "1")
+            }
+        };
+        let at = at.to_string();
+        let (status, event, meta, extra) = self
+            .run(
+                &self.append,
+                id,
+                &[
+                    fence_kind,
+                    &fence_arg,
+                    &dedupe,
+                    &body,
+                    &at,
+                    &preview_json,
+                    needs_human,
+                ],
+            )
+            .await?;
+        if let Some(e) = control_error(&status, &extra) {
+            return Err(e);
+        }
+        Ok(Appended {
+            event: Self::event(&event)?,
+            duplicate: status == "duplicate",
+            meta: self.meta(id, meta)?,
+        })
+    }
+
+    async fn takeover(
+        &self,
+        id: &str,
+        operator: &OperatorRef,
+        at: Millis,
+    ) -> Result<ControlChange, StoreError> {
+        let op =
+            serde_json::to_string(operator).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let at = at.to_string();
+        let (status, event, meta, extra) = self
+            .run(&self.takeover, id, &[&operator.id, &op, &at])
+            .await?;
+        if let Some(e) = control_error(&status, &extra) {
+            return Err(e);
+        }
+        Ok(ControlChange {
+            event: if event.is_empty() {
+                None
+            } else {
+                Some(Self::event(&event)?)
+            },
+            meta: self.meta(id, meta)?,
+        })
+    }
+
+    async fn release(
+        &self,
+        id: &str,
+        actor: &Actor,
+        force: bool,
+        at: Millis,
+    ) -> Result<ControlChange, StoreError> {
+        let may_force = if actor.role.may_force_release() {
+            "1"
+        } else {
+            "0"
+        };
+        let force = if force { "1" } else { "0" };
+        let at = at.to_string();
+        let (status, event, meta, extra) = self
+            .run(
+                &self.release,
+                id,
+                &[&actor.operator.id, may_force, force, &at],
+            )
+            .await?;
+        if let Some(e) = control_error(&status, &extra) {
+            return Err(e);
+        }
+        Ok(ControlChange {
+            event: Some(Self::event(&event)?),
+            meta: self.meta(id, meta)?,
+        })
+    }
+
+    async fn history(
+        &self,
+        id: &str,
+        after: Seq,
+        limit: usize,
+    ) -> Result<Vec<ConversationEvent>, StoreError> {
+        let mut conn = self.conn.clone();
+        let key = self.meta_key(id);
+        let (exists, entries): (bool, Vec<(String, Vec<(String, String)>)>) = redis::pipe()
+            .exists(&key)
+            .cmd("XRANGE")
+            .arg(format!("{key}:ev"))
+            .arg(format!("0-{}", after.saturating_add(1)))
+            .arg("+")
+            .arg("COUNT")
+            .arg(limit)
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        if !exists {
+            return Err(StoreError::NotFound);
+        }
+        entries
+            .iter()
+            .filter_map(|(_, fields)| fields.iter().find(|(k, _)| k == "e").map(|(_, v)| v))
+            .map(|json| Self::event(json))
+            .collect()
+    }
+
+    async fn active(&self, workspace_id: &str) -> Result<Vec<ConversationMeta>, StoreError> {
+        let mut conn = self.conn.clone();
+        let keys: Vec<String> = conn
+            .zrevrange(self.workspace_key(workspace_id), 0, -1)
+            .await
+            .map_err(unavailable)?;
+        let mut pipe = redis::pipe();
+        for k in &keys {
+            pipe.hgetall(k);
+        }
+        let hashes: Vec<HashMap<String, String>> =
+            pipe.query_async(&mut conn).await.map_err(unavailable)?;
+        let strip = format!("{}c:", self.prefix);
+        keys.iter()
+            .zip(hashes)
+            .filter(|(_, h)| !h.is_empty())
+            .map(|(k, h)| parse_meta(k.strip_prefix(&strip).unwrap_or(k), &h))
+            .collect()
+    }
+
+    async fn visitor_presence(
+        &self,
+        id: &str,
+        delta: i32,
+        at: Millis,
+    ) -> Result<ConversationMeta, StoreError> {
+        let (delta, at) = (delta.to_string(), at.to_string());
+        let (_, _, meta, _) = self.run(&self.presence, id, &[&delta, &at]).await?;
+        self.meta(id, meta)
+    }
+
+    async fn deactivate_idle(&self, cutoff: Millis) -> Result<Vec<ConversationMeta>, StoreError> {
+        let mut conn = self.conn.clone();
+        let flat: Vec<Vec<String>> = self
+            .sweep
+            .key(self.global_key())
+            .arg(cutoff)
+            .arg(format!("{}ws:", self.prefix))
+            .arg(SWEEP_BATCH)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        let mut out = Vec::with_capacity(flat.len());
+        for meta in flat {
+            let mut h = HashMap::new();
+            let mut it = meta.into_iter();
+            while let (Some(k), Some(v)) = (it.next(), it.next()) {
+                h.insert(k, v);
+            }
+            let id = h.get("id").cloned().unwrap_or_default();
+            out.push(parse_meta(&id, &h)?);
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::store::conformance;
+    use crate::testing::RedisServer;
+
+    async fn store(server: &RedisServer) -> Arc<dyn Store> {
+        Arc::new(RedisStore::new(
+            server.manager().await,
+            crate::util::random_id("t") + ":",
+        ))
+    }
+
+    #[tokio::test]
+    async fn sequences_are_gap_free_and_dedupe() {
+        let server = RedisServer::start().await;
+        conformance::sequences_are_gap_free_and_dedupe(store(&server).await).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_appends_get_distinct_seqs() {
+        let server = RedisServer::start().await;
+        conformance::concurrent_appends_get_distinct_seqs(store(&server).await).await;
+    }
+
+    #[tokio::test]
+    async fn control_is_exclusive_and_fences_ai() {
+        let server = RedisServer::start().await;
+        conformance::control_is_exclusive_and_fences_ai(store(&server).await).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_takeovers_have_one_winner() {
+        let server = RedisServer::start().await;
+        conformance::concurrent_takeovers_have_one_winner(store(&server).await).await;
+    }
+
+    #[tokio::test]
+    async fn unknown_ids_are_not_found() {
+        let server = RedisServer::start().await;
+        conformance::unknown_ids_are_not_found(store(&server).await).await;
+    }
+
+    #[tokio::test]
+    async fn online_list_and_idle() {
+        let server = RedisServer::start().await;
+        conformance::online_list_and_idle(store(&server).await).await;
+    }
+
+    #[tokio::test]
+    async fn an_appended_message_is_one_round_trip() {
+        let server = RedisServer::start().await;
+        let store = store(&server).await;
+        store
+            .create(NewConversation {
+                id: "c".into(),
+                workspace_id: "ws".into(),
+                visitor_label: "V".into(),
+                at: 1,
+            })
+            .await
+            .expect("create");
+        let msg = |cid: &str| Draft::Message {
+            author: protocol::Author::Visitor,
+            text: "hi".into(),
+            client_id: Some(cid.into()),
+        };
+        // The first call of a script loads it (EVALSHA misses, then EVAL); measure the next.
+        store
+            .append("c", msg("warm"), Fence::Visitor, 2)
+            .await
+            .expect("append");
+        let mut monitor = server.monitor().await;
+        store
+            .append("c", msg("x"), Fence::Visitor, 3)
+            .await
+            .expect("append");
+        // One EVALSHA: the whole append (fence, dedupe, seq, history, Online list) in one trip.
+        assert_eq!(monitor.round_trips().await, ["evalsha"]);
+    }
+}

@@ -1,0 +1,123 @@
+//! Test support shared by unit, integration and system tests: a real `redis-server` per test.
+//!
+//! Each server is a child process on a free port, with no persistence, killed when dropped. It is
+//! never the machine's shared 6379.
+
+use std::net::TcpListener;
+use std::process::Stdio;
+
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, Command};
+
+/// A `redis-server` child process.
+#[derive(Debug)]
+pub struct RedisServer {
+    pub port: u16,
+    child: Child,
+}
+
+impl RedisServer {
+    /// Start one and wait until it accepts connections (it says so on stdout).
+    ///
+    /// # Panics
+    /// When `redis-server` is not installed (`./scripts/test.sh` installs it) or will not start.
+    pub async fn start() -> RedisServer {
+        for _ in 0..5 {
+            let port = free_port();
+            let mut child = Command::new("redis-server")
+                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                .args(["--save", "", "--appendonly", "no", "--loglevel", "notice"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .kill_on_drop(true)
+                .spawn()
+                .expect("redis-server is installed (./scripts/test.sh installs it)");
+            let stdout = child.stdout.take().expect("stdout");
+            let mut lines = BufReader::new(stdout).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                if line.contains("Ready to accept connections") {
+                    // Keep draining its log so it never blocks on a full pipe.
+                    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+                    return RedisServer { port, child };
+                }
+            }
+            // It exited (the port was taken between our probe and its bind): try another.
+            let _ = child.wait().await;
+        }
+        panic!("redis-server did not start");
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    pub async fn manager(&self) -> redis::aio::ConnectionManager {
+        let client = redis::Client::open(self.url()).expect("url");
+        redis::aio::ConnectionManager::new(client)
+            .await
+            .expect("connect")
+    }
+
+    /// Watch the commands clients send (Redis `MONITOR`), to count round trips.
+    pub async fn monitor(&self) -> Monitor {
+        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+            .await
+            .expect("connect");
+        stream.write_all(b"MONITOR\r\n").await.expect("monitor");
+        let mut lines = BufReader::new(stream).lines();
+        let ok = lines.next_line().await.expect("read").unwrap_or_default();
+        assert_eq!(ok, "+OK");
+        Monitor {
+            lines,
+            url: self.url(),
+        }
+    }
+
+    pub async fn kill(mut self) {
+        let _ = self.child.kill().await;
+    }
+}
+
+/// A `MONITOR` connection.
+#[derive(Debug)]
+pub struct Monitor {
+    lines: tokio::io::Lines<BufReader<tokio::net::TcpStream>>,
+    url: String,
+}
+
+impl Monitor {
+    /// The commands clients sent since the last call (commands run inside scripts are not
+    /// round trips and are left out). Ends at a marker this sends itself, so no wait is guessed.
+    pub async fn round_trips(&mut self) -> Vec<String> {
+        let marker = crate::util::random_id("marker-");
+        let client = redis::Client::open(self.url.as_str()).expect("url");
+        let mut conn = client
+            .get_multiplexed_async_connection()
+            .await
+            .expect("connect");
+        let _: String = redis::cmd("ECHO")
+            .arg(&marker)
+            .query_async(&mut conn)
+            .await
+            .expect("echo");
+        let mut seen = Vec::new();
+        while let Ok(Some(line)) = self.lines.next_line().await {
+            if line.contains(&marker) {
+                return seen;
+            }
+            if !line.contains(" lua]") {
+                // `+1700000000.123456 [0 127.0.0.1:5555] "evalsha" "…"`: keep the command name.
+                let cmd = line.split('"').nth(1).unwrap_or_default().to_lowercase();
+                seen.push(cmd);
+            }
+        }
+        seen
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
