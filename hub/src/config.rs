@@ -39,6 +39,15 @@ pub struct Config {
     #[arg(long, env = "TC_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
 
+    /// Redis URL (e.g. `redis://127.0.0.1:6379/`). Set it to run several nodes on shared Redis
+    /// backends; unset, the hub is one node on in-memory backends.
+    #[arg(long, env = "REDIS_URL")]
+    pub redis_url: Option<String>,
+
+    /// Prefix of every Redis key and channel the hub uses.
+    #[arg(long, env = "TC_REDIS_PREFIX", default_value = "tc:")]
+    pub redis_prefix: String,
+
     /// Demo workspaces and operators, the dev login endpoint. Never in production.
     #[arg(long, env = "TC_DEV")]
     pub dev: bool,

@@ -28,7 +28,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let config = cli.config;
     if let Some(Command::DevToken { operator }) = cli.command {
         anyhow::ensure!(config.dev, "dev-token needs --dev");
-        let hub = hub::server::build(config, None)?;
+        let hub = hub::server::build(config, None).await?;
         let token = hub::dev::token_for(
             &hub.inner().operators,
             &operator,
@@ -41,7 +41,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     let dev = config.dev;
     let has_ui = config.static_dir.is_some();
-    let hub = hub::server::build(config, None)?;
+    let hub = hub::server::build(config, None).await?;
     let running = hub::server::start(hub).await?;
     // Scripts and tests read this line to learn the bound port.
     say(&format!("hub listening on http://{}", running.addr));

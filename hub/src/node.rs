@@ -605,6 +605,12 @@ impl Hub {
 
     fn dispatch_one(&self, topic: &Topic, msg: BusMessage) {
         let item = match msg {
+            BusMessage::Resync => {
+                let m = &self.inner.metrics;
+                let out = self.inner.registry.broadcast(&Outbound::Resync);
+                m.bump(&m.slow_closes, out.kicked as u64);
+                return;
+            }
             BusMessage::Event {
                 conversation_id,
                 event,

@@ -43,6 +43,9 @@ pub enum Outbound {
         for_operators: Arc<str>,
         for_visitors: Arc<str>,
     },
+    /// The bus may have lost messages: catch every open conversation up from the store and
+    /// re-send the Online list.
+    Resync,
 }
 
 #[derive(Debug)]
@@ -137,30 +140,42 @@ impl Registry {
     /// Offer `item` to every local subscriber of `topic` without waiting.
     pub fn fan_out(&self, topic: &Topic, item: &Outbound) -> FanOut {
         let mut out = FanOut::default();
-        let Some(subs) = self.topics.get(topic) else {
-            return out;
-        };
-        for id in subs.iter() {
-            let Some(conn) = self.conns.get(id) else {
-                continue;
-            };
-            match conn.tx.try_send(item.clone()) {
-                Ok(()) => out.delivered += 1,
-                Err(mpsc::error::TrySendError::Full(_)) => {
-                    if !conn.slow.is_cancelled() {
-                        conn.slow.cancel();
-                        out.kicked += 1;
-                    }
+        if let Some(subs) = self.topics.get(topic) {
+            for id in subs.iter() {
+                if let Some(conn) = self.conns.get(id) {
+                    offer(&conn, item, &mut out);
                 }
-                // The session is ending; its cleanup removes it.
-                Err(mpsc::error::TrySendError::Closed(_)) => {}
             }
+        }
+        out
+    }
+
+    /// Offer `item` to every local connection without waiting.
+    pub fn broadcast(&self, item: &Outbound) -> FanOut {
+        let mut out = FanOut::default();
+        for conn in self.conns.iter() {
+            offer(&conn, item, &mut out);
         }
         out
     }
 
     pub fn kind(&self, id: ConnId) -> Option<ConnKind> {
         self.conns.get(&id).map(|c| c.kind)
+    }
+}
+
+/// Queue `item` for `conn`, or kick it when its queue is full.
+fn offer(conn: &Conn, item: &Outbound, out: &mut FanOut) {
+    match conn.tx.try_send(item.clone()) {
+        Ok(()) => out.delivered += 1,
+        Err(mpsc::error::TrySendError::Full(_)) => {
+            if !conn.slow.is_cancelled() {
+                conn.slow.cancel();
+                out.kicked += 1;
+            }
+        }
+        // The session is ending; its cleanup removes it.
+        Err(mpsc::error::TrySendError::Closed(_)) => {}
     }
 }
 

@@ -20,12 +20,16 @@ use warp::{Filter, Rejection, Reply};
 use crate::assistant::Assistant;
 use crate::assistant::knowledge::KnowledgeAssistant;
 use crate::auth::{OperatorKey, OperatorVerifier, VisitorTokens};
+use crate::bus::Bus;
 use crate::bus::memory::MemoryBus;
+use crate::bus::redis::RedisBus;
 use crate::config::{Config, PublicKeyAlg};
 use crate::directory::Directory;
 use crate::node::{Hub, Parts};
 use crate::session::{self, WsIn, WsOut};
+use crate::store::Store;
 use crate::store::memory::MemoryStore;
+use crate::store::redis::RedisStore;
 use crate::util::now_secs;
 
 /// Capacity of the node's bus inbox.
@@ -45,6 +49,8 @@ pub enum StartError {
     },
     #[error("{0}")]
     Invalid(String),
+    #[error("cannot connect to Redis: {0}")]
+    Redis(String),
 }
 
 fn read_file(path: &PathBuf) -> Result<Vec<u8>, StartError> {
@@ -54,8 +60,12 @@ fn read_file(path: &PathBuf) -> Result<Vec<u8>, StartError> {
     })
 }
 
-/// Build a hub from its configuration (embedded in-memory backends).
-pub fn build(config: Config, assistant: Option<Arc<dyn Assistant>>) -> Result<Hub, StartError> {
+/// Build a hub from its configuration: Redis backends when `--redis-url` is set, else the
+/// embedded in-memory ones.
+pub async fn build(
+    config: Config,
+    assistant: Option<Arc<dyn Assistant>>,
+) -> Result<Hub, StartError> {
     let mut directory = match &config.workspaces {
         Some(path) => {
             let json = String::from_utf8_lossy(&read_file(path)?).into_owned();
@@ -93,11 +103,32 @@ pub fn build(config: Config, assistant: Option<Arc<dyn Assistant>>) -> Result<Hu
             }
         }
     };
-    let (bus, inbox) = MemoryBus::new(INBOX);
+    let (store, bus, inbox): (Arc<dyn Store>, Arc<dyn Bus>, _) = match &config.redis_url {
+        Some(url) => {
+            let redis_err = |e: redis::RedisError| StartError::Redis(e.to_string());
+            let client = redis::Client::open(url.as_str()).map_err(redis_err)?;
+            let conn = redis::aio::ConnectionManager::new(client)
+                .await
+                .map_err(redis_err)?;
+            let (bus, inbox) =
+                RedisBus::connect(url, config.redis_prefix.clone(), conn.clone(), INBOX)
+                    .await
+                    .map_err(|e| StartError::Redis(e.to_string()))?;
+            (
+                Arc::new(RedisStore::new(conn, config.redis_prefix.clone())),
+                Arc::new(bus),
+                inbox,
+            )
+        }
+        None => {
+            let (bus, inbox) = MemoryBus::new(INBOX);
+            (Arc::new(MemoryStore::new()), Arc::new(bus), inbox)
+        }
+    };
     Ok(Hub::new(Parts {
         config,
-        store: Arc::new(MemoryStore::new()),
-        bus: Arc::new(bus),
+        store,
+        bus,
         inbox,
         directory,
         operators,
@@ -184,7 +215,22 @@ fn routes(hub: Hub) -> warp::filters::BoxedFilter<(warp::reply::Response,)> {
         .map(|| warp::reply::json(&serde_json::json!({"status": "ok"})).into_response());
     let readyz = warp::path!("readyz")
         .and(warp::get())
-        .map(|| warp::reply::json(&serde_json::json!({"ready": true})).into_response());
+        .and(with_hub(hub.clone()))
+        .then(|hub: Hub| async move {
+            let ping = tokio::time::timeout(Duration::from_secs(2), hub.inner().store.ping()).await;
+            match ping {
+                Ok(Ok(())) => {
+                    warp::reply::json(&serde_json::json!({"ready": true})).into_response()
+                }
+                _ => warp::reply::with_status(
+                    warp::reply::json(
+                        &serde_json::json!({"ready": false, "reason": "store unavailable"}),
+                    ),
+                    StatusCode::SERVICE_UNAVAILABLE,
+                )
+                .into_response(),
+            }
+        });
     let widget = warp::path!("ws" / "widget")
         .and(warp::ws())
         .and(with_hub(hub.clone()))

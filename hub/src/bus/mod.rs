@@ -7,6 +7,7 @@
 //! not by the bus.
 
 pub mod memory;
+pub mod redis;
 
 use async_trait::async_trait;
 use protocol::{Author, ConversationEvent, ConversationId, ConversationSummary, WorkspaceId};
@@ -56,6 +57,9 @@ pub enum BusMessage {
         workspace_id: WorkspaceId,
         conversation_id: ConversationId,
     },
+    /// Local only, never published: the bus may have lost messages (its subscription dropped),
+    /// so every local client must catch up from the store.
+    Resync,
 }
 
 #[derive(Debug, thiserror::Error)]

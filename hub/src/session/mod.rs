@@ -94,6 +94,8 @@ pub struct Conn<S> {
     pub rx: ConnRx,
     /// Last sequence number sent, per open conversation.
     pub cursors: HashMap<String, Seq>,
+    /// The workspace whose Online list this connection follows, if any.
+    pub online: Option<String>,
 }
 
 impl<S> std::fmt::Debug for Conn<S> {
@@ -121,6 +123,7 @@ where
             kind,
             rx,
             cursors: HashMap::new(),
+            online: None,
         }
     }
 
@@ -189,6 +192,16 @@ where
                 let text = self.pick(&for_operators, &for_visitors);
                 self.send_raw(text).await
             }
+            Outbound::Resync => {
+                let open: Vec<String> = self.cursors.keys().cloned().collect();
+                for conversation_id in open {
+                    self.catch_up(&conversation_id).await?;
+                }
+                match self.online.clone() {
+                    Some(ws) => self.send_online_snapshot(&ws).await,
+                    None => Ok(()),
+                }
+            }
             Outbound::Event(d) => {
                 let Some(&cursor) = self.cursors.get(&*d.conversation_id) else {
                     // Closed meanwhile.
@@ -208,6 +221,18 @@ where
                     self.catch_up(&d.conversation_id).await
                 }
             }
+        }
+    }
+
+    /// The whole Online list of `workspace_id`.
+    pub async fn send_online_snapshot(&mut self, workspace_id: &str) -> Result<(), Gone> {
+        match self.hub.inner().store.active(workspace_id).await {
+            Ok(list) => {
+                let conversations = list.iter().map(|m| m.summary()).collect();
+                self.send(&ServerFrame::OnlineSnapshot { conversations })
+                    .await
+            }
+            Err(e) => self.send_error(crate::node::error_frame(&e, "")).await,
         }
     }
 
@@ -323,13 +348,15 @@ mod tests {
         }
     }
 
-    fn hub() -> Hub {
-        crate::server::build(crate::Config::for_tests(), None).expect("hub")
+    async fn hub() -> Hub {
+        crate::server::build(crate::Config::for_tests(), None)
+            .await
+            .expect("hub")
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_silent_client_is_pinged_then_closed_idle() {
-        let hub = hub();
+        let hub = hub().await;
         let (tx, mut out) = widget_session(hub.clone());
         let hello = json!({"type": "hello", "protocol": 1, "workspace_id": "demo-pro"});
         tx.send(WsIn::Text(hello.to_string())).expect("send");
@@ -355,7 +382,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn pongs_keep_a_client_alive() {
-        let hub = hub();
+        let hub = hub().await;
         let (tx, mut out) = widget_session(hub.clone());
         let hello = json!({"type": "hello", "protocol": 1, "workspace_id": "demo-pro"});
         tx.send(WsIn::Text(hello.to_string())).expect("send");
@@ -373,7 +400,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn no_hello_closes_with_handshake_timeout() {
-        let (_tx, mut out) = widget_session(hub());
+        let (_tx, mut out) = widget_session(hub().await);
         match out.recv().await.expect("output") {
             WsOut::Close(code, _) => assert_eq!(code, CloseCode::HANDSHAKE_TIMEOUT.code),
             other => panic!("expected a close, got {other:?}"),

@@ -72,18 +72,14 @@ impl OperatorHandler {
             }
             OperatorFrame::SubscribeOnline {} => {
                 // Subscribe first: a change racing the snapshot arrives after it as an update.
-                hub.subscribe(conn.rx.id, Topic::Workspace(self.op.workspace.id.clone()))
+                let ws = self.op.workspace.id.clone();
+                hub.subscribe(conn.rx.id, Topic::Workspace(ws.clone()))
                     .await;
-                match hub.inner().store.active(&self.op.workspace.id).await {
-                    Ok(list) => {
-                        let conversations = list.iter().map(|m| m.summary()).collect();
-                        conn.send(&ServerFrame::OnlineSnapshot { conversations })
-                            .await
-                    }
-                    Err(e) => conn.send_error(error_frame(&e, "")).await,
-                }
+                conn.online = Some(ws.clone());
+                conn.send_online_snapshot(&ws).await
             }
             OperatorFrame::UnsubscribeOnline {} => {
+                conn.online = None;
                 hub.unsubscribe(conn.rx.id, Topic::Workspace(self.op.workspace.id.clone()))
                     .await;
                 Ok(())

@@ -152,6 +152,11 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// Take conversations whose last activity is before `cutoff` and whose visitor is gone off
     /// the Online list; returns those it took off.
     async fn deactivate_idle(&self, cutoff: Millis) -> Result<Vec<ConversationMeta>, StoreError>;
+
+    /// Whether the store answers now (for `/readyz`).
+    async fn ping(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
 /// Shared by every implementation: the Online list preview of a message.
@@ -405,6 +410,13 @@ pub(crate) mod conformance {
     }
 
     pub async fn online_list_and_idle(store: Arc<dyn Store>) {
+        assert!(
+            store
+                .active("no-such-workspace")
+                .await
+                .expect("active")
+                .is_empty()
+        );
         new(&*store, "o1").await;
         new(&*store, "o2").await;
         store

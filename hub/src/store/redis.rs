@@ -373,6 +373,10 @@ impl Store for RedisStore {
             .zrevrange(self.workspace_key(workspace_id), 0, -1)
             .await
             .map_err(unavailable)?;
+        if keys.is_empty() {
+            // An empty pipeline would wait for replies that never come.
+            return Ok(Vec::new());
+        }
         let mut pipe = redis::pipe();
         for k in &keys {
             pipe.hgetall(k);
@@ -396,6 +400,15 @@ impl Store for RedisStore {
         let (delta, at) = (delta.to_string(), at.to_string());
         let (_, _, meta, _) = self.run(&self.presence, id, &[&delta, &at]).await?;
         self.meta(id, meta)
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        let _: String = redis::cmd("PING")
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
     }
 
     async fn deactivate_idle(&self, cutoff: Millis) -> Result<Vec<ConversationMeta>, StoreError> {

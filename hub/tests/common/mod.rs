@@ -31,7 +31,9 @@ impl TestHub {
     }
 
     pub async fn with(config: Config, assistant: Option<Arc<dyn Assistant>>) -> Self {
-        let hub = hub::server::build(config, assistant).expect("build hub");
+        let hub = hub::server::build(config, assistant)
+            .await
+            .expect("build hub");
         let running = hub::server::start(hub).await.expect("start hub");
         TestHub { running }
     }

@@ -1,0 +1,218 @@
+//! The Redis bus: fan-out across nodes through Redis pub/sub.
+//!
+//! Publishing uses the shared multiplexed connection. Subscriptions live on a second connection
+//! speaking RESP3, whose pushes arrive on a channel; redis-rs resubscribes it by itself after a
+//! reconnect. Pub/sub is at most once: whatever was published while that connection was down is
+//! lost, so on every disconnection the bus hands the node a [`BusMessage::Resync`], and the node
+//! tells each local client to catch up from the store by sequence number.
+
+use async_trait::async_trait;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{AsyncCommands, PushKind};
+use tokio::sync::mpsc;
+use tracing::warn;
+
+use super::{Bus, BusError, BusMessage, Inbox, Topic};
+
+pub struct RedisBus {
+    publisher: ConnectionManager,
+    subscriber: ConnectionManager,
+    prefix: String,
+}
+
+impl std::fmt::Debug for RedisBus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisBus")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+fn unavailable(e: redis::RedisError) -> BusError {
+    BusError::Unavailable(e.to_string())
+}
+
+impl RedisBus {
+    /// Connect to `url` (channels named `prefix` + topic key) and start delivering to the
+    /// returned inbox, which holds at most `capacity` messages.
+    pub async fn connect(
+        url: &str,
+        prefix: impl Into<String>,
+        publisher: ConnectionManager,
+        capacity: usize,
+    ) -> Result<(Self, Inbox), BusError> {
+        let prefix = prefix.into();
+        let url = if url.contains("protocol=") {
+            url.to_owned()
+        } else if url.contains('?') {
+            format!("{url}&protocol=resp3")
+        } else {
+            format!("{url}?protocol=resp3")
+        };
+        let client = redis::Client::open(url).map_err(unavailable)?;
+        let (push_tx, mut push_rx) = mpsc::unbounded_channel();
+        let config = ConnectionManagerConfig::new()
+            .set_push_sender(push_tx)
+            .set_automatic_resubscription();
+        let subscriber = ConnectionManager::new_with_config(client, config)
+            .await
+            .map_err(unavailable)?;
+        let (tx, inbox) = mpsc::channel(capacity);
+        let strip = prefix.clone();
+        // Ends when the subscriber connection (and its push sender) is dropped.
+        tokio::spawn(async move {
+            while let Some(push) = push_rx.recv().await {
+                let delivery = match push.kind {
+                    PushKind::Message => decode(&strip, &push.data),
+                    PushKind::Disconnection => {
+                        Some((Topic::Workspace(String::new()), BusMessage::Resync))
+                    }
+                    _ => None,
+                };
+                if let Some(d) = delivery
+                    && tx.send(d).await.is_err()
+                {
+                    return;
+                }
+            }
+        });
+        Ok((
+            Self {
+                publisher,
+                subscriber,
+                prefix,
+            },
+            inbox,
+        ))
+    }
+
+    fn channel(&self, topic: &Topic) -> String {
+        format!("{}{}", self.prefix, topic.key())
+    }
+}
+
+fn decode(prefix: &str, data: &[redis::Value]) -> Option<(Topic, BusMessage)> {
+    let channel: String = redis::from_redis_value(data.first()?.clone()).ok()?;
+    let payload: Vec<u8> = redis::from_redis_value(data.get(1)?.clone()).ok()?;
+    let key = channel.strip_prefix(prefix)?;
+    let topic = if let Some(id) = key.strip_prefix("conv:") {
+        Topic::Conversation(id.to_owned())
+    } else {
+        Topic::Workspace(key.strip_prefix("ws:")?.to_owned())
+    };
+    match serde_json::from_slice(&payload) {
+        Ok(msg) => Some((topic, msg)),
+        Err(e) => {
+            warn!(channel, error = %e, "undecodable bus message dropped");
+            None
+        }
+    }
+}
+
+#[async_trait]
+impl Bus for RedisBus {
+    async fn publish(&self, topic: &Topic, message: &BusMessage) -> Result<(), BusError> {
+        let payload =
+            serde_json::to_vec(message).map_err(|e| BusError::Unavailable(e.to_string()))?;
+        let mut conn = self.publisher.clone();
+        let _: i64 = conn
+            .publish(self.channel(topic), payload)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn subscribe(&self, topic: &Topic) -> Result<(), BusError> {
+        let mut conn = self.subscriber.clone();
+        conn.subscribe(self.channel(topic))
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn unsubscribe(&self, topic: &Topic) -> Result<(), BusError> {
+        let mut conn = self.subscriber.clone();
+        conn.unsubscribe(self.channel(topic))
+            .await
+            .map_err(unavailable)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::RedisServer;
+
+    fn msg(n: u64) -> BusMessage {
+        BusMessage::Removed {
+            workspace_id: "ws".into(),
+            conversation_id: format!("c{n}"),
+        }
+    }
+
+    async fn bus(server: &RedisServer, prefix: &str) -> (RedisBus, Inbox) {
+        RedisBus::connect(&server.url(), prefix, server.manager().await, 64)
+            .await
+            .expect("connect")
+    }
+
+    #[tokio::test]
+    async fn delivers_across_nodes_only_what_each_subscribed() {
+        let server = RedisServer::start().await;
+        let (a, mut inbox_a) = bus(&server, "t1:").await;
+        let (b, mut inbox_b) = bus(&server, "t1:").await;
+        let t = Topic::Conversation("c".into());
+        b.subscribe(&t).await.expect("subscribe");
+        a.publish(&Topic::Conversation("other".into()), &msg(0))
+            .await
+            .expect("publish");
+        a.publish(&t, &msg(1)).await.expect("publish");
+        a.publish(&t, &msg(2)).await.expect("publish");
+        assert_eq!(inbox_b.recv().await, Some((t.clone(), msg(1))));
+        assert_eq!(inbox_b.recv().await, Some((t.clone(), msg(2))));
+        // Node a subscribed to nothing: it got nothing (checked after b got everything).
+        assert!(inbox_a.try_recv().is_err());
+        b.unsubscribe(&t).await.expect("unsubscribe");
+        let w = Topic::Workspace("ws".into());
+        b.subscribe(&w).await.expect("subscribe");
+        a.publish(&t, &msg(3)).await.expect("publish");
+        a.publish(&w, &msg(4)).await.expect("publish");
+        // Pub/sub keeps order per publisher connection: msg 3 would have come first.
+        assert_eq!(inbox_b.recv().await, Some((w, msg(4))));
+    }
+
+    #[tokio::test]
+    async fn a_killed_subscription_resyncs_and_resubscribes() {
+        let server = RedisServer::start().await;
+        let (a, _inbox_a) = bus(&server, "t2:").await;
+        let (b, mut inbox_b) = bus(&server, "t2:").await;
+        let t = Topic::Conversation("c".into());
+        b.subscribe(&t).await.expect("subscribe");
+        let mut admin = server.manager().await;
+        let killed: i64 = redis::cmd("CLIENT")
+            .arg(&["KILL", "TYPE", "pubsub"])
+            .query_async(&mut admin)
+            .await
+            .expect("client kill");
+        assert_eq!(killed, 1);
+        // The node is told to catch up from the store…
+        let (_, first) = inbox_b.recv().await.expect("resync");
+        assert_eq!(first, BusMessage::Resync);
+        // …and the subscription comes back by itself. Publish until it does: each publish
+        // reports how many subscribers got it, so this waits on the server's own count.
+        let mut n = 10;
+        loop {
+            let mut conn = server.manager().await;
+            let receivers: i64 = conn
+                .publish("t2:conv:c", serde_json::to_vec(&msg(n)).expect("json"))
+                .await
+                .expect("publish");
+            if receivers == 1 {
+                break;
+            }
+            n += 1;
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(inbox_b.recv().await, Some((t.clone(), msg(n))));
+        drop(a);
+    }
+}

@@ -1,0 +1,139 @@
+//! Two hub nodes on one real redis-server (spawned per test on a free port): a visitor on one
+//! node, operators on the other, the story across them and a cross-node takeover race.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::{Client, TestHub, Visitor};
+use hub::testing::RedisServer;
+use protocol::Role;
+use serde_json::json;
+use tokio::sync::Barrier;
+
+async fn node(redis: &RedisServer, prefix: &str) -> TestHub {
+    let mut config = hub::Config::for_tests();
+    config.redis_url = Some(redis.url());
+    config.redis_prefix = prefix.into();
+    // Nodes must share the visitor-token secret, as in any multi-node deployment.
+    config.visitor_token_secret = Some("shared-visitor-secret".into());
+    TestHub::with(config, None).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_story_across_two_nodes() {
+    let redis = RedisServer::start().await;
+    let a = node(&redis, "story:").await;
+    let b = node(&redis, "story:").await;
+
+    let mut martin = b.operator("martin", Role::Operator).await;
+    martin.send(json!({"type": "subscribe_online"})).await;
+    martin.until_type("online_snapshot").await;
+
+    let mut visitor = a.visitor().await;
+    let cid = visitor.conversation_id.clone();
+    martin
+        .until(|f| f["type"] == "online_update" && f["conversation"]["id"] == cid.as_str())
+        .await;
+    visitor.say("v1", "How long does shipping take?").await;
+    let ai = visitor
+        .client
+        .until(|f| f["type"] == "event" && f["event"]["author"]["kind"] == "ai")
+        .await;
+    assert_eq!(ai["event"]["seq"], 2);
+
+    martin.open(&cid).await;
+    assert_eq!(martin.takeover(&cid).await["type"], "control");
+    let joined = visitor.client.until_event("operator_joined").await;
+    assert_eq!(joined["operator"]["name"], "Human");
+
+    // An operator on the visitor's node is refused: one holder across nodes.
+    let mut nora = a.operator("nora", Role::Operator).await;
+    assert_eq!(nora.takeover(&cid).await["code"], "already_controlled");
+
+    martin
+        .say(&cid, "o1", "Martin here, from the other node.")
+        .await;
+    let msg = visitor.client.until_event("message").await;
+    assert_eq!(msg["text"], "Martin here, from the other node.");
+    visitor.say("v2", "Thanks").await;
+    let got = martin
+        .until(|f| f["type"] == "event" && f["event"]["client_id"] == "v2")
+        .await;
+    assert_eq!(got["event"]["author"]["kind"], "visitor");
+
+    martin.release(&cid, false).await;
+    visitor.client.until_event("operator_left").await;
+
+    // The visitor reloads onto the other node and resumes where they were.
+    let last = got["event"]["seq"].as_u64().expect("seq");
+    let token = visitor.token.clone();
+    visitor.client.close().await;
+    let back = Visitor::connect(b.addr(), "demo-pro", Some(&token), Some(last)).await;
+    assert_eq!(back.conversation_id, cid);
+    let seqs: Vec<u64> = back.history["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|e| e["seq"].as_u64().expect("seq"))
+        .collect();
+    assert_eq!(seqs, [last + 1], "exactly the left notice was missed");
+    println!("two nodes: story events delivered across nodes, resume on the other node: {seqs:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn takeover_races_across_nodes_have_one_winner() {
+    let redis = RedisServer::start().await;
+    let a = node(&redis, "race:").await;
+    let b = node(&redis, "race:").await;
+    let mut ops: Vec<Client> = Vec::new();
+    for i in 0..8 {
+        let n = if i % 2 == 0 { &a } else { &b };
+        ops.push(n.operator(&format!("op{i}"), Role::Operator).await);
+    }
+    let rounds = 25;
+    for round in 0..rounds {
+        let visitor = if round % 2 == 0 {
+            a.visitor().await
+        } else {
+            b.visitor().await
+        };
+        let cid = visitor.conversation_id.clone();
+        let barrier = Arc::new(Barrier::new(ops.len()));
+        let tasks: Vec<_> = ops
+            .drain(..)
+            .map(|mut op| {
+                let (barrier, cid) = (barrier.clone(), cid.clone());
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    let answer = op.takeover(&cid).await;
+                    (op, answer)
+                })
+            })
+            .collect();
+        let mut winners = 0;
+        for t in tasks {
+            let (op, answer) = t.await.expect("join");
+            match answer["type"].as_str() {
+                Some("control") => winners += 1,
+                _ => assert_eq!(answer["code"], "already_controlled", "{answer}"),
+            }
+            ops.push(op);
+        }
+        assert_eq!(winners, 1, "round {round}");
+    }
+    println!(
+        "cross-node takeover races: {rounds} rounds x 8 operators on 2 nodes, one winner each"
+    );
+}
+
+#[tokio::test]
+async fn readyz_follows_redis() {
+    let redis = RedisServer::start().await;
+    let n = node(&redis, "ready:").await;
+    assert_eq!(common::http(n.addr(), "GET", "/readyz", None).await.0, 200);
+    redis.kill().await;
+    let (status, body) = common::http(n.addr(), "GET", "/readyz", None).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(common::http(n.addr(), "GET", "/healthz", None).await.0, 200);
+}
