@@ -43,8 +43,10 @@ impl Default for Limits {
     }
 }
 
-const WIDGET_TYPES: &[&str] = &["hello", "message", "typing"];
-const OPERATOR_TYPES: &[&str] = &[
+/// Every frame type a widget may send.
+pub const WIDGET_TYPES: &[&str] = &["hello", "message", "typing"];
+/// Every frame type a dashboard may send.
+pub const OPERATOR_TYPES: &[&str] = &[
     "hello",
     "subscribe_online",
     "unsubscribe_online",

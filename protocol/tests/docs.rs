@@ -13,7 +13,7 @@ fn widget_type(f: &WidgetFrame) -> &'static str {
         WidgetFrame::Typing { .. } => "typing",
     }
 }
-const WIDGET: &[&str] = &["hello", "message", "typing"];
+use protocol::decode::WIDGET_TYPES as WIDGET;
 
 fn operator_type(f: &OperatorFrame) -> &'static str {
     match f {
@@ -28,17 +28,7 @@ fn operator_type(f: &OperatorFrame) -> &'static str {
         OperatorFrame::Typing { .. } => "typing",
     }
 }
-const OPERATOR: &[&str] = &[
-    "hello",
-    "subscribe_online",
-    "unsubscribe_online",
-    "open",
-    "close",
-    "takeover",
-    "release",
-    "message",
-    "typing",
-];
+use protocol::decode::OPERATOR_TYPES as OPERATOR;
 
 fn server_type(f: &ServerFrame) -> &'static str {
     match f {
@@ -96,6 +86,8 @@ fn every_frame_has_a_valid_example_in_the_protocol_doc() {
             other => panic!("unknown example label `{other}`"),
         };
     }
+    // And the decoder's lists of client frame types name exactly the documented ones.
+    assert!(w.iter().all(|t| WIDGET.contains(t)) && o.iter().all(|t| OPERATOR.contains(t)));
     let missing = |all: &[&'static str], seen: &BTreeSet<&str>| -> Vec<&'static str> {
         all.iter().copied().filter(|t| !seen.contains(t)).collect()
     };

@@ -48,8 +48,50 @@ pub enum Flow {
     Close(CloseCode),
 }
 
+/// Read and decode the first frame within the handshake timeout. `None` when it failed: the
+/// client has then been told why and the socket closed.
+pub(crate) async fn read_hello<S, R, F>(
+    hub: &Hub,
+    sink: &mut S,
+    stream: &mut R,
+    decode: fn(&str, &protocol::decode::Limits) -> Result<F, protocol::decode::DecodeError>,
+) -> Option<F>
+where
+    S: Sink<WsOut> + Unpin,
+    R: Stream<Item = WsIn> + Unpin,
+{
+    let text = match first_text(hub, stream).await {
+        Ok(t) => t,
+        Err(code) => {
+            send_close(sink, code).await;
+            return None;
+        }
+    };
+    match decode(&text, &hub.config().decode_limits()) {
+        Ok(frame) => Some(frame),
+        Err(e) => {
+            refuse(sink, ErrorFrame::with_message(e.code, e.message)).await;
+            None
+        }
+    }
+}
+
+/// Refuse a protocol version this hub does not speak.
+pub(crate) fn check_protocol(protocol: u32) -> Result<(), ErrorFrame> {
+    if protocol == protocol::PROTOCOL_VERSION {
+        return Ok(());
+    }
+    Err(ErrorFrame::with_message(
+        ErrorCode::UnsupportedProtocol,
+        format!(
+            "this hub speaks protocol {}, not {protocol}",
+            protocol::PROTOCOL_VERSION
+        ),
+    ))
+}
+
 /// Read the first frame within the handshake timeout.
-pub(crate) async fn first_text<R>(hub: &Hub, stream: &mut R) -> Result<String, CloseCode>
+async fn first_text<R>(hub: &Hub, stream: &mut R) -> Result<String, CloseCode>
 where
     R: Stream<Item = WsIn> + Unpin,
 {

@@ -6,7 +6,8 @@ use protocol::decode;
 use protocol::{Author, ErrorCode, ErrorFrame, OperatorFrame, PROTOCOL_VERSION, ServerFrame};
 
 use super::{
-    Conn, Flow, Gone, Handler, WsIn, WsOut, first_text, heartbeat_ms, refuse, run_loop, send_close,
+    Conn, Flow, Gone, Handler, WsIn, WsOut, check_protocol, heartbeat_ms, read_hello, refuse,
+    run_loop,
 };
 use crate::bus::Topic;
 use crate::node::{HISTORY_LIMIT, Hub, OperatorSession, error_frame};
@@ -17,28 +18,15 @@ where
     S: Sink<WsOut> + Unpin + Send,
     R: Stream<Item = WsIn> + Unpin,
 {
-    let text = match first_text(&hub, &mut stream).await {
-        Ok(t) => t,
-        Err(code) => return send_close(&mut sink, code).await,
-    };
-    let limits = hub.config().decode_limits();
-    let op = match decode::operator_frame(&text, &limits) {
-        Ok(OperatorFrame::Hello { protocol, token }) => {
-            if protocol != PROTOCOL_VERSION {
-                let msg = format!("this hub speaks protocol {PROTOCOL_VERSION}, not {protocol}");
-                return refuse(
-                    &mut sink,
-                    ErrorFrame::with_message(ErrorCode::UnsupportedProtocol, msg),
-                )
-                .await;
-            }
-            match hub.operator_sign_in(&token) {
+    let op = match read_hello(&hub, &mut sink, &mut stream, decode::operator_frame).await {
+        None => return,
+        Some(OperatorFrame::Hello { protocol, token }) => {
+            match check_protocol(protocol).and_then(|()| hub.operator_sign_in(&token)) {
                 Ok(op) => op,
                 Err(e) => return refuse(&mut sink, e).await,
             }
         }
-        Ok(_) => return refuse(&mut sink, ErrorFrame::new(ErrorCode::HandshakeRequired)).await,
-        Err(e) => return refuse(&mut sink, ErrorFrame::with_message(e.code, e.message)).await,
+        Some(_) => return refuse(&mut sink, ErrorFrame::new(ErrorCode::HandshakeRequired)).await,
     };
 
     let mut conn = Conn::new(hub.clone(), sink, ConnKind::Operator);
@@ -98,30 +86,16 @@ impl OperatorHandler {
                 Ok(())
             }
             OperatorFrame::Takeover { conversation_id } => {
-                match hub.takeover(&self.op, &conversation_id).await {
-                    Ok(meta) => {
-                        conn.send(&ServerFrame::Control {
-                            conversation_id,
-                            control: meta.control,
-                        })
-                        .await
-                    }
-                    Err(e) => conn.send_error(e).await,
-                }
+                let result = hub.takeover(&self.op, &conversation_id).await;
+                answer_control(conn, conversation_id, result).await
             }
             OperatorFrame::Release {
                 conversation_id,
                 force,
-            } => match hub.release(&self.op, &conversation_id, force).await {
-                Ok(meta) => {
-                    conn.send(&ServerFrame::Control {
-                        conversation_id,
-                        control: meta.control,
-                    })
-                    .await
-                }
-                Err(e) => conn.send_error(e).await,
-            },
+            } => {
+                let result = hub.release(&self.op, &conversation_id, force).await;
+                answer_control(conn, conversation_id, result).await
+            }
             OperatorFrame::Message {
                 conversation_id,
                 client_id,
@@ -203,6 +177,27 @@ impl OperatorHandler {
             needs_human: meta.needs_human,
         })
         .await
+    }
+}
+
+/// The answer to `takeover` and `release`: the new control state, or why not.
+async fn answer_control<S>(
+    conn: &mut Conn<S>,
+    conversation_id: String,
+    result: Result<crate::store::ConversationMeta, ErrorFrame>,
+) -> Result<(), Gone>
+where
+    S: Sink<WsOut> + Unpin + Send,
+{
+    match result {
+        Ok(meta) => {
+            conn.send(&ServerFrame::Control {
+                conversation_id,
+                control: meta.control,
+            })
+            .await
+        }
+        Err(e) => conn.send_error(e).await,
     }
 }
 

@@ -5,7 +5,8 @@ use protocol::decode;
 use protocol::{Author, ErrorCode, ErrorFrame, PROTOCOL_VERSION, ServerFrame, WidgetFrame};
 
 use super::{
-    Conn, Flow, Gone, Handler, WsIn, WsOut, first_text, heartbeat_ms, refuse, run_loop, send_close,
+    Conn, Flow, Gone, Handler, WsIn, WsOut, check_protocol, heartbeat_ms, read_hello, refuse,
+    run_loop,
 };
 use crate::bus::Topic;
 use crate::node::{HISTORY_LIMIT, Hub, error_frame};
@@ -16,31 +17,24 @@ where
     S: Sink<WsOut> + Unpin + Send,
     R: Stream<Item = WsIn> + Unpin,
 {
-    let text = match first_text(&hub, &mut stream).await {
-        Ok(t) => t,
-        Err(code) => return send_close(&mut sink, code).await,
-    };
-    let limits = hub.config().decode_limits();
-    let (workspace_id, token, last_seq) = match decode::widget_frame(&text, &limits) {
-        Ok(WidgetFrame::Hello {
-            protocol,
-            workspace_id,
-            visitor_token,
-            last_seq,
-        }) => {
-            if protocol != PROTOCOL_VERSION {
-                let msg = format!("this hub speaks protocol {PROTOCOL_VERSION}, not {protocol}");
-                return refuse(
-                    &mut sink,
-                    ErrorFrame::with_message(ErrorCode::UnsupportedProtocol, msg),
-                )
-                .await;
+    let (workspace_id, token, last_seq) =
+        match read_hello(&hub, &mut sink, &mut stream, decode::widget_frame).await {
+            None => return,
+            Some(WidgetFrame::Hello {
+                protocol,
+                workspace_id,
+                visitor_token,
+                last_seq,
+            }) => {
+                if let Err(e) = check_protocol(protocol) {
+                    return refuse(&mut sink, e).await;
+                }
+                (workspace_id, visitor_token, last_seq.unwrap_or(0))
             }
-            (workspace_id, visitor_token, last_seq.unwrap_or(0))
-        }
-        Ok(_) => return refuse(&mut sink, ErrorFrame::new(ErrorCode::HandshakeRequired)).await,
-        Err(e) => return refuse(&mut sink, ErrorFrame::with_message(e.code, e.message)).await,
-    };
+            Some(_) => {
+                return refuse(&mut sink, ErrorFrame::new(ErrorCode::HandshakeRequired)).await;
+            }
+        };
     let (meta, token) = match hub.visitor_sign_in(&workspace_id, token.as_deref()).await {
         Ok(ok) => ok,
         Err(e) => return refuse(&mut sink, e).await,

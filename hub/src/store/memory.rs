@@ -253,39 +253,6 @@ impl Store for MemoryStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::conformance;
 
-    fn store() -> Arc<dyn Store> {
-        Arc::new(MemoryStore::new())
-    }
-
-    #[tokio::test]
-    async fn sequences_are_gap_free_and_dedupe() {
-        conformance::sequences_are_gap_free_and_dedupe(store()).await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn concurrent_appends_get_distinct_seqs() {
-        conformance::concurrent_appends_get_distinct_seqs(store()).await;
-    }
-
-    #[tokio::test]
-    async fn control_is_exclusive_and_fences_ai() {
-        conformance::control_is_exclusive_and_fences_ai(store()).await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn concurrent_takeovers_have_one_winner() {
-        conformance::concurrent_takeovers_have_one_winner(store()).await;
-    }
-
-    #[tokio::test]
-    async fn unknown_ids_are_not_found() {
-        conformance::unknown_ids_are_not_found(store()).await;
-    }
-
-    #[tokio::test]
-    async fn online_list_and_idle() {
-        conformance::online_list_and_idle(store()).await;
-    }
+    crate::store::conformance_tests!(((), Arc::new(MemoryStore::new()) as Arc<dyn Store>));
 }

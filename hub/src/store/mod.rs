@@ -189,6 +189,51 @@ pub fn dedupe_key(author: &Author, client_id: &str) -> String {
     }
 }
 
+/// Runs the whole conformance suite as tests. `$make` is evaluated once per test and gives
+/// `(guard, store)`: the guard (a server process, say) lives until the test ends.
+#[cfg(test)]
+macro_rules! conformance_tests {
+    ($make:expr) => {
+        #[tokio::test]
+        async fn sequences_are_gap_free_and_dedupe() {
+            let (_guard, store) = $make;
+            crate::store::conformance::sequences_are_gap_free_and_dedupe(store).await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn concurrent_appends_get_distinct_seqs() {
+            let (_guard, store) = $make;
+            crate::store::conformance::concurrent_appends_get_distinct_seqs(store).await;
+        }
+
+        #[tokio::test]
+        async fn control_is_exclusive_and_fences_ai() {
+            let (_guard, store) = $make;
+            crate::store::conformance::control_is_exclusive_and_fences_ai(store).await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn concurrent_takeovers_have_one_winner() {
+            let (_guard, store) = $make;
+            crate::store::conformance::concurrent_takeovers_have_one_winner(store).await;
+        }
+
+        #[tokio::test]
+        async fn unknown_ids_are_not_found() {
+            let (_guard, store) = $make;
+            crate::store::conformance::unknown_ids_are_not_found(store).await;
+        }
+
+        #[tokio::test]
+        async fn online_list_and_idle() {
+            let (_guard, store) = $make;
+            crate::store::conformance::online_list_and_idle(store).await;
+        }
+    };
+}
+#[cfg(test)]
+pub(crate) use conformance_tests;
+
 #[cfg(test)]
 pub(crate) mod conformance {
     //! Behaviour every [`Store`] must have. Each backend's tests call these.

@@ -441,7 +441,6 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::store::conformance;
     use crate::testing::RedisServer;
 
     async fn store(server: &RedisServer) -> Arc<dyn Store> {
@@ -451,41 +450,14 @@ mod tests {
         ))
     }
 
-    #[tokio::test]
-    async fn sequences_are_gap_free_and_dedupe() {
+    /// Each test gets its own redis-server, killed when the test drops it.
+    async fn fresh() -> (RedisServer, Arc<dyn Store>) {
         let server = RedisServer::start().await;
-        conformance::sequences_are_gap_free_and_dedupe(store(&server).await).await;
+        let store = store(&server).await;
+        (server, store)
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn concurrent_appends_get_distinct_seqs() {
-        let server = RedisServer::start().await;
-        conformance::concurrent_appends_get_distinct_seqs(store(&server).await).await;
-    }
-
-    #[tokio::test]
-    async fn control_is_exclusive_and_fences_ai() {
-        let server = RedisServer::start().await;
-        conformance::control_is_exclusive_and_fences_ai(store(&server).await).await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn concurrent_takeovers_have_one_winner() {
-        let server = RedisServer::start().await;
-        conformance::concurrent_takeovers_have_one_winner(store(&server).await).await;
-    }
-
-    #[tokio::test]
-    async fn unknown_ids_are_not_found() {
-        let server = RedisServer::start().await;
-        conformance::unknown_ids_are_not_found(store(&server).await).await;
-    }
-
-    #[tokio::test]
-    async fn online_list_and_idle() {
-        let server = RedisServer::start().await;
-        conformance::online_list_and_idle(store(&server).await).await;
-    }
+    crate::store::conformance_tests!(fresh().await);
 
     #[tokio::test]
     async fn an_appended_message_is_one_round_trip() {
