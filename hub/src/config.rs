@@ -127,6 +127,20 @@ pub struct Config {
     #[arg(long, env = "TC_SWEEP_INTERVAL_MS", default_value_t = 10_000)]
     pub sweep_interval_ms: u64,
 
+    /// When every connection of the operator holding a conversation has been gone this long,
+    /// control returns to the AI (reason `disconnected`), milliseconds.
+    #[arg(long, env = "TC_HOLDER_GRACE_MS", default_value_t = 60_000)]
+    pub holder_grace_ms: u64,
+
+    /// When the holder has not acted on a conversation this long, control returns to the AI
+    /// (reason `idle`), milliseconds.
+    #[arg(long, env = "TC_HOLDER_IDLE_MS", default_value_t = 900_000)]
+    pub holder_idle_ms: u64,
+
+    /// How long before an idle release the holder is warned, milliseconds.
+    #[arg(long, env = "TC_HOLDER_WARN_MS", default_value_t = 60_000)]
+    pub holder_warn_ms: u64,
+
     /// On shutdown, how long to wait for sessions and replies to finish, milliseconds.
     #[arg(long, env = "TC_SHUTDOWN_GRACE_MS", default_value_t = 10_000)]
     pub shutdown_grace_ms: u64,
@@ -152,6 +166,19 @@ impl Config {
 
     pub fn idle_timeout(&self) -> Duration {
         Duration::from_millis(self.idle_timeout_ms.max(1))
+    }
+
+    pub fn hold_limits(&self) -> crate::control::HoldLimits {
+        crate::control::HoldLimits {
+            grace_ms: self.holder_grace_ms,
+            idle_ms: self.holder_idle_ms,
+            warn_ms: self.holder_warn_ms,
+        }
+    }
+
+    /// How often a node refreshes presence and checks holdings: well inside the grace.
+    pub fn housekeeping_interval(&self) -> Duration {
+        Duration::from_millis((self.holder_grace_ms / 3).clamp(10, self.sweep_interval_ms.max(10)))
     }
 
     pub fn decode_limits(&self) -> protocol::decode::Limits {

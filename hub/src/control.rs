@@ -176,6 +176,46 @@ fn hand_back(
     }
 }
 
+/// Limits of an operator's hold on a conversation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HoldLimits {
+    /// All of the holder's connections gone this long: release (`disconnected`).
+    pub grace_ms: u64,
+    /// No action by the holder this long: release (`idle`).
+    pub idle_ms: u64,
+    /// Warn the holder this long before an idle release.
+    pub warn_ms: u64,
+}
+
+/// What the hub should do about a holding now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HoldCheck {
+    Keep,
+    /// Warn the holder: an idle release comes at `release_at`.
+    Warn {
+        release_at: u64,
+    },
+    Release(ReleaseReason),
+}
+
+/// Decide about a holding from when the holder was last connected (`seen`, refreshed by every
+/// node they are connected to) and when they last acted on the conversation (`active`).
+pub fn check_hold(now: u64, seen: u64, active: u64, limits: &HoldLimits) -> HoldCheck {
+    // Taking over or writing proves a connection too, so a fresh holding is never "gone".
+    let seen = seen.max(active);
+    if now.saturating_sub(seen) >= limits.grace_ms {
+        return HoldCheck::Release(ReleaseReason::Disconnected);
+    }
+    let release_at = active.saturating_add(limits.idle_ms);
+    if now >= release_at {
+        HoldCheck::Release(ReleaseReason::Idle)
+    } else if now.saturating_add(limits.warn_ms) >= release_at {
+        HoldCheck::Warn { release_at }
+    } else {
+        HoldCheck::Keep
+    }
+}
+
 /// May an event behind `fence` be appended in `state`?
 pub fn may_append(state: &ControlState, fence: &Fence) -> Result<(), ControlError> {
     match (fence, &state.holder) {
@@ -356,6 +396,53 @@ mod tests {
         assert_eq!(
             auto_release(&held_by("a", 5), "a", 3, ReleaseReason::Idle),
             Transition::Unchanged
+        );
+    }
+
+    const LIMITS: HoldLimits = HoldLimits {
+        grace_ms: 60_000,
+        idle_ms: 900_000,
+        warn_ms: 60_000,
+    };
+
+    #[test]
+    fn a_connected_active_holder_keeps_the_conversation() {
+        assert_eq!(check_hold(1_000, 1_000, 1_000, &LIMITS), HoldCheck::Keep);
+        assert_eq!(
+            check_hold(100_000, 99_000, 50_000, &LIMITS),
+            HoldCheck::Keep
+        );
+    }
+
+    #[test]
+    fn a_holder_gone_past_the_grace_is_released_as_disconnected() {
+        assert_eq!(
+            check_hold(61_000, 1_000, 1_000, &LIMITS),
+            HoldCheck::Release(ReleaseReason::Disconnected)
+        );
+        // Just inside the grace: kept.
+        assert_eq!(check_hold(60_999, 1_000, 1_000, &LIMITS), HoldCheck::Keep);
+        // Acting on the conversation counts as being connected.
+        assert_eq!(check_hold(61_000, 1_000, 30_000, &LIMITS), HoldCheck::Keep);
+    }
+
+    #[test]
+    fn an_idle_holder_is_warned_then_released() {
+        let active = 0;
+        let seen = |now: u64| now - 1_000; // connected all along
+        assert_eq!(
+            check_hold(839_999, seen(839_999), active, &LIMITS),
+            HoldCheck::Keep
+        );
+        assert_eq!(
+            check_hold(840_000, seen(840_000), active, &LIMITS),
+            HoldCheck::Warn {
+                release_at: 900_000
+            }
+        );
+        assert_eq!(
+            check_hold(900_000, seen(900_000), active, &LIMITS),
+            HoldCheck::Release(ReleaseReason::Idle)
         );
     }
 

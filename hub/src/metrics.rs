@@ -18,6 +18,8 @@ pub struct Metrics {
     pub slow_closes: AtomicU64,
     pub publish_errors: AtomicU64,
     pub catch_ups: AtomicU64,
+    /// Rounds of the node's housekeeping (presence refresh, auto-release, sweeps).
+    pub housekeeping_rounds: AtomicU64,
     changed: Notify,
 }
 
@@ -32,6 +34,7 @@ pub struct Snapshot {
     pub slow_closes: u64,
     pub publish_errors: u64,
     pub catch_ups: u64,
+    pub housekeeping_rounds: u64,
 }
 
 impl Snapshot {
@@ -58,6 +61,7 @@ impl Metrics {
             slow_closes: g(&self.slow_closes),
             publish_errors: g(&self.publish_errors),
             catch_ups: g(&self.catch_ups),
+            housekeeping_rounds: g(&self.housekeeping_rounds),
         }
     }
 

@@ -21,13 +21,13 @@ use protocol::{
 use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 
 use crate::assistant::Assistant;
 use crate::auth::{OperatorClaims, OperatorVerifier, VisitorTokens};
 use crate::bus::{Bus, BusMessage, Inbox, Topic};
 use crate::config::Config;
-use crate::control::{Actor, ControlError, Fence};
+use crate::control::{Actor, ControlError, Fence, HoldCheck};
 use crate::directory::Directory;
 use crate::metrics::Metrics;
 use crate::registry::{ConnId, Delivery, Outbound, Registry};
@@ -164,7 +164,7 @@ impl Hub {
             }),
         };
         hub.inner.tasks.spawn(hub.clone().dispatch(inbox));
-        hub.inner.tasks.spawn(hub.clone().sweep());
+        hub.inner.tasks.spawn(hub.clone().housekeeping());
         hub
     }
 
@@ -650,27 +650,34 @@ impl Hub {
                         author,
                         active,
                     }),
-                    for_visitors,
+                    for_visitors: Some(for_visitors),
                 }
             }
-            BusMessage::Summary { summary, .. } => {
-                let json = frame_json(&ServerFrame::OnlineUpdate {
+            BusMessage::Summary { summary, .. } => Outbound::Frame {
+                for_operators: frame_json(&ServerFrame::OnlineUpdate {
                     conversation: summary,
-                });
-                Outbound::Frame {
-                    for_operators: json.clone(),
-                    for_visitors: json,
-                }
-            }
+                }),
+                for_visitors: None,
+            },
             BusMessage::Removed {
                 conversation_id, ..
-            } => {
-                let json = frame_json(&ServerFrame::OnlineRemove { conversation_id });
-                Outbound::Frame {
-                    for_operators: json.clone(),
-                    for_visitors: json,
-                }
-            }
+            } => Outbound::Frame {
+                for_operators: frame_json(&ServerFrame::OnlineRemove { conversation_id }),
+                for_visitors: None,
+            },
+            BusMessage::ControlWarning {
+                conversation_id,
+                holder_id,
+                release_at,
+            } => Outbound::Frame {
+                for_operators: frame_json(&ServerFrame::ControlWarning {
+                    conversation_id,
+                    holder_id,
+                    reason: protocol::ReleaseReason::Idle,
+                    release_at,
+                }),
+                for_visitors: None,
+            },
         };
         let out = self.inner.registry.fan_out(topic, &item);
         if out.kicked > 0 {
@@ -679,32 +686,101 @@ impl Hub {
         }
     }
 
-    /// Take idle conversations off the Online list.
-    async fn sweep(self) {
-        let every = Duration::from_millis(self.inner.config.sweep_interval_ms.max(10));
-        let idle_ms = self.inner.config.conversation_idle_secs * 1000;
+    /// The node's periodic work: refresh the presence of its clients, release holdings whose
+    /// holder is gone or idle (and warn before), count vanished visitors offline, and take idle
+    /// conversations off the Online list. Every node does it; the store steps are atomic and
+    /// exact, so doing it on several nodes at once changes nothing twice.
+    async fn housekeeping(self) {
+        let every = self.inner.config.housekeeping_interval();
+        let sweep_every = Duration::from_millis(self.inner.config.sweep_interval_ms.max(10));
         let mut ticker = tokio::time::interval(every);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last_sweep = tokio::time::Instant::now();
         loop {
             tokio::select! {
                 () = self.inner.shutdown.cancelled() => return,
                 _ = ticker.tick() => {}
             }
-            let cutoff = now_ms().saturating_sub(idle_ms);
-            match self.inner.store.deactivate_idle(cutoff).await {
-                Ok(gone) => {
-                    for meta in gone {
-                        let msg = BusMessage::Removed {
-                            workspace_id: meta.workspace_id.clone(),
-                            conversation_id: meta.id.clone(),
+            if let Err(e) = self.refresh_presence().await {
+                warn!(error = %e, "presence not refreshed");
+            }
+            if let Err(e) = self.check_holdings().await {
+                warn!(error = %e, "holdings not checked");
+            }
+            if last_sweep.elapsed() >= sweep_every {
+                last_sweep = tokio::time::Instant::now();
+                if let Err(e) = self.sweep_idle().await {
+                    warn!(error = %e, "idle sweep failed");
+                }
+            }
+            let m = &self.inner.metrics;
+            m.bump(&m.housekeeping_rounds, 1);
+        }
+    }
+
+    /// Tell the store this node's operators and visitors are still here.
+    pub async fn refresh_presence(&self) -> Result<(), StoreError> {
+        let (operators, visitors) = self.inner.registry.present();
+        let now = now_ms();
+        let store = &self.inner.store;
+        store.operators_seen(&operators, now).await?;
+        store.visitors_seen(&visitors, now).await?;
+        let cutoff = now.saturating_sub(self.inner.config.holder_grace_ms);
+        for meta in store.expire_visitors(cutoff).await? {
+            self.publish_summary(&meta).await;
+        }
+        Ok(())
+    }
+
+    async fn check_holdings(&self) -> Result<(), StoreError> {
+        let limits = self.inner.config.hold_limits();
+        let store = &self.inner.store;
+        for h in store.holdings().await? {
+            let now = now_ms();
+            match crate::control::check_hold(now, h.seen, h.active, &limits) {
+                HoldCheck::Keep => {}
+                HoldCheck::Warn { release_at } => {
+                    if store.mark_warned(&h.conversation_id, h.epoch).await? {
+                        let msg = BusMessage::ControlWarning {
+                            conversation_id: h.conversation_id.clone(),
+                            holder_id: h.holder_id.clone(),
+                            release_at,
                         };
-                        self.publish(&Topic::Workspace(meta.workspace_id), &msg)
+                        self.publish(&Topic::Conversation(h.conversation_id), &msg)
                             .await;
                     }
                 }
-                Err(e) => warn!(error = %e, "idle sweep failed"),
+                HoldCheck::Release(reason) => {
+                    let change = store
+                        .auto_release(&h.conversation_id, &h.holder_id, h.epoch, reason, now)
+                        .await?;
+                    // `None`: another node got there first, or the holder acted meanwhile.
+                    if let Some(event) = &change.event {
+                        info!(
+                            conversation_id = h.conversation_id,
+                            ?reason,
+                            "control returned to the AI"
+                        );
+                        self.publish_event(&change.meta, event).await;
+                    }
+                }
             }
         }
+        Ok(())
+    }
+
+    async fn sweep_idle(&self) -> Result<(), StoreError> {
+        let idle_ms = self.inner.config.conversation_idle_secs * 1000;
+        let cutoff = now_ms().saturating_sub(idle_ms);
+        for meta in self.inner.store.deactivate_idle(cutoff).await? {
+            let msg = BusMessage::Removed {
+                workspace_id: meta.workspace_id.clone(),
+                conversation_id: meta.id.clone(),
+            };
+            self.publish(&Topic::Workspace(meta.workspace_id), &msg)
+                .await;
+        }
+        Ok(())
     }
 }
 

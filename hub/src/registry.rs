@@ -38,19 +38,30 @@ pub struct Delivery {
 pub enum Outbound {
     /// A sequenced event: the connection checks it against its cursor before sending.
     Event(Arc<Delivery>),
-    /// An unsequenced frame, already serialized (typing, Online list changes).
+    /// An unsequenced frame, already serialized (typing, Online list changes). Visitors get
+    /// their own copy, or nothing when `for_visitors` is `None`.
     Frame {
         for_operators: Arc<str>,
-        for_visitors: Arc<str>,
+        for_visitors: Option<Arc<str>>,
     },
     /// The bus may have lost messages: catch every open conversation up from the store and
     /// re-send the Online list.
     Resync,
 }
 
+/// Who is behind a connection, for presence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Presence {
+    /// `workspace/operator` (see `store::operator_key`).
+    Operator(String),
+    /// The visitor's conversation id.
+    Visitor(String),
+}
+
 #[derive(Debug)]
 struct Conn {
     kind: ConnKind,
+    presence: Option<Presence>,
     tx: mpsc::Sender<Outbound>,
     /// Cancelled when the connection fell behind.
     slow: CancellationToken,
@@ -91,6 +102,7 @@ impl Registry {
             id,
             Conn {
                 kind,
+                presence: None,
                 tx,
                 slow: slow.clone(),
             },
@@ -159,6 +171,28 @@ impl Registry {
         out
     }
 
+    pub fn set_presence(&self, id: ConnId, presence: Presence) {
+        if let Some(mut conn) = self.conns.get_mut(&id) {
+            conn.presence = Some(presence);
+        }
+    }
+
+    /// Operators and visitors connected to this node, deduplicated.
+    pub fn present(&self) -> (Vec<String>, Vec<String>) {
+        let (mut operators, mut visitors) = (HashSet::new(), HashSet::new());
+        for conn in self.conns.iter() {
+            match &conn.presence {
+                Some(Presence::Operator(k)) => operators.insert(k.clone()),
+                Some(Presence::Visitor(c)) => visitors.insert(c.clone()),
+                None => false,
+            };
+        }
+        (
+            operators.into_iter().collect(),
+            visitors.into_iter().collect(),
+        )
+    }
+
     pub fn kind(&self, id: ConnId) -> Option<ConnKind> {
         self.conns.get(&id).map(|c| c.kind)
     }
@@ -186,7 +220,7 @@ mod tests {
     fn frame() -> Outbound {
         Outbound::Frame {
             for_operators: "o".into(),
-            for_visitors: "v".into(),
+            for_visitors: Some("v".into()),
         }
     }
 

@@ -154,6 +154,15 @@ pub enum ServerFrame {
     OnlineUpdate { conversation: ConversationSummary },
     /// A conversation left the Online list (inactive).
     OnlineRemove { conversation_id: ConversationId },
+    /// To operators only: the holder has been idle, and control returns to the AI at
+    /// `release_at` unless the holder acts (sends a message) before.
+    ControlWarning {
+        conversation_id: ConversationId,
+        holder_id: OperatorId,
+        reason: ReleaseReason,
+        #[ts(type = "number")]
+        release_at: Millis,
+    },
     /// A frame was refused. Nothing of it was applied.
     Error(ErrorFrame),
 }

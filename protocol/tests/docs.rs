@@ -42,6 +42,7 @@ fn server_type(f: &ServerFrame) -> &'static str {
         ServerFrame::OnlineSnapshot { .. } => "online_snapshot",
         ServerFrame::OnlineUpdate { .. } => "online_update",
         ServerFrame::OnlineRemove { .. } => "online_remove",
+        ServerFrame::ControlWarning { .. } => "control_warning",
         ServerFrame::Error(_) => "error",
     }
 }
@@ -56,6 +57,7 @@ const SERVER: &[&str] = &[
     "online_snapshot",
     "online_update",
     "online_remove",
+    "control_warning",
     "error",
 ];
 

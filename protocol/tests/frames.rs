@@ -217,6 +217,12 @@ fn server_frames() -> Vec<ServerFrame> {
         ServerFrame::OnlineRemove {
             conversation_id: id(),
         },
+        ServerFrame::ControlWarning {
+            conversation_id: id(),
+            holder_id: "op-martin".into(),
+            reason: ReleaseReason::Idle,
+            release_at: 1_764_000_900_000,
+        },
     ];
     for e in all_events() {
         frames.push(ServerFrame::Event {

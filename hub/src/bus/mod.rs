@@ -57,6 +57,12 @@ pub enum BusMessage {
         workspace_id: WorkspaceId,
         conversation_id: ConversationId,
     },
+    /// The holder of a conversation is about to be released for idleness (operators only).
+    ControlWarning {
+        conversation_id: ConversationId,
+        holder_id: String,
+        release_at: protocol::Millis,
+    },
     /// Local only, never published: the bus may have lost messages (its subscription dropped),
     /// so every local client must catch up from the store.
     Resync,

@@ -181,10 +181,10 @@ where
         self.sink.send(WsOut::Text(text)).await.map_err(|_| Gone)
     }
 
-    fn pick(&self, for_operators: &str, for_visitors: &str) -> String {
+    fn pick(&self, for_operators: &str, for_visitors: Option<&str>) -> Option<String> {
         match self.kind {
-            ConnKind::Operator => for_operators.to_owned(),
-            ConnKind::Widget => for_visitors.to_owned(),
+            ConnKind::Operator => Some(for_operators.to_owned()),
+            ConnKind::Widget => for_visitors.map(str::to_owned),
         }
     }
 
@@ -230,10 +230,10 @@ where
             Outbound::Frame {
                 for_operators,
                 for_visitors,
-            } => {
-                let text = self.pick(&for_operators, &for_visitors);
-                self.send_raw(text).await
-            }
+            } => match self.pick(&for_operators, for_visitors.as_deref()) {
+                Some(text) => self.send_raw(text).await,
+                None => Ok(()),
+            },
             Outbound::Resync => {
                 let open: Vec<String> = self.cursors.keys().cloned().collect();
                 for conversation_id in open {
@@ -253,8 +253,9 @@ where
                     // Already sent by a history or a catch-up.
                     Ok(())
                 } else if d.seq == cursor + 1 {
-                    let text = self.pick(&d.for_operators, &d.for_visitors);
-                    self.send_raw(text).await?;
+                    if let Some(text) = self.pick(&d.for_operators, Some(&d.for_visitors)) {
+                        self.send_raw(text).await?;
+                    }
                     self.cursors.insert(d.conversation_id.to_string(), d.seq);
                     Ok(())
                 } else {

@@ -11,7 +11,7 @@ use super::{
 };
 use crate::bus::Topic;
 use crate::node::{HISTORY_LIMIT, Hub, OperatorSession, error_frame};
-use crate::registry::ConnKind;
+use crate::registry::{ConnKind, Presence};
 
 pub async fn run<S, R>(hub: Hub, mut sink: S, mut stream: R)
 where
@@ -30,6 +30,16 @@ where
     };
 
     let mut conn = Conn::new(hub.clone(), sink, ConnKind::Operator);
+    let key = crate::store::operator_key(&op.workspace.id, &op.claims.sub);
+    hub.inner()
+        .registry
+        .set_presence(conn.rx.id, Presence::Operator(key.clone()));
+    // Seen now, not at the next refresh: a holder who reconnects keeps their conversations.
+    let _ = hub
+        .inner()
+        .store
+        .operators_seen(&[key], crate::util::now_ms())
+        .await;
     let ready = ServerFrame::Ready {
         protocol: PROTOCOL_VERSION,
         operator: op.identity(),

@@ -10,7 +10,7 @@ use super::{
 };
 use crate::bus::Topic;
 use crate::node::{HISTORY_LIMIT, Hub, error_frame};
-use crate::registry::ConnKind;
+use crate::registry::{ConnKind, Presence};
 
 pub async fn run<S, R>(hub: Hub, mut sink: S, mut stream: R)
 where
@@ -42,6 +42,9 @@ where
 
     let mut conn = Conn::new(hub.clone(), sink, ConnKind::Widget);
     let conversation_id = meta.id.clone();
+    hub.inner()
+        .registry
+        .set_presence(conn.rx.id, Presence::Visitor(conversation_id.clone()));
     // Subscribe before reading history: whatever happens in between arrives twice and the
     // cursor drops the second copy, rather than being missed.
     hub.subscribe(conn.rx.id, Topic::Conversation(conversation_id.clone()))

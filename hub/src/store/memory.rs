@@ -9,17 +9,19 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 use dashmap::DashMap;
-use protocol::{ConversationEvent, EventKind, Millis, OperatorRef, Seq};
+use protocol::{ConversationEvent, EventKind, Holder, Millis, OperatorRef, ReleaseReason, Seq};
 
 use super::{
-    Appended, ControlChange, ConversationMeta, Draft, NewConversation, Store, StoreError,
-    dedupe_key, preview,
+    Appended, ControlChange, ConversationMeta, Draft, Holding, NewConversation, Store, StoreError,
+    dedupe_key, operator_key, preview,
 };
 use crate::control::{self, Actor, Fence, Transition};
 
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     conversations: DashMap<String, Arc<Mutex<Conversation>>>,
+    /// When each operator (`workspace/operator`) was last seen connected.
+    operators_seen: DashMap<String, Millis>,
 }
 
 #[derive(Debug)]
@@ -27,6 +29,12 @@ struct Conversation {
     meta: ConversationMeta,
     events: Vec<ConversationEvent>,
     seen: HashMap<String, Seq>,
+    /// When the holder last acted (took over, wrote).
+    holder_active: Millis,
+    /// The epoch whose holding was last warned of an idle release.
+    warned_epoch: Option<u64>,
+    /// When a node last saw the visitor connected.
+    visitor_seen: Millis,
 }
 
 impl Conversation {
@@ -54,6 +62,7 @@ impl Conversation {
                 if matches!(event, EventKind::OperatorJoined { .. }) {
                     // Someone answered: the conversation no longer waits for a human.
                     self.meta.needs_human = false;
+                    self.holder_active = at;
                 }
                 self.meta.control = state;
                 Some(self.push(event, at))
@@ -105,6 +114,9 @@ impl Store for MemoryStore {
             meta: meta.clone(),
             events: Vec::new(),
             seen: HashMap::new(),
+            holder_active: new.at,
+            warned_epoch: None,
+            visitor_seen: new.at,
         };
         self.conversations
             .insert(new.id, Arc::new(Mutex::new(conv)));
@@ -159,6 +171,9 @@ impl Store for MemoryStore {
                 EventKind::HumanRequested { by }
             }
         };
+        if matches!(fence, Fence::Operator(_)) {
+            c.holder_active = c.holder_active.max(at);
+        }
         let event = c.push(kind, at);
         Ok(Appended {
             event,
@@ -232,8 +247,78 @@ impl Store for MemoryStore {
         if delta > 0 {
             c.meta.active = true;
             c.meta.last_activity_at = c.meta.last_activity_at.max(at);
+            c.visitor_seen = c.visitor_seen.max(at);
         }
         Ok(c.meta.clone())
+    }
+
+    async fn operators_seen(&self, operators: &[String], at: Millis) -> Result<(), StoreError> {
+        for key in operators {
+            let mut seen = self.operators_seen.entry(key.clone()).or_insert(at);
+            *seen = (*seen).max(at);
+        }
+        Ok(())
+    }
+
+    async fn holdings(&self) -> Result<Vec<Holding>, StoreError> {
+        let mut out = Vec::new();
+        for entry in self.conversations.iter() {
+            let c = lock(entry.value());
+            if let Holder::Operator(holder) = &c.meta.control.holder {
+                let key = operator_key(&c.meta.workspace_id, &holder.id);
+                out.push(Holding {
+                    conversation_id: c.meta.id.clone(),
+                    workspace_id: c.meta.workspace_id.clone(),
+                    holder_id: holder.id.clone(),
+                    epoch: c.meta.control.epoch,
+                    seen: self.operators_seen.get(&key).map_or(0, |s| *s),
+                    active: c.holder_active,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    async fn auto_release(
+        &self,
+        id: &str,
+        holder_id: &str,
+        epoch: u64,
+        reason: ReleaseReason,
+        at: Millis,
+    ) -> Result<ControlChange, StoreError> {
+        let conv = self.conversation(id)?;
+        let mut c = lock(&conv);
+        let t = control::auto_release(&c.meta.control, holder_id, epoch, reason);
+        c.apply(Ok(t), at)
+    }
+
+    async fn mark_warned(&self, id: &str, epoch: u64) -> Result<bool, StoreError> {
+        let conv = self.conversation(id)?;
+        let mut c = lock(&conv);
+        Ok(c.warned_epoch.replace(epoch) != Some(epoch))
+    }
+
+    async fn visitors_seen(&self, ids: &[String], at: Millis) -> Result<(), StoreError> {
+        for id in ids {
+            if let Some(conv) = self.conversations.get(id) {
+                let mut c = lock(conv.value());
+                c.visitor_seen = c.visitor_seen.max(at);
+            }
+        }
+        Ok(())
+    }
+
+    async fn expire_visitors(&self, cutoff: Millis) -> Result<Vec<ConversationMeta>, StoreError> {
+        let mut out = Vec::new();
+        for entry in self.conversations.iter() {
+            let mut c = lock(entry.value());
+            if c.meta.visitor_connections > 0 && c.visitor_seen < cutoff {
+                c.meta.visitor_connections = 0;
+                out.push(c.meta.clone());
+            }
+        }
+        Ok(out)
     }
 
     async fn deactivate_idle(&self, cutoff: Millis) -> Result<Vec<ConversationMeta>, StoreError> {

@@ -11,7 +11,7 @@ pub mod redis;
 use async_trait::async_trait;
 use protocol::{
     Author, ClientId, ControlState, ConversationEvent, ConversationId, ConversationSummary,
-    HumanRequestedBy, MessagePreview, Millis, OperatorRef, Seq, WorkspaceId,
+    HumanRequestedBy, MessagePreview, Millis, OperatorRef, ReleaseReason, Seq, WorkspaceId,
 };
 
 use crate::control::{Actor, ControlError, Fence};
@@ -153,10 +153,56 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// the Online list; returns those it took off.
     async fn deactivate_idle(&self, cutoff: Millis) -> Result<Vec<ConversationMeta>, StoreError>;
 
+    /// Operators connected to this node were alive at `at` (each node refreshes its own).
+    /// Keys are [`operator_key`]s.
+    async fn operators_seen(&self, operators: &[String], at: Millis) -> Result<(), StoreError>;
+
+    /// Every conversation an operator holds, with what [`crate::control::check_hold`] needs.
+    async fn holdings(&self) -> Result<Vec<Holding>, StoreError>;
+
+    /// Hand `id` back to the AI if `holder_id` still holds it at `epoch`
+    /// (see [`crate::control::auto_release`]); `event` is `None` when it no longer applied.
+    async fn auto_release(
+        &self,
+        id: &str,
+        holder_id: &str,
+        epoch: u64,
+        reason: ReleaseReason,
+        at: Millis,
+    ) -> Result<ControlChange, StoreError>;
+
+    /// Record that the holding at `epoch` was warned; `true` only the first time, on any node.
+    async fn mark_warned(&self, id: &str, epoch: u64) -> Result<bool, StoreError>;
+
+    /// Visitors connected to this node were alive at `at`.
+    async fn visitors_seen(&self, ids: &[String], at: Millis) -> Result<(), StoreError>;
+
+    /// Visitors counted online but not seen since `cutoff` (their node died) are counted
+    /// offline; returns the conversations that changed.
+    async fn expire_visitors(&self, cutoff: Millis) -> Result<Vec<ConversationMeta>, StoreError>;
+
     /// Whether the store answers now (for `/readyz`).
     async fn ping(&self) -> Result<(), StoreError> {
         Ok(())
     }
+}
+
+/// A conversation held by an operator, as the auto-release sweep sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Holding {
+    pub conversation_id: ConversationId,
+    pub workspace_id: WorkspaceId,
+    pub holder_id: String,
+    pub epoch: u64,
+    /// When the holder was last seen connected (0: never refreshed yet).
+    pub seen: Millis,
+    /// When the holder last acted on this conversation (took it over, wrote).
+    pub active: Millis,
+}
+
+/// How an operator is named in presence: ids are per workspace.
+pub fn operator_key(workspace_id: &str, operator_id: &str) -> String {
+    format!("{workspace_id}/{operator_id}")
 }
 
 /// Shared by every implementation: the Online list preview of a message.
@@ -225,6 +271,18 @@ macro_rules! conformance_tests {
         }
 
         #[tokio::test]
+        async fn holdings_auto_release_once_and_warn_once() {
+            let (_guard, store) = $make;
+            crate::store::conformance::holdings_auto_release_once_and_warn_once(store).await;
+        }
+
+        #[tokio::test]
+        async fn ghost_visitors_expire() {
+            let (_guard, store) = $make;
+            crate::store::conformance::ghost_visitors_expire(store).await;
+        }
+
+        #[tokio::test]
         async fn online_list_and_idle() {
             let (_guard, store) = $make;
             crate::store::conformance::online_list_and_idle(store).await;
@@ -240,7 +298,7 @@ pub(crate) mod conformance {
 
     use super::*;
     use crate::control::Actor;
-    use protocol::{EventKind, Holder, Role};
+    use protocol::{EventKind, Holder, ReleaseReason, Role};
     use std::sync::Arc;
 
     pub fn op(id: &str) -> OperatorRef {
@@ -452,6 +510,115 @@ pub(crate) mod conformance {
             store.history("nope", 0, 10).await,
             Err(StoreError::NotFound)
         ));
+    }
+
+    pub async fn holdings_auto_release_once_and_warn_once(store: Arc<dyn Store>) {
+        new(&*store, "h1").await;
+        new(&*store, "h2").await;
+        assert!(store.holdings().await.expect("holdings").is_empty());
+        store.takeover("h1", &op("a"), 100).await.expect("takeover");
+        store
+            .operators_seen(&[operator_key("ws", "a")], 150)
+            .await
+            .expect("seen");
+        let h = store.holdings().await.expect("holdings");
+        assert_eq!(h.len(), 1);
+        assert_eq!(
+            (
+                h[0].conversation_id.as_str(),
+                h[0].holder_id.as_str(),
+                h[0].epoch,
+                h[0].seen,
+                h[0].active
+            ),
+            ("h1", "a", 1, 150, 100)
+        );
+        // The holder writing counts as activity.
+        store
+            .append(
+                "h1",
+                msg(Author::Operator(op("a")), "hi", Some("1")),
+                Fence::Operator("a".into()),
+                200,
+            )
+            .await
+            .expect("append");
+        assert_eq!(store.holdings().await.expect("holdings")[0].active, 200);
+        assert!(store.mark_warned("h1", 1).await.expect("warn"));
+        assert!(!store.mark_warned("h1", 1).await.expect("warn"));
+        // A stale decision (wrong epoch or holder) changes nothing.
+        let stale = store
+            .auto_release("h1", "a", 0, ReleaseReason::Idle, 300)
+            .await
+            .expect("auto");
+        assert!(stale.event.is_none());
+        let stale = store
+            .auto_release("h1", "b", 1, ReleaseReason::Idle, 300)
+            .await
+            .expect("auto");
+        assert!(stale.event.is_none());
+        let done = store
+            .auto_release("h1", "a", 1, ReleaseReason::Disconnected, 300)
+            .await
+            .expect("auto");
+        assert!(matches!(
+            done.event.map(|e| e.kind),
+            Some(EventKind::OperatorLeft {
+                reason: ReleaseReason::Disconnected,
+                ..
+            })
+        ));
+        assert_eq!(done.meta.control.holder, Holder::Ai);
+        // Exactly once: the same decision again is a no-op.
+        let again = store
+            .auto_release("h1", "a", 1, ReleaseReason::Disconnected, 301)
+            .await
+            .expect("auto");
+        assert!(again.event.is_none());
+        assert!(store.holdings().await.expect("holdings").is_empty());
+        // A new holding can be warned again.
+        store.takeover("h1", &op("a"), 400).await.expect("takeover");
+        assert!(store.mark_warned("h1", 3).await.expect("warn"));
+        assert!(matches!(
+            store
+                .auto_release("nope", "a", 1, ReleaseReason::Idle, 1)
+                .await,
+            Err(StoreError::NotFound)
+        ));
+    }
+
+    pub async fn ghost_visitors_expire(store: Arc<dyn Store>) {
+        new(&*store, "g1").await;
+        new(&*store, "g2").await;
+        store
+            .visitor_presence("g1", 1, 100)
+            .await
+            .expect("presence");
+        store
+            .visitor_presence("g2", 1, 100)
+            .await
+            .expect("presence");
+        // g2's node keeps refreshing; g1's node died.
+        store
+            .visitors_seen(&["g2".into()], 500)
+            .await
+            .expect("seen");
+        let gone = store.expire_visitors(300).await.expect("expire");
+        assert_eq!(
+            gone.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(),
+            ["g1"]
+        );
+        assert_eq!(gone[0].visitor_connections, 0);
+        assert!(store.expire_visitors(300).await.expect("expire").is_empty());
+        assert_eq!(
+            store
+                .get("g2")
+                .await
+                .expect("get")
+                .expect("g2")
+                .visitor_connections,
+            1
+        );
     }
 
     pub async fn online_list_and_idle(store: Arc<dyn Store>) {

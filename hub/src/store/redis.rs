@@ -15,13 +15,16 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use protocol::{ControlState, ConversationEvent, Holder, MessagePreview, Millis, OperatorRef, Seq};
+use protocol::{
+    ControlState, ConversationEvent, Holder, MessagePreview, Millis, OperatorRef, ReleaseReason,
+    Seq,
+};
 use redis::aio::ConnectionManager;
 use redis::{AsyncCommands, Script};
 
 use super::{
-    Appended, ControlChange, ConversationMeta, Draft, NewConversation, Store, StoreError,
-    dedupe_key, preview,
+    Appended, ControlChange, ConversationMeta, Draft, Holding, NewConversation, Store, StoreError,
+    dedupe_key, operator_key, preview,
 };
 use crate::control::{Actor, ControlError, Fence};
 
@@ -42,6 +45,9 @@ pub struct RedisStore {
     release: Script,
     presence: Script,
     sweep: Script,
+    auto_release: Script,
+    warned: Script,
+    expire_visitors: Script,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -69,6 +75,9 @@ impl RedisStore {
             release: script(include_str!("lua/release.lua")),
             presence: script(include_str!("lua/presence.lua")),
             sweep: Script::new(include_str!("lua/sweep.lua")),
+            auto_release: script(include_str!("lua/auto_release.lua")),
+            warned: script(include_str!("lua/warned.lua")),
+            expire_visitors: Script::new(include_str!("lua/expire_visitors.lua")),
         }
     }
 
@@ -84,6 +93,24 @@ impl RedisStore {
         format!("{}active", self.prefix)
     }
 
+    fn held_key(&self) -> String {
+        format!("{}held", self.prefix)
+    }
+
+    fn seen_key(&self) -> String {
+        format!("{}opseen", self.prefix)
+    }
+
+    fn metas(&self, flat: Vec<Vec<String>>) -> Result<Vec<ConversationMeta>, StoreError> {
+        flat.into_iter()
+            .map(|fields| {
+                let h = pairs(fields);
+                let id = h.get("id").cloned().unwrap_or_default();
+                parse_meta(&id, &h)
+            })
+            .collect()
+    }
+
     /// Run a conversation script with its three standard keys: one round trip.
     async fn run(
         &self,
@@ -93,7 +120,8 @@ impl RedisStore {
     ) -> Result<ScriptReply, StoreError> {
         let mut inv = script.key(self.meta_key(id));
         inv.key(format!("{}ws:", self.prefix))
-            .key(self.global_key());
+            .key(self.global_key())
+            .key(self.held_key());
         for a in args {
             inv.arg(*a);
         }
@@ -106,18 +134,23 @@ impl RedisStore {
     }
 
     fn meta(&self, id: &str, flat: Vec<String>) -> Result<ConversationMeta, StoreError> {
-        let mut h: HashMap<String, String> = HashMap::new();
-        let mut it = flat.into_iter();
-        while let (Some(k), Some(v)) = (it.next(), it.next()) {
-            h.insert(k, v);
-        }
-        parse_meta(id, &h)
+        parse_meta(id, &pairs(flat))
     }
 
     fn event(json: &str) -> Result<ConversationEvent, StoreError> {
         serde_json::from_str(json)
             .map_err(|e| StoreError::Unavailable(format!("corrupt event: {e}")))
     }
+}
+
+/// A flat `HGETALL` reply as a map.
+fn pairs(flat: Vec<String>) -> HashMap<String, String> {
+    let mut h = HashMap::new();
+    let mut it = flat.into_iter();
+    while let (Some(k), Some(v)) = (it.next(), it.next()) {
+        h.insert(k, v);
+    }
+    h
 }
 
 fn parse_meta(id: &str, h: &HashMap<String, String>) -> Result<ConversationMeta, StoreError> {
@@ -199,6 +232,8 @@ impl Store for RedisStore {
                     ("vconn", "0"),
                     ("active", "1"),
                     ("last_msg", ""),
+                    ("holder_act", at.as_str()),
+                    ("vseen", at.as_str()),
                 ],
             )
             .zadd(self.workspace_key(&new.workspace_id), &key, new.at)
@@ -402,6 +437,129 @@ impl Store for RedisStore {
         self.meta(id, meta)
     }
 
+    async fn operators_seen(&self, operators: &[String], at: Millis) -> Result<(), StoreError> {
+        if operators.is_empty() {
+            return Ok(());
+        }
+        let at = at.to_string();
+        let fields: Vec<(&str, &str)> = operators
+            .iter()
+            .map(|k| (k.as_str(), at.as_str()))
+            .collect();
+        let mut conn = self.conn.clone();
+        let _: () = conn
+            .hset_multiple(self.seen_key(), &fields)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn holdings(&self) -> Result<Vec<Holding>, StoreError> {
+        let mut conn = self.conn.clone();
+        let keys: Vec<String> = conn.smembers(self.held_key()).await.map_err(unavailable)?;
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for k in &keys {
+            pipe.cmd("HMGET")
+                .arg(k)
+                .arg(&["id", "ws", "holder_id", "epoch", "holder_act"]);
+        }
+        let rows: Vec<Vec<Option<String>>> =
+            pipe.query_async(&mut conn).await.map_err(unavailable)?;
+        let mut out: Vec<Holding> = rows
+            .into_iter()
+            .filter_map(|row| match row.as_slice() {
+                [Some(id), Some(ws), Some(holder), Some(epoch), active] if !holder.is_empty() => {
+                    Some(Holding {
+                        conversation_id: id.clone(),
+                        workspace_id: ws.clone(),
+                        holder_id: holder.clone(),
+                        epoch: epoch.parse().ok()?,
+                        seen: 0,
+                        active: active.as_deref().and_then(|a| a.parse().ok()).unwrap_or(0),
+                    })
+                }
+                _ => None,
+            })
+            .collect();
+        if out.is_empty() {
+            return Ok(out);
+        }
+        let fields: Vec<String> = out
+            .iter()
+            .map(|h| operator_key(&h.workspace_id, &h.holder_id))
+            .collect();
+        let seen: Vec<Option<u64>> = redis::cmd("HMGET")
+            .arg(self.seen_key())
+            .arg(&fields)
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        for (h, s) in out.iter_mut().zip(seen) {
+            h.seen = s.unwrap_or(0);
+        }
+        Ok(out)
+    }
+
+    async fn auto_release(
+        &self,
+        id: &str,
+        holder_id: &str,
+        epoch: u64,
+        reason: ReleaseReason,
+        at: Millis,
+    ) -> Result<ControlChange, StoreError> {
+        // The wire spelling, from serde: the event's JSON is assembled in Lua.
+        let reason = serde_json::to_value(reason)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        let (epoch, at) = (epoch.to_string(), at.to_string());
+        let (_, event, meta, _) = self
+            .run(&self.auto_release, id, &[holder_id, &epoch, &reason, &at])
+            .await?;
+        Ok(ControlChange {
+            event: if event.is_empty() {
+                None
+            } else {
+                Some(Self::event(&event)?)
+            },
+            meta: self.meta(id, meta)?,
+        })
+    }
+
+    async fn mark_warned(&self, id: &str, epoch: u64) -> Result<bool, StoreError> {
+        let (status, ..) = self.run(&self.warned, id, &[&epoch.to_string()]).await?;
+        Ok(status == "ok")
+    }
+
+    async fn visitors_seen(&self, ids: &[String], at: Millis) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let mut pipe = redis::pipe();
+        for id in ids {
+            pipe.hset(self.meta_key(id), "vseen", at).ignore();
+        }
+        let mut conn = self.conn.clone();
+        let _: () = pipe.query_async(&mut conn).await.map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn expire_visitors(&self, cutoff: Millis) -> Result<Vec<ConversationMeta>, StoreError> {
+        let mut conn = self.conn.clone();
+        let flat: Vec<Vec<String>> = self
+            .expire_visitors
+            .key(self.global_key())
+            .arg(cutoff)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        self.metas(flat)
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         let mut conn = self.conn.clone();
         let _: String = redis::cmd("PING")
@@ -422,17 +580,7 @@ impl Store for RedisStore {
             .invoke_async(&mut conn)
             .await
             .map_err(unavailable)?;
-        let mut out = Vec::with_capacity(flat.len());
-        for meta in flat {
-            let mut h = HashMap::new();
-            let mut it = meta.into_iter();
-            while let (Some(k), Some(v)) = (it.next(), it.next()) {
-                h.insert(k, v);
-            }
-            let id = h.get("id").cloned().unwrap_or_default();
-            out.push(parse_meta(&id, &h)?);
-        }
-        Ok(out)
+        self.metas(flat)
     }
 }
 

@@ -12,6 +12,7 @@ const SERVER_FRAME_TYPES: ReadonlySet<string> = new Set<ServerFrame["type"]>([
   "online_snapshot",
   "online_update",
   "online_remove",
+  "control_warning",
   "error",
 ]);
 

@@ -265,3 +265,47 @@ describe("online list", () => {
     expect(reduce(s, { type: "seen", conversationId: "a", seq: 2 })).toBe(s);
   });
 });
+
+describe("idle warning", () => {
+  const warned = (): ClientState =>
+    run(
+      [
+        frame(history("c1", [], { control: operatorControl(alice) })),
+        frame({ type: "control_warning", conversation_id: "c1", holder_id: alice.id, reason: "idle", release_at: 5_000 }),
+      ],
+      opened(),
+    );
+
+  it("records the hub's warning for an open conversation", () => {
+    expect(conv(warned()).idleWarning).toEqual({ holderId: alice.id, releaseAt: 5_000 });
+  });
+
+  it("clears it when the holder writes", () => {
+    const s = run([event("c1", operatorMessage(1, alice, "still here"))], warned());
+    expect(conv(s).idleWarning).toBeNull();
+  });
+
+  it("clears it when control changes", () => {
+    const left = run(
+      [
+        event("c1", {
+          seq: 1,
+          at: 1,
+          type: "operator_left",
+          operator: alice,
+          epoch: 2,
+          reason: "idle",
+        }),
+      ],
+      warned(),
+    );
+    expect(conv(left).idleWarning).toBeNull();
+  });
+
+  it("ignores warnings for conversations that are not open", () => {
+    const s = run([
+      frame({ type: "control_warning", conversation_id: "zz", holder_id: alice.id, reason: "idle", release_at: 1 }),
+    ], connected);
+    expect(s.conversations["zz"]).toBeUndefined();
+  });
+});

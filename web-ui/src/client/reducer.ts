@@ -175,6 +175,12 @@ function reduceFrame(state: ClientState, frame: ServerFrame): ClientState {
         typing: applyTyping(c.typing, frame),
       }));
     }
+    case "control_warning":
+      if (!state.conversations[frame.conversation_id]) return state;
+      return updateConversation(state, frame.conversation_id, (c) => ({
+        ...c,
+        idleWarning: { holderId: frame.holder_id, releaseAt: frame.release_at },
+      }));
     case "error": {
       const { type: _type, ...body } = frame;
       return reduceError(state, body);
@@ -285,7 +291,9 @@ function applyLiveEvent(c: ConversationState, event: ConversationEvent): Convers
               // The event proves the message was stored even when its `ack` was lost.
               m.clientId === clientId && m.status !== "sent" ? { ...m, status: "sent" as const, seq: event.seq, error: null } : m,
             );
-      return { ...next, typing, outbox };
+      // The holder writing is the activity that keeps control: the idle warning no longer applies.
+      const idleWarning = author.kind === "operator" ? null : next.idleWarning;
+      return { ...next, typing, outbox, idleWarning };
     }
     case "operator_joined":
       return {
@@ -295,9 +303,14 @@ function applyLiveEvent(c: ConversationState, event: ConversationEvent): Convers
           epoch: event.epoch,
         }),
         needsHuman: false,
+        idleWarning: null,
       };
     case "operator_left":
-      return { ...next, control: newerControl(next.control, { holder: { kind: "ai" }, epoch: event.epoch }) };
+      return {
+        ...next,
+        control: newerControl(next.control, { holder: { kind: "ai" }, epoch: event.epoch }),
+        idleWarning: null,
+      };
     case "human_requested":
       return { ...next, needsHuman: true };
   }

@@ -83,6 +83,8 @@ export interface ConversationState {
   outbox: OutgoingMessage[];
   /** A live event skipped ahead of `lastSeq`: re-open from this seq to fill the gap. */
   resyncFrom: number | null;
+  /** The hub's `control_warning`: the holder is idle and loses control at `releaseAt` unless they act. */
+  idleWarning: { holderId: string; releaseAt: number } | null;
 }
 
 export interface ClientState {
@@ -126,5 +128,6 @@ export function emptyConversation(id: string): ConversationState {
     error: null,
     outbox: [],
     resyncFrom: null,
+    idleWarning: null,
   };
 }

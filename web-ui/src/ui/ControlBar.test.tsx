@@ -96,3 +96,26 @@ describe("ControlBar", () => {
     expect(screen.getByRole("button", { name: "Send" })).toBeDisabled();
   });
 });
+
+describe("idle warning", () => {
+  it("tells the holder when control goes back to the AI", () => {
+    render(
+      <ControlBar
+        control={{ kind: "self" }}
+        pending={null}
+        loaded
+        session={session()}
+        connected
+        actions={actions()}
+        idleReleaseAt={Date.UTC(2026, 0, 1, 12, 0)}
+      />,
+    );
+    expect(screen.getByRole("alert")).toHaveTextContent(/goes back to the AI assistant at .* unless you reply/);
+    expect(screen.getByRole("textbox")).toBeEnabled();
+  });
+
+  it("shows nothing without a warning", () => {
+    render(<ControlBar control={{ kind: "self" }} pending={null} loaded session={session()} connected actions={actions()} />);
+    expect(screen.queryByRole("alert")).toBeNull();
+  });
+});

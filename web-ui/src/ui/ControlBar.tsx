@@ -17,10 +17,12 @@ export interface ControlBarProps {
   session: Session;
   connected: boolean;
   actions: ControlActions;
+  /** When you hold the conversation and the hub warned of an idle release: its time. */
+  idleReleaseAt?: number | null;
 }
 
 /** The bottom of a conversation: what the operator can do depends on who holds it. */
-export function ControlBar({ control, pending, loaded, session, connected, actions }: ControlBarProps) {
+export function ControlBar({ control, pending, loaded, session, connected, actions, idleReleaseAt }: ControlBarProps) {
   const lockId = useId();
   if (!loaded && control.kind === "unknown") {
     return <div className="controlbar controlbar--muted">Loading…</div>;
@@ -85,7 +87,17 @@ export function ControlBar({ control, pending, loaded, session, connected, actio
         </div>
       );
     case "self":
-      return <Composer pending={pending} connected={connected} actions={actions} />;
+      return (
+        <>
+          {idleReleaseAt != null && (
+            <p role="alert" className="controlbar__warning">
+              You have been idle. This conversation goes back to the AI assistant at{" "}
+              {new Date(idleReleaseAt).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })} unless you reply.
+            </p>
+          )}
+          <Composer pending={pending} connected={connected} actions={actions} />
+        </>
+      );
   }
 }
 

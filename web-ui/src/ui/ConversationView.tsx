@@ -83,6 +83,9 @@ export function ConversationView({ conversation: c, summary, session, connected,
         session={session}
         connected={connected}
         actions={actions}
+        idleReleaseAt={
+          c.idleWarning && c.idleWarning.holderId === session.operator.id ? c.idleWarning.releaseAt : null
+        }
       />
     </section>
   );

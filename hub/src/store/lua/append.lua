@@ -19,6 +19,7 @@ if dd ~= '' then
     return result('duplicate', e[1] and e[1][2][2] or '')
   end
 end
+if kind == 'operator' then redis.call('HSET', meta, 'holder_act', ARGV[5]) end
 local seq, event = push(ARGV[4], ARGV[5])
 if dd ~= '' then redis.call('HSET', meta .. ':dd', dd, seq) end
 if ARGV[6] ~= '' then redis.call('HSET', meta, 'last_msg', ARGV[6]) end

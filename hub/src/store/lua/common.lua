@@ -2,7 +2,7 @@
 -- KEYS[1]: the conversation's meta hash; KEYS[2]: the prefix of workspace Online-list keys
 -- (the full key, KEYS[2] .. workspace .. ':active', is derived here so that a message costs one
 -- round trip: this needs a single Redis primary, not Redis Cluster); KEYS[3]: the global
--- active set.
+-- active set; KEYS[4]: the set of conversations an operator holds.
 -- Control state lives in three fields: `holder_id` ("" while the AI holds it), `holder` (the
 -- operator's JSON) and `epoch`. These scripts apply exactly the rules of hub/src/control.rs.
 local meta = KEYS[1]
@@ -25,6 +25,19 @@ local function push(body, at)
   redis.call('ZADD', online_key(), at, meta)
   redis.call('ZADD', KEYS[3], at, meta)
   return seq, event
+end
+
+-- Hand control back to the AI (the holder is known to hold it): bump the epoch, record the
+-- operator_left event. `by` is '' or a JSON fragment `,"by":"…"`.
+local function hand_back(reason, by, at)
+  local operator = redis.call('HGET', meta, 'holder')
+  local epoch = redis.call('HINCRBY', meta, 'epoch', 1)
+  redis.call('HSET', meta, 'holder_id', '', 'holder', '')
+  redis.call('SREM', KEYS[4], meta)
+  local body = '{"type":"operator_left","operator":' .. operator .. ',"epoch":' .. epoch
+    .. ',"reason":"' .. reason .. '"' .. by .. '}'
+  local _, event = push(body, at)
+  return event
 end
 
 local function result(status, event, extra)

@@ -7,7 +7,7 @@ if tonumber(ARGV[1]) > 0 then
   local last = tonumber(redis.call('HGET', meta, 'last_act'))
   local at = tonumber(ARGV[2])
   if at > last then redis.call('HSET', meta, 'last_act', ARGV[2]) else at = last end
-  redis.call('HSET', meta, 'active', '1')
+  redis.call('HSET', meta, 'active', '1', 'vseen', ARGV[2])
   redis.call('ZADD', online_key(), at, meta)
   redis.call('ZADD', KEYS[3], at, meta)
 end

@@ -9,10 +9,4 @@ if holder ~= ARGV[1] then
   if ARGV[2] ~= '1' then return result('role_required') end
   reason, by = 'force_released', ',"by":' .. cjson.encode(ARGV[1])
 end
-local operator = redis.call('HGET', meta, 'holder')
-local epoch = redis.call('HINCRBY', meta, 'epoch', 1)
-redis.call('HSET', meta, 'holder_id', '', 'holder', '')
-local body = '{"type":"operator_left","operator":' .. operator .. ',"epoch":' .. epoch
-  .. ',"reason":"' .. reason .. '"' .. by .. '}'
-local _, event = push(body, ARGV[4])
-return result('ok', event)
+return result('ok', hand_back(reason, by, ARGV[4]))
