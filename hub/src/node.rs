@@ -701,6 +701,7 @@ impl Hub {
                 () = self.inner.shutdown.cancelled() => return,
                 _ = ticker.tick() => {}
             }
+            self.heal_bus().await;
             if let Err(e) = self.refresh_presence().await {
                 warn!(error = %e, "presence not refreshed");
             }
@@ -715,6 +716,18 @@ impl Hub {
             }
             let m = &self.inner.metrics;
             m.bump(&m.housekeeping_rounds, 1);
+        }
+    }
+
+    /// Keep the bus subscribed to what local clients need: revive a dead subscriber (the
+    /// heartbeat) and retry subscriptions that failed while the bus was away.
+    async fn heal_bus(&self) {
+        if let Err(e) = self.inner.bus.heartbeat().await {
+            debug!(error = %e, "bus heartbeat failed");
+            return;
+        }
+        for topic in self.inner.registry.topics() {
+            self.sync_topic(topic).await;
         }
     }
 

@@ -141,6 +141,11 @@ impl Registry {
         removed.is_some()
     }
 
+    /// Every topic with a local subscriber.
+    pub fn topics(&self) -> Vec<Topic> {
+        self.topics.iter().map(|t| t.key().clone()).collect()
+    }
+
     pub fn has_subscribers(&self, topic: &Topic) -> bool {
         self.topics.get(topic).is_some_and(|s| !s.is_empty())
     }

@@ -107,9 +107,12 @@ pub async fn build(
         Some(url) => {
             let redis_err = |e: redis::RedisError| StartError::Redis(e.to_string());
             let client = redis::Client::open(url.as_str()).map_err(redis_err)?;
-            let conn = redis::aio::ConnectionManager::new(client)
-                .await
-                .map_err(redis_err)?;
+            let conn = redis::aio::ConnectionManager::new_with_config(
+                client,
+                crate::bus::redis::connection_config(),
+            )
+            .await
+            .map_err(redis_err)?;
             let (bus, inbox) =
                 RedisBus::connect(url, config.redis_prefix.clone(), conn.clone(), INBOX)
                     .await

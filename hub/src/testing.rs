@@ -23,28 +23,35 @@ impl RedisServer {
     /// When `redis-server` is not installed (`./scripts/test.sh` installs it) or will not start.
     pub async fn start() -> RedisServer {
         for _ in 0..5 {
-            let port = free_port();
-            let mut child = Command::new("redis-server")
-                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-                .args(["--save", "", "--appendonly", "no", "--loglevel", "notice"])
-                .stdout(Stdio::piped())
-                .stderr(Stdio::null())
-                .kill_on_drop(true)
-                .spawn()
-                .expect("redis-server is installed (./scripts/test.sh installs it)");
-            let stdout = child.stdout.take().expect("stdout");
-            let mut lines = BufReader::new(stdout).lines();
-            while let Ok(Some(line)) = lines.next_line().await {
-                if line.contains("Ready to accept connections") {
-                    // Keep draining its log so it never blocks on a full pipe.
-                    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-                    return RedisServer { port, child };
-                }
+            if let Some(server) = Self::start_on(free_port()).await {
+                return server;
             }
-            // It exited (the port was taken between our probe and its bind): try another.
-            let _ = child.wait().await;
         }
         panic!("redis-server did not start");
+    }
+
+    /// Start one on `port` (e.g. again, after [`RedisServer::kill`]); `None` if it cannot bind.
+    pub async fn start_on(port: u16) -> Option<RedisServer> {
+        let mut child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no", "--loglevel", "notice"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("redis-server is installed (./scripts/test.sh installs it)");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            if line.contains("Ready to accept connections") {
+                // Keep draining its log so it never blocks on a full pipe.
+                tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+                return Some(RedisServer { port, child });
+            }
+        }
+        // It exited (the port was taken between our probe and its bind).
+        let _ = child.wait().await;
+        None
     }
 
     pub fn url(&self) -> String {

@@ -17,6 +17,8 @@ async fn node(redis: &RedisServer, prefix: &str) -> TestHub {
     config.redis_prefix = prefix.into();
     // Nodes must share the visitor-token secret, as in any multi-node deployment.
     config.visitor_token_secret = Some("shared-visitor-secret".into());
+    // Housekeeping (presence, bus healing) every 50 ms instead of every 10 s.
+    config.sweep_interval_ms = 50;
     TestHub::with(config, None).await
 }
 
@@ -136,4 +138,51 @@ async fn readyz_follows_redis() {
     let (status, body) = common::http(n.addr(), "GET", "/readyz", None).await;
     assert_eq!(status, 503, "{body}");
     assert_eq!(common::http(n.addr(), "GET", "/healthz", None).await.0, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_outage_gives_retryable_errors_and_heals_by_itself() {
+    let redis = RedisServer::start().await;
+    let port = redis.port;
+    let n = node(&redis, "outage:").await;
+    let mut visitor = n.visitor().await;
+    visitor.say("v1", "before the outage").await;
+
+    redis.kill().await;
+    visitor
+        .client
+        .send(json!({"type": "message", "client_id": "v2", "text": "during the outage"}))
+        .await;
+    let err = visitor
+        .client
+        .until(|f| f["type"] == "error" && f["client_id"] == "v2")
+        .await;
+    assert_eq!(err["code"], "unavailable");
+    assert_eq!(err["retryable"], true);
+    assert_eq!(common::http(n.addr(), "GET", "/readyz", None).await.0, 503);
+
+    // Redis comes back (empty: this test server keeps nothing). The hub reconnects by itself;
+    // the client retries the same message with backoff, as the protocol says for `retryable`.
+    let _back = RedisServer::start_on(port)
+        .await
+        .expect("restart on the same port");
+    let mut attempts = 0;
+    let answer = loop {
+        attempts += 1;
+        assert!(attempts <= 100, "the hub did not recover");
+        let mut again = Visitor::connect_or_refused(n.addr(), "demo-pro").await;
+        if let Some(v) = again.as_mut() {
+            let seq = v.say("v3", "How long does shipping take?").await;
+            // Fan-out works again too: the AI's reply comes back through Redis pub/sub.
+            v.client
+                .until(|f| f["type"] == "event" && f["event"]["author"]["kind"] == "ai")
+                .await;
+            break seq;
+        }
+        // Client backoff between attempts (product behaviour of a reconnecting widget).
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(answer, 1, "a fresh conversation on the fresh Redis");
+    assert_eq!(common::http(n.addr(), "GET", "/readyz", None).await.0, 200);
+    println!("redis outage: retryable error during, recovered after {attempts} attempt(s)");
 }

@@ -80,6 +80,10 @@ pub trait Bus: Send + Sync + std::fmt::Debug + 'static {
     /// Start receiving a topic's messages on this node.
     async fn subscribe(&self, topic: &Topic) -> Result<(), BusError>;
     async fn unsubscribe(&self, topic: &Topic) -> Result<(), BusError>;
+    /// Check the subscription side is alive (and revive it); the node calls it periodically.
+    async fn heartbeat(&self) -> Result<(), BusError> {
+        Ok(())
+    }
 }
 
 /// Messages for this node, as delivered by its bus.

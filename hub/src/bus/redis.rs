@@ -6,6 +6,10 @@
 //! lost, so on every disconnection the bus hands the node a [`BusMessage::Resync`], and the node
 //! tells each local client to catch up from the store by sequence number.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
 use async_trait::async_trait;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, PushKind};
@@ -18,6 +22,10 @@ pub struct RedisBus {
     publisher: ConnectionManager,
     subscriber: ConnectionManager,
     prefix: String,
+    /// The node's inbox, for the `Resync` after the subscriber comes back.
+    tx: mpsc::Sender<(Topic, BusMessage)>,
+    /// Whether the subscriber connection was alive at the last sign of it.
+    healthy: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for RedisBus {
@@ -26,6 +34,18 @@ impl std::fmt::Debug for RedisBus {
             .field("prefix", &self.prefix)
             .finish_non_exhaustive()
     }
+}
+
+/// How the hub's Redis connections behave when Redis is away: fail a request within about a
+/// second (clients get `unavailable` and retry) rather than hold it through a long reconnect
+/// backoff; every new request tries to reconnect.
+pub fn connection_config() -> ConnectionManagerConfig {
+    ConnectionManagerConfig::new()
+        .set_number_of_retries(1)
+        .set_min_delay(Duration::from_millis(50))
+        .set_max_delay(Duration::from_millis(500))
+        .set_connection_timeout(Some(Duration::from_secs(1)))
+        .set_response_timeout(Some(Duration::from_secs(2)))
 }
 
 fn unavailable(e: redis::RedisError) -> BusError {
@@ -51,26 +71,28 @@ impl RedisBus {
         };
         let client = redis::Client::open(url).map_err(unavailable)?;
         let (push_tx, mut push_rx) = mpsc::unbounded_channel();
-        let config = ConnectionManagerConfig::new()
+        let config = connection_config()
             .set_push_sender(push_tx)
             .set_automatic_resubscription();
         let subscriber = ConnectionManager::new_with_config(client, config)
             .await
             .map_err(unavailable)?;
         let (tx, inbox) = mpsc::channel(capacity);
-        let strip = prefix.clone();
+        let healthy = Arc::new(AtomicBool::new(true));
+        let (strip, push_tx_inbox, push_healthy) = (prefix.clone(), tx.clone(), healthy.clone());
         // Ends when the subscriber connection (and its push sender) is dropped.
         tokio::spawn(async move {
             while let Some(push) = push_rx.recv().await {
                 let delivery = match push.kind {
                     PushKind::Message => decode(&strip, &push.data),
                     PushKind::Disconnection => {
+                        push_healthy.store(false, Ordering::SeqCst);
                         Some((Topic::Workspace(String::new()), BusMessage::Resync))
                     }
                     _ => None,
                 };
                 if let Some(d) = delivery
-                    && tx.send(d).await.is_err()
+                    && push_tx_inbox.send(d).await.is_err()
                 {
                     return;
                 }
@@ -81,6 +103,8 @@ impl RedisBus {
                 publisher,
                 subscriber,
                 prefix,
+                tx,
+                healthy,
             },
             inbox,
         ))
@@ -134,6 +158,29 @@ impl Bus for RedisBus {
         conn.unsubscribe(self.channel(topic))
             .await
             .map_err(unavailable)
+    }
+
+    /// A PING on the subscriber connection: after an outage, this request is what makes the
+    /// connection manager reconnect (and resubscribe). When it answers again after having
+    /// failed, everything published meanwhile was missed: resync the node's clients.
+    async fn heartbeat(&self) -> Result<(), BusError> {
+        let mut conn = self.subscriber.clone();
+        let pong: Result<String, _> = redis::cmd("PING").query_async(&mut conn).await;
+        match pong {
+            Ok(_) => {
+                if !self.healthy.swap(true, Ordering::SeqCst) {
+                    let _ = self
+                        .tx
+                        .send((Topic::Workspace(String::new()), BusMessage::Resync))
+                        .await;
+                }
+                Ok(())
+            }
+            Err(e) => {
+                self.healthy.store(false, Ordering::SeqCst);
+                Err(unavailable(e))
+            }
+        }
     }
 }
 

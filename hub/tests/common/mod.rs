@@ -217,6 +217,42 @@ impl Visitor {
         }
     }
 
+    /// Like [`Visitor::connect`] for a new conversation, but `None` when the hub refuses the
+    /// handshake (e.g. its store is unavailable: close 4008).
+    pub async fn connect_or_refused(addr: SocketAddr, workspace: &str) -> Option<Visitor> {
+        let mut client = Client::connect(addr, "/ws/widget").await;
+        client
+            .send(json!({"type": "hello", "protocol": PROTOCOL_VERSION, "workspace_id": workspace}))
+            .await;
+        let (frames, close) = {
+            let first = tokio::time::timeout(WAIT, client.ws.next())
+                .await
+                .expect("an answer within the wait bound");
+            match first {
+                Some(Ok(Message::Text(t))) => {
+                    let welcome: Value = serde_json::from_str(&t).expect("json");
+                    if welcome["type"] != "welcome" {
+                        return None;
+                    }
+                    let history = client.frame().await;
+                    return Some(Visitor {
+                        conversation_id: welcome["conversation_id"]
+                            .as_str()
+                            .expect("id")
+                            .to_owned(),
+                        token: welcome["visitor_token"].as_str().expect("token").to_owned(),
+                        client,
+                        welcome,
+                        history,
+                    });
+                }
+                other => (other, ()),
+            }
+        };
+        let _ = (frames, close);
+        None
+    }
+
     /// Send a message and wait for its ack; returns the seq.
     pub async fn say(&mut self, client_id: &str, text: &str) -> u64 {
         self.client
