@@ -44,6 +44,11 @@ pub struct Config {
     #[arg(long, env = "REDIS_URL")]
     pub redis_url: Option<String>,
 
+    /// How long Redis keeps a conversation (meta, history, dedupe keys) after its last
+    /// activity, seconds.
+    #[arg(long, env = "TC_REDIS_RETENTION_SECS", default_value_t = 30 * 24 * 3600)]
+    pub redis_retention_secs: u64,
+
     /// Prefix of every Redis key and channel the hub uses.
     #[arg(long, env = "TC_REDIS_PREFIX", default_value = "tc:")]
     pub redis_prefix: String,

@@ -118,7 +118,11 @@ pub async fn build(
                     .await
                     .map_err(|e| StartError::Redis(e.to_string()))?;
             (
-                Arc::new(RedisStore::new(conn, config.redis_prefix.clone())),
+                Arc::new(RedisStore::new(
+                    conn,
+                    config.redis_prefix.clone(),
+                    config.redis_retention_secs,
+                )),
                 Arc::new(bus),
                 inbox,
             )

@@ -30,8 +30,9 @@ use crate::control::{Actor, ControlError, Fence};
 
 const COMMON: &str = include_str!("lua/common.lua");
 
-fn script(body: &str) -> Script {
-    Script::new(&format!("{COMMON}\n{body}"))
+fn script(body: &str, retention_secs: u64) -> Script {
+    let common = COMMON.replace("__RETENTION__", &retention_secs.max(1).to_string());
+    Script::new(&format!("{common}\n{body}"))
 }
 
 /// Most conversations taken off the Online list per sweep call.
@@ -40,6 +41,7 @@ const SWEEP_BATCH: usize = 500;
 pub struct RedisStore {
     conn: ConnectionManager,
     prefix: String,
+    retention_secs: u64,
     append: Script,
     takeover: Script,
     release: Script,
@@ -66,17 +68,21 @@ fn unavailable(e: redis::RedisError) -> StoreError {
 type ScriptReply = (String, String, Vec<String>, String);
 
 impl RedisStore {
-    pub fn new(conn: ConnectionManager, prefix: impl Into<String>) -> Self {
+    /// A store under `prefix` that keeps each conversation `retention_secs` after its last
+    /// activity.
+    pub fn new(conn: ConnectionManager, prefix: impl Into<String>, retention_secs: u64) -> Self {
+        let s = |body| script(body, retention_secs);
         Self {
             conn,
             prefix: prefix.into(),
-            append: script(include_str!("lua/append.lua")),
-            takeover: script(include_str!("lua/takeover.lua")),
-            release: script(include_str!("lua/release.lua")),
-            presence: script(include_str!("lua/presence.lua")),
+            retention_secs,
+            append: s(include_str!("lua/append.lua")),
+            takeover: s(include_str!("lua/takeover.lua")),
+            release: s(include_str!("lua/release.lua")),
+            presence: s(include_str!("lua/presence.lua")),
             sweep: Script::new(include_str!("lua/sweep.lua")),
-            auto_release: script(include_str!("lua/auto_release.lua")),
-            warned: script(include_str!("lua/warned.lua")),
+            auto_release: s(include_str!("lua/auto_release.lua")),
+            warned: s(include_str!("lua/warned.lua")),
             expire_visitors: Script::new(include_str!("lua/expire_visitors.lua")),
         }
     }
@@ -236,6 +242,7 @@ impl Store for RedisStore {
                     ("vseen", at.as_str()),
                 ],
             )
+            .expire(&key, self.retention_secs as i64)
             .zadd(self.workspace_key(&new.workspace_id), &key, new.at)
             .zadd(self.global_key(), &key, new.at)
             .query_async(&mut conn)
@@ -595,7 +602,40 @@ mod tests {
         Arc::new(RedisStore::new(
             server.manager().await,
             crate::util::random_id("t") + ":",
+            RETENTION,
         ))
+    }
+
+    const RETENTION: u64 = 3600;
+
+    #[tokio::test]
+    async fn conversations_are_kept_for_the_retention_period_after_their_last_write() {
+        let server = RedisServer::start().await;
+        let conn = server.manager().await;
+        let store = RedisStore::new(conn.clone(), "keep:", RETENTION);
+        store
+            .create(NewConversation {
+                id: "c".into(),
+                workspace_id: "ws".into(),
+                visitor_label: "V".into(),
+                at: 1,
+            })
+            .await
+            .expect("create");
+        let draft = Draft::Message {
+            author: protocol::Author::Visitor,
+            text: "hi".into(),
+            client_id: Some("x".into()),
+        };
+        store
+            .append("c", draft, Fence::Visitor, 2)
+            .await
+            .expect("append");
+        let mut conn = conn;
+        for key in ["keep:c:c", "keep:c:c:ev", "keep:c:c:dd"] {
+            let ttl: i64 = conn.ttl(key).await.expect("ttl");
+            assert!(ttl > 0 && ttl <= RETENTION as i64, "{key}: ttl {ttl}");
+        }
     }
 
     /// Each test gets its own redis-server, killed when the test drops it.

@@ -21,7 +21,10 @@ if dd ~= '' then
 end
 if kind == 'operator' then redis.call('HSET', meta, 'holder_act', ARGV[5]) end
 local seq, event = push(ARGV[4], ARGV[5])
-if dd ~= '' then redis.call('HSET', meta .. ':dd', dd, seq) end
+if dd ~= '' then
+  redis.call('HSET', meta .. ':dd', dd, seq)
+  keep()
+end
 if ARGV[6] ~= '' then redis.call('HSET', meta, 'last_msg', ARGV[6]) end
 if ARGV[7] == '1' then redis.call('HSET', meta, 'needs_human', '1') end
 return result('ok', event)

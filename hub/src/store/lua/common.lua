@@ -17,6 +17,14 @@ end
 
 -- Append one event (its JSON body without seq/at, starting with '{') under the next seq.
 -- Returns seq and the full event JSON.
+-- Every write keeps the conversation for the retention period (substituted when the script is
+-- built) after its last activity; then Redis drops its keys.
+local function keep()
+  redis.call('EXPIRE', meta, __RETENTION__)
+  redis.call('EXPIRE', meta .. ':ev', __RETENTION__)
+  redis.call('EXPIRE', meta .. ':dd', __RETENTION__)
+end
+
 local function push(body, at)
   local seq = redis.call('HINCRBY', meta, 'seq', 1)
   local event = '{"seq":' .. seq .. ',"at":' .. at .. ',' .. string.sub(body, 2)
@@ -24,6 +32,7 @@ local function push(body, at)
   redis.call('HSET', meta, 'last_act', at, 'active', '1')
   redis.call('ZADD', online_key(), at, meta)
   redis.call('ZADD', KEYS[3], at, meta)
+  keep()
   return seq, event
 end
 

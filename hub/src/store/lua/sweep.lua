@@ -3,8 +3,10 @@
 local out = {}
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1], 'LIMIT', 0, ARGV[3])
 for _, meta in ipairs(ids) do
-  local vconn = tonumber(redis.call('HGET', meta, 'vconn') or '0')
-  if vconn <= 0 then
+  if redis.call('EXISTS', meta) == 0 then
+    -- Dropped by the retention period: nothing left to list.
+    redis.call('ZREM', KEYS[1], meta)
+  elseif tonumber(redis.call('HGET', meta, 'vconn') or '0') <= 0 then
     local ws = redis.call('HGET', meta, 'ws')
     redis.call('HSET', meta, 'active', '0')
     redis.call('ZREM', KEYS[1], meta)
