@@ -53,6 +53,10 @@ pub struct Config {
     #[arg(long, env = "TC_REDIS_PREFIX", default_value = "tc:")]
     pub redis_prefix: String,
 
+    /// If set, `GET /metrics` needs `Authorization: Bearer <token>`.
+    #[arg(long, env = "TC_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
+
     /// Demo workspaces and operators, the dev login endpoint. Never in production.
     #[arg(long, env = "TC_DEV")]
     pub dev: bool,

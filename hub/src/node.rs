@@ -53,7 +53,7 @@ pub struct Inner {
     pub operators: OperatorVerifier,
     pub visitors: VisitorTokens,
     pub assistant: Arc<dyn Assistant>,
-    pub metrics: Metrics,
+    pub metrics: Arc<Metrics>,
     /// Cancelled when the node shuts down.
     pub shutdown: CancellationToken,
     /// Every session and background task, so shutdown can wait for them.
@@ -145,6 +145,9 @@ impl Hub {
             visitors,
             assistant,
         } = parts;
+        let metrics = Arc::new(Metrics::default());
+        // Every store call is timed and its failures counted, whatever the backend.
+        let store: Arc<dyn Store> = Arc::new(crate::store::timed::TimedStore::new(store, metrics.clone()));
         let hub = Hub {
             inner: Arc::new(Inner {
                 config,
@@ -155,7 +158,7 @@ impl Hub {
                 operators,
                 visitors,
                 assistant,
-                metrics: Metrics::default(),
+                metrics,
                 shutdown: CancellationToken::new(),
                 tasks: TaskTracker::new(),
                 generations: DashMap::new(),
@@ -288,6 +291,8 @@ impl Hub {
             .await
             .map_err(|e| error_frame(&e, conversation_id).client(client_id))?;
         if !appended.duplicate {
+            let m = &self.inner.metrics;
+            m.add(&m.messages_in_visitor, 1);
             self.publish_event(&appended.meta, &appended.event).await;
             if appended.meta.control.holder == Holder::Ai {
                 self.start_reply(&appended.meta);
@@ -319,6 +324,8 @@ impl Hub {
             .await
             .map_err(|e| error_frame(&e, conversation_id).client(client_id))?;
         if !appended.duplicate {
+            let m = &self.inner.metrics;
+            m.add(&m.messages_in_operator, 1);
             self.publish_event(&appended.meta, &appended.event).await;
         }
         Ok(appended)
@@ -342,6 +349,8 @@ impl Hub {
             // Stop the local generation now; other nodes stop theirs when the event reaches
             // them, and the epoch fence refuses whatever still finishes.
             self.cancel_reply(conversation_id);
+            let m = &self.inner.metrics;
+            m.bump(&m.takeovers, 1);
             self.publish_event(&change.meta, event).await;
         }
         Ok(change.meta)
@@ -361,6 +370,9 @@ impl Hub {
             .await
             .map_err(|e| error_frame(&e, conversation_id))?;
         if let Some(event) = &change.event {
+            if let EventKind::OperatorLeft { reason, .. } = &event.kind {
+                self.inner.metrics.release(*reason);
+            }
             self.publish_event(&change.meta, event).await;
         }
         Ok(change.meta)
@@ -455,6 +467,7 @@ impl Hub {
         let msg = BusMessage::Event {
             conversation_id: meta.id.clone(),
             event: event.clone(),
+            published_us: crate::util::now_us(),
         };
         self.publish(&Topic::Conversation(meta.id.clone()), &msg)
             .await;
@@ -607,6 +620,7 @@ impl Hub {
         let item = match msg {
             BusMessage::Resync => {
                 let m = &self.inner.metrics;
+                m.bump(&m.resyncs, 1);
                 let out = self.inner.registry.broadcast(&Outbound::Resync);
                 m.bump(&m.slow_closes, out.kicked as u64);
                 return;
@@ -614,6 +628,7 @@ impl Hub {
             BusMessage::Event {
                 conversation_id,
                 event,
+                published_us,
             } => {
                 if matches!(event.kind, EventKind::OperatorJoined { .. }) {
                     // A takeover made on any node silences this node's generation.
@@ -623,6 +638,7 @@ impl Hub {
                 let conversation_id: Arc<str> = conversation_id.into();
                 Outbound::Event(Arc::new(Delivery {
                     seq: event.seq,
+                    published_us,
                     for_operators: frame_json(&ServerFrame::Event {
                         conversation_id: conversation_id.to_string(),
                         event,
@@ -774,6 +790,7 @@ impl Hub {
                             ?reason,
                             "control returned to the AI"
                         );
+                        self.inner.metrics.release(reason);
                         self.publish_event(&change.meta, event).await;
                     }
                 }

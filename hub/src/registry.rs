@@ -29,6 +29,8 @@ pub enum ConnKind {
 pub struct Delivery {
     pub conversation_id: Arc<str>,
     pub seq: Seq,
+    /// Wall-clock microseconds when the origin node published it.
+    pub published_us: u64,
     pub for_operators: Arc<str>,
     pub for_visitors: Arc<str>,
 }
@@ -152,6 +154,16 @@ impl Registry {
 
     pub fn connections(&self) -> usize {
         self.conns.len()
+    }
+
+    /// Open connections by kind: (widgets, operators).
+    pub fn counts(&self) -> (usize, usize) {
+        let widgets = self
+            .conns
+            .iter()
+            .filter(|c| c.kind == ConnKind::Widget)
+            .count();
+        (widgets, self.conns.len() - widgets)
     }
 
     /// Offer `item` to every local subscriber of `topic` without waiting.

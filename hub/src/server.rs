@@ -238,6 +238,22 @@ fn routes(hub: Hub) -> warp::filters::BoxedFilter<(warp::reply::Response,)> {
                 .into_response(),
             }
         });
+    let metrics = warp::path!("metrics")
+        .and(warp::get())
+        .and(warp::header::optional::<String>("authorization"))
+        .and(with_hub(hub.clone()))
+        .map(|auth: Option<String>, hub: Hub| {
+            if let Some(token) = &hub.config().metrics_token {
+                if auth.as_deref() != Some(format!("Bearer {token}").as_str()) {
+                    return warp::reply::with_status("unauthorized\n", StatusCode::UNAUTHORIZED)
+                        .into_response();
+                }
+            }
+            let (widgets, operators) = hub.inner().registry.counts();
+            let body = hub.metrics().render(widgets, operators);
+            warp::reply::with_header(body, "content-type", "text/plain; version=0.0.4")
+                .into_response()
+        });
     let widget = warp::path!("ws" / "widget")
         .and(warp::ws())
         .and(with_hub(hub.clone()))
@@ -248,6 +264,8 @@ fn routes(hub: Hub) -> warp::filters::BoxedFilter<(warp::reply::Response,)> {
         .map(|ws: Ws, hub: Hub| upgrade(ws, hub, Kind::Operator));
     let mut api = healthz
         .or(readyz)
+        .unify()
+        .or(metrics)
         .unify()
         .or(widget)
         .unify()

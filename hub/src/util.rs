@@ -10,6 +10,13 @@ pub fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
+pub fn now_us() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0)
+}
+
 pub fn now_secs() -> u64 {
     now_ms() / 1000
 }

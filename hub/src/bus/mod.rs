@@ -40,6 +40,9 @@ pub enum BusMessage {
     Event {
         conversation_id: ConversationId,
         event: ConversationEvent,
+        /// Wall-clock microseconds at publication, for the delivery-latency histogram.
+        #[serde(default)]
+        published_us: u64,
     },
     /// Ephemeral typing state.
     Typing {

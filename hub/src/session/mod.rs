@@ -178,7 +178,10 @@ where
     }
 
     async fn send_raw(&mut self, text: String) -> Result<(), Gone> {
-        self.sink.send(WsOut::Text(text)).await.map_err(|_| Gone)
+        self.sink.send(WsOut::Text(text)).await.map_err(|_| Gone)?;
+        let m = self.hub.metrics();
+        m.add(&m.frames_out, 1);
+        Ok(())
     }
 
     fn pick(&self, for_operators: &str, for_visitors: Option<&str>) -> Option<String> {
@@ -255,6 +258,11 @@ where
                 } else if d.seq == cursor + 1 {
                     if let Some(text) = self.pick(&d.for_operators, Some(&d.for_visitors)) {
                         self.send_raw(text).await?;
+                        let waited = crate::util::now_us().saturating_sub(d.published_us);
+                        self.hub
+                            .metrics()
+                            .delivery_latency
+                            .observe(std::time::Duration::from_micros(waited));
                     }
                     self.cursors.insert(d.conversation_id.to_string(), d.seq);
                     Ok(())

@@ -1,0 +1,144 @@
+//! A store decorator that times every operation and counts failures, for `/metrics`.
+//! With the Redis store each operation is one round trip, so this is the Redis latency.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use async_trait::async_trait;
+use protocol::{ConversationEvent, Millis, OperatorRef, ReleaseReason, Seq};
+
+use super::{
+    Appended, ControlChange, ConversationMeta, Draft, Holding, NewConversation, Store, StoreError,
+};
+use crate::control::{Actor, Fence};
+use crate::metrics::Metrics;
+
+#[derive(Debug)]
+pub struct TimedStore {
+    inner: Arc<dyn Store>,
+    metrics: Arc<Metrics>,
+}
+
+impl TimedStore {
+    pub fn new(inner: Arc<dyn Store>, metrics: Arc<Metrics>) -> Self {
+        Self { inner, metrics }
+    }
+
+    fn record<T>(&self, start: Instant, result: Result<T, StoreError>) -> Result<T, StoreError> {
+        self.metrics.store_latency.observe(start.elapsed());
+        if matches!(result, Err(StoreError::Unavailable(_))) {
+            self.metrics.add(&self.metrics.store_errors, 1);
+        }
+        result
+    }
+}
+
+/// Time one delegated call.
+macro_rules! timed {
+    ($self:ident . $method:ident ( $($arg:expr),* )) => {{
+        let start = Instant::now();
+        let result = $self.inner.$method($($arg),*).await;
+        $self.record(start, result)
+    }};
+}
+
+#[async_trait]
+impl Store for TimedStore {
+    async fn create(&self, new: NewConversation) -> Result<ConversationMeta, StoreError> {
+        timed!(self.create(new))
+    }
+
+    async fn get(&self, id: &str) -> Result<Option<ConversationMeta>, StoreError> {
+        timed!(self.get(id))
+    }
+
+    async fn append(
+        &self,
+        id: &str,
+        draft: Draft,
+        fence: Fence,
+        at: Millis,
+    ) -> Result<Appended, StoreError> {
+        timed!(self.append(id, draft, fence, at))
+    }
+
+    async fn takeover(
+        &self,
+        id: &str,
+        operator: &OperatorRef,
+        at: Millis,
+    ) -> Result<ControlChange, StoreError> {
+        timed!(self.takeover(id, operator, at))
+    }
+
+    async fn release(
+        &self,
+        id: &str,
+        actor: &Actor,
+        force: bool,
+        at: Millis,
+    ) -> Result<ControlChange, StoreError> {
+        timed!(self.release(id, actor, force, at))
+    }
+
+    async fn history(
+        &self,
+        id: &str,
+        after: Seq,
+        limit: usize,
+    ) -> Result<Vec<ConversationEvent>, StoreError> {
+        timed!(self.history(id, after, limit))
+    }
+
+    async fn active(&self, workspace_id: &str) -> Result<Vec<ConversationMeta>, StoreError> {
+        timed!(self.active(workspace_id))
+    }
+
+    async fn visitor_presence(
+        &self,
+        id: &str,
+        delta: i32,
+        at: Millis,
+    ) -> Result<ConversationMeta, StoreError> {
+        timed!(self.visitor_presence(id, delta, at))
+    }
+
+    async fn deactivate_idle(&self, cutoff: Millis) -> Result<Vec<ConversationMeta>, StoreError> {
+        timed!(self.deactivate_idle(cutoff))
+    }
+
+    async fn operators_seen(&self, operators: &[String], at: Millis) -> Result<(), StoreError> {
+        timed!(self.operators_seen(operators, at))
+    }
+
+    async fn holdings(&self) -> Result<Vec<Holding>, StoreError> {
+        timed!(self.holdings())
+    }
+
+    async fn auto_release(
+        &self,
+        id: &str,
+        holder_id: &str,
+        epoch: u64,
+        reason: ReleaseReason,
+        at: Millis,
+    ) -> Result<ControlChange, StoreError> {
+        timed!(self.auto_release(id, holder_id, epoch, reason, at))
+    }
+
+    async fn mark_warned(&self, id: &str, epoch: u64) -> Result<bool, StoreError> {
+        timed!(self.mark_warned(id, epoch))
+    }
+
+    async fn visitors_seen(&self, ids: &[String], at: Millis) -> Result<(), StoreError> {
+        timed!(self.visitors_seen(ids, at))
+    }
+
+    async fn expire_visitors(&self, cutoff: Millis) -> Result<Vec<ConversationMeta>, StoreError> {
+        timed!(self.expire_visitors(cutoff))
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        timed!(self.ping())
+    }
+}

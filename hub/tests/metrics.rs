@@ -1,0 +1,59 @@
+//! `/metrics` exposes every named series, and the counters move when the story runs.
+
+mod common;
+
+use common::{TestHub, http};
+use protocol::Role;
+
+fn value(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("{series} not in\n{text}"))
+}
+
+#[tokio::test]
+async fn the_counters_follow_the_story() {
+    let th = TestHub::start().await;
+    let (status, before) = http(th.addr(), "GET", "/metrics", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(value(&before, "tc_takeovers_total"), 0.0);
+
+    let mut visitor = th.visitor().await;
+    let cid = visitor.conversation_id.clone();
+    visitor.say("v1", "How long does shipping take?").await;
+    visitor
+        .client
+        .until(|f| f["type"] == "event" && f["event"]["author"]["kind"] == "ai")
+        .await;
+    let mut martin = th.operator("martin", Role::Operator).await;
+    martin.open(&cid).await;
+    martin.takeover(&cid).await;
+    martin.say(&cid, "o1", "hello").await;
+    visitor.client.until_event("message").await;
+    martin.release(&cid, false).await;
+
+    let (_, after) = http(th.addr(), "GET", "/metrics", None).await;
+    assert_eq!(value(&after, "tc_connections{kind=\"widget\"}"), 1.0);
+    assert_eq!(value(&after, "tc_connections{kind=\"operator\"}"), 1.0);
+    assert_eq!(value(&after, "tc_messages_in_total{from=\"visitor\"}"), 1.0);
+    assert_eq!(value(&after, "tc_messages_in_total{from=\"operator\"}"), 1.0);
+    assert_eq!(value(&after, "tc_takeovers_total"), 1.0);
+    assert_eq!(value(&after, "tc_releases_total{reason=\"ended\"}"), 1.0);
+    assert_eq!(value(&after, "tc_ai_replies_total{outcome=\"stored\"}"), 1.0);
+    assert!(value(&after, "tc_frames_out_total") > value(&before, "tc_frames_out_total"));
+    assert!(value(&after, "tc_store_latency_seconds_count") > 0.0);
+    assert!(value(&after, "tc_delivery_latency_seconds_count") > 0.0);
+    for series in ["tc_slow_consumer_closes_total", "tc_bus_resyncs_total", "tc_catch_ups_total", "tc_store_errors_total", "tc_bus_publish_errors_total"] {
+        value(&after, series);
+    }
+}
+
+#[tokio::test]
+async fn a_metrics_token_guards_the_endpoint() {
+    let mut config = hub::Config::for_tests();
+    config.metrics_token = Some("scrape-me".into());
+    let th = TestHub::with(config, None).await;
+    assert_eq!(http(th.addr(), "GET", "/metrics", None).await.0, 401);
+}
