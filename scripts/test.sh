@@ -10,6 +10,7 @@ step() { echo; echo "==> $* ($((SECONDS - started))s)"; }
 
 need_pkg /usr/bin/chromium chromium
 need_pkg redis-server redis-server
+need_pkg /usr/sbin/nginx nginx
 npm_deps web-ui
 
 step "rustfmt"

@@ -1,0 +1,339 @@
+//! The processes of a system test: one `redis-server`, N `hub` nodes, one nginx.
+//!
+//! Everything lives in a fresh directory under the system temp dir (node logs, nginx config,
+//! pid and temp files), removed when the cluster is dropped unless `TC_KEEP_TMP` is set. Every
+//! child is killed on drop. Readiness is never guessed: a hub is ready when it prints its
+//! `hub listening on` line, nginx when a request through it is answered.
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use hub::testing::RedisServer;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+use crate::WAIT;
+
+/// Secret shared by every node for visitor tokens: a visitor resumes on any node.
+pub const VISITOR_SECRET: &str = "system-tests-visitor-secret";
+
+/// The nginx binary (Debian's package; `./scripts/test.sh` installs it).
+const NGINX: &str = "/usr/sbin/nginx";
+
+/// The `hub` binary of this workspace.
+///
+/// `cargo test --workspace` builds it before any test runs. `TC_HUB_BIN` overrides the path.
+/// When it is missing (only this package's tests were asked for, on a clean tree) it is built
+/// once into a separate target directory: the outer cargo may still hold the main one's lock.
+pub fn hub_bin() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        if let Some(p) = std::env::var_os("TC_HUB_BIN") {
+            return PathBuf::from(p);
+        }
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .expect("workspace root")
+            .to_path_buf();
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| root.join("target"));
+        let bin = target.join("debug").join("hub");
+        if bin.exists() {
+            return bin;
+        }
+        let own = target.join("system-tests-hub");
+        let status = std::process::Command::new(env!("CARGO"))
+            .args(["build", "-p", "take-control-hub", "--bin", "hub"])
+            .env("CARGO_TARGET_DIR", &own)
+            .current_dir(&root)
+            .status()
+            .expect("run cargo build");
+        assert!(status.success(), "cargo build -p take-control-hub failed");
+        own.join("debug").join("hub")
+    })
+    .clone()
+}
+
+/// The nginx configuration shared with docker-compose: everything inside the `server` block.
+pub fn shared_nginx_conf() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../deploy/nginx/take-control.conf")
+        .canonicalize()
+        .expect("deploy/nginx/take-control.conf exists")
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// A directory of its own for one cluster.
+#[derive(Debug)]
+pub struct TmpDir(pub PathBuf);
+
+impl TmpDir {
+    fn new(tag: &str) -> TmpDir {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let dir = std::env::temp_dir().join(format!(
+            "tc-system-{tag}-{}-{nanos}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&dir).expect("create temp dir");
+        TmpDir(dir)
+    }
+}
+
+impl Drop for TmpDir {
+    fn drop(&mut self) {
+        if std::env::var_os("TC_KEEP_TMP").is_none() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+/// One `hub` process.
+#[derive(Debug)]
+pub struct Node {
+    pub index: usize,
+    pub addr: SocketAddr,
+    child: Child,
+    pub log: PathBuf,
+}
+
+impl Node {
+    async fn start(index: usize, args: &[String], log: PathBuf) -> Node {
+        let file = std::fs::File::create(&log).expect("node log");
+        let mut child = Command::new(hub_bin())
+            .args(args)
+            .env("TC_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(file))
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {}: {e}", hub_bin().display()));
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let first = tokio::time::timeout(WAIT, lines.next_line())
+            .await
+            .ok()
+            .and_then(|l| l.ok().flatten())
+            .unwrap_or_default();
+        let Some(url) = first.strip_prefix("hub listening on http://") else {
+            let log_text = std::fs::read_to_string(&log).unwrap_or_default();
+            panic!("node {index} did not start (first line {first:?}); its log:\n{log_text}");
+        };
+        let addr: SocketAddr = url.trim().parse().expect("listen address");
+        // Keep draining stdout so the node never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Node {
+            index,
+            addr,
+            child,
+            log,
+        }
+    }
+
+    /// `kill -9`: no shutdown, no goodbye to its clients, its Redis connections just drop.
+    pub async fn kill(&mut self) {
+        let _ = self.child.kill().await;
+    }
+}
+
+/// The nginx process in front of the nodes, configured from `deploy/nginx/take-control.conf`.
+#[derive(Debug)]
+pub struct Nginx {
+    pub addr: SocketAddr,
+    /// Held so that nginx is killed with the cluster (`kill_on_drop`).
+    _child: Child,
+}
+
+impl Nginx {
+    /// The generated main configuration: process settings and temp paths under `dir`, the
+    /// `upstream hubs` block for these nodes, and a server that includes the shared file.
+    pub fn config(dir: &Path, port: u16, nodes: &[SocketAddr]) -> String {
+        let d = dir.display();
+        let servers: String = nodes
+            .iter()
+            .map(|a| format!("        server {a} max_fails=1 fail_timeout=10s;\n"))
+            .collect();
+        format!(
+            "daemon off;
+master_process on;
+worker_processes 1;
+pid {d}/nginx.pid;
+error_log {d}/error.log notice;
+events {{ worker_connections 4096; }}
+http {{
+    client_body_temp_path {d}/client_body;
+    proxy_temp_path {d}/proxy;
+    fastcgi_temp_path {d}/fastcgi;
+    uwsgi_temp_path {d}/uwsgi;
+    scgi_temp_path {d}/scgi;
+    log_format upstream '$remote_addr \"$request\" $status upstream=$upstream_addr';
+    access_log {d}/access.log upstream;
+
+    upstream hubs {{
+        zone hubs 64k;
+{servers}        keepalive 16;
+    }}
+
+    server {{
+        listen 127.0.0.1:{port};
+        # Tests only: which node answered, so a test can tell where a client landed.
+        add_header X-Upstream $upstream_addr always;
+        include {shared};
+    }}
+}}
+",
+            shared = shared_nginx_conf().display(),
+        )
+    }
+
+    async fn start(dir: &Path, nodes: &[SocketAddr]) -> Nginx {
+        for _ in 0..5 {
+            let port = free_port();
+            let conf = dir.join("nginx.conf");
+            std::fs::write(&conf, Self::config(dir, port, nodes)).expect("write nginx.conf");
+            let mut child = Command::new(NGINX)
+                .arg("-p")
+                .arg(dir)
+                .arg("-c")
+                .arg(&conf)
+                .arg("-e")
+                .arg(dir.join("error.log"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .kill_on_drop(true)
+                .spawn()
+                .expect("nginx is installed (./scripts/test.sh installs it)");
+            let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+            // Ready when a request through it is answered by a hub; bounded, and given up
+            // early when nginx exits (the port was taken between the probe and its bind).
+            let deadline = Instant::now() + WAIT;
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = child.try_wait() {
+                    break;
+                }
+                if let Ok((200, _)) = crate::client::try_http(addr, "GET", "/healthz", None).await {
+                    return Nginx {
+                        addr,
+                        _child: child,
+                    };
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            let _ = child.kill().await;
+        }
+        let log = std::fs::read_to_string(dir.join("error.log")).unwrap_or_default();
+        panic!("nginx did not start; error.log:\n{log}");
+    }
+}
+
+/// How to start a cluster.
+#[derive(Debug, Clone)]
+pub struct Builder {
+    tag: String,
+    nodes: usize,
+    assistant_delay_ms: u64,
+    extra: Vec<String>,
+}
+
+impl Builder {
+    pub fn nodes(mut self, n: usize) -> Self {
+        self.nodes = n;
+        self
+    }
+
+    pub fn assistant_delay_ms(mut self, ms: u64) -> Self {
+        self.assistant_delay_ms = ms;
+        self
+    }
+
+    /// Another flag for every node, e.g. `.arg("--holder-grace-ms", "500")`.
+    pub fn arg(mut self, flag: &str, value: &str) -> Self {
+        self.extra.push(flag.into());
+        self.extra.push(value.into());
+        self
+    }
+
+    pub async fn start(self) -> Cluster {
+        let dir = TmpDir::new(&self.tag);
+        let redis = RedisServer::start().await;
+        let prefix = format!("sys-{}-{}:", self.tag, std::process::id());
+        let mut args: Vec<String> = [
+            "--listen",
+            "127.0.0.1:0",
+            "--dev",
+            "--assistant-delay-ms",
+            &self.assistant_delay_ms.to_string(),
+            "--redis-url",
+            &redis.url(),
+            "--redis-prefix",
+            &prefix,
+            "--visitor-token-secret",
+            VISITOR_SECRET,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        args.extend(self.extra.iter().cloned());
+        let mut nodes = Vec::new();
+        for i in 0..self.nodes {
+            nodes.push(Node::start(i, &args, dir.0.join(format!("hub-{i}.log"))).await);
+        }
+        let addrs: Vec<SocketAddr> = nodes.iter().map(|n| n.addr).collect();
+        let nginx = Nginx::start(&dir.0, &addrs).await;
+        Cluster {
+            nginx,
+            nodes,
+            redis,
+            dir,
+        }
+    }
+}
+
+/// Redis, the hub nodes and nginx of one test.
+#[derive(Debug)]
+pub struct Cluster {
+    pub nginx: Nginx,
+    pub nodes: Vec<Node>,
+    pub redis: RedisServer,
+    pub dir: TmpDir,
+}
+
+impl Cluster {
+    /// Three nodes, the assistant answering at once; `tag` names the temp dir and key prefix.
+    pub fn builder(tag: &str) -> Builder {
+        Builder {
+            tag: tag.into(),
+            nodes: 3,
+            assistant_delay_ms: 0,
+            extra: Vec::new(),
+        }
+    }
+
+    /// nginx's address: where clients connect.
+    pub fn lb(&self) -> SocketAddr {
+        self.nginx.addr
+    }
+
+    /// The node listening on `addr`.
+    pub fn node_at(&self, addr: SocketAddr) -> &Node {
+        self.nodes
+            .iter()
+            .find(|n| n.addr == addr)
+            .unwrap_or_else(|| panic!("no node at {addr}"))
+    }
+}

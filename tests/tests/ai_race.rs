@@ -1,0 +1,88 @@
+//! An AI reply being generated on the visitor's node while an operator on another node takes
+//! over: the reply is cancelled or fenced, never stored, never delivered.
+
+use serde_json::json;
+use system::{Client, Cluster, Visitor, operator_token};
+
+const ROUNDS: usize = 20;
+
+fn is_ai_typing(f: &serde_json::Value, active: bool) -> bool {
+    f["type"] == "typing" && f["author"]["kind"] == "ai" && f["active"] == active
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_in_flight_never_lands_after_a_takeover_from_another_node() {
+    let cluster = Cluster::builder("ai-race")
+        .assistant_delay_ms(300)
+        .start()
+        .await;
+    let lb = cluster.lb();
+    let token = operator_token("racer");
+    let (mut frames, mut ai_before_takeover) = (0, 0);
+    for round in 0..ROUNDS {
+        let mut visitor = Visitor::connect(lb, None, None).await;
+        let cid = visitor.conversation_id.clone();
+        // The operator connects straight to a node other than the visitor's, where the
+        // generation runs.
+        let other = cluster
+            .nodes
+            .iter()
+            .map(|n| n.addr)
+            .find(|a| *a != visitor.client.node)
+            .expect("another node");
+        let mut op = Client::operator(other, &token).await;
+
+        visitor
+            .client
+            .send(json!({"type": "message", "client_id": "v1", "text": "How long does shipping take?"}))
+            .await;
+        // Generation started on the visitor's node (the ack comes before, or around it).
+        visitor.client.until(|f| is_ai_typing(f, true)).await;
+        let control = op.takeover(&cid).await;
+        assert_eq!(control["type"], "control", "round {round}: {control}");
+
+        // Until the AI stops "typing", collect everything the visitor is sent.
+        let mut seen = Vec::new();
+        loop {
+            let f = visitor.client.frame().await;
+            frames += 1;
+            if is_ai_typing(&f, false) {
+                break;
+            }
+            seen.push(f);
+        }
+        let joined_at = seen
+            .iter()
+            .position(|f| f["type"] == "event" && f["event"]["type"] == "operator_joined")
+            .unwrap_or_else(|| panic!("round {round}: operator_joined before typing stopped"));
+        let ai_after = seen[joined_at..]
+            .iter()
+            .filter(|f| f["type"] == "event" && f["event"]["author"]["kind"] == "ai")
+            .count();
+        assert_eq!(ai_after, 0, "round {round}: {seen:?}");
+        ai_before_takeover += seen[..joined_at]
+            .iter()
+            .filter(|f| f["type"] == "event" && f["event"]["author"]["kind"] == "ai")
+            .count();
+
+        // The stored history agrees.
+        let history = system::client::history(lb, &cid).await;
+        let joined = history
+            .iter()
+            .position(|e| e["type"] == "operator_joined")
+            .expect("operator_joined stored");
+        assert!(
+            history[joined..]
+                .iter()
+                .all(|e| e["author"]["kind"] != "ai"),
+            "round {round}: {history:?}"
+        );
+        visitor.client.close().await;
+        op.close().await;
+    }
+    println!(
+        "ai race: {ROUNDS} rounds, visitor messages sent {ROUNDS}, visitor frames received \
+         {frames}, AI messages after takeover 0, AI messages that won before the takeover \
+         {ai_before_takeover}, lost 0, duplicated 0"
+    );
+}
