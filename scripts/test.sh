@@ -16,7 +16,7 @@ npm_deps web-ui
 step "rustfmt"
 cargo fmt --all -- --check
 
-step "cargo test (protocol, hub)"
+step "cargo test (protocol, hub, system tests: 3 hubs + redis-server + nginx)"
 cargo test --workspace --no-fail-fast
 
 step "web-ui: typecheck and unit tests"
