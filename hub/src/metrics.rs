@@ -25,6 +25,8 @@ pub struct Metrics {
     pub slow_closes: AtomicU64,
     pub publish_errors: AtomicU64,
     pub catch_ups: AtomicU64,
+    /// Client sessions that ended (after the handshake), for any reason.
+    pub sessions_closed: AtomicU64,
     /// Rounds of the node's housekeeping (presence refresh, auto-release, sweeps).
     pub housekeeping_rounds: AtomicU64,
     pub messages_in_visitor: AtomicU64,
@@ -58,6 +60,7 @@ pub struct Snapshot {
     pub publish_errors: u64,
     pub catch_ups: u64,
     pub housekeeping_rounds: u64,
+    pub sessions_closed: u64,
 }
 
 impl Snapshot {
@@ -139,6 +142,7 @@ impl Metrics {
             publish_errors: g(&self.publish_errors),
             catch_ups: g(&self.catch_ups),
             housekeeping_rounds: g(&self.housekeeping_rounds),
+            sessions_closed: g(&self.sessions_closed),
         }
     }
 

@@ -147,7 +147,8 @@ impl Hub {
         } = parts;
         let metrics = Arc::new(Metrics::default());
         // Every store call is timed and its failures counted, whatever the backend.
-        let store: Arc<dyn Store> = Arc::new(crate::store::timed::TimedStore::new(store, metrics.clone()));
+        let store: Arc<dyn Store> =
+            Arc::new(crate::store::timed::TimedStore::new(store, metrics.clone()));
         let hub = Hub {
             inner: Arc::new(Inner {
                 config,

@@ -38,14 +38,26 @@ async fn the_counters_follow_the_story() {
     assert_eq!(value(&after, "tc_connections{kind=\"widget\"}"), 1.0);
     assert_eq!(value(&after, "tc_connections{kind=\"operator\"}"), 1.0);
     assert_eq!(value(&after, "tc_messages_in_total{from=\"visitor\"}"), 1.0);
-    assert_eq!(value(&after, "tc_messages_in_total{from=\"operator\"}"), 1.0);
+    assert_eq!(
+        value(&after, "tc_messages_in_total{from=\"operator\"}"),
+        1.0
+    );
     assert_eq!(value(&after, "tc_takeovers_total"), 1.0);
     assert_eq!(value(&after, "tc_releases_total{reason=\"ended\"}"), 1.0);
-    assert_eq!(value(&after, "tc_ai_replies_total{outcome=\"stored\"}"), 1.0);
+    assert_eq!(
+        value(&after, "tc_ai_replies_total{outcome=\"stored\"}"),
+        1.0
+    );
     assert!(value(&after, "tc_frames_out_total") > value(&before, "tc_frames_out_total"));
     assert!(value(&after, "tc_store_latency_seconds_count") > 0.0);
     assert!(value(&after, "tc_delivery_latency_seconds_count") > 0.0);
-    for series in ["tc_slow_consumer_closes_total", "tc_bus_resyncs_total", "tc_catch_ups_total", "tc_store_errors_total", "tc_bus_publish_errors_total"] {
+    for series in [
+        "tc_slow_consumer_closes_total",
+        "tc_bus_resyncs_total",
+        "tc_catch_ups_total",
+        "tc_store_errors_total",
+        "tc_bus_publish_errors_total",
+    ] {
         value(&after, series);
     }
 }

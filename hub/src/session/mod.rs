@@ -105,13 +105,16 @@ where
     }
 }
 
+/// How long a close frame may take to go out. A client that does not read gets its socket
+/// dropped instead.
+const CLOSE_WRITE_LIMIT: std::time::Duration = std::time::Duration::from_secs(1);
+
 pub(crate) async fn send_close<S>(sink: &mut S, code: CloseCode)
 where
     S: Sink<WsOut> + Unpin,
 {
-    let _ = sink
-        .send(WsOut::Close(code.code, code.name.to_owned()))
-        .await;
+    let close = sink.send(WsOut::Close(code.code, code.name.to_owned()));
+    let _ = tokio::time::timeout(CLOSE_WRITE_LIMIT, close).await;
 }
 
 /// Refuse a handshake: an error frame that says why, then the matching close code.
@@ -178,10 +181,26 @@ where
     }
 
     async fn send_raw(&mut self, text: String) -> Result<(), Gone> {
-        self.sink.send(WsOut::Text(text)).await.map_err(|_| Gone)?;
+        self.write(WsOut::Text(text)).await?;
         let m = self.hub.metrics();
         m.add(&m.frames_out, 1);
         Ok(())
+    }
+
+    /// Write to the socket. A client that stops reading fills its socket buffer and this write
+    /// waits; meanwhile its queue overflows and fan-out marks it slow. Give up then (or after
+    /// the idle timeout), so a stalled reader can never pin its session, or memory, forever.
+    async fn write(&mut self, out: WsOut) -> Result<(), Gone> {
+        let slow = self.rx.slow.clone();
+        let limit = self.hub.config().idle_timeout();
+        tokio::select! {
+            biased;
+            () = slow.cancelled() => Err(Gone),
+            r = tokio::time::timeout(limit, self.sink.send(out)) => match r {
+                Ok(Ok(())) => Ok(()),
+                _ => Err(Gone),
+            },
+        }
     }
 
     fn pick(&self, for_operators: &str, for_visitors: Option<&str>) -> Option<String> {
@@ -346,7 +365,7 @@ where
                 if last_heard.elapsed() >= idle {
                     Ok(Flow::Close(CloseCode::IDLE_TIMEOUT))
                 } else {
-                    conn.sink.send(WsOut::Ping).await.map(|()| Flow::Continue).map_err(|_| Gone)
+                    conn.write(WsOut::Ping).await.map(|()| Flow::Continue)
                 }
             }
         };

@@ -51,6 +51,7 @@ where
         run_loop(&mut conn, &mut stream, &mut session).await;
     }
     hub.unregister(conn.rx.id).await;
+    hub.metrics().bump(&hub.metrics().sessions_closed, 1);
 }
 
 struct OperatorHandler {

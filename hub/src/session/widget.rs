@@ -62,6 +62,7 @@ where
     }
     hub.unregister(conn.rx.id).await;
     hub.visitor_presence(&conversation_id, -1).await;
+    hub.metrics().bump(&hub.metrics().sessions_closed, 1);
 }
 
 struct WidgetSession {
