@@ -26,6 +26,12 @@ pub enum Command {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum PublicKeyAlg {
     #[value(name = "RS256")]
     Rs256,
@@ -56,6 +62,10 @@ pub struct Config {
     /// If set, `GET /metrics` needs `Authorization: Bearer <token>`.
     #[arg(long, env = "TC_METRICS_TOKEN", hide_env_values = true)]
     pub metrics_token: Option<String>,
+
+    /// Log format on stderr: `text` for people, `json` (one object per line) for collectors.
+    #[arg(long, env = "TC_LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
 
     /// Demo workspaces and operators, the dev login endpoint. Never in production.
     #[arg(long, env = "TC_DEV")]

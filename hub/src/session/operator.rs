@@ -29,6 +29,8 @@ where
         Some(_) => return refuse(&mut sink, ErrorFrame::new(ErrorCode::HandshakeRequired)).await,
     };
 
+    let (workspace_id, operator_id) = (op.workspace.id.clone(), op.claims.sub.clone());
+    tracing::info!(workspace_id = %workspace_id, operator_id = %operator_id, "operator connected");
     let mut conn = Conn::new(hub.clone(), sink, ConnKind::Operator);
     let key = crate::store::operator_key(&op.workspace.id, &op.claims.sub);
     hub.inner()
@@ -52,6 +54,7 @@ where
     }
     hub.unregister(conn.rx.id).await;
     hub.metrics().bump(&hub.metrics().sessions_closed, 1);
+    tracing::info!(workspace_id = %workspace_id, operator_id = %operator_id, "operator disconnected");
 }
 
 struct OperatorHandler {

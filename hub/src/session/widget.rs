@@ -50,6 +50,7 @@ where
     hub.subscribe(conn.rx.id, Topic::Conversation(conversation_id.clone()))
         .await;
     hub.visitor_presence(&conversation_id, 1).await;
+    tracing::info!(workspace_id = %meta.workspace_id, conversation_id, "visitor connected");
     let mut session = WidgetSession {
         conversation_id: conversation_id.clone(),
     };
@@ -63,6 +64,7 @@ where
     hub.unregister(conn.rx.id).await;
     hub.visitor_presence(&conversation_id, -1).await;
     hub.metrics().bump(&hub.metrics().sessions_closed, 1);
+    tracing::info!(conversation_id, "visitor disconnected");
 }
 
 struct WidgetSession {
