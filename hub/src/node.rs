@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use dashmap::DashMap;
 use protocol::{
-    Author, ConversationEvent, ErrorCode, ErrorFrame, EventKind, Holder, HumanRequestedBy,
-    OperatorIdentity, OperatorRef, ServerFrame, WorkspaceInfo,
+    AuditAction, AuditActor, AuditEntry, Author, ConversationEvent, ErrorCode, ErrorFrame,
+    EventKind, Holder, HumanRequestedBy, OperatorIdentity, OperatorRef, ServerFrame, WorkspaceInfo,
 };
 use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
@@ -97,6 +97,15 @@ impl OperatorSession {
     fn actor(&self) -> Actor {
         Actor {
             operator: self.operator_ref(),
+            role: self.claims.role,
+        }
+    }
+
+    /// This operator as an audit actor and team member.
+    pub fn audit_actor(&self) -> AuditActor {
+        AuditActor {
+            id: self.claims.sub.clone(),
+            name: self.claims.name.clone(),
             role: self.claims.role,
         }
     }
@@ -338,8 +347,21 @@ impl Hub {
         conversation_id: &str,
     ) -> Result<ConversationMeta, ErrorFrame> {
         self.conversation_for(op, conversation_id).await?;
-        crate::control::check_plan(op.workspace.plan)
-            .map_err(|e| error_frame(&e.into(), conversation_id))?;
+        if let Err(e) = crate::control::check_plan(op.workspace.plan) {
+            self.audit(
+                &op.workspace.id,
+                AuditEntry {
+                    at: now_ms(),
+                    actor: Some(op.audit_actor()),
+                    action: AuditAction::PlanRefused,
+                    conversation_id: Some(conversation_id.to_owned()),
+                    reason: None,
+                    holder_id: None,
+                },
+            )
+            .await;
+            return Err(error_frame(&e.into(), conversation_id));
+        }
         let change = self
             .inner
             .store
@@ -353,6 +375,19 @@ impl Hub {
             let m = &self.inner.metrics;
             m.bump(&m.takeovers, 1);
             self.publish_event(&change.meta, event).await;
+            self.audit(
+                &op.workspace.id,
+                AuditEntry {
+                    at: event.at,
+                    actor: Some(op.audit_actor()),
+                    action: AuditAction::Takeover,
+                    conversation_id: Some(conversation_id.to_owned()),
+                    reason: None,
+                    holder_id: None,
+                },
+            )
+            .await;
+            self.team_changed(&op.workspace.id).await;
         }
         Ok(change.meta)
     }
@@ -371,12 +406,72 @@ impl Hub {
             .await
             .map_err(|e| error_frame(&e, conversation_id))?;
         if let Some(event) = &change.event {
-            if let EventKind::OperatorLeft { reason, .. } = &event.kind {
-                self.inner.metrics.release(*reason);
-            }
             self.publish_event(&change.meta, event).await;
+            if let EventKind::OperatorLeft {
+                reason, operator, ..
+            } = &event.kind
+            {
+                self.inner.metrics.release(*reason);
+                self.audit(
+                    &op.workspace.id,
+                    AuditEntry {
+                        at: event.at,
+                        actor: Some(op.audit_actor()),
+                        action: AuditAction::Release,
+                        conversation_id: Some(conversation_id.to_owned()),
+                        reason: Some(*reason),
+                        holder_id: (operator.id != op.claims.sub).then(|| operator.id.clone()),
+                    },
+                )
+                .await;
+            }
+            self.team_changed(&op.workspace.id).await;
         }
         Ok(change.meta)
+    }
+
+    /// Record an audit entry and show it live to the workspace's owners and editors.
+    pub async fn audit(&self, workspace_id: &str, entry: AuditEntry) {
+        if let Err(e) = self.inner.store.record_audit(workspace_id, &entry).await {
+            warn!(workspace_id, error = %e, "audit entry not recorded");
+            return;
+        }
+        let msg = BusMessage::Audit {
+            workspace_id: workspace_id.to_owned(),
+            entry,
+        };
+        self.publish(&Topic::Team(workspace_id.to_owned()), &msg)
+            .await;
+    }
+
+    /// Tell every node's team watchers that presence or holdings changed.
+    pub async fn team_changed(&self, workspace_id: &str) {
+        let msg = BusMessage::TeamChanged {
+            workspace_id: workspace_id.to_owned(),
+        };
+        self.publish(&Topic::Team(workspace_id.to_owned()), &msg)
+            .await;
+    }
+
+    /// The team as the presence panel shows it: online means connected and seen within the
+    /// holder grace (a crashed node's operators drop out after it).
+    pub async fn team(&self, workspace_id: &str) -> Result<Vec<protocol::TeamMember>, StoreError> {
+        let since = now_ms().saturating_sub(self.inner.config.holder_grace_ms);
+        self.inner.store.team(workspace_id, since).await
+    }
+
+    /// An operator socket opened or closed.
+    pub async fn operator_presence(&self, op: &OperatorSession, delta: i32) {
+        let ws = &op.workspace.id;
+        match self
+            .inner
+            .store
+            .operator_presence(ws, &op.audit_actor(), delta, now_ms())
+            .await
+        {
+            Ok(()) => self.team_changed(ws).await,
+            Err(e) => warn!(workspace_id = %ws, error = %e, "operator presence not recorded"),
+        }
     }
 
     pub async fn typing(&self, conversation_id: &str, author: Author, active: bool) {
@@ -682,6 +777,11 @@ impl Hub {
                 for_operators: frame_json(&ServerFrame::OnlineRemove { conversation_id }),
                 for_visitors: None,
             },
+            BusMessage::TeamChanged { workspace_id } => Outbound::TeamRefresh(workspace_id.into()),
+            BusMessage::Audit { entry, .. } => Outbound::Frame {
+                for_operators: frame_json(&ServerFrame::AuditEntry { entry }),
+                for_visitors: None,
+            },
             BusMessage::ControlWarning {
                 conversation_id,
                 holder_id,
@@ -792,6 +892,19 @@ impl Hub {
                             "control returned to the AI"
                         );
                         self.inner.metrics.release(reason);
+                        self.audit(
+                            &h.workspace_id,
+                            AuditEntry {
+                                at: now,
+                                actor: None,
+                                action: AuditAction::Release,
+                                conversation_id: Some(h.conversation_id.clone()),
+                                reason: Some(reason),
+                                holder_id: Some(h.holder_id.clone()),
+                            },
+                        )
+                        .await;
+                        self.team_changed(&h.workspace_id).await;
                         self.publish_event(&change.meta, event).await;
                     }
                 }

@@ -49,6 +49,8 @@ pub enum Outbound {
     /// The bus may have lost messages: catch every open conversation up from the store and
     /// re-send the Online list.
     Resync,
+    /// The team of this workspace changed: watchers re-read it.
+    TeamRefresh(Arc<str>),
 }
 
 /// Who is behind a connection, for presence.

@@ -243,17 +243,23 @@ fn routes(hub: Hub) -> warp::filters::BoxedFilter<(warp::reply::Response,)> {
         .and(warp::header::optional::<String>("authorization"))
         .and(with_hub(hub.clone()))
         .map(|auth: Option<String>, hub: Hub| {
-            if let Some(token) = &hub.config().metrics_token {
-                if auth.as_deref() != Some(format!("Bearer {token}").as_str()) {
-                    return warp::reply::with_status("unauthorized\n", StatusCode::UNAUTHORIZED)
-                        .into_response();
-                }
+            if let Some(token) = &hub.config().metrics_token
+                && auth.as_deref() != Some(format!("Bearer {token}").as_str())
+            {
+                return warp::reply::with_status("unauthorized\n", StatusCode::UNAUTHORIZED)
+                    .into_response();
             }
             let (widgets, operators) = hub.inner().registry.counts();
             let body = hub.metrics().render(widgets, operators);
             warp::reply::with_header(body, "content-type", "text/plain; version=0.0.4")
                 .into_response()
         });
+    let audit = warp::path!("api" / "audit")
+        .and(warp::get())
+        .and(warp::header::optional::<String>("authorization"))
+        .and(warp::query::<std::collections::HashMap<String, String>>())
+        .and(with_hub(hub.clone()))
+        .then(audit_export);
     let widget = warp::path!("ws" / "widget")
         .and(warp::ws())
         .and(with_hub(hub.clone()))
@@ -266,6 +272,8 @@ fn routes(hub: Hub) -> warp::filters::BoxedFilter<(warp::reply::Response,)> {
         .or(readyz)
         .unify()
         .or(metrics)
+        .unify()
+        .or(audit)
         .unify()
         .or(widget)
         .unify()
@@ -342,6 +350,58 @@ fn from_message(m: Result<Message, warp::Error>) -> WsIn {
         // warp hides tungstenite's error kinds; a capacity error is the one that mentions it.
         Err(e) if e.to_string().contains("too long") => WsIn::TooBig,
         Err(_) => WsIn::Close,
+    }
+}
+
+/// `GET /api/audit`: the workspace's audit log as JSON lines, oldest first, for owners and
+/// editors (`Authorization: Bearer <operator token>`); `?limit=N` for the newest N.
+async fn audit_export(
+    auth: Option<String>,
+    query: std::collections::HashMap<String, String>,
+    hub: Hub,
+) -> warp::reply::Response {
+    let refuse = |status: StatusCode, code: protocol::ErrorCode, message: &str| {
+        let body = serde_json::json!({ "error": code, "message": message });
+        warp::reply::with_status(warp::reply::json(&body), status).into_response()
+    };
+    let Some(token) = auth.as_deref().and_then(|a| a.strip_prefix("Bearer ")) else {
+        return refuse(
+            StatusCode::UNAUTHORIZED,
+            protocol::ErrorCode::Unauthorized,
+            "send Authorization: Bearer <operator token>",
+        );
+    };
+    let op = match hub.operator_sign_in(token) {
+        Ok(op) => op,
+        Err(e) => return refuse(StatusCode::UNAUTHORIZED, e.code, &e.message),
+    };
+    if !op.claims.role.may_force_release() {
+        return refuse(
+            StatusCode::FORBIDDEN,
+            protocol::ErrorCode::RoleRequired,
+            "only owners and editors can read the audit log",
+        );
+    }
+    let limit = query
+        .get("limit")
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(crate::store::AUDIT_KEEP);
+    match hub.inner().store.audit(&op.workspace.id, limit).await {
+        Ok(entries) => {
+            let mut body = String::new();
+            for e in &entries {
+                if let Ok(line) = serde_json::to_string(e) {
+                    body.push_str(&line);
+                    body.push('\n');
+                }
+            }
+            warp::reply::with_header(body, "content-type", "application/x-ndjson").into_response()
+        }
+        Err(_) => refuse(
+            StatusCode::SERVICE_UNAVAILABLE,
+            protocol::ErrorCode::Unavailable,
+            "the store is unavailable; retry",
+        ),
     }
 }
 

@@ -56,6 +56,7 @@ pub const OPERATOR_TYPES: &[&str] = &[
     "release",
     "message",
     "typing",
+    "subscribe_team",
 ];
 
 /// Decode a frame from a visitor's widget.

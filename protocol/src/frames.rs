@@ -87,6 +87,10 @@ pub enum OperatorFrame {
         conversation_id: ConversationId,
         active: bool,
     },
+    /// Owners and editors: follow the team. Answered with `team_snapshot` (who is online and
+    /// what each holds) and `audit_snapshot` (the latest audit entries), then `team_snapshot`
+    /// again whenever that changes and `audit_entry` for each new entry.
+    SubscribeTeam {},
 }
 
 /// What the hub sends to either client.
@@ -163,8 +167,78 @@ pub enum ServerFrame {
         #[ts(type = "number")]
         release_at: Millis,
     },
+    /// The team of the workspace (owners and editors, after `subscribe_team`).
+    TeamSnapshot { members: Vec<TeamMember> },
+    /// The latest audit entries, oldest first (after `subscribe_team`).
+    AuditSnapshot { entries: Vec<AuditEntry> },
+    /// A new audit entry.
+    AuditEntry { entry: AuditEntry },
     /// A frame was refused. Nothing of it was applied.
     Error(ErrorFrame),
+}
+
+/// An operator of the workspace, as the presence panel shows them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct TeamMember {
+    pub id: OperatorId,
+    pub name: String,
+    pub role: Role,
+    /// Connected to any node now.
+    pub online: bool,
+    /// Conversations this operator holds.
+    pub holding: Vec<HeldConversation>,
+}
+
+/// A conversation held by an operator.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct HeldConversation {
+    pub conversation_id: ConversationId,
+    pub visitor_label: String,
+    /// When the operator took it over.
+    #[ts(type = "number")]
+    pub since: Millis,
+}
+
+/// One entry of a workspace's audit log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct AuditEntry {
+    #[ts(type = "number")]
+    pub at: Millis,
+    /// Who did it: an operator, or the hub itself (`id` and `name` absent) for automatic releases.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub actor: Option<AuditActor>,
+    pub action: AuditAction,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub conversation_id: Option<ConversationId>,
+    /// For releases: why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub reason: Option<ReleaseReason>,
+    /// For releases: whose holding ended, when it was not the actor's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub holder_id: Option<OperatorId>,
+}
+
+/// The operator behind an audit entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct AuditActor {
+    pub id: OperatorId,
+    pub name: String,
+    pub role: Role,
+}
+
+/// What an audit entry records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum AuditAction {
+    Takeover,
+    Release,
+    /// A takeover refused because the plan lacks Take Control.
+    PlanRefused,
+    ProfileChanged,
 }
 
 /// Body of an `error` frame.

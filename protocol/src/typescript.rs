@@ -45,6 +45,11 @@ pub fn frames_ts() -> String {
     decl::<Plan>(&cfg, &mut out);
     decl::<OperatorIdentity>(&cfg, &mut out);
     decl::<WorkspaceInfo>(&cfg, &mut out);
+    decl::<TeamMember>(&cfg, &mut out);
+    decl::<HeldConversation>(&cfg, &mut out);
+    decl::<AuditEntry>(&cfg, &mut out);
+    decl::<AuditActor>(&cfg, &mut out);
+    decl::<AuditAction>(&cfg, &mut out);
     out.push_str(&format!(
         "export const PROTOCOL_VERSION = {};\nexport const DEFAULT_OPERATOR_NAME = {:?};\n",
         crate::PROTOCOL_VERSION,

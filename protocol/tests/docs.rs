@@ -26,6 +26,7 @@ fn operator_type(f: &OperatorFrame) -> &'static str {
         OperatorFrame::Release { .. } => "release",
         OperatorFrame::Message { .. } => "message",
         OperatorFrame::Typing { .. } => "typing",
+        OperatorFrame::SubscribeTeam {} => "subscribe_team",
     }
 }
 use protocol::decode::OPERATOR_TYPES as OPERATOR;
@@ -43,6 +44,9 @@ fn server_type(f: &ServerFrame) -> &'static str {
         ServerFrame::OnlineUpdate { .. } => "online_update",
         ServerFrame::OnlineRemove { .. } => "online_remove",
         ServerFrame::ControlWarning { .. } => "control_warning",
+        ServerFrame::TeamSnapshot { .. } => "team_snapshot",
+        ServerFrame::AuditSnapshot { .. } => "audit_snapshot",
+        ServerFrame::AuditEntry { .. } => "audit_entry",
         ServerFrame::Error(_) => "error",
     }
 }
@@ -58,6 +62,9 @@ const SERVER: &[&str] = &[
     "online_update",
     "online_remove",
     "control_warning",
+    "team_snapshot",
+    "audit_snapshot",
+    "audit_entry",
     "error",
 ];
 

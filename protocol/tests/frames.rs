@@ -96,6 +96,21 @@ fn summary() -> ConversationSummary {
     }
 }
 
+fn audit() -> AuditEntry {
+    AuditEntry {
+        at: 1_764_000_000_000,
+        actor: Some(AuditActor {
+            id: "op-olivia".into(),
+            name: "Olivia Owner".into(),
+            role: Role::Owner,
+        }),
+        action: AuditAction::Release,
+        conversation_id: Some("cv-1".into()),
+        reason: Some(ReleaseReason::ForceReleased),
+        holder_id: Some("op-martin".into()),
+    }
+}
+
 fn widget_frames() -> Vec<WidgetFrame> {
     vec![
         WidgetFrame::Hello {
@@ -154,6 +169,7 @@ fn operator_frames() -> Vec<OperatorFrame> {
             conversation_id: id(),
             active: false,
         },
+        OperatorFrame::SubscribeTeam {},
     ]
 }
 
@@ -217,6 +233,23 @@ fn server_frames() -> Vec<ServerFrame> {
         ServerFrame::OnlineRemove {
             conversation_id: id(),
         },
+        ServerFrame::TeamSnapshot {
+            members: vec![TeamMember {
+                id: "op-martin".into(),
+                name: "Martin Keller".into(),
+                role: Role::Operator,
+                online: true,
+                holding: vec![HeldConversation {
+                    conversation_id: id(),
+                    visitor_label: "Visitor 7F3A".into(),
+                    since: 1_764_000_000_000,
+                }],
+            }],
+        },
+        ServerFrame::AuditSnapshot {
+            entries: vec![audit()],
+        },
+        ServerFrame::AuditEntry { entry: audit() },
         ServerFrame::ControlWarning {
             conversation_id: id(),
             holder_id: "op-martin".into(),

@@ -20,6 +20,8 @@ pub enum Topic {
     Conversation(ConversationId),
     /// The Online list of one workspace.
     Workspace(WorkspaceId),
+    /// Team presence and the audit log of one workspace (owners and editors).
+    Team(WorkspaceId),
 }
 
 impl Topic {
@@ -28,6 +30,7 @@ impl Topic {
         match self {
             Topic::Conversation(id) => format!("conv:{id}"),
             Topic::Workspace(id) => format!("ws:{id}"),
+            Topic::Team(id) => format!("team:{id}"),
         }
     }
 }
@@ -65,6 +68,13 @@ pub enum BusMessage {
         conversation_id: ConversationId,
         holder_id: String,
         release_at: protocol::Millis,
+    },
+    /// The team changed (someone connected, disconnected, took over or released).
+    TeamChanged { workspace_id: WorkspaceId },
+    /// A new audit entry.
+    Audit {
+        workspace_id: WorkspaceId,
+        entry: protocol::AuditEntry,
     },
     /// Local only, never published: the bus may have lost messages (its subscription dropped),
     /// so every local client must catch up from the store.

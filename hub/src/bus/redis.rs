@@ -121,6 +121,8 @@ fn decode(prefix: &str, data: &[redis::Value]) -> Option<(Topic, BusMessage)> {
     let key = channel.strip_prefix(prefix)?;
     let topic = if let Some(id) = key.strip_prefix("conv:") {
         Topic::Conversation(id.to_owned())
+    } else if let Some(id) = key.strip_prefix("team:") {
+        Topic::Team(id.to_owned())
     } else {
         Topic::Workspace(key.strip_prefix("ws:")?.to_owned())
     };

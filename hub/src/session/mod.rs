@@ -141,6 +141,8 @@ pub struct Conn<S> {
     pub cursors: HashMap<String, Seq>,
     /// The workspace whose Online list this connection follows, if any.
     pub online: Option<String>,
+    /// The workspace whose team (presence, audit) this connection follows, if any.
+    pub team: Option<String>,
 }
 
 impl<S> std::fmt::Debug for Conn<S> {
@@ -169,6 +171,7 @@ where
             rx,
             cursors: HashMap::new(),
             online: None,
+            team: None,
         }
     }
 
@@ -261,11 +264,18 @@ where
                 for conversation_id in open {
                     self.catch_up(&conversation_id).await?;
                 }
-                match self.online.clone() {
-                    Some(ws) => self.send_online_snapshot(&ws).await,
+                if let Some(ws) = self.online.clone() {
+                    self.send_online_snapshot(&ws).await?;
+                }
+                match self.team.clone() {
+                    Some(ws) => self.send_team_snapshot(&ws).await,
                     None => Ok(()),
                 }
             }
+            Outbound::TeamRefresh(ws) => match &self.team {
+                Some(team) if **team == *ws => self.send_team_snapshot(&ws).await,
+                _ => Ok(()),
+            },
             Outbound::Event(d) => {
                 let Some(&cursor) = self.cursors.get(&*d.conversation_id) else {
                     // Closed meanwhile.
@@ -291,6 +301,14 @@ where
                     self.catch_up(&d.conversation_id).await
                 }
             }
+        }
+    }
+
+    /// The team of `workspace_id`.
+    pub async fn send_team_snapshot(&mut self, workspace_id: &str) -> Result<(), Gone> {
+        match self.hub.team(workspace_id).await {
+            Ok(members) => self.send(&ServerFrame::TeamSnapshot { members }).await,
+            Err(e) => self.send_error(crate::node::error_frame(&e, "")).await,
         }
     }
 

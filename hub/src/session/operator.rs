@@ -36,12 +36,10 @@ where
     hub.inner()
         .registry
         .set_presence(conn.rx.id, Presence::Operator(key.clone()));
-    // Seen now, not at the next refresh: a holder who reconnects keeps their conversations.
-    let _ = hub
-        .inner()
-        .store
-        .operators_seen(&[key], crate::util::now_ms())
-        .await;
+    // Seen now, not at the next refresh: a holder who reconnects keeps their conversations;
+    // and the team panel shows them online at once.
+    hub.operator_presence(&op, 1).await;
+    let who = op.clone();
     let ready = ServerFrame::Ready {
         protocol: PROTOCOL_VERSION,
         operator: op.identity(),
@@ -53,9 +51,13 @@ where
         run_loop(&mut conn, &mut stream, &mut session).await;
     }
     hub.unregister(conn.rx.id).await;
+    hub.operator_presence(&who, -1).await;
     hub.metrics().bump(&hub.metrics().sessions_closed, 1);
     tracing::info!(workspace_id = %workspace_id, operator_id = %operator_id, "operator disconnected");
 }
+
+/// Audit entries sent with `subscribe_team`; the full log is at `GET /api/audit`.
+const AUDIT_SNAPSHOT: usize = 200;
 
 struct OperatorHandler {
     op: OperatorSession,
@@ -79,6 +81,24 @@ impl OperatorHandler {
                     .await;
                 conn.online = Some(ws.clone());
                 conn.send_online_snapshot(&ws).await
+            }
+            OperatorFrame::SubscribeTeam {} => {
+                if !self.op.claims.role.may_force_release() {
+                    return conn
+                        .send_error(ErrorFrame::with_message(
+                            ErrorCode::RoleRequired,
+                            "only owners and editors can follow the team and the audit log",
+                        ))
+                        .await;
+                }
+                let ws = self.op.workspace.id.clone();
+                hub.subscribe(conn.rx.id, Topic::Team(ws.clone())).await;
+                conn.team = Some(ws.clone());
+                conn.send_team_snapshot(&ws).await?;
+                match hub.inner().store.audit(&ws, AUDIT_SNAPSHOT).await {
+                    Ok(entries) => conn.send(&ServerFrame::AuditSnapshot { entries }).await,
+                    Err(e) => conn.send_error(error_frame(&e, "")).await,
+                }
             }
             OperatorFrame::UnsubscribeOnline {} => {
                 conn.online = None;

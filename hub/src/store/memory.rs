@@ -4,16 +4,19 @@
 //! of its work (control rules, sequence number, dedupe) before letting go, which is what makes
 //! each method atomic. No lock is held across an `.await`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 use dashmap::DashMap;
-use protocol::{ConversationEvent, EventKind, Holder, Millis, OperatorRef, ReleaseReason, Seq};
+use protocol::{
+    AuditActor, AuditEntry, ConversationEvent, EventKind, HeldConversation, Holder, Millis,
+    OperatorRef, ReleaseReason, Seq, TeamMember,
+};
 
 use super::{
-    Appended, ControlChange, ConversationMeta, Draft, Holding, NewConversation, Store, StoreError,
-    dedupe_key, operator_key, preview,
+    AUDIT_KEEP, Appended, ControlChange, ConversationMeta, Draft, Holding, NewConversation, Store,
+    StoreError, dedupe_key, operator_key, preview, sort_team,
 };
 use crate::control::{self, Actor, Fence, Transition};
 
@@ -22,6 +25,10 @@ pub struct MemoryStore {
     conversations: DashMap<String, Arc<Mutex<Conversation>>>,
     /// When each operator (`workspace/operator`) was last seen connected.
     operators_seen: DashMap<String, Millis>,
+    /// Per workspace: every operator who connected, and their open sockets.
+    team: DashMap<String, HashMap<String, (AuditActor, i64)>>,
+    /// Per workspace: the newest audit entries.
+    audit: DashMap<String, VecDeque<AuditEntry>>,
 }
 
 #[derive(Debug)]
@@ -31,6 +38,8 @@ struct Conversation {
     seen: HashMap<String, Seq>,
     /// When the holder last acted (took over, wrote).
     holder_active: Millis,
+    /// When the holder took over.
+    holder_since: Millis,
     /// The epoch whose holding was last warned of an idle release.
     warned_epoch: Option<u64>,
     /// When a node last saw the visitor connected.
@@ -63,6 +72,7 @@ impl Conversation {
                     // Someone answered: the conversation no longer waits for a human.
                     self.meta.needs_human = false;
                     self.holder_active = at;
+                    self.holder_since = at;
                 }
                 self.meta.control = state;
                 Some(self.push(event, at))
@@ -115,6 +125,7 @@ impl Store for MemoryStore {
             events: Vec::new(),
             seen: HashMap::new(),
             holder_active: new.at,
+            holder_since: new.at,
             warned_epoch: None,
             visitor_seen: new.at,
         };
@@ -319,6 +330,89 @@ impl Store for MemoryStore {
             }
         }
         Ok(out)
+    }
+
+    async fn operator_presence(
+        &self,
+        workspace_id: &str,
+        operator: &AuditActor,
+        delta: i32,
+        at: Millis,
+    ) -> Result<(), StoreError> {
+        let mut team = self.team.entry(workspace_id.to_owned()).or_default();
+        let member = team
+            .entry(operator.id.clone())
+            .or_insert_with(|| (operator.clone(), 0));
+        member.0 = operator.clone();
+        member.1 = (member.1 + i64::from(delta)).max(0);
+        drop(team);
+        if delta > 0 {
+            self.operators_seen(&[operator_key(workspace_id, &operator.id)], at)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn team(
+        &self,
+        workspace_id: &str,
+        online_since: Millis,
+    ) -> Result<Vec<TeamMember>, StoreError> {
+        let Some(team) = self.team.get(workspace_id).map(|t| t.clone()) else {
+            return Ok(Vec::new());
+        };
+        let mut holding: HashMap<String, Vec<HeldConversation>> = HashMap::new();
+        for entry in self.conversations.iter() {
+            let c = lock(entry.value());
+            if let (Holder::Operator(holder), true) =
+                (&c.meta.control.holder, c.meta.workspace_id == workspace_id)
+            {
+                holding
+                    .entry(holder.id.clone())
+                    .or_default()
+                    .push(HeldConversation {
+                        conversation_id: c.meta.id.clone(),
+                        visitor_label: c.meta.visitor_label.clone(),
+                        since: c.holder_since,
+                    });
+            }
+        }
+        let mut members: Vec<TeamMember> = team
+            .into_iter()
+            .map(|(id, (actor, conns))| {
+                let seen = self
+                    .operators_seen
+                    .get(&operator_key(workspace_id, &id))
+                    .map_or(0, |s| *s);
+                TeamMember {
+                    online: conns > 0 && seen >= online_since,
+                    holding: holding.remove(&id).unwrap_or_default(),
+                    id,
+                    name: actor.name,
+                    role: actor.role,
+                }
+            })
+            .collect();
+        sort_team(&mut members);
+        Ok(members)
+    }
+
+    async fn record_audit(&self, workspace_id: &str, entry: &AuditEntry) -> Result<(), StoreError> {
+        let mut log = self.audit.entry(workspace_id.to_owned()).or_default();
+        log.push_back(entry.clone());
+        while log.len() > AUDIT_KEEP {
+            log.pop_front();
+        }
+        Ok(())
+    }
+
+    async fn audit(&self, workspace_id: &str, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
+        Ok(self.audit.get(workspace_id).map_or_else(Vec::new, |log| {
+            log.iter()
+                .skip(log.len().saturating_sub(limit))
+                .cloned()
+                .collect()
+        }))
     }
 
     async fn deactivate_idle(&self, cutoff: Millis) -> Result<Vec<ConversationMeta>, StoreError> {

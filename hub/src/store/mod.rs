@@ -11,8 +11,9 @@ pub mod timed;
 
 use async_trait::async_trait;
 use protocol::{
-    Author, ClientId, ControlState, ConversationEvent, ConversationId, ConversationSummary,
-    HumanRequestedBy, MessagePreview, Millis, OperatorRef, ReleaseReason, Seq, WorkspaceId,
+    AuditActor, AuditEntry, Author, ClientId, ControlState, ConversationEvent, ConversationId,
+    ConversationSummary, HumanRequestedBy, MessagePreview, Millis, OperatorRef, ReleaseReason, Seq,
+    TeamMember, WorkspaceId,
 };
 
 use crate::control::{Actor, ControlError, Fence};
@@ -182,6 +183,29 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// offline; returns the conversations that changed.
     async fn expire_visitors(&self, cutoff: Millis) -> Result<Vec<ConversationMeta>, StoreError>;
 
+    /// An operator socket opened (`+1`) or closed (`-1`), on any node.
+    async fn operator_presence(
+        &self,
+        workspace_id: &str,
+        operator: &AuditActor,
+        delta: i32,
+        at: Millis,
+    ) -> Result<(), StoreError>;
+
+    /// Every operator who has connected to the workspace: online when connected and seen
+    /// since `online_since`, with the conversations each holds.
+    async fn team(
+        &self,
+        workspace_id: &str,
+        online_since: Millis,
+    ) -> Result<Vec<TeamMember>, StoreError>;
+
+    /// Append to the workspace's audit log (the newest [`AUDIT_KEEP`] are kept).
+    async fn record_audit(&self, workspace_id: &str, entry: &AuditEntry) -> Result<(), StoreError>;
+
+    /// The newest `limit` audit entries, oldest first.
+    async fn audit(&self, workspace_id: &str, limit: usize) -> Result<Vec<AuditEntry>, StoreError>;
+
     /// Whether the store answers now (for `/readyz`).
     async fn ping(&self) -> Result<(), StoreError> {
         Ok(())
@@ -199,6 +223,14 @@ pub struct Holding {
     pub seen: Millis,
     /// When the holder last acted on this conversation (took it over, wrote).
     pub active: Millis,
+}
+
+/// Audit entries kept per workspace (the oldest go first).
+pub const AUDIT_KEEP: usize = 10_000;
+
+/// Order a team for display: online first, then by name.
+pub fn sort_team(members: &mut [TeamMember]) {
+    members.sort_by(|a, b| b.online.cmp(&a.online).then_with(|| a.name.cmp(&b.name)));
 }
 
 /// How an operator is named in presence: ids are per workspace.
@@ -281,6 +313,12 @@ macro_rules! conformance_tests {
         async fn ghost_visitors_expire() {
             let (_guard, store) = $make;
             crate::store::conformance::ghost_visitors_expire(store).await;
+        }
+
+        #[tokio::test]
+        async fn team_presence_and_audit() {
+            let (_guard, store) = $make;
+            crate::store::conformance::team_presence_and_audit(store).await;
         }
 
         #[tokio::test]
@@ -620,6 +658,65 @@ pub(crate) mod conformance {
                 .visitor_connections,
             1
         );
+    }
+
+    pub async fn team_presence_and_audit(store: Arc<dyn Store>) {
+        let actor = |id: &str, role| AuditActor {
+            id: id.into(),
+            name: id.to_uppercase(),
+            role,
+        };
+        let (a, b) = (actor("a", Role::Operator), actor("b", Role::Editor));
+        assert!(store.team("ws", 0).await.expect("team").is_empty());
+        store
+            .operator_presence("ws", &a, 1, 100)
+            .await
+            .expect("presence");
+        store
+            .operator_presence("ws", &a, 1, 100)
+            .await
+            .expect("presence");
+        store
+            .operator_presence("ws", &b, 1, 100)
+            .await
+            .expect("presence");
+        store
+            .operator_presence("ws", &b, -1, 110)
+            .await
+            .expect("presence");
+        new(&*store, "t1").await;
+        store.takeover("t1", &op("a"), 120).await.expect("takeover");
+        let team = store.team("ws", 50).await.expect("team");
+        let view: Vec<_> = team
+            .iter()
+            .map(|m| (m.id.as_str(), m.online, m.holding.len()))
+            .collect();
+        assert_eq!(view, [("a", true, 1), ("b", false, 0)]);
+        assert_eq!(team[0].holding[0].conversation_id, "t1");
+        assert_eq!(team[0].holding[0].since, 120);
+        // One of a's two sockets closes: still online. Seen too long ago: offline.
+        store
+            .operator_presence("ws", &a, -1, 130)
+            .await
+            .expect("presence");
+        assert!(store.team("ws", 50).await.expect("team")[0].online);
+        assert!(!store.team("ws", 1_000).await.expect("team")[0].online);
+        assert!(store.team("other", 0).await.expect("team").is_empty());
+
+        for i in 0..3u64 {
+            let entry = AuditEntry {
+                at: 200 + i,
+                actor: Some(a.clone()),
+                action: protocol::AuditAction::Takeover,
+                conversation_id: Some(format!("c{i}")),
+                reason: None,
+                holder_id: None,
+            };
+            store.record_audit("ws", &entry).await.expect("audit");
+        }
+        let log = store.audit("ws", 2).await.expect("audit");
+        assert_eq!(log.iter().map(|e| e.at).collect::<Vec<_>>(), [201, 202]);
+        assert!(store.audit("other", 10).await.expect("audit").is_empty());
     }
 
     pub async fn online_list_and_idle(store: Arc<dyn Store>) {

@@ -16,15 +16,15 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use protocol::{
-    ControlState, ConversationEvent, Holder, MessagePreview, Millis, OperatorRef, ReleaseReason,
-    Seq,
+    AuditActor, AuditEntry, ControlState, ConversationEvent, HeldConversation, Holder,
+    MessagePreview, Millis, OperatorRef, ReleaseReason, Seq, TeamMember,
 };
 use redis::aio::ConnectionManager;
 use redis::{AsyncCommands, Script};
 
 use super::{
-    Appended, ControlChange, ConversationMeta, Draft, Holding, NewConversation, Store, StoreError,
-    dedupe_key, operator_key, preview,
+    AUDIT_KEEP, Appended, ControlChange, ConversationMeta, Draft, Holding, NewConversation, Store,
+    StoreError, dedupe_key, operator_key, preview, sort_team,
 };
 use crate::control::{Actor, ControlError, Fence};
 
@@ -565,6 +565,152 @@ impl Store for RedisStore {
             .await
             .map_err(unavailable)?;
         self.metas(flat)
+    }
+
+    async fn operator_presence(
+        &self,
+        workspace_id: &str,
+        operator: &AuditActor,
+        delta: i32,
+        at: Millis,
+    ) -> Result<(), StoreError> {
+        let json =
+            serde_json::to_string(operator).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .hset(
+                format!("{}team:{workspace_id}", self.prefix),
+                &operator.id,
+                json,
+            )
+            .ignore()
+            .hincr(
+                format!("{}opconn:{workspace_id}", self.prefix),
+                &operator.id,
+                delta,
+            )
+            .ignore();
+        if delta > 0 {
+            pipe.hset(
+                self.seen_key(),
+                operator_key(workspace_id, &operator.id),
+                at,
+            )
+            .ignore();
+        }
+        let mut conn = self.conn.clone();
+        let _: () = pipe.query_async(&mut conn).await.map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn team(
+        &self,
+        workspace_id: &str,
+        online_since: Millis,
+    ) -> Result<Vec<TeamMember>, StoreError> {
+        let mut conn = self.conn.clone();
+        let actors: HashMap<String, String> = conn
+            .hgetall(format!("{}team:{workspace_id}", self.prefix))
+            .await
+            .map_err(unavailable)?;
+        if actors.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<&String> = actors.keys().collect();
+        let seen_fields: Vec<String> = ids
+            .iter()
+            .map(|id| operator_key(workspace_id, id))
+            .collect();
+        let (conns, seen, held): (Vec<Option<i64>>, Vec<Option<u64>>, Vec<String>) = redis::pipe()
+            .cmd("HMGET")
+            .arg(format!("{}opconn:{workspace_id}", self.prefix))
+            .arg(&ids)
+            .cmd("HMGET")
+            .arg(self.seen_key())
+            .arg(&seen_fields)
+            .smembers(self.held_key())
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        let mut holding: HashMap<String, Vec<HeldConversation>> = HashMap::new();
+        if !held.is_empty() {
+            let mut pipe = redis::pipe();
+            for k in &held {
+                pipe.cmd("HMGET")
+                    .arg(k)
+                    .arg(&["id", "ws", "holder_id", "holder_since", "label"]);
+            }
+            let rows: Vec<Vec<Option<String>>> =
+                pipe.query_async(&mut conn).await.map_err(unavailable)?;
+            for row in rows {
+                if let [Some(id), Some(ws), Some(holder), since, label] = row.as_slice()
+                    && ws == workspace_id
+                    && !holder.is_empty()
+                {
+                    holding
+                        .entry(holder.clone())
+                        .or_default()
+                        .push(HeldConversation {
+                            conversation_id: id.clone(),
+                            visitor_label: label.clone().unwrap_or_default(),
+                            since: since.as_deref().and_then(|s| s.parse().ok()).unwrap_or(0),
+                        });
+                }
+            }
+        }
+        let mut members = Vec::with_capacity(ids.len());
+        for ((id, conns), seen) in ids.iter().zip(conns).zip(seen) {
+            let Ok(actor) = serde_json::from_str::<AuditActor>(&actors[*id]) else {
+                continue;
+            };
+            members.push(TeamMember {
+                online: conns.unwrap_or(0) > 0 && seen.unwrap_or(0) >= online_since,
+                holding: holding.remove(*id).unwrap_or_default(),
+                id: actor.id,
+                name: actor.name,
+                role: actor.role,
+            });
+        }
+        sort_team(&mut members);
+        Ok(members)
+    }
+
+    async fn record_audit(&self, workspace_id: &str, entry: &AuditEntry) -> Result<(), StoreError> {
+        let json =
+            serde_json::to_string(entry).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let mut conn = self.conn.clone();
+        let _: String = redis::cmd("XADD")
+            .arg(format!("{}audit:{workspace_id}", self.prefix))
+            .arg("MAXLEN")
+            .arg("~")
+            .arg(AUDIT_KEEP)
+            .arg("*")
+            .arg("e")
+            .arg(json)
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn audit(&self, workspace_id: &str, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
+        let mut conn = self.conn.clone();
+        let entries: Vec<(String, Vec<(String, String)>)> = redis::cmd("XREVRANGE")
+            .arg(format!("{}audit:{workspace_id}", self.prefix))
+            .arg("+")
+            .arg("-")
+            .arg("COUNT")
+            .arg(limit)
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        let mut out: Vec<AuditEntry> = entries
+            .iter()
+            .filter_map(|(_, fields)| fields.iter().find(|(k, _)| k == "e"))
+            .filter_map(|(_, json)| serde_json::from_str(json).ok())
+            .collect();
+        out.reverse();
+        Ok(out)
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

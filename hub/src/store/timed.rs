@@ -5,7 +5,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use async_trait::async_trait;
-use protocol::{ConversationEvent, Millis, OperatorRef, ReleaseReason, Seq};
+use protocol::{
+    AuditActor, AuditEntry, ConversationEvent, Millis, OperatorRef, ReleaseReason, Seq, TeamMember,
+};
 
 use super::{
     Appended, ControlChange, ConversationMeta, Draft, Holding, NewConversation, Store, StoreError,
@@ -136,6 +138,32 @@ impl Store for TimedStore {
 
     async fn expire_visitors(&self, cutoff: Millis) -> Result<Vec<ConversationMeta>, StoreError> {
         timed!(self.expire_visitors(cutoff))
+    }
+
+    async fn operator_presence(
+        &self,
+        workspace_id: &str,
+        operator: &AuditActor,
+        delta: i32,
+        at: Millis,
+    ) -> Result<(), StoreError> {
+        timed!(self.operator_presence(workspace_id, operator, delta, at))
+    }
+
+    async fn team(
+        &self,
+        workspace_id: &str,
+        online_since: Millis,
+    ) -> Result<Vec<TeamMember>, StoreError> {
+        timed!(self.team(workspace_id, online_since))
+    }
+
+    async fn record_audit(&self, workspace_id: &str, entry: &AuditEntry) -> Result<(), StoreError> {
+        timed!(self.record_audit(workspace_id, entry))
+    }
+
+    async fn audit(&self, workspace_id: &str, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
+        timed!(self.audit(workspace_id, limit))
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

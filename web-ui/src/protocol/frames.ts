@@ -11,13 +11,13 @@ export type ClientId = string;
 
 export type WidgetFrame = { "type": "hello", protocol: number, workspace_id: string, visitor_token?: string, last_seq?: number, } | { "type": "message", client_id: string, text: string, } | { "type": "typing", active: boolean, };
 
-export type OperatorFrame = { "type": "hello", protocol: number, token: string, } | { "type": "subscribe_online", } | { "type": "unsubscribe_online", } | { "type": "open", conversation_id: string, after_seq?: number, } | { "type": "close", conversation_id: string, } | { "type": "takeover", conversation_id: string, } | { "type": "release", conversation_id: string, force: boolean, } | { "type": "message", conversation_id: string, client_id: string, text: string, } | { "type": "typing", conversation_id: string, active: boolean, };
+export type OperatorFrame = { "type": "hello", protocol: number, token: string, } | { "type": "subscribe_online", } | { "type": "unsubscribe_online", } | { "type": "open", conversation_id: string, after_seq?: number, } | { "type": "close", conversation_id: string, } | { "type": "takeover", conversation_id: string, } | { "type": "release", conversation_id: string, force: boolean, } | { "type": "message", conversation_id: string, client_id: string, text: string, } | { "type": "typing", conversation_id: string, active: boolean, } | { "type": "subscribe_team", };
 
 export type ServerFrame = { "type": "welcome", protocol: number, conversation_id: string, visitor_token: string, visitor_label: string, control: ControlState, 
 /**
  * Idle-timeout of the socket: send something (a WebSocket ping does) more often.
  */
-heartbeat_ms: number, } | { "type": "ready", protocol: number, operator: OperatorIdentity, workspace: WorkspaceInfo, heartbeat_ms: number, } | { "type": "history", conversation_id: string, events: Array<ConversationEvent>, control: ControlState, last_seq: number, visitor_online: boolean, needs_human: boolean, } | { "type": "event", conversation_id: string, event: ConversationEvent, } | { "type": "ack", conversation_id: string, client_id: string, seq: number, } | { "type": "control", conversation_id: string, control: ControlState, } | { "type": "typing", conversation_id: string, author: Author, active: boolean, } | { "type": "online_snapshot", conversations: Array<ConversationSummary>, } | { "type": "online_update", conversation: ConversationSummary, } | { "type": "online_remove", conversation_id: string, } | { "type": "control_warning", conversation_id: string, holder_id: string, reason: ReleaseReason, release_at: number, } | { "type": "error" } & ErrorFrame;
+heartbeat_ms: number, } | { "type": "ready", protocol: number, operator: OperatorIdentity, workspace: WorkspaceInfo, heartbeat_ms: number, } | { "type": "history", conversation_id: string, events: Array<ConversationEvent>, control: ControlState, last_seq: number, visitor_online: boolean, needs_human: boolean, } | { "type": "event", conversation_id: string, event: ConversationEvent, } | { "type": "ack", conversation_id: string, client_id: string, seq: number, } | { "type": "control", conversation_id: string, control: ControlState, } | { "type": "typing", conversation_id: string, author: Author, active: boolean, } | { "type": "online_snapshot", conversations: Array<ConversationSummary>, } | { "type": "online_update", conversation: ConversationSummary, } | { "type": "online_remove", conversation_id: string, } | { "type": "control_warning", conversation_id: string, holder_id: string, reason: ReleaseReason, release_at: number, } | { "type": "team_snapshot", members: Array<TeamMember>, } | { "type": "audit_snapshot", entries: Array<AuditEntry>, } | { "type": "audit_entry", entry: AuditEntry, } | { "type": "error" } & ErrorFrame;
 
 export type ErrorFrame = { code: ErrorCode, message: string, 
 /**
@@ -79,6 +79,40 @@ export type Plan = "basic" | "standard" | "pro" | "business";
 export type OperatorIdentity = { id: string, name: string, role: Role, workspace_id: string, };
 
 export type WorkspaceInfo = { id: string, name: string, plan: Plan, };
+
+export type TeamMember = { id: string, name: string, role: Role, 
+/**
+ * Connected to any node now.
+ */
+online: boolean, 
+/**
+ * Conversations this operator holds.
+ */
+holding: Array<HeldConversation>, };
+
+export type HeldConversation = { conversation_id: string, visitor_label: string, 
+/**
+ * When the operator took it over.
+ */
+since: number, };
+
+export type AuditEntry = { at: number, 
+/**
+ * Who did it: an operator, or the hub itself (`id` and `name` absent) for automatic releases.
+ */
+actor?: AuditActor, action: AuditAction, conversation_id?: string, 
+/**
+ * For releases: why.
+ */
+reason?: ReleaseReason, 
+/**
+ * For releases: whose holding ended, when it was not the actor's.
+ */
+holder_id?: string, };
+
+export type AuditActor = { id: string, name: string, role: Role, };
+
+export type AuditAction = "takeover" | "release" | "plan_refused" | "profile_changed";
 
 export const PROTOCOL_VERSION = 1;
 export const DEFAULT_OPERATOR_NAME = "Human";
