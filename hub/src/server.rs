@@ -292,9 +292,39 @@ fn routes(hub: Hub) -> warp::filters::BoxedFilter<(warp::reply::Response,)> {
         let spa = warp::get()
             .and(warp::fs::file(index))
             .map(|f: warp::fs::File| f.into_response());
-        api = api.or(files).unify().or(spa).unify().boxed();
+        let dashboard = files
+            .or(spa)
+            .unify()
+            .with(warp::reply::with::headers(dashboard_headers()))
+            .map(|r| warp::Reply::into_response(r));
+        api = api.or(dashboard).unify().boxed();
     }
     api.recover(not_found).unify().boxed()
+}
+
+/// Headers of the dashboard's pages: it loads only its own scripts and styles, talks only to
+/// this origin, and may not be framed (clickjacking a "Take Control" button is not a feature).
+fn dashboard_headers() -> warp::http::HeaderMap {
+    use warp::http::header::{self, HeaderValue};
+    let mut h = warp::http::HeaderMap::new();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; script-src 'self'; connect-src 'self' ws: wss:; \
+             img-src 'self' data: blob: https:; style-src 'self' 'unsafe-inline'; \
+             frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+        ),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h
 }
 
 #[derive(Debug, Clone, Copy)]

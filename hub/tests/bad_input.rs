@@ -396,3 +396,36 @@ async fn shutdown_tells_every_client_to_reconnect() {
     }
     assert!(drained.await.expect("join"), "drained within the grace");
 }
+
+#[tokio::test]
+async fn the_dashboard_is_served_with_security_headers() {
+    let dir = std::env::temp_dir().join(hub::util::random_id("spa-"));
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    std::fs::write(dir.join("index.html"), "<!doctype html><title>x</title>").expect("write");
+    let mut config = hub::Config::for_tests();
+    config.static_dir = Some(dir.clone());
+    let th = TestHub::with(config, None).await;
+    for path in ["/", "/conversations/some-client-route"] {
+        let raw = raw_get(th.addr(), path).await;
+        assert!(raw.starts_with("HTTP/1.1 200"), "{path}: {raw}");
+        let lower = raw.to_lowercase();
+        assert!(
+            lower.contains("content-security-policy: default-src 'self'"),
+            "{raw}"
+        );
+        assert!(lower.contains("frame-ancestors 'none'"));
+        assert!(lower.contains("x-frame-options: deny"));
+        assert!(lower.contains("x-content-type-options: nosniff"));
+    }
+    std::fs::remove_dir_all(dir).ok();
+}
+
+async fn raw_get(addr: std::net::SocketAddr, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let req = format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).await.expect("write");
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).await.expect("read");
+    String::from_utf8_lossy(&out).into_owned()
+}
