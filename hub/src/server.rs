@@ -296,7 +296,7 @@ fn routes(hub: Hub) -> warp::filters::BoxedFilter<(warp::reply::Response,)> {
             .or(spa)
             .unify()
             .with(warp::reply::with::headers(dashboard_headers()))
-            .map(|r| warp::Reply::into_response(r));
+            .map(warp::Reply::into_response);
         api = api.or(dashboard).unify().boxed();
     }
     api.recover(not_found).unify().boxed()
