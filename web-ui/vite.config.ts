@@ -1,7 +1,7 @@
 import react from "@vitejs/plugin-react";
 import { defineConfig } from "vitest/config";
 
-// `npm run dev` proxies the hub's socket and dev endpoints so the SPA runs on Vite's origin
+// `npm run dev` proxies the hub's socket, API and dev endpoints so the SPA runs on Vite's origin
 // exactly as it does when the hub serves `dist/` (same-origin URLs everywhere).
 const hub = process.env.HUB_URL ?? "http://127.0.0.1:8080";
 
@@ -14,6 +14,7 @@ export default defineConfig({
     proxy: {
       "/ws": { target: hub, ws: true },
       "/dev": { target: hub },
+      "/api": { target: hub },
     },
   },
   test: {

@@ -1,20 +1,26 @@
 /** Parsing of incoming socket text into `ServerFrame`s. */
 import type { ServerFrame } from "../protocol/frames";
 
-const SERVER_FRAME_TYPES: ReadonlySet<string> = new Set<ServerFrame["type"]>([
-  "welcome",
-  "ready",
-  "history",
-  "event",
-  "ack",
-  "control",
-  "typing",
-  "online_snapshot",
-  "online_update",
-  "online_remove",
-  "control_warning",
-  "error",
-]);
+/** A `Record` so the compiler insists on every frame type: a type missing here is silently dropped. */
+const KNOWN: Record<ServerFrame["type"], true> = {
+  welcome: true,
+  ready: true,
+  history: true,
+  event: true,
+  ack: true,
+  control: true,
+  typing: true,
+  online_snapshot: true,
+  online_update: true,
+  online_remove: true,
+  control_warning: true,
+  team_snapshot: true,
+  audit_snapshot: true,
+  audit_entry: true,
+  error: true,
+};
+
+const SERVER_FRAME_TYPES: ReadonlySet<string> = new Set(Object.keys(KNOWN));
 
 /**
  * Shallow check only: the hub serializes these frames from the same Rust types the TypeScript is

@@ -1,7 +1,7 @@
 // @vitest-environment node
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { FakeHub } from "../test/fakeHub";
-import { alice, history, operatorMessage, ready, visitorMessage } from "../test/fixtures";
+import { alice, auditEntry, history, member, operatorMessage, ready, visitorMessage } from "../test/fixtures";
 import { HubClient, operatorSocketUrl, type TokenSource } from "./hubClient";
 
 const ACK_TIMEOUT = 4_000;
@@ -232,5 +232,55 @@ describe("operatorSocketUrl", () => {
   it("uses wss on https pages and the page's host", () => {
     expect(operatorSocketUrl({ protocol: "https:", host: "app.example:8443" })).toBe("wss://app.example:8443/ws/operator");
     expect(operatorSocketUrl({ protocol: "http:", host: "127.0.0.1:3000" })).toBe("ws://127.0.0.1:3000/ws/operator");
+  });
+
+  it("subscribes owners and editors to the team on every connection and takes its frames", async () => {
+    for (const role of ["owner", "editor", "operator"] as const) {
+      const { hub, client } = setup();
+      client.start();
+      await vi.advanceTimersByTimeAsync(0);
+      hub.last.open();
+      hub.last.receive(ready("pro", role));
+      hub.last.serverClose(1001, "node shutting down");
+      await vi.advanceTimersByTimeAsync(500);
+      await vi.advanceTimersByTimeAsync(0);
+      const second = hub.last;
+      expect(hub.sockets).toHaveLength(2);
+      second.open();
+      second.receive(ready("pro", role));
+      const subscribed = role === "operator" ? [] : [{ type: "subscribe_team" }];
+      expect(hub.sockets[0]?.sentOfType("subscribe_team")).toEqual(subscribed);
+      expect(second.sentOfType("subscribe_team")).toEqual(subscribed);
+      client.stop();
+    }
+  });
+
+  it("decodes team and audit frames into the state", async () => {
+    const { hub, client } = setup();
+    client.start();
+    await vi.advanceTimersByTimeAsync(0);
+    hub.last.open();
+    hub.last.receive(ready("pro", "owner"));
+    hub.last.receive({ type: "team_snapshot", members: [member("op-martin", "Martin Keller")] });
+    hub.last.receive({ type: "audit_snapshot", entries: [auditEntry(1)] });
+    hub.last.receive({ type: "audit_entry", entry: auditEntry(2) });
+    expect(client.getState().team?.members).toHaveLength(1);
+    expect(client.getState().audit.map((e) => e.at)).toEqual([1, 2]);
+  });
+
+  it("force-releases a conversation that is not open and hands out its token for the API", async () => {
+    const getToken = vi.fn(async (reason: string) => (reason === "expired" ? "jwt-2" : "jwt-1"));
+    const { hub, client } = setup(getToken);
+    client.start();
+    await vi.advanceTimersByTimeAsync(0);
+    hub.last.open();
+    hub.last.receive(ready("pro", "owner"));
+    client.forceRelease("c7");
+    expect(hub.last.sent.at(-1)).toEqual({ type: "release", conversation_id: "c7", force: true });
+    expect(client.getState().forceReleasing).toEqual(["c7"]);
+    // Not opened by the force release.
+    expect(client.getState().conversations.c7).toBeUndefined();
+    await expect(client.apiToken()).resolves.toBe("jwt-1");
+    await expect(client.apiToken(true)).resolves.toBe("jwt-2");
   });
 });

@@ -240,6 +240,27 @@ export class HubClient {
     this.send({ type: "release", conversation_id: conversationId, force });
   }
 
+  /**
+   * Force release from the Team view: the conversation need not be open. The hub answers with
+   * `control` (and a fresh `team_snapshot`) or an error, which the banner shows.
+   */
+  forceRelease(conversationId: string): void {
+    if (!this.connected()) return;
+    this.dispatch({ type: "force_release_requested", conversationId });
+    // When it is also on screen, its own Force release button shows the wait too.
+    if (this.state.conversations[conversationId]?.open) this.dispatch({ type: "release_requested", conversationId });
+    this.send({ type: "release", conversation_id: conversationId, force: true });
+  }
+
+  /**
+   * The operator's token for the hub's HTTP API (`Authorization: Bearer`): the one the socket
+   * signed in with, or, with `renew` (the API said 401), a fresh one from the token source.
+   */
+  async apiToken(renew = false): Promise<string> {
+    if (!renew && this.lastToken !== null) return this.lastToken;
+    return this.opts.getToken(renew ? "expired" : "initial");
+  }
+
   /** Queue a message; it is sent now if connected, else as soon as the socket is back. */
   sendMessage(conversationId: string, text: string): string {
     const clientId = this.opts.newClientId();

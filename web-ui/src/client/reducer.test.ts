@@ -5,15 +5,18 @@ import {
   aiControl,
   alice,
   aiMessage,
+  auditEntry,
   bob,
+  held,
   history,
+  member,
   operatorControl,
   operatorMessage,
   ready,
   summary,
   visitorMessage,
 } from "../test/fixtures";
-import { reduce, resumeFrames, type ClientAction } from "./reducer";
+import { MAX_AUDIT, reduce, resumeFrames, type ClientAction } from "./reducer";
 import { sortedOnline, timeline, unreadCount, waitingCount } from "./selectors";
 import { initialState, type ClientState } from "./state";
 
@@ -307,5 +310,97 @@ describe("idle warning", () => {
       frame({ type: "control_warning", conversation_id: "zz", holder_id: alice.id, reason: "idle", release_at: 1 }),
     ], connected);
     expect(s.conversations["zz"]).toBeUndefined();
+  });
+});
+
+describe("team and audit (owners and editors)", () => {
+  const asOwner = run([{ type: "connect_started" }, frame(ready("pro", "owner"))]);
+
+  it("keeps the latest team snapshot and remembers the held conversations' labels", () => {
+    const first = reduce(
+      asOwner,
+      frame({ type: "team_snapshot", members: [member("op-martin", "Martin Keller", { holding: [held("c7", "Visitor 7F3A", 1_000)] })] }),
+    );
+    expect(first.team?.members.map((m) => m.id)).toEqual(["op-martin"]);
+    expect(first.visitorLabels.c7).toBe("Visitor 7F3A");
+    const second = reduce(first, frame({ type: "team_snapshot", members: [member("op-martin", "Martin Keller", { online: false })] }));
+    expect(second.team).toEqual({ members: [member("op-martin", "Martin Keller", { online: false })] });
+    // The label outlives the holding, for audit entries about it.
+    expect(second.visitorLabels.c7).toBe("Visitor 7F3A");
+  });
+
+  it("appends audit entries, each once, across a snapshot, live entries and a resubscribe", () => {
+    const a = auditEntry(1_000);
+    const b = auditEntry(2_000, { action: "release", reason: "ended" });
+    const c = auditEntry(3_000, { actor: undefined, action: "release", reason: "idle", holder_id: "op-martin" });
+    let s = reduce(asOwner, frame({ type: "audit_snapshot", entries: [a, b] }));
+    expect(s.audit).toEqual([a, b]);
+    s = reduce(s, frame({ type: "audit_entry", entry: c }));
+    expect(s.audit).toEqual([a, b, c]);
+    // The same entry twice (live and in the next snapshot): the state does not change.
+    expect(reduce(s, frame({ type: "audit_entry", entry: { ...c } }))).toBe(s);
+    const afterResubscribe = reduce(s, frame({ type: "audit_snapshot", entries: [a, b, c] }));
+    expect(afterResubscribe).toBe(s);
+    // Same time, different action: a different entry.
+    const d = auditEntry(3_000, { action: "plan_refused" });
+    expect(reduce(s, frame({ type: "audit_entry", entry: d })).audit).toEqual([a, b, c, d]);
+  });
+
+  it("keeps the audit log oldest first even when an entry arrives late", () => {
+    const s = run(
+      [frame({ type: "audit_entry", entry: auditEntry(5_000) }), frame({ type: "audit_entry", entry: auditEntry(4_000, { conversation_id: "c2" }) })],
+      asOwner,
+    );
+    expect(s.audit.map((e) => e.at)).toEqual([4_000, 5_000]);
+  });
+
+  it(`caps the audit log to the last ${MAX_AUDIT} entries`, () => {
+    const many = Array.from({ length: MAX_AUDIT + 20 }, (_, i) => auditEntry(i + 1));
+    let s = reduce(asOwner, frame({ type: "audit_snapshot", entries: many }));
+    expect(s.audit).toHaveLength(MAX_AUDIT);
+    expect(s.audit[0]?.at).toBe(21);
+    s = reduce(s, frame({ type: "audit_entry", entry: auditEntry(10_000) }));
+    expect(s.audit).toHaveLength(MAX_AUDIT);
+    expect(s.audit[0]?.at).toBe(22);
+    expect(s.audit.at(-1)?.at).toBe(10_000);
+  });
+
+  it("re-subscribes to the team after a reconnect for owners and editors, not for operators", () => {
+    const reconnect = (role: "owner" | "editor" | "operator") =>
+      resumeFrames(
+        run(
+          [
+            { type: "connect_started" },
+            frame(ready("pro", role)),
+            { type: "socket_closed", code: 1006, reason: "", delayMs: 10 },
+            { type: "connect_started" },
+            frame(ready("pro", role)),
+          ],
+          initialState,
+        ),
+      );
+    expect(reconnect("owner")).toEqual([{ type: "subscribe_online" }, { type: "subscribe_team" }]);
+    expect(reconnect("editor")).toEqual([{ type: "subscribe_online" }, { type: "subscribe_team" }]);
+    expect(reconnect("operator")).toEqual([{ type: "subscribe_online" }]);
+  });
+
+  it("settles a force release from the Team view with its control answer", () => {
+    const s = run([{ type: "force_release_requested", conversationId: "c7" }], asOwner);
+    expect(s.forceReleasing).toEqual(["c7"]);
+    const done = reduce(s, frame({ type: "control", conversation_id: "c7", control: aiControl(3) }));
+    expect(done.forceReleasing).toEqual([]);
+  });
+
+  it("shows a refused force release of a conversation that is not open in the banner", () => {
+    const s = run(
+      [
+        frame({ type: "team_snapshot", members: [member("op-martin", "Martin Keller", { holding: [held("c7", "Visitor 7F3A", 1)] })] }),
+        { type: "force_release_requested", conversationId: "c7" },
+        frame({ type: "error", code: "not_controlled", message: "", retryable: false, conversation_id: "c7" }),
+      ],
+      asOwner,
+    );
+    expect(s.forceReleasing).toEqual([]);
+    expect(s.notices.at(-1)?.text).toMatch(/^Could not release Visitor 7F3A: /);
   });
 });

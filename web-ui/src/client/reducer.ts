@@ -5,12 +5,15 @@
  * backoff delays in the actions, so every transition is a plain unit test.
  */
 import type {
+  AuditEntry,
   ConversationEvent,
   ConversationSummary,
   ControlState,
   ErrorFrame,
   OperatorFrame,
+  Role,
   ServerFrame,
+  TeamMember,
 } from "../protocol/frames";
 import { closeDecision } from "./closeCodes";
 import { describeError } from "./errors";
@@ -38,6 +41,8 @@ export type ClientAction =
   | { type: "resync_sent"; conversationId: string }
   | { type: "takeover_requested"; conversationId: string }
   | { type: "release_requested"; conversationId: string }
+  /** A force release from the Team view (the conversation need not be open). */
+  | { type: "force_release_requested"; conversationId: string }
   | { type: "message_queued"; conversationId: string; clientId: string; text: string; at: number }
   | { type: "message_retry"; conversationId: string; clientId: string }
   | { type: "error_dismissed"; conversationId: string }
@@ -45,6 +50,10 @@ export type ClientAction =
   | { type: "seen"; conversationId: string; seq: number };
 
 const MAX_NOTICES = 5;
+/** Audit entries kept in memory (the full log is the `GET /api/audit` export). */
+export const MAX_AUDIT = 500;
+/** Visitor labels remembered for naming audit entries. */
+const MAX_LABELS = 2_000;
 
 export function reduce(state: ClientState, action: ClientAction): ClientState {
   switch (action.type) {
@@ -62,6 +71,7 @@ export function reduce(state: ClientState, action: ClientAction): ClientState {
         ...state,
         connection: { status: "stopped", close: null, notice: null },
         conversations: mapConversations(state.conversations, (c) => failSending(settle(c), "Not connected.")),
+        forceReleasing: [],
       };
     case "open_requested":
       return updateConversation(state, action.conversationId, (c) => ({ ...c, open: true, loaded: false }));
@@ -77,6 +87,9 @@ export function reduce(state: ClientState, action: ClientAction): ClientState {
       return updateConversation(state, action.conversationId, (c) => ({ ...c, pending: "takeover", error: null }));
     case "release_requested":
       return updateConversation(state, action.conversationId, (c) => ({ ...c, pending: "release", error: null }));
+    case "force_release_requested":
+      if (state.forceReleasing.includes(action.conversationId)) return state;
+      return { ...state, forceReleasing: [...state.forceReleasing, action.conversationId] };
     case "message_queued": {
       const message: OutgoingMessage = {
         clientId: action.clientId,
@@ -119,11 +132,20 @@ function reduceFrame(state: ClientState, frame: ServerFrame): ClientState {
     case "online_snapshot": {
       const byId: Record<string, ConversationSummary> = {};
       for (const c of frame.conversations) byId[c.id] = c;
-      return withAlert({ ...state, online: { loaded: true, byId } }, state.online.byId, frame.conversations);
+      const next = {
+        ...state,
+        online: { loaded: true, byId },
+        visitorLabels: rememberLabels(state.visitorLabels, frame.conversations.map((c) => [c.id, c.visitor_label])),
+      };
+      return withAlert(next, state.online.byId, frame.conversations);
     }
     case "online_update": {
       const c = frame.conversation;
-      const next = { ...state, online: { ...state.online, byId: { ...state.online.byId, [c.id]: c } } };
+      const next = {
+        ...state,
+        online: { ...state.online, byId: { ...state.online.byId, [c.id]: c } },
+        visitorLabels: rememberLabels(state.visitorLabels, [[c.id, c.visitor_label]]),
+      };
       return withAlert(next, state.online.byId, [c]);
     }
     case "online_remove": {
@@ -164,6 +186,7 @@ function reduceFrame(state: ClientState, frame: ServerFrame): ClientState {
         {
           ...state,
           online: patchSummaryControl(state.online, frame.conversation_id, frame.control),
+          forceReleasing: without(state.forceReleasing, frame.conversation_id),
         },
         frame.conversation_id,
         (c) => ({ ...c, control: newerControl(c.control, frame.control), pending: null, error: null }),
@@ -181,6 +204,21 @@ function reduceFrame(state: ClientState, frame: ServerFrame): ClientState {
         ...c,
         idleWarning: { holderId: frame.holder_id, releaseAt: frame.release_at },
       }));
+    case "team_snapshot":
+      return {
+        ...state,
+        team: { members: frame.members },
+        visitorLabels: rememberLabels(
+          state.visitorLabels,
+          frame.members.flatMap((m) => m.holding.map((h): [string, string] => [h.conversation_id, h.visitor_label])),
+        ),
+        // Whatever is no longer held needs no answer any more.
+        forceReleasing: state.forceReleasing.filter((id) => isHeld(frame.members, id)),
+      };
+    case "audit_snapshot":
+      return mergeAudit(state, frame.entries);
+    case "audit_entry":
+      return mergeAudit(state, [frame.entry]);
     case "error": {
       const { type: _type, ...body } = frame;
       return reduceError(state, body);
@@ -188,8 +226,69 @@ function reduceFrame(state: ClientState, frame: ServerFrame): ClientState {
   }
 }
 
+/** Who sees the Team and Audit views (and may subscribe to them). */
+export function roleSeesTeam(role: Role): boolean {
+  return role === "owner" || role === "editor";
+}
+
+/**
+ * An entry's identity: entries carry no id, but two distinct entries never agree on all of these
+ * (a resubscribe's `audit_snapshot` repeats entries already received live).
+ */
+export function auditKey(e: AuditEntry): string {
+  return JSON.stringify([e.at, e.action, e.actor?.id ?? null, e.conversation_id ?? null, e.reason ?? null, e.holder_id ?? null]);
+}
+
+function mergeAudit(state: ClientState, incoming: AuditEntry[]): ClientState {
+  const known = new Set(state.audit.map(auditKey));
+  const fresh: AuditEntry[] = [];
+  for (const e of incoming) {
+    const key = auditKey(e);
+    if (known.has(key)) continue;
+    known.add(key);
+    fresh.push(e);
+  }
+  if (fresh.length === 0) return state;
+  // Oldest first; `sort` is stable, so entries of the same millisecond keep their arrival order.
+  const merged = [...state.audit, ...fresh].sort((a, b) => a.at - b.at);
+  return { ...state, audit: merged.slice(-MAX_AUDIT) };
+}
+
+function isHeld(members: TeamMember[], conversationId: string): boolean {
+  return members.some((m) => m.holding.some((h) => h.conversation_id === conversationId));
+}
+
+function rememberLabels(labels: Record<string, string>, pairs: [string, string][]): Record<string, string> {
+  if (pairs.every(([id, label]) => labels[id] === label)) return labels;
+  const next = { ...labels };
+  for (const [id, label] of pairs) {
+    delete next[id]; // re-inserted last: the oldest keys are the first dropped
+    next[id] = label;
+  }
+  const keys = Object.keys(next);
+  for (const key of keys.slice(0, Math.max(0, keys.length - MAX_LABELS))) delete next[key];
+  return next;
+}
+
+function without(ids: string[], id: string): string[] {
+  return ids.includes(id) ? ids.filter((x) => x !== id) : ids;
+}
+
 function reduceError(state: ClientState, err: ErrorFrame): ClientState {
   const notice: Notice = { code: err.code, text: describeError(err) };
+  if (err.conversation_id !== undefined && err.client_id === undefined && state.forceReleasing.includes(err.conversation_id)) {
+    // A refused force release from the Team view: say so where it can be seen, the banner,
+    // unless the conversation is on screen (its own error line shows it).
+    const id = err.conversation_id;
+    const next = { ...state, forceReleasing: without(state.forceReleasing, id) };
+    if (state.conversations[id]?.open) {
+      return updateConversation(next, id, (c) => ({ ...c, pending: null, error: notice }));
+    }
+    const label = state.visitorLabels[id];
+    const text = label ? `Could not release ${label}: ${notice.text}` : notice.text;
+    const settled = state.conversations[id] ? updateConversation(next, id, (c) => ({ ...c, pending: null })) : next;
+    return { ...settled, notices: [...settled.notices, { code: notice.code, text }].slice(-MAX_NOTICES) };
+  }
   if (err.conversation_id !== undefined && err.client_id !== undefined) {
     // A refused message. Retryable refusals stay "sending": the IO layer sends them again.
     return updateOutgoing(state, err.conversation_id, err.client_id, (m) => ({
@@ -226,6 +325,7 @@ function reduceClosed(
   if (!decision.reconnect || giveUp) {
     return {
       ...state,
+      forceReleasing: [],
       connection: { status: "stopped", close, notice: handshakeNotice },
       conversations: mapConversations(conversations, (c) => failSending(c, "Not connected.")),
     };
@@ -235,16 +335,19 @@ function reduceClosed(
     failures: state.failures + 1,
     connection: { status: "reconnecting", attempt: state.failures + 1, delayMs, close, notice: handshakeNotice },
     conversations,
+    forceReleasing: [],
   };
 }
 
 /**
- * What a new connection sends once `ready` arrives: the Online subscription, every open
+ * What a new connection sends once `ready` arrives: the Online subscription (and, for owners and
+ * editors, the Team one: presence and audit log), every open
  * conversation from the seq we already have (so the hub sends exactly what we missed), then
  * every unacknowledged message again under its original client id (the hub never duplicates).
  */
 export function resumeFrames(state: ClientState): OperatorFrame[] {
   const frames: OperatorFrame[] = [{ type: "subscribe_online" }];
+  if (state.session && roleSeesTeam(state.session.operator.role)) frames.push({ type: "subscribe_team" });
   const conversations = Object.values(state.conversations);
   for (const c of conversations) {
     if (c.open) frames.push(openFrame(c));

@@ -1,9 +1,9 @@
 /** Derived views of `ClientState`, kept pure so the ordering and status rules are unit-tested. */
 import type { ConversationEvent, ConversationSummary, Plan, Role } from "../protocol/frames";
-import { waitsForHuman } from "./reducer";
+import { roleSeesTeam, waitsForHuman } from "./reducer";
 import type { ClientState, ConversationState, OutgoingMessage, Session } from "./state";
 
-export { waitsForHuman };
+export { roleSeesTeam, waitsForHuman };
 
 /** The Online list: conversations waiting for a human first, then the most recently active. */
 export function sortedOnline(state: ClientState): ConversationSummary[] {

@@ -4,11 +4,13 @@
  */
 import type { ErrorCode } from "../protocol/codes";
 import type {
+  AuditEntry,
   ConversationEvent,
   ConversationSummary,
   ControlState,
   OperatorIdentity,
   OperatorRef,
+  TeamMember,
   WorkspaceInfo,
 } from "../protocol/frames";
 
@@ -100,6 +102,17 @@ export interface ClientState {
   alert: { id: number; conversations: ConversationSummary[] } | null;
   /** Errors not tied to a conversation. Newest last, a few kept. */
   notices: Notice[];
+  /** Owners and editors (after `subscribe_team`): who is on the team, online or not, and what each holds. */
+  team: { members: TeamMember[] } | null;
+  /** Owners and editors: the audit log, oldest first, each entry once, the last `MAX_AUDIT` kept. */
+  audit: AuditEntry[];
+  /** Conversations force-released from the Team view whose answer (`control` or `error`) is awaited. */
+  forceReleasing: string[];
+  /**
+   * Visitor labels seen in the Online list and the team's holdings, by conversation id, so audit
+   * entries (which carry only the id) can name the visitor after the conversation left the list.
+   */
+  visitorLabels: Record<string, string>;
 }
 
 export const initialState: ClientState = {
@@ -111,6 +124,10 @@ export const initialState: ClientState = {
   seen: {},
   alert: null,
   notices: [],
+  team: null,
+  audit: [],
+  forceReleasing: [],
+  visitorLabels: {},
 };
 
 export function emptyConversation(id: string): ConversationState {

@@ -1,10 +1,14 @@
 /** Builders for protocol values used across tests. */
 import type {
+  AuditActor,
+  AuditEntry,
   ConversationEvent,
   ConversationSummary,
   ControlState,
   OperatorRef,
+  HeldConversation,
   ServerFrame,
+  TeamMember,
 } from "../protocol/frames";
 
 export const alice: OperatorRef = { id: "op-alice", name: "Alice Admin", display_name: "Alice from Support" };
@@ -74,3 +78,18 @@ export const ready = (plan: "basic" | "standard" | "pro" | "business" = "pro", r
   workspace: { id: "ws-1", name: "Acme", plan },
   heartbeat_ms: 30_000,
 });
+
+export function member(id: string, name: string, over: Partial<TeamMember> = {}): TeamMember {
+  return { id, name, role: "operator", online: true, holding: [], ...over };
+}
+
+export function held(conversationId: string, visitorLabel: string, since: number): HeldConversation {
+  return { conversation_id: conversationId, visitor_label: visitorLabel, since };
+}
+
+export const martinActor: AuditActor = { id: "op-martin", name: "Martin Keller", role: "operator" };
+export const oliviaActor: AuditActor = { id: "op-olivia", name: "Olivia Owner", role: "owner" };
+
+export function auditEntry(at: number, over: Partial<AuditEntry> = {}): AuditEntry {
+  return { at, actor: martinActor, action: "takeover", conversation_id: "c1", ...over };
+}

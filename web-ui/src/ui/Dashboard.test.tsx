@@ -4,7 +4,18 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { HubClient } from "../client/hubClient";
 import type { ServerFrame } from "../protocol/frames";
 import { FakeHub } from "../test/fakeHub";
-import { alice, history, operatorControl, operatorMessage, ready, summary, visitorMessage } from "../test/fixtures";
+import {
+  alice,
+  auditEntry,
+  held,
+  history,
+  member,
+  operatorControl,
+  operatorMessage,
+  ready,
+  summary,
+  visitorMessage,
+} from "../test/fixtures";
 import { Dashboard } from "./Dashboard";
 
 /** Records desktop notifications instead of showing them. */
@@ -27,7 +38,7 @@ afterEach(() => {
   vi.unstubAllGlobals();
 });
 
-async function mount(plan: Parameters<typeof ready>[0] = "pro") {
+async function mount(plan: Parameters<typeof ready>[0] = "pro", role: Parameters<typeof ready>[1] = "operator") {
   const hub = new FakeHub();
   let n = 0;
   const client = new HubClient({
@@ -41,7 +52,7 @@ async function mount(plan: Parameters<typeof ready>[0] = "pro") {
   const socket = hub.last;
   const push = (f: ServerFrame) => act(() => socket.receive(f));
   act(() => socket.open());
-  push(ready(plan));
+  push(ready(plan, role));
   return { hub, socket, push, client };
 }
 
@@ -122,5 +133,96 @@ describe("Dashboard", () => {
     push(history("c9", [], { control: operatorControl({ id: "op-bob", name: "Bob" }, 4) }));
     expect(screen.getByText(/Controlled by/)).toHaveTextContent("Controlled by Bob");
     expect(screen.queryByRole("textbox")).toBeNull();
+  });
+
+  it("shows only the Online tab to a plain operator, and never subscribes to the team", async () => {
+    const { socket } = await mount("pro", "operator");
+    const tabs = within(screen.getByRole("tablist", { name: "Conversation views" })).getAllByRole("tab");
+    expect(tabs.map((t) => t.textContent)).toEqual(["Online"]);
+    expect(screen.queryByRole("tab", { name: "Team" })).toBeNull();
+    expect(screen.queryByRole("tab", { name: "Audit" })).toBeNull();
+    expect(socket.sentOfType("subscribe_team")).toEqual([]);
+  });
+
+  it("gives owners Team and Audit tabs: presence, force release after confirmation, open, audit", async () => {
+    const { socket, push } = await mount("pro", "owner");
+    expect(socket.sentOfType("subscribe_team")).toEqual([{ type: "subscribe_team" }]);
+    push({
+      type: "team_snapshot",
+      members: [
+        member("op-nora", "Nora Novak", { online: false }),
+        member("op-martin", "Martin Keller", { holding: [held("c7", "Visitor 7F3A", Date.now() - 12 * 60_000)] }),
+      ],
+    });
+    push({ type: "audit_snapshot", entries: [auditEntry(Date.now() - 12 * 60_000, { conversation_id: "c7" })] });
+
+    const online = screen.getByRole("tab", { name: "Online" });
+    expect(online).toHaveAttribute("aria-selected", "true");
+    expect(screen.getByRole("tabpanel")).toHaveAttribute("aria-labelledby", "tab-online");
+
+    // Arrow keys move between tabs (and select them).
+    online.focus();
+    await userEvent.keyboard("{ArrowRight}");
+    const team = screen.getByRole("tab", { name: "Team" });
+    expect(team).toHaveFocus();
+    expect(team).toHaveAttribute("aria-selected", "true");
+    const panel = screen.getByRole("tabpanel", { name: "Team" });
+    expect(within(panel).getAllByText(/Martin Keller|Nora Novak/).map((n) => n.textContent)).toEqual([
+      "Martin Keller",
+      "Nora Novak",
+    ]);
+    expect(within(panel).getByText("for 12 min")).toBeInTheDocument();
+
+    await userEvent.click(within(panel).getByRole("button", { name: "Force release Visitor 7F3A" }));
+    expect(socket.sentOfType("release")).toEqual([]);
+    await userEvent.click(within(panel).getByRole("button", { name: "Yes" }));
+    expect(socket.sent.at(-1)).toEqual({ type: "release", conversation_id: "c7", force: true });
+    expect(within(panel).getByRole("button", { name: "Force release Visitor 7F3A" })).toHaveTextContent("Releasing…");
+    push({ type: "control", conversation_id: "c7", control: { holder: { kind: "ai" }, epoch: 2 } });
+    push({ type: "team_snapshot", members: [member("op-nora", "Nora Novak", { online: false }), member("op-martin", "Martin Keller")] });
+    expect(within(panel).queryByRole("button", { name: /Force release/ })).toBeNull();
+
+    // A held conversation opens on click.
+    push({
+      type: "team_snapshot",
+      members: [member("op-martin", "Martin Keller", { holding: [held("c8", "Visitor 11AA", Date.now())] })],
+    });
+    await userEvent.click(within(panel).getByRole("button", { name: /^Open Visitor 11AA/ }));
+    expect(socket.sent.at(-1)).toEqual({ type: "open", conversation_id: "c8" });
+
+    push({
+      type: "audit_entry",
+      entry: {
+        at: Date.now(),
+        actor: { id: alice.id, name: alice.name, role: "owner" },
+        action: "release",
+        reason: "force_released",
+        holder_id: "op-martin",
+        conversation_id: "c7",
+      },
+    });
+    await userEvent.click(screen.getByRole("tab", { name: "Audit" }));
+    const audit = screen.getByRole("tabpanel", { name: "Audit" });
+    const rows = within(audit).getAllByRole("listitem");
+    expect(rows[0]).toHaveTextContent("Alice Admin force-released Martin's conversation");
+    expect(rows[1]).toHaveTextContent("Martin Keller took over Visitor 7F3A");
+  });
+
+  it("downloads the audit export with the operator's token", async () => {
+    const fetchFn = vi.fn(async (_url: string, _init?: RequestInit) => new Response("{}\n", { status: 200 }));
+    vi.stubGlobal("fetch", fetchFn);
+    const createObjectURL = vi.fn(() => "blob:audit");
+    // jsdom has no object URLs; these stay for the rest of this file (each file gets its own jsdom).
+    Object.assign(URL, { createObjectURL, revokeObjectURL: vi.fn() });
+    const click = vi.spyOn(HTMLAnchorElement.prototype, "click").mockImplementation(() => {});
+    const { push } = await mount("pro", "editor");
+    push({ type: "team_snapshot", members: [] });
+    await userEvent.click(screen.getByRole("tab", { name: "Audit" }));
+    await userEvent.click(screen.getByRole("button", { name: "Download JSON lines" }));
+    await waitFor(() => expect(click).toHaveBeenCalled());
+    expect(fetchFn).toHaveBeenCalledWith("/api/audit", {
+      headers: { authorization: "Bearer jwt", accept: "application/x-ndjson" },
+    });
+    expect(createObjectURL).toHaveBeenCalled();
   });
 });

@@ -1,7 +1,7 @@
-import { useCallback, useEffect, useRef, useState } from "react";
+import { useCallback, useEffect, useMemo, useRef, useState, type KeyboardEvent } from "react";
 import type { HubClient } from "../client/hubClient";
 import type { Connection } from "../client/state";
-import { sortedOnline, unreadCount, waitingCount } from "../client/selectors";
+import { roleSeesTeam, sortedOnline, unreadCount, waitingCount } from "../client/selectors";
 import type { ConversationSummary } from "../protocol/frames";
 import {
   beep,
@@ -12,10 +12,17 @@ import {
   titleFor,
   type NotifyPermission,
 } from "./alerts";
+import type { AuditContext } from "./auditText";
+import { downloadAudit } from "./auditExport";
+import { AuditLog } from "./AuditLog";
 import { ConnectionBanner } from "./ConnectionBanner";
 import { ConversationView, useMarkSeen } from "./ConversationView";
 import { useHubState, useNow } from "./hooks";
 import { OnlineList } from "./OnlineList";
+import { TeamPanel } from "./TeamPanel";
+
+type View = "online" | "team" | "audit";
+const VIEW_LABEL: Record<View, string> = { online: "Online", team: "Team", audit: "Audit" };
 
 export interface DashboardProps {
   client: HubClient;
@@ -27,6 +34,7 @@ export function Dashboard({ client, onSignOut }: DashboardProps) {
   const now = useNow();
   const [selectedId, setSelectedId] = useState<string | null>(null);
   const [permission, setPermission] = useState<NotifyPermission>(notificationPermission);
+  const [chosenView, setView] = useState<View>("online");
 
   // The dashboard owns the socket's life: leaving it (sign-out) closes the socket for good.
   useEffect(() => {
@@ -88,6 +96,34 @@ export function Dashboard({ client, onSignOut }: DashboardProps) {
   const session = state.session;
   const connected = state.connection.status === "connected";
 
+  // Team and Audit are for owners and editors only; everyone else sees just Online.
+  const seesTeam = session !== null && roleSeesTeam(session.operator.role);
+  const views: View[] = seesTeam ? ["online", "team", "audit"] : ["online"];
+  const view: View = views.includes(chosenView) ? chosenView : "online";
+  const tabRefs = useRef<Partial<Record<View, HTMLButtonElement | null>>>({});
+  const onTabKeyDown = (e: KeyboardEvent<HTMLDivElement>) => {
+    const i = views.indexOf(view);
+    const to =
+      e.key === "ArrowRight" ? views[(i + 1) % views.length]
+      : e.key === "ArrowLeft" ? views[(i - 1 + views.length) % views.length]
+      : e.key === "Home" ? views[0]
+      : e.key === "End" ? views[views.length - 1]
+      : undefined;
+    if (!to) return;
+    e.preventDefault();
+    setView(to);
+    tabRefs.current[to]?.focus();
+  };
+
+  const team = state.team;
+  const auditContext = useMemo<AuditContext>(() => {
+    const names = new Map<string, string>();
+    for (const e of state.audit) if (e.actor) names.set(e.actor.id, e.actor.name);
+    for (const m of team?.members ?? []) names.set(m.id, m.name);
+    const labels = state.visitorLabels;
+    return { labelOf: (id) => labels[id], nameOf: (id) => names.get(id) };
+  }, [state.audit, team, state.visitorLabels]);
+
   return (
     <div className="app">
       <header className="topbar">
@@ -140,21 +176,58 @@ export function Dashboard({ client, onSignOut }: DashboardProps) {
         <aside className="online">
           <div className="online__head">
             <h1 className="online__section">Conversation</h1>
-            <div role="tablist" aria-label="Conversation views" className="tabs">
-              <button type="button" role="tab" aria-selected="true" className="tab tab--active" id="tab-online">
-                Online{waiting > 0 && <span className="badge badge--waiting">{waiting}</span>}
-              </button>
+            <div role="tablist" aria-label="Conversation views" className="tabs" onKeyDown={onTabKeyDown}>
+              {views.map((v) => (
+                <button
+                  key={v}
+                  ref={(el) => {
+                    tabRefs.current[v] = el;
+                  }}
+                  type="button"
+                  role="tab"
+                  id={`tab-${v}`}
+                  aria-selected={v === view}
+                  aria-controls={v === view ? `panel-${v}` : undefined}
+                  tabIndex={v === view ? 0 : -1}
+                  className={`tab${v === view ? " tab--active" : ""}`}
+                  onClick={() => setView(v)}
+                >
+                  {VIEW_LABEL[v]}
+                  {v === "online" && waiting > 0 && <span className="badge badge--waiting">{waiting}</span>}
+                </button>
+              ))}
             </div>
           </div>
-          <div role="tabpanel" aria-labelledby="tab-online" className="online__panel">
-            <OnlineList
-              conversations={online}
-              loaded={state.online.loaded}
-              selectedId={selectedId}
-              unread={(c) => (c.id === selectedId ? 0 : unreadCount(state, c))}
-              now={now}
-              onSelect={select}
-            />
+          <div role="tabpanel" id={`panel-${view}`} aria-labelledby={`tab-${view}`} className="online__panel">
+            {view === "online" && (
+              <OnlineList
+                conversations={online}
+                loaded={state.online.loaded}
+                selectedId={selectedId}
+                unread={(c) => (c.id === selectedId ? 0 : unreadCount(state, c))}
+                now={now}
+                onSelect={select}
+              />
+            )}
+            {view === "team" && session && (
+              <TeamPanel
+                members={team?.members ?? null}
+                selfId={session.operator.id}
+                releasing={state.forceReleasing}
+                connected={connected}
+                onOpen={select}
+                onForceRelease={(id) => client.forceRelease(id)}
+              />
+            )}
+            {view === "audit" && (
+              <AuditLog
+                entries={state.audit}
+                loaded={team !== null}
+                context={auditContext}
+                now={now}
+                onDownload={() => downloadAudit({ token: (renew) => client.apiToken(renew) })}
+              />
+            )}
           </div>
         </aside>
         <main className="main">
