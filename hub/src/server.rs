@@ -285,11 +285,13 @@ fn routes(hub: Hub) -> warp::filters::BoxedFilter<(warp::reply::Response,)> {
     }
     if let Some(dir) = hub.config().static_dir.clone() {
         let index = dir.join("index.html");
-        let files = warp::get()
+        // HEAD too: uptime checks and proxies probe the dashboard with it.
+        let get_or_head = || warp::get().or(warp::head()).unify();
+        let files = get_or_head()
             .and(warp::fs::dir(dir))
             .map(|f: warp::fs::File| f.into_response());
         // Client-side routes of the SPA all load index.html.
-        let spa = warp::get()
+        let spa = get_or_head()
             .and(warp::fs::file(index))
             .map(|f: warp::fs::File| f.into_response());
         let dashboard = files

@@ -406,7 +406,9 @@ async fn the_dashboard_is_served_with_security_headers() {
     config.static_dir = Some(dir.clone());
     let th = TestHub::with(config, None).await;
     for path in ["/", "/conversations/some-client-route"] {
-        let raw = raw_get(th.addr(), path).await;
+        let head = raw_request(th.addr(), "HEAD", path).await;
+        assert!(head.starts_with("HTTP/1.1 200"), "HEAD {path}: {head}");
+        let raw = raw_request(th.addr(), "GET", path).await;
         assert!(raw.starts_with("HTTP/1.1 200"), "{path}: {raw}");
         let lower = raw.to_lowercase();
         assert!(
@@ -420,10 +422,10 @@ async fn the_dashboard_is_served_with_security_headers() {
     std::fs::remove_dir_all(dir).ok();
 }
 
-async fn raw_get(addr: std::net::SocketAddr, path: &str) -> String {
+async fn raw_request(addr: std::net::SocketAddr, method: &str, path: &str) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    let req = format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    let req = format!("{method} {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
     s.write_all(req.as_bytes()).await.expect("write");
     let mut out = Vec::new();
     s.read_to_end(&mut out).await.expect("read");
