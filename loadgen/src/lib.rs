@@ -1,0 +1,131 @@
+//! Load generator for the Take Control hub.
+//!
+//! Visitors and operators speak the real protocol (docs/protocol.md) over real WebSockets to
+//! one hub, several, or nginx in front of them. Two scenarios:
+//!
+//! - [`idle`]: hold N widget connections and report what they cost the hub in memory;
+//! - [`relay`]: operators take over every conversation (so the assistant is silent), visitors
+//!   and operators send evenly paced messages, and every delivery is timed and accounted for
+//!   (gap-free sequences, every acknowledged message delivered exactly once).
+//!
+//! Hub processes given by pid are sampled from `/proc` around each measured window.
+
+pub mod idle;
+pub mod procstat;
+pub mod relay;
+pub mod stats;
+pub mod wire;
+
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::procstat::Watched;
+
+#[derive(Debug, Clone, Parser)]
+#[command(name = "loadgen", about = "Load generator for the Take Control hub")]
+pub struct Cli {
+    #[command(flatten)]
+    pub target: Target,
+    #[command(subcommand)]
+    pub scenario: Scenario,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct Target {
+    /// Hub (or proxy) base URL, e.g. `ws://127.0.0.1:8080`. Repeat it to spread connections
+    /// round robin over several nodes.
+    #[arg(long = "url", required = true, num_args = 1)]
+    pub urls: Vec<String>,
+
+    /// A hub process to sample (CPU time, RSS) from /proc. Repeatable.
+    #[arg(long = "hub-pid")]
+    pub hub_pids: Vec<u32>,
+
+    /// Another process to sample, as `LABEL=PID` (e.g. `redis=1234`, `nginx=99`). Repeatable.
+    #[arg(long = "pid")]
+    pub other_pids: Vec<String>,
+
+    /// Workspace ids, assigned round robin to visitors and to operators. Must exist on the hub.
+    #[arg(long = "workspace", default_value = "demo-pro")]
+    pub workspaces: Vec<String>,
+
+    /// Shell command run as `CMD EVENT STEP` when a measured window starts (`start`) and ends
+    /// (`end`), and in the idle scenario once all are connected (`connected`); e.g. to read
+    /// Redis `INFO commandstats`. Awaited (5 s at most).
+    #[arg(long)]
+    pub hook: Option<String>,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum Scenario {
+    /// Hold N idle widget connections; report hub RSS per connection.
+    Idle(idle::IdleArgs),
+    /// Visitors and operators exchange paced messages; report latency, loss, CPU per message.
+    Relay(relay::RelayArgs),
+}
+
+impl Target {
+    pub fn url(&self, i: usize) -> &str {
+        &self.urls[i % self.urls.len()]
+    }
+
+    pub fn workspace(&self, i: usize) -> &str {
+        &self.workspaces[i % self.workspaces.len()]
+    }
+
+    /// The processes to sample: hubs first, then the others, then the generator itself.
+    pub fn watched(&self) -> anyhow::Result<Vec<Watched>> {
+        let mut w: Vec<Watched> = self
+            .hub_pids
+            .iter()
+            .enumerate()
+            .map(|(i, p)| Watched {
+                label: if self.hub_pids.len() == 1 {
+                    "hub".into()
+                } else {
+                    format!("hub{}", i + 1)
+                },
+                pid: Some(*p),
+                is_hub: true,
+            })
+            .collect();
+        for o in &self.other_pids {
+            let (label, pid) = o
+                .split_once('=')
+                .ok_or_else(|| anyhow::anyhow!("--pid wants LABEL=PID, got {o}"))?;
+            w.push(Watched {
+                label: label.into(),
+                pid: Some(pid.parse()?),
+                is_hub: false,
+            });
+        }
+        w.push(Watched {
+            label: "loadgen".into(),
+            pid: None,
+            is_hub: false,
+        });
+        Ok(w)
+    }
+
+    /// Run the hook, if any, and wait for it (bounded).
+    pub async fn hook(&self, event: &str, step: usize) {
+        let Some(cmd) = &self.hook else { return };
+        let child = tokio::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("{cmd} {event} {step}"))
+            .status();
+        match tokio::time::timeout(Duration::from_secs(5), child).await {
+            Ok(Ok(s)) if s.success() => {}
+            other => eprintln!("loadgen: hook {event} {step}: {other:?}"),
+        }
+    }
+}
+
+/// Run a scenario; returns the report to print.
+pub async fn run(cli: Cli) -> anyhow::Result<String> {
+    match &cli.scenario {
+        Scenario::Idle(a) => idle::run(&cli.target, a).await.map(|r| r.text),
+        Scenario::Relay(a) => relay::run(&cli.target, a).await.map(|r| r.text),
+    }
+}

@@ -1,0 +1,925 @@
+//! Relay scenario: visitors and operators exchange paced messages through the hub.
+//!
+//! Setup: operators connect and `subscribe_online`; visitors connect (one conversation each);
+//! each conversation is given to one operator of its workspace, who `open`s it and takes it
+//! over, so the assistant stays silent and only human traffic is measured. Then, for each
+//! offered rate, a step: warm-up, measured window, drain. A message's text carries its
+//! conversation, number, step and scheduled send time; latency is measured from the
+//! *scheduled* time (a sender that falls behind does not hide the delay: no coordinated
+//! omission). Every message's fate is tracked per conversation: sequences must be gap-free with
+//! no duplicates, and every acknowledged message must reach the other side exactly once.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::Args;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::json;
+use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::time::sleep_until;
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::Target;
+use crate::procstat::{self, Sample};
+use crate::stats::{Hist, Shared, StepStats, table};
+use crate::wire::{self, Frame, Ws};
+
+#[derive(Debug, Clone, Args)]
+pub struct RelayArgs {
+    /// Visitors (one conversation each).
+    #[arg(long, default_value_t = 200)]
+    pub visitors: usize,
+    /// Operators; each holds the conversations given to it.
+    #[arg(long, default_value_t = 20)]
+    pub operators: usize,
+    /// Offered visitor messages per second, all visitors together. Several, comma separated,
+    /// run as successive steps on the same connections.
+    #[arg(long, value_delimiter = ',', default_value = "1000")]
+    pub rate: Vec<f64>,
+    /// Operator replies per second, all operators together (each step).
+    #[arg(long, default_value_t = 0.0)]
+    pub operator_rate: f64,
+    /// Or: operator replies as a fraction of the visitor rate (overrides --operator-rate).
+    #[arg(long)]
+    pub operator_ratio: Option<f64>,
+    /// Seconds of load before each measured window.
+    #[arg(long, default_value_t = 2.0)]
+    pub warmup_secs: f64,
+    /// Length of each measured window, seconds.
+    #[arg(long, default_value_t = 10.0)]
+    pub duration_secs: f64,
+    /// After a window, wait at most this long for outstanding acks and deliveries, seconds.
+    #[arg(long, default_value_t = 10.0)]
+    pub drain_secs: f64,
+    /// Stop stepping once a step's p99 visitor→operator latency exceeds this (ms).
+    #[arg(long)]
+    pub stop_p99_ms: Option<f64>,
+    /// HS256 secret of operator tokens (the hub's `--operator-jwt-secret`; the default is the
+    /// `--dev` one).
+    #[arg(long, default_value = "take-control-dev-operator-secret")]
+    pub operator_jwt_secret: String,
+    /// Operators do not subscribe to the Online list (by default they do, like a dashboard).
+    #[arg(long)]
+    pub no_online: bool,
+    /// Visitor handshakes in flight at once.
+    #[arg(long, default_value_t = 100)]
+    pub concurrency: usize,
+    /// Bytes of filler appended to each message text (the tag itself is ~50 bytes).
+    #[arg(long, default_value_t = 40)]
+    pub pad: usize,
+}
+
+/// What a step does: send from `start` to `end`; messages scheduled from `window` on count.
+#[derive(Debug, Clone, Copy)]
+struct Plan {
+    step: usize,
+    start: Instant,
+    window: Instant,
+    end: Instant,
+    visitor_period: Option<Duration>,
+    operator_period: Option<Duration>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Control {
+    Quiet,
+    Run(Plan),
+    Stop,
+}
+
+/// State shared by every task.
+#[derive(Debug)]
+struct Ctx {
+    base: Instant,
+    visitors: usize,
+    operators: usize,
+    pad: String,
+    stats: Shared,
+    /// When each conversation's takeover was sent, ns since `base` (0: not yet).
+    takeover_sent: Vec<AtomicU64>,
+    takeover: Mutex<Hist>,
+    joined: AtomicU64,
+    controls: AtomicU64,
+    ai_messages: AtomicU64,
+    other_errors: AtomicU64,
+    first_error: Mutex<Option<String>>,
+}
+
+impl Ctx {
+    fn ns(&self, t: Instant) -> u64 {
+        t.saturating_duration_since(self.base).as_nanos() as u64
+    }
+
+    fn error(&self, step: Option<usize>, e: String) {
+        match step {
+            Some(s) => {
+                self.stats.with(s, |st| st.errors += 1);
+            }
+            None => {
+                self.other_errors.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.first_error
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_or_insert(e);
+    }
+}
+
+/// Sequence bookkeeping of one conversation as one client sees it.
+#[derive(Debug, Default)]
+struct Seqs {
+    last: u64,
+    gaps: u64,
+    dupes: u64,
+}
+
+impl Seqs {
+    /// Returns whether the event is new.
+    fn see(&mut self, seq: u64) -> bool {
+        if seq <= self.last {
+            self.dupes += 1;
+            return false;
+        }
+        if seq > self.last + 1 {
+            self.gaps += seq - self.last - 1;
+        }
+        self.last = seq;
+        true
+    }
+}
+
+/// One side's record of one conversation, returned when its task ends.
+#[derive(Debug, Default)]
+struct Side {
+    seqs: Seqs,
+    /// Numbers of this side's own messages the hub acknowledged.
+    acked: HashSet<u64>,
+    /// Messages from the other side, by number: how many times each arrived.
+    seen: HashMap<u64, u32>,
+    /// Sent, never acknowledged.
+    unacked: u64,
+}
+
+#[derive(Debug, Default)]
+pub struct Accounting {
+    pub conversations: usize,
+    pub acked: u64,
+    /// Acknowledged messages that never reached the other side.
+    pub lost: u64,
+    /// Messages delivered more than once, plus sequence numbers seen twice.
+    pub duplicated: u64,
+    /// Sequence numbers skipped (a gap in what a client saw).
+    pub seq_gaps: u64,
+    pub unacked: u64,
+    /// Connections the hub closed (or that failed) during the run.
+    pub closed: u64,
+}
+
+#[derive(Debug)]
+pub struct StepRow {
+    pub rate: f64,
+    pub operator_rate: f64,
+    pub visitor_sent: u64,
+    pub operator_sent: u64,
+    pub delivered: u64,
+    pub throughput: f64,
+    pub v2o_p99_ms: f64,
+    pub hub_cpu_us_per_msg: Option<f64>,
+    pub errors: u64,
+}
+
+#[derive(Debug)]
+pub struct RelayReport {
+    pub steps: Vec<StepRow>,
+    pub accounting: Accounting,
+    pub text: String,
+}
+
+pub async fn run(target: &Target, args: &RelayArgs) -> anyhow::Result<RelayReport> {
+    anyhow::ensure!(
+        args.visitors > 0 && args.operators > 0,
+        "need visitors and operators"
+    );
+    let watched = target.watched()?;
+    let ctx = Arc::new(Ctx {
+        base: Instant::now(),
+        visitors: args.visitors,
+        operators: args.operators,
+        pad: "x".repeat(args.pad),
+        stats: Shared::new(args.rate.len()),
+        takeover_sent: (0..args.visitors).map(|_| AtomicU64::new(0)).collect(),
+        takeover: Mutex::new(Hist::default()),
+        joined: AtomicU64::new(0),
+        controls: AtomicU64::new(0),
+        ai_messages: AtomicU64::new(0),
+        other_errors: AtomicU64::new(0),
+        first_error: Mutex::new(None),
+    });
+    let (ctl_tx, ctl_rx) = watch::channel(Control::Quiet);
+
+    // Operators.
+    let mut op_cmds = Vec::new();
+    let mut op_tasks = Vec::new();
+    let (op_ready_tx, mut op_ready_rx) = mpsc::channel::<anyhow::Result<()>>(args.operators);
+    for j in 0..args.operators {
+        let token = wire::operator_token(
+            &args.operator_jwt_secret,
+            &format!("load-op-{j}"),
+            target.workspace(j),
+        )?;
+        let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+        op_cmds.push(cmd_tx);
+        let url = target.url(j).to_owned();
+        let (ctx, ctl, ready) = (ctx.clone(), ctl_rx.clone(), op_ready_tx.clone());
+        let online = !args.no_online;
+        op_tasks.push(tokio::spawn(async move {
+            let ws = async {
+                let mut ws = wire::connect(&url, "/ws/operator").await?;
+                wire::operator_hello(&mut ws, &token).await?;
+                if online {
+                    wire::send(&mut ws, json!({"type": "subscribe_online"})).await?;
+                }
+                anyhow::Ok(ws)
+            }
+            .await;
+            match ws {
+                Ok(ws) => {
+                    let _ = ready.send(Ok(())).await;
+                    operator(ctx, j, ws, ctl, cmd_rx).await
+                }
+                Err(e) => {
+                    let _ = ready.send(Err(e)).await;
+                    (HashMap::new(), true)
+                }
+            }
+        }));
+    }
+    drop(op_ready_tx);
+    for _ in 0..args.operators {
+        op_ready_rx
+            .recv()
+            .await
+            .context("operator task ended")?
+            .context("operator handshake")?;
+    }
+
+    // Visitors.
+    let permits = Arc::new(Semaphore::new(args.concurrency.max(1)));
+    let (v_ready_tx, mut v_ready_rx) = mpsc::channel::<anyhow::Result<(usize, String)>>(64);
+    let mut v_tasks = Vec::new();
+    let connect_start = Instant::now();
+    for c in 0..args.visitors {
+        let (url, ws_id) = (target.url(c).to_owned(), target.workspace(c).to_owned());
+        let (ctx, ctl, ready, permits) = (
+            ctx.clone(),
+            ctl_rx.clone(),
+            v_ready_tx.clone(),
+            permits.clone(),
+        );
+        v_tasks.push(tokio::spawn(async move {
+            let permit = permits.acquire_owned().await;
+            let conn = async {
+                let mut ws = wire::connect(&url, "/ws/widget").await?;
+                let (id, last) = wire::widget_hello(&mut ws, &ws_id).await?;
+                anyhow::Ok((ws, id, last))
+            }
+            .await;
+            drop(permit);
+            match conn {
+                Ok((ws, id, last)) => {
+                    let _ = ready.send(Ok((c, id))).await;
+                    visitor(ctx, c, ws, last, ctl).await
+                }
+                Err(e) => {
+                    let _ = ready.send(Err(e)).await;
+                    (Side::default(), true)
+                }
+            }
+        }));
+    }
+    drop(v_ready_tx);
+    let mut conv_ids = vec![String::new(); args.visitors];
+    for _ in 0..args.visitors {
+        let (c, id) = v_ready_rx
+            .recv()
+            .await
+            .context("visitor task ended")?
+            .context("visitor handshake")?;
+        conv_ids[c] = id;
+    }
+    let connect_secs = connect_start.elapsed().as_secs_f64();
+
+    // Each conversation to one operator of its workspace, who opens it and takes it over.
+    let w = target.workspaces.len();
+    for (c, id) in conv_ids.iter().enumerate() {
+        let ops: Vec<usize> = (0..args.operators).filter(|j| j % w == c % w).collect();
+        anyhow::ensure!(
+            !ops.is_empty(),
+            "workspace {} has no operator",
+            target.workspace(c)
+        );
+        let j = ops[(c / w) % ops.len()];
+        let _ = op_cmds[j].send((c, id.clone()));
+    }
+    let setup_deadline = Instant::now() + Duration::from_secs(60);
+    while (ctx.joined.load(Ordering::Relaxed) as usize) < args.visitors
+        || (ctx.controls.load(Ordering::Relaxed) as usize) < args.visitors
+    {
+        anyhow::ensure!(
+            Instant::now() < setup_deadline,
+            "takeovers incomplete: {} operator_joined seen by visitors, {} control answers, of {}",
+            ctx.joined.load(Ordering::Relaxed),
+            ctx.controls.load(Ordering::Relaxed),
+            args.visitors
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let setup_secs = connect_start.elapsed().as_secs_f64();
+
+    // Steps.
+    let mut rows = Vec::new();
+    let mut step_rows = Vec::new();
+    let mut proc_rows = Vec::new();
+    for (step, &rate) in args.rate.iter().enumerate() {
+        let op_rate = args.operator_ratio.map_or(args.operator_rate, |r| rate * r);
+        let start = Instant::now() + Duration::from_millis(50);
+        let window = start + Duration::from_secs_f64(args.warmup_secs);
+        let end = window + Duration::from_secs_f64(args.duration_secs);
+        let period =
+            |total: f64, n: usize| (total > 0.0).then(|| Duration::from_secs_f64(n as f64 / total));
+        let plan = Plan {
+            step,
+            start,
+            window,
+            end,
+            visitor_period: period(rate, args.visitors),
+            operator_period: period(op_rate, args.operators),
+        };
+        let _ = ctl_tx.send(Control::Run(plan));
+        sleep_until(window.into()).await;
+        let before = procstat::sample_all(&watched);
+        target.hook("start", step).await;
+        sleep_until(end.into()).await;
+        let after = procstat::sample_all(&watched);
+        target.hook("end", step).await;
+        // Drain: wait for every message of the window to be acknowledged and delivered.
+        let drain_deadline = Instant::now() + Duration::from_secs_f64(args.drain_secs);
+        loop {
+            let done = ctx
+                .stats
+                .with(step, |s| {
+                    s.visitor_acked >= s.visitor_sent
+                        && s.operator_acked >= s.operator_sent
+                        && s.v2o_delivered >= s.visitor_acked
+                        && s.o2v_delivered >= s.operator_acked
+                })
+                .unwrap_or(true);
+            if done || Instant::now() >= drain_deadline {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let _ = ctl_tx.send(Control::Quiet);
+
+        let secs = after
+            .iter()
+            .flatten()
+            .next()
+            .zip(before.iter().flatten().next())
+            .map_or(args.duration_secs, |(a, b)| {
+                a.at.duration_since(b.at).as_secs_f64()
+            });
+        let (hub_cpu, hub_rss) = hub_totals(&watched, &before, &after);
+        let row = ctx
+            .stats
+            .with(step, |s| step_row(s, rate, op_rate, secs, hub_cpu, hub_rss))
+            .context("step stats")?;
+        step_rows.push(row.summary);
+        rows.push(row.cells);
+        for (i, wch) in watched.iter().enumerate() {
+            if let (Some(b), Some(a)) = (before[i], after[i]) {
+                proc_rows.push(vec![
+                    rate_label(rate),
+                    wch.label.clone(),
+                    format!("{:.0} %", cpu_share(&b, &a) * 100.0),
+                    format!("{:.1}", a.rss_kib as f64 / 1024.0),
+                ]);
+            }
+        }
+        if let (Some(limit), Some(last)) = (args.stop_p99_ms, step_rows.last())
+            && last.v2o_p99_ms > limit
+        {
+            break;
+        }
+    }
+
+    // Stop and account for every message.
+    let _ = ctl_tx.send(Control::Stop);
+    let mut acc = Accounting {
+        conversations: args.visitors,
+        ..Accounting::default()
+    };
+    let mut visitor_sides = Vec::with_capacity(args.visitors);
+    for t in v_tasks {
+        let (side, closed) = t.await?;
+        acc.closed += u64::from(closed);
+        visitor_sides.push(side);
+    }
+    let mut operator_sides: HashMap<usize, Side> = HashMap::new();
+    for t in op_tasks {
+        let (sides, closed) = t.await?;
+        acc.closed += u64::from(closed);
+        operator_sides.extend(sides);
+    }
+    for (c, v) in visitor_sides.iter().enumerate() {
+        let empty = Side::default();
+        let o = operator_sides.get(&c).unwrap_or(&empty);
+        for (mine, theirs) in [(v, o), (o, v)] {
+            acc.acked += mine.acked.len() as u64;
+            acc.lost += mine
+                .acked
+                .iter()
+                .filter(|n| !theirs.seen.contains_key(n))
+                .count() as u64;
+            acc.duplicated += theirs
+                .seen
+                .values()
+                .map(|k| u64::from(k.saturating_sub(1)))
+                .sum::<u64>();
+            acc.duplicated += mine.seqs.dupes;
+            acc.seq_gaps += mine.seqs.gaps;
+            acc.unacked += mine.unacked;
+        }
+    }
+
+    let takeover = ctx
+        .takeover
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    let mut text = format!(
+        "relay: {} visitors, {} operators, {} workspace(s), {} url(s); online list {}\n\
+         setup: {} visitor handshakes in {connect_secs:.2} s ({:.0}/s); all takeovers done after {setup_secs:.2} s\n\
+         takeover → visitor's operator_joined (ms, p50/p90/p99/p99.9/max over {}): {}\n\n",
+        args.visitors,
+        args.operators,
+        target.workspaces.len(),
+        target.urls.len(),
+        if args.no_online { "off" } else { "on" },
+        args.visitors,
+        args.visitors as f64 / connect_secs,
+        takeover.len(),
+        takeover.summary(),
+    );
+    text.push_str(&table(
+        &[
+            "offered v/o (msg/s)",
+            "sent v+o",
+            "delivered (msg/s)",
+            "visitor→operator ms p50/p90/p99/p99.9/max",
+            "operator→visitor ms",
+            "send→ack ms",
+            "hub CPU µs/msg",
+            "hub CPU (cores)",
+            "hub RSS MiB",
+            "errors",
+        ],
+        &rows,
+    ));
+    text.push('\n');
+    text.push_str(&table(
+        &["step", "process", "CPU (of one core)", "RSS MiB"],
+        &proc_rows,
+    ));
+    text.push_str(&format!(
+        "\naccounting over {} conversations: {} acknowledged messages, lost {}, duplicated {}, \
+         sequence gaps {}, never acknowledged {}, connections closed {}, AI messages {}, \
+         errors outside windows {}\n",
+        acc.conversations,
+        acc.acked,
+        acc.lost,
+        acc.duplicated,
+        acc.seq_gaps,
+        acc.unacked,
+        acc.closed,
+        ctx.ai_messages.load(Ordering::Relaxed),
+        ctx.other_errors.load(Ordering::Relaxed),
+    ));
+    if let Some(e) = ctx
+        .first_error
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .as_ref()
+    {
+        text.push_str(&format!("first error: {e}\n"));
+    }
+    Ok(RelayReport {
+        steps: step_rows,
+        accounting: acc,
+        text,
+    })
+}
+
+fn rate_label(rate: f64) -> String {
+    format!("{rate:.0}")
+}
+
+fn cpu_share(b: &Sample, a: &Sample) -> f64 {
+    let wall = a.at.duration_since(b.at).as_secs_f64() * 1e6;
+    a.cpu_us.saturating_sub(b.cpu_us) as f64 / wall.max(1.0)
+}
+
+/// Hub CPU µs used in the window and hub RSS at its end, summed over hub processes.
+fn hub_totals(
+    watched: &[procstat::Watched],
+    before: &[Option<Sample>],
+    after: &[Option<Sample>],
+) -> (Option<(u64, f64)>, Option<u64>) {
+    let mut cpu = 0;
+    let mut wall = 0.0f64;
+    let mut rss = 0;
+    let mut any = false;
+    for (i, w) in watched.iter().enumerate() {
+        if let (true, Some(b), Some(a)) = (w.is_hub, before[i], after[i]) {
+            cpu += a.cpu_us.saturating_sub(b.cpu_us);
+            wall = wall.max(a.at.duration_since(b.at).as_secs_f64());
+            rss += a.rss_kib;
+            any = true;
+        }
+    }
+    if any {
+        (Some((cpu, wall)), Some(rss))
+    } else {
+        (None, None)
+    }
+}
+
+struct Row {
+    cells: Vec<String>,
+    summary: StepRow,
+}
+
+fn step_row(
+    s: &StepStats,
+    rate: f64,
+    op_rate: f64,
+    secs: f64,
+    hub_cpu: Option<(u64, f64)>,
+    hub_rss: Option<u64>,
+) -> Row {
+    let sent = s.visitor_sent + s.operator_sent;
+    let delivered = s.v2o_delivered + s.o2v_delivered;
+    let throughput = delivered as f64 / secs;
+    let per_msg = hub_cpu.map(|(us, _)| us as f64 / sent.max(1) as f64);
+    let cores = hub_cpu.map(|(us, wall)| us as f64 / 1e6 / wall.max(1e-9));
+    Row {
+        cells: vec![
+            format!("{} / {}", rate_label(rate), rate_label(op_rate)),
+            format!("{} + {}", s.visitor_sent, s.operator_sent),
+            format!("{delivered} ({throughput:.0})"),
+            s.v2o.summary(),
+            s.o2v.summary(),
+            s.ack.summary(),
+            per_msg.map_or("–".into(), |v| format!("{v:.1}")),
+            cores.map_or("–".into(), |v| format!("{v:.2}")),
+            hub_rss.map_or("–".into(), |v| format!("{:.1}", v as f64 / 1024.0)),
+            s.errors.to_string(),
+        ],
+        summary: StepRow {
+            rate,
+            operator_rate: op_rate,
+            visitor_sent: s.visitor_sent,
+            operator_sent: s.operator_sent,
+            delivered,
+            throughput,
+            v2o_p99_ms: if s.v2o.is_empty() {
+                f64::INFINITY
+            } else {
+                s.v2o.ms(0.99)
+            },
+            hub_cpu_us_per_msg: per_msg,
+            errors: s.errors,
+        },
+    }
+}
+
+/// The send schedule of one client inside a step.
+#[derive(Debug, Default)]
+struct Schedule {
+    plan: Option<Plan>,
+    next: Option<Instant>,
+    period: Duration,
+}
+
+impl Schedule {
+    /// `phase` in [0, 1): where in the shared period this client's sends fall, so that all
+    /// clients together send evenly.
+    fn set(&mut self, control: Control, period: impl Fn(&Plan) -> Option<Duration>, phase: f64) {
+        *self = Schedule::default();
+        if let Control::Run(plan) = control
+            && let Some(p) = period(&plan)
+        {
+            self.plan = Some(plan);
+            self.period = p;
+            self.next = Some(plan.start + p.mul_f64(phase));
+        }
+    }
+
+    /// The next due send (its scheduled time and plan), advancing the schedule.
+    fn take(&mut self) -> Option<(Instant, Plan)> {
+        let (t, plan) = (self.next?, self.plan?);
+        if t >= plan.end {
+            self.next = None;
+            return None;
+        }
+        self.next = Some(t + self.period);
+        Some((t, plan))
+    }
+}
+
+async fn sleep_opt(t: Option<Instant>) {
+    match t {
+        Some(t) => sleep_until(t.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Either a text frame or the end of the socket (with why).
+enum Inbound {
+    Text(tokio_tungstenite::tungstenite::Utf8Bytes),
+    Other,
+    Closed(String),
+}
+
+fn inbound(m: Option<Result<Message, tokio_tungstenite::tungstenite::Error>>) -> Inbound {
+    match m {
+        Some(Ok(Message::Text(t))) => Inbound::Text(t),
+        Some(Ok(Message::Close(c))) => Inbound::Closed(format!("closed by hub: {c:?}")),
+        Some(Ok(_)) => Inbound::Other,
+        Some(Err(e)) => Inbound::Closed(format!("socket error: {e}")),
+        None => Inbound::Closed("socket ended".into()),
+    }
+}
+
+/// A pending message: scheduled send time (ns since base), step, counted.
+type Pending = HashMap<u64, (u64, usize, bool)>;
+
+fn on_ack(ctx: &Ctx, pending: &mut Pending, n: u64, side: &mut Side, visitor: bool) {
+    if let Some((t, step, counted)) = pending.remove(&n) {
+        side.acked.insert(n);
+        if counted {
+            let lat = ctx.ns(Instant::now()).saturating_sub(t);
+            ctx.stats.with(step, |s| {
+                s.ack.record_ns(lat);
+                if visitor {
+                    s.visitor_acked += 1;
+                } else {
+                    s.operator_acked += 1;
+                }
+            });
+        }
+    }
+}
+
+/// A message event from the other side: count it, and time it on first arrival.
+fn on_message(ctx: &Ctx, text: &str, side: &mut Side, to_operator: bool) {
+    let Some(tag) = wire::parse_tag(text) else {
+        return;
+    };
+    let k = side.seen.entry(tag.n).or_insert(0);
+    *k += 1;
+    if *k == 1 && tag.in_window {
+        let lat = ctx.ns(Instant::now()).saturating_sub(tag.t_ns);
+        ctx.stats.with(tag.step, |s| {
+            if to_operator {
+                s.v2o.record_ns(lat);
+                s.v2o_delivered += 1;
+            } else {
+                s.o2v.record_ns(lat);
+                s.o2v_delivered += 1;
+            }
+        });
+    }
+}
+
+/// A visitor's loop. Returns its record of the conversation and whether the socket was lost.
+async fn visitor(
+    ctx: Arc<Ctx>,
+    c: usize,
+    mut ws: Ws,
+    last_seq: u64,
+    mut ctl: watch::Receiver<Control>,
+) -> (Side, bool) {
+    let mut side = Side {
+        seqs: Seqs {
+            last: last_seq,
+            ..Seqs::default()
+        },
+        ..Side::default()
+    };
+    let mut pending = Pending::new();
+    let mut sched = Schedule::default();
+    let mut n = 0u64;
+    let phase = c as f64 / ctx.visitors as f64;
+    let mut lost = false;
+    loop {
+        tokio::select! {
+            r = ctl.changed() => {
+                let control = *ctl.borrow_and_update();
+                if r.is_err() || matches!(control, Control::Stop) { break }
+                sched.set(control, |p| p.visitor_period, phase);
+            }
+            _ = sleep_opt(sched.next) => {
+                let Some((t, plan)) = sched.take() else { continue };
+                n += 1;
+                let counted = t >= plan.window;
+                let t_ns = ctx.ns(t);
+                let text = wire::message_text('v', c, n, plan.step, counted, t_ns, &ctx.pad);
+                let frame = json!({"type": "message", "client_id": format!("v{c}-{n}"), "text": text});
+                pending.insert(n, (t_ns, plan.step, counted));
+                if counted {
+                    ctx.stats.with(plan.step, |s| s.visitor_sent += 1);
+                }
+                if let Err(e) = ws.send(Message::text(frame.to_string())).await {
+                    ctx.error(Some(plan.step), format!("visitor send: {e}"));
+                    lost = true;
+                    break;
+                }
+            }
+            m = ws.next() => {
+                let text = match inbound(m) {
+                    Inbound::Text(t) => t,
+                    Inbound::Other => continue,
+                    Inbound::Closed(why) => {
+                        ctx.error(None, format!("visitor {c}: {why}"));
+                        lost = true;
+                        break;
+                    }
+                };
+                let Ok(f) = serde_json::from_str::<Frame<'_>>(&text) else {
+                    ctx.error(None, format!("visitor {c}: unparsable frame {text}"));
+                    continue;
+                };
+                match f.ty.as_ref() {
+                    "ack" => {
+                        if let Some(k) = f.client_id.as_deref().and_then(|id| id.rsplit_once('-')).and_then(|(_, k)| k.parse().ok()) {
+                            on_ack(&ctx, &mut pending, k, &mut side, true);
+                        }
+                    }
+                    "event" => {
+                        let Some(ev) = f.event else { continue };
+                        if !side.seqs.see(ev.seq) { continue }
+                        match (ev.ty.as_ref(), ev.author.as_ref().map(|a| a.kind.as_ref())) {
+                            ("message", Some("operator")) => {
+                                on_message(&ctx, ev.text.as_deref().unwrap_or(""), &mut side, false);
+                            }
+                            ("message", Some("ai")) => {
+                                ctx.ai_messages.fetch_add(1, Ordering::Relaxed);
+                            }
+                            ("operator_joined", _) => {
+                                let sent = ctx.takeover_sent[c].load(Ordering::Relaxed);
+                                if sent > 0 {
+                                    let lat = ctx.ns(Instant::now()).saturating_sub(sent);
+                                    ctx.takeover.lock().unwrap_or_else(|e| e.into_inner()).record_ns(lat);
+                                }
+                                ctx.joined.fetch_add(1, Ordering::Relaxed);
+                            }
+                            _ => {}
+                        }
+                    }
+                    "error" => {
+                        let step = sched.plan.map(|p| p.step);
+                        ctx.error(step, format!("visitor {c}: {text}"));
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    side.unacked = pending.len() as u64;
+    let _ = ws.close(None).await;
+    (side, lost)
+}
+
+/// An operator's loop: takes the conversations it is given, replies round robin.
+async fn operator(
+    ctx: Arc<Ctx>,
+    j: usize,
+    mut ws: Ws,
+    mut ctl: watch::Receiver<Control>,
+    mut cmds: mpsc::UnboundedReceiver<(usize, String)>,
+) -> (HashMap<usize, Side>, bool) {
+    let mut by_id: HashMap<String, usize> = HashMap::new();
+    let mut sides: HashMap<usize, Side> = HashMap::new();
+    let mut mine: Vec<(usize, String)> = Vec::new();
+    let mut next_conv = 0usize;
+    let mut counters: HashMap<usize, u64> = HashMap::new();
+    let mut pending: HashMap<usize, Pending> = HashMap::new();
+    let mut sched = Schedule::default();
+    let phase = j as f64 / ctx.operators as f64;
+    let mut lost = false;
+    loop {
+        tokio::select! {
+            r = ctl.changed() => {
+                let control = *ctl.borrow_and_update();
+                if r.is_err() || matches!(control, Control::Stop) { break }
+                sched.set(control, |p| p.operator_period, phase);
+            }
+            Some((c, id)) = cmds.recv() => {
+                by_id.insert(id.clone(), c);
+                sides.entry(c).or_default();
+                mine.push((c, id.clone()));
+                let open = json!({"type": "open", "conversation_id": id});
+                let takeover = json!({"type": "takeover", "conversation_id": id});
+                ctx.takeover_sent[c].store(ctx.ns(Instant::now()).max(1), Ordering::Relaxed);
+                if wire::send(&mut ws, open).await.is_err() || wire::send(&mut ws, takeover).await.is_err() {
+                    lost = true;
+                    break;
+                }
+            }
+            _ = sleep_opt(sched.next) => {
+                let Some((t, plan)) = sched.take() else { continue };
+                if mine.is_empty() { continue }
+                let (c, id) = &mine[next_conv % mine.len()];
+                next_conv += 1;
+                let n = counters.entry(*c).or_insert(0);
+                *n += 1;
+                let counted = t >= plan.window;
+                let t_ns = ctx.ns(t);
+                let text = wire::message_text('o', *c, *n, plan.step, counted, t_ns, &ctx.pad);
+                let frame = json!({"type": "message", "conversation_id": id, "client_id": format!("o{c}-{n}"), "text": text});
+                pending.entry(*c).or_default().insert(*n, (t_ns, plan.step, counted));
+                if counted {
+                    ctx.stats.with(plan.step, |s| s.operator_sent += 1);
+                }
+                if let Err(e) = ws.send(Message::text(frame.to_string())).await {
+                    ctx.error(Some(plan.step), format!("operator send: {e}"));
+                    lost = true;
+                    break;
+                }
+            }
+            m = ws.next() => {
+                let text = match inbound(m) {
+                    Inbound::Text(t) => t,
+                    Inbound::Other => continue,
+                    Inbound::Closed(why) => {
+                        ctx.error(None, format!("operator {j}: {why}"));
+                        lost = true;
+                        break;
+                    }
+                };
+                if wire::is_online_frame(&text) { continue }
+                let Ok(f) = serde_json::from_str::<Frame<'_>>(&text) else {
+                    ctx.error(None, format!("operator {j}: unparsable frame {text}"));
+                    continue;
+                };
+                let conv = f.conversation_id.as_deref().and_then(|id| by_id.get(id)).copied();
+                match (f.ty.as_ref(), conv) {
+                    ("history", Some(c)) => {
+                        if let Some(s) = sides.get_mut(&c) {
+                            s.seqs.last = s.seqs.last.max(f.last_seq.unwrap_or(0));
+                        }
+                    }
+                    ("control", Some(_)) => {
+                        ctx.controls.fetch_add(1, Ordering::Relaxed);
+                    }
+                    ("ack", Some(c)) => {
+                        let k = f.client_id.as_deref().and_then(|id| id.rsplit_once('-')).and_then(|(_, k)| k.parse().ok());
+                        if let (Some(k), Some(side), Some(p)) = (k, sides.get_mut(&c), pending.get_mut(&c)) {
+                            on_ack(&ctx, p, k, side, false);
+                        }
+                    }
+                    ("event", Some(c)) => {
+                        let (Some(ev), Some(side)) = (f.event, sides.get_mut(&c)) else { continue };
+                        if !side.seqs.see(ev.seq) { continue }
+                        match (ev.ty.as_ref(), ev.author.as_ref().map(|a| a.kind.as_ref())) {
+                            ("message", Some("visitor")) => {
+                                on_message(&ctx, ev.text.as_deref().unwrap_or(""), side, true);
+                            }
+                            ("message", Some("ai")) => {
+                                ctx.ai_messages.fetch_add(1, Ordering::Relaxed);
+                            }
+                            _ => {}
+                        }
+                    }
+                    ("error", _) => {
+                        let step = sched.plan.map(|p| p.step);
+                        ctx.error(step, format!("operator {j}: {text}"));
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    for (c, p) in pending {
+        if let Some(s) = sides.get_mut(&c) {
+            s.unacked += p.len() as u64;
+        }
+    }
+    let _ = ws.close(None).await;
+    (sides, lost)
+}

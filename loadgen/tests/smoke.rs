@@ -1,0 +1,95 @@
+//! The load generator against an in-process hub, briefly and gently: every message accounted
+//! for. No timing is asserted.
+
+use clap::Parser;
+use loadgen::{Cli, Scenario};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relay_delivers_everything_once() {
+    let hub = hub::server::build(hub::Config::for_tests(), None)
+        .await
+        .expect("build hub");
+    let running = hub::server::start(hub).await.expect("start hub");
+    let url = format!("ws://{}", running.addr);
+    let cli = Cli::parse_from([
+        "loadgen",
+        "--url",
+        &url,
+        "relay",
+        "--visitors",
+        "6",
+        "--operators",
+        "2",
+        "--rate",
+        "60",
+        "--operator-rate",
+        "20",
+        "--warmup-secs",
+        "0.5",
+        "--duration-secs",
+        "2",
+        "--drain-secs",
+        "10",
+        "--operator-jwt-secret",
+        hub::dev::DEV_OPERATOR_SECRET,
+    ]);
+    let Scenario::Relay(args) = &cli.scenario else {
+        unreachable!()
+    };
+    let report = loadgen::relay::run(&cli.target, args)
+        .await
+        .expect("relay run");
+    eprintln!("{}", report.text);
+    let acc = &report.accounting;
+    assert_eq!(acc.lost, 0, "{}", report.text);
+    assert_eq!(acc.duplicated, 0, "{}", report.text);
+    assert_eq!(acc.seq_gaps, 0, "{}", report.text);
+    assert_eq!(acc.closed, 0, "{}", report.text);
+    assert!(acc.acked > 0, "{}", report.text);
+    let step = &report.steps[0];
+    assert!(
+        step.visitor_sent > 0 && step.operator_sent > 0,
+        "{}",
+        report.text
+    );
+    assert_eq!(
+        step.delivered,
+        step.visitor_sent + step.operator_sent,
+        "{}",
+        report.text
+    );
+    assert_eq!(step.errors, 0, "{}", report.text);
+    running.shutdown().await;
+}
+
+#[tokio::test]
+async fn idle_holds_connections() {
+    let hub = hub::server::build(hub::Config::for_tests(), None)
+        .await
+        .expect("build hub");
+    let running = hub::server::start(hub).await.expect("start hub");
+    let url = format!("ws://{}", running.addr);
+    let cli = Cli::parse_from([
+        "loadgen",
+        "--url",
+        &url,
+        "idle",
+        "--connections",
+        "20",
+        "--settle-secs",
+        "0",
+    ]);
+    let Scenario::Idle(args) = &cli.scenario else {
+        unreachable!()
+    };
+    let report = loadgen::idle::run(&cli.target, args)
+        .await
+        .expect("idle run");
+    assert_eq!(
+        (report.connected, report.failed),
+        (20, 0),
+        "{}",
+        report.text
+    );
+    running.shutdown().await;
+}

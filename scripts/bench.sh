@@ -1,0 +1,265 @@
+#!/usr/bin/env bash
+# Benchmarks of the hub with the load generator (loadgen/). One command per scenario; each
+# builds in release, starts what it needs on free ports, prints a results table, and stops
+# everything it started. Figures and how to read them: docs/benchmarks.md.
+#
+#   ./scripts/bench.sh idle      19,950 idle widget connections on one node: hub RSS per connection
+#   ./scripts/bench.sh relay     one node, embedded default: 200 visitors, 20 operators, 1,000 and 5,000 msg/s
+#   ./scripts/bench.sh ceiling   one node: step the offered load up until p99 visitor→operator passes 50 ms
+#   ./scripts/bench.sh relay3    three nodes + redis-server (+ nginx when deploy/nginx exists), 1,000 and 5,000 msg/s,
+#                                with Redis commands per persisted message
+#
+# Knobs (environment): CONNECTIONS (idle), VISITORS, OPERATORS, RATES (comma separated visitor
+# msg/s), OP_RATIO (operator replies per visitor message), WARMUP, DURATION (seconds per step),
+# WORKSPACES (>1: a workspaces file of pro workspaces and an operator JWT secret instead of --dev
+# demo-pro), NO_ONLINE=1 (operators do not subscribe to the Online list), PERF=1 (record the
+# first hub with `perf record -g` during the run; report in $OUT/perf.txt).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scenario=${1:-}
+case "$scenario" in
+  idle | relay | ceiling | relay3) ;;
+  *)
+    sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
+    exit 2
+    ;;
+esac
+
+# Sockets: the generator holds one file per connection, the hub one per connection too.
+ulimit -n "$(ulimit -Hn)"
+
+echo "==> building (release)" >&2
+cargo build --release -q -p take-control-hub -p take-control-loadgen
+BIN=target/release
+OUT=${OUT:-target/bench/$scenario-$(date +%Y%m%d-%H%M%S)}
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+wait_port() { # host port
+  for _ in $(seq 1 200); do
+    (echo >"/dev/tcp/$1/$2") 2>/dev/null && return 0
+    sleep 0.05
+  done
+  echo "nothing listens on $1:$2" >&2
+  return 1
+}
+
+# Idle sockets must not be pinged or closed during the run.
+COMMON_HUB_ARGS=(--heartbeat-ms 3600000 --idle-timeout-ms 7200000 --handshake-timeout-ms 60000)
+# Operators take over every conversation before any message, so the assistant never answers;
+# its delay stays at the default.
+WS_ARGS=()
+HUB_AUTH=(--dev)
+WORKSPACES=${WORKSPACES:-1}
+if [ "$WORKSPACES" -gt 1 ]; then
+  SECRET=bench-operator-secret
+  python3 - "$WORKSPACES" >"$OUT/workspaces.json" <<'EOF'
+import json, sys
+n = int(sys.argv[1])
+print(json.dumps([{"id": f"bench-{i}", "name": f"Bench {i}", "plan": "pro"} for i in range(n)]))
+EOF
+  HUB_AUTH=(--workspaces "$OUT/workspaces.json" --operator-jwt-secret "$SECRET")
+  for i in $(seq 0 $((WORKSPACES - 1))); do WS_ARGS+=(--workspace "bench-$i"); done
+  WS_ARGS+=()
+  LG_SECRET=(--operator-jwt-secret "$SECRET")
+else
+  LG_SECRET=()
+fi
+
+start_hub() { # name port extra-args...
+  local name=$1 port=$2
+  shift 2
+  TC_LOG=warn "$BIN/hub" --listen "127.0.0.1:$port" "${HUB_AUTH[@]}" "${COMMON_HUB_ARGS[@]}" "$@" \
+    >"$OUT/$name.out" 2>"$OUT/$name.log" &
+  PIDS+=($!)
+  wait_port 127.0.0.1 "$port"
+}
+
+machine() {
+  echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -r)"
+}
+
+perf_start() { # pid
+  if [ "${PERF:-0}" = 1 ] && command -v perf >/dev/null; then
+    perf record -F 499 -g -p "$1" -o "$OUT/perf.data" >/dev/null 2>&1 &
+    PERF_PID=$!
+  fi
+}
+
+perf_stop() {
+  if [ -n "${PERF_PID:-}" ]; then
+    kill -INT "$PERF_PID" 2>/dev/null || true
+    wait "$PERF_PID" 2>/dev/null || true
+    perf report -i "$OUT/perf.data" --no-children --sort symbol --stdio 2>/dev/null |
+      grep -v '^$' | head -80 >"$OUT/perf.txt" || true
+    echo "perf: $OUT/perf.txt"
+  fi
+}
+
+RELAY_ARGS=(
+  --visitors "${VISITORS:-200}" --operators "${OPERATORS:-20}"
+  --operator-ratio "${OP_RATIO:-0.2}" --warmup-secs "${WARMUP:-2}"
+  "${LG_SECRET[@]}"
+)
+[ "${NO_ONLINE:-0}" = 1 ] && RELAY_ARGS+=(--no-online)
+
+machine | tee "$OUT/report.md"
+case "$scenario" in
+  idle)
+    port=$(free_port)
+    start_hub hub "$port"
+    hub_pid=${PIDS[0]}
+    # The hook prints the hub's memory breakdown once every connection is up.
+    "$BIN/loadgen" --url "ws://127.0.0.1:$port" --hub-pid "$hub_pid" "${WS_ARGS[@]}" \
+      --hook "f() { grep -E '^(Rss|Pss_Anon|Anonymous)' /proc/$hub_pid/smaps_rollup > '$OUT/smaps_rollup.txt'; }; f" \
+      idle --connections "${CONNECTIONS:-19950}" | tee -a "$OUT/report.md"
+    echo "hub smaps_rollup with every connection up:" | tee -a "$OUT/report.md"
+    tee -a "$OUT/report.md" <"$OUT/smaps_rollup.txt"
+    ;;
+
+  relay | ceiling)
+    port=$(free_port)
+    start_hub hub "$port"
+    hub_pid=${PIDS[0]}
+    perf_start "$hub_pid"
+    if [ "$scenario" = relay ]; then
+      steps=(--rate "${RATES:-1000,5000}" --duration-secs "${DURATION:-10}")
+    else
+      steps=(--rate "${RATES:-5000,7500,10000,12500,15000,20000,25000,30000}"
+        --duration-secs "${DURATION:-5}" --stop-p99-ms 50)
+    fi
+    "$BIN/loadgen" --url "ws://127.0.0.1:$port" --hub-pid "$hub_pid" "${WS_ARGS[@]}" \
+      relay "${RELAY_ARGS[@]}" "${steps[@]}" | tee -a "$OUT/report.md"
+    perf_stop
+    ;;
+
+  relay3)
+    rport=$(free_port)
+    [ "$rport" != 6379 ] || rport=$(free_port)
+    redis-server --port "$rport" --bind 127.0.0.1 --save '' --appendonly no --loglevel warning \
+      >"$OUT/redis.log" 2>&1 &
+    PIDS+=($!)
+    redis_pid=$!
+    wait_port 127.0.0.1 "$rport"
+    REDIS="redis-cli -p $rport"
+    hub_args=(--redis-url "redis://127.0.0.1:$rport/" --visitor-token-secret bench-visitor-secret)
+    urls=()
+    hub_pids=()
+    ports=()
+    for i in 1 2 3; do
+      p=$(free_port)
+      start_hub "hub$i" "$p" "${hub_args[@]}"
+      hub_pids+=(--hub-pid "${PIDS[-1]}")
+      ports+=("$p")
+    done
+    perf_start "${PIDS[1]}"
+    others=(--pid "redis=$redis_pid")
+    if [ -f deploy/nginx/take-control.conf ] && command -v nginx >/dev/null; then
+      nport=$(free_port)
+      mkdir -p "$OUT/nginx"
+      servers=""
+      for p in "${ports[@]}"; do servers+="        server 127.0.0.1:$p max_fails=1 fail_timeout=10s;"$'\n'; done
+      cat >"$OUT/nginx/nginx.conf" <<EOF
+daemon off;
+master_process off;
+worker_processes 1;
+worker_rlimit_nofile 20000;
+pid $OUT/nginx/nginx.pid;
+error_log $OUT/nginx/error.log warn;
+events { worker_connections 16384; }
+http {
+    client_body_temp_path $OUT/nginx/client_body;
+    proxy_temp_path $OUT/nginx/proxy;
+    fastcgi_temp_path $OUT/nginx/fastcgi;
+    uwsgi_temp_path $OUT/nginx/uwsgi;
+    scgi_temp_path $OUT/nginx/scgi;
+    access_log off;
+    upstream hubs {
+        zone hubs 64k;
+$servers        keepalive 16;
+    }
+    server {
+        listen 127.0.0.1:$nport;
+        include $PWD/deploy/nginx/take-control.conf;
+    }
+}
+EOF
+      nginx -c "$OUT/nginx/nginx.conf" -p "$OUT/nginx" &
+      PIDS+=($!)
+      others+=(--pid "nginx=${PIDS[-1]}")
+      wait_port 127.0.0.1 "$nport"
+      urls=(--url "ws://127.0.0.1:$nport")
+      echo "topology: loadgen → nginx (1 worker, deploy/nginx/take-control.conf) → 3 hubs → redis-server :$rport" | tee -a "$OUT/report.md"
+    else
+      for p in "${ports[@]}"; do urls+=(--url "ws://127.0.0.1:$p"); done
+      echo "topology: loadgen → 3 hubs directly, round robin (no deploy/nginx) → redis-server :$rport" | tee -a "$OUT/report.md"
+    fi
+    # At each window's start and end: Redis command counters; at the start also a 2 s MONITOR
+    # sample, which tells commands sent by clients from those run inside scripts.
+    hook="f() { $REDIS INFO commandstats > $OUT/cmdstats-\$1-\$2.txt; \
+if [ \"\$1\" = start ]; then timeout 2 $REDIS MONITOR > $OUT/monitor-\$2.txt 2>/dev/null & fi; }; f"
+    "$BIN/loadgen" "${urls[@]}" "${hub_pids[@]}" "${others[@]}" "${WS_ARGS[@]}" --hook "$hook" \
+      relay "${RELAY_ARGS[@]}" --rate "${RATES:-1000,5000}" --duration-secs "${DURATION:-10}" |
+      tee -a "$OUT/report.md"
+    perf_stop
+    python3 - "$OUT" <<'EOF' | tee -a "$OUT/report.md"
+# Redis commands per persisted event. Every persisted event is exactly one XADD, and XADD is only
+# ever called inside the Lua scripts, so Δxadd counts persisted events (visitor and operator
+# messages alike). MONITOR marks script-internal commands with "lua]": the rest are round trips.
+import collections, glob, os, re, sys
+out = sys.argv[1]
+def stats(path):
+    d = {}
+    for line in open(path):
+        m = re.match(r"cmdstat_([^:]+):calls=(\d+)", line)
+        if m:
+            d[m.group(1)] = int(m.group(2))
+    return d
+print("\nRedis, per persisted event (INFO commandstats over each measured window):\n")
+print("| step | persisted events (Δxadd) | evalsha | publish | other top-level | all commands incl. inside scripts |")
+print("| --- | --- | --- | --- | --- | --- |")
+script_cmds = {"hget", "hset", "xrange", "exists", "expire", "hgetall", "hincrby", "srem", "xadd", "zadd"}
+for start in sorted(glob.glob(f"{out}/cmdstats-start-*.txt")):
+    step = start.rsplit("-", 1)[1].split(".")[0]
+    end = f"{out}/cmdstats-end-{step}.txt"
+    if not os.path.exists(end):
+        continue
+    a, b = stats(start), stats(end)
+    delta = {k: b.get(k, 0) - a.get(k, 0) for k in b}
+    ev = max(delta.get("xadd", 0), 1)
+    top_other = sum(v for k, v in delta.items() if k not in script_cmds | {"evalsha", "publish", "info", "monitor"})
+    total = sum(v for k, v in delta.items() if k not in {"info", "monitor"})
+    print(f"| {step} | {delta.get('xadd', 0)} | {delta.get('evalsha', 0) / ev:.2f} | {delta.get('publish', 0) / ev:.2f} | {top_other / ev:.2f} | {total / ev:.2f} |")
+print("\nMONITOR sample (2 s at each window's start): commands per persisted event\n")
+print("| step | persisted events (XADD in scripts) | client round trips per event | by command | inside scripts per event |")
+print("| --- | --- | --- | --- | --- |")
+for mon in sorted(glob.glob(f"{out}/monitor-*.txt")):
+    step = mon.rsplit("-", 1)[1].split(".")[0]
+    top, lua = collections.Counter(), collections.Counter()
+    for line in open(mon, errors="replace"):
+        parts = line.split('"')
+        if len(parts) < 2:
+            continue
+        cmd = parts[1].lower()
+        (lua if " lua]" in line else top)[cmd] += 1
+    for k in ("info", "monitor"):
+        top.pop(k, None)
+    ev = max(lua.get("xadd", 0), 1)
+    by = ", ".join(f"{k} {v / ev:.2f}" for k, v in top.most_common())
+    print(f"| {step} | {lua.get('xadd', 0)} | {sum(top.values()) / ev:.2f} | {by} | {sum(lua.values()) / ev:.2f} |")
+EOF
+    ;;
+esac
+echo "results: $OUT/report.md" >&2
