@@ -131,6 +131,27 @@ where
     send_close(sink, code).await;
 }
 
+/// Most queued frames written before one flush.
+const BATCH: usize = 64;
+
+/// Run a socket operation, giving up when the client is marked slow (its queue overflowed
+/// while this waited on a full socket) or after `limit`: a stalled reader can never pin its
+/// session, or memory, forever.
+async fn guarded<E>(
+    slow: tokio_util::sync::CancellationToken,
+    limit: std::time::Duration,
+    op: impl std::future::Future<Output = Result<(), E>>,
+) -> Result<(), Gone> {
+    tokio::select! {
+        biased;
+        () = slow.cancelled() => Err(Gone),
+        r = tokio::time::timeout(limit, op) => match r {
+            Ok(Ok(())) => Ok(()),
+            _ => Err(Gone),
+        },
+    }
+}
+
 /// The state every session has after its handshake.
 pub struct Conn<S> {
     pub hub: Hub,
@@ -143,6 +164,8 @@ pub struct Conn<S> {
     pub online: Option<String>,
     /// The workspace whose team (presence, audit) this connection follows, if any.
     pub team: Option<String>,
+    /// Writes are buffered until the next flush.
+    batching: bool,
 }
 
 impl<S> std::fmt::Debug for Conn<S> {
@@ -172,6 +195,7 @@ where
             cursors: HashMap::new(),
             online: None,
             team: None,
+            batching: false,
         }
     }
 
@@ -190,20 +214,38 @@ where
         Ok(())
     }
 
-    /// Write to the socket. A client that stops reading fills its socket buffer and this write
-    /// waits; meanwhile its queue overflows and fan-out marks it slow. Give up then (or after
-    /// the idle timeout), so a stalled reader can never pin its session, or memory, forever.
+    /// Write to the socket (buffered while [`Conn::deliver_batch`] runs; it flushes once).
     async fn write(&mut self, out: WsOut) -> Result<(), Gone> {
-        let slow = self.rx.slow.clone();
-        let limit = self.hub.config().idle_timeout();
-        tokio::select! {
-            biased;
-            () = slow.cancelled() => Err(Gone),
-            r = tokio::time::timeout(limit, self.sink.send(out)) => match r {
-                Ok(Ok(())) => Ok(()),
-                _ => Err(Gone),
-            },
+        let (slow, limit) = (self.rx.slow.clone(), self.hub.config().idle_timeout());
+        if self.batching {
+            guarded(slow, limit, self.sink.feed(out)).await
+        } else {
+            guarded(slow, limit, self.sink.send(out)).await
         }
+    }
+
+    async fn flush(&mut self) -> Result<(), Gone> {
+        let (slow, limit) = (self.rx.slow.clone(), self.hub.config().idle_timeout());
+        guarded(slow, limit, self.sink.flush()).await
+    }
+
+    /// Deliver `first` and whatever else is already queued (up to [`BATCH`]), then flush once:
+    /// under load a burst costs one socket write instead of one per frame.
+    pub async fn deliver_batch(&mut self, first: Outbound) -> Result<(), Gone> {
+        self.batching = true;
+        let mut result = self.deliver(first).await;
+        for _ in 1..BATCH {
+            if result.is_err() {
+                break;
+            }
+            match self.rx.rx.try_recv() {
+                Ok(item) => result = self.deliver(item).await,
+                Err(_) => break,
+            }
+        }
+        self.batching = false;
+        result?;
+        self.flush().await
     }
 
     fn pick(&self, for_operators: &str, for_visitors: Option<&str>) -> Option<String> {
@@ -378,7 +420,7 @@ where
                     Some(WsIn::Close) | None => return,
                 }
             }
-            Some(item) = conn.rx.rx.recv() => conn.deliver(item).await.map(|()| Flow::Continue),
+            Some(item) = conn.rx.rx.recv() => conn.deliver_batch(item).await.map(|()| Flow::Continue),
             _ = ticker.tick() => {
                 if last_heard.elapsed() >= idle {
                     Ok(Flow::Close(CloseCode::IDLE_TIMEOUT))
