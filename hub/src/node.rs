@@ -34,6 +34,9 @@ use crate::registry::{ConnId, Delivery, Outbound, Registry};
 use crate::store::{Appended, ConversationMeta, Draft, NewConversation, Store, StoreError};
 use crate::util::{now_ms, now_secs, random_id, visitor_label};
 
+/// How often a conversation's Online list row may be re-published.
+pub const ONLINE_COALESCE: Duration = Duration::from_millis(200);
+
 /// Most events a `history` frame carries.
 pub const HISTORY_LIMIT: usize = 5000;
 
@@ -60,6 +63,8 @@ pub struct Inner {
     pub tasks: TaskTracker,
     /// The running generation of each conversation.
     generations: DashMap<String, (u64, CancellationToken)>,
+    /// Conversations whose Online list row changed since the last publication (id → workspace).
+    changed_rows: DashMap<String, String>,
     next_generation: std::sync::atomic::AtomicU64,
     /// Serializes bus (un)subscription per topic, so a leave and a join racing on the same topic
     /// can never leave the bus unsubscribed while a local client listens.
@@ -172,12 +177,14 @@ impl Hub {
                 shutdown: CancellationToken::new(),
                 tasks: TaskTracker::new(),
                 generations: DashMap::new(),
+                changed_rows: DashMap::new(),
                 next_generation: std::sync::atomic::AtomicU64::new(0),
                 topic_locks: DashMap::new(),
             }),
         };
         hub.inner.tasks.spawn(hub.clone().dispatch(inbox));
         hub.inner.tasks.spawn(hub.clone().housekeeping());
+        hub.inner.tasks.spawn(hub.clone().online_rows());
         hub
     }
 
@@ -570,13 +577,52 @@ impl Hub {
         self.publish_summary(meta).await;
     }
 
+    /// Mark a conversation's Online list row as changed. Rows are published at most once per
+    /// [`ONLINE_COALESCE`] per conversation, read fresh from the store: a busy conversation does
+    /// not send every dashboard a row per message (the load generator saw dashboards of a busy
+    /// workspace fall behind and get cut off without this).
     async fn publish_summary(&self, meta: &ConversationMeta) {
-        let msg = BusMessage::Summary {
-            workspace_id: meta.workspace_id.clone(),
-            summary: meta.summary(),
-        };
-        self.publish(&Topic::Workspace(meta.workspace_id.clone()), &msg)
-            .await;
+        self.inner
+            .changed_rows
+            .insert(meta.id.clone(), meta.workspace_id.clone());
+    }
+
+    /// Publish the rows marked since the last round.
+    async fn flush_rows(&self) {
+        let ids: Vec<String> = self
+            .inner
+            .changed_rows
+            .iter()
+            .map(|e| e.key().clone())
+            .collect();
+        for id in ids {
+            if self.inner.changed_rows.remove(&id).is_none() {
+                continue;
+            }
+            match self.inner.store.get(&id).await {
+                Ok(Some(meta)) if meta.active => {
+                    let msg = BusMessage::Summary {
+                        workspace_id: meta.workspace_id.clone(),
+                        summary: meta.summary(),
+                    };
+                    self.publish(&Topic::Workspace(meta.workspace_id.clone()), &msg)
+                        .await;
+                }
+                Ok(_) => {}
+                Err(e) => warn!(conversation_id = id, error = %e, "online row not published"),
+            }
+        }
+    }
+
+    async fn online_rows(self) {
+        let mut ticker = tokio::time::interval(ONLINE_COALESCE);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = self.inner.shutdown.cancelled() => return,
+                _ = ticker.tick() => self.flush_rows().await,
+            }
+        }
     }
 
     // ---- the assistant ----------------------------------------------------------------------

@@ -257,3 +257,32 @@ async fn idle_conversations_leave_the_online_list() {
     let snap = op.until_type("online_snapshot").await;
     assert_eq!(snap["conversations"], json!([]));
 }
+
+#[tokio::test]
+async fn a_busy_conversation_does_not_flood_the_online_list() {
+    let th = TestHub::start().await;
+    let mut visitor = th.visitor().await;
+    let cid = visitor.conversation_id.clone();
+    let mut martin = th.operator("martin", Role::Operator).await;
+    martin.takeover(&cid).await; // the AI stays out: only the visitor's messages change the row
+    let mut olivia = th.operator("olivia", Role::Owner).await;
+    olivia.send(json!({"type": "subscribe_online"})).await;
+    olivia.until_type("online_snapshot").await;
+    let mut last = 0;
+    for i in 0..50 {
+        last = visitor.say(&format!("v{i}"), "and another thing").await;
+    }
+    // Count the rows until the one showing the last message: coalesced, not one per message.
+    let mut rows = 0;
+    loop {
+        let f = olivia.until_type("online_update").await;
+        if f["conversation"]["id"] == cid.as_str() {
+            rows += 1;
+            if f["conversation"]["last_seq"] == last {
+                break;
+            }
+        }
+    }
+    assert!(rows < 25, "{rows} rows for 50 messages");
+    println!("online list: {rows} row updates for 50 messages");
+}
