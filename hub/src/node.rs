@@ -31,7 +31,9 @@ use crate::control::{Actor, ControlError, Fence, HoldCheck};
 use crate::directory::Directory;
 use crate::metrics::Metrics;
 use crate::registry::{ConnId, Delivery, Outbound, Registry};
-use crate::store::{Appended, ConversationMeta, Draft, NewConversation, Store, StoreError};
+use crate::store::{
+    Announce, Appended, ConversationMeta, Draft, NewConversation, Store, StoreError,
+};
 use crate::util::{now_ms, now_secs, random_id, visitor_label};
 
 /// How often a conversation's Online list row may be re-published.
@@ -302,15 +304,12 @@ impl Hub {
             client_id: Some(client_id.clone()),
         };
         let appended = self
-            .inner
-            .store
-            .append(conversation_id, draft, Fence::Visitor, now_ms())
+            .append_event(conversation_id, draft, Fence::Visitor)
             .await
             .map_err(|e| error_frame(&e, conversation_id).client(client_id))?;
         if !appended.duplicate {
             let m = &self.inner.metrics;
             m.add(&m.messages_in_visitor, 1);
-            self.publish_event(&appended.meta, &appended.event).await;
             if appended.meta.control.holder == Holder::Ai {
                 self.start_reply(&appended.meta);
             }
@@ -335,15 +334,52 @@ impl Hub {
         };
         let fence = Fence::Operator(op.claims.sub.clone());
         let appended = self
-            .inner
-            .store
-            .append(conversation_id, draft, fence, now_ms())
+            .append_event(conversation_id, draft, fence)
             .await
             .map_err(|e| error_frame(&e, conversation_id).client(client_id))?;
         if !appended.duplicate {
             let m = &self.inner.metrics;
             m.add(&m.messages_in_operator, 1);
-            self.publish_event(&appended.meta, &appended.event).await;
+        }
+        Ok(appended)
+    }
+
+    /// Store an event and publish it (unless it is a re-sent duplicate). When the store can
+    /// publish in the same atomic step (Redis), it does: one round trip for the whole message.
+    async fn append_event(
+        &self,
+        conversation_id: &str,
+        draft: Draft,
+        fence: Fence,
+    ) -> Result<Appended, StoreError> {
+        let store = &self.inner.store;
+        let topic = Topic::Conversation(conversation_id.to_owned());
+        let (appended, announced) = match self.inner.bus.channel(&topic) {
+            Some(channel) => {
+                let (head, tail) =
+                    BusMessage::event_envelope(conversation_id, crate::util::now_us());
+                let announce = Announce {
+                    channel,
+                    head,
+                    tail,
+                };
+                store
+                    .append_announced(conversation_id, draft, fence, now_ms(), &announce)
+                    .await?
+            }
+            None => (
+                store
+                    .append(conversation_id, draft, fence, now_ms())
+                    .await?,
+                false,
+            ),
+        };
+        if !appended.duplicate {
+            if announced {
+                self.publish_summary(&appended.meta).await;
+            } else {
+                self.publish_event(&appended.meta, &appended.event).await;
+            }
         }
         Ok(appended)
     }
@@ -701,15 +737,10 @@ impl Hub {
         };
         let fence = Fence::Ai { epoch };
         match self
-            .inner
-            .store
-            .append(conversation_id, draft, fence.clone(), now_ms())
+            .append_event(conversation_id, draft, fence.clone())
             .await
         {
-            Ok(a) => {
-                self.publish_event(&a.meta, &a.event).await;
-                metrics.bump(&metrics.ai_replies, 1);
-            }
+            Ok(_) => metrics.bump(&metrics.ai_replies, 1),
             Err(StoreError::Control(_)) => {
                 debug!(conversation_id, "AI reply fenced off by a takeover");
                 metrics.bump(&metrics.ai_fenced, 1);
@@ -725,13 +756,8 @@ impl Hub {
             let draft = Draft::HumanRequested {
                 by: HumanRequestedBy::Assistant,
             };
-            if let Ok(a) = self
-                .inner
-                .store
-                .append(conversation_id, draft, fence, now_ms())
-                .await
-            {
-                self.publish_event(&a.meta, &a.event).await;
+            if let Err(e) = self.append_event(conversation_id, draft, fence).await {
+                debug!(conversation_id, error = %e, "request for a human not stored");
             }
         }
     }

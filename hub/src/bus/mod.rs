@@ -81,6 +81,18 @@ pub enum BusMessage {
     Resync,
 }
 
+impl BusMessage {
+    /// The serialized [`BusMessage::Event`] around an event's JSON: `head` + event + `tail`, so a
+    /// store that builds the event's JSON itself can publish exactly what `publish` would.
+    pub fn event_envelope(conversation_id: &str, published_us: u64) -> (String, String) {
+        let id = serde_json::to_string(conversation_id).unwrap_or_else(|_| "\"\"".into());
+        (
+            format!(r#"{{"t":"event","conversation_id":{id},"event":"#),
+            format!(r#","published_us":{published_us}}}"#),
+        )
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum BusError {
     #[error("bus unavailable: {0}")]
@@ -90,6 +102,11 @@ pub enum BusError {
 #[async_trait]
 pub trait Bus: Send + Sync + std::fmt::Debug + 'static {
     async fn publish(&self, topic: &Topic, message: &BusMessage) -> Result<(), BusError>;
+    /// The channel a topic is published on, when a store sharing this bus's server can publish
+    /// to it itself (Redis: inside the append script). `None`: only `publish` reaches it.
+    fn channel(&self, _topic: &Topic) -> Option<String> {
+        None
+    }
     /// Start receiving a topic's messages on this node.
     async fn subscribe(&self, topic: &Topic) -> Result<(), BusError>;
     async fn unsubscribe(&self, topic: &Topic) -> Result<(), BusError>;
@@ -101,3 +118,36 @@ pub trait Bus: Send + Sync + std::fmt::Debug + 'static {
 
 /// Messages for this node, as delivered by its bus.
 pub type Inbox = tokio::sync::mpsc::Receiver<(Topic, BusMessage)>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use protocol::EventKind;
+
+    #[test]
+    fn an_event_envelope_is_exactly_the_serialized_event_message() {
+        let event = ConversationEvent {
+            seq: 7,
+            at: 1_764_000_000_000,
+            kind: EventKind::Message {
+                author: Author::Visitor,
+                text: "quote \" and \\ backslash".into(),
+                client_id: Some("c1".into()),
+            },
+        };
+        let (head, tail) = BusMessage::event_envelope("cv_\"odd\"", 42);
+        let json = format!(
+            "{head}{}{tail}",
+            serde_json::to_string(&event).expect("json")
+        );
+        let parsed: BusMessage = serde_json::from_str(&json).expect("valid bus message");
+        assert_eq!(
+            parsed,
+            BusMessage::Event {
+                conversation_id: "cv_\"odd\"".into(),
+                event,
+                published_us: 42,
+            }
+        );
+    }
+}

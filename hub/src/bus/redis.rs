@@ -110,7 +110,7 @@ impl RedisBus {
         ))
     }
 
-    fn channel(&self, topic: &Topic) -> String {
+    fn channel_name(&self, topic: &Topic) -> String {
         format!("{}{}", self.prefix, topic.key())
     }
 }
@@ -142,22 +142,26 @@ impl Bus for RedisBus {
             serde_json::to_vec(message).map_err(|e| BusError::Unavailable(e.to_string()))?;
         let mut conn = self.publisher.clone();
         let _: i64 = conn
-            .publish(self.channel(topic), payload)
+            .publish(self.channel_name(topic), payload)
             .await
             .map_err(unavailable)?;
         Ok(())
     }
 
+    fn channel(&self, topic: &Topic) -> Option<String> {
+        Some(self.channel_name(topic))
+    }
+
     async fn subscribe(&self, topic: &Topic) -> Result<(), BusError> {
         let mut conn = self.subscriber.clone();
-        conn.subscribe(self.channel(topic))
+        conn.subscribe(self.channel_name(topic))
             .await
             .map_err(unavailable)
     }
 
     async fn unsubscribe(&self, topic: &Topic) -> Result<(), BusError> {
         let mut conn = self.subscriber.clone();
-        conn.unsubscribe(self.channel(topic))
+        conn.unsubscribe(self.channel_name(topic))
             .await
             .map_err(unavailable)
     }

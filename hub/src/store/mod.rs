@@ -75,6 +75,15 @@ pub enum Draft {
     },
 }
 
+/// A bus publication for an event about to be appended: `head` + the event's JSON + `tail` on
+/// `channel` (see `BusMessage::event_envelope`).
+#[derive(Debug, Clone)]
+pub struct Announce {
+    pub channel: String,
+    pub head: String,
+    pub tail: String,
+}
+
 /// The result of an append.
 #[derive(Debug, Clone)]
 pub struct Appended {
@@ -116,6 +125,20 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         fence: Fence,
         at: Millis,
     ) -> Result<Appended, StoreError>;
+
+    /// [`Store::append`], and publish the event on the bus in the same atomic step when this
+    /// store can (the Redis store: one round trip for the whole message). Returns whether it
+    /// did; when not, the caller publishes.
+    async fn append_announced(
+        &self,
+        id: &str,
+        draft: Draft,
+        fence: Fence,
+        at: Millis,
+        _announce: &Announce,
+    ) -> Result<(Appended, bool), StoreError> {
+        self.append(id, draft, fence, at).await.map(|a| (a, false))
+    }
 
     async fn takeover(
         &self,

@@ -23,8 +23,8 @@ use redis::aio::ConnectionManager;
 use redis::{AsyncCommands, Script};
 
 use super::{
-    AUDIT_KEEP, Appended, ControlChange, ConversationMeta, Draft, Holding, NewConversation, Store,
-    StoreError, dedupe_key, operator_key, preview, sort_team,
+    AUDIT_KEEP, Announce, Appended, ControlChange, ConversationMeta, Draft, Holding,
+    NewConversation, Store, StoreError, dedupe_key, operator_key, preview, sort_team,
 };
 use crate::control::{Actor, ControlError, Fence};
 
@@ -137,6 +137,78 @@ impl RedisStore {
             return Err(StoreError::NotFound);
         }
         Ok(reply)
+    }
+
+    /// Append (see `lua/append.lua`), publishing the event in the same step when `announce`.
+    async fn append_with(
+        &self,
+        id: &str,
+        draft: Draft,
+        fence: Fence,
+        at: Millis,
+        announce: Option<&Announce>,
+    ) -> Result<(Appended, bool), StoreError> {
+        let (fence_kind, fence_arg) = match &fence {
+            Fence::Visitor => ("visitor", String::new()),
+            Fence::Ai { epoch } => ("ai", epoch.to_string()),
+            Fence::Operator(op) => ("operator", op.clone()),
+        };
+        let (dedupe, body, preview_json, needs_human) = match &draft {
+            Draft::Message {
+                author,
+                text,
+                client_id,
+            } => {
+                let body = serde_json::to_string(&protocol::EventKind::Message {
+                    author: author.clone(),
+                    text: text.clone(),
+                    client_id: client_id.clone(),
+                })
+                .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+                let p = serde_json::to_string(&preview(author, text))
+                    .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+                let dd = client_id
+                    .as_deref()
+                    .map(|c| dedupe_key(author, c))
+                    .unwrap_or_default();
+                (dd, body, p, "0")
+            }
+            Draft::HumanRequested { by } => {
+                let body = serde_json::to_string(&protocol::EventKind::HumanRequested { by: *by })
+                    .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+                (String::new(), body, String::new(), "1")
+            }
+        };
+        let at = at.to_string();
+        let (status, event, meta, extra) = self
+            .run(
+                &self.append,
+                id,
+                &[
+                    fence_kind,
+                    &fence_arg,
+                    &dedupe,
+                    &body,
+                    &at,
+                    &preview_json,
+                    needs_human,
+                    announce.map_or("", |a| a.channel.as_str()),
+                    announce.map_or("", |a| a.head.as_str()),
+                    announce.map_or("", |a| a.tail.as_str()),
+                ],
+            )
+            .await?;
+        if let Some(e) = control_error(&status, &extra) {
+            return Err(e);
+        }
+        let appended = Appended {
+            event: Self::event(&event)?,
+            duplicate: status == "duplicate",
+            meta: self.meta(id, meta)?,
+        };
+        // A duplicate was published when it was first stored.
+        let announced = announce.is_some() && !appended.duplicate;
+        Ok((appended, announced))
     }
 
     fn meta(&self, id: &str, flat: Vec<String>) -> Result<ConversationMeta, StoreError> {
@@ -268,61 +340,20 @@ impl Store for RedisStore {
         fence: Fence,
         at: Millis,
     ) -> Result<Appended, StoreError> {
-        let (fence_kind, fence_arg) = match &fence {
-            Fence::Visitor => ("visitor", String::new()),
-            Fence::Ai { epoch } => ("ai", epoch.to_string()),
-            Fence::Operator(op) => ("operator", op.clone()),
-        };
-        let (dedupe, body, preview_json, needs_human) = match &draft {
-            Draft::Message {
-                author,
-                text,
-                client_id,
-            } => {
-                let body = serde_json::to_string(&protocol::EventKind::Message {
-                    author: author.clone(),
-                    text: text.clone(),
-                    client_id: client_id.clone(),
-                })
-                .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-                let p = serde_json::to_string(&preview(author, text))
-                    .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-                let dd = client_id
-                    .as_deref()
-                    .map(|c| dedupe_key(author, c))
-                    .unwrap_or_default();
-                (dd, body, p, "0")
-            }
-            Draft::HumanRequested { by } => {
-                let body = serde_json::to_string(&protocol::EventKind::HumanRequested { by: *by })
-                    .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-                (String::new(), body, String::new(), "1")
-            }
-        };
-        let at = at.to_string();
-        let (status, event, meta, extra) = self
-            .run(
-                &self.append,
-                id,
-                &[
-                    fence_kind,
-                    &fence_arg,
-                    &dedupe,
-                    &body,
-                    &at,
-                    &preview_json,
-                    needs_human,
-                ],
-            )
-            .await?;
-        if let Some(e) = control_error(&status, &extra) {
-            return Err(e);
-        }
-        Ok(Appended {
-            event: Self::event(&event)?,
-            duplicate: status == "duplicate",
-            meta: self.meta(id, meta)?,
-        })
+        self.append_with(id, draft, fence, at, None)
+            .await
+            .map(|(a, _)| a)
+    }
+
+    async fn append_announced(
+        &self,
+        id: &str,
+        draft: Draft,
+        fence: Fence,
+        at: Millis,
+        announce: &Announce,
+    ) -> Result<(Appended, bool), StoreError> {
+        self.append_with(id, draft, fence, at, Some(announce)).await
     }
 
     async fn takeover(
@@ -823,5 +854,43 @@ mod tests {
             .expect("append");
         // One EVALSHA: the whole append (fence, dedupe, seq, history, Online list) in one trip.
         assert_eq!(monitor.round_trips().await, ["evalsha"]);
+
+        // And with the publication to the other nodes folded in: still one trip.
+        let (bus, mut inbox) =
+            crate::bus::redis::RedisBus::connect(&server.url(), "b:", server.manager().await, 8)
+                .await
+                .expect("bus");
+        use crate::bus::{Bus, BusMessage, Topic};
+        let topic = Topic::Conversation("c".into());
+        bus.subscribe(&topic).await.expect("subscribe");
+        let (head, tail) = BusMessage::event_envelope("c", 99);
+        let announce = Announce {
+            channel: bus.channel(&topic).expect("redis channel"),
+            head,
+            tail,
+        };
+        let _ = monitor.round_trips().await; // the subscription's own commands
+        let (appended, announced) = store
+            .append_announced("c", msg("y"), Fence::Visitor, 4, &announce)
+            .await
+            .expect("append");
+        assert!(announced);
+        assert_eq!(monitor.round_trips().await, ["evalsha"]);
+        let (got_topic, got) = inbox.recv().await.expect("published");
+        assert_eq!(got_topic, topic);
+        assert_eq!(
+            got,
+            BusMessage::Event {
+                conversation_id: "c".into(),
+                event: appended.event,
+                published_us: 99,
+            }
+        );
+        // A re-sent message is not published again.
+        let (_, again) = store
+            .append_announced("c", msg("y"), Fence::Visitor, 5, &announce)
+            .await
+            .expect("append");
+        assert!(!again);
     }
 }

@@ -10,7 +10,8 @@ use protocol::{
 };
 
 use super::{
-    Appended, ControlChange, ConversationMeta, Draft, Holding, NewConversation, Store, StoreError,
+    Announce, Appended, ControlChange, ConversationMeta, Draft, Holding, NewConversation, Store,
+    StoreError,
 };
 use crate::control::{Actor, Fence};
 use crate::metrics::Metrics;
@@ -62,6 +63,17 @@ impl Store for TimedStore {
         at: Millis,
     ) -> Result<Appended, StoreError> {
         timed!(self.append(id, draft, fence, at))
+    }
+
+    async fn append_announced(
+        &self,
+        id: &str,
+        draft: Draft,
+        fence: Fence,
+        at: Millis,
+        announce: &Announce,
+    ) -> Result<(Appended, bool), StoreError> {
+        timed!(self.append_announced(id, draft, fence, at, announce))
     }
 
     async fn takeover(

@@ -1,6 +1,8 @@
 -- KEYS: meta, workspace key prefix, global active zset (see common.lua)
 -- ARGV: fence kind (visitor|ai|operator), fence arg (epoch or operator id), dedupe field ("" for
---       none), event body JSON, at, preview JSON ("" to keep), needs_human ("1" to set)
+--       none), event body JSON, at, preview JSON ("" to keep), needs_human ("1" to set),
+--       then optionally a channel, head and tail: the stored event is published there as
+--       head .. event .. tail, in this same step (one round trip for a whole message)
 if not exists() then return {'not_found', '', {}, ''} end
 local kind, arg = ARGV[1], ARGV[2]
 local holder = redis.call('HGET', meta, 'holder_id')
@@ -27,4 +29,5 @@ if dd ~= '' then
 end
 if ARGV[6] ~= '' then redis.call('HSET', meta, 'last_msg', ARGV[6]) end
 if ARGV[7] == '1' then redis.call('HSET', meta, 'needs_human', '1') end
+if ARGV[8] and ARGV[8] ~= '' then redis.call('PUBLISH', ARGV[8], ARGV[9] .. event .. ARGV[10]) end
 return result('ok', event)
