@@ -125,6 +125,24 @@ pub struct Config {
     #[arg(long, env = "TC_OUTBOUND_QUEUE", default_value_t = 256)]
     pub outbound_queue: usize,
 
+    /// Chat messages a connection may send per second, sustained (0: unlimited). Over the
+    /// limit a message is refused with `rate_limited` and `retry_after_ms`; the client re-sends
+    /// it with the same client id.
+    #[arg(long, env = "TC_MESSAGE_RATE", default_value_t = 2.0)]
+    pub message_rate: f64,
+
+    /// Chat messages a connection may send at once before the rate applies.
+    #[arg(long, env = "TC_MESSAGE_BURST", default_value_t = 20)]
+    pub message_burst: u32,
+
+    /// Typing frames a connection may send per second, sustained (0: unlimited).
+    #[arg(long, env = "TC_TYPING_RATE", default_value_t = 2.0)]
+    pub typing_rate: f64,
+
+    /// Typing frames a connection may send at once.
+    #[arg(long, env = "TC_TYPING_BURST", default_value_t = 10)]
+    pub typing_burst: u32,
+
     /// Time a new socket has to send `hello`, milliseconds.
     #[arg(long, env = "TC_HANDSHAKE_TIMEOUT_MS", default_value_t = 10_000)]
     pub handshake_timeout_ms: u64,
@@ -172,6 +190,9 @@ impl Config {
         c.listen = SocketAddr::from(([127, 0, 0, 1], 0));
         c.dev = true;
         c.assistant_delay_ms = 0;
+        // Tests drive traffic far above a person's pace; the rate-limit tests turn limits on.
+        c.message_rate = 0.0;
+        c.typing_rate = 0.0;
         c
     }
 

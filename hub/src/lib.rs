@@ -21,6 +21,7 @@ pub mod dev;
 pub mod directory;
 pub mod metrics;
 pub mod node;
+pub mod ratelimit;
 pub mod registry;
 pub mod server;
 pub mod session;

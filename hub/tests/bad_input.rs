@@ -431,3 +431,53 @@ async fn raw_request(addr: std::net::SocketAddr, method: &str, path: &str) -> St
     s.read_to_end(&mut out).await.expect("read");
     String::from_utf8_lossy(&out).into_owned()
 }
+
+#[tokio::test]
+async fn a_message_flood_is_rate_limited_with_a_retry_time_and_nothing_is_lost() {
+    let mut config = hub::Config::for_tests();
+    config.message_rate = 1.0;
+    config.message_burst = 5;
+    config.typing_rate = 1.0;
+    config.typing_burst = 2;
+    let th = TestHub::with(config, None).await;
+    let mut v = th.visitor().await;
+    let mut op = th.operator("martin", Role::Operator).await;
+    op.takeover(&v.conversation_id).await; // keep the AI out of the history
+    for i in 0..5 {
+        v.client
+            .send(json!({"type": "message", "client_id": format!("m{i}"), "text": "hi"}))
+            .await;
+    }
+    v.client
+        .send(json!({"type": "message", "client_id": "m5", "text": "one too many"}))
+        .await;
+    let refused = v
+        .client
+        .until(|f| f["type"] == "error" && f["client_id"] == "m5")
+        .await;
+    assert_eq!(refused["code"], "rate_limited");
+    assert_eq!(refused["retryable"], true);
+    let wait = refused["retry_after_ms"].as_u64().expect("retry_after_ms");
+    assert!(wait > 0 && wait <= 1000, "{wait}");
+    // The five within the burst are stored; the refused one is not.
+    let h = op.open(&v.conversation_id).await;
+    let ids: Vec<&str> = h["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter_map(|e| e["client_id"].as_str())
+        .collect();
+    assert_eq!(ids, ["m0", "m1", "m2", "m3", "m4"]);
+    // Typing has its own bucket.
+    for _ in 0..2 {
+        v.client
+            .send(json!({"type": "typing", "active": true}))
+            .await;
+    }
+    v.client
+        .send(json!({"type": "typing", "active": false}))
+        .await;
+    let e = v.client.until_type("error").await;
+    assert_eq!(e["code"], "rate_limited");
+    assert!(e["message"].as_str().expect("message").contains("typing"));
+}

@@ -284,6 +284,11 @@ impl Builder {
             &prefix,
             "--visitor-token-secret",
             VISITOR_SECRET,
+            // These tests send far faster than a person; rate limits are tested in hub/tests.
+            "--message-rate",
+            "0",
+            "--typing-rate",
+            "0",
         ]
         .iter()
         .map(|s| s.to_string())

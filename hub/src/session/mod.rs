@@ -131,6 +131,22 @@ where
     send_close(sink, code).await;
 }
 
+/// Which rate a client frame counts against.
+#[derive(Debug, Clone, Copy)]
+pub enum RateKind {
+    Message,
+    Typing,
+}
+
+impl RateKind {
+    fn name(self) -> &'static str {
+        match self {
+            RateKind::Message => "message",
+            RateKind::Typing => "typing",
+        }
+    }
+}
+
 /// Most queued frames written before one flush.
 const BATCH: usize = 64;
 
@@ -166,6 +182,8 @@ pub struct Conn<S> {
     pub team: Option<String>,
     /// Writes are buffered until the next flush.
     batching: bool,
+    /// How fast this client may send messages and typing frames.
+    pub limits: crate::ratelimit::ConnLimits,
 }
 
 impl<S> std::fmt::Debug for Conn<S> {
@@ -183,6 +201,7 @@ where
     S: Sink<WsOut> + Unpin,
 {
     pub fn new(hub: Hub, sink: S, kind: ConnKind) -> Self {
+        let limits = crate::ratelimit::ConnLimits::new(hub.config());
         let rx = hub
             .inner()
             .registry
@@ -196,11 +215,42 @@ where
             online: None,
             team: None,
             batching: false,
+            limits,
         }
     }
 
     pub async fn send(&mut self, frame: &ServerFrame) -> Result<(), Gone> {
         self.send_raw(frame_json(frame).to_string()).await
+    }
+
+    /// Take a token from `bucket`; `false` (after telling the client when to retry) when empty.
+    pub async fn allow(
+        &mut self,
+        kind: RateKind,
+        conversation_id: &str,
+        client_id: Option<&str>,
+    ) -> Result<bool, Gone> {
+        let now = std::time::Instant::now();
+        let bucket = match kind {
+            RateKind::Message => &mut self.limits.messages,
+            RateKind::Typing => &mut self.limits.typing,
+        };
+        let Err(wait) = bucket.take(now) else {
+            return Ok(true);
+        };
+        let mut e = ErrorFrame::with_message(
+            ErrorCode::RateLimited,
+            format!(
+                "too many {} frames; retry in {} ms",
+                kind.name(),
+                wait.as_millis().max(1)
+            ),
+        )
+        .conversation(conversation_id);
+        e.client_id = client_id.map(str::to_owned);
+        e.retry_after_ms = Some(u32::try_from(wait.as_millis().max(1)).unwrap_or(u32::MAX));
+        self.send_error(e).await?;
+        Ok(false)
     }
 
     pub async fn send_error(&mut self, error: ErrorFrame) -> Result<(), Gone> {

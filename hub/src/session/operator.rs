@@ -6,8 +6,8 @@ use protocol::decode;
 use protocol::{Author, ErrorCode, ErrorFrame, OperatorFrame, PROTOCOL_VERSION, ServerFrame};
 
 use super::{
-    Conn, Flow, Gone, Handler, WsIn, WsOut, check_protocol, heartbeat_ms, read_hello, refuse,
-    run_loop,
+    Conn, Flow, Gone, Handler, RateKind, WsIn, WsOut, check_protocol, heartbeat_ms, read_hello,
+    refuse, run_loop,
 };
 use crate::bus::Topic;
 use crate::node::{HISTORY_LIMIT, Hub, OperatorSession, error_frame};
@@ -134,24 +134,35 @@ impl OperatorHandler {
                 conversation_id,
                 client_id,
                 text,
-            } => match hub
-                .operator_message(&self.op, &conversation_id, client_id.clone(), text)
-                .await
-            {
-                Ok(a) => {
-                    conn.send(&ServerFrame::Ack {
-                        conversation_id,
-                        client_id,
-                        seq: a.event.seq,
-                    })
-                    .await
+            } => {
+                if !conn
+                    .allow(RateKind::Message, &conversation_id, Some(&client_id))
+                    .await?
+                {
+                    return Ok(());
                 }
-                Err(e) => conn.send_error(e).await,
-            },
+                match hub
+                    .operator_message(&self.op, &conversation_id, client_id.clone(), text)
+                    .await
+                {
+                    Ok(a) => {
+                        conn.send(&ServerFrame::Ack {
+                            conversation_id,
+                            client_id,
+                            seq: a.event.seq,
+                        })
+                        .await
+                    }
+                    Err(e) => conn.send_error(e).await,
+                }
+            }
             OperatorFrame::Typing {
                 conversation_id,
                 active,
             } => {
+                if !conn.allow(RateKind::Typing, &conversation_id, None).await? {
+                    return Ok(());
+                }
                 // Typing into a conversation of another workspace must not reach it.
                 if let Err(e) = hub.conversation_for(&self.op, &conversation_id).await {
                     return conn.send_error(e).await;

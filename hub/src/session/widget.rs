@@ -5,8 +5,8 @@ use protocol::decode;
 use protocol::{Author, ErrorCode, ErrorFrame, PROTOCOL_VERSION, ServerFrame, WidgetFrame};
 
 use super::{
-    Conn, Flow, Gone, Handler, WsIn, WsOut, check_protocol, heartbeat_ms, read_hello, refuse,
-    run_loop,
+    Conn, Flow, Gone, Handler, RateKind, WsIn, WsOut, check_protocol, heartbeat_ms, read_hello,
+    refuse, run_loop,
 };
 use crate::bus::Topic;
 use crate::node::{HISTORY_LIMIT, Hub, error_frame};
@@ -136,6 +136,12 @@ where
                     .await?;
             }
             WidgetFrame::Message { client_id, text } => {
+                if !conn
+                    .allow(RateKind::Message, &self.conversation_id, Some(&client_id))
+                    .await?
+                {
+                    return Ok(Flow::Continue);
+                }
                 let hub = conn.hub.clone();
                 match hub
                     .visitor_message(&self.conversation_id, client_id.clone(), text)
@@ -153,6 +159,12 @@ where
                 }
             }
             WidgetFrame::Typing { active } => {
+                if !conn
+                    .allow(RateKind::Typing, &self.conversation_id, None)
+                    .await?
+                {
+                    return Ok(Flow::Continue);
+                }
                 conn.hub
                     .typing(&self.conversation_id, Author::Visitor, active)
                     .await;

@@ -1,0 +1,94 @@
+//! Token buckets: how many frames of a kind a connection may send, in bursts and over time.
+//!
+//! Pure (the caller passes the time), so the arithmetic is tested without a clock.
+
+use std::time::{Duration, Instant};
+
+/// Refills `rate` tokens per second up to `burst`. A rate of 0 means unlimited.
+#[derive(Debug, Clone)]
+pub struct TokenBucket {
+    rate: f64,
+    burst: f64,
+    tokens: f64,
+    last: Instant,
+}
+
+impl TokenBucket {
+    pub fn new(rate: f64, burst: u32, now: Instant) -> Self {
+        let burst = f64::from(burst.max(1));
+        Self {
+            rate,
+            burst,
+            tokens: burst,
+            last: now,
+        }
+    }
+
+    /// Take one token, or say how long until one is available.
+    pub fn take(&mut self, now: Instant) -> Result<(), Duration> {
+        if self.rate <= 0.0 {
+            return Ok(());
+        }
+        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * self.rate).min(self.burst);
+        self.last = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(Duration::from_secs_f64((1.0 - self.tokens) / self.rate))
+        }
+    }
+}
+
+/// The buckets of one connection.
+#[derive(Debug, Clone)]
+pub struct ConnLimits {
+    pub messages: TokenBucket,
+    pub typing: TokenBucket,
+}
+
+impl ConnLimits {
+    pub fn new(config: &crate::Config) -> Self {
+        let now = Instant::now();
+        Self {
+            messages: TokenBucket::new(config.message_rate, config.message_burst, now),
+            typing: TokenBucket::new(config.typing_rate, config.typing_burst, now),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_burst_then_the_steady_rate() {
+        let t0 = Instant::now();
+        let mut b = TokenBucket::new(2.0, 3, t0);
+        assert!(b.take(t0).is_ok());
+        assert!(b.take(t0).is_ok());
+        assert!(b.take(t0).is_ok());
+        let wait = b.take(t0).expect_err("burst spent");
+        assert_eq!(wait, Duration::from_millis(500));
+        // Half a second later one token is back, and only one.
+        let t1 = t0 + Duration::from_millis(500);
+        assert!(b.take(t1).is_ok());
+        assert!(b.take(t1).is_err());
+        // Idle for a long time: back to the burst, not beyond.
+        let t2 = t1 + Duration::from_secs(60);
+        for _ in 0..3 {
+            assert!(b.take(t2).is_ok());
+        }
+        assert!(b.take(t2).is_err());
+    }
+
+    #[test]
+    fn a_zero_rate_is_unlimited() {
+        let t0 = Instant::now();
+        let mut b = TokenBucket::new(0.0, 1, t0);
+        for _ in 0..10_000 {
+            assert!(b.take(t0).is_ok());
+        }
+    }
+}
