@@ -11,11 +11,20 @@ pub struct WorkspaceEntry {
     pub id: String,
     pub name: String,
     pub plan: Plan,
+    /// Origins (`https://shop.example`) whose pages may open the widget; empty: any.
+    #[serde(default)]
+    pub allowed_origins: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default)]
 pub struct Directory {
     workspaces: HashMap<String, WorkspaceInfo>,
+    allowed_origins: HashMap<String, Vec<String>>,
+}
+
+/// Origins compare case-insensitively and without a trailing slash.
+fn normalize_origin(origin: &str) -> String {
+    origin.trim().trim_end_matches('/').to_ascii_lowercase()
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +37,14 @@ impl Directory {
             serde_json::from_str(json).map_err(|e| DirectoryError(e.to_string()))?;
         let mut d = Directory::default();
         for e in entries {
+            if !e.allowed_origins.is_empty() {
+                let origins = e
+                    .allowed_origins
+                    .iter()
+                    .map(|o| normalize_origin(o))
+                    .collect();
+                d.allowed_origins.insert(e.id.clone(), origins);
+            }
             d.insert(WorkspaceInfo {
                 id: e.id,
                 name: e.name,
@@ -43,6 +60,16 @@ impl Directory {
 
     pub fn get(&self, id: &str) -> Option<&WorkspaceInfo> {
         self.workspaces.get(id)
+    }
+
+    /// May a page of `origin` (the WebSocket's `Origin` header) open this workspace's widget?
+    pub fn origin_allowed(&self, workspace_id: &str, origin: Option<&str>) -> bool {
+        match self.allowed_origins.get(workspace_id) {
+            None => true,
+            Some(allowed) => {
+                origin.is_some_and(|o| allowed.iter().any(|a| *a == normalize_origin(o)))
+            }
+        }
     }
 
     pub fn len(&self) -> usize {

@@ -237,9 +237,20 @@ impl Hub {
         &self,
         workspace_id: &str,
         token: Option<&str>,
+        origin: Option<&str>,
     ) -> Result<(ConversationMeta, String), ErrorFrame> {
         if self.inner.directory.get(workspace_id).is_none() {
             return Err(ErrorFrame::new(ErrorCode::WorkspaceNotFound));
+        }
+        if !self.inner.directory.origin_allowed(workspace_id, origin) {
+            // A page the workspace did not list tries to embed its widget.
+            return Err(ErrorFrame::with_message(
+                ErrorCode::Forbidden,
+                format!(
+                    "origin {} may not open this workspace's widget",
+                    origin.unwrap_or("(none)")
+                ),
+            ));
         }
         if let Some(token) = token {
             let claims = self

@@ -277,7 +277,8 @@ fn routes(hub: Hub) -> warp::filters::BoxedFilter<(warp::reply::Response,)> {
     let widget = warp::path!("ws" / "widget")
         .and(warp::ws())
         .and(with_hub(hub.clone()))
-        .map(|ws: Ws, hub: Hub| upgrade(ws, hub, Kind::Widget));
+        .and(warp::header::optional::<String>("origin"))
+        .map(|ws: Ws, hub: Hub, origin: Option<String>| upgrade(ws, hub, Kind::Widget(origin)));
     let operator = warp::path!("ws" / "operator")
         .and(warp::ws())
         .and(with_hub(hub.clone()))
@@ -361,9 +362,10 @@ mod tests {
     }
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 enum Kind {
-    Widget,
+    /// With the page's `Origin`.
+    Widget(Option<String>),
     Operator,
 }
 
@@ -389,7 +391,7 @@ async fn serve_socket(socket: WebSocket, hub: Hub, kind: Kind) {
     futures_util::pin_mut!(sink);
     futures_util::pin_mut!(stream);
     match kind {
-        Kind::Widget => session::widget::run(hub, sink, stream).await,
+        Kind::Widget(origin) => session::widget::run(hub, sink, stream, origin).await,
         Kind::Operator => session::operator::run(hub, sink, stream).await,
     }
 }

@@ -481,3 +481,78 @@ async fn a_message_flood_is_rate_limited_with_a_retry_time_and_nothing_is_lost()
     assert_eq!(e["code"], "rate_limited");
     assert!(e["message"].as_str().expect("message").contains("typing"));
 }
+
+async fn widget_hello_from(
+    addr: std::net::SocketAddr,
+    origin: Option<&str>,
+) -> (Vec<Value>, Option<u16>) {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut req = format!("ws://{addr}/ws/widget")
+        .into_client_request()
+        .expect("request");
+    if let Some(o) = origin {
+        req.headers_mut()
+            .insert("origin", o.parse().expect("header"));
+    }
+    let (mut ws, _) = tokio_tungstenite::connect_async(req)
+        .await
+        .expect("connect");
+    let hello = json!({"type": "hello", "protocol": 1, "workspace_id": "shop"});
+    ws.send(Message::text(hello.to_string()))
+        .await
+        .expect("send");
+    let mut frames = Vec::new();
+    while let Some(Ok(m)) = tokio::time::timeout(common::WAIT, ws.next())
+        .await
+        .expect("answer")
+    {
+        match m {
+            Message::Text(t) => {
+                let f: Value = serde_json::from_str(&t).expect("json");
+                let done = f["type"] == "history";
+                frames.push(f);
+                if done {
+                    return (frames, None);
+                }
+            }
+            Message::Close(c) => return (frames, c.map(|c| u16::from(c.code))),
+            _ => {}
+        }
+    }
+    (frames, None)
+}
+
+#[tokio::test]
+async fn a_widget_from_an_origin_the_workspace_did_not_allow_is_refused() {
+    let dir = std::env::temp_dir().join(hub::util::random_id("ws-"));
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let file = dir.join("workspaces.json");
+    std::fs::write(
+        &file,
+        r#"[{"id": "shop", "name": "Shop", "plan": "pro", "allowed_origins": ["https://Shop.example/"]}]"#,
+    )
+    .expect("write");
+    let mut config = hub::Config::for_tests();
+    config.workspaces = Some(file);
+    let th = TestHub::with(config, None).await;
+
+    let (frames, close) = widget_hello_from(th.addr(), Some("https://evil.example")).await;
+    assert_eq!(frames[0]["code"], "forbidden");
+    assert!(
+        frames[0]["message"]
+            .as_str()
+            .expect("message")
+            .contains("evil.example")
+    );
+    assert_eq!(close, Some(CloseCode::UNAUTHORIZED.code));
+    let (frames, _) = widget_hello_from(th.addr(), None).await;
+    assert_eq!(
+        frames[0]["code"], "forbidden",
+        "no Origin at all is refused too"
+    );
+
+    let (frames, close) = widget_hello_from(th.addr(), Some("https://shop.example")).await;
+    assert_eq!((frames[0]["type"].as_str(), close), (Some("welcome"), None));
+    std::fs::remove_dir_all(dir).ok();
+}

@@ -517,7 +517,7 @@ mod tests {
         let stream = Box::pin(stream::unfold(in_rx, |mut rx| async move {
             rx.recv().await.map(|m| (m, rx))
         }));
-        tokio::spawn(widget::run(hub, sink, stream));
+        tokio::spawn(widget::run(hub, sink, stream, None));
         (in_tx, out_rx)
     }
 

@@ -12,7 +12,9 @@ use crate::bus::Topic;
 use crate::node::{HISTORY_LIMIT, Hub, error_frame};
 use crate::registry::{ConnKind, Presence};
 
-pub async fn run<S, R>(hub: Hub, mut sink: S, mut stream: R)
+/// `origin`: the `Origin` header of the upgrade request, checked against the workspace's
+/// allowed origins.
+pub async fn run<S, R>(hub: Hub, mut sink: S, mut stream: R, origin: Option<String>)
 where
     S: Sink<WsOut> + Unpin + Send,
     R: Stream<Item = WsIn> + Unpin,
@@ -35,7 +37,10 @@ where
                 return refuse(&mut sink, ErrorFrame::new(ErrorCode::HandshakeRequired)).await;
             }
         };
-    let (meta, token) = match hub.visitor_sign_in(&workspace_id, token.as_deref()).await {
+    let (meta, token) = match hub
+        .visitor_sign_in(&workspace_id, token.as_deref(), origin.as_deref())
+        .await
+    {
         Ok(ok) => ok,
         Err(e) => return refuse(&mut sink, e).await,
     };
