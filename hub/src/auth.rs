@@ -68,16 +68,43 @@ fn map_err(e: jsonwebtoken::errors::Error) -> AuthError {
 /// How operator tokens are verified.
 #[derive(Clone)]
 pub struct OperatorVerifier {
-    key: DecodingKey,
-    validation: Validation,
+    /// One key (no `kid` needed), or a key ring where each token names its key by `kid`.
+    keys: Vec<VerifyingKey>,
     /// Only for `--dev`: the hub signs demo operators' tokens with the same HS256 secret.
     signer: Option<EncodingKey>,
+}
+
+#[derive(Clone)]
+struct VerifyingKey {
+    kid: Option<String>,
+    key: DecodingKey,
+    /// Pins this key's one algorithm.
+    validation: Validation,
+}
+
+/// An entry of the operator key file (`--operator-jwt-keys`): `{"kid", "alg", "secret"}` for
+/// HS256, `{"kid", "alg", "pem"}` for RS256/ES256 (the PEM text itself).
+#[derive(Debug, Clone, Deserialize)]
+pub struct KeyEntry {
+    pub kid: String,
+    pub alg: String,
+    #[serde(default)]
+    pub secret: Option<String>,
+    #[serde(default)]
+    pub pem: Option<String>,
 }
 
 impl std::fmt::Debug for OperatorVerifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OperatorVerifier")
-            .field("algorithms", &self.validation.algorithms)
+            .field(
+                "keys",
+                &self
+                    .keys
+                    .iter()
+                    .map(|k| (k.kid.clone(), k.validation.algorithms.clone()))
+                    .collect::<Vec<_>>(),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -90,42 +117,106 @@ pub enum OperatorKey {
     EcPem(Vec<u8>),
 }
 
+fn decoding_key(
+    key: OperatorKey,
+    issuer: Option<&str>,
+) -> Result<(Algorithm, DecodingKey, Validation, Option<EncodingKey>), AuthError> {
+    let bad = |e: jsonwebtoken::errors::Error| AuthError::Invalid(format!("bad key: {e}"));
+    let (alg, key, signer) = match key {
+        OperatorKey::Hs256Secret(s) => (
+            Algorithm::HS256,
+            DecodingKey::from_secret(&s),
+            Some(EncodingKey::from_secret(&s)),
+        ),
+        OperatorKey::RsaPem(p) => (
+            Algorithm::RS256,
+            DecodingKey::from_rsa_pem(&p).map_err(bad)?,
+            None,
+        ),
+        OperatorKey::EcPem(p) => (
+            Algorithm::ES256,
+            DecodingKey::from_ec_pem(&p).map_err(bad)?,
+            None,
+        ),
+    };
+    // `Validation::new` pins the one algorithm; `exp` is required by default.
+    let mut validation = Validation::new(alg);
+    validation.set_audience(&[OPERATOR_AUDIENCE]);
+    validation.set_required_spec_claims(&["exp", "aud", "sub"]);
+    if let Some(iss) = issuer {
+        validation.set_issuer(&[iss]);
+    }
+    Ok((alg, key, validation, signer))
+}
+
 impl OperatorVerifier {
     pub fn new(key: OperatorKey, issuer: Option<&str>) -> Result<Self, AuthError> {
-        let bad = |e: jsonwebtoken::errors::Error| AuthError::Invalid(format!("bad key: {e}"));
-        let (alg, key, signer) = match key {
-            OperatorKey::Hs256Secret(s) => (
-                Algorithm::HS256,
-                DecodingKey::from_secret(&s),
-                Some(EncodingKey::from_secret(&s)),
-            ),
-            OperatorKey::RsaPem(p) => (
-                Algorithm::RS256,
-                DecodingKey::from_rsa_pem(&p).map_err(bad)?,
-                None,
-            ),
-            OperatorKey::EcPem(p) => (
-                Algorithm::ES256,
-                DecodingKey::from_ec_pem(&p).map_err(bad)?,
-                None,
-            ),
-        };
-        // `Validation::new` pins the one algorithm; `exp` is required by default.
-        let mut validation = Validation::new(alg);
-        validation.set_audience(&[OPERATOR_AUDIENCE]);
-        validation.set_required_spec_claims(&["exp", "aud", "sub"]);
-        if let Some(iss) = issuer {
-            validation.set_issuer(&[iss]);
-        }
+        let (_, key, validation, signer) = decoding_key(key, issuer)?;
         Ok(Self {
-            key,
-            validation,
+            keys: vec![VerifyingKey {
+                kid: None,
+                key,
+                validation,
+            }],
             signer,
         })
     }
 
+    /// A key ring for rotation: each token's header names its key by `kid`, and each key
+    /// accepts only its own algorithm.
+    pub fn from_key_file(json: &str, issuer: Option<&str>) -> Result<Self, AuthError> {
+        let entries: Vec<KeyEntry> = serde_json::from_str(json)
+            .map_err(|e| AuthError::Invalid(format!("bad key file: {e}")))?;
+        if entries.is_empty() {
+            return Err(AuthError::Invalid("the key file lists no key".into()));
+        }
+        let mut keys = Vec::with_capacity(entries.len());
+        for e in entries {
+            let missing = |what: &str| AuthError::Invalid(format!("key {}: no {what}", e.kid));
+            let key = match e.alg.as_str() {
+                "HS256" => OperatorKey::Hs256Secret(
+                    e.secret
+                        .clone()
+                        .ok_or_else(|| missing("secret"))?
+                        .into_bytes(),
+                ),
+                "RS256" => {
+                    OperatorKey::RsaPem(e.pem.clone().ok_or_else(|| missing("pem"))?.into_bytes())
+                }
+                "ES256" => {
+                    OperatorKey::EcPem(e.pem.clone().ok_or_else(|| missing("pem"))?.into_bytes())
+                }
+                other => {
+                    return Err(AuthError::Invalid(format!(
+                        "key {}: algorithm {other} is not one of HS256, RS256, ES256",
+                        e.kid
+                    )));
+                }
+            };
+            let (_, key, validation, _) = decoding_key(key, issuer)?;
+            keys.push(VerifyingKey {
+                kid: Some(e.kid),
+                key,
+                validation,
+            });
+        }
+        Ok(Self { keys, signer: None })
+    }
+
     pub fn verify(&self, token: &str) -> Result<OperatorClaims, AuthError> {
-        jsonwebtoken::decode::<OperatorClaims>(token, &self.key, &self.validation)
+        let key = match self.keys.as_slice() {
+            [only] if only.kid.is_none() => only,
+            ring => {
+                let header = jsonwebtoken::decode_header(token).map_err(map_err)?;
+                let kid = header
+                    .kid
+                    .ok_or_else(|| AuthError::Invalid("token names no key (`kid`)".into()))?;
+                ring.iter()
+                    .find(|k| k.kid.as_deref() == Some(kid.as_str()))
+                    .ok_or_else(|| AuthError::Invalid(format!("unknown key `{kid}`")))?
+            }
+        };
+        jsonwebtoken::decode::<OperatorClaims>(token, &key.key, &key.validation)
             .map(|d| d.claims)
             .map_err(map_err)
     }

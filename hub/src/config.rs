@@ -83,6 +83,11 @@ pub struct Config {
     #[arg(long, env = "TC_OPERATOR_JWT_PUBLIC_KEY")]
     pub operator_jwt_public_key: Option<PathBuf>,
 
+    /// Key ring for rotation: a JSON array of `{"kid", "alg", "secret" | "pem"}`; each operator
+    /// token names its key in the `kid` header. Instead of a single secret or public key.
+    #[arg(long, env = "TC_OPERATOR_JWT_KEYS")]
+    pub operator_jwt_keys: Option<PathBuf>,
+
     /// Algorithm of `--operator-jwt-public-key`.
     #[arg(long, env = "TC_OPERATOR_JWT_ALG", value_enum, default_value = "RS256")]
     pub operator_jwt_alg: PublicKeyAlg,

@@ -146,6 +146,16 @@ pub async fn build(
 
 /// The operator token verifier the configuration asks for.
 pub fn operator_verifier(config: &Config) -> Result<OperatorVerifier, StartError> {
+    if let Some(path) = &config.operator_jwt_keys {
+        if config.operator_jwt_secret.is_some() || config.operator_jwt_public_key.is_some() {
+            return Err(StartError::Invalid(
+                "set --operator-jwt-keys or a single key, not both".into(),
+            ));
+        }
+        let json = String::from_utf8_lossy(&read_file(path)?).into_owned();
+        return OperatorVerifier::from_key_file(&json, config.operator_jwt_issuer.as_deref())
+            .map_err(|e| StartError::Invalid(e.to_string()));
+    }
     let key = match (&config.operator_jwt_secret, &config.operator_jwt_public_key) {
         (Some(_), Some(_)) => {
             return Err(StartError::Invalid(

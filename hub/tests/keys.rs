@@ -76,3 +76,69 @@ fn a_wrong_issuer_is_refused() {
 fn a_malformed_public_key_is_a_start_error() {
     assert!(OperatorVerifier::new(OperatorKey::RsaPem(b"not a key".to_vec()), None).is_err());
 }
+
+fn ring() -> OperatorVerifier {
+    let json = serde_json::json!([
+        {"kid": "2026-11", "alg": "HS256", "secret": "current-secret"},
+        {"kid": "2026-05", "alg": "ES256", "pem": String::from_utf8_lossy(EC_PUBLIC)},
+    ]);
+    OperatorVerifier::from_key_file(&json.to_string(), None).expect("key ring")
+}
+
+fn sign_kid(alg: Algorithm, kid: Option<&str>, key: &EncodingKey) -> String {
+    let mut header = Header::new(alg);
+    header.kid = kid.map(str::to_owned);
+    jsonwebtoken::encode(&header, &claims(), key).expect("sign")
+}
+
+#[test]
+fn a_key_ring_picks_each_tokens_key_by_kid() {
+    let v = ring();
+    let hs = sign_kid(
+        Algorithm::HS256,
+        Some("2026-11"),
+        &EncodingKey::from_secret(b"current-secret"),
+    );
+    let es = sign_kid(
+        Algorithm::ES256,
+        Some("2026-05"),
+        &EncodingKey::from_ec_pem(EC_PRIVATE).expect("pem"),
+    );
+    assert_eq!(v.verify(&hs).expect("current key").sub, "martin");
+    assert_eq!(v.verify(&es).expect("previous key").sub, "martin");
+}
+
+#[test]
+fn a_key_ring_refuses_unknown_missing_and_mismatched_kids() {
+    let v = ring();
+    let secret = EncodingKey::from_secret(b"current-secret");
+    assert!(
+        v.verify(&sign_kid(Algorithm::HS256, Some("2020-01"), &secret))
+            .is_err(),
+        "unknown kid"
+    );
+    assert!(
+        v.verify(&sign_kid(Algorithm::HS256, None, &secret))
+            .is_err(),
+        "no kid"
+    );
+    // The EC key's kid on an HS256 token keyed with the public PEM: algorithm pinned per key.
+    let confused = sign_kid(
+        Algorithm::HS256,
+        Some("2026-05"),
+        &EncodingKey::from_secret(EC_PUBLIC),
+    );
+    assert!(v.verify(&confused).is_err(), "HS/ES confusion");
+}
+
+#[test]
+fn a_bad_key_file_is_a_start_error() {
+    for bad in [
+        "[]",
+        "{",
+        r#"[{"kid": "x", "alg": "none", "secret": "s"}]"#,
+        r#"[{"kid": "x", "alg": "HS256"}]"#,
+    ] {
+        assert!(OperatorVerifier::from_key_file(bad, None).is_err(), "{bad}");
+    }
+}
