@@ -149,6 +149,18 @@ impl Node {
     pub async fn kill(&mut self) {
         let _ = self.child.kill().await;
     }
+
+    /// SIGTERM, as on every deploy: the node tells its clients `going_away` (1001), drains and
+    /// exits. Waits for the exit and returns whether it was clean.
+    pub async fn terminate(&mut self) -> bool {
+        if let Some(pid) = self.child.id() {
+            let _ = tokio::process::Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status()
+                .await;
+        }
+        self.child.wait().await.is_ok_and(|s| s.success())
+    }
 }
 
 /// The nginx process in front of the nodes, configured from `deploy/nginx/take-control.conf`.

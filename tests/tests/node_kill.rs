@@ -1,5 +1,5 @@
-//! `kill -9` of the node that serves the visitor and the operator holding the conversation,
-//! mid-conversation. Both reconnect through nginx (which skips the dead node), resume by
+//! `kill -9` (and, as on every deploy, SIGTERM) of the node that serves the visitor and the
+//! operator holding the conversation, mid-conversation. Both reconnect through nginx (which skips the dead node), resume by
 //! sequence number and re-send what was not acknowledged; a second operator on another node
 //! watches throughout. Nothing is lost, nothing is seen twice.
 
@@ -10,9 +10,29 @@ use system::{Client, Cluster, Flow, Visitor, check, operator_token};
 
 const MESSAGES: usize = 60;
 
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Stop {
+    Kill,
+    Term,
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killing_a_node_mid_conversation_loses_nothing() {
-    let mut cluster = Cluster::builder("node-kill").start().await;
+    node_goes_away(Stop::Kill).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_of_a_node_under_load_loses_nothing() {
+    node_goes_away(Stop::Term).await;
+}
+
+async fn node_goes_away(stop: Stop) {
+    let tag = if stop == Stop::Kill {
+        "node-kill"
+    } else {
+        "node-term"
+    };
+    let mut cluster = Cluster::builder(tag).start().await;
     let lb = cluster.lb();
     let x = cluster.nodes[0].addr;
 
@@ -76,11 +96,20 @@ async fn killing_a_node_mid_conversation_loses_nothing() {
     // Mid-conversation: a third of each side's messages acknowledged.
     flow.until_acked(|a| a["visitor"] >= MESSAGES / 3 && a["martin"] >= MESSAGES / 3)
         .await;
-    cluster.nodes[0].kill().await;
-    println!("node kill: node 0 ({x}) killed with -9 mid-conversation");
+    match stop {
+        Stop::Kill => {
+            cluster.nodes[0].kill().await;
+            println!("{tag}: node 0 ({x}) killed with -9 mid-conversation");
+        }
+        Stop::Term => {
+            let clean = cluster.nodes[0].terminate().await;
+            assert!(clean, "the node drained and exited 0");
+            println!("{tag}: node 0 ({x}) stopped with SIGTERM mid-conversation");
+        }
+    }
 
     let (views, history) = flow.finish().await;
-    let sent = check("node kill", &views, &history);
+    let sent = check(tag, &views, &history);
     assert_eq!(sent, 2 * MESSAGES);
     for v in &views[..2] {
         assert!(v.reconnects >= 1, "{} reconnected", v.name);
