@@ -406,9 +406,9 @@ async fn the_dashboard_is_served_with_security_headers() {
     config.static_dir = Some(dir.clone());
     let th = TestHub::with(config, None).await;
     for path in ["/", "/conversations/some-client-route"] {
-        let head = raw_request(th.addr(), "HEAD", path).await;
+        let head = common::http_raw(th.addr(), "HEAD", path, &[], None).await;
         assert!(head.starts_with("HTTP/1.1 200"), "HEAD {path}: {head}");
-        let raw = raw_request(th.addr(), "GET", path).await;
+        let raw = common::http_raw(th.addr(), "GET", path, &[], None).await;
         assert!(raw.starts_with("HTTP/1.1 200"), "{path}: {raw}");
         let lower = raw.to_lowercase();
         assert!(
@@ -420,16 +420,6 @@ async fn the_dashboard_is_served_with_security_headers() {
         assert!(lower.contains("x-content-type-options: nosniff"));
     }
     std::fs::remove_dir_all(dir).ok();
-}
-
-async fn raw_request(addr: std::net::SocketAddr, method: &str, path: &str) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    let req = format!("{method} {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
-    s.write_all(req.as_bytes()).await.expect("write");
-    let mut out = Vec::new();
-    s.read_to_end(&mut out).await.expect("read");
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[tokio::test]

@@ -68,4 +68,18 @@ async fn a_metrics_token_guards_the_endpoint() {
     config.metrics_token = Some("scrape-me".into());
     let th = TestHub::with(config, None).await;
     assert_eq!(http(th.addr(), "GET", "/metrics", None).await.0, 401);
+    let ok = [("Authorization", "Bearer scrape-me")];
+    assert_eq!(
+        common::http_with(th.addr(), "GET", "/metrics", &ok, None)
+            .await
+            .0,
+        200
+    );
+    let wrong = [("Authorization", "Bearer guess")];
+    assert_eq!(
+        common::http_with(th.addr(), "GET", "/metrics", &wrong, None)
+            .await
+            .0,
+        401
+    );
 }

@@ -107,26 +107,15 @@ async fn plain_operators_cannot_read_presence_or_audit() {
 }
 
 async fn http_with_token(th: &TestHub, token: &str) -> (u16, String) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::net::TcpStream::connect(th.addr())
-        .await
-        .expect("connect");
-    let req = format!(
-        "GET /api/audit HTTP/1.1\r\nHost: t\r\nConnection: close\r\nAuthorization: Bearer {token}\r\n\r\n"
-    );
-    s.write_all(req.as_bytes()).await.expect("write");
-    let mut out = Vec::new();
-    s.read_to_end(&mut out).await.expect("read");
-    let text = String::from_utf8_lossy(&out).into_owned();
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .expect("status");
-    (
-        status,
-        text.split("\r\n\r\n").nth(1).unwrap_or("").to_owned(),
+    let auth = format!("Bearer {token}");
+    common::http_with(
+        th.addr(),
+        "GET",
+        "/api/audit",
+        &[("Authorization", &auth)],
+        None,
     )
+    .await
 }
 
 #[tokio::test]
