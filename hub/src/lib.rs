@@ -9,9 +9,11 @@
 //! - [`registry`]: this node's connections and their bounded outbound queues;
 //! - [`session`]: one task per socket (generic over the transport);
 //! - [`server`]: the warp edge; [`config`]: flags and environment; [`auth`]: tokens;
+//! - [`profile`]: operator display names and avatars (pure); [`api`]: their HTTP API;
 //! - [`assistant`]: the assistant trait and the embedded knowledge-file assistant;
 //! - [`dev`]: demo data for `--dev`.
 
+pub mod api;
 pub mod assistant;
 pub mod auth;
 pub mod bus;
@@ -21,6 +23,7 @@ pub mod dev;
 pub mod directory;
 pub mod metrics;
 pub mod node;
+pub mod profile;
 pub mod ratelimit;
 pub mod registry;
 pub mod server;

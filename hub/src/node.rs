@@ -90,14 +90,18 @@ impl OperatorSession {
         }
     }
 
-    /// How this operator appears in a conversation. Display names and avatars come with
-    /// operator profiles; until one is saved, visitors see "Human".
+    /// How this operator appears without their profile (visitors see "Human"). Takeovers use
+    /// [`Hub::operator_ref`], which adds the saved profile.
     pub fn operator_ref(&self) -> OperatorRef {
-        OperatorRef {
-            id: self.claims.sub.clone(),
-            name: self.claims.name.clone(),
-            display_name: None,
-            avatar_url: None,
+        crate::profile::operator_ref(&self.claims.sub, &self.claims.name, None)
+    }
+
+    /// How this operator appears in `meta`: as the holder, with the profile they took control
+    /// with (a profile saved mid-session applies from the next takeover); otherwise without one.
+    pub fn author_in(&self, meta: &ConversationMeta) -> Author {
+        match &meta.control.holder {
+            Holder::Operator(r) if r.id == self.claims.sub => Author::Operator(r.clone()),
+            _ => Author::Operator(self.operator_ref()),
         }
     }
 
@@ -335,11 +339,12 @@ impl Hub {
         client_id: String,
         text: String,
     ) -> Result<Appended, ErrorFrame> {
-        self.conversation_for(op, conversation_id)
+        let meta = self
+            .conversation_for(op, conversation_id)
             .await
             .map_err(|e| e.client(client_id.clone()))?;
         let draft = Draft::Message {
-            author: Author::Operator(op.operator_ref()),
+            author: op.author_in(&meta),
             text,
             client_id: Some(client_id.clone()),
         };
@@ -395,6 +400,25 @@ impl Hub {
         Ok(appended)
     }
 
+    /// How `op` appears at a takeover: with their saved profile, read now, so a profile applies
+    /// to every takeover after it was saved. Without the store, the takeover itself fails; a
+    /// failed read here only costs the profile, never the takeover.
+    pub async fn operator_ref(&self, op: &OperatorSession) -> OperatorRef {
+        let profile = match self
+            .inner
+            .store
+            .profile(&op.workspace.id, &op.claims.sub)
+            .await
+        {
+            Ok(p) => p,
+            Err(e) => {
+                warn!(error = %e, operator = %op.claims.sub, "profile unavailable at takeover");
+                None
+            }
+        };
+        crate::profile::operator_ref(&op.claims.sub, &op.claims.name, profile.as_ref())
+    }
+
     pub async fn takeover(
         &self,
         op: &OperatorSession,
@@ -416,10 +440,11 @@ impl Hub {
             .await;
             return Err(error_frame(&e.into(), conversation_id));
         }
+        let me = self.operator_ref(op).await;
         let change = self
             .inner
             .store
-            .takeover(conversation_id, &op.operator_ref(), now_ms())
+            .takeover(conversation_id, &me, now_ms())
             .await
             .map_err(|e| error_frame(&e, conversation_id))?;
         if let Some(event) = &change.event {

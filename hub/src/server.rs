@@ -300,6 +300,8 @@ fn routes(hub: Hub) -> warp::filters::BoxedFilter<(warp::reply::Response,)> {
         .unify()
         .or(audit)
         .unify()
+        .or(crate::api::routes(hub.clone()))
+        .unify()
         .or(widget)
         .unify()
         .or(operator)

@@ -6,12 +6,14 @@
 //! - [`frames`]: the JSON text frames, tagged by a `type` field, for both endpoints;
 //! - [`codes`]: the table of error codes and close codes;
 //! - [`decode`]: size-checked, never-panicking decoding with a precise [`ErrorCode`] on failure;
-//! - [`limits`]: the default limits a hub enforces.
+//! - [`limits`]: the default limits a hub enforces;
+//! - [`profile`]: the operator profile HTTP API's bodies and problem codes.
 
 pub mod codes;
 pub mod decode;
 pub mod frames;
 pub mod limits;
+pub mod profile;
 pub mod typescript;
 
 pub use codes::{CloseCode, ErrorCode};

@@ -7,6 +7,7 @@ use ts_rs::{Config, TS};
 
 use crate::codes::{CloseCode, ErrorCode};
 use crate::frames::*;
+use crate::profile::{AvatarUploaded, Problem, ProblemCode, ProfileUpdate, ProfileView};
 
 const HEADER: &str = "// Generated from the Rust `protocol` crate. Do not edit by hand:\n\
 // UPDATE_TS=1 cargo test -p take-control-protocol --test typescript\n";
@@ -22,7 +23,7 @@ pub fn frames_ts() -> String {
     // Sequence numbers and times stay far below 2^53, so plain `number` is exact.
     let cfg = Config::new().with_large_int("number");
     let mut out = String::from(HEADER);
-    out.push_str("import type { ErrorCode } from \"./codes\";\n\n");
+    out.push_str("import type { ErrorCode, ProblemCode } from \"./codes\";\n\n");
     out.push_str("export type Seq = number;\nexport type Millis = number;\n");
     out.push_str("export type ConversationId = string;\nexport type WorkspaceId = string;\n");
     out.push_str("export type OperatorId = string;\nexport type ClientId = string;\n\n");
@@ -50,16 +51,26 @@ pub fn frames_ts() -> String {
     decl::<AuditEntry>(&cfg, &mut out);
     decl::<AuditActor>(&cfg, &mut out);
     decl::<AuditAction>(&cfg, &mut out);
+    decl::<ProfileView>(&cfg, &mut out);
+    decl::<ProfileUpdate>(&cfg, &mut out);
+    decl::<AvatarUploaded>(&cfg, &mut out);
+    decl::<Problem>(&cfg, &mut out);
     out.push_str(&format!(
         "export const PROTOCOL_VERSION = {};\nexport const DEFAULT_OPERATOR_NAME = {:?};\n",
         crate::PROTOCOL_VERSION,
         DEFAULT_OPERATOR_NAME
     ));
     out.push_str(&format!(
-        "export const LIMITS = {{ maxFrameBytes: {}, maxMessageChars: {}, maxClientIdBytes: {} }} as const;\n",
+        "export const LIMITS = {{ maxFrameBytes: {}, maxMessageChars: {}, maxClientIdBytes: {}, \
+         maxDisplayNameGraphemes: {}, minAvatarSide: {}, maxAvatarSide: {}, maxAvatarBytes: {}, avatarSide: {} }} as const;\n",
         crate::limits::MAX_FRAME_BYTES,
         crate::limits::MAX_MESSAGE_CHARS,
-        crate::limits::MAX_CLIENT_ID_BYTES
+        crate::limits::MAX_CLIENT_ID_BYTES,
+        crate::limits::MAX_DISPLAY_NAME_GRAPHEMES,
+        crate::limits::MIN_AVATAR_SIDE,
+        crate::limits::MAX_AVATAR_SIDE,
+        crate::limits::MAX_AVATAR_BYTES,
+        crate::limits::AVATAR_SIDE
     ));
     out
 }
@@ -96,6 +107,18 @@ pub fn codes_ts() -> String {
     for c in CloseCode::ALL {
         out.push_str(&format!("  {}: {},\n", c.name.to_uppercase(), c.code));
     }
-    out.push_str("} as const;\n");
+    out.push_str("} as const;\n\n");
+    decl::<ProblemCode>(&cfg, &mut out);
+    out.push_str("export interface ProblemCodeInfo { status: number; title: string }\n\n");
+    out.push_str("export const PROBLEM_CODES: Record<ProblemCode, ProblemCodeInfo> = {\n");
+    for code in ProblemCode::ALL {
+        out.push_str(&format!(
+            "  {}: {{ status: {}, title: {:?} }},\n",
+            code.as_str(),
+            code.status(),
+            code.title()
+        ));
+    }
+    out.push_str("};\n");
     out
 }

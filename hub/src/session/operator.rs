@@ -3,7 +3,7 @@
 
 use futures_util::{Sink, Stream};
 use protocol::decode;
-use protocol::{Author, ErrorCode, ErrorFrame, OperatorFrame, PROTOCOL_VERSION, ServerFrame};
+use protocol::{ErrorCode, ErrorFrame, OperatorFrame, PROTOCOL_VERSION, ServerFrame};
 
 use super::{
     Conn, Flow, Gone, Handler, RateKind, WsIn, WsOut, check_protocol, heartbeat_ms, read_hello,
@@ -164,15 +164,12 @@ impl OperatorHandler {
                     return Ok(());
                 }
                 // Typing into a conversation of another workspace must not reach it.
-                if let Err(e) = hub.conversation_for(&self.op, &conversation_id).await {
-                    return conn.send_error(e).await;
-                }
-                hub.typing(
-                    &conversation_id,
-                    Author::Operator(self.op.operator_ref()),
-                    active,
-                )
-                .await;
+                let meta = match hub.conversation_for(&self.op, &conversation_id).await {
+                    Ok(meta) => meta,
+                    Err(e) => return conn.send_error(e).await,
+                };
+                hub.typing(&conversation_id, self.op.author_in(&meta), active)
+                    .await;
                 Ok(())
             }
         }

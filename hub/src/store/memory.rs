@@ -19,6 +19,7 @@ use super::{
     StoreError, dedupe_key, operator_key, preview, sort_team,
 };
 use crate::control::{self, Actor, Fence, Transition};
+use crate::profile::OperatorProfile;
 
 #[derive(Debug, Default)]
 pub struct MemoryStore {
@@ -29,6 +30,10 @@ pub struct MemoryStore {
     team: DashMap<String, HashMap<String, (AuditActor, i64)>>,
     /// Per workspace: the newest audit entries.
     audit: DashMap<String, VecDeque<AuditEntry>>,
+    /// Saved operator profiles, by `workspace/operator`.
+    profiles: DashMap<String, OperatorProfile>,
+    /// Avatar images, by `workspace/hash`.
+    avatars: DashMap<String, Arc<[u8]>>,
 }
 
 #[derive(Debug)]
@@ -413,6 +418,47 @@ impl Store for MemoryStore {
                 .cloned()
                 .collect()
         }))
+    }
+
+    async fn profile(
+        &self,
+        workspace_id: &str,
+        operator_id: &str,
+    ) -> Result<Option<OperatorProfile>, StoreError> {
+        Ok(self
+            .profiles
+            .get(&operator_key(workspace_id, operator_id))
+            .map(|p| p.clone()))
+    }
+
+    async fn save_profile(
+        &self,
+        workspace_id: &str,
+        operator_id: &str,
+        profile: &OperatorProfile,
+    ) -> Result<(), StoreError> {
+        self.profiles
+            .insert(operator_key(workspace_id, operator_id), profile.clone());
+        Ok(())
+    }
+
+    async fn put_avatar(
+        &self,
+        workspace_id: &str,
+        hash: &str,
+        png: &[u8],
+    ) -> Result<(), StoreError> {
+        self.avatars
+            .entry(format!("{workspace_id}/{hash}"))
+            .or_insert_with(|| Arc::from(png));
+        Ok(())
+    }
+
+    async fn avatar(&self, workspace_id: &str, hash: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .avatars
+            .get(&format!("{workspace_id}/{hash}"))
+            .map(|a| a.to_vec()))
     }
 
     async fn deactivate_idle(&self, cutoff: Millis) -> Result<Vec<ConversationMeta>, StoreError> {

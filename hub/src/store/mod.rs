@@ -17,6 +17,7 @@ use protocol::{
 };
 
 use crate::control::{Actor, ControlError, Fence};
+use crate::profile::OperatorProfile;
 
 /// A conversation's current state (everything but its history).
 #[derive(Debug, Clone, PartialEq)]
@@ -229,6 +230,32 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// The newest `limit` audit entries, oldest first.
     async fn audit(&self, workspace_id: &str, limit: usize) -> Result<Vec<AuditEntry>, StoreError>;
 
+    /// The operator's saved profile, if any.
+    async fn profile(
+        &self,
+        workspace_id: &str,
+        operator_id: &str,
+    ) -> Result<Option<OperatorProfile>, StoreError>;
+
+    /// Save (replace) the operator's profile.
+    async fn save_profile(
+        &self,
+        workspace_id: &str,
+        operator_id: &str,
+        profile: &OperatorProfile,
+    ) -> Result<(), StoreError>;
+
+    /// Keep an avatar image under its content hash (idempotent: the same bytes, the same hash).
+    async fn put_avatar(
+        &self,
+        workspace_id: &str,
+        hash: &str,
+        png: &[u8],
+    ) -> Result<(), StoreError>;
+
+    /// An avatar image of the workspace, if it was uploaded there.
+    async fn avatar(&self, workspace_id: &str, hash: &str) -> Result<Option<Vec<u8>>, StoreError>;
+
     /// Whether the store answers now (for `/readyz`).
     async fn ping(&self) -> Result<(), StoreError> {
         Ok(())
@@ -342,6 +369,12 @@ macro_rules! conformance_tests {
         async fn team_presence_and_audit() {
             let (_guard, store) = $make;
             crate::store::conformance::team_presence_and_audit(store).await;
+        }
+
+        #[tokio::test]
+        async fn profiles_and_avatars_per_workspace() {
+            let (_guard, store) = $make;
+            crate::store::conformance::profiles_and_avatars_per_workspace(store).await;
         }
 
         #[tokio::test]
@@ -740,6 +773,41 @@ pub(crate) mod conformance {
         let log = store.audit("ws", 2).await.expect("audit");
         assert_eq!(log.iter().map(|e| e.at).collect::<Vec<_>>(), [201, 202]);
         assert!(store.audit("other", 10).await.expect("audit").is_empty());
+    }
+
+    pub async fn profiles_and_avatars_per_workspace(store: Arc<dyn Store>) {
+        use crate::profile::OperatorProfile;
+        assert_eq!(store.profile("ws", "a").await.expect("profile"), None);
+        let p = OperatorProfile {
+            display_name: Some("Martin from Support 🛠️".into()),
+            avatar_url: Some("/avatars/ws/abc.png".into()),
+            updated_at: 10,
+        };
+        store.save_profile("ws", "a", &p).await.expect("save");
+        assert_eq!(store.profile("ws", "a").await.expect("profile"), Some(p));
+        let cleared = OperatorProfile {
+            display_name: None,
+            avatar_url: None,
+            updated_at: 11,
+        };
+        store.save_profile("ws", "a", &cleared).await.expect("save");
+        assert_eq!(
+            store.profile("ws", "a").await.expect("profile"),
+            Some(cleared),
+            "a save replaces the whole profile"
+        );
+        assert_eq!(
+            store.profile("other", "a").await.expect("profile"),
+            None,
+            "operator ids are per workspace"
+        );
+
+        let png = vec![0x89, b'P', b'N', b'G', 0, 255, 7];
+        store.put_avatar("ws", "h1", &png).await.expect("put");
+        store.put_avatar("ws", "h1", &png).await.expect("put again");
+        assert_eq!(store.avatar("ws", "h1").await.expect("get"), Some(png));
+        assert_eq!(store.avatar("other", "h1").await.expect("get"), None);
+        assert_eq!(store.avatar("ws", "h2").await.expect("get"), None);
     }
 
     pub async fn online_list_and_idle(store: Arc<dyn Store>) {

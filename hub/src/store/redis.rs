@@ -11,6 +11,11 @@
 //! | `c:{id}:dd` | hash | idempotency: dedupe key → seq |
 //! | `ws:{workspace}:active` | sorted set | the Online list, scored by last activity |
 //! | `active` | sorted set | every active conversation, for the idle sweep |
+//! | `held`, `opseen` | sorted set, hash | held conversations and when holders were seen (auto-release) |
+//! | `team:{workspace}`, `opconn:{workspace}` | hash | operators who connected, their open sockets |
+//! | `audit:{workspace}` | stream | the audit log, capped |
+//! | `profiles:{workspace}` | hash | operator id → saved profile (JSON) |
+//! | `avatars:{workspace}` | hash | SHA-256 hex → avatar PNG bytes |
 
 use std::collections::HashMap;
 
@@ -27,6 +32,7 @@ use super::{
     NewConversation, Store, StoreError, dedupe_key, operator_key, preview, sort_team,
 };
 use crate::control::{Actor, ControlError, Fence};
+use crate::profile::OperatorProfile;
 
 const COMMON: &str = include_str!("lua/common.lua");
 
@@ -742,6 +748,68 @@ impl Store for RedisStore {
             .collect();
         out.reverse();
         Ok(out)
+    }
+
+    async fn profile(
+        &self,
+        workspace_id: &str,
+        operator_id: &str,
+    ) -> Result<Option<OperatorProfile>, StoreError> {
+        let mut conn = self.conn.clone();
+        let json: Option<String> = redis::cmd("HGET")
+            .arg(format!("{}profiles:{workspace_id}", self.prefix))
+            .arg(operator_id)
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        Ok(json.and_then(|j| serde_json::from_str(&j).ok()))
+    }
+
+    async fn save_profile(
+        &self,
+        workspace_id: &str,
+        operator_id: &str,
+        profile: &OperatorProfile,
+    ) -> Result<(), StoreError> {
+        let json =
+            serde_json::to_string(profile).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let mut conn = self.conn.clone();
+        let _: i64 = redis::cmd("HSET")
+            .arg(format!("{}profiles:{workspace_id}", self.prefix))
+            .arg(operator_id)
+            .arg(json)
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn put_avatar(
+        &self,
+        workspace_id: &str,
+        hash: &str,
+        png: &[u8],
+    ) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        // Content-addressed: a second upload of the same image changes nothing.
+        let _: i64 = redis::cmd("HSETNX")
+            .arg(format!("{}avatars:{workspace_id}", self.prefix))
+            .arg(hash)
+            .arg(png)
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn avatar(&self, workspace_id: &str, hash: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let mut conn = self.conn.clone();
+        redis::cmd("HGET")
+            .arg(format!("{}avatars:{workspace_id}", self.prefix))
+            .arg(hash)
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

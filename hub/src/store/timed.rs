@@ -15,6 +15,7 @@ use super::{
 };
 use crate::control::{Actor, Fence};
 use crate::metrics::Metrics;
+use crate::profile::OperatorProfile;
 
 #[derive(Debug)]
 pub struct TimedStore {
@@ -176,6 +177,36 @@ impl Store for TimedStore {
 
     async fn audit(&self, workspace_id: &str, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
         timed!(self.audit(workspace_id, limit))
+    }
+
+    async fn profile(
+        &self,
+        workspace_id: &str,
+        operator_id: &str,
+    ) -> Result<Option<OperatorProfile>, StoreError> {
+        timed!(self.profile(workspace_id, operator_id))
+    }
+
+    async fn save_profile(
+        &self,
+        workspace_id: &str,
+        operator_id: &str,
+        profile: &OperatorProfile,
+    ) -> Result<(), StoreError> {
+        timed!(self.save_profile(workspace_id, operator_id, profile))
+    }
+
+    async fn put_avatar(
+        &self,
+        workspace_id: &str,
+        hash: &str,
+        png: &[u8],
+    ) -> Result<(), StoreError> {
+        timed!(self.put_avatar(workspace_id, hash, png))
+    }
+
+    async fn avatar(&self, workspace_id: &str, hash: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        timed!(self.avatar(workspace_id, hash))
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -64,3 +64,26 @@ export const CloseCode = {
   WORKSPACE_NOT_FOUND: 4007,
   UNAVAILABLE: 4008,
 } as const;
+
+export type ProblemCode = "unauthorized" | "token_expired" | "workspace_not_found" | "invalid_body" | "invalid_display_name" | "not_an_image" | "unsupported_image_format" | "image_not_square" | "image_too_small" | "image_too_large" | "payload_too_large" | "image_corrupt" | "unknown_avatar" | "rate_limited" | "unavailable" | "not_found";
+
+export interface ProblemCodeInfo { status: number; title: string }
+
+export const PROBLEM_CODES: Record<ProblemCode, ProblemCodeInfo> = {
+  unauthorized: { status: 401, title: "Sign in again" },
+  token_expired: { status: 401, title: "Your session has expired" },
+  workspace_not_found: { status: 403, title: "Unknown workspace" },
+  invalid_body: { status: 422, title: "Malformed request" },
+  invalid_display_name: { status: 422, title: "Display name not accepted" },
+  not_an_image: { status: 415, title: "Not an image" },
+  unsupported_image_format: { status: 415, title: "Unsupported image format" },
+  image_not_square: { status: 422, title: "Image is not square" },
+  image_too_small: { status: 422, title: "Image is too small" },
+  image_too_large: { status: 422, title: "Image is too large" },
+  payload_too_large: { status: 413, title: "File is too large" },
+  image_corrupt: { status: 422, title: "Image is damaged" },
+  unknown_avatar: { status: 422, title: "Unknown avatar" },
+  rate_limited: { status: 429, title: "Too many requests" },
+  unavailable: { status: 503, title: "Temporarily unavailable" },
+  not_found: { status: 404, title: "Not found" },
+};

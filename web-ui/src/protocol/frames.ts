@@ -1,6 +1,6 @@
 // Generated from the Rust `protocol` crate. Do not edit by hand:
 // UPDATE_TS=1 cargo test -p take-control-protocol --test typescript
-import type { ErrorCode } from "./codes";
+import type { ErrorCode, ProblemCode } from "./codes";
 
 export type Seq = number;
 export type Millis = number;
@@ -114,6 +114,42 @@ export type AuditActor = { id: string, name: string, role: Role, };
 
 export type AuditAction = "takeover" | "release" | "plan_refused" | "profile_changed";
 
+export type ProfileView = { operator_id: string, workspace_id: string, 
+/**
+ * The name in the operator's token.
+ */
+account_name: string, 
+/**
+ * Whether the operator has saved a profile. Until then visitors see "Human".
+ */
+saved: boolean, display_name: string | null, avatar_url: string | null, 
+/**
+ * The name visitors see at the next takeover.
+ */
+visitor_name: string, updated_at: number | null, };
+
+export type ProfileUpdate = { 
+/**
+ * Trimmed; empty or absent means "use my account name".
+ */
+display_name?: string, 
+/**
+ * A URL returned by `POST /api/profile/avatar` for this workspace; `null`: no avatar.
+ */
+avatar_url?: string, };
+
+export type AvatarUploaded = { avatar_url: string, width: number, height: number, };
+
+export type Problem = { 
+/**
+ * `urn:take-control:problem:<code>`.
+ */
+type: string, title: string, status: number, 
+/**
+ * What exactly was wrong with this request, for people.
+ */
+detail: string, code: ProblemCode, };
+
 export const PROTOCOL_VERSION = 1;
 export const DEFAULT_OPERATOR_NAME = "Human";
-export const LIMITS = { maxFrameBytes: 65536, maxMessageChars: 4000, maxClientIdBytes: 64 } as const;
+export const LIMITS = { maxFrameBytes: 65536, maxMessageChars: 4000, maxClientIdBytes: 64, maxDisplayNameGraphemes: 49, minAvatarSide: 150, maxAvatarSide: 4096, maxAvatarBytes: 5242880, avatarSide: 256 } as const;

@@ -1,0 +1,356 @@
+//! The operator profile HTTP API and the avatar files (see `docs/profile-api.md`).
+//!
+//! - `GET /api/profile`, `PUT /api/profile`: the signed-in operator's own profile;
+//! - `POST /api/profile/avatar`: vet and store an avatar, answer its URL (the profile changes
+//!   only on the next `PUT`, so "Preview in chat" can show an upload before it is saved);
+//! - `GET /avatars/{workspace}/{sha256}.png`: the avatar, immutable, cacheable for a year.
+//!
+//! Operators authenticate with the same JWT as on their socket (`Authorization: Bearer`); the
+//! token's workspace is the only one they reach. Errors are RFC 9457 problem details with a
+//! [`ProblemCode`].
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use dashmap::DashMap;
+use protocol::limits::MAX_AVATAR_BYTES;
+use protocol::profile::{AvatarUploaded, Problem, ProblemCode, ProfileUpdate, ProfileView};
+use protocol::{AuditAction, AuditEntry, DEFAULT_OPERATOR_NAME, ErrorCode};
+use warp::http::{StatusCode, header};
+use warp::{Filter, Rejection, Reply};
+
+use crate::node::{Hub, OperatorSession};
+use crate::profile::{self, OperatorProfile};
+use crate::ratelimit::TokenBucket;
+use crate::util::now_ms;
+
+/// Avatar uploads per operator: a burst of 5, then one every 10 s.
+const UPLOAD_BURST: u32 = 5;
+const UPLOAD_RATE: f64 = 0.1;
+/// Profile bodies are a name and a URL.
+const PROFILE_BODY_BYTES: u64 = 4 * 1024;
+
+#[derive(Debug, Clone)]
+struct Api {
+    hub: Hub,
+    /// Upload buckets by `workspace/operator`; small and bounded by the team's size.
+    uploads: Arc<DashMap<String, TokenBucket>>,
+}
+
+/// A refusal: the problem and, for `rate_limited`, when to come back.
+#[derive(Debug)]
+struct Refusal {
+    problem: Problem,
+    retry_after: Option<Duration>,
+}
+
+impl From<Problem> for Refusal {
+    fn from(problem: Problem) -> Self {
+        Refusal {
+            problem,
+            retry_after: None,
+        }
+    }
+}
+
+fn problem_reply(r: Refusal) -> warp::reply::Response {
+    let status =
+        StatusCode::from_u16(r.problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let body = serde_json::to_string(&r.problem).unwrap_or_default();
+    let mut res = warp::reply::with_status(body, status).into_response();
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/problem+json"),
+    );
+    if let Some(after) = r.retry_after {
+        h.insert(
+            header::RETRY_AFTER,
+            header::HeaderValue::from(after.as_secs().max(1)),
+        );
+    }
+    res
+}
+
+fn unavailable() -> Refusal {
+    Problem::new(
+        ProblemCode::Unavailable,
+        "The profile store is unavailable; retry in a moment.",
+    )
+    .into()
+}
+
+/// The routes of this module.
+pub fn routes(hub: Hub) -> warp::filters::BoxedFilter<(warp::reply::Response,)> {
+    let api = Api {
+        hub,
+        uploads: Arc::new(DashMap::new()),
+    };
+    let with_api = warp::any().map(move || api.clone());
+    let auth = warp::header::optional::<String>("authorization");
+    let get = warp::path!("api" / "profile")
+        .and(warp::get())
+        .and(auth)
+        .and(with_api.clone())
+        .then(|auth, api: Api| async move { respond(get_profile(&api, auth).await) });
+    let put = warp::path!("api" / "profile")
+        .and(warp::put())
+        .and(auth)
+        .and(warp::body::content_length_limit(PROFILE_BODY_BYTES))
+        .and(warp::body::bytes())
+        .and(with_api.clone())
+        .then(|auth, body: Bytes, api: Api| async move {
+            respond(put_profile(&api, auth, &body).await)
+        });
+    let upload = warp::path!("api" / "profile" / "avatar")
+        .and(warp::post())
+        .and(auth)
+        // A little over the limit, so `process_avatar` names the size in its answer; anything
+        // larger is refused from the Content-Length before a byte is read.
+        .and(warp::body::content_length_limit(
+            MAX_AVATAR_BYTES as u64 + 1,
+        ))
+        .and(warp::body::bytes())
+        .and(with_api.clone())
+        .then(|auth, body: Bytes, api: Api| async move {
+            match upload_avatar(&api, auth, &body).await {
+                Ok(uploaded) => {
+                    warp::reply::with_status(warp::reply::json(&uploaded), StatusCode::CREATED)
+                        .into_response()
+                }
+                Err(r) => problem_reply(r),
+            }
+        });
+    let avatar = warp::path!("avatars" / String / String)
+        .and(warp::get().or(warp::head()).unify())
+        .and(with_api)
+        .then(|workspace: String, file: String, api: Api| serve_avatar(api, workspace, file));
+    get.or(put)
+        .unify()
+        .or(upload)
+        .unify()
+        .or(avatar)
+        .unify()
+        .recover(body_rejection)
+        .unify()
+        .boxed()
+}
+
+fn respond(r: Result<ProfileView, Refusal>) -> warp::reply::Response {
+    match r {
+        Ok(view) => warp::reply::json(&view).into_response(),
+        Err(r) => problem_reply(r),
+    }
+}
+
+/// Body limits on these routes answer with problem details too; other rejections (no route
+/// here) pass on to the rest of the server.
+async fn body_rejection(r: Rejection) -> Result<warp::reply::Response, Rejection> {
+    if r.find::<warp::reject::PayloadTooLarge>().is_some() {
+        return Ok(problem_reply(
+            Problem::new(
+                ProblemCode::PayloadTooLarge,
+                format!(
+                    "The request body is too large; avatars may be up to {} MiB.",
+                    MAX_AVATAR_BYTES / (1024 * 1024)
+                ),
+            )
+            .into(),
+        ));
+    }
+    if r.find::<warp::reject::LengthRequired>().is_some() {
+        return Ok(problem_reply(
+            Problem::new(ProblemCode::InvalidBody, "Send a Content-Length header.").into(),
+        ));
+    }
+    Err(r)
+}
+
+fn sign_in(api: &Api, auth: Option<String>) -> Result<OperatorSession, Refusal> {
+    let Some(token) = auth.as_deref().and_then(|a| a.strip_prefix("Bearer ")) else {
+        return Err(Problem::new(
+            ProblemCode::Unauthorized,
+            "Send Authorization: Bearer <operator token>.",
+        )
+        .into());
+    };
+    api.hub.operator_sign_in(token.trim()).map_err(|e| {
+        let code = match e.code {
+            ErrorCode::TokenExpired => ProblemCode::TokenExpired,
+            ErrorCode::WorkspaceNotFound => ProblemCode::WorkspaceNotFound,
+            _ => ProblemCode::Unauthorized,
+        };
+        Problem::new(code, e.message).into()
+    })
+}
+
+fn view(op: &OperatorSession, saved: Option<&OperatorProfile>) -> ProfileView {
+    let visitor_name = match saved {
+        None => DEFAULT_OPERATOR_NAME.to_owned(),
+        Some(p) => p
+            .display_name
+            .clone()
+            .unwrap_or_else(|| op.claims.name.clone()),
+    };
+    ProfileView {
+        operator_id: op.claims.sub.clone(),
+        workspace_id: op.workspace.id.clone(),
+        account_name: op.claims.name.clone(),
+        saved: saved.is_some(),
+        display_name: saved.and_then(|p| p.display_name.clone()),
+        avatar_url: saved.and_then(|p| p.avatar_url.clone()),
+        visitor_name,
+        updated_at: saved.map(|p| p.updated_at),
+    }
+}
+
+async fn get_profile(api: &Api, auth: Option<String>) -> Result<ProfileView, Refusal> {
+    let op = sign_in(api, auth)?;
+    let saved = api
+        .hub
+        .inner()
+        .store
+        .profile(&op.workspace.id, &op.claims.sub)
+        .await
+        .map_err(|_| unavailable())?;
+    Ok(view(&op, saved.as_ref()))
+}
+
+async fn put_profile(api: &Api, auth: Option<String>, body: &[u8]) -> Result<ProfileView, Refusal> {
+    let op = sign_in(api, auth)?;
+    let update: ProfileUpdate = serde_json::from_slice(body).map_err(|e| {
+        Problem::new(
+            ProblemCode::InvalidBody,
+            format!("Expected {{\"display_name\": string, \"avatar_url\": string | null}}: {e}."),
+        )
+    })?;
+    let display_name = profile::validate_display_name(update.display_name.as_deref())?;
+    let store = &api.hub.inner().store;
+    let avatar_url = match update.avatar_url.as_deref().filter(|u| !u.is_empty()) {
+        None => None,
+        Some(url) => {
+            // Only an avatar uploaded to this workspace: another workspace's URL, or one that
+            // was never uploaded, is refused the same way.
+            let known = match profile::avatar_hash(&op.workspace.id, url) {
+                Some(hash) => store
+                    .avatar(&op.workspace.id, hash)
+                    .await
+                    .map_err(|_| unavailable())?
+                    .is_some(),
+                None => false,
+            };
+            if !known {
+                return Err(Problem::new(
+                    ProblemCode::UnknownAvatar,
+                    "That avatar was not uploaded to this workspace; upload it again.",
+                )
+                .into());
+            }
+            Some(url.to_owned())
+        }
+    };
+    let saved = OperatorProfile {
+        display_name,
+        avatar_url,
+        updated_at: now_ms(),
+    };
+    store
+        .save_profile(&op.workspace.id, &op.claims.sub, &saved)
+        .await
+        .map_err(|_| unavailable())?;
+    api.hub
+        .audit(
+            &op.workspace.id,
+            AuditEntry {
+                at: saved.updated_at,
+                actor: Some(op.audit_actor()),
+                action: AuditAction::ProfileChanged,
+                conversation_id: None,
+                reason: None,
+                holder_id: None,
+            },
+        )
+        .await;
+    Ok(view(&op, Some(&saved)))
+}
+
+async fn upload_avatar(
+    api: &Api,
+    auth: Option<String>,
+    body: &[u8],
+) -> Result<AvatarUploaded, Refusal> {
+    let op = sign_in(api, auth)?;
+    let key = crate::store::operator_key(&op.workspace.id, &op.claims.sub);
+    let now = Instant::now();
+    let taken = api
+        .uploads
+        .entry(key)
+        .or_insert_with(|| TokenBucket::new(UPLOAD_RATE, UPLOAD_BURST, now))
+        .take(now);
+    if let Err(wait) = taken {
+        return Err(Refusal {
+            problem: Problem::new(
+                ProblemCode::RateLimited,
+                format!(
+                    "Too many uploads; try again in {} s.",
+                    wait.as_secs().max(1)
+                ),
+            ),
+            retry_after: Some(wait),
+        });
+    }
+    // Decoding is CPU work: keep it off the threads that serve sockets.
+    let bytes = body.to_vec();
+    let avatar = tokio::task::spawn_blocking(move || profile::process_avatar(&bytes))
+        .await
+        .map_err(|_| unavailable())??;
+    api.hub
+        .inner()
+        .store
+        .put_avatar(&op.workspace.id, &avatar.hash, &avatar.png)
+        .await
+        .map_err(|_| unavailable())?;
+    Ok(AvatarUploaded {
+        avatar_url: profile::avatar_url(&op.workspace.id, &avatar.hash),
+        width: protocol::limits::AVATAR_SIDE,
+        height: protocol::limits::AVATAR_SIDE,
+    })
+}
+
+/// Avatars are public (visitors' browsers load them from any site) and immutable (the URL is
+/// the content's hash), so they are cached for a year and may be embedded cross-origin.
+async fn serve_avatar(api: Api, workspace: String, file: String) -> warp::reply::Response {
+    let not_found = || problem_reply(Problem::new(ProblemCode::NotFound, "No such avatar.").into());
+    let url = profile::avatar_url(&workspace, file.strip_suffix(".png").unwrap_or(""));
+    let Some(hash) = profile::avatar_hash(&workspace, &url) else {
+        return not_found();
+    };
+    match api.hub.inner().store.avatar(&workspace, hash).await {
+        Ok(Some(png)) => {
+            let mut res = warp::reply::Response::new(png.into());
+            let h = res.headers_mut();
+            let set = |h: &mut warp::http::HeaderMap, k, v: String| {
+                if let Ok(v) = header::HeaderValue::from_str(&v) {
+                    h.insert(k, v);
+                }
+            };
+            set(h, header::CONTENT_TYPE, "image/png".into());
+            set(
+                h,
+                header::CACHE_CONTROL,
+                "public, max-age=31536000, immutable".into(),
+            );
+            set(h, header::ETAG, format!("\"{hash}\""));
+            set(h, header::X_CONTENT_TYPE_OPTIONS, "nosniff".into());
+            set(
+                h,
+                header::HeaderName::from_static("cross-origin-resource-policy"),
+                "cross-origin".into(),
+            );
+            res
+        }
+        Ok(None) => not_found(),
+        Err(_) => problem_reply(unavailable()),
+    }
+}
