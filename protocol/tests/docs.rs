@@ -135,3 +135,18 @@ fn every_error_and_close_code_is_in_the_protocol_doc() {
         );
     }
 }
+
+#[test]
+fn every_problem_code_is_in_the_profile_api_doc_with_its_status() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/profile-api.md");
+    let doc = std::fs::read_to_string(path).expect("docs/profile-api.md");
+    for code in protocol::profile::ProblemCode::ALL {
+        assert!(
+            doc.contains(&format!("| `{}` | {} |", code.as_str(), code.status())),
+            "{code} not documented with status {}",
+            code.status()
+        );
+        let json = serde_json::to_string(code).expect("json");
+        assert_eq!(json, format!("\"{}\"", code.as_str()), "wire spelling");
+    }
+}

@@ -373,22 +373,82 @@ pub async fn http_raw(
     headers: &[(&str, &str)],
     body: Option<&str>,
 ) -> String {
+    let mut all = vec![("Content-Type", "application/json")];
+    all.extend_from_slice(headers);
+    let (head, body) = http_bytes(addr, method, path, &all, body.unwrap_or("").as_bytes()).await;
+    format!("{head}\r\n\r\n{}", String::from_utf8_lossy(&body))
+}
+
+/// A response with a binary body.
+#[derive(Debug)]
+pub struct BinResponse {
+    pub status: u16,
+    /// The status line and headers.
+    pub head: String,
+    pub body: Vec<u8>,
+}
+
+impl BinResponse {
+    /// A header's value (names compare case-insensitively).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.head.lines().skip(1).find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case(name).then(|| v.trim())
+        })
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).expect("json body")
+    }
+}
+
+/// One request with a binary body (sent with its Content-Length); the headers are sent as given.
+pub async fn http_bin(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> BinResponse {
+    let (head, body) = http_bytes(addr, method, path, headers, body).await;
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("status");
+    BinResponse { status, head, body }
+}
+
+async fn http_bytes(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (String, Vec<u8>) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut s = TcpStream::connect(addr).await.expect("connect");
-    let body = body.unwrap_or("");
     let extra: String = headers
         .iter()
         .map(|(k, v)| format!("{k}: {v}\r\n"))
         .collect();
     let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n{extra}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n{extra}Content-Length: {}\r\n\r\n",
         body.len()
     );
     s.write_all(req.as_bytes()).await.expect("write");
+    // A server may refuse from the headers alone and close before reading the body.
+    let _ = s.write_all(body).await;
     let mut out = Vec::new();
     tokio::time::timeout(WAIT, s.read_to_end(&mut out))
         .await
         .expect("response within the wait bound")
         .expect("read");
-    String::from_utf8_lossy(&out).into_owned()
+    let split = out
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or(out.len());
+    let head = String::from_utf8_lossy(&out[..split]).into_owned();
+    let body = out.get(split + 4..).unwrap_or_default().to_vec();
+    (head, body)
 }
