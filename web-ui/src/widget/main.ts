@@ -1,0 +1,36 @@
+/**
+ * The embeddable visitor chat widget (built to `dist/widget.js`, an IIFE with no dependencies).
+ * Mounts a `<take-control-widget>` element at the end of `<body>` with an open shadow root that
+ * holds all of the widget's DOM and CSS, then connects to the hub.
+ */
+import { findScript, readConfig } from "./config";
+import { ChatWidget } from "./widget";
+
+declare global {
+  interface Window {
+    /** The running widget, for the host page's scripts (`TakeControlWidget.open()`), and a guard against loading twice. */
+    TakeControlWidget?: ChatWidget;
+  }
+}
+
+function mount(): void {
+  if (window.TakeControlWidget) return;
+  const config = readConfig(script, location.href);
+  if (typeof config === "string") {
+    console.warn(`Take Control widget: ${config}`);
+    return;
+  }
+  const host = document.createElement("take-control-widget");
+  document.body.append(host);
+  const root = host.attachShadow({ mode: "open" });
+  const widget = new ChatWidget({ ...config, root });
+  window.TakeControlWidget = widget;
+  widget.start();
+  // Back online after a network change: no need to wait out the backoff.
+  window.addEventListener("online", () => widget.reconnectNow());
+}
+
+// `currentScript` is only set while this script first runs, async or not: read it now.
+const script = findScript(document);
+if (document.body) mount();
+else document.addEventListener("DOMContentLoaded", mount, { once: true });

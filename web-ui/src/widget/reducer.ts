@@ -1,0 +1,342 @@
+/**
+ * The pure half of the visitor widget: `reduceWidget(state, action)` for every server frame,
+ * socket close and visitor intent, `helloFrame(state)` (how a connection resumes) and
+ * `resendFrames(state)` (what must be sent again), and `timeline(state)`, what the chat shows.
+ * No IO, no clocks, no randomness: the IO layer (`widget.ts`) passes delays in the actions.
+ */
+import { CloseCode, ERROR_CODES, type ErrorCode } from "../protocol/codes";
+import type { ConversationEvent, ControlState, ErrorFrame, ServerFrame, WidgetFrame } from "../protocol/frames";
+import { PROTOCOL_VERSION } from "../protocol/frames";
+import { closeDecision } from "../client/closeCodes";
+import { joinedText, leftText, type MessageView } from "./render";
+import { noTyping, type PendingMessage, type WidgetState } from "./state";
+
+export type WidgetAction =
+  | { type: "connect_started" }
+  | { type: "frame"; frame: ServerFrame }
+  /** `delayMs`: the backoff the IO layer waits if the close allows another attempt. */
+  | { type: "socket_closed"; code: number; delayMs: number }
+  | { type: "message_queued"; clientId: string; text: string }
+  | { type: "message_retry"; clientId: string }
+  | { type: "panel"; open: boolean }
+  /** A visitor-facing line from the widget itself (e.g. a message over the length limit). */
+  | { type: "notice"; text: string | null };
+
+/** What a close means for the widget. `reset`: drop the visitor token and start a new conversation. */
+export type CloseAction = "reconnect" | "reset" | "stop";
+
+export function widgetCloseAction(code: number, hadToken: boolean): CloseAction {
+  // A refused visitor token (forged, expired, another workspace's): start afresh without it,
+  // as the protocol asks. Without a token, the same refusal would only repeat.
+  if (code === CloseCode.UNAUTHORIZED || code === CloseCode.TOKEN_EXPIRED) return hadToken ? "reset" : "stop";
+  return closeDecision(code).reconnect ? "reconnect" : "stop";
+}
+
+/** Closes after which retrying, even by hand, cannot work: the embed code itself is wrong. */
+const FATAL_CLOSES: ReadonlySet<number> = new Set([CloseCode.WORKSPACE_NOT_FOUND, CloseCode.UNSUPPORTED_PROTOCOL]);
+
+/** Words for visitors: short, and nothing about frames or tokens. */
+const VISITOR_TEXT: Partial<Record<ErrorCode, string>> = {
+  message_too_long: "That message is too long. Please shorten it.",
+  empty_message: "That message is empty.",
+  frame_too_large: "That message is too long. Please shorten it.",
+  rate_limited: "You are sending messages quickly; trying again in a moment.",
+  unavailable: "The chat is temporarily unavailable; trying again.",
+  internal: "Something went wrong; trying again.",
+  workspace_not_found: "This chat is not available.",
+  unsupported_protocol: "This chat needs an update. Please reload the page.",
+};
+
+export function visitorErrorText(code: ErrorCode): string {
+  return VISITOR_TEXT[code] ?? ERROR_CODES[code]?.description ?? "Something went wrong.";
+}
+
+export function reduceWidget(state: WidgetState, action: WidgetAction): WidgetState {
+  switch (action.type) {
+    case "connect_started":
+      return { ...state, connection: { status: "connecting", attempt: state.failures }, loaded: false };
+    case "frame":
+      return reduceFrame(state, action.frame);
+    case "socket_closed":
+      return reduceClosed(state, action.code, action.delayMs);
+    case "message_queued": {
+      const m: PendingMessage = { clientId: action.clientId, text: action.text, status: "sending", seq: null, error: null };
+      return { ...state, outbox: [...state.outbox, m] };
+    }
+    case "message_retry":
+      return updateOutgoing(state, action.clientId, (m) =>
+        m.status === "failed" ? { ...m, status: "sending", error: null } : m,
+      );
+    case "notice":
+      return state.notice === action.text ? state : { ...state, notice: action.text };
+    case "panel":
+      if (state.open === action.open) return state;
+      return { ...state, open: action.open, unread: action.open ? 0 : state.unread };
+  }
+}
+
+function reduceFrame(state: WidgetState, frame: ServerFrame): WidgetState {
+  switch (frame.type) {
+    case "welcome": {
+      const same = state.conversationId === frame.conversation_id;
+      // A different conversation (the hub no longer had ours, or the token was dropped): what we
+      // showed belongs to the old one. Unsent messages stay: the visitor still wants them sent.
+      const base: WidgetState = same
+        ? state
+        : { ...state, events: [], lastSeq: 0, control: null, partial: null, typing: noTyping, outbox: keepUnsent(state.outbox) };
+      return {
+        ...base,
+        connection: { status: "connected" },
+        failures: 0,
+        token: frame.visitor_token,
+        conversationId: frame.conversation_id,
+        visitorLabel: frame.visitor_label,
+        control: newerControl(base.control, frame.control),
+        notice: null,
+      };
+    }
+    case "history": {
+      if (frame.conversation_id !== state.conversationId) return state;
+      const fresh = frame.events.filter((e) => !hasSeq(state, e.seq));
+      let next = insertEvents(state, fresh);
+      // The hub's `last_seq` is authoritative: it also covers a history that starts after 1.
+      next = advanceLastSeq({ ...next, lastSeq: Math.max(next.lastSeq, frame.last_seq) });
+      next = pruneOutbox(next);
+      for (const e of fresh) next = applySideEffects(next, e);
+      return { ...next, loaded: true, control: newerControl(next.control, frame.control) };
+    }
+    case "event": {
+      if (frame.conversation_id !== state.conversationId || hasSeq(state, frame.event.seq)) return state;
+      let next = advanceLastSeq(insertEvents(state, [frame.event]));
+      next = applySideEffects(pruneOutbox(next), frame.event);
+      if (!next.open && catchesEye(frame.event)) next = { ...next, unread: next.unread + 1 };
+      return next;
+    }
+    case "ack": {
+      if (frame.conversation_id !== state.conversationId) return state;
+      const stored = state.events.some((e) => e.seq === frame.seq);
+      if (stored) return { ...state, outbox: state.outbox.filter((m) => m.clientId !== frame.client_id) };
+      return updateOutgoing(state, frame.client_id, (m) => ({ ...m, status: "sent", seq: frame.seq, error: null }));
+    }
+    case "control":
+      if (frame.conversation_id !== state.conversationId) return state;
+      return { ...state, control: newerControl(state.control, frame.control) };
+    case "typing": {
+      if (frame.conversation_id !== state.conversationId) return state;
+      const a = frame.author;
+      if (a.kind === "ai") return { ...state, typing: { ...state.typing, ai: frame.active } };
+      if (a.kind === "operator") {
+        const { kind: _kind, ...ref } = a;
+        const operator = frame.active ? ref : state.typing.operator?.id === ref.id ? null : state.typing.operator;
+        return { ...state, typing: { ...state.typing, operator } };
+      }
+      return state; // the visitor's own typing, echoed
+    }
+    case "error": {
+      const { type: _type, ...err } = frame;
+      return reduceError(state, err);
+    }
+    default:
+      // Operator-only frames (a widget never gets them) and anything newer: nothing to show.
+      return state;
+  }
+}
+
+function reduceError(state: WidgetState, err: ErrorFrame): WidgetState {
+  const text = visitorErrorText(err.code);
+  if (err.client_id !== undefined) {
+    // A refused message. Retryable refusals stay "sending": the IO layer sends them again.
+    return updateOutgoing(state, err.client_id, (m) => ({
+      ...m,
+      status: err.retryable ? "sending" : "failed",
+      error: text,
+    }));
+  }
+  // A throttled typing frame and the like: nothing the visitor needs to read.
+  if (err.retryable && state.connection.status !== "connecting") return state;
+  return { ...state, notice: text };
+}
+
+function reduceClosed(state: WidgetState, code: number, delayMs: number): WidgetState {
+  if (state.connection.status === "stopped") return state;
+  // Whatever the socket knew is stale now: typing would otherwise stick, and a half-streamed
+  // reply has lost its stream (the finished one arrives as an event after the resume).
+  const base: WidgetState = { ...state, typing: noTyping, partial: null, loaded: false };
+  const action = widgetCloseAction(code, state.token !== null);
+  if (action === "stop") {
+    const fatal = FATAL_CLOSES.has(code);
+    const text = state.notice ?? (fatal ? visitorErrorText(code === CloseCode.WORKSPACE_NOT_FOUND ? "workspace_not_found" : "unsupported_protocol") : "The chat was disconnected.");
+    return {
+      ...base,
+      connection: { status: "stopped", code, text, fatal },
+      outbox: base.outbox.map((m) => (m.status === "sending" ? { ...m, status: "failed", error: "Not connected." } : m)),
+    };
+  }
+  const reconnecting: WidgetState = {
+    ...base,
+    failures: state.failures + 1,
+    connection: { status: "reconnecting", attempt: state.failures + 1, delayMs, code },
+  };
+  if (action === "reconnect") return reconnecting;
+  return {
+    ...reconnecting,
+    token: null,
+    conversationId: null,
+    events: [],
+    lastSeq: 0,
+    control: null,
+    notice: null,
+    outbox: keepUnsent(base.outbox),
+  };
+}
+
+// --- what a connection sends ----------------------------------------------------------------
+
+/** The first frame of every connection: the token and the resume point once we have them. */
+export function helloFrame(state: WidgetState): WidgetFrame {
+  const hello: Extract<WidgetFrame, { type: "hello" }> = {
+    type: "hello",
+    protocol: PROTOCOL_VERSION,
+    workspace_id: state.workspaceId,
+  };
+  if (state.token !== null) {
+    hello.visitor_token = state.token;
+    if (state.lastSeq > 0) hello.last_seq = state.lastSeq;
+  }
+  return hello;
+}
+
+/** Every message not yet acknowledged, under its original client id (the hub stores each once). */
+export function resendFrames(state: WidgetState): WidgetFrame[] {
+  return state.outbox
+    .filter((m) => m.status === "sending")
+    .map((m) => ({ type: "message", client_id: m.clientId, text: m.text }));
+}
+
+// --- what the chat shows --------------------------------------------------------------------
+
+export type TimelineItem =
+  | { key: string; kind: "message"; message: Omit<MessageView, "onRetry">; clientId?: string }
+  | { key: string; kind: "notice"; text: string };
+
+/** The chat's lines in order: stored events, then the visitor's messages not stored yet, then a partial reply. */
+export function timeline(state: WidgetState): TimelineItem[] {
+  const items: TimelineItem[] = [];
+  for (const e of state.events) {
+    const key = `e${e.seq}`;
+    if (e.type === "message") items.push({ key, kind: "message", message: { author: e.author, text: e.text } });
+    else if (e.type === "operator_joined") items.push({ key, kind: "notice", text: joinedText(e.operator) });
+    else if (e.type === "operator_left") items.push({ key, kind: "notice", text: leftText(e.operator) });
+    // human_requested: for the team only.
+  }
+  for (const m of state.outbox) {
+    items.push({
+      key: `p${m.clientId}`,
+      kind: "message",
+      clientId: m.clientId,
+      message: {
+        author: { kind: "visitor" },
+        text: m.text,
+        ...(m.status === "sent" ? {} : { status: m.status }),
+        error: m.error,
+      },
+    });
+  }
+  if (state.partial) {
+    items.push({ key: `r${state.partial.id}`, kind: "message", message: { author: { kind: "ai" }, text: state.partial.text } });
+  }
+  return items;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+function hasSeq(state: WidgetState, seq: number): boolean {
+  return seq <= state.lastSeq || state.events.some((e) => e.seq === seq);
+}
+
+/** Merge events into the seq-ordered list; a seq already present is never added twice. */
+function insertEvents(state: WidgetState, incoming: ConversationEvent[]): WidgetState {
+  const fresh = incoming.filter((e) => !hasSeq(state, e.seq));
+  if (fresh.length === 0) return state;
+  const bySeq = new Map<number, ConversationEvent>();
+  for (const e of state.events) bySeq.set(e.seq, e);
+  for (const e of fresh) if (!bySeq.has(e.seq)) bySeq.set(e.seq, e);
+  return { ...state, events: [...bySeq.values()].sort((a, b) => a.seq - b.seq) };
+}
+
+/** Move `lastSeq` over every contiguous event after it. */
+function advanceLastSeq(state: WidgetState): WidgetState {
+  let last = state.lastSeq;
+  for (const e of state.events) {
+    if (e.seq === last + 1) last = e.seq;
+    else if (e.seq > last + 1) break;
+  }
+  return last === state.lastSeq ? state : { ...state, lastSeq: last };
+}
+
+/** Drop outgoing messages whose stored event is shown (matched by client id or acked seq). */
+function pruneOutbox(state: WidgetState): WidgetState {
+  if (state.outbox.length === 0) return state;
+  const ids = new Set<string>();
+  const seqs = new Set<number>();
+  for (const e of state.events) {
+    seqs.add(e.seq);
+    if (e.type === "message" && e.author.kind === "visitor" && e.client_id !== undefined) ids.add(e.client_id);
+  }
+  const outbox = state.outbox.filter((m) => !ids.has(m.clientId) && !(m.seq !== null && seqs.has(m.seq)));
+  return outbox.length === state.outbox.length ? state : { ...state, outbox };
+}
+
+function keepUnsent(outbox: PendingMessage[]): PendingMessage[] {
+  return outbox.filter((m) => m.status !== "sent");
+}
+
+/** What an event changes besides the timeline: control, typing, a partial reply. */
+function applySideEffects(state: WidgetState, e: ConversationEvent): WidgetState {
+  switch (e.type) {
+    case "message": {
+      const a = e.author;
+      if (a.kind === "ai") return { ...state, typing: { ...state.typing, ai: false }, partial: null };
+      if (a.kind === "operator" && state.typing.operator?.id === a.id) return { ...state, typing: { ...state.typing, operator: null } };
+      return state;
+    }
+    case "operator_joined":
+      return {
+        ...state,
+        control: newerControl(state.control, { holder: { kind: "operator", ...e.operator }, epoch: e.epoch }),
+        // A takeover cancels the assistant's reply in progress.
+        typing: { ...state.typing, ai: false },
+        partial: null,
+      };
+    case "operator_left":
+      return {
+        ...state,
+        control: newerControl(state.control, { holder: { kind: "ai" }, epoch: e.epoch }),
+        typing: { ...state.typing, operator: null },
+      };
+    case "human_requested":
+      return state;
+  }
+}
+
+/** Events that make the launcher show an unread count. */
+function catchesEye(e: ConversationEvent): boolean {
+  if (e.type === "message") return e.author.kind !== "visitor";
+  return e.type === "operator_joined" || e.type === "operator_left";
+}
+
+/** Control carries an epoch; an older answer arriving late must not undo a newer one. */
+function newerControl(current: ControlState | null, incoming: ControlState): ControlState {
+  return current === null || incoming.epoch >= current.epoch ? incoming : current;
+}
+
+function updateOutgoing(state: WidgetState, clientId: string, f: (m: PendingMessage) => PendingMessage): WidgetState {
+  let changed = false;
+  const outbox = state.outbox.map((m) => {
+    if (m.clientId !== clientId) return m;
+    const next = f(m);
+    if (next !== m) changed = true;
+    return next;
+  });
+  return changed ? { ...state, outbox } : state;
+}

@@ -1,0 +1,241 @@
+/**
+ * The widget's look: pure functions that build DOM nodes (no state, no sockets, no globals
+ * beyond the `Document` passed in) and the widget's CSS. The visitor widget renders with these,
+ * and so does the dashboard's "Preview in chat", so the preview is the real thing, not a copy.
+ */
+import type { Author, ControlState, OperatorRef } from "../protocol/frames";
+import { DEFAULT_OPERATOR_NAME } from "../protocol/frames";
+
+const SVG_NS = "http://www.w3.org/2000/svg";
+
+/** The name visitors see for an operator: the display name, else the name the hub sent ("Human"). */
+export function visitorName(op: Pick<OperatorRef, "name" | "display_name">): string {
+  return op.display_name?.trim() || op.name?.trim() || DEFAULT_OPERATOR_NAME;
+}
+
+export function joinedText(op: Pick<OperatorRef, "name" | "display_name">): string {
+  return `${visitorName(op)} joined the chat`;
+}
+
+export function leftText(op: Pick<OperatorRef, "name" | "display_name">): string {
+  return `${visitorName(op)} left the chat`;
+}
+
+/** Who is answering, for the header's status line. */
+export function statusLine(control: ControlState | null): string {
+  const holder = control?.holder;
+  return holder && holder.kind === "operator" ? `${visitorName(holder)} (human)` : "AI assistant";
+}
+
+/**
+ * An avatar URL from the hub (a path such as `/avatars/demo-pro/<sha256>.png`) resolved against
+ * the hub's origin, never the host page's. Only http(s) URLs are used; anything else (or nothing)
+ * gives `null`, which means the placeholder.
+ */
+export function resolveAvatarUrl(url: string | null | undefined, hubOrigin: string): string | null {
+  if (!url) return null;
+  try {
+    const resolved = new URL(url, hubOrigin.replace(/\/*$/, "/"));
+    return resolved.protocol === "https:" || resolved.protocol === "http:" ? resolved.href : null;
+  } catch {
+    return null;
+  }
+}
+
+function el<K extends keyof HTMLElementTagNameMap>(
+  doc: Document,
+  tag: K,
+  className: string,
+  text?: string,
+): HTMLElementTagNameMap[K] {
+  const node = doc.createElement(tag);
+  node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+/** The generic avatar shown when an operator uploaded none: an inline SVG silhouette, no request. */
+export function placeholderAvatar(doc: Document): HTMLElement {
+  const wrap = el(doc, "span", "tc-avatar tc-avatar--placeholder");
+  wrap.setAttribute("data-placeholder", "");
+  wrap.setAttribute("aria-hidden", "true");
+  const svg = doc.createElementNS(SVG_NS, "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("focusable", "false");
+  const path = doc.createElementNS(SVG_NS, "path");
+  path.setAttribute("fill", "currentColor");
+  path.setAttribute("d", "M12 12a4.5 4.5 0 1 0 0-9 4.5 4.5 0 0 0 0 9Zm0 2c-4.4 0-8 2.5-8 5.5V22h16v-2.5c0-3-3.6-5.5-8-5.5Z");
+  svg.append(path);
+  wrap.append(svg);
+  return wrap;
+}
+
+/** The operator's picture (already resolved, see `resolveAvatarUrl`), or the placeholder. */
+export function avatarNode(doc: Document, src: string | null): HTMLElement {
+  if (!src) return placeholderAvatar(doc);
+  const img = el(doc, "img", "tc-avatar");
+  img.alt = "";
+  img.decoding = "async";
+  // A broken or removed image never shows a broken-image icon: the placeholder takes its place.
+  img.addEventListener("error", () => img.replaceWith(placeholderAvatar(doc)), { once: true });
+  img.src = src;
+  return img;
+}
+
+/** The line above a bubble: avatar and name for an operator, a badge for the AI, nothing for the visitor. */
+export function authorHeader(doc: Document, author: Author, hubOrigin: string): HTMLElement | null {
+  if (author.kind === "visitor") return null;
+  const head = el(doc, "div", `tc-author tc-author--${author.kind}`);
+  if (author.kind === "operator") {
+    head.append(avatarNode(doc, resolveAvatarUrl(author.avatar_url, hubOrigin)), el(doc, "span", "tc-name", visitorName(author)));
+  } else {
+    const badge = el(doc, "span", "tc-avatar tc-avatar--ai", "AI");
+    badge.setAttribute("aria-hidden", "true");
+    head.append(badge, el(doc, "span", "tc-name", "AI assistant"));
+  }
+  return head;
+}
+
+export interface MessageView {
+  author: Author;
+  text: string;
+  /** Visitor messages not yet stored by the hub. */
+  status?: "sending" | "failed";
+  /** Why a failed message was refused. */
+  error?: string | null;
+  onRetry?: () => void;
+}
+
+/** One chat bubble with its header. */
+export function messageNode(doc: Document, m: MessageView, hubOrigin: string): HTMLElement {
+  const item = el(doc, "div", `tc-msg tc-msg--${m.author.kind}`);
+  const head = authorHeader(doc, m.author, hubOrigin);
+  if (head) item.append(head);
+  item.append(el(doc, "p", "tc-bubble", m.text));
+  if (m.status === "sending") item.append(el(doc, "span", "tc-state", "Sending…"));
+  if (m.status === "failed") {
+    const state = el(doc, "span", "tc-state tc-state--failed", m.error ? `Not sent: ${m.error} ` : "Not sent. ");
+    if (m.onRetry) {
+      const retry = el(doc, "button", "tc-link", "Retry");
+      retry.type = "button";
+      retry.addEventListener("click", m.onRetry);
+      state.append(retry);
+    }
+    item.append(state);
+  }
+  return item;
+}
+
+/** A line in the middle of the chat: "Martin from Support joined the chat". */
+export function noticeNode(doc: Document, text: string): HTMLElement {
+  return el(doc, "div", "tc-notice", text);
+}
+
+/** The panel's header: who the visitor is talking to. */
+export function headerNode(doc: Document, title: string, control: ControlState | null): HTMLElement {
+  const header = el(doc, "header", "tc-header");
+  const titles = el(doc, "div", "tc-titles");
+  titles.append(el(doc, "strong", "tc-title", title), el(doc, "span", "tc-who", statusLine(control)));
+  header.append(titles);
+  return header;
+}
+
+export interface PreviewOptions {
+  /** The operator as visitors will receive them (`name`, `display_name`, `avatar_url`). */
+  operator: OperatorRef;
+  hubOrigin: string;
+  text: string;
+  title?: string;
+}
+
+/**
+ * What a visitor sees right after a takeover: the header naming the operator, the "joined"
+ * notice and one operator bubble. The dashboard's preview renders exactly this, in a shadow root
+ * with `WIDGET_CSS`.
+ */
+export function previewNode(doc: Document, p: PreviewOptions): HTMLElement {
+  const root = el(doc, "div", "tc tc--preview");
+  const panel = el(doc, "div", "tc-panel tc-panel--static");
+  const control: ControlState = { holder: { kind: "operator", ...p.operator }, epoch: 1 };
+  const log = el(doc, "div", "tc-log");
+  log.append(
+    noticeNode(doc, joinedText(p.operator)),
+    messageNode(doc, { author: { kind: "operator", ...p.operator }, text: p.text }, p.hubOrigin),
+  );
+  panel.append(headerNode(doc, p.title ?? "Chat with us", control), log);
+  root.append(panel);
+  return root;
+}
+
+/**
+ * Puts `WIDGET_CSS` into a shadow root: a constructed style sheet where the browser has them (a
+ * host page's Content-Security-Policy without `'unsafe-inline'` styles does not block those),
+ * else a `<style>` element.
+ */
+export function applyStyles(root: ShadowRoot, css: string = WIDGET_CSS): void {
+  if ("adoptedStyleSheets" in root && typeof CSSStyleSheet === "function") {
+    try {
+      const sheet = new CSSStyleSheet();
+      sheet.replaceSync(css);
+      root.adoptedStyleSheets = [sheet];
+      return;
+    } catch {
+      // fall through to a <style> element
+    }
+  }
+  const style = root.ownerDocument.createElement("style");
+  style.textContent = css;
+  root.prepend(style);
+}
+
+/**
+ * All of the widget's styles. They live in its shadow root: the host page's CSS cannot reach in
+ * (and `.tc` resets what inherits through the shadow boundary, such as fonts), and these rules
+ * cannot leak out. `:host` rules are `!important` because those beat the page's (inner context).
+ */
+export const WIDGET_CSS = `
+:host{all:initial!important;display:block!important}
+.tc{all:initial;display:block;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif;color:#111827;-webkit-font-smoothing:antialiased}
+.tc *,.tc *::before,.tc *::after{box-sizing:border-box}
+.tc button,.tc textarea{font:inherit;color:inherit;letter-spacing:inherit;text-transform:none;margin:0}
+.tc [hidden]{display:none!important}
+.tc-launcher{position:fixed;right:20px;bottom:20px;width:56px;height:56px;border-radius:50%;border:0;padding:0;cursor:pointer;background:#6d28d9;color:#fff;box-shadow:0 6px 20px rgb(0 0 0/.25);display:flex;align-items:center;justify-content:center;z-index:2147483000}
+.tc-launcher:hover{background:#5b21b6}
+.tc-launcher svg{width:26px;height:26px}
+.tc-badge{position:absolute;top:-2px;right:-2px;min-width:20px;height:20px;padding:0 5px;border-radius:10px;background:#dc2626;color:#fff;font-size:12px;font-weight:700;line-height:20px;text-align:center}
+.tc-panel{position:fixed;right:20px;bottom:88px;width:370px;max-width:calc(100vw - 24px);height:min(580px,calc(100vh - 108px));display:flex;flex-direction:column;background:#fff;border-radius:14px;box-shadow:0 12px 40px rgb(0 0 0/.22);overflow:hidden;z-index:2147483000}
+.tc-panel--static{position:static;width:100%;max-width:none;height:auto;box-shadow:0 2px 10px rgb(0 0 0/.12);border:1px solid #e5e7eb}
+.tc-header{display:flex;align-items:center;gap:10px;padding:12px 14px;background:#6d28d9;color:#fff}
+.tc-titles{display:flex;flex-direction:column;flex:1;min-width:0}
+.tc-title{font-weight:700;font-size:15px}
+.tc-who{font-size:12px;opacity:.9;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
+.tc-close{border:0;background:none;color:#fff;cursor:pointer;width:32px;height:32px;border-radius:8px;font-size:22px;line-height:1;padding:0}
+.tc-close:hover{background:rgb(255 255 255/.15)}
+.tc-conn{padding:6px 14px;font-size:12px;background:#fef3c7;color:#92400e;display:flex;gap:8px;align-items:center}
+.tc-log{flex:1;overflow-y:auto;padding:14px;display:flex;flex-direction:column;gap:10px;background:#f9fafb}
+.tc-msg{display:flex;flex-direction:column;max-width:85%;align-self:flex-start;gap:3px}
+.tc-msg--visitor{align-self:flex-end;align-items:flex-end}
+.tc-author{display:flex;align-items:center;gap:6px;font-size:12px;color:#4b5563}
+.tc-name{font-weight:600}
+.tc-avatar{width:24px;height:24px;border-radius:50%;flex:none;object-fit:cover;display:inline-flex;align-items:center;justify-content:center;overflow:hidden}
+.tc-avatar--placeholder{background:#d1d5db;color:#fff}
+.tc-avatar--placeholder svg{width:18px;height:18px;margin-top:4px}
+.tc-avatar--ai{background:#ede9fe;color:#5b21b6;font-size:9px;font-weight:800}
+.tc-bubble{margin:0;padding:8px 12px;border-radius:14px;white-space:pre-wrap;overflow-wrap:anywhere;background:#fff;border:1px solid #e5e7eb}
+.tc-msg--visitor .tc-bubble{background:#6d28d9;border-color:#6d28d9;color:#fff;border-bottom-right-radius:4px}
+.tc-msg--ai .tc-bubble{background:#ede9fe;border-color:#ddd6fe;border-top-left-radius:4px}
+.tc-msg--operator .tc-bubble{background:#ecfdf5;border-color:#a7f3d0;border-top-left-radius:4px}
+.tc-msg--partial .tc-bubble{opacity:.8}
+.tc-state{font-size:11px;color:#6b7280}
+.tc-state--failed{color:#b91c1c}
+.tc-link{border:0;background:none;padding:0;color:inherit;text-decoration:underline;cursor:pointer;font-weight:600}
+.tc-notice{align-self:center;font-size:12px;color:#4b5563;background:#eef0f3;padding:3px 10px;border-radius:999px;text-align:center}
+.tc-typing{min-height:20px;padding:2px 14px;font-size:12px;color:#6b7280;font-style:italic;background:#f9fafb}
+.tc-form{display:flex;gap:8px;padding:10px;border-top:1px solid #e5e7eb;background:#fff;align-items:flex-end}
+.tc-input{flex:1;resize:none;border:1px solid #d1d5db;border-radius:10px;padding:8px 10px;min-height:38px;max-height:120px;background:#fff;outline:none}
+.tc-input:focus{border-color:#6d28d9;box-shadow:0 0 0 3px rgb(109 40 217/.25)}
+.tc-send{border:0;border-radius:10px;background:#6d28d9;color:#fff;font-weight:600;padding:9px 14px;cursor:pointer}
+.tc-send:disabled{opacity:.5;cursor:default}
+.tc button:focus-visible{outline:2px solid #a78bfa;outline-offset:2px}
+@media (max-width:480px){.tc-panel:not(.tc-panel--static){right:0;bottom:0;width:100vw;max-width:none;height:100%;border-radius:0}}
+`;

@@ -1,0 +1,96 @@
+/**
+ * The visitor widget's state: everything it renders, derived only from server frames, socket
+ * closes and the visitor's own intents (see `reducer.ts`). Plain data: no sockets, no timers.
+ */
+import type { ConversationEvent, ControlState, OperatorRef } from "../protocol/frames";
+
+export type WidgetConnection =
+  | { status: "idle" }
+  | { status: "connecting"; attempt: number }
+  | { status: "connected" }
+  | { status: "reconnecting"; attempt: number; delayMs: number; code: number }
+  /** `fatal`: retrying cannot help (unknown workspace, protocol mismatch); else the visitor may retry. */
+  | { status: "stopped"; code: number | null; text: string; fatal: boolean };
+
+/** A message the visitor wrote, kept until the hub has stored it (its event is in `events`). */
+export interface PendingMessage {
+  clientId: string;
+  text: string;
+  /** `sent`: acknowledged (seq known) but its event has not arrived yet. */
+  status: "sending" | "sent" | "failed";
+  seq: number | null;
+  /** Visitor-facing reason of the last refusal. */
+  error: string | null;
+}
+
+/**
+ * An AI reply still being written, shown as a growing bubble after the events. Nothing sets it
+ * yet: it is the hook for streamed AI replies (server frames that append to it). The reducer
+ * already drops it when an operator takes over, when the finished AI message arrives, and when
+ * the socket closes, so a stream that never finishes can never stay on screen.
+ */
+export interface PartialReply {
+  id: string;
+  text: string;
+  /** The control epoch it was started under; a takeover bumps the epoch and ends it. */
+  epoch: number;
+}
+
+export interface WidgetTyping {
+  /** The assistant is composing an answer ("thinking"). */
+  ai: boolean;
+  operator: OperatorRef | null;
+}
+
+export interface WidgetState {
+  workspaceId: string;
+  connection: WidgetConnection;
+  /** Consecutive failed attempts since the last `welcome`; drives the backoff. */
+  failures: number;
+  /** The visitor token from `welcome`, kept in localStorage so a reload resumes the conversation. */
+  token: string | null;
+  conversationId: string | null;
+  visitorLabel: string | null;
+  /** A `history` frame arrived on the current connection. */
+  loaded: boolean;
+  /** Ascending by seq, each seq once. */
+  events: ConversationEvent[];
+  /** Every event up to this seq is in `events`: the resume point (`last_seq` of `hello`). */
+  lastSeq: number;
+  control: ControlState | null;
+  outbox: PendingMessage[];
+  typing: WidgetTyping;
+  partial: PartialReply | null;
+  /** The chat panel is open. */
+  open: boolean;
+  /** Answers and notices that arrived while the panel was closed. */
+  unread: number;
+  /** A visitor-facing line about the last refusal not tied to a message. */
+  notice: string | null;
+}
+
+export const noTyping: WidgetTyping = { ai: false, operator: null };
+
+export function initialWidgetState(
+  workspaceId: string,
+  saved: { token?: string | null; conversationId?: string | null } = {},
+): WidgetState {
+  return {
+    workspaceId,
+    connection: { status: "idle" },
+    failures: 0,
+    token: saved.token ?? null,
+    conversationId: saved.conversationId ?? null,
+    visitorLabel: null,
+    loaded: false,
+    events: [],
+    lastSeq: 0,
+    control: null,
+    outbox: [],
+    typing: noTyping,
+    partial: null,
+    open: false,
+    unread: 0,
+    notice: null,
+  };
+}

@@ -1,0 +1,183 @@
+/**
+ * The widget's DOM inside its shadow root: launcher, panel, log, typing line and composer. It
+ * only renders a `WidgetState` (`update`) and reports the visitor's gestures (`ViewHandlers`);
+ * what a bubble, notice or header looks like comes from `render.ts`.
+ */
+import { headerNode, messageNode, noticeNode, statusLine, visitorName, WIDGET_CSS, applyStyles } from "./render";
+import { timeline, type TimelineItem } from "./reducer";
+import type { WidgetState } from "./state";
+
+export interface ViewHandlers {
+  toggle(open: boolean): void;
+  /** Returns whether the text was taken (the box is then emptied). */
+  send(text: string): boolean;
+  /** A keystroke; `text` is the box's content. */
+  input(text: string): void;
+  retry(clientId: string): void;
+  reconnect(): void;
+}
+
+export interface WidgetView {
+  update(state: WidgetState): void;
+  readonly root: ShadowRoot;
+}
+
+const CHAT_ICON =
+  "M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2Zm3 6.5a1.5 1.5 0 1 0 0-3 1.5 1.5 0 0 0 0 3Zm5 0a1.5 1.5 0 1 0 0-3 1.5 1.5 0 0 0 0 3Zm5 0a1.5 1.5 0 1 0 0-3 1.5 1.5 0 0 0 0 3Z";
+
+export function createView(root: ShadowRoot, hubOrigin: string, h: ViewHandlers, title = "Chat with us"): WidgetView {
+  const doc = root.ownerDocument;
+  const make = <K extends keyof HTMLElementTagNameMap>(tag: K, cls: string, text?: string) => {
+    const n = doc.createElement(tag);
+    n.className = cls;
+    if (text !== undefined) n.textContent = text;
+    return n;
+  };
+  applyStyles(root, WIDGET_CSS);
+  const wrap = make("div", "tc");
+
+  const launcher = make("button", "tc-launcher");
+  launcher.type = "button";
+  const svg = doc.createElementNS("http://www.w3.org/2000/svg", "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("aria-hidden", "true");
+  const path = doc.createElementNS("http://www.w3.org/2000/svg", "path");
+  path.setAttribute("fill", "currentColor");
+  path.setAttribute("d", CHAT_ICON);
+  svg.append(path);
+  const badge = make("span", "tc-badge");
+  badge.hidden = true;
+  launcher.append(svg, badge);
+
+  const panel = make("section", "tc-panel");
+  panel.setAttribute("role", "dialog");
+  panel.setAttribute("aria-label", title);
+  panel.hidden = true;
+  const header = headerNode(doc, title, null);
+  const who = header.querySelector(".tc-who") as HTMLElement;
+  const close = make("button", "tc-close", "×");
+  close.type = "button";
+  close.setAttribute("aria-label", "Close chat");
+  header.append(close);
+
+  const conn = make("div", "tc-conn");
+  conn.setAttribute("role", "status");
+  const connText = make("span", "");
+  const retryConn = make("button", "tc-link", "Retry");
+  retryConn.type = "button";
+  conn.append(connText, retryConn);
+
+  const log = make("div", "tc-log");
+  log.setAttribute("role", "log");
+  log.setAttribute("aria-live", "polite");
+  log.setAttribute("aria-label", "Messages");
+  const typing = make("div", "tc-typing");
+  typing.setAttribute("aria-live", "polite");
+
+  const form = make("form", "tc-form");
+  const input = make("textarea", "tc-input");
+  input.rows = 1;
+  input.placeholder = "Type a message…";
+  input.setAttribute("aria-label", "Message");
+  const sendBtn = make("button", "tc-send", "Send");
+  sendBtn.type = "submit";
+  form.append(input, sendBtn);
+  panel.append(header, conn, log, typing, form);
+  wrap.append(panel, launcher);
+  root.append(wrap);
+
+  let open = false;
+  launcher.addEventListener("click", () => h.toggle(!open));
+  close.addEventListener("click", () => h.toggle(false));
+  retryConn.addEventListener("click", () => h.reconnect());
+  panel.addEventListener("keydown", (e) => {
+    if (e.key === "Escape") h.toggle(false);
+  });
+  const submit = () => {
+    if (h.send(input.value)) input.value = "";
+  };
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    submit();
+  });
+  input.addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+      e.preventDefault();
+      submit();
+    }
+  });
+  input.addEventListener("input", () => h.input(input.value));
+
+  /** Rendered lines by key, with what they were rendered from. */
+  const lines = new Map<string, { sig: string; node: HTMLElement }>();
+
+  const build = (item: TimelineItem): HTMLElement => {
+    if (item.kind === "notice") return noticeNode(doc, item.text);
+    const clientId = item.clientId;
+    return messageNode(doc, clientId ? { ...item.message, onRetry: () => h.retry(clientId) } : item.message, hubOrigin);
+  };
+
+  const renderLog = (items: TimelineItem[]): boolean => {
+    const nearBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 60;
+    const seen = new Set<string>();
+    let appended = false;
+    items.forEach((item, i) => {
+      seen.add(item.key);
+      const sig = JSON.stringify(item);
+      let line = lines.get(item.key);
+      if (!line || line.sig !== sig) {
+        const node = build(item);
+        if (line) line.node.replaceWith(node);
+        line = { sig, node };
+        lines.set(item.key, line);
+        appended = true;
+      }
+      if (log.children[i] !== line.node) log.insertBefore(line.node, log.children[i] ?? null);
+    });
+    for (const [key, line] of lines) {
+      if (!seen.has(key)) {
+        line.node.remove();
+        lines.delete(key);
+      }
+    }
+    return appended && nearBottom;
+  };
+
+  const update = (s: WidgetState) => {
+    if (s.open !== open) {
+      open = s.open;
+      panel.hidden = !open;
+      launcher.setAttribute("aria-label", open ? "Close chat" : "Open chat");
+      launcher.setAttribute("aria-expanded", String(open));
+      if (open) input.focus();
+    }
+    badge.hidden = s.unread === 0;
+    badge.textContent = s.unread > 9 ? "9+" : String(s.unread);
+    who.textContent = statusLine(s.control);
+
+    const c = s.connection;
+    const line =
+      c.status === "connecting" ? "Connecting…"
+      : c.status === "reconnecting" ? "Reconnecting…"
+      : c.status === "stopped" ? c.text
+      : s.notice ?? "";
+    connText.textContent = line;
+    conn.hidden = line === "";
+    retryConn.hidden = !(c.status === "stopped" && !c.fatal);
+    sendBtn.disabled = c.status === "stopped" && c.fatal;
+
+    typing.textContent = s.typing.operator
+      ? `${visitorName(s.typing.operator)} is typing…`
+      : s.typing.ai
+        ? "AI assistant is thinking…"
+        : "";
+
+    if (renderLog(timeline(s)) || (open && s.outbox.some((m) => m.status === "sending"))) {
+      log.scrollTop = log.scrollHeight;
+    }
+  };
+
+  launcher.setAttribute("aria-label", "Open chat");
+  launcher.setAttribute("aria-expanded", "false");
+  return { update, root };
+}

@@ -1,0 +1,288 @@
+/**
+ * The IO half of the visitor widget: one WebSocket at a time, every frame and close through
+ * `reduceWidget`, and the resulting state turned into frames, timers, storage and DOM (hello,
+ * resume by seq, reconnect with full-jitter backoff, re-sending unacknowledged messages under
+ * their client id). Socket, storage and clocks are injectable, so tests drive it without a hub.
+ */
+import type { Connect } from "../client/hubClient";
+import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from "../client/backoff";
+import { decodeServerFrame } from "../client/decode";
+import { LIMITS, type WidgetFrame } from "../protocol/frames";
+import { helloFrame, reduceWidget, resendFrames, visitorErrorText, type WidgetAction } from "./reducer";
+import { initialWidgetState, type WidgetState } from "./state";
+import { TypingSignal } from "./typing";
+import { createView, type WidgetView } from "./view";
+
+export type WidgetStorage = Pick<Storage, "getItem" | "setItem" | "removeItem">;
+
+export interface WidgetOptions {
+  workspaceId: string;
+  /** `https://hub.example`: where the socket and avatars are. */
+  hubOrigin: string;
+  /** Where the widget renders; without it, no DOM (tests of the IO alone). */
+  root?: ShadowRoot;
+  connect?: Connect;
+  storage?: WidgetStorage | null;
+  backoff?: BackoffOptions;
+  /** How long a message may wait for its `ack` before it is sent again (same client id). */
+  ackTimeoutMs?: number;
+  random?: () => number;
+  now?: () => number;
+  newClientId?: () => string;
+}
+
+/** `wss://hub.example/ws/widget` for `https://hub.example`. */
+export function widgetSocketUrl(hubOrigin: string): string {
+  return `${hubOrigin.replace(/^http/, "ws").replace(/\/+$/, "")}/ws/widget`;
+}
+
+/** Where the visitor token of a workspace is kept (one conversation per workspace and browser). */
+export function storageKey(workspaceId: string): string {
+  return `take-control:widget:${workspaceId}`;
+}
+
+const browserConnect: Connect = (url, handlers) => {
+  const ws = new WebSocket(url);
+  ws.onopen = () => handlers.onOpen();
+  ws.onmessage = (ev: MessageEvent) => handlers.onMessage(ev.data);
+  ws.onclose = (ev: CloseEvent) => handlers.onClose(ev.code, ev.reason);
+  return { send: (d) => ws.send(d), close: (c, r) => ws.close(c, r) };
+};
+
+function randomId(random: () => number): string {
+  const c = globalThis.crypto;
+  if (c && typeof c.randomUUID === "function") return `w-${c.randomUUID()}`;
+  return `w-${Date.now().toString(36)}-${random().toString(36).slice(2)}`;
+}
+
+function safeStorage(): WidgetStorage | null {
+  try {
+    return window.localStorage;
+  } catch {
+    return null; // blocked cookies or a sandboxed frame: the conversation lasts for this page only
+  }
+}
+
+export class ChatWidget {
+  private state: WidgetState;
+  private readonly o: Required<Omit<WidgetOptions, "root" | "storage">> & { storage: WidgetStorage | null };
+  private readonly view: WidgetView | null;
+  private transport: ReturnType<Connect> | null = null;
+  private generation = 0;
+  private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
+  private resendTimer: ReturnType<typeof setInterval> | null = null;
+  /** When each unacknowledged message may be sent again. */
+  private readonly nextSendAt = new Map<string, number>();
+  private readonly typing: TypingSignal;
+  private saved: string | null = null;
+  private readonly listeners = new Set<(s: WidgetState) => void>();
+
+  constructor(options: WidgetOptions) {
+    const random = options.random ?? Math.random;
+    this.o = {
+      connect: browserConnect,
+      backoff: DEFAULT_BACKOFF,
+      ackTimeoutMs: 8_000,
+      random,
+      now: Date.now,
+      newClientId: () => randomId(random),
+      ...options,
+      storage: options.storage === undefined ? safeStorage() : options.storage,
+    };
+    this.state = initialWidgetState(options.workspaceId, this.load());
+    this.saved = this.state.token;
+    this.typing = new TypingSignal((active) => this.send({ type: "typing", active }));
+    this.view = options.root
+      ? createView(options.root, options.hubOrigin, {
+          toggle: (open) => this.dispatch({ type: "panel", open }),
+          send: (text) => this.sendMessage(text),
+          input: (text) => (text.trim() === "" ? this.typing.stop() : this.connected() && this.typing.input()),
+          retry: (id) => this.retry(id),
+          reconnect: () => this.reconnectNow(),
+        })
+      : null;
+    this.view?.update(this.state);
+  }
+
+  getState = (): WidgetState => this.state;
+
+  subscribe(listener: (s: WidgetState) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  start(): void {
+    const s = this.state.connection.status;
+    if (s === "idle" || s === "stopped") this.connect();
+  }
+
+  /** Skip a backoff wait, or try again after a stop the visitor may retry. */
+  reconnectNow(): void {
+    const c = this.state.connection;
+    if (c.status === "reconnecting" || (c.status === "stopped" && !c.fatal)) {
+      this.clearReconnect();
+      this.connect();
+    }
+  }
+
+  /** Remove the socket for good (the DOM stays where it is). */
+  destroy(): void {
+    this.generation++;
+    this.clearReconnect();
+    this.stopResending();
+    const t = this.transport;
+    this.transport = null;
+    t?.close(1000, "widget removed");
+  }
+
+  open(open = true): void {
+    this.dispatch({ type: "panel", open });
+  }
+
+  /** Queue a message; sent now when connected, else after the next `welcome`. */
+  sendMessage(raw: string): boolean {
+    const text = raw.trim();
+    if (text === "") return false;
+    if ([...text].length > LIMITS.maxMessageChars) {
+      this.dispatch({ type: "notice", text: visitorErrorText("message_too_long") });
+      return false;
+    }
+    const clientId = this.o.newClientId();
+    this.typing.stop();
+    this.dispatch({ type: "notice", text: null });
+    this.dispatch({ type: "message_queued", clientId, text });
+    this.transmit(clientId, text);
+    // A visitor writing after a stop (say the hub ended the session) wants the chat back.
+    this.reconnectNow();
+    return true;
+  }
+
+  retry(clientId: string): void {
+    this.dispatch({ type: "message_retry", clientId });
+    const m = this.state.outbox.find((x) => x.clientId === clientId);
+    if (m && m.status === "sending") this.transmit(clientId, m.text);
+    this.reconnectNow();
+  }
+
+  // --- internals -----------------------------------------------------------------------------
+
+  private dispatch(action: WidgetAction): void {
+    const next = reduceWidget(this.state, action);
+    if (next === this.state) return;
+    this.state = next;
+    this.persist();
+    this.view?.update(next);
+    for (const l of this.listeners) l(next);
+  }
+
+  private load(): { token?: string | null; conversationId?: string | null } {
+    try {
+      const raw = this.o.storage?.getItem(storageKey(this.o.workspaceId));
+      const v: unknown = raw ? JSON.parse(raw) : null;
+      if (v && typeof v === "object" && "token" in v && typeof v.token === "string") {
+        const conversationId = "conversationId" in v && typeof v.conversationId === "string" ? v.conversationId : null;
+        return { token: v.token, conversationId };
+      }
+    } catch {
+      // unreadable: start a new conversation
+    }
+    return {};
+  }
+
+  private persist(): void {
+    const { token, conversationId } = this.state;
+    if (token === this.saved) return;
+    this.saved = token;
+    try {
+      const key = storageKey(this.o.workspaceId);
+      if (token === null) this.o.storage?.removeItem(key);
+      else this.o.storage?.setItem(key, JSON.stringify({ token, conversationId }));
+    } catch {
+      // full or blocked: the conversation still works for this page
+    }
+  }
+
+  private connected(): boolean {
+    return this.state.connection.status === "connected" && this.transport !== null;
+  }
+
+  private send(frame: WidgetFrame): void {
+    this.transport?.send(JSON.stringify(frame));
+  }
+
+  private transmit(clientId: string, text: string): void {
+    if (!this.connected()) return; // `resendFrames` sends it after the next `welcome`
+    this.send({ type: "message", client_id: clientId, text });
+    this.nextSendAt.set(clientId, this.o.now() + this.o.ackTimeoutMs);
+  }
+
+  private connect(): void {
+    const gen = ++this.generation;
+    this.dispatch({ type: "connect_started" });
+    this.transport = this.o.connect(widgetSocketUrl(this.o.hubOrigin), {
+      onOpen: () => {
+        if (gen === this.generation) this.send(helloFrame(this.state));
+      },
+      onMessage: (data) => {
+        if (gen === this.generation) this.onMessage(data);
+      },
+      onClose: (code) => this.onClosed(gen, code),
+    });
+  }
+
+  private onMessage(data: unknown): void {
+    const frame = decodeServerFrame(data);
+    if (!frame) return;
+    this.dispatch({ type: "frame", frame });
+    if (frame.type === "welcome") {
+      const now = this.o.now();
+      for (const f of resendFrames(this.state)) {
+        this.send(f);
+        if (f.type === "message") this.nextSendAt.set(f.client_id, now + this.o.ackTimeoutMs);
+      }
+      this.startResending();
+    } else if (frame.type === "ack") {
+      this.nextSendAt.delete(frame.client_id);
+    } else if (frame.type === "error" && frame.client_id !== undefined && frame.retryable) {
+      this.nextSendAt.set(frame.client_id, this.o.now() + (frame.retry_after_ms ?? this.o.ackTimeoutMs));
+    }
+  }
+
+  private onClosed(gen: number, code: number): void {
+    if (gen !== this.generation) return;
+    this.transport = null;
+    this.stopResending();
+    this.typing.reset();
+    const delayMs = backoffDelay(this.state.failures, this.o.backoff, this.o.random);
+    this.dispatch({ type: "socket_closed", code, delayMs });
+    if (this.state.connection.status === "reconnecting") {
+      this.clearReconnect();
+      this.reconnectTimer = setTimeout(() => {
+        this.reconnectTimer = null;
+        this.connect();
+      }, delayMs);
+    }
+  }
+
+  /** While connected, re-send every message whose ack is overdue (same client id: never twice stored). */
+  private startResending(): void {
+    this.stopResending();
+    const tick = Math.max(250, Math.floor(this.o.ackTimeoutMs / 4));
+    this.resendTimer = setInterval(() => {
+      const now = this.o.now();
+      for (const m of this.state.outbox) {
+        if (m.status === "sending" && (this.nextSendAt.get(m.clientId) ?? 0) <= now) this.transmit(m.clientId, m.text);
+      }
+    }, tick);
+  }
+
+  private stopResending(): void {
+    if (this.resendTimer !== null) clearInterval(this.resendTimer);
+    this.resendTimer = null;
+  }
+
+  private clearReconnect(): void {
+    if (this.reconnectTimer !== null) clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = null;
+  }
+}
