@@ -1,0 +1,103 @@
+/** Test helpers for the widget: a fake widget socket and frame builders. Used by tests only. */
+import type { Connect, Transport, TransportHandlers } from "../client/hubClient";
+import type { ConversationEvent, OperatorRef, ServerFrame, WidgetFrame } from "../protocol/frames";
+
+export const CONV = "cv_1";
+export const martin: OperatorRef = { id: "martin", name: "Martin from Support", display_name: "Martin from Support", avatar_url: "/avatars/demo-pro/abc.png" };
+/** An operator without a profile, as visitors receive them. */
+export const human: OperatorRef = { id: "nora", name: "Human" };
+
+export class FakeWidgetSocket implements Transport {
+  readonly sent: WidgetFrame[] = [];
+  closedWith: number | null = null;
+  constructor(
+    readonly url: string,
+    private readonly handlers: TransportHandlers,
+  ) {}
+  send(data: string): void {
+    this.sent.push(JSON.parse(data) as WidgetFrame);
+  }
+  close(code = 1000): void {
+    this.closedWith = code;
+  }
+  open(): void {
+    this.handlers.onOpen();
+  }
+  receive(frame: ServerFrame): void {
+    this.handlers.onMessage(JSON.stringify(frame));
+  }
+  serverClose(code: number): void {
+    this.handlers.onClose(code, "");
+  }
+  sentOfType<T extends WidgetFrame["type"]>(type: T): Extract<WidgetFrame, { type: T }>[] {
+    return this.sent.filter((f): f is Extract<WidgetFrame, { type: T }> => f.type === type);
+  }
+}
+
+export class FakeWidgetHub {
+  readonly sockets: FakeWidgetSocket[] = [];
+  connect: Connect = (url, handlers) => {
+    const s = new FakeWidgetSocket(url, handlers);
+    this.sockets.push(s);
+    return s;
+  };
+  get last(): FakeWidgetSocket {
+    const s = this.sockets.at(-1);
+    if (!s) throw new Error("no socket was opened");
+    return s;
+  }
+}
+
+export function welcome(token = "tok-1", conversationId = CONV): ServerFrame {
+  return {
+    type: "welcome",
+    protocol: 1,
+    conversation_id: conversationId,
+    visitor_token: token,
+    visitor_label: "Visitor 7F3A",
+    control: { holder: { kind: "ai" }, epoch: 0 },
+    heartbeat_ms: 60_000,
+  };
+}
+
+export function historyFrame(events: ConversationEvent[], conversationId = CONV): ServerFrame {
+  return {
+    type: "history",
+    conversation_id: conversationId,
+    events,
+    control: { holder: { kind: "ai" }, epoch: 0 },
+    last_seq: events.at(-1)?.seq ?? 0,
+    visitor_online: true,
+    needs_human: false,
+  };
+}
+
+export function eventFrame(event: ConversationEvent, conversationId = CONV): ServerFrame {
+  return { type: "event", conversation_id: conversationId, event };
+}
+
+export const visitorSaid = (seq: number, text: string, clientId?: string): ConversationEvent => ({
+  seq,
+  at: seq,
+  type: "message",
+  author: { kind: "visitor" },
+  text,
+  ...(clientId ? { client_id: clientId } : {}),
+});
+export const aiSaid = (seq: number, text: string): ConversationEvent => ({ seq, at: seq, type: "message", author: { kind: "ai" }, text });
+export const operatorSaid = (seq: number, op: OperatorRef, text: string): ConversationEvent => ({
+  seq,
+  at: seq,
+  type: "message",
+  author: { kind: "operator", ...op },
+  text,
+});
+export const joined = (seq: number, op: OperatorRef, epoch = 1): ConversationEvent => ({ seq, at: seq, type: "operator_joined", operator: op, epoch });
+export const left = (seq: number, op: OperatorRef, epoch = 2): ConversationEvent => ({
+  seq,
+  at: seq,
+  type: "operator_left",
+  operator: op,
+  epoch,
+  reason: "ended",
+});

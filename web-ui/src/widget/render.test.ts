@@ -1,0 +1,97 @@
+import { describe, expect, it } from "vitest";
+import { human, martin } from "../test/widgetKit";
+import {
+  applyStyles,
+  authorHeader,
+  joinedText,
+  leftText,
+  messageNode,
+  previewNode,
+  resolveAvatarUrl,
+  visitorName,
+  WIDGET_CSS,
+} from "./render";
+
+const HUB = "https://hub.example";
+
+describe("names and notices", () => {
+  it("uses the display name, or Human when the operator set no profile", () => {
+    expect(joinedText(martin)).toBe("Martin from Support joined the chat");
+    expect(leftText(martin)).toBe("Martin from Support left the chat");
+    expect(joinedText(human)).toBe("Human joined the chat");
+    expect(leftText(human)).toBe("Human left the chat");
+    expect(visitorName({ name: "  " })).toBe("Human");
+  });
+});
+
+describe("avatar URLs", () => {
+  it("resolves hub paths against the hub's origin, not the host page", () => {
+    expect(resolveAvatarUrl("/avatars/demo-pro/abc.png", HUB)).toBe("https://hub.example/avatars/demo-pro/abc.png");
+    expect(resolveAvatarUrl("/avatars/demo-pro/abc.png", "https://hub.example/")).toBe("https://hub.example/avatars/demo-pro/abc.png");
+    expect(resolveAvatarUrl("https://cdn.example/a.png", HUB)).toBe("https://cdn.example/a.png");
+  });
+
+  it("gives no URL (the placeholder) for nothing or a non-http scheme", () => {
+    expect(resolveAvatarUrl(undefined, HUB)).toBeNull();
+    expect(resolveAvatarUrl("", HUB)).toBeNull();
+    expect(resolveAvatarUrl("javascript:alert(1)", HUB)).toBeNull();
+    expect(resolveAvatarUrl("data:image/png;base64,AAAA", HUB)).toBeNull();
+  });
+});
+
+describe("bubbles", () => {
+  it("an operator bubble has a header with the name and the avatar from the hub", () => {
+    const node = messageNode(document, { author: { kind: "operator", ...martin }, text: "Hi there" }, HUB);
+    const head = node.querySelector(".tc-author");
+    expect(head?.textContent).toBe("Martin from Support");
+    expect(head?.querySelector("img")?.getAttribute("src")).toBe("https://hub.example/avatars/demo-pro/abc.png");
+    expect(node.querySelector(".tc-bubble")?.textContent).toBe("Hi there");
+  });
+
+  it("without an avatar the placeholder is an inline SVG: no image request", () => {
+    const node = messageNode(document, { author: { kind: "operator", ...human }, text: "Hello" }, HUB);
+    expect(node.querySelector("img")).toBeNull();
+    const ph = node.querySelector(".tc-author [data-placeholder]");
+    expect(ph?.querySelector("svg path")).not.toBeNull();
+    expect(node.querySelector(".tc-name")?.textContent).toBe("Human");
+  });
+
+  it("an avatar that fails to load is replaced by the placeholder", () => {
+    const head = authorHeader(document, { kind: "operator", ...martin }, HUB)!;
+    head.querySelector("img")!.dispatchEvent(new Event("error"));
+    expect(head.querySelector("img")).toBeNull();
+    expect(head.querySelector("[data-placeholder]")).not.toBeNull();
+  });
+
+  it("shows text as text, never as markup", () => {
+    const node = messageNode(document, { author: { kind: "visitor" }, text: "<img src=x onerror=alert(1)>" }, HUB);
+    expect(node.querySelector("img")).toBeNull();
+    expect(node.textContent).toContain("<img src=x");
+    expect(node.querySelector(".tc-author")).toBeNull();
+  });
+
+  it("a failed message says why and offers Retry", () => {
+    let retried = 0;
+    const node = messageNode(document, { author: { kind: "visitor" }, text: "hi", status: "failed", error: "Not connected.", onRetry: () => retried++ }, HUB);
+    expect(node.querySelector(".tc-state")?.textContent).toBe("Not sent: Not connected. Retry");
+    node.querySelector("button")!.click();
+    expect(retried).toBe(1);
+  });
+});
+
+describe("styles and shadow root", () => {
+  it("puts every style inside the shadow root and nothing into the page", () => {
+    const host = document.createElement("div");
+    document.body.append(host);
+    const root = host.attachShadow({ mode: "open" });
+    const headBefore = document.head.innerHTML;
+    applyStyles(root);
+    root.append(previewNode(document, { operator: martin, hubOrigin: HUB, text: "Sample" }));
+    expect(document.head.innerHTML).toBe(headBefore);
+    expect(root.querySelector("style")?.textContent).toBe(WIDGET_CSS);
+    expect(host.children).toHaveLength(0);
+    expect(root.querySelector(".tc-who")?.textContent).toBe("Martin from Support (human)");
+    expect(root.querySelector(".tc-notice")?.textContent).toBe("Martin from Support joined the chat");
+    host.remove();
+  });
+});

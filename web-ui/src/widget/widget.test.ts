@@ -1,0 +1,217 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { aiSaid, CONV, eventFrame, FakeWidgetHub, historyFrame, human, joined, martin, operatorSaid, visitorSaid, welcome } from "../test/widgetKit";
+import { ChatWidget, storageKey, type WidgetOptions } from "./widget";
+
+const HUB = "https://hub.example";
+
+function memoryStorage() {
+  const m = new Map<string, string>();
+  return {
+    map: m,
+    getItem: (k: string) => m.get(k) ?? null,
+    setItem: (k: string, v: string) => void m.set(k, v),
+    removeItem: (k: string) => void m.delete(k),
+  };
+}
+
+let hosts: HTMLElement[] = [];
+let widgets: ChatWidget[] = [];
+
+function mount(over: Partial<WidgetOptions> = {}) {
+  const hub = new FakeWidgetHub();
+  const host = document.createElement("take-control-widget");
+  document.body.append(host);
+  hosts.push(host);
+  const root = host.attachShadow({ mode: "open" });
+  let n = 0;
+  const widget = new ChatWidget({
+    workspaceId: "demo-pro",
+    hubOrigin: HUB,
+    root,
+    connect: hub.connect,
+    storage: memoryStorage(),
+    random: () => 0.5,
+    newClientId: () => `w-${++n}`,
+    ...over,
+  });
+  widgets.push(widget);
+  widget.start();
+  const $ = <T extends Element = HTMLElement>(sel: string) => root.querySelector<T>(sel);
+  const $$ = (sel: string) => [...root.querySelectorAll<HTMLElement>(sel)];
+  const lines = () => $$(".tc-log > *").map((n) => n.textContent);
+  return { hub, host, root, widget, $, $$, lines };
+}
+
+beforeEach(() => {
+  vi.useFakeTimers();
+});
+afterEach(() => {
+  for (const w of widgets) w.destroy();
+  for (const h of hosts) h.remove();
+  widgets = [];
+  hosts = [];
+  vi.useRealTimers();
+});
+
+function type(input: HTMLTextAreaElement, text: string) {
+  input.value = text;
+  input.dispatchEvent(new Event("input"));
+}
+function pressEnter(input: HTMLTextAreaElement) {
+  input.dispatchEvent(new KeyboardEvent("keydown", { key: "Enter", bubbles: true }));
+}
+
+describe("the widget in its shadow root", () => {
+  it("adds one host element to the page and keeps everything else in the shadow root", () => {
+    const { host, root, $ } = mount();
+    expect(document.querySelectorAll("take-control-widget")).toHaveLength(1);
+    expect(host.childNodes).toHaveLength(0);
+    expect(root.querySelector("style")).not.toBeNull();
+    expect(document.querySelector(".tc-launcher")).toBeNull();
+    const launcher = $<HTMLButtonElement>(".tc-launcher")!;
+    expect(launcher.getAttribute("aria-label")).toBe("Open chat");
+    expect($(".tc-panel")!.hidden).toBe(true);
+    launcher.click();
+    expect($(".tc-panel")!.hidden).toBe(false);
+    expect(launcher.getAttribute("aria-expanded")).toBe("true");
+  });
+
+  it("says hello, shows the history, who answers, and a takeover with the operator's header", () => {
+    const { hub, $, $$, lines } = mount();
+    const socket = hub.last;
+    expect(socket.url).toBe("wss://hub.example/ws/widget");
+    socket.open();
+    expect(socket.sent[0]).toEqual({ type: "hello", protocol: 1, workspace_id: "demo-pro" });
+    socket.receive(welcome());
+    socket.receive(historyFrame([visitorSaid(1, "Where is my parcel?"), aiSaid(2, "Let me check.")]));
+    expect(lines()).toEqual(["Where is my parcel?", "AIAI assistantLet me check."]);
+    expect($(".tc-who")!.textContent).toBe("AI assistant");
+
+    socket.receive({ type: "typing", conversation_id: CONV, author: { kind: "ai" }, active: true });
+    expect($(".tc-typing")!.textContent).toBe("AI assistant is thinking…");
+
+    socket.receive(eventFrame(joined(3, martin)));
+    expect($(".tc-typing")!.textContent).toBe("");
+    expect($(".tc-who")!.textContent).toBe("Martin from Support (human)");
+    socket.receive({ type: "typing", conversation_id: CONV, author: { kind: "operator", ...martin }, active: true });
+    expect($(".tc-typing")!.textContent).toBe("Martin from Support is typing…");
+    socket.receive(eventFrame(operatorSaid(4, martin, "Hi, Martin here.")));
+    expect(lines().slice(2)).toEqual(["Martin from Support joined the chat", "Martin from SupportHi, Martin here."]);
+    const op = $$(".tc-msg--operator")[0]!;
+    expect(op.querySelector(".tc-name")!.textContent).toBe("Martin from Support");
+    expect(op.querySelector("img")!.getAttribute("src")).toBe("https://hub.example/avatars/demo-pro/abc.png");
+  });
+
+  it("shows Human with the placeholder avatar for an operator without a profile", () => {
+    const { hub, $$, lines } = mount();
+    hub.last.open();
+    hub.last.receive(welcome());
+    hub.last.receive(historyFrame([joined(1, human), operatorSaid(2, human, "Hello!")]));
+    expect(lines()[0]).toBe("Human joined the chat");
+    const op = $$(".tc-msg--operator")[0]!;
+    expect(op.querySelector("img")).toBeNull();
+    expect(op.querySelector("[data-placeholder] svg")).not.toBeNull();
+  });
+
+  it("sends with Enter, shows Sending… until stored, then the stored message once", () => {
+    const { hub, $, lines } = mount();
+    const socket = hub.last;
+    socket.open();
+    socket.receive(welcome());
+    socket.receive(historyFrame([]));
+    const input = $<HTMLTextAreaElement>(".tc-input")!;
+    type(input, "Where is my parcel?");
+    expect(socket.sentOfType("typing")).toEqual([{ type: "typing", active: true }]);
+    pressEnter(input);
+    expect(input.value).toBe("");
+    expect(socket.sentOfType("message")).toEqual([{ type: "message", client_id: "w-1", text: "Where is my parcel?" }]);
+    expect(socket.sentOfType("typing").at(-1)).toEqual({ type: "typing", active: false });
+    expect(lines()).toEqual(["Where is my parcel?Sending…"]);
+    socket.receive({ type: "ack", conversation_id: CONV, client_id: "w-1", seq: 1 });
+    socket.receive(eventFrame(visitorSaid(1, "Where is my parcel?", "w-1")));
+    expect(lines()).toEqual(["Where is my parcel?"]);
+  });
+
+  it("re-sends an unacknowledged message when the ack is overdue, under the same client id", () => {
+    const { hub, widget } = mount({ ackTimeoutMs: 1_000 });
+    const socket = hub.last;
+    socket.open();
+    socket.receive(welcome());
+    widget.sendMessage("hello?");
+    vi.advanceTimersByTime(1_300);
+    expect(socket.sentOfType("message").map((m) => m.client_id)).toEqual(["w-1", "w-1"]);
+    socket.receive({ type: "ack", conversation_id: CONV, client_id: "w-1", seq: 1 });
+    vi.advanceTimersByTime(5_000);
+    expect(socket.sentOfType("message")).toHaveLength(2);
+  });
+
+  it("reconnects after a drop, resumes from the last seq, re-sends what was unacked, shows nothing twice", () => {
+    const { hub, widget, lines } = mount();
+    const first = hub.last;
+    first.open();
+    first.receive(welcome());
+    first.receive(historyFrame([visitorSaid(1, "hi"), aiSaid(2, "hello")]));
+    widget.sendMessage("are you there?");
+    first.serverClose(1006);
+    expect(widget.getState().connection.status).toBe("reconnecting");
+    vi.advanceTimersByTime(20_000);
+    expect(hub.sockets).toHaveLength(2);
+    const second = hub.last;
+    second.open();
+    expect(second.sent[0]).toEqual({ type: "hello", protocol: 1, workspace_id: "demo-pro", visitor_token: "tok-1", last_seq: 2 });
+    second.receive(welcome());
+    expect(second.sentOfType("message")).toEqual([{ type: "message", client_id: "w-1", text: "are you there?" }]);
+    second.receive(historyFrame([aiSaid(2, "hello"), visitorSaid(3, "are you there?", "w-1")]));
+    second.receive(eventFrame(visitorSaid(3, "are you there?", "w-1")));
+    expect(lines()).toEqual(["hi", "AIAI assistanthello", "are you there?"]);
+  });
+
+  it("keeps the visitor token per workspace, so a reload resumes the conversation", () => {
+    const storage = memoryStorage();
+    const a = mount({ storage });
+    a.hub.last.open();
+    a.hub.last.receive(welcome("tok-42"));
+    expect(JSON.parse(storage.map.get(storageKey("demo-pro"))!)).toEqual({ token: "tok-42", conversationId: CONV });
+    a.widget.destroy();
+    const b = mount({ storage });
+    b.hub.last.open();
+    expect(b.hub.last.sent[0]).toEqual({ type: "hello", protocol: 1, workspace_id: "demo-pro", visitor_token: "tok-42" });
+  });
+
+  it("drops a refused token and starts afresh", () => {
+    const storage = memoryStorage();
+    storage.setItem(storageKey("demo-pro"), JSON.stringify({ token: "forged" }));
+    const { hub } = mount({ storage });
+    hub.last.open();
+    hub.last.receive({ type: "error", code: "unauthorized", message: "invalid visitor token", retryable: false });
+    hub.last.serverClose(4001);
+    expect(storage.map.has(storageKey("demo-pro"))).toBe(false);
+    vi.advanceTimersByTime(20_000);
+    hub.last.open();
+    expect(hub.last.sent[0]).toEqual({ type: "hello", protocol: 1, workspace_id: "demo-pro" });
+  });
+
+  it("stops on an unknown workspace and says so, without retrying", () => {
+    const { hub, widget, $ } = mount({ workspaceId: "nope" });
+    hub.last.open();
+    hub.last.receive({ type: "error", code: "workspace_not_found", message: "no such workspace", retryable: false });
+    hub.last.serverClose(4007);
+    vi.advanceTimersByTime(60_000);
+    expect(hub.sockets).toHaveLength(1);
+    widget.open();
+    expect($(".tc-conn")!.textContent).toContain("This chat is not available.");
+    expect($<HTMLButtonElement>(".tc-send")!.disabled).toBe(true);
+  });
+
+  it("counts answers on the launcher while the panel is closed", () => {
+    const { hub, $ } = mount();
+    hub.last.open();
+    hub.last.receive(welcome());
+    hub.last.receive(historyFrame([]));
+    hub.last.receive(eventFrame(aiSaid(1, "Hi!")));
+    expect($(".tc-badge")!.hidden).toBe(false);
+    expect($(".tc-badge")!.textContent).toBe("1");
+    $<HTMLButtonElement>(".tc-launcher")!.click();
+    expect($(".tc-badge")!.hidden).toBe(true);
+  });
+});
