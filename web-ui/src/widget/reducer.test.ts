@@ -167,6 +167,8 @@ describe("operators, notices and typing", () => {
     expect(statusLine(s.control)).toBe("Martin from Support (human)");
     s = reduceWidget(s, frame(eventFrame(left(2, martin, 2))));
     expect(statusLine(s.control)).toBe("AI assistant");
+    s = reduceWidget(s, frame(eventFrame(joined(3, human, 3))));
+    expect(statusLine(s.control)).toBe("Human");
   });
 
   it("shows the AI thinking and the operator typing until their message arrives", () => {

@@ -314,7 +314,8 @@ function applySideEffects(state: WidgetState, e: ConversationEvent): WidgetState
         control: newerControl(state.control, { holder: { kind: "ai" }, epoch: e.epoch }),
         typing: { ...state.typing, operator: null },
       };
-    case "human_requested":
+    default:
+      // human_requested and newer kinds: nothing for the visitor.
       return state;
   }
 }

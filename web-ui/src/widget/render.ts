@@ -24,7 +24,10 @@ export function leftText(op: Pick<OperatorRef, "name" | "display_name">): string
 /** Who is answering, for the header's status line. */
 export function statusLine(control: ControlState | null): string {
   const holder = control?.holder;
-  return holder && holder.kind === "operator" ? `${visitorName(holder)} (human)` : "AI assistant";
+  if (!holder || holder.kind !== "operator") return "AI assistant";
+  const name = visitorName(holder);
+  // An operator without a profile is just "Human": "Human (human)" would say it twice.
+  return name === DEFAULT_OPERATOR_NAME ? name : `${name} (human)`;
 }
 
 /**
@@ -237,5 +240,5 @@ export const WIDGET_CSS = `
 .tc-send{border:0;border-radius:10px;background:#6d28d9;color:#fff;font-weight:600;padding:9px 14px;cursor:pointer}
 .tc-send:disabled{opacity:.5;cursor:default}
 .tc button:focus-visible{outline:2px solid #a78bfa;outline-offset:2px}
-@media (max-width:480px){.tc-panel:not(.tc-panel--static){right:0;bottom:0;width:100vw;max-width:none;height:100%;border-radius:0}}
+@media (max-width:480px){.tc-panel:not(.tc-panel--static){right:0;bottom:0;width:100vw;max-width:none;height:100%;border-radius:0}.tc-launcher[aria-expanded=true]{display:none}}
 `;
