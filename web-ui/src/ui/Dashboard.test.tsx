@@ -225,4 +225,34 @@ describe("Dashboard", () => {
     });
     expect(createObjectURL).toHaveBeenCalled();
   });
+
+  it("opens Assistant → Settings → Live chat operator and keeps the conversation behind it", async () => {
+    const profile = {
+      operator_id: "martin",
+      workspace_id: "demo-pro",
+      account_name: "Martin Keller",
+      saved: false,
+      display_name: null,
+      avatar_url: null,
+      visitor_name: "Human",
+      updated_at: null,
+    };
+    const fetchFn = vi.fn(async (_url: string, _init?: RequestInit) => new Response(JSON.stringify(profile), { status: 200 }));
+    vi.stubGlobal("fetch", fetchFn);
+    const { push } = await mount();
+    push({ type: "online_snapshot", conversations: [summary("c1")] });
+    await userEvent.click(screen.getByRole("option", { name: /Visitor c1/ }));
+    push(history("c1", [visitorMessage(1, "Where is my parcel?")]));
+    expect(screen.getByRole("button", { name: "Conversation" })).toHaveAttribute("aria-current", "page");
+
+    await userEvent.click(screen.getByRole("button", { name: "Assistant" }));
+    expect(screen.getByRole("tab", { name: "Settings" })).toHaveAttribute("aria-selected", "true");
+    expect(screen.getByText("Where is my parcel?")).not.toBeVisible(); // still mounted: a draft reply survives
+    await userEvent.click(screen.getByRole("button", { name: /Live chat operator/ }));
+    expect(await screen.findByRole("textbox", { name: "Display name" })).toHaveAttribute("placeholder", "Martin Keller");
+    expect(fetchFn).toHaveBeenCalledWith("/api/profile", expect.objectContaining({ method: "GET", headers: expect.objectContaining({ authorization: "Bearer jwt" }) }));
+
+    await userEvent.click(screen.getByRole("button", { name: "Conversation" }));
+    expect(screen.getByText("Where is my parcel?")).toBeVisible();
+  });
 });

@@ -19,10 +19,14 @@ import { ConnectionBanner } from "./ConnectionBanner";
 import { ConversationView, useMarkSeen } from "./ConversationView";
 import { useHubState, useNow } from "./hooks";
 import { OnlineList } from "./OnlineList";
+import { AssistantSettings } from "./settings/AssistantSettings";
 import { TeamPanel } from "./TeamPanel";
 
 type View = "online" | "team" | "audit";
 const VIEW_LABEL: Record<View, string> = { online: "Online", team: "Team", audit: "Audit" };
+/** The dashboard's top-level sections: Conversation (Online, Team, Audit) and Assistant (Settings). */
+type Section = "conversation" | "assistant";
+const SECTION_LABEL: Record<Section, string> = { conversation: "Conversation", assistant: "Assistant" };
 
 export interface DashboardProps {
   client: HubClient;
@@ -35,6 +39,8 @@ export function Dashboard({ client, onSignOut }: DashboardProps) {
   const [selectedId, setSelectedId] = useState<string | null>(null);
   const [permission, setPermission] = useState<NotifyPermission>(notificationPermission);
   const [chosenView, setView] = useState<View>("online");
+  const [section, setSection] = useState<Section>("conversation");
+  const apiToken = useCallback((renew: boolean) => client.apiToken(renew), [client]);
 
   // The dashboard owns the socket's life: leaving it (sign-out) closes the socket for good.
   useEffect(() => {
@@ -128,6 +134,22 @@ export function Dashboard({ client, onSignOut }: DashboardProps) {
     <div className="app">
       <header className="topbar">
         <span className="brand">Take Control</span>
+        <nav className="sections" aria-label="Sections">
+          {(["conversation", "assistant"] as const).map((sec) => (
+            <button
+              key={sec}
+              type="button"
+              className={`sections__item${sec === section ? " sections__item--active" : ""}`}
+              aria-current={sec === section ? "page" : undefined}
+              onClick={() => setSection(sec)}
+            >
+              {SECTION_LABEL[sec]}
+              {sec === "conversation" && section !== "conversation" && waiting > 0 && (
+                <span className="badge badge--waiting">{waiting}</span>
+              )}
+            </button>
+          ))}
+        </nav>
         {session && (
           <span className="topbar__workspace">
             {session.workspace.name} <span className="badge badge--plan">{session.workspace.plan}</span>
@@ -172,7 +194,26 @@ export function Dashboard({ client, onSignOut }: DashboardProps) {
         </div>
       )}
 
-      <div className="layout">
+      {section === "assistant" && (
+        <div className="layout">
+          <aside className="online">
+            <div className="online__head">
+              <h1 className="online__section">Assistant</h1>
+              <div role="tablist" aria-label="Assistant views" className="tabs">
+                <button type="button" role="tab" id="tab-settings" aria-selected="true" aria-controls="panel-settings" className="tab tab--active">
+                  Settings
+                </button>
+              </div>
+            </div>
+            <p className="online__empty">How the assistant and your team appear to visitors.</p>
+          </aside>
+          <main className="main main--scroll" role="tabpanel" id="panel-settings" aria-labelledby="tab-settings">
+            <AssistantSettings token={apiToken} />
+          </main>
+        </div>
+      )}
+      {/* Kept mounted while Assistant is shown: a half-written reply survives a look at the settings. */}
+      <div className="layout" hidden={section !== "conversation"}>
         <aside className="online">
           <div className="online__head">
             <h1 className="online__section">Conversation</h1>

@@ -1,0 +1,38 @@
+import { describe, expect, it } from "vitest";
+import { checkDisplayName, countGraphemes, trimName } from "./displayName";
+
+describe("display name rules (mirroring the hub)", () => {
+  it("counts characters as a person does", () => {
+    expect(countGraphemes("👩‍💻")).toBe(1);
+    expect(countGraphemes("👍🏽")).toBe(1);
+    expect(countGraphemes("Zoë")).toBe(3);
+  });
+
+  it("accepts 49 characters and refuses 50 or more", () => {
+    expect(checkDisplayName("a".repeat(49))).toEqual({ ok: true, value: "a".repeat(49), length: 49 });
+    expect(checkDisplayName("👩‍💻".repeat(49))).toMatchObject({ ok: true, length: 49 });
+    expect(checkDisplayName("a".repeat(50))).toEqual({
+      ok: false,
+      message: "The display name is 50 characters long; keep it under 50.",
+      length: 50,
+    });
+    // 60 emoji are 60 characters (far more UTF-16 units and code points, but that is not what counts).
+    expect(checkDisplayName("🧗".repeat(60))).toMatchObject({ ok: false, length: 60, message: "The display name is 60 characters long; keep it under 50." });
+  });
+
+  it("trims, and treats empty as the account name", () => {
+    expect(checkDisplayName("  Martin from Support \n")).toEqual({ ok: true, value: "Martin from Support", length: 19 });
+    expect(checkDisplayName("   ")).toEqual({ ok: true, value: null, length: 0 });
+    // What the hub's trim removes (Unicode White_Space), not JavaScript's.
+    expect(trimName("\u0085Nora\u3000")).toBe("Nora");
+    expect(trimName("\uFEFFNora")).toBe("\uFEFFNora");
+  });
+
+  it("refuses control characters and bidirectional overrides, naming the code point", () => {
+    expect(checkDisplayName("Mar\u0007tin")).toMatchObject({ ok: false, message: "The display name contains an invisible control character (U+0007)." });
+    expect(checkDisplayName("Martin\u202Etroppus")).toMatchObject({ ok: false, message: "The display name contains an invisible control character (U+202E)." });
+    expect(checkDisplayName("a\u2066b")).toMatchObject({ ok: false });
+    // The zero-width joiner that emoji need is fine.
+    expect(checkDisplayName("Nora 👩‍💻")).toMatchObject({ ok: true });
+  });
+});
