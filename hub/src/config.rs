@@ -117,6 +117,16 @@ pub struct Config {
     #[arg(long, env = "TC_ASSISTANT_DELAY_MS", default_value_t = 800)]
     pub assistant_delay_ms: u64,
 
+    /// A reply that takes longer than this is abandoned and the visitor gets a short fallback
+    /// message, milliseconds.
+    #[arg(long, env = "TC_ASSISTANT_TIMEOUT_MS", default_value_t = 30_000)]
+    pub assistant_timeout_ms: u64,
+
+    /// After a request for a human, how long to wait for a takeover before the visitor is told
+    /// nobody is available and the AI carries on, milliseconds.
+    #[arg(long, env = "TC_HUMAN_WAIT_MS", default_value_t = 120_000)]
+    pub human_wait_ms: u64,
+
     /// Largest text frame accepted, bytes.
     #[arg(long, env = "TC_MAX_FRAME_BYTES", default_value_t = protocol::limits::MAX_FRAME_BYTES)]
     pub max_frame_bytes: usize,

@@ -14,12 +14,28 @@ pub struct WorkspaceEntry {
     /// Origins (`https://shop.example`) whose pages may open the widget; empty: any.
     #[serde(default)]
     pub allowed_origins: Vec<String>,
+    /// The workspace's assistant backend; absent: the hub's default (the knowledge file).
+    #[serde(default)]
+    pub assistant: Option<AssistantConfig>,
+}
+
+/// Which assistant answers a workspace's visitors.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum AssistantConfig {
+    /// The embedded assistant with its own knowledge file.
+    Knowledge { file: std::path::PathBuf },
+    /// An OpenAI-compatible chat-completions server.
+    Openai(crate::assistant::openai::OpenAiConfig),
+    /// A signed webhook.
+    Webhook(crate::assistant::webhook::WebhookConfig),
 }
 
 #[derive(Debug, Clone, Default)]
 pub struct Directory {
     workspaces: HashMap<String, WorkspaceInfo>,
     allowed_origins: HashMap<String, Vec<String>>,
+    assistants: HashMap<String, AssistantConfig>,
 }
 
 /// Origins compare case-insensitively and without a trailing slash.
@@ -44,6 +60,9 @@ impl Directory {
                     .map(|o| normalize_origin(o))
                     .collect();
                 d.allowed_origins.insert(e.id.clone(), origins);
+            }
+            if let Some(a) = e.assistant {
+                d.assistants.insert(e.id.clone(), a);
             }
             d.insert(WorkspaceInfo {
                 id: e.id,
@@ -70,6 +89,11 @@ impl Directory {
                 origin.is_some_and(|o| allowed.iter().any(|a| *a == normalize_origin(o)))
             }
         }
+    }
+
+    /// The workspaces with their own assistant backend.
+    pub fn assistants(&self) -> impl Iterator<Item = (&str, &AssistantConfig)> {
+        self.assistants.iter().map(|(k, v)| (k.as_str(), v))
     }
 
     pub fn len(&self) -> usize {

@@ -12,6 +12,17 @@ use std::time::Duration;
 use protocol::ReleaseReason;
 use tokio::sync::Notify;
 
+/// The kinds of AI failure counted apart (`store`: the reply could not be stored; the last one
+/// catches anything else).
+pub const AI_FAILURE_KINDS: [&str; 6] = [
+    "timeout",
+    "status",
+    "malformed",
+    "transport",
+    "store",
+    "failed",
+];
+
 #[derive(Debug, Default)]
 pub struct Metrics {
     /// AI generations started; each ends as exactly one of replies, fenced, cancelled, failed.
@@ -22,6 +33,10 @@ pub struct Metrics {
     /// AI generations cancelled by a takeover or a newer visitor message.
     pub ai_cancelled: AtomicU64,
     pub ai_failed: AtomicU64,
+    /// Failures by kind: timeout, status, malformed, transport, failed, store.
+    pub ai_failures: [AtomicU64; AI_FAILURE_KINDS.len()],
+    /// Requests for a human nobody answered within the wait.
+    pub human_requests_expired: AtomicU64,
     pub slow_closes: AtomicU64,
     pub publish_errors: AtomicU64,
     pub catch_ups: AtomicU64,
@@ -118,6 +133,16 @@ impl Metrics {
     /// Count on a hot path, without waking anyone.
     pub fn add(&self, counter: &AtomicU64, by: u64) {
         counter.fetch_add(by, Ordering::Relaxed);
+    }
+
+    /// A generation failed, for `kind` (see [`AI_FAILURE_KINDS`]).
+    pub fn ai_failure(&self, kind: &str) {
+        let i = AI_FAILURE_KINDS
+            .iter()
+            .position(|k| *k == kind)
+            .unwrap_or(AI_FAILURE_KINDS.len() - 1);
+        self.ai_failures[i].fetch_add(1, Ordering::Relaxed);
+        self.bump(&self.ai_failed, 1);
     }
 
     pub fn release(&self, reason: ReleaseReason) {
@@ -221,6 +246,24 @@ impl Metrics {
                 ("{outcome=\"cancelled\"}", g(&self.ai_cancelled)),
                 ("{outcome=\"failed\"}", g(&self.ai_failed)),
             ],
+        );
+        let failures: Vec<(String, u64)> = AI_FAILURE_KINDS
+            .iter()
+            .zip(&self.ai_failures)
+            .map(|(k, c)| (format!("{{kind=\"{k}\"}}"), g(c)))
+            .collect();
+        let failures: Vec<(&str, u64)> = failures.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+        family(
+            "tc_ai_failures_total",
+            "counter",
+            "AI generations that failed, by kind; each gave the visitor the fallback message.",
+            &failures,
+        );
+        family(
+            "tc_human_requests_expired_total",
+            "counter",
+            "Requests for a human that nobody answered within --human-wait-ms.",
+            &[("", g(&self.human_requests_expired))],
         );
         family(
             "tc_slow_consumer_closes_total",

@@ -15,15 +15,16 @@ use std::time::Duration;
 
 use dashmap::DashMap;
 use protocol::{
-    AuditAction, AuditActor, AuditEntry, Author, ConversationEvent, ErrorCode, ErrorFrame,
-    EventKind, Holder, HumanRequestedBy, OperatorIdentity, OperatorRef, ServerFrame, WorkspaceInfo,
+    AuditAction, AuditActor, AuditEntry, Author, ConversationEvent, DraftState, ErrorCode,
+    ErrorFrame, EventKind, Holder, HumanRequestedBy, OperatorIdentity, OperatorRef, ServerFrame,
+    WorkspaceInfo,
 };
 use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
 
-use crate::assistant::Assistant;
+use crate::assistant::{Assistant, AssistantError};
 use crate::auth::{OperatorClaims, OperatorVerifier, VisitorTokens};
 use crate::bus::{Bus, BusMessage, Inbox, Topic};
 use crate::config::Config;
@@ -41,6 +42,10 @@ pub const ONLINE_COALESCE: Duration = Duration::from_millis(200);
 
 /// Most events a `history` frame carries.
 pub const HISTORY_LIMIT: usize = 5000;
+
+/// What the visitor reads when the assistant's backend failed (timed out, errored, answered
+/// nonsense).
+pub const FALLBACK_TEXT: &str = "Sorry, I can't answer right now. Please try again in a moment, or ask for a human and a teammate will help you.";
 
 /// A cheap handle to the node; clone it freely.
 #[derive(Debug, Clone)]
@@ -486,6 +491,7 @@ impl Hub {
             .map_err(|e| error_frame(&e, conversation_id))?;
         if let Some(event) = &change.event {
             self.publish_event(&change.meta, event).await;
+            self.resume_ai(&change.meta);
             if let EventKind::OperatorLeft {
                 reason, operator, ..
             } = &event.kind
@@ -718,19 +724,56 @@ impl Hub {
         let conversation_id = meta.id.clone();
         let workspace_id = meta.workspace_id.clone();
         let epoch = meta.control.epoch;
+        let timeout = Duration::from_millis(self.inner.config.assistant_timeout_ms);
         self.inner.metrics.bump(&self.inner.metrics.ai_started, 1);
         self.inner.tasks.spawn(async move {
             hub.typing(&conversation_id, Author::Ai, true).await;
-            let outcome = tokio::select! {
-                biased;
-                () = token.cancelled() => None,
-                reply = hub.generate(&conversation_id, &workspace_id) => Some(reply),
+            let draft_id = random_id("d_");
+            let (draft, mut partial) = crate::assistant::Draft::new();
+            let generate = hub.generate(&conversation_id, &workspace_id, &draft);
+            tokio::pin!(generate);
+            let deadline = tokio::time::sleep(timeout);
+            tokio::pin!(deadline);
+            let mut streamed = false;
+            // One task drives the backend and publishes its draft: the watch channel keeps only
+            // the latest text, so a slow bus never queues stale drafts, and no draft frame can
+            // follow the final `done`/`discarded`.
+            let outcome = loop {
+                tokio::select! {
+                    biased;
+                    () = token.cancelled() => break None,
+                    reply = &mut generate => break Some(reply),
+                    () = &mut deadline => break Some(Err(AssistantError::Timeout)),
+                    Ok(()) = partial.changed() => {
+                        let text = partial.borrow_and_update().clone();
+                        streamed = true;
+                        hub.draft(&conversation_id, &draft_id, text, DraftState::Streaming).await;
+                    }
+                }
             };
             let metrics = &hub.inner.metrics;
-            match outcome {
-                None => metrics.bump(&metrics.ai_cancelled, 1),
-                Some(None) => metrics.bump(&metrics.ai_failed, 1),
-                Some(Some(reply)) => hub.append_reply(&conversation_id, epoch, reply).await,
+            let end = match outcome {
+                None => {
+                    metrics.bump(&metrics.ai_cancelled, 1);
+                    DraftState::Discarded
+                }
+                Some(Err(e)) => {
+                    warn!(conversation_id, kind = e.kind(), error = %e, "assistant failed");
+                    metrics.ai_failure(e.kind());
+                    hub.append_fallback(&conversation_id, epoch).await;
+                    DraftState::Discarded
+                }
+                Some(Ok(reply)) => {
+                    if hub.append_reply(&conversation_id, epoch, reply).await {
+                        DraftState::Done
+                    } else {
+                        DraftState::Discarded
+                    }
+                }
+            };
+            if streamed {
+                hub.draft(&conversation_id, &draft_id, String::new(), end)
+                    .await;
             }
             hub.typing(&conversation_id, Author::Ai, false).await;
             hub.inner
@@ -739,32 +782,62 @@ impl Hub {
         });
     }
 
+    /// Show (or end) the AI's draft reply to everyone in the conversation.
+    async fn draft(&self, conversation_id: &str, draft_id: &str, text: String, state: DraftState) {
+        let msg = BusMessage::AiDraft {
+            conversation_id: conversation_id.to_owned(),
+            draft_id: draft_id.to_owned(),
+            text,
+            state,
+        };
+        self.publish(&Topic::Conversation(conversation_id.to_owned()), &msg)
+            .await;
+    }
+
     async fn generate(
         &self,
         conversation_id: &str,
         workspace_id: &str,
-    ) -> Option<crate::assistant::Reply> {
+        draft: &crate::assistant::Draft,
+    ) -> Result<crate::assistant::Reply, AssistantError> {
         let transcript = self
             .inner
             .store
             .history(conversation_id, 0, HISTORY_LIMIT)
             .await
-            .ok()?;
-        match self.inner.assistant.reply(workspace_id, &transcript).await {
-            Ok(r) => Some(r),
-            Err(e) => {
-                warn!(conversation_id, error = %e, "assistant failed");
-                None
-            }
+            .map_err(|e| AssistantError::Failed(format!("history unavailable: {e}")))?;
+        let req = crate::assistant::ReplyRequest {
+            workspace_id,
+            conversation_id,
+            transcript: &transcript,
+            draft,
+        };
+        self.inner.assistant.reply(&req).await
+    }
+
+    /// The backend failed: tell the visitor briefly, under the same fence as a reply (never
+    /// after a takeover), so the conversation is never left hanging.
+    async fn append_fallback(&self, conversation_id: &str, epoch: u64) {
+        let draft = Draft::Message {
+            author: Author::Ai,
+            text: FALLBACK_TEXT.into(),
+            client_id: None,
+        };
+        if let Err(e) = self
+            .append_event(conversation_id, draft, Fence::Ai { epoch })
+            .await
+        {
+            debug!(conversation_id, error = %e, "fallback not stored");
         }
     }
 
+    /// Store a finished reply; `false` when it was fenced off or not stored.
     async fn append_reply(
         &self,
         conversation_id: &str,
         epoch: u64,
         reply: crate::assistant::Reply,
-    ) {
+    ) -> bool {
         let metrics = &self.inner.metrics;
         let draft = Draft::Message {
             author: Author::Ai,
@@ -780,12 +853,12 @@ impl Hub {
             Err(StoreError::Control(_)) => {
                 debug!(conversation_id, "AI reply fenced off by a takeover");
                 metrics.bump(&metrics.ai_fenced, 1);
-                return;
+                return false;
             }
             Err(e) => {
                 warn!(conversation_id, error = %e, "AI reply not stored");
-                metrics.bump(&metrics.ai_failed, 1);
-                return;
+                metrics.ai_failure("store");
+                return false;
             }
         }
         if reply.needs_human {
@@ -796,6 +869,7 @@ impl Hub {
                 debug!(conversation_id, error = %e, "request for a human not stored");
             }
         }
+        true
     }
 
     fn cancel_reply(&self, conversation_id: &str) {
@@ -873,6 +947,23 @@ impl Hub {
                     for_visitors: Some(for_visitors),
                 }
             }
+            BusMessage::AiDraft {
+                conversation_id,
+                draft_id,
+                text,
+                state,
+            } => {
+                let frame = frame_json(&ServerFrame::AiDraft {
+                    conversation_id,
+                    draft_id,
+                    text,
+                    state,
+                });
+                Outbound::Frame {
+                    for_operators: frame.clone(),
+                    for_visitors: Some(frame),
+                }
+            }
             BusMessage::Summary { summary, .. } => Outbound::Frame {
                 for_operators: frame_json(&ServerFrame::OnlineUpdate {
                     conversation: summary,
@@ -932,6 +1023,9 @@ impl Hub {
             }
             if let Err(e) = self.check_holdings().await {
                 warn!(error = %e, "holdings not checked");
+            }
+            if let Err(e) = self.expire_human_requests().await {
+                warn!(error = %e, "human requests not checked");
             }
             if last_sweep.elapsed() >= sweep_every {
                 last_sweep = tokio::time::Instant::now();
@@ -1014,11 +1108,65 @@ impl Hub {
                         .await;
                         self.team_changed(&h.workspace_id).await;
                         self.publish_event(&change.meta, event).await;
+                        self.resume_ai(&change.meta);
                     }
                 }
             }
         }
         Ok(())
+    }
+
+    /// Requests for a human nobody answered in time: the visitor is told (the event), the
+    /// conversation stops waiting, and the AI carries on with the next message.
+    async fn expire_human_requests(&self) -> Result<(), StoreError> {
+        let now = now_ms();
+        let cutoff = now.saturating_sub(self.inner.config.human_wait_ms);
+        for (meta, event) in self.inner.store.expire_human_requests(cutoff, now).await? {
+            let m = &self.inner.metrics;
+            m.bump(&m.human_requests_expired, 1);
+            info!(
+                conversation_id = meta.id,
+                "nobody answered the request for a human"
+            );
+            self.publish_event(&meta, &event).await;
+        }
+        Ok(())
+    }
+
+    /// The visitor asks for a human. Nothing to do while an operator holds the conversation or
+    /// a request is already waiting (a second click must not alert the team twice).
+    pub async fn request_human(&self, conversation_id: &str) -> Result<(), ErrorFrame> {
+        let meta = match self.inner.store.get(conversation_id).await {
+            Ok(Some(meta)) => meta,
+            Ok(None) => return Err(error_frame(&StoreError::NotFound, conversation_id)),
+            Err(e) => return Err(error_frame(&e, conversation_id)),
+        };
+        if meta.needs_human || !matches!(meta.control.holder, Holder::Ai) {
+            return Ok(());
+        }
+        let draft = Draft::HumanRequested {
+            by: HumanRequestedBy::Visitor,
+        };
+        let fence = Fence::Ai {
+            epoch: meta.control.epoch,
+        };
+        match self.append_event(conversation_id, draft, fence).await {
+            // An operator took over meanwhile: the visitor has their human.
+            Ok(_) | Err(StoreError::Control(_)) => Ok(()),
+            Err(e) => Err(error_frame(&e, conversation_id)),
+        }
+    }
+
+    /// After a hand-back, the AI answers a visitor message that nobody answered (the visitor
+    /// wrote last), so the conversation never stalls between the human and the AI.
+    fn resume_ai(&self, meta: &ConversationMeta) {
+        let visitor_waiting = meta
+            .last_message
+            .as_ref()
+            .is_some_and(|m| m.author == protocol::AuthorKind::Visitor);
+        if visitor_waiting && matches!(meta.control.holder, Holder::Ai) {
+            self.start_reply(meta);
+        }
     }
 
     async fn sweep_idle(&self) -> Result<(), StoreError> {

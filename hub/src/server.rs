@@ -89,19 +89,7 @@ pub async fn build(
     let visitors = VisitorTokens::new(&visitor_secret, config.visitor_token_ttl_secs);
     let assistant: Arc<dyn Assistant> = match assistant {
         Some(a) => a,
-        None => {
-            let delay = Duration::from_millis(config.assistant_delay_ms);
-            match &config.knowledge {
-                Some(path) => {
-                    let json = String::from_utf8_lossy(&read_file(path)?).into_owned();
-                    Arc::new(
-                        KnowledgeAssistant::from_json(&json, delay)
-                            .map_err(|e| StartError::Invalid(e.to_string()))?,
-                    )
-                }
-                None => Arc::new(KnowledgeAssistant::demo(delay)),
-            }
-        }
+        None => assistants(&config, &directory)?,
     };
     let (store, bus, inbox): (Arc<dyn Store>, Arc<dyn Bus>, _) = match &config.redis_url {
         Some(url) => {
@@ -141,6 +129,64 @@ pub async fn build(
         operators,
         visitors,
         assistant,
+    }))
+}
+
+/// The assistant of each workspace: its own backend from the workspaces file, else the
+/// knowledge-file assistant (`--knowledge`, or the built-in demo).
+fn assistants(config: &Config, directory: &Directory) -> Result<Arc<dyn Assistant>, StartError> {
+    use crate::assistant::openai::OpenAiAssistant;
+    use crate::assistant::webhook::WebhookAssistant;
+    use crate::directory::AssistantConfig;
+
+    let delay = Duration::from_millis(config.assistant_delay_ms);
+    let knowledge = |path: &PathBuf| -> Result<Arc<dyn Assistant>, StartError> {
+        let json = String::from_utf8_lossy(&read_file(path)?).into_owned();
+        Ok(Arc::new(
+            KnowledgeAssistant::from_json(&json, delay)
+                .map_err(|e| StartError::Invalid(e.to_string()))?,
+        ))
+    };
+    // Secrets come from the environment, named in the file; a missing one stops the start
+    // rather than failing every visitor later.
+    let env = |workspace: &str, name: &str| {
+        std::env::var(name).map_err(|_| {
+            StartError::Invalid(format!(
+                "workspace {workspace}: environment variable {name} is not set"
+            ))
+        })
+    };
+    let default = match &config.knowledge {
+        Some(path) => knowledge(path)?,
+        None => Arc::new(KnowledgeAssistant::demo(delay)),
+    };
+    let mut by_workspace = std::collections::HashMap::new();
+    for (workspace, backend) in directory.assistants() {
+        let invalid = |e: crate::assistant::AssistantError| {
+            StartError::Invalid(format!("workspace {workspace}: {e}"))
+        };
+        let a: Arc<dyn Assistant> = match backend {
+            AssistantConfig::Knowledge { file } => knowledge(file)?,
+            AssistantConfig::Openai(c) => {
+                let key = match &c.api_key_env {
+                    Some(name) => Some(env(workspace, name)?),
+                    None => None,
+                };
+                Arc::new(OpenAiAssistant::new(c.clone(), key).map_err(invalid)?)
+            }
+            AssistantConfig::Webhook(c) => {
+                let secret = env(workspace, &c.secret_env)?.into_bytes();
+                Arc::new(WebhookAssistant::new(c.clone(), secret).map_err(invalid)?)
+            }
+        };
+        by_workspace.insert(workspace.to_owned(), a);
+    }
+    if by_workspace.is_empty() {
+        return Ok(default);
+    }
+    Ok(Arc::new(crate::assistant::Assistants {
+        default,
+        by_workspace,
     }))
 }
 

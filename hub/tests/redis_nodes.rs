@@ -66,6 +66,9 @@ async fn the_story_across_two_nodes() {
 
     martin.release(&cid, false).await;
     visitor.client.until_event("operator_left").await;
+    // "Thanks" was left unanswered by the human: the AI picks the conversation up again.
+    let resumed = visitor.client.until_event("message").await;
+    assert_eq!(resumed["author"]["kind"], "ai");
 
     // The visitor reloads onto the other node and resumes where they were.
     let last = got["event"]["seq"].as_u64().expect("seq");
@@ -79,7 +82,11 @@ async fn the_story_across_two_nodes() {
         .iter()
         .map(|e| e["seq"].as_u64().expect("seq"))
         .collect();
-    assert_eq!(seqs, [last + 1], "exactly the left notice was missed");
+    assert_eq!(
+        seqs,
+        [last + 1, last + 2],
+        "exactly the left notice and the AI's reply were missed"
+    );
     println!("two nodes: story events delivered across nodes, resume on the other node: {seqs:?}");
 }
 

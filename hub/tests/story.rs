@@ -104,6 +104,13 @@ async fn visitor_ai_takeover_operator_end_ai_again() {
         .until(|f| f["type"] == "event" && f["event"]["type"] == "operator_left")
         .await;
     assert_eq!(left["event"]["reason"], "ended");
+    // The human left "Thanks!" unanswered: after End the AI picks it up, it does not stall.
+    assistant.permits.add_permits(1);
+    let resumed = visitor
+        .client
+        .until(|f| f["type"] == "event" && f["event"]["author"]["kind"] == "ai")
+        .await;
+    assert!(resumed["event"]["seq"].as_u64() > left["event"]["seq"].as_u64());
     martin
         .send(json!({"type": "open", "conversation_id": cid, "after_seq": 3}))
         .await;
@@ -126,11 +133,12 @@ async fn visitor_ai_takeover_operator_end_ai_again() {
             "operator_joined:",
             "message:operator",
             "message:visitor",
-            "operator_left:"
+            "operator_left:",
+            "message:ai"
         ],
         "seq {seq}"
     );
-    assert_eq!(th.hub().metrics().snapshot().ai_replies, 1);
+    assert_eq!(th.hub().metrics().snapshot().ai_replies, 2);
 
     // After End the AI answers the next message.
     assistant.permits.add_permits(1);

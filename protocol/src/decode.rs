@@ -44,7 +44,7 @@ impl Default for Limits {
 }
 
 /// Every frame type a widget may send.
-pub const WIDGET_TYPES: &[&str] = &["hello", "message", "typing"];
+pub const WIDGET_TYPES: &[&str] = &["hello", "message", "typing", "request_human"];
 /// Every frame type a dashboard may send.
 pub const OPERATOR_TYPES: &[&str] = &[
     "hello",

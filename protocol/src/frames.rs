@@ -44,6 +44,9 @@ pub enum WidgetFrame {
     Message { client_id: ClientId, text: String },
     /// The visitor started or stopped typing.
     Typing { active: bool },
+    /// The visitor asks for a human ("Talk to a human"). Operators are alerted and the
+    /// conversation rises to the top of their Online list; a `human_requested` event follows.
+    RequestHuman {},
 }
 
 /// What an operator's dashboard sends.
@@ -142,6 +145,16 @@ pub enum ServerFrame {
     Control {
         conversation_id: ConversationId,
         control: ControlState,
+    },
+    /// The AI's reply as it is being written: `text` is everything so far (a frame may be
+    /// skipped; the next one has it all). `done`: the finished reply was stored and arrives as a
+    /// `message` event; `discarded`: the reply was cancelled (a takeover) or failed, so remove
+    /// the partial bubble. Ephemeral: only finished replies become history.
+    AiDraft {
+        conversation_id: ConversationId,
+        draft_id: String,
+        text: String,
+        state: DraftState,
     },
     /// Someone in the conversation started or stopped typing (the AI's "thinking" too).
     /// Ephemeral: not part of history.
@@ -338,6 +351,21 @@ pub enum EventKind {
     },
     /// The assistant (or the visitor) asked for a human.
     HumanRequested { by: HumanRequestedBy },
+    /// Nobody took control within the hub's wait after a request for a human: the visitor is
+    /// told, and the AI carries on.
+    HumanRequestExpired {
+        #[ts(type = "number")]
+        waited_ms: u64,
+    },
+}
+
+/// Where an AI draft stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum DraftState {
+    Streaming,
+    Done,
+    Discarded,
 }
 
 /// Who asked for a human.
@@ -445,6 +473,9 @@ impl EventKind {
                 by: None,
             },
             EventKind::HumanRequested { by } => EventKind::HumanRequested { by: *by },
+            EventKind::HumanRequestExpired { waited_ms } => EventKind::HumanRequestExpired {
+                waited_ms: *waited_ms,
+            },
         }
     }
 }

@@ -34,6 +34,7 @@ pub fn frames_ts() -> String {
     decl::<ConversationEvent>(&cfg, &mut out);
     decl::<EventKind>(&cfg, &mut out);
     decl::<HumanRequestedBy>(&cfg, &mut out);
+    decl::<DraftState>(&cfg, &mut out);
     decl::<ReleaseReason>(&cfg, &mut out);
     decl::<Author>(&cfg, &mut out);
     decl::<OperatorRef>(&cfg, &mut out);

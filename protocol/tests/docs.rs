@@ -11,6 +11,7 @@ fn widget_type(f: &WidgetFrame) -> &'static str {
         WidgetFrame::Hello { .. } => "hello",
         WidgetFrame::Message { .. } => "message",
         WidgetFrame::Typing { .. } => "typing",
+        WidgetFrame::RequestHuman {} => "request_human",
     }
 }
 use protocol::decode::WIDGET_TYPES as WIDGET;
@@ -40,6 +41,7 @@ fn server_type(f: &ServerFrame) -> &'static str {
         ServerFrame::Ack { .. } => "ack",
         ServerFrame::Control { .. } => "control",
         ServerFrame::Typing { .. } => "typing",
+        ServerFrame::AiDraft { .. } => "ai_draft",
         ServerFrame::OnlineSnapshot { .. } => "online_snapshot",
         ServerFrame::OnlineUpdate { .. } => "online_update",
         ServerFrame::OnlineRemove { .. } => "online_remove",
@@ -58,6 +60,7 @@ const SERVER: &[&str] = &[
     "ack",
     "control",
     "typing",
+    "ai_draft",
     "online_snapshot",
     "online_update",
     "online_remove",

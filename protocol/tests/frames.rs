@@ -52,6 +52,7 @@ fn all_events() -> Vec<ConversationEvent> {
                 by: HumanRequestedBy::Assistant,
             },
         ),
+        event(3, EventKind::HumanRequestExpired { waited_ms: 120_000 }),
         event(
             4,
             EventKind::OperatorJoined {
@@ -130,6 +131,7 @@ fn widget_frames() -> Vec<WidgetFrame> {
             text: "Hi".into(),
         },
         WidgetFrame::Typing { active: true },
+        WidgetFrame::RequestHuman {},
     ]
 }
 
@@ -223,6 +225,18 @@ fn server_frames() -> Vec<ServerFrame> {
             conversation_id: id(),
             author: Author::Ai,
             active: true,
+        },
+        ServerFrame::AiDraft {
+            conversation_id: id(),
+            draft_id: "d-7".into(),
+            text: "Your order shipped on".into(),
+            state: DraftState::Streaming,
+        },
+        ServerFrame::AiDraft {
+            conversation_id: id(),
+            draft_id: "d-7".into(),
+            text: String::new(),
+            state: DraftState::Discarded,
         },
         ServerFrame::OnlineSnapshot {
             conversations: vec![summary()],

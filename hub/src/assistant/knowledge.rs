@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use protocol::{Author, ConversationEvent, EventKind};
 use serde::Deserialize;
 
-use super::{Assistant, AssistantError, Reply};
+use super::{Assistant, AssistantError, Reply, ReplyRequest};
 
 /// One entry of a knowledge file.
 #[derive(Debug, Clone, Deserialize)]
@@ -28,6 +28,7 @@ pub const DEMO_KNOWLEDGE: &str = include_str!("../../knowledge/demo.json");
 pub const HANDOFF_TEXT: &str = "I'm not sure about that one. I'm getting a human teammate to help you; they'll join this chat shortly.";
 pub const ASKED_FOR_HUMAN_TEXT: &str =
     "Of course. I've asked a human teammate to join this chat; they'll be with you shortly.";
+pub const AFTER_HANDBACK_TEXT: &str = "I'm not sure about that one. Ask me something else, or say \"human\" and I'll bring a teammate back.";
 pub const GREETING_TEXT: &str = "Hello! I'm the assistant. How can I help you today?";
 
 #[derive(Debug)]
@@ -137,11 +138,8 @@ fn is_greeting(message: &str) -> bool {
 
 #[async_trait]
 impl Assistant for KnowledgeAssistant {
-    async fn reply(
-        &self,
-        _workspace_id: &str,
-        transcript: &[ConversationEvent],
-    ) -> Result<Reply, AssistantError> {
+    async fn reply(&self, req: &ReplyRequest<'_>) -> Result<Reply, AssistantError> {
+        let transcript = req.transcript;
         let last = transcript.iter().rev().find_map(|e| match &e.kind {
             EventKind::Message {
                 author: Author::Visitor,
@@ -153,10 +151,44 @@ impl Assistant for KnowledgeAssistant {
         let Some(last) = last else {
             return Err(AssistantError::Failed("no visitor message".into()));
         };
-        // The "thinking" pause visitors expect from a chat assistant (configurable, 0 in tests).
-        tokio::time::sleep(self.delay).await;
-        Ok(self.answer(last))
+        let mut reply = self.answer(last);
+        // Right after a teammate handed the conversation back, "I don't know" must not loop
+        // straight into asking for a human again: only the visitor asking does that.
+        if reply.needs_human && reply.text == HANDOFF_TEXT && handed_back(transcript) {
+            reply = Reply {
+                text: AFTER_HANDBACK_TEXT.into(),
+                needs_human: false,
+            };
+        }
+        // The "thinking" pause visitors expect, then the reply appears word by word, as a
+        // streaming model's would (both configurable; 0 in tests).
+        if !self.delay.is_zero() {
+            tokio::time::sleep(self.delay / 2).await;
+            let words: Vec<&str> = reply.text.split_inclusive(' ').collect();
+            let step = self.delay / 2 / u32::try_from(words.len().max(1)).unwrap_or(1);
+            let mut so_far = String::new();
+            for w in words {
+                so_far.push_str(w);
+                req.draft.set(&so_far);
+                tokio::time::sleep(step).await;
+            }
+        }
+        Ok(reply)
     }
+}
+
+/// Whether a teammate handed the conversation back and nobody asked for a human since.
+fn handed_back(transcript: &[ConversationEvent]) -> bool {
+    for e in transcript.iter().rev() {
+        match e.kind {
+            EventKind::OperatorLeft { .. } => return true,
+            EventKind::HumanRequested { .. } | EventKind::HumanRequestExpired { .. } => {
+                return false;
+            }
+            _ => {}
+        }
+    }
+    false
 }
 
 #[cfg(test)]
@@ -194,6 +226,76 @@ mod tests {
     #[test]
     fn greetings_are_answered() {
         assert_eq!(demo().answer("Hi there").text, GREETING_TEXT);
+    }
+
+    fn ev(seq: u64, kind: EventKind) -> ConversationEvent {
+        ConversationEvent { seq, at: seq, kind }
+    }
+
+    fn visitor(seq: u64, text: &str) -> ConversationEvent {
+        ev(
+            seq,
+            EventKind::Message {
+                author: Author::Visitor,
+                text: text.into(),
+                client_id: None,
+            },
+        )
+    }
+
+    async fn reply_to(transcript: &[ConversationEvent]) -> Reply {
+        let draft = crate::assistant::Draft::detached();
+        let req = ReplyRequest {
+            workspace_id: "ws",
+            conversation_id: "c",
+            transcript,
+            draft: &draft,
+        };
+        demo().reply(&req).await.expect("a reply")
+    }
+
+    #[tokio::test]
+    async fn after_a_hand_back_it_does_not_ask_for_a_human_again() {
+        let op = protocol::OperatorRef {
+            id: "martin".into(),
+            name: "Martin".into(),
+            display_name: None,
+            avatar_url: None,
+        };
+        let mut t = vec![
+            visitor(1, "Quantum flux?"),
+            ev(
+                2,
+                EventKind::HumanRequested {
+                    by: protocol::HumanRequestedBy::Assistant,
+                },
+            ),
+            ev(
+                3,
+                EventKind::OperatorJoined {
+                    operator: op.clone(),
+                    epoch: 1,
+                },
+            ),
+            ev(
+                4,
+                EventKind::OperatorLeft {
+                    operator: op,
+                    epoch: 1,
+                    reason: protocol::ReleaseReason::Ended,
+                    by: None,
+                },
+            ),
+            visitor(5, "And the flux capacitor colour?"),
+        ];
+        let r = reply_to(&t).await;
+        assert_eq!(r.text, AFTER_HANDBACK_TEXT);
+        assert!(!r.needs_human);
+        // Asking for a person still works after a hand-back.
+        t.push(visitor(6, "I want a human"));
+        assert!(reply_to(&t).await.needs_human);
+        // Without a hand-back, an unknown question asks for a human.
+        assert!(reply_to(&[visitor(1, "Quantum flux?")]).await.needs_human);
     }
 
     #[test]

@@ -1,14 +1,26 @@
 //! The AI assistant seen from the hub: given a transcript, produce a reply (or ask for a human).
 //!
-//! [`Assistant`] is the trait real LLM backends implement later; [`knowledge::KnowledgeAssistant`]
-//! is the embedded default that needs no external service. The hub runs each generation as a
-//! cancellable task and appends its reply under the control epoch it started with (see
-//! `node::Hub::start_reply`), so an assistant never needs to know about takeovers.
+//! Backends implement [`Assistant`]: the embedded [`knowledge::KnowledgeAssistant`] (the
+//! default, no external service), any OpenAI-compatible chat-completions server
+//! ([`openai::OpenAiAssistant`], streaming), and a signed [`webhook::WebhookAssistant`].
+//! [`Assistants`] picks one per workspace. [`transcript`] turns a history into the chat messages
+//! an LLM reads, human turns and hand-back marker included.
+//!
+//! The hub runs each generation as a cancellable task and appends its reply under the control
+//! epoch it started with (see `node::Hub::start_reply`), so a backend never needs to know about
+//! takeovers: dropping its future is the cancellation.
 
 pub mod knowledge;
+pub mod openai;
+pub mod transcript;
+pub mod webhook;
+
+use std::collections::HashMap;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use protocol::ConversationEvent;
+use tokio::sync::watch;
 
 /// What the assistant answers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,19 +30,88 @@ pub struct Reply {
     pub needs_human: bool,
 }
 
+/// Why a backend gave no reply. Each becomes the visitor's fallback message and a count in
+/// `/metrics` by `kind()`.
 #[derive(Debug, thiserror::Error)]
 pub enum AssistantError {
+    #[error("the backend did not answer in time")]
+    Timeout,
+    #[error("the backend answered HTTP {0}")]
+    Status(u16),
+    #[error("the backend's answer is malformed: {0}")]
+    Malformed(String),
+    #[error("cannot reach the backend: {0}")]
+    Transport(String),
     #[error("assistant failed: {0}")]
     Failed(String),
 }
 
+impl AssistantError {
+    /// Label for metrics and logs.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Timeout => "timeout",
+            Self::Status(_) => "status",
+            Self::Malformed(_) => "malformed",
+            Self::Transport(_) => "transport",
+            Self::Failed(_) => "failed",
+        }
+    }
+}
+
+/// The partial reply of a streaming backend: each `set` replaces the text so far. Backed by a
+/// watch channel, so a slow publisher sees only the latest text, never a queue of stale ones.
+#[derive(Debug, Clone)]
+pub struct Draft(watch::Sender<String>);
+
+impl Draft {
+    pub fn new() -> (Draft, watch::Receiver<String>) {
+        let (tx, rx) = watch::channel(String::new());
+        (Draft(tx), rx)
+    }
+
+    /// A draft nobody watches (tests, non-streaming callers).
+    pub fn detached() -> Draft {
+        Draft(watch::channel(String::new()).0)
+    }
+
+    pub fn set(&self, text: &str) {
+        self.0.send_replace(text.to_owned());
+    }
+}
+
+/// One generation's input.
+#[derive(Debug)]
+pub struct ReplyRequest<'a> {
+    pub workspace_id: &'a str,
+    pub conversation_id: &'a str,
+    /// The whole history, oldest first; its last message is the visitor's.
+    pub transcript: &'a [ConversationEvent],
+    /// Where a streaming backend shows its reply as it grows.
+    pub draft: &'a Draft,
+}
+
 #[async_trait]
 pub trait Assistant: Send + Sync + std::fmt::Debug + 'static {
-    /// Answer the last visitor message of `transcript` (the whole history, oldest first).
-    /// Dropping the future cancels the generation.
-    async fn reply(
-        &self,
-        workspace_id: &str,
-        transcript: &[ConversationEvent],
-    ) -> Result<Reply, AssistantError>;
+    /// Answer the last visitor message of the transcript. Dropping the future cancels the
+    /// generation.
+    async fn reply(&self, req: &ReplyRequest<'_>) -> Result<Reply, AssistantError>;
+}
+
+/// The backend of each workspace, and the default for the others.
+#[derive(Debug)]
+pub struct Assistants {
+    pub default: Arc<dyn Assistant>,
+    pub by_workspace: HashMap<String, Arc<dyn Assistant>>,
+}
+
+#[async_trait]
+impl Assistant for Assistants {
+    async fn reply(&self, req: &ReplyRequest<'_>) -> Result<Reply, AssistantError> {
+        let backend = self
+            .by_workspace
+            .get(req.workspace_id)
+            .unwrap_or(&self.default);
+        backend.reply(req).await
+    }
 }

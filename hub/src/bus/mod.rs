@@ -47,6 +47,13 @@ pub enum BusMessage {
         #[serde(default)]
         published_us: u64,
     },
+    /// The AI's reply as it is written (ephemeral; see `ServerFrame::AiDraft`).
+    AiDraft {
+        conversation_id: ConversationId,
+        draft_id: String,
+        text: String,
+        state: protocol::DraftState,
+    },
     /// Ephemeral typing state.
     Typing {
         conversation_id: ConversationId,

@@ -174,6 +174,19 @@ where
                     .typing(&self.conversation_id, Author::Visitor, active)
                     .await;
             }
+            WidgetFrame::RequestHuman {} => {
+                // Counted as a message: a button someone can click in a loop.
+                if !conn
+                    .allow(RateKind::Message, &self.conversation_id, None)
+                    .await?
+                {
+                    return Ok(Flow::Continue);
+                }
+                let hub = conn.hub.clone();
+                if let Err(e) = hub.request_human(&self.conversation_id).await {
+                    conn.send_error(e).await?;
+                }
+            }
         }
         Ok(Flow::Continue)
     }

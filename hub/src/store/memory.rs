@@ -49,6 +49,8 @@ struct Conversation {
     warned_epoch: Option<u64>,
     /// When a node last saw the visitor connected.
     visitor_seen: Millis,
+    /// When a human was last requested.
+    human_at: Millis,
 }
 
 impl Conversation {
@@ -133,6 +135,7 @@ impl Store for MemoryStore {
             holder_since: new.at,
             warned_epoch: None,
             visitor_seen: new.at,
+            human_at: 0,
         };
         self.conversations
             .insert(new.id, Arc::new(Mutex::new(conv)));
@@ -184,6 +187,7 @@ impl Store for MemoryStore {
             }
             Draft::HumanRequested { by } => {
                 c.meta.needs_human = true;
+                c.human_at = at;
                 EventKind::HumanRequested { by }
             }
         };
@@ -418,6 +422,27 @@ impl Store for MemoryStore {
                 .cloned()
                 .collect()
         }))
+    }
+
+    async fn expire_human_requests(
+        &self,
+        cutoff: Millis,
+        at: Millis,
+    ) -> Result<Vec<(ConversationMeta, ConversationEvent)>, StoreError> {
+        let mut out = Vec::new();
+        for entry in self.conversations.iter() {
+            let mut c = lock(entry.value());
+            if c.meta.needs_human
+                && c.human_at <= cutoff
+                && matches!(c.meta.control.holder, Holder::Ai)
+            {
+                c.meta.needs_human = false;
+                let waited_ms = at.saturating_sub(c.human_at);
+                let event = c.push(EventKind::HumanRequestExpired { waited_ms }, at);
+                out.push((c.meta.clone(), event));
+            }
+        }
+        Ok(out)
     }
 
     async fn profile(

@@ -230,6 +230,15 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// The newest `limit` audit entries, oldest first.
     async fn audit(&self, workspace_id: &str, limit: usize) -> Result<Vec<AuditEntry>, StoreError>;
 
+    /// Requests for a human made before `cutoff` that nobody answered (the AI still holds the
+    /// conversation): clear each flag and append `human_request_expired` at `at`, exactly once
+    /// across nodes. Returns the conversations and their new events.
+    async fn expire_human_requests(
+        &self,
+        cutoff: Millis,
+        at: Millis,
+    ) -> Result<Vec<(ConversationMeta, ConversationEvent)>, StoreError>;
+
     /// The operator's saved profile, if any.
     async fn profile(
         &self,
@@ -369,6 +378,12 @@ macro_rules! conformance_tests {
         async fn team_presence_and_audit() {
             let (_guard, store) = $make;
             crate::store::conformance::team_presence_and_audit(store).await;
+        }
+
+        #[tokio::test]
+        async fn unanswered_human_requests_expire_once() {
+            let (_guard, store) = $make;
+            crate::store::conformance::unanswered_human_requests_expire_once(store).await;
         }
 
         #[tokio::test]
@@ -773,6 +788,67 @@ pub(crate) mod conformance {
         let log = store.audit("ws", 2).await.expect("audit");
         assert_eq!(log.iter().map(|e| e.at).collect::<Vec<_>>(), [201, 202]);
         assert!(store.audit("other", 10).await.expect("audit").is_empty());
+    }
+
+    pub async fn unanswered_human_requests_expire_once(store: Arc<dyn Store>) {
+        let ask = |id: &'static str, at| {
+            let store = store.clone();
+            async move {
+                store
+                    .append(
+                        id,
+                        Draft::HumanRequested {
+                            by: HumanRequestedBy::Visitor,
+                        },
+                        Fence::Visitor,
+                        at,
+                    )
+                    .await
+                    .expect("request")
+            }
+        };
+        new(&*store, "h1").await;
+        new(&*store, "h2").await;
+        new(&*store, "h3").await;
+        assert!(ask("h1", 100).await.meta.needs_human);
+        ask("h2", 100).await;
+        ask("h3", 400).await;
+        // h2 gets an operator: its request was answered.
+        store.takeover("h2", &op("a"), 150).await.expect("takeover");
+
+        assert!(
+            store
+                .expire_human_requests(50, 60)
+                .await
+                .expect("expire")
+                .is_empty()
+        );
+        let expired = store.expire_human_requests(300, 320).await.expect("expire");
+        assert_eq!(expired.len(), 1, "{expired:?}");
+        let (meta, event) = &expired[0];
+        assert_eq!(meta.id, "h1");
+        assert!(!meta.needs_human);
+        assert_eq!(
+            event.kind,
+            protocol::EventKind::HumanRequestExpired { waited_ms: 220 }
+        );
+        assert_eq!(event.seq, meta.last_seq);
+        assert!(
+            store
+                .expire_human_requests(300, 330)
+                .await
+                .expect("again")
+                .is_empty()
+        );
+        // h3 expires later; a new request on h1 starts a new wait.
+        ask("h1", 500).await;
+        let later = store
+            .expire_human_requests(1_000, 1_000)
+            .await
+            .expect("expire");
+        let mut ids: Vec<_> = later.iter().map(|(m, _)| m.id.as_str()).collect();
+        ids.sort_unstable();
+        assert_eq!(ids, ["h1", "h3"]);
     }
 
     pub async fn profiles_and_avatars_per_workspace(store: Arc<dyn Store>) {

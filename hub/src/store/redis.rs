@@ -12,6 +12,7 @@
 //! | `ws:{workspace}:active` | sorted set | the Online list, scored by last activity |
 //! | `active` | sorted set | every active conversation, for the idle sweep |
 //! | `held`, `opseen` | sorted set, hash | held conversations and when holders were seen (auto-release) |
+//! | `humanwait` | sorted set | conversations waiting for a human, by request time (next to `held`: `append.lua` derives one from the other) |
 //! | `team:{workspace}`, `opconn:{workspace}` | hash | operators who connected, their open sockets |
 //! | `audit:{workspace}` | stream | the audit log, capped |
 //! | `profiles:{workspace}` | hash | operator id → saved profile (JSON) |
@@ -56,6 +57,7 @@ pub struct RedisStore {
     auto_release: Script,
     warned: Script,
     expire_visitors: Script,
+    expire_human: Script,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -90,6 +92,7 @@ impl RedisStore {
             auto_release: s(include_str!("lua/auto_release.lua")),
             warned: s(include_str!("lua/warned.lua")),
             expire_visitors: Script::new(include_str!("lua/expire_visitors.lua")),
+            expire_human: s(include_str!("lua/expire_human.lua")),
         }
     }
 
@@ -747,6 +750,39 @@ impl Store for RedisStore {
             .filter_map(|(_, json)| serde_json::from_str(json).ok())
             .collect();
         out.reverse();
+        Ok(out)
+    }
+
+    async fn expire_human_requests(
+        &self,
+        cutoff: Millis,
+        at: Millis,
+    ) -> Result<Vec<(ConversationMeta, ConversationEvent)>, StoreError> {
+        let wait_key = format!("{}humanwait", self.prefix);
+        let mut conn = self.conn.clone();
+        let due: Vec<String> = redis::cmd("ZRANGEBYSCORE")
+            .arg(&wait_key)
+            .arg("-inf")
+            .arg(cutoff)
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        let strip = format!("{}c:", self.prefix);
+        let (cutoff, at) = (cutoff.to_string(), at.to_string());
+        let mut out = Vec::new();
+        for key in due {
+            let id = key.strip_prefix(&strip).unwrap_or(&key);
+            match self
+                .run(&self.expire_human, id, &[&cutoff, &at, &wait_key])
+                .await
+            {
+                Ok((status, event, meta, _)) if status == "ok" => {
+                    out.push((self.meta(id, meta)?, Self::event(&event)?));
+                }
+                Ok(_) | Err(StoreError::NotFound) => {}
+                Err(e) => return Err(e),
+            }
+        }
         Ok(out)
     }
 

@@ -179,6 +179,14 @@ impl Store for TimedStore {
         timed!(self.audit(workspace_id, limit))
     }
 
+    async fn expire_human_requests(
+        &self,
+        cutoff: Millis,
+        at: Millis,
+    ) -> Result<Vec<(ConversationMeta, ConversationEvent)>, StoreError> {
+        timed!(self.expire_human_requests(cutoff, at))
+    }
+
     async fn profile(
         &self,
         workspace_id: &str,

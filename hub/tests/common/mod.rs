@@ -6,11 +6,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use hub::assistant::{Assistant, AssistantError, Reply};
+use hub::assistant::{Assistant, AssistantError, Reply, ReplyRequest};
 use hub::auth::{OPERATOR_AUDIENCE, OperatorClaims};
 use hub::server::Running;
 use hub::{Config, Hub};
-use protocol::{ConversationEvent, PROTOCOL_VERSION, Role, ServerFrame};
+use protocol::{PROTOCOL_VERSION, Role, ServerFrame};
 use serde_json::{Value, json};
 use tokio::net::TcpStream;
 use tokio::sync::{Semaphore, mpsc};
@@ -324,11 +324,8 @@ impl GatedAssistant {
 
 #[async_trait::async_trait]
 impl Assistant for GatedAssistant {
-    async fn reply(
-        &self,
-        _ws: &str,
-        transcript: &[ConversationEvent],
-    ) -> Result<Reply, AssistantError> {
+    async fn reply(&self, req: &ReplyRequest<'_>) -> Result<Reply, AssistantError> {
+        let transcript = req.transcript;
         let _ = self.started.send(());
         self.permits
             .acquire()

@@ -9,7 +9,7 @@ export type WorkspaceId = string;
 export type OperatorId = string;
 export type ClientId = string;
 
-export type WidgetFrame = { "type": "hello", protocol: number, workspace_id: string, visitor_token?: string, last_seq?: number, } | { "type": "message", client_id: string, text: string, } | { "type": "typing", active: boolean, };
+export type WidgetFrame = { "type": "hello", protocol: number, workspace_id: string, visitor_token?: string, last_seq?: number, } | { "type": "message", client_id: string, text: string, } | { "type": "typing", active: boolean, } | { "type": "request_human", };
 
 export type OperatorFrame = { "type": "hello", protocol: number, token: string, } | { "type": "subscribe_online", } | { "type": "unsubscribe_online", } | { "type": "open", conversation_id: string, after_seq?: number, } | { "type": "close", conversation_id: string, } | { "type": "takeover", conversation_id: string, } | { "type": "release", conversation_id: string, force: boolean, } | { "type": "message", conversation_id: string, client_id: string, text: string, } | { "type": "typing", conversation_id: string, active: boolean, } | { "type": "subscribe_team", };
 
@@ -17,7 +17,7 @@ export type ServerFrame = { "type": "welcome", protocol: number, conversation_id
 /**
  * Idle-timeout of the socket: send something (a WebSocket ping does) more often.
  */
-heartbeat_ms: number, } | { "type": "ready", protocol: number, operator: OperatorIdentity, workspace: WorkspaceInfo, heartbeat_ms: number, } | { "type": "history", conversation_id: string, events: Array<ConversationEvent>, control: ControlState, last_seq: number, visitor_online: boolean, needs_human: boolean, } | { "type": "event", conversation_id: string, event: ConversationEvent, } | { "type": "ack", conversation_id: string, client_id: string, seq: number, } | { "type": "control", conversation_id: string, control: ControlState, } | { "type": "typing", conversation_id: string, author: Author, active: boolean, } | { "type": "online_snapshot", conversations: Array<ConversationSummary>, } | { "type": "online_update", conversation: ConversationSummary, } | { "type": "online_remove", conversation_id: string, } | { "type": "control_warning", conversation_id: string, holder_id: string, reason: ReleaseReason, release_at: number, } | { "type": "team_snapshot", members: Array<TeamMember>, } | { "type": "audit_snapshot", entries: Array<AuditEntry>, } | { "type": "audit_entry", entry: AuditEntry, } | { "type": "error" } & ErrorFrame;
+heartbeat_ms: number, } | { "type": "ready", protocol: number, operator: OperatorIdentity, workspace: WorkspaceInfo, heartbeat_ms: number, } | { "type": "history", conversation_id: string, events: Array<ConversationEvent>, control: ControlState, last_seq: number, visitor_online: boolean, needs_human: boolean, } | { "type": "event", conversation_id: string, event: ConversationEvent, } | { "type": "ack", conversation_id: string, client_id: string, seq: number, } | { "type": "control", conversation_id: string, control: ControlState, } | { "type": "ai_draft", conversation_id: string, draft_id: string, text: string, state: DraftState, } | { "type": "typing", conversation_id: string, author: Author, active: boolean, } | { "type": "online_snapshot", conversations: Array<ConversationSummary>, } | { "type": "online_update", conversation: ConversationSummary, } | { "type": "online_remove", conversation_id: string, } | { "type": "control_warning", conversation_id: string, holder_id: string, reason: ReleaseReason, release_at: number, } | { "type": "team_snapshot", members: Array<TeamMember>, } | { "type": "audit_snapshot", entries: Array<AuditEntry>, } | { "type": "audit_entry", entry: AuditEntry, } | { "type": "error" } & ErrorFrame;
 
 export type ErrorFrame = { code: ErrorCode, message: string, 
 /**
@@ -37,15 +37,17 @@ export type ConversationEvent = { seq: number, at: number, } & ({ "type": "messa
 /**
  * Who released it, when it was not the holder (a force-release).
  */
-by?: string, } | { "type": "human_requested", by: HumanRequestedBy, });
+by?: string, } | { "type": "human_requested", by: HumanRequestedBy, } | { "type": "human_request_expired", waited_ms: number, });
 
 export type EventKind = { "type": "message", author: Author, text: string, client_id?: string, } | { "type": "operator_joined", operator: OperatorRef, epoch: number, } | { "type": "operator_left", operator: OperatorRef, epoch: number, reason: ReleaseReason, 
 /**
  * Who released it, when it was not the holder (a force-release).
  */
-by?: string, } | { "type": "human_requested", by: HumanRequestedBy, };
+by?: string, } | { "type": "human_requested", by: HumanRequestedBy, } | { "type": "human_request_expired", waited_ms: number, };
 
 export type HumanRequestedBy = "assistant" | "visitor";
+
+export type DraftState = "streaming" | "done" | "discarded";
 
 export type ReleaseReason = "ended" | "force_released" | "disconnected" | "idle";
 

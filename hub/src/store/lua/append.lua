@@ -1,6 +1,7 @@
 -- KEYS: meta, workspace key prefix, global active zset (see common.lua)
 -- ARGV: fence kind (visitor|ai|operator), fence arg (epoch or operator id), dedupe field ("" for
---       none), event body JSON, at, preview JSON ("" to keep), needs_human ("1" to set),
+--       none), event body JSON, at, preview JSON ("" to keep), needs_human ("1" to set, and
+--       enter the human-wait set),
 --       then optionally a channel, head and tail: the stored event is published there as
 --       head .. event .. tail, in this same step (one round trip for a whole message)
 if not exists() then return {'not_found', '', {}, ''} end
@@ -28,6 +29,10 @@ if dd ~= '' then
   keep()
 end
 if ARGV[6] ~= '' then redis.call('HSET', meta, 'last_msg', ARGV[6]) end
-if ARGV[7] == '1' then redis.call('HSET', meta, 'needs_human', '1') end
+if ARGV[7] == '1' then
+  redis.call('HSET', meta, 'needs_human', '1', 'human_at', ARGV[5])
+  -- The human-wait set sits next to the held set: same prefix, see store/redis.rs.
+  redis.call('ZADD', string.sub(KEYS[4], 1, -5) .. 'humanwait', ARGV[5], meta)
+end
 if ARGV[8] and ARGV[8] ~= '' then redis.call('PUBLISH', ARGV[8], ARGV[9] .. event .. ARGV[10]) end
 return result('ok', event)

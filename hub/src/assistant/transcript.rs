@@ -1,0 +1,160 @@
+//! A conversation's history as the chat messages an LLM reads (pure).
+//!
+//! Visitors are `user`, the AI is `assistant`. A human teammate's turns are `assistant` turns
+//! too (they spoke for the business), labelled with who wrote them, and the takeover and the
+//! hand-back are `system` notes. The hand-back note is the marker that stops the well-known
+//! loop: the model is told the human session ended and that it should carry on, not ask for a
+//! human again unless the visitor asks.
+
+use protocol::{Author, ConversationEvent, EventKind, HumanRequestedBy};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatMessage {
+    pub role: String,
+    pub content: String,
+}
+
+impl ChatMessage {
+    fn new(role: &str, content: impl Into<String>) -> Self {
+        ChatMessage {
+            role: role.into(),
+            content: content.into(),
+        }
+    }
+}
+
+/// What the model is told when a teammate hands the conversation back.
+pub const HAND_BACK_MARKER: &str = "The human session has ended: the teammate handed the conversation back to you. Continue helping the visitor from here, taking what the teammate said into account. Do not ask for a human again unless the visitor asks for one.";
+
+/// What the model is told when a teammate takes over.
+pub fn takeover_note(name: &str) -> String {
+    format!(
+        "A human teammate, {name}, took over the conversation. The messages marked as theirs were written by them, not by you."
+    )
+}
+
+/// The messages for a backend: the system prompt, then the history.
+pub fn chat_messages(system_prompt: &str, transcript: &[ConversationEvent]) -> Vec<ChatMessage> {
+    let mut out = Vec::with_capacity(transcript.len() + 1);
+    if !system_prompt.is_empty() {
+        out.push(ChatMessage::new("system", system_prompt));
+    }
+    for e in transcript {
+        match &e.kind {
+            EventKind::Message { author, text, .. } => out.push(match author {
+                Author::Visitor => ChatMessage::new("user", text.as_str()),
+                Author::Ai => ChatMessage::new("assistant", text.as_str()),
+                Author::Operator(op) => {
+                    ChatMessage::new("assistant", format!("[Human teammate {}]: {text}", op.name))
+                }
+            }),
+            EventKind::OperatorJoined { operator, .. } => {
+                out.push(ChatMessage::new("system", takeover_note(&operator.name)));
+            }
+            EventKind::OperatorLeft { .. } => {
+                out.push(ChatMessage::new("system", HAND_BACK_MARKER));
+            }
+            EventKind::HumanRequested { by } => out.push(ChatMessage::new(
+                "system",
+                match by {
+                    HumanRequestedBy::Visitor => {
+                        "The visitor asked for a human; the team was alerted."
+                    }
+                    HumanRequestedBy::Assistant => "You asked for a human; the team was alerted.",
+                },
+            )),
+            EventKind::HumanRequestExpired { .. } => out.push(ChatMessage::new(
+                "system",
+                "No teammate was available. Keep helping the visitor yourself.",
+            )),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use protocol::{OperatorRef, ReleaseReason};
+
+    fn ev(seq: u64, kind: EventKind) -> ConversationEvent {
+        ConversationEvent { seq, at: seq, kind }
+    }
+
+    fn msg(seq: u64, author: Author, text: &str) -> ConversationEvent {
+        ev(
+            seq,
+            EventKind::Message {
+                author,
+                text: text.into(),
+                client_id: None,
+            },
+        )
+    }
+
+    #[test]
+    fn a_hand_back_carries_the_operator_turns_and_the_end_marker() {
+        let martin = OperatorRef {
+            id: "martin".into(),
+            name: "Martin Keller".into(),
+            display_name: None,
+            avatar_url: None,
+        };
+        let t = [
+            msg(1, Author::Visitor, "Where is my order?"),
+            msg(2, Author::Ai, "Let me get a human."),
+            ev(
+                3,
+                EventKind::HumanRequested {
+                    by: HumanRequestedBy::Assistant,
+                },
+            ),
+            ev(
+                4,
+                EventKind::OperatorJoined {
+                    operator: martin.clone(),
+                    epoch: 1,
+                },
+            ),
+            msg(5, Author::Operator(martin.clone()), "It ships tomorrow."),
+            ev(
+                6,
+                EventKind::OperatorLeft {
+                    operator: martin,
+                    epoch: 1,
+                    reason: ReleaseReason::Ended,
+                    by: None,
+                },
+            ),
+            msg(7, Author::Visitor, "Thanks! And returns?"),
+        ];
+        let m = chat_messages("Be nice.", &t);
+        let roles: Vec<&str> = m.iter().map(|m| m.role.as_str()).collect();
+        assert_eq!(
+            roles,
+            [
+                "system",
+                "user",
+                "assistant",
+                "system",
+                "system",
+                "assistant",
+                "system",
+                "user"
+            ]
+        );
+        assert_eq!(
+            m[5].content,
+            "[Human teammate Martin Keller]: It ships tomorrow."
+        );
+        assert_eq!(m[6].content, HAND_BACK_MARKER);
+        assert_eq!(m[7].content, "Thanks! And returns?");
+    }
+
+    #[test]
+    fn no_system_prompt_no_system_message() {
+        let m = chat_messages("", &[msg(1, Author::Visitor, "hi")]);
+        assert_eq!(m, [ChatMessage::new("user", "hi")]);
+    }
+}
