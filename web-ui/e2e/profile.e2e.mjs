@@ -1,0 +1,395 @@
+#!/usr/bin/env node
+// End-to-end test of the operator profile, seen from both sides: the real hub binary, the built
+// dashboard and the embeddable widget (dist/widget.js on the hub's demo shop page, /dev/demo) in
+// headless Chromium. Run with `npm run e2e` (builds first, then runs take-control.e2e.mjs and this).
+//
+//   (a) No profile: a visitor on /dev/demo writes; Nora takes control and answers. The widget
+//       says "Human joined the chat" and shows the placeholder avatar.
+//   (b) Martin opens Assistant → Settings → Live chat operator, types "Martin from Support",
+//       uploads a square PNG (a non-square one first: the hub's reason is shown verbatim),
+//       previews (his name and his avatar, drawn by the widget's own code) and saves. A second
+//       visitor writes; Martin takes control and answers. The widget says "Martin from Support
+//       joined the chat", and his bubble's header has that name and the avatar, loaded.
+//
+// Environment:
+//   HUB_BIN       hub binary (default ../target/debug/hub, relative to web-ui/)
+//   CHROMIUM_BIN  Chromium executable (default /usr/bin/chromium)
+//   E2E_TIMEOUT_MS  deadline of each waiting step (default 15000)
+//   E2E_PROFILE_ARTIFACTS  directory for this run's screenshots (default: a new temporary
+//                   directory; its path is printed either way)
+//   E2E_DOC_SCREENSHOTS=1  after a passing run, also copy the screenshots into ../docs/images/
+//
+// Every wait is for a selector or a condition, bounded by a deadline that only turns a hang into
+// a failure: nothing here sleeps to let something happen.
+
+import { spawn } from "node:child_process";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { deflateSync } from "node:zlib";
+import { chromium } from "playwright-core";
+
+const WEB_UI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const HUB_BIN = path.resolve(WEB_UI, process.env.HUB_BIN ?? "../target/debug/hub");
+const CHROMIUM_BIN = process.env.CHROMIUM_BIN ?? "/usr/bin/chromium";
+const DIST = path.join(WEB_UI, "dist");
+const STEP_MS = Number(process.env.E2E_TIMEOUT_MS ?? 15_000);
+const ARTIFACTS = process.env.E2E_PROFILE_ARTIFACTS
+  ? path.resolve(process.env.E2E_PROFILE_ARTIFACTS)
+  : mkdtempSync(path.join(os.tmpdir(), "take-control-profile-e2e-"));
+const DOC_SCREENSHOTS = process.env.E2E_DOC_SCREENSHOTS === "1";
+const DOC_IMAGES = path.resolve(WEB_UI, "..", "docs", "images");
+
+const DISPLAY_NAME = "Martin from Support";
+
+/** Cleanups run last-in first-out, whatever happened. */
+const cleanups = [];
+const hubLog = [];
+/** Screenshots taken so far, by file name. */
+const shots = [];
+
+function step(text) {
+  console.log(`  ✓ ${text}`);
+}
+
+async function screenshot(page, name) {
+  const file = `${name}.png`;
+  await page.screenshot({ path: path.join(ARTIFACTS, file) });
+  shots.push(file);
+}
+
+function copyDocScreenshots() {
+  mkdirSync(DOC_IMAGES, { recursive: true });
+  for (const f of shots) copyFileSync(path.join(ARTIFACTS, f), path.join(DOC_IMAGES, f));
+  step(`copied ${shots.length} screenshots into ${path.relative(process.cwd(), DOC_IMAGES) || DOC_IMAGES}`);
+}
+
+function withDeadline(promise, label, ms = STEP_MS) {
+  let timer;
+  const deadline = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${label}`)), ms);
+  });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
+
+// --- a PNG without an image library ----------------------------------------------------------
+
+const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
+  let c = n;
+  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  return c >>> 0;
+});
+
+function crc32(buf) {
+  let c = 0xffffffff;
+  for (const b of buf) c = CRC_TABLE[(c ^ b) & 0xff] ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+function pngChunk(type, data) {
+  const length = Buffer.alloc(4);
+  length.writeUInt32BE(data.length);
+  const body = Buffer.concat([Buffer.from(type, "ascii"), data]);
+  const crc = Buffer.alloc(4);
+  crc.writeUInt32BE(crc32(body));
+  return Buffer.concat([length, body, crc]);
+}
+
+/** An 8-bit RGB PNG: a purple background with a light disc in the middle (a "face"). */
+function makePng(width, height) {
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr[8] = 8; // bit depth
+  ihdr[9] = 2; // colour type: RGB
+  const stride = width * 3 + 1;
+  const raw = Buffer.alloc(stride * height);
+  const r = Math.min(width, height) * 0.3;
+  for (let y = 0; y < height; y++) {
+    raw[y * stride] = 0; // filter: none
+    for (let x = 0; x < width; x++) {
+      const i = y * stride + 1 + x * 3;
+      const inside = Math.hypot(x - width / 2, y - height / 2) < r;
+      raw[i] = inside ? 250 : 109;
+      raw[i + 1] = inside ? 204 : 40;
+      raw[i + 2] = inside ? 160 : 217;
+    }
+  }
+  const signature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+  return Buffer.concat([signature, pngChunk("IHDR", ihdr), pngChunk("IDAT", deflateSync(raw)), pngChunk("IEND", Buffer.alloc(0))]);
+}
+
+// --- the hub ---------------------------------------------------------------------------------
+
+async function startHub() {
+  const args = ["--dev", "--listen", "127.0.0.1:0", "--static-dir", DIST, "--assistant-delay-ms", "50"];
+  const child = spawn(HUB_BIN, args, { stdio: ["ignore", "pipe", "pipe"] });
+  cleanups.push(() => stopProcess(child));
+  const remember = (line) => {
+    hubLog.push(line);
+    if (hubLog.length > 400) hubLog.shift();
+  };
+  createInterface({ input: child.stderr }).on("line", remember);
+  const stdout = createInterface({ input: child.stdout });
+  return withDeadline(
+    new Promise((resolve, reject) => {
+      stdout.on("line", (line) => {
+        remember(line);
+        const m = /hub listening on (http:\/\/\S+)/.exec(line);
+        if (m) resolve(m[1].replace(/\/$/, ""));
+      });
+      child.once("error", reject);
+      child.once("exit", (code, signal) => reject(new Error(`hub exited early (code ${code}, signal ${signal})`)));
+    }),
+    "the hub's 'hub listening on' line",
+    30_000,
+  );
+}
+
+async function stopProcess(child) {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  child.kill("SIGTERM");
+  try {
+    await withDeadline(exited, "hub shutdown", 5_000);
+  } catch {
+    child.kill("SIGKILL");
+    await exited;
+  }
+}
+
+// --- browsers --------------------------------------------------------------------------------
+
+/** Pages still open, by who uses them: a failed run screenshots each of them. */
+const openPages = new Map();
+
+async function launchBrowser() {
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM_BIN,
+    headless: true,
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--no-first-run",
+      "--disable-quic",
+      "--disable-sync",
+    ],
+  });
+  cleanups.push(() => browser.close());
+  return browser;
+}
+
+/**
+ * A page in its own browser context (own storage: a new visitor, or another operator's desk).
+ * Page errors and console errors fail the run, except those `allow`ed for a step that expects them.
+ */
+async function newPage(browser, who, viewport = { width: 1280, height: 800 }) {
+  const context = await browser.newContext({ viewport, deviceScaleFactor: 1 });
+  cleanups.push(() => context.close());
+  const page = await context.newPage();
+  page.setDefaultTimeout(STEP_MS);
+  page.errors = [];
+  page.allowed = [];
+  page.on("pageerror", (e) => page.errors.push(`${who}: ${e.message}`));
+  page.on("console", (m) => {
+    if (m.type() !== "error") return;
+    if (page.allowed.some((re) => re.test(m.text()))) return;
+    page.errors.push(`${who}: ${m.text()}`);
+  });
+  openPages.set(who, page);
+  return page;
+}
+
+async function signIn(browser, hubUrl, operatorId) {
+  const page = await newPage(browser, operatorId);
+  await page.goto(hubUrl);
+  await page.locator(`[data-operator-id="${operatorId}"]`).click();
+  await page.getByRole("status", { name: "Connection: Live" }).waitFor();
+  return page;
+}
+
+// The widget's DOM is in an open shadow root; Playwright's CSS and text locators reach into it.
+const widget = (page) => page.locator("take-control-widget");
+
+/** A visitor on the demo shop: opens the chat, writes, waits for the assistant's answer. */
+async function visitorWrites(browser, hubUrl, who, text) {
+  const page = await newPage(browser, who, { width: 1100, height: 800 });
+  await page.goto(`${hubUrl}/dev/demo`);
+  await widget(page).locator(".tc-launcher").click();
+  const box = widget(page).getByRole("textbox", { name: "Message" });
+  await box.fill(text);
+  await box.press("Enter");
+  const mine = widget(page).locator(".tc-msg--visitor", { hasText: text });
+  await mine.waitFor();
+  await mine.locator(".tc-state").waitFor({ state: "detached" }); // stored by the hub, not "Sending…"
+  // Waiting for the assistant's answer keeps it from racing the takeover (a reply in flight
+  // at a takeover is dropped, by design).
+  await widget(page).locator(".tc-msg--ai").first().waitFor();
+  const conversationId = await page.waitForFunction(() => window.TakeControlWidget?.getState().conversationId ?? null).then((h) => h.jsonValue());
+  return { page, conversationId };
+}
+
+/** The operator opens the conversation, takes control, and answers. */
+async function takeOverAndReply(page, conversationId, question, reply) {
+  await page.locator(`[role="option"][data-conversation-id="${conversationId}"]`).click();
+  const log = page.getByRole("log", { name: "Conversation history" });
+  await log.getByText(question).waitFor();
+  await page.getByRole("button", { name: "Take Control", exact: true, disabled: false }).click();
+  const box = page.getByRole("textbox", { name: "Message to the visitor" });
+  await box.fill(reply);
+  await box.press("Enter");
+  await log.getByText("Sent", { exact: true }).waitFor();
+}
+
+/** Whether the operator bubble's avatar in the widget has loaded (a real picture, not a broken one). */
+async function widgetAvatarLoaded(page) {
+  const handle = await page.waitForFunction(() => {
+    const root = document.querySelector("take-control-widget")?.shadowRoot;
+    const img = root?.querySelector(".tc-msg--operator .tc-author img");
+    return img && img.complete && img.naturalWidth > 0 ? { src: img.src, width: img.naturalWidth } : null;
+  });
+  return handle.jsonValue();
+}
+
+// --- the scenario ----------------------------------------------------------------------------
+
+async function main() {
+  for (const [what, file, hint] of [
+    ["hub binary", HUB_BIN, "build it with `cargo build -p take-control-hub`, or set HUB_BIN"],
+    ["Chromium", CHROMIUM_BIN, "install Debian's `chromium`, or set CHROMIUM_BIN"],
+    ["built dashboard", path.join(DIST, "index.html"), "run `npm run build`"],
+    ["built widget", path.join(DIST, "widget.js"), "run `npm run build`"],
+  ]) {
+    if (!existsSync(file)) throw new Error(`${what} not found at ${file}: ${hint}`);
+  }
+  mkdirSync(ARTIFACTS, { recursive: true });
+
+  const hubUrl = await startHub();
+  step(`hub started at ${hubUrl}`);
+  const browser = await launchBrowser();
+
+  // (a) No profile: visitors see "Human" and the placeholder.
+  const questionA = "I need help with my order";
+  const first = await visitorWrites(browser, hubUrl, "visitor-1", questionA);
+  step(`a visitor on /dev/demo wrote (conversation ${first.conversationId}); the assistant answered in the widget`);
+
+  const nora = await signIn(browser, hubUrl, "nora");
+  await takeOverAndReply(nora, first.conversationId, questionA, "Hello, a person here. Let me look.");
+  step("Nora (no profile) took control and answered");
+
+  const w1 = widget(first.page);
+  await w1.locator(".tc-notice", { hasText: "Human joined the chat" }).waitFor();
+  const noraBubble = w1.locator(".tc-msg--operator", { hasText: "Hello, a person here." });
+  await noraBubble.locator(".tc-author .tc-name", { hasText: "Human" }).waitFor();
+  await noraBubble.locator(".tc-author [data-placeholder] svg").waitFor();
+  if ((await noraBubble.locator("img").count()) !== 0) throw new Error("the operator without a profile has an <img> avatar");
+  const whoA = await w1.locator(".tc-who").textContent();
+  if (whoA !== "Human") throw new Error(`the widget's status line says "${whoA}", not "Human"`);
+  await screenshot(first.page, "profile-01-widget-human");
+  step('the widget said "Human joined the chat" and showed the placeholder avatar');
+
+  // (b) Martin sets up his profile.
+  const martin = await signIn(browser, hubUrl, "martin");
+  await martin.getByRole("button", { name: "Assistant", exact: true }).click();
+  await martin.getByRole("tab", { name: "Settings" }).click();
+  await martin.getByRole("button", { name: /Live chat operator/ }).click();
+  const nameBox = martin.getByRole("textbox", { name: "Display name" });
+  await nameBox.fill(DISPLAY_NAME);
+
+  // A wide image first: the hub refuses it and its words are shown as they are.
+  martin.allowed.push(/status of 422/);
+  await martin.getByLabel("Avatar image").setInputFiles({ name: "wide.png", mimeType: "image/png", buffer: makePng(300, 200) });
+  await martin.getByRole("alert").getByText("The image is 300×200 px; it must be square.", { exact: true }).waitFor();
+  martin.allowed.pop();
+  step("a 300×200 upload was refused with the hub's reason, shown verbatim");
+
+  await martin.getByLabel("Avatar image").setInputFiles({ name: "martin.png", mimeType: "image/png", buffer: makePng(200, 200) });
+  await martin.getByRole("img", { name: "Your avatar" }).waitFor();
+  await martin.getByRole("button", { name: "Preview in chat" }).click();
+  const preview = martin.getByRole("figure", { name: "Preview in chat" });
+  await preview.locator(".tc-notice", { hasText: `${DISPLAY_NAME} joined the chat` }).waitFor();
+  await preview.locator(".tc-msg--operator .tc-author .tc-name", { hasText: DISPLAY_NAME }).waitFor();
+  const previewImg = preview.locator(".tc-msg--operator .tc-author img");
+  await previewImg.waitFor();
+  await martin.waitForFunction(
+    (img) => img.complete && img.naturalWidth > 0,
+    await previewImg.elementHandle(),
+  );
+  await screenshot(martin, "profile-02-settings-preview");
+  step(`the preview showed "${DISPLAY_NAME}" and the uploaded avatar, loaded`);
+
+  await martin.getByRole("button", { name: "Save", exact: true }).click();
+  await martin.getByRole("status").filter({ hasText: "Saved." }).filter({ hasText: `“${DISPLAY_NAME}”` }).waitFor();
+  await screenshot(martin, "profile-03-settings-saved");
+  step("saved; the dashboard says it applies to new Take Control sessions");
+
+  // A new visitor, and Martin takes over with his profile.
+  const questionB = "Where is my order?";
+  const second = await visitorWrites(browser, hubUrl, "visitor-2", questionB);
+  if (second.conversationId === first.conversationId) throw new Error("the second visitor resumed the first one's conversation");
+  await martin.getByRole("button", { name: /^Conversation/ }).click(); // "Conversation" and maybe a waiting count
+  const reply = "Hi, I'm looking at your order now.";
+  await takeOverAndReply(martin, second.conversationId, questionB, reply);
+  step("Martin took control of the second visitor's chat and answered");
+
+  const w2 = widget(second.page);
+  await w2.locator(".tc-notice", { hasText: `${DISPLAY_NAME} joined the chat` }).waitFor();
+  const martinBubble = w2.locator(".tc-msg--operator", { hasText: reply });
+  await martinBubble.locator(".tc-author .tc-name", { hasText: DISPLAY_NAME }).waitFor();
+  const avatar = await widgetAvatarLoaded(second.page);
+  if (!avatar.src.startsWith(`${hubUrl}/avatars/`)) throw new Error(`the avatar loads from ${avatar.src}, not the hub's /avatars/`);
+  const whoB = await w2.locator(".tc-who").textContent();
+  if (whoB !== `${DISPLAY_NAME} (human)`) throw new Error(`the widget's status line says "${whoB}"`);
+  await screenshot(second.page, "profile-04-widget-martin");
+  step(`the widget said "${DISPLAY_NAME} joined the chat"; his bubble's header has his name and avatar (${avatar.width} px wide, loaded)`);
+
+  const pageErrors = [...openPages.values()].flatMap((p) => p.errors);
+  if (pageErrors.length > 0) throw new Error(`pages logged errors:\n    ${pageErrors.join("\n    ")}`);
+  if (DOC_SCREENSHOTS) copyDocScreenshots();
+}
+
+async function failureScreenshots() {
+  for (const [who, page] of openPages) {
+    if (page.isClosed()) continue;
+    try {
+      await page.screenshot({ path: path.join(ARTIFACTS, `failure-${who}.png`), timeout: 5_000 });
+      console.error(`  saved ${path.join(ARTIFACTS, `failure-${who}.png`)}`);
+    } catch (e) {
+      console.error(`  no failure screenshot of ${who}: ${e instanceof Error ? e.message.split("\n")[0] : e}`);
+    }
+  }
+}
+
+async function runCleanups() {
+  for (const c of cleanups.reverse()) {
+    try {
+      await c();
+    } catch (e) {
+      console.error(`cleanup failed: ${e instanceof Error ? e.message : e}`);
+    }
+  }
+}
+
+let failed = false;
+process.once("SIGINT", () => {
+  failed = true;
+  void runCleanups().then(() => process.exit(130));
+});
+try {
+  console.log("Operator profile end-to-end");
+  console.log(`  screenshots: ${ARTIFACTS}`);
+  await main();
+  console.log("PASS");
+} catch (e) {
+  failed = true;
+  console.error(`\nFAIL: ${e instanceof Error ? e.message : e}`);
+  await failureScreenshots();
+  if (hubLog.length > 0) console.error(`\n--- last hub output ---\n${hubLog.slice(-60).join("\n")}`);
+} finally {
+  await runCleanups();
+}
+process.exit(failed ? 1 : 0);
