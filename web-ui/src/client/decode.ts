@@ -9,6 +9,8 @@ const KNOWN: Record<ServerFrame["type"], true> = {
   event: true,
   ack: true,
   control: true,
+  // AI drafts (a reply as it is written) are not shown by the dashboard yet: it waits for the stored message.
+  ai_draft: true,
   typing: true,
   online_snapshot: true,
   online_update: true,

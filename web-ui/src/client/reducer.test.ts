@@ -404,3 +404,15 @@ describe("team and audit (owners and editors)", () => {
     expect(s.notices.at(-1)?.text).toMatch(/^Could not release Visitor 7F3A: /);
   });
 });
+
+describe("assistant drafts and human requests", () => {
+  it("leaves AI drafts to the stored message, and ends a human request that expired", () => {
+    const s = run([frame(history("c1", [visitorMessage(1)]))], opened());
+    expect(reduce(s, frame({ type: "ai_draft", conversation_id: "c1", draft_id: "d1", text: "We ship", state: "streaming" }))).toBe(s);
+    const asked = run([event("c1", { seq: 2, at: 2, type: "human_requested", by: "visitor" })], s);
+    expect(conv(asked).needsHuman).toBe(true);
+    const expired = run([event("c1", { seq: 3, at: 3, type: "human_request_expired", waited_ms: 120_000 })], asked);
+    expect(conv(expired).needsHuman).toBe(false);
+    expect(conv(expired).lastSeq).toBe(3);
+  });
+});

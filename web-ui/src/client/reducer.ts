@@ -191,6 +191,9 @@ function reduceFrame(state: ClientState, frame: ServerFrame): ClientState {
         frame.conversation_id,
         (c) => ({ ...c, control: newerControl(c.control, frame.control), pending: null, error: null }),
       );
+    case "ai_draft":
+      // The dashboard shows the AI's reply once it is stored (its `message` event), not as it grows.
+      return state;
     case "typing": {
       if (!state.conversations[frame.conversation_id]) return state;
       return updateConversation(state, frame.conversation_id, (c) => ({
@@ -416,6 +419,9 @@ function applyLiveEvent(c: ConversationState, event: ConversationEvent): Convers
       };
     case "human_requested":
       return { ...next, needsHuman: true };
+    case "human_request_expired":
+      // Nobody took it within the hub's wait: the AI carries on, the request is over.
+      return { ...next, needsHuman: false };
   }
 }
 

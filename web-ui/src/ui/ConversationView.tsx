@@ -198,6 +198,8 @@ function noticeText(e: NoticeEvent, session: Session): string {
     }
     case "human_requested":
       return e.by === "assistant" ? "The AI assistant asked for a human" : "The visitor asked for a human";
+    case "human_request_expired":
+      return `Nobody took over within ${e.waited_ms < 90_000 ? `${Math.round(e.waited_ms / 1000)} s` : `${Math.round(e.waited_ms / 60_000)} min`}; the AI assistant continues`;
   }
 }
 
