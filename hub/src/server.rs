@@ -175,7 +175,22 @@ fn assistants(config: &Config, directory: &Directory) -> Result<Arc<dyn Assistan
                 Arc::new(OpenAiAssistant::new(c.clone(), key).map_err(invalid)?)
             }
             AssistantConfig::Webhook(c) => {
-                let secret = env(workspace, &c.secret_env)?.into_bytes();
+                let secret = match (&c.secret_env, &c.secret_file) {
+                    (Some(name), None) => env(workspace, name)?.into_bytes(),
+                    (None, Some(path)) => {
+                        let mut s = read_file(path)?;
+                        // A trailing newline of the file is not part of the secret.
+                        while s.last().is_some_and(u8::is_ascii_whitespace) {
+                            s.pop();
+                        }
+                        s
+                    }
+                    _ => {
+                        return Err(StartError::Invalid(format!(
+                            "workspace {workspace}: the webhook needs secret_env or secret_file"
+                        )));
+                    }
+                };
                 Arc::new(WebhookAssistant::new(c.clone(), secret).map_err(invalid)?)
             }
         };

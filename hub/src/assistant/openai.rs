@@ -140,10 +140,7 @@ impl SseParser {
     pub fn feed(&mut self, bytes: &[u8]) -> Vec<String> {
         self.buf.extend_from_slice(bytes);
         let mut out = Vec::new();
-        loop {
-            let Some((end, sep)) = find_blank_line(&self.buf) else {
-                break;
-            };
+        while let Some((end, sep)) = find_blank_line(&self.buf) {
             let block: Vec<u8> = self.buf.drain(..end + sep).take(end).collect();
             let text = String::from_utf8_lossy(&block);
             let data: Vec<&str> = text

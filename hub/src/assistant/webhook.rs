@@ -17,8 +17,12 @@ use super::{Assistant, AssistantError, Reply, ReplyRequest};
 #[serde(deny_unknown_fields)]
 pub struct WebhookConfig {
     pub url: String,
-    /// The environment variable holding the signing secret.
-    pub secret_env: String,
+    /// The environment variable holding the signing secret…
+    #[serde(default)]
+    pub secret_env: Option<String>,
+    /// …or a file holding it (a mounted secret); exactly one of the two.
+    #[serde(default)]
+    pub secret_file: Option<std::path::PathBuf>,
     /// How long one call may take; the hub's assistant timeout still bounds the whole reply.
     #[serde(default = "default_timeout_ms")]
     pub timeout_ms: u64,

@@ -1,0 +1,589 @@
+//! Assistant backends against real local servers: a fake OpenAI-compatible server streaming
+//! server-sent events, and a webhook receiver. Both are plain HTTP/1.1 over TCP, scripted per
+//! request by the test, so every step (each token, the hang, the 500) happens when the test
+//! says, never after a sleep.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use common::{TestHub, Visitor};
+use hub::Config;
+use protocol::Role;
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+
+/// What the fake server does with one request.
+enum Behaviour {
+    /// `200`, then each event as the test releases it (`Some(data)`), then the connection closes
+    /// when the sender is dropped.
+    Stream(mpsc::UnboundedReceiver<String>),
+    /// This status and body.
+    Status(u16, String),
+    /// Read the request and never answer.
+    Hang,
+}
+
+struct Request {
+    head: String,
+    body: Value,
+    raw: Vec<u8>,
+    /// Resolves when the hub dropped the connection (a cancelled generation).
+    closed: tokio::sync::oneshot::Receiver<()>,
+}
+
+struct FakeServer {
+    addr: SocketAddr,
+    behaviours: mpsc::UnboundedSender<Behaviour>,
+    requests: mpsc::UnboundedReceiver<Request>,
+}
+
+impl FakeServer {
+    async fn start() -> FakeServer {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (btx, mut brx) = mpsc::unbounded_channel::<Behaviour>();
+        let (rtx, rrx) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            while let Ok((sock, _)) = listener.accept().await {
+                let Some(b) = brx.recv().await else { return };
+                tokio::spawn(serve(sock, b, rtx.clone()));
+            }
+        });
+        FakeServer {
+            addr,
+            behaviours: btx,
+            requests: rrx,
+        }
+    }
+
+    fn next(&self, b: Behaviour) {
+        self.behaviours.send(b).expect("server running");
+    }
+
+    /// Queue a stream; the sender releases its events.
+    fn stream(&self) -> mpsc::UnboundedSender<String> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.next(Behaviour::Stream(rx));
+        tx
+    }
+
+    /// Queue a whole stream at once.
+    fn reply(&self, pieces: &[&str]) {
+        let tx = self.stream();
+        for p in pieces {
+            tx.send(chunk(p)).expect("queued");
+        }
+        tx.send(stop()).expect("queued");
+        tx.send("[DONE]".into()).expect("queued");
+    }
+
+    async fn request(&mut self) -> Request {
+        tokio::time::timeout(common::WAIT, self.requests.recv())
+            .await
+            .expect("a request within the wait bound")
+            .expect("server running")
+    }
+}
+
+async fn serve(mut sock: TcpStream, b: Behaviour, requests: mpsc::UnboundedSender<Request>) {
+    let mut buf = Vec::new();
+    let mut tmp = [0u8; 4096];
+    let (head, body) = loop {
+        let n = sock.read(&mut tmp).await.unwrap_or(0);
+        if n == 0 {
+            return;
+        }
+        buf.extend_from_slice(&tmp[..n]);
+        if let Some(p) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..p]).to_string();
+            let len: usize = head
+                .lines()
+                .find_map(|l| {
+                    let (k, v) = l.split_once(':')?;
+                    k.eq_ignore_ascii_case("content-length")
+                        .then(|| v.trim().parse().ok())?
+                })
+                .unwrap_or(0);
+            while buf.len() < p + 4 + len {
+                let n = sock.read(&mut tmp).await.unwrap_or(0);
+                if n == 0 {
+                    return;
+                }
+                buf.extend_from_slice(&tmp[..n]);
+            }
+            break (head, buf[p + 4..p + 4 + len].to_vec());
+        }
+    };
+    let (closed_tx, closed_rx) = tokio::sync::oneshot::channel();
+    let _ = requests.send(Request {
+        head,
+        body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+        raw: body,
+        closed: closed_rx,
+    });
+    match b {
+        Behaviour::Status(status, body) => {
+            let res = format!(
+                "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = sock.write_all(res.as_bytes()).await;
+        }
+        Behaviour::Hang => {
+            // Until the hub gives up and closes.
+            let _ = sock.read(&mut tmp).await;
+            let _ = closed_tx.send(());
+        }
+        Behaviour::Stream(mut events) => {
+            let head =
+                "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n";
+            if sock.write_all(head.as_bytes()).await.is_err() {
+                return;
+            }
+            loop {
+                tokio::select! {
+                    next = events.recv() => match next {
+                        Some(data) => {
+                            if sock.write_all(format!("data: {data}\n\n").as_bytes()).await.is_err() {
+                                let _ = closed_tx.send(());
+                                return;
+                            }
+                        }
+                        None => return,
+                    },
+                    // The hub closed the connection (it cancelled the generation).
+                    n = sock.read(&mut tmp) => {
+                        if matches!(n, Ok(0) | Err(_)) {
+                            let _ = closed_tx.send(());
+                            return;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn chunk(text: &str) -> String {
+    json!({"choices": [{"index": 0, "delta": {"content": text}, "finish_reason": null}]})
+        .to_string()
+}
+
+fn stop() -> String {
+    json!({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}).to_string()
+}
+
+/// A hub whose `acme` workspace (Pro) uses `assistant`; the file lives as long as the test.
+async fn hub_with(
+    assistant: Value,
+    tweak: impl FnOnce(&mut Config),
+) -> (TestHub, tempfile_lite::File) {
+    let file = tempfile_lite::File::new(
+        &json!([{"id": "acme", "name": "Acme", "plan": "pro", "assistant": assistant}]).to_string(),
+    );
+    let mut config = Config::for_tests();
+    config.workspaces = Some(file.path.clone());
+    tweak(&mut config);
+    (TestHub::with(config, None).await, file)
+}
+
+fn openai(server: &FakeServer) -> Value {
+    json!({"kind": "openai", "base_url": format!("http://{}/v1", server.addr), "model": "test-model",
+           "system_prompt": "You are Acme's assistant."})
+}
+
+async fn visitor(th: &TestHub) -> Visitor {
+    Visitor::connect(th.addr(), "acme", None, None).await
+}
+
+/// A minimal temporary file, removed on drop (no dependency for one file).
+mod tempfile_lite {
+    use super::PathBuf;
+
+    pub struct File {
+        pub path: PathBuf,
+    }
+
+    impl File {
+        pub fn new(contents: &str) -> File {
+            let path = std::env::temp_dir().join(format!(
+                "tc-workspaces-{}-{}.json",
+                std::process::id(),
+                hub::util::random_id("")
+            ));
+            std::fs::write(&path, contents).expect("write temp file");
+            File { path }
+        }
+    }
+
+    impl Drop for File {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// The next AI message the visitor receives (their own messages come back as events too).
+async fn ai_message(v: &mut Visitor) -> Value {
+    v.client
+        .until(|f| {
+            f["type"] == "event"
+                && f["event"]["type"] == "message"
+                && f["event"]["author"]["kind"] == "ai"
+        })
+        .await["event"]
+        .clone()
+}
+
+fn draft<'a>(f: &'a Value, state: &str) -> Option<&'a str> {
+    (f["type"] == "ai_draft" && f["state"] == state).then(|| f["text"].as_str().unwrap_or(""))
+}
+
+#[tokio::test]
+async fn a_streamed_reply_reaches_the_visitor_in_pieces_and_lands_once() {
+    let mut server = FakeServer::start().await;
+    let (th, _file) = hub_with(openai(&server), |_| {}).await;
+    let mut v = visitor(&th).await;
+    let tokens = server.stream();
+    v.say("v1", "Where is my parcel?").await;
+    let req = server.request().await;
+    assert_eq!(req.body["stream"], true);
+    assert_eq!(req.body["model"], "test-model");
+    assert_eq!(req.body["messages"][0]["role"], "system");
+    assert_eq!(req.body["messages"][1]["content"], "Where is my parcel?");
+    assert!(
+        req.head.starts_with("POST /v1/chat/completions"),
+        "{}",
+        req.head
+    );
+
+    // Thinking first, then each token as it arrives.
+    v.client
+        .until(|f| f["type"] == "typing" && f["author"]["kind"] == "ai" && f["active"] == true)
+        .await;
+    tokens.send(chunk("Your parcel ")).expect("send");
+    let first = v.client.until(|f| draft(f, "streaming").is_some()).await;
+    assert_eq!(first["text"], "Your parcel ");
+    tokens.send(chunk("left today.")).expect("send");
+    let second = v
+        .client
+        .until(|f| draft(f, "streaming") == Some("Your parcel left today."))
+        .await;
+    assert_eq!(second["draft_id"], first["draft_id"]);
+    tokens.send(stop()).expect("send");
+    tokens.send("[DONE]".into()).expect("send");
+    let msg = ai_message(&mut v).await;
+    assert_eq!(msg["author"]["kind"], "ai");
+    assert_eq!(msg["text"], "Your parcel left today.");
+    let done = v.client.until(|f| draft(f, "done").is_some()).await;
+    assert_eq!(done["draft_id"], first["draft_id"]);
+
+    // In history once, and only the finished text.
+    let back = Visitor::connect(th.addr(), "acme", Some(&v.token), None).await;
+    let ai: Vec<&Value> = back.history["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["author"]["kind"] == "ai")
+        .collect();
+    assert_eq!(ai.len(), 1);
+    assert_eq!(ai[0]["text"], "Your parcel left today.");
+}
+
+#[tokio::test]
+async fn a_takeover_mid_stream_cancels_it_and_removes_the_draft() {
+    let mut server = FakeServer::start().await;
+    let (th, _file) = hub_with(openai(&server), |_| {}).await;
+    let mut v = visitor(&th).await;
+    let cid = v.conversation_id.clone();
+    let tokens = server.stream();
+    v.say("v1", "Can I change my address?").await;
+    let req = server.request().await;
+    tokens
+        .send(chunk("Sure, I can help with th"))
+        .expect("send");
+    let partial = v.client.until(|f| draft(f, "streaming").is_some()).await;
+
+    let mut martin = th.operator_in("martin", "acme", Role::Operator).await;
+    assert_eq!(martin.takeover(&cid).await["type"], "control");
+    let gone = v.client.until(|f| draft(f, "discarded").is_some()).await;
+    assert_eq!(gone["draft_id"], partial["draft_id"]);
+    // The hub dropped the backend's connection: the generation really stopped.
+    tokio::time::timeout(common::WAIT, req.closed)
+        .await
+        .expect("closed within the wait bound")
+        .expect("closed");
+    // Whatever the backend would still send goes nowhere.
+    let _ = tokens.send(chunk("at."));
+    th.hub().metrics().wait_until(|m| m.ai_cancelled == 1).await;
+
+    martin.say(&cid, "o1", "Hi, Martin here.").await;
+    let back = Visitor::connect(th.addr(), "acme", Some(&v.token), None).await;
+    let kinds: Vec<String> = back.history["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|e| {
+            format!(
+                "{}:{}",
+                e["type"].as_str().unwrap_or(""),
+                e["author"]["kind"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        ["message:visitor", "operator_joined:", "message:operator"]
+    );
+}
+
+#[tokio::test]
+async fn the_model_can_ask_for_a_human() {
+    let mut server = FakeServer::start().await;
+    let (th, _file) = hub_with(openai(&server), |_| {}).await;
+    let mut martin = th.operator_in("martin", "acme", Role::Operator).await;
+    martin.send(json!({"type": "subscribe_online"})).await;
+    martin.until_type("online_snapshot").await;
+    let mut v = visitor(&th).await;
+    let tokens = server.stream();
+    v.say("v1", "My order arrived broken").await;
+    server.request().await;
+    let call = json!({"choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0, "id": "c1", "type": "function",
+        "function": {"name": "request_human", "arguments": "{\"reason\":\"damaged goods\"}"}}]}, "finish_reason": null}]});
+    tokens
+        .send(chunk("I'm sorry to hear that. "))
+        .expect("send");
+    tokens.send(call.to_string()).expect("send");
+    tokens.send(stop()).expect("send");
+    tokens.send("[DONE]".into()).expect("send");
+    let msg = ai_message(&mut v).await;
+    assert_eq!(msg["text"], "I'm sorry to hear that.");
+    let asked = v.client.until_event("human_requested").await;
+    assert_eq!(asked["by"], "assistant");
+    martin
+        .until(|f| f["type"] == "online_update" && f["conversation"]["needs_human"] == true)
+        .await;
+}
+
+#[tokio::test]
+async fn a_visitor_asks_for_a_human_and_nobody_comes_in_time() {
+    let th = TestHub::with(
+        {
+            let mut c = Config::for_tests();
+            // Longer than the Online list's row coalescing, so the team sees the flag set.
+            c.human_wait_ms = 600;
+            c.sweep_interval_ms = 50;
+            c
+        },
+        None,
+    )
+    .await;
+    let mut martin = th.operator("martin", Role::Operator).await;
+    martin.send(json!({"type": "subscribe_online"})).await;
+    martin.until_type("online_snapshot").await;
+    let mut v = th.visitor().await;
+    v.client.send(json!({"type": "request_human"})).await;
+    v.client.send(json!({"type": "request_human"})).await;
+    let asked = v.client.until_event("human_requested").await;
+    assert_eq!(asked["by"], "visitor");
+    martin
+        .until(|f| f["type"] == "online_update" && f["conversation"]["needs_human"] == true)
+        .await;
+    // The second click alerted nobody again: the next event is the end of the wait.
+    let next = v.client.until(|f| f["type"] == "event").await;
+    assert_eq!(next["event"]["type"], "human_request_expired", "{next}");
+    assert!(next["event"]["waited_ms"].as_u64() >= Some(600));
+    martin
+        .until(|f| f["type"] == "online_update" && f["conversation"]["needs_human"] == false)
+        .await;
+    let expired = &th.hub().metrics().human_requests_expired;
+    assert_eq!(expired.load(std::sync::atomic::Ordering::Relaxed), 1);
+    // The AI carries on.
+    v.say("v1", "How long does shipping take?").await;
+    let reply = ai_message(&mut v).await;
+    assert_eq!(reply["author"]["kind"], "ai");
+}
+
+#[tokio::test]
+async fn after_a_hand_back_the_backend_gets_the_operator_turns_and_the_end_marker() {
+    let mut server = FakeServer::start().await;
+    let (th, _file) = hub_with(openai(&server), |_| {}).await;
+    let mut v = visitor(&th).await;
+    let cid = v.conversation_id.clone();
+    server.reply(&["Hello! How can I help?"]);
+    v.say("v1", "Hi").await;
+    server.request().await;
+    ai_message(&mut v).await;
+
+    let mut martin = th.operator_in("martin", "acme", Role::Operator).await;
+    martin.takeover(&cid).await;
+    v.say("v2", "Is my order late?").await;
+    martin
+        .say(&cid, "o1", "It ships tomorrow, sorry for the wait.")
+        .await;
+    martin.release(&cid, false).await;
+    v.client.until_event("operator_left").await;
+
+    server.reply(&["You're welcome!"]);
+    v.say("v3", "Thanks! And can I return it later?").await;
+    let req = server.request().await;
+    let messages = req.body["messages"].as_array().expect("messages").clone();
+    let texts: Vec<(String, String)> = messages
+        .iter()
+        .map(|m| {
+            (
+                m["role"].as_str().unwrap_or("").to_owned(),
+                m["content"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    assert!(
+        texts.contains(&(
+            "assistant".into(),
+            "[Human teammate martin account]: It ships tomorrow, sorry for the wait.".into()
+        )),
+        "{texts:?}"
+    );
+    let marker = texts
+        .iter()
+        .position(|(r, c)| r == "system" && c == hub::assistant::transcript::HAND_BACK_MARKER)
+        .expect("the end marker");
+    let last = texts.last().expect("messages");
+    assert_eq!(
+        last,
+        &(
+            "user".to_owned(),
+            "Thanks! And can I return it later?".to_owned()
+        )
+    );
+    assert!(marker < texts.len() - 1);
+}
+
+/// A failed backend: the draft goes, the visitor gets the fallback, it is counted by kind, and
+/// the next message is answered again (nothing stuck).
+async fn fails_then_recovers(behaviour: Behaviour, kind: &str, tweak: impl FnOnce(&mut Config)) {
+    let mut server = FakeServer::start().await;
+    let (th, _file) = hub_with(openai(&server), tweak).await;
+    let mut v = visitor(&th).await;
+    server.next(behaviour);
+    v.say("v1", "Hello?").await;
+    server.request().await;
+    let msg = ai_message(&mut v).await;
+    assert_eq!(msg["author"]["kind"], "ai");
+    assert_eq!(msg["text"], hub::node::FALLBACK_TEXT);
+    let (_, metrics) = common::http(th.addr(), "GET", "/metrics", None).await;
+    assert!(
+        metrics.contains(&format!("tc_ai_failures_total{{kind=\"{kind}\"}} 1")),
+        "{metrics}"
+    );
+    server.reply(&["Back again."]);
+    v.say("v2", "Hello again?").await;
+    let msg = v
+        .client
+        .until(|f| f["type"] == "event" && f["event"]["text"] == "Back again.")
+        .await;
+    assert_eq!(msg["event"]["author"]["kind"], "ai");
+}
+
+#[tokio::test]
+async fn a_5xx_backend_gives_the_fallback() {
+    fails_then_recovers(Behaviour::Status(503, "{}".into()), "status", |_| {}).await;
+}
+
+#[tokio::test]
+async fn a_malformed_stream_gives_the_fallback() {
+    let (tx, rx) = mpsc::unbounded_channel();
+    tx.send(chunk("Half a sent")).expect("send");
+    tx.send("{this is not json".into()).expect("send");
+    fails_then_recovers(Behaviour::Stream(rx), "malformed", |_| {}).await;
+}
+
+#[tokio::test]
+async fn a_stream_that_stops_early_gives_the_fallback() {
+    let (tx, rx) = mpsc::unbounded_channel();
+    tx.send(chunk("Half a sent")).expect("send");
+    drop(tx);
+    fails_then_recovers(Behaviour::Stream(rx), "malformed", |_| {}).await;
+}
+
+#[tokio::test]
+async fn a_slow_backend_times_out_with_the_fallback() {
+    fails_then_recovers(Behaviour::Hang, "timeout", |c| c.assistant_timeout_ms = 300).await;
+}
+
+#[tokio::test]
+async fn an_unreachable_backend_gives_the_fallback() {
+    // A port nobody listens on.
+    let closed = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = closed.local_addr().expect("addr");
+    drop(closed);
+    let file = tempfile_lite::File::new(
+        &json!([{"id": "acme", "name": "Acme", "plan": "pro", "assistant":
+            {"kind": "openai", "base_url": format!("http://{addr}/v1"), "model": "m"}}])
+        .to_string(),
+    );
+    let mut config = Config::for_tests();
+    config.workspaces = Some(file.path.clone());
+    let th = TestHub::with(config, None).await;
+    let mut v = visitor(&th).await;
+    v.say("v1", "Hello?").await;
+    let msg = ai_message(&mut v).await;
+    assert_eq!(msg["text"], hub::node::FALLBACK_TEXT);
+}
+
+#[tokio::test]
+async fn the_webhook_is_signed_and_its_reply_posted() {
+    let mut server = FakeServer::start().await;
+    let secret = tempfile_lite::File::new("s3cret\n");
+    let hook = json!({"kind": "webhook", "url": format!("http://{}/hook", server.addr),
+                      "secret_file": secret.path, "timeout_ms": 300});
+    let (th, _file) = hub_with(hook, |_| {}).await;
+    let mut v = visitor(&th).await;
+    server.next(Behaviour::Status(
+        200,
+        json!({"text": "From the webhook.", "needs_human": true}).to_string(),
+    ));
+    v.say("v1", "Ping").await;
+    let req = server.request().await;
+    let header = |name: &str| {
+        req.head.lines().find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case(name).then(|| v.trim().to_owned())
+        })
+    };
+    let ts: u64 = header("x-takecontrol-timestamp")
+        .expect("timestamp")
+        .parse()
+        .expect("secs");
+    assert_eq!(
+        header("x-takecontrol-signature").expect("signature"),
+        hub::assistant::webhook::signature(b"s3cret", ts, &req.raw)
+    );
+    assert_eq!(req.body["workspace_id"], "acme");
+    assert_eq!(req.body["conversation_id"], v.conversation_id.as_str());
+    assert_eq!(req.body["messages"][0]["content"], "Ping");
+    let msg = ai_message(&mut v).await;
+    assert_eq!(msg["text"], "From the webhook.");
+    assert_eq!(
+        v.client.until_event("human_requested").await["by"],
+        "assistant"
+    );
+
+    // A webhook that does not answer within its timeout: the fallback.
+    server.next(Behaviour::Hang);
+    v.say("v2", "Ping again").await;
+    server.request().await;
+    let msg = v
+        .client
+        .until(|f| {
+            f["type"] == "event"
+                && f["event"]["author"]["kind"] == "ai"
+                && f["event"]["seq"].as_u64() > msg["seq"].as_u64()
+        })
+        .await;
+    assert_eq!(msg["event"]["text"], hub::node::FALLBACK_TEXT);
+}
