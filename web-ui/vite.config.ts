@@ -15,6 +15,8 @@ export default defineConfig({
       "/ws": { target: hub, ws: true },
       "/dev": { target: hub },
       "/api": { target: hub },
+      // Uploaded operator avatars (the settings' preview loads them from this origin).
+      "/avatars": { target: hub },
     },
   },
   test: {
