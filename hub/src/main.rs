@@ -54,6 +54,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             say(&format!(
                 "  operator dashboard: {base}/  (pick a demo operator)"
             ));
+            say(&format!(
+                "  demo shop + widget: {base}/dev/demo  (the visitor's side, as a customer's site embeds it)"
+            ));
         }
         say(&format!(
             "  demo visitor chat:  {base}/dev/chat  (workspace demo-pro; ?workspace=demo-basic for the Basic plan)"

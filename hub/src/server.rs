@@ -545,6 +545,9 @@ async fn audit_export(
 }
 
 const DEV_CHAT: &str = include_str!("../assets/dev-chat.html");
+/// A sample shop page with the widget embedded by its one script tag (`/widget.js` comes from
+/// the built web-ui in `--static-dir`).
+const DEMO_SITE: &str = include_str!("../assets/demo-site.html");
 
 #[derive(Debug, Deserialize)]
 struct DevLogin {
@@ -581,7 +584,16 @@ fn dev_routes(hub: Hub) -> warp::filters::BoxedFilter<(warp::reply::Response,)> 
     let chat = warp::path!("dev" / "chat")
         .and(warp::get())
         .map(|| warp::reply::html(DEV_CHAT).into_response());
-    list.or(login).unify().or(chat).unify().boxed()
+    let demo = warp::path!("dev" / "demo")
+        .and(warp::get())
+        .map(|| warp::reply::html(DEMO_SITE).into_response());
+    list.or(login)
+        .unify()
+        .or(chat)
+        .unify()
+        .or(demo)
+        .unify()
+        .boxed()
 }
 
 async fn not_found(rejection: Rejection) -> Result<warp::reply::Response, Infallible> {
