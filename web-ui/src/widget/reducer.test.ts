@@ -157,6 +157,20 @@ describe("operators, notices and typing", () => {
     ]);
   });
 
+  it("tells the visitor a teammate was asked for, and when nobody came", () => {
+    const s = run(
+      connected(),
+      frame(historyFrame([visitorSaid(1, "a person please")])),
+      frame(eventFrame({ seq: 2, at: 2, type: "human_requested", by: "visitor" })),
+      frame(eventFrame({ seq: 3, at: 3, type: "human_request_expired", waited_ms: 120_000 })),
+    );
+    expect(texts(s)).toEqual([
+      "visitor: a person please",
+      "— A teammate has been asked to join",
+      "— No teammate is available right now; the assistant will keep helping you",
+    ]);
+  });
+
   it("tells who is answering: the AI, or the operator (human), newest epoch wins", () => {
     let s = connected();
     expect(statusLine(s.control)).toBe("AI assistant");

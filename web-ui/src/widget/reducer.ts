@@ -215,6 +215,9 @@ export function resendFrames(state: WidgetState): WidgetFrame[] {
 
 // --- what the chat shows --------------------------------------------------------------------
 
+export const HUMAN_REQUESTED_TEXT = "A teammate has been asked to join";
+export const HUMAN_EXPIRED_TEXT = "No teammate is available right now; the assistant will keep helping you";
+
 export type TimelineItem =
   | { key: string; kind: "message"; message: Omit<MessageView, "onRetry">; clientId?: string }
   | { key: string; kind: "notice"; text: string };
@@ -227,7 +230,8 @@ export function timeline(state: WidgetState): TimelineItem[] {
     if (e.type === "message") items.push({ key, kind: "message", message: { author: e.author, text: e.text } });
     else if (e.type === "operator_joined") items.push({ key, kind: "notice", text: joinedText(e.operator) });
     else if (e.type === "operator_left") items.push({ key, kind: "notice", text: leftText(e.operator) });
-    // human_requested: for the team only.
+    else if (e.type === "human_requested") items.push({ key, kind: "notice", text: HUMAN_REQUESTED_TEXT });
+    else if (e.type === "human_request_expired") items.push({ key, kind: "notice", text: HUMAN_EXPIRED_TEXT });
   }
   for (const m of state.outbox) {
     items.push({
@@ -315,7 +319,7 @@ function applySideEffects(state: WidgetState, e: ConversationEvent): WidgetState
         typing: { ...state.typing, operator: null },
       };
     default:
-      // human_requested and newer kinds: nothing for the visitor.
+      // Requests for a human change nothing but the timeline; newer kinds are not shown.
       return state;
   }
 }

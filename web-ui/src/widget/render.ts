@@ -233,6 +233,7 @@ export const WIDGET_CSS = `
 .tc-state--failed{color:#b91c1c}
 .tc-link{border:0;background:none;padding:0;color:inherit;text-decoration:underline;cursor:pointer;font-weight:600}
 .tc-notice{align-self:center;font-size:12px;color:#4b5563;background:#eef0f3;padding:3px 10px;border-radius:999px;text-align:center}
+.tc-empty{margin:0;padding:14px 18px 0;font-size:13px;color:#4b5563;background:#f9fafb}
 .tc-typing{min-height:20px;padding:2px 14px;font-size:12px;color:#6b7280;font-style:italic;background:#f9fafb}
 .tc-form{display:flex;gap:8px;padding:10px;border-top:1px solid #e5e7eb;background:#fff;align-items:flex-end}
 .tc-input{flex:1;resize:none;border:1px solid #d1d5db;border-radius:10px;padding:8px 10px;min-height:38px;max-height:120px;background:#fff;outline:none}

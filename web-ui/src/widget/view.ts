@@ -71,6 +71,7 @@ export function createView(root: ShadowRoot, hubOrigin: string, h: ViewHandlers,
   log.setAttribute("role", "log");
   log.setAttribute("aria-live", "polite");
   log.setAttribute("aria-label", "Messages");
+  const empty = make("p", "tc-empty", "Ask us anything. Our assistant answers right away, and a teammate can join whenever you need a person.");
   const typing = make("div", "tc-typing");
   typing.setAttribute("aria-live", "polite");
 
@@ -82,7 +83,7 @@ export function createView(root: ShadowRoot, hubOrigin: string, h: ViewHandlers,
   const sendBtn = make("button", "tc-send", "Send");
   sendBtn.type = "submit";
   form.append(input, sendBtn);
-  panel.append(header, conn, log, typing, form);
+  panel.append(header, conn, empty, log, typing, form);
   wrap.append(panel, launcher);
   root.append(wrap);
 
@@ -172,7 +173,9 @@ export function createView(root: ShadowRoot, hubOrigin: string, h: ViewHandlers,
         ? "AI assistant is thinking…"
         : "";
 
-    if (renderLog(timeline(s)) || (open && s.outbox.some((m) => m.status === "sending"))) {
+    const items = timeline(s);
+    empty.hidden = items.length > 0 || c.status !== "connected";
+    if (renderLog(items) || (open && s.outbox.some((m) => m.status === "sending"))) {
       log.scrollTop = log.scrollHeight;
     }
   };

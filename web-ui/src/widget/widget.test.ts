@@ -119,6 +119,7 @@ describe("the widget in its shadow root", () => {
     socket.open();
     socket.receive(welcome());
     socket.receive(historyFrame([]));
+    expect($(".tc-empty")!.hidden).toBe(false); // an empty chat says what to do
     const input = $<HTMLTextAreaElement>(".tc-input")!;
     type(input, "Where is my parcel?");
     expect(socket.sentOfType("typing")).toEqual([{ type: "typing", active: true }]);
@@ -127,6 +128,7 @@ describe("the widget in its shadow root", () => {
     expect(socket.sentOfType("message")).toEqual([{ type: "message", client_id: "w-1", text: "Where is my parcel?" }]);
     expect(socket.sentOfType("typing").at(-1)).toEqual({ type: "typing", active: false });
     expect(lines()).toEqual(["Where is my parcel?Sending…"]);
+    expect($(".tc-empty")!.hidden).toBe(true);
     socket.receive({ type: "ack", conversation_id: CONV, client_id: "w-1", seq: 1 });
     socket.receive(eventFrame(visitorSaid(1, "Where is my parcel?", "w-1")));
     expect(lines()).toEqual(["Where is my parcel?"]);
