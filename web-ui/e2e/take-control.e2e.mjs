@@ -61,7 +61,8 @@ async function screenshot(page, name) {
 
 /** The screenshots the operator guide links to, copied into docs/images/ (E2E_DOC_SCREENSHOTS=1). */
 function copyDocScreenshots() {
-  const used = [...new Set([...readFileSync(GUIDE, "utf8").matchAll(/\]\(images\/([^)\s]+\.png)\)/g)].map((m) => m[1]))];
+  // Only this script's own step images (NN-name.png): profile-NN-… come from profile.e2e.mjs.
+  const used = [...new Set([...readFileSync(GUIDE, "utf8").matchAll(/\]\(images\/(\d\d-[^)\s]+\.png)\)/g)].map((m) => m[1]))];
   if (used.length === 0) throw new Error(`${GUIDE} links to no images/*.png`);
   const missing = used.filter((f) => !shots.has(f));
   if (missing.length > 0) throw new Error(`the operator guide links to screenshots this run did not take: ${missing.join(", ")}`);
