@@ -116,7 +116,16 @@ async fn the_story_through_nginx_across_nodes() {
     assert_eq!(left["reason"], "ended", "{left}");
     received += 1;
 
-    // And the AI answers the next message.
+    // The human left "Thanks!" unanswered: the AI picks the conversation up after End.
+    let resumed = visitor
+        .client
+        .until(|f| f["type"] == "event" && f["event"]["author"]["kind"] == "ai")
+        .await;
+    nora.until(|f| f["type"] == "event" && f["event"]["seq"] == resumed["event"]["seq"])
+        .await;
+    received += 2;
+
+    // And it answers the next message.
     visitor.say("v3", "How do I return an item?").await;
     let ai = visitor
         .client
@@ -129,7 +138,7 @@ async fn the_story_through_nginx_across_nodes() {
             .contains("return")
     );
     let seen_by_nora = nora
-        .until(|f| f["type"] == "event" && f["event"]["author"]["kind"] == "ai")
+        .until(|f| f["type"] == "event" && f["event"]["seq"] == ai["event"]["seq"])
         .await;
     assert_eq!(seen_by_nora["event"]["seq"], ai["event"]["seq"]);
     received += 2;
