@@ -58,7 +58,7 @@ wait_port() { # host port
 
 # Idle sockets must not be pinged or closed during the run.
 COMMON_HUB_ARGS=(--heartbeat-ms 3600000 --idle-timeout-ms 7200000 --handshake-timeout-ms 60000
-  --message-rate 0 --typing-rate 0)
+  --message-rate 0 --typing-rate 0 --connect-rate 0 --workspace-message-rate 0)
 # Operators take over every conversation before any message, so the assistant never answers;
 # its delay stays at the default.
 WS_ARGS=()

@@ -127,6 +127,29 @@ pub struct Config {
     #[arg(long, env = "TC_HUMAN_WAIT_MS", default_value_t = 120_000)]
     pub human_wait_ms: u64,
 
+    /// WebSocket connections per second one client IP may open on a node, sustained
+    /// (`0`: unlimited). Beyond, the upgrade is answered `429` with `Retry-After`.
+    #[arg(long, env = "TC_CONNECT_RATE", default_value_t = 5.0)]
+    pub connect_rate: f64,
+
+    /// Connections one client IP may open at once before the rate applies.
+    #[arg(long, env = "TC_CONNECT_BURST", default_value_t = 60)]
+    pub connect_burst: u32,
+
+    /// The header carrying the client's IP when the hub sits behind a proxy that sets it
+    /// (e.g. `X-Real-IP`); unset: the TCP peer address. Only set it behind such a proxy.
+    #[arg(long, env = "TC_CLIENT_IP_HEADER")]
+    pub client_ip_header: Option<String>,
+
+    /// Visitor messages per second one workspace may receive on a node, sustained (`0`:
+    /// unlimited): a flood aimed at one customer cannot starve the others.
+    #[arg(long, env = "TC_WORKSPACE_MESSAGE_RATE", default_value_t = 500.0)]
+    pub workspace_message_rate: f64,
+
+    /// Visitor messages one workspace may receive at once before its rate applies.
+    #[arg(long, env = "TC_WORKSPACE_MESSAGE_BURST", default_value_t = 2000)]
+    pub workspace_message_burst: u32,
+
     /// Largest text frame accepted, bytes.
     #[arg(long, env = "TC_MAX_FRAME_BYTES", default_value_t = protocol::limits::MAX_FRAME_BYTES)]
     pub max_frame_bytes: usize,
@@ -208,6 +231,8 @@ impl Config {
         // Tests drive traffic far above a person's pace; the rate-limit tests turn limits on.
         c.message_rate = 0.0;
         c.typing_rate = 0.0;
+        c.connect_rate = 0.0;
+        c.workspace_message_rate = 0.0;
         c
     }
 

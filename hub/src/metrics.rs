@@ -38,6 +38,8 @@ pub struct Metrics {
     /// Requests for a human nobody answered within the wait.
     pub human_requests_expired: AtomicU64,
     pub slow_closes: AtomicU64,
+    /// WebSocket upgrades refused by the per-IP connect limit.
+    pub connects_refused: AtomicU64,
     pub publish_errors: AtomicU64,
     pub catch_ups: AtomicU64,
     /// Client sessions that ended (after the handshake), for any reason.
@@ -264,6 +266,12 @@ impl Metrics {
             "counter",
             "Requests for a human that nobody answered within --human-wait-ms.",
             &[("", g(&self.human_requests_expired))],
+        );
+        family(
+            "tc_connects_refused_total",
+            "counter",
+            "WebSocket upgrades answered 429 by the per-IP connect limit.",
+            &[("", g(&self.connects_refused))],
         );
         family(
             "tc_slow_consumer_closes_total",

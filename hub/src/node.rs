@@ -31,6 +31,7 @@ use crate::config::Config;
 use crate::control::{Actor, ControlError, Fence, HoldCheck};
 use crate::directory::Directory;
 use crate::metrics::Metrics;
+use crate::ratelimit::KeyedLimiter;
 use crate::registry::{ConnId, Delivery, Outbound, Registry};
 use crate::store::{
     Announce, Appended, ConversationMeta, Draft, NewConversation, Store, StoreError,
@@ -76,6 +77,10 @@ pub struct Inner {
     /// Serializes bus (un)subscription per topic, so a leave and a join racing on the same topic
     /// can never leave the bus unsubscribed while a local client listens.
     topic_locks: DashMap<Topic, Arc<Mutex<bool>>>,
+    /// WebSocket connects per client IP (see `--connect-rate`).
+    pub connect_limits: KeyedLimiter<std::net::IpAddr>,
+    /// Visitor messages per workspace (see `--workspace-message-rate`).
+    pub workspace_limits: KeyedLimiter<String>,
 }
 
 /// A signed-in operator.
@@ -174,8 +179,15 @@ impl Hub {
         // Every store call is timed and its failures counted, whatever the backend.
         let store: Arc<dyn Store> =
             Arc::new(crate::store::timed::TimedStore::new(store, metrics.clone()));
+        let connect_limits = KeyedLimiter::new(config.connect_rate, config.connect_burst);
+        let workspace_limits = KeyedLimiter::new(
+            config.workspace_message_rate,
+            config.workspace_message_burst,
+        );
         let hub = Hub {
             inner: Arc::new(Inner {
+                connect_limits,
+                workspace_limits,
                 config,
                 store,
                 bus,
@@ -1018,6 +1030,9 @@ impl Hub {
                 _ = ticker.tick() => {}
             }
             self.heal_bus().await;
+            let now = std::time::Instant::now();
+            self.inner.connect_limits.prune(now);
+            self.inner.workspace_limits.prune(now);
             if let Err(e) = self.refresh_presence().await {
                 warn!(error = %e, "presence not refreshed");
             }

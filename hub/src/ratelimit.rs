@@ -58,9 +58,77 @@ impl ConnLimits {
     }
 }
 
+/// Token buckets by key (a client IP, a workspace), created on first use. Per node: with N
+/// nodes behind a balancer a key gets up to N times the rate, which is the point of spreading
+/// load; what these stop is one source hammering one node.
+#[derive(Debug)]
+pub struct KeyedLimiter<K: std::hash::Hash + Eq> {
+    rate: f64,
+    burst: u32,
+    buckets: dashmap::DashMap<K, TokenBucket>,
+}
+
+impl<K: std::hash::Hash + Eq + Clone> KeyedLimiter<K> {
+    pub fn new(rate: f64, burst: u32) -> Self {
+        KeyedLimiter {
+            rate,
+            burst,
+            buckets: dashmap::DashMap::new(),
+        }
+    }
+
+    /// Take one token for `key`, or say how long until one is available.
+    pub fn take(&self, key: &K, now: Instant) -> Result<(), Duration> {
+        if self.rate <= 0.0 {
+            return Ok(());
+        }
+        if let Some(mut b) = self.buckets.get_mut(key) {
+            return b.take(now);
+        }
+        self.buckets
+            .entry(key.clone())
+            .or_insert_with(|| TokenBucket::new(self.rate, self.burst, now))
+            .take(now)
+    }
+
+    /// Forget buckets that have refilled completely: they behave exactly like new ones, so
+    /// memory stays bounded by the keys active in the last `burst / rate` seconds.
+    pub fn prune(&self, now: Instant) {
+        if self.rate <= 0.0 {
+            return;
+        }
+        let full = Duration::from_secs_f64(f64::from(self.burst) / self.rate);
+        self.buckets
+            .retain(|_, b| now.saturating_duration_since(b.last) < full);
+    }
+
+    pub fn len(&self) -> usize {
+        self.buckets.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.buckets.is_empty()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_have_their_own_buckets_and_full_ones_are_pruned() {
+        let t0 = Instant::now();
+        let l = KeyedLimiter::new(1.0, 2);
+        assert!(l.take(&"a", t0).is_ok());
+        assert!(l.take(&"a", t0).is_ok());
+        assert_eq!(l.take(&"a", t0), Err(Duration::from_secs(1)));
+        assert!(l.take(&"b", t0).is_ok(), "another key is not affected");
+        l.prune(t0 + Duration::from_millis(1500));
+        assert_eq!(l.len(), 2, "not yet refilled");
+        l.prune(t0 + Duration::from_secs(2));
+        assert!(l.is_empty());
+        assert!(l.take(&"a", t0 + Duration::from_secs(2)).is_ok());
+    }
 
     #[test]
     fn a_burst_then_the_steady_rate() {

@@ -4,7 +4,7 @@
 //! to the sessions; everything else is plain HTTP.
 
 use std::convert::Infallible;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -349,11 +349,17 @@ fn routes(hub: Hub) -> warp::filters::BoxedFilter<(warp::reply::Response,)> {
         .and(warp::ws())
         .and(with_hub(hub.clone()))
         .and(warp::header::optional::<String>("origin"))
-        .map(|ws: Ws, hub: Hub, origin: Option<String>| upgrade(ws, hub, Kind::Widget(origin)));
+        .and(client_ip(hub.config().client_ip_header.clone()))
+        .map(
+            |ws: Ws, hub: Hub, origin: Option<String>, ip: Option<IpAddr>| {
+                upgrade(ws, hub, Kind::Widget(origin), ip)
+            },
+        );
     let operator = warp::path!("ws" / "operator")
         .and(warp::ws())
         .and(with_hub(hub.clone()))
-        .map(|ws: Ws, hub: Hub| upgrade(ws, hub, Kind::Operator));
+        .and(client_ip(hub.config().client_ip_header.clone()))
+        .map(|ws: Ws, hub: Hub, ip: Option<IpAddr>| upgrade(ws, hub, Kind::Operator, ip));
     let mut api = healthz
         .or(readyz)
         .unify()
@@ -442,7 +448,47 @@ enum Kind {
     Operator,
 }
 
-fn upgrade(ws: Ws, hub: Hub, kind: Kind) -> warp::reply::Response {
+/// The client's IP: the TCP peer, or the proxy's header when `--client-ip-header` names one.
+fn client_ip(
+    header: Option<String>,
+) -> impl Filter<Extract = (Option<IpAddr>,), Error = Infallible> + Clone {
+    warp::addr::remote()
+        .and(warp::header::headers_cloned())
+        .map(
+            move |peer: Option<SocketAddr>, headers: warp::http::HeaderMap| {
+                let from_header = header.as_deref().and_then(|name| {
+                    let v = headers.get(name)?.to_str().ok()?;
+                    // X-Forwarded-For lists the client first.
+                    v.split(',').next()?.trim().parse().ok()
+                });
+                from_header.or(peer.map(|p| p.ip()))
+            },
+        )
+}
+
+fn upgrade(ws: Ws, hub: Hub, kind: Kind, ip: Option<IpAddr>) -> warp::reply::Response {
+    // Refused before the upgrade: a connect flood costs a header parse, not a session.
+    if let Some(ip) = ip
+        && let Err(wait) = hub
+            .inner()
+            .connect_limits
+            .take(&ip, std::time::Instant::now())
+    {
+        let m = hub.metrics();
+        m.add(&m.connects_refused, 1);
+        let secs = wait.as_secs().max(1);
+        let body = serde_json::json!({
+            "error": "rate_limited",
+            "message": format!("too many connections from this address; retry in {secs} s"),
+            "retry_after_ms": wait.as_millis() as u64,
+        });
+        let mut res =
+            warp::reply::with_status(warp::reply::json(&body), StatusCode::TOO_MANY_REQUESTS)
+                .into_response();
+        res.headers_mut()
+            .insert(warp::http::header::RETRY_AFTER, secs.into());
+        return res;
+    }
     // The transport's hard cap sits above the protocol's frame limit, so a frame that is merely
     // too large gets a `frame_too_large` error frame and the socket lives on.
     let hard_cap = hub

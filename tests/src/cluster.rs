@@ -301,6 +301,10 @@ impl Builder {
             "0",
             "--typing-rate",
             "0",
+            "--connect-rate",
+            "0",
+            "--workspace-message-rate",
+            "0",
         ]
         .iter()
         .map(|s| s.to_string())

@@ -58,6 +58,7 @@ where
     tracing::info!(workspace_id = %meta.workspace_id, conversation_id, "visitor connected");
     let mut session = WidgetSession {
         conversation_id: conversation_id.clone(),
+        workspace_id: meta.workspace_id.clone(),
     };
     if session
         .start(&mut conn, &meta, token, last_seq)
@@ -74,6 +75,7 @@ where
 
 struct WidgetSession {
     conversation_id: String,
+    workspace_id: String,
 }
 
 impl WidgetSession {
@@ -148,6 +150,20 @@ where
                     return Ok(Flow::Continue);
                 }
                 let hub = conn.hub.clone();
+                // The workspace's share of this node, whichever connections the flood uses.
+                let now = std::time::Instant::now();
+                if let Err(wait) = hub.inner().workspace_limits.take(&self.workspace_id, now) {
+                    let mut e = ErrorFrame::with_message(
+                        ErrorCode::RateLimited,
+                        "this site's chat is receiving too many messages; retry shortly",
+                    )
+                    .conversation(&self.conversation_id)
+                    .client(client_id);
+                    e.retry_after_ms =
+                        Some(u32::try_from(wait.as_millis().max(1)).unwrap_or(u32::MAX));
+                    conn.send_error(e).await?;
+                    return Ok(Flow::Continue);
+                }
                 match hub
                     .visitor_message(&self.conversation_id, client_id.clone(), text)
                     .await
