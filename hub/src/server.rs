@@ -379,6 +379,27 @@ fn routes(hub: Hub) -> warp::filters::BoxedFilter<(warp::reply::Response,)> {
     }
     if let Some(dir) = hub.config().static_dir.clone() {
         let index = dir.join("index.html");
+        // The widget script is embedded by customers' sites: revalidated on every load (its
+        // name carries no hash, and a fix must reach visitors at once), loadable cross-origin.
+        let widget_js = warp::path!("widget.js")
+            .and(warp::get().or(warp::head()).unify())
+            .and(warp::fs::file(dir.join("widget.js")))
+            .map(|f: warp::fs::File| {
+                let mut res = f.into_response();
+                let h = res.headers_mut();
+                use warp::http::header::{self, HeaderValue};
+                h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+                h.insert(
+                    header::HeaderName::from_static("cross-origin-resource-policy"),
+                    HeaderValue::from_static("cross-origin"),
+                );
+                h.insert(
+                    header::X_CONTENT_TYPE_OPTIONS,
+                    HeaderValue::from_static("nosniff"),
+                );
+                res
+            });
+        api = api.or(widget_js).unify().boxed();
         // HEAD too: uptime checks and proxies probe the dashboard with it.
         let get_or_head = || warp::get().or(warp::head()).unify();
         let files = get_or_head()

@@ -423,6 +423,29 @@ async fn the_dashboard_is_served_with_security_headers() {
 }
 
 #[tokio::test]
+async fn the_widget_script_is_embeddable_anywhere_and_always_fresh() {
+    let dir = std::env::temp_dir().join(hub::util::random_id("spa-"));
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    std::fs::write(dir.join("index.html"), "<!doctype html>").expect("write");
+    std::fs::write(dir.join("widget.js"), "(()=>{})();").expect("write");
+    let mut config = hub::Config::for_tests();
+    config.static_dir = Some(dir.clone());
+    let th = TestHub::with(config, None).await;
+    let raw = common::http_raw(th.addr(), "GET", "/widget.js", &[], None)
+        .await
+        .to_lowercase();
+    assert!(raw.starts_with("http/1.1 200"), "{raw}");
+    assert!(raw.contains("cache-control: no-cache"), "{raw}");
+    assert!(raw.contains("cross-origin-resource-policy: cross-origin"));
+    assert!(raw.contains("javascript"), "served as a script: {raw}");
+    assert!(
+        !raw.contains("frame-ancestors"),
+        "the dashboard's page policy is not the widget's"
+    );
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[tokio::test]
 async fn a_message_flood_is_rate_limited_with_a_retry_time_and_nothing_is_lost() {
     let mut config = hub::Config::for_tests();
     config.message_rate = 1.0;
