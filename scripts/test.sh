@@ -19,6 +19,9 @@ cargo fmt --all -- --check
 step "cargo test (protocol, hub, system tests: 3 hubs + redis-server + nginx)"
 cargo test --workspace --no-fail-fast
 
+step "fuzzing: frame decoding and control rules, 15 s each (./scripts/fuzz.sh 1800 for the long run)"
+./scripts/fuzz.sh 15
+
 step "web-ui: typecheck and unit tests"
 (cd web-ui && npm test --silent)
 
