@@ -226,9 +226,9 @@ async function visitorWrites(browser, hubUrl, who, text) {
   const mine = widget(page).locator(".tc-msg--visitor", { hasText: text });
   await mine.waitFor();
   await mine.locator(".tc-state").waitFor({ state: "detached" }); // stored by the hub, not "Sending…"
-  // Waiting for the assistant's answer keeps it from racing the takeover (a reply in flight
-  // at a takeover is dropped, by design).
-  await widget(page).locator(".tc-msg--ai").first().waitFor();
+  // Waiting for the assistant's answer (stored, not a reply still being streamed) keeps it from
+  // racing the takeover (a reply in flight at a takeover is dropped, by design).
+  await widget(page).locator(".tc-msg--ai:not(.tc-msg--partial)").first().waitFor();
   const conversationId = await page.waitForFunction(() => window.TakeControlWidget?.getState().conversationId ?? null).then((h) => h.jsonValue());
   return { page, conversationId };
 }

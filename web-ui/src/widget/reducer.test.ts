@@ -1,7 +1,16 @@
 import { describe, expect, it } from "vitest";
-import type { ServerFrame } from "../protocol/frames";
+import type { DraftState, ServerFrame } from "../protocol/frames";
 import { aiSaid, CONV, eventFrame, historyFrame, human, joined, left, martin, operatorSaid, visitorSaid, welcome } from "../test/widgetKit";
-import { helloFrame, reduceWidget, resendFrames, timeline, widgetCloseAction, type WidgetAction } from "./reducer";
+import {
+  canAskForHuman,
+  helloFrame,
+  reduceWidget,
+  resendFrames,
+  timeline,
+  visiblePartial,
+  widgetCloseAction,
+  type WidgetAction,
+} from "./reducer";
 import { statusLine } from "./render";
 import { initialWidgetState, type WidgetState } from "./state";
 
@@ -9,7 +18,21 @@ const frame = (f: ServerFrame): WidgetAction => ({ type: "frame", frame: f });
 const run = (s: WidgetState, ...actions: WidgetAction[]) => actions.reduce(reduceWidget, s);
 const connected = (s = initialWidgetState("demo-pro")) => run(s, { type: "connect_started" }, frame(welcome()));
 const texts = (s: WidgetState) =>
-  timeline(s).map((i) => (i.kind === "notice" ? `— ${i.text}` : `${i.message.author.kind}: ${i.message.text}${i.message.status ? ` [${i.message.status}]` : ""}`));
+  timeline(s).map((i) =>
+    i.kind === "notice"
+      ? `— ${i.text}`
+      : `${i.message.author.kind}: ${i.message.text}${i.message.status ? ` [${i.message.status}]` : ""}${i.message.partial ? "▍" : ""}`,
+  );
+const draft = (id: string, text: string, state: DraftState = "streaming", conversationId = CONV): ServerFrame => ({
+  type: "ai_draft",
+  conversation_id: conversationId,
+  draft_id: id,
+  text,
+  state,
+});
+const aiTyping = (active: boolean): ServerFrame => ({ type: "typing", conversation_id: CONV, author: { kind: "ai" }, active });
+const humanRequested = (seq: number, by: "visitor" | "assistant" = "visitor") => eventFrame({ seq, at: seq, type: "human_requested", by });
+const humanExpired = (seq: number) => eventFrame({ seq, at: seq, type: "human_request_expired", waited_ms: 120_000 });
 
 describe("hello and resume", () => {
   it("a first visit sends no token; a saved token resumes from the last seq held", () => {
@@ -166,8 +189,8 @@ describe("operators, notices and typing", () => {
     );
     expect(texts(s)).toEqual([
       "visitor: a person please",
-      "— A teammate has been asked to join",
-      "— No teammate is available right now; the assistant will keep helping you",
+      "— A teammate has been asked to join. The assistant can keep helping you meanwhile.",
+      "— No teammate is available right now; the assistant will keep helping you.",
     ]);
   });
 
@@ -198,10 +221,10 @@ describe("operators, notices and typing", () => {
     expect(reduceWidget(s, frame({ type: "typing", conversation_id: CONV, author: { kind: "visitor" }, active: true }))).toBe(s);
   });
 
-  it("a takeover ends the AI's thinking and its partial reply (the hook for streamed replies)", () => {
+  it("a takeover ends the AI's thinking and its partial reply", () => {
     let s = reduceWidget(connected(), frame({ type: "typing", conversation_id: CONV, author: { kind: "ai" }, active: true }));
-    s = { ...s, partial: { id: "r1", text: "We ship wi", epoch: 0 } };
-    expect(texts(s)).toEqual(["ai: We ship wi"]);
+    s = reduceWidget(s, frame(draft("r1", "We ship wi")));
+    expect(texts(s)).toEqual(["ai: We ship wi▍"]);
     s = reduceWidget(s, frame(eventFrame(joined(1, martin))));
     expect(s.typing.ai).toBe(false);
     expect(s.partial).toBeNull();
@@ -219,3 +242,140 @@ describe("operators, notices and typing", () => {
     expect(s.unread).toBe(0);
   });
 });
+
+describe("streamed AI replies (ai_draft)", () => {
+  const asked = () => run(connected(), frame(historyFrame([visitorSaid(1, "How long does shipping take?")])));
+
+  it("thinks first, then shows the draft growing (the whole text so far each time), then the stored reply", () => {
+    let s = reduceWidget(asked(), frame(aiTyping(true)));
+    expect(s.typing.ai).toBe(true);
+    expect(visiblePartial(s)).toBeNull(); // thinking: no bubble yet
+    s = reduceWidget(s, frame(draft("d1", "We ")));
+    expect(texts(s)).toEqual(["visitor: How long does shipping take?", "ai: We ▍"]);
+    s = run(s, frame(draft("d1", "We ship ")), frame(draft("d1", "We ship within 1 business day.")));
+    expect(texts(s).at(-1)).toBe("ai: We ship within 1 business day.▍");
+    expect(s.partial).toMatchObject({ id: "d1", epoch: 0 });
+    // The stored reply replaces the draft; `done` and typing off follow and change nothing shown.
+    s = reduceWidget(s, frame(eventFrame(aiSaid(2, "We ship within 1 business day."))));
+    expect(texts(s)).toEqual(["visitor: How long does shipping take?", "ai: We ship within 1 business day."]);
+    s = run(s, frame(draft("d1", "", "done")), frame(aiTyping(false)));
+    expect(s.partial).toBeNull();
+    expect(texts(s)).toHaveLength(2);
+  });
+
+  it("a skipped frame loses nothing, and a repeated one changes nothing", () => {
+    let s = run(asked(), frame(draft("d1", "We ")), frame(draft("d1", "We ship within ")));
+    expect(s.partial?.text).toBe("We ship within ");
+    expect(reduceWidget(s, frame(draft("d1", "We ship within ")))).toBe(s);
+  });
+
+  it("before any words, the draft shows no bubble (the thinking line stays)", () => {
+    const s = run(asked(), frame(aiTyping(true)), frame(draft("d1", "  ")));
+    expect(visiblePartial(s)).toBeNull();
+    expect(texts(s)).toEqual(["visitor: How long does shipping take?"]);
+  });
+
+  it("done and discarded remove the draft", () => {
+    const streaming = run(asked(), frame(draft("d1", "We ship")));
+    expect(reduceWidget(streaming, frame(draft("d1", "", "done"))).partial).toBeNull();
+    const discarded = reduceWidget(streaming, frame(draft("d1", "", "discarded")));
+    expect(discarded.partial).toBeNull();
+    expect(texts(discarded)).toEqual(["visitor: How long does shipping take?"]);
+  });
+
+  it("a draft with another id replaces the current one; the end of another draft leaves it", () => {
+    let s = run(asked(), frame(draft("d1", "Sorry, I")), frame(draft("d2", "Our")));
+    expect(s.partial).toMatchObject({ id: "d2", text: "Our" });
+    expect(texts(s).filter((t) => t.startsWith("ai:"))).toEqual(["ai: Our▍"]);
+    s = reduceWidget(s, frame(draft("d1", "", "discarded")));
+    expect(s.partial).toMatchObject({ id: "d2", text: "Our" });
+  });
+
+  it("a late frame of a finished, cancelled or stored draft does not bring it back", () => {
+    const done = run(asked(), frame(draft("d1", "We ship")), frame(draft("d1", "", "done")));
+    expect(reduceWidget(done, frame(draft("d1", "We ship within"))).partial).toBeNull();
+    const stored = run(asked(), frame(draft("d1", "We ship")), frame(eventFrame(aiSaid(2, "We ship today."))));
+    expect(reduceWidget(stored, frame(draft("d1", "We ship today."))).partial).toBeNull();
+    const dropped = run(asked(), frame(draft("d1", "We ship")), { type: "socket_closed", code: 1006, delayMs: 0 });
+    expect(dropped.partial).toBeNull();
+    expect(reduceWidget(dropped, frame(draft("d1", "We ship within"))).partial).toBeNull();
+  });
+
+  it("a takeover removes the partial bubble; the cancelled reply's stray frames stay hidden while the operator holds", () => {
+    let s = run(asked(), frame(aiTyping(true)), frame(draft("d1", "We ship")));
+    s = reduceWidget(s, frame(eventFrame(joined(2, martin))));
+    expect(s.partial).toBeNull();
+    expect(s.typing.ai).toBe(false);
+    expect(texts(s)).toEqual(["visitor: How long does shipping take?", "— Martin from Support joined the chat"]);
+    expect(reduceWidget(s, frame(draft("d9", "Anything")))).toBe(s);
+    // Back with the AI after End: its new drafts show again.
+    s = reduceWidget(s, frame(eventFrame(left(3, martin))));
+    s = reduceWidget(s, frame(draft("d10", "Welcome back")));
+    expect(s.partial).toMatchObject({ id: "d10", epoch: 2 });
+  });
+
+  it("ignores drafts of another conversation", () => {
+    const s = asked();
+    expect(reduceWidget(s, frame(draft("d1", "elsewhere", "streaming", "cv_other")))).toBe(s);
+  });
+});
+
+describe("Talk to a human", () => {
+  const ready = () => run(connected(), frame(historyFrame([visitorSaid(1, "hello")])));
+
+  it("is offered once connected and loaded; pressing it waits for the hub's human_requested", () => {
+    expect(canAskForHuman(connected())).toBe(false); // no history yet
+    let s = ready();
+    expect(canAskForHuman(s)).toBe(true);
+    s = reduceWidget(s, { type: "human_requested_by_visitor" });
+    expect(s.humanRequest).toBe("asking");
+    expect(canAskForHuman(s)).toBe(false);
+    expect(reduceWidget(s, { type: "human_requested_by_visitor" })).toBe(s);
+    s = reduceWidget(s, frame(humanRequested(2)));
+    expect(s.humanRequest).toBe("waiting");
+    expect(canAskForHuman(s)).toBe(false);
+    expect(texts(s).at(-1)).toBe("— A teammate has been asked to join. The assistant can keep helping you meanwhile.");
+  });
+
+  it("after the request expires the visitor is told so and may ask again", () => {
+    let s = run(ready(), { type: "human_requested_by_visitor" }, frame(humanRequested(2)), frame(humanExpired(3)));
+    expect(texts(s).at(-1)).toBe("— No teammate is available right now; the assistant will keep helping you.");
+    expect(s.humanRequest).toBe("none");
+    expect(canAskForHuman(s)).toBe(true);
+    s = run(s, { type: "human_requested_by_visitor" }, frame(humanRequested(4)));
+    expect(s.humanRequest).toBe("waiting");
+  });
+
+  it("a request by the assistant also waits; a takeover answers it; no offer while an operator holds", () => {
+    let s = reduceWidget(ready(), frame(humanRequested(2, "assistant")));
+    expect(canAskForHuman(s)).toBe(false);
+    s = reduceWidget(s, frame(eventFrame(joined(3, martin))));
+    expect(s.humanRequest).toBe("none");
+    expect(canAskForHuman(s)).toBe(false);
+    s = reduceWidget(s, frame(eventFrame(left(4, martin))));
+    expect(canAskForHuman(s)).toBe(true);
+  });
+
+  it("a resumed history says whether a request waits; a request lost with the socket is offered again", () => {
+    let s = run(ready(), { type: "human_requested_by_visitor" }, { type: "socket_closed", code: 1006, delayMs: 0 });
+    expect(s.humanRequest).toBe("none");
+    expect(canAskForHuman(s)).toBe(false); // not connected
+    s = run(s, { type: "connect_started" }, frame(welcome()), frame({ ...historyFrame([humanRequestedEvent(2)]), needs_human: true } as ServerFrame));
+    expect(s.humanRequest).toBe("waiting");
+    s = run(s, { type: "socket_closed", code: 1006, delayMs: 0 }, { type: "connect_started" }, frame(welcome()), frame({ ...historyFrame([]), last_seq: 3 } as ServerFrame));
+    expect(s.humanRequest).toBe("none");
+  });
+
+  it("a refusal or no answer in time offers the button again", () => {
+    const asking = run(ready(), { type: "human_requested_by_visitor" });
+    const refused = reduceWidget(asking, frame({ type: "error", code: "rate_limited", message: "slow down", retryable: true, retry_after_ms: 500 }));
+    expect(canAskForHuman(refused)).toBe(true);
+    expect(canAskForHuman(reduceWidget(asking, { type: "human_request_unanswered" }))).toBe(true);
+    const waiting = reduceWidget(asking, frame(humanRequested(2)));
+    expect(reduceWidget(waiting, { type: "human_request_unanswered" })).toBe(waiting);
+  });
+});
+
+function humanRequestedEvent(seq: number) {
+  return { seq, at: seq, type: "human_requested" as const, by: "visitor" as const };
+}

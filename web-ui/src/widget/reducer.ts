@@ -9,7 +9,7 @@ import type { ConversationEvent, ControlState, ErrorFrame, ServerFrame, WidgetFr
 import { PROTOCOL_VERSION } from "../protocol/frames";
 import { closeDecision } from "../client/closeCodes";
 import { joinedText, leftText, type MessageView } from "./render";
-import { noTyping, type PendingMessage, type WidgetState } from "./state";
+import { noTyping, type PartialReply, type PendingMessage, type WidgetState } from "./state";
 
 export type WidgetAction =
   | { type: "connect_started" }
@@ -19,6 +19,10 @@ export type WidgetAction =
   | { type: "message_queued"; clientId: string; text: string }
   | { type: "message_retry"; clientId: string }
   | { type: "panel"; open: boolean }
+  /** The visitor pressed "Talk to a human" (the IO layer sends `request_human`). */
+  | { type: "human_requested_by_visitor" }
+  /** No `human_requested` came back in time: offer the button again. */
+  | { type: "human_request_unanswered" }
   /** A visitor-facing line from the widget itself (e.g. a message over the length limit). */
   | { type: "notice"; text: string | null };
 
@@ -72,7 +76,29 @@ export function reduceWidget(state: WidgetState, action: WidgetAction): WidgetSt
     case "panel":
       if (state.open === action.open) return state;
       return { ...state, open: action.open, unread: action.open ? 0 : state.unread };
+    case "human_requested_by_visitor":
+      return canAskForHuman(state) ? { ...state, humanRequest: "asking" } : state;
+    case "human_request_unanswered":
+      return state.humanRequest === "asking" ? { ...state, humanRequest: "none" } : state;
   }
+}
+
+/**
+ * Whether "Talk to a human" is offered: connected, and neither an operator holding the
+ * conversation (the visitor already has a person) nor a request already on its way or waiting.
+ */
+export function canAskForHuman(state: WidgetState): boolean {
+  return (
+    state.connection.status === "connected" &&
+    state.loaded &&
+    state.humanRequest === "none" &&
+    state.control?.holder.kind !== "operator"
+  );
+}
+
+/** The AI's reply being written, when it has any text yet (before that: "thinking"). */
+export function visiblePartial(state: WidgetState): PartialReply | null {
+  return state.partial && state.partial.text.trim() !== "" ? state.partial : null;
 }
 
 function reduceFrame(state: WidgetState, frame: ServerFrame): WidgetState {
@@ -83,7 +109,17 @@ function reduceFrame(state: WidgetState, frame: ServerFrame): WidgetState {
       // showed belongs to the old one. Unsent messages stay: the visitor still wants them sent.
       const base: WidgetState = same
         ? state
-        : { ...state, events: [], lastSeq: 0, control: null, partial: null, typing: noTyping, outbox: keepUnsent(state.outbox) };
+        : {
+            ...state,
+            events: [],
+            lastSeq: 0,
+            control: null,
+            partial: null,
+            endedDraft: null,
+            humanRequest: "none",
+            typing: noTyping,
+            outbox: keepUnsent(state.outbox),
+          };
       return {
         ...base,
         connection: { status: "connected" },
@@ -103,7 +139,10 @@ function reduceFrame(state: WidgetState, frame: ServerFrame): WidgetState {
       next = advanceLastSeq({ ...next, lastSeq: Math.max(next.lastSeq, frame.last_seq) });
       next = pruneOutbox(next);
       for (const e of fresh) next = applySideEffects(next, e);
-      return { ...next, loaded: true, control: newerControl(next.control, frame.control) };
+      // Whether a request waits is the hub's word at this point (events before `last_seq` may be
+      // missing from a resumed history); one the visitor just sent may still be on its way.
+      const humanRequest = frame.needs_human ? "waiting" : next.humanRequest === "asking" ? "asking" : "none";
+      return { ...next, loaded: true, humanRequest, control: newerControl(next.control, frame.control) };
     }
     case "event": {
       if (frame.conversation_id !== state.conversationId || hasSeq(state, frame.event.seq)) return state;
@@ -121,6 +160,9 @@ function reduceFrame(state: WidgetState, frame: ServerFrame): WidgetState {
     case "control":
       if (frame.conversation_id !== state.conversationId) return state;
       return { ...state, control: newerControl(state.control, frame.control) };
+    case "ai_draft":
+      if (frame.conversation_id !== state.conversationId) return state;
+      return reduceDraft(state, frame);
     case "typing": {
       if (frame.conversation_id !== state.conversationId) return state;
       const a = frame.author;
@@ -152,16 +194,44 @@ function reduceError(state: WidgetState, err: ErrorFrame): WidgetState {
       error: text,
     }));
   }
+  // A refused request for a human (throttled, say): offer the button again.
+  const base: WidgetState = state.humanRequest === "asking" ? { ...state, humanRequest: "none" } : state;
   // A throttled typing frame and the like: nothing the visitor needs to read.
-  if (err.retryable && state.connection.status !== "connecting") return state;
-  return { ...state, notice: text };
+  if (err.retryable && state.connection.status !== "connecting") return base;
+  return { ...base, notice: text };
+}
+
+type DraftFrame = Extract<ServerFrame, { type: "ai_draft" }>;
+
+/** `ai_draft`: the AI's reply so far (`streaming`, the whole text each time), then `done` or `discarded`. */
+function reduceDraft(state: WidgetState, frame: DraftFrame): WidgetState {
+  const current = state.partial;
+  if (frame.state !== "streaming") {
+    // Only the draft it names ends; a newer one keeps growing.
+    const partial = current?.id === frame.draft_id ? null : current;
+    if (partial === current && state.endedDraft === frame.draft_id) return state;
+    return { ...state, partial, endedDraft: frame.draft_id };
+  }
+  // A late frame of a reply already finished or cancelled, or of one cancelled by a takeover
+  // (while an operator holds the conversation the AI writes nothing): not shown.
+  if (frame.draft_id === state.endedDraft || state.control?.holder.kind === "operator") return state;
+  if (current?.id === frame.draft_id && current.text === frame.text) return state;
+  return { ...state, partial: { id: frame.draft_id, text: frame.text, epoch: state.control?.epoch ?? 0 } };
 }
 
 function reduceClosed(state: WidgetState, code: number, delayMs: number): WidgetState {
   if (state.connection.status === "stopped") return state;
   // Whatever the socket knew is stale now: typing would otherwise stick, and a half-streamed
   // reply has lost its stream (the finished one arrives as an event after the resume).
-  const base: WidgetState = { ...state, typing: noTyping, partial: null, loaded: false };
+  const base: WidgetState = {
+    ...state,
+    typing: noTyping,
+    partial: null,
+    endedDraft: state.partial?.id ?? state.endedDraft,
+    loaded: false,
+    // A request still on its way may be lost with the socket; one that arrived is in the next history.
+    humanRequest: state.humanRequest === "asking" ? "none" : state.humanRequest,
+  };
   const action = widgetCloseAction(code, state.token !== null);
   if (action === "stop") {
     const fatal = FATAL_CLOSES.has(code);
@@ -215,8 +285,8 @@ export function resendFrames(state: WidgetState): WidgetFrame[] {
 
 // --- what the chat shows --------------------------------------------------------------------
 
-export const HUMAN_REQUESTED_TEXT = "A teammate has been asked to join";
-export const HUMAN_EXPIRED_TEXT = "No teammate is available right now; the assistant will keep helping you";
+export const HUMAN_REQUESTED_TEXT = "A teammate has been asked to join. The assistant can keep helping you meanwhile.";
+export const HUMAN_EXPIRED_TEXT = "No teammate is available right now; the assistant will keep helping you.";
 
 export type TimelineItem =
   | { key: string; kind: "message"; message: Omit<MessageView, "onRetry">; clientId?: string }
@@ -246,8 +316,9 @@ export function timeline(state: WidgetState): TimelineItem[] {
       },
     });
   }
-  if (state.partial) {
-    items.push({ key: `r${state.partial.id}`, kind: "message", message: { author: { kind: "ai" }, text: state.partial.text } });
+  const partial = visiblePartial(state);
+  if (partial) {
+    items.push({ key: `r${partial.id}`, kind: "message", message: { author: { kind: "ai" }, text: partial.text, partial: true } });
   }
   return items;
 }
@@ -295,12 +366,18 @@ function keepUnsent(outbox: PendingMessage[]): PendingMessage[] {
   return outbox.filter((m) => m.status !== "sent");
 }
 
-/** What an event changes besides the timeline: control, typing, a partial reply. */
+/** A partial reply ends: its bubble goes, and late frames of it are ignored. */
+function endPartial(state: WidgetState): Pick<WidgetState, "partial" | "endedDraft"> {
+  return { partial: null, endedDraft: state.partial?.id ?? state.endedDraft };
+}
+
+/** What an event changes besides the timeline: control, typing, a partial reply, a request for a human. */
 function applySideEffects(state: WidgetState, e: ConversationEvent): WidgetState {
   switch (e.type) {
     case "message": {
       const a = e.author;
-      if (a.kind === "ai") return { ...state, typing: { ...state.typing, ai: false }, partial: null };
+      // The finished reply is stored: it replaces its draft.
+      if (a.kind === "ai") return { ...state, typing: { ...state.typing, ai: false }, ...endPartial(state) };
       if (a.kind === "operator" && state.typing.operator?.id === a.id) return { ...state, typing: { ...state.typing, operator: null } };
       return state;
     }
@@ -308,18 +385,25 @@ function applySideEffects(state: WidgetState, e: ConversationEvent): WidgetState
       return {
         ...state,
         control: newerControl(state.control, { holder: { kind: "operator", ...e.operator }, epoch: e.epoch }),
-        // A takeover cancels the assistant's reply in progress.
+        // A takeover cancels the assistant's reply in progress, and answers a request for a human.
         typing: { ...state.typing, ai: false },
-        partial: null,
+        ...endPartial(state),
+        humanRequest: "none",
       };
     case "operator_left":
       return {
         ...state,
         control: newerControl(state.control, { holder: { kind: "ai" }, epoch: e.epoch }),
         typing: { ...state.typing, operator: null },
+        humanRequest: "none",
       };
+    case "human_requested":
+      return { ...state, humanRequest: "waiting" };
+    case "human_request_expired":
+      // Nobody came in time: the AI carries on, and the visitor may ask again.
+      return { ...state, humanRequest: "none" };
     default:
-      // Requests for a human change nothing but the timeline; newer kinds are not shown.
+      // Newer kinds are not shown.
       return state;
   }
 }
@@ -327,7 +411,7 @@ function applySideEffects(state: WidgetState, e: ConversationEvent): WidgetState
 /** Events that make the launcher show an unread count. */
 function catchesEye(e: ConversationEvent): boolean {
   if (e.type === "message") return e.author.kind !== "visitor";
-  return e.type === "operator_joined" || e.type === "operator_left";
+  return e.type === "operator_joined" || e.type === "operator_left" || e.type === "human_request_expired";
 }
 
 /** Control carries an epoch; an older answer arriving late must not undo a newer one. */

@@ -70,6 +70,17 @@ describe("bubbles", () => {
     expect(node.querySelector(".tc-author")).toBeNull();
   });
 
+  it("an AI reply still being written is marked partial and busy; a finished one is not", () => {
+    const partial = messageNode(document, { author: { kind: "ai" }, text: "We ship", partial: true }, HUB);
+    expect(partial.className).toBe("tc-msg tc-msg--ai tc-msg--partial");
+    expect(partial.getAttribute("aria-busy")).toBe("true");
+    expect(partial.querySelector(".tc-name")?.textContent).toBe("AI assistant");
+    expect(partial.querySelector(".tc-bubble")?.textContent).toBe("We ship");
+    const done = messageNode(document, { author: { kind: "ai" }, text: "We ship today." }, HUB);
+    expect(done.className).toBe("tc-msg tc-msg--ai");
+    expect(done.hasAttribute("aria-busy")).toBe(false);
+  });
+
   it("a failed message says why and offers Retry", () => {
     let retried = 0;
     const node = messageNode(document, { author: { kind: "visitor" }, text: "hi", status: "failed", error: "Not connected.", onRetry: () => retried++ }, HUB);

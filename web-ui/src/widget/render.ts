@@ -107,11 +107,14 @@ export interface MessageView {
   /** Why a failed message was refused. */
   error?: string | null;
   onRetry?: () => void;
+  /** An AI reply still being written: muted, with a blinking caret, busy for screen readers. */
+  partial?: boolean;
 }
 
 /** One chat bubble with its header. */
 export function messageNode(doc: Document, m: MessageView, hubOrigin: string): HTMLElement {
-  const item = el(doc, "div", `tc-msg tc-msg--${m.author.kind}`);
+  const item = el(doc, "div", `tc-msg tc-msg--${m.author.kind}${m.partial ? " tc-msg--partial" : ""}`);
+  if (m.partial) item.setAttribute("aria-busy", "true");
   const head = authorHeader(doc, m.author, hubOrigin);
   if (head) item.append(head);
   item.append(el(doc, "p", "tc-bubble", m.text));
@@ -229,6 +232,11 @@ export const WIDGET_CSS = `
 .tc-msg--ai .tc-bubble{background:#ede9fe;border-color:#ddd6fe;border-top-left-radius:4px}
 .tc-msg--operator .tc-bubble{background:#ecfdf5;border-color:#a7f3d0;border-top-left-radius:4px}
 .tc-msg--partial .tc-bubble{opacity:.8}
+.tc-msg--partial .tc-bubble::after{content:"";display:inline-block;width:2px;height:1em;margin-left:2px;vertical-align:-2px;background:currentColor;animation:tc-caret 1s steps(2,start) infinite}
+@keyframes tc-caret{to{visibility:hidden}}
+@media (prefers-reduced-motion:reduce){.tc-msg--partial .tc-bubble::after{animation:none}}
+.tc-human{display:flex;justify-content:center;align-items:center;min-height:26px;padding:2px 14px 4px;font-size:12px;color:#4b5563;background:#f9fafb}
+.tc-human .tc-link{font-weight:500;color:#5b21b6}
 .tc-state{font-size:11px;color:#6b7280}
 .tc-state--failed{color:#b91c1c}
 .tc-link{border:0;background:none;padding:0;color:inherit;text-decoration:underline;cursor:pointer;font-weight:600}

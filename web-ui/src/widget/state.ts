@@ -24,17 +24,25 @@ export interface PendingMessage {
 }
 
 /**
- * An AI reply still being written, shown as a growing bubble after the events. Nothing sets it
- * yet: it is the hook for streamed AI replies (server frames that append to it). The reducer
- * already drops it when an operator takes over, when the finished AI message arrives, and when
- * the socket closes, so a stream that never finishes can never stay on screen.
+ * An AI reply still being written (`ai_draft` frames, `state: streaming`), shown as a growing
+ * bubble after the events. `text` is the whole reply so far. It goes when the draft is `done` or
+ * `discarded`, when the finished AI message arrives, when an operator takes over and when the
+ * socket closes, so a stream that never finishes can never stay on screen.
  */
 export interface PartialReply {
+  /** The hub's `draft_id`; a frame with another id replaces the draft. */
   id: string;
   text: string;
   /** The control epoch it was started under; a takeover bumps the epoch and ends it. */
   epoch: number;
 }
+
+/**
+ * The visitor's way to a person: `none` (the "Talk to a human" button is offered), `asking` (the
+ * visitor pressed it; the hub's `human_requested` event has not arrived yet), `waiting` (a
+ * request, the visitor's or the assistant's, waits for a teammate to take over).
+ */
+export type HumanRequest = "none" | "asking" | "waiting";
 
 export interface WidgetTyping {
   /** The assistant is composing an answer ("thinking"). */
@@ -61,6 +69,12 @@ export interface WidgetState {
   outbox: PendingMessage[];
   typing: WidgetTyping;
   partial: PartialReply | null;
+  /**
+   * The last draft that ended (done, discarded, stored as a message or cancelled by a takeover):
+   * a late `streaming` frame of it must not bring its bubble back.
+   */
+  endedDraft: string | null;
+  humanRequest: HumanRequest;
   /** The chat panel is open. */
   open: boolean;
   /** Answers and notices that arrived while the panel was closed. */
@@ -89,6 +103,8 @@ export function initialWidgetState(
     outbox: [],
     typing: noTyping,
     partial: null,
+    endedDraft: null,
+    humanRequest: "none",
     open: false,
     unread: 0,
     notice: null,

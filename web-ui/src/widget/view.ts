@@ -4,7 +4,7 @@
  * what a bubble, notice or header looks like comes from `render.ts`.
  */
 import { headerNode, messageNode, noticeNode, statusLine, visitorName, WIDGET_CSS, applyStyles } from "./render";
-import { timeline, type TimelineItem } from "./reducer";
+import { canAskForHuman, timeline, visiblePartial, type TimelineItem } from "./reducer";
 import type { WidgetState } from "./state";
 
 export interface ViewHandlers {
@@ -15,6 +15,8 @@ export interface ViewHandlers {
   input(text: string): void;
   retry(clientId: string): void;
   reconnect(): void;
+  /** "Talk to a human". */
+  askHuman(): void;
 }
 
 export interface WidgetView {
@@ -75,6 +77,14 @@ export function createView(root: ShadowRoot, hubOrigin: string, h: ViewHandlers,
   const typing = make("div", "tc-typing");
   typing.setAttribute("aria-live", "polite");
 
+  // The way to a person: a quiet link under the chat, or where the request stands.
+  const human = make("div", "tc-human");
+  const askHuman = make("button", "tc-link", "Talk to a human");
+  askHuman.type = "button";
+  const humanState = make("span", "");
+  humanState.setAttribute("role", "status");
+  human.append(askHuman, humanState);
+
   const form = make("form", "tc-form");
   const input = make("textarea", "tc-input");
   input.rows = 1;
@@ -83,7 +93,7 @@ export function createView(root: ShadowRoot, hubOrigin: string, h: ViewHandlers,
   const sendBtn = make("button", "tc-send", "Send");
   sendBtn.type = "submit";
   form.append(input, sendBtn);
-  panel.append(header, conn, empty, log, typing, form);
+  panel.append(header, conn, empty, log, typing, human, form);
   wrap.append(panel, launcher);
   root.append(wrap);
 
@@ -91,6 +101,7 @@ export function createView(root: ShadowRoot, hubOrigin: string, h: ViewHandlers,
   launcher.addEventListener("click", () => h.toggle(!open));
   close.addEventListener("click", () => h.toggle(false));
   retryConn.addEventListener("click", () => h.reconnect());
+  askHuman.addEventListener("click", () => h.askHuman());
   panel.addEventListener("keydown", (e) => {
     if (e.key === "Escape") h.toggle(false);
   });
@@ -167,11 +178,26 @@ export function createView(root: ShadowRoot, hubOrigin: string, h: ViewHandlers,
     retryConn.hidden = !(c.status === "stopped" && !c.fatal);
     sendBtn.disabled = c.status === "stopped" && c.fatal;
 
+    const partial = visiblePartial(s);
+    // Thinking until the reply's first words show; then the growing bubble says it all.
     typing.textContent = s.typing.operator
       ? `${visitorName(s.typing.operator)} is typing…`
-      : s.typing.ai
+      : s.typing.ai && !partial
         ? "AI assistant is thinking…"
         : "";
+
+    const offer = canAskForHuman(s);
+    const operatorHolds = s.control?.holder.kind === "operator";
+    const waitText =
+      operatorHolds || offer ? ""
+      : s.humanRequest === "asking" ? "Asking for a teammate…"
+      : s.humanRequest === "waiting" ? "Waiting for a teammate to join…"
+      : "";
+    askHuman.hidden = !offer;
+    humanState.textContent = waitText;
+    human.hidden = !offer && waitText === "";
+    if (partial) log.setAttribute("aria-busy", "true");
+    else log.removeAttribute("aria-busy");
 
     const items = timeline(s);
     empty.hidden = items.length > 0 || c.status !== "connected";

@@ -205,6 +205,106 @@ describe("the widget in its shadow root", () => {
     expect($<HTMLButtonElement>(".tc-send")!.disabled).toBe(true);
   });
 
+  it("shows the AI thinking, then its reply growing in one partial bubble, then the stored reply", () => {
+    const { hub, $, $$, lines } = mount();
+    const socket = hub.last;
+    socket.open();
+    socket.receive(welcome());
+    socket.receive(historyFrame([visitorSaid(1, "How long does shipping take?")]));
+    const draft = (text: string, state: "streaming" | "done" | "discarded" = "streaming") =>
+      socket.receive({ type: "ai_draft", conversation_id: CONV, draft_id: "d1", text, state });
+    socket.receive({ type: "typing", conversation_id: CONV, author: { kind: "ai" }, active: true });
+    expect($(".tc-typing")!.textContent).toBe("AI assistant is thinking…");
+    expect($$(".tc-msg--partial")).toHaveLength(0);
+
+    draft("We ship ");
+    expect($(".tc-typing")!.textContent).toBe(""); // the bubble shows the progress now
+    expect($$(".tc-msg--partial .tc-bubble").map((b) => b.textContent)).toEqual(["We ship "]);
+    expect($(".tc-log")!.getAttribute("aria-busy")).toBe("true");
+    draft("We ship within 1 business day.");
+    expect($$(".tc-msg--partial .tc-bubble").map((b) => b.textContent)).toEqual(["We ship within 1 business day."]);
+    expect($$(".tc-msg--ai")).toHaveLength(1);
+
+    socket.receive(eventFrame(aiSaid(2, "We ship within 1 business day.")));
+    draft("", "done");
+    socket.receive({ type: "typing", conversation_id: CONV, author: { kind: "ai" }, active: false });
+    expect($$(".tc-msg--partial")).toHaveLength(0);
+    expect($(".tc-log")!.hasAttribute("aria-busy")).toBe(false);
+    expect(lines()).toEqual(["How long does shipping take?", "AIAI assistantWe ship within 1 business day."]);
+  });
+
+  it("removes a discarded draft, and the partial bubble at a takeover", () => {
+    const { hub, $$, lines } = mount();
+    const socket = hub.last;
+    socket.open();
+    socket.receive(welcome());
+    socket.receive(historyFrame([visitorSaid(1, "hi")]));
+    socket.receive({ type: "ai_draft", conversation_id: CONV, draft_id: "d1", text: "Sorry, I", state: "streaming" });
+    socket.receive({ type: "ai_draft", conversation_id: CONV, draft_id: "d1", text: "", state: "discarded" });
+    expect($$(".tc-msg--partial")).toHaveLength(0);
+    socket.receive({ type: "ai_draft", conversation_id: CONV, draft_id: "d2", text: "Hello! How", state: "streaming" });
+    expect($$(".tc-msg--partial")).toHaveLength(1);
+    socket.receive(eventFrame(joined(2, human)));
+    expect($$(".tc-msg--partial")).toHaveLength(0);
+    expect(lines()).toEqual(["hi", "Human joined the chat"]);
+  });
+
+  it("Talk to a human: sends request_human, says a teammate was asked, and is offered again after expiry", () => {
+    const { hub, $, lines } = mount({ humanRequestTimeoutMs: 5_000 });
+    const socket = hub.last;
+    socket.open();
+    const ask = $<HTMLButtonElement>(".tc-human .tc-link")!;
+    expect(ask.textContent).toBe("Talk to a human");
+    expect($(".tc-human")!.hidden).toBe(true); // not connected yet
+    socket.receive(welcome());
+    socket.receive(historyFrame([visitorSaid(1, "hi")]));
+    expect($(".tc-human")!.hidden).toBe(false);
+    expect(ask.hidden).toBe(false);
+
+    ask.click();
+    ask.click(); // a second press before the hub answers sends nothing more
+    expect(socket.sentOfType("request_human")).toEqual([{ type: "request_human" }]);
+    expect(ask.hidden).toBe(true);
+    expect($(".tc-human [role=status]")!.textContent).toBe("Asking for a teammate…");
+
+    socket.receive(eventFrame({ seq: 2, at: 2, type: "human_requested", by: "visitor" }));
+    expect(lines().at(-1)).toBe("A teammate has been asked to join. The assistant can keep helping you meanwhile.");
+    expect(ask.hidden).toBe(true);
+    expect($(".tc-human [role=status]")!.textContent).toBe("Waiting for a teammate to join…");
+    vi.advanceTimersByTime(10_000); // the hub answered: no timeout brings the button back
+    expect(ask.hidden).toBe(true);
+
+    socket.receive(eventFrame({ seq: 3, at: 3, type: "human_request_expired", waited_ms: 120_000 }));
+    expect(lines().at(-1)).toBe("No teammate is available right now; the assistant will keep helping you.");
+    expect(ask.hidden).toBe(false);
+    expect($(".tc-human [role=status]")!.textContent).toBe("");
+  });
+
+  it("Talk to a human is hidden while an operator holds the conversation, and back after End", () => {
+    const { hub, $ } = mount();
+    const socket = hub.last;
+    socket.open();
+    socket.receive(welcome());
+    socket.receive(historyFrame([]));
+    socket.receive(eventFrame(joined(1, martin)));
+    expect($(".tc-human")!.hidden).toBe(true);
+    socket.receive(eventFrame({ seq: 2, at: 2, type: "operator_left", operator: martin, epoch: 2, reason: "ended" }));
+    expect($(".tc-human")!.hidden).toBe(false);
+    expect($(".tc-human .tc-link")!.hidden).toBe(false);
+  });
+
+  it("offers Talk to a human again when the hub does not answer in time", () => {
+    const { hub, $ } = mount({ humanRequestTimeoutMs: 5_000 });
+    const socket = hub.last;
+    socket.open();
+    socket.receive(welcome());
+    socket.receive(historyFrame([]));
+    $<HTMLButtonElement>(".tc-human .tc-link")!.click();
+    expect($(".tc-human .tc-link")!.hidden).toBe(true);
+    vi.advanceTimersByTime(5_000);
+    expect($(".tc-human .tc-link")!.hidden).toBe(false);
+  });
+
   it("counts answers on the launcher while the panel is closed", () => {
     const { hub, $ } = mount();
     hub.last.open();

@@ -8,7 +8,7 @@ import type { Connect } from "../client/hubClient";
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from "../client/backoff";
 import { decodeServerFrame } from "../client/decode";
 import { LIMITS, type WidgetFrame } from "../protocol/frames";
-import { helloFrame, reduceWidget, resendFrames, visitorErrorText, type WidgetAction } from "./reducer";
+import { canAskForHuman, helloFrame, reduceWidget, resendFrames, visitorErrorText, type WidgetAction } from "./reducer";
 import { initialWidgetState, type WidgetState } from "./state";
 import { TypingSignal } from "./typing";
 import { createView, type WidgetView } from "./view";
@@ -26,6 +26,8 @@ export interface WidgetOptions {
   backoff?: BackoffOptions;
   /** How long a message may wait for its `ack` before it is sent again (same client id). */
   ackTimeoutMs?: number;
+  /** How long "Talk to a human" waits for the hub's `human_requested` before it is offered again. */
+  humanRequestTimeoutMs?: number;
   random?: () => number;
   now?: () => number;
   newClientId?: () => string;
@@ -71,6 +73,7 @@ export class ChatWidget {
   private generation = 0;
   private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
   private resendTimer: ReturnType<typeof setInterval> | null = null;
+  private humanTimer: ReturnType<typeof setTimeout> | null = null;
   /** When each unacknowledged message may be sent again. */
   private readonly nextSendAt = new Map<string, number>();
   private readonly typing: TypingSignal;
@@ -83,6 +86,7 @@ export class ChatWidget {
       connect: browserConnect,
       backoff: DEFAULT_BACKOFF,
       ackTimeoutMs: 8_000,
+      humanRequestTimeoutMs: 10_000,
       random,
       now: Date.now,
       newClientId: () => randomId(random),
@@ -99,6 +103,7 @@ export class ChatWidget {
           input: (text) => (text.trim() === "" ? this.typing.stop() : this.connected() && this.typing.input()),
           retry: (id) => this.retry(id),
           reconnect: () => this.reconnectNow(),
+          askHuman: () => this.requestHuman(),
         })
       : null;
     this.view?.update(this.state);
@@ -130,6 +135,7 @@ export class ChatWidget {
     this.generation++;
     this.clearReconnect();
     this.stopResending();
+    this.clearHumanTimer();
     const t = this.transport;
     this.transport = null;
     t?.close(1000, "widget removed");
@@ -154,6 +160,20 @@ export class ChatWidget {
     this.transmit(clientId, text);
     // A visitor writing after a stop (say the hub ended the session) wants the chat back.
     this.reconnectNow();
+    return true;
+  }
+
+  /** "Talk to a human": ask the hub for a teammate (offered only while none holds or is awaited). */
+  requestHuman(): boolean {
+    if (!this.connected() || !canAskForHuman(this.state)) return false;
+    this.dispatch({ type: "human_requested_by_visitor" });
+    this.send({ type: "request_human" });
+    // The hub answers with a `human_requested` event; should none come, offer the button again.
+    this.clearHumanTimer();
+    this.humanTimer = setTimeout(() => {
+      this.humanTimer = null;
+      this.dispatch({ type: "human_request_unanswered" });
+    }, this.o.humanRequestTimeoutMs);
     return true;
   }
 
@@ -279,6 +299,11 @@ export class ChatWidget {
   private stopResending(): void {
     if (this.resendTimer !== null) clearInterval(this.resendTimer);
     this.resendTimer = null;
+  }
+
+  private clearHumanTimer(): void {
+    if (this.humanTimer !== null) clearTimeout(this.humanTimer);
+    this.humanTimer = null;
   }
 
   private clearReconnect(): void {
