@@ -14,6 +14,8 @@ use tokio::process::{Child, Command};
 pub struct RedisServer {
     pub port: u16,
     child: Child,
+    /// With an append-only file here (every write fsynced): survives a restart.
+    dir: Option<std::path::PathBuf>,
 }
 
 impl RedisServer {
@@ -32,9 +34,50 @@ impl RedisServer {
 
     /// Start one on `port` (e.g. again, after [`RedisServer::kill`]); `None` if it cannot bind.
     pub async fn start_on(port: u16) -> Option<RedisServer> {
-        let mut child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no", "--loglevel", "notice"])
+        Self::spawn(port, None).await
+    }
+
+    /// One that keeps its data in `dir` (append-only file, fsync on every write, as a
+    /// production Redis for the hub should), so [`RedisServer::restart`] loses nothing it
+    /// acknowledged.
+    pub async fn start_persistent(dir: &std::path::Path) -> RedisServer {
+        for _ in 0..5 {
+            if let Some(server) = Self::spawn(free_port(), Some(dir.to_owned())).await {
+                return server;
+            }
+        }
+        panic!("redis-server did not start");
+    }
+
+    /// Kill it hard (SIGKILL: no chance to flush anything) and start it again on the same port
+    /// and directory.
+    pub async fn restart(&mut self) {
+        let _ = self.child.kill().await;
+        for _ in 0..50 {
+            if let Some(next) = Self::spawn(self.port, self.dir.clone()).await {
+                *self = next;
+                return;
+            }
+            // The port is still being released by the kernel.
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        panic!("redis-server did not restart on port {}", self.port);
+    }
+
+    async fn spawn(port: u16, dir: Option<std::path::PathBuf>) -> Option<RedisServer> {
+        let mut cmd = Command::new("redis-server");
+        cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--loglevel", "notice"]);
+        match &dir {
+            Some(d) => {
+                cmd.args(["--appendonly", "yes", "--appendfsync", "always", "--dir"])
+                    .arg(d);
+            }
+            None => {
+                cmd.args(["--appendonly", "no"]);
+            }
+        }
+        let mut child = cmd
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .kill_on_drop(true)
@@ -46,7 +89,7 @@ impl RedisServer {
             if line.contains("Ready to accept connections") {
                 // Keep draining its log so it never blocks on a full pipe.
                 tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-                return Some(RedisServer { port, child });
+                return Some(RedisServer { port, child, dir });
             }
         }
         // It exited (the port was taken between our probe and its bind).

@@ -246,7 +246,7 @@ impl CloseCode {
         code: 4008,
         name: "unavailable",
         reconnect: true,
-        description: "A backend was unavailable during the handshake; reconnect with backoff.",
+        description: "A backend was unavailable (during the handshake, or while catching up on missed events); reconnect with backoff and resume.",
     };
 
     /// Every close code, in table order.

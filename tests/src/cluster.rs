@@ -260,9 +260,16 @@ pub struct Builder {
     nodes: usize,
     assistant_delay_ms: u64,
     extra: Vec<String>,
+    persistent_redis: bool,
 }
 
 impl Builder {
+    /// Redis with an fsynced append-only file in the test's directory, so it can be restarted.
+    pub fn persistent_redis(mut self) -> Self {
+        self.persistent_redis = true;
+        self
+    }
+
     pub fn nodes(mut self, n: usize) -> Self {
         self.nodes = n;
         self
@@ -282,7 +289,13 @@ impl Builder {
 
     pub async fn start(self) -> Cluster {
         let dir = TmpDir::new(&self.tag);
-        let redis = RedisServer::start().await;
+        let redis = if self.persistent_redis {
+            let data = dir.0.join("redis");
+            std::fs::create_dir_all(&data).expect("redis dir");
+            RedisServer::start_persistent(&data).await
+        } else {
+            RedisServer::start().await
+        };
         let prefix = format!("sys-{}-{}:", self.tag, std::process::id());
         let mut args: Vec<String> = [
             "--listen",
@@ -342,6 +355,7 @@ impl Cluster {
             nodes: 3,
             assistant_delay_ms: 0,
             extra: Vec::new(),
+            persistent_redis: false,
         }
     }
 

@@ -17,6 +17,14 @@ use tokio::sync::{mpsc, watch};
 use crate::client::{Client, Incoming};
 use crate::{WAIT, WORKSPACE};
 
+/// Resolves at `at`, or never.
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
 /// Who the participant is.
 #[derive(Debug, Clone)]
 pub enum Role {
@@ -40,6 +48,8 @@ pub struct View {
     pub sent: Vec<String>,
     /// How many times it re-sent a message after a reconnect.
     pub resent: usize,
+    /// Messages refused as `retryable` (store unavailable) and sent again.
+    pub retried: usize,
     pub reconnects: usize,
     /// The nodes it was served by, in order.
     pub nodes: Vec<SocketAddr>,
@@ -118,6 +128,7 @@ impl Participant {
         let mut tick = tokio::time::interval(self.interval);
         let mut backoff = Duration::from_millis(50);
         let mut failures = 0;
+        let mut retry_at: Option<tokio::time::Instant> = None;
         loop {
             let last_seen = view.seqs.iter().copied().max().unwrap_or(0);
             let done = unacked.is_empty() && view.sent.len() == self.messages;
@@ -162,6 +173,7 @@ impl Participant {
                             }
                         }
                         Some("ack") => {
+                            backoff = Duration::from_millis(50);
                             let id = f["client_id"].as_str().expect("client_id").to_owned();
                             unacked.retain(|(u, _)| *u != id);
                             let seq = f["seq"].as_u64().expect("seq");
@@ -169,6 +181,13 @@ impl Participant {
                                 assert_eq!(old, seq, "{}: {id} acked twice with different seqs", self.name);
                             }
                             let _ = progress.send(Progress::Acked(self.name.clone(), view.acked.len()));
+                        }
+                        // The store is briefly unavailable (Redis restarting): the protocol says
+                        // retry the same frame later; the client id makes that safe.
+                        Some("error") if f["retryable"] == true && f["client_id"].is_string() => {
+                            view.retried += 1;
+                            retry_at = Some(tokio::time::Instant::now() + backoff);
+                            backoff = (backoff * 2).min(Duration::from_secs(1));
                         }
                         Some("error") => panic!("{}: {f}", self.name),
                         _ => {}
@@ -182,6 +201,16 @@ impl Participant {
                     unacked.push((id.clone(), text.clone()));
                     if c.try_send(&self.message(&id, &text)).await.is_err() {
                         client = None;
+                    }
+                }
+                () = sleep_until(retry_at), if retry_at.is_some() => {
+                    retry_at = None;
+                    for (id, text) in &unacked {
+                        view.resent += 1;
+                        if c.try_send(&self.message(id, text)).await.is_err() {
+                            client = None;
+                            break;
+                        }
                     }
                 }
                 _ = target.changed() => {}

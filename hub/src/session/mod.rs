@@ -321,8 +321,11 @@ where
         {
             Ok(events) => events,
             Err(e) => {
-                let frame = crate::node::error_frame(&e, conversation_id);
-                return self.send_error(frame).await;
+                // The client would otherwise sit on a gap until the next event: close with
+                // "reconnect", so it resumes by sequence number once the store is back.
+                tracing::debug!(conversation_id, error = %e, "catch-up failed; asking the client to reconnect");
+                self.close(CloseCode::UNAVAILABLE).await;
+                return Err(Gone);
             }
         };
         for event in events {

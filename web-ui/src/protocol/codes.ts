@@ -46,7 +46,7 @@ export const CLOSE_CODES: Record<number, CloseCodeInfo> = {
   4005: { code: 4005, name: "too_slow", reconnect: true, description: "The client fell behind its outbound queue; reconnect and resume by sequence number." },
   4006: { code: 4006, name: "idle_timeout", reconnect: true, description: "Nothing was heard from the client for too long." },
   4007: { code: 4007, name: "workspace_not_found", reconnect: false, description: "The workspace in the handshake does not exist." },
-  4008: { code: 4008, name: "unavailable", reconnect: true, description: "A backend was unavailable during the handshake; reconnect with backoff." },
+  4008: { code: 4008, name: "unavailable", reconnect: true, description: "A backend was unavailable (during the handshake, or while catching up on missed events); reconnect with backoff and resume." },
 };
 
 export const CloseCode = {
