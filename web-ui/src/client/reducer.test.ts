@@ -1,6 +1,6 @@
 // @vitest-environment node
 import { describe, expect, it } from "vitest";
-import type { ServerFrame } from "../protocol/frames";
+import type { DraftState, ServerFrame } from "../protocol/frames";
 import {
   aiControl,
   alice,
@@ -17,7 +17,7 @@ import {
   visitorMessage,
 } from "../test/fixtures";
 import { MAX_AUDIT, reduce, resumeFrames, type ClientAction } from "./reducer";
-import { sortedOnline, timeline, unreadCount, waitingCount } from "./selectors";
+import { sortedOnline, timeline, unreadCount, visibleDraft, waitingCount } from "./selectors";
 import { initialState, type ClientState } from "./state";
 
 const frame = (f: ServerFrame): ClientAction => ({ type: "frame", frame: f });
@@ -405,10 +405,51 @@ describe("team and audit (owners and editors)", () => {
   });
 });
 
+const draft = (text: string, state: DraftState = "streaming", draftId = "d1", conversationId = "c1"): ClientAction =>
+  frame({ type: "ai_draft", conversation_id: conversationId, draft_id: draftId, text, state });
+
 describe("assistant drafts and human requests", () => {
-  it("leaves AI drafts to the stored message, and ends a human request that expired", () => {
-    const s = run([frame(history("c1", [visitorMessage(1)]))], opened());
-    expect(reduce(s, frame({ type: "ai_draft", conversation_id: "c1", draft_id: "d1", text: "We ship", state: "streaming" }))).toBe(s);
+  const open = () => run([frame(history("c1", [visitorMessage(1)]))], opened());
+
+  it("shows the AI's draft growing (the whole text so far), replaced by the stored reply", () => {
+    let s = run([draft("We "), draft("We ship ")], open());
+    expect(conv(s).draft).toEqual({ id: "d1", text: "We ship " });
+    expect(visibleDraft(conv(s))).toEqual({ id: "d1", text: "We ship " });
+    expect(reduce(s, draft("We ship "))).toBe(s); // a repeated frame changes nothing
+    s = run([event("c1", aiMessage(2, "We ship today."))], s);
+    expect(conv(s).draft).toBeNull();
+    s = run([draft("", "done"), draft("We ship today.")], s); // a late frame of the stored draft
+    expect(conv(s).draft).toBeNull();
+    expect(timeline(conv(s))).toHaveLength(2);
+  });
+
+  it("has no bubble before the first words; done and discarded remove the draft; another id replaces it", () => {
+    expect(visibleDraft(conv(run([draft(" ")], open())))).toBeNull();
+    const streaming = run([draft("Sorry")], open());
+    expect(conv(run([draft("", "done")], streaming)).draft).toBeNull();
+    expect(conv(run([draft("", "discarded")], streaming)).draft).toBeNull();
+    const replaced = run([draft("Our", "streaming", "d2")], streaming);
+    expect(conv(replaced).draft).toEqual({ id: "d2", text: "Our" });
+    expect(conv(run([draft("", "discarded", "d1")], replaced)).draft).toEqual({ id: "d2", text: "Our" });
+  });
+
+  it("a takeover, closing the conversation or losing the socket removes the draft", () => {
+    const streaming = run([draft("We ship")], open());
+    const taken = run([event("c1", { seq: 2, at: 2, type: "operator_joined", operator: bob, epoch: 1 })], streaming);
+    expect(conv(taken).draft).toBeNull();
+    // The cancelled reply's stray frames show nothing while an operator holds it.
+    expect(reduce(taken, draft("Anything", "streaming", "d9"))).toBe(taken);
+    expect(conv(run([{ type: "close_requested", conversationId: "c1" }], streaming)).draft).toBeNull();
+    expect(conv(run([{ type: "socket_closed", code: 1006, reason: "", delayMs: 100 }], streaming)).draft).toBeNull();
+  });
+
+  it("ignores drafts of conversations that are not open", () => {
+    const s = open();
+    expect(reduce(s, draft("elsewhere", "streaming", "d1", "c2"))).toBe(s);
+  });
+
+  it("ends a human request that expired", () => {
+    const s = open();
     const asked = run([event("c1", { seq: 2, at: 2, type: "human_requested", by: "visitor" })], s);
     expect(conv(asked).needsHuman).toBe(true);
     const expired = run([event("c1", { seq: 3, at: 3, type: "human_request_expired", waited_ms: 120_000 })], asked);

@@ -80,6 +80,7 @@ export function reduce(state: ClientState, action: ClientAction): ClientState {
         ...c,
         open: false,
         typing: noTyping,
+        ...endDraft(c),
       }));
     case "resync_sent":
       return updateConversation(state, action.conversationId, (c) => ({ ...c, resyncFrom: null }));
@@ -192,8 +193,9 @@ function reduceFrame(state: ClientState, frame: ServerFrame): ClientState {
         (c) => ({ ...c, control: newerControl(c.control, frame.control), pending: null, error: null }),
       );
     case "ai_draft":
-      // The dashboard shows the AI's reply once it is stored (its `message` event), not as it grows.
-      return state;
+      // Only conversations on screen show the reply growing.
+      if (!state.conversations[frame.conversation_id]) return state;
+      return updateConversation(state, frame.conversation_id, (c) => applyDraft(c, frame));
     case "typing": {
       if (!state.conversations[frame.conversation_id]) return state;
       return updateConversation(state, frame.conversation_id, (c) => ({
@@ -375,6 +377,25 @@ export function openFrame(c: ConversationState, from: number = c.lastSeq): Opera
 
 const noTyping: TypingState = { visitor: false, ai: false, operators: [] };
 
+/** The draft's bubble goes, and late frames of it are ignored. */
+function endDraft(c: ConversationState): Pick<ConversationState, "draft" | "endedDraft"> {
+  return { draft: null, endedDraft: c.draft?.id ?? c.endedDraft };
+}
+
+/** `ai_draft`: `streaming` with the whole reply so far (another id replaces the draft), then `done` or `discarded`. */
+function applyDraft(c: ConversationState, frame: Extract<ServerFrame, { type: "ai_draft" }>): ConversationState {
+  if (frame.state !== "streaming") {
+    // Only the draft it names ends.
+    const draft = c.draft?.id === frame.draft_id ? null : c.draft;
+    if (draft === c.draft && c.endedDraft === frame.draft_id) return c;
+    return { ...c, draft, endedDraft: frame.draft_id };
+  }
+  // A late frame of an ended draft, or of a reply a takeover cancelled: not shown.
+  if (frame.draft_id === c.endedDraft || c.control?.holder.kind === "operator") return c;
+  if (c.draft?.id === frame.draft_id && c.draft.text === frame.text) return c;
+  return { ...c, draft: { id: frame.draft_id, text: frame.text } };
+}
+
 function applyLiveEvent(c: ConversationState, event: ConversationEvent): ConversationState {
   if (hasSeq(c, event.seq)) return c; // duplicate (e.g. history and live frame overlapping)
   const gap = c.loaded && event.seq > c.lastSeq + 1;
@@ -399,7 +420,9 @@ function applyLiveEvent(c: ConversationState, event: ConversationEvent): Convers
             );
       // The holder writing is the activity that keeps control: the idle warning no longer applies.
       const idleWarning = author.kind === "operator" ? null : next.idleWarning;
-      return { ...next, typing, outbox, idleWarning };
+      // The stored AI reply replaces its draft.
+      const drafts = author.kind === "ai" ? endDraft(next) : {};
+      return { ...next, typing, outbox, idleWarning, ...drafts };
     }
     case "operator_joined":
       return {
@@ -410,6 +433,8 @@ function applyLiveEvent(c: ConversationState, event: ConversationEvent): Convers
         }),
         needsHuman: false,
         idleWarning: null,
+        // A takeover cancels the reply being written.
+        ...endDraft(next),
       };
     case "operator_left":
       return {
@@ -501,7 +526,7 @@ function withAlert(
 }
 
 function settle(c: ConversationState): ConversationState {
-  return { ...c, typing: noTyping, pending: null };
+  return { ...c, typing: noTyping, pending: null, ...endDraft(c) };
 }
 
 function failSending(c: ConversationState, text: string): ConversationState {

@@ -1,7 +1,7 @@
 /** Derived views of `ClientState`, kept pure so the ordering and status rules are unit-tested. */
 import type { ConversationEvent, ConversationSummary, Plan, Role } from "../protocol/frames";
 import { roleSeesTeam, waitsForHuman } from "./reducer";
-import type { ClientState, ConversationState, OutgoingMessage, Session } from "./state";
+import type { AiDraft, ClientState, ConversationState, OutgoingMessage, Session } from "./state";
 
 export { roleSeesTeam, waitsForHuman };
 
@@ -78,4 +78,9 @@ export function timeline(c: ConversationState): TimelineItem[] {
     if (!shown.has(m.clientId)) items.push({ kind: "pending", message: m });
   }
   return items;
+}
+
+/** The AI's reply being written, once it has words (before that the typing line says "thinking"). */
+export function visibleDraft(c: ConversationState): AiDraft | null {
+  return c.draft && c.draft.text.trim() !== "" ? c.draft : null;
 }

@@ -65,6 +65,12 @@ export interface TypingState {
   operators: OperatorRef[];
 }
 
+/** The AI's reply while it is being written (`ai_draft` frames): the whole text so far. */
+export interface AiDraft {
+  id: string;
+  text: string;
+}
+
 export interface ConversationState {
   id: string;
   /** We want this conversation's live events (re-opened after every reconnect). */
@@ -87,6 +93,14 @@ export interface ConversationState {
   resyncFrom: number | null;
   /** The hub's `control_warning`: the holder is idle and loses control at `releaseAt` unless they act. */
   idleWarning: { holderId: string; releaseAt: number } | null;
+  /**
+   * The AI's reply being written, shown as a muted bubble after the timeline. It goes when the
+   * draft is done or discarded, when the stored reply arrives, at a takeover and when the socket
+   * or the conversation closes.
+   */
+  draft: AiDraft | null;
+  /** The last draft that ended: its late frames must not bring it back. */
+  endedDraft: string | null;
 }
 
 export interface ClientState {
@@ -146,5 +160,7 @@ export function emptyConversation(id: string): ConversationState {
     outbox: [],
     resyncFrom: null,
     idleWarning: null,
+    draft: null,
+    endedDraft: null,
   };
 }

@@ -80,6 +80,50 @@ describe("ConversationView", () => {
     expect(screen.getByText(/AI assistant is thinking…/)).toBeInTheDocument();
   });
 
+  it("shows the AI's reply growing as a muted draft after the timeline, thinking only before its first words", () => {
+    const aiTyping = frame({ type: "typing", conversation_id: "c1", author: { kind: "ai" }, active: true });
+    const draft = (text: string) => frame({ type: "ai_draft", conversation_id: "c1", draft_id: "d1", text, state: "streaming" });
+    const base = [frame(history("c1", [visitorMessage(1, "How long does shipping take?")])), aiTyping];
+    const { rerender } = render(<></>);
+    const view = (actions: ClientAction[]) => {
+      const s = stateWith(actions);
+      rerender(
+        <ConversationView
+          conversation={s.conversations.c1!}
+          summary={undefined}
+          session={session}
+          connected
+          actions={{ takeover: vi.fn(), release: vi.fn(), send: vi.fn(), setTyping: vi.fn(), retry: vi.fn(), dismissError: vi.fn() }}
+        />,
+      );
+    };
+    view(base);
+    expect(screen.getByText("AI assistant is thinking…")).toBeInTheDocument();
+    expect(document.querySelector(".msg--draft")).toBeNull();
+
+    view([...base, draft("We ship "), draft("We ship within 1 business day")]);
+    const log = screen.getByRole("log", { name: "Conversation history" });
+    const items = within(log).getAllByRole("listitem");
+    expect(items).toHaveLength(2);
+    const last = items[1]!;
+    expect(last).toHaveClass("msg--draft");
+    expect(last).toHaveAttribute("aria-busy", "true");
+    expect(last).toHaveTextContent(/^AIAI assistantwriting…We ship within 1 business day$/);
+    expect(screen.queryByText("AI assistant is thinking…")).toBeNull();
+
+    view([...base, draft("We ship "), frame({ type: "event", conversation_id: "c1", event: aiMessage(2, "We ship within 1 business day.") })]);
+    expect(document.querySelector(".msg--draft")).toBeNull();
+    expect(within(screen.getByRole("log", { name: "Conversation history" })).getAllByRole("listitem")[1]).toHaveTextContent(
+      "We ship within 1 business day.",
+    );
+
+    view([...base, draft("We ship "), frame({ type: "ai_draft", conversation_id: "c1", draft_id: "d1", text: "", state: "discarded" })]);
+    expect(document.querySelector(".msg--draft")).toBeNull();
+
+    view([...base, draft("We ship "), frame({ type: "event", conversation_id: "c1", event: { seq: 2, at: 2, type: "operator_joined", operator: bob, epoch: 1 } })]);
+    expect(document.querySelector(".msg--draft")).toBeNull();
+  });
+
   it("does not tell the operator that they themselves are typing", () => {
     renderView(
       stateWith([

@@ -1,7 +1,7 @@
 import { useEffect, useLayoutEffect, useRef } from "react";
 import type { ConversationEvent, ConversationSummary, OperatorRef } from "../protocol/frames";
 import { DEFAULT_OPERATOR_NAME } from "../protocol/frames";
-import { controlView, timeline, type TimelineItem } from "../client/selectors";
+import { controlView, timeline, visibleDraft, type TimelineItem } from "../client/selectors";
 import type { ConversationState, OutgoingMessage, Session } from "../client/state";
 import { Avatar } from "./Avatar";
 import { ControlBar, type ControlActions } from "./ControlBar";
@@ -21,6 +21,7 @@ export function ConversationView({ conversation: c, summary, session, connected,
   // The Online list follows presence live; the history frame only knew it at open time.
   const visitorOnline = summary?.visitor_online ?? c.visitorOnline;
   const items = timeline(c);
+  const draft = visibleDraft(c);
   const logRef = useRef<HTMLOListElement>(null);
 
   // Follow new messages, unless the operator scrolled up to read older ones.
@@ -28,7 +29,7 @@ export function ConversationView({ conversation: c, summary, session, connected,
   useLayoutEffect(() => {
     const el = logRef.current;
     if (el && pinned.current) el.scrollTop = el.scrollHeight;
-  }, [items.length, c.typing.visitor, c.typing.ai]);
+  }, [items.length, c.typing.visitor, c.typing.ai, draft?.text]);
 
   const holderText =
     control.kind === "ai" ? "AI assistant" : control.kind === "self" ? "You" : control.kind === "other" ? control.name : "…";
@@ -63,6 +64,22 @@ export function ConversationView({ conversation: c, summary, session, connected,
         {items.map((item) => (
           <TimelineRow key={itemKey(item)} item={item} session={session} visitorLabel={label} onRetry={actions.retry} />
         ))}
+        {draft && (
+          // Not stored yet: muted, "writing…" instead of a time, and busy so screen readers
+          // wait for the stored reply rather than read every word.
+          <li key={`d${draft.id}`} className="msg msg--ai msg--draft" aria-busy="true" data-draft-id={draft.id}>
+            <div className="msg__body">
+              <Avatar kind="ai" name="AI assistant" />
+              <div>
+                <div className="msg__head">
+                  <span className="msg__name">AI assistant</span>
+                  <span className="msg__time">writing…</span>
+                </div>
+                <p className="msg__text">{draft.text}</p>
+              </div>
+            </div>
+          </li>
+        )}
       </ol>
 
       <TypingLine conversation={c} selfId={session.operator.id} />
@@ -206,7 +223,8 @@ function noticeText(e: NoticeEvent, session: Session): string {
 function TypingLine({ conversation: c, selfId }: { conversation: ConversationState; selfId: string }) {
   const lines: string[] = [];
   if (c.typing.visitor) lines.push("Visitor is typing…");
-  if (c.typing.ai) lines.push("AI assistant is thinking…");
+  // Once the reply's first words show, its growing bubble says it all.
+  if (c.typing.ai && !visibleDraft(c)) lines.push("AI assistant is thinking…");
   // Another tab of the same operator may echo back; nobody needs to be told they are typing.
   for (const op of c.typing.operators) if (op.id !== selfId) lines.push(`${op.name} is typing…`);
   // Kept mounted (empty) so the layout does not jump when someone starts typing.
