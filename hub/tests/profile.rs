@@ -153,6 +153,9 @@ async fn upload_save_and_serve_an_avatar() {
 #[tokio::test]
 async fn profile_changes_are_audited() {
     let th = TestHub::start().await;
+    let mut olivia = th.operator("olivia", Role::Owner).await;
+    olivia.send(json!({"type": "subscribe_team"})).await;
+    olivia.until_type("audit_snapshot").await;
     let token = th.token("martin", "demo-pro", Role::Operator);
     assert_eq!(
         put(&th, &token, json!({"display_name": "M"})).await.status,
@@ -168,6 +171,10 @@ async fn profile_changes_are_audited() {
     let last = log.last().expect("an entry");
     assert_eq!(last.action, protocol::AuditAction::ProfileChanged);
     assert_eq!(last.actor.as_ref().expect("actor").id, "martin");
+    // Owners watching the team see it live.
+    let live = olivia.until_type("audit_entry").await;
+    assert_eq!(live["entry"]["action"], "profile_changed");
+    assert_eq!(live["entry"]["actor"]["id"], "martin");
 }
 
 #[tokio::test]
