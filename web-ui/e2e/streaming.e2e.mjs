@@ -1,0 +1,405 @@
+#!/usr/bin/env node
+// End-to-end test of a streamed AI reply and of "Talk to a human", seen from both sides: the real
+// hub binary (its embedded knowledge assistant streams replies word by word, paced by
+// `--assistant-delay-ms 1500`), the embeddable widget on the hub's demo shop page (/dev/demo) and
+// the built dashboard, in headless Chromium. Run with `npm run e2e` (builds first, then runs
+// take-control.e2e.mjs, profile.e2e.mjs and this).
+//
+//   (a) Martin has the visitor's conversation open. The visitor asks "How long does shipping
+//       take?": the widget says the AI is thinking, then shows one partial AI bubble that grows
+//       (at least two different partial texts, each the start of the answer, observed by a
+//       MutationObserver in each page), then the stored answer; the dashboard shows the same
+//       draft growing as a muted "writing…" bubble, then the stored answer.
+//   (b) The visitor presses "Talk to a human": the widget says a teammate has been asked to join
+//       and offers the button no more; Martin's Online list puts the conversation first, flagged
+//       "Needs human", even after another visitor writes later, and counts it in the tab title.
+//   (c) Martin takes control: the widget says "Human joined the chat" (Martin has no profile in
+//       a fresh hub), and "Talk to a human" stays hidden while he holds the conversation.
+//
+// Environment:
+//   HUB_BIN       hub binary (default ../target/debug/hub, relative to web-ui/)
+//   CHROMIUM_BIN  Chromium executable (default /usr/bin/chromium)
+//   E2E_TIMEOUT_MS  deadline of each waiting step (default 15000)
+//   E2E_STREAMING_ARTIFACTS  directory for this run's screenshots (default: a new temporary
+//                   directory; its path is printed either way)
+//   E2E_DOC_SCREENSHOTS=1  after a passing run, also copy the screenshots into ../docs/images/
+//
+// Every wait is for a selector or a condition, bounded by a deadline that only turns a hang into
+// a failure: nothing here sleeps to let something happen.
+
+import { spawn } from "node:child_process";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+import WebSocket from "ws";
+
+const WEB_UI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const HUB_BIN = path.resolve(WEB_UI, process.env.HUB_BIN ?? "../target/debug/hub");
+const CHROMIUM_BIN = process.env.CHROMIUM_BIN ?? "/usr/bin/chromium";
+const DIST = path.join(WEB_UI, "dist");
+const STEP_MS = Number(process.env.E2E_TIMEOUT_MS ?? 15_000);
+const ARTIFACTS = process.env.E2E_STREAMING_ARTIFACTS
+  ? path.resolve(process.env.E2E_STREAMING_ARTIFACTS)
+  : mkdtempSync(path.join(os.tmpdir(), "take-control-streaming-e2e-"));
+const DOC_SCREENSHOTS = process.env.E2E_DOC_SCREENSHOTS === "1";
+const DOC_IMAGES = path.resolve(WEB_UI, "..", "docs", "images");
+
+const WORKSPACE = "demo-pro";
+const QUESTION = "How long does shipping take?";
+/** The start of the demo knowledge file's answer to QUESTION. */
+const ANSWER_START = "We ship within";
+
+/** Cleanups run last-in first-out, whatever happened. */
+const cleanups = [];
+const hubLog = [];
+/** Screenshots taken so far, by file name. */
+const shots = [];
+
+function step(text) {
+  console.log(`  ✓ ${text}`);
+}
+
+async function screenshot(page, name) {
+  const file = `${name}.png`;
+  await page.screenshot({ path: path.join(ARTIFACTS, file) });
+  shots.push(file);
+}
+
+function copyDocScreenshots() {
+  mkdirSync(DOC_IMAGES, { recursive: true });
+  for (const f of shots) copyFileSync(path.join(ARTIFACTS, f), path.join(DOC_IMAGES, f));
+  step(`copied ${shots.length} screenshots into ${path.relative(process.cwd(), DOC_IMAGES) || DOC_IMAGES}`);
+}
+
+function withDeadline(promise, label, ms = STEP_MS) {
+  let timer;
+  const deadline = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${label}`)), ms);
+  });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
+
+function check(condition, message) {
+  if (!condition) throw new Error(message);
+}
+
+// --- the hub ---------------------------------------------------------------------------------
+
+async function startHub() {
+  // 1.5 s of "thinking" and streaming: long enough to see the reply grow, short enough to wait for.
+  const args = ["--dev", "--listen", "127.0.0.1:0", "--static-dir", DIST, "--assistant-delay-ms", "1500"];
+  const child = spawn(HUB_BIN, args, { stdio: ["ignore", "pipe", "pipe"] });
+  cleanups.push(() => stopProcess(child));
+  const remember = (line) => {
+    hubLog.push(line);
+    if (hubLog.length > 400) hubLog.shift();
+  };
+  // Both pipes are drained for the hub's whole life: a full pipe would block its logging.
+  createInterface({ input: child.stderr }).on("line", remember);
+  const stdout = createInterface({ input: child.stdout });
+  return withDeadline(
+    new Promise((resolve, reject) => {
+      stdout.on("line", (line) => {
+        remember(line);
+        const m = /hub listening on (http:\/\/\S+)/.exec(line);
+        if (m) resolve(m[1].replace(/\/$/, ""));
+      });
+      child.once("error", reject);
+      child.once("exit", (code, signal) => reject(new Error(`hub exited early (code ${code}, signal ${signal})`)));
+    }),
+    "the hub's 'hub listening on' line",
+    30_000,
+  );
+}
+
+async function stopProcess(child) {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  child.kill("SIGTERM");
+  try {
+    await withDeadline(exited, "hub shutdown", 5_000);
+  } catch {
+    child.kill("SIGKILL");
+    await exited;
+  }
+}
+
+// --- another visitor, without a browser ------------------------------------------------------
+
+/** A second visitor over a plain socket: enough to make another conversation more recent. */
+async function plainVisitor(hubUrl) {
+  const ws = new WebSocket(`${hubUrl.replace(/^http/, "ws")}/ws/widget`);
+  cleanups.push(() => ws.terminate());
+  const frames = [];
+  const waiters = new Set();
+  ws.on("message", (data) => {
+    frames.push(JSON.parse(String(data)));
+    for (const w of [...waiters]) w();
+  });
+  const next = (pred, label) =>
+    withDeadline(
+      new Promise((resolve) => {
+        const look = () => {
+          const found = frames.find(pred);
+          if (found) {
+            waiters.delete(look);
+            resolve(found);
+          }
+        };
+        waiters.add(look);
+        look();
+      }),
+      `the other visitor to receive ${label}`,
+    );
+  await withDeadline(new Promise((resolve, reject) => {
+    ws.once("open", resolve);
+    ws.once("error", reject);
+  }), "the other visitor's socket to open");
+  const send = (frame) => ws.send(JSON.stringify(frame));
+  send({ type: "hello", protocol: 1, workspace_id: WORKSPACE });
+  const welcome = await next((f) => f.type === "welcome", "welcome");
+  let n = 0;
+  return {
+    conversationId: welcome.conversation_id,
+    /** Writes and waits for the hub to store it. */
+    async write(text) {
+      const clientId = `other-${++n}`;
+      send({ type: "message", client_id: clientId, text });
+      await next((f) => f.type === "ack" && f.client_id === clientId, `the ack of "${text}"`);
+    },
+  };
+}
+
+// --- browsers --------------------------------------------------------------------------------
+
+/** Pages still open, by who uses them: a failed run screenshots each of them. */
+const openPages = new Map();
+
+async function launchBrowser() {
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM_BIN,
+    headless: true,
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--no-first-run",
+      "--disable-quic",
+      "--disable-sync",
+    ],
+  });
+  cleanups.push(() => browser.close());
+  return browser;
+}
+
+/** A page in its own browser context (own storage). Page errors and console errors fail the run. */
+async function newPage(browser, who, viewport = { width: 1280, height: 800 }) {
+  const context = await browser.newContext({ viewport, deviceScaleFactor: 1 });
+  cleanups.push(() => context.close());
+  const page = await context.newPage();
+  page.setDefaultTimeout(STEP_MS);
+  page.errors = [];
+  page.on("pageerror", (e) => page.errors.push(`${who}: ${e.message}`));
+  page.on("console", (m) => m.type() === "error" && page.errors.push(`${who}: ${m.text()}`));
+  openPages.set(who, page);
+  return page;
+}
+
+// The widget's DOM is in an open shadow root; Playwright's CSS and text locators reach into it.
+const widget = (page) => page.locator("take-control-widget");
+const rowOf = (page, conversationId) => page.locator(`[role="option"][data-conversation-id="${conversationId}"]`);
+const firstRowId = (page) => page.locator('[role="option"]').first().getAttribute("data-conversation-id");
+
+/**
+ * Records, in the page, every different text a selector's element shows, from now on: a
+ * MutationObserver on `root()` (a shadow root or the document) sees each DOM change, so every
+ * step of a growing bubble is observed without polling or sleeping. `window[key]` holds the texts.
+ */
+async function recordTexts(page, key, rootScript, selector, thinking = null) {
+  await page.evaluate(
+    ({ key, rootScript, selector, thinking }) => {
+      const root = new Function(`return (${rootScript})`)();
+      const log = (window[key] = { texts: [], thinkingFirst: false });
+      const look = () => {
+        const t = root.querySelector(selector)?.textContent ?? null;
+        if (t !== null && t !== log.texts.at(-1)) log.texts.push(t);
+        if (thinking && log.texts.length === 0 && root.querySelector(thinking.selector)?.textContent === thinking.text) {
+          log.thinkingFirst = true;
+        }
+      };
+      new MutationObserver(look).observe(root, { subtree: true, childList: true, characterData: true });
+    },
+    { key, rootScript, selector, thinking },
+  );
+}
+
+/** The texts a draft went through must each be the start of the final reply, and grow. */
+function checkGrowth(who, texts, final) {
+  check(texts.length >= 2, `${who} saw ${texts.length} partial text(s) (${JSON.stringify(texts)}), not a growing reply`);
+  let previous = "";
+  for (const t of texts) {
+    check(final.startsWith(t.trimEnd()), `${who}: the partial "${t}" is not the start of the reply "${final}"`);
+    check(t.length > previous.length, `${who}: the partial "${t}" is not longer than "${previous}"`);
+    previous = t;
+  }
+}
+
+// --- the scenario ----------------------------------------------------------------------------
+
+async function main() {
+  for (const [what, file, hint] of [
+    ["hub binary", HUB_BIN, "build it with `cargo build -p take-control-hub`, or set HUB_BIN"],
+    ["Chromium", CHROMIUM_BIN, "install Debian's `chromium`, or set CHROMIUM_BIN"],
+    ["built dashboard", path.join(DIST, "index.html"), "run `npm run build`"],
+    ["built widget", path.join(DIST, "widget.js"), "run `npm run build`"],
+  ]) {
+    if (!existsSync(file)) throw new Error(`${what} not found at ${file}: ${hint}`);
+  }
+  mkdirSync(ARTIFACTS, { recursive: true });
+
+  const hubUrl = await startHub();
+  step(`hub started at ${hubUrl} (--assistant-delay-ms 1500)`);
+  const browser = await launchBrowser();
+
+  const martin = await newPage(browser, "martin");
+  await martin.goto(hubUrl);
+  await martin.locator('[data-operator-id="martin"]').click();
+  await martin.getByRole("status", { name: "Connection: Live" }).waitFor();
+
+  // The visitor arrives: the widget connects at once, so the conversation is listed before any message.
+  const visitor = await newPage(browser, "visitor", { width: 1100, height: 800 });
+  await visitor.goto(`${hubUrl}/dev/demo`);
+  const conversationId = await visitor
+    .waitForFunction(() => window.TakeControlWidget?.getState().conversationId ?? null)
+    .then((h) => h.jsonValue());
+  await rowOf(martin, conversationId).click();
+  const history = martin.getByRole("log", { name: "Conversation history" });
+  await martin.getByRole("button", { name: "Take Control", exact: true, disabled: false }).waitFor();
+  step(`a visitor on /dev/demo (conversation ${conversationId}); Martin has the conversation open`);
+
+  // (a) The question, and the answer streamed into both pages.
+  await recordTexts(visitor, "__widgetDraft", 'document.querySelector("take-control-widget").shadowRoot', ".tc-msg--partial .tc-bubble", {
+    selector: ".tc-typing",
+    text: "AI assistant is thinking…",
+  });
+  await recordTexts(martin, "__dashboardDraft", "document", ".msg--draft .msg__text");
+  const w = widget(visitor);
+  await w.locator(".tc-launcher").click();
+  const box = w.getByRole("textbox", { name: "Message" });
+  await box.fill(QUESTION);
+  await box.press("Enter");
+
+  // The first words (or, on a machine too slow to catch the ~1 s of streaming, the whole reply):
+  // the screenshots are of the reply in progress when possible; what is checked is what the
+  // observers recorded, which misses no step.
+  await visitor.waitForFunction(
+    (start) => {
+      const root = document.querySelector("take-control-widget")?.shadowRoot;
+      return root?.querySelector(".tc-msg--partial") || [...(root?.querySelectorAll(".tc-msg--ai .tc-bubble") ?? [])].some((b) => b.textContent?.startsWith(start));
+    },
+    ANSWER_START,
+  );
+  await Promise.all([screenshot(visitor, "streaming-01-widget-partial"), screenshot(martin, "streaming-02-dashboard-draft")]);
+
+  const finalBubble = w.locator(".tc-msg--ai:not(.tc-msg--partial) .tc-bubble", { hasText: ANSWER_START });
+  await finalBubble.waitFor();
+  await w.locator(".tc-msg--partial").waitFor({ state: "detached" });
+  const final = (await finalBubble.textContent()) ?? "";
+  const widgetDraft = await visitor.evaluate(() => window.__widgetDraft);
+  check(widgetDraft.thinkingFirst, "the widget did not say the AI was thinking before the first words of its reply");
+  checkGrowth("the widget", widgetDraft.texts, final);
+  check((await w.locator(".tc-msg--ai").count()) === 1, "the widget shows more than one AI bubble after the reply");
+  step(`the widget said the AI was thinking, then showed its reply growing (${widgetDraft.texts.length} partial texts), then the stored reply`);
+
+  await history.locator(".msg--ai:not(.msg--draft)", { hasText: ANSWER_START }).waitFor();
+  await history.locator(".msg--draft").waitFor({ state: "detached" });
+  const dashboardDraft = await martin.evaluate(() => window.__dashboardDraft);
+  checkGrowth("the dashboard", dashboardDraft.texts, final);
+  step(`the dashboard showed the same draft growing (${dashboardDraft.texts.length} partial texts) as a muted bubble, then the stored reply`);
+
+  // (b) Another visitor writes: the most recent conversation, listed first while nobody waits.
+  const other = await plainVisitor(hubUrl);
+  await other.write("Do you have the Summit 40 backpack in green?");
+  await rowOf(martin, other.conversationId).getByText("Summit 40").waitFor();
+  check((await firstRowId(martin)) === other.conversationId, "the most recent conversation is not listed first");
+
+  const ask = w.getByRole("button", { name: "Talk to a human" });
+  await ask.click();
+  await w.locator(".tc-notice", { hasText: "A teammate has been asked to join" }).waitFor();
+  await w.getByRole("status").filter({ hasText: "Waiting for a teammate to join…" }).waitFor();
+  check(!(await ask.isVisible()), '"Talk to a human" is still offered while the request waits');
+  step('the visitor pressed "Talk to a human"; the widget said a teammate has been asked to join');
+
+  const row = rowOf(martin, conversationId);
+  await row.getByText("Needs human").waitFor();
+  // The other visitor writes again, later: the waiting conversation stays on top all the same.
+  await other.write("And in blue?");
+  await rowOf(martin, other.conversationId).getByText("And in blue?").waitFor();
+  check((await firstRowId(martin)) === conversationId, "the conversation waiting for a human is not listed first");
+  check(/needs a human/.test((await row.getAttribute("aria-label")) ?? ""), "the row does not say it needs a human");
+  await martin.waitForFunction(() => document.title.startsWith("(1) "));
+  await screenshot(martin, "streaming-03-dashboard-needs-human");
+  step('Martin\'s Online list shows it first, flagged "Needs human" (also after a later message elsewhere), counted in the tab title');
+
+  // (c) Martin takes control.
+  await martin.getByRole("button", { name: "Take Control", exact: true, disabled: false }).click();
+  await martin.getByRole("textbox", { name: "Message to the visitor" }).waitFor();
+  await w.locator(".tc-notice", { hasText: "Human joined the chat" }).waitFor();
+  await w.locator(".tc-who", { hasText: "Human" }).waitFor();
+  check(!(await ask.isVisible()), '"Talk to a human" is offered while an operator holds the conversation');
+  check(!(await w.getByText("Waiting for a teammate to join…").isVisible()), "the widget still says it waits for a teammate");
+  await row.getByText("Needs human").waitFor({ state: "detached" });
+  await screenshot(visitor, "streaming-04-widget-joined");
+  step('Martin took control; the widget said "Human joined the chat" and offers "Talk to a human" no more');
+
+  const pageErrors = [...openPages.values()].flatMap((p) => p.errors);
+  if (pageErrors.length > 0) throw new Error(`pages logged errors:\n    ${pageErrors.join("\n    ")}`);
+  if (DOC_SCREENSHOTS) copyDocScreenshots();
+}
+
+async function failureScreenshots() {
+  for (const [who, page] of openPages) {
+    if (page.isClosed()) continue;
+    try {
+      await page.screenshot({ path: path.join(ARTIFACTS, `failure-${who}.png`), timeout: 5_000 });
+      console.error(`  saved ${path.join(ARTIFACTS, `failure-${who}.png`)}`);
+    } catch (e) {
+      console.error(`  no failure screenshot of ${who}: ${e instanceof Error ? e.message.split("\n")[0] : e}`);
+    }
+  }
+}
+
+async function runCleanups() {
+  for (const c of cleanups.reverse()) {
+    try {
+      await c();
+    } catch (e) {
+      console.error(`cleanup failed: ${e instanceof Error ? e.message : e}`);
+    }
+  }
+}
+
+let failed = false;
+process.once("SIGINT", () => {
+  failed = true;
+  void runCleanups().then(() => process.exit(130));
+});
+const started = Date.now();
+try {
+  console.log("Streamed AI reply and Talk to a human end-to-end");
+  console.log(`  screenshots: ${ARTIFACTS}`);
+  await main();
+  console.log(`PASS (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+} catch (e) {
+  failed = true;
+  console.error(`\nFAIL: ${e instanceof Error ? e.message : e}`);
+  await failureScreenshots();
+  if (hubLog.length > 0) console.error(`\n--- last hub output ---\n${hubLog.slice(-60).join("\n")}`);
+} finally {
+  await runCleanups();
+}
+process.exit(failed ? 1 : 0);
