@@ -10,11 +10,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt, future};
+use hyper::upgrade::OnUpgrade;
+use hyper_util::rt::TokioIo;
 use serde::Deserialize;
 use tokio::net::TcpListener;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::protocol::frame::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tracing::{info, warn};
 use warp::http::StatusCode;
-use warp::ws::{Message, WebSocket, Ws};
 use warp::{Filter, Rejection, Reply};
 
 use crate::assistant::Assistant;
@@ -346,20 +351,20 @@ fn routes(hub: Hub) -> warp::filters::BoxedFilter<(warp::reply::Response,)> {
         .and(with_hub(hub.clone()))
         .then(audit_export);
     let widget = warp::path!("ws" / "widget")
-        .and(warp::ws())
+        .and(ws_upgrade())
         .and(with_hub(hub.clone()))
         .and(warp::header::optional::<String>("origin"))
         .and(client_ip(hub.config().client_ip_header.clone()))
         .map(
-            |ws: Ws, hub: Hub, origin: Option<String>, ip: Option<IpAddr>| {
-                upgrade(ws, hub, Kind::Widget(origin), ip)
+            |up: Upgrade, hub: Hub, origin: Option<String>, ip: Option<IpAddr>| {
+                upgrade(up, hub, Kind::Widget(origin), ip)
             },
         );
     let operator = warp::path!("ws" / "operator")
-        .and(warp::ws())
+        .and(ws_upgrade())
         .and(with_hub(hub.clone()))
         .and(client_ip(hub.config().client_ip_header.clone()))
-        .map(|ws: Ws, hub: Hub, ip: Option<IpAddr>| upgrade(ws, hub, Kind::Operator, ip));
+        .map(|up: Upgrade, hub: Hub, ip: Option<IpAddr>| upgrade(up, hub, Kind::Operator, ip));
     let mut api = healthz
         .or(readyz)
         .unify()
@@ -487,7 +492,50 @@ fn client_ip(
         )
 }
 
-fn upgrade(ws: Ws, hub: Hub, kind: Kind, ip: Option<IpAddr>) -> warp::reply::Response {
+/// A WebSocket upgrade request. The hub accepts upgrades itself instead of with warp's `ws()`,
+/// whose configuration cannot set tungstenite's read buffer: 128 KiB allocated and zeroed per
+/// connection by default, which was 90 % of an idle widget's memory (docs/benchmarks.md).
+struct Upgrade {
+    key: String,
+    on_upgrade: Option<OnUpgrade>,
+}
+
+/// Each connection's read buffer: chat frames are small; a larger frame grows it as needed.
+const READ_BUFFER: usize = 4 * 1024;
+/// Written frames are buffered up to this before tungstenite writes without a flush (the
+/// sessions flush each batch themselves).
+const WRITE_BUFFER: usize = 16 * 1024;
+
+/// A `GET` with `Connection: upgrade`, `Upgrade: websocket`, version 13 and a key (RFC 6455 4.2.1).
+fn ws_upgrade() -> impl Filter<Extract = (Upgrade,), Error = Rejection> + Clone {
+    warp::get()
+        .and(warp::header::<String>("connection"))
+        .and(warp::header::<String>("upgrade"))
+        .and(warp::header::<String>("sec-websocket-version"))
+        .and(warp::header::<String>("sec-websocket-key"))
+        .and(warp::ext::optional::<OnUpgrade>())
+        .and_then(
+            |connection: String,
+             upgrade: String,
+             version: String,
+             key: String,
+             on_upgrade: Option<OnUpgrade>| async move {
+                let upgrades = connection
+                    .split(',')
+                    .any(|t| t.trim().eq_ignore_ascii_case("upgrade"));
+                if upgrades
+                    && upgrade.trim().eq_ignore_ascii_case("websocket")
+                    && version.trim() == "13"
+                {
+                    Ok(Upgrade { key, on_upgrade })
+                } else {
+                    Err(warp::reject::reject())
+                }
+            },
+        )
+}
+
+fn upgrade(up: Upgrade, hub: Hub, kind: Kind, ip: Option<IpAddr>) -> warp::reply::Response {
     // Refused before the upgrade: a connect flood costs a header parse, not a session.
     if let Some(ip) = ip
         && let Err(wait) = hub
@@ -517,16 +565,43 @@ fn upgrade(ws: Ws, hub: Hub, kind: Kind, ip: Option<IpAddr>) -> warp::reply::Res
         .max_frame_bytes
         .saturating_mul(4)
         .max(256 * 1024);
-    let tracker = hub.inner().tasks.clone();
-    ws.max_message_size(hard_cap)
-        .max_frame_size(hard_cap)
-        .on_upgrade(move |socket| tracker.track_future(serve_socket(socket, hub, kind)))
-        .into_response()
+    let config = WebSocketConfig::default()
+        .read_buffer_size(READ_BUFFER)
+        .write_buffer_size(WRITE_BUFFER)
+        .max_message_size(Some(hard_cap))
+        .max_frame_size(Some(hard_cap));
+    let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(up.key.as_bytes());
+    if let Some(on_upgrade) = up.on_upgrade {
+        let tracker = hub.inner().tasks.clone();
+        tracker.spawn(async move {
+            match on_upgrade.await {
+                Ok(upgraded) => {
+                    let io = TokioIo::new(upgraded);
+                    let ws = WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await;
+                    serve_socket(ws, hub, kind).await;
+                }
+                Err(e) => tracing::debug!(error = %e, "WebSocket upgrade failed"),
+            }
+        });
+    }
+    let mut res = warp::reply::Response::default();
+    *res.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let h = res.headers_mut();
+    use warp::http::header::{CONNECTION, HeaderValue, SEC_WEBSOCKET_ACCEPT, UPGRADE};
+    h.insert(CONNECTION, HeaderValue::from_static("upgrade"));
+    h.insert(UPGRADE, HeaderValue::from_static("websocket"));
+    if let Ok(v) = HeaderValue::from_str(&accept) {
+        h.insert(SEC_WEBSOCKET_ACCEPT, v);
+    }
+    res
 }
 
-async fn serve_socket(socket: WebSocket, hub: Hub, kind: Kind) {
+async fn serve_socket<S>(socket: WebSocketStream<S>, hub: Hub, kind: Kind)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send,
+{
     let (sink, stream) = socket.split();
-    let sink = sink.with(|out: WsOut| future::ready(Ok::<_, warp::Error>(to_message(out))));
+    let sink = sink.with(|out: WsOut| future::ready(Ok::<_, WsError>(to_message(out))));
     let stream = stream.map(from_message);
     futures_util::pin_mut!(sink);
     futures_util::pin_mut!(stream);
@@ -539,22 +614,21 @@ async fn serve_socket(socket: WebSocket, hub: Hub, kind: Kind) {
 fn to_message(out: WsOut) -> Message {
     match out {
         WsOut::Text(t) => Message::text(t),
-        WsOut::Ping => Message::ping(Vec::new()),
-        WsOut::Close(code, reason) => Message::close_with(code, reason),
+        WsOut::Ping => Message::Ping(bytes::Bytes::new()),
+        WsOut::Close(code, reason) => Message::Close(Some(CloseFrame {
+            code: code.into(),
+            reason: reason.into(),
+        })),
     }
 }
 
-fn from_message(m: Result<Message, warp::Error>) -> WsIn {
+fn from_message(m: Result<Message, WsError>) -> WsIn {
     match m {
-        Ok(m) if m.is_text() => match m.to_str() {
-            Ok(t) => WsIn::Text(t.to_owned()),
-            Err(()) => WsIn::Binary,
-        },
-        Ok(m) if m.is_binary() => WsIn::Binary,
-        Ok(m) if m.is_close() => WsIn::Close,
-        Ok(_) => WsIn::Alive,
-        // warp hides tungstenite's error kinds; a capacity error is the one that mentions it.
-        Err(e) if e.to_string().contains("too long") => WsIn::TooBig,
+        Ok(Message::Text(t)) => WsIn::Text(t.as_str().to_owned()),
+        Ok(Message::Binary(_)) => WsIn::Binary,
+        Ok(Message::Close(_)) => WsIn::Close,
+        Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_)) => WsIn::Alive,
+        Err(WsError::Capacity(_)) => WsIn::TooBig,
         Err(_) => WsIn::Close,
     }
 }
