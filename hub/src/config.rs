@@ -256,9 +256,11 @@ impl Config {
         }
     }
 
-    /// How often a node refreshes presence and checks holdings: well inside the grace.
+    /// How often a node refreshes presence, checks holdings and expires requests for a human:
+    /// well inside the grace and the human wait, so neither runs late by more than a fraction.
     pub fn housekeeping_interval(&self) -> Duration {
-        Duration::from_millis((self.holder_grace_ms / 3).clamp(10, self.sweep_interval_ms.max(10)))
+        let tightest = (self.holder_grace_ms / 3).min(self.human_wait_ms / 4);
+        Duration::from_millis(tightest.clamp(10, self.sweep_interval_ms.max(10)))
     }
 
     pub fn decode_limits(&self) -> protocol::decode::Limits {
