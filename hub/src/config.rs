@@ -270,3 +270,31 @@ impl Config {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn housekeeping_keeps_up_with_the_grace_and_the_human_wait() {
+        let mut c = Config::for_tests();
+        c.holder_grace_ms = 60_000;
+        c.sweep_interval_ms = 10_000;
+        c.human_wait_ms = 120_000;
+        assert_eq!(
+            c.housekeeping_interval(),
+            Duration::from_secs(10),
+            "the sweep caps it"
+        );
+        c.human_wait_ms = 2_000;
+        assert_eq!(c.housekeeping_interval(), Duration::from_millis(500));
+        c.holder_grace_ms = 900;
+        assert_eq!(c.housekeeping_interval(), Duration::from_millis(300));
+        c.holder_grace_ms = 0;
+        assert_eq!(
+            c.housekeeping_interval(),
+            Duration::from_millis(10),
+            "never a busy loop"
+        );
+    }
+}

@@ -500,8 +500,9 @@ struct Upgrade {
     on_upgrade: Option<OnUpgrade>,
 }
 
-/// Each connection's read buffer: chat frames are small; a larger frame grows it as needed.
-const READ_BUFFER: usize = 4 * 1024;
+/// Each connection's read buffer, zeroed before every read: chat frames are small (a larger
+/// frame takes more reads, and grows the buffer as needed).
+const READ_BUFFER: usize = 1024;
 /// Written frames are buffered up to this before tungstenite writes without a flush (the
 /// sessions flush each batch themselves).
 const WRITE_BUFFER: usize = 16 * 1024;

@@ -460,7 +460,10 @@ where
             incoming = stream.next() => {
                 last_heard = Instant::now();
                 match incoming {
-                    Some(WsIn::Text(text)) => handler.on_text(conn, text).await,
+                    // Boxed, here and below: these futures are large and short-lived, and an
+                    // idle connection (most of them) should not carry their size for its whole
+                    // life (docs/benchmarks.md, idle).
+                    Some(WsIn::Text(text)) => Box::pin(handler.on_text(conn, text)).await,
                     Some(WsIn::Binary) => conn
                         .send_error(ErrorFrame::with_message(
                             ErrorCode::BadFrame,
@@ -473,7 +476,7 @@ where
                     Some(WsIn::Close) | None => return,
                 }
             }
-            Some(item) = conn.rx.rx.recv() => conn.deliver_batch(item).await.map(|()| Flow::Continue),
+            Some(item) = conn.rx.rx.recv() => Box::pin(conn.deliver_batch(item)).await.map(|()| Flow::Continue),
             _ = ticker.tick() => {
                 if last_heard.elapsed() >= idle {
                     Ok(Flow::Close(CloseCode::IDLE_TIMEOUT))

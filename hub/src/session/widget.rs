@@ -19,31 +19,37 @@ where
     S: Sink<WsOut> + Unpin + Send,
     R: Stream<Item = WsIn> + Unpin,
 {
-    let (workspace_id, token, last_seq) =
-        match read_hello(&hub, &mut sink, &mut stream, decode::widget_frame).await {
-            None => return,
-            Some(WidgetFrame::Hello {
-                protocol,
-                workspace_id,
-                visitor_token,
-                last_seq,
-            }) => {
-                if let Err(e) = check_protocol(protocol) {
-                    return refuse(&mut sink, e).await;
-                }
-                (workspace_id, visitor_token, last_seq.unwrap_or(0))
-            }
-            Some(_) => {
-                return refuse(&mut sink, ErrorFrame::new(ErrorCode::HandshakeRequired)).await;
-            }
-        };
-    let (meta, token) = match hub
-        .visitor_sign_in(&workspace_id, token.as_deref(), origin.as_deref())
-        .await
+    let (workspace_id, token, last_seq) = match Box::pin(read_hello(
+        &hub,
+        &mut sink,
+        &mut stream,
+        decode::widget_frame,
+    ))
+    .await
     {
-        Ok(ok) => ok,
-        Err(e) => return refuse(&mut sink, e).await,
+        None => return,
+        Some(WidgetFrame::Hello {
+            protocol,
+            workspace_id,
+            visitor_token,
+            last_seq,
+        }) => {
+            if let Err(e) = check_protocol(protocol) {
+                return refuse(&mut sink, e).await;
+            }
+            (workspace_id, visitor_token, last_seq.unwrap_or(0))
+        }
+        Some(_) => {
+            return refuse(&mut sink, ErrorFrame::new(ErrorCode::HandshakeRequired)).await;
+        }
     };
+    let (meta, token) =
+        match Box::pin(hub.visitor_sign_in(&workspace_id, token.as_deref(), origin.as_deref()))
+            .await
+        {
+            Ok(ok) => ok,
+            Err(e) => return refuse(&mut sink, e).await,
+        };
 
     let mut conn = Conn::new(hub.clone(), sink, ConnKind::Widget);
     let conversation_id = meta.id.clone();
@@ -60,15 +66,13 @@ where
         conversation_id: conversation_id.clone(),
         workspace_id: meta.workspace_id.clone(),
     };
-    if session
-        .start(&mut conn, &meta, token, last_seq)
-        .await
-        .is_ok()
-    {
+    let started = Box::pin(session.start(&mut conn, &meta, token, last_seq)).await;
+    drop(meta);
+    if started.is_ok() {
         run_loop(&mut conn, &mut stream, &mut session).await;
     }
-    hub.unregister(conn.rx.id).await;
-    hub.visitor_presence(&conversation_id, -1).await;
+    Box::pin(hub.unregister(conn.rx.id)).await;
+    Box::pin(hub.visitor_presence(&conversation_id, -1)).await;
     hub.metrics().bump(&hub.metrics().sessions_closed, 1);
     tracing::info!(conversation_id, "visitor disconnected");
 }

@@ -141,6 +141,29 @@ impl Client {
         }
     }
 
+    /// Like [`Client::until`], but a close is an answer too: `Err` with its close frame.
+    pub async fn until_or_closed(
+        &mut self,
+        pred: impl Fn(&Value) -> bool,
+    ) -> Result<Value, Option<CloseFrame>> {
+        loop {
+            let next = tokio::time::timeout(WAIT, self.ws.next())
+                .await
+                .expect("a frame within the wait bound");
+            match next {
+                Some(Ok(Message::Text(t))) => {
+                    let v: Value = serde_json::from_str(&t).expect("json frame");
+                    if pred(&v) {
+                        return Ok(v);
+                    }
+                }
+                Some(Ok(Message::Close(c))) => return Err(c),
+                Some(Ok(_)) => {}
+                Some(Err(_)) | None => return Err(None),
+            }
+        }
+    }
+
     /// Skip frames until one of `type` arrives.
     pub async fn until_type(&mut self, t: &str) -> Value {
         self.until(|f| f["type"] == t).await
