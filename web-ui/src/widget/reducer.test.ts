@@ -157,6 +157,16 @@ describe("closes", () => {
     expect(widgetCloseAction(4999, false)).toBe("reconnect");
   });
 
+  it("a page whose origin the workspace did not allow stops for good, saying so", () => {
+    const s = run(
+      initialWidgetState("demo-pro"),
+      { type: "connect_started" },
+      frame({ type: "error", code: "forbidden", message: "origin https://evil.example may not open this workspace's widget", retryable: false }),
+      { type: "socket_closed", code: 4001, delayMs: 0 },
+    );
+    expect(s.connection).toMatchObject({ status: "stopped", fatal: true, text: "This chat is not available on this site." });
+  });
+
   it("a welcome for another conversation replaces what was shown but keeps unsent messages", () => {
     let s = run(connected(), frame(historyFrame([aiSaid(1, "old conversation")])), { type: "message_queued", clientId: "w-1", text: "keep me" });
     s = run(s, { type: "socket_closed", code: 1006, delayMs: 0 }, { type: "connect_started" }, frame(welcome("tok-2", "cv_new")));

@@ -48,6 +48,7 @@ const VISITOR_TEXT: Partial<Record<ErrorCode, string>> = {
   unavailable: "The chat is temporarily unavailable; trying again.",
   internal: "Something went wrong; trying again.",
   workspace_not_found: "This chat is not available.",
+  forbidden: "This chat is not available on this site.",
   unsupported_protocol: "This chat needs an update. Please reload the page.",
 };
 
@@ -194,6 +195,8 @@ function reduceError(state: WidgetState, err: ErrorFrame): WidgetState {
       error: text,
     }));
   }
+  // This page may not open the workspace's chat: no retry can change that.
+  if (err.code === "forbidden" && state.connection.status === "connecting") return { ...state, notice: text, refused: true };
   // A refused request for a human (throttled, say): offer the button again.
   const base: WidgetState = state.humanRequest === "asking" ? { ...state, humanRequest: "none" } : state;
   // A throttled typing frame and the like: nothing the visitor needs to read.
@@ -232,9 +235,9 @@ function reduceClosed(state: WidgetState, code: number, delayMs: number): Widget
     // A request still on its way may be lost with the socket; one that arrived is in the next history.
     humanRequest: state.humanRequest === "asking" ? "none" : state.humanRequest,
   };
-  const action = widgetCloseAction(code, state.token !== null);
+  const action = state.refused ? "stop" : widgetCloseAction(code, state.token !== null);
   if (action === "stop") {
-    const fatal = FATAL_CLOSES.has(code);
+    const fatal = FATAL_CLOSES.has(code) || state.refused;
     const text = state.notice ?? (fatal ? visitorErrorText(code === CloseCode.WORKSPACE_NOT_FOUND ? "workspace_not_found" : "unsupported_protocol") : "The chat was disconnected.");
     return {
       ...base,

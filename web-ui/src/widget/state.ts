@@ -81,6 +81,8 @@ export interface WidgetState {
   unread: number;
   /** A visitor-facing line about the last refusal not tied to a message. */
   notice: string | null;
+  /** The hub refused this page (`forbidden`: an origin the workspace did not allow). */
+  refused: boolean;
 }
 
 export const noTyping: WidgetTyping = { ai: false, operator: null };
@@ -108,5 +110,6 @@ export function initialWidgetState(
     open: false,
     unread: 0,
     notice: null,
+    refused: false,
   };
 }
