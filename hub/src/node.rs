@@ -32,7 +32,7 @@ use crate::control::{Actor, ControlError, Fence, HoldCheck};
 use crate::directory::Directory;
 use crate::metrics::Metrics;
 use crate::ratelimit::KeyedLimiter;
-use crate::registry::{ConnId, Delivery, Outbound, Registry};
+use crate::registry::{ConnId, Delivery, Frames, Outbound, Registry};
 use crate::store::{
     Announce, Appended, ConversationMeta, Draft, NewConversation, Store, StoreError,
 };
@@ -950,14 +950,14 @@ impl Hub {
                     author: author.for_visitor(),
                     active,
                 });
-                Outbound::Frame {
+                Outbound::frame(Frames {
                     for_operators: frame_json(&ServerFrame::Typing {
                         conversation_id,
                         author,
                         active,
                     }),
                     for_visitors: Some(for_visitors),
-                }
+                })
             }
             BusMessage::AiDraft {
                 conversation_id,
@@ -971,33 +971,35 @@ impl Hub {
                     text,
                     state,
                 });
-                Outbound::Frame {
+                Outbound::frame(Frames {
                     for_operators: frame.clone(),
                     for_visitors: Some(frame),
-                }
+                })
             }
-            BusMessage::Summary { summary, .. } => Outbound::Frame {
+            BusMessage::Summary { summary, .. } => Outbound::frame(Frames {
                 for_operators: frame_json(&ServerFrame::OnlineUpdate {
                     conversation: summary,
                 }),
                 for_visitors: None,
-            },
+            }),
             BusMessage::Removed {
                 conversation_id, ..
-            } => Outbound::Frame {
+            } => Outbound::frame(Frames {
                 for_operators: frame_json(&ServerFrame::OnlineRemove { conversation_id }),
                 for_visitors: None,
-            },
-            BusMessage::TeamChanged { workspace_id } => Outbound::TeamRefresh(workspace_id.into()),
-            BusMessage::Audit { entry, .. } => Outbound::Frame {
+            }),
+            BusMessage::TeamChanged { workspace_id } => {
+                Outbound::TeamRefresh(Arc::new(workspace_id))
+            }
+            BusMessage::Audit { entry, .. } => Outbound::frame(Frames {
                 for_operators: frame_json(&ServerFrame::AuditEntry { entry }),
                 for_visitors: None,
-            },
+            }),
             BusMessage::ControlWarning {
                 conversation_id,
                 holder_id,
                 release_at,
-            } => Outbound::Frame {
+            } => Outbound::frame(Frames {
                 for_operators: frame_json(&ServerFrame::ControlWarning {
                     conversation_id,
                     holder_id,
@@ -1005,7 +1007,7 @@ impl Hub {
                     release_at,
                 }),
                 for_visitors: None,
-            },
+            }),
         };
         let out = self.inner.registry.fan_out(topic, &item);
         if out.kicked > 0 {

@@ -35,22 +35,32 @@ pub struct Delivery {
     pub for_visitors: Arc<str>,
 }
 
-/// What a connection's writer receives.
+/// What a connection's writer receives. One pointer wide: each connection's queue allocates its
+/// first block of slots up front, so the slot size is paid by every idle connection.
 #[derive(Debug, Clone)]
 pub enum Outbound {
     /// A sequenced event: the connection checks it against its cursor before sending.
     Event(Arc<Delivery>),
-    /// An unsequenced frame, already serialized (typing, Online list changes). Visitors get
-    /// their own copy, or nothing when `for_visitors` is `None`.
-    Frame {
-        for_operators: Arc<str>,
-        for_visitors: Option<Arc<str>>,
-    },
+    /// An unsequenced frame, already serialized (typing, Online list changes).
+    Frame(Arc<Frames>),
     /// The bus may have lost messages: catch every open conversation up from the store and
     /// re-send the Online list.
     Resync,
     /// The team of this workspace changed: watchers re-read it.
-    TeamRefresh(Arc<str>),
+    TeamRefresh(Arc<String>),
+}
+
+/// An unsequenced frame for operators, and the copy visitors get (`None`: not for visitors).
+#[derive(Debug)]
+pub struct Frames {
+    pub for_operators: Arc<str>,
+    pub for_visitors: Option<Arc<str>>,
+}
+
+impl Outbound {
+    pub fn frame(frames: Frames) -> Outbound {
+        Outbound::Frame(Arc::new(frames))
+    }
 }
 
 /// Who is behind a connection, for presence.
@@ -237,10 +247,15 @@ mod tests {
     use super::*;
 
     fn frame() -> Outbound {
-        Outbound::Frame {
+        Outbound::frame(Frames {
             for_operators: "o".into(),
             for_visitors: Some("v".into()),
-        }
+        })
+    }
+
+    #[test]
+    fn a_queue_slot_is_one_pointer_and_a_tag() {
+        assert_eq!(std::mem::size_of::<Outbound>(), 16);
     }
 
     #[test]

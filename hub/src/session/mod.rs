@@ -347,10 +347,7 @@ where
     /// Deliver one item of the outbound queue, keeping each conversation gap-free.
     pub async fn deliver(&mut self, item: Outbound) -> Result<(), Gone> {
         match item {
-            Outbound::Frame {
-                for_operators,
-                for_visitors,
-            } => match self.pick(&for_operators, for_visitors.as_deref()) {
+            Outbound::Frame(f) => match self.pick(&f.for_operators, f.for_visitors.as_deref()) {
                 Some(text) => self.send_raw(text).await,
                 None => Ok(()),
             },
