@@ -205,6 +205,7 @@ export const WIDGET_CSS = `
 .tc *,.tc *::before,.tc *::after{box-sizing:border-box}
 .tc button,.tc textarea{font:inherit;color:inherit;letter-spacing:inherit;text-transform:none;margin:0}
 .tc [hidden]{display:none!important}
+.tc-sr{position:absolute;width:1px;height:1px;overflow:hidden;clip-path:inset(50%);white-space:nowrap}
 .tc-launcher{position:fixed;right:20px;bottom:20px;width:56px;height:56px;border-radius:50%;border:0;padding:0;cursor:pointer;background:#6d28d9;color:#fff;box-shadow:0 6px 20px rgb(0 0 0/.25);display:flex;align-items:center;justify-content:center;z-index:2147483000}
 .tc-launcher:hover{background:#5b21b6}
 .tc-launcher svg{width:26px;height:26px}

@@ -51,7 +51,10 @@ export function createView(root: ShadowRoot, hubOrigin: string, h: ViewHandlers,
   badge.hidden = true;
   launcher.append(svg, badge);
 
+  // A non-modal dialog: it takes focus when opened and gives it back to the launcher when closed,
+  // but traps nothing (Tab may leave it for the page).
   const panel = make("section", "tc-panel");
+  panel.id = "tc-panel";
   panel.setAttribute("role", "dialog");
   panel.setAttribute("aria-label", title);
   panel.hidden = true;
@@ -69,10 +72,14 @@ export function createView(root: ShadowRoot, hubOrigin: string, h: ViewHandlers,
   retryConn.type = "button";
   conn.append(connText, retryConn);
 
+  // The list is not live itself (it would also read out the visitor's own messages, and each one
+  // again when it is stored): `said` is, and gets each new answer and notice once (see `update`).
   const log = make("div", "tc-log");
   log.setAttribute("role", "log");
-  log.setAttribute("aria-live", "polite");
+  log.setAttribute("aria-live", "off");
   log.setAttribute("aria-label", "Messages");
+  const said = make("div", "tc-sr");
+  said.setAttribute("aria-live", "polite");
   const empty = make("p", "tc-empty", "Ask us anything. Our assistant answers right away, and a teammate can join whenever you need a person.");
   const typing = make("div", "tc-typing");
   typing.setAttribute("aria-live", "polite");
@@ -93,17 +100,22 @@ export function createView(root: ShadowRoot, hubOrigin: string, h: ViewHandlers,
   const sendBtn = make("button", "tc-send", "Send");
   sendBtn.type = "submit";
   form.append(input, sendBtn);
-  panel.append(header, conn, empty, log, typing, human, form);
+  panel.append(header, conn, empty, log, said, typing, human, form);
   wrap.append(panel, launcher);
   root.append(wrap);
 
   let open = false;
+  /** The visitor closed the chat (×, Escape): focus goes back to the launcher, even from nowhere. */
+  const shut = () => {
+    h.toggle(false);
+    launcher.focus();
+  };
   launcher.addEventListener("click", () => h.toggle(!open));
-  close.addEventListener("click", () => h.toggle(false));
+  close.addEventListener("click", shut);
   retryConn.addEventListener("click", () => h.reconnect());
   askHuman.addEventListener("click", () => h.askHuman());
   panel.addEventListener("keydown", (e) => {
-    if (e.key === "Escape") h.toggle(false);
+    if (e.key === "Escape" && !e.isComposing) shut();
   });
   const submit = () => {
     if (h.send(input.value)) input.value = "";
@@ -129,9 +141,19 @@ export function createView(root: ShadowRoot, hubOrigin: string, h: ViewHandlers,
     return messageNode(doc, clientId ? { ...item.message, onRetry: () => h.retry(clientId) } : item.message, hubOrigin);
   };
 
-  const renderLog = (items: TimelineItem[]): boolean => {
+  /** What a new line says to a screen reader: answers and notices, not the visitor's own words, not a partial reply. */
+  const speech = (item: TimelineItem): string | null => {
+    if (item.kind === "notice") return item.text;
+    const { author, text, partial } = item.message;
+    if (author.kind === "visitor" || partial) return null;
+    return `${author.kind === "ai" ? "AI assistant" : visitorName(author)}: ${text}`;
+  };
+
+  /** Renders the lines; returns whether to scroll to the bottom, and what the new lines say. */
+  const renderLog = (items: TimelineItem[]): [boolean, string[]] => {
     const nearBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 60;
     const seen = new Set<string>();
+    const spoken: string[] = [];
     let appended = false;
     items.forEach((item, i) => {
       seen.add(item.key);
@@ -140,6 +162,10 @@ export function createView(root: ShadowRoot, hubOrigin: string, h: ViewHandlers,
       if (!line || line.sig !== sig) {
         const node = build(item);
         if (line) line.node.replaceWith(node);
+        else {
+          const words = speech(item);
+          if (words !== null) spoken.push(words);
+        }
         line = { sig, node };
         lines.set(item.key, line);
         appended = true;
@@ -152,19 +178,28 @@ export function createView(root: ShadowRoot, hubOrigin: string, h: ViewHandlers,
         lines.delete(key);
       }
     }
-    return appended && nearBottom;
+    return [appended && nearBottom, spoken];
   };
+
+  // A conversation's first history is on screen at once and not read out; what comes after it
+  // (live, or missed while reconnecting) is.
+  let listening = false;
 
   const update = (s: WidgetState) => {
     if (s.open !== open) {
       open = s.open;
+      // Closed while focus was inside (by the page's script, say): it goes to the launcher, not the page's body.
+      const focused = panel.contains(root.activeElement);
       panel.hidden = !open;
-      launcher.setAttribute("aria-label", open ? "Close chat" : "Open chat");
+      said.replaceChildren(); // nothing old to read when it shows again
       launcher.setAttribute("aria-expanded", String(open));
       if (open) input.focus();
+      else if (focused) launcher.focus(); // after aria-expanded: on a phone the launcher is hidden while open
     }
     badge.hidden = s.unread === 0;
     badge.textContent = s.unread > 9 ? "9+" : String(s.unread);
+    // The badge is drawn, not read: the launcher's name carries the count.
+    launcher.setAttribute("aria-label", open ? "Close chat" : s.unread ? `Open chat (${badge.textContent} unread)` : "Open chat");
     who.textContent = statusLine(s.control);
 
     const c = s.connection;
@@ -201,12 +236,15 @@ export function createView(root: ShadowRoot, hubOrigin: string, h: ViewHandlers,
 
     const items = timeline(s);
     empty.hidden = items.length > 0 || c.status !== "connected";
-    if (renderLog(items) || (open && s.outbox.some((m) => m.status === "sending"))) {
+    const [scroll, spoken] = renderLog(items);
+    if (listening && open && spoken.length > 0) said.replaceChildren(...spoken.map((t) => make("p", "", t)));
+    listening = s.loaded || s.events.length > 0;
+    if (scroll || (open && s.outbox.some((m) => m.status === "sending"))) {
       log.scrollTop = log.scrollHeight;
     }
   };
 
-  launcher.setAttribute("aria-label", "Open chat");
   launcher.setAttribute("aria-expanded", "false");
+  launcher.setAttribute("aria-controls", panel.id);
   return { update, root };
 }

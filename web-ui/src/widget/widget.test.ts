@@ -317,3 +317,181 @@ describe("the widget in its shadow root", () => {
     expect($(".tc-badge")!.hidden).toBe(true);
   });
 });
+
+describe("keyboard and screen readers", () => {
+  const keydown = (target: Element, key: string, init: KeyboardEventInit = {}) => {
+    const e = new KeyboardEvent("keydown", { key, bubbles: true, cancelable: true, composed: true, ...init });
+    target.dispatchEvent(e);
+    return e;
+  };
+  const connected = (over: Partial<WidgetOptions> = {}) => {
+    const m = mount(over);
+    m.hub.last.open();
+    m.hub.last.receive(welcome());
+    return m;
+  };
+
+  it("is a named, non-modal dialog that the launcher controls", () => {
+    const { root, $ } = mount();
+    const launcher = $<HTMLButtonElement>(".tc-launcher")!;
+    const panel = $(".tc-panel")!;
+    expect(panel.getAttribute("role")).toBe("dialog");
+    expect(panel.getAttribute("aria-label")).toBe("Chat with us");
+    expect(panel.hasAttribute("aria-modal")).toBe(false);
+    expect(root.getElementById(launcher.getAttribute("aria-controls")!)).toBe(panel);
+    expect(launcher.getAttribute("aria-expanded")).toBe("false");
+  });
+
+  it("opening puts focus in the message box", () => {
+    const { root, $ } = mount();
+    $<HTMLButtonElement>(".tc-launcher")!.click();
+    expect(root.activeElement).toBe($(".tc-input"));
+  });
+
+  it("Escape closes the chat and gives focus back to the launcher", () => {
+    const { root, widget, $ } = mount();
+    const launcher = $<HTMLButtonElement>(".tc-launcher")!;
+    launcher.click();
+    const input = $<HTMLTextAreaElement>(".tc-input")!;
+    keydown(input, "Escape", { isComposing: true }); // closes an input method's candidates, not the chat
+    expect(widget.getState().open).toBe(true);
+    keydown(input, "Escape");
+    expect(widget.getState().open).toBe(false);
+    expect($(".tc-panel")!.hidden).toBe(true);
+    expect(root.activeElement).toBe(launcher);
+    expect(launcher.getAttribute("aria-expanded")).toBe("false");
+    expect(launcher.getAttribute("aria-label")).toBe("Open chat");
+    launcher.click();
+    expect(root.activeElement).toBe(input);
+    keydown($(".tc-send")!, "Escape"); // from anywhere in the panel
+    expect(root.activeElement).toBe(launcher);
+  });
+
+  it("the × button closes the chat and gives focus back to the launcher, wherever focus was", () => {
+    const { root, $ } = mount();
+    const launcher = $<HTMLButtonElement>(".tc-launcher")!;
+    launcher.click();
+    const close = $<HTMLButtonElement>(".tc-close")!;
+    expect(close.getAttribute("aria-label")).toBe("Close chat");
+    (root.activeElement as HTMLElement).blur(); // a click that focuses nothing (Safari)
+    close.click();
+    expect($(".tc-panel")!.hidden).toBe(true);
+    expect(root.activeElement).toBe(launcher);
+  });
+
+  it("closed by the page's script: focus goes to the launcher only if it was in the chat", () => {
+    const { root, widget, $ } = mount();
+    const launcher = $<HTMLButtonElement>(".tc-launcher")!;
+    widget.open();
+    expect(root.activeElement).toBe($(".tc-input"));
+    widget.open(false);
+    expect(root.activeElement).toBe(launcher);
+
+    const field = document.createElement("input");
+    document.body.append(field);
+    widget.open();
+    field.focus(); // the visitor went back to the page
+    widget.open(false);
+    expect(document.activeElement).toBe(field);
+    field.remove();
+  });
+
+  it("does not trap focus: Tab is left to the browser", () => {
+    const { $ } = mount();
+    $<HTMLButtonElement>(".tc-launcher")!.click();
+    expect(keydown($(".tc-send")!, "Tab").defaultPrevented).toBe(false);
+    expect(keydown($(".tc-input")!, "Tab", { shiftKey: true }).defaultPrevented).toBe(false);
+  });
+
+  it("every button has a name, and Talk to a human is a button", () => {
+    const { hub, $$ } = connected();
+    hub.last.receive(historyFrame([]));
+    const buttons = $$("button");
+    expect(buttons.length).toBeGreaterThanOrEqual(5);
+    for (const b of buttons) expect((b.getAttribute("aria-label") ?? b.textContent ?? "").trim()).not.toBe("");
+    expect(buttons.map((b) => b.textContent)).toContain("Talk to a human");
+    expect($$(".tc-input")[0]!.getAttribute("aria-label")).toBe("Message");
+  });
+
+  it("the launcher's name says how many answers are unread", () => {
+    const { hub, $ } = connected();
+    hub.last.receive(historyFrame([]));
+    const launcher = $<HTMLButtonElement>(".tc-launcher")!;
+    hub.last.receive(eventFrame(aiSaid(1, "Hi!")));
+    hub.last.receive(eventFrame(aiSaid(2, "Anything else?")));
+    expect(launcher.getAttribute("aria-label")).toBe("Open chat (2 unread)");
+    launcher.click();
+    expect(launcher.getAttribute("aria-label")).toBe("Close chat");
+    launcher.click();
+    expect(launcher.getAttribute("aria-label")).toBe("Open chat");
+  });
+
+  it("reads out answers and notices once, politely; not the visitor's own words, not a partial reply, not the first history", () => {
+    const { hub, widget, $ } = connected();
+    const socket = hub.last;
+    const log = $(".tc-log")!;
+    const said = () => [...$(".tc-sr")!.children].map((n) => n.textContent);
+    expect(log.getAttribute("role")).toBe("log");
+    expect(log.getAttribute("aria-live")).toBe("off");
+    expect($(".tc-sr")!.getAttribute("aria-live")).toBe("polite");
+    widget.open();
+
+    socket.receive(historyFrame([visitorSaid(1, "Hello"), aiSaid(2, "Hi! How can I help?")]));
+    expect(said()).toEqual([]); // the history is on screen, not read out
+
+    widget.sendMessage("How long does shipping take?");
+    socket.receive({ type: "ack", conversation_id: CONV, client_id: "w-1", seq: 3 });
+    socket.receive(eventFrame(visitorSaid(3, "How long does shipping take?", "w-1")));
+    expect(said()).toEqual([]);
+
+    const draft = (text: string) => socket.receive({ type: "ai_draft", conversation_id: CONV, draft_id: "d1", text, state: "streaming" });
+    draft("We ship ");
+    draft("We ship within 1 business");
+    expect(said()).toEqual([]);
+    expect($(".tc-msg--partial")!.getAttribute("aria-busy")).toBe("true");
+    socket.receive(eventFrame(aiSaid(4, "We ship within 1 business day.")));
+    expect(said()).toEqual(["AI assistant: We ship within 1 business day."]);
+
+    socket.receive(eventFrame({ seq: 5, at: 5, type: "human_requested", by: "visitor" }));
+    expect(said()).toEqual(["A teammate has been asked to join. The assistant can keep helping you meanwhile."]);
+    socket.receive({ type: "typing", conversation_id: CONV, author: { kind: "ai" }, active: false }); // an unrelated update
+    expect(said()).toEqual(["A teammate has been asked to join. The assistant can keep helping you meanwhile."]);
+
+    // Two at once are read in order.
+    socket.receive(historyFrame([joined(6, martin), operatorSaid(7, martin, "Hi, Martin here.")]));
+    expect(said()).toEqual(["Martin from Support joined the chat", "Martin from Support: Hi, Martin here."]);
+    socket.receive(eventFrame({ seq: 8, at: 8, type: "operator_left", operator: martin, epoch: 3, reason: "ended" }));
+    expect(said()).toEqual(["Martin from Support left the chat"]);
+  });
+
+  it("reads nothing out while closed (the launcher's name has the count), and nothing old when reopened", () => {
+    const { hub, widget, $ } = connected();
+    const said = () => [...$(".tc-sr")!.children].map((n) => n.textContent);
+    hub.last.receive(historyFrame([]));
+    widget.open();
+    hub.last.receive(eventFrame(aiSaid(1, "Hi!")));
+    expect(said()).toEqual(["AI assistant: Hi!"]);
+    widget.open(false);
+    expect(said()).toEqual([]);
+    hub.last.receive(eventFrame(aiSaid(2, "Still there?")));
+    expect(said()).toEqual([]);
+    expect($(".tc-launcher")!.getAttribute("aria-label")).toBe("Open chat (1 unread)");
+    widget.open();
+    expect(said()).toEqual([]);
+    hub.last.receive(eventFrame(joined(3, martin)));
+    expect(said()).toEqual(["Martin from Support joined the chat"]);
+  });
+
+  it("after a drop, reads out what arrived meanwhile, not what was already shown", () => {
+    const { hub, widget, $ } = connected();
+    widget.open();
+    const said = () => [...$(".tc-sr")!.children].map((n) => n.textContent);
+    hub.last.receive(historyFrame([visitorSaid(1, "hi"), aiSaid(2, "hello")]));
+    hub.last.serverClose(1006);
+    vi.advanceTimersByTime(20_000);
+    hub.last.open();
+    hub.last.receive(welcome());
+    hub.last.receive(historyFrame([aiSaid(2, "hello"), aiSaid(3, "Still there?")]));
+    expect(said()).toEqual(["AI assistant: Still there?"]);
+  });
+});
