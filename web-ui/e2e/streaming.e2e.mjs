@@ -5,16 +5,20 @@
 // the built dashboard, in headless Chromium. Run with `npm run e2e` (builds first, then runs
 // take-control.e2e.mjs, profile.e2e.mjs and this).
 //
+//   (0) The visitor opens the widget from the keyboard: focus lands in the message box; Escape
+//       closes the chat and focus is back on the launcher (shadow DOM, real focus rules); so does
+//       the × button at a phone's width, where the open chat hides the launcher.
 //   (a) Martin has the visitor's conversation open. The visitor asks "How long does shipping
 //       take?": the widget says the AI is thinking, then shows one partial AI bubble that grows
 //       (at least two different partial texts, each the start of the answer, observed by a
 //       MutationObserver in each page), then the stored answer; the dashboard shows the same
-//       draft growing as a muted "writing…" bubble, then the stored answer.
+//       draft growing as a muted "writing…" bubble, then the stored answer. The widget's polite
+//       live region reads the stored answer out once ("AI assistant: …").
 //   (b) The visitor presses "Talk to a human": the widget says a teammate has been asked to join
 //       and offers the button no more; Martin's Online list puts the conversation first, flagged
 //       "Needs human", even after another visitor writes later, and counts it in the tab title.
 //   (c) Martin takes control: the widget says "Human joined the chat" (Martin has no profile in
-//       a fresh hub), and "Talk to a human" stays hidden while he holds the conversation.
+//       a fresh hub; also read out), and "Talk to a human" stays hidden while he holds the conversation.
 //
 // Environment:
 //   HUB_BIN       hub binary (default ../target/debug/hub, relative to web-ui/)
@@ -288,8 +292,32 @@ async function main() {
   });
   await recordTexts(martin, "__dashboardDraft", "document", ".msg--draft .msg__text");
   const w = widget(visitor);
-  await w.locator(".tc-launcher").click();
+  // (0) Keyboard: Enter on the launcher opens the chat with focus in the box; Escape gives it back.
+  const launcher = w.locator(".tc-launcher");
   const box = w.getByRole("textbox", { name: "Message" });
+  /** The class of the element focused inside the widget's shadow root. */
+  const focusedClass = () => visitor.evaluate(() => document.querySelector("take-control-widget")?.shadowRoot?.activeElement?.className ?? null);
+  await launcher.press("Enter");
+  await w.getByRole("dialog", { name: "Chat with us" }).waitFor();
+  check((await focusedClass()) === "tc-input", `opening the chat put focus on ${await focusedClass()}, not the message box`);
+  await box.press("Escape");
+  await w.getByRole("dialog").waitFor({ state: "hidden" });
+  check((await focusedClass()) === "tc-launcher", `Escape left focus on ${await focusedClass()}, not the launcher`);
+  check((await launcher.getAttribute("aria-expanded")) === "false", "the launcher still says the chat is expanded");
+  await visitor.keyboard.press("Enter"); // the focused launcher, from the keyboard alone
+  await w.getByRole("dialog", { name: "Chat with us" }).waitFor();
+  check((await focusedClass()) === "tc-input", "reopening the chat did not put focus in the message box");
+  // On a phone the open chat fills the screen and hides the launcher: closing must show it before focusing it.
+  await visitor.setViewportSize({ width: 390, height: 800 });
+  check(!(await launcher.isVisible()), "the launcher is shown over the full-screen chat on a phone");
+  await w.getByRole("button", { name: "Close chat" }).and(w.locator(".tc-close")).press("Enter");
+  await w.getByRole("dialog").waitFor({ state: "hidden" });
+  check((await focusedClass()) === "tc-launcher", `closing the phone-sized chat left focus on ${await focusedClass()}, not the launcher`);
+  await visitor.setViewportSize({ width: 1100, height: 800 });
+  await launcher.click();
+  await w.getByRole("dialog", { name: "Chat with us" }).waitFor();
+  step("the launcher opens the chat with focus in the message box; Escape (or ×, on a phone) closes it and focus is back on the launcher");
+
   await box.fill(QUESTION);
   await box.press("Enter");
 
@@ -313,7 +341,9 @@ async function main() {
   check(widgetDraft.thinkingFirst, "the widget did not say the AI was thinking before the first words of its reply");
   checkGrowth("the widget", widgetDraft.texts, final);
   check((await w.locator(".tc-msg--ai").count()) === 1, "the widget shows more than one AI bubble after the reply");
-  step(`the widget said the AI was thinking, then showed its reply growing (${widgetDraft.texts.length} partial texts), then the stored reply`);
+  const said = w.locator(".tc-sr");
+  check((await said.textContent()) === `AI assistant: ${final}`, `the widget's live region says "${await said.textContent()}", not the stored reply`);
+  step(`the widget said the AI was thinking, then showed its reply growing (${widgetDraft.texts.length} partial texts), then the stored reply, read out once`);
 
   await history.locator(".msg--ai:not(.msg--draft)", { hasText: ANSWER_START }).waitFor();
   await history.locator(".msg--draft").waitFor({ state: "detached" });
@@ -349,6 +379,7 @@ async function main() {
   await martin.getByRole("button", { name: "Take Control", exact: true, disabled: false }).click();
   await martin.getByRole("textbox", { name: "Message to the visitor" }).waitFor();
   await w.locator(".tc-notice", { hasText: "Human joined the chat" }).waitFor();
+  await said.filter({ hasText: "Human joined the chat" }).waitFor();
   await w.locator(".tc-who", { hasText: "Human" }).waitFor();
   check(!(await ask.isVisible()), '"Talk to a human" is offered while an operator holds the conversation');
   check(!(await w.getByText("Waiting for a teammate to join…").isVisible()), "the widget still says it waits for a teammate");
