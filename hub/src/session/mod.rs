@@ -447,11 +447,11 @@ where
         let result = tokio::select! {
             biased;
             () = shutdown.cancelled() => {
-                conn.close(CloseCode::GOING_AWAY).await;
+                Box::pin(conn.close(CloseCode::GOING_AWAY)).await;
                 return;
             }
             () = slow.cancelled() => {
-                conn.close(CloseCode::TOO_SLOW).await;
+                Box::pin(conn.close(CloseCode::TOO_SLOW)).await;
                 return;
             }
             incoming = stream.next() => {
@@ -461,11 +461,11 @@ where
                     // idle connection (most of them) should not carry their size for its whole
                     // life (docs/benchmarks.md, idle).
                     Some(WsIn::Text(text)) => Box::pin(handler.on_text(conn, text)).await,
-                    Some(WsIn::Binary) => conn
+                    Some(WsIn::Binary) => Box::pin(conn
                         .send_error(ErrorFrame::with_message(
                             ErrorCode::BadFrame,
                             "binary frames are not supported; send JSON text frames",
-                        ))
+                        )))
                         .await
                         .map(|()| Flow::Continue),
                     Some(WsIn::Alive) => Ok(Flow::Continue),
@@ -478,14 +478,14 @@ where
                 if last_heard.elapsed() >= idle {
                     Ok(Flow::Close(CloseCode::IDLE_TIMEOUT))
                 } else {
-                    conn.write(WsOut::Ping).await.map(|()| Flow::Continue)
+                    Box::pin(conn.write(WsOut::Ping)).await.map(|()| Flow::Continue)
                 }
             }
         };
         match result {
             Ok(Flow::Continue) => {}
             Ok(Flow::Close(code)) => {
-                conn.close(code).await;
+                Box::pin(conn.close(code)).await;
                 return;
             }
             Err(Gone) => return,

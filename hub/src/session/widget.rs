@@ -35,12 +35,16 @@ where
             last_seq,
         }) => {
             if let Err(e) = check_protocol(protocol) {
-                return refuse(&mut sink, e).await;
+                return Box::pin(refuse(&mut sink, e)).await;
             }
             (workspace_id, visitor_token, last_seq.unwrap_or(0))
         }
         Some(_) => {
-            return refuse(&mut sink, ErrorFrame::new(ErrorCode::HandshakeRequired)).await;
+            return Box::pin(refuse(
+                &mut sink,
+                ErrorFrame::new(ErrorCode::HandshakeRequired),
+            ))
+            .await;
         }
     };
     let (meta, token) =
@@ -48,7 +52,7 @@ where
             .await
         {
             Ok(ok) => ok,
-            Err(e) => return refuse(&mut sink, e).await,
+            Err(e) => return Box::pin(refuse(&mut sink, e)).await,
         };
 
     let mut conn = Conn::new(hub.clone(), sink, ConnKind::Widget);
@@ -58,9 +62,8 @@ where
         .set_presence(conn.rx.id, Presence::Visitor(conversation_id.clone()));
     // Subscribe before reading history: whatever happens in between arrives twice and the
     // cursor drops the second copy, rather than being missed.
-    hub.subscribe(conn.rx.id, Topic::Conversation(conversation_id.clone()))
-        .await;
-    hub.visitor_presence(&conversation_id, 1).await;
+    Box::pin(hub.subscribe(conn.rx.id, Topic::Conversation(conversation_id.clone()))).await;
+    Box::pin(hub.visitor_presence(&conversation_id, 1)).await;
     tracing::info!(workspace_id = %meta.workspace_id, conversation_id, "visitor connected");
     let mut session = WidgetSession {
         conversation_id: conversation_id.clone(),
