@@ -8,8 +8,10 @@
 #   ./scripts/bench.sh ceiling   one node: step the offered load up until p99 visitor→operator passes 50 ms
 #   ./scripts/bench.sh relay3    three nodes + redis-server (+ nginx when deploy/nginx exists), 1,000 and 5,000 msg/s,
 #                                with Redis commands per persisted message
+#   ./scripts/bench.sh storm     three nodes + redis-server; 10,000 visitors on node 1, which is killed (SIGKILL);
+#                                all reconnect to nodes 2 and 3: time until resumed, lost, duplicated
 #
-# Knobs (environment): CONNECTIONS (idle), VISITORS, OPERATORS, RATES (comma separated visitor
+# Knobs (environment): CONNECTIONS (idle, storm), VISITORS, OPERATORS, RATES (comma separated visitor
 # msg/s), OP_RATIO (operator replies per visitor message), WARMUP, DURATION (seconds per step),
 # WORKSPACES (>1: a workspaces file of pro workspaces and an operator JWT secret instead of --dev
 # demo-pro), NO_ONLINE=1 (operators do not subscribe to the Online list), PERF=1 (record the
@@ -19,7 +21,7 @@ cd "$(dirname "$0")/.."
 
 scenario=${1:-}
 case "$scenario" in
-  idle | relay | ceiling | relay3) ;;
+  idle | relay | ceiling | relay3 | storm) ;;
   *)
     sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
@@ -261,6 +263,26 @@ for mon in sorted(glob.glob(f"{out}/monitor-*.txt")):
     by = ", ".join(f"{k} {v / ev:.2f}" for k, v in top.most_common())
     print(f"| {step} | {lua.get('xadd', 0)} | {sum(top.values()) / ev:.2f} | {by} | {sum(lua.values()) / ev:.2f} |")
 EOF
+    ;;
+  storm)
+    rport=$(free_port)
+    [ "$rport" != 6379 ] || rport=$(free_port)
+    redis-server --port "$rport" --bind 127.0.0.1 --save '' --appendonly no --loglevel warning \
+      >"$OUT/redis.log" 2>&1 &
+    PIDS+=($!)
+    redis_pid=$!
+    wait_port 127.0.0.1 "$rport"
+    hub_args=(--redis-url "redis://127.0.0.1:$rport/" --visitor-token-secret bench-visitor-secret)
+    urls=()
+    for i in 1 2 3; do
+      p=$(free_port)
+      start_hub "hub$i" "$p" "${hub_args[@]}"
+      urls+=(--url "ws://127.0.0.1:$p")
+    done
+    victim_pid=${PIDS[1]}
+    "$BIN/loadgen" "${urls[@]}" --hub-pid "${PIDS[2]}" --hub-pid "${PIDS[3]}" --pid "redis=$redis_pid" \
+      "${WS_ARGS[@]}" storm --connections "${CONNECTIONS:-10000}" --victim 0 --kill-pid "$victim_pid" |
+      tee -a "$OUT/report.md"
     ;;
 esac
 echo "results: $OUT/report.md" >&2

@@ -6,7 +6,9 @@
 //! - [`idle`]: hold N widget connections and report what they cost the hub in memory;
 //! - [`relay`]: operators take over every conversation (so the assistant is silent), visitors
 //!   and operators send evenly paced messages, and every delivery is timed and accounted for
-//!   (gap-free sequences, every acknowledged message delivered exactly once).
+//!   (gap-free sequences, every acknowledged message delivered exactly once);
+//! - [`storm`]: visitors on one node, the node is killed, everyone reconnects to the others:
+//!   time until all have resumed, lost and duplicated events.
 //!
 //! Hub processes given by pid are sampled from `/proc` around each measured window.
 
@@ -14,6 +16,7 @@ pub mod idle;
 pub mod procstat;
 pub mod relay;
 pub mod stats;
+pub mod storm;
 pub mod wire;
 
 use std::time::Duration;
@@ -63,6 +66,8 @@ pub enum Scenario {
     Idle(idle::IdleArgs),
     /// Visitors and operators exchange paced messages; report latency, loss, CPU per message.
     Relay(relay::RelayArgs),
+    /// Visitors on one node, the node is killed, all reconnect: time to resume, loss.
+    Storm(storm::StormArgs),
 }
 
 impl Target {
@@ -127,5 +132,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<String> {
     match &cli.scenario {
         Scenario::Idle(a) => idle::run(&cli.target, a).await.map(|r| r.text),
         Scenario::Relay(a) => relay::run(&cli.target, a).await.map(|r| r.text),
+        Scenario::Storm(a) => storm::run(&cli.target, a).await.map(|r| r.text),
     }
 }
