@@ -99,16 +99,24 @@ impl Seen {
     }
 }
 
+/// Send a message; return once it is acknowledged *and* its event has arrived (the ack and the
+/// event travel separately, in either order).
 async fn say_and_wait(ws: &mut Ws, seen: &mut Seen, client_id: &str) -> anyhow::Result<u64> {
     wire::send(
         ws,
         json!({"type": "message", "client_id": client_id, "text": "storm"}),
     )
     .await?;
+    let mut acked = None;
     loop {
+        if let Some(seq) = acked
+            && seen.seqs.contains(&seq)
+        {
+            return Ok(seq);
+        }
         let text = wire::next_text(ws).await?;
         if let Some(seq) = seen.apply(&text, client_id)? {
-            return Ok(seq);
+            acked = Some(seq);
         }
     }
 }
