@@ -217,6 +217,10 @@ if [ \"\$1\" = start ]; then timeout 2 $REDIS MONITOR > $OUT/monitor-\$2.txt 2>/
       relay "${RELAY_ARGS[@]}" --rate "${RATES:-1000,5000}" --duration-secs "${DURATION:-10}" |
       tee -a "$OUT/report.md"
     perf_stop
+    # Each hub's own counters (slow-consumer closes, resyncs, catch-ups, store errors…).
+    for i in "${!ports[@]}"; do
+      curl -s "http://127.0.0.1:${ports[$i]}/metrics" >"$OUT/metrics-hub$((i + 1)).txt" || true
+    done
     python3 - "$OUT" <<'EOF' | tee -a "$OUT/report.md"
 # Redis commands per persisted event. Every persisted event is exactly one XADD, and XADD is only
 # ever called inside the Lua scripts, so Δxadd counts persisted events (visitor and operator

@@ -99,7 +99,7 @@ pub async fn build(
     let (store, bus, inbox): (Arc<dyn Store>, Arc<dyn Bus>, _) = match &config.redis_url {
         Some(url) => {
             let redis_err = |e: redis::RedisError| StartError::Redis(e.to_string());
-            let client = redis::Client::open(url.as_str()).map_err(redis_err)?;
+            let client = crate::bus::redis::client(url).map_err(redis_err)?;
             let conn = redis::aio::ConnectionManager::new_with_config(
                 client,
                 crate::bus::redis::connection_config(),

@@ -48,6 +48,19 @@ pub fn connection_config() -> ConnectionManagerConfig {
         .set_response_timeout(Some(Duration::from_secs(2)))
 }
 
+/// A client for `url` whose connections have Nagle's algorithm off. redis-rs leaves it on by
+/// default; with several requests in flight on one multiplexed connection, a small write then
+/// waits for the ACK of the previous one, which Redis delays up to 40 ms: the three-node
+/// benchmark showed a sixth of all store calls at 25–100 ms and operators' queues overflowing
+/// behind them (docs/benchmarks.md).
+pub fn client(url: &str) -> redis::RedisResult<redis::Client> {
+    use redis::IntoConnectionInfo;
+    let info = url
+        .into_connection_info()?
+        .set_tcp_settings(redis::io::tcp::TcpSettings::default().set_nodelay(true));
+    redis::Client::open(info)
+}
+
 fn unavailable(e: redis::RedisError) -> BusError {
     BusError::Unavailable(e.to_string())
 }
@@ -69,7 +82,7 @@ impl RedisBus {
         } else {
             format!("{url}?protocol=resp3")
         };
-        let client = redis::Client::open(url).map_err(unavailable)?;
+        let client = client(&url).map_err(unavailable)?;
         let (push_tx, mut push_rx) = mpsc::unbounded_channel();
         let config = connection_config()
             .set_push_sender(push_tx)
@@ -194,6 +207,17 @@ impl Bus for RedisBus {
 mod tests {
     use super::*;
     use crate::testing::RedisServer;
+
+    #[test]
+    fn redis_connections_have_nagle_off() {
+        for url in [
+            "redis://127.0.0.1:6390/",
+            "redis://127.0.0.1:6390/?protocol=resp3",
+        ] {
+            let c = client(url).expect("a valid url");
+            assert!(c.get_connection_info().tcp_settings().nodelay(), "{url}");
+        }
+    }
 
     fn msg(n: u64) -> BusMessage {
         BusMessage::Removed {
