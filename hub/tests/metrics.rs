@@ -57,6 +57,9 @@ async fn the_counters_follow_the_story() {
         "tc_catch_ups_total",
         "tc_store_errors_total",
         "tc_bus_publish_errors_total",
+        "tc_ai_failures_total{kind=\"timeout\"}",
+        "tc_human_requests_expired_total",
+        "tc_connects_refused_total",
     ] {
         value(&after, series);
     }
