@@ -132,7 +132,11 @@ async fn hold(ws: &mut Ws, seen: &mut Seen) {
 
 #[derive(Debug)]
 pub struct StormReport {
+    pub visitors: u64,
     pub resumed: u64,
+    pub failed: u64,
+    pub lost: u64,
+    pub duplicated: u64,
     pub text: String,
 }
 
@@ -322,7 +326,14 @@ pub async fn run(target: &Target, args: &StormArgs) -> anyhow::Result<StormRepor
         &["process", "CPU during the storm (ms)", "RSS after (MiB)"],
         &rows,
     ));
-    Ok(StormReport { resumed, text })
+    Ok(StormReport {
+        visitors: n as u64,
+        resumed,
+        failed,
+        lost,
+        duplicated,
+        text,
+    })
 }
 
 fn hist_row(name: &str, h: &Hist) -> Vec<String> {

@@ -146,6 +146,11 @@ impl Node {
     }
 
     /// `kill -9`: no shutdown, no goodbye to its clients, its Redis connections just drop.
+    /// The node's process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
     pub async fn kill(&mut self) {
         let _ = self.child.kill().await;
     }
