@@ -190,10 +190,7 @@ pub fn process_avatar(bytes: &[u8]) -> Result<Avatar, Problem> {
     resized
         .write_to(&mut Cursor::new(&mut png), ImageFormat::Png)
         .map_err(|_| corrupt())?;
-    let hash = Sha256::digest(&png)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let hash = crate::util::hex(&Sha256::digest(&png));
     Ok(Avatar { png, hash })
 }
 

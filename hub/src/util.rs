@@ -1,4 +1,4 @@
-//! Small helpers shared by several modules: wall-clock time and random ids.
+//! Small helpers shared by several modules: wall-clock time, random ids, hex.
 
 use rand::Rng;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -31,6 +31,16 @@ pub fn random_id(prefix: &str) -> String {
         id.push(ALPHABET[rng.random_range(0..ALPHABET.len())] as char);
     }
     id
+}
+
+/// Lowercase hexadecimal of `bytes` (content hashes, signatures).
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(out, "{b:02x}");
+    }
+    out
 }
 
 /// A short label people can tell apart in a list, e.g. "Visitor 7F3A".

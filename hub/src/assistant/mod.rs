@@ -59,6 +59,17 @@ impl AssistantError {
     }
 }
 
+/// How an HTTP backend's request failed (both HTTP backends use reqwest).
+impl From<reqwest::Error> for AssistantError {
+    fn from(e: reqwest::Error) -> Self {
+        if e.is_timeout() {
+            AssistantError::Timeout
+        } else {
+            AssistantError::Transport(e.to_string())
+        }
+    }
+}
+
 /// The partial reply of a streaming backend: each `set` replaces the text so far. Backed by a
 /// watch channel, so a slow publisher sees only the latest text, never a queue of stale ones.
 #[derive(Debug, Clone)]

@@ -46,8 +46,7 @@ impl OpenAiAssistant {
     pub fn new(config: OpenAiConfig, api_key: Option<String>) -> Result<Self, AssistantError> {
         let client = reqwest::Client::builder()
             .connect_timeout(std::time::Duration::from_secs(5))
-            .build()
-            .map_err(|e| AssistantError::Transport(e.to_string()))?;
+            .build()?;
         Ok(OpenAiAssistant {
             config,
             api_key,
@@ -93,7 +92,7 @@ impl Assistant for OpenAiAssistant {
         if let Some(key) = &self.api_key {
             call = call.bearer_auth(key);
         }
-        let res = call.send().await.map_err(transport)?;
+        let res = call.send().await?;
         if !res.status().is_success() {
             return Err(AssistantError::Status(res.status().as_u16()));
         }
@@ -101,7 +100,7 @@ impl Assistant for OpenAiAssistant {
         let mut sse = SseParser::default();
         let mut reply = StreamedReply::default();
         while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(transport)?;
+            let chunk = chunk?;
             for data in sse.feed(&chunk) {
                 if reply.apply(&data)? {
                     req.draft.set(&reply.text);
@@ -118,14 +117,6 @@ impl Assistant for OpenAiAssistant {
         Err(AssistantError::Malformed(
             "the stream ended before the reply was complete".into(),
         ))
-    }
-}
-
-fn transport(e: reqwest::Error) -> AssistantError {
-    if e.is_timeout() {
-        AssistantError::Timeout
-    } else {
-        AssistantError::Transport(e.to_string())
     }
 }
 

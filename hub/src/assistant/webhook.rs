@@ -66,13 +66,7 @@ pub fn signature(secret: &[u8], timestamp: u64, body: &[u8]) -> String {
     mac.update(timestamp.to_string().as_bytes());
     mac.update(b".");
     mac.update(body);
-    let hex: String = mac
-        .finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    format!("v1={hex}")
+    format!("v1={}", crate::util::hex(&mac.finalize().into_bytes()))
 }
 
 impl WebhookAssistant {
@@ -80,8 +74,7 @@ impl WebhookAssistant {
         let client = reqwest::Client::builder()
             .connect_timeout(std::time::Duration::from_secs(5))
             .timeout(std::time::Duration::from_millis(config.timeout_ms))
-            .build()
-            .map_err(|e| AssistantError::Transport(e.to_string()))?;
+            .build()?;
         Ok(WebhookAssistant {
             config,
             secret,
@@ -112,12 +105,11 @@ impl Assistant for WebhookAssistant {
             )
             .body(body)
             .send()
-            .await
-            .map_err(transport)?;
+            .await?;
         if !res.status().is_success() {
             return Err(AssistantError::Status(res.status().as_u16()));
         }
-        let bytes = res.bytes().await.map_err(transport)?;
+        let bytes = res.bytes().await?;
         let reply: WebhookReply = serde_json::from_slice(&bytes)
             .map_err(|e| AssistantError::Malformed(format!("the answer is not a reply: {e}")))?;
         let text = reply.text.trim().to_owned();
@@ -128,14 +120,6 @@ impl Assistant for WebhookAssistant {
             text,
             needs_human: reply.needs_human,
         })
-    }
-}
-
-fn transport(e: reqwest::Error) -> AssistantError {
-    if e.is_timeout() {
-        AssistantError::Timeout
-    } else {
-        AssistantError::Transport(e.to_string())
     }
 }
 
@@ -151,12 +135,7 @@ mod tests {
         assert!(sig.starts_with("v1=") && sig.len() == 3 + 64, "{sig}");
         let mut mac = Hmac::<Sha256>::new_from_slice(b"Jefe").expect("key");
         mac.update(b"what do ya want for nothing?");
-        let expected: String = mac
-            .finalize()
-            .into_bytes()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let expected = crate::util::hex(&mac.finalize().into_bytes());
         assert_eq!(
             expected,
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
