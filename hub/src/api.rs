@@ -322,8 +322,7 @@ async fn upload_avatar(
 /// the content's hash), so they are cached for a year and may be embedded cross-origin.
 async fn serve_avatar(api: Api, workspace: String, file: String) -> warp::reply::Response {
     let not_found = || problem_reply(Problem::new(ProblemCode::NotFound, "No such avatar.").into());
-    let url = profile::avatar_url(&workspace, file.strip_suffix(".png").unwrap_or(""));
-    let Some(hash) = profile::avatar_hash(&workspace, &url) else {
+    let Some(hash) = profile::avatar_file_hash(&file) else {
         return not_found();
     };
     match api.hub.inner().store.avatar(&workspace, hash).await {

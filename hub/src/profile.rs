@@ -101,11 +101,16 @@ pub fn avatar_url(workspace_id: &str, hash: &str) -> String {
 
 /// The hash in an avatar URL of `workspace_id`, if it is one.
 pub fn avatar_hash<'a>(workspace_id: &str, url: &'a str) -> Option<&'a str> {
-    let hash = url
+    let file = url
         .strip_prefix("/avatars/")?
         .strip_prefix(workspace_id)?
-        .strip_prefix('/')?
-        .strip_suffix(".png")?;
+        .strip_prefix('/')?;
+    avatar_file_hash(file)
+}
+
+/// The hash in an avatar's file name (`<sha256 hex>.png`), if it is one.
+pub fn avatar_file_hash(file: &str) -> Option<&str> {
+    let hash = file.strip_suffix(".png")?;
     (hash.len() == 64 && hash.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
         .then_some(hash)
 }
