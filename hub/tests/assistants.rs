@@ -323,18 +323,7 @@ async fn a_takeover_mid_stream_cancels_it_and_removes_the_draft() {
 
     martin.say(&cid, "o1", "Hi, Martin here.").await;
     let back = Visitor::connect(th.addr(), "acme", Some(&v.token), None).await;
-    let kinds: Vec<String> = back.history["events"]
-        .as_array()
-        .expect("events")
-        .iter()
-        .map(|e| {
-            format!(
-                "{}:{}",
-                e["type"].as_str().unwrap_or(""),
-                e["author"]["kind"].as_str().unwrap_or("")
-            )
-        })
-        .collect();
+    let kinds = common::event_kinds(&back.history["events"]);
     assert_eq!(
         kinds,
         ["message:visitor", "operator_joined:", "message:operator"]

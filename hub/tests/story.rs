@@ -115,18 +115,7 @@ async fn visitor_ai_takeover_operator_end_ai_again() {
         .send(json!({"type": "open", "conversation_id": cid, "after_seq": 3}))
         .await;
     let h = martin.until(|f| f["type"] == "history").await;
-    let kinds: Vec<String> = h["events"]
-        .as_array()
-        .expect("events")
-        .iter()
-        .map(|e| {
-            format!(
-                "{}:{}",
-                e["type"].as_str().unwrap_or(""),
-                e["author"]["kind"].as_str().unwrap_or("")
-            )
-        })
-        .collect();
+    let kinds = common::event_kinds(&h["events"]);
     assert_eq!(
         kinds,
         [

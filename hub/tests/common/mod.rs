@@ -325,6 +325,22 @@ impl Client {
     }
 }
 
+/// A history's events as `type:author kind` (`operator_joined:` for events without an author).
+pub fn event_kinds(events: &Value) -> Vec<String> {
+    events
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|e| {
+            format!(
+                "{}:{}",
+                e["type"].as_str().unwrap_or(""),
+                e["author"]["kind"].as_str().unwrap_or("")
+            )
+        })
+        .collect()
+}
+
 /// An assistant the test controls: each reply waits for a permit, and reports when it starts.
 #[derive(Debug)]
 pub struct GatedAssistant {
