@@ -307,6 +307,56 @@ pub struct Flow {
 }
 
 impl Flow {
+    /// The common shape of the fault tests: a visitor and the operator holding their
+    /// conversation, both through nginx at `lb` but on different nodes, each sending `messages`
+    /// every `interval`. Returns the running flow and the two nodes.
+    pub async fn visitor_and_operator_apart(
+        lb: SocketAddr,
+        operator_id: &str,
+        messages: usize,
+        interval: Duration,
+    ) -> (Flow, SocketAddr, SocketAddr) {
+        let visitor = crate::Visitor::connect(lb, None, None).await;
+        let cid = visitor.conversation_id.clone();
+        let token = crate::operator_token(operator_id);
+        let mut operator = Client::operator(lb, &token).await;
+        while operator.node == visitor.client.node {
+            operator.close().await;
+            operator = Client::operator(lb, &token).await;
+        }
+        let control = operator.takeover(&cid).await;
+        assert_eq!(control["type"], "control", "{control}");
+        let operator_history = operator.open(&cid).await;
+        let (visitor_node, operator_node) = (visitor.client.node, operator.node);
+        let events = |h: &Value| h["events"].as_array().cloned().unwrap_or_default();
+        let participant = |name: &str, role| Participant {
+            name: name.into(),
+            role,
+            conversation_id: cid.clone(),
+            lb,
+            messages,
+            interval,
+        };
+        let flow = Flow::start(vec![
+            (
+                participant(
+                    "visitor",
+                    Role::Visitor {
+                        token: visitor.token.clone(),
+                    },
+                ),
+                visitor.client,
+                events(&visitor.history),
+            ),
+            (
+                participant("martin", Role::Operator { token }),
+                operator,
+                events(&operator_history),
+            ),
+        ]);
+        (flow, visitor_node, operator_node)
+    }
+
     /// Start each participant on its connected client with the events its history held.
     pub fn start(list: Vec<(Participant, Client, Vec<Value>)>) -> Flow {
         let (ptx, progress) = mpsc::unbounded_channel();

@@ -5,8 +5,7 @@
 
 use std::time::Duration;
 
-use system::participant::{Participant, Role};
-use system::{Client, Cluster, Flow, Visitor, check, operator_token};
+use system::{Cluster, Flow, check};
 
 const MESSAGES: usize = 90;
 
@@ -26,51 +25,14 @@ async fn pubsub_connections_cut_mid_conversation_lose_nothing() {
     let cluster = Cluster::builder("pubsub").start().await;
     let lb = cluster.lb();
 
-    let visitor = Visitor::connect(lb, None, None).await;
-    let cid = visitor.conversation_id.clone();
-    let token = operator_token("martin-ps");
-    let mut martin = Client::operator(lb, &token).await;
-    while martin.node == visitor.client.node {
-        martin.close().await;
-        martin = Client::operator(lb, &token).await;
-    }
-    let control = martin.takeover(&cid).await;
-    assert_eq!(control["type"], "control", "{control}");
-    let martin_history = martin.open(&cid).await;
+    let (mut flow, visitor_node, operator_node) =
+        Flow::visitor_and_operator_apart(lb, "martin-ps", MESSAGES, Duration::from_millis(10))
+            .await;
     println!(
         "pubsub kill: visitor on node {}, operator on node {}",
-        cluster.node_at(visitor.client.node).index,
-        cluster.node_at(martin.node).index
+        cluster.node_at(visitor_node).index,
+        cluster.node_at(operator_node).index
     );
-
-    let events = |h: &serde_json::Value| h["events"].as_array().cloned().unwrap_or_default();
-    let participant = |name: &str, role| Participant {
-        name: name.into(),
-        role,
-        conversation_id: cid.clone(),
-        lb,
-        messages: MESSAGES,
-        interval: Duration::from_millis(10),
-    };
-    let visitor_events = events(&visitor.history);
-    let visitor_token = visitor.token.clone();
-    let mut flow = Flow::start(vec![
-        (
-            participant(
-                "visitor",
-                Role::Visitor {
-                    token: visitor_token,
-                },
-            ),
-            visitor.client,
-            visitor_events,
-        ),
-        (
-            participant("martin", Role::Operator { token }),
-            martin,
-            events(&martin_history),
-        ),
-    ]);
 
     let mut killed = Vec::new();
     for k in 1..=2 {

@@ -6,8 +6,7 @@
 
 use std::time::Duration;
 
-use system::participant::{Participant, Role};
-use system::{Client, Cluster, Flow, Visitor, check, operator_token};
+use system::{Cluster, Flow, check};
 
 const MESSAGES: usize = 90;
 
@@ -19,45 +18,9 @@ async fn redis_restarts_under_traffic_lose_nothing() {
         .await;
     let lb = cluster.lb();
 
-    let visitor = Visitor::connect(lb, None, None).await;
-    let cid = visitor.conversation_id.clone();
-    let token = operator_token("martin-rr");
-    let mut martin = Client::operator(lb, &token).await;
-    while martin.node == visitor.client.node {
-        martin.close().await;
-        martin = Client::operator(lb, &token).await;
-    }
-    assert_eq!(martin.takeover(&cid).await["type"], "control");
-    let martin_history = martin.open(&cid).await;
-
-    let events = |h: &serde_json::Value| h["events"].as_array().cloned().unwrap_or_default();
-    let participant = |name: &str, role| Participant {
-        name: name.into(),
-        role,
-        conversation_id: cid.clone(),
-        lb,
-        messages: MESSAGES,
-        interval: Duration::from_millis(10),
-    };
-    let visitor_events = events(&visitor.history);
-    let visitor_token = visitor.token.clone();
-    let mut flow = Flow::start(vec![
-        (
-            participant(
-                "visitor",
-                Role::Visitor {
-                    token: visitor_token,
-                },
-            ),
-            visitor.client,
-            visitor_events,
-        ),
-        (
-            participant("martin", Role::Operator { token }),
-            martin,
-            events(&martin_history),
-        ),
-    ]);
+    let (mut flow, _, _) =
+        Flow::visitor_and_operator_apart(lb, "martin-rr", MESSAGES, Duration::from_millis(10))
+            .await;
 
     for k in 1..=2 {
         let at = k * MESSAGES / 3;
