@@ -90,6 +90,17 @@ start_hub() { # name port extra-args...
   wait_port 127.0.0.1 "$port"
 }
 
+# A redis-server of this run on a free port (never the shared 6379): sets rport and redis_pid.
+start_redis() {
+  rport=$(free_port)
+  [ "$rport" != 6379 ] || rport=$(free_port)
+  redis-server --port "$rport" --bind 127.0.0.1 --save '' --appendonly no --loglevel warning \
+    >"$OUT/redis.log" 2>&1 &
+  PIDS+=($!)
+  redis_pid=$!
+  wait_port 127.0.0.1 "$rport"
+}
+
 machine() {
   echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -r)"
 }
@@ -149,13 +160,7 @@ case "$scenario" in
     ;;
 
   relay3)
-    rport=$(free_port)
-    [ "$rport" != 6379 ] || rport=$(free_port)
-    redis-server --port "$rport" --bind 127.0.0.1 --save '' --appendonly no --loglevel warning \
-      >"$OUT/redis.log" 2>&1 &
-    PIDS+=($!)
-    redis_pid=$!
-    wait_port 127.0.0.1 "$rport"
+    start_redis
     REDIS="redis-cli -p $rport"
     hub_args=(--redis-url "redis://127.0.0.1:$rport/" --visitor-token-secret bench-visitor-secret)
     urls=()
@@ -269,13 +274,7 @@ for mon in sorted(glob.glob(f"{out}/monitor-*.txt")):
 EOF
     ;;
   storm)
-    rport=$(free_port)
-    [ "$rport" != 6379 ] || rport=$(free_port)
-    redis-server --port "$rport" --bind 127.0.0.1 --save '' --appendonly no --loglevel warning \
-      >"$OUT/redis.log" 2>&1 &
-    PIDS+=($!)
-    redis_pid=$!
-    wait_port 127.0.0.1 "$rport"
+    start_redis
     hub_args=(--redis-url "redis://127.0.0.1:$rport/" --visitor-token-secret bench-visitor-secret)
     urls=()
     for i in 1 2 3; do
