@@ -22,57 +22,29 @@
 // Every wait is for a selector or a condition, bounded by a deadline that only turns a hang into
 // a failure: nothing here sleeps to let something happen.
 
-import { spawn } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync } from "node:fs";
+import { mkdirSync, mkdtempSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { createInterface } from "node:readline";
-import { fileURLToPath } from "node:url";
 import { deflateSync } from "node:zlib";
-import { chromium } from "playwright-core";
+import {
+  DIST,
+  DOC_SCREENSHOTS,
+  checkPrerequisites,
+  launchBrowser,
+  newPage,
+  openPages,
+  run,
+  screenshots,
+  startHub,
+  step,
+} from "./harness.mjs";
 
-const WEB_UI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const HUB_BIN = path.resolve(WEB_UI, process.env.HUB_BIN ?? "../target/debug/hub");
-const CHROMIUM_BIN = process.env.CHROMIUM_BIN ?? "/usr/bin/chromium";
-const DIST = path.join(WEB_UI, "dist");
-const STEP_MS = Number(process.env.E2E_TIMEOUT_MS ?? 15_000);
 const ARTIFACTS = process.env.E2E_PROFILE_ARTIFACTS
   ? path.resolve(process.env.E2E_PROFILE_ARTIFACTS)
   : mkdtempSync(path.join(os.tmpdir(), "take-control-profile-e2e-"));
-const DOC_SCREENSHOTS = process.env.E2E_DOC_SCREENSHOTS === "1";
-const DOC_IMAGES = path.resolve(WEB_UI, "..", "docs", "images");
+const shots = screenshots(ARTIFACTS);
 
 const DISPLAY_NAME = "Martin from Support";
-
-/** Cleanups run last-in first-out, whatever happened. */
-const cleanups = [];
-const hubLog = [];
-/** Screenshots taken so far, by file name. */
-const shots = [];
-
-function step(text) {
-  console.log(`  ✓ ${text}`);
-}
-
-async function screenshot(page, name) {
-  const file = `${name}.png`;
-  await page.screenshot({ path: path.join(ARTIFACTS, file) });
-  shots.push(file);
-}
-
-function copyDocScreenshots() {
-  mkdirSync(DOC_IMAGES, { recursive: true });
-  for (const f of shots) copyFileSync(path.join(ARTIFACTS, f), path.join(DOC_IMAGES, f));
-  step(`copied ${shots.length} screenshots into ${path.relative(process.cwd(), DOC_IMAGES) || DOC_IMAGES}`);
-}
-
-function withDeadline(promise, label, ms = STEP_MS) {
-  let timer;
-  const deadline = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${label}`)), ms);
-  });
-  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
-}
 
 // --- a PNG without an image library ----------------------------------------------------------
 
@@ -121,88 +93,7 @@ function makePng(width, height) {
   return Buffer.concat([signature, pngChunk("IHDR", ihdr), pngChunk("IDAT", deflateSync(raw)), pngChunk("IEND", Buffer.alloc(0))]);
 }
 
-// --- the hub ---------------------------------------------------------------------------------
-
-async function startHub() {
-  const args = ["--dev", "--listen", "127.0.0.1:0", "--static-dir", DIST, "--assistant-delay-ms", "50"];
-  const child = spawn(HUB_BIN, args, { stdio: ["ignore", "pipe", "pipe"] });
-  cleanups.push(() => stopProcess(child));
-  const remember = (line) => {
-    hubLog.push(line);
-    if (hubLog.length > 400) hubLog.shift();
-  };
-  createInterface({ input: child.stderr }).on("line", remember);
-  const stdout = createInterface({ input: child.stdout });
-  return withDeadline(
-    new Promise((resolve, reject) => {
-      stdout.on("line", (line) => {
-        remember(line);
-        const m = /hub listening on (http:\/\/\S+)/.exec(line);
-        if (m) resolve(m[1].replace(/\/$/, ""));
-      });
-      child.once("error", reject);
-      child.once("exit", (code, signal) => reject(new Error(`hub exited early (code ${code}, signal ${signal})`)));
-    }),
-    "the hub's 'hub listening on' line",
-    30_000,
-  );
-}
-
-async function stopProcess(child) {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once("exit", resolve));
-  child.kill("SIGTERM");
-  try {
-    await withDeadline(exited, "hub shutdown", 5_000);
-  } catch {
-    child.kill("SIGKILL");
-    await exited;
-  }
-}
-
 // --- browsers --------------------------------------------------------------------------------
-
-/** Pages still open, by who uses them: a failed run screenshots each of them. */
-const openPages = new Map();
-
-async function launchBrowser() {
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM_BIN,
-    headless: true,
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--no-first-run",
-      "--disable-quic",
-      "--disable-sync",
-    ],
-  });
-  cleanups.push(() => browser.close());
-  return browser;
-}
-
-/**
- * A page in its own browser context (own storage: a new visitor, or another operator's desk).
- * Page errors and console errors fail the run, except those `allow`ed for a step that expects them.
- */
-async function newPage(browser, who, viewport = { width: 1280, height: 800 }) {
-  const context = await browser.newContext({ viewport, deviceScaleFactor: 1 });
-  cleanups.push(() => context.close());
-  const page = await context.newPage();
-  page.setDefaultTimeout(STEP_MS);
-  page.errors = [];
-  page.allowed = [];
-  page.on("pageerror", (e) => page.errors.push(`${who}: ${e.message}`));
-  page.on("console", (m) => {
-    if (m.type() !== "error") return;
-    if (page.allowed.some((re) => re.test(m.text()))) return;
-    page.errors.push(`${who}: ${m.text()}`);
-  });
-  openPages.set(who, page);
-  return page;
-}
 
 async function signIn(browser, hubUrl, operatorId) {
   const page = await newPage(browser, operatorId);
@@ -258,17 +149,10 @@ async function widgetAvatarLoaded(page) {
 // --- the scenario ----------------------------------------------------------------------------
 
 async function main() {
-  for (const [what, file, hint] of [
-    ["hub binary", HUB_BIN, "build it with `cargo build -p take-control-hub`, or set HUB_BIN"],
-    ["Chromium", CHROMIUM_BIN, "install Debian's `chromium`, or set CHROMIUM_BIN"],
-    ["built dashboard", path.join(DIST, "index.html"), "run `npm run build`"],
-    ["built widget", path.join(DIST, "widget.js"), "run `npm run build`"],
-  ]) {
-    if (!existsSync(file)) throw new Error(`${what} not found at ${file}: ${hint}`);
-  }
+  checkPrerequisites([["built widget", path.join(DIST, "widget.js"), "run `npm run build`"]]);
   mkdirSync(ARTIFACTS, { recursive: true });
 
-  const hubUrl = await startHub();
+  const hubUrl = await startHub(["--assistant-delay-ms", "50"]);
   step(`hub started at ${hubUrl}`);
   const browser = await launchBrowser();
 
@@ -289,7 +173,7 @@ async function main() {
   if ((await noraBubble.locator("img").count()) !== 0) throw new Error("the operator without a profile has an <img> avatar");
   const whoA = await w1.locator(".tc-who").textContent();
   if (whoA !== "Human") throw new Error(`the widget's status line says "${whoA}", not "Human"`);
-  await screenshot(first.page, "profile-01-widget-human");
+  await shots.take(first.page, "profile-01-widget-human");
   step('the widget said "Human joined the chat" and showed the placeholder avatar');
 
   // (b) Martin sets up his profile.
@@ -319,12 +203,12 @@ async function main() {
     (img) => img.complete && img.naturalWidth > 0,
     await previewImg.elementHandle(),
   );
-  await screenshot(martin, "profile-02-settings-preview");
+  await shots.take(martin, "profile-02-settings-preview");
   step(`the preview showed "${DISPLAY_NAME}" and the uploaded avatar, loaded`);
 
   await martin.getByRole("button", { name: "Save", exact: true }).click();
   await martin.getByRole("status").filter({ hasText: "Saved." }).filter({ hasText: `“${DISPLAY_NAME}”` }).waitFor();
-  await screenshot(martin, "profile-03-settings-saved");
+  await shots.take(martin, "profile-03-settings-saved");
   step("saved; the dashboard says it applies to new Take Control sessions");
 
   // A new visitor, and Martin takes over with his profile.
@@ -344,52 +228,12 @@ async function main() {
   if (!avatar.src.startsWith(`${hubUrl}/avatars/`)) throw new Error(`the avatar loads from ${avatar.src}, not the hub's /avatars/`);
   const whoB = await w2.locator(".tc-who").textContent();
   if (whoB !== `${DISPLAY_NAME} (human)`) throw new Error(`the widget's status line says "${whoB}"`);
-  await screenshot(second.page, "profile-04-widget-martin");
+  await shots.take(second.page, "profile-04-widget-martin");
   step(`the widget said "${DISPLAY_NAME} joined the chat"; his bubble's header has his name and avatar (${avatar.width} px wide, loaded)`);
 
   const pageErrors = [...openPages.values()].flatMap((p) => p.errors);
   if (pageErrors.length > 0) throw new Error(`pages logged errors:\n    ${pageErrors.join("\n    ")}`);
-  if (DOC_SCREENSHOTS) copyDocScreenshots();
+  if (DOC_SCREENSHOTS) shots.copyToDocs();
 }
 
-async function failureScreenshots() {
-  for (const [who, page] of openPages) {
-    if (page.isClosed()) continue;
-    try {
-      await page.screenshot({ path: path.join(ARTIFACTS, `failure-${who}.png`), timeout: 5_000 });
-      console.error(`  saved ${path.join(ARTIFACTS, `failure-${who}.png`)}`);
-    } catch (e) {
-      console.error(`  no failure screenshot of ${who}: ${e instanceof Error ? e.message.split("\n")[0] : e}`);
-    }
-  }
-}
-
-async function runCleanups() {
-  for (const c of cleanups.reverse()) {
-    try {
-      await c();
-    } catch (e) {
-      console.error(`cleanup failed: ${e instanceof Error ? e.message : e}`);
-    }
-  }
-}
-
-let failed = false;
-process.once("SIGINT", () => {
-  failed = true;
-  void runCleanups().then(() => process.exit(130));
-});
-try {
-  console.log("Operator profile end-to-end");
-  console.log(`  screenshots: ${ARTIFACTS}`);
-  await main();
-  console.log("PASS");
-} catch (e) {
-  failed = true;
-  console.error(`\nFAIL: ${e instanceof Error ? e.message : e}`);
-  await failureScreenshots();
-  if (hubLog.length > 0) console.error(`\n--- last hub output ---\n${hubLog.slice(-60).join("\n")}`);
-} finally {
-  await runCleanups();
-}
-process.exit(failed ? 1 : 0);
+await run("Operator profile end-to-end", ARTIFACTS, main);

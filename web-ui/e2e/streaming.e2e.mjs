@@ -31,105 +31,35 @@
 // Every wait is for a selector or a condition, bounded by a deadline that only turns a hang into
 // a failure: nothing here sleeps to let something happen.
 
-import { spawn } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync } from "node:fs";
+import { mkdirSync, mkdtempSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { createInterface } from "node:readline";
-import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
 import WebSocket from "ws";
+import {
+  DIST,
+  DOC_SCREENSHOTS,
+  check,
+  checkPrerequisites,
+  cleanups,
+  launchBrowser,
+  newPage,
+  openPages,
+  run,
+  screenshots,
+  startHub,
+  step,
+  withDeadline,
+} from "./harness.mjs";
 
-const WEB_UI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const HUB_BIN = path.resolve(WEB_UI, process.env.HUB_BIN ?? "../target/debug/hub");
-const CHROMIUM_BIN = process.env.CHROMIUM_BIN ?? "/usr/bin/chromium";
-const DIST = path.join(WEB_UI, "dist");
-const STEP_MS = Number(process.env.E2E_TIMEOUT_MS ?? 15_000);
 const ARTIFACTS = process.env.E2E_STREAMING_ARTIFACTS
   ? path.resolve(process.env.E2E_STREAMING_ARTIFACTS)
   : mkdtempSync(path.join(os.tmpdir(), "take-control-streaming-e2e-"));
-const DOC_SCREENSHOTS = process.env.E2E_DOC_SCREENSHOTS === "1";
-const DOC_IMAGES = path.resolve(WEB_UI, "..", "docs", "images");
+const shots = screenshots(ARTIFACTS);
 
 const WORKSPACE = "demo-pro";
 const QUESTION = "How long does shipping take?";
 /** The start of the demo knowledge file's answer to QUESTION. */
 const ANSWER_START = "We ship within";
-
-/** Cleanups run last-in first-out, whatever happened. */
-const cleanups = [];
-const hubLog = [];
-/** Screenshots taken so far, by file name. */
-const shots = [];
-
-function step(text) {
-  console.log(`  ✓ ${text}`);
-}
-
-async function screenshot(page, name) {
-  const file = `${name}.png`;
-  await page.screenshot({ path: path.join(ARTIFACTS, file) });
-  shots.push(file);
-}
-
-function copyDocScreenshots() {
-  mkdirSync(DOC_IMAGES, { recursive: true });
-  for (const f of shots) copyFileSync(path.join(ARTIFACTS, f), path.join(DOC_IMAGES, f));
-  step(`copied ${shots.length} screenshots into ${path.relative(process.cwd(), DOC_IMAGES) || DOC_IMAGES}`);
-}
-
-function withDeadline(promise, label, ms = STEP_MS) {
-  let timer;
-  const deadline = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${label}`)), ms);
-  });
-  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
-}
-
-function check(condition, message) {
-  if (!condition) throw new Error(message);
-}
-
-// --- the hub ---------------------------------------------------------------------------------
-
-async function startHub() {
-  // 1.5 s of "thinking" and streaming: long enough to see the reply grow, short enough to wait for.
-  const args = ["--dev", "--listen", "127.0.0.1:0", "--static-dir", DIST, "--assistant-delay-ms", "1500"];
-  const child = spawn(HUB_BIN, args, { stdio: ["ignore", "pipe", "pipe"] });
-  cleanups.push(() => stopProcess(child));
-  const remember = (line) => {
-    hubLog.push(line);
-    if (hubLog.length > 400) hubLog.shift();
-  };
-  // Both pipes are drained for the hub's whole life: a full pipe would block its logging.
-  createInterface({ input: child.stderr }).on("line", remember);
-  const stdout = createInterface({ input: child.stdout });
-  return withDeadline(
-    new Promise((resolve, reject) => {
-      stdout.on("line", (line) => {
-        remember(line);
-        const m = /hub listening on (http:\/\/\S+)/.exec(line);
-        if (m) resolve(m[1].replace(/\/$/, ""));
-      });
-      child.once("error", reject);
-      child.once("exit", (code, signal) => reject(new Error(`hub exited early (code ${code}, signal ${signal})`)));
-    }),
-    "the hub's 'hub listening on' line",
-    30_000,
-  );
-}
-
-async function stopProcess(child) {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once("exit", resolve));
-  child.kill("SIGTERM");
-  try {
-    await withDeadline(exited, "hub shutdown", 5_000);
-  } catch {
-    child.kill("SIGKILL");
-    await exited;
-  }
-}
 
 // --- another visitor, without a browser ------------------------------------------------------
 
@@ -179,40 +109,6 @@ async function plainVisitor(hubUrl) {
 
 // --- browsers --------------------------------------------------------------------------------
 
-/** Pages still open, by who uses them: a failed run screenshots each of them. */
-const openPages = new Map();
-
-async function launchBrowser() {
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM_BIN,
-    headless: true,
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--no-first-run",
-      "--disable-quic",
-      "--disable-sync",
-    ],
-  });
-  cleanups.push(() => browser.close());
-  return browser;
-}
-
-/** A page in its own browser context (own storage). Page errors and console errors fail the run. */
-async function newPage(browser, who, viewport = { width: 1280, height: 800 }) {
-  const context = await browser.newContext({ viewport, deviceScaleFactor: 1 });
-  cleanups.push(() => context.close());
-  const page = await context.newPage();
-  page.setDefaultTimeout(STEP_MS);
-  page.errors = [];
-  page.on("pageerror", (e) => page.errors.push(`${who}: ${e.message}`));
-  page.on("console", (m) => m.type() === "error" && page.errors.push(`${who}: ${m.text()}`));
-  openPages.set(who, page);
-  return page;
-}
-
 // The widget's DOM is in an open shadow root; Playwright's CSS and text locators reach into it.
 const widget = (page) => page.locator("take-control-widget");
 const rowOf = (page, conversationId) => page.locator(`[role="option"][data-conversation-id="${conversationId}"]`);
@@ -255,17 +151,11 @@ function checkGrowth(who, texts, final) {
 // --- the scenario ----------------------------------------------------------------------------
 
 async function main() {
-  for (const [what, file, hint] of [
-    ["hub binary", HUB_BIN, "build it with `cargo build -p take-control-hub`, or set HUB_BIN"],
-    ["Chromium", CHROMIUM_BIN, "install Debian's `chromium`, or set CHROMIUM_BIN"],
-    ["built dashboard", path.join(DIST, "index.html"), "run `npm run build`"],
-    ["built widget", path.join(DIST, "widget.js"), "run `npm run build`"],
-  ]) {
-    if (!existsSync(file)) throw new Error(`${what} not found at ${file}: ${hint}`);
-  }
+  checkPrerequisites([["built widget", path.join(DIST, "widget.js"), "run `npm run build`"]]);
   mkdirSync(ARTIFACTS, { recursive: true });
 
-  const hubUrl = await startHub();
+  // 1.5 s of "thinking" and streaming: long enough to see the reply grow, short enough to wait for.
+  const hubUrl = await startHub(["--assistant-delay-ms", "1500"]);
   step(`hub started at ${hubUrl} (--assistant-delay-ms 1500)`);
   const browser = await launchBrowser();
 
@@ -331,7 +221,7 @@ async function main() {
     },
     ANSWER_START,
   );
-  await Promise.all([screenshot(visitor, "streaming-01-widget-partial"), screenshot(martin, "streaming-02-dashboard-draft")]);
+  await Promise.all([shots.take(visitor, "streaming-01-widget-partial"), shots.take(martin, "streaming-02-dashboard-draft")]);
 
   const finalBubble = w.locator(".tc-msg--ai:not(.tc-msg--partial) .tc-bubble", { hasText: ANSWER_START });
   await finalBubble.waitFor();
@@ -372,7 +262,7 @@ async function main() {
   check((await firstRowId(martin)) === conversationId, "the conversation waiting for a human is not listed first");
   check(/needs a human/.test((await row.getAttribute("aria-label")) ?? ""), "the row does not say it needs a human");
   await martin.waitForFunction(() => document.title.startsWith("(1) "));
-  await screenshot(martin, "streaming-03-dashboard-needs-human");
+  await shots.take(martin, "streaming-03-dashboard-needs-human");
   step('Martin\'s Online list shows it first, flagged "Needs human" (also after a later message elsewhere), counted in the tab title');
 
   // (c) Martin takes control.
@@ -384,53 +274,12 @@ async function main() {
   check(!(await ask.isVisible()), '"Talk to a human" is offered while an operator holds the conversation');
   check(!(await w.getByText("Waiting for a teammate to join…").isVisible()), "the widget still says it waits for a teammate");
   await row.getByText("Needs human").waitFor({ state: "detached" });
-  await screenshot(visitor, "streaming-04-widget-joined");
+  await shots.take(visitor, "streaming-04-widget-joined");
   step('Martin took control; the widget said "Human joined the chat" and offers "Talk to a human" no more');
 
   const pageErrors = [...openPages.values()].flatMap((p) => p.errors);
   if (pageErrors.length > 0) throw new Error(`pages logged errors:\n    ${pageErrors.join("\n    ")}`);
-  if (DOC_SCREENSHOTS) copyDocScreenshots();
+  if (DOC_SCREENSHOTS) shots.copyToDocs();
 }
 
-async function failureScreenshots() {
-  for (const [who, page] of openPages) {
-    if (page.isClosed()) continue;
-    try {
-      await page.screenshot({ path: path.join(ARTIFACTS, `failure-${who}.png`), timeout: 5_000 });
-      console.error(`  saved ${path.join(ARTIFACTS, `failure-${who}.png`)}`);
-    } catch (e) {
-      console.error(`  no failure screenshot of ${who}: ${e instanceof Error ? e.message.split("\n")[0] : e}`);
-    }
-  }
-}
-
-async function runCleanups() {
-  for (const c of cleanups.reverse()) {
-    try {
-      await c();
-    } catch (e) {
-      console.error(`cleanup failed: ${e instanceof Error ? e.message : e}`);
-    }
-  }
-}
-
-let failed = false;
-process.once("SIGINT", () => {
-  failed = true;
-  void runCleanups().then(() => process.exit(130));
-});
-const started = Date.now();
-try {
-  console.log("Streamed AI reply and Talk to a human end-to-end");
-  console.log(`  screenshots: ${ARTIFACTS}`);
-  await main();
-  console.log(`PASS (${((Date.now() - started) / 1000).toFixed(1)} s)`);
-} catch (e) {
-  failed = true;
-  console.error(`\nFAIL: ${e instanceof Error ? e.message : e}`);
-  await failureScreenshots();
-  if (hubLog.length > 0) console.error(`\n--- last hub output ---\n${hubLog.slice(-60).join("\n")}`);
-} finally {
-  await runCleanups();
-}
-process.exit(failed ? 1 : 0);
+await run("Streamed AI reply and Talk to a human end-to-end", ARTIFACTS, main);

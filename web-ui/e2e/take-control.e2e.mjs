@@ -15,33 +15,28 @@
 // Every wait is for a selector or a frame, bounded by a deadline that only turns a hang into a
 // failure: nothing here sleeps to let something happen.
 
-import { spawn } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
-import { createInterface } from "node:readline";
-import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
 import WebSocket from "ws";
+import {
+  DOC_IMAGES,
+  DOC_SCREENSHOTS,
+  WEB_UI,
+  checkPrerequisites,
+  cleanups,
+  launchBrowser,
+  newPage,
+  openPages,
+  run,
+  startHub,
+  step,
+  withDeadline,
+} from "./harness.mjs";
 
-const WEB_UI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const HUB_BIN = path.resolve(WEB_UI, process.env.HUB_BIN ?? "../target/debug/hub");
-const CHROMIUM_BIN = process.env.CHROMIUM_BIN ?? "/usr/bin/chromium";
-const DIST = path.join(WEB_UI, "dist");
-const STEP_MS = Number(process.env.E2E_TIMEOUT_MS ?? 15_000);
 const ARTIFACTS = path.resolve(process.env.E2E_SCREENSHOTS || path.join(WEB_UI, "e2e", "artifacts"));
-const DOC_SCREENSHOTS = process.env.E2E_DOC_SCREENSHOTS === "1";
 const GUIDE = path.resolve(WEB_UI, "..", "docs", "operator-guide.md");
-const DOC_IMAGES = path.resolve(WEB_UI, "..", "docs", "images");
 /** This run's screenshots: `NN-name.png` for the steps, `failure-<who>.png` for a failed run. */
 const OWN_PNG = /^(\d\d-[a-z0-9-]+|failure-[a-z0-9-]+)\.png$/;
-
-/** Cleanups run last-in first-out, whatever happened. */
-const cleanups = [];
-const hubLog = [];
-
-function step(text) {
-  console.log(`  ✓ ${text}`);
-}
 
 /** Screenshots taken so far, by file name. */
 const shots = new Set();
@@ -69,55 +64,6 @@ function copyDocScreenshots() {
   mkdirSync(DOC_IMAGES, { recursive: true });
   for (const f of used) copyFileSync(path.join(ARTIFACTS, f), path.join(DOC_IMAGES, f));
   step(`copied ${used.length} screenshots into ${path.relative(process.cwd(), DOC_IMAGES) || DOC_IMAGES}`);
-}
-
-function withDeadline(promise, label, ms = STEP_MS) {
-  let timer;
-  const deadline = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${label}`)), ms);
-  });
-  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
-}
-
-// --- the hub ---------------------------------------------------------------------------------
-
-async function startHub() {
-  const args = ["--dev", "--listen", "127.0.0.1:0", "--static-dir", DIST, "--assistant-delay-ms", "50"];
-  const child = spawn(HUB_BIN, args, { stdio: ["ignore", "pipe", "pipe"] });
-  cleanups.push(() => stopProcess(child));
-  const remember = (line) => {
-    hubLog.push(line);
-    if (hubLog.length > 400) hubLog.shift();
-  };
-  // Both pipes are drained for the hub's whole life: a full pipe would block its logging.
-  createInterface({ input: child.stderr }).on("line", remember);
-  const stdout = createInterface({ input: child.stdout });
-  const url = await withDeadline(
-    new Promise((resolve, reject) => {
-      stdout.on("line", (line) => {
-        remember(line);
-        const m = /hub listening on (http:\/\/\S+)/.exec(line);
-        if (m) resolve(m[1].replace(/\/$/, ""));
-      });
-      child.once("error", reject);
-      child.once("exit", (code, signal) => reject(new Error(`hub exited early (code ${code}, signal ${signal})`)));
-    }),
-    "the hub's 'hub listening on' line",
-    30_000,
-  );
-  return { url, wsUrl: url.replace(/^http/, "ws") };
-}
-
-async function stopProcess(child) {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once("exit", resolve));
-  child.kill("SIGTERM");
-  try {
-    await withDeadline(exited, "hub shutdown", 5_000);
-  } catch {
-    child.kill("SIGKILL");
-    await exited;
-  }
 }
 
 // --- the visitor -----------------------------------------------------------------------------
@@ -185,42 +131,12 @@ const isEvent = (type, extra = () => true) => (f) => f.type === "event" && f.eve
 
 // --- the dashboard ---------------------------------------------------------------------------
 
-/** Pages still open, by who is signed in: a failed run screenshots each of them. */
-const openPages = new Map();
-
-async function launchBrowser() {
-  // Playwright gives the browser a fresh temporary profile and deletes it on close.
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM_BIN,
-    headless: true,
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--no-first-run",
-      "--disable-quic",
-      "--disable-sync",
-    ],
-  });
-  cleanups.push(() => browser.close());
-  return browser;
-}
-
 /**
  * One operator's own browser context (cookies and storage apart from the others), like a
  * teammate at another desk, with a page on the dashboard's sign-in picker.
  */
 async function openDashboard(browser, hubUrl, who) {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, deviceScaleFactor: 1 });
-  cleanups.push(() => context.close());
-  const page = await context.newPage();
-  page.setDefaultTimeout(STEP_MS);
-  const errors = [];
-  page.on("pageerror", (e) => errors.push(`${who}: ${e.message}`));
-  page.on("console", (m) => m.type() === "error" && errors.push(`${who}: ${m.text()}`));
-  page.errors = errors;
-  openPages.set(who, page);
+  const page = await newPage(browser, who);
   await page.goto(hubUrl);
   await page.locator(`[data-operator-id="${who}"]`).waitFor();
   return page;
@@ -265,16 +181,11 @@ function castFrom(operators) {
 }
 
 async function main() {
-  for (const [what, file, hint] of [
-    ["hub binary", HUB_BIN, "build it with `cargo build -p take-control-hub`, or set HUB_BIN"],
-    ["Chromium", CHROMIUM_BIN, "install Debian's `chromium`, or set CHROMIUM_BIN"],
-    ["built dashboard", path.join(DIST, "index.html"), "run `npm run build`"],
-  ]) {
-    if (!existsSync(file)) throw new Error(`${what} not found at ${file}: ${hint}`);
-  }
+  checkPrerequisites();
   prepareArtifacts();
 
-  const hub = await startHub();
+  const url = await startHub(["--assistant-delay-ms", "50"]);
+  const hub = { url, wsUrl: url.replace(/^http/, "ws") };
   step(`hub started at ${hub.url}`);
 
   const res = await fetch(`${hub.url}/dev/operators`);
@@ -401,44 +312,4 @@ async function main() {
   if (DOC_SCREENSHOTS) copyDocScreenshots();
 }
 
-/** What each open page showed when the run failed, next to the step screenshots. */
-async function failureScreenshots() {
-  for (const [who, page] of openPages) {
-    if (page.isClosed()) continue;
-    try {
-      await page.screenshot({ path: path.join(ARTIFACTS, `failure-${who}.png`), timeout: 5_000 });
-      console.error(`  saved ${path.join(ARTIFACTS, `failure-${who}.png`)}`);
-    } catch (e) {
-      console.error(`  no failure screenshot of ${who}: ${e instanceof Error ? e.message.split("\n")[0] : e}`);
-    }
-  }
-}
-
-async function runCleanups() {
-  for (const c of cleanups.reverse()) {
-    try {
-      await c();
-    } catch (e) {
-      console.error(`cleanup failed: ${e instanceof Error ? e.message : e}`);
-    }
-  }
-}
-
-let failed = false;
-process.once("SIGINT", () => {
-  failed = true;
-  void runCleanups().then(() => process.exit(130));
-});
-try {
-  console.log("Take Control end-to-end");
-  await main();
-  console.log("PASS");
-} catch (e) {
-  failed = true;
-  console.error(`\nFAIL: ${e instanceof Error ? e.message : e}`);
-  await failureScreenshots();
-  if (hubLog.length > 0) console.error(`\n--- last hub output ---\n${hubLog.slice(-60).join("\n")}`);
-} finally {
-  await runCleanups();
-}
-process.exit(failed ? 1 : 0);
+await run("Take Control end-to-end", ARTIFACTS, main);

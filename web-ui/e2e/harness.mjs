@@ -1,0 +1,215 @@
+// What every end-to-end script shares: the hub process, headless Chromium, bounded waits,
+// cleanups, and the run wrapper that reports PASS/FAIL with failure screenshots and the hub's
+// last output.
+//
+// Environment (all scripts):
+//   HUB_BIN       hub binary (default ../target/debug/hub, relative to web-ui/)
+//   CHROMIUM_BIN  Chromium executable (default /usr/bin/chromium)
+//   E2E_TIMEOUT_MS  deadline of each waiting step (default 15000)
+//   E2E_DOC_SCREENSHOTS=1  after a passing run, copy the screenshots the docs use into ../docs/images/
+
+import { spawn } from "node:child_process";
+import { copyFileSync, existsSync, mkdirSync } from "node:fs";
+import path from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+export const WEB_UI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+export const HUB_BIN = path.resolve(WEB_UI, process.env.HUB_BIN ?? "../target/debug/hub");
+export const CHROMIUM_BIN = process.env.CHROMIUM_BIN ?? "/usr/bin/chromium";
+export const DIST = path.join(WEB_UI, "dist");
+export const STEP_MS = Number(process.env.E2E_TIMEOUT_MS ?? 15_000);
+export const DOC_SCREENSHOTS = process.env.E2E_DOC_SCREENSHOTS === "1";
+export const DOC_IMAGES = path.resolve(WEB_UI, "..", "docs", "images");
+
+/** Cleanups run last-in first-out, whatever happened. */
+export const cleanups = [];
+/** The hub's latest output lines, shown when a run fails. */
+const hubLog = [];
+/** Pages still open, by who uses them: a failed run screenshots each of them. */
+export const openPages = new Map();
+
+export function step(text) {
+  console.log(`  ✓ ${text}`);
+}
+
+export function check(condition, message) {
+  if (!condition) throw new Error(message);
+}
+
+export function withDeadline(promise, label, ms = STEP_MS) {
+  let timer;
+  const deadline = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${label}`)), ms);
+  });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
+
+/** Screenshots into `dir`, remembered by file name, and copied into docs/images/ on request. */
+export function screenshots(dir) {
+  const taken = [];
+  return {
+    dir,
+    taken,
+    async take(page, name) {
+      const file = `${name}.png`;
+      await page.screenshot({ path: path.join(dir, file) });
+      taken.push(file);
+    },
+    /** Copy `files` (default: every one taken) into docs/images/. */
+    copyToDocs(files = taken) {
+      mkdirSync(DOC_IMAGES, { recursive: true });
+      for (const f of files) copyFileSync(path.join(dir, f), path.join(DOC_IMAGES, f));
+      step(`copied ${files.length} screenshots into ${path.relative(process.cwd(), DOC_IMAGES) || DOC_IMAGES}`);
+    },
+  };
+}
+
+// --- the hub ---------------------------------------------------------------------------------
+
+/** Start the hub binary in --dev mode on a free port with the built dashboard; its base URL. */
+export async function startHub(extraArgs = []) {
+  const args = ["--dev", "--listen", "127.0.0.1:0", "--static-dir", DIST, ...extraArgs];
+  const child = spawn(HUB_BIN, args, { stdio: ["ignore", "pipe", "pipe"] });
+  cleanups.push(() => stopProcess(child));
+  const remember = (line) => {
+    hubLog.push(line);
+    if (hubLog.length > 400) hubLog.shift();
+  };
+  // Both pipes are drained for the hub's whole life: a full pipe would block its logging.
+  createInterface({ input: child.stderr }).on("line", remember);
+  const stdout = createInterface({ input: child.stdout });
+  return withDeadline(
+    new Promise((resolve, reject) => {
+      stdout.on("line", (line) => {
+        remember(line);
+        const m = /hub listening on (http:\/\/\S+)/.exec(line);
+        if (m) resolve(m[1].replace(/\/$/, ""));
+      });
+      child.once("error", reject);
+      child.once("exit", (code, signal) => reject(new Error(`hub exited early (code ${code}, signal ${signal})`)));
+    }),
+    "the hub's 'hub listening on' line",
+    30_000,
+  );
+}
+
+async function stopProcess(child) {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  child.kill("SIGTERM");
+  try {
+    await withDeadline(exited, "hub shutdown", 5_000);
+  } catch {
+    child.kill("SIGKILL");
+    await exited;
+  }
+}
+
+// --- browsers --------------------------------------------------------------------------------
+
+export async function launchBrowser() {
+  // Playwright gives the browser a fresh temporary profile and deletes it on close.
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM_BIN,
+    headless: true,
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--no-first-run",
+      "--disable-quic",
+      "--disable-sync",
+    ],
+  });
+  cleanups.push(() => browser.close());
+  return browser;
+}
+
+/**
+ * A page in its own browser context (own storage: a new visitor, or another operator's desk).
+ * Page errors and console errors are collected in `page.errors` (the scripts fail on them),
+ * except console errors matching one of `page.allowed`, for a step that expects them.
+ */
+export async function newPage(browser, who, viewport = { width: 1280, height: 800 }) {
+  const context = await browser.newContext({ viewport, deviceScaleFactor: 1 });
+  cleanups.push(() => context.close());
+  const page = await context.newPage();
+  page.setDefaultTimeout(STEP_MS);
+  page.errors = [];
+  page.allowed = [];
+  page.on("pageerror", (e) => page.errors.push(`${who}: ${e.message}`));
+  page.on("console", (m) => {
+    if (m.type() !== "error") return;
+    if (page.allowed.some((re) => re.test(m.text()))) return;
+    page.errors.push(`${who}: ${m.text()}`);
+  });
+  openPages.set(who, page);
+  return page;
+}
+
+/** Fail early, and say how to fix it, when something the run needs is missing. */
+export function checkPrerequisites(extra = []) {
+  for (const [what, file, hint] of [
+    ["hub binary", HUB_BIN, "build it with `cargo build -p take-control-hub`, or set HUB_BIN"],
+    ["Chromium", CHROMIUM_BIN, "install Debian's `chromium`, or set CHROMIUM_BIN"],
+    ["built dashboard", path.join(DIST, "index.html"), "run `npm run build`"],
+    ...extra,
+  ]) {
+    if (!existsSync(file)) throw new Error(`${what} not found at ${file}: ${hint}`);
+  }
+}
+
+// --- running a script ------------------------------------------------------------------------
+
+/** What each open page showed when the run failed, next to the step screenshots. */
+async function failureScreenshots(dir) {
+  for (const [who, page] of openPages) {
+    if (page.isClosed()) continue;
+    try {
+      await page.screenshot({ path: path.join(dir, `failure-${who}.png`), timeout: 5_000 });
+      console.error(`  saved ${path.join(dir, `failure-${who}.png`)}`);
+    } catch (e) {
+      console.error(`  no failure screenshot of ${who}: ${e instanceof Error ? e.message.split("\n")[0] : e}`);
+    }
+  }
+}
+
+async function runCleanups() {
+  for (const c of cleanups.reverse()) {
+    try {
+      await c();
+    } catch (e) {
+      console.error(`cleanup failed: ${e instanceof Error ? e.message : e}`);
+    }
+  }
+}
+
+/**
+ * Run `main`, print PASS with the time taken or FAIL with failure screenshots (into
+ * `artifacts`) and the hub's last output, always clean up, and exit with the result.
+ */
+export async function run(title, artifacts, main) {
+  let failed = false;
+  process.once("SIGINT", () => {
+    failed = true;
+    void runCleanups().then(() => process.exit(130));
+  });
+  const started = Date.now();
+  try {
+    console.log(title);
+    console.log(`  screenshots: ${artifacts}`);
+    await main();
+    console.log(`PASS (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+  } catch (e) {
+    failed = true;
+    console.error(`\nFAIL: ${e instanceof Error ? e.message : e}`);
+    await failureScreenshots(artifacts);
+    if (hubLog.length > 0) console.error(`\n--- last hub output ---\n${hubLog.slice(-60).join("\n")}`);
+  } finally {
+    await runCleanups();
+  }
+  process.exit(failed ? 1 : 0);
+}
