@@ -1,12 +1,15 @@
 /**
- * An in-process stand-in for the hub's operator socket: records what the client sends and lets
- * a test push frames and closes, so the socket client runs with no browser and no network.
+ * An in-process stand-in for the hub's socket: records what the client sends (operator frames by
+ * default; the widget's tests use it with widget frames) and lets a test push frames and closes,
+ * so a socket client runs with no browser and no network.
  */
 import type { Connect, Transport, TransportHandlers } from "../client/hubClient";
-import type { OperatorFrame, ServerFrame } from "../protocol/frames";
+import type { OperatorFrame, ServerFrame, WidgetFrame } from "../protocol/frames";
 
-export class FakeSocket implements Transport {
-  readonly sent: OperatorFrame[] = [];
+type ClientFrame = OperatorFrame | WidgetFrame;
+
+export class FakeSocket<F extends ClientFrame = OperatorFrame> implements Transport {
+  readonly sent: F[] = [];
   closedWith: number | null = null;
 
   constructor(
@@ -15,7 +18,7 @@ export class FakeSocket implements Transport {
   ) {}
 
   send(data: string): void {
-    this.sent.push(JSON.parse(data) as OperatorFrame);
+    this.sent.push(JSON.parse(data) as F);
   }
 
   close(code = 1000): void {
@@ -39,21 +42,21 @@ export class FakeSocket implements Transport {
     this.handlers.onClose(code, reason);
   }
 
-  sentOfType<T extends OperatorFrame["type"]>(type: T): Extract<OperatorFrame, { type: T }>[] {
-    return this.sent.filter((f): f is Extract<OperatorFrame, { type: T }> => f.type === type);
+  sentOfType<T extends F["type"]>(type: T): Extract<F, { type: T }>[] {
+    return this.sent.filter((f): f is Extract<F, { type: T }> => f.type === type);
   }
 }
 
-export class FakeHub {
-  readonly sockets: FakeSocket[] = [];
+export class FakeHub<F extends ClientFrame = OperatorFrame> {
+  readonly sockets: FakeSocket<F>[] = [];
 
   connect: Connect = (url, handlers) => {
-    const socket = new FakeSocket(url, handlers);
+    const socket = new FakeSocket<F>(url, handlers);
     this.sockets.push(socket);
     return socket;
   };
 
-  get last(): FakeSocket {
+  get last(): FakeSocket<F> {
     const s = this.sockets.at(-1);
     if (!s) throw new Error("no socket was opened");
     return s;

@@ -1,5 +1,5 @@
 /** Test helpers for the widget: a fake widget socket and frame builders. Used by tests only. */
-import type { Connect, Transport, TransportHandlers } from "../client/hubClient";
+import { FakeHub } from "./fakeHub";
 import type { ConversationEvent, OperatorRef, ServerFrame, WidgetFrame } from "../protocol/frames";
 
 export const CONV = "cv_1";
@@ -7,46 +7,8 @@ export const martin: OperatorRef = { id: "martin", name: "Martin from Support", 
 /** An operator without a profile, as visitors receive them. */
 export const human: OperatorRef = { id: "nora", name: "Human" };
 
-export class FakeWidgetSocket implements Transport {
-  readonly sent: WidgetFrame[] = [];
-  closedWith: number | null = null;
-  constructor(
-    readonly url: string,
-    private readonly handlers: TransportHandlers,
-  ) {}
-  send(data: string): void {
-    this.sent.push(JSON.parse(data) as WidgetFrame);
-  }
-  close(code = 1000): void {
-    this.closedWith = code;
-  }
-  open(): void {
-    this.handlers.onOpen();
-  }
-  receive(frame: ServerFrame): void {
-    this.handlers.onMessage(JSON.stringify(frame));
-  }
-  serverClose(code: number): void {
-    this.handlers.onClose(code, "");
-  }
-  sentOfType<T extends WidgetFrame["type"]>(type: T): Extract<WidgetFrame, { type: T }>[] {
-    return this.sent.filter((f): f is Extract<WidgetFrame, { type: T }> => f.type === type);
-  }
-}
-
-export class FakeWidgetHub {
-  readonly sockets: FakeWidgetSocket[] = [];
-  connect: Connect = (url, handlers) => {
-    const s = new FakeWidgetSocket(url, handlers);
-    this.sockets.push(s);
-    return s;
-  };
-  get last(): FakeWidgetSocket {
-    const s = this.sockets.at(-1);
-    if (!s) throw new Error("no socket was opened");
-    return s;
-  }
-}
+/** The same fake hub as the dashboard client's tests, recording widget frames. */
+export class FakeWidgetHub extends FakeHub<WidgetFrame> {}
 
 export function welcome(token = "tok-1", conversationId = CONV): ServerFrame {
   return {
