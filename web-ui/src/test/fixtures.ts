@@ -7,6 +7,7 @@ import type {
   ControlState,
   OperatorRef,
   HeldConversation,
+  ProfileView,
   ServerFrame,
   TeamMember,
 } from "../protocol/frames";
@@ -93,3 +94,15 @@ export const oliviaActor: AuditActor = { id: "op-olivia", name: "Olivia Owner", 
 export function auditEntry(at: number, over: Partial<AuditEntry> = {}): AuditEntry {
   return { at, actor: martinActor, action: "takeover", conversation_id: "c1", ...over };
 }
+
+/** Martin's profile before he saved one: visitors would see "Human". */
+export const noProfile: ProfileView = {
+  operator_id: "martin",
+  workspace_id: "demo-pro",
+  account_name: "Martin Keller",
+  saved: false,
+  display_name: null,
+  avatar_url: null,
+  visitor_name: "Human",
+  updated_at: null,
+};

@@ -10,6 +10,7 @@ import {
   held,
   history,
   member,
+  noProfile,
   operatorControl,
   operatorMessage,
   ready,
@@ -227,16 +228,7 @@ describe("Dashboard", () => {
   });
 
   it("opens Assistant → Settings → Live chat operator and keeps the conversation behind it", async () => {
-    const profile = {
-      operator_id: "martin",
-      workspace_id: "demo-pro",
-      account_name: "Martin Keller",
-      saved: false,
-      display_name: null,
-      avatar_url: null,
-      visitor_name: "Human",
-      updated_at: null,
-    };
+    const profile = noProfile;
     const fetchFn = vi.fn(async (_url: string, _init?: RequestInit) => new Response(JSON.stringify(profile), { status: 200 }));
     vi.stubGlobal("fetch", fetchFn);
     const { push } = await mount();

@@ -2,20 +2,11 @@ import { render, screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { describe, expect, it, vi } from "vitest";
 import type { ProfileView } from "../../protocol/frames";
+import { noProfile } from "../../test/fixtures";
 import { WIDGET_CSS } from "../../widget/render";
 import { OperatorProfileSection } from "./OperatorProfileSection";
 import { profileApi } from "./profileApi";
 
-const noProfile: ProfileView = {
-  operator_id: "martin",
-  workspace_id: "demo-pro",
-  account_name: "Martin Keller",
-  saved: false,
-  display_name: null,
-  avatar_url: null,
-  visitor_name: "Human",
-  updated_at: null,
-};
 
 const json = (status: number, body: unknown, type = "application/json") =>
   new Response(JSON.stringify(body), { status, headers: { "content-type": type } });
