@@ -5,7 +5,6 @@
 
 use libfuzzer_sys::fuzz_target;
 use protocol::ErrorCode;
-
 use protocol::decode::{DecodeError, Limits, operator_frame, widget_frame};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
