@@ -9,11 +9,9 @@
 //! token's workspace is the only one they reach. Errors are RFC 9457 problem details with a
 //! [`ProblemCode`].
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use dashmap::DashMap;
 use protocol::limits::MAX_AVATAR_BYTES;
 use protocol::profile::{AvatarUploaded, Problem, ProblemCode, ProfileUpdate, ProfileView};
 use protocol::{AuditAction, AuditEntry, DEFAULT_OPERATOR_NAME, ErrorCode};
@@ -22,21 +20,13 @@ use warp::{Filter, Rejection, Reply};
 
 use crate::node::{Hub, OperatorSession};
 use crate::profile::{self, OperatorProfile};
-use crate::ratelimit::TokenBucket;
 use crate::util::now_ms;
 
 /// Avatar uploads per operator: a burst of 5, then one every 10 s.
-const UPLOAD_BURST: u32 = 5;
-const UPLOAD_RATE: f64 = 0.1;
+pub const UPLOAD_BURST: u32 = 5;
+pub const UPLOAD_RATE: f64 = 0.1;
 /// Profile bodies are a name and a URL.
 const PROFILE_BODY_BYTES: u64 = 4 * 1024;
-
-#[derive(Debug, Clone)]
-struct Api {
-    hub: Hub,
-    /// Upload buckets by `workspace/operator`; small and bounded by the team's size.
-    uploads: Arc<DashMap<String, TokenBucket>>,
-}
 
 /// A refusal: the problem and, for `rate_limited`, when to come back.
 #[derive(Debug)]
@@ -83,25 +73,21 @@ fn unavailable() -> Refusal {
 
 /// The routes of this module.
 pub fn routes(hub: Hub) -> warp::filters::BoxedFilter<(warp::reply::Response,)> {
-    let api = Api {
-        hub,
-        uploads: Arc::new(DashMap::new()),
-    };
-    let with_api = warp::any().map(move || api.clone());
+    let with_hub = warp::any().map(move || hub.clone());
     let auth = warp::header::optional::<String>("authorization");
     let get = warp::path!("api" / "profile")
         .and(warp::get())
         .and(auth)
-        .and(with_api.clone())
-        .then(|auth, api: Api| async move { respond(get_profile(&api, auth).await) });
+        .and(with_hub.clone())
+        .then(|auth, hub: Hub| async move { respond(get_profile(&hub, auth).await) });
     let put = warp::path!("api" / "profile")
         .and(warp::put())
         .and(auth)
         .and(warp::body::content_length_limit(PROFILE_BODY_BYTES))
         .and(warp::body::bytes())
-        .and(with_api.clone())
-        .then(|auth, body: Bytes, api: Api| async move {
-            respond(put_profile(&api, auth, &body).await)
+        .and(with_hub.clone())
+        .then(|auth, body: Bytes, hub: Hub| async move {
+            respond(put_profile(&hub, auth, &body).await)
         });
     let upload = warp::path!("api" / "profile" / "avatar")
         .and(warp::post())
@@ -112,9 +98,9 @@ pub fn routes(hub: Hub) -> warp::filters::BoxedFilter<(warp::reply::Response,)> 
             MAX_AVATAR_BYTES as u64 + 1,
         ))
         .and(warp::body::bytes())
-        .and(with_api.clone())
-        .then(|auth, body: Bytes, api: Api| async move {
-            match upload_avatar(&api, auth, &body).await {
+        .and(with_hub.clone())
+        .then(|auth, body: Bytes, hub: Hub| async move {
+            match upload_avatar(&hub, auth, &body).await {
                 Ok(uploaded) => {
                     warp::reply::with_status(warp::reply::json(&uploaded), StatusCode::CREATED)
                         .into_response()
@@ -124,8 +110,8 @@ pub fn routes(hub: Hub) -> warp::filters::BoxedFilter<(warp::reply::Response,)> 
         });
     let avatar = warp::path!("avatars" / String / String)
         .and(warp::get().or(warp::head()).unify())
-        .and(with_api)
-        .then(|workspace: String, file: String, api: Api| serve_avatar(api, workspace, file));
+        .and(with_hub)
+        .then(|workspace: String, file: String, hub: Hub| serve_avatar(hub, workspace, file));
     get.or(put)
         .unify()
         .or(upload)
@@ -167,7 +153,7 @@ async fn body_rejection(r: Rejection) -> Result<warp::reply::Response, Rejection
     Err(r)
 }
 
-fn sign_in(api: &Api, auth: Option<String>) -> Result<OperatorSession, Refusal> {
+fn sign_in(hub: &Hub, auth: Option<String>) -> Result<OperatorSession, Refusal> {
     let Some(token) = auth.as_deref().and_then(|a| a.strip_prefix("Bearer ")) else {
         return Err(Problem::new(
             ProblemCode::Unauthorized,
@@ -175,7 +161,7 @@ fn sign_in(api: &Api, auth: Option<String>) -> Result<OperatorSession, Refusal> 
         )
         .into());
     };
-    api.hub.operator_sign_in(token.trim()).map_err(|e| {
+    hub.operator_sign_in(token.trim()).map_err(|e| {
         let code = match e.code {
             ErrorCode::TokenExpired => ProblemCode::TokenExpired,
             ErrorCode::WorkspaceNotFound => ProblemCode::WorkspaceNotFound,
@@ -205,10 +191,9 @@ fn view(op: &OperatorSession, saved: Option<&OperatorProfile>) -> ProfileView {
     }
 }
 
-async fn get_profile(api: &Api, auth: Option<String>) -> Result<ProfileView, Refusal> {
-    let op = sign_in(api, auth)?;
-    let saved = api
-        .hub
+async fn get_profile(hub: &Hub, auth: Option<String>) -> Result<ProfileView, Refusal> {
+    let op = sign_in(hub, auth)?;
+    let saved = hub
         .inner()
         .store
         .profile(&op.workspace.id, &op.claims.sub)
@@ -217,8 +202,8 @@ async fn get_profile(api: &Api, auth: Option<String>) -> Result<ProfileView, Ref
     Ok(view(&op, saved.as_ref()))
 }
 
-async fn put_profile(api: &Api, auth: Option<String>, body: &[u8]) -> Result<ProfileView, Refusal> {
-    let op = sign_in(api, auth)?;
+async fn put_profile(hub: &Hub, auth: Option<String>, body: &[u8]) -> Result<ProfileView, Refusal> {
+    let op = sign_in(hub, auth)?;
     let update: ProfileUpdate = serde_json::from_slice(body).map_err(|e| {
         Problem::new(
             ProblemCode::InvalidBody,
@@ -226,7 +211,7 @@ async fn put_profile(api: &Api, auth: Option<String>, body: &[u8]) -> Result<Pro
         )
     })?;
     let display_name = profile::validate_display_name(update.display_name.as_deref())?;
-    let store = &api.hub.inner().store;
+    let store = &hub.inner().store;
     let avatar_url = match update.avatar_url.as_deref().filter(|u| !u.is_empty()) {
         None => None,
         Some(url) => {
@@ -259,35 +244,30 @@ async fn put_profile(api: &Api, auth: Option<String>, body: &[u8]) -> Result<Pro
         .save_profile(&op.workspace.id, &op.claims.sub, &saved)
         .await
         .map_err(|_| unavailable())?;
-    api.hub
-        .audit(
-            &op.workspace.id,
-            AuditEntry {
-                at: saved.updated_at,
-                actor: Some(op.audit_actor()),
-                action: AuditAction::ProfileChanged,
-                conversation_id: None,
-                reason: None,
-                holder_id: None,
-            },
-        )
-        .await;
+    hub.audit(
+        &op.workspace.id,
+        AuditEntry {
+            at: saved.updated_at,
+            actor: Some(op.audit_actor()),
+            action: AuditAction::ProfileChanged,
+            conversation_id: None,
+            reason: None,
+            holder_id: None,
+        },
+    )
+    .await;
     Ok(view(&op, Some(&saved)))
 }
 
 async fn upload_avatar(
-    api: &Api,
+    hub: &Hub,
     auth: Option<String>,
     body: &[u8],
 ) -> Result<AvatarUploaded, Refusal> {
-    let op = sign_in(api, auth)?;
+    let op = sign_in(hub, auth)?;
     let key = crate::store::operator_key(&op.workspace.id, &op.claims.sub);
     let now = Instant::now();
-    let taken = api
-        .uploads
-        .entry(key)
-        .or_insert_with(|| TokenBucket::new(UPLOAD_RATE, UPLOAD_BURST, now))
-        .take(now);
+    let taken = hub.inner().upload_limits.take(&key, now);
     if let Err(wait) = taken {
         return Err(Refusal {
             problem: Problem::new(
@@ -305,8 +285,7 @@ async fn upload_avatar(
     let avatar = tokio::task::spawn_blocking(move || profile::process_avatar(&bytes))
         .await
         .map_err(|_| unavailable())??;
-    api.hub
-        .inner()
+    hub.inner()
         .store
         .put_avatar(&op.workspace.id, &avatar.hash, &avatar.png)
         .await
@@ -320,12 +299,12 @@ async fn upload_avatar(
 
 /// Avatars are public (visitors' browsers load them from any site) and immutable (the URL is
 /// the content's hash), so they are cached for a year and may be embedded cross-origin.
-async fn serve_avatar(api: Api, workspace: String, file: String) -> warp::reply::Response {
+async fn serve_avatar(hub: Hub, workspace: String, file: String) -> warp::reply::Response {
     let not_found = || problem_reply(Problem::new(ProblemCode::NotFound, "No such avatar.").into());
     let Some(hash) = profile::avatar_file_hash(&file) else {
         return not_found();
     };
-    match api.hub.inner().store.avatar(&workspace, hash).await {
+    match hub.inner().store.avatar(&workspace, hash).await {
         Ok(Some(png)) => {
             let mut res = warp::reply::Response::new(png.into());
             let h = res.headers_mut();

@@ -81,6 +81,8 @@ pub struct Inner {
     pub connect_limits: KeyedLimiter<std::net::IpAddr>,
     /// Visitor messages per workspace (see `--workspace-message-rate`).
     pub workspace_limits: KeyedLimiter<String>,
+    /// Avatar uploads per `workspace/operator` (see `crate::api`).
+    pub upload_limits: KeyedLimiter<String>,
 }
 
 /// A signed-in operator.
@@ -188,6 +190,7 @@ impl Hub {
             inner: Arc::new(Inner {
                 connect_limits,
                 workspace_limits,
+                upload_limits: KeyedLimiter::new(crate::api::UPLOAD_RATE, crate::api::UPLOAD_BURST),
                 config,
                 store,
                 bus,
@@ -1035,6 +1038,7 @@ impl Hub {
             let now = std::time::Instant::now();
             self.inner.connect_limits.prune(now);
             self.inner.workspace_limits.prune(now);
+            self.inner.upload_limits.prune(now);
             if let Err(e) = self.refresh_presence().await {
                 warn!(error = %e, "presence not refreshed");
             }
