@@ -238,18 +238,13 @@ where
         let Err(wait) = bucket.take(now) else {
             return Ok(true);
         };
-        let mut e = ErrorFrame::with_message(
-            ErrorCode::RateLimited,
-            format!(
-                "too many {} frames; retry in {} ms",
-                kind.name(),
-                wait.as_millis().max(1)
-            ),
-        )
-        .conversation(conversation_id);
-        e.client_id = client_id.map(str::to_owned);
-        e.retry_after_ms = Some(u32::try_from(wait.as_millis().max(1)).unwrap_or(u32::MAX));
-        self.send_error(e).await?;
+        let message = format!(
+            "too many {} frames; retry in {} ms",
+            kind.name(),
+            wait.as_millis().max(1)
+        );
+        self.send_error(rate_limited(message, wait, conversation_id, client_id))
+            .await?;
         Ok(false)
     }
 
@@ -491,6 +486,20 @@ where
             Err(Gone) => return,
         }
     }
+}
+
+/// A `rate_limited` refusal saying when to retry.
+pub fn rate_limited(
+    message: impl Into<String>,
+    wait: std::time::Duration,
+    conversation_id: &str,
+    client_id: Option<&str>,
+) -> ErrorFrame {
+    let mut e =
+        ErrorFrame::with_message(ErrorCode::RateLimited, message).conversation(conversation_id);
+    e.client_id = client_id.map(str::to_owned);
+    e.retry_after_ms = Some(u32::try_from(wait.as_millis().max(1)).unwrap_or(u32::MAX));
+    e
 }
 
 /// How long a heartbeat interval is, for `welcome`/`ready`.

@@ -160,15 +160,13 @@ where
                 // The workspace's share of this node, whichever connections the flood uses.
                 let now = std::time::Instant::now();
                 if let Err(wait) = hub.inner().workspace_limits.take(&self.workspace_id, now) {
-                    let mut e = ErrorFrame::with_message(
-                        ErrorCode::RateLimited,
+                    conn.send_error(super::rate_limited(
                         "this site's chat is receiving too many messages; retry shortly",
-                    )
-                    .conversation(&self.conversation_id)
-                    .client(client_id);
-                    e.retry_after_ms =
-                        Some(u32::try_from(wait.as_millis().max(1)).unwrap_or(u32::MAX));
-                    conn.send_error(e).await?;
+                        wait,
+                        &self.conversation_id,
+                        Some(&client_id),
+                    ))
+                    .await?;
                     return Ok(Flow::Continue);
                 }
                 match hub
