@@ -176,16 +176,10 @@ pub async fn run(target: &Target, args: &StormArgs) -> anyhow::Result<StormRepor
             let setup = async {
                 let _permit = permits.acquire().await;
                 let mut ws = wire::connect(&victim, "/ws/widget").await?;
-                wire::send(
-                    &mut ws,
-                    json!({"type": "hello", "protocol": protocol::PROTOCOL_VERSION, "workspace_id": workspace}),
-                )
-                .await?;
-                let welcome = wire::next_text(&mut ws).await?;
-                let f: Frame<'_> = serde_json::from_str(&welcome)?;
-                let token = f.visitor_token.context("welcome without a token")?.into_owned();
+                let welcomed = wire::widget_handshake(&mut ws, &workspace, None).await?;
+                seen.apply(&welcomed.history, "")?;
                 say_and_wait(&mut ws, &mut seen, "s-1").await?;
-                anyhow::Ok((ws, token))
+                anyhow::Ok((ws, welcomed.visitor_token))
             }
             .await;
             settled.wait().await;
@@ -210,18 +204,9 @@ pub async fn run(target: &Target, args: &StormArgs) -> anyhow::Result<StormRepor
                 let url = &survivors[(i + out.attempts as usize) % survivors.len()];
                 let resumed = async {
                     let mut ws = wire::connect(url, "/ws/widget").await?;
-                    wire::send(
-                        &mut ws,
-                        json!({"type": "hello", "protocol": protocol::PROTOCOL_VERSION, "workspace_id": workspace,
-                               "visitor_token": token, "last_seq": seen.last()}),
-                    )
-                    .await?;
-                    let welcome = wire::next_text(&mut ws).await?;
-                    if !welcome.starts_with("{\"type\":\"welcome\"") {
-                        bail!("expected welcome, got {welcome}");
-                    }
-                    let history = wire::next_text(&mut ws).await?;
-                    seen.apply(&history, "")?;
+                    let resume = Some((token.as_str(), seen.last()));
+                    let welcomed = wire::widget_handshake(&mut ws, &workspace, resume).await?;
+                    seen.apply(&welcomed.history, "")?;
                     anyhow::Ok(ws)
                 }
                 .await;

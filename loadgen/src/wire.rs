@@ -103,26 +103,59 @@ pub async fn send(ws: &mut Ws, v: serde_json::Value) -> anyhow::Result<()> {
 /// A widget handshake: `hello`, then `welcome` and `history`. Returns the conversation id and
 /// the history's `last_seq`.
 pub async fn widget_hello(ws: &mut Ws, workspace: &str) -> anyhow::Result<(String, u64)> {
-    send(
-        ws,
-        json!({"type": "hello", "protocol": protocol::PROTOCOL_VERSION, "workspace_id": workspace}),
-    )
-    .await?;
+    let w = widget_handshake(ws, workspace, None).await?;
+    Ok((w.conversation_id, w.last_seq))
+}
+
+/// What a widget handshake answered.
+#[derive(Debug)]
+pub struct Welcomed {
+    pub conversation_id: String,
+    pub visitor_token: String,
+    /// The `history` frame's `last_seq`.
+    pub last_seq: u64,
+    /// The `history` frame itself.
+    pub history: String,
+}
+
+/// A widget handshake, new (`resume` `None`) or resuming with a visitor token after a seq.
+pub async fn widget_handshake(
+    ws: &mut Ws,
+    workspace: &str,
+    resume: Option<(&str, u64)>,
+) -> anyhow::Result<Welcomed> {
+    let mut hello =
+        json!({"type": "hello", "protocol": protocol::PROTOCOL_VERSION, "workspace_id": workspace});
+    if let Some((token, last_seq)) = resume {
+        hello["visitor_token"] = json!(token);
+        hello["last_seq"] = json!(last_seq);
+    }
+    send(ws, hello).await?;
     let welcome = next_text(ws).await?;
     let f: Frame<'_> = serde_json::from_str(&welcome)?;
     if f.ty != "welcome" {
         bail!("expected welcome, got {welcome}");
     }
-    let id = f
+    let conversation_id = f
         .conversation_id
         .context("welcome without conversation_id")?
+        .into_owned();
+    let visitor_token = f
+        .visitor_token
+        .context("welcome without visitor_token")?
         .into_owned();
     let history = next_text(ws).await?;
     let h: Frame<'_> = serde_json::from_str(&history)?;
     if h.ty != "history" {
         bail!("expected history, got {history}");
     }
-    Ok((id, h.last_seq.unwrap_or(0)))
+    let last_seq = h.last_seq.unwrap_or(0);
+    Ok(Welcomed {
+        conversation_id,
+        visitor_token,
+        last_seq,
+        history,
+    })
 }
 
 /// An operator handshake: `hello` with a token, `ready`.
