@@ -186,6 +186,7 @@ impl Hub {
             config.workspace_message_rate,
             config.workspace_message_burst,
         );
+        let shutdown = CancellationToken::new();
         let hub = Hub {
             inner: Arc::new(Inner {
                 connect_limits,
@@ -194,13 +195,13 @@ impl Hub {
                 config,
                 store,
                 bus,
-                registry: Registry::new(),
+                registry: Registry::new(&shutdown),
                 directory,
                 operators,
                 visitors,
                 assistant,
                 metrics,
-                shutdown: CancellationToken::new(),
+                shutdown,
                 tasks: TaskTracker::new(),
                 generations: DashMap::new(),
                 changed_rows: DashMap::new(),
@@ -650,6 +651,10 @@ impl Hub {
     // ---- publishing -------------------------------------------------------------------------
 
     async fn publish(&self, topic: &Topic, msg: &BusMessage) {
+        if self.inner.bus.loopback() {
+            self.dispatch_one(topic, msg.clone());
+            return;
+        }
         if let Err(e) = self.inner.bus.publish(topic, msg).await {
             // The event is stored: subscribers catch up by sequence number.
             self.inner
@@ -910,6 +915,10 @@ impl Hub {
     }
 
     fn dispatch_one(&self, topic: &Topic, msg: BusMessage) {
+        if !matches!(msg, BusMessage::Resync) && !self.inner.registry.has_subscribers(topic) {
+            // Nobody here listens (any more): skip serializing it.
+            return;
+        }
         let item = match msg {
             BusMessage::Resync => {
                 let m = &self.inner.metrics;

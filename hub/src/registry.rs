@@ -77,8 +77,8 @@ struct Conn {
     kind: ConnKind,
     presence: Option<Presence>,
     tx: mpsc::Sender<Outbound>,
-    /// Cancelled when the connection fell behind.
-    slow: CancellationToken,
+    /// See [`ConnRx::stop`].
+    stop: CancellationToken,
 }
 
 /// The receiving end a session owns.
@@ -86,11 +86,15 @@ struct Conn {
 pub struct ConnRx {
     pub id: ConnId,
     pub rx: mpsc::Receiver<Outbound>,
-    pub slow: CancellationToken,
+    /// Cancelled when the connection fell behind (its queue overflowed) or the node shuts down:
+    /// either way its session stops. A child of the node's shutdown token, so a session watches
+    /// one token of its own, not a node-wide one every connection would contend on.
+    pub stop: CancellationToken,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Registry {
+    shutdown: CancellationToken,
     next: AtomicU64,
     conns: DashMap<ConnId, Conn>,
     topics: DashMap<Topic, HashSet<ConnId>>,
@@ -104,24 +108,30 @@ pub struct FanOut {
 }
 
 impl Registry {
-    pub fn new() -> Self {
-        Self::default()
+    /// `shutdown`: the node's token; each connection's `stop` is a child of it.
+    pub fn new(shutdown: &CancellationToken) -> Self {
+        Self {
+            shutdown: shutdown.clone(),
+            next: AtomicU64::new(0),
+            conns: DashMap::new(),
+            topics: DashMap::new(),
+        }
     }
 
     pub fn register(&self, kind: ConnKind, queue: usize) -> ConnRx {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = mpsc::channel(queue.max(1));
-        let slow = CancellationToken::new();
+        let stop = self.shutdown.child_token();
         self.conns.insert(
             id,
             Conn {
                 kind,
                 presence: None,
                 tx,
-                slow: slow.clone(),
+                stop: stop.clone(),
             },
         );
-        ConnRx { id, rx, slow }
+        ConnRx { id, rx, stop }
     }
 
     /// Remove a connection and its subscriptions; returns the topics that lost their last
@@ -232,8 +242,8 @@ fn offer(conn: &Conn, item: &Outbound, out: &mut FanOut) {
     match conn.tx.try_send(item.clone()) {
         Ok(()) => out.delivered += 1,
         Err(mpsc::error::TrySendError::Full(_)) => {
-            if !conn.slow.is_cancelled() {
-                conn.slow.cancel();
+            if !conn.stop.is_cancelled() {
+                conn.stop.cancel();
                 out.kicked += 1;
             }
         }
@@ -260,7 +270,7 @@ mod tests {
 
     #[test]
     fn first_and_last_subscriber_are_reported() {
-        let r = Registry::new();
+        let r = Registry::new(&CancellationToken::new());
         let a = r.register(ConnKind::Operator, 4);
         let b = r.register(ConnKind::Operator, 4);
         let t = Topic::Conversation("c".into());
@@ -271,9 +281,22 @@ mod tests {
         assert!(!r.has_subscribers(&t));
     }
 
+    #[test]
+    fn the_node_shutting_down_stops_every_connection() {
+        let shutdown = CancellationToken::new();
+        let r = Registry::new(&shutdown);
+        let (a, b) = (
+            r.register(ConnKind::Operator, 1),
+            r.register(ConnKind::Widget, 1),
+        );
+        assert!(!a.stop.is_cancelled());
+        shutdown.cancel();
+        assert!(a.stop.is_cancelled() && b.stop.is_cancelled());
+    }
+
     #[tokio::test]
     async fn a_full_queue_kicks_only_that_connection() {
-        let r = Registry::new();
+        let r = Registry::new(&CancellationToken::new());
         let mut fast = r.register(ConnKind::Operator, 2);
         let slow = r.register(ConnKind::Widget, 2);
         let t = Topic::Workspace("w".into());
@@ -285,8 +308,8 @@ mod tests {
         }
         let third = r.fan_out(&t, &frame());
         assert_eq!((third.delivered, third.kicked), (1, 1));
-        assert!(slow.slow.is_cancelled());
-        assert!(!fast.slow.is_cancelled());
+        assert!(slow.stop.is_cancelled());
+        assert!(!fast.stop.is_cancelled());
         // Kicked once, counted once.
         assert_eq!(r.fan_out(&t, &frame()).kicked, 0);
     }

@@ -39,6 +39,10 @@ impl Bus for MemoryBus {
             .map_err(|_| BusError::Unavailable("node inbox closed".into()))
     }
 
+    fn loopback(&self) -> bool {
+        true
+    }
+
     async fn subscribe(&self, topic: &Topic) -> Result<(), BusError> {
         self.subscribed.insert(topic.clone());
         Ok(())

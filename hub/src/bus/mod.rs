@@ -114,6 +114,12 @@ pub trait Bus: Send + Sync + std::fmt::Debug + 'static {
     fn channel(&self, _topic: &Topic) -> Option<String> {
         None
     }
+    /// `true` when every publication stays on this node (a single node): the node then routes
+    /// what it publishes to its own clients directly, without the inbox and the task draining
+    /// it, which would cost a task wake-up per message.
+    fn loopback(&self) -> bool {
+        false
+    }
     /// Start receiving a topic's messages on this node.
     async fn subscribe(&self, topic: &Topic) -> Result<(), BusError>;
     async fn unsubscribe(&self, topic: &Topic) -> Result<(), BusError>;

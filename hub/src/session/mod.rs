@@ -150,17 +150,27 @@ impl RateKind {
 /// Most queued frames written before one flush.
 const BATCH: usize = 64;
 
-/// Run a socket operation, giving up when the client is marked slow (its queue overflowed
-/// while this waited on a full socket) or after `limit`: a stalled reader can never pin its
-/// session, or memory, forever.
+/// Run a socket operation, giving up when the connection is stopped (its queue overflowed
+/// while this waited on a full socket, or the node shuts down) or after `limit`: a stalled
+/// reader can never pin its session, or memory, forever.
 async fn guarded<E>(
-    slow: tokio_util::sync::CancellationToken,
+    stop: &tokio_util::sync::CancellationToken,
     limit: std::time::Duration,
     op: impl std::future::Future<Output = Result<(), E>>,
 ) -> Result<(), Gone> {
+    let mut op = std::pin::pin!(op);
+    // Almost every write finishes at its first poll (the socket has room). Only one that has to
+    // wait pays for a timer and a watch on `stop`: both cost locks, per frame, on the hot path.
+    let first = std::future::poll_fn(|cx| {
+        std::task::Poll::Ready(op.as_mut().poll(cx).map(|r| r.map_err(|_| Gone)))
+    })
+    .await;
+    if let std::task::Poll::Ready(r) = first {
+        return r;
+    }
     tokio::select! {
         biased;
-        () = slow.cancelled() => Err(Gone),
+        () = stop.cancelled() => Err(Gone),
         r = tokio::time::timeout(limit, op) => match r {
             Ok(Ok(())) => Ok(()),
             _ => Err(Gone),
@@ -259,26 +269,30 @@ where
         Ok(())
     }
 
-    /// Write to the socket (buffered while [`Conn::deliver_batch`] runs; it flushes once).
+    /// Write to the socket (buffered while the session loop handles one step; it flushes once
+    /// at the step's end).
     async fn write(&mut self, out: WsOut) -> Result<(), Gone> {
-        let (slow, limit) = (self.rx.slow.clone(), self.hub.config().idle_timeout());
+        let limit = self.hub.config().idle_timeout();
         if self.batching {
-            guarded(slow, limit, self.sink.feed(out)).await
+            guarded(&self.rx.stop, limit, self.sink.feed(out)).await
         } else {
-            guarded(slow, limit, self.sink.send(out)).await
+            guarded(&self.rx.stop, limit, self.sink.send(out)).await
         }
     }
 
     async fn flush(&mut self) -> Result<(), Gone> {
-        let (slow, limit) = (self.rx.slow.clone(), self.hub.config().idle_timeout());
-        guarded(slow, limit, self.sink.flush()).await
+        let limit = self.hub.config().idle_timeout();
+        guarded(&self.rx.stop, limit, self.sink.flush()).await
     }
 
-    /// Deliver `first` and whatever else is already queued (up to [`BATCH`]), then flush once:
-    /// under load a burst costs one socket write instead of one per frame.
-    pub async fn deliver_batch(&mut self, first: Outbound) -> Result<(), Gone> {
+    /// Deliver `first` (if any) and whatever else is already queued (up to [`BATCH`]), then
+    /// flush once: under load a burst costs one socket write instead of one per frame.
+    pub async fn deliver_batch(&mut self, first: Option<Outbound>) -> Result<(), Gone> {
         self.batching = true;
-        let mut result = self.deliver(first).await;
+        let mut result = match first {
+            Some(item) => self.deliver(item).await,
+            None => Ok(()),
+        };
         for _ in 1..BATCH {
             if result.is_err() {
                 break;
@@ -291,6 +305,25 @@ where
         self.batching = false;
         result?;
         self.flush().await
+    }
+
+    /// Handle one client frame with writes buffered, then send its answers together with what
+    /// it queued for this same connection: a visitor's message is appended and fanned out
+    /// before its handler returns, so its `ack` and the echoed `event` leave in one write.
+    async fn handle_text<H: Handler<S>>(
+        &mut self,
+        handler: &mut H,
+        text: String,
+    ) -> Result<Flow, Gone>
+    where
+        S: Send,
+    {
+        self.batching = true;
+        let flow = handler.on_text(self, text).await;
+        self.batching = false;
+        let flow = flow?;
+        self.deliver_batch(None).await?;
+        Ok(flow)
     }
 
     fn pick(&self, for_operators: &str, for_visitors: Option<&str>) -> Option<String> {
@@ -435,18 +468,22 @@ where
     let heartbeat = conn.hub.config().heartbeat();
     let idle = conn.hub.config().idle_timeout();
     let shutdown = conn.hub.inner().shutdown.clone();
-    let slow = conn.rx.slow.clone();
+    // One watch for the whole session, made once: a fresh `cancelled()` per turn of the loop
+    // would register and deregister a waiter (two locks) per frame.
+    let stop = conn.rx.stop.clone();
+    let mut stopped = std::pin::pin!(stop.cancelled());
     let mut ticker = tokio::time::interval_at(Instant::now() + heartbeat, heartbeat);
     let mut last_heard = Instant::now();
     loop {
         let result = tokio::select! {
             biased;
-            () = shutdown.cancelled() => {
-                Box::pin(conn.close(CloseCode::GOING_AWAY)).await;
-                return;
-            }
-            () = slow.cancelled() => {
-                Box::pin(conn.close(CloseCode::TOO_SLOW)).await;
+            () = &mut stopped => {
+                let code = if shutdown.is_cancelled() {
+                    CloseCode::GOING_AWAY
+                } else {
+                    CloseCode::TOO_SLOW
+                };
+                Box::pin(conn.close(code)).await;
                 return;
             }
             incoming = stream.next() => {
@@ -455,7 +492,7 @@ where
                     // Boxed, here and below: these futures are large and short-lived, and an
                     // idle connection (most of them) should not carry their size for its whole
                     // life (docs/benchmarks.md, idle).
-                    Some(WsIn::Text(text)) => Box::pin(handler.on_text(conn, text)).await,
+                    Some(WsIn::Text(text)) => Box::pin(conn.handle_text(handler, text)).await,
                     Some(WsIn::Binary) => Box::pin(conn
                         .send_error(ErrorFrame::with_message(
                             ErrorCode::BadFrame,
@@ -468,7 +505,7 @@ where
                     Some(WsIn::Close) | None => return,
                 }
             }
-            Some(item) = conn.rx.rx.recv() => Box::pin(conn.deliver_batch(item)).await.map(|()| Flow::Continue),
+            Some(item) = conn.rx.rx.recv() => Box::pin(conn.deliver_batch(Some(item))).await.map(|()| Flow::Continue),
             _ = ticker.tick() => {
                 if last_heard.elapsed() >= idle {
                     Ok(Flow::Close(CloseCode::IDLE_TIMEOUT))
@@ -588,6 +625,69 @@ mod tests {
             }
         }
         assert!(10 * hub.config().heartbeat_ms > hub.config().idle_timeout_ms);
+    }
+
+    /// A sink that reports each frame, and each flush as `None`: what leaves in one write.
+    struct Recorder(mpsc::UnboundedSender<Option<WsOut>>);
+
+    impl Sink<WsOut> for Recorder {
+        type Error = Gone;
+        fn poll_ready(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Result<(), Gone>> {
+            std::task::Poll::Ready(Ok(()))
+        }
+        fn start_send(self: std::pin::Pin<&mut Self>, item: WsOut) -> Result<(), Gone> {
+            self.0.send(Some(item)).map_err(|_| Gone)
+        }
+        fn poll_flush(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Result<(), Gone>> {
+            std::task::Poll::Ready(self.0.send(None).map_err(|_| Gone))
+        }
+        fn poll_close(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Result<(), Gone>> {
+            std::task::Poll::Ready(Ok(()))
+        }
+    }
+
+    /// The frames of the next write that has any.
+    async fn next_write(out: &mut mpsc::UnboundedReceiver<Option<WsOut>>) -> Vec<Value> {
+        let mut frames = Vec::new();
+        loop {
+            match out.recv().await.expect("output") {
+                Some(WsOut::Text(t)) => frames.push(serde_json::from_str(&t).expect("json")),
+                Some(other) => panic!("unexpected {other:?}"),
+                None if frames.is_empty() => {}
+                None => return frames,
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_messages_ack_and_its_echoed_event_leave_in_one_write() {
+        let (in_tx, in_rx) = mpsc::unbounded_channel::<WsIn>();
+        let (out_tx, mut out) = mpsc::unbounded_channel();
+        let stream = Box::pin(stream::unfold(in_rx, |mut rx| async move {
+            rx.recv().await.map(|m| (m, rx))
+        }));
+        tokio::spawn(widget::run(hub().await, Recorder(out_tx), stream, None));
+        let hello = json!({"type": "hello", "protocol": 1, "workspace_id": "demo-pro"});
+        in_tx.send(WsIn::Text(hello.to_string())).expect("send");
+        assert_eq!(next_write(&mut out).await[0]["type"], "welcome");
+        assert_eq!(next_write(&mut out).await[0]["type"], "history");
+        let message = json!({"type": "message", "client_id": "c1", "text": "hello?"});
+        in_tx.send(WsIn::Text(message.to_string())).expect("send");
+        // One socket write, not two: the loop flushes once per step.
+        let write = next_write(&mut out).await;
+        assert!(write.len() >= 2, "{write:?}");
+        assert_eq!(write[0]["type"], "ack");
+        assert_eq!(write[1]["type"], "event");
+        assert_eq!(write[1]["event"]["client_id"], "c1");
     }
 
     #[tokio::test(start_paused = true)]
