@@ -41,6 +41,14 @@ use crate::util::{now_ms, now_secs, random_id, visitor_label};
 /// How often a conversation's Online list row may be re-published.
 pub const ONLINE_COALESCE: Duration = Duration::from_millis(200);
 
+/// An Online list row waiting for the next publication round.
+#[derive(Debug)]
+struct PendingRow {
+    workspace_id: String,
+    active: bool,
+    summary: protocol::ConversationSummary,
+}
+
 /// Most events a `history` frame carries.
 pub const HISTORY_LIMIT: usize = 5000;
 
@@ -71,8 +79,9 @@ pub struct Inner {
     pub tasks: TaskTracker,
     /// The running generation of each conversation.
     generations: DashMap<String, (u64, CancellationToken)>,
-    /// Conversations whose Online list row changed since the last publication (id → workspace).
-    changed_rows: DashMap<String, String>,
+    /// Online list rows changed since the last publication, as the operation that changed each
+    /// one left it (conversation id → row).
+    changed_rows: DashMap<String, PendingRow>,
     next_generation: std::sync::atomic::AtomicU64,
     /// Serializes bus (un)subscription per topic, so a leave and a join racing on the same topic
     /// can never leave the bus unsubscribed while a local client listens.
@@ -111,9 +120,17 @@ impl OperatorSession {
     /// How this operator appears in `meta`: as the holder, with the profile they took control
     /// with (a profile saved mid-session applies from the next takeover); otherwise without one.
     pub fn author_in(&self, meta: &ConversationMeta) -> Author {
+        match self.holding(meta) {
+            Some(me) => Author::Operator(me.clone()),
+            None => Author::Operator(self.operator_ref()),
+        }
+    }
+
+    /// This operator as `meta`'s holder, if they hold it.
+    pub fn holding<'m>(&self, meta: &'m ConversationMeta) -> Option<&'m OperatorRef> {
         match &meta.control.holder {
-            Holder::Operator(r) if r.id == self.claims.sub => Author::Operator(r.clone()),
-            _ => Author::Operator(self.operator_ref()),
+            Holder::Operator(r) if r.id == self.claims.sub => Some(r),
+            _ => None,
         }
     }
 
@@ -353,19 +370,28 @@ impl Hub {
         Ok(appended)
     }
 
+    /// `held`: how this operator appears as the conversation's holder, when their session knows
+    /// it (from its own takeover or last message there). That proves the workspace and names
+    /// the author, so the message costs one store call, the append, whose fence still checks
+    /// the holder. Without it, the conversation is read first.
     pub async fn operator_message(
         &self,
         op: &OperatorSession,
         conversation_id: &str,
         client_id: String,
         text: String,
+        held: Option<&OperatorRef>,
     ) -> Result<Appended, ErrorFrame> {
-        let meta = self
-            .conversation_for(op, conversation_id)
-            .await
-            .map_err(|e| e.client(client_id.clone()))?;
+        let author = match held {
+            Some(me) => Author::Operator(me.clone()),
+            None => self
+                .conversation_for(op, conversation_id)
+                .await
+                .map(|meta| op.author_in(&meta))
+                .map_err(|e| e.client(client_id.clone()))?,
+        };
         let draft = Draft::Message {
-            author: op.author_in(&meta),
+            author,
             text,
             client_id: Some(client_id.clone()),
         };
@@ -676,13 +702,26 @@ impl Hub {
     }
 
     /// Mark a conversation's Online list row as changed. Rows are published at most once per
-    /// [`ONLINE_COALESCE`] per conversation, read fresh from the store: a busy conversation does
-    /// not send every dashboard a row per message (the load generator saw dashboards of a busy
-    /// workspace fall behind and get cut off without this).
+    /// [`ONLINE_COALESCE`] per conversation: a busy conversation does not send every dashboard a
+    /// row per message (the load generator saw dashboards of a busy workspace fall behind and get
+    /// cut off without this). The row is the one `meta` (the result of the store operation that
+    /// changed it) gives; of two racing operations, the one that saw the later event wins.
     async fn publish_summary(&self, meta: &ConversationMeta) {
-        self.inner
-            .changed_rows
-            .insert(meta.id.clone(), meta.workspace_id.clone());
+        let row = PendingRow {
+            workspace_id: meta.workspace_id.clone(),
+            active: meta.active,
+            summary: meta.summary(),
+        };
+        match self.inner.changed_rows.entry(meta.id.clone()) {
+            dashmap::Entry::Occupied(mut pending) => {
+                if row.summary.last_seq >= pending.get().summary.last_seq {
+                    pending.insert(row);
+                }
+            }
+            dashmap::Entry::Vacant(slot) => {
+                slot.insert(row);
+            }
+        }
     }
 
     /// Publish the rows marked since the last round.
@@ -694,21 +733,31 @@ impl Hub {
             .map(|e| e.key().clone())
             .collect();
         for id in ids {
-            if self.inner.changed_rows.remove(&id).is_none() {
+            let Some((_, row)) = self.inner.changed_rows.remove(&id) else {
                 continue;
-            }
-            match self.inner.store.get(&id).await {
-                Ok(Some(meta)) if meta.active => {
-                    let msg = BusMessage::Summary {
-                        workspace_id: meta.workspace_id.clone(),
-                        summary: meta.summary(),
-                    };
-                    self.publish(&Topic::Workspace(meta.workspace_id.clone()), &msg)
-                        .await;
+            };
+            let (workspace_id, summary) = if row.active && row.summary.visitor_online {
+                // It cannot have left the list since: only conversations without a visitor
+                // connected are swept, and its visitor leaving makes a newer row, read below.
+                (row.workspace_id, row.summary)
+            } else {
+                // Any node may have swept it off the list meanwhile: a stale copy must not
+                // bring it back, so read it fresh (the rare case: no visitor connected).
+                match self.inner.store.get(&id).await {
+                    Ok(Some(meta)) if meta.active => (meta.workspace_id.clone(), meta.summary()),
+                    Ok(_) => continue,
+                    Err(e) => {
+                        warn!(conversation_id = id, error = %e, "online row not published");
+                        continue;
+                    }
                 }
-                Ok(_) => {}
-                Err(e) => warn!(conversation_id = id, error = %e, "online row not published"),
-            }
+            };
+            let topic = Topic::Workspace(workspace_id.clone());
+            let msg = BusMessage::Summary {
+                workspace_id,
+                summary,
+            };
+            self.publish(&topic, &msg).await;
         }
     }
 

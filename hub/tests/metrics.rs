@@ -86,3 +86,32 @@ async fn a_metrics_token_guards_the_endpoint() {
         401
     );
 }
+
+/// The hot path's cost in store round trips: a holder's message is one append (its session
+/// knows it holds the conversation), not a conversation read and then the append.
+#[tokio::test]
+async fn a_holders_message_costs_one_store_call() {
+    const MESSAGES: u32 = 20;
+    let th = TestHub::start().await;
+    let visitor = th.visitor().await;
+    let cid = visitor.conversation_id.clone();
+    let mut martin = th.operator("martin", Role::Operator).await;
+    martin.open(&cid).await;
+    martin.takeover(&cid).await;
+    let calls = || async {
+        let (_, text) = http(th.addr(), "GET", "/metrics", None).await;
+        value(&text, "tc_store_latency_seconds_count")
+    };
+    let before = calls().await;
+    for i in 0..MESSAGES {
+        martin.say(&cid, &format!("o{i}"), "hello").await;
+    }
+    let spent = calls().await - before;
+    // One call per message; background work (presence, Online rows) may add a few, but a
+    // read per message would double it.
+    assert!(spent >= f64::from(MESSAGES), "{spent}");
+    assert!(
+        spent < f64::from(MESSAGES) * 1.5,
+        "{spent} store calls for {MESSAGES} messages"
+    );
+}

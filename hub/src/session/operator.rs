@@ -1,9 +1,11 @@
 //! An operator's dashboard session: the Online list, opening conversations, takeover, release,
 //! messages, typing.
 
+use std::collections::HashMap;
+
 use futures_util::{Sink, Stream};
 use protocol::decode;
-use protocol::{ErrorCode, ErrorFrame, OperatorFrame, PROTOCOL_VERSION, ServerFrame};
+use protocol::{ErrorCode, ErrorFrame, OperatorFrame, OperatorRef, PROTOCOL_VERSION, ServerFrame};
 
 use super::{
     Conn, Flow, Gone, Handler, RateKind, WsIn, WsOut, check_protocol, heartbeat_ms, read_hello,
@@ -47,7 +49,10 @@ where
         heartbeat_ms: heartbeat_ms(&hub),
     };
     if conn.send(&ready).await.is_ok() {
-        let mut session = OperatorHandler { op };
+        let mut session = OperatorHandler {
+            op,
+            held: HashMap::new(),
+        };
         run_loop(&mut conn, &mut stream, &mut session).await;
     }
     hub.unregister(conn.rx.id).await;
@@ -61,6 +66,24 @@ const AUDIT_SNAPSHOT: usize = 200;
 
 struct OperatorHandler {
     op: OperatorSession,
+    /// Conversations this session saw its operator hold (by its own takeover or message), and
+    /// how they appear there: a message to one skips the conversation read. Stale entries are
+    /// harmless: the append's fence refuses a non-holder, and the refusal drops the entry.
+    held: HashMap<String, OperatorRef>,
+}
+
+impl OperatorHandler {
+    /// Remember (or forget) the holding `meta` shows.
+    fn note(&mut self, conversation_id: &str, meta: &crate::store::ConversationMeta) {
+        match self.op.holding(meta) {
+            Some(me) => {
+                self.held.insert(conversation_id.to_owned(), me.clone());
+            }
+            None => {
+                self.held.remove(conversation_id);
+            }
+        }
+    }
 }
 
 impl OperatorHandler {
@@ -121,6 +144,9 @@ impl OperatorHandler {
             }
             OperatorFrame::Takeover { conversation_id } => {
                 let result = hub.takeover(&self.op, &conversation_id).await;
+                if let Ok(meta) = &result {
+                    self.note(&conversation_id, meta);
+                }
                 answer_control(conn, conversation_id, result).await
             }
             OperatorFrame::Release {
@@ -128,6 +154,7 @@ impl OperatorHandler {
                 force,
             } => {
                 let result = hub.release(&self.op, &conversation_id, force).await;
+                self.held.remove(&conversation_id);
                 answer_control(conn, conversation_id, result).await
             }
             OperatorFrame::Message {
@@ -141,11 +168,13 @@ impl OperatorHandler {
                 {
                     return Ok(());
                 }
-                match hub
-                    .operator_message(&self.op, &conversation_id, client_id.clone(), text)
-                    .await
-                {
+                let held = self.held.get(&conversation_id);
+                let result = hub
+                    .operator_message(&self.op, &conversation_id, client_id.clone(), text, held)
+                    .await;
+                match result {
                     Ok(a) => {
+                        self.note(&conversation_id, &a.meta);
                         conn.send(&ServerFrame::Ack {
                             conversation_id,
                             client_id,
@@ -153,7 +182,10 @@ impl OperatorHandler {
                         })
                         .await
                     }
-                    Err(e) => conn.send_error(e).await,
+                    Err(e) => {
+                        self.held.remove(&conversation_id);
+                        conn.send_error(e).await
+                    }
                 }
             }
             OperatorFrame::Typing {
