@@ -14,7 +14,8 @@
 # Knobs (environment): CONNECTIONS (idle, storm), VISITORS, OPERATORS, RATES (comma separated visitor
 # msg/s), OP_RATIO (operator replies per visitor message), WARMUP, DURATION (seconds per step),
 # WORKSPACES (>1: a workspaces file of pro workspaces and an operator JWT secret instead of --dev
-# demo-pro), NO_ONLINE=1 (operators do not subscribe to the Online list), PERF=1 (record the
+# demo-pro), NO_ONLINE=1 (operators do not subscribe to the Online list), MONITOR=1 (relay3: a 2 s
+# Redis MONITOR sample at each window's start; slows Redis), PERF=1 (record the
 # first hub with `perf record -g` during the run; report in $OUT/perf.txt).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,7 +24,7 @@ scenario=${1:-}
 case "$scenario" in
   idle | relay | ceiling | relay3 | storm) ;;
   *)
-    sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
     ;;
 esac
@@ -214,10 +215,13 @@ EOF
       for p in "${ports[@]}"; do urls+=(--url "ws://127.0.0.1:$p"); done
       echo "topology: loadgen → 3 hubs directly, round robin (no deploy/nginx) → redis-server :$rport" | tee -a "$OUT/report.md"
     fi
-    # At each window's start and end: Redis command counters; at the start also a 2 s MONITOR
-    # sample, which tells commands sent by clients from those run inside scripts.
-    hook="f() { $REDIS INFO commandstats > $OUT/cmdstats-\$1-\$2.txt; \
-if [ \"\$1\" = start ]; then timeout 2 $REDIS MONITOR > $OUT/monitor-\$2.txt 2>/dev/null & fi; }; f"
+    # At each window's start and end: Redis command counters. With MONITOR=1, also a 2 s MONITOR
+    # sample at the start, which tells commands sent by clients from those run inside scripts;
+    # off by default: MONITOR slows Redis down a lot (it formats every command, script-internal
+    # ones too, for the monitoring client), and the window's latencies with it.
+    monitor=""
+    [ "${MONITOR:-0}" = 1 ] && monitor="if [ \"\$1\" = start ]; then timeout 2 $REDIS MONITOR > $OUT/monitor-\$2.txt 2>/dev/null & fi;"
+    hook="f() { $REDIS INFO commandstats > $OUT/cmdstats-\$1-\$2.txt; $monitor }; f"
     "$BIN/loadgen" "${urls[@]}" "${hub_pids[@]}" "${others[@]}" "${WS_ARGS[@]}" --hook "$hook" \
       relay "${RELAY_ARGS[@]}" --rate "${RATES:-1000,5000}" --duration-secs "${DURATION:-10}" |
       tee -a "$OUT/report.md"
