@@ -139,6 +139,11 @@ impl Monitor {
     /// The commands clients sent since the last call (commands run inside scripts are not
     /// round trips and are left out). Ends at a marker this sends itself, so no wait is guessed.
     pub async fn round_trips(&mut self) -> Vec<String> {
+        self.commands().await.0
+    }
+
+    /// The commands since the last call: those clients sent, and those run inside scripts.
+    pub async fn commands(&mut self) -> (Vec<String>, Vec<String>) {
         let marker = crate::util::random_id("marker-");
         let client = redis::Client::open(self.url.as_str()).expect("url");
         let mut conn = client
@@ -150,18 +155,20 @@ impl Monitor {
             .query_async(&mut conn)
             .await
             .expect("echo");
-        let mut seen = Vec::new();
+        let (mut sent, mut scripted) = (Vec::new(), Vec::new());
         while let Ok(Some(line)) = self.lines.next_line().await {
             if line.contains(&marker) {
-                return seen;
+                break;
             }
-            if !line.contains(" lua]") {
-                // `+1700000000.123456 [0 127.0.0.1:5555] "evalsha" "…"`: keep the command name.
-                let cmd = line.split('"').nth(1).unwrap_or_default().to_lowercase();
-                seen.push(cmd);
+            // `+1700000000.123456 [0 127.0.0.1:5555] "evalsha" "…"`: keep the command name.
+            let cmd = line.split('"').nth(1).unwrap_or_default().to_lowercase();
+            if line.contains(" lua]") {
+                scripted.push(cmd);
+            } else {
+                sent.push(cmd);
             }
         }
-        seen
+        (sent, scripted)
     }
 }
 

@@ -956,8 +956,17 @@ mod tests {
             .append("c", msg("x"), Fence::Visitor, 3)
             .await
             .expect("append");
-        // One EVALSHA: the whole append (fence, dedupe, seq, history, Online list) in one trip.
-        assert_eq!(monitor.round_trips().await, ["evalsha"]);
+        // One EVALSHA: the whole append (fence, dedupe, seq, history, Online list) in one trip,
+        // and inside it one read and one write of the meta hash: Redis's work per message.
+        let (sent, scripted) = monitor.commands().await;
+        assert_eq!(sent, ["evalsha"]);
+        assert_eq!(
+            scripted,
+            [
+                "hmget", "hget", "hset", "hincrby", "xadd", "hset", "zadd", "zadd", "expire",
+                "expire", "expire", "hgetall"
+            ]
+        );
 
         // And with the publication to the other nodes folded in: still one trip.
         let (bus, mut inbox) =

@@ -4,10 +4,12 @@
 --       enter the human-wait set),
 --       then optionally a channel, head and tail: the stored event is published there as
 --       head .. event .. tail, in this same step (one round trip for a whole message)
-if not exists() then return {'not_found', '', {}, ''} end
+-- The hot path of every message: it reads with one HMGET and writes the meta hash with one HSET.
+local state = redis.call('HMGET', meta, 'holder_id', 'epoch', 'ws', 'seq')
+local holder, epoch, ws, seq = state[1], state[2], state[3], state[4]
+-- Every conversation has its workspace (set at creation): none means no conversation.
+if not ws then return {'not_found', '', {}, ''} end
 local kind, arg = ARGV[1], ARGV[2]
-local holder = redis.call('HGET', meta, 'holder_id')
-local epoch = redis.call('HGET', meta, 'epoch')
 if kind == 'ai' then
   if holder ~= '' or epoch ~= arg then return result('stale_epoch') end
 elseif kind == 'operator' then
@@ -21,18 +23,24 @@ if dd ~= '' then
     local e = redis.call('XRANGE', meta .. ':ev', '0-' .. seen, '0-' .. seen)
     return result('duplicate', e[1] and e[1][2][2] or '')
   end
+  -- The seq push is about to give (the script runs alone), recorded first so that push's
+  -- expiry covers the dedupe hash too.
+  redis.call('HSET', meta .. ':dd', dd, tonumber(seq) + 1)
 end
-if kind == 'operator' then redis.call('HSET', meta, 'holder_act', ARGV[5]) end
-local seq, event = push(ARGV[4], ARGV[5])
-if dd ~= '' then
-  redis.call('HSET', meta .. ':dd', dd, seq)
-  keep()
+local fields = {}
+if kind == 'operator' then
+  fields[#fields + 1] = 'holder_act'
+  fields[#fields + 1] = ARGV[5]
 end
-if ARGV[6] ~= '' then redis.call('HSET', meta, 'last_msg', ARGV[6]) end
+if ARGV[6] ~= '' then
+  fields[#fields + 1] = 'last_msg'
+  fields[#fields + 1] = ARGV[6]
+end
 if ARGV[7] == '1' then
-  redis.call('HSET', meta, 'needs_human', '1', 'human_at', ARGV[5])
+  for _, v in ipairs({'needs_human', '1', 'human_at', ARGV[5]}) do fields[#fields + 1] = v end
   -- The human-wait set sits next to the held set: same prefix, see store/redis.rs.
   redis.call('ZADD', string.sub(KEYS[4], 1, -5) .. 'humanwait', ARGV[5], meta)
 end
+local _, event = push(ARGV[4], ARGV[5], ws, fields)
 if ARGV[8] and ARGV[8] ~= '' then redis.call('PUBLISH', ARGV[8], ARGV[9] .. event .. ARGV[10]) end
 return result('ok', event)

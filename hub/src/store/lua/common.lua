@@ -7,8 +7,9 @@
 -- operator's JSON) and `epoch`. These scripts apply exactly the rules of hub/src/control.rs.
 local meta = KEYS[1]
 
-local function online_key()
-  return KEYS[2] .. redis.call('HGET', meta, 'ws') .. ':active'
+-- `ws`: the workspace when the caller already read it (saves a command), else nil.
+local function online_key(ws)
+  return KEYS[2] .. (ws or redis.call('HGET', meta, 'ws')) .. ':active'
 end
 
 local function exists()
@@ -16,7 +17,9 @@ local function exists()
 end
 
 -- Append one event (its JSON body without seq/at, starting with '{') under the next seq.
--- Returns seq and the full event JSON.
+-- Returns seq and the full event JSON. `ws` as for online_key; `fields`: more field/value pairs
+-- for the meta hash, written by the same HSET (each command inside a script costs Redis time on
+-- every message).
 -- Every write keeps the conversation for the retention period (substituted when the script is
 -- built) after its last activity; then Redis drops its keys.
 local function keep()
@@ -25,12 +28,14 @@ local function keep()
   redis.call('EXPIRE', meta .. ':dd', __RETENTION__)
 end
 
-local function push(body, at)
+local function push(body, at, ws, fields)
   local seq = redis.call('HINCRBY', meta, 'seq', 1)
   local event = '{"seq":' .. seq .. ',"at":' .. at .. ',' .. string.sub(body, 2)
   redis.call('XADD', meta .. ':ev', '0-' .. seq, 'e', event)
-  redis.call('HSET', meta, 'last_act', at, 'active', '1')
-  redis.call('ZADD', online_key(), at, meta)
+  local set = {'last_act', at, 'active', '1'}
+  for _, v in ipairs(fields or {}) do set[#set + 1] = v end
+  redis.call('HSET', meta, unpack(set))
+  redis.call('ZADD', online_key(ws), at, meta)
   redis.call('ZADD', KEYS[3], at, meta)
   keep()
   return seq, event
