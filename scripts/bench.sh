@@ -246,7 +246,7 @@ def stats(path):
 print("\nRedis, per persisted event (INFO commandstats over each measured window):\n")
 print("| step | persisted events (Δxadd) | evalsha | publish | other top-level | all commands incl. inside scripts |")
 print("| --- | --- | --- | --- | --- | --- |")
-script_cmds = {"hget", "hset", "xrange", "exists", "expire", "hgetall", "hincrby", "srem", "xadd", "zadd"}
+script_cmds = {"hget", "hmget", "hset", "xrange", "exists", "expire", "hgetall", "hincrby", "srem", "xadd", "zadd"}
 for start in sorted(glob.glob(f"{out}/cmdstats-start-*.txt")):
     step = start.rsplit("-", 1)[1].split(".")[0]
     end = f"{out}/cmdstats-end-{step}.txt"

@@ -4,9 +4,11 @@
 //! each conversation is given to one operator of its workspace, who `open`s it and takes it
 //! over, so the assistant stays silent and only human traffic is measured. Then, for each
 //! offered rate, a step: warm-up, measured window, drain. A message's text carries its
-//! conversation, number, step and scheduled send time; latency is measured from the
-//! *scheduled* time (a sender that falls behind does not hide the delay: no coordinated
-//! omission). Every message's fate is tracked per conversation: sequences must be gap-free with
+//! conversation, number, step and send time; latency is measured from the moment it is written.
+//! How late each write is against its schedule is measured too (`generator lag`): the
+//! generator's timer ticks in whole milliseconds, which would otherwise add up to 1 ms to every
+//! latency, and a generator that falls behind shows there instead of hiding a slow hub
+//! (coordinated omission). Every message's fate is tracked per conversation: sequences must be gap-free with
 //! no duplicates, and every acknowledged message must reach the other side exactly once.
 
 use std::collections::{HashMap, HashSet};
@@ -483,6 +485,7 @@ pub async fn run(target: &Target, args: &RelayArgs) -> anyhow::Result<RelayRepor
             "visitor→operator ms p50/p90/p99/p99.9/max",
             "operator→visitor ms",
             "send→ack ms",
+            "generator lag ms",
             "hub CPU µs/msg",
             "hub CPU (cores)",
             "hub RSS MiB",
@@ -584,6 +587,7 @@ fn step_row(
             s.v2o.summary(),
             s.o2v.summary(),
             s.ack.summary(),
+            s.lag.summary(),
             per_msg.map_or("–".into(), |v| format!("{v:.1}")),
             cores.map_or("–".into(), |v| format!("{v:.2}")),
             hub_rss.map_or("–".into(), |v| format!("{:.1}", v as f64 / 1024.0)),
@@ -665,7 +669,7 @@ fn inbound(m: Option<Result<Message, tokio_tungstenite::tungstenite::Error>>) ->
     }
 }
 
-/// A pending message: scheduled send time (ns since base), step, counted.
+/// A pending message: send time (ns since base), step, counted.
 type Pending = HashMap<u64, (u64, usize, bool)>;
 
 fn on_ack(ctx: &Ctx, pending: &mut Pending, n: u64, side: &mut Side, visitor: bool) {
@@ -737,12 +741,16 @@ async fn visitor(
                 let Some((t, plan)) = sched.take() else { continue };
                 n += 1;
                 let counted = t >= plan.window;
-                let t_ns = ctx.ns(t);
-                let text = wire::message_text('v', c, n, plan.step, counted, t_ns, &ctx.pad);
+                let sent_ns = ctx.ns(Instant::now());
+                let text = wire::message_text('v', c, n, plan.step, counted, sent_ns, &ctx.pad);
                 let frame = json!({"type": "message", "client_id": format!("v{c}-{n}"), "text": text});
-                pending.insert(n, (t_ns, plan.step, counted));
+                pending.insert(n, (sent_ns, plan.step, counted));
                 if counted {
-                    ctx.stats.with(plan.step, |s| s.visitor_sent += 1);
+                    let lag = sent_ns.saturating_sub(ctx.ns(t));
+                    ctx.stats.with(plan.step, |s| {
+                        s.visitor_sent += 1;
+                        s.lag.record_ns(lag);
+                    });
                 }
                 if let Err(e) = ws.send(Message::text(frame.to_string())).await {
                     ctx.error(Some(plan.step), format!("visitor send: {e}"));
@@ -849,12 +857,16 @@ async fn operator(
                 let n = counters.entry(*c).or_insert(0);
                 *n += 1;
                 let counted = t >= plan.window;
-                let t_ns = ctx.ns(t);
-                let text = wire::message_text('o', *c, *n, plan.step, counted, t_ns, &ctx.pad);
+                let sent_ns = ctx.ns(Instant::now());
+                let text = wire::message_text('o', *c, *n, plan.step, counted, sent_ns, &ctx.pad);
                 let frame = json!({"type": "message", "conversation_id": id, "client_id": format!("o{c}-{n}"), "text": text});
-                pending.entry(*c).or_default().insert(*n, (t_ns, plan.step, counted));
+                pending.entry(*c).or_default().insert(*n, (sent_ns, plan.step, counted));
                 if counted {
-                    ctx.stats.with(plan.step, |s| s.operator_sent += 1);
+                    let lag = sent_ns.saturating_sub(ctx.ns(t));
+                    ctx.stats.with(plan.step, |s| {
+                        s.operator_sent += 1;
+                        s.lag.record_ns(lag);
+                    });
                 }
                 if let Err(e) = ws.send(Message::text(frame.to_string())).await {
                     ctx.error(Some(plan.step), format!("operator send: {e}"));

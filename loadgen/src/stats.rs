@@ -77,6 +77,10 @@ pub struct StepStats {
     pub o2v: Hist,
     /// Send → ack, both kinds of sender.
     pub ack: Hist,
+    /// Scheduled → actually written: the generator's own delay (its timer ticks in whole
+    /// milliseconds, and it shares the cores). Latencies run from the write; this shows whether
+    /// the generator kept its schedule, so a slow generator cannot hide a slow hub.
+    pub lag: Hist,
     pub errors: u64,
 }
 

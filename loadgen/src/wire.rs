@@ -192,7 +192,7 @@ pub fn operator_token(secret: &str, id: &str, workspace: &str) -> anyhow::Result
 }
 
 /// The text of a measured message: who, which conversation and number, which step, whether it
-/// counts (`w=1`: scheduled inside the measured window), and its scheduled send time.
+/// counts (`w=1`: scheduled inside the measured window), and when it was sent.
 pub fn message_text(
     who: char,
     conv: usize,
