@@ -986,19 +986,28 @@ impl Hub {
                     self.cancel_reply(&conversation_id);
                 }
                 let for_visitors = event.for_visitor();
-                let conversation_id: Arc<str> = conversation_id.into();
-                Outbound::Event(Arc::new(Delivery {
-                    seq: event.seq,
-                    published_us,
-                    for_operators: frame_json(&ServerFrame::Event {
-                        conversation_id: conversation_id.to_string(),
-                        event,
-                    }),
-                    for_visitors: frame_json(&ServerFrame::Event {
-                        conversation_id: conversation_id.to_string(),
+                let seq = event.seq;
+                let same = for_visitors == event;
+                let for_operators = frame_json(&ServerFrame::Event {
+                    conversation_id: conversation_id.clone(),
+                    event,
+                });
+                // Most events (a visitor's or the AI's message) read the same for both:
+                // serialized once then.
+                let for_visitors = if same {
+                    for_operators.clone()
+                } else {
+                    frame_json(&ServerFrame::Event {
+                        conversation_id: conversation_id.clone(),
                         event: for_visitors,
-                    }),
-                    conversation_id,
+                    })
+                };
+                Outbound::Event(Arc::new(Delivery {
+                    seq,
+                    published_us,
+                    for_operators,
+                    for_visitors,
+                    conversation_id: conversation_id.into(),
                 }))
             }
             BusMessage::Typing {

@@ -397,14 +397,16 @@ where
                 _ => Ok(()),
             },
             Outbound::Event(d) => {
-                let Some(&cursor) = self.cursors.get(&*d.conversation_id) else {
+                let Some(cursor) = self.cursors.get_mut(&*d.conversation_id) else {
                     // Closed meanwhile.
                     return Ok(());
                 };
-                if d.seq <= cursor {
+                if d.seq <= *cursor {
                     // Already sent by a history or a catch-up.
                     Ok(())
-                } else if d.seq == cursor + 1 {
+                } else if d.seq == *cursor + 1 {
+                    // Moved before the send: a failed send ends the session anyway.
+                    *cursor = d.seq;
                     if let Some(text) = self.pick(&d.for_operators, Some(&d.for_visitors)) {
                         self.send_raw(text).await?;
                         let waited = crate::util::now_us().saturating_sub(d.published_us);
@@ -413,7 +415,6 @@ where
                             .delivery_latency
                             .observe(std::time::Duration::from_micros(waited));
                     }
-                    self.cursors.insert(d.conversation_id.to_string(), d.seq);
                     Ok(())
                 } else {
                     // Something in between was missed (reordered or lost on the bus): the store

@@ -305,14 +305,28 @@ pub fn preview(author: &Author, text: &str) -> MessagePreview {
         Author::Ai => AuthorKind::Ai,
         Author::Operator(_) => AuthorKind::Operator,
     };
-    let mut text: String = text
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .chars()
-        .take(protocol::limits::PREVIEW_CHARS)
-        .collect();
-    if text.chars().count() == protocol::limits::PREVIEW_CHARS {
+    // Words joined by single spaces, cut at PREVIEW_CHARS characters: built in one pass, as
+    // every message makes one.
+    let mut out = String::with_capacity(text.len().min(4 * protocol::limits::PREVIEW_CHARS));
+    let mut chars = 0;
+    'words: for word in text.split_whitespace() {
+        if chars > 0 {
+            if chars == protocol::limits::PREVIEW_CHARS {
+                break;
+            }
+            out.push(' ');
+            chars += 1;
+        }
+        for c in word.chars() {
+            if chars == protocol::limits::PREVIEW_CHARS {
+                break 'words;
+            }
+            out.push(c);
+            chars += 1;
+        }
+    }
+    let mut text = out;
+    if chars == protocol::limits::PREVIEW_CHARS {
         text.push('…');
     }
     MessagePreview { author, text }
@@ -324,6 +338,53 @@ pub fn dedupe_key(author: &Author, client_id: &str) -> String {
         Author::Visitor => format!("v:{client_id}"),
         Author::Ai => format!("a:{client_id}"),
         Author::Operator(op) => format!("o:{}:{client_id}", op.id),
+    }
+}
+
+#[cfg(test)]
+mod preview_tests {
+    use super::*;
+    use protocol::limits::PREVIEW_CHARS;
+
+    /// The plain definition `preview` implements in one pass.
+    fn reference(text: &str) -> String {
+        let mut t: String = text
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .chars()
+            .take(PREVIEW_CHARS)
+            .collect();
+        if t.chars().count() == PREVIEW_CHARS {
+            t.push('…');
+        }
+        t
+    }
+
+    #[test]
+    fn a_preview_is_the_words_joined_and_cut() {
+        let long = "word ".repeat(40);
+        let mut cases = vec![
+            String::new(),
+            "   ".into(),
+            "hello".into(),
+            "  two\n\twords  ".into(),
+            "é🙂 multibyte ünïcode".repeat(12),
+            long.clone(),
+            "x".repeat(PREVIEW_CHARS),
+            "x".repeat(PREVIEW_CHARS + 1),
+            format!("{} y", "x".repeat(PREVIEW_CHARS - 1)),
+            format!("{} y", "x".repeat(PREVIEW_CHARS - 2)),
+            format!("{}   y", "x".repeat(PREVIEW_CHARS)),
+        ];
+        // Every cut position around a word boundary.
+        for n in 0..12 {
+            cases.push(format!("{} {}", "a".repeat(PREVIEW_CHARS - 6 + n), "bcdef"));
+        }
+        for text in cases {
+            let got = preview(&Author::Visitor, &text).text;
+            assert_eq!(got, reference(&text), "{text:?}");
+        }
     }
 }
 
