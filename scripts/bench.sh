@@ -136,12 +136,22 @@ case "$scenario" in
     port=$(free_port)
     start_hub hub "$port"
     hub_pid=${PIDS[0]}
-    # The hook prints the hub's memory breakdown once every connection is up.
+    # The hook saves the hub's memory breakdown and CPU time once every connection is up.
+    cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
     "$BIN/loadgen" --url "ws://127.0.0.1:$port" --hub-pid "$hub_pid" "${WS_ARGS[@]}" \
-      --hook "f() { grep -E '^(Rss|Pss_Anon|Anonymous)' /proc/$hub_pid/smaps_rollup > '$OUT/smaps_rollup.txt'; }; f" \
+      --hook "f() { grep -E '^(Rss|Pss_Anon|Anonymous)' /proc/$hub_pid/smaps_rollup > '$OUT/smaps_rollup.txt'; awk '{print \$14 + \$15}' /proc/$hub_pid/stat > '$OUT/cpu_connected.txt'; }; f" \
       idle --connections "${CONNECTIONS:-19950}" | tee -a "$OUT/report.md"
     echo "hub smaps_rollup with every connection up:" | tee -a "$OUT/report.md"
     tee -a "$OUT/report.md" <"$OUT/smaps_rollup.txt"
+    # The generator has exited, closing every socket: the hub's CPU until it has let them all
+    # go (sessions ended, subscriptions and presence dropped).
+    for _ in $(seq 1 1200); do
+      left=$(curl -s "http://127.0.0.1:$port/metrics" | awk '/^tc_connections\{kind="widget"\}/ {print $2}')
+      [ "$left" = 0 ] && break
+      sleep 0.05
+    done
+    echo "teardown: hub CPU from all connected to all $((${CONNECTIONS:-19950})) gone: $((($(cpu_ticks "$hub_pid") - $(cat "$OUT/cpu_connected.txt")) * 10)) ms (widgets left: $left; includes the generator's settle time, idle)" |
+      tee -a "$OUT/report.md"
     ;;
 
   relay | ceiling)
