@@ -41,11 +41,35 @@ pub enum WsOut {
 #[derive(Debug)]
 pub struct Gone;
 
+/// Work a frame left waiting on the store (a message's append), with what its answer needs.
+pub type Waiting<D> = std::pin::Pin<Box<dyn std::future::Future<Output = D> + Send>>;
+
 /// What a frame handler tells the loop.
-#[derive(Debug)]
-pub enum Flow {
+pub enum Flow<D> {
     Continue,
     Close(CloseCode),
+    /// Keep delivering this connection's queue while `work` waits on the store; read no
+    /// further frame (frames are handled in order); then answer with [`Handler::on_done`].
+    /// A slow store call thus delays this client's own answer, not the frames others send it.
+    Wait(Waiting<D>),
+}
+
+impl<D> std::fmt::Debug for Flow<D> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Flow::Continue => f.write_str("Continue"),
+            Flow::Close(code) => f.debug_tuple("Close").field(code).finish(),
+            Flow::Wait(_) => f.write_str("Wait(..)"),
+        }
+    }
+}
+
+/// Poll `work` once: its result if it is ready at once (the in-memory store never waits).
+async fn ready_now<D>(work: &mut Waiting<D>) -> Option<D> {
+    match std::future::poll_fn(|cx| std::task::Poll::Ready(work.as_mut().poll(cx))).await {
+        std::task::Poll::Ready(done) => Some(done),
+        std::task::Poll::Pending => None,
+    }
 }
 
 /// Read and decode the first frame within the handshake timeout. `None` when it failed: the
@@ -314,16 +338,35 @@ where
         &mut self,
         handler: &mut H,
         text: String,
-    ) -> Result<Flow, Gone>
+    ) -> Result<Flow<H::Done>, Gone>
     where
         S: Send,
     {
         self.batching = true;
-        let flow = handler.on_text(self, text).await;
+        let flow = match handler.on_text(self, text).await {
+            // Answered in this same write when the work is done at once.
+            Ok(Flow::Wait(mut work)) => match ready_now(&mut work).await {
+                Some(done) => handler.on_done(self, done).await.map(|()| Flow::Continue),
+                None => Ok(Flow::Wait(work)),
+            },
+            other => other,
+        };
         self.batching = false;
         let flow = flow?;
         self.deliver_batch(None).await?;
         Ok(flow)
+    }
+
+    /// Answer a frame whose waiting work finished, with what queued meanwhile, in one write.
+    async fn finish<H: Handler<S>>(&mut self, handler: &mut H, done: H::Done) -> Result<(), Gone>
+    where
+        S: Send,
+    {
+        self.batching = true;
+        let answered = handler.on_done(self, done).await;
+        self.batching = false;
+        answered?;
+        self.deliver_batch(None).await
     }
 
     fn pick(&self, for_operators: &str, for_visitors: Option<&str>) -> Option<String> {
@@ -452,11 +495,21 @@ where
 
 /// A session's frame handler.
 pub trait Handler<S: Sink<WsOut> + Unpin> {
+    /// What a frame's waiting work hands back (see [`Flow::Wait`]).
+    type Done: Send + 'static;
+
     fn on_text(
         &mut self,
         conn: &mut Conn<S>,
         text: String,
-    ) -> impl std::future::Future<Output = Result<Flow, Gone>> + Send;
+    ) -> impl std::future::Future<Output = Result<Flow<Self::Done>, Gone>> + Send;
+
+    /// Answer a frame whose work (see [`Flow::Wait`]) has finished.
+    fn on_done(
+        &mut self,
+        conn: &mut Conn<S>,
+        done: Self::Done,
+    ) -> impl std::future::Future<Output = Result<(), Gone>> + Send;
 }
 
 /// The loop both kinds of session run after the handshake.
@@ -475,10 +528,16 @@ where
     let mut stopped = std::pin::pin!(stop.cancelled());
     let mut ticker = tokio::time::interval_at(Instant::now() + heartbeat, heartbeat);
     let mut last_heard = Instant::now();
+    let mut waiting: Option<Waiting<H::Done>> = None;
     loop {
         let result = tokio::select! {
             biased;
             () = &mut stopped => {
+                if let Some(work) = waiting.take() {
+                    // Let a message that may already be stored finish its step (the AI's turn
+                    // starts there), briefly; the client re-sends it unacknowledged anyway.
+                    let _ = tokio::time::timeout(CLOSE_WRITE_LIMIT, work).await;
+                }
                 let code = if shutdown.is_cancelled() {
                     CloseCode::GOING_AWAY
                 } else {
@@ -487,7 +546,16 @@ where
                 Box::pin(conn.close(code)).await;
                 return;
             }
-            incoming = stream.next() => {
+            done = async {
+                match waiting.as_mut() {
+                    Some(work) => work.await,
+                    None => std::future::pending().await,
+                }
+            }, if waiting.is_some() => {
+                waiting = None;
+                Box::pin(conn.finish(handler, done)).await.map(|()| Flow::Continue)
+            }
+            incoming = stream.next(), if waiting.is_none() => {
                 last_heard = Instant::now();
                 match incoming {
                     // Boxed, here and below: these futures are large and short-lived, and an
@@ -517,6 +585,7 @@ where
         };
         match result {
             Ok(Flow::Continue) => {}
+            Ok(Flow::Wait(work)) => waiting = Some(work),
             Ok(Flow::Close(code)) => {
                 Box::pin(conn.close(code)).await;
                 return;
@@ -689,6 +758,76 @@ mod tests {
         assert_eq!(write[0]["type"], "ack");
         assert_eq!(write[1]["type"], "event");
         assert_eq!(write[1]["event"]["client_id"], "c1");
+    }
+
+    /// A handler whose first frame waits on a gate; it records the order it reads frames in.
+    struct Gated {
+        gate: Option<tokio::sync::oneshot::Receiver<()>>,
+        read: mpsc::UnboundedSender<String>,
+    }
+
+    impl<S: Sink<WsOut> + Unpin + Send> Handler<S> for Gated {
+        type Done = String;
+
+        async fn on_text(&mut self, _: &mut Conn<S>, text: String) -> Result<Flow<String>, Gone> {
+            self.read.send(text.clone()).map_err(|_| Gone)?;
+            Ok(match self.gate.take() {
+                Some(gate) => Flow::Wait(Box::pin(async move {
+                    let _ = gate.await;
+                    text
+                })),
+                None => Flow::Continue,
+            })
+        }
+
+        async fn on_done(&mut self, conn: &mut Conn<S>, done: String) -> Result<(), Gone> {
+            conn.send_raw(format!("done: {done}")).await
+        }
+    }
+
+    #[tokio::test]
+    async fn a_frame_waiting_on_the_store_does_not_hold_up_deliveries_or_order() {
+        let hub = hub().await;
+        let (in_tx, in_rx) = mpsc::unbounded_channel::<WsIn>();
+        let (out_tx, mut out) = mpsc::unbounded_channel::<WsOut>();
+        let sink = Box::pin(sink::unfold(out_tx, |tx, item: WsOut| async move {
+            tx.send(item).map_err(|_| Gone)?;
+            Ok::<_, Gone>(tx)
+        }));
+        let mut stream = Box::pin(stream::unfold(in_rx, |mut rx| async move {
+            rx.recv().await.map(|m| (m, rx))
+        }));
+        let mut conn = Conn::new(hub.clone(), sink, ConnKind::Operator);
+        let topic = crate::bus::Topic::Workspace("w".into());
+        hub.inner().registry.subscribe(conn.rx.id, &topic);
+        let (open, gate) = tokio::sync::oneshot::channel();
+        let (read_tx, mut read) = mpsc::unbounded_channel();
+        let mut handler = Gated {
+            gate: Some(gate),
+            read: read_tx,
+        };
+        tokio::spawn(async move { run_loop(&mut conn, &mut stream, &mut handler).await });
+
+        in_tx.send(WsIn::Text("first".into())).expect("send");
+        assert_eq!(read.recv().await.as_deref(), Some("first"));
+        in_tx.send(WsIn::Text("second".into())).expect("send");
+        let frame = Outbound::frame(crate::registry::Frames {
+            for_operators: "to the operator".into(),
+            for_visitors: None,
+        });
+        hub.inner().registry.fan_out(&topic, &frame);
+        // Delivered while "first" waits (the bound only turns a hang into a failure)...
+        let delivered = tokio::time::timeout(std::time::Duration::from_secs(10), out.recv()).await;
+        assert_eq!(
+            delivered.expect("delivered while the first frame waits"),
+            Some(WsOut::Text("to the operator".into()))
+        );
+        // ...and "second", queued before that frame, not read yet: the loop would have taken it
+        // first (it looks at the socket before the queue).
+        assert!(read.try_recv().is_err());
+        open.send(()).expect("gate");
+        assert_eq!(out.recv().await, Some(WsOut::Text("done: first".into())));
+        assert_eq!(read.recv().await.as_deref(), Some("second"));
     }
 
     #[tokio::test(start_paused = true)]

@@ -50,7 +50,7 @@ where
     };
     if conn.send(&ready).await.is_ok() {
         let mut session = OperatorHandler {
-            op,
+            op: std::sync::Arc::new(op),
             held: HashMap::new(),
         };
         run_loop(&mut conn, &mut stream, &mut session).await;
@@ -65,7 +65,8 @@ where
 const AUDIT_SNAPSHOT: usize = 200;
 
 struct OperatorHandler {
-    op: OperatorSession,
+    /// Shared with the waiting work of its messages.
+    op: std::sync::Arc<OperatorSession>,
     /// Conversations this session saw its operator hold (by its own takeover or message), and
     /// how they appear there: a message to one skips the conversation read. Stale entries are
     /// harmless: the append's fence refuses a non-holder, and the refusal drops the entry.
@@ -157,37 +158,8 @@ impl OperatorHandler {
                 self.held.remove(&conversation_id);
                 answer_control(conn, conversation_id, result).await
             }
-            OperatorFrame::Message {
-                conversation_id,
-                client_id,
-                text,
-            } => {
-                if !conn
-                    .allow(RateKind::Message, &conversation_id, Some(&client_id))
-                    .await?
-                {
-                    return Ok(());
-                }
-                let held = self.held.get(&conversation_id);
-                let result = hub
-                    .operator_message(&self.op, &conversation_id, client_id.clone(), text, held)
-                    .await;
-                match result {
-                    Ok(a) => {
-                        self.note(&conversation_id, &a.meta);
-                        conn.send(&ServerFrame::Ack {
-                            conversation_id,
-                            client_id,
-                            seq: a.event.seq,
-                        })
-                        .await
-                    }
-                    Err(e) => {
-                        self.held.remove(&conversation_id);
-                        conn.send_error(e).await
-                    }
-                }
-            }
+            // `on_text` hands messages to `message` (their append runs as waiting work).
+            OperatorFrame::Message { .. } => Ok(()),
             OperatorFrame::Typing {
                 conversation_id,
                 active,
@@ -205,6 +177,43 @@ impl OperatorHandler {
                 Ok(())
             }
         }
+    }
+
+    /// A message: the rate check now, the append as waiting work (see [`Flow::Wait`]).
+    async fn message<S>(
+        &mut self,
+        conn: &mut Conn<S>,
+        conversation_id: String,
+        client_id: String,
+        text: String,
+    ) -> Result<Flow<Sent>, Gone>
+    where
+        S: Sink<WsOut> + Unpin + Send,
+    {
+        if !conn
+            .allow(RateKind::Message, &conversation_id, Some(&client_id))
+            .await?
+        {
+            return Ok(Flow::Continue);
+        }
+        let (hub, op) = (conn.hub.clone(), self.op.clone());
+        let held = self.held.get(&conversation_id).cloned();
+        Ok(Flow::Wait(Box::pin(async move {
+            let result = hub
+                .operator_message(
+                    &op,
+                    &conversation_id,
+                    client_id.clone(),
+                    text,
+                    held.as_ref(),
+                )
+                .await;
+            Sent {
+                conversation_id,
+                client_id,
+                result,
+            }
+        })))
     }
 
     async fn open<S>(
@@ -275,19 +284,55 @@ where
     }
 }
 
+/// An operator message's outcome.
+struct Sent {
+    conversation_id: String,
+    client_id: String,
+    result: Result<crate::store::Appended, ErrorFrame>,
+}
+
 impl<S> Handler<S> for OperatorHandler
 where
     S: Sink<WsOut> + Unpin + Send,
 {
-    async fn on_text(&mut self, conn: &mut Conn<S>, text: String) -> Result<Flow, Gone> {
+    type Done = Sent;
+
+    async fn on_text(&mut self, conn: &mut Conn<S>, text: String) -> Result<Flow<Sent>, Gone> {
         let limits = conn.hub.config().decode_limits();
         match decode::operator_frame(&text, &limits) {
-            Ok(frame) => self.handle(conn, frame).await?,
+            Ok(OperatorFrame::Message {
+                conversation_id,
+                client_id,
+                text,
+            }) => self.message(conn, conversation_id, client_id, text).await,
+            Ok(frame) => self.handle(conn, frame).await.map(|()| Flow::Continue),
+            Err(e) => conn
+                .send_error(ErrorFrame::with_message(e.code, e.message))
+                .await
+                .map(|()| Flow::Continue),
+        }
+    }
+
+    async fn on_done(&mut self, conn: &mut Conn<S>, sent: Sent) -> Result<(), Gone> {
+        let Sent {
+            conversation_id,
+            client_id,
+            result,
+        } = sent;
+        match result {
+            Ok(a) => {
+                self.note(&conversation_id, &a.meta);
+                conn.send(&ServerFrame::Ack {
+                    conversation_id,
+                    client_id,
+                    seq: a.event.seq,
+                })
+                .await
+            }
             Err(e) => {
-                conn.send_error(ErrorFrame::with_message(e.code, e.message))
-                    .await?
+                self.held.remove(&conversation_id);
+                conn.send_error(e).await
             }
         }
-        Ok(Flow::Continue)
     }
 }

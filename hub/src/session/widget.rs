@@ -130,11 +130,30 @@ impl WidgetSession {
     }
 }
 
+/// A visitor message's outcome: its client id, and the stored event or why not.
+type Sent = (String, Result<crate::store::Appended, ErrorFrame>);
+
 impl<S> Handler<S> for WidgetSession
 where
     S: Sink<WsOut> + Unpin + Send,
 {
-    async fn on_text(&mut self, conn: &mut Conn<S>, text: String) -> Result<Flow, Gone> {
+    type Done = Sent;
+
+    async fn on_done(&mut self, conn: &mut Conn<S>, (client_id, sent): Sent) -> Result<(), Gone> {
+        match sent {
+            Ok(a) => {
+                conn.send(&ServerFrame::Ack {
+                    conversation_id: self.conversation_id.clone(),
+                    client_id,
+                    seq: a.event.seq,
+                })
+                .await
+            }
+            Err(e) => conn.send_error(e).await,
+        }
+    }
+
+    async fn on_text(&mut self, conn: &mut Conn<S>, text: String) -> Result<Flow<Sent>, Gone> {
         let limits = conn.hub.config().decode_limits();
         let frame = match decode::widget_frame(&text, &limits) {
             Ok(f) => f,
@@ -169,20 +188,13 @@ where
                     .await?;
                     return Ok(Flow::Continue);
                 }
-                match hub
-                    .visitor_message(&self.conversation_id, client_id.clone(), text)
-                    .await
-                {
-                    Ok(a) => {
-                        conn.send(&ServerFrame::Ack {
-                            conversation_id: self.conversation_id.clone(),
-                            client_id,
-                            seq: a.event.seq,
-                        })
-                        .await?;
-                    }
-                    Err(e) => conn.send_error(e).await?,
-                }
+                let conversation_id = self.conversation_id.clone();
+                return Ok(Flow::Wait(Box::pin(async move {
+                    let sent = hub
+                        .visitor_message(&conversation_id, client_id.clone(), text)
+                        .await;
+                    (client_id, sent)
+                })));
             }
             WidgetFrame::Typing { active } => {
                 if !conn
