@@ -28,6 +28,11 @@ use crate::procstat::Watched;
 #[derive(Debug, Clone, Parser)]
 #[command(name = "loadgen", about = "Load generator for the Take Control hub")]
 pub struct Cli {
+    /// Runtime threads of the generator. One by default: it shares the machine's cores with
+    /// what it measures, and on one thread it spends a third less CPU per message than on two
+    /// (no cross-thread wake-ups), which leaves the hub more room (docs/benchmarks.md).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: u16,
     #[command(flatten)]
     pub target: Target,
     #[command(subcommand)]

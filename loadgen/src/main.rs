@@ -2,10 +2,18 @@
 
 use clap::Parser;
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     let cli = loadgen::Cli::parse();
-    let report = loadgen::run(cli).await?;
+    let runtime = match cli.threads {
+        1 => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?,
+        n => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(usize::from(n))
+            .enable_all()
+            .build()?,
+    };
+    let report = runtime.block_on(loadgen::run(cli))?;
     println!("{report}");
     Ok(())
 }
