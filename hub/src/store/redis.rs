@@ -72,9 +72,8 @@ fn unavailable(e: redis::RedisError) -> StoreError {
     StoreError::Unavailable(e.to_string())
 }
 
-/// What every script returns: status, event JSON, the meta hash packed (see `unpack`), and an
-/// extra value.
-type ScriptReply = (String, String, String, String);
+/// What every script returns: status, event JSON, the meta hash, and an extra value.
+type ScriptReply = (String, String, Vec<String>, String);
 
 impl RedisStore {
     /// A store under `prefix` that keeps each conversation `retention_secs` after its last
@@ -221,37 +220,14 @@ impl RedisStore {
         Ok((appended, announced))
     }
 
-    fn meta(&self, id: &str, packed: String) -> Result<ConversationMeta, StoreError> {
-        let h = unpack(&packed)
-            .ok_or_else(|| StoreError::Unavailable(format!("corrupt reply for {id}")))?;
-        parse_meta(id, &h)
+    fn meta(&self, id: &str, flat: Vec<String>) -> Result<ConversationMeta, StoreError> {
+        parse_meta(id, &pairs(flat))
     }
 
     fn event(json: &str) -> Result<ConversationEvent, StoreError> {
         serde_json::from_str(json)
             .map_err(|e| StoreError::Unavailable(format!("corrupt event: {e}")))
     }
-}
-
-/// The scripts' packed hash (`packed` in `lua/common.lua`): `<byte length>:<text>` items, field
-/// then value. `None` when it is not that shape.
-fn unpack(packed: &str) -> Option<HashMap<String, String>> {
-    let mut h = HashMap::new();
-    let mut rest = packed;
-    let mut next = || -> Option<Option<String>> {
-        if rest.is_empty() {
-            return Some(None);
-        }
-        let (len, tail) = rest.split_once(':')?;
-        let len: usize = len.parse().ok()?;
-        let text = tail.get(..len)?;
-        rest = &tail[len..];
-        Some(Some(text.to_owned()))
-    };
-    while let Some(field) = next()? {
-        h.insert(field, next()??);
-    }
-    Some(h)
 }
 
 /// A flat `HGETALL` reply as a map.
@@ -912,31 +888,6 @@ mod tests {
     }
 
     const RETENTION: u64 = 3600;
-
-    #[test]
-    fn a_packed_hash_unpacks_whatever_its_values_hold() {
-        let fields = [
-            ("id", "cv_1"),
-            ("empty", ""),
-            ("holder", r#"{"id":"op:1","name":"Zoë 🙂"}"#),
-            ("digits", "12:34"),
-        ];
-        let packed: String = fields
-            .iter()
-            .flat_map(|(k, v)| [k, v])
-            .map(|s| format!("{}:{s}", s.len()))
-            .collect();
-        let h = unpack(&packed).expect("well formed");
-        assert_eq!(h.len(), fields.len());
-        for (k, v) in fields {
-            assert_eq!(h.get(k).map(String::as_str), Some(v));
-        }
-        assert_eq!(unpack(""), Some(HashMap::new()));
-        // A field without its value, a length past the end, no length, a cut character.
-        for bad in ["2:id", "2:id9:cv", "id", "1:\u{e9}"] {
-            assert_eq!(unpack(bad), None, "{bad:?}");
-        }
-    }
 
     #[tokio::test]
     async fn conversations_are_kept_for_the_retention_period_after_their_last_write() {
