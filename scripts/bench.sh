@@ -168,6 +168,8 @@ case "$scenario" in
     "$BIN/loadgen" --url "ws://127.0.0.1:$port" --hub-pid "$hub_pid" "${WS_ARGS[@]}" \
       relay "${RELAY_ARGS[@]}" "${steps[@]}" | tee -a "$OUT/report.md"
     perf_stop
+    # The hub's own counters and histograms (delivery and store latency, slow-consumer closes).
+    curl -s "http://127.0.0.1:$port/metrics" >"$OUT/metrics-hub.txt" || true
     ;;
 
   relay3)

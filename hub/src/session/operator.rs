@@ -61,6 +61,9 @@ where
     tracing::info!(workspace_id = %workspace_id, operator_id = %operator_id, "operator disconnected");
 }
 
+/// Most conversations an operator session remembers holding (see `OperatorHandler::held`).
+const HELD_LIMIT: usize = 256;
+
 /// Audit entries sent with `subscribe_team`; the full log is at `GET /api/audit`.
 const AUDIT_SNAPSHOT: usize = 200;
 
@@ -78,6 +81,12 @@ impl OperatorHandler {
     fn note(&mut self, conversation_id: &str, meta: &crate::store::ConversationMeta) {
         match self.op.holding(meta) {
             Some(me) => {
+                // Bounded: holdings that ended elsewhere (released by others, or idle) are only
+                // forgotten at this session's next message there. Starting over costs one
+                // conversation read per conversation.
+                if self.held.len() >= HELD_LIMIT && !self.held.contains_key(conversation_id) {
+                    self.held.clear();
+                }
                 self.held.insert(conversation_id.to_owned(), me.clone());
             }
             None => {
