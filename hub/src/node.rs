@@ -964,6 +964,16 @@ impl Hub {
     }
 
     fn dispatch_one(&self, topic: &Topic, msg: BusMessage) {
+        if let BusMessage::Event {
+            conversation_id,
+            event,
+            ..
+        } = &msg
+            && matches!(event.kind, EventKind::OperatorJoined { .. })
+        {
+            // A takeover made on any node silences this node's generation, whoever listens.
+            self.cancel_reply(conversation_id);
+        }
         if !matches!(msg, BusMessage::Resync) && !self.inner.registry.has_subscribers(topic) {
             // Nobody here listens (any more): skip serializing it.
             return;
@@ -981,10 +991,6 @@ impl Hub {
                 event,
                 published_us,
             } => {
-                if matches!(event.kind, EventKind::OperatorJoined { .. }) {
-                    // A takeover made on any node silences this node's generation.
-                    self.cancel_reply(&conversation_id);
-                }
                 let for_visitors = event.for_visitor();
                 let seq = event.seq;
                 let same = for_visitors == event;
