@@ -567,7 +567,7 @@ impl Hub {
             workspace_id: workspace_id.to_owned(),
             entry,
         };
-        self.publish(&Topic::Team(workspace_id.to_owned()), &msg)
+        self.publish(&Topic::Team(workspace_id.to_owned()), msg)
             .await;
     }
 
@@ -576,7 +576,7 @@ impl Hub {
         let msg = BusMessage::TeamChanged {
             workspace_id: workspace_id.to_owned(),
         };
-        self.publish(&Topic::Team(workspace_id.to_owned()), &msg)
+        self.publish(&Topic::Team(workspace_id.to_owned()), msg)
             .await;
     }
 
@@ -607,7 +607,7 @@ impl Hub {
             author,
             active,
         };
-        self.publish(&Topic::Conversation(conversation_id.to_owned()), &msg)
+        self.publish(&Topic::Conversation(conversation_id.to_owned()), msg)
             .await;
     }
 
@@ -676,12 +676,14 @@ impl Hub {
 
     // ---- publishing -------------------------------------------------------------------------
 
-    async fn publish(&self, topic: &Topic, msg: &BusMessage) {
+    /// By value: on a single node the message goes straight to `dispatch_one`, which consumes
+    /// it (no copy of the event per publication).
+    async fn publish(&self, topic: &Topic, msg: BusMessage) {
         if self.inner.bus.loopback() {
-            self.dispatch_one(topic, msg.clone());
+            self.dispatch_one(topic, msg);
             return;
         }
-        if let Err(e) = self.inner.bus.publish(topic, msg).await {
+        if let Err(e) = self.inner.bus.publish(topic, &msg).await {
             // The event is stored: subscribers catch up by sequence number.
             self.inner
                 .metrics
@@ -696,7 +698,7 @@ impl Hub {
             event: event.clone(),
             published_us: crate::util::now_us(),
         };
-        self.publish(&Topic::Conversation(meta.id.clone()), &msg)
+        self.publish(&Topic::Conversation(meta.id.clone()), msg)
             .await;
         self.publish_summary(meta).await;
     }
@@ -757,7 +759,7 @@ impl Hub {
                 workspace_id,
                 summary,
             };
-            self.publish(&topic, &msg).await;
+            self.publish(&topic, msg).await;
         }
     }
 
@@ -859,7 +861,7 @@ impl Hub {
             text,
             state,
         };
-        self.publish(&Topic::Conversation(conversation_id.to_owned()), &msg)
+        self.publish(&Topic::Conversation(conversation_id.to_owned()), msg)
             .await;
     }
 
@@ -1172,7 +1174,7 @@ impl Hub {
                             holder_id: h.holder_id.clone(),
                             release_at,
                         };
-                        self.publish(&Topic::Conversation(h.conversation_id), &msg)
+                        self.publish(&Topic::Conversation(h.conversation_id), msg)
                             .await;
                     }
                 }
@@ -1271,7 +1273,7 @@ impl Hub {
                 workspace_id: meta.workspace_id.clone(),
                 conversation_id: meta.id.clone(),
             };
-            self.publish(&Topic::Workspace(meta.workspace_id), &msg)
+            self.publish(&Topic::Workspace(meta.workspace_id), msg)
                 .await;
         }
         Ok(())
