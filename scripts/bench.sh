@@ -10,6 +10,8 @@
 #                                with Redis commands per persisted message
 #   ./scripts/bench.sh storm     three nodes + redis-server; 10,000 visitors on node 1, which is killed (SIGKILL);
 #                                all reconnect to nodes 2 and 3: time until resumed, lost, duplicated
+#   ./scripts/bench.sh callgrind one node under valgrind's callgrind, a slow relay: the hub's instructions per
+#                                message (user space; repeatable, unlike time), and where they go
 #
 # Knobs (environment): CONNECTIONS (idle, storm), VISITORS, OPERATORS, RATES (comma separated visitor
 # msg/s), OP_RATIO (operator replies per visitor message), WARMUP, DURATION (seconds per step),
@@ -22,9 +24,9 @@ cd "$(dirname "$0")/.."
 
 scenario=${1:-}
 case "$scenario" in
-  idle | relay | ceiling | relay3 | storm) ;;
+  idle | relay | ceiling | relay3 | storm | callgrind) ;;
   *)
-    sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
     ;;
 esac
@@ -289,6 +291,35 @@ for mon in sorted(glob.glob(f"{out}/monitor-*.txt")):
     print(f"| {step} | {lua.get('xadd', 0)} | {sum(top.values()) / ev:.2f} | {by} | {sum(lua.values()) / ev:.2f} |")
 EOF
     ;;
+  callgrind)
+    command -v valgrind >/dev/null || { echo "needs valgrind (apt-get install valgrind)" >&2; exit 1; }
+    port=$(free_port)
+    # About 50x slower under callgrind: a low rate, and only the measured window is counted
+    # (zeroed at its start, dumped at its end by the generator's hook).
+    TC_LOG=warn valgrind --tool=callgrind --callgrind-out-file="$OUT/callgrind.out" \
+      "$BIN/hub" --listen "127.0.0.1:$port" "${HUB_AUTH[@]}" "${COMMON_HUB_ARGS[@]}" \
+      >"$OUT/hub.out" 2>"$OUT/hub.log" &
+    PIDS+=($!)
+    vg=$!
+    wait_port 127.0.0.1 "$port"
+    "$BIN/loadgen" --url "ws://127.0.0.1:$port" "${WS_ARGS[@]}" \
+      --hook "f() { if [ \"\$1\" = start ]; then callgrind_control --zero $vg >/dev/null; else callgrind_control --dump=window $vg >/dev/null; fi; }; f" \
+      relay --visitors "${VISITORS:-50}" --operators "${OPERATORS:-5}" --operator-ratio "${OP_RATIO:-0.2}" \
+      --warmup-secs 1 --rate "${RATES:-100}" --duration-secs "${DURATION:-5}" "${LG_SECRET[@]}" |
+      tee -a "$OUT/report.md"
+    dump=$(ls "$OUT"/callgrind.out.* | head -1)
+    callgrind_annotate --inclusive=yes "$dump" 2>/dev/null | head -80 >"$OUT/callgrind.txt"
+    python3 - "$OUT/report.md" "$dump" <<'EOF' | tee -a "$OUT/report.md"
+import re, sys
+report, dump = open(sys.argv[1]).read(), open(sys.argv[2]).read()
+m = re.search(r"^\| [\d.]+ / [\d.]+ \| (\d+) \+ (\d+) \|", report, re.M)
+ir = int(re.search(r"^summary: (\d+)", dump, re.M).group(1))
+sent = int(m.group(1)) + int(m.group(2))
+print(f"\nhub instructions in the window: {ir:,} for {sent} messages: {ir / sent:,.0f} per message (user space)")
+EOF
+    echo "where they go (inclusive): $OUT/callgrind.txt"
+    ;;
+
   storm)
     start_redis
     hub_args=(--redis-url "redis://127.0.0.1:$rport/" --visitor-token-secret bench-visitor-secret)
