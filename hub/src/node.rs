@@ -1292,3 +1292,50 @@ pub fn frame_json(frame: &ServerFrame) -> Arc<str> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::ConnKind;
+
+    /// Online list frames queued for a dashboard connection, as their `type`s.
+    fn online_frames(rx: &mut crate::registry::ConnRx) -> Vec<String> {
+        let mut kinds = Vec::new();
+        while let Ok(item) = rx.rx.try_recv() {
+            if let Outbound::Frame(f) = item {
+                let v: serde_json::Value = serde_json::from_str(&f.for_operators).expect("json");
+                kinds.push(v["type"].as_str().unwrap_or_default().to_owned());
+            }
+        }
+        kinds
+    }
+
+    /// A row waiting for its round is published as the operation that changed it left it,
+    /// except when no visitor is connected: then any node's idle sweep may have taken the
+    /// conversation off the list meanwhile, and the stale copy would list it again, with
+    /// nothing left to remove it. (Paused clock: the background rounds do not interleave.)
+    #[tokio::test(start_paused = true)]
+    async fn a_pending_row_never_lists_a_swept_conversation_again() {
+        let hub = crate::server::build(Config::for_tests(), None)
+            .await
+            .expect("hub");
+        let (meta, _) = hub
+            .visitor_sign_in("demo-pro", None, None)
+            .await
+            .expect("sign in");
+        let mut dashboard = hub.inner.registry.register(ConnKind::Operator, 64);
+        hub.subscribe(dashboard.id, Topic::Workspace(meta.workspace_id.clone()))
+            .await;
+
+        hub.visitor_presence(&meta.id, 1).await;
+        hub.flush_rows().await;
+        assert_eq!(online_frames(&mut dashboard), ["online_update"]);
+
+        // The visitor leaves; before the next round, the conversation is swept off the list.
+        hub.visitor_presence(&meta.id, -1).await;
+        let swept = hub.inner.store.deactivate_idle(protocol::Millis::MAX).await;
+        assert_eq!(swept.expect("sweep").len(), 1);
+        hub.flush_rows().await;
+        assert!(online_frames(&mut dashboard).is_empty());
+    }
+}
