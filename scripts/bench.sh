@@ -303,12 +303,12 @@ EOF
     vg=$!
     wait_port 127.0.0.1 "$port"
     "$BIN/loadgen" --url "ws://127.0.0.1:$port" "${WS_ARGS[@]}" \
-      --hook "f() { if [ \"\$1\" = start ]; then callgrind_control --zero $vg >/dev/null; else callgrind_control --dump=window $vg >/dev/null; fi; }; f" \
+      --hook "f() { if [ \"\$1\" = start ]; then callgrind_control --zero $vg; else callgrind_control --dump=window $vg; fi >/dev/null 2>&1; }; f" \
       relay --visitors "${VISITORS:-50}" --operators "${OPERATORS:-5}" --operator-ratio "${OP_RATIO:-0.2}" \
       --warmup-secs 1 --rate "${RATES:-100}" --duration-secs "${DURATION:-5}" "${LG_SECRET[@]}" |
       tee -a "$OUT/report.md"
     dump=$(ls "$OUT"/callgrind.out.* | head -1)
-    callgrind_annotate --inclusive=yes "$dump" 2>/dev/null | head -80 >"$OUT/callgrind.txt"
+    callgrind_annotate --inclusive=yes "$dump" >"$OUT/callgrind.txt" 2>/dev/null || true
     python3 - "$OUT/report.md" "$dump" <<'EOF' | tee -a "$OUT/report.md"
 import re, sys
 report, dump = open(sys.argv[1]).read(), open(sys.argv[2]).read()

@@ -993,22 +993,20 @@ impl Hub {
                 event,
                 published_us,
             } => {
-                let for_visitors = event.for_visitor();
                 let seq = event.seq;
-                let same = for_visitors == event;
+                // Most events (a visitor's or the AI's message) read the same for both:
+                // serialized once then.
+                let for_visitors = event.kind.names_an_operator().then(|| event.for_visitor());
                 let for_operators = frame_json(&ServerFrame::Event {
                     conversation_id: conversation_id.clone(),
                     event,
                 });
-                // Most events (a visitor's or the AI's message) read the same for both:
-                // serialized once then.
-                let for_visitors = if same {
-                    for_operators.clone()
-                } else {
-                    frame_json(&ServerFrame::Event {
+                let for_visitors = match for_visitors {
+                    None => for_operators.clone(),
+                    Some(event) => frame_json(&ServerFrame::Event {
                         conversation_id: conversation_id.clone(),
-                        event: for_visitors,
-                    })
+                        event,
+                    }),
                 };
                 Outbound::Event(Arc::new(Delivery {
                     seq,
@@ -1283,8 +1281,16 @@ impl Hub {
 /// Serialize a frame. Our frames always serialize; should one ever not, clients get an
 /// `internal` error instead of a dropped socket.
 pub fn frame_json(frame: &ServerFrame) -> Arc<str> {
-    match serde_json::to_string(frame) {
-        Ok(s) => s.into(),
+    frame_text(frame).into()
+}
+
+/// [`frame_json`] for a frame sent to one connection: no shared copy needed.
+pub fn frame_text(frame: &ServerFrame) -> String {
+    // Most frames are a few hundred bytes: one allocation instead of growing from 128.
+    let mut out = Vec::with_capacity(512);
+    match serde_json::to_writer(&mut out, frame) {
+        // serde_json writes UTF-8 only.
+        Ok(()) => String::from_utf8(out).unwrap_or_default(),
         Err(e) => {
             warn!(error = %e, "frame did not serialize");
             r#"{"type":"error","code":"internal","message":"frame did not serialize","retryable":true}"#

@@ -10,7 +10,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use dashmap::DashMap;
+// Every fan-out hashes a topic and each subscriber's id: a fast hash, safe here because the
+// keys are the node's own (connection numbers, and ids it or its configuration issued).
 use protocol::Seq;
+use rustc_hash::FxBuildHasher;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -99,10 +102,10 @@ pub struct ConnRx {
 pub struct Registry {
     shutdown: CancellationToken,
     next: AtomicU64,
-    conns: DashMap<ConnId, Conn>,
+    conns: DashMap<ConnId, Conn, FxBuildHasher>,
     /// Each topic's local subscribers: a list, not a set, as most topics have one or a few (a
     /// visitor's conversation), and an idle connection pays for its entry.
-    topics: DashMap<Topic, Vec<ConnId>>,
+    topics: DashMap<Topic, Vec<ConnId>, FxBuildHasher>,
 }
 
 /// The outcome of a fan-out, for metrics.
@@ -118,8 +121,8 @@ impl Registry {
         Self {
             shutdown: shutdown.clone(),
             next: AtomicU64::new(0),
-            conns: DashMap::new(),
-            topics: DashMap::new(),
+            conns: DashMap::with_hasher(FxBuildHasher),
+            topics: DashMap::with_hasher(FxBuildHasher),
         }
     }
 

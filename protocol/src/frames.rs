@@ -444,6 +444,19 @@ impl Author {
 }
 
 impl EventKind {
+    /// Whether it names an operator. Only such events read differently for visitors (see
+    /// [`EventKind::for_visitor`]); the rest can be sent to both audiences as they are.
+    pub fn names_an_operator(&self) -> bool {
+        matches!(
+            self,
+            EventKind::Message {
+                author: Author::Operator(_),
+                ..
+            } | EventKind::OperatorJoined { .. }
+                | EventKind::OperatorLeft { .. }
+        )
+    }
+
     /// The copy a visitor may see: operators appear by display name only.
     pub fn for_visitor(&self) -> EventKind {
         match self {

@@ -470,3 +470,39 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn only_events_naming_an_operator_read_differently_for_visitors() {
+    let message = |author| EventKind::Message {
+        author,
+        text: "hi".into(),
+        client_id: Some("c1".into()),
+    };
+    let kinds = [
+        message(Author::Visitor),
+        message(Author::Ai),
+        message(Author::Operator(martin())),
+        EventKind::OperatorJoined {
+            operator: martin(),
+            epoch: 1,
+        },
+        EventKind::OperatorLeft {
+            operator: martin(),
+            epoch: 2,
+            reason: ReleaseReason::ForceReleased,
+            by: Some("op-owner".into()),
+        },
+        EventKind::HumanRequested {
+            by: HumanRequestedBy::Visitor,
+        },
+        EventKind::HumanRequestExpired { waited_ms: 5 },
+    ];
+    for kind in kinds {
+        // The hub sends one copy to both audiences when this says so: it must hold.
+        if !kind.names_an_operator() {
+            assert_eq!(kind.for_visitor(), kind, "{kind:?}");
+        } else {
+            assert_ne!(kind.for_visitor(), kind, "{kind:?}");
+        }
+    }
+}

@@ -254,7 +254,7 @@ where
     }
 
     pub async fn send(&mut self, frame: &ServerFrame) -> Result<(), Gone> {
-        self.send_raw(frame_json(frame).to_string()).await
+        self.send_raw(crate::node::frame_text(frame)).await
     }
 
     /// Take a token from `bucket`; `false` (after telling the client when to retry) when empty.

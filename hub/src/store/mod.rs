@@ -305,8 +305,24 @@ pub fn preview(author: &Author, text: &str) -> MessagePreview {
         Author::Ai => AuthorKind::Ai,
         Author::Operator(_) => AuthorKind::Operator,
     };
-    // Words joined by single spaces, cut at PREVIEW_CHARS characters: built in one pass, as
-    // every message makes one.
+    // Most messages are short and already read as words joined by single spaces: copied as they
+    // are (fewer than PREVIEW_CHARS bytes means fewer characters, so no cut and no ellipsis).
+    let b = text.as_bytes();
+    if b.len() < protocol::limits::PREVIEW_CHARS
+        && text.is_ascii()
+        && b.first() != Some(&b' ')
+        && b.last() != Some(&b' ')
+        && !b
+            .iter()
+            .any(|&c| c != b' ' && char::from(c).is_whitespace())
+        && !b.windows(2).any(|w| w == b"  ")
+    {
+        return MessagePreview {
+            author,
+            text: text.to_owned(),
+        };
+    }
+    // Otherwise: words joined by single spaces, cut at PREVIEW_CHARS characters, in one pass.
     let mut out = String::with_capacity(text.len().min(4 * protocol::limits::PREVIEW_CHARS));
     let mut chars = 0;
     'words: for word in text.split_whitespace() {
@@ -376,6 +392,14 @@ mod preview_tests {
             format!("{} y", "x".repeat(PREVIEW_CHARS - 1)),
             format!("{} y", "x".repeat(PREVIEW_CHARS - 2)),
             format!("{}   y", "x".repeat(PREVIEW_CHARS)),
+            "x".repeat(PREVIEW_CHARS - 1),
+            format!("{} {}", "x".repeat(60), "y".repeat(58)),
+            "vertical\u{b}tab".into(),
+            "form\u{c}feed".into(),
+            "no-break\u{a0}space".into(),
+            " lead".into(),
+            "trail ".into(),
+            "two  spaces".into(),
         ];
         // Every cut position around a word boundary.
         for n in 0..12 {
