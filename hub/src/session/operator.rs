@@ -80,6 +80,7 @@ impl OperatorHandler {
     /// Remember (or forget) the holding `meta` shows.
     fn note(&mut self, conversation_id: &str, meta: &crate::store::ConversationMeta) {
         match self.op.holding(meta) {
+            Some(me) if self.held.get(conversation_id) == Some(me) => {}
             Some(me) => {
                 // Bounded: holdings that ended elsewhere (released by others, or idle) are only
                 // forgotten at this session's next message there. Starting over costs one
