@@ -64,8 +64,11 @@ impl<D> std::fmt::Debug for Flow<D> {
     }
 }
 
-/// Poll `work` once: its result if it is ready at once (the in-memory store never waits).
-async fn ready_now<D>(work: &mut Waiting<D>) -> Option<D> {
+/// Poll `work` once, with this task's waker: its result if it is ready at once (a socket write
+/// with room; an append to the in-memory store, which never waits).
+async fn ready_now<F: std::future::Future + ?Sized>(
+    mut work: std::pin::Pin<&mut F>,
+) -> Option<F::Output> {
     match std::future::poll_fn(|cx| std::task::Poll::Ready(work.as_mut().poll(cx))).await {
         std::task::Poll::Ready(done) => Some(done),
         std::task::Poll::Pending => None,
@@ -185,11 +188,8 @@ async fn guarded<E>(
     let mut op = std::pin::pin!(op);
     // Almost every write finishes at its first poll (the socket has room). Only one that has to
     // wait pays for a timer and a watch on `stop`: both cost locks, per frame, on the hot path.
-    let first = std::future::poll_fn(|cx| {
-        std::task::Poll::Ready(op.as_mut().poll(cx).map(|r| r.map_err(|_| Gone)))
-    })
-    .await;
-    if let std::task::Poll::Ready(r) = first {
+    let first = ready_now(op.as_mut()).await.map(|r| r.map_err(|_| Gone));
+    if let Some(r) = first {
         return r;
     }
     tokio::select! {
@@ -343,18 +343,16 @@ where
         S: Send,
     {
         self.batching = true;
-        let flow = match handler.on_text(self, text).await {
-            // Answered in this same write when the work is done at once.
-            Ok(Flow::Wait(mut work)) => match ready_now(&mut work).await {
-                Some(done) => handler.on_done(self, done).await.map(|()| Flow::Continue),
-                None => Ok(Flow::Wait(work)),
-            },
-            other => other,
-        };
+        let flow = handler.on_text(self, text).await;
         self.batching = false;
-        let flow = flow?;
-        self.deliver_batch(None).await?;
-        Ok(flow)
+        match flow? {
+            // Done at once: answered by `finish`, in the same write as what `on_text` buffered.
+            Flow::Wait(mut work) => match ready_now(work.as_mut()).await {
+                Some(done) => self.finish(handler, done).await.map(|()| Flow::Continue),
+                None => self.deliver_batch(None).await.map(|()| Flow::Wait(work)),
+            },
+            flow => self.deliver_batch(None).await.map(|()| flow),
+        }
     }
 
     /// Answer a frame whose waiting work finished, with what queued meanwhile, in one write.
@@ -627,17 +625,32 @@ mod tests {
 
     /// Start a widget session on channel ends; returns the inbound sender and outbound receiver.
     fn widget_session(hub: Hub) -> (mpsc::UnboundedSender<WsIn>, Out) {
+        let (in_tx, stream) = inbound();
+        let (sink, out_rx) = outbound();
+        tokio::spawn(widget::run(hub, sink, stream, None));
+        (in_tx, out_rx)
+    }
+
+    /// A session's inbound side on a channel: what the test sends, the stream the session reads.
+    fn inbound() -> (
+        mpsc::UnboundedSender<WsIn>,
+        impl Stream<Item = WsIn> + Unpin + Send,
+    ) {
         let (in_tx, in_rx) = mpsc::unbounded_channel::<WsIn>();
+        let stream = Box::pin(stream::unfold(in_rx, |mut rx| async move {
+            rx.recv().await.map(|m| (m, rx))
+        }));
+        (in_tx, stream)
+    }
+
+    /// A session's outbound side on a channel: the sink it writes to, what the test reads.
+    fn outbound() -> (impl Sink<WsOut> + Unpin + Send, Out) {
         let (out_tx, out_rx) = mpsc::unbounded_channel::<WsOut>();
         let sink = Box::pin(sink::unfold(out_tx, |tx, item: WsOut| async move {
             tx.send(item).map_err(|_| Gone)?;
             Ok::<_, Gone>(tx)
         }));
-        let stream = Box::pin(stream::unfold(in_rx, |mut rx| async move {
-            rx.recv().await.map(|m| (m, rx))
-        }));
-        tokio::spawn(widget::run(hub, sink, stream, None));
-        (in_tx, out_rx)
+        (sink, out_rx)
     }
 
     async fn text(out: &mut Out) -> Value {
@@ -740,11 +753,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_messages_ack_and_its_echoed_event_leave_in_one_write() {
-        let (in_tx, in_rx) = mpsc::unbounded_channel::<WsIn>();
+        let (in_tx, stream) = inbound();
         let (out_tx, mut out) = mpsc::unbounded_channel();
-        let stream = Box::pin(stream::unfold(in_rx, |mut rx| async move {
-            rx.recv().await.map(|m| (m, rx))
-        }));
         tokio::spawn(widget::run(hub().await, Recorder(out_tx), stream, None));
         let hello = json!({"type": "hello", "protocol": 1, "workspace_id": "demo-pro"});
         in_tx.send(WsIn::Text(hello.to_string())).expect("send");
@@ -788,15 +798,8 @@ mod tests {
     #[tokio::test]
     async fn a_frame_waiting_on_the_store_does_not_hold_up_deliveries_or_order() {
         let hub = hub().await;
-        let (in_tx, in_rx) = mpsc::unbounded_channel::<WsIn>();
-        let (out_tx, mut out) = mpsc::unbounded_channel::<WsOut>();
-        let sink = Box::pin(sink::unfold(out_tx, |tx, item: WsOut| async move {
-            tx.send(item).map_err(|_| Gone)?;
-            Ok::<_, Gone>(tx)
-        }));
-        let mut stream = Box::pin(stream::unfold(in_rx, |mut rx| async move {
-            rx.recv().await.map(|m| (m, rx))
-        }));
+        let (in_tx, mut stream) = inbound();
+        let (sink, mut out) = outbound();
         let mut conn = Conn::new(hub.clone(), sink, ConnKind::Operator);
         let topic = crate::bus::Topic::Workspace("w".into());
         hub.inner().registry.subscribe(conn.rx.id, &topic);
