@@ -98,12 +98,21 @@ impl OperatorHandler {
 }
 
 impl OperatorHandler {
-    async fn handle<S>(&mut self, conn: &mut Conn<S>, frame: OperatorFrame) -> Result<(), Gone>
+    async fn handle<S>(
+        &mut self,
+        conn: &mut Conn<S>,
+        frame: OperatorFrame,
+    ) -> Result<Flow<Sent>, Gone>
     where
         S: Sink<WsOut> + Unpin + Send,
     {
         let hub = conn.hub.clone();
-        match frame {
+        let answered = match frame {
+            OperatorFrame::Message {
+                conversation_id,
+                client_id,
+                text,
+            } => return self.message(conn, conversation_id, client_id, text).await,
             OperatorFrame::Hello { .. } => {
                 conn.send_error(ErrorFrame::new(ErrorCode::AlreadyHandshaken))
                     .await
@@ -116,24 +125,7 @@ impl OperatorHandler {
                 conn.online = Some(ws.clone());
                 conn.send_online_snapshot(&ws).await
             }
-            OperatorFrame::SubscribeTeam {} => {
-                if !self.op.claims.role.may_force_release() {
-                    return conn
-                        .send_error(ErrorFrame::with_message(
-                            ErrorCode::RoleRequired,
-                            "only owners and editors can follow the team and the audit log",
-                        ))
-                        .await;
-                }
-                let ws = self.op.workspace.id.clone();
-                hub.subscribe(conn.rx.id, Topic::Team(ws.clone())).await;
-                conn.team = Some(ws.clone());
-                conn.send_team_snapshot(&ws).await?;
-                match hub.inner().store.audit(&ws, AUDIT_SNAPSHOT).await {
-                    Ok(entries) => conn.send(&ServerFrame::AuditSnapshot { entries }).await,
-                    Err(e) => conn.send_error(error_frame(&e, "")).await,
-                }
-            }
+            OperatorFrame::SubscribeTeam {} => self.subscribe_team(conn).await,
             OperatorFrame::UnsubscribeOnline {} => {
                 conn.online = None;
                 hub.unsubscribe(conn.rx.id, Topic::Workspace(self.op.workspace.id.clone()))
@@ -168,25 +160,58 @@ impl OperatorHandler {
                 self.held.remove(&conversation_id);
                 answer_control(conn, conversation_id, result).await
             }
-            // `on_text` hands messages to `message` (their append runs as waiting work).
-            OperatorFrame::Message { .. } => Ok(()),
             OperatorFrame::Typing {
                 conversation_id,
                 active,
-            } => {
-                if !conn.allow(RateKind::Typing, &conversation_id, None).await? {
-                    return Ok(());
-                }
-                // Typing into a conversation of another workspace must not reach it.
-                let meta = match hub.conversation_for(&self.op, &conversation_id).await {
-                    Ok(meta) => meta,
-                    Err(e) => return conn.send_error(e).await,
-                };
-                hub.typing(&conversation_id, self.op.author_in(&meta), active)
-                    .await;
-                Ok(())
-            }
+            } => self.typing(conn, conversation_id, active).await,
+        };
+        answered.map(|()| Flow::Continue)
+    }
+
+    async fn subscribe_team<S>(&mut self, conn: &mut Conn<S>) -> Result<(), Gone>
+    where
+        S: Sink<WsOut> + Unpin + Send,
+    {
+        if !self.op.claims.role.may_force_release() {
+            return conn
+                .send_error(ErrorFrame::with_message(
+                    ErrorCode::RoleRequired,
+                    "only owners and editors can follow the team and the audit log",
+                ))
+                .await;
         }
+        let hub = conn.hub.clone();
+        let ws = self.op.workspace.id.clone();
+        hub.subscribe(conn.rx.id, Topic::Team(ws.clone())).await;
+        conn.team = Some(ws.clone());
+        conn.send_team_snapshot(&ws).await?;
+        match hub.inner().store.audit(&ws, AUDIT_SNAPSHOT).await {
+            Ok(entries) => conn.send(&ServerFrame::AuditSnapshot { entries }).await,
+            Err(e) => conn.send_error(error_frame(&e, "")).await,
+        }
+    }
+
+    async fn typing<S>(
+        &mut self,
+        conn: &mut Conn<S>,
+        conversation_id: String,
+        active: bool,
+    ) -> Result<(), Gone>
+    where
+        S: Sink<WsOut> + Unpin + Send,
+    {
+        if !conn.allow(RateKind::Typing, &conversation_id, None).await? {
+            return Ok(());
+        }
+        let hub = conn.hub.clone();
+        // Typing into a conversation of another workspace must not reach it.
+        let meta = match hub.conversation_for(&self.op, &conversation_id).await {
+            Ok(meta) => meta,
+            Err(e) => return conn.send_error(e).await,
+        };
+        hub.typing(&conversation_id, self.op.author_in(&meta), active)
+            .await;
+        Ok(())
     }
 
     /// A message: the rate check now, the append as waiting work (see [`Flow::Wait`]).
@@ -310,12 +335,7 @@ where
     async fn on_text(&mut self, conn: &mut Conn<S>, text: String) -> Result<Flow<Sent>, Gone> {
         let limits = conn.hub.config().decode_limits();
         match decode::operator_frame(&text, &limits) {
-            Ok(OperatorFrame::Message {
-                conversation_id,
-                client_id,
-                text,
-            }) => self.message(conn, conversation_id, client_id, text).await,
-            Ok(frame) => self.handle(conn, frame).await.map(|()| Flow::Continue),
+            Ok(frame) => self.handle(conn, frame).await,
             Err(e) => conn
                 .send_error(ErrorFrame::with_message(e.code, e.message))
                 .await
