@@ -10,8 +10,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use dashmap::DashMap;
-// Every fan-out hashes a topic and each subscriber's id: a fast hash, safe here because the
-// keys are the node's own (connection numbers, and ids it or its configuration issued).
 use protocol::Seq;
 use rustc_hash::FxBuildHasher;
 use tokio::sync::mpsc;
@@ -98,6 +96,9 @@ pub struct ConnRx {
     pub stop: CancellationToken,
 }
 
+/// Both maps hash with FxHash: every fan-out hashes a topic and each subscriber's id, and a fast
+/// hash is safe here because the keys are the node's own (connection numbers, and ids it or its
+/// configuration issued), not chosen by clients.
 #[derive(Debug)]
 pub struct Registry {
     shutdown: CancellationToken,
