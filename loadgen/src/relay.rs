@@ -8,8 +8,9 @@
 //! How late each write is against its schedule is measured too (`generator lag`): the
 //! generator's timer ticks in whole milliseconds, which would otherwise add up to 1 ms to every
 //! latency, and a generator that falls behind shows there instead of hiding a slow hub
-//! (coordinated omission). Every message's fate is tracked per conversation: sequences must be gap-free with
-//! no duplicates, and every acknowledged message must reach the other side exactly once.
+//! (coordinated omission). Every message's fate is tracked per conversation: sequences must be
+//! gap-free with no duplicates, and every acknowledged message must reach the other side exactly
+//! once.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -113,6 +114,19 @@ struct Ctx {
 impl Ctx {
     fn ns(&self, t: Instant) -> u64 {
         t.saturating_duration_since(self.base).as_nanos() as u64
+    }
+
+    /// Count a message of the measured window as sent, and how late it left against its slot.
+    fn count_sent(&self, step: usize, scheduled: Instant, sent_ns: u64, visitor: bool) {
+        let lag = sent_ns.saturating_sub(self.ns(scheduled));
+        self.stats.with(step, |s| {
+            if visitor {
+                s.visitor_sent += 1;
+            } else {
+                s.operator_sent += 1;
+            }
+            s.lag.record_ns(lag);
+        });
     }
 
     fn error(&self, step: Option<usize>, e: String) {
@@ -746,11 +760,7 @@ async fn visitor(
                 let frame = json!({"type": "message", "client_id": format!("v{c}-{n}"), "text": text});
                 pending.insert(n, (sent_ns, plan.step, counted));
                 if counted {
-                    let lag = sent_ns.saturating_sub(ctx.ns(t));
-                    ctx.stats.with(plan.step, |s| {
-                        s.visitor_sent += 1;
-                        s.lag.record_ns(lag);
-                    });
+                    ctx.count_sent(plan.step, t, sent_ns, true);
                 }
                 if let Err(e) = ws.send(Message::text(frame.to_string())).await {
                     ctx.error(Some(plan.step), format!("visitor send: {e}"));
@@ -862,11 +872,7 @@ async fn operator(
                 let frame = json!({"type": "message", "conversation_id": id, "client_id": format!("o{c}-{n}"), "text": text});
                 pending.entry(*c).or_default().insert(*n, (sent_ns, plan.step, counted));
                 if counted {
-                    let lag = sent_ns.saturating_sub(ctx.ns(t));
-                    ctx.stats.with(plan.step, |s| {
-                        s.operator_sent += 1;
-                        s.lag.record_ns(lag);
-                    });
+                    ctx.count_sent(plan.step, t, sent_ns, false);
                 }
                 if let Err(e) = ws.send(Message::text(frame.to_string())).await {
                     ctx.error(Some(plan.step), format!("operator send: {e}"));
