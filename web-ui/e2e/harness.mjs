@@ -9,7 +9,8 @@
 //   E2E_DOC_SCREENSHOTS=1  after a passing run, copy the screenshots the docs use into ../docs/images/
 
 import { spawn } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
@@ -44,6 +45,13 @@ export function withDeadline(promise, label, ms = STEP_MS) {
     timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${label}`)), ms);
   });
   return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
+
+/** This run's artifact directory, created: `$envVar` when set, else a new temporary one. */
+export function artifactsDir(envVar, prefix) {
+  const dir = process.env[envVar] ? path.resolve(process.env[envVar]) : mkdtempSync(path.join(os.tmpdir(), prefix));
+  mkdirSync(dir, { recursive: true });
+  return dir;
 }
 
 /** Screenshots into `dir`, remembered by file name, and copied into docs/images/ on request. */

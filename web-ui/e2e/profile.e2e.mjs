@@ -22,12 +22,11 @@
 // Every wait is for a selector or a condition, bounded by a deadline that only turns a hang into
 // a failure: nothing here sleeps to let something happen.
 
-import { mkdirSync, mkdtempSync } from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { deflateSync } from "node:zlib";
 import {
   DIST,
+  artifactsDir,
   DOC_SCREENSHOTS,
   checkPrerequisites,
   launchBrowser,
@@ -39,9 +38,7 @@ import {
   step,
 } from "./harness.mjs";
 
-const ARTIFACTS = process.env.E2E_PROFILE_ARTIFACTS
-  ? path.resolve(process.env.E2E_PROFILE_ARTIFACTS)
-  : mkdtempSync(path.join(os.tmpdir(), "take-control-profile-e2e-"));
+const ARTIFACTS = artifactsDir("E2E_PROFILE_ARTIFACTS", "take-control-profile-e2e-");
 const shots = screenshots(ARTIFACTS);
 
 const DISPLAY_NAME = "Martin from Support";
@@ -150,7 +147,6 @@ async function widgetAvatarLoaded(page) {
 
 async function main() {
   checkPrerequisites([["built widget", path.join(DIST, "widget.js"), "run `npm run build`"]]);
-  mkdirSync(ARTIFACTS, { recursive: true });
 
   const hubUrl = await startHub(["--assistant-delay-ms", "50"]);
   step(`hub started at ${hubUrl}`);

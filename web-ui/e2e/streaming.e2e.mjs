@@ -31,12 +31,11 @@
 // Every wait is for a selector or a condition, bounded by a deadline that only turns a hang into
 // a failure: nothing here sleeps to let something happen.
 
-import { mkdirSync, mkdtempSync } from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import WebSocket from "ws";
 import {
   DIST,
+  artifactsDir,
   DOC_SCREENSHOTS,
   check,
   checkPrerequisites,
@@ -51,9 +50,7 @@ import {
   withDeadline,
 } from "./harness.mjs";
 
-const ARTIFACTS = process.env.E2E_STREAMING_ARTIFACTS
-  ? path.resolve(process.env.E2E_STREAMING_ARTIFACTS)
-  : mkdtempSync(path.join(os.tmpdir(), "take-control-streaming-e2e-"));
+const ARTIFACTS = artifactsDir("E2E_STREAMING_ARTIFACTS", "take-control-streaming-e2e-");
 const shots = screenshots(ARTIFACTS);
 
 const WORKSPACE = "demo-pro";
@@ -152,7 +149,6 @@ function checkGrowth(who, texts, final) {
 
 async function main() {
   checkPrerequisites([["built widget", path.join(DIST, "widget.js"), "run `npm run build`"]]);
-  mkdirSync(ARTIFACTS, { recursive: true });
 
   // 1.5 s of "thinking" and streaming: long enough to see the reply grow, short enough to wait for.
   const hubUrl = await startHub(["--assistant-delay-ms", "1500"]);
