@@ -6,7 +6,7 @@
 #   ./scripts/bench.sh idle      19,950 idle widget connections on one node: hub RSS per connection
 #   ./scripts/bench.sh relay     one node, embedded default: 200 visitors, 20 operators, 1,000 and 5,000 msg/s
 #   ./scripts/bench.sh ceiling   one node: step the offered load up until p99 visitor→operator passes 50 ms
-#   ./scripts/bench.sh relay3    three nodes + redis-server (+ nginx when deploy/nginx exists), 1,000 and 5,000 msg/s,
+#   ./scripts/bench.sh relay3    three nodes + redis-server behind nginx, 1,000 and 5,000 msg/s,
 #                                with Redis commands per persisted message
 #   ./scripts/bench.sh storm     three nodes + redis-server; 10,000 visitors on node 1, which is killed (SIGKILL);
 #                                all reconnect to nodes 2 and 3: time until resumed, lost, duplicated
@@ -14,29 +14,41 @@
 #                                message (user space; repeatable, unlike time), and where they go
 #
 # Knobs (environment): CONNECTIONS (idle, storm), VISITORS, OPERATORS, RATES (comma separated visitor
-# msg/s), OP_RATIO (operator replies per visitor message), WARMUP, DURATION (seconds per step),
+# msg/s), OP_RATIO (operator replies per visitor message), WARMUP, DURATION (seconds per step), BIN
+# (a directory with hub and loadgen binaries to run instead of building this checkout),
 # WORKSPACES (>1: a workspaces file of pro workspaces and an operator JWT secret instead of --dev
 # demo-pro), NO_ONLINE=1 (operators do not subscribe to the Online list), MONITOR=1 (relay3: a 2 s
 # Redis MONITOR sample at each window's start; slows Redis), PERF=1 (record the
 # first hub with `perf record -g` during the run; report in $OUT/perf.txt).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 
 scenario=${1:-}
 case "$scenario" in
   idle | relay | ceiling | relay3 | storm | callgrind) ;;
   *)
-    sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
     ;;
+esac
+
+# What the scenario runs besides the hub and the generator, installed when missing.
+case "$scenario" in
+  relay3) need_pkg redis-server redis-server && need_pkg /usr/sbin/nginx nginx ;;
+  storm) need_pkg redis-server redis-server ;;
+  callgrind) need_pkg valgrind valgrind ;;
 esac
 
 # Sockets: the generator holds one file per connection, the hub one per connection too.
 ulimit -n "$(ulimit -Hn)"
 
-echo "==> building (release)" >&2
-cargo build --release -q -p take-control-hub -p take-control-loadgen
-BIN=target/release
+# BIN: binaries built elsewhere (say, of another commit, to compare two builds back to back).
+if [ -z "${BIN:-}" ]; then
+  echo "==> building (release)" >&2
+  cargo build --release -q -p take-control-hub -p take-control-loadgen
+  BIN=target/release
+fi
 OUT=${OUT:-target/bench/$scenario-$(date +%Y%m%d-%H%M%S)}
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
@@ -189,7 +201,7 @@ case "$scenario" in
     done
     perf_start "${PIDS[1]}"
     others=(--pid "redis=$redis_pid")
-    if [ -f deploy/nginx/take-control.conf ] && command -v nginx >/dev/null; then
+    if [ -f deploy/nginx/take-control.conf ]; then
       nport=$(free_port)
       mkdir -p "$OUT/nginx"
       servers=""
@@ -292,7 +304,6 @@ for mon in sorted(glob.glob(f"{out}/monitor-*.txt")):
 EOF
     ;;
   callgrind)
-    command -v valgrind >/dev/null || { echo "needs valgrind (apt-get install valgrind)" >&2; exit 1; }
     port=$(free_port)
     # About 50x slower under callgrind: a low rate, and only the measured window is counted
     # (zeroed at its start, dumped at its end by the generator's hook).

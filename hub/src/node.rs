@@ -417,12 +417,13 @@ impl Hub {
     ) -> Result<Appended, StoreError> {
         let store = &self.inner.store;
         let topic = Topic::Conversation(conversation_id.to_owned());
+        let published_us = crate::util::now_us();
         let (appended, announced) = match self.inner.bus.channel(&topic) {
             Some(channel) => {
                 let (head, tail) =
-                    BusMessage::event_envelope(conversation_id, crate::util::now_us());
+                    BusMessage::event_envelope(&channel.origin, conversation_id, published_us);
                 let announce = Announce {
-                    channel,
+                    channel: channel.name,
                     head,
                     tail,
                 };
@@ -439,6 +440,13 @@ impl Hub {
         };
         if !appended.duplicate {
             if announced {
+                // The other nodes have it from the store's step; this node's clients from here.
+                let msg = BusMessage::Event {
+                    conversation_id: conversation_id.to_owned(),
+                    event: appended.event.clone(),
+                    published_us,
+                };
+                self.dispatch_one(&topic, msg);
                 self.publish_summary(&appended.meta).await;
             } else {
                 self.publish_event(&appended.meta, &appended.event).await;
@@ -676,13 +684,10 @@ impl Hub {
 
     // ---- publishing -------------------------------------------------------------------------
 
-    /// By value: on a single node the message goes straight to `dispatch_one`, which consumes
-    /// it (no copy of the event per publication).
+    /// To the other nodes through the bus, then to this node's own clients straight from here
+    /// (the bus never hands a node its own publications back). By value: `dispatch_one`
+    /// consumes it, no copy per publication.
     async fn publish(&self, topic: &Topic, msg: BusMessage) {
-        if self.inner.bus.loopback() {
-            self.dispatch_one(topic, msg);
-            return;
-        }
         if let Err(e) = self.inner.bus.publish(topic, &msg).await {
             // The event is stored: subscribers catch up by sequence number.
             self.inner
@@ -690,6 +695,7 @@ impl Hub {
                 .bump(&self.inner.metrics.publish_errors, 1);
             warn!(topic = topic.key(), error = %e, "publish failed");
         }
+        self.dispatch_one(topic, msg);
     }
 
     async fn publish_event(&self, meta: &ConversationMeta, event: &ConversationEvent) {

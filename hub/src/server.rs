@@ -121,7 +121,7 @@ pub async fn build(
             )
         }
         None => {
-            let (bus, inbox) = MemoryBus::new(INBOX);
+            let (bus, inbox) = MemoryBus::new();
             (Arc::new(MemoryStore::new()), Arc::new(bus), inbox)
         }
     };

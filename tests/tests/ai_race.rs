@@ -41,20 +41,23 @@ async fn a_reply_in_flight_never_lands_after_a_takeover_from_another_node() {
         let control = op.takeover(&cid).await;
         assert_eq!(control["type"], "control", "round {round}: {control}");
 
-        // Until the AI stops "typing", collect everything the visitor is sent.
-        let mut seen = Vec::new();
-        loop {
+        // Until the AI has stopped "typing" and the visitor has the operator's arrival, collect
+        // everything the visitor is sent. The two may come in either order: the visitor's node
+        // stops the generation (a fenced append) and tells its own clients at once, while the
+        // takeover reaches it through Redis.
+        let is_joined =
+            |f: &serde_json::Value| f["type"] == "event" && f["event"]["type"] == "operator_joined";
+        let (mut seen, mut stopped) = (Vec::new(), false);
+        while !(stopped && seen.iter().any(is_joined)) {
             let f = visitor.client.frame().await;
             frames += 1;
             if is_ai_typing(&f, false) {
-                break;
+                stopped = true;
+            } else {
+                seen.push(f);
             }
-            seen.push(f);
         }
-        let joined_at = seen
-            .iter()
-            .position(|f| f["type"] == "event" && f["event"]["type"] == "operator_joined")
-            .unwrap_or_else(|| panic!("round {round}: operator_joined before typing stopped"));
+        let joined_at = seen.iter().position(is_joined).expect("operator_joined");
         let ai_after = seen[joined_at..]
             .iter()
             .filter(|f| f["type"] == "event" && f["event"]["author"]["kind"] == "ai")

@@ -1,10 +1,12 @@
 //! The bus: how a change made on one node reaches the clients of every node.
 //!
 //! One trait, [`Bus`], with an in-memory implementation for a single node ([`memory::MemoryBus`]).
-//! A node subscribes to the topics its local clients need and gets every message published to
-//! them, from any node, on the receiver it got at construction. Delivery is at most once and may
-//! reorder across publishers; clients are kept gap-free by sequence numbers (see `session`),
-//! not by the bus.
+//! A node subscribes to the topics its local clients need and gets every message the *other*
+//! nodes publish to them on the receiver it got at construction. Its own publications it hands
+//! to its own clients itself, at once (`Hub::publish`): a node never waits on the bus, or parses
+//! a copy back from it, for its own clients, and a single node has nothing to send anywhere.
+//! Delivery is at most once and may reorder across publishers; clients are kept gap-free by
+//! sequence numbers (see `session`), not by the bus.
 
 pub mod memory;
 pub mod redis;
@@ -91,10 +93,15 @@ pub enum BusMessage {
 impl BusMessage {
     /// The serialized [`BusMessage::Event`] around an event's JSON: `head` + event + `tail`, so a
     /// store that builds the event's JSON itself can publish exactly what `publish` would.
-    pub fn event_envelope(conversation_id: &str, published_us: u64) -> (String, String) {
+    /// `origin`: what the bus puts before every payload it publishes ([`Bus::channel`]).
+    pub fn event_envelope(
+        origin: &str,
+        conversation_id: &str,
+        published_us: u64,
+    ) -> (String, String) {
         let id = serde_json::to_string(conversation_id).unwrap_or_else(|_| "\"\"".into());
         (
-            format!(r#"{{"t":"event","conversation_id":{id},"event":"#),
+            format!(r#"{origin}{{"t":"event","conversation_id":{id},"event":"#),
             format!(r#","published_us":{published_us}}}"#),
         )
     }
@@ -106,19 +113,22 @@ pub enum BusError {
     Unavailable(String),
 }
 
+/// Where a store sharing the bus's server publishes a topic itself ([`Bus::channel`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Channel {
+    pub name: String,
+    /// Put before the message's JSON: it marks the publishing node, whose bus drops it.
+    pub origin: String,
+}
+
+/// Carries a node's publications to the other nodes (never back to their origin).
 #[async_trait]
 pub trait Bus: Send + Sync + std::fmt::Debug + 'static {
     async fn publish(&self, topic: &Topic, message: &BusMessage) -> Result<(), BusError>;
     /// The channel a topic is published on, when a store sharing this bus's server can publish
     /// to it itself (Redis: inside the append script). `None`: only `publish` reaches it.
-    fn channel(&self, _topic: &Topic) -> Option<String> {
+    fn channel(&self, _topic: &Topic) -> Option<Channel> {
         None
-    }
-    /// `true` when every publication stays on this node (a single node): the node then routes
-    /// what it publishes to its own clients directly, without the inbox and the task draining
-    /// it, which would cost a task wake-up per message.
-    fn loopback(&self) -> bool {
-        false
     }
     /// Start receiving a topic's messages on this node.
     async fn subscribe(&self, topic: &Topic) -> Result<(), BusError>;
@@ -148,7 +158,7 @@ mod tests {
                 client_id: Some("c1".into()),
             },
         };
-        let (head, tail) = BusMessage::event_envelope("cv_\"odd\"", 42);
+        let (head, tail) = BusMessage::event_envelope("", "cv_\"odd\"", 42);
         let json = format!(
             "{head}{}{tail}",
             serde_json::to_string(&event).expect("json")

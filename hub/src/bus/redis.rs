@@ -5,6 +5,11 @@
 //! reconnect. Pub/sub is at most once: whatever was published while that connection was down is
 //! lost, so on every disconnection the bus hands the node a [`BusMessage::Resync`], and the node
 //! tells each local client to catch up from the store by sequence number.
+//!
+//! A payload is the publishing node's origin tag ([`ORIGIN_LEN`] characters, random per node)
+//! followed by the [`BusMessage`]'s JSON. Redis sends a publication to every subscriber, its
+//! publisher included; the publisher has already given it to its own clients, so its bus drops
+//! it on the tag alone, without parsing it.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -16,12 +21,17 @@ use redis::{AsyncCommands, PushKind};
 use tokio::sync::mpsc;
 use tracing::warn;
 
-use super::{Bus, BusError, BusMessage, Inbox, Topic};
+use super::{Bus, BusError, BusMessage, Channel, Inbox, Topic};
+
+/// Length of a node's origin tag at the start of every payload.
+pub const ORIGIN_LEN: usize = 20;
 
 pub struct RedisBus {
     publisher: ConnectionManager,
     subscriber: ConnectionManager,
     prefix: String,
+    /// This node's tag, put before every payload it publishes.
+    origin: String,
     /// The node's inbox, for the `Resync` after the subscriber comes back.
     tx: mpsc::Sender<(Topic, BusMessage)>,
     /// Whether the subscriber connection was alive at the last sign of it.
@@ -92,12 +102,15 @@ impl RedisBus {
             .map_err(unavailable)?;
         let (tx, inbox) = mpsc::channel(capacity);
         let healthy = Arc::new(AtomicBool::new(true));
-        let (strip, push_tx_inbox, push_healthy) = (prefix.clone(), tx.clone(), healthy.clone());
+        let origin = crate::util::random_id("");
+        debug_assert_eq!(origin.len(), ORIGIN_LEN);
+        let (strip, own, push_tx_inbox, push_healthy) =
+            (prefix.clone(), origin.clone(), tx.clone(), healthy.clone());
         // Ends when the subscriber connection (and its push sender) is dropped.
         tokio::spawn(async move {
             while let Some(push) = push_rx.recv().await {
                 let delivery = match push.kind {
-                    PushKind::Message => decode(&strip, &push.data),
+                    PushKind::Message => decode(&strip, &own, &push.data),
                     PushKind::Disconnection => {
                         push_healthy.store(false, Ordering::SeqCst);
                         Some((Topic::Workspace(String::new()), BusMessage::Resync))
@@ -116,6 +129,7 @@ impl RedisBus {
                 publisher,
                 subscriber,
                 prefix,
+                origin,
                 tx,
                 healthy,
             },
@@ -128,9 +142,17 @@ impl RedisBus {
     }
 }
 
-fn decode(prefix: &str, data: &[redis::Value]) -> Option<(Topic, BusMessage)> {
-    let channel: String = redis::from_redis_value(data.first()?.clone()).ok()?;
-    let payload: Vec<u8> = redis::from_redis_value(data.get(1)?.clone()).ok()?;
+/// A pushed publication, unless it is this node's own (`own`: its origin tag) or not ours.
+fn decode(prefix: &str, own: &str, data: &[redis::Value]) -> Option<(Topic, BusMessage)> {
+    let (Some(redis::Value::BulkString(channel)), Some(redis::Value::BulkString(payload))) =
+        (data.first(), data.get(1))
+    else {
+        return None;
+    };
+    if payload.starts_with(own.as_bytes()) {
+        return None;
+    }
+    let channel = std::str::from_utf8(channel).ok()?;
     let key = channel.strip_prefix(prefix)?;
     let topic = if let Some(id) = key.strip_prefix("conv:") {
         Topic::Conversation(id.to_owned())
@@ -139,7 +161,7 @@ fn decode(prefix: &str, data: &[redis::Value]) -> Option<(Topic, BusMessage)> {
     } else {
         Topic::Workspace(key.strip_prefix("ws:")?.to_owned())
     };
-    match serde_json::from_slice(&payload) {
+    match serde_json::from_slice(payload.get(ORIGIN_LEN..)?) {
         Ok(msg) => Some((topic, msg)),
         Err(e) => {
             warn!(channel, error = %e, "undecodable bus message dropped");
@@ -151,8 +173,9 @@ fn decode(prefix: &str, data: &[redis::Value]) -> Option<(Topic, BusMessage)> {
 #[async_trait]
 impl Bus for RedisBus {
     async fn publish(&self, topic: &Topic, message: &BusMessage) -> Result<(), BusError> {
-        let payload =
-            serde_json::to_vec(message).map_err(|e| BusError::Unavailable(e.to_string()))?;
+        let mut payload = self.origin.clone().into_bytes();
+        serde_json::to_writer(&mut payload, message)
+            .map_err(|e| BusError::Unavailable(e.to_string()))?;
         let mut conn = self.publisher.clone();
         let _: i64 = conn
             .publish(self.channel_name(topic), payload)
@@ -161,8 +184,11 @@ impl Bus for RedisBus {
         Ok(())
     }
 
-    fn channel(&self, topic: &Topic) -> Option<String> {
-        Some(self.channel_name(topic))
+    fn channel(&self, topic: &Topic) -> Option<Channel> {
+        Some(Channel {
+            name: self.channel_name(topic),
+            origin: self.origin.clone(),
+        })
     }
 
     async fn subscribe(&self, topic: &Topic) -> Result<(), BusError> {
@@ -248,6 +274,13 @@ mod tests {
         assert_eq!(inbox_b.recv().await, Some((t.clone(), msg(2))));
         // Node a subscribed to nothing: it got nothing (checked after b got everything).
         assert!(inbox_a.try_recv().is_err());
+        // Subscribed, a node gets the others' publications and never its own back: Redis sends
+        // a's msg 5 to a before b's msg 6, and a's bus drops it.
+        a.subscribe(&t).await.expect("subscribe");
+        a.publish(&t, &msg(5)).await.expect("publish");
+        b.publish(&t, &msg(6)).await.expect("publish");
+        assert_eq!(inbox_a.recv().await, Some((t.clone(), msg(6))));
+        assert_eq!(inbox_b.recv().await, Some((t.clone(), msg(5))));
         b.unsubscribe(&t).await.expect("unsubscribe");
         let w = Topic::Workspace("ws".into());
         b.subscribe(&w).await.expect("subscribe");
@@ -279,10 +312,12 @@ mod tests {
         let mut n = 10;
         loop {
             let mut conn = server.manager().await;
-            let receivers: i64 = conn
-                .publish("t2:conv:c", serde_json::to_vec(&msg(n)).expect("json"))
-                .await
-                .expect("publish");
+            let payload = format!(
+                "{}{}",
+                "o".repeat(ORIGIN_LEN),
+                serde_json::to_string(&msg(n)).expect("json")
+            );
+            let receivers: i64 = conn.publish("t2:conv:c", payload).await.expect("publish");
             if receivers == 1 {
                 break;
             }

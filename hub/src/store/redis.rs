@@ -969,16 +969,20 @@ mod tests {
         );
 
         // And with the publication to the other nodes folded in: still one trip.
-        let (bus, mut inbox) =
+        let node = |_| async {
             crate::bus::redis::RedisBus::connect(&server.url(), "b:", server.manager().await, 8)
                 .await
-                .expect("bus");
+                .expect("bus")
+        };
+        let (bus, _) = node(1).await;
+        let (other, mut inbox) = node(2).await;
         use crate::bus::{Bus, BusMessage, Topic};
         let topic = Topic::Conversation("c".into());
-        bus.subscribe(&topic).await.expect("subscribe");
-        let (head, tail) = BusMessage::event_envelope("c", 99);
+        other.subscribe(&topic).await.expect("subscribe");
+        let channel = bus.channel(&topic).expect("redis channel");
+        let (head, tail) = BusMessage::event_envelope(&channel.origin, "c", 99);
         let announce = Announce {
-            channel: bus.channel(&topic).expect("redis channel"),
+            channel: channel.name,
             head,
             tail,
         };
