@@ -560,6 +560,9 @@ pub(crate) mod conformance {
         assert_eq!(again.meta.last_seq, 2);
         let h = store.history("c1", 0, 100).await.expect("history");
         assert_eq!(h.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 2]);
+        // What an append returns is exactly what it stored; a duplicate returns the first.
+        assert_eq!(h, [a.event.clone(), b.event]);
+        assert_eq!(again.event, a.event);
         let h = store.history("c1", 1, 100).await.expect("history");
         assert_eq!(h.iter().map(|e| e.seq).collect::<Vec<_>>(), [2]);
     }

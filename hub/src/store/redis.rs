@@ -37,9 +37,38 @@ use crate::profile::OperatorProfile;
 
 const COMMON: &str = include_str!("lua/common.lua");
 
+/// The meta hash fields the hub reads, in the order every read returns them (`HMGET` here and
+/// in the scripts, where this list is substituted for `__META__`). Fields only the scripts use
+/// (`holder_act`, `vseen`, `human_at`, `warned`) stay in Redis: every value read is parsed on
+/// every message.
+const META_FIELDS: [&str; 13] = [
+    "id",
+    "ws",
+    "label",
+    "started",
+    "last_act",
+    "last_msg",
+    "holder_id",
+    "holder",
+    "epoch",
+    "needs_human",
+    "vconn",
+    "seq",
+    "active",
+];
+
+/// A meta hash as read: [`META_FIELDS`]' values, `None` where a field is missing.
+type MetaValues = Vec<Option<String>>;
+
+/// A script's text with the meta field list substituted.
+fn lua(body: &str) -> String {
+    let fields: Vec<String> = META_FIELDS.iter().map(|f| format!("'{f}'")).collect();
+    body.replace("__META__", &fields.join(", "))
+}
+
 fn script(body: &str, retention_secs: u64) -> Script {
     let common = COMMON.replace("__RETENTION__", &retention_secs.max(1).to_string());
-    Script::new(&format!("{common}\n{body}"))
+    Script::new(&lua(&format!("{common}\n{body}")))
 }
 
 /// Most conversations taken off the Online list per sweep call.
@@ -72,8 +101,12 @@ fn unavailable(e: redis::RedisError) -> StoreError {
     StoreError::Unavailable(e.to_string())
 }
 
+fn json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::Unavailable(e.to_string()))
+}
+
 /// What every script returns: status, event JSON, the meta hash, and an extra value.
-type ScriptReply = (String, String, Vec<String>, String);
+type ScriptReply = (String, String, MetaValues, String);
 
 impl RedisStore {
     /// A store under `prefix` that keeps each conversation `retention_secs` after its last
@@ -88,10 +121,10 @@ impl RedisStore {
             takeover: s(include_str!("lua/takeover.lua")),
             release: s(include_str!("lua/release.lua")),
             presence: s(include_str!("lua/presence.lua")),
-            sweep: Script::new(include_str!("lua/sweep.lua")),
+            sweep: Script::new(&lua(include_str!("lua/sweep.lua"))),
             auto_release: s(include_str!("lua/auto_release.lua")),
             warned: s(include_str!("lua/warned.lua")),
-            expire_visitors: Script::new(include_str!("lua/expire_visitors.lua")),
+            expire_visitors: Script::new(&lua(include_str!("lua/expire_visitors.lua"))),
             expire_human: s(include_str!("lua/expire_human.lua")),
         }
     }
@@ -116,12 +149,12 @@ impl RedisStore {
         format!("{}opseen", self.prefix)
     }
 
-    fn metas(&self, flat: Vec<Vec<String>>) -> Result<Vec<ConversationMeta>, StoreError> {
-        flat.into_iter()
-            .map(|fields| {
-                let h = pairs(fields);
-                let id = h.get("id").cloned().unwrap_or_default();
-                parse_meta(&id, &h)
+    /// Metas read by a script, each with its id.
+    fn metas(&self, all: Vec<MetaValues>) -> Result<Vec<ConversationMeta>, StoreError> {
+        all.into_iter()
+            .map(|values| {
+                let id = values.first().cloned().flatten().unwrap_or_default();
+                parse_meta(&id, values)
             })
             .collect()
     }
@@ -162,33 +195,33 @@ impl RedisStore {
             Fence::Ai { epoch } => ("ai", epoch.to_string()),
             Fence::Operator(op) => ("operator", op.clone()),
         };
-        let (dedupe, body, preview_json, needs_human) = match &draft {
+        let (dedupe, preview_json, needs_human, kind) = match draft {
             Draft::Message {
                 author,
                 text,
                 client_id,
             } => {
-                let body = serde_json::to_string(&protocol::EventKind::Message {
-                    author: author.clone(),
-                    text: text.clone(),
-                    client_id: client_id.clone(),
-                })
-                .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-                let p = serde_json::to_string(&preview(author, text))
-                    .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+                let p = json(&preview(&author, &text))?;
                 let dd = client_id
                     .as_deref()
-                    .map(|c| dedupe_key(author, c))
+                    .map(|c| dedupe_key(&author, c))
                     .unwrap_or_default();
-                (dd, body, p, "0")
+                let kind = protocol::EventKind::Message {
+                    author,
+                    text,
+                    client_id,
+                };
+                (dd, p, "0", kind)
             }
-            Draft::HumanRequested { by } => {
-                let body = serde_json::to_string(&protocol::EventKind::HumanRequested { by: *by })
-                    .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-                (String::new(), body, String::new(), "1")
-            }
+            Draft::HumanRequested { by } => (
+                String::new(),
+                String::new(),
+                "1",
+                protocol::EventKind::HumanRequested { by },
+            ),
         };
-        let at = at.to_string();
+        let body = json(&kind)?;
+        let at_text = at.to_string();
         let (status, event, meta, extra) = self
             .run(
                 &self.append,
@@ -198,7 +231,7 @@ impl RedisStore {
                     &fence_arg,
                     &dedupe,
                     &body,
-                    &at,
+                    &at_text,
                     &preview_json,
                     needs_human,
                     announce.map_or("", |a| a.channel.as_str()),
@@ -210,18 +243,31 @@ impl RedisStore {
         if let Some(e) = control_error(&status, &extra) {
             return Err(e);
         }
+        let meta = self.meta(id, meta)?;
+        let duplicate = status == "duplicate";
+        // A new event is the one just serialized, under the seq the meta now ends at: not
+        // parsed back. A duplicate is the first one's, as stored.
+        let event = if duplicate {
+            Self::event(&event)?
+        } else {
+            ConversationEvent {
+                seq: meta.last_seq,
+                at,
+                kind,
+            }
+        };
         let appended = Appended {
-            event: Self::event(&event)?,
-            duplicate: status == "duplicate",
-            meta: self.meta(id, meta)?,
+            event,
+            duplicate,
+            meta,
         };
         // A duplicate was published when it was first stored.
         let announced = announce.is_some() && !appended.duplicate;
         Ok((appended, announced))
     }
 
-    fn meta(&self, id: &str, flat: Vec<String>) -> Result<ConversationMeta, StoreError> {
-        parse_meta(id, &pairs(flat))
+    fn meta(&self, id: &str, values: MetaValues) -> Result<ConversationMeta, StoreError> {
+        parse_meta(id, values)
     }
 
     fn event(json: &str) -> Result<ConversationEvent, StoreError> {
@@ -230,53 +276,62 @@ impl RedisStore {
     }
 }
 
-/// A flat `HGETALL` reply as a map.
-fn pairs(flat: Vec<String>) -> HashMap<String, String> {
-    let mut h = HashMap::new();
-    let mut it = flat.into_iter();
-    while let (Some(k), Some(v)) = (it.next(), it.next()) {
-        h.insert(k, v);
-    }
-    h
-}
-
-fn parse_meta(id: &str, h: &HashMap<String, String>) -> Result<ConversationMeta, StoreError> {
+/// A meta hash read as [`MetaValues`]; `id` names it in errors and in the result.
+fn parse_meta(id: &str, values: MetaValues) -> Result<ConversationMeta, StoreError> {
     let corrupt =
         |what: &str| StoreError::Unavailable(format!("corrupt conversation {id}: {what}"));
-    let num = |k: &str| -> Result<u64, StoreError> {
-        h.get(k)
-            .and_then(|v| v.parse::<i64>().ok())
+    let Ok(
+        [
+            _id,
+            ws,
+            label,
+            started,
+            last_act,
+            last_msg,
+            holder_id,
+            holder,
+            epoch,
+            needs_human,
+            vconn,
+            seq,
+            active,
+        ],
+    ) = <[Option<String>; META_FIELDS.len()]>::try_from(values)
+    else {
+        return Err(corrupt("field count"));
+    };
+    let num = |v: Option<String>, k: &str| -> Result<u64, StoreError> {
+        v.and_then(|v| v.parse::<i64>().ok())
             .map(|v| v.max(0) as u64)
             .ok_or_else(|| corrupt(k))
     };
-    let holder = match h.get("holder_id").map(String::as_str) {
+    let holder = match holder_id.as_deref() {
         None | Some("") => Holder::Ai,
         Some(_) => {
-            let op: OperatorRef =
-                serde_json::from_str(h.get("holder").ok_or_else(|| corrupt("holder"))?)
-                    .map_err(|_| corrupt("holder"))?;
+            let op: OperatorRef = serde_json::from_str(&holder.ok_or_else(|| corrupt("holder"))?)
+                .map_err(|_| corrupt("holder"))?;
             Holder::Operator(op)
         }
     };
-    let last_message: Option<MessagePreview> = match h.get("last_msg").map(String::as_str) {
+    let last_message: Option<MessagePreview> = match last_msg.as_deref() {
         None | Some("") => None,
         Some(json) => Some(serde_json::from_str(json).map_err(|_| corrupt("last_msg"))?),
     };
     Ok(ConversationMeta {
         id: id.to_owned(),
-        workspace_id: h.get("ws").cloned().ok_or_else(|| corrupt("ws"))?,
-        visitor_label: h.get("label").cloned().unwrap_or_default(),
-        started_at: num("started")?,
-        last_activity_at: num("last_act")?,
+        workspace_id: ws.ok_or_else(|| corrupt("ws"))?,
+        visitor_label: label.unwrap_or_default(),
+        started_at: num(started, "started")?,
+        last_activity_at: num(last_act, "last_act")?,
         last_message,
         control: ControlState {
             holder,
-            epoch: num("epoch")?,
+            epoch: num(epoch, "epoch")?,
         },
-        needs_human: h.get("needs_human").is_some_and(|v| v == "1"),
-        visitor_connections: u32::try_from(num("vconn")?).unwrap_or(u32::MAX),
-        last_seq: num("seq")?,
-        active: h.get("active").is_some_and(|v| v == "1"),
+        needs_human: needs_human.is_some_and(|v| v == "1"),
+        visitor_connections: u32::try_from(num(vconn, "vconn")?).unwrap_or(u32::MAX),
+        last_seq: num(seq, "seq")?,
+        active: active.is_some_and(|v| v == "1"),
     })
 }
 
@@ -334,12 +389,16 @@ impl Store for RedisStore {
 
     async fn get(&self, id: &str) -> Result<Option<ConversationMeta>, StoreError> {
         let mut conn = self.conn.clone();
-        let h: HashMap<String, String> =
-            conn.hgetall(self.meta_key(id)).await.map_err(unavailable)?;
-        if h.is_empty() {
+        let values: MetaValues = redis::cmd("HMGET")
+            .arg(self.meta_key(id))
+            .arg(&META_FIELDS[..])
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        if values.iter().all(Option::is_none) {
             return Ok(None);
         }
-        parse_meta(id, &h).map(Some)
+        parse_meta(id, values).map(Some)
     }
 
     async fn append(
@@ -371,8 +430,7 @@ impl Store for RedisStore {
         operator: &OperatorRef,
         at: Millis,
     ) -> Result<ControlChange, StoreError> {
-        let op =
-            serde_json::to_string(operator).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let op = json(operator)?;
         let at = at.to_string();
         let (status, event, meta, extra) = self
             .run(&self.takeover, id, &[&operator.id, &op, &at])
@@ -461,15 +519,14 @@ impl Store for RedisStore {
         }
         let mut pipe = redis::pipe();
         for k in &keys {
-            pipe.hgetall(k);
+            pipe.cmd("HMGET").arg(k).arg(&META_FIELDS[..]);
         }
-        let hashes: Vec<HashMap<String, String>> =
-            pipe.query_async(&mut conn).await.map_err(unavailable)?;
+        let hashes: Vec<MetaValues> = pipe.query_async(&mut conn).await.map_err(unavailable)?;
         let strip = format!("{}c:", self.prefix);
         keys.iter()
             .zip(hashes)
-            .filter(|(_, h)| !h.is_empty())
-            .map(|(k, h)| parse_meta(k.strip_prefix(&strip).unwrap_or(k), &h))
+            .filter(|(_, values)| values.iter().any(Option::is_some))
+            .map(|(k, values)| parse_meta(k.strip_prefix(&strip).unwrap_or(k), values))
             .collect()
     }
 
@@ -597,7 +654,7 @@ impl Store for RedisStore {
 
     async fn expire_visitors(&self, cutoff: Millis) -> Result<Vec<ConversationMeta>, StoreError> {
         let mut conn = self.conn.clone();
-        let flat: Vec<Vec<String>> = self
+        let flat: Vec<MetaValues> = self
             .expire_visitors
             .key(self.global_key())
             .arg(cutoff)
@@ -614,8 +671,7 @@ impl Store for RedisStore {
         delta: i32,
         at: Millis,
     ) -> Result<(), StoreError> {
-        let json =
-            serde_json::to_string(operator).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let json = json(operator)?;
         let mut pipe = redis::pipe();
         pipe.atomic()
             .hset(
@@ -716,8 +772,7 @@ impl Store for RedisStore {
     }
 
     async fn record_audit(&self, workspace_id: &str, entry: &AuditEntry) -> Result<(), StoreError> {
-        let json =
-            serde_json::to_string(entry).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let json = json(entry)?;
         let mut conn = self.conn.clone();
         let _: String = redis::cmd("XADD")
             .arg(format!("{}audit:{workspace_id}", self.prefix))
@@ -807,8 +862,7 @@ impl Store for RedisStore {
         operator_id: &str,
         profile: &OperatorProfile,
     ) -> Result<(), StoreError> {
-        let json =
-            serde_json::to_string(profile).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let json = json(profile)?;
         let mut conn = self.conn.clone();
         let _: i64 = redis::cmd("HSET")
             .arg(format!("{}profiles:{workspace_id}", self.prefix))
@@ -859,7 +913,7 @@ impl Store for RedisStore {
 
     async fn deactivate_idle(&self, cutoff: Millis) -> Result<Vec<ConversationMeta>, StoreError> {
         let mut conn = self.conn.clone();
-        let flat: Vec<Vec<String>> = self
+        let flat: Vec<MetaValues> = self
             .sweep
             .key(self.global_key())
             .arg(cutoff)
@@ -964,7 +1018,7 @@ mod tests {
             scripted,
             [
                 "hmget", "hget", "hset", "hincrby", "xadd", "hset", "zadd", "zadd", "expire",
-                "expire", "expire", "hgetall"
+                "expire", "expire", "hmget"
             ]
         );
 

@@ -54,6 +54,8 @@ local function hand_back(reason, by, at)
   return event
 end
 
+-- Every script's reply: status, event JSON, the meta fields the hub reads (the list is
+-- META_FIELDS in store/redis.rs, substituted), an extra value.
 local function result(status, event, extra)
-  return {status, event or '', redis.call('HGETALL', meta), extra or ''}
+  return {status, event or '', redis.call('HMGET', meta, __META__), extra or ''}
 end

@@ -6,7 +6,7 @@ for _, meta in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   local seen = tonumber(redis.call('HGET', meta, 'vseen') or '0')
   if vconn > 0 and seen < tonumber(ARGV[1]) then
     redis.call('HSET', meta, 'vconn', '0')
-    table.insert(out, redis.call('HGETALL', meta))
+    table.insert(out, redis.call('HMGET', meta, __META__))
   end
 end
 return out

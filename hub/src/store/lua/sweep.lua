@@ -11,7 +11,7 @@ for _, meta in ipairs(ids) do
     redis.call('HSET', meta, 'active', '0')
     redis.call('ZREM', KEYS[1], meta)
     if ws then redis.call('ZREM', ARGV[2] .. ws .. ':active', meta) end
-    table.insert(out, redis.call('HGETALL', meta))
+    table.insert(out, redis.call('HMGET', meta, __META__))
   end
 end
 return out
