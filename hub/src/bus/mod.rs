@@ -90,7 +90,31 @@ pub enum BusMessage {
     Resync,
 }
 
+/// [`BusMessage::Event`]'s fields, read without the tag.
+#[derive(Deserialize)]
+struct EventFields {
+    conversation_id: ConversationId,
+    event: ConversationEvent,
+    #[serde(default)]
+    published_us: u64,
+}
+
 impl BusMessage {
+    /// Parse a published message. Events, nearly all the traffic, are read straight into their
+    /// fields: serde reads an internally tagged enum by first buffering the whole message into
+    /// an intermediate tree, which cost a copy of every event on every node that received it.
+    pub fn from_json(json: &[u8]) -> serde_json::Result<BusMessage> {
+        if json.starts_with(br#"{"t":"event","#) {
+            let e: EventFields = serde_json::from_slice(json)?;
+            return Ok(BusMessage::Event {
+                conversation_id: e.conversation_id,
+                event: e.event,
+                published_us: e.published_us,
+            });
+        }
+        serde_json::from_slice(json)
+    }
+
     /// The serialized [`BusMessage::Event`] around an event's JSON: `head` + event + `tail`, so a
     /// store that builds the event's JSON itself can publish exactly what `publish` would.
     /// `origin`: what the bus puts before every payload it publishes ([`Bus::channel`]).
@@ -164,6 +188,19 @@ mod tests {
             serde_json::to_string(&event).expect("json")
         );
         let parsed: BusMessage = serde_json::from_str(&json).expect("valid bus message");
+        assert_eq!(
+            BusMessage::from_json(json.as_bytes()).expect("valid bus message"),
+            parsed
+        );
+        // The fast path reads what `publish` writes, and other messages as before.
+        let removed = BusMessage::Removed {
+            workspace_id: "w".into(),
+            conversation_id: "c".into(),
+        };
+        for msg in [parsed.clone(), removed] {
+            let json = serde_json::to_vec(&msg).expect("json");
+            assert_eq!(BusMessage::from_json(&json).expect("valid"), msg);
+        }
         assert_eq!(
             parsed,
             BusMessage::Event {

@@ -161,7 +161,7 @@ fn decode(prefix: &str, own: &str, data: &[redis::Value]) -> Option<(Topic, BusM
     } else {
         Topic::Workspace(key.strip_prefix("ws:")?.to_owned())
     };
-    match serde_json::from_slice(payload.get(ORIGIN_LEN..)?) {
+    match BusMessage::from_json(payload.get(ORIGIN_LEN..)?) {
         Ok(msg) => Some((topic, msg)),
         Err(e) => {
             warn!(channel, error = %e, "undecodable bus message dropped");

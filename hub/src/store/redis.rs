@@ -77,6 +77,10 @@ const SWEEP_BATCH: usize = 500;
 pub struct RedisStore {
     conn: ConnectionManager,
     prefix: String,
+    /// The keys every conversation script is given besides its own: built once, not per call.
+    ws_prefix: String,
+    global: String,
+    held: String,
     retention_secs: u64,
     append: Script,
     takeover: Script,
@@ -113,9 +117,13 @@ impl RedisStore {
     /// activity.
     pub fn new(conn: ConnectionManager, prefix: impl Into<String>, retention_secs: u64) -> Self {
         let s = |body| script(body, retention_secs);
+        let prefix = prefix.into();
         Self {
             conn,
-            prefix: prefix.into(),
+            ws_prefix: format!("{prefix}ws:"),
+            global: format!("{prefix}active"),
+            held: format!("{prefix}held"),
+            prefix,
             retention_secs,
             append: s(include_str!("lua/append.lua")),
             takeover: s(include_str!("lua/takeover.lua")),
@@ -137,12 +145,12 @@ impl RedisStore {
         format!("{}ws:{ws}:active", self.prefix)
     }
 
-    fn global_key(&self) -> String {
-        format!("{}active", self.prefix)
+    fn global_key(&self) -> &str {
+        &self.global
     }
 
-    fn held_key(&self) -> String {
-        format!("{}held", self.prefix)
+    fn held_key(&self) -> &str {
+        &self.held
     }
 
     fn seen_key(&self) -> String {
@@ -167,7 +175,7 @@ impl RedisStore {
         args: &[&str],
     ) -> Result<ScriptReply, StoreError> {
         let mut inv = script.key(self.meta_key(id));
-        inv.key(format!("{}ws:", self.prefix))
+        inv.key(&self.ws_prefix)
             .key(self.global_key())
             .key(self.held_key());
         for a in args {
@@ -917,7 +925,7 @@ impl Store for RedisStore {
             .sweep
             .key(self.global_key())
             .arg(cutoff)
-            .arg(format!("{}ws:", self.prefix))
+            .arg(&self.ws_prefix)
             .arg(SWEEP_BATCH)
             .invoke_async(&mut conn)
             .await
