@@ -17,8 +17,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{AsyncCommands, PushKind};
+use redis::{AsyncCommands, PushInfo, PushKind};
 use tokio::sync::mpsc;
+use tokio::sync::mpsc::error::TrySendError;
 use tracing::warn;
 
 use super::{Bus, BusError, BusMessage, Channel, Inbox, Topic};
@@ -30,12 +31,74 @@ pub struct RedisBus {
     publisher: ConnectionManager,
     subscriber: ConnectionManager,
     prefix: String,
+    sink: Arc<PushSink>,
+}
+
+/// Where the subscriber connection's pushes go: decoded and put in the node's inbox right in
+/// the connection's own task (no task between them), without waiting. The inbox is bounded:
+/// when it is full, the message is dropped and the node owes its clients a `Resync`, sent as
+/// soon as there is room (at the next push or heartbeat), exactly as after a lost connection.
+struct PushSink {
+    prefix: String,
     /// This node's tag, put before every payload it publishes.
     origin: String,
-    /// The node's inbox, for the `Resync` after the subscriber comes back.
     tx: mpsc::Sender<(Topic, BusMessage)>,
     /// Whether the subscriber connection was alive at the last sign of it.
-    healthy: Arc<AtomicBool>,
+    healthy: AtomicBool,
+    /// A message was dropped on a full inbox: a `Resync` is owed.
+    behind: AtomicBool,
+}
+
+/// The inbox is gone: the node stopped.
+#[derive(Debug)]
+struct Closed;
+
+impl PushSink {
+    fn push(&self, push: PushInfo) -> Result<(), Closed> {
+        let delivery = match push.kind {
+            PushKind::Message => decode(&self.prefix, &self.origin, &push.data),
+            PushKind::Disconnection => {
+                self.healthy.store(false, Ordering::SeqCst);
+                Some(resync())
+            }
+            _ => None,
+        };
+        let Some(delivery) = delivery else {
+            return Ok(());
+        };
+        if !self.settle()? {
+            // Still no room for the owed resync: this message is covered by it.
+            return Ok(());
+        }
+        match self.tx.try_send(delivery) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(_)) => {
+                self.behind.store(true, Ordering::SeqCst);
+                Ok(())
+            }
+            Err(TrySendError::Closed(_)) => Err(Closed),
+        }
+    }
+
+    /// Send the resync owed after a dropped message, if any and if there is room: `true` when
+    /// nothing is owed any more.
+    fn settle(&self) -> Result<bool, Closed> {
+        if !self.behind.load(Ordering::SeqCst) {
+            return Ok(true);
+        }
+        match self.tx.try_send(resync()) {
+            Ok(()) => {
+                self.behind.store(false, Ordering::SeqCst);
+                Ok(true)
+            }
+            Err(TrySendError::Full(_)) => Ok(false),
+            Err(TrySendError::Closed(_)) => Err(Closed),
+        }
+    }
+}
+
+fn resync() -> (Topic, BusMessage) {
+    (Topic::Workspace(String::new()), BusMessage::Resync)
 }
 
 impl std::fmt::Debug for RedisBus {
@@ -93,45 +156,29 @@ impl RedisBus {
             format!("{url}?protocol=resp3")
         };
         let client = client(&url).map_err(unavailable)?;
-        let (push_tx, mut push_rx) = mpsc::unbounded_channel();
+        let (tx, inbox) = mpsc::channel(capacity);
+        let origin = crate::util::random_id("");
+        debug_assert_eq!(origin.len(), ORIGIN_LEN);
+        let sink = Arc::new(PushSink {
+            prefix: prefix.clone(),
+            origin: origin.clone(),
+            tx,
+            healthy: AtomicBool::new(true),
+            behind: AtomicBool::new(false),
+        });
+        let pushes = sink.clone();
         let config = connection_config()
-            .set_push_sender(push_tx)
+            .set_push_sender(move |push: PushInfo| pushes.push(push))
             .set_automatic_resubscription();
         let subscriber = ConnectionManager::new_with_config(client, config)
             .await
             .map_err(unavailable)?;
-        let (tx, inbox) = mpsc::channel(capacity);
-        let healthy = Arc::new(AtomicBool::new(true));
-        let origin = crate::util::random_id("");
-        debug_assert_eq!(origin.len(), ORIGIN_LEN);
-        let (strip, own, push_tx_inbox, push_healthy) =
-            (prefix.clone(), origin.clone(), tx.clone(), healthy.clone());
-        // Ends when the subscriber connection (and its push sender) is dropped.
-        tokio::spawn(async move {
-            while let Some(push) = push_rx.recv().await {
-                let delivery = match push.kind {
-                    PushKind::Message => decode(&strip, &own, &push.data),
-                    PushKind::Disconnection => {
-                        push_healthy.store(false, Ordering::SeqCst);
-                        Some((Topic::Workspace(String::new()), BusMessage::Resync))
-                    }
-                    _ => None,
-                };
-                if let Some(d) = delivery
-                    && push_tx_inbox.send(d).await.is_err()
-                {
-                    return;
-                }
-            }
-        });
         Ok((
             Self {
                 publisher,
                 subscriber,
                 prefix,
-                origin,
-                tx,
-                healthy,
+                sink,
             },
             inbox,
         ))
@@ -173,7 +220,7 @@ fn decode(prefix: &str, own: &str, data: &[redis::Value]) -> Option<(Topic, BusM
 #[async_trait]
 impl Bus for RedisBus {
     async fn publish(&self, topic: &Topic, message: &BusMessage) -> Result<(), BusError> {
-        let mut payload = self.origin.clone().into_bytes();
+        let mut payload = self.sink.origin.clone().into_bytes();
         serde_json::to_writer(&mut payload, message)
             .map_err(|e| BusError::Unavailable(e.to_string()))?;
         let mut conn = self.publisher.clone();
@@ -187,7 +234,7 @@ impl Bus for RedisBus {
     fn channel(&self, topic: &Topic) -> Option<Channel> {
         Some(Channel {
             name: self.channel_name(topic),
-            origin: self.origin.clone(),
+            origin: self.sink.origin.clone(),
         })
     }
 
@@ -207,22 +254,21 @@ impl Bus for RedisBus {
 
     /// A PING on the subscriber connection: after an outage, this request is what makes the
     /// connection manager reconnect (and resubscribe). When it answers again after having
-    /// failed, everything published meanwhile was missed: resync the node's clients.
+    /// failed, everything published meanwhile was missed: resync the node's clients. A resync
+    /// owed after a full inbox goes out here too, once there is room.
     async fn heartbeat(&self) -> Result<(), BusError> {
         let mut conn = self.subscriber.clone();
         let pong: Result<String, _> = redis::cmd("PING").query_async(&mut conn).await;
         match pong {
             Ok(_) => {
-                if !self.healthy.swap(true, Ordering::SeqCst) {
-                    let _ = self
-                        .tx
-                        .send((Topic::Workspace(String::new()), BusMessage::Resync))
-                        .await;
+                if !self.sink.healthy.swap(true, Ordering::SeqCst) {
+                    self.sink.behind.store(true, Ordering::SeqCst);
                 }
+                let _ = self.sink.settle();
                 Ok(())
             }
             Err(e) => {
-                self.healthy.store(false, Ordering::SeqCst);
+                self.sink.healthy.store(false, Ordering::SeqCst);
                 Err(unavailable(e))
             }
         }
@@ -288,6 +334,37 @@ mod tests {
         a.publish(&w, &msg(4)).await.expect("publish");
         // Pub/sub keeps order per publisher connection: msg 3 would have come first.
         assert_eq!(inbox_b.recv().await, Some((w, msg(4))));
+    }
+
+    #[tokio::test]
+    async fn a_full_inbox_drops_and_owes_a_resync() {
+        let server = RedisServer::start().await;
+        let (a, _) = bus(&server, "t3:").await;
+        let (b, mut inbox_b) = RedisBus::connect(&server.url(), "t3:", server.manager().await, 2)
+            .await
+            .expect("connect");
+        let t = Topic::Conversation("c".into());
+        b.subscribe(&t).await.expect("subscribe");
+        for n in 1..=5 {
+            a.publish(&t, &msg(n)).await.expect("publish");
+        }
+        // The PING's answer comes after the five pushes on b's connection: by then two are in
+        // the inbox and three were dropped, and there is no room for the resync yet.
+        b.heartbeat().await.expect("heartbeat");
+        assert_eq!(inbox_b.recv().await, Some((t.clone(), msg(1))));
+        assert_eq!(inbox_b.recv().await, Some((t.clone(), msg(2))));
+        assert!(inbox_b.try_recv().is_err());
+        // With room again, the next sign of life sends the resync before anything newer.
+        a.publish(&t, &msg(6)).await.expect("publish");
+        assert_eq!(
+            inbox_b.recv().await.map(|(_, m)| m),
+            Some(BusMessage::Resync)
+        );
+        assert_eq!(inbox_b.recv().await, Some((t.clone(), msg(6))));
+        // Nothing more is owed.
+        b.heartbeat().await.expect("heartbeat");
+        a.publish(&t, &msg(7)).await.expect("publish");
+        assert_eq!(inbox_b.recv().await, Some((t, msg(7))));
     }
 
     #[tokio::test]
