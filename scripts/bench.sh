@@ -17,9 +17,10 @@
 # msg/s), OP_RATIO (operator replies per visitor message), WARMUP, DURATION (seconds per step), BIN
 # (a directory with hub and loadgen binaries to run instead of building this checkout),
 # WORKSPACES (>1: a workspaces file of pro workspaces and an operator JWT secret instead of --dev
-# demo-pro), NO_ONLINE=1 (operators do not subscribe to the Online list), MONITOR=1 (relay3: a 2 s
-# Redis MONITOR sample at each window's start; slows Redis), PERF=1 (record the
-# first hub with `perf record -g` during the run; report in $OUT/perf.txt).
+# demo-pro), HUB_WORKERS (relay3: worker threads per hub, default 1), NO_ONLINE=1 (operators do not
+# subscribe to the Online list), MONITOR=1 (relay3: a 2 s Redis MONITOR sample at each window's
+# start; slows Redis), PERF=1 (record the first hub with `perf record -g` during the run; report in
+# $OUT/perf.txt).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -28,7 +29,7 @@ scenario=${1:-}
 case "$scenario" in
   idle | relay | ceiling | relay3 | storm | callgrind) ;;
   *)
-    sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
     ;;
 esac
@@ -189,7 +190,10 @@ case "$scenario" in
   relay3)
     start_redis
     REDIS="redis-cli -p $rport"
-    hub_args=(--redis-url "redis://127.0.0.1:$rport/" --visitor-token-secret bench-visitor-secret)
+    # Three nodes share two cores here: one worker thread each (HUB_WORKERS to change; a node
+    # on a machine of its own keeps the default, one per core).
+    hub_args=(--redis-url "redis://127.0.0.1:$rport/" --visitor-token-secret bench-visitor-secret
+      --workers "${HUB_WORKERS:-1}")
     urls=()
     hub_pids=()
     ports=()

@@ -67,6 +67,11 @@ pub struct Config {
     #[arg(long, env = "TC_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
 
+    /// Threads running the node's connections; unset: one per core. Several nodes sharing a
+    /// machine do better with fewer each (threads beyond the cores only wake each other).
+    #[arg(long, env = "TC_WORKERS", value_parser = clap::value_parser!(u16).range(1..))]
+    pub workers: Option<u16>,
+
     /// Demo workspaces and operators, the dev login endpoint. Never in production.
     #[arg(long, env = "TC_DEV")]
     pub dev: bool,

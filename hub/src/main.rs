@@ -6,9 +6,22 @@ use clap::Parser;
 use hub::config::{Cli, Command};
 use tracing::info;
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let cli = Cli::parse();
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = cli.config.workers {
+        runtime.worker_threads(usize::from(n));
+    }
+    match runtime.enable_all().build() {
+        Ok(rt) => rt.block_on(start(cli)),
+        Err(e) => {
+            eprintln!("hub: cannot start the runtime: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn start(cli: Cli) -> ExitCode {
     let filter =
         tracing_subscriber::EnvFilter::try_from_env("TC_LOG").unwrap_or_else(|_| "info".into());
     let logs = tracing_subscriber::fmt()
