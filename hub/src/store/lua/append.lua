@@ -43,4 +43,5 @@ if ARGV[7] == '1' then
 end
 local _, event = push(ARGV[4], ARGV[5], ws, fields)
 if ARGV[8] and ARGV[8] ~= '' then redis.call('PUBLISH', ARGV[8], ARGV[9] .. event .. ARGV[10]) end
-return result('ok', event)
+-- The caller has the new event already (it sent the body, and the meta has the seq): not sent back.
+return result('ok')
