@@ -659,6 +659,10 @@ impl Schedule {
     }
 }
 
+/// After `Stop`, how long a client keeps reading for the answers to what it already sent: a
+/// message sent just before the stop is not "never acknowledged" for want of waiting.
+const SETTLE: Duration = Duration::from_secs(5);
+
 async fn sleep_opt(t: Option<Instant>) {
     match t {
         Some(t) => sleep_until(t.into()).await,
@@ -744,13 +748,22 @@ async fn visitor(
     let mut n = 0u64;
     let phase = c as f64 / ctx.visitors as f64;
     let mut lost = false;
+    let mut settle = None;
     loop {
+        if settle.is_some() && pending.is_empty() {
+            break;
+        }
         tokio::select! {
-            r = ctl.changed() => {
+            r = ctl.changed(), if settle.is_none() => {
                 let control = *ctl.borrow_and_update();
-                if r.is_err() || matches!(control, Control::Stop) { break }
+                if r.is_err() { break }
+                if matches!(control, Control::Stop) {
+                    (sched, settle) = (Schedule::default(), Some(Instant::now() + SETTLE));
+                    continue;
+                }
                 sched.set(control, |p| p.visitor_period, phase);
             }
+            () = sleep_opt(settle) => break,
             _ = sleep_opt(sched.next) => {
                 let Some((t, plan)) = sched.take() else { continue };
                 n += 1;
@@ -840,13 +853,22 @@ async fn operator(
     let mut sched = Schedule::default();
     let phase = j as f64 / ctx.operators as f64;
     let mut lost = false;
+    let mut settle = None;
     loop {
+        if settle.is_some() && pending.values().all(|p| p.is_empty()) {
+            break;
+        }
         tokio::select! {
-            r = ctl.changed() => {
+            r = ctl.changed(), if settle.is_none() => {
                 let control = *ctl.borrow_and_update();
-                if r.is_err() || matches!(control, Control::Stop) { break }
+                if r.is_err() { break }
+                if matches!(control, Control::Stop) {
+                    (sched, settle) = (Schedule::default(), Some(Instant::now() + SETTLE));
+                    continue;
+                }
                 sched.set(control, |p| p.operator_period, phase);
             }
+            () = sleep_opt(settle) => break,
             Some((c, id)) = cmds.recv() => {
                 by_id.insert(id.clone(), c);
                 sides.entry(c).or_default();
