@@ -109,6 +109,11 @@ struct Ctx {
     ai_messages: AtomicU64,
     other_errors: AtomicU64,
     first_error: Mutex<Option<String>>,
+    /// Messages sent in any phase, and first arrivals of them on the other side: the run stops
+    /// once the two agree (or after a deadline), so what is still in flight when the last step
+    /// ends is not counted as lost.
+    all_sent: AtomicU64,
+    all_delivered: AtomicU64,
 }
 
 impl Ctx {
@@ -232,6 +237,8 @@ pub async fn run(target: &Target, args: &RelayArgs) -> anyhow::Result<RelayRepor
         joined: AtomicU64::new(0),
         controls: AtomicU64::new(0),
         ai_messages: AtomicU64::new(0),
+        all_sent: AtomicU64::new(0),
+        all_delivered: AtomicU64::new(0),
         other_errors: AtomicU64::new(0),
         first_error: Mutex::new(None),
     });
@@ -433,7 +440,14 @@ pub async fn run(target: &Target, args: &RelayArgs) -> anyhow::Result<RelayRepor
         }
     }
 
-    // Stop and account for every message.
+    // Nothing is sent any more (each step ends quiet): let what is in flight arrive, then stop
+    // and account for every message.
+    let settle_deadline = Instant::now() + SETTLE;
+    while ctx.all_delivered.load(Ordering::Relaxed) < ctx.all_sent.load(Ordering::Relaxed)
+        && Instant::now() < settle_deadline
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let _ = ctl_tx.send(Control::Stop);
     let mut acc = Accounting {
         conversations: args.visitors,
@@ -714,6 +728,9 @@ fn on_message(ctx: &Ctx, text: &str, side: &mut Side, to_operator: bool) {
     };
     let k = side.seen.entry(tag.n).or_insert(0);
     *k += 1;
+    if *k == 1 {
+        ctx.all_delivered.fetch_add(1, Ordering::Relaxed);
+    }
     if *k == 1 && tag.in_window {
         let lat = ctx.ns(Instant::now()).saturating_sub(tag.t_ns);
         ctx.stats.with(tag.step, |s| {
@@ -772,6 +789,7 @@ async fn visitor(
                 let text = wire::message_text('v', c, n, plan.step, counted, sent_ns, &ctx.pad);
                 let frame = json!({"type": "message", "client_id": format!("v{c}-{n}"), "text": text});
                 pending.insert(n, (sent_ns, plan.step, counted));
+                ctx.all_sent.fetch_add(1, Ordering::Relaxed);
                 if counted {
                     ctx.count_sent(plan.step, t, sent_ns, true);
                 }
@@ -893,6 +911,7 @@ async fn operator(
                 let text = wire::message_text('o', *c, *n, plan.step, counted, sent_ns, &ctx.pad);
                 let frame = json!({"type": "message", "conversation_id": id, "client_id": format!("o{c}-{n}"), "text": text});
                 pending.entry(*c).or_default().insert(*n, (sent_ns, plan.step, counted));
+                ctx.all_sent.fetch_add(1, Ordering::Relaxed);
                 if counted {
                     ctx.count_sent(plan.step, t, sent_ns, false);
                 }
