@@ -10,14 +10,15 @@
 //! The node also runs the assistant's generations (cancellable, fenced by control epoch) and the
 //! sweeper that takes idle conversations off the Online list.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use dashmap::DashMap;
 use protocol::{
-    AuditAction, AuditActor, AuditEntry, Author, ConversationEvent, DraftState, ErrorCode,
-    ErrorFrame, EventKind, Holder, HumanRequestedBy, OperatorIdentity, OperatorRef, ServerFrame,
-    WorkspaceInfo,
+    AuditAction, AuditActor, AuditEntry, Author, ConversationEvent, ConversationSummary,
+    DraftState, ErrorCode, ErrorFrame, EventKind, Holder, HumanRequestedBy, OperatorIdentity,
+    OperatorRef, ServerFrame, WorkspaceId, WorkspaceInfo,
 };
 use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
@@ -40,6 +41,32 @@ use crate::util::{now_ms, now_secs, random_id, visitor_label};
 
 /// How often a conversation's Online list row may be re-published.
 pub const ONLINE_COALESCE: Duration = Duration::from_millis(200);
+
+/// Most Online rows in one bus publication (a row is a few hundred bytes of JSON).
+const ROWS_PER_PUBLICATION: usize = 64;
+
+/// A round's changed rows as publications: one per workspace (in pieces of at most
+/// [`ROWS_PER_PUBLICATION`]), since every publication is a round trip to Redis and a push to
+/// each node that lists the workspace.
+fn row_publications(
+    by_workspace: HashMap<WorkspaceId, Vec<ConversationSummary>>,
+) -> Vec<(Topic, BusMessage)> {
+    let mut out = Vec::new();
+    for (workspace_id, rows) in by_workspace {
+        let mut rows = rows.into_iter().peekable();
+        while rows.peek().is_some() {
+            let summaries = rows.by_ref().take(ROWS_PER_PUBLICATION).collect();
+            out.push((
+                Topic::Workspace(workspace_id.clone()),
+                BusMessage::Summaries {
+                    workspace_id: workspace_id.clone(),
+                    summaries,
+                },
+            ));
+        }
+    }
+    out
+}
 
 /// An Online list row waiting for the next publication round.
 #[derive(Debug)]
@@ -734,6 +761,7 @@ impl Hub {
 
     /// Publish the rows marked since the last round.
     async fn flush_rows(&self) {
+        let mut by_workspace: HashMap<WorkspaceId, Vec<ConversationSummary>> = HashMap::new();
         let ids: Vec<String> = self
             .inner
             .changed_rows
@@ -760,11 +788,9 @@ impl Hub {
                     }
                 }
             };
-            let topic = Topic::Workspace(workspace_id.clone());
-            let msg = BusMessage::Summary {
-                workspace_id,
-                summary,
-            };
+            by_workspace.entry(workspace_id).or_default().push(summary);
+        }
+        for (topic, msg) in row_publications(by_workspace) {
             self.publish(&topic, msg).await;
         }
     }
@@ -1058,12 +1084,18 @@ impl Hub {
                     for_visitors: Some(frame),
                 })
             }
-            BusMessage::Summary { summary, .. } => Outbound::frame(Frames {
-                for_operators: frame_json(&ServerFrame::OnlineUpdate {
-                    conversation: summary,
-                }),
-                for_visitors: None,
-            }),
+            BusMessage::Summaries { summaries, .. } => {
+                for summary in summaries {
+                    let row = Outbound::frame(Frames {
+                        for_operators: frame_json(&ServerFrame::OnlineUpdate {
+                            conversation: summary,
+                        }),
+                        for_visitors: None,
+                    });
+                    self.fan_out(topic, &row);
+                }
+                return;
+            }
             BusMessage::Removed {
                 conversation_id, ..
             } => Outbound::frame(Frames {
@@ -1091,7 +1123,12 @@ impl Hub {
                 for_visitors: None,
             }),
         };
-        let out = self.inner.registry.fan_out(topic, &item);
+        self.fan_out(topic, &item);
+    }
+
+    /// Queue `item` for every local subscriber of `topic`; a full queue closes its connection.
+    fn fan_out(&self, topic: &Topic, item: &Outbound) {
+        let out = self.inner.registry.fan_out(topic, item);
         if out.kicked > 0 {
             let m = &self.inner.metrics;
             m.bump(&m.slow_closes, out.kicked as u64);
@@ -1320,6 +1357,50 @@ mod tests {
             }
         }
         kinds
+    }
+
+    #[test]
+    fn a_rounds_rows_go_out_in_one_publication_per_workspace() {
+        let row = |id: usize| ConversationSummary {
+            id: format!("c{id}"),
+            visitor_label: "Visitor".into(),
+            started_at: 0,
+            last_activity_at: 0,
+            last_message: None,
+            control: protocol::ControlState {
+                holder: Holder::Ai,
+                epoch: 0,
+            },
+            needs_human: false,
+            visitor_online: true,
+            last_seq: 0,
+        };
+        let by_workspace = HashMap::from([
+            ("busy".to_owned(), (0..70).map(row).collect::<Vec<_>>()),
+            ("quiet".to_owned(), vec![row(100)]),
+        ]);
+        let mut sizes: Vec<(String, usize)> = row_publications(by_workspace)
+            .into_iter()
+            .map(|(topic, msg)| match msg {
+                BusMessage::Summaries {
+                    workspace_id,
+                    summaries,
+                } => {
+                    assert_eq!(topic, Topic::Workspace(workspace_id.clone()));
+                    (workspace_id, summaries.len())
+                }
+                other => panic!("not rows: {other:?}"),
+            })
+            .collect();
+        sizes.sort();
+        assert_eq!(
+            sizes,
+            [
+                ("busy".to_owned(), 70 - ROWS_PER_PUBLICATION),
+                ("busy".to_owned(), ROWS_PER_PUBLICATION),
+                ("quiet".to_owned(), 1)
+            ]
+        );
     }
 
     /// A row waiting for its round is published as the operation that changed it left it,

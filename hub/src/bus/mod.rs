@@ -62,10 +62,11 @@ pub enum BusMessage {
         author: Author,
         active: bool,
     },
-    /// A conversation's Online list row changed (or appeared).
-    Summary {
+    /// Online list rows of one workspace that changed (or appeared) since the publishing node's
+    /// last round: one publication per workspace and round, not one per row.
+    Summaries {
         workspace_id: WorkspaceId,
-        summary: ConversationSummary,
+        summaries: Vec<ConversationSummary>,
     },
     /// A conversation left the Online list.
     Removed {
