@@ -679,13 +679,13 @@ impl Store for RedisStore {
         delta: i32,
         at: Millis,
     ) -> Result<(), StoreError> {
-        let json = json(operator)?;
+        let member = json(operator)?;
         let mut pipe = redis::pipe();
         pipe.atomic()
             .hset(
                 format!("{}team:{workspace_id}", self.prefix),
                 &operator.id,
-                json,
+                member,
             )
             .ignore()
             .hincr(
@@ -780,7 +780,7 @@ impl Store for RedisStore {
     }
 
     async fn record_audit(&self, workspace_id: &str, entry: &AuditEntry) -> Result<(), StoreError> {
-        let json = json(entry)?;
+        let line = json(entry)?;
         let mut conn = self.conn.clone();
         let _: String = redis::cmd("XADD")
             .arg(format!("{}audit:{workspace_id}", self.prefix))
@@ -789,7 +789,7 @@ impl Store for RedisStore {
             .arg(AUDIT_KEEP)
             .arg("*")
             .arg("e")
-            .arg(json)
+            .arg(line)
             .query_async(&mut conn)
             .await
             .map_err(unavailable)?;
@@ -870,12 +870,12 @@ impl Store for RedisStore {
         operator_id: &str,
         profile: &OperatorProfile,
     ) -> Result<(), StoreError> {
-        let json = json(profile)?;
+        let saved = json(profile)?;
         let mut conn = self.conn.clone();
         let _: i64 = redis::cmd("HSET")
             .arg(format!("{}profiles:{workspace_id}", self.prefix))
             .arg(operator_id)
-            .arg(json)
+            .arg(saved)
             .query_async(&mut conn)
             .await
             .map_err(unavailable)?;
