@@ -8,6 +8,8 @@ pub struct Sample {
     pub at: Instant,
     /// utime + stime, microseconds.
     pub cpu_us: u64,
+    /// stime alone (time in the kernel on the process's behalf), microseconds.
+    pub sys_us: u64,
     /// VmRSS, KiB.
     pub rss_kib: u64,
 }
@@ -41,8 +43,8 @@ pub fn sample(pid: Option<u32>) -> anyhow::Result<Sample> {
         .map(|(_, r)| r)
         .ok_or_else(|| anyhow::anyhow!("bad {dir}/stat"))?;
     let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: u64 = fields.get(11).and_then(|f| f.parse().ok()).unwrap_or(0)
-        + fields.get(12).and_then(|f| f.parse().ok()).unwrap_or(0);
+    let field = |i: usize| -> u64 { fields.get(i).and_then(|f| f.parse().ok()).unwrap_or(0) };
+    let (user, system) = (field(11), field(12));
     let status = std::fs::read_to_string(format!("{dir}/status"))?;
     let rss_kib = status
         .lines()
@@ -52,7 +54,8 @@ pub fn sample(pid: Option<u32>) -> anyhow::Result<Sample> {
         .unwrap_or(0);
     Ok(Sample {
         at,
-        cpu_us: ticks * 1_000_000 / clock_ticks(),
+        cpu_us: (user + system) * 1_000_000 / clock_ticks(),
+        sys_us: system * 1_000_000 / clock_ticks(),
         rss_kib,
     })
 }
@@ -77,5 +80,6 @@ mod tests {
     fn reads_itself() {
         let s = super::sample(None).expect("/proc/self");
         assert!(s.rss_kib > 0);
+        assert!(s.sys_us <= s.cpu_us);
     }
 }

@@ -515,6 +515,7 @@ pub async fn run(target: &Target, args: &RelayArgs) -> anyhow::Result<RelayRepor
             "send→ack ms",
             "generator lag ms",
             "hub CPU µs/msg",
+            "of which system",
             "hub CPU (cores)",
             "hub RSS MiB",
             "errors",
@@ -565,25 +566,40 @@ fn cpu_share(b: &Sample, a: &Sample) -> f64 {
 }
 
 /// Hub CPU µs used in the window and hub RSS at its end, summed over hub processes.
+/// The hubs' CPU time over a window, summed.
+#[derive(Debug, Clone, Copy)]
+struct HubCpu {
+    /// User + system, µs.
+    us: u64,
+    /// System alone, µs.
+    sys_us: u64,
+    /// The window, s.
+    wall: f64,
+}
+
 fn hub_totals(
     watched: &[procstat::Watched],
     before: &[Option<Sample>],
     after: &[Option<Sample>],
-) -> (Option<(u64, f64)>, Option<u64>) {
-    let mut cpu = 0;
-    let mut wall = 0.0f64;
+) -> (Option<HubCpu>, Option<u64>) {
+    let mut cpu = HubCpu {
+        us: 0,
+        sys_us: 0,
+        wall: 0.0,
+    };
     let mut rss = 0;
     let mut any = false;
     for (i, w) in watched.iter().enumerate() {
         if let (true, Some(b), Some(a)) = (w.is_hub, before[i], after[i]) {
-            cpu += a.cpu_us.saturating_sub(b.cpu_us);
-            wall = wall.max(a.at.duration_since(b.at).as_secs_f64());
+            cpu.us += a.cpu_us.saturating_sub(b.cpu_us);
+            cpu.sys_us += a.sys_us.saturating_sub(b.sys_us);
+            cpu.wall = cpu.wall.max(a.at.duration_since(b.at).as_secs_f64());
             rss += a.rss_kib;
             any = true;
         }
     }
     if any {
-        (Some((cpu, wall)), Some(rss))
+        (Some(cpu), Some(rss))
     } else {
         (None, None)
     }
@@ -599,14 +615,15 @@ fn step_row(
     rate: f64,
     op_rate: f64,
     secs: f64,
-    hub_cpu: Option<(u64, f64)>,
+    hub_cpu: Option<HubCpu>,
     hub_rss: Option<u64>,
 ) -> Row {
     let sent = s.visitor_sent + s.operator_sent;
     let delivered = s.v2o_delivered + s.o2v_delivered;
     let throughput = delivered as f64 / secs;
-    let per_msg = hub_cpu.map(|(us, _)| us as f64 / sent.max(1) as f64);
-    let cores = hub_cpu.map(|(us, wall)| us as f64 / 1e6 / wall.max(1e-9));
+    let per_msg = hub_cpu.map(|c| c.us as f64 / sent.max(1) as f64);
+    let sys_per_msg = hub_cpu.map(|c| c.sys_us as f64 / sent.max(1) as f64);
+    let cores = hub_cpu.map(|c| c.us as f64 / 1e6 / c.wall.max(1e-9));
     Row {
         cells: vec![
             format!("{} / {}", rate_label(rate), rate_label(op_rate)),
@@ -617,6 +634,7 @@ fn step_row(
             s.ack.summary(),
             s.lag.summary(),
             per_msg.map_or("–".into(), |v| format!("{v:.1}")),
+            sys_per_msg.map_or("–".into(), |v| format!("{v:.1}")),
             cores.map_or("–".into(), |v| format!("{v:.2}")),
             hub_rss.map_or("–".into(), |v| format!("{:.1}", v as f64 / 1024.0)),
             s.errors.to_string(),
