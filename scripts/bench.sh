@@ -12,6 +12,7 @@
 #                                all reconnect to nodes 2 and 3: time until resumed, lost, duplicated
 #   ./scripts/bench.sh callgrind one node under valgrind's callgrind, a slow relay: the hub's instructions per
 #                                message (user space; repeatable, unlike time), and where they go
+#                                (WITH_REDIS=1: on a redis-server of its own)
 #
 # Knobs (environment): CONNECTIONS (idle, storm), VISITORS, OPERATORS, RATES (comma separated visitor
 # msg/s), OP_RATIO (operator replies per visitor message), WARMUP, DURATION (seconds per step), BIN
@@ -29,7 +30,7 @@ scenario=${1:-}
 case "$scenario" in
   idle | relay | ceiling | relay3 | storm | callgrind) ;;
   *)
-    sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
     ;;
 esac
@@ -38,7 +39,10 @@ esac
 case "$scenario" in
   relay3) need_pkg redis-server redis-server && need_pkg /usr/sbin/nginx nginx ;;
   storm) need_pkg redis-server redis-server ;;
-  callgrind) need_pkg valgrind valgrind ;;
+  callgrind)
+    need_pkg valgrind valgrind
+    [ "${WITH_REDIS:-0}" = 1 ] && need_pkg redis-server redis-server
+    ;;
 esac
 
 # Sockets: the generator holds one file per connection, the hub one per connection too.
@@ -107,10 +111,10 @@ start_hub() { # name port extra-args...
 }
 
 # A redis-server of this run on a free port (never the shared 6379): sets rport and redis_pid.
-start_redis() {
+start_redis() { # [command to run redis-server under]
   rport=$(free_port)
   [ "$rport" != 6379 ] || rport=$(free_port)
-  redis-server --port "$rport" --bind 127.0.0.1 --save '' --appendonly no --loglevel warning \
+  "$@" redis-server --port "$rport" --bind 127.0.0.1 --save '' --appendonly no --loglevel warning \
     >"$OUT/redis.log" 2>&1 &
   PIDS+=($!)
   redis_pid=$!
@@ -310,15 +314,25 @@ EOF
   callgrind)
     port=$(free_port)
     # About 50x slower under callgrind: a low rate, and only the measured window is counted
-    # (zeroed at its start, dumped at its end by the generator's hook).
+    # (zeroed at its start, dumped at its end by the generator's hook). WITH_REDIS=1: the hub
+    # on a redis-server of its own, the Redis store and bus's code path; Redis runs under
+    # callgrind too, for its own instructions per message.
+    backend=()
+    counted=""
+    if [ "${WITH_REDIS:-0}" = 1 ]; then
+      start_redis valgrind --tool=callgrind --callgrind-out-file="$OUT/redis-callgrind.out"
+      backend=(--redis-url "redis://127.0.0.1:$rport/")
+      counted=$redis_pid
+    fi
     TC_LOG=warn valgrind --tool=callgrind --callgrind-out-file="$OUT/callgrind.out" \
-      "$BIN/hub" --listen "127.0.0.1:$port" "${HUB_AUTH[@]}" "${COMMON_HUB_ARGS[@]}" \
+      "$BIN/hub" --listen "127.0.0.1:$port" "${HUB_AUTH[@]}" "${COMMON_HUB_ARGS[@]}" "${backend[@]}" \
       >"$OUT/hub.out" 2>"$OUT/hub.log" &
     PIDS+=($!)
     vg=$!
+    counted="$vg $counted"
     wait_port 127.0.0.1 "$port"
     "$BIN/loadgen" --url "ws://127.0.0.1:$port" "${WS_ARGS[@]}" \
-      --hook "f() { if [ \"\$1\" = start ]; then callgrind_control --zero $vg; else callgrind_control --dump=window $vg; fi >/dev/null 2>&1; }; f" \
+      --hook "f() { for p in $counted; do if [ \"\$1\" = start ]; then callgrind_control --zero \$p; else callgrind_control --dump=window \$p; fi; done >/dev/null 2>&1; }; f" \
       relay --visitors "${VISITORS:-50}" --operators "${OPERATORS:-5}" --operator-ratio "${OP_RATIO:-0.2}" \
       --warmup-secs 1 --rate "${RATES:-100}" --duration-secs "${DURATION:-5}" "${LG_SECRET[@]}" |
       tee -a "$OUT/report.md"
@@ -333,6 +347,18 @@ sent = int(m.group(1)) + int(m.group(2))
 print(f"\nhub instructions in the window: {ir:,} for {sent} messages: {ir / sent:,.0f} per message (user space)")
 EOF
     echo "where they go (inclusive): $OUT/callgrind.txt"
+    if [ "${WITH_REDIS:-0}" = 1 ]; then
+      rdump=$(ls "$OUT"/redis-callgrind.out.* | head -1)
+      callgrind_annotate --inclusive=yes "$rdump" >"$OUT/redis-callgrind.txt" 2>/dev/null || true
+      python3 - "$OUT/report.md" "$rdump" <<'EOF' | tee -a "$OUT/report.md"
+import re, sys
+report, dump = open(sys.argv[1]).read(), open(sys.argv[2]).read()
+m = re.search(r"^\| [\d.]+ / [\d.]+ \| (\d+) \+ (\d+) \|", report, re.M)
+ir = int(re.search(r"^summary: (\d+)", dump, re.M).group(1))
+sent = int(m.group(1)) + int(m.group(2))
+print(f"redis-server instructions in the window: {ir:,} for {sent} messages: {ir / sent:,.0f} per message")
+EOF
+    fi
     ;;
 
   storm)

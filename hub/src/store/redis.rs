@@ -109,8 +109,22 @@ fn json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
     serde_json::to_string(value).map_err(|e| StoreError::Unavailable(e.to_string()))
 }
 
-/// What every script returns: status, event JSON, the meta hash, and an extra value.
-type ScriptReply = (String, String, MetaValues, String);
+/// What every script returns: status, event JSON, the meta fields packed (see [`unpack`]), and
+/// an extra value.
+type ScriptReply = (String, String, String, String);
+
+/// Between the packed meta values of a script's reply: a control character, which none of them
+/// can hold (ids and labels are the hub's own, the rest numbers or JSON, which escapes it).
+const META_SEPARATOR: char = '\u{1f}';
+
+/// The meta values a script packed into one string (`meta_values` in common.lua): one bulk
+/// string costs the reply parser (redis-rs) far less than thirteen. Empty is missing.
+fn unpack(packed: &str) -> MetaValues {
+    packed
+        .split(META_SEPARATOR)
+        .map(|v| (!v.is_empty()).then(|| v.to_owned()))
+        .collect()
+}
 
 impl RedisStore {
     /// A store under `prefix` that keeps each conversation `retention_secs` after its last
@@ -274,8 +288,9 @@ impl RedisStore {
         Ok((appended, announced))
     }
 
-    fn meta(&self, id: &str, values: MetaValues) -> Result<ConversationMeta, StoreError> {
-        parse_meta(id, values)
+    /// A script's packed meta.
+    fn meta(&self, id: &str, packed: String) -> Result<ConversationMeta, StoreError> {
+        parse_meta(id, unpack(&packed))
     }
 
     fn event(json: &str) -> Result<ConversationEvent, StoreError> {
@@ -950,6 +965,21 @@ mod tests {
     }
 
     const RETENTION: u64 = 3600;
+
+    #[test]
+    fn packed_meta_unpacks_by_position_and_no_json_value_holds_the_separator() {
+        let packed = ["c1", "ws", "", "5"].join(&META_SEPARATOR.to_string());
+        assert_eq!(
+            unpack(&packed),
+            [Some("c1".into()), Some("ws".into()), None, Some("5".into())]
+        );
+        // The JSON fields (holder, last message) escape control characters.
+        let json = serde_json::to_string(&format!("a{META_SEPARATOR}b")).expect("json");
+        assert!(!json.contains(META_SEPARATOR), "{json}");
+        // A value that held it would read as a wrong field count: an error, not a mix-up.
+        let bad = vec![Some("x".to_owned()); META_FIELDS.len() + 1];
+        assert!(parse_meta("c", bad).is_err());
+    }
 
     #[tokio::test]
     async fn conversations_are_kept_for_the_retention_period_after_their_last_write() {

@@ -8,7 +8,7 @@
 local state = redis.call('HMGET', meta, 'holder_id', 'epoch', 'ws', 'seq')
 local holder, epoch, ws, seq = state[1], state[2], state[3], state[4]
 -- Every conversation has its workspace (set at creation): none means no conversation.
-if not ws then return {'not_found', '', {}, ''} end
+if not ws then return {'not_found', '', '', ''} end
 local kind, arg = ARGV[1], ARGV[2]
 if kind == 'ai' then
   if holder ~= '' or epoch ~= arg then return result('stale_epoch') end

@@ -54,8 +54,18 @@ local function hand_back(reason, by, at)
   return event
 end
 
--- Every script's reply: status, event JSON, the meta fields the hub reads (the list is
--- META_FIELDS in store/redis.rs, substituted), an extra value.
+-- The meta fields the hub reads (META_FIELDS in store/redis.rs, substituted) as one string,
+-- joined by the unit separator, a missing one empty: the hub parses one reply value instead of
+-- thirteen (store/redis.rs: unpack).
+local function meta_values()
+  local v = redis.call('HMGET', meta, __META__)
+  for i = 1, #v do
+    if not v[i] then v[i] = '' end
+  end
+  return table.concat(v, '\31')
+end
+
+-- Every script's reply: status, event JSON, the packed meta, an extra value.
 local function result(status, event, extra)
-  return {status, event or '', redis.call('HMGET', meta, __META__), extra or ''}
+  return {status, event or '', meta_values(), extra or ''}
 end
