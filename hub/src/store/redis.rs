@@ -6,9 +6,8 @@
 //!
 //! | key | type | holds |
 //! | --- | --- | --- |
-//! | `c:{id}` | hash | meta: workspace, label, times, `seq`, `epoch`, `holder_id`, `holder`, flags |
+//! | `c:{id}` | hash | meta: workspace, label, times, `seq`, `epoch`, `holder_id`, `holder`, flags; and idempotency: `d:{dedupe key}` → seq |
 //! | `c:{id}:ev` | stream | history; entry id `0-{seq}`, field `e` = the event's JSON |
-//! | `c:{id}:dd` | hash | idempotency: dedupe key → seq |
 //! | `ws:{workspace}:active` | sorted set | the Online list, scored by last activity |
 //! | `active` | sorted set | every active conversation, for the idle sweep |
 //! | `held`, `opseen` | sorted set, hash | held conversations and when holders were seen (auto-release) |
@@ -67,7 +66,11 @@ fn lua(body: &str) -> String {
 }
 
 fn script(body: &str, retention_secs: u64) -> Script {
-    let common = COMMON.replace("__RETENTION__", &retention_secs.max(1).to_string());
+    // Renewed a tenth of the period after the last renewal, to 1.1 periods (common.lua: push).
+    let period_ms = retention_secs.max(1) * 1000;
+    let common = COMMON
+        .replace("__RENEW_MS__", &(period_ms / 10).to_string())
+        .replace("__TTL_MS__", &(period_ms + period_ms / 10).to_string());
     Script::new(&lua(&format!("{common}\n{body}")))
 }
 
@@ -995,20 +998,56 @@ mod tests {
             })
             .await
             .expect("create");
-        let draft = Draft::Message {
+        let say = |n: u32| Draft::Message {
             author: protocol::Author::Visitor,
-            text: "hi".into(),
-            client_id: Some("x".into()),
+            text: format!("hi {n}"),
+            client_id: Some(format!("x{n}")),
         };
+        let period_ms = RETENTION as i64 * 1000;
+        let keys = ["keep:c:c", "keep:c:c:ev"];
+        let mut conn = conn;
+        let mut ttls = async |conn: &mut ConnectionManager| {
+            let mut out = Vec::new();
+            for key in keys {
+                let ttl: i64 = conn.pttl(key).await.expect("pttl");
+                out.push(ttl);
+            }
+            out
+        };
+        // The first write renews both keys to 1.1 periods.
         store
-            .append("c", draft, Fence::Visitor, 2)
+            .append("c", say(1), Fence::Visitor, 2)
             .await
             .expect("append");
-        let mut conn = conn;
-        for key in ["keep:c:c", "keep:c:c:ev", "keep:c:c:dd"] {
-            let ttl: i64 = conn.ttl(key).await.expect("ttl");
-            assert!(ttl > 0 && ttl <= RETENTION as i64, "{key}: ttl {ttl}");
+        for ttl in ttls(&mut conn).await {
+            assert!(ttl > period_ms && ttl <= period_ms * 11 / 10, "ttl {ttl}");
         }
+        // Within a tenth of a period of that, writes leave the TTLs alone (two commands saved
+        // on every message)…
+        for key in keys {
+            let _: bool = conn.pexpire(key, 5_000).await.expect("pexpire");
+        }
+        let soon = 2 + period_ms as u64 / 10 - 1;
+        store
+            .append("c", say(2), Fence::Visitor, soon)
+            .await
+            .expect("append");
+        for ttl in ttls(&mut conn).await {
+            assert!(ttl <= 5_000, "renewed too early: ttl {ttl}");
+        }
+        // …and the first write after it renews them: the keys always outlive the last
+        // activity by the retention period.
+        let later = 2 + period_ms as u64 / 10;
+        store
+            .append("c", say(3), Fence::Visitor, later)
+            .await
+            .expect("append");
+        for ttl in ttls(&mut conn).await {
+            assert!(ttl > period_ms, "not renewed: ttl {ttl}");
+        }
+        // The dedupe entries live in the meta hash: no key of their own to expire.
+        let exists: bool = conn.exists("keep:c:c:dd").await.expect("exists");
+        assert!(!exists);
     }
 
     /// Each test gets its own redis-server, killed when the test drops it.
@@ -1049,16 +1088,19 @@ mod tests {
             .await
             .expect("append");
         // One EVALSHA: the whole append (fence, dedupe, seq, history, Online list) in one trip,
-        // and inside it one read and one write of the meta hash: Redis's work per message.
+        // and inside it one read and one write of the meta hash, the history entry, and the
+        // read of the result: Redis's work per message. (The sorted sets are rescored once a
+        // second, the TTLs renewed once a tenth of the retention period: not in this one.)
         let (sent, scripted) = monitor.commands().await;
         assert_eq!(sent, ["evalsha"]);
-        assert_eq!(
-            scripted,
-            [
-                "hmget", "hget", "hset", "hincrby", "xadd", "hset", "zadd", "zadd", "expire",
-                "expire", "expire", "hmget"
-            ]
-        );
+        assert_eq!(scripted, ["hmget", "xadd", "hset", "hmget"]);
+        // A second later, the Online list and activity sets are rescored.
+        store
+            .append("c", msg("y0"), Fence::Visitor, 3 + 1000)
+            .await
+            .expect("append");
+        let (_, scripted) = monitor.commands().await;
+        assert_eq!(scripted, ["hmget", "xadd", "zadd", "zadd", "hset", "hmget"]);
 
         // And with the publication to the other nodes folded in: still one trip.
         let node = |_| async {

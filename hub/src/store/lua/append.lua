@@ -4,8 +4,12 @@
 --       enter the human-wait set),
 --       then optionally a channel, head and tail: the stored event is published there as
 --       head .. event .. tail, in this same step (one round trip for a whole message)
--- The hot path of every message: it reads with one HMGET and writes the meta hash with one HSET.
-local state = redis.call('HMGET', meta, 'holder_id', 'epoch', 'ws', 'seq')
+-- The hot path of every message: it reads the meta hash with one HMGET (its dedupe entry, a
+-- field 'd:' .. key, included) and writes it with one HSET.
+local dd = ARGV[3]
+local mark = dd ~= '' and ('d:' .. dd) or nil
+local state = redis.call('HMGET', meta, 'holder_id', 'epoch', 'ws', 'seq', 'active', 'kept_at',
+  'listed_at', mark or 'seq')
 local holder, epoch, ws, seq = state[1], state[2], state[3], state[4]
 -- Every conversation has its workspace (set at creation): none means no conversation.
 if not ws then return {'not_found', '', '', ''} end
@@ -16,16 +20,9 @@ elseif kind == 'operator' then
   if holder == '' then return result('not_controlled') end
   if holder ~= arg then return result('not_holder') end
 end
-local dd = ARGV[3]
-if dd ~= '' then
-  local seen = redis.call('HGET', meta .. ':dd', dd)
-  if seen then
-    local e = redis.call('XRANGE', meta .. ':ev', '0-' .. seen, '0-' .. seen)
-    return result('duplicate', e[1] and e[1][2][2] or '')
-  end
-  -- The seq push is about to give (the script runs alone), recorded first so that push's
-  -- expiry covers the dedupe hash too.
-  redis.call('HSET', meta .. ':dd', dd, tonumber(seq) + 1)
+if mark and state[8] then
+  local e = redis.call('XRANGE', meta .. ':ev', '0-' .. state[8], '0-' .. state[8])
+  return result('duplicate', e[1] and e[1][2][2] or '')
 end
 local fields = {}
 if kind == 'operator' then
@@ -41,7 +38,8 @@ if ARGV[7] == '1' then
   -- The human-wait set sits next to the held set: same prefix, see store/redis.rs.
   redis.call('ZADD', string.sub(KEYS[4], 1, -5) .. 'humanwait', ARGV[5], meta)
 end
-local _, event = push(ARGV[4], ARGV[5], ws, fields)
+local seen = {seq = seq, active = state[5], kept_at = state[6], listed_at = state[7]}
+local _, event = push(ARGV[4], ARGV[5], ws, fields, mark, seen)
 if ARGV[8] and ARGV[8] ~= '' then redis.call('PUBLISH', ARGV[8], ARGV[9] .. event .. ARGV[10]) end
 -- The caller has the new event already (it sent the body, and the meta has the seq): not sent back.
 return result('ok')

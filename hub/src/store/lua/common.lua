@@ -18,26 +18,47 @@ end
 
 -- Append one event (its JSON body without seq/at, starting with '{') under the next seq.
 -- Returns seq and the full event JSON. `ws` as for online_key; `fields`: more field/value pairs
--- for the meta hash, written by the same HSET (each command inside a script costs Redis time on
--- every message).
--- Every write keeps the conversation for the retention period (substituted when the script is
--- built) after its last activity; then Redis drops its keys.
-local function keep()
-  redis.call('EXPIRE', meta, __RETENTION__)
-  redis.call('EXPIRE', meta .. ':ev', __RETENTION__)
-  redis.call('EXPIRE', meta .. ':dd', __RETENTION__)
-end
-
-local function push(body, at, ws, fields)
-  local seq = redis.call('HINCRBY', meta, 'seq', 1)
+-- for the meta hash, written by the same HSET; `mark`: a field to set to the new seq (or nil);
+-- `seen`: what the caller already read of the meta hash, {seq, active, kept_at, listed_at}
+-- (nil: read here). Every command inside a script costs Redis as much as a small command from
+-- a client (callgrind: about 12,000 instructions), on every message: this does two or three.
+--
+-- Every write keeps the conversation for the retention period after its last activity, then
+-- Redis drops its keys. Renewing their TTLs costs two commands, so it is done when the last
+-- renewal (`kept_at`) is older than a tenth of the period, to 1.1 periods: a conversation lives
+-- at least the retention period after its last activity, at most 1.2 (__RENEW_MS__ and
+-- __TTL_MS__ are substituted when the script is built).
+-- The Online-list and activity sorted sets are rescored at most once a second per conversation
+-- (`listed_at`), and always when it comes back to the list: their order is the last activity
+-- to the second, and each ZADD would be a command on every message.
+local function push(body, at, ws, fields, mark, seen)
+  if not seen then
+    local v = redis.call('HMGET', meta, 'seq', 'active', 'kept_at', 'listed_at')
+    seen = {seq = v[1], active = v[2], kept_at = v[3], listed_at = v[4]}
+  end
+  local seq = tostring(tonumber(seen.seq) + 1)
   local event = '{"seq":' .. seq .. ',"at":' .. at .. ',' .. string.sub(body, 2)
   redis.call('XADD', meta .. ':ev', '0-' .. seq, 'e', event)
-  local set = {'last_act', at, 'active', '1'}
+  local now = tonumber(at)
+  local set = {'seq', seq, 'last_act', at, 'active', '1'}
   for _, v in ipairs(fields or {}) do set[#set + 1] = v end
+  if mark then
+    set[#set + 1] = mark
+    set[#set + 1] = seq
+  end
+  if seen.active ~= '1' or not seen.listed_at or now - tonumber(seen.listed_at) >= 1000 then
+    redis.call('ZADD', online_key(ws), at, meta)
+    redis.call('ZADD', KEYS[3], at, meta)
+    set[#set + 1] = 'listed_at'
+    set[#set + 1] = at
+  end
+  if not seen.kept_at or now - tonumber(seen.kept_at) >= __RENEW_MS__ then
+    redis.call('PEXPIRE', meta, __TTL_MS__)
+    redis.call('PEXPIRE', meta .. ':ev', __TTL_MS__)
+    set[#set + 1] = 'kept_at'
+    set[#set + 1] = at
+  end
   redis.call('HSET', meta, unpack(set))
-  redis.call('ZADD', online_key(ws), at, meta)
-  redis.call('ZADD', KEYS[3], at, meta)
-  keep()
   return seq, event
 end
 
