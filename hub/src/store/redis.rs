@@ -1006,7 +1006,7 @@ mod tests {
         let period_ms = RETENTION as i64 * 1000;
         let keys = ["keep:c:c", "keep:c:c:ev"];
         let mut conn = conn;
-        let mut ttls = async |conn: &mut ConnectionManager| {
+        let ttls = async |conn: &mut ConnectionManager| {
             let mut out = Vec::new();
             for key in keys {
                 let ttl: i64 = conn.pttl(key).await.expect("pttl");
