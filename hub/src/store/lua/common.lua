@@ -26,7 +26,7 @@ end
 -- Every write keeps the conversation for the retention period after its last activity, then
 -- Redis drops its keys. Renewing their TTLs costs two commands, so it is done when the last
 -- renewal (`kept_at`) is older than a tenth of the period, to 1.1 periods: a conversation lives
--- at least the retention period after its last activity, at most 1.2 (__RENEW_MS__ and
+-- at least the retention period after its last activity, at most 1.1 (__RENEW_MS__ and
 -- __TTL_MS__ are substituted when the script is built).
 -- The Online-list and activity sorted sets are rescored at most once a second per conversation
 -- (`listed_at`), and always when it comes back to the list: their order is the last activity
