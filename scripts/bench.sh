@@ -336,28 +336,22 @@ EOF
       relay --visitors "${VISITORS:-50}" --operators "${OPERATORS:-5}" --operator-ratio "${OP_RATIO:-0.2}" \
       --warmup-secs 1 --rate "${RATES:-100}" --duration-secs "${DURATION:-5}" "${LG_SECRET[@]}" |
       tee -a "$OUT/report.md"
-    dump=$(ls "$OUT"/callgrind.out.* | head -1)
-    callgrind_annotate --inclusive=yes "$dump" >"$OUT/callgrind.txt" 2>/dev/null || true
-    python3 - "$OUT/report.md" "$dump" <<'EOF' | tee -a "$OUT/report.md"
+    # A dump's instructions in the window, per message sent; where they go, beside it.
+    per_message() { # label dump
+      callgrind_annotate --inclusive=yes "$2" >"${2%.out.*}.txt" 2>/dev/null || true
+      python3 - "$OUT/report.md" "$2" "$1" <<'EOF' | tee -a "$OUT/report.md"
 import re, sys
-report, dump = open(sys.argv[1]).read(), open(sys.argv[2]).read()
+report, dump, label = open(sys.argv[1]).read(), open(sys.argv[2]).read(), sys.argv[3]
 m = re.search(r"^\| [\d.]+ / [\d.]+ \| (\d+) \+ (\d+) \|", report, re.M)
 ir = int(re.search(r"^summary: (\d+)", dump, re.M).group(1))
 sent = int(m.group(1)) + int(m.group(2))
-print(f"\nhub instructions in the window: {ir:,} for {sent} messages: {ir / sent:,.0f} per message (user space)")
+print(f"{label} instructions in the window: {ir:,} for {sent} messages: {ir / sent:,.0f} per message")
 EOF
-    echo "where they go (inclusive): $OUT/callgrind.txt"
+      echo "where they go (inclusive): ${2%.out.*}.txt"
+    }
+    per_message hub "$(ls "$OUT"/callgrind.out.* | head -1)"
     if [ "${WITH_REDIS:-0}" = 1 ]; then
-      rdump=$(ls "$OUT"/redis-callgrind.out.* | head -1)
-      callgrind_annotate --inclusive=yes "$rdump" >"$OUT/redis-callgrind.txt" 2>/dev/null || true
-      python3 - "$OUT/report.md" "$rdump" <<'EOF' | tee -a "$OUT/report.md"
-import re, sys
-report, dump = open(sys.argv[1]).read(), open(sys.argv[2]).read()
-m = re.search(r"^\| [\d.]+ / [\d.]+ \| (\d+) \+ (\d+) \|", report, re.M)
-ir = int(re.search(r"^summary: (\d+)", dump, re.M).group(1))
-sent = int(m.group(1)) + int(m.group(2))
-print(f"redis-server instructions in the window: {ir:,} for {sent} messages: {ir / sent:,.0f} per message")
-EOF
+      per_message redis-server "$(ls "$OUT"/redis-callgrind.out.* | head -1)"
     fi
     ;;
 
