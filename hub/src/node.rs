@@ -71,9 +71,9 @@ fn row_publications(
 /// An Online list row waiting for the next publication round.
 #[derive(Debug)]
 struct PendingRow {
-    workspace_id: String,
+    workspace_id: WorkspaceId,
     active: bool,
-    summary: protocol::ConversationSummary,
+    summary: ConversationSummary,
 }
 
 /// Most events a `history` frame carries.
@@ -448,7 +448,7 @@ impl Hub {
         let (appended, announced) = match self.inner.bus.channel(&topic) {
             Some(channel) => {
                 let (head, tail) =
-                    BusMessage::event_envelope(&channel.origin, conversation_id, published_us);
+                    BusMessage::event_envelope(channel.origin, conversation_id, published_us);
                 let announce = Announce {
                     channel: channel.name,
                     head,
@@ -466,18 +466,9 @@ impl Hub {
             ),
         };
         if !appended.duplicate {
-            if announced {
-                // The other nodes have it from the store's step; this node's clients from here.
-                let msg = BusMessage::Event {
-                    conversation_id: conversation_id.to_owned(),
-                    event: appended.event.clone(),
-                    published_us,
-                };
-                self.dispatch_one(&topic, msg);
-                self.publish_summary(&appended.meta).await;
-            } else {
-                self.publish_event(&appended.meta, &appended.event).await;
-            }
+            let announced_at = announced.then_some(published_us);
+            self.publish_event(&appended.meta, &appended.event, announced_at)
+                .await;
         }
         Ok(appended)
     }
@@ -535,7 +526,7 @@ impl Hub {
             self.cancel_reply(conversation_id);
             let m = &self.inner.metrics;
             m.bump(&m.takeovers, 1);
-            self.publish_event(&change.meta, event).await;
+            self.publish_event(&change.meta, event, None).await;
             self.audit(
                 &op.workspace.id,
                 AuditEntry {
@@ -567,7 +558,7 @@ impl Hub {
             .await
             .map_err(|e| error_frame(&e, conversation_id))?;
         if let Some(event) = &change.event {
-            self.publish_event(&change.meta, event).await;
+            self.publish_event(&change.meta, event, None).await;
             self.resume_ai(&change.meta);
             if let EventKind::OperatorLeft {
                 reason, operator, ..
@@ -725,14 +716,25 @@ impl Hub {
         self.dispatch_one(topic, msg);
     }
 
-    async fn publish_event(&self, meta: &ConversationMeta, event: &ConversationEvent) {
+    /// `announced_at`: when the store already published it to the other nodes, in the same step
+    /// as storing it (`Store::append_announced`); then only this node's clients get it here.
+    async fn publish_event(
+        &self,
+        meta: &ConversationMeta,
+        event: &ConversationEvent,
+        announced_at: Option<u64>,
+    ) {
+        let topic = Topic::Conversation(meta.id.clone());
         let msg = BusMessage::Event {
             conversation_id: meta.id.clone(),
             event: event.clone(),
-            published_us: crate::util::now_us(),
+            published_us: announced_at.unwrap_or_else(crate::util::now_us),
         };
-        self.publish(&Topic::Conversation(meta.id.clone()), msg)
-            .await;
+        if announced_at.is_some() {
+            self.dispatch_one(&topic, msg);
+        } else {
+            self.publish(&topic, msg).await;
+        }
         self.publish_summary(meta).await;
     }
 
@@ -1244,7 +1246,7 @@ impl Hub {
                         )
                         .await;
                         self.team_changed(&h.workspace_id).await;
-                        self.publish_event(&change.meta, event).await;
+                        self.publish_event(&change.meta, event, None).await;
                         self.resume_ai(&change.meta);
                     }
                 }
@@ -1265,7 +1267,7 @@ impl Hub {
                 conversation_id = meta.id,
                 "nobody answered the request for a human"
             );
-            self.publish_event(&meta, &event).await;
+            self.publish_event(&meta, &event, None).await;
         }
         Ok(())
     }

@@ -140,10 +140,10 @@ pub enum BusError {
 
 /// Where a store sharing the bus's server publishes a topic itself ([`Bus::channel`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Channel {
+pub struct Channel<'a> {
     pub name: String,
     /// Put before the message's JSON: it marks the publishing node, whose bus drops it.
-    pub origin: String,
+    pub origin: &'a str,
 }
 
 /// Carries a node's publications to the other nodes (never back to their origin).
@@ -152,7 +152,7 @@ pub trait Bus: Send + Sync + std::fmt::Debug + 'static {
     async fn publish(&self, topic: &Topic, message: &BusMessage) -> Result<(), BusError>;
     /// The channel a topic is published on, when a store sharing this bus's server can publish
     /// to it itself (Redis: inside the append script). `None`: only `publish` reaches it.
-    fn channel(&self, _topic: &Topic) -> Option<Channel> {
+    fn channel(&self, _topic: &Topic) -> Option<Channel<'_>> {
         None
     }
     /// Start receiving a topic's messages on this node.

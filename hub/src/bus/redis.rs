@@ -231,10 +231,10 @@ impl Bus for RedisBus {
         Ok(())
     }
 
-    fn channel(&self, topic: &Topic) -> Option<Channel> {
+    fn channel(&self, topic: &Topic) -> Option<Channel<'_>> {
         Some(Channel {
             name: self.channel_name(topic),
-            origin: self.sink.origin.clone(),
+            origin: &self.sink.origin,
         })
     }
 

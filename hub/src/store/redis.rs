@@ -38,8 +38,8 @@ const COMMON: &str = include_str!("lua/common.lua");
 
 /// The meta hash fields the hub reads, in the order every read returns them (`HMGET` here and
 /// in the scripts, where this list is substituted for `__META__`). Fields only the scripts use
-/// (`holder_act`, `vseen`, `human_at`, `warned`) stay in Redis: every value read is parsed on
-/// every message.
+/// (`holder_act`, `vseen`, `human_at`, `warned`, `kept_at`, `listed_at`, the `d:` dedupe
+/// entries) stay in Redis: every value read is parsed on every message.
 const META_FIELDS: [&str; 13] = [
     "id",
     "ws",
@@ -1114,7 +1114,7 @@ mod tests {
         let topic = Topic::Conversation("c".into());
         other.subscribe(&topic).await.expect("subscribe");
         let channel = bus.channel(&topic).expect("redis channel");
-        let (head, tail) = BusMessage::event_envelope(&channel.origin, "c", 99);
+        let (head, tail) = BusMessage::event_envelope(channel.origin, "c", 99);
         let announce = Announce {
             channel: channel.name,
             head,
