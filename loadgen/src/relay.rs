@@ -109,10 +109,11 @@ struct Ctx {
     ai_messages: AtomicU64,
     other_errors: AtomicU64,
     first_error: Mutex<Option<String>>,
-    /// Messages sent in any phase, and first arrivals of them on the other side: the run stops
-    /// once the two agree (or after a deadline), so what is still in flight when the last step
-    /// ends is not counted as lost.
+    /// Messages sent in any phase, their acknowledgements, and their first arrivals on the other
+    /// side: the run stops once all three agree (or after a deadline), so what is still in
+    /// flight when the last step ends is not counted as lost or never acknowledged.
     all_sent: AtomicU64,
+    all_acked: AtomicU64,
     all_delivered: AtomicU64,
 }
 
@@ -238,6 +239,7 @@ pub async fn run(target: &Target, args: &RelayArgs) -> anyhow::Result<RelayRepor
         controls: AtomicU64::new(0),
         ai_messages: AtomicU64::new(0),
         all_sent: AtomicU64::new(0),
+        all_acked: AtomicU64::new(0),
         all_delivered: AtomicU64::new(0),
         other_errors: AtomicU64::new(0),
         first_error: Mutex::new(None),
@@ -443,9 +445,12 @@ pub async fn run(target: &Target, args: &RelayArgs) -> anyhow::Result<RelayRepor
     // Nothing is sent any more (each step ends quiet): let what is in flight arrive, then stop
     // and account for every message.
     let settle_deadline = Instant::now() + SETTLE;
-    while ctx.all_delivered.load(Ordering::Relaxed) < ctx.all_sent.load(Ordering::Relaxed)
-        && Instant::now() < settle_deadline
-    {
+    let settled = || {
+        let sent = ctx.all_sent.load(Ordering::Relaxed);
+        ctx.all_acked.load(Ordering::Relaxed) >= sent
+            && ctx.all_delivered.load(Ordering::Relaxed) >= sent
+    };
+    while !settled() && Instant::now() < settle_deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let _ = ctl_tx.send(Control::Stop);
@@ -691,8 +696,7 @@ impl Schedule {
     }
 }
 
-/// After `Stop`, how long a client keeps reading for the answers to what it already sent: a
-/// message sent just before the stop is not "never acknowledged" for want of waiting.
+/// After the last step, how long the run waits for what is in flight before it stops.
 const SETTLE: Duration = Duration::from_secs(5);
 
 async fn sleep_opt(t: Option<Instant>) {
@@ -724,6 +728,7 @@ type Pending = HashMap<u64, (u64, usize, bool)>;
 
 fn on_ack(ctx: &Ctx, pending: &mut Pending, n: u64, side: &mut Side, visitor: bool) {
     if let Some((t, step, counted)) = pending.remove(&n) {
+        ctx.all_acked.fetch_add(1, Ordering::Relaxed);
         side.acked.insert(n);
         if counted {
             let lat = ctx.ns(Instant::now()).saturating_sub(t);
@@ -783,22 +788,13 @@ async fn visitor(
     let mut n = 0u64;
     let phase = c as f64 / ctx.visitors as f64;
     let mut lost = false;
-    let mut settle = None;
     loop {
-        if settle.is_some() && pending.is_empty() {
-            break;
-        }
         tokio::select! {
-            r = ctl.changed(), if settle.is_none() => {
+            r = ctl.changed() => {
                 let control = *ctl.borrow_and_update();
-                if r.is_err() { break }
-                if matches!(control, Control::Stop) {
-                    (sched, settle) = (Schedule::default(), Some(Instant::now() + SETTLE));
-                    continue;
-                }
+                if r.is_err() || matches!(control, Control::Stop) { break }
                 sched.set(control, |p| p.visitor_period, phase);
             }
-            () = sleep_opt(settle) => break,
             _ = sleep_opt(sched.next) => {
                 let Some((t, plan)) = sched.take() else { continue };
                 n += 1;
@@ -889,22 +885,13 @@ async fn operator(
     let mut sched = Schedule::default();
     let phase = j as f64 / ctx.operators as f64;
     let mut lost = false;
-    let mut settle = None;
     loop {
-        if settle.is_some() && pending.values().all(|p| p.is_empty()) {
-            break;
-        }
         tokio::select! {
-            r = ctl.changed(), if settle.is_none() => {
+            r = ctl.changed() => {
                 let control = *ctl.borrow_and_update();
-                if r.is_err() { break }
-                if matches!(control, Control::Stop) {
-                    (sched, settle) = (Schedule::default(), Some(Instant::now() + SETTLE));
-                    continue;
-                }
+                if r.is_err() || matches!(control, Control::Stop) { break }
                 sched.set(control, |p| p.operator_period, phase);
             }
-            () = sleep_opt(settle) => break,
             Some((c, id)) = cmds.recv() => {
                 by_id.insert(id.clone(), c);
                 sides.entry(c).or_default();
