@@ -10,6 +10,9 @@
 #                                with Redis commands per persisted message
 #   ./scripts/bench.sh storm     three nodes + redis-server; 10,000 visitors on node 1, which is killed (SIGKILL);
 #                                all reconnect to nodes 2 and 3: time until resumed, lost, duplicated
+#   ./scripts/bench.sh floor     the relay's traffic through relay-floor, a relay that only moves frames
+#                                (no JSON, store, auth): the CPU per message below which no relay that
+#                                writes each message at once goes on this machine (RATES, like relay)
 #   ./scripts/bench.sh callgrind one node under valgrind's callgrind, a slow relay: the hub's instructions per
 #                                message (user space; repeatable, unlike time), and where they go
 #                                (WITH_REDIS=1: on a redis-server of its own)
@@ -28,9 +31,9 @@ cd "$(dirname "$0")/.."
 
 scenario=${1:-}
 case "$scenario" in
-  idle | relay | ceiling | relay3 | storm | callgrind) ;;
+  idle | relay | ceiling | relay3 | storm | floor | callgrind) ;;
   *)
-    sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'
+    awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"
     exit 2
     ;;
 esac
@@ -189,6 +192,22 @@ case "$scenario" in
     perf_stop
     # The hub's own counters and histograms (delivery and store latency, slow-consumer closes).
     curl -s "http://127.0.0.1:$port/metrics" >"$OUT/metrics-hub.txt" || true
+    ;;
+
+  floor)
+    # Same shape as `relay`: 200 visitors, 20 operators, answers to a fifth; one step per rate.
+    for rate in $(echo "${RATES:-1000,5000}" | tr , ' '); do
+      port=$(free_port)
+      "$BIN/relay-floor" --listen "127.0.0.1:$port" >"$OUT/relay-floor.log" 2>&1 &
+      floor_pid=$!
+      PIDS+=($floor_pid)
+      wait_port 127.0.0.1 "$port"
+      "$BIN/loadgen" --url "ws://127.0.0.1:$port" --hub-pid "$floor_pid" floor \
+        --visitors "${VISITORS:-200}" --operators "${OPERATORS:-20}" \
+        --operator-ratio "${OP_RATIO:-0.2}" --warmup-secs "${WARMUP:-2}" \
+        --rate "$rate" --duration-secs "${DURATION:-10}" | tee -a "$OUT/report.md"
+      kill "$floor_pid"
+    done
     ;;
 
   relay3)

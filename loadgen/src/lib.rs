@@ -1,17 +1,20 @@
 //! Load generator for the Take Control hub.
 //!
 //! Visitors and operators speak the real protocol (docs/protocol.md) over real WebSockets to
-//! one hub, several, or nginx in front of them. Two scenarios:
+//! one hub, several, or nginx in front of them. The scenarios:
 //!
 //! - [`idle`]: hold N widget connections and report what they cost the hub in memory;
 //! - [`relay`]: operators take over every conversation (so the assistant is silent), visitors
 //!   and operators send evenly paced messages, and every delivery is timed and accounted for
 //!   (gap-free sequences, every acknowledged message delivered exactly once);
 //! - [`storm`]: visitors on one node, the node is killed, everyone reconnects to the others:
-//!   time until all have resumed, lost and duplicated events.
+//!   time until all have resumed, lost and duplicated events;
+//! - [`floor`]: the same traffic through a relay that only moves frames (`relay-floor`): the
+//!   CPU per message the socket calls alone cost on this machine.
 //!
 //! Hub processes given by pid are sampled from `/proc` around each measured window.
 
+pub mod floor;
 pub mod idle;
 pub mod procstat;
 pub mod relay;
@@ -73,6 +76,9 @@ pub enum Scenario {
     Relay(relay::RelayArgs),
     /// Visitors on one node, the node is killed, all reconnect: time to resume, loss.
     Storm(storm::StormArgs),
+    /// Drive `relay-floor` (a relay that only moves frames) with the relay's shape: the CPU
+    /// per message below which no relay that writes each message at once can go here.
+    Floor(floor::FloorArgs),
 }
 
 impl Target {
@@ -138,5 +144,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<String> {
         Scenario::Idle(a) => idle::run(&cli.target, a).await.map(|r| r.text),
         Scenario::Relay(a) => relay::run(&cli.target, a).await.map(|r| r.text),
         Scenario::Storm(a) => storm::run(&cli.target, a).await.map(|r| r.text),
+        Scenario::Floor(a) => floor::run(&cli.target, a).await.map(|r| r.text),
     }
 }

@@ -93,3 +93,41 @@ async fn idle_holds_connections() {
     );
     running.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn floor_relays_everything_once() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("ws://{}", listener.local_addr().expect("addr"));
+    let relay = tokio::spawn(loadgen::floor::serve(listener));
+    let cli = Cli::parse_from([
+        "loadgen",
+        "--url",
+        &url,
+        "floor",
+        "--visitors",
+        "6",
+        "--operators",
+        "2",
+        "--rate",
+        "60",
+        "--warmup-secs",
+        "0",
+        "--duration-secs",
+        "1",
+    ]);
+    let Scenario::Floor(args) = &cli.scenario else {
+        unreachable!()
+    };
+    let report = loadgen::floor::run(&cli.target, args)
+        .await
+        .expect("floor run");
+    eprintln!("{}", report.text);
+    assert!(report.sent > 0, "{}", report.text);
+    assert_eq!(report.delivered, report.sent, "{}", report.text);
+    // Every frame after the names was acknowledged (operators answer some, so more than sent
+    // in the window: warm-up and drain included).
+    assert!(report.acked >= report.sent, "{}", report.text);
+    relay.abort();
+}

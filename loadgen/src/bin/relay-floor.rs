@@ -1,0 +1,26 @@
+//! `relay-floor --listen ADDR [--workers N]`: the bare relay of `loadgen floor` (see
+//! `loadgen::floor`), in a process of its own so its CPU can be read from `/proc`. Its runtime
+//! is the hub's: multi-threaded, one worker per core unless told otherwise.
+
+use clap::Parser;
+
+#[derive(Parser)]
+struct Cli {
+    #[arg(long)]
+    listen: std::net::SocketAddr,
+    /// Worker threads (the hub's `--workers`); one per core by default.
+    #[arg(long)]
+    workers: Option<usize>,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = cli.workers {
+        runtime.worker_threads(n.max(1));
+    }
+    runtime.enable_all().build()?.block_on(async {
+        let listener = tokio::net::TcpListener::bind(cli.listen).await?;
+        loadgen::floor::serve(listener).await
+    })
+}

@@ -1,0 +1,354 @@
+//! The floor: what relaying a message costs on this machine when the relay does nothing else.
+//!
+//! The CPU budgets of docs/benchmarks.md are set per relayed message. Part of that cost is not
+//! the hub's code at all but the socket calls every relay needs: read the sender's frame,
+//! write its acknowledgement, write the frame to the recipient. [`serve`] is a relay that does
+//! exactly that over WebSocket with tokio (no JSON, no store, no authentication, no Online
+//! list), and [`run`] drives it with the relay scenario's shape: visitors paced evenly, each
+//! sending to one of the operators, operators answering a share of what they get. The relay's
+//! CPU per message, read from `/proc` like the hub's, is the floor under any design that writes
+//! each message to its recipient when it arrives; the hub's figure minus it is what the hub's
+//! own work costs.
+//!
+//! Wire (text frames): a connection's first frame is its own name (`v12`, `o3`), answered with
+//! `ack 0` once the relay knows it; every later frame starts with the recipient's name and a
+//! space. The relay answers each frame with `ack N` and forwards it unchanged; a frame for nobody (or for a full queue) is dropped and
+//! shows up as lost.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use futures_util::{SinkExt, StreamExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Barrier, mpsc, watch};
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
+
+use crate::Target;
+use crate::procstat;
+use crate::stats::{Hist, fmt_ms, table};
+use crate::wire;
+
+/// Frames a connection may have queued before the relay drops more (the hub's default).
+const QUEUE: usize = 256;
+
+type Peers = Arc<Mutex<HashMap<String, mpsc::Sender<Utf8Bytes>>>>;
+
+/// Accept connections on `listener` and relay between them until the process ends.
+pub async fn serve(listener: TcpListener) -> anyhow::Result<()> {
+    let peers = Peers::default();
+    loop {
+        let (tcp, _) = listener.accept().await?;
+        tokio::spawn(relay_conn(tcp, peers.clone()));
+    }
+}
+
+async fn relay_conn(tcp: TcpStream, peers: Peers) {
+    // The hub's socket settings: no Nagle, a small read buffer, writes flushed by the caller.
+    if tcp.set_nodelay(true).is_err() {
+        return;
+    }
+    let config = WebSocketConfig::default()
+        .read_buffer_size(512)
+        .write_buffer_size(0);
+    let Ok(ws) = tokio_tungstenite::accept_async_with_config(tcp, Some(config)).await else {
+        return;
+    };
+    let (mut sink, mut stream) = ws.split();
+    let Some(Ok(Message::Text(name))) = stream.next().await else {
+        return;
+    };
+    let (tx, mut rx) = mpsc::channel::<Utf8Bytes>(QUEUE);
+    peers
+        .lock()
+        .expect("peers lock")
+        .insert(name.as_str().to_owned(), tx);
+    if sink.send(Message::text("ack 0")).await.is_err() {
+        return;
+    }
+    let mut acked = 0u64;
+    loop {
+        let ok = tokio::select! {
+            frame = stream.next() => match frame {
+                Some(Ok(Message::Text(text))) => {
+                    acked += 1;
+                    let to = text.as_str().split(' ').next().unwrap_or_default();
+                    if let Some(peer) = peers.lock().expect("peers lock").get(to) {
+                        let _ = peer.try_send(text.clone());
+                    }
+                    sink.send(Message::text(format!("ack {acked}"))).await.is_ok()
+                }
+                Some(Ok(_)) => true,
+                _ => false,
+            },
+            Some(first) = rx.recv() => {
+                // Like the hub: what is queued leaves in one write.
+                let mut ok = sink.feed(Message::Text(first)).await.is_ok();
+                while let (true, Ok(more)) = (ok, rx.try_recv()) {
+                    ok = sink.feed(Message::Text(more)).await.is_ok();
+                }
+                ok && sink.flush().await.is_ok()
+            }
+        };
+        if !ok {
+            break;
+        }
+    }
+    peers.lock().expect("peers lock").remove(name.as_str());
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct FloorArgs {
+    #[arg(long, default_value_t = 200)]
+    pub visitors: usize,
+    #[arg(long, default_value_t = 20)]
+    pub operators: usize,
+    /// Visitor messages per second, all visitors together.
+    #[arg(long, default_value_t = 5000.0)]
+    pub rate: f64,
+    /// Operator answers per message an operator receives.
+    #[arg(long, default_value_t = 0.2)]
+    pub operator_ratio: f64,
+    #[arg(long, default_value_t = 2.0)]
+    pub warmup_secs: f64,
+    #[arg(long, default_value_t = 8.0)]
+    pub duration_secs: f64,
+    /// Bytes of filler per message, to match the hub's frames in size (~300 bytes).
+    #[arg(long, default_value_t = 240)]
+    pub pad: usize,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    /// Sent inside the measured window.
+    sent: AtomicU64,
+    /// Of those, delivered to the recipient.
+    delivered: AtomicU64,
+    acked: AtomicU64,
+}
+
+#[derive(Debug)]
+pub struct FloorReport {
+    pub sent: u64,
+    pub delivered: u64,
+    pub acked: u64,
+    pub relay_cpu_us_per_msg: Option<f64>,
+    pub text: String,
+}
+
+struct Plan {
+    start: Instant,
+    window: (Duration, Duration),
+    counters: Counters,
+    latency: Mutex<Hist>,
+    pad: String,
+}
+
+impl Plan {
+    fn now_ns(&self) -> u64 {
+        u64::try_from(self.start.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    fn in_window(&self, t_ns: u64) -> bool {
+        let t = Duration::from_nanos(t_ns);
+        t >= self.window.0 && t < self.window.1
+    }
+
+    /// A message to `to`: recipient, sender, send time, filler.
+    fn message(&self, to: &str, from: &str) -> String {
+        let t = self.now_ns();
+        if self.in_window(t) {
+            self.counters.sent.fetch_add(1, Ordering::Relaxed);
+        }
+        format!("{to} {from} {t} {}", self.pad)
+    }
+
+    /// A frame that reached its recipient (acks are counted apart). Returns the sender.
+    fn received<'a>(&self, text: &'a str) -> Option<&'a str> {
+        if let Some(n) = text.strip_prefix("ack ") {
+            if n.parse::<u64>().is_ok() {
+                self.counters.acked.fetch_add(1, Ordering::Relaxed);
+            }
+            return None;
+        }
+        let mut parts = text.split(' ');
+        let (_to, from, t) = (parts.next()?, parts.next()?, parts.next()?.parse().ok()?);
+        if self.in_window(t) {
+            self.counters.delivered.fetch_add(1, Ordering::Relaxed);
+            let now = self.now_ns();
+            self.latency
+                .lock()
+                .expect("latency lock")
+                .record_ns(now.saturating_sub(t));
+        }
+        Some(from)
+    }
+}
+
+pub async fn run(target: &Target, args: &FloorArgs) -> anyhow::Result<FloorReport> {
+    anyhow::ensure!(
+        args.visitors > 0 && args.operators > 0,
+        "need visitors and operators"
+    );
+    anyhow::ensure!(args.rate > 0.0, "--rate must be positive");
+    let watched = target.watched()?;
+    let warmup = Duration::from_secs_f64(args.warmup_secs);
+    let window_len = Duration::from_secs_f64(args.duration_secs);
+    // Everyone connects and names itself before the first message (a frame sent to someone
+    // not yet there would be dropped and counted lost).
+    let ready = Arc::new(Barrier::new(args.visitors + args.operators + 1));
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut conns = Vec::new();
+    for m in 0..args.operators {
+        let ws = wire::connect(target.url(m), "/").await?;
+        conns.push((format!("o{m}"), ws));
+    }
+    for i in 0..args.visitors {
+        let ws = wire::connect(target.url(i), "/").await?;
+        conns.push((format!("v{i}"), ws));
+    }
+    // The clock starts once everyone is connected: the warm-up is traffic, not handshakes.
+    let start = Instant::now();
+    let plan = Arc::new(Plan {
+        start,
+        window: (warmup, warmup + window_len),
+        counters: Counters::default(),
+        latency: Mutex::new(Hist::default()),
+        pad: "x".repeat(args.pad),
+    });
+    let period = Duration::from_secs_f64(args.visitors as f64 / args.rate);
+    let answer_every = (1.0 / args.operator_ratio.max(1e-9)).round().max(1.0) as u64;
+    let mut tasks = Vec::new();
+    for (i, (name, mut ws)) in conns.into_iter().enumerate() {
+        let (plan, ready, mut stop) = (plan.clone(), ready.clone(), stop_rx.clone());
+        let visitor = name.starts_with('v');
+        let operator = if visitor {
+            let v = i - args.operators;
+            Some(format!("o{}", v % args.operators))
+        } else {
+            None
+        };
+        // Visitors start evenly spread over one period, so the offered load is smooth.
+        let offset = if visitor {
+            period.mul_f64((i - args.operators) as f64 / args.visitors as f64)
+        } else {
+            Duration::ZERO
+        };
+        tasks.push(tokio::spawn(async move {
+            ws.send(Message::text(name.clone())).await?;
+            let known = wire::next_text(&mut ws).await?;
+            anyhow::ensure!(known == "ack 0", "{name}: the relay answered {known:?}");
+            ready.wait().await;
+            let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + offset, period);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+            let mut got = 0u64;
+            loop {
+                tokio::select! {
+                    _ = stop.changed() => break,
+                    _ = tick.tick(), if visitor => {
+                        let to = operator.as_deref().unwrap_or_default();
+                        let text = plan.message(to, &name);
+                        ws.send(Message::text(text)).await?;
+                    }
+                    frame = ws.next() => {
+                        let Some(Ok(Message::Text(text))) = frame else {
+                            anyhow::bail!("{name}: socket closed");
+                        };
+                        let Some(from) = plan.received(text.as_str()) else { continue };
+                        got += 1;
+                        if !visitor && got.is_multiple_of(answer_every) {
+                            let reply = plan.message(from, &name);
+                            ws.send(Message::text(reply)).await?;
+                        }
+                    }
+                }
+            }
+            anyhow::Ok(())
+        }));
+    }
+    ready.wait().await;
+    tokio::time::sleep_until((start + warmup).into()).await;
+    target.hook("start", 0).await;
+    let before = procstat::sample_all(&watched);
+    tokio::time::sleep_until((start + warmup + window_len).into()).await;
+    let after = procstat::sample_all(&watched);
+    target.hook("end", 0).await;
+    // Let what the window sent arrive (it is counted by when it was sent).
+    let sent = plan.counters.sent.load(Ordering::Relaxed);
+    let drain_until = Instant::now() + Duration::from_secs(5);
+    let mut drain = tokio::time::interval(Duration::from_millis(10));
+    while plan.counters.delivered.load(Ordering::Relaxed) < sent && Instant::now() < drain_until {
+        drain.tick().await;
+    }
+    let _ = stop_tx.send(true);
+    for t in tasks {
+        t.await??;
+    }
+    let delivered = plan.counters.delivered.load(Ordering::Relaxed);
+    let acked = plan.counters.acked.load(Ordering::Relaxed);
+    let secs = window_len.as_secs_f64();
+    let mut relay = (0u64, 0u64, false);
+    let mut rows = Vec::new();
+    for (w, (b, a)) in watched.iter().zip(before.iter().zip(after.iter())) {
+        let (Some(b), Some(a)) = (b, a) else { continue };
+        let cpu = a.cpu_us.saturating_sub(b.cpu_us);
+        if w.is_hub {
+            relay.0 += cpu;
+            relay.1 += a.sys_us.saturating_sub(b.sys_us);
+            relay.2 = true;
+        }
+        let label = if w.is_hub {
+            "relay-floor"
+        } else {
+            w.label.as_str()
+        };
+        rows.push(vec![
+            label.to_owned(),
+            format!("{:.0} %", cpu as f64 / 1e4 / secs),
+            format!("{:.1}", a.rss_kib as f64 / 1024.0),
+        ]);
+    }
+    let per_msg = relay.2.then(|| relay.0 as f64 / sent.max(1) as f64);
+    let sys_per_msg = relay.2.then(|| relay.1 as f64 / sent.max(1) as f64);
+    let lat = plan.latency.lock().expect("latency lock").clone();
+    let fmt = |v: Option<f64>| v.map_or("–".to_owned(), |v| format!("{v:.1}"));
+    let mut text = table(
+        &[
+            "offered visitor msg/s",
+            "sent in window (v+o)",
+            "delivered",
+            "delivery ms p50/p99/max",
+            "relay CPU µs/msg",
+            "of which system",
+        ],
+        &[vec![
+            format!("{:.0}", args.rate),
+            sent.to_string(),
+            delivered.to_string(),
+            format!(
+                "{} / {} / {}",
+                fmt_ms(lat.ms(0.5)),
+                fmt_ms(lat.ms(0.99)),
+                fmt_ms(lat.max_ms())
+            ),
+            fmt(per_msg),
+            fmt(sys_per_msg),
+        ]],
+    );
+    text.push('\n');
+    text.push_str(&table(&["process", "CPU (of one core)", "RSS MiB"], &rows));
+    text.push_str(&format!(
+        "\nlost {} (sent in the window, never delivered), acknowledgements {acked}\n",
+        sent.saturating_sub(delivered)
+    ));
+    Ok(FloorReport {
+        sent,
+        delivered,
+        acked,
+        relay_cpu_us_per_msg: per_msg,
+        text,
+    })
+}
