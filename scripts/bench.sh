@@ -21,7 +21,7 @@
 # msg/s), OP_RATIO (operator replies per visitor message), WARMUP, DURATION (seconds per step), BIN
 # (a directory with hub and loadgen binaries to run instead of building this checkout),
 # WORKSPACES (>1: a workspaces file of pro workspaces and an operator JWT secret instead of --dev
-# demo-pro), HUB_WORKERS (relay3: worker threads per hub, default 1), NO_ONLINE=1 (operators do not
+# demo-pro), HUB_WORKERS (worker threads per hub; relay3's default is 1, the others' one per core), NO_ONLINE=1 (operators do not
 # subscribe to the Online list), MONITOR=1 (relay3: a 2 s Redis MONITOR sample at each window's
 # start; slows Redis), PERF=1 (record the first hub with `perf record -g` during the run; report in
 # $OUT/perf.txt).
@@ -178,7 +178,7 @@ case "$scenario" in
 
   relay | ceiling)
     port=$(free_port)
-    start_hub hub "$port"
+    start_hub hub "$port" ${HUB_WORKERS:+--workers "$HUB_WORKERS"}
     hub_pid=${PIDS[0]}
     perf_start "$hub_pid"
     if [ "$scenario" = relay ]; then
@@ -198,7 +198,8 @@ case "$scenario" in
     # Same shape as `relay`: 200 visitors, 20 operators, answers to a fifth; one step per rate.
     for rate in $(echo "${RATES:-1000,5000}" | tr , ' '); do
       port=$(free_port)
-      "$BIN/relay-floor" --listen "127.0.0.1:$port" >"$OUT/relay-floor.log" 2>&1 &
+      "$BIN/relay-floor" --listen "127.0.0.1:$port" ${HUB_WORKERS:+--workers "$HUB_WORKERS"} \
+        >"$OUT/relay-floor.log" 2>&1 &
       floor_pid=$!
       PIDS+=($floor_pid)
       wait_port 127.0.0.1 "$port"
@@ -335,7 +336,8 @@ EOF
     # About 50x slower under callgrind: a low rate, and only the measured window is counted
     # (zeroed at its start, dumped at its end by the generator's hook). WITH_REDIS=1: the hub
     # on a redis-server of its own, the Redis store and bus's code path; Redis runs under
-    # callgrind too, for its own instructions per message.
+    # callgrind too, for its own instructions per message. FLOOR=1: relay-floor instead of the
+    # hub, the same traffic (the instructions a relay that only moves frames spends).
     backend=()
     counted=""
     if [ "${WITH_REDIS:-0}" = 1 ]; then
@@ -343,8 +345,14 @@ EOF
       backend=(--redis-url "redis://127.0.0.1:$rport/")
       counted=$redis_pid
     fi
-    TC_LOG=warn valgrind --tool=callgrind --callgrind-out-file="$OUT/callgrind.out" \
-      "$BIN/hub" --listen "127.0.0.1:$port" "${HUB_AUTH[@]}" "${COMMON_HUB_ARGS[@]}" "${backend[@]}" \
+    if [ "${FLOOR:-0}" = 1 ]; then
+      relay=("$BIN/relay-floor" --listen "127.0.0.1:$port")
+      traffic=(floor)
+    else
+      relay=("$BIN/hub" --listen "127.0.0.1:$port" "${HUB_AUTH[@]}" "${COMMON_HUB_ARGS[@]}" "${backend[@]}")
+      traffic=(relay "${LG_SECRET[@]}")
+    fi
+    TC_LOG=warn valgrind --tool=callgrind --callgrind-out-file="$OUT/callgrind.out" "${relay[@]}" \
       >"$OUT/hub.out" 2>"$OUT/hub.log" &
     PIDS+=($!)
     vg=$!
@@ -352,8 +360,8 @@ EOF
     wait_port 127.0.0.1 "$port"
     "$BIN/loadgen" --url "ws://127.0.0.1:$port" "${WS_ARGS[@]}" \
       --hook "f() { for p in $counted; do if [ \"\$1\" = start ]; then callgrind_control --zero \$p; else callgrind_control --dump=window \$p; fi; done >/dev/null 2>&1; }; f" \
-      relay --visitors "${VISITORS:-50}" --operators "${OPERATORS:-5}" --operator-ratio "${OP_RATIO:-0.2}" \
-      --warmup-secs 1 --rate "${RATES:-100}" --duration-secs "${DURATION:-5}" "${LG_SECRET[@]}" |
+      "${traffic[@]}" --visitors "${VISITORS:-50}" --operators "${OPERATORS:-5}" --operator-ratio "${OP_RATIO:-0.2}" \
+      --warmup-secs 1 --rate "${RATES:-100}" --duration-secs "${DURATION:-5}" |
       tee -a "$OUT/report.md"
     # A dump's instructions in the window, per message sent; where they go, beside it.
     per_message() { # label dump
@@ -361,14 +369,15 @@ EOF
       python3 - "$OUT/report.md" "$2" "$1" <<'EOF' | tee -a "$OUT/report.md"
 import re, sys
 report, dump, label = open(sys.argv[1]).read(), open(sys.argv[2]).read(), sys.argv[3]
+# The relay table's "sent v+o" cell, or the floor's "sent in window".
 m = re.search(r"^\| [\d.]+ / [\d.]+ \| (\d+) \+ (\d+) \|", report, re.M)
+sent = int(m.group(1)) + int(m.group(2)) if m else int(re.search(r"^\| [\d.]+ \| (\d+) \|", report, re.M).group(1))
 ir = int(re.search(r"^summary: (\d+)", dump, re.M).group(1))
-sent = int(m.group(1)) + int(m.group(2))
 print(f"{label} instructions in the window: {ir:,} for {sent} messages: {ir / sent:,.0f} per message")
 EOF
       echo "where they go (inclusive): ${2%.out.*}.txt"
     }
-    per_message hub "$(ls "$OUT"/callgrind.out.* | head -1)"
+    per_message "$([ "${FLOOR:-0}" = 1 ] && echo relay-floor || echo hub)" "$(ls "$OUT"/callgrind.out.* | head -1)"
     if [ "${WITH_REDIS:-0}" = 1 ]; then
       per_message redis-server "$(ls "$OUT"/redis-callgrind.out.* | head -1)"
     fi
