@@ -558,6 +558,15 @@ pub(crate) mod conformance {
             .expect("append");
         assert_eq!((again.event.seq, again.duplicate), (1, true));
         assert_eq!(again.meta.last_seq, 2);
+        // The meta an append returns is the conversation as it now stands (Redis builds it from
+        // what its script read and wrote, without reading it again).
+        let now = store.get("c1").await.expect("get").expect("c1");
+        assert_eq!(b.meta, now);
+        assert_eq!(again.meta, now);
+        assert_eq!(
+            now.last_message.as_ref().map(|m| m.text.as_str()),
+            Some("two")
+        );
         let h = store.history("c1", 0, 100).await.expect("history");
         assert_eq!(h.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 2]);
         // What an append returns is exactly what it stored; a duplicate returns the first.
@@ -634,7 +643,7 @@ pub(crate) mod conformance {
             by_b,
             Err(StoreError::Control(ControlError::NotHolder))
         ));
-        store
+        let written = store
             .append(
                 "c3",
                 msg(Author::Operator(op("a")), "hi", Some("1")),
@@ -643,6 +652,7 @@ pub(crate) mod conformance {
             )
             .await
             .expect("holder writes");
+        assert_eq!(Some(written.meta), store.get("c3").await.expect("get"));
         let plain = Actor {
             operator: op("b"),
             role: Role::Operator,
@@ -898,7 +908,9 @@ pub(crate) mod conformance {
         new(&*store, "h1").await;
         new(&*store, "h2").await;
         new(&*store, "h3").await;
-        assert!(ask("h1", 100).await.meta.needs_human);
+        let asked = ask("h1", 100).await.meta;
+        assert!(asked.needs_human);
+        assert_eq!(Some(asked), store.get("h1").await.expect("get"));
         ask("h2", 100).await;
         ask("h3", 400).await;
         // h2 gets an operator: its request was answered.

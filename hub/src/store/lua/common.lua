@@ -75,18 +75,22 @@ local function hand_back(reason, by, at)
   return event
 end
 
--- The meta fields the hub reads (META_FIELDS in store/redis.rs, substituted) as one string,
--- joined by the unit separator, a missing one empty: the hub parses one reply value instead of
--- thirteen (store/redis.rs: unpack).
-local function meta_values()
-  local v = redis.call('HMGET', meta, __META__)
-  for i = 1, #v do
-    if not v[i] then v[i] = '' end
-  end
-  return table.concat(v, '\31')
+-- The meta fields the hub reads (META_FIELDS in store/redis.rs, substituted for __META__), and
+-- each one's position in that list (__META_AT__: name -> position).
+local META_AT = __META_AT__
+local META_N = #{__META__}
+
+-- `v`: the values of __META__ in order, as HMGET gives them (more values after them are
+-- ignored). One string, joined by the unit separator, a missing one empty: the hub parses one
+-- reply value instead of thirteen (store/redis.rs: unpack).
+local function pack(v)
+  local out = {}
+  for i = 1, META_N do out[i] = v[i] or '' end
+  return table.concat(out, '\31')
 end
 
--- Every script's reply: status, event JSON, the packed meta, an extra value.
-local function result(status, event, extra)
-  return {status, event or '', meta_values(), extra or ''}
+-- Every script's reply: status, event JSON, the packed meta, an extra value. `values`: the meta
+-- as the script already knows it (as for pack), else it is read here.
+local function result(status, event, extra, values)
+  return {status, event or '', pack(values or redis.call('HMGET', meta, __META__)), extra or ''}
 end
