@@ -60,16 +60,18 @@ const META_FIELDS: [&str; 13] = [
 type MetaValues = Vec<Option<String>>;
 
 /// A script's text with the meta field list substituted.
-/// `__META_AT__`: a Lua table from each field's name to its position in `__META__`.
+/// `__META_N__`: how many; `__AT_{field}__`: a field's position in the list. Constants, not
+/// Lua tables: a script's top level runs on every call, and building a table there costs Redis
+/// more than the command it was meant to save.
 fn lua(body: &str) -> String {
     let fields: Vec<String> = META_FIELDS.iter().map(|f| format!("'{f}'")).collect();
-    let positions: Vec<String> = META_FIELDS
-        .iter()
-        .enumerate()
-        .map(|(i, f)| format!("{f} = {}", i + 1))
-        .collect();
-    body.replace("__META__", &fields.join(", "))
-        .replace("__META_AT__", &format!("{{{}}}", positions.join(", ")))
+    let mut body = body
+        .replace("__META__", &fields.join(", "))
+        .replace("__META_N__", &META_FIELDS.len().to_string());
+    for (i, f) in META_FIELDS.iter().enumerate() {
+        body = body.replace(&format!("__AT_{f}__"), &(i + 1).to_string());
+    }
+    body
 }
 
 fn script(body: &str, retention_secs: u64) -> Script {

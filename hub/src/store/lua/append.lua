@@ -10,9 +10,9 @@
 local dd = ARGV[3]
 local mark = dd ~= '' and ('d:' .. dd) or nil
 local state = redis.call('HMGET', meta, __META__, 'kept_at', 'listed_at', mark or 'seq')
-local holder, epoch, ws, seq = state[META_AT.holder_id], state[META_AT.epoch],
-  state[META_AT.ws], state[META_AT.seq]
-local kept_at, listed_at, marked = state[META_N + 1], state[META_N + 2], state[META_N + 3]
+local holder, epoch, ws, seq = state[__AT_holder_id__], state[__AT_epoch__],
+  state[__AT_ws__], state[__AT_seq__]
+local kept_at, listed_at, marked = state[__META_N__ + 1], state[__META_N__ + 2], state[__META_N__ + 3]
 -- Every conversation has its workspace (set at creation): none means no conversation.
 if not ws then return {'not_found', '', '', ''} end
 local kind, arg = ARGV[1], ARGV[2]
@@ -40,15 +40,15 @@ if ARGV[7] == '1' then
   -- The human-wait set sits next to the held set: same prefix, see store/redis.rs.
   redis.call('ZADD', string.sub(KEYS[4], 1, -5) .. 'humanwait', ARGV[5], meta)
 end
-local seen = {seq = seq, active = state[META_AT.active], kept_at = kept_at, listed_at = listed_at}
+local seen = {seq = seq, active = state[__AT_active__], kept_at = kept_at, listed_at = listed_at}
 local new_seq, event = push(ARGV[4], ARGV[5], ws, fields, mark, seen)
 if ARGV[8] and ARGV[8] ~= '' then redis.call('PUBLISH', ARGV[8], ARGV[9] .. event .. ARGV[10]) end
 -- The meta as push and the fields above left it (the conformance suite checks it against a
 -- fresh read).
-state[META_AT.seq] = new_seq
-state[META_AT.last_act] = ARGV[5]
-state[META_AT.active] = '1'
-if ARGV[6] ~= '' then state[META_AT.last_msg] = ARGV[6] end
-if ARGV[7] == '1' then state[META_AT.needs_human] = '1' end
+state[__AT_seq__] = new_seq
+state[__AT_last_act__] = ARGV[5]
+state[__AT_active__] = '1'
+if ARGV[6] ~= '' then state[__AT_last_msg__] = ARGV[6] end
+if ARGV[7] == '1' then state[__AT_needs_human__] = '1' end
 -- The caller has the new event already (it sent the body, and the meta has the seq): not sent back.
 return result('ok', nil, nil, state)

@@ -75,18 +75,17 @@ local function hand_back(reason, by, at)
   return event
 end
 
--- The meta fields the hub reads (META_FIELDS in store/redis.rs, substituted for __META__), and
--- each one's position in that list (__META_AT__: name -> position).
-local META_AT = __META_AT__
-local META_N = #{__META__}
+-- The meta fields the hub reads: META_FIELDS in store/redis.rs, substituted for the __META__
+-- placeholder; their number and each one's position are substituted too (store/redis.rs: lua).
 
 -- `v`: the values of __META__ in order, as HMGET gives them (more values after them are
 -- ignored). One string, joined by the unit separator, a missing one empty: the hub parses one
 -- reply value instead of thirteen (store/redis.rs: unpack).
 local function pack(v)
-  local out = {}
-  for i = 1, META_N do out[i] = v[i] or '' end
-  return table.concat(out, '\31')
+  for i = 1, __META_N__ do
+    if not v[i] then v[i] = '' end
+  end
+  return table.concat(v, '\31', 1, __META_N__)
 end
 
 -- Every script's reply: status, event JSON, the packed meta, an extra value. `values`: the meta
