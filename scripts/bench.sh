@@ -8,6 +8,7 @@
 #   ./scripts/bench.sh ceiling   one node: step the offered load up until p99 visitor→operator passes 50 ms
 #   ./scripts/bench.sh relay3    three nodes + redis-server behind nginx, 1,000 and 5,000 msg/s,
 #                                with Redis commands per persisted message
+#   ./scripts/bench.sh ceiling3  relay3's setup, the offered load stepped up until p99 visitor→operator passes 50 ms
 #   ./scripts/bench.sh storm     three nodes + redis-server; 10,000 visitors on node 1, which is killed (SIGKILL);
 #                                all reconnect to nodes 2 and 3: time until resumed, lost, duplicated
 #   ./scripts/bench.sh floor     the relay's traffic through relay-floor, a relay that only moves frames
@@ -31,7 +32,7 @@ cd "$(dirname "$0")/.."
 
 scenario=${1:-}
 case "$scenario" in
-  idle | relay | ceiling | relay3 | storm | floor | callgrind) ;;
+  idle | relay | ceiling | relay3 | ceiling3 | storm | floor | callgrind) ;;
   *)
     awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"
     exit 2
@@ -40,7 +41,7 @@ esac
 
 # What the scenario runs besides the hub and the generator, installed when missing.
 case "$scenario" in
-  relay3) need_pkg redis-server redis-server && need_pkg /usr/sbin/nginx nginx ;;
+  relay3 | ceiling3) need_pkg redis-server redis-server && need_pkg /usr/sbin/nginx nginx ;;
   storm) need_pkg redis-server redis-server ;;
   callgrind)
     need_pkg valgrind valgrind
@@ -211,7 +212,13 @@ case "$scenario" in
     done
     ;;
 
-  relay3)
+  relay3 | ceiling3)
+    if [ "$scenario" = relay3 ]; then
+      steps=(--rate "${RATES:-1000,5000}" --duration-secs "${DURATION:-10}")
+    else
+      steps=(--rate "${RATES:-5000,7500,10000,12500,15000,17500,20000}"
+        --duration-secs "${DURATION:-5}" --stop-p99-ms 50)
+    fi
     start_redis
     REDIS="redis-cli -p $rport"
     # Three nodes share two cores here: one worker thread each (HUB_WORKERS to change; a node
@@ -277,8 +284,7 @@ EOF
     [ "${MONITOR:-0}" = 1 ] && monitor="if [ \"\$1\" = start ]; then timeout 2 $REDIS MONITOR > $OUT/monitor-\$2.txt 2>/dev/null & fi;"
     hook="f() { $REDIS INFO commandstats > $OUT/cmdstats-\$1-\$2.txt; $monitor }; f"
     "$BIN/loadgen" "${urls[@]}" "${hub_pids[@]}" "${others[@]}" "${WS_ARGS[@]}" --hook "$hook" \
-      relay "${RELAY_ARGS[@]}" --rate "${RATES:-1000,5000}" --duration-secs "${DURATION:-10}" |
-      tee -a "$OUT/report.md"
+      relay "${RELAY_ARGS[@]}" "${steps[@]}" | tee -a "$OUT/report.md"
     perf_stop
     # Each hub's own counters (slow-consumer closes, resyncs, catch-ups, store errors…).
     for i in "${!ports[@]}"; do

@@ -2,6 +2,8 @@
 """Plot latency against offered load from a `./scripts/bench.sh ceiling` (or relay) report.
 
     python3 scripts/plot_latency.py target/bench/ceiling-*/report.md docs/images/ceiling-latency.svg
+    python3 scripts/plot_latency.py target/bench/ceiling3-*/report.md docs/images/ceiling3-latency.svg \
+        "three nodes + Redis behind nginx, 2 cores"
 
 Reads the relay table (offered visitor msg/s; visitor→operator p50/p90/p99) and writes a small
 dependency-free SVG: latency on a log scale against offered load, with the 50 ms ceiling line.
@@ -11,6 +13,7 @@ import re
 import sys
 
 src, dst = sys.argv[1], sys.argv[2]
+setup = sys.argv[3] if len(sys.argv) > 3 else "one node, 2 cores"
 rows = []
 for line in open(src):
     m = re.match(r"\| (\d+) / \d+ \|[^|]*\|[^|]*\| ([\d.]+) / ([\d.]+) / ([\d.]+) /", line)
@@ -35,7 +38,7 @@ def y(ms):
 
 out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" font-family="sans-serif" font-size="12">',
        f'<rect width="{W}" height="{H}" fill="white"/>',
-       f'<text x="{W/2}" y="18" text-anchor="middle" font-size="14">Visitor → operator latency against offered load (one node, 2 cores)</text>']
+       f'<text x="{W/2}" y="18" text-anchor="middle" font-size="14">Visitor → operator latency against offered load ({setup})</text>']
 for ms in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000):
     if ymin <= ms <= ymax:
         out.append(f'<line x1="{L}" x2="{W-R}" y1="{y(ms):.1f}" y2="{y(ms):.1f}" stroke="#eee"/>')
