@@ -87,7 +87,8 @@ async fn relay_conn(tcp: TcpStream, peers: Peers) {
             Some(first) = rx.recv() => {
                 // Like the hub: what is queued leaves in one write.
                 let mut ok = sink.feed(Message::Text(first)).await.is_ok();
-                while let (true, Ok(more)) = (ok, rx.try_recv()) {
+                while ok {
+                    let Ok(more) = rx.try_recv() else { break };
                     ok = sink.feed(Message::Text(more)).await.is_ok();
                 }
                 ok && sink.flush().await.is_ok()
