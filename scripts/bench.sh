@@ -14,6 +14,8 @@
 #   ./scripts/bench.sh floor     the relay's traffic through relay-floor, a relay that only moves frames
 #                                (no JSON, store, auth): the CPU per message below which no relay that
 #                                writes each message at once goes on this machine (RATES, like relay)
+#   ./scripts/bench.sh floor3    relay3's topology (three nodes + redis-server behind nginx) with relay-floor nodes
+#                                that publish each frame on Redis: the floor of a relay across nodes
 #   ./scripts/bench.sh callgrind one node under valgrind's callgrind, a slow relay: the hub's instructions per
 #                                message (user space; repeatable, unlike time), and where they go
 #                                (WITH_REDIS=1: on a redis-server of its own)
@@ -32,7 +34,7 @@ cd "$(dirname "$0")/.."
 
 scenario=${1:-}
 case "$scenario" in
-  idle | relay | ceiling | relay3 | ceiling3 | storm | floor | callgrind) ;;
+  idle | relay | ceiling | relay3 | ceiling3 | storm | floor | floor3 | callgrind) ;;
   *)
     awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"
     exit 2
@@ -41,7 +43,7 @@ esac
 
 # What the scenario runs besides the hub and the generator, installed when missing.
 case "$scenario" in
-  relay3 | ceiling3) need_pkg redis-server redis-server && need_pkg /usr/sbin/nginx nginx ;;
+  relay3 | ceiling3 | floor3) need_pkg redis-server redis-server && need_pkg /usr/sbin/nginx nginx ;;
   storm) need_pkg redis-server redis-server ;;
   callgrind)
     need_pkg valgrind valgrind
@@ -131,7 +133,7 @@ machine() {
 
 perf_start() { # pid
   if [ "${PERF:-0}" = 1 ] && command -v perf >/dev/null; then
-    perf record -F 499 -g -p "$1" -o "$OUT/perf.data" >/dev/null 2>&1 &
+    perf record -F 499 ${PERF_CALLGRAPH:--g} -p "$1" -o "$OUT/perf.data" >/dev/null 2>&1 &
     PERF_PID=$!
   fi
 }
@@ -143,6 +145,53 @@ perf_stop() {
     perf report -i "$OUT/perf.data" --no-children --sort symbol --stdio 2>/dev/null |
       grep -v '^$' | head -80 >"$OUT/perf.txt" || true
     echo "perf: $OUT/perf.txt"
+  fi
+}
+
+# nginx (deploy/nginx/take-control.conf, one worker) in front of the nodes listening on the given
+# ports: sets urls (the generator's --url arguments) and adds nginx to others (--pid).
+start_nginx() { # port...
+  local ports=("$@") p servers
+  urls=()
+  if [ -f deploy/nginx/take-control.conf ]; then
+    nport=$(free_port)
+    mkdir -p "$OUT/nginx"
+    servers=""
+    for p in "${ports[@]}"; do servers+="        server 127.0.0.1:$p max_fails=1 fail_timeout=10s;"$'\n'; done
+    cat >"$OUT/nginx/nginx.conf" <<EOF
+daemon off;
+master_process off;
+worker_processes 1;
+worker_rlimit_nofile 20000;
+pid $OUT/nginx/nginx.pid;
+error_log $OUT/nginx/error.log warn;
+events { worker_connections 16384; }
+http {
+  client_body_temp_path $OUT/nginx/client_body;
+  proxy_temp_path $OUT/nginx/proxy;
+  fastcgi_temp_path $OUT/nginx/fastcgi;
+  uwsgi_temp_path $OUT/nginx/uwsgi;
+  scgi_temp_path $OUT/nginx/scgi;
+  access_log off;
+  upstream hubs {
+      zone hubs 64k;
+$servers        keepalive 16;
+  }
+  server {
+      listen 127.0.0.1:$nport;
+      include $PWD/deploy/nginx/take-control.conf;
+  }
+}
+EOF
+    nginx -c "$OUT/nginx/nginx.conf" -p "$OUT/nginx" &
+    PIDS+=($!)
+    others+=(--pid "nginx=${PIDS[-1]}")
+    wait_port 127.0.0.1 "$nport"
+    urls=(--url "ws://127.0.0.1:$nport")
+    echo "topology: loadgen → nginx (1 worker, deploy/nginx/take-control.conf) → ${#ports[@]} nodes → redis-server :$rport" | tee -a "$OUT/report.md"
+  else
+    for p in "${ports[@]}"; do urls+=(--url "ws://127.0.0.1:$p"); done
+    echo "topology: loadgen → ${#ports[@]} nodes directly, round robin (no deploy/nginx) → redis-server :$rport" | tee -a "$OUT/report.md"
   fi
 }
 
@@ -212,6 +261,29 @@ case "$scenario" in
     done
     ;;
 
+  floor3)
+    start_redis
+    ports=()
+    node_pids=()
+    for i in 1 2 3; do
+      p=$(free_port)
+      "$BIN/relay-floor" --listen "127.0.0.1:$p" --workers "${HUB_WORKERS:-1}" \
+        --redis-url "redis://127.0.0.1:$rport/" >"$OUT/relay-floor$i.log" 2>&1 &
+      PIDS+=($!)
+      node_pids+=(--hub-pid "$!")
+      ports+=("$p")
+      wait_port 127.0.0.1 "$p"
+    done
+    others=(--pid "redis=$redis_pid")
+    start_nginx "${ports[@]}"
+    for rate in $(echo "${RATES:-1000,5000}" | tr , ' '); do
+      "$BIN/loadgen" "${urls[@]}" "${node_pids[@]}" "${others[@]}" floor \
+        --visitors "${VISITORS:-200}" --operators "${OPERATORS:-20}" \
+        --operator-ratio "${OP_RATIO:-0.2}" --warmup-secs "${WARMUP:-2}" \
+        --rate "$rate" --duration-secs "${DURATION:-10}" | tee -a "$OUT/report.md"
+    done
+    ;;
+
   relay3 | ceiling3)
     if [ "$scenario" = relay3 ]; then
       steps=(--rate "${RATES:-1000,5000}" --duration-secs "${DURATION:-10}")
@@ -236,46 +308,7 @@ case "$scenario" in
     done
     perf_start "${PIDS[1]}"
     others=(--pid "redis=$redis_pid")
-    if [ -f deploy/nginx/take-control.conf ]; then
-      nport=$(free_port)
-      mkdir -p "$OUT/nginx"
-      servers=""
-      for p in "${ports[@]}"; do servers+="        server 127.0.0.1:$p max_fails=1 fail_timeout=10s;"$'\n'; done
-      cat >"$OUT/nginx/nginx.conf" <<EOF
-daemon off;
-master_process off;
-worker_processes 1;
-worker_rlimit_nofile 20000;
-pid $OUT/nginx/nginx.pid;
-error_log $OUT/nginx/error.log warn;
-events { worker_connections 16384; }
-http {
-    client_body_temp_path $OUT/nginx/client_body;
-    proxy_temp_path $OUT/nginx/proxy;
-    fastcgi_temp_path $OUT/nginx/fastcgi;
-    uwsgi_temp_path $OUT/nginx/uwsgi;
-    scgi_temp_path $OUT/nginx/scgi;
-    access_log off;
-    upstream hubs {
-        zone hubs 64k;
-$servers        keepalive 16;
-    }
-    server {
-        listen 127.0.0.1:$nport;
-        include $PWD/deploy/nginx/take-control.conf;
-    }
-}
-EOF
-      nginx -c "$OUT/nginx/nginx.conf" -p "$OUT/nginx" &
-      PIDS+=($!)
-      others+=(--pid "nginx=${PIDS[-1]}")
-      wait_port 127.0.0.1 "$nport"
-      urls=(--url "ws://127.0.0.1:$nport")
-      echo "topology: loadgen → nginx (1 worker, deploy/nginx/take-control.conf) → 3 hubs → redis-server :$rport" | tee -a "$OUT/report.md"
-    else
-      for p in "${ports[@]}"; do urls+=(--url "ws://127.0.0.1:$p"); done
-      echo "topology: loadgen → 3 hubs directly, round robin (no deploy/nginx) → redis-server :$rport" | tee -a "$OUT/report.md"
-    fi
+    start_nginx "${ports[@]}"
     # At each window's start and end: Redis command counters. With MONITOR=1, also a 2 s MONITOR
     # sample at the start, which tells commands sent by clients from those run inside scripts;
     # off by default: MONITOR slows Redis down a lot (it formats every command, script-internal

@@ -10,6 +10,13 @@
 //! each message to its recipient when it arrives; the hub's figure minus it is what the hub's
 //! own work costs.
 //!
+//! With `--redis-url` (`relay-floor` on several nodes behind nginx) the relay also does the
+//! minimum a node of a cluster must: it publishes every frame on the recipient's channel
+//! (`floor:{name}`, one `PUBLISH` round trip, awaited) and subscribes to a channel for each of
+//! its own connections, delivering what other nodes publish; a node skips its own publications
+//! by an origin tag, as the hub does. No store: the hub's one `EVALSHA` per message becomes one
+//! `PUBLISH` here.
+//!
 //! Wire (text frames): a connection's first frame is its own name (`v12`, `o3`), answered with
 //! `ack 0` once the relay knows it; every later frame starts with the recipient's name and a
 //! space. The relay answers each frame with `ack N` and forwards it unchanged; a frame for nobody (or for a full queue) is dropped and
@@ -21,7 +28,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use clap::Args;
+use futures_util::stream::FuturesUnordered;
 use futures_util::{SinkExt, StreamExt};
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{AsyncCommands, PushInfo, PushKind};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Barrier, mpsc, watch};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
@@ -37,16 +47,91 @@ const QUEUE: usize = 256;
 
 type Peers = Arc<Mutex<HashMap<String, mpsc::Sender<Utf8Bytes>>>>;
 
-/// Accept connections on `listener` and relay between them until the process ends.
-pub async fn serve(listener: TcpListener) -> anyhow::Result<()> {
-    let peers = Peers::default();
-    loop {
-        let (tcp, _) = listener.accept().await?;
-        tokio::spawn(relay_conn(tcp, peers.clone()));
+/// Channels are `floor:` + the recipient's name.
+const CHANNEL: &str = "floor:";
+/// A node's tag before each payload it publishes.
+const ORIGIN_LEN: usize = 8;
+
+/// A node's link to the others through Redis pub/sub.
+#[derive(Clone)]
+struct Link {
+    publisher: ConnectionManager,
+    subscriber: ConnectionManager,
+    origin: Arc<str>,
+}
+
+impl Link {
+    async fn connect(url: &str, peers: Peers) -> anyhow::Result<Self> {
+        use redis::IntoConnectionInfo;
+        // RESP3 for pushes on a connection of their own; no Nagle, as in the hub.
+        let url = format!(
+            "{url}{}protocol=resp3",
+            if url.contains('?') { '&' } else { '?' }
+        );
+        let info = url
+            .as_str()
+            .into_connection_info()?
+            .set_tcp_settings(redis::io::tcp::TcpSettings::default().set_nodelay(true));
+        let client = redis::Client::open(info)?;
+        let origin: Arc<str> =
+            format!("{:0width$x}", rand::random::<u32>(), width = ORIGIN_LEN).into();
+        let own = origin.clone();
+        let config = ConnectionManagerConfig::new().set_push_sender(move |push: PushInfo| {
+            deliver_push(&peers, &own, &push);
+            Ok::<(), std::convert::Infallible>(())
+        });
+        let subscriber = ConnectionManager::new_with_config(client.clone(), config).await?;
+        let publisher = ConnectionManager::new(client).await?;
+        Ok(Self {
+            publisher,
+            subscriber,
+            origin,
+        })
     }
 }
 
-async fn relay_conn(tcp: TcpStream, peers: Peers) {
+/// A publication from another node for one of this node's connections.
+fn deliver_push(peers: &Peers, own: &str, push: &PushInfo) {
+    if push.kind != PushKind::Message {
+        return;
+    }
+    let (Some(redis::Value::BulkString(channel)), Some(redis::Value::BulkString(payload))) =
+        (push.data.first(), push.data.get(1))
+    else {
+        return;
+    };
+    if payload.starts_with(own.as_bytes()) {
+        return;
+    }
+    let to = channel.strip_prefix(CHANNEL.as_bytes()).unwrap_or_default();
+    let (Ok(to), Some(Ok(text))) = (
+        std::str::from_utf8(to),
+        payload
+            .get(ORIGIN_LEN..)
+            .map(|p| Utf8Bytes::try_from(p.to_vec())),
+    ) else {
+        return;
+    };
+    if let Some(peer) = peers.lock().expect("peers lock").get(to) {
+        let _ = peer.try_send(text);
+    }
+}
+
+/// Accept connections on `listener` and relay between them until the process ends; with
+/// `redis_url`, between the nodes sharing that Redis too.
+pub async fn serve(listener: TcpListener, redis_url: Option<&str>) -> anyhow::Result<()> {
+    let peers = Peers::default();
+    let link = match redis_url {
+        Some(url) => Some(Link::connect(url, peers.clone()).await?),
+        None => None,
+    };
+    loop {
+        let (tcp, _) = listener.accept().await?;
+        tokio::spawn(relay_conn(tcp, peers.clone(), link.clone()));
+    }
+}
+
+async fn relay_conn(tcp: TcpStream, peers: Peers, link: Option<Link>) {
     // The hub's socket settings: no Nagle, a small read buffer, writes flushed by the caller.
     if tcp.set_nodelay(true).is_err() {
         return;
@@ -66,24 +151,54 @@ async fn relay_conn(tcp: TcpStream, peers: Peers) {
         .lock()
         .expect("peers lock")
         .insert(name.as_str().to_owned(), tx);
+    let own_channel = format!("{CHANNEL}{name}");
+    if let Some(link) = &link {
+        let mut sub = link.subscriber.clone();
+        if sub.subscribe(&own_channel).await.is_err() {
+            return;
+        }
+    }
     if sink.send(Message::text("ack 0")).await.is_err() {
         return;
     }
     let mut acked = 0u64;
+    // Publications in flight: like the hub's append, a frame is acknowledged once it is out.
+    let mut publishing = FuturesUnordered::new();
     loop {
         let ok = tokio::select! {
             frame = stream.next() => match frame {
                 Some(Ok(Message::Text(text))) => {
-                    acked += 1;
                     let to = text.as_str().split(' ').next().unwrap_or_default();
-                    if let Some(peer) = peers.lock().expect("peers lock").get(to) {
-                        let _ = peer.try_send(text.clone());
+                    let local = peers
+                        .lock()
+                        .expect("peers lock")
+                        .get(to)
+                        .map(|peer| peer.try_send(text.clone()));
+                    match (&link, local) {
+                        (Some(link), None) => {
+                            let mut publisher = link.publisher.clone();
+                            let mut payload = Vec::with_capacity(ORIGIN_LEN + text.len());
+                            payload.extend_from_slice(link.origin.as_bytes());
+                            payload.extend_from_slice(text.as_bytes());
+                            let channel = format!("{CHANNEL}{to}");
+                            publishing.push(async move {
+                                publisher.publish::<_, _, i64>(channel, payload).await.is_ok()
+                            });
+                            true
+                        }
+                        _ => {
+                            acked += 1;
+                            sink.send(Message::text(format!("ack {acked}"))).await.is_ok()
+                        }
                     }
-                    sink.send(Message::text(format!("ack {acked}"))).await.is_ok()
                 }
                 Some(Ok(_)) => true,
                 _ => false,
             },
+            Some(published) = publishing.next() => {
+                acked += 1;
+                published && sink.send(Message::text(format!("ack {acked}"))).await.is_ok()
+            }
             Some(first) = rx.recv() => {
                 // Like the hub: what is queued leaves in one write.
                 let mut ok = sink.feed(Message::Text(first)).await.is_ok();
@@ -99,6 +214,10 @@ async fn relay_conn(tcp: TcpStream, peers: Peers) {
         }
     }
     peers.lock().expect("peers lock").remove(name.as_str());
+    if let Some(link) = &link {
+        let mut sub = link.subscriber.clone();
+        let _ = sub.unsubscribe(&own_channel).await;
+    }
 }
 
 #[derive(Debug, Clone, Args)]
@@ -204,11 +323,11 @@ pub async fn run(target: &Target, args: &FloorArgs) -> anyhow::Result<FloorRepor
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut conns = Vec::new();
     for m in 0..args.operators {
-        let ws = wire::connect(target.url(m), "/").await?;
+        let ws = wire::connect(target.url(m), "/ws/floor").await?;
         conns.push((format!("o{m}"), ws));
     }
     for i in 0..args.visitors {
-        let ws = wire::connect(target.url(i), "/").await?;
+        let ws = wire::connect(target.url(i), "/ws/floor").await?;
         conns.push((format!("v{i}"), ws));
     }
     // The clock starts once everyone is connected: the warm-up is traffic, not handshakes.

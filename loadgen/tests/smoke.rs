@@ -100,7 +100,7 @@ async fn floor_relays_everything_once() {
         .await
         .expect("bind");
     let url = format!("ws://{}", listener.local_addr().expect("addr"));
-    let relay = tokio::spawn(loadgen::floor::serve(listener));
+    let relay = tokio::spawn(loadgen::floor::serve(listener, None));
     let cli = Cli::parse_from([
         "loadgen",
         "--url",
@@ -130,4 +130,74 @@ async fn floor_relays_everything_once() {
     // in the window: warm-up and drain included).
     assert!(report.acked >= report.sent, "{}", report.text);
     relay.abort();
+}
+
+/// Two relay-floor nodes on one redis-server. Connections go round robin over the URLs: the
+/// one operator and visitors 0 and 2 on node 0, visitors 1 and 3 on node 1, whose frames (and
+/// the operator's answers to them) can only cross through Redis pub/sub.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn floor_relays_across_nodes_through_redis() {
+    let redis = hub::testing::RedisServer::start().await;
+    let mut urls = Vec::new();
+    let mut nodes = Vec::new();
+    for _ in 0..2 {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        urls.push(format!("ws://{}", listener.local_addr().expect("addr")));
+        let url = redis.url();
+        nodes.push(tokio::spawn(async move {
+            loadgen::floor::serve(listener, Some(&url)).await
+        }));
+    }
+    let cli = Cli::parse_from([
+        "loadgen",
+        "--url",
+        &urls[0],
+        "--url",
+        &urls[1],
+        "floor",
+        "--visitors",
+        "4",
+        "--operators",
+        "1",
+        "--rate",
+        "40",
+        "--operator-ratio",
+        "0.5",
+        "--warmup-secs",
+        "0",
+        "--duration-secs",
+        "1",
+    ]);
+    let Scenario::Floor(args) = &cli.scenario else {
+        unreachable!()
+    };
+    let report = loadgen::floor::run(&cli.target, args)
+        .await
+        .expect("floor run");
+    eprintln!("{}", report.text);
+    assert!(report.sent > 0, "{}", report.text);
+    assert_eq!(report.delivered, report.sent, "{}", report.text);
+    let mut redis_conn = redis.manager().await;
+    let stats: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(&mut redis_conn)
+        .await
+        .expect("info");
+    let published: u64 = stats
+        .lines()
+        .find_map(|l| l.strip_prefix("cmdstat_publish:calls="))
+        .and_then(|v| v.split(',').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    // Visitors 1 and 3 send about half the window's visitor frames, all published.
+    assert!(
+        published * 3 >= report.sent,
+        "{published} of {}",
+        report.sent
+    );
+    for node in nodes {
+        node.abort();
+    }
 }

@@ -1,6 +1,7 @@
-//! `relay-floor --listen ADDR [--workers N]`: the bare relay of `loadgen floor` (see
-//! `loadgen::floor`), in a process of its own so its CPU can be read from `/proc`. Its runtime
-//! is the hub's: multi-threaded, one worker per core unless told otherwise.
+//! `relay-floor --listen ADDR [--workers N] [--redis-url URL]`: the bare relay of `loadgen
+//! floor` (see `loadgen::floor`), in a process of its own so its CPU can be read from `/proc`.
+//! Its runtime is the hub's: multi-threaded, one worker per core unless told otherwise. With
+//! `--redis-url`, nodes sharing that Redis relay to each other through pub/sub.
 
 use clap::Parser;
 
@@ -11,6 +12,9 @@ struct Cli {
     /// Worker threads (the hub's `--workers`); one per core by default.
     #[arg(long)]
     workers: Option<usize>,
+    /// Redis shared with the other nodes, e.g. `redis://127.0.0.1:6390/`.
+    #[arg(long)]
+    redis_url: Option<String>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -21,6 +25,6 @@ fn main() -> anyhow::Result<()> {
     }
     runtime.enable_all().build()?.block_on(async {
         let listener = tokio::net::TcpListener::bind(cli.listen).await?;
-        loadgen::floor::serve(listener).await
+        loadgen::floor::serve(listener, cli.redis_url.as_deref()).await
     })
 }
