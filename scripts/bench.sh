@@ -315,7 +315,7 @@ case "$scenario" in
     # ones too, for the monitoring client), and the window's latencies with it.
     monitor=""
     [ "${MONITOR:-0}" = 1 ] && monitor="if [ \"\$1\" = start ]; then timeout 2 $REDIS MONITOR > $OUT/monitor-\$2.txt 2>/dev/null & fi;"
-    hook="f() { $REDIS INFO commandstats > $OUT/cmdstats-\$1-\$2.txt; $monitor }; f"
+    hook="f() { $REDIS INFO commandstats latencystats > $OUT/cmdstats-\$1-\$2.txt; $monitor }; f"
     "$BIN/loadgen" "${urls[@]}" "${hub_pids[@]}" "${others[@]}" "${WS_ARGS[@]}" --hook "$hook" \
       relay "${RELAY_ARGS[@]}" "${steps[@]}" | tee -a "$OUT/report.md"
     perf_stop
@@ -351,6 +351,24 @@ for start in sorted(glob.glob(f"{out}/cmdstats-start-*.txt")):
     top_other = sum(v for k, v in delta.items() if k not in script_cmds | {"evalsha", "publish", "info", "monitor"})
     total = sum(v for k, v in delta.items() if k not in {"info", "monitor"})
     print(f"| {step} | {delta.get('xadd', 0)} | {delta.get('evalsha', 0) / ev:.2f} | {delta.get('publish', 0) / ev:.2f} | {top_other / ev:.2f} | {total / ev:.2f} |")
+# Redis's own time per EVALSHA (execution only, no queueing or network): the window's mean from
+# commandstats, and the percentiles Redis 7 tracks since its start (INFO latencystats).
+print("\n| step | EVALSHA µs per call in Redis (window mean) | EVALSHA µs percentiles since start (Redis's latencystats) |")
+print("| --- | --- | --- |")
+def usec(path):
+    for line in open(path):
+        m = re.match(r"cmdstat_evalsha:calls=(\d+),usec=(\d+)", line)
+        if m:
+            return int(m.group(1)), int(m.group(2))
+    return 0, 0
+for start in sorted(glob.glob(f"{out}/cmdstats-start-*.txt")):
+    step = start.rsplit("-", 1)[1].split(".")[0]
+    end = f"{out}/cmdstats-end-{step}.txt"
+    if not os.path.exists(end):
+        continue
+    (c0, u0), (c1, u1) = usec(start), usec(end)
+    pct = next((l.split(":", 1)[1].strip() for l in open(end) if l.startswith("latency_percentiles_usec_evalsha:")), "–")
+    print(f"| {step} | {(u1 - u0) / max(c1 - c0, 1):.1f} | {pct} |")
 print("\nMONITOR sample (2 s at each window's start): commands per persisted event\n")
 print("| step | persisted events (XADD in scripts) | client round trips per event | by command | inside scripts per event |")
 print("| --- | --- | --- | --- | --- |")
