@@ -101,31 +101,7 @@ async fn floor_relays_everything_once() {
         .expect("bind");
     let url = format!("ws://{}", listener.local_addr().expect("addr"));
     let relay = tokio::spawn(loadgen::floor::serve(listener, None));
-    let cli = Cli::parse_from([
-        "loadgen",
-        "--url",
-        &url,
-        "floor",
-        "--visitors",
-        "6",
-        "--operators",
-        "2",
-        "--rate",
-        "60",
-        "--warmup-secs",
-        "0",
-        "--duration-secs",
-        "1",
-    ]);
-    let Scenario::Floor(args) = &cli.scenario else {
-        unreachable!()
-    };
-    let report = loadgen::floor::run(&cli.target, args)
-        .await
-        .expect("floor run");
-    eprintln!("{}", report.text);
-    assert!(report.sent > 0, "{}", report.text);
-    assert_eq!(report.delivered, report.sent, "{}", report.text);
+    let report = floor_delivers_all(&[url], &["--visitors", "6", "--operators", "2"]).await;
     // Every frame after the names was acknowledged (operators answer some, so more than sent
     // in the window: warm-up and drain included).
     assert!(report.acked >= report.sent, "{}", report.text);
@@ -150,35 +126,18 @@ async fn floor_relays_across_nodes_through_redis() {
             loadgen::floor::serve(listener, Some(&url)).await
         }));
     }
-    let cli = Cli::parse_from([
-        "loadgen",
-        "--url",
-        &urls[0],
-        "--url",
-        &urls[1],
-        "floor",
-        "--visitors",
-        "4",
-        "--operators",
-        "1",
-        "--rate",
-        "40",
-        "--operator-ratio",
-        "0.5",
-        "--warmup-secs",
-        "0",
-        "--duration-secs",
-        "1",
-    ]);
-    let Scenario::Floor(args) = &cli.scenario else {
-        unreachable!()
-    };
-    let report = loadgen::floor::run(&cli.target, args)
-        .await
-        .expect("floor run");
-    eprintln!("{}", report.text);
-    assert!(report.sent > 0, "{}", report.text);
-    assert_eq!(report.delivered, report.sent, "{}", report.text);
+    let report = floor_delivers_all(
+        &urls,
+        &[
+            "--visitors",
+            "4",
+            "--operators",
+            "1",
+            "--operator-ratio",
+            "0.5",
+        ],
+    )
+    .await;
     let mut redis_conn = redis.manager().await;
     let stats: String = redis::cmd("INFO")
         .arg("commandstats")
@@ -200,4 +159,34 @@ async fn floor_relays_across_nodes_through_redis() {
     for node in nodes {
         node.abort();
     }
+}
+
+/// A one-second floor run against `urls` (round robin) at 60 visitor msg/s with `args`: every
+/// frame sent in the window arrived.
+async fn floor_delivers_all(urls: &[String], args: &[&str]) -> loadgen::floor::FloorReport {
+    let mut argv = vec!["loadgen"];
+    for url in urls {
+        argv.extend(["--url", url.as_str()]);
+    }
+    argv.extend([
+        "floor",
+        "--rate",
+        "60",
+        "--warmup-secs",
+        "0",
+        "--duration-secs",
+        "1",
+    ]);
+    argv.extend(args);
+    let cli = Cli::parse_from(argv);
+    let Scenario::Floor(args) = &cli.scenario else {
+        unreachable!()
+    };
+    let report = loadgen::floor::run(&cli.target, args)
+        .await
+        .expect("floor run");
+    eprintln!("{}", report.text);
+    assert!(report.sent > 0, "{}", report.text);
+    assert_eq!(report.delivered, report.sent, "{}", report.text);
+    report
 }
