@@ -59,10 +59,9 @@ const META_FIELDS: [&str; 13] = [
 /// A meta hash as read: [`META_FIELDS`]' values, `None` where a field is missing.
 type MetaValues = Vec<Option<String>>;
 
-/// A script's text with the meta field list substituted.
-/// `__META_N__`: how many; `__AT_{field}__`: a field's position in the list. Constants, not
-/// Lua tables: a script's top level runs on every call, and building a table there costs Redis
-/// more than the command it was meant to save.
+/// A script's text with the meta fields substituted: `__META__` is the list, `__META_N__` its
+/// length, `__AT_{field}__` a field's position in it. Constants, not Lua tables: a script's top
+/// level runs on every call, and a table built there cost Redis more than the `HMGET` it saved.
 fn lua(body: &str) -> String {
     let fields: Vec<String> = META_FIELDS.iter().map(|f| format!("'{f}'")).collect();
     let mut body = body
