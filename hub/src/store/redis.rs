@@ -130,10 +130,10 @@ const META_SEPARATOR: char = '\u{1f}';
 
 /// The meta values a script packed into one string (`meta_values` in common.lua): one bulk
 /// string costs the reply parser (redis-rs) far less than thirteen. Empty is missing.
-fn unpack(packed: &str) -> MetaValues {
+fn unpack(packed: &str) -> Vec<Option<&str>> {
     packed
         .split(META_SEPARATOR)
-        .map(|v| (!v.is_empty()).then(|| v.to_owned()))
+        .map(|v| (!v.is_empty()).then_some(v))
         .collect()
 }
 
@@ -187,7 +187,7 @@ impl RedisStore {
         all.into_iter()
             .map(|values| {
                 let id = values.first().cloned().flatten().unwrap_or_default();
-                parse_meta(&id, values)
+                parse_meta(&id, &values)
             })
             .collect()
     }
@@ -207,7 +207,7 @@ impl RedisStore {
     ) -> Result<ScriptReply, StoreError> {
         let meta_key = self.meta_key(id);
         let (global, held) = (self.global_key(), self.held_key());
-        let keys = [meta_key.as_str(), &self.ws_prefix, &global, &held];
+        let keys = [meta_key.as_str(), &self.ws_prefix, global, held];
         let size = keys.iter().chain(args).map(|a| a.len()).sum::<usize>() + 64;
         let mut cmd = redis::Cmd::with_capacity(3 + keys.len() + args.len(), size);
         cmd.arg("EVALSHA")
@@ -317,7 +317,7 @@ impl RedisStore {
 
     /// A script's packed meta.
     fn meta(&self, id: &str, packed: String) -> Result<ConversationMeta, StoreError> {
-        parse_meta(id, unpack(&packed))
+        parse_meta(id, &unpack(&packed))
     }
 
     fn event(json: &str) -> Result<ConversationEvent, StoreError> {
@@ -327,50 +327,58 @@ impl RedisStore {
 }
 
 /// A meta hash read as [`MetaValues`]; `id` names it in errors and in the result.
-fn parse_meta(id: &str, values: MetaValues) -> Result<ConversationMeta, StoreError> {
+/// A meta from its values in [`META_FIELDS`] order: owned as `HMGET` replies come, or borrowed
+/// from a script's packed reply (no copy of each value on the hot path).
+fn parse_meta<S: AsRef<str>>(
+    id: &str,
+    values: &[Option<S>],
+) -> Result<ConversationMeta, StoreError> {
     let corrupt =
         |what: &str| StoreError::Unavailable(format!("corrupt conversation {id}: {what}"));
-    let Ok(
-        [
-            _id,
-            ws,
-            label,
-            started,
-            last_act,
-            last_msg,
-            holder_id,
-            holder,
-            epoch,
-            needs_human,
-            vconn,
-            seq,
-            active,
-        ],
-    ) = <[Option<String>; META_FIELDS.len()]>::try_from(values)
+    let [
+        _id,
+        ws,
+        label,
+        started,
+        last_act,
+        last_msg,
+        holder_id,
+        holder,
+        epoch,
+        needs_human,
+        vconn,
+        seq,
+        active,
+    ] = values
     else {
         return Err(corrupt("field count"));
     };
-    let num = |v: Option<String>, k: &str| -> Result<u64, StoreError> {
-        v.and_then(|v| v.parse::<i64>().ok())
+    fn text<S: AsRef<str>>(v: &Option<S>) -> Option<&str> {
+        v.as_ref().map(AsRef::as_ref)
+    }
+    let num = |v: &Option<S>, k: &str| -> Result<u64, StoreError> {
+        text(v)
+            .and_then(|v| v.parse::<i64>().ok())
             .map(|v| v.max(0) as u64)
             .ok_or_else(|| corrupt(k))
     };
-    let holder = match holder_id.as_deref() {
+    let holder = match text(holder_id) {
         None | Some("") => Holder::Ai,
         Some(_) => {
-            let op: OperatorRef = serde_json::from_str(&holder.ok_or_else(|| corrupt("holder"))?)
-                .map_err(|_| corrupt("holder"))?;
+            let op: OperatorRef =
+                serde_json::from_str(text(holder).ok_or_else(|| corrupt("holder"))?)
+                    .map_err(|_| corrupt("holder"))?;
             Holder::Operator(op)
         }
     };
-    let last_message: Option<MessagePreview> = match last_msg.as_deref() {
+    let last_message: Option<MessagePreview> = match text(last_msg) {
         None | Some("") => None,
         Some(json) => Some(serde_json::from_str(json).map_err(|_| corrupt("last_msg"))?),
     };
     Ok(ConversationMeta {
         id: id.to_owned(),
-        workspace_id: ws.ok_or_else(|| corrupt("ws"))?,
-        visitor_label: label.unwrap_or_default(),
+        workspace_id: text(ws).ok_or_else(|| corrupt("ws"))?.to_owned(),
+        visitor_label: text(label).unwrap_or_default().to_owned(),
         started_at: num(started, "started")?,
         last_activity_at: num(last_act, "last_act")?,
         last_message,
@@ -378,10 +386,10 @@ fn parse_meta(id: &str, values: MetaValues) -> Result<ConversationMeta, StoreErr
             holder,
             epoch: num(epoch, "epoch")?,
         },
-        needs_human: needs_human.is_some_and(|v| v == "1"),
+        needs_human: text(needs_human) == Some("1"),
         visitor_connections: u32::try_from(num(vconn, "vconn")?).unwrap_or(u32::MAX),
         last_seq: num(seq, "seq")?,
-        active: active.is_some_and(|v| v == "1"),
+        active: text(active) == Some("1"),
     })
 }
 
@@ -448,7 +456,7 @@ impl Store for RedisStore {
         if values.iter().all(Option::is_none) {
             return Ok(None);
         }
-        parse_meta(id, values).map(Some)
+        parse_meta(id, &values).map(Some)
     }
 
     async fn append(
@@ -576,7 +584,7 @@ impl Store for RedisStore {
         keys.iter()
             .zip(hashes)
             .filter(|(_, values)| values.iter().any(Option::is_some))
-            .map(|(k, values)| parse_meta(k.strip_prefix(&strip).unwrap_or(k), values))
+            .map(|(k, values)| parse_meta(k.strip_prefix(&strip).unwrap_or(k), &values))
             .collect()
     }
 
@@ -996,16 +1004,13 @@ mod tests {
     #[test]
     fn packed_meta_unpacks_by_position_and_no_json_value_holds_the_separator() {
         let packed = ["c1", "ws", "", "5"].join(&META_SEPARATOR.to_string());
-        assert_eq!(
-            unpack(&packed),
-            [Some("c1".into()), Some("ws".into()), None, Some("5".into())]
-        );
+        assert_eq!(unpack(&packed), [Some("c1"), Some("ws"), None, Some("5")]);
         // The JSON fields (holder, last message) escape control characters.
         let json = serde_json::to_string(&format!("a{META_SEPARATOR}b")).expect("json");
         assert!(!json.contains(META_SEPARATOR), "{json}");
         // A value that held it would read as a wrong field count: an error, not a mix-up.
         let bad = vec![Some("x".to_owned()); META_FIELDS.len() + 1];
-        assert!(parse_meta("c", bad).is_err());
+        assert!(parse_meta("c", &bad).is_err());
     }
 
     #[tokio::test]
