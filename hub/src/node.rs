@@ -744,19 +744,26 @@ impl Hub {
     /// cut off without this). The row is the one `meta` (the result of the store operation that
     /// changed it) gives; of two racing operations, the one that saw the later event wins.
     async fn publish_summary(&self, meta: &ConversationMeta) {
-        let row = PendingRow {
-            workspace_id: meta.workspace_id.clone(),
-            active: meta.active,
-            summary: meta.summary(),
-        };
-        match self.inner.changed_rows.entry(meta.id.clone()) {
-            dashmap::Entry::Occupied(mut pending) => {
-                if row.summary.last_seq >= pending.get().summary.last_seq {
-                    pending.insert(row);
-                }
+        let refresh = |row: &mut PendingRow| {
+            if meta.last_seq >= row.summary.last_seq {
+                row.active = meta.active;
+                meta.update_summary(&mut row.summary);
             }
+        };
+        // Usually the row is pending already (a busy conversation): no key to allocate.
+        if let Some(mut row) = self.inner.changed_rows.get_mut(meta.id.as_str()) {
+            refresh(&mut row);
+            return;
+        }
+        match self.inner.changed_rows.entry(meta.id.clone()) {
+            // Marked by another task between the two lookups.
+            dashmap::Entry::Occupied(mut row) => refresh(row.get_mut()),
             dashmap::Entry::Vacant(slot) => {
-                slot.insert(row);
+                slot.insert(PendingRow {
+                    workspace_id: meta.workspace_id.clone(),
+                    active: meta.active,
+                    summary: meta.summary(),
+                });
             }
         }
     }
