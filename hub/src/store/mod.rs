@@ -397,7 +397,7 @@ mod summary_tests {
                 text: text.into(),
             }),
             control: ControlState { holder, epoch: seq },
-            needs_human: seq % 2 == 0,
+            needs_human: seq.is_multiple_of(2),
             visitor_connections: u32::try_from(seq % 3).expect("small"),
             last_seq: seq,
             active: true,
