@@ -725,15 +725,20 @@ impl Hub {
         announced_at: Option<u64>,
     ) {
         let topic = Topic::Conversation(meta.id.clone());
-        let msg = BusMessage::Event {
-            conversation_id: meta.id.clone(),
-            event: event.clone(),
-            published_us: announced_at.unwrap_or_else(crate::util::now_us),
-        };
-        if announced_at.is_some() {
-            self.dispatch_one(&topic, msg);
-        } else {
-            self.publish(&topic, msg).await;
+        match announced_at {
+            // The store published it to the other nodes in the same step.
+            Some(at) => self.dispatch_event(&topic, &meta.id, event, at),
+            None if self.inner.bus.single_node() => {
+                self.dispatch_event(&topic, &meta.id, event, crate::util::now_us());
+            }
+            None => {
+                let msg = BusMessage::Event {
+                    conversation_id: meta.id.clone(),
+                    event: event.clone(),
+                    published_us: crate::util::now_us(),
+                };
+                self.publish(&topic, msg).await;
+            }
         }
         self.publish_summary(meta).await;
     }
@@ -1007,56 +1012,72 @@ impl Hub {
     }
 
     fn dispatch_one(&self, topic: &Topic, msg: BusMessage) {
-        if let BusMessage::Event {
-            conversation_id,
-            event,
-            ..
-        } = &msg
-            && matches!(event.kind, EventKind::OperatorJoined { .. })
-        {
-            // A takeover made on any node silences this node's generation, whoever listens.
-            self.cancel_reply(conversation_id);
-        }
-        if !matches!(msg, BusMessage::Resync) && !self.inner.registry.has_subscribers(topic) {
-            // Nobody here listens (any more): skip serializing it.
-            return;
-        }
-        let item = match msg {
+        match msg {
+            BusMessage::Event {
+                conversation_id,
+                event,
+                published_us,
+            } => self.dispatch_event(topic, &conversation_id, &event, published_us),
             BusMessage::Resync => {
                 let m = &self.inner.metrics;
                 m.bump(&m.resyncs, 1);
                 let out = self.inner.registry.broadcast(&Outbound::Resync);
                 m.bump(&m.slow_closes, out.kicked as u64);
-                return;
             }
-            BusMessage::Event {
+            other => self.dispatch_frames(topic, other),
+        }
+    }
+
+    /// Hand an event to this node's subscribers of `topic`. Borrowed: an event stored and
+    /// published here is delivered without a copy of it.
+    fn dispatch_event(
+        &self,
+        topic: &Topic,
+        conversation_id: &str,
+        event: &ConversationEvent,
+        published_us: u64,
+    ) {
+        if matches!(event.kind, EventKind::OperatorJoined { .. }) {
+            // A takeover made on any node silences this node's generation, whoever listens.
+            self.cancel_reply(conversation_id);
+        }
+        if !self.inner.registry.has_subscribers(topic) {
+            // Nobody here listens (any more): skip serializing it.
+            return;
+        }
+        let json = |event: &ConversationEvent| {
+            frame_json(&EventFrame {
                 conversation_id,
                 event,
-                published_us,
-            } => {
-                let seq = event.seq;
-                // Most events (a visitor's or the AI's message) read the same for both:
-                // serialized once then.
-                let for_visitors = event.kind.names_an_operator().then(|| event.for_visitor());
-                let for_operators = frame_json(&ServerFrame::Event {
-                    conversation_id: conversation_id.clone(),
-                    event,
-                });
-                let for_visitors = match for_visitors {
-                    None => for_operators.clone(),
-                    Some(event) => frame_json(&ServerFrame::Event {
-                        conversation_id: conversation_id.clone(),
-                        event,
-                    }),
-                };
-                Outbound::Event(Arc::new(Delivery {
-                    seq,
-                    published_us,
-                    for_operators,
-                    for_visitors,
-                    conversation_id: conversation_id.into(),
-                }))
-            }
+            })
+        };
+        let for_operators = json(event);
+        // Most events (a visitor's or the AI's message) read the same for both: serialized
+        // once then.
+        let for_visitors = if event.kind.names_an_operator() {
+            json(&event.for_visitor())
+        } else {
+            for_operators.clone()
+        };
+        let item = Outbound::Event(Arc::new(Delivery {
+            seq: event.seq,
+            published_us,
+            for_operators,
+            for_visitors,
+            conversation_id: conversation_id.into(),
+        }));
+        self.fan_out(topic, &item);
+    }
+
+    /// Every other bus message: the frames it makes, for this node's subscribers of `topic`.
+    fn dispatch_frames(&self, topic: &Topic, msg: BusMessage) {
+        if !self.inner.registry.has_subscribers(topic) {
+            // Nobody here listens (any more): skip serializing it.
+            return;
+        }
+        let item = match msg {
+            // Dispatched by `dispatch_one`.
+            BusMessage::Event { .. } | BusMessage::Resync => return,
             BusMessage::Typing {
                 conversation_id,
                 author,
@@ -1332,12 +1353,21 @@ impl Hub {
 
 /// Serialize a frame. Our frames always serialize; should one ever not, clients get an
 /// `internal` error instead of a dropped socket.
-pub fn frame_json(frame: &ServerFrame) -> Arc<str> {
+pub fn frame_json(frame: &impl serde::Serialize) -> Arc<str> {
     frame_text(frame).into()
 }
 
+/// [`ServerFrame::Event`] from borrowed parts: the same JSON (a test compares them), without
+/// copying the event and its conversation id into a frame first.
+#[derive(serde::Serialize)]
+#[serde(tag = "type", rename = "event")]
+struct EventFrame<'a> {
+    conversation_id: &'a str,
+    event: &'a ConversationEvent,
+}
+
 /// [`frame_json`] for a frame sent to one connection: no shared copy needed.
-pub fn frame_text(frame: &ServerFrame) -> String {
+pub fn frame_text(frame: &impl serde::Serialize) -> String {
     // Most frames are a few hundred bytes: one allocation instead of growing from 128.
     let mut out = Vec::with_capacity(512);
     match serde_json::to_writer(&mut out, frame) {
@@ -1355,6 +1385,52 @@ pub fn frame_text(frame: &ServerFrame) -> String {
 mod tests {
     use super::*;
     use crate::registry::ConnKind;
+
+    /// The borrowed event frame writes what `ServerFrame::Event` writes, byte for byte, for
+    /// operators and for visitors.
+    #[test]
+    fn the_borrowed_event_frame_is_the_protocols() {
+        let martin = OperatorRef {
+            id: "op-martin".into(),
+            name: "Martin \"M\" Ruiz".into(),
+            display_name: Some("Martin from Support".into()),
+            avatar_url: Some("/avatars/m.png".into()),
+        };
+        let kinds = [
+            EventKind::Message {
+                author: Author::Visitor,
+                text: "Where is my parcel?\n\u{1f}é".into(),
+                client_id: Some("c-1".into()),
+            },
+            EventKind::Message {
+                author: Author::Operator(martin.clone()),
+                text: "On its way".into(),
+                client_id: None,
+            },
+            EventKind::OperatorJoined {
+                operator: martin,
+                epoch: 3,
+            },
+        ];
+        for kind in kinds {
+            let event = ConversationEvent {
+                seq: 7,
+                at: 1_700_000_000_000,
+                kind,
+            };
+            for event in [event.clone(), event.for_visitor()] {
+                let borrowed = frame_text(&EventFrame {
+                    conversation_id: "conv-1",
+                    event: &event,
+                });
+                let owned = frame_text(&ServerFrame::Event {
+                    conversation_id: "conv-1".into(),
+                    event,
+                });
+                assert_eq!(borrowed, owned);
+            }
+        }
+    }
 
     /// Online list frames queued for a dashboard connection, as their `type`s.
     fn online_frames(rx: &mut crate::registry::ConnRx) -> Vec<String> {

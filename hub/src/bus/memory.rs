@@ -27,6 +27,10 @@ impl Bus for MemoryBus {
         Ok(())
     }
 
+    fn single_node(&self) -> bool {
+        true
+    }
+
     async fn subscribe(&self, _topic: &Topic) -> Result<(), BusError> {
         Ok(())
     }

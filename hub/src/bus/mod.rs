@@ -155,6 +155,11 @@ pub trait Bus: Send + Sync + std::fmt::Debug + 'static {
     fn channel(&self, _topic: &Topic) -> Option<Channel<'_>> {
         None
     }
+    /// `true` when there is no other node: publishing reaches nobody, so the node need not
+    /// build a message for it.
+    fn single_node(&self) -> bool {
+        false
+    }
     /// Start receiving a topic's messages on this node.
     async fn subscribe(&self, topic: &Topic) -> Result<(), BusError>;
     async fn unsubscribe(&self, topic: &Topic) -> Result<(), BusError>;
