@@ -422,6 +422,10 @@ EOF
       tee -a "$OUT/report.md"
     # A dump's instructions in the window, per message sent; where they go, beside it.
     per_message() { # label dump
+      if [ ! -f "$2" ]; then
+        echo "no callgrind dump of the window for $1 in $OUT (did the generator's hook run?)" >&2
+        return 1
+      fi
       callgrind_annotate --inclusive=yes "$2" >"${2%.out.*}.txt" 2>/dev/null || true
       python3 - "$OUT/report.md" "$2" "$1" <<'EOF' | tee -a "$OUT/report.md"
 import re, sys

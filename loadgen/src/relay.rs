@@ -570,7 +570,6 @@ fn cpu_share(b: &Sample, a: &Sample) -> f64 {
     a.cpu_us.saturating_sub(b.cpu_us) as f64 / wall.max(1.0)
 }
 
-/// Hub CPU µs used in the window and hub RSS at its end, summed over hub processes.
 /// The hubs' CPU time over a window, summed.
 #[derive(Debug, Clone, Copy)]
 struct HubCpu {
@@ -582,6 +581,7 @@ struct HubCpu {
     wall: f64,
 }
 
+/// Hub CPU used in the window and hub RSS at its end, summed over hub processes.
 fn hub_totals(
     watched: &[procstat::Watched],
     before: &[Option<Sample>],

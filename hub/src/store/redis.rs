@@ -128,7 +128,7 @@ type ScriptReply = (String, String, String, String);
 /// can hold (ids and labels are the hub's own, the rest numbers or JSON, which escapes it).
 const META_SEPARATOR: char = '\u{1f}';
 
-/// The meta values a script packed into one string (`meta_values` in common.lua): one bulk
+/// The meta values a script packed into one string (`pack` in common.lua): one bulk
 /// string costs the reply parser (redis-rs) far less than thirteen. Empty is missing.
 fn unpack(packed: &str) -> Vec<Option<&str>> {
     packed
@@ -326,9 +326,9 @@ impl RedisStore {
     }
 }
 
-/// A meta hash read as [`MetaValues`]; `id` names it in errors and in the result.
 /// A meta from its values in [`META_FIELDS`] order: owned as `HMGET` replies come, or borrowed
-/// from a script's packed reply (no copy of each value on the hot path).
+/// from a script's packed reply (no copy of each value on the hot path). `id` names it in
+/// errors and in the result.
 fn parse_meta<S: AsRef<str>>(
     id: &str,
     values: &[Option<S>],
