@@ -398,41 +398,31 @@ pub async fn run(target: &Target, args: &FloorArgs) -> anyhow::Result<FloorRepor
     target.hook("end", 0).await;
     // Let what the window sent arrive (it is counted by when it was sent).
     let sent = plan.counters.sent.load(Ordering::Relaxed);
-    let drain_until = Instant::now() + Duration::from_secs(5);
-    let mut drain = tokio::time::interval(Duration::from_millis(10));
-    while plan.counters.delivered.load(Ordering::Relaxed) < sent && Instant::now() < drain_until {
-        drain.tick().await;
-    }
+    crate::settle(|| plan.counters.delivered.load(Ordering::Relaxed) >= sent).await;
     let _ = stop_tx.send(true);
     for t in tasks {
         t.await??;
     }
     let delivered = plan.counters.delivered.load(Ordering::Relaxed);
     let acked = plan.counters.acked.load(Ordering::Relaxed);
-    let secs = window_len.as_secs_f64();
-    let mut relay = (0u64, 0u64, false);
     let mut rows = Vec::new();
     for (w, (b, a)) in watched.iter().zip(before.iter().zip(after.iter())) {
         let (Some(b), Some(a)) = (b, a) else { continue };
-        let cpu = a.cpu_us.saturating_sub(b.cpu_us);
-        if w.is_hub {
-            relay.0 += cpu;
-            relay.1 += a.sys_us.saturating_sub(b.sys_us);
-            relay.2 = true;
-        }
+        // The relay's processes are watched as hubs ("hub", "hub2"…).
         let label = if w.is_hub {
-            "relay-floor"
+            w.label.replacen("hub", "relay-floor", 1)
         } else {
-            w.label.as_str()
+            w.label.clone()
         };
         rows.push(vec![
-            label.to_owned(),
-            format!("{:.0} %", cpu as f64 / 1e4 / secs),
+            label,
+            format!("{:.0} %", procstat::cpu_share(b, a) * 100.0),
             format!("{:.1}", a.rss_kib as f64 / 1024.0),
         ]);
     }
-    let per_msg = relay.2.then(|| relay.0 as f64 / sent.max(1) as f64);
-    let sys_per_msg = relay.2.then(|| relay.1 as f64 / sent.max(1) as f64);
+    let (relay_cpu, _) = procstat::hub_totals(&watched, &before, &after);
+    let per_msg = relay_cpu.map(|c| c.us as f64 / sent.max(1) as f64);
+    let sys_per_msg = relay_cpu.map(|c| c.sys_us as f64 / sent.max(1) as f64);
     let lat = plan.latency.lock().expect("latency lock").clone();
     let fmt = |v: Option<f64>| v.map_or("–".to_owned(), |v| format!("{v:.1}"));
     let mut text = table(

@@ -138,6 +138,18 @@ impl Target {
     }
 }
 
+/// After the last measured window, how long a run waits for what is still in flight.
+const SETTLE: Duration = Duration::from_secs(5);
+
+/// Wait until `done` (checked every 10 ms: counters the connections' tasks move), or
+/// [`SETTLE`] at most, so that what is in flight when a run stops is not counted lost.
+pub async fn settle(done: impl Fn() -> bool) {
+    let deadline = tokio::time::Instant::now() + SETTLE;
+    while !done() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 /// Run a scenario; returns the report to print.
 pub async fn run(cli: Cli) -> anyhow::Result<String> {
     match &cli.scenario {

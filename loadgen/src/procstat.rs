@@ -60,6 +60,53 @@ pub fn sample(pid: Option<u32>) -> anyhow::Result<Sample> {
     })
 }
 
+/// The share of one core `b` → `a` took (1.0: a whole core).
+pub fn cpu_share(b: &Sample, a: &Sample) -> f64 {
+    let wall = a.at.duration_since(b.at).as_secs_f64() * 1e6;
+    a.cpu_us.saturating_sub(b.cpu_us) as f64 / wall.max(1.0)
+}
+
+/// The hubs' CPU time over a window, summed.
+#[derive(Debug, Clone, Copy)]
+pub struct HubCpu {
+    /// User + system, µs.
+    pub us: u64,
+    /// System alone, µs.
+    pub sys_us: u64,
+    /// The window, s.
+    pub wall: f64,
+}
+
+/// Hub CPU used in the window and hub RSS at its end, summed over the hub processes of
+/// `watched` (`None` when none was read).
+pub fn hub_totals(
+    watched: &[Watched],
+    before: &[Option<Sample>],
+    after: &[Option<Sample>],
+) -> (Option<HubCpu>, Option<u64>) {
+    let mut cpu = HubCpu {
+        us: 0,
+        sys_us: 0,
+        wall: 0.0,
+    };
+    let mut rss = 0;
+    let mut any = false;
+    for (i, w) in watched.iter().enumerate() {
+        if let (true, Some(b), Some(a)) = (w.is_hub, before[i], after[i]) {
+            cpu.us += a.cpu_us.saturating_sub(b.cpu_us);
+            cpu.sys_us += a.sys_us.saturating_sub(b.sys_us);
+            cpu.wall = cpu.wall.max(a.at.duration_since(b.at).as_secs_f64());
+            rss += a.rss_kib;
+            any = true;
+        }
+    }
+    if any {
+        (Some(cpu), Some(rss))
+    } else {
+        (None, None)
+    }
+}
+
 /// A labelled process to watch.
 #[derive(Debug, Clone)]
 pub struct Watched {

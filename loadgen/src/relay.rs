@@ -26,7 +26,7 @@ use tokio::time::sleep_until;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::Target;
-use crate::procstat::{self, Sample};
+use crate::procstat;
 use crate::stats::{Hist, Shared, StepStats, table};
 use crate::wire::{self, Frame, Ws};
 
@@ -418,7 +418,7 @@ pub async fn run(target: &Target, args: &RelayArgs) -> anyhow::Result<RelayRepor
             .map_or(args.duration_secs, |(a, b)| {
                 a.at.duration_since(b.at).as_secs_f64()
             });
-        let (hub_cpu, hub_rss) = hub_totals(&watched, &before, &after);
+        let (hub_cpu, hub_rss) = procstat::hub_totals(&watched, &before, &after);
         let row = ctx
             .stats
             .with(step, |s| step_row(s, rate, op_rate, secs, hub_cpu, hub_rss))
@@ -430,7 +430,7 @@ pub async fn run(target: &Target, args: &RelayArgs) -> anyhow::Result<RelayRepor
                 proc_rows.push(vec![
                     rate_label(rate),
                     wch.label.clone(),
-                    format!("{:.0} %", cpu_share(&b, &a) * 100.0),
+                    format!("{:.0} %", procstat::cpu_share(&b, &a) * 100.0),
                     format!("{:.1}", a.rss_kib as f64 / 1024.0),
                 ]);
             }
@@ -444,15 +444,12 @@ pub async fn run(target: &Target, args: &RelayArgs) -> anyhow::Result<RelayRepor
 
     // Nothing is sent any more (each step ends quiet): let what is in flight arrive, then stop
     // and account for every message.
-    let settle_deadline = Instant::now() + SETTLE;
-    let settled = || {
+    crate::settle(|| {
         let sent = ctx.all_sent.load(Ordering::Relaxed);
         ctx.all_acked.load(Ordering::Relaxed) >= sent
             && ctx.all_delivered.load(Ordering::Relaxed) >= sent
-    };
-    while !settled() && Instant::now() < settle_deadline {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    })
+    .await;
     let _ = ctl_tx.send(Control::Stop);
     let mut acc = Accounting {
         conversations: args.visitors,
@@ -565,51 +562,6 @@ fn rate_label(rate: f64) -> String {
     format!("{rate:.0}")
 }
 
-fn cpu_share(b: &Sample, a: &Sample) -> f64 {
-    let wall = a.at.duration_since(b.at).as_secs_f64() * 1e6;
-    a.cpu_us.saturating_sub(b.cpu_us) as f64 / wall.max(1.0)
-}
-
-/// The hubs' CPU time over a window, summed.
-#[derive(Debug, Clone, Copy)]
-struct HubCpu {
-    /// User + system, µs.
-    us: u64,
-    /// System alone, µs.
-    sys_us: u64,
-    /// The window, s.
-    wall: f64,
-}
-
-/// Hub CPU used in the window and hub RSS at its end, summed over hub processes.
-fn hub_totals(
-    watched: &[procstat::Watched],
-    before: &[Option<Sample>],
-    after: &[Option<Sample>],
-) -> (Option<HubCpu>, Option<u64>) {
-    let mut cpu = HubCpu {
-        us: 0,
-        sys_us: 0,
-        wall: 0.0,
-    };
-    let mut rss = 0;
-    let mut any = false;
-    for (i, w) in watched.iter().enumerate() {
-        if let (true, Some(b), Some(a)) = (w.is_hub, before[i], after[i]) {
-            cpu.us += a.cpu_us.saturating_sub(b.cpu_us);
-            cpu.sys_us += a.sys_us.saturating_sub(b.sys_us);
-            cpu.wall = cpu.wall.max(a.at.duration_since(b.at).as_secs_f64());
-            rss += a.rss_kib;
-            any = true;
-        }
-    }
-    if any {
-        (Some(cpu), Some(rss))
-    } else {
-        (None, None)
-    }
-}
-
 struct Row {
     cells: Vec<String>,
     summary: StepRow,
@@ -620,7 +572,7 @@ fn step_row(
     rate: f64,
     op_rate: f64,
     secs: f64,
-    hub_cpu: Option<HubCpu>,
+    hub_cpu: Option<procstat::HubCpu>,
     hub_rss: Option<u64>,
 ) -> Row {
     let sent = s.visitor_sent + s.operator_sent;
@@ -695,9 +647,6 @@ impl Schedule {
         Some((t, plan))
     }
 }
-
-/// After the last step, how long the run waits for what is in flight before it stops.
-const SETTLE: Duration = Duration::from_secs(5);
 
 async fn sleep_opt(t: Option<Instant>) {
     match t {
