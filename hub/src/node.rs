@@ -706,14 +706,19 @@ impl Hub {
     /// (the bus never hands a node its own publications back). By value: `dispatch_one`
     /// consumes it, no copy per publication.
     async fn publish(&self, topic: &Topic, msg: BusMessage) {
-        if let Err(e) = self.inner.bus.publish(topic, &msg).await {
+        self.publish_to_others(topic, &msg).await;
+        self.dispatch_one(topic, msg);
+    }
+
+    /// The bus half of [`Hub::publish`].
+    async fn publish_to_others(&self, topic: &Topic, msg: &BusMessage) {
+        if let Err(e) = self.inner.bus.publish(topic, msg).await {
             // The event is stored: subscribers catch up by sequence number.
             self.inner
                 .metrics
                 .bump(&self.inner.metrics.publish_errors, 1);
             warn!(topic = topic.key(), error = %e, "publish failed");
         }
-        self.dispatch_one(topic, msg);
     }
 
     /// `announced_at`: when the store already published it to the other nodes, in the same step
@@ -725,21 +730,18 @@ impl Hub {
         announced_at: Option<u64>,
     ) {
         let topic = Topic::Conversation(meta.id.clone());
-        match announced_at {
-            // The store published it to the other nodes in the same step.
-            Some(at) => self.dispatch_event(&topic, &meta.id, event, at),
-            None if self.inner.bus.single_node() => {
-                self.dispatch_event(&topic, &meta.id, event, crate::util::now_us());
-            }
-            None => {
-                let msg = BusMessage::Event {
-                    conversation_id: meta.id.clone(),
-                    event: event.clone(),
-                    published_us: crate::util::now_us(),
-                };
-                self.publish(&topic, msg).await;
-            }
+        let published_us = announced_at.unwrap_or_else(crate::util::now_us);
+        // Once announced, the store has published it to the other nodes in the same step; a
+        // single node has none to tell. Either way no copy of the event is made for the bus.
+        if announced_at.is_none() && !self.inner.bus.single_node() {
+            let msg = BusMessage::Event {
+                conversation_id: meta.id.clone(),
+                event: event.clone(),
+                published_us,
+            };
+            self.publish_to_others(&topic, &msg).await;
         }
+        self.dispatch_event(&topic, &meta.id, event, published_us);
         self.publish_summary(meta).await;
     }
 
