@@ -195,11 +195,12 @@ EOF
   fi
 }
 
-RELAY_ARGS=(
+# The traffic's shape, shared by relay and the floor.
+SHAPE=(
   --visitors "${VISITORS:-200}" --operators "${OPERATORS:-20}"
   --operator-ratio "${OP_RATIO:-0.2}" --warmup-secs "${WARMUP:-2}"
-  "${LG_SECRET[@]}"
 )
+RELAY_ARGS=("${SHAPE[@]}" "${LG_SECRET[@]}")
 [ "${NO_ONLINE:-0}" = 1 ] && RELAY_ARGS+=(--no-online)
 
 machine | tee "$OUT/report.md"
@@ -244,42 +245,36 @@ case "$scenario" in
     curl -s "http://127.0.0.1:$port/metrics" >"$OUT/metrics-hub.txt" || true
     ;;
 
-  floor)
-    # Same shape as `relay`: 200 visitors, 20 operators, answers to a fifth; one step per rate.
-    for rate in $(echo "${RATES:-1000,5000}" | tr , ' '); do
-      port=$(free_port)
-      "$BIN/relay-floor" --listen "127.0.0.1:$port" ${HUB_WORKERS:+--workers "$HUB_WORKERS"} \
-        >"$OUT/relay-floor.log" 2>&1 &
-      floor_pid=$!
-      PIDS+=($floor_pid)
-      wait_port 127.0.0.1 "$port"
-      "$BIN/loadgen" --url "ws://127.0.0.1:$port" --hub-pid "$floor_pid" floor \
-        --visitors "${VISITORS:-200}" --operators "${OPERATORS:-20}" \
-        --operator-ratio "${OP_RATIO:-0.2}" --warmup-secs "${WARMUP:-2}" \
-        --rate "$rate" --duration-secs "${DURATION:-10}" | tee -a "$OUT/report.md"
-      kill "$floor_pid"
-    done
-    ;;
-
-  floor3)
-    start_redis
+  floor | floor3)
+    # The relay's traffic (200 visitors, 20 operators, answers to a fifth), one step per rate,
+    # through one relay-floor, or three on a redis-server behind nginx (one worker each, like
+    # relay3's hubs).
+    node_args=(${HUB_WORKERS:+--workers "$HUB_WORKERS"})
+    nodes=1
+    if [ "$scenario" = floor3 ]; then
+      start_redis
+      node_args=(--workers "${HUB_WORKERS:-1}" --redis-url "redis://127.0.0.1:$rport/")
+      nodes=3
+    fi
     ports=()
     node_pids=()
-    for i in 1 2 3; do
+    for i in $(seq 1 "$nodes"); do
       p=$(free_port)
-      "$BIN/relay-floor" --listen "127.0.0.1:$p" --workers "${HUB_WORKERS:-1}" \
-        --redis-url "redis://127.0.0.1:$rport/" >"$OUT/relay-floor$i.log" 2>&1 &
+      "$BIN/relay-floor" --listen "127.0.0.1:$p" "${node_args[@]}" >"$OUT/relay-floor$i.log" 2>&1 &
       PIDS+=($!)
       node_pids+=(--hub-pid "$!")
       ports+=("$p")
       wait_port 127.0.0.1 "$p"
     done
-    others=(--pid "redis=$redis_pid")
-    start_nginx "${ports[@]}"
+    if [ "$scenario" = floor3 ]; then
+      others=(--pid "redis=$redis_pid")
+      start_nginx "${ports[@]}"
+    else
+      others=()
+      urls=(--url "ws://127.0.0.1:${ports[0]}")
+    fi
     for rate in $(echo "${RATES:-1000,5000}" | tr , ' '); do
-      "$BIN/loadgen" "${urls[@]}" "${node_pids[@]}" "${others[@]}" floor \
-        --visitors "${VISITORS:-200}" --operators "${OPERATORS:-20}" \
-        --operator-ratio "${OP_RATIO:-0.2}" --warmup-secs "${WARMUP:-2}" \
+      "$BIN/loadgen" "${urls[@]}" "${node_pids[@]}" "${others[@]}" floor "${SHAPE[@]}" \
         --rate "$rate" --duration-secs "${DURATION:-10}" | tee -a "$OUT/report.md"
     done
     ;;
