@@ -98,21 +98,13 @@ pub async fn build(
     };
     let (store, bus, inbox): (Arc<dyn Store>, Arc<dyn Bus>, _) = match &config.redis_url {
         Some(url) => {
-            let redis_err = |e: redis::RedisError| StartError::Redis(e.to_string());
-            let client = crate::bus::redis::client(url).map_err(redis_err)?;
-            let conn = redis::aio::ConnectionManager::new_with_config(
-                client,
-                crate::bus::redis::connection_config(),
-            )
-            .await
-            .map_err(redis_err)?;
-            let (bus, inbox) =
-                RedisBus::connect(url, config.redis_prefix.clone(), conn.clone(), INBOX)
-                    .await
-                    .map_err(|e| StartError::Redis(e.to_string()))?;
+            // The store runs on the bus's connection (`bus::redis` says why).
+            let (bus, inbox) = RedisBus::connect(url, config.redis_prefix.clone(), INBOX)
+                .await
+                .map_err(|crate::bus::BusError::Unavailable(e)| StartError::Redis(e))?;
             (
                 Arc::new(RedisStore::new(
-                    conn,
+                    bus.connection(),
                     config.redis_prefix.clone(),
                     config.redis_retention_secs,
                 )),

@@ -101,8 +101,11 @@ impl RedisServer {
         format!("redis://127.0.0.1:{}/", self.port)
     }
 
+    /// A connection speaking what the hub's does (RESP3, Nagle off), so that the store's tests
+    /// read replies as the hub reads them.
     pub async fn manager(&self) -> redis::aio::ConnectionManager {
-        let client = redis::Client::open(self.url()).expect("url");
+        let client =
+            crate::bus::redis::client(&crate::bus::redis::resp3_url(&self.url())).expect("url");
         redis::aio::ConnectionManager::new(client)
             .await
             .expect("connect")

@@ -1,10 +1,17 @@
 //! The Redis bus: fan-out across nodes through Redis pub/sub.
 //!
-//! Publishing uses the shared multiplexed connection. Subscriptions live on a second connection
-//! speaking RESP3, whose pushes arrive on a channel; redis-rs resubscribes it by itself after a
-//! reconnect. Pub/sub is at most once: whatever was published while that connection was down is
-//! lost, so on every disconnection the bus hands the node a [`BusMessage::Resync`], and the node
-//! tells each local client to catch up from the store by sequence number.
+//! A node has one Redis connection, speaking RESP3, shared by the store's commands, the bus's
+//! publications and its subscriptions, whose pushes arrive on a channel; redis-rs resubscribes it
+//! by itself after a reconnect. One connection, not a subscriber of its own: a node subscribes to
+//! the conversations its clients are in, so the append script's `PUBLISH` of a visitor's message
+//! comes back to the node that ran it. On the script's own connection Redis puts that push and
+//! the script's reply in one output buffer, written at once and read at once; on a second
+//! connection it cost Redis a write and the node a read and a wakeup per message, for a payload
+//! it drops (docs/benchmarks.md, finding 28).
+//!
+//! Pub/sub is at most once: whatever was published while the connection was down is lost, so on
+//! every disconnection the bus hands the node a [`BusMessage::Resync`], and the node tells each
+//! local client to catch up from the store by sequence number.
 //!
 //! A payload is the publishing node's origin tag ([`ORIGIN_LEN`] characters, random per node)
 //! followed by the [`BusMessage`]'s JSON. Redis sends a publication to every subscriber, its
@@ -28,8 +35,7 @@ use super::{Bus, BusError, BusMessage, Channel, Inbox, Topic};
 pub const ORIGIN_LEN: usize = 20;
 
 pub struct RedisBus {
-    publisher: ConnectionManager,
-    subscriber: ConnectionManager,
+    conn: ConnectionManager,
     prefix: String,
     sink: Arc<PushSink>,
 }
@@ -112,7 +118,7 @@ impl std::fmt::Debug for RedisBus {
 /// How the hub's Redis connections behave when Redis is away: fail a request within about a
 /// second (clients get `unavailable` and retry) rather than hold it through a long reconnect
 /// backoff; every new request tries to reconnect.
-pub fn connection_config() -> ConnectionManagerConfig {
+fn connection_config() -> ConnectionManagerConfig {
     ConnectionManagerConfig::new()
         .set_number_of_retries(1)
         .set_min_delay(Duration::from_millis(50))
@@ -134,28 +140,33 @@ pub fn client(url: &str) -> redis::RedisResult<redis::Client> {
     redis::Client::open(info)
 }
 
+/// `url` asking for RESP3 (unless it names a protocol): pushes share the connection with
+/// replies only in RESP3.
+pub fn resp3_url(url: &str) -> String {
+    if url.contains("protocol=") {
+        url.to_owned()
+    } else if url.contains('?') {
+        format!("{url}&protocol=resp3")
+    } else {
+        format!("{url}?protocol=resp3")
+    }
+}
+
 fn unavailable(e: redis::RedisError) -> BusError {
     BusError::Unavailable(e.to_string())
 }
 
 impl RedisBus {
     /// Connect to `url` (channels named `prefix` + topic key) and start delivering to the
-    /// returned inbox, which holds at most `capacity` messages.
+    /// returned inbox, which holds at most `capacity` messages. The node's store runs on the
+    /// same connection ([`RedisBus::connection`]).
     pub async fn connect(
         url: &str,
         prefix: impl Into<String>,
-        publisher: ConnectionManager,
         capacity: usize,
     ) -> Result<(Self, Inbox), BusError> {
         let prefix = prefix.into();
-        let url = if url.contains("protocol=") {
-            url.to_owned()
-        } else if url.contains('?') {
-            format!("{url}&protocol=resp3")
-        } else {
-            format!("{url}?protocol=resp3")
-        };
-        let client = client(&url).map_err(unavailable)?;
+        let client = client(&resp3_url(url)).map_err(unavailable)?;
         let (tx, inbox) = mpsc::channel(capacity);
         let origin = crate::util::random_id("");
         debug_assert_eq!(origin.len(), ORIGIN_LEN);
@@ -170,18 +181,16 @@ impl RedisBus {
         let config = connection_config()
             .set_push_sender(move |push: PushInfo| pushes.push(push))
             .set_automatic_resubscription();
-        let subscriber = ConnectionManager::new_with_config(client, config)
+        let conn = ConnectionManager::new_with_config(client, config)
             .await
             .map_err(unavailable)?;
-        Ok((
-            Self {
-                publisher,
-                subscriber,
-                prefix,
-                sink,
-            },
-            inbox,
-        ))
+        Ok((Self { conn, prefix, sink }, inbox))
+    }
+
+    /// The node's connection, for its store: a script's publication to this node then comes
+    /// back with the script's reply (module docs).
+    pub fn connection(&self) -> ConnectionManager {
+        self.conn.clone()
     }
 
     fn channel_name(&self, topic: &Topic) -> String {
@@ -223,7 +232,7 @@ impl Bus for RedisBus {
         let mut payload = self.sink.origin.clone().into_bytes();
         serde_json::to_writer(&mut payload, message)
             .map_err(|e| BusError::Unavailable(e.to_string()))?;
-        let mut conn = self.publisher.clone();
+        let mut conn = self.conn.clone();
         let _: i64 = conn
             .publish(self.channel_name(topic), payload)
             .await
@@ -239,25 +248,25 @@ impl Bus for RedisBus {
     }
 
     async fn subscribe(&self, topic: &Topic) -> Result<(), BusError> {
-        let mut conn = self.subscriber.clone();
+        let mut conn = self.conn.clone();
         conn.subscribe(self.channel_name(topic))
             .await
             .map_err(unavailable)
     }
 
     async fn unsubscribe(&self, topic: &Topic) -> Result<(), BusError> {
-        let mut conn = self.subscriber.clone();
+        let mut conn = self.conn.clone();
         conn.unsubscribe(self.channel_name(topic))
             .await
             .map_err(unavailable)
     }
 
-    /// A PING on the subscriber connection: after an outage, this request is what makes the
+    /// A PING on the node's connection: after an outage, this request is what makes the
     /// connection manager reconnect (and resubscribe). When it answers again after having
     /// failed, everything published meanwhile was missed: resync the node's clients. A resync
     /// owed after a full inbox goes out here too, once there is room.
     async fn heartbeat(&self) -> Result<(), BusError> {
-        let mut conn = self.subscriber.clone();
+        let mut conn = self.conn.clone();
         let pong: Result<String, _> = redis::cmd("PING").query_async(&mut conn).await;
         match pong {
             Ok(_) => {
@@ -299,7 +308,7 @@ mod tests {
     }
 
     async fn bus(server: &RedisServer, prefix: &str) -> (RedisBus, Inbox) {
-        RedisBus::connect(&server.url(), prefix, server.manager().await, 64)
+        RedisBus::connect(&server.url(), prefix, 64)
             .await
             .expect("connect")
     }
@@ -340,7 +349,7 @@ mod tests {
     async fn a_full_inbox_drops_and_owes_a_resync() {
         let server = RedisServer::start().await;
         let (a, _) = bus(&server, "t3:").await;
-        let (b, mut inbox_b) = RedisBus::connect(&server.url(), "t3:", server.manager().await, 2)
+        let (b, mut inbox_b) = RedisBus::connect(&server.url(), "t3:", 2)
             .await
             .expect("connect");
         let t = Topic::Conversation("c".into());

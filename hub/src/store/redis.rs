@@ -1088,6 +1088,78 @@ mod tests {
 
     crate::store::conformance_tests!(fresh().await);
 
+    /// As a node runs: its store on its bus's connection, subscribed to the conversation the
+    /// append script publishes to. Each reply is read past the node's own publication, which
+    /// Redis puts before it on that connection, and the bus drops that publication.
+    #[tokio::test]
+    async fn a_nodes_own_publication_shares_its_connection_with_the_reply_and_is_dropped() {
+        use crate::bus::redis::RedisBus;
+        use crate::bus::{Bus, BusMessage, Topic};
+        let server = RedisServer::start().await;
+        let node = || async {
+            RedisBus::connect(&server.url(), "o:", 8)
+                .await
+                .expect("bus")
+        };
+        let (bus, mut own_inbox) = node().await;
+        let (other, mut inbox) = node().await;
+        // One connection per node: two nodes and the one asking.
+        let mut admin = server.manager().await;
+        let clients: String = redis::cmd("CLIENT")
+            .arg("LIST")
+            .query_async(&mut admin)
+            .await
+            .expect("client list");
+        assert_eq!(clients.lines().count(), 3, "{clients}");
+
+        let store = RedisStore::new(bus.connection(), "o:", RETENTION);
+        store
+            .create(NewConversation {
+                id: "c".into(),
+                workspace_id: "ws".into(),
+                visitor_label: "V".into(),
+                at: 1,
+            })
+            .await
+            .expect("create");
+        let topic = Topic::Conversation("c".into());
+        bus.subscribe(&topic).await.expect("subscribe");
+        other.subscribe(&topic).await.expect("subscribe");
+        let channel = bus.channel(&topic).expect("redis channel");
+        let (head, tail) = BusMessage::event_envelope(channel.origin, "c", 7);
+        let announce = Announce {
+            channel: channel.name,
+            head,
+            tail,
+        };
+        for n in 0..3u64 {
+            let draft = Draft::Message {
+                author: protocol::Author::Visitor,
+                text: format!("m{n}"),
+                client_id: Some(format!("c{n}")),
+            };
+            let (appended, announced) = store
+                .append_announced("c", draft, Fence::Visitor, 2 + n, &announce)
+                .await
+                .expect("append");
+            assert!(announced);
+            assert_eq!(appended.event.seq, n + 1);
+            let event = BusMessage::Event {
+                conversation_id: "c".into(),
+                event: appended.event,
+                published_us: 7,
+            };
+            assert_eq!(inbox.recv().await, Some((topic.clone(), event)));
+        }
+        // The other node's publication is the first thing in this node's inbox: its own three
+        // were dropped.
+        let marker = BusMessage::TeamChanged {
+            workspace_id: "ws".into(),
+        };
+        other.publish(&topic, &marker).await.expect("publish");
+        assert_eq!(own_inbox.recv().await, Some((topic, marker)));
+    }
+
     #[tokio::test]
     async fn an_appended_message_is_one_round_trip() {
         let server = RedisServer::start().await;
@@ -1134,7 +1206,7 @@ mod tests {
 
         // And with the publication to the other nodes folded in: still one trip.
         let node = |_| async {
-            crate::bus::redis::RedisBus::connect(&server.url(), "b:", server.manager().await, 8)
+            crate::bus::redis::RedisBus::connect(&server.url(), "b:", 8)
                 .await
                 .expect("bus")
         };
