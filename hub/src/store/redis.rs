@@ -120,9 +120,38 @@ fn json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
     serde_json::to_string(value).map_err(|e| StoreError::Unavailable(e.to_string()))
 }
 
-/// What every script returns: status, event JSON, the meta fields packed (see [`unpack`]), and
-/// an extra value.
-type ScriptReply = (String, String, String, String);
+/// What every script returns (`result` in common.lua): status, event JSON, the meta fields packed
+/// (see [`unpack`]) and an extra value, in one string, [`REPLY_SEPARATOR`] between them. One bulk
+/// string, not an array of four: redis-rs's reply parser costs about as much per value as for
+/// the bytes of a whole message (docs/benchmarks.md, finding 29).
+struct ScriptReply(String);
+
+/// Between the parts of a script's reply: like [`META_SEPARATOR`], a control character none of
+/// them can hold.
+const REPLY_SEPARATOR: char = '\u{1e}';
+
+impl ScriptReply {
+    /// A script's reply, checked: `NotFound` for a missing conversation (the script's whole
+    /// reply then), an error unless it has its four parts.
+    fn new(text: String) -> Result<Self, StoreError> {
+        if text == "not_found" {
+            return Err(StoreError::NotFound);
+        }
+        if text.matches(REPLY_SEPARATOR).count() != 3 {
+            return Err(StoreError::Unavailable(format!(
+                "malformed script reply of {} bytes",
+                text.len()
+            )));
+        }
+        Ok(Self(text))
+    }
+
+    /// Status, event JSON, packed meta, extra.
+    fn parts(&self) -> [&str; 4] {
+        let mut parts = self.0.splitn(4, REPLY_SEPARATOR);
+        std::array::from_fn(|_| parts.next().unwrap_or_default())
+    }
+}
 
 /// Between the packed meta values of a script's reply: a control character, which none of them
 /// can hold (ids and labels are the hub's own, the rest numbers or JSON, which escapes it).
@@ -216,7 +245,7 @@ impl RedisStore {
             .arg(&keys[..])
             .arg(args);
         let mut conn = self.conn.clone();
-        let reply: ScriptReply = match cmd.query_async(&mut conn).await {
+        let reply: String = match cmd.query_async(&mut conn).await {
             Err(e) if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) => {
                 script.load_async(&mut conn).await.map_err(unavailable)?;
                 cmd.query_async(&mut conn).await
@@ -224,10 +253,7 @@ impl RedisStore {
             other => other,
         }
         .map_err(unavailable)?;
-        if reply.0 == "not_found" {
-            return Err(StoreError::NotFound);
-        }
-        Ok(reply)
+        ScriptReply::new(reply)
     }
 
     /// Append (see `lua/append.lua`), publishing the event in the same step when `announce`.
@@ -271,7 +297,7 @@ impl RedisStore {
         };
         let body = json(&kind)?;
         let at_text = at.to_string();
-        let (status, event, meta, extra) = self
+        let reply = self
             .run(
                 &self.append,
                 id,
@@ -289,7 +315,8 @@ impl RedisStore {
                 ],
             )
             .await?;
-        if let Some(e) = control_error(&status, &extra) {
+        let [status, event, meta, extra] = reply.parts();
+        if let Some(e) = control_error(status, extra) {
             return Err(e);
         }
         let meta = self.meta(id, meta)?;
@@ -297,7 +324,7 @@ impl RedisStore {
         // A new event is the one just serialized, under the seq the meta now ends at: not
         // parsed back. A duplicate is the first one's, as stored.
         let event = if duplicate {
-            Self::event(&event)?
+            Self::event(event)?
         } else {
             ConversationEvent {
                 seq: meta.last_seq,
@@ -316,8 +343,8 @@ impl RedisStore {
     }
 
     /// A script's packed meta.
-    fn meta(&self, id: &str, packed: String) -> Result<ConversationMeta, StoreError> {
-        parse_meta(id, &unpack(&packed))
+    fn meta(&self, id: &str, packed: &str) -> Result<ConversationMeta, StoreError> {
+        parse_meta(id, &unpack(packed))
     }
 
     fn event(json: &str) -> Result<ConversationEvent, StoreError> {
@@ -490,17 +517,18 @@ impl Store for RedisStore {
     ) -> Result<ControlChange, StoreError> {
         let op = json(operator)?;
         let at = at.to_string();
-        let (status, event, meta, extra) = self
+        let reply = self
             .run(&self.takeover, id, &[&operator.id, &op, &at])
             .await?;
-        if let Some(e) = control_error(&status, &extra) {
+        let [status, event, meta, extra] = reply.parts();
+        if let Some(e) = control_error(status, extra) {
             return Err(e);
         }
         Ok(ControlChange {
             event: if event.is_empty() {
                 None
             } else {
-                Some(Self::event(&event)?)
+                Some(Self::event(event)?)
             },
             meta: self.meta(id, meta)?,
         })
@@ -520,18 +548,19 @@ impl Store for RedisStore {
         };
         let force = if force { "1" } else { "0" };
         let at = at.to_string();
-        let (status, event, meta, extra) = self
+        let reply = self
             .run(
                 &self.release,
                 id,
                 &[&actor.operator.id, may_force, force, &at],
             )
             .await?;
-        if let Some(e) = control_error(&status, &extra) {
+        let [status, event, meta, extra] = reply.parts();
+        if let Some(e) = control_error(status, extra) {
             return Err(e);
         }
         Ok(ControlChange {
-            event: Some(Self::event(&event)?),
+            event: Some(Self::event(event)?),
             meta: self.meta(id, meta)?,
         })
     }
@@ -595,7 +624,8 @@ impl Store for RedisStore {
         at: Millis,
     ) -> Result<ConversationMeta, StoreError> {
         let (delta, at) = (delta.to_string(), at.to_string());
-        let (_, _, meta, _) = self.run(&self.presence, id, &[&delta, &at]).await?;
+        let reply = self.run(&self.presence, id, &[&delta, &at]).await?;
+        let [_, _, meta, _] = reply.parts();
         self.meta(id, meta)
     }
 
@@ -679,22 +709,23 @@ impl Store for RedisStore {
             .and_then(|v| v.as_str().map(str::to_owned))
             .unwrap_or_default();
         let (epoch, at) = (epoch.to_string(), at.to_string());
-        let (_, event, meta, _) = self
+        let reply = self
             .run(&self.auto_release, id, &[holder_id, &epoch, &reason, &at])
             .await?;
+        let [_, event, meta, _] = reply.parts();
         Ok(ControlChange {
             event: if event.is_empty() {
                 None
             } else {
-                Some(Self::event(&event)?)
+                Some(Self::event(event)?)
             },
             meta: self.meta(id, meta)?,
         })
     }
 
     async fn mark_warned(&self, id: &str, epoch: u64) -> Result<bool, StoreError> {
-        let (status, ..) = self.run(&self.warned, id, &[&epoch.to_string()]).await?;
-        Ok(status == "ok")
+        let reply = self.run(&self.warned, id, &[&epoch.to_string()]).await?;
+        Ok(reply.parts()[0] == "ok")
     }
 
     async fn visitors_seen(&self, ids: &[String], at: Millis) -> Result<(), StoreError> {
@@ -889,8 +920,9 @@ impl Store for RedisStore {
                 .run(&self.expire_human, id, &[&cutoff, &at, &wait_key])
                 .await
             {
-                Ok((status, event, meta, _)) if status == "ok" => {
-                    out.push((self.meta(id, meta)?, Self::event(&event)?));
+                Ok(reply) if reply.parts()[0] == "ok" => {
+                    let [_, event, meta, _] = reply.parts();
+                    out.push((self.meta(id, meta)?, Self::event(event)?));
                 }
                 Ok(_) | Err(StoreError::NotFound) => {}
                 Err(e) => return Err(e),
@@ -1000,6 +1032,24 @@ mod tests {
     }
 
     const RETENTION: u64 = 3600;
+
+    #[test]
+    fn a_script_reply_is_four_parts_or_an_error() {
+        let reply = |parts: &[&str]| ScriptReply::new(parts.join(&REPLY_SEPARATOR.to_string()));
+        let ok = reply(&["ok", "", "c1\u{1f}ws", ""]).expect("four parts");
+        assert_eq!(ok.parts(), ["ok", "", "c1\u{1f}ws", ""]);
+        assert!(matches!(reply(&["not_found"]), Err(StoreError::NotFound)));
+        // Three parts or five: an error, never parts shifted into the wrong place.
+        for bad in [&["ok", "", ""][..], &["ok", "", "", "", ""], &["ok"]] {
+            assert!(
+                matches!(reply(bad), Err(StoreError::Unavailable(_))),
+                "{bad:?}"
+            );
+        }
+        // The event and the holder are JSON, which escapes the separator.
+        let json = serde_json::to_string(&format!("a{REPLY_SEPARATOR}b")).expect("json");
+        assert!(!json.contains(REPLY_SEPARATOR), "{json}");
+    }
 
     #[test]
     fn packed_meta_unpacks_by_position_and_no_json_value_holds_the_separator() {

@@ -14,7 +14,7 @@ local holder, epoch, ws, seq = state[__AT_holder_id__], state[__AT_epoch__],
   state[__AT_ws__], state[__AT_seq__]
 local kept_at, listed_at, marked = state[__META_N__ + 1], state[__META_N__ + 2], state[__META_N__ + 3]
 -- Every conversation has its workspace (set at creation): none means no conversation.
-if not ws then return {'not_found', '', '', ''} end
+if not ws then return 'not_found' end
 local kind, arg = ARGV[1], ARGV[2]
 if kind == 'ai' then
   if holder ~= '' or epoch ~= arg then return result('stale_epoch', nil, nil, state) end

@@ -4,7 +4,7 @@
 -- took over, or it was already expired) just leaves the wait set.
 if not exists() then
   redis.call('ZREM', ARGV[3], meta)
-  return {'not_found', '', '', ''}
+  return 'not_found'
 end
 local requested = tonumber(redis.call('HGET', meta, 'human_at') or '0')
 if redis.call('HGET', meta, 'needs_human') ~= '1' or redis.call('HGET', meta, 'holder_id') ~= '' then

@@ -1,6 +1,6 @@
 -- KEYS: meta, workspace key prefix, global active zset (see common.lua)
 -- ARGV: delta, at
-if not exists() then return {'not_found', '', '', ''} end
+if not exists() then return 'not_found' end
 local n = redis.call('HINCRBY', meta, 'vconn', ARGV[1])
 if n < 0 then redis.call('HSET', meta, 'vconn', 0) end
 if tonumber(ARGV[1]) > 0 then

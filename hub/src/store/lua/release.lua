@@ -1,6 +1,6 @@
 -- KEYS: meta, workspace key prefix, global active zset (see common.lua)
 -- ARGV: actor id, "1" if the actor may force-release, "1" if force was asked, at
-if not exists() then return {'not_found', '', '', ''} end
+if not exists() then return 'not_found' end
 local holder = redis.call('HGET', meta, 'holder_id')
 if holder == '' then return result('not_controlled') end
 local reason, by = 'ended', ''

@@ -1,6 +1,6 @@
 -- KEYS: meta, workspace key prefix, global active zset (see common.lua)
 -- ARGV: operator id, operator JSON, at
-if not exists() then return {'not_found', '', '', ''} end
+if not exists() then return 'not_found' end
 local holder = redis.call('HGET', meta, 'holder_id')
 if holder == ARGV[1] then return result('unchanged') end
 if holder ~= '' then return result('already_controlled', nil, redis.call('HGET', meta, 'holder')) end
