@@ -27,7 +27,8 @@
 # demo-pro), HUB_WORKERS (worker threads per hub; relay3's default is 1, the others' one per core), NO_ONLINE=1 (operators do not
 # subscribe to the Online list), MONITOR=1 (relay3: a 2 s Redis MONITOR sample at each window's
 # start; slows Redis), PERF=1 (record the first hub with `perf record -g` during the run; report in
-# $OUT/perf.txt).
+# $OUT/perf.txt), SYSCALLS=1 (relay3: system calls and context switches of Redis, the hubs and
+# nginx over each window, per persisted event, counted by `perf stat`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -294,23 +295,33 @@ case "$scenario" in
       --workers "${HUB_WORKERS:-1}")
     urls=()
     hub_pids=()
+    hub_list=""
     ports=()
     for i in 1 2 3; do
       p=$(free_port)
       start_hub "hub$i" "$p" "${hub_args[@]}"
       hub_pids+=(--hub-pid "${PIDS[-1]}")
+      hub_list+="${hub_list:+,}${PIDS[-1]}"
       ports+=("$p")
     done
     perf_start "${PIDS[1]}"
     others=(--pid "redis=$redis_pid")
     start_nginx "${ports[@]}"
+    nginx_pid=${PIDS[-1]}
     # At each window's start and end: Redis command counters. With MONITOR=1, also a 2 s MONITOR
     # sample at the start, which tells commands sent by clients from those run inside scripts;
     # off by default: MONITOR slows Redis down a lot (it formats every command, script-internal
     # ones too, for the monitoring client), and the window's latencies with it.
     monitor=""
     [ "${MONITOR:-0}" = 1 ] && monitor="if [ \"\$1\" = start ]; then timeout 2 $REDIS MONITOR > $OUT/monitor-\$2.txt 2>/dev/null & fi;"
-    hook="f() { $REDIS INFO commandstats latencystats > $OUT/cmdstats-\$1-\$2.txt; $monitor }; f"
+    # SYSCALLS=1: perf stat on each group's tracepoints from the window's start to its end (SIGINT
+    # makes it write its counts); exact counts, at a small cost to the processes watched.
+    syscalls=""
+    if [ "${SYSCALLS:-0}" = 1 ]; then
+      need_pkg perf linux-perf
+      syscalls="for w in redis:$redis_pid hubs:$hub_list nginx:$nginx_pid; do if [ \"\$1\" = start ]; then perf stat -x, -e raw_syscalls:sys_enter,context-switches -p \${w#*:} -o $OUT/syscalls-\${w%%:*}-\$2.txt >/dev/null 2>&1 & echo \$! >> $OUT/perf-stat-\$2.pids; fi; done; if [ \"\$1\" = end ]; then kill -INT \$(cat $OUT/perf-stat-\$2.pids); fi;"
+    fi
+    hook="f() { $REDIS INFO commandstats latencystats > $OUT/cmdstats-\$1-\$2.txt; $monitor $syscalls }; f"
     "$BIN/loadgen" "${urls[@]}" "${hub_pids[@]}" "${others[@]}" "${WS_ARGS[@]}" --hook "$hook" \
       relay "${RELAY_ARGS[@]}" "${steps[@]}" | tee -a "$OUT/report.md"
     perf_stop
@@ -364,6 +375,30 @@ for start in sorted(glob.glob(f"{out}/cmdstats-start-*.txt")):
     (c0, u0), (c1, u1) = usec(start), usec(end)
     pct = next((l.split(":", 1)[1].strip() for l in open(end) if l.startswith("latency_percentiles_usec_evalsha:")), "–")
     print(f"| {step} | {(u1 - u0) / max(c1 - c0, 1):.1f} | {pct} |")
+# SYSCALLS=1: perf stat's counts over each window, per persisted event.
+rows = []
+for start in sorted(glob.glob(f"{out}/cmdstats-start-*.txt")):
+    step = start.rsplit("-", 1)[1].split(".")[0]
+    end = f"{out}/cmdstats-end-{step}.txt"
+    if not os.path.exists(end):
+        continue
+    a, b = stats(start), stats(end)
+    ev = max(b.get("xadd", 0) - a.get("xadd", 0), 1)
+    for group in ("redis", "hubs", "nginx"):
+        path = f"{out}/syscalls-{group}-{step}.txt"
+        if not os.path.exists(path):
+            continue
+        counts = {}
+        for line in open(path):
+            f = line.strip().split(",")
+            if len(f) > 2 and f[0].isdigit():
+                counts[f[2]] = int(f[0])
+        rows.append(f"| {step} | {group} | {counts.get('raw_syscalls:sys_enter', 0) / ev:.2f} | {counts.get('context-switches', 0) / ev:.2f} |")
+if rows:
+    print("\nSystem calls and context switches over each window, per persisted event (SYSCALLS=1):\n")
+    print("| step | processes | system calls | context switches |")
+    print("| --- | --- | --- | --- |")
+    print("\n".join(rows))
 print("\nMONITOR sample (2 s at each window's start): commands per persisted event\n")
 print("| step | persisted events (XADD in scripts) | client round trips per event | by command | inside scripts per event |")
 print("| --- | --- | --- | --- | --- |")
