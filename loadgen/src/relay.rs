@@ -750,13 +750,18 @@ async fn visitor(
                 let counted = t >= plan.window;
                 let sent_ns = ctx.ns(Instant::now());
                 let text = wire::message_text('v', c, n, plan.step, counted, sent_ns, &ctx.pad);
-                let frame = json!({"type": "message", "client_id": format!("v{c}-{n}"), "text": text});
+                // The protocol's own frame: `type` first, as the widget writes it (`json!` sorts
+                // the keys, which the hub reads on a slower path).
+                let frame = wire::frame(&protocol::WidgetFrame::Message {
+                    client_id: format!("v{c}-{n}"),
+                    text,
+                });
                 pending.insert(n, (sent_ns, plan.step, counted));
                 ctx.all_sent.fetch_add(1, Ordering::Relaxed);
                 if counted {
                     ctx.count_sent(plan.step, t, sent_ns, true);
                 }
-                if let Err(e) = ws.send(Message::text(frame.to_string())).await {
+                if let Err(e) = ws.send(Message::text(frame)).await {
                     ctx.error(Some(plan.step), format!("visitor send: {e}"));
                     lost = true;
                     break;
@@ -863,13 +868,17 @@ async fn operator(
                 let counted = t >= plan.window;
                 let sent_ns = ctx.ns(Instant::now());
                 let text = wire::message_text('o', *c, *n, plan.step, counted, sent_ns, &ctx.pad);
-                let frame = json!({"type": "message", "conversation_id": id, "client_id": format!("o{c}-{n}"), "text": text});
+                let frame = wire::frame(&protocol::OperatorFrame::Message {
+                    conversation_id: id.clone(),
+                    client_id: format!("o{c}-{n}"),
+                    text,
+                });
                 pending.entry(*c).or_default().insert(*n, (sent_ns, plan.step, counted));
                 ctx.all_sent.fetch_add(1, Ordering::Relaxed);
                 if counted {
                     ctx.count_sent(plan.step, t, sent_ns, false);
                 }
-                if let Err(e) = ws.send(Message::text(frame.to_string())).await {
+                if let Err(e) = ws.send(Message::text(frame)).await {
                     ctx.error(Some(plan.step), format!("operator send: {e}"));
                     lost = true;
                     break;

@@ -97,6 +97,11 @@ pub async fn next_text(ws: &mut Ws) -> anyhow::Result<String> {
     }
 }
 
+/// A protocol frame's JSON, as the clients write it (serde writes an enum's `type` first).
+pub fn frame(frame: &impl serde::Serialize) -> String {
+    serde_json::to_string(frame).unwrap_or_default()
+}
+
 pub async fn send(ws: &mut Ws, v: serde_json::Value) -> anyhow::Result<()> {
     ws.send(Message::text(v.to_string())).await?;
     Ok(())

@@ -80,7 +80,63 @@ pub fn operator_frame(text: &str, limits: &Limits) -> Result<OperatorFrame, Deco
     Ok(frame)
 }
 
-fn decode<T: DeserializeOwned>(
+/// What a `message` frame written as the widget and the dashboard write it
+/// (`{"type":"message",` first) reads as, straight from the JSON. serde reads an internally
+/// tagged enum by first buffering every field of the object into an intermediate tree, a copy
+/// of every message's text; this reads the same fields directly. Whatever it does not read
+/// (other spellings, a second `type`, a missing or mistyped field) goes the enum's way, so the
+/// result, or the error, is the enum's in every case (a property test compares them).
+trait MessageFastPath: Sized {
+    fn message(text: &str) -> Option<Self>;
+}
+
+const MESSAGE_PREFIX: &str = r#"{"type":"message","#;
+
+impl MessageFastPath for WidgetFrame {
+    fn message(text: &str) -> Option<Self> {
+        #[derive(Deserialize)]
+        struct Fields {
+            // The tag, already checked by the prefix; a field, so that a second one is a
+            // duplicate-field error (and falls back) instead of a silent overwrite.
+            #[serde(rename = "type")]
+            _tag: serde::de::IgnoredAny,
+            client_id: String,
+            text: String,
+        }
+        if !text.starts_with(MESSAGE_PREFIX) {
+            return None;
+        }
+        let f: Fields = serde_json::from_str(text).ok()?;
+        Some(WidgetFrame::Message {
+            client_id: f.client_id,
+            text: f.text,
+        })
+    }
+}
+
+impl MessageFastPath for OperatorFrame {
+    fn message(text: &str) -> Option<Self> {
+        #[derive(Deserialize)]
+        struct Fields {
+            #[serde(rename = "type")]
+            _tag: serde::de::IgnoredAny,
+            conversation_id: String,
+            client_id: String,
+            text: String,
+        }
+        if !text.starts_with(MESSAGE_PREFIX) {
+            return None;
+        }
+        let f: Fields = serde_json::from_str(text).ok()?;
+        Some(OperatorFrame::Message {
+            conversation_id: f.conversation_id,
+            client_id: f.client_id,
+            text: f.text,
+        })
+    }
+}
+
+fn decode<T: DeserializeOwned + MessageFastPath>(
     text: &str,
     limits: &Limits,
     own_types: &[&str],
@@ -95,6 +151,9 @@ fn decode<T: DeserializeOwned>(
                 limits.max_frame_bytes
             ),
         ));
+    }
+    if let Some(frame) = T::message(text) {
+        return Ok(frame);
     }
     match serde_json::from_str::<T>(text) {
         Ok(frame) => Ok(frame),

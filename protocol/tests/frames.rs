@@ -450,8 +450,56 @@ fn json_fragment() -> impl Strategy<Value = String> {
     proptest::collection::vec(atoms, 0..24).prop_map(|v| v.concat())
 }
 
+/// A `message` frame's fields in any order and spelling: the decoder's fast path for frames
+/// that start `{"type":"message",` must read exactly what serde's enum reads.
+fn message_frame() -> impl Strategy<Value = String> {
+    let value = prop_oneof![
+        "\"[a-z0-9 ]{0,12}\"".prop_map(|s| s),
+        Just(r#""é \"q\" \\ \u00e9 \ud83d\ude00""#.to_string()),
+        Just(r#""\u0000""#.to_string()),
+        Just("\"   \"".to_string()),
+        Just("7".to_string()),
+        Just("null".to_string()),
+        Just("{\"type\":\"hello\"}".to_string()),
+    ];
+    let key = prop_oneof![
+        Just("\"client_id\"".to_string()),
+        Just("\"text\"".to_string()),
+        Just("\"conversation_id\"".to_string()),
+        Just("\"type\"".to_string()),
+        Just("\"te\\u0078t\"".to_string()),
+        Just("\"other\"".to_string()),
+    ];
+    let field = (key, value).prop_map(|(k, v)| format!("{k}:{v}"));
+    (proptest::collection::vec(field, 0..6), any::<bool>()).prop_map(|(fields, space)| {
+        let sep = if space { ", " } else { "," };
+        format!("{{\"type\":\"message\",{}}}", fields.join(sep))
+    })
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn a_message_frame_decodes_as_serde_reads_it(text in message_frame()) {
+        let limits = Limits::default();
+        let content = |e: &decode::DecodeError| matches!(
+            e.code,
+            ErrorCode::InvalidClientId | ErrorCode::EmptyMessage | ErrorCode::MessageTooLong
+        );
+        match (decode::widget_frame(&text, &limits), serde_json::from_str::<WidgetFrame>(&text)) {
+            (Ok(got), Ok(want)) => prop_assert_eq!(got, want),
+            (Err(e), Ok(_)) => prop_assert!(content(&e), "{text}: {e:?}"),
+            (Ok(got), Err(e)) => prop_assert!(false, "{text}: accepted {got:?}, serde: {e}"),
+            (Err(_), Err(_)) => {}
+        }
+        match (decode::operator_frame(&text, &limits), serde_json::from_str::<OperatorFrame>(&text)) {
+            (Ok(got), Ok(want)) => prop_assert_eq!(got, want),
+            (Err(e), Ok(_)) => prop_assert!(content(&e), "{text}: {e:?}"),
+            (Ok(got), Err(e)) => prop_assert!(false, "{text}: accepted {got:?}, serde: {e}"),
+            (Err(_), Err(_)) => {}
+        }
+    }
 
     #[test]
     fn decoding_arbitrary_bytes_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {

@@ -8,7 +8,7 @@
 pub mod operator;
 pub mod widget;
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use protocol::{CloseCode, ErrorCode, ErrorFrame, Seq, ServerFrame};
@@ -208,8 +208,10 @@ pub struct Conn<S> {
     pub sink: S,
     pub kind: ConnKind,
     pub rx: ConnRx,
-    /// Last sequence number sent, per open conversation.
-    pub cursors: HashMap<String, Seq>,
+    /// Last sequence number sent, per open conversation. FxHash, as in the registry: every
+    /// delivered event looks its conversation up here, and the keys are ids of conversations
+    /// the client was allowed to open, not strings it chose.
+    pub cursors: FxHashMap<String, Seq>,
     /// The workspace whose Online list this connection follows, if any.
     pub online: Option<String>,
     /// The workspace whose team (presence, audit) this connection follows, if any.
@@ -245,7 +247,7 @@ where
             sink,
             kind,
             rx,
-            cursors: HashMap::new(),
+            cursors: FxHashMap::default(),
             online: None,
             team: None,
             batching: false,
