@@ -115,7 +115,7 @@ impl std::fmt::Debug for RedisBus {
     }
 }
 
-/// How the hub's Redis connections behave when Redis is away: fail a request within about a
+/// How the hub's Redis connection behaves when Redis is away: fail a request within about a
 /// second (clients get `unavailable` and retry) rather than hold it through a long reconnect
 /// backoff; every new request tries to reconnect.
 fn connection_config() -> ConnectionManagerConfig {
