@@ -342,15 +342,18 @@ def stats(path):
         if m:
             d[m.group(1)] = int(m.group(2))
     return d
+def windows():
+    """Each measured window with both its counter files: (step, start file, end file)."""
+    for start in sorted(glob.glob(f"{out}/cmdstats-start-*.txt")):
+        step = start.rsplit("-", 1)[1].split(".")[0]
+        end = f"{out}/cmdstats-end-{step}.txt"
+        if os.path.exists(end):
+            yield step, start, end
 print("\nRedis, per persisted event (INFO commandstats over each measured window):\n")
 print("| step | persisted events (Δxadd) | evalsha | publish | other top-level | all commands incl. inside scripts |")
 print("| --- | --- | --- | --- | --- | --- |")
 script_cmds = {"hget", "hmget", "hset", "xrange", "exists", "expire", "hgetall", "hincrby", "srem", "xadd", "zadd"}
-for start in sorted(glob.glob(f"{out}/cmdstats-start-*.txt")):
-    step = start.rsplit("-", 1)[1].split(".")[0]
-    end = f"{out}/cmdstats-end-{step}.txt"
-    if not os.path.exists(end):
-        continue
+for step, start, end in windows():
     a, b = stats(start), stats(end)
     delta = {k: b.get(k, 0) - a.get(k, 0) for k in b}
     ev = max(delta.get("xadd", 0), 1)
@@ -367,21 +370,13 @@ def usec(path):
         if m:
             return int(m.group(1)), int(m.group(2))
     return 0, 0
-for start in sorted(glob.glob(f"{out}/cmdstats-start-*.txt")):
-    step = start.rsplit("-", 1)[1].split(".")[0]
-    end = f"{out}/cmdstats-end-{step}.txt"
-    if not os.path.exists(end):
-        continue
+for step, start, end in windows():
     (c0, u0), (c1, u1) = usec(start), usec(end)
     pct = next((l.split(":", 1)[1].strip() for l in open(end) if l.startswith("latency_percentiles_usec_evalsha:")), "–")
     print(f"| {step} | {(u1 - u0) / max(c1 - c0, 1):.1f} | {pct} |")
 # SYSCALLS=1: perf stat's counts over each window, per persisted event.
 rows = []
-for start in sorted(glob.glob(f"{out}/cmdstats-start-*.txt")):
-    step = start.rsplit("-", 1)[1].split(".")[0]
-    end = f"{out}/cmdstats-end-{step}.txt"
-    if not os.path.exists(end):
-        continue
+for step, start, end in windows():
     a, b = stats(start), stats(end)
     ev = max(b.get("xadd", 0) - a.get("xadd", 0), 1)
     for group in ("redis", "hubs", "nginx"):

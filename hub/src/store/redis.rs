@@ -122,8 +122,8 @@ fn json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
 
 /// What every script returns (`result` in common.lua): status, event JSON, the meta fields packed
 /// (see [`unpack`]) and an extra value, in one string, [`REPLY_SEPARATOR`] between them. One bulk
-/// string, not an array of four: redis-rs's reply parser costs about as much per value as for
-/// the bytes of a whole message (docs/benchmarks.md, finding 29).
+/// string, not an array of four: redis-rs's reply parser costs about 1,400 instructions per
+/// value, whatever its length (docs/benchmarks.md, finding 29).
 struct ScriptReply(String);
 
 /// Between the parts of a script's reply: like [`META_SEPARATOR`], a control character none of
@@ -1033,6 +1033,19 @@ mod tests {
 
     const RETENTION: u64 = 3600;
 
+    /// Conversation `c` of workspace `ws`, created at 1.
+    async fn create_c(store: &(impl Store + ?Sized)) {
+        store
+            .create(NewConversation {
+                id: "c".into(),
+                workspace_id: "ws".into(),
+                visitor_label: "V".into(),
+                at: 1,
+            })
+            .await
+            .expect("create");
+    }
+
     #[test]
     fn a_script_reply_is_four_parts_or_an_error() {
         let reply = |parts: &[&str]| ScriptReply::new(parts.join(&REPLY_SEPARATOR.to_string()));
@@ -1068,15 +1081,7 @@ mod tests {
         let server = RedisServer::start().await;
         let conn = server.manager().await;
         let store = RedisStore::new(conn.clone(), "keep:", RETENTION);
-        store
-            .create(NewConversation {
-                id: "c".into(),
-                workspace_id: "ws".into(),
-                visitor_label: "V".into(),
-                at: 1,
-            })
-            .await
-            .expect("create");
+        create_c(&store).await;
         let say = |n: u32| Draft::Message {
             author: protocol::Author::Visitor,
             text: format!("hi {n}"),
@@ -1163,15 +1168,7 @@ mod tests {
         assert_eq!(clients.lines().count(), 3, "{clients}");
 
         let store = RedisStore::new(bus.connection(), "o:", RETENTION);
-        store
-            .create(NewConversation {
-                id: "c".into(),
-                workspace_id: "ws".into(),
-                visitor_label: "V".into(),
-                at: 1,
-            })
-            .await
-            .expect("create");
+        create_c(&store).await;
         let topic = Topic::Conversation("c".into());
         bus.subscribe(&topic).await.expect("subscribe");
         other.subscribe(&topic).await.expect("subscribe");
@@ -1214,15 +1211,7 @@ mod tests {
     async fn an_appended_message_is_one_round_trip() {
         let server = RedisServer::start().await;
         let store = store(&server).await;
-        store
-            .create(NewConversation {
-                id: "c".into(),
-                workspace_id: "ws".into(),
-                visitor_label: "V".into(),
-                at: 1,
-            })
-            .await
-            .expect("create");
+        create_c(&store).await;
         let msg = |cid: &str| Draft::Message {
             author: protocol::Author::Visitor,
             text: "hi".into(),
