@@ -1034,7 +1034,7 @@ mod tests {
     const RETENTION: u64 = 3600;
 
     /// Conversation `c` of workspace `ws`, created at 1.
-    async fn create_c(store: &(impl Store + ?Sized)) {
+    async fn create_c(store: &dyn Store) {
         store
             .create(NewConversation {
                 id: "c".into(),
