@@ -1033,6 +1033,22 @@ mod tests {
 
     const RETENTION: u64 = 3600;
 
+    /// How a node publishes conversation `c`'s new events on `topic` in the append script.
+    fn announce(
+        bus: &crate::bus::redis::RedisBus,
+        topic: &crate::bus::Topic,
+        published_us: u64,
+    ) -> Announce {
+        use crate::bus::{Bus, BusMessage};
+        let channel = bus.channel(topic).expect("redis channel");
+        let (head, tail) = BusMessage::event_envelope(channel.origin, "c", published_us);
+        Announce {
+            channel: channel.name,
+            head,
+            tail,
+        }
+    }
+
     /// Conversation `c` of workspace `ws`, created at 1.
     async fn create_c(store: &dyn Store) {
         store
@@ -1172,13 +1188,7 @@ mod tests {
         let topic = Topic::Conversation("c".into());
         bus.subscribe(&topic).await.expect("subscribe");
         other.subscribe(&topic).await.expect("subscribe");
-        let channel = bus.channel(&topic).expect("redis channel");
-        let (head, tail) = BusMessage::event_envelope(channel.origin, "c", 7);
-        let announce = Announce {
-            channel: channel.name,
-            head,
-            tail,
-        };
+        let announce = announce(&bus, &topic, 7);
         for n in 0..3u64 {
             let draft = Draft::Message {
                 author: protocol::Author::Visitor,
@@ -1211,7 +1221,7 @@ mod tests {
     async fn an_appended_message_is_one_round_trip() {
         let server = RedisServer::start().await;
         let store = store(&server).await;
-        create_c(&store).await;
+        create_c(&*store).await;
         let msg = |cid: &str| Draft::Message {
             author: protocol::Author::Visitor,
             text: "hi".into(),
@@ -1254,13 +1264,7 @@ mod tests {
         use crate::bus::{Bus, BusMessage, Topic};
         let topic = Topic::Conversation("c".into());
         other.subscribe(&topic).await.expect("subscribe");
-        let channel = bus.channel(&topic).expect("redis channel");
-        let (head, tail) = BusMessage::event_envelope(channel.origin, "c", 99);
-        let announce = Announce {
-            channel: channel.name,
-            head,
-            tail,
-        };
+        let announce = announce(&bus, &topic, 99);
         let _ = monitor.round_trips().await; // the subscription's own commands
         let (appended, announced) = store
             .append_announced("c", msg("y"), Fence::Visitor, 4, &announce)
