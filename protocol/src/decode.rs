@@ -87,6 +87,7 @@ pub fn operator_frame(text: &str, limits: &Limits) -> Result<OperatorFrame, Deco
 /// (other spellings, a second `type`, a missing or mistyped field) goes the enum's way, so the
 /// result, or the error, is the enum's in every case (a property test compares them).
 trait MessageFastPath: Sized {
+    /// `text` starts with [`MESSAGE_PREFIX`] (`decode` checks it once for both frame kinds).
     fn message(text: &str) -> Option<Self>;
 }
 
@@ -102,9 +103,6 @@ impl MessageFastPath for WidgetFrame {
             _tag: serde::de::IgnoredAny,
             client_id: String,
             text: String,
-        }
-        if !text.starts_with(MESSAGE_PREFIX) {
-            return None;
         }
         let f: Fields = serde_json::from_str(text).ok()?;
         Some(WidgetFrame::Message {
@@ -123,9 +121,6 @@ impl MessageFastPath for OperatorFrame {
             conversation_id: String,
             client_id: String,
             text: String,
-        }
-        if !text.starts_with(MESSAGE_PREFIX) {
-            return None;
         }
         let f: Fields = serde_json::from_str(text).ok()?;
         Some(OperatorFrame::Message {
@@ -152,7 +147,9 @@ fn decode<T: DeserializeOwned + MessageFastPath>(
             ),
         ));
     }
-    if let Some(frame) = T::message(text) {
+    if text.starts_with(MESSAGE_PREFIX)
+        && let Some(frame) = T::message(text)
+    {
         return Ok(frame);
     }
     match serde_json::from_str::<T>(text) {
