@@ -23,7 +23,11 @@ fn claims() -> OperatorClaims {
 }
 
 fn sign(alg: Algorithm, key: &EncodingKey) -> String {
-    jsonwebtoken::encode(&Header::new(alg), &claims(), key).expect("sign")
+    sign_claims(alg, key, &claims())
+}
+
+fn sign_claims(alg: Algorithm, key: &EncodingKey, claims: &OperatorClaims) -> String {
+    jsonwebtoken::encode(&Header::new(alg), claims, key).expect("sign")
 }
 
 #[test]
@@ -33,11 +37,14 @@ fn rs256_tokens_verify_with_the_public_key() {
         Some("https://acme.example"),
     )
     .expect("key");
-    let token = sign(
+    // The claims as signed: `claims()` again could land in the next second (`exp`).
+    let signed = claims();
+    let token = sign_claims(
         Algorithm::RS256,
         &EncodingKey::from_rsa_pem(RSA_PRIVATE).expect("pem"),
+        &signed,
     );
-    assert_eq!(v.verify(&token).expect("valid"), claims());
+    assert_eq!(v.verify(&token).expect("valid"), signed);
 }
 
 #[test]
