@@ -6,6 +6,8 @@
 //! - [`store`], [`bus`]: the backends, as traits with in-memory implementations;
 //! - [`node`]: turns client actions into store steps and bus messages, and bus messages into
 //!   deliveries; runs the assistant;
+//! - [`drafts`]: the node's AI fence (no AI draft or typing after a takeover it delivered) and
+//!   the drafts it assembles from their pieces;
 //! - [`registry`]: this node's connections and their bounded outbound queues;
 //! - [`session`]: one task per socket (generic over the transport);
 //! - [`server`]: the warp edge; [`config`]: flags and environment; [`auth`]: tokens;
@@ -21,6 +23,7 @@ pub mod config;
 pub mod control;
 pub mod dev;
 pub mod directory;
+pub mod drafts;
 pub mod metrics;
 pub mod node;
 pub mod profile;

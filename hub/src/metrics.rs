@@ -35,6 +35,9 @@ pub struct Metrics {
     pub ai_failed: AtomicU64,
     /// Failures by kind: timeout, status, malformed, transport, failed, store.
     pub ai_failures: [AtomicU64; AI_FAILURE_KINDS.len()],
+    /// Live AI frames (draft pieces, typing) a node dropped because it had already delivered a
+    /// newer control epoch (a takeover) for their conversation.
+    pub ai_frames_fenced: AtomicU64,
     /// Requests for a human nobody answered within the wait.
     pub human_requests_expired: AtomicU64,
     pub slow_closes: AtomicU64,
@@ -260,6 +263,12 @@ impl Metrics {
             "counter",
             "AI generations that failed, by kind; each gave the visitor the fallback message.",
             &failures,
+        );
+        family(
+            "tc_ai_frames_fenced_total",
+            "counter",
+            "Live AI frames (draft pieces, typing) dropped because a takeover was delivered first.",
+            &[("", g(&self.ai_frames_fenced))],
         );
         family(
             "tc_human_requests_expired_total",

@@ -76,12 +76,31 @@ struct PendingRow {
     summary: ConversationSummary,
 }
 
+/// A piece of a draft, as `Hub::draft` publishes it.
+#[derive(Debug, Clone, Copy)]
+struct DraftPiece<'a> {
+    draft_id: &'a str,
+    epoch: u64,
+    offset: u32,
+    text: &'a str,
+}
+
 /// Most events a `history` frame carries.
 pub const HISTORY_LIMIT: usize = 5000;
 
 /// What the visitor reads when the assistant's backend failed (timed out, errored, answered
 /// nonsense).
 pub const FALLBACK_TEXT: &str = "Sorry, I can't answer right now. Please try again in a moment, or ask for a human and a teammate will help you.";
+
+/// A generation running on this node.
+#[derive(Debug)]
+struct Generation {
+    id: u64,
+    draft_id: String,
+    cancel: CancellationToken,
+    /// Another node (or this one) missed a piece of the draft: send the whole text next.
+    snapshot: Arc<tokio::sync::Notify>,
+}
 
 /// A cheap handle to the node; clone it freely.
 #[derive(Debug, Clone)]
@@ -105,7 +124,9 @@ pub struct Inner {
     /// Every session and background task, so shutdown can wait for them.
     pub tasks: TaskTracker,
     /// The running generation of each conversation.
-    generations: DashMap<String, (u64, CancellationToken)>,
+    generations: DashMap<String, Generation>,
+    /// What this node has delivered of each conversation's control and AI draft.
+    pub fence: crate::drafts::Fence,
     /// Online list rows changed since the last publication, as the operation that changed each
     /// one left it (conversation id → row).
     changed_rows: DashMap<String, PendingRow>,
@@ -248,6 +269,7 @@ impl Hub {
                 shutdown,
                 tasks: TaskTracker::new(),
                 generations: DashMap::new(),
+                fence: crate::drafts::Fence::new(),
                 changed_rows: DashMap::new(),
                 next_generation: std::sync::atomic::AtomicU64::new(0),
                 topic_locks: DashMap::new(),
@@ -632,6 +654,7 @@ impl Hub {
             conversation_id: conversation_id.to_owned(),
             author,
             active,
+            epoch: None,
         };
         self.publish(&Topic::Conversation(conversation_id.to_owned()), msg)
             .await;
@@ -678,7 +701,7 @@ impl Hub {
             .or_default()
             .clone();
         let mut subscribed = lock.lock().await;
-        let wanted = self.inner.registry.has_subscribers(&topic);
+        let wanted = self.inner.registry.has_subscribers(&topic) || self.generating(&topic);
         if wanted == *subscribed {
             return;
         }
@@ -692,12 +715,19 @@ impl Hub {
             Err(e) => warn!(topic = topic.key(), error = %e, "bus subscription not changed"),
         }
         if !wanted {
+            if let Topic::Conversation(id) = &topic {
+                self.inner.fence.forget(id);
+            }
             drop(subscribed);
             // Keep the lock table from growing with every conversation ever seen.
             self.inner
                 .topic_locks
                 .remove_if(&topic, |_, l| Arc::strong_count(l) == 1);
         }
+    }
+
+    fn generating(&self, topic: &Topic) -> bool {
+        matches!(topic, Topic::Conversation(id) if self.inner.generations.contains_key(id))
     }
 
     // ---- publishing -------------------------------------------------------------------------
@@ -832,12 +862,18 @@ impl Hub {
             .inner
             .next_generation
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        if let Some((_, old)) = self
-            .inner
-            .generations
-            .insert(meta.id.clone(), (generation, token.clone()))
-        {
-            old.cancel();
+        let draft_id = random_id("d_");
+        let snapshot = Arc::new(tokio::sync::Notify::new());
+        if let Some(old) = self.inner.generations.insert(
+            meta.id.clone(),
+            Generation {
+                id: generation,
+                draft_id: draft_id.clone(),
+                cancel: token.clone(),
+                snapshot: snapshot.clone(),
+            },
+        ) {
+            old.cancel.cancel();
         }
         let hub = self.clone();
         let conversation_id = meta.id.clone();
@@ -846,28 +882,41 @@ impl Hub {
         let timeout = Duration::from_millis(self.inner.config.assistant_timeout_ms);
         self.inner.metrics.bump(&self.inner.metrics.ai_started, 1);
         self.inner.tasks.spawn(async move {
-            hub.typing(&conversation_id, Author::Ai, true).await;
-            let draft_id = random_id("d_");
+            let topic = Topic::Conversation(conversation_id.clone());
+            // Listen to the conversation while generating, wherever its clients are: a node that
+            // missed a piece of the draft asks this one for a snapshot on it.
+            hub.sync_topic(topic.clone()).await;
+            hub.ai_typing(&conversation_id, epoch, true).await;
             let (draft, mut partial) = crate::assistant::Draft::new();
             let generate = hub.generate(&conversation_id, &workspace_id, &draft);
             tokio::pin!(generate);
             let deadline = tokio::time::sleep(timeout);
             tokio::pin!(deadline);
+            let mut pieces = protocol::draft::DraftPieces::new();
             let mut streamed = false;
             // One task drives the backend and publishes its draft: the watch channel keeps only
-            // the latest text, so a slow bus never queues stale drafts, and no draft frame can
-            // follow the final `done`/`discarded`.
+            // the latest text, so a slow bus never queues stale steps (a piece then covers
+            // several), and no draft frame can follow the final `done`/`discarded`.
             let outcome = loop {
-                tokio::select! {
+                let snapshot_wanted = tokio::select! {
                     biased;
                     () = token.cancelled() => break None,
                     reply = &mut generate => break Some(reply),
                     () = &mut deadline => break Some(Err(AssistantError::Timeout)),
-                    Ok(()) = partial.changed() => {
-                        let text = partial.borrow_and_update().clone();
-                        streamed = true;
-                        hub.draft(&conversation_id, &draft_id, text, DraftState::Streaming).await;
-                    }
+                    () = snapshot.notified(), if streamed => true,
+                    Ok(()) = partial.changed() => false,
+                };
+                let text = partial.borrow_and_update().clone();
+                if let Some((offset, piece)) = pieces.next(&text, snapshot_wanted) {
+                    streamed = true;
+                    let piece = DraftPiece {
+                        draft_id: &draft_id,
+                        epoch,
+                        offset,
+                        text: piece,
+                    };
+                    hub.draft(&conversation_id, piece, DraftState::Streaming)
+                        .await;
                 }
             };
             let metrics = &hub.inner.metrics;
@@ -891,23 +940,43 @@ impl Hub {
                 }
             };
             if streamed {
-                hub.draft(&conversation_id, &draft_id, String::new(), end)
-                    .await;
+                let piece = DraftPiece {
+                    draft_id: &draft_id,
+                    epoch,
+                    offset: pieces.sent_len(),
+                    text: "",
+                };
+                hub.draft(&conversation_id, piece, end).await;
             }
-            hub.typing(&conversation_id, Author::Ai, false).await;
+            hub.ai_typing(&conversation_id, epoch, false).await;
             hub.inner
                 .generations
-                .remove_if(&conversation_id, |_, (g, _)| *g == generation);
+                .remove_if(&conversation_id, |_, g| g.id == generation);
+            hub.sync_topic(topic).await;
         });
     }
 
     /// Show (or end) the AI's draft reply to everyone in the conversation.
-    async fn draft(&self, conversation_id: &str, draft_id: &str, text: String, state: DraftState) {
+    async fn draft(&self, conversation_id: &str, piece: DraftPiece<'_>, state: DraftState) {
         let msg = BusMessage::AiDraft {
             conversation_id: conversation_id.to_owned(),
-            draft_id: draft_id.to_owned(),
-            text,
+            draft_id: piece.draft_id.to_owned(),
+            epoch: piece.epoch,
+            offset: piece.offset,
+            text: piece.text.to_owned(),
             state,
+        };
+        self.publish(&Topic::Conversation(conversation_id.to_owned()), msg)
+            .await;
+    }
+
+    /// The AI is thinking (or stopped), in the turn of control epoch `epoch`.
+    async fn ai_typing(&self, conversation_id: &str, epoch: u64, active: bool) {
+        let msg = BusMessage::Typing {
+            conversation_id: conversation_id.to_owned(),
+            author: Author::Ai,
+            active,
+            epoch: Some(epoch),
         };
         self.publish(&Topic::Conversation(conversation_id.to_owned()), msg)
             .await;
@@ -992,8 +1061,17 @@ impl Hub {
     }
 
     fn cancel_reply(&self, conversation_id: &str) {
-        if let Some((_, (_, token))) = self.inner.generations.remove(conversation_id) {
-            token.cancel();
+        if let Some((_, g)) = self.inner.generations.remove(conversation_id) {
+            g.cancel.cancel();
+        }
+    }
+
+    /// A node missed a piece of the draft `draft_id`: if it is this node's, send it whole.
+    fn snapshot_wanted(&self, conversation_id: &str, draft_id: &str) {
+        if let Some(g) = self.inner.generations.get(conversation_id)
+            && g.draft_id == draft_id
+        {
+            g.snapshot.notify_one();
         }
     }
 
@@ -1020,6 +1098,10 @@ impl Hub {
                 event,
                 published_us,
             } => self.dispatch_event(topic, &conversation_id, &event, published_us),
+            BusMessage::DraftWanted {
+                conversation_id,
+                draft_id,
+            } => self.snapshot_wanted(&conversation_id, &draft_id),
             BusMessage::Resync => {
                 let m = &self.inner.metrics;
                 m.bump(&m.resyncs, 1);
@@ -1068,7 +1150,15 @@ impl Hub {
             for_visitors,
             conversation_id: conversation_id.into(),
         }));
-        self.fan_out(topic, &item);
+        match event.kind {
+            // A change of control raises the node's AI fence in the same step as it is queued.
+            EventKind::OperatorJoined { epoch, .. } | EventKind::OperatorLeft { epoch, .. } => {
+                self.inner
+                    .fence
+                    .control(conversation_id, epoch, || self.fan_out(topic, &item));
+            }
+            _ => self.fan_out(topic, &item),
+        }
     }
 
     /// Every other bus message: the frames it makes, for this node's subscribers of `topic`.
@@ -1079,42 +1169,49 @@ impl Hub {
         }
         let item = match msg {
             // Dispatched by `dispatch_one`.
-            BusMessage::Event { .. } | BusMessage::Resync => return,
+            BusMessage::Event { .. } | BusMessage::Resync | BusMessage::DraftWanted { .. } => {
+                return;
+            }
             BusMessage::Typing {
                 conversation_id,
                 author,
                 active,
+                epoch,
             } => {
                 let for_visitors = frame_json(&ServerFrame::Typing {
                     conversation_id: conversation_id.clone(),
                     author: author.for_visitor(),
                     active,
                 });
-                Outbound::frame(Frames {
+                let item = Outbound::frame(Frames {
                     for_operators: frame_json(&ServerFrame::Typing {
-                        conversation_id,
+                        conversation_id: conversation_id.clone(),
                         author,
                         active,
                     }),
                     for_visitors: Some(for_visitors),
-                })
+                });
+                match epoch {
+                    Some(epoch) => {
+                        let verdict = self.inner.fence.typing(&conversation_id, epoch, || {
+                            self.fan_out(topic, &item);
+                        });
+                        self.count_fenced(verdict);
+                    }
+                    None => self.fan_out(topic, &item),
+                }
+                return;
             }
             BusMessage::AiDraft {
                 conversation_id,
                 draft_id,
+                epoch,
+                offset,
                 text,
                 state,
             } => {
-                let frame = frame_json(&ServerFrame::AiDraft {
-                    conversation_id,
-                    draft_id,
-                    text,
-                    state,
-                });
-                Outbound::frame(Frames {
-                    for_operators: frame.clone(),
-                    for_visitors: Some(frame),
-                })
+                self.dispatch_draft(topic, conversation_id, draft_id, epoch, offset, text, state);
+                return;
             }
             BusMessage::Summaries { summaries, .. } => {
                 for summary in summaries {
@@ -1156,6 +1253,63 @@ impl Hub {
             }),
         };
         self.fan_out(topic, &item);
+    }
+
+    /// A piece of an AI draft, through the node's fence.
+    #[allow(clippy::too_many_arguments)]
+    fn dispatch_draft(
+        &self,
+        topic: &Topic,
+        conversation_id: String,
+        draft_id: String,
+        epoch: u64,
+        offset: u32,
+        text: String,
+        state: DraftState,
+    ) {
+        let piece = crate::drafts::Piece {
+            draft_id: &draft_id,
+            epoch,
+            offset,
+            text: &text,
+            state,
+        };
+        let verdict = self.inner.fence.draft(&conversation_id, piece, || {
+            let frame = frame_json(&ServerFrame::AiDraft {
+                conversation_id: conversation_id.clone(),
+                draft_id: draft_id.clone(),
+                epoch,
+                offset,
+                text: text.clone(),
+                state,
+            });
+            self.fan_out(
+                topic,
+                &Outbound::frame(Frames {
+                    for_operators: frame.clone(),
+                    for_visitors: Some(frame),
+                }),
+            );
+        });
+        self.count_fenced(verdict);
+        if verdict == crate::drafts::Verdict::DeliveredWantSnapshot {
+            let hub = self.clone();
+            let topic = topic.clone();
+            self.inner.tasks.spawn(async move {
+                let msg = BusMessage::DraftWanted {
+                    conversation_id,
+                    draft_id,
+                };
+                hub.publish(&topic, msg).await;
+            });
+        }
+    }
+
+    fn count_fenced(&self, verdict: crate::drafts::Verdict) {
+        if verdict == crate::drafts::Verdict::Stale {
+            let m = &self.inner.metrics;
+            m.bump(&m.ai_frames_fenced, 1);
+        }
     }
 
     /// Queue `item` for every local subscriber of `topic`; a full queue closes its connection.

@@ -146,13 +146,20 @@ pub enum ServerFrame {
         conversation_id: ConversationId,
         control: ControlState,
     },
-    /// The AI's reply as it is being written: `text` is everything so far (a frame may be
-    /// skipped; the next one has it all). `done`: the finished reply was stored and arrives as a
-    /// `message` event; `discarded`: the reply was cancelled (a takeover) or failed, so remove
-    /// the partial bubble. Ephemeral: only finished replies become history.
+    /// The AI's reply as it is being written, in pieces: `text` is what was written since the
+    /// previous frame and starts at `offset` (UTF-16 code units; 0: `text` is the whole draft,
+    /// a snapshot). A piece past the end of what the client has means one was missed: the hub
+    /// follows with a snapshot (see [`crate::draft`]). `epoch`: the control epoch the reply was
+    /// started under; a client that has seen a newer epoch (a takeover) ignores it. `done`: the
+    /// finished reply was stored and arrives as a `message` event; `discarded`: the reply was
+    /// cancelled (a takeover) or failed, so remove the partial bubble. Ephemeral: only finished
+    /// replies become history.
     AiDraft {
         conversation_id: ConversationId,
         draft_id: String,
+        #[ts(type = "number")]
+        epoch: u64,
+        offset: u32,
         text: String,
         state: DraftState,
     },

@@ -5,12 +5,14 @@
 //!
 //! - [`frames`]: the JSON text frames, tagged by a `type` field, for both endpoints;
 //! - [`codes`]: the table of error codes and close codes;
+//! - [`draft`]: how an AI draft's pieces are cut and put together again;
 //! - [`decode`]: size-checked, never-panicking decoding with a precise [`ErrorCode`] on failure;
 //! - [`limits`]: the default limits a hub enforces;
 //! - [`profile`]: the operator profile HTTP API's bodies and problem codes.
 
 pub mod codes;
 pub mod decode;
+pub mod draft;
 pub mod frames;
 pub mod limits;
 pub mod profile;

@@ -229,12 +229,16 @@ fn server_frames() -> Vec<ServerFrame> {
         ServerFrame::AiDraft {
             conversation_id: id(),
             draft_id: "d-7".into(),
+            epoch: 2,
+            offset: 12,
             text: "Your order shipped on".into(),
             state: DraftState::Streaming,
         },
         ServerFrame::AiDraft {
             conversation_id: id(),
             draft_id: "d-7".into(),
+            epoch: 2,
+            offset: 33,
             text: String::new(),
             state: DraftState::Discarded,
         },

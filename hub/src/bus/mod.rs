@@ -53,14 +53,26 @@ pub enum BusMessage {
     AiDraft {
         conversation_id: ConversationId,
         draft_id: String,
+        /// The control epoch the reply was started under: nodes drop it after a newer one.
+        epoch: u64,
+        /// Where `text` starts in the draft (UTF-16 units; 0: the whole draft).
+        offset: u32,
         text: String,
         state: protocol::DraftState,
+    },
+    /// A node missed a piece of draft `draft_id`: the node generating it sends it whole next.
+    DraftWanted {
+        conversation_id: ConversationId,
+        draft_id: String,
     },
     /// Ephemeral typing state.
     Typing {
         conversation_id: ConversationId,
         author: Author,
         active: bool,
+        /// The AI's typing: the control epoch of its turn (fenced like its drafts).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        epoch: Option<u64>,
     },
     /// Online list rows of one workspace that changed (or appeared) since the publishing node's
     /// last round: one publication per workspace and round, not one per row.

@@ -11,7 +11,7 @@ pub mod widget;
 use rustc_hash::FxHashMap;
 
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
-use protocol::{CloseCode, ErrorCode, ErrorFrame, Seq, ServerFrame};
+use protocol::{CloseCode, ErrorCode, ErrorFrame, EventKind, Seq, ServerFrame};
 use tokio::time::Instant;
 
 use crate::node::{HISTORY_LIMIT, Hub, frame_json};
@@ -401,6 +401,12 @@ where
         };
         for event in events {
             let seq = event.seq;
+            if let EventKind::OperatorJoined { epoch, .. } | EventKind::OperatorLeft { epoch, .. } =
+                event.kind
+            {
+                // The bus lost it (that is why we catch up): the fence must still know.
+                self.hub.inner().fence.seed(conversation_id, epoch);
+            }
             let event = match self.kind {
                 ConnKind::Operator => event,
                 ConnKind::Widget => event.for_visitor(),
@@ -469,6 +475,28 @@ where
     }
 
     /// The team of `workspace_id`.
+    /// After a `history`: the AI's draft so far, when one is being written and this node has it
+    /// whole. `epoch`: the control epoch the history was read under; the node's fence learns it
+    /// first, so a draft older than it is neither offered here nor relayed after it.
+    pub async fn send_draft(&mut self, conversation_id: &str, epoch: u64) -> Result<(), Gone> {
+        let fence = &self.hub.inner().fence;
+        fence.seed(conversation_id, epoch);
+        match fence.snapshot(conversation_id) {
+            Some(d) => {
+                self.send(&ServerFrame::AiDraft {
+                    conversation_id: conversation_id.to_owned(),
+                    draft_id: d.draft_id,
+                    epoch: d.epoch,
+                    offset: 0,
+                    text: d.text,
+                    state: protocol::DraftState::Streaming,
+                })
+                .await
+            }
+            None => Ok(()),
+        }
+    }
+
     pub async fn send_team_snapshot(&mut self, workspace_id: &str) -> Result<(), Gone> {
         match self.hub.team(workspace_id).await {
             Ok(members) => self.send(&ServerFrame::TeamSnapshot { members }).await,

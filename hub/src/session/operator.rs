@@ -287,14 +287,15 @@ impl OperatorHandler {
         let last = events.last().map_or(after.min(meta.last_seq), |e| e.seq);
         conn.cursors.insert(conversation_id.clone(), last);
         conn.send(&ServerFrame::History {
-            conversation_id,
+            conversation_id: conversation_id.clone(),
             events,
             control: meta.control.clone(),
             last_seq: last,
             visitor_online: meta.visitor_connections > 0,
             needs_human: meta.needs_human,
         })
-        .await
+        .await?;
+        conn.send_draft(&conversation_id, meta.control.epoch).await
     }
 }
 

@@ -126,7 +126,8 @@ impl WidgetSession {
             visitor_online: true,
             needs_human: current.needs_human,
         })
-        .await
+        .await?;
+        conn.send_draft(&meta.id, current.control.epoch).await
     }
 }
 

@@ -141,6 +141,19 @@ impl Client {
         }
     }
 
+    /// Every frame up to and including the first that matches `pred`.
+    pub async fn until_collect(&mut self, pred: impl Fn(&Value) -> bool) -> Vec<Value> {
+        let mut seen = Vec::new();
+        loop {
+            let f = self.frame().await;
+            let last = pred(&f);
+            seen.push(f);
+            if last {
+                return seen;
+            }
+        }
+    }
+
     /// Like [`Client::until`], but a close is an answer too: `Err` with its close frame.
     pub async fn until_or_closed(
         &mut self,

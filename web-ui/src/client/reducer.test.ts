@@ -405,16 +405,17 @@ describe("team and audit (owners and editors)", () => {
   });
 });
 
-const draft = (text: string, state: DraftState = "streaming", draftId = "d1", conversationId = "c1"): ClientAction =>
-  frame({ type: "ai_draft", conversation_id: conversationId, draft_id: draftId, text, state });
+/** A draft frame; by default a snapshot (offset 0) of the AI's first turn (epoch 0). */
+const draft = (text: string, state: DraftState = "streaming", draftId = "d1", conversationId = "c1", offset = 0, epoch = 0): ClientAction =>
+  frame({ type: "ai_draft", conversation_id: conversationId, draft_id: draftId, epoch, offset, text, state });
 
 describe("assistant drafts and human requests", () => {
   const open = () => run([frame(history("c1", [visitorMessage(1)]))], opened());
 
   it("shows the AI's draft growing (the whole text so far), replaced by the stored reply", () => {
     let s = run([draft("We "), draft("We ship ")], open());
-    expect(conv(s).draft).toEqual({ id: "d1", text: "We ship " });
-    expect(visibleDraft(conv(s))).toEqual({ id: "d1", text: "We ship " });
+    expect(conv(s).draft).toEqual({ id: "d1", text: "We ship ", complete: true, epoch: 0 });
+    expect(visibleDraft(conv(s))).toMatchObject({ id: "d1", text: "We ship " });
     expect(reduce(s, draft("We ship "))).toBe(s); // a repeated frame changes nothing
     s = run([event("c1", aiMessage(2, "We ship today."))], s);
     expect(conv(s).draft).toBeNull();
@@ -429,8 +430,8 @@ describe("assistant drafts and human requests", () => {
     expect(conv(run([draft("", "done")], streaming)).draft).toBeNull();
     expect(conv(run([draft("", "discarded")], streaming)).draft).toBeNull();
     const replaced = run([draft("Our", "streaming", "d2")], streaming);
-    expect(conv(replaced).draft).toEqual({ id: "d2", text: "Our" });
-    expect(conv(run([draft("", "discarded", "d1")], replaced)).draft).toEqual({ id: "d2", text: "Our" });
+    expect(conv(replaced).draft).toMatchObject({ id: "d2", text: "Our" });
+    expect(conv(run([draft("", "discarded", "d1")], replaced)).draft).toMatchObject({ id: "d2", text: "Our" });
   });
 
   it("a takeover, closing the conversation or losing the socket removes the draft", () => {
@@ -441,6 +442,28 @@ describe("assistant drafts and human requests", () => {
     expect(reduce(taken, draft("Anything", "streaming", "d9"))).toBe(taken);
     expect(conv(run([{ type: "close_requested", conversationId: "c1" }], streaming)).draft).toBeNull();
     expect(conv(run([{ type: "socket_closed", code: 1006, reason: "", delayMs: 100 }], streaming)).draft).toBeNull();
+  });
+
+  it("assembles pieces by offset; a repeat changes nothing; a gap keeps the text until a snapshot", () => {
+    let s = run([draft("We "), draft("ship ", "streaming", "d1", "c1", 3), draft("today", "streaming", "d1", "c1", 8)], open());
+    expect(conv(s).draft).toMatchObject({ text: "We ship today", complete: true });
+    expect(reduce(s, draft("ship ", "streaming", "d1", "c1", 3))).toBe(s);
+    s = run([draft(" and", "streaming", "d1", "c1", 20)], s);
+    expect(conv(s).draft).toMatchObject({ text: "We ship today", complete: false });
+    s = run([draft("We ship today, as usual, and", "streaming", "d1", "c1", 0)], s);
+    expect(conv(s).draft).toMatchObject({ text: "We ship today, as usual, and", complete: true });
+  });
+
+  it("ignores a draft older than a change of control it has seen (another node's late frame)", () => {
+    const handedBack = run(
+      [
+        event("c1", { seq: 2, at: 2, type: "operator_joined", operator: bob, epoch: 1 }),
+        event("c1", { seq: 3, at: 3, type: "operator_left", operator: bob, epoch: 2, reason: "ended" }),
+      ],
+      open(),
+    );
+    expect(reduce(handedBack, draft("We ship", "streaming", "d1", "c1", 0, 0))).toBe(handedBack);
+    expect(conv(run([draft("Hello", "streaming", "d2", "c1", 0, 2)], handedBack)).draft).toMatchObject({ text: "Hello" });
   });
 
   it("ignores drafts of conversations that are not open", () => {

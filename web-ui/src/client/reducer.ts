@@ -16,6 +16,7 @@ import type {
   TeamMember,
 } from "../protocol/frames";
 import { closeDecision } from "./closeCodes";
+import { applyPiece } from "./draftText";
 import { describeError } from "./errors";
 import {
   emptyConversation,
@@ -382,7 +383,10 @@ function endDraft(c: ConversationState): Pick<ConversationState, "draft" | "ende
   return { draft: null, endedDraft: c.draft?.id ?? c.endedDraft };
 }
 
-/** `ai_draft`: `streaming` with the whole reply so far (another id replaces the draft), then `done` or `discarded`. */
+/**
+ * `ai_draft`: `streaming` pieces placed by offset (client/draftText.ts; another id replaces the
+ * draft), then `done` or `discarded`.
+ */
 function applyDraft(c: ConversationState, frame: Extract<ServerFrame, { type: "ai_draft" }>): ConversationState {
   if (frame.state !== "streaming") {
     // Only the draft it names ends.
@@ -392,8 +396,12 @@ function applyDraft(c: ConversationState, frame: Extract<ServerFrame, { type: "a
   }
   // A late frame of an ended draft, or of a reply a takeover cancelled: not shown.
   if (frame.draft_id === c.endedDraft || c.control?.holder.kind === "operator") return c;
-  if (c.draft?.id === frame.draft_id && c.draft.text === frame.text) return c;
-  return { ...c, draft: { id: frame.draft_id, text: frame.text } };
+  // Started before a change of control we have seen: that turn of the AI is over.
+  if (c.control !== null && frame.epoch < c.control.epoch) return c;
+  const base = c.draft?.id === frame.draft_id ? c.draft : { text: "", complete: true };
+  const next = applyPiece(base, frame.offset, frame.text);
+  if (next === base && c.draft?.id === frame.draft_id) return c;
+  return { ...c, draft: { id: frame.draft_id, text: next.text, complete: next.complete, epoch: frame.epoch } };
 }
 
 function applyLiveEvent(c: ConversationState, event: ConversationEvent): ConversationState {

@@ -65,10 +65,14 @@ export interface TypingState {
   operators: OperatorRef[];
 }
 
-/** The AI's reply while it is being written (`ai_draft` frames): the whole text so far. */
+/** The AI's reply while it is being written (`ai_draft` frames), assembled from its pieces. */
 export interface AiDraft {
   id: string;
   text: string;
+  /** Every piece was placed (a gap waits for the hub's snapshot). */
+  complete: boolean;
+  /** The control epoch it was started under. */
+  epoch: number;
 }
 
 export interface ConversationState {

@@ -82,7 +82,7 @@ describe("ConversationView", () => {
 
   it("shows the AI's reply growing as a muted draft after the timeline, thinking only before its first words", () => {
     const aiTyping = frame({ type: "typing", conversation_id: "c1", author: { kind: "ai" }, active: true });
-    const draft = (text: string) => frame({ type: "ai_draft", conversation_id: "c1", draft_id: "d1", text, state: "streaming" });
+    const draft = (text: string) => frame({ type: "ai_draft", conversation_id: "c1", draft_id: "d1", epoch: 0, offset: 0, text, state: "streaming" });
     const base = [frame(history("c1", [visitorMessage(1, "How long does shipping take?")])), aiTyping];
     const { rerender } = render(<></>);
     const view = (actions: ClientAction[]) => {
@@ -117,7 +117,7 @@ describe("ConversationView", () => {
       "We ship within 1 business day.",
     );
 
-    view([...base, draft("We ship "), frame({ type: "ai_draft", conversation_id: "c1", draft_id: "d1", text: "", state: "discarded" })]);
+    view([...base, draft("We ship "), frame({ type: "ai_draft", conversation_id: "c1", draft_id: "d1", epoch: 0, offset: 0, text: "", state: "discarded" })]);
     expect(document.querySelector(".msg--draft")).toBeNull();
 
     view([...base, draft("We ship "), frame({ type: "event", conversation_id: "c1", event: { seq: 2, at: 2, type: "operator_joined", operator: bob, epoch: 1 } })]);

@@ -23,10 +23,13 @@ const texts = (s: WidgetState) =>
       ? `— ${i.text}`
       : `${i.message.author.kind}: ${i.message.text}${i.message.status ? ` [${i.message.status}]` : ""}${i.message.partial ? "▍" : ""}`,
   );
-const draft = (id: string, text: string, state: DraftState = "streaming", conversationId = CONV): ServerFrame => ({
+/** A draft frame; by default a snapshot (offset 0) of the AI's first turn (epoch 0). */
+const draft = (id: string, text: string, state: DraftState = "streaming", conversationId = CONV, offset = 0, epoch = 0): ServerFrame => ({
   type: "ai_draft",
   conversation_id: conversationId,
   draft_id: id,
+  epoch,
+  offset,
   text,
   state,
 });
@@ -320,8 +323,30 @@ describe("streamed AI replies (ai_draft)", () => {
     expect(reduceWidget(s, frame(draft("d9", "Anything")))).toBe(s);
     // Back with the AI after End: its new drafts show again.
     s = reduceWidget(s, frame(eventFrame(left(3, martin))));
-    s = reduceWidget(s, frame(draft("d10", "Welcome back")));
+    s = reduceWidget(s, frame(draft("d10", "Welcome back", "streaming", CONV, 0, 2)));
     expect(s.partial).toMatchObject({ id: "d10", epoch: 2 });
+  });
+
+  it("a draft started before a change of control the widget has seen is not shown", () => {
+    let s = run(asked(), frame(eventFrame(joined(2, martin))), frame(eventFrame(left(3, martin))));
+    expect(s.control?.epoch).toBe(2);
+    // A piece of the reply the takeover cancelled (epoch 0), arriving after the hand-back.
+    expect(reduceWidget(s, frame(draft("d1", "We ship", "streaming", CONV, 0, 0)))).toBe(s);
+    s = reduceWidget(s, frame(draft("d2", "Hello", "streaming", CONV, 0, 2)));
+    expect(s.partial?.text).toBe("Hello");
+  });
+
+  it("assembles a reply streamed in pieces; a repeat changes nothing, a gap waits for the snapshot", () => {
+    let s = run(asked(), frame(draft("d1", "We ")), frame(draft("d1", "ship ", "streaming", CONV, 3)));
+    s = reduceWidget(s, frame(draft("d1", "within", "streaming", CONV, 8)));
+    expect(s.partial).toMatchObject({ text: "We ship within", complete: true });
+    expect(reduceWidget(s, frame(draft("d1", "ship ", "streaming", CONV, 3)))).toBe(s);
+    // "1 " was lost: the bubble keeps what is certain and shows nothing wrong.
+    s = run(s, frame(draft("d1", "business day.", "streaming", CONV, 17)), frame(draft("d1", "!", "streaming", CONV, 30)));
+    expect(s.partial).toMatchObject({ text: "We ship within", complete: false });
+    s = reduceWidget(s, frame(draft("d1", "We ship within 1 business day.")));
+    expect(s.partial).toMatchObject({ text: "We ship within 1 business day.", complete: true });
+    expect(texts(s).at(-1)).toBe("ai: We ship within 1 business day.▍");
   });
 
   it("ignores drafts of another conversation", () => {

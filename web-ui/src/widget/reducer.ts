@@ -8,6 +8,7 @@ import { CloseCode, ERROR_CODES, type ErrorCode } from "../protocol/codes";
 import type { ConversationEvent, ControlState, ErrorFrame, ServerFrame, WidgetFrame } from "../protocol/frames";
 import { PROTOCOL_VERSION } from "../protocol/frames";
 import { closeDecision } from "../client/closeCodes";
+import { applyPiece } from "../client/draftText";
 import { joinedText, leftText, type MessageView } from "./render";
 import { noTyping, type PartialReply, type PendingMessage, type WidgetState } from "./state";
 
@@ -206,7 +207,10 @@ function reduceError(state: WidgetState, err: ErrorFrame): WidgetState {
 
 type DraftFrame = Extract<ServerFrame, { type: "ai_draft" }>;
 
-/** `ai_draft`: the AI's reply so far (`streaming`, the whole text each time), then `done` or `discarded`. */
+/**
+ * `ai_draft`: the AI's reply in pieces placed by offset (`streaming`; see client/draftText.ts),
+ * then `done` or `discarded`.
+ */
 function reduceDraft(state: WidgetState, frame: DraftFrame): WidgetState {
   const current = state.partial;
   if (frame.state !== "streaming") {
@@ -218,8 +222,13 @@ function reduceDraft(state: WidgetState, frame: DraftFrame): WidgetState {
   // A late frame of a reply already finished or cancelled, or of one cancelled by a takeover
   // (while an operator holds the conversation the AI writes nothing): not shown.
   if (frame.draft_id === state.endedDraft || state.control?.holder.kind === "operator") return state;
-  if (current?.id === frame.draft_id && current.text === frame.text) return state;
-  return { ...state, partial: { id: frame.draft_id, text: frame.text, epoch: state.control?.epoch ?? 0 } };
+  // Started before a change of control this widget has seen (a takeover, then a hand-back):
+  // the AI's turn it belongs to is over.
+  if (state.control !== null && frame.epoch < state.control.epoch) return state;
+  const base = current?.id === frame.draft_id ? current : { text: "", complete: true };
+  const next = applyPiece(base, frame.offset, frame.text);
+  if (next === base && current?.id === frame.draft_id) return state;
+  return { ...state, partial: { id: frame.draft_id, text: next.text, complete: next.complete, epoch: frame.epoch } };
 }
 
 function reduceClosed(state: WidgetState, code: number, delayMs: number): WidgetState {

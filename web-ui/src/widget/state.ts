@@ -25,7 +25,8 @@ export interface PendingMessage {
 
 /**
  * An AI reply still being written (`ai_draft` frames, `state: streaming`), shown as a growing
- * bubble after the events. `text` is the whole reply so far. It goes when the draft is `done` or
+ * bubble after the events. `text` is the reply so far, assembled from its pieces
+ * (client/draftText.ts). It goes when the draft is `done` or
  * `discarded`, when the finished AI message arrives, when an operator takes over and when the
  * socket closes, so a stream that never finishes can never stay on screen.
  */
@@ -33,6 +34,8 @@ export interface PartialReply {
   /** The hub's `draft_id`; a frame with another id replaces the draft. */
   id: string;
   text: string;
+  /** Every piece was placed (a gap waits for the hub's snapshot). */
+  complete: boolean;
   /** The control epoch it was started under; a takeover bumps the epoch and ends it. */
   epoch: number;
 }

@@ -212,7 +212,7 @@ describe("the widget in its shadow root", () => {
     socket.receive(welcome());
     socket.receive(historyFrame([visitorSaid(1, "How long does shipping take?")]));
     const draft = (text: string, state: "streaming" | "done" | "discarded" = "streaming") =>
-      socket.receive({ type: "ai_draft", conversation_id: CONV, draft_id: "d1", text, state });
+      socket.receive({ type: "ai_draft", conversation_id: CONV, draft_id: "d1", epoch: 0, offset: 0, text, state });
     socket.receive({ type: "typing", conversation_id: CONV, author: { kind: "ai" }, active: true });
     expect($(".tc-typing")!.textContent).toBe("AI assistant is thinking…");
     expect($$(".tc-msg--partial")).toHaveLength(0);
@@ -239,10 +239,10 @@ describe("the widget in its shadow root", () => {
     socket.open();
     socket.receive(welcome());
     socket.receive(historyFrame([visitorSaid(1, "hi")]));
-    socket.receive({ type: "ai_draft", conversation_id: CONV, draft_id: "d1", text: "Sorry, I", state: "streaming" });
-    socket.receive({ type: "ai_draft", conversation_id: CONV, draft_id: "d1", text: "", state: "discarded" });
+    socket.receive({ type: "ai_draft", conversation_id: CONV, draft_id: "d1", epoch: 0, offset: 0, text: "Sorry, I", state: "streaming" });
+    socket.receive({ type: "ai_draft", conversation_id: CONV, draft_id: "d1", epoch: 0, offset: 0, text: "", state: "discarded" });
     expect($$(".tc-msg--partial")).toHaveLength(0);
-    socket.receive({ type: "ai_draft", conversation_id: CONV, draft_id: "d2", text: "Hello! How", state: "streaming" });
+    socket.receive({ type: "ai_draft", conversation_id: CONV, draft_id: "d2", epoch: 0, offset: 0, text: "Hello! How", state: "streaming" });
     expect($$(".tc-msg--partial")).toHaveLength(1);
     socket.receive(eventFrame(joined(2, human)));
     expect($$(".tc-msg--partial")).toHaveLength(0);
@@ -444,7 +444,7 @@ describe("keyboard and screen readers", () => {
     socket.receive(eventFrame(visitorSaid(3, "How long does shipping take?", "w-1")));
     expect(said()).toEqual([]);
 
-    const draft = (text: string) => socket.receive({ type: "ai_draft", conversation_id: CONV, draft_id: "d1", text, state: "streaming" });
+    const draft = (text: string) => socket.receive({ type: "ai_draft", conversation_id: CONV, draft_id: "d1", epoch: 0, offset: 0, text, state: "streaming" });
     draft("We ship ");
     draft("We ship within 1 business");
     expect(said()).toEqual([]);
