@@ -33,6 +33,8 @@ pub struct Metrics {
     /// AI generations cancelled by a takeover or a newer visitor message.
     pub ai_cancelled: AtomicU64,
     pub ai_failed: AtomicU64,
+    /// Generations whose task has not finished yet (its last draft and typing frames included).
+    pub ai_running: AtomicU64,
     /// Failures by kind: timeout, status, malformed, transport, failed, store.
     pub ai_failures: [AtomicU64; AI_FAILURE_KINDS.len()],
     /// Live AI frames (draft pieces, typing) a node dropped because it had already delivered a
@@ -263,6 +265,12 @@ impl Metrics {
             "counter",
             "AI generations that failed, by kind; each gave the visitor the fallback message.",
             &failures,
+        );
+        family(
+            "tc_ai_generations_running",
+            "gauge",
+            "AI generations on this node whose task has not finished (its last frames included).",
+            &[("", g(&self.ai_running))],
         );
         family(
             "tc_ai_frames_fenced_total",

@@ -881,6 +881,7 @@ impl Hub {
         let epoch = meta.control.epoch;
         let timeout = Duration::from_millis(self.inner.config.assistant_timeout_ms);
         self.inner.metrics.bump(&self.inner.metrics.ai_started, 1);
+        self.inner.metrics.add(&self.inner.metrics.ai_running, 1);
         self.inner.tasks.spawn(async move {
             let topic = Topic::Conversation(conversation_id.clone());
             // Listen to the conversation while generating, wherever its clients are: a node that
@@ -953,6 +954,10 @@ impl Hub {
                 .generations
                 .remove_if(&conversation_id, |_, g| g.id == generation);
             hub.sync_topic(topic).await;
+            hub.inner
+                .metrics
+                .ai_running
+                .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
         });
     }
 

@@ -129,6 +129,26 @@ impl RedisServer {
     pub async fn kill(mut self) {
         let _ = self.child.kill().await;
     }
+
+    /// Its process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
+    /// SIGKILL and wait for the exit, without a runtime (for a harness's drop). Returns its pid
+    /// if it is still running ten seconds later.
+    pub fn stop_now(&mut self) -> Option<u32> {
+        let pid = self.child.id()?;
+        let _ = self.child.start_kill();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while matches!(self.child.try_wait(), Ok(None)) {
+            if std::time::Instant::now() > deadline {
+                return Some(pid);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        None
+    }
 }
 
 /// A `MONITOR` connection.

@@ -1,9 +1,14 @@
 //! The processes of a system test: one `redis-server`, N `hub` nodes, one nginx.
 //!
 //! Everything lives in a fresh directory under the system temp dir (node logs, nginx config,
-//! pid and temp files), removed when the cluster is dropped unless `TC_KEEP_TMP` is set. Every
-//! child is killed on drop. Readiness is never guessed: a hub is ready when it prints its
-//! `hub listening on` line, nginx when a request through it is answered.
+//! pid and temp files), removed when the cluster is dropped unless `TC_KEEP_TMP` is set.
+//! Readiness is never guessed: a hub is ready when it prints its `hub listening on` line, nginx
+//! when a request through it is answered.
+//!
+//! A test leaves nothing running. On drop nginx is stopped as its documentation says (SIGTERM
+//! to the master, which stops its workers and exits; a SIGKILL to the master would orphan the
+//! workers), the hubs and Redis are killed, and each is waited for; then the drop fails the test
+//! if any process the cluster started, nginx's workers included, is still alive.
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
@@ -155,6 +160,21 @@ impl Node {
         let _ = self.child.kill().await;
     }
 
+    /// SIGKILL and wait for the exit, without a runtime (for drop). Returns its pid if it is
+    /// somehow still alive after [`WAIT`].
+    fn stop_now(&mut self) -> Option<u32> {
+        let pid = self.child.id()?;
+        let _ = self.child.start_kill();
+        let deadline = Instant::now() + WAIT;
+        while matches!(self.child.try_wait(), Ok(None)) {
+            if Instant::now() > deadline {
+                return alive(pid).then_some(pid);
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        None
+    }
+
     /// SIGTERM, as on every deploy: the node tells its clients `going_away` (1001), drains and
     /// exits. Waits for the exit and returns whether it was clean.
     pub async fn terminate(&mut self) -> bool {
@@ -172,8 +192,8 @@ impl Node {
 #[derive(Debug)]
 pub struct Nginx {
     pub addr: SocketAddr,
-    /// Held so that nginx is killed with the cluster (`kill_on_drop`).
-    _child: Child,
+    /// The master; stopped by [`Nginx::stop`] (on drop at the latest).
+    child: std::process::Child,
 }
 
 impl Nginx {
@@ -223,7 +243,7 @@ http {{
             let port = free_port();
             let conf = dir.join("nginx.conf");
             std::fs::write(&conf, Self::config(dir, port, nodes)).expect("write nginx.conf");
-            let mut child = Command::new(NGINX)
+            let mut child = std::process::Command::new(NGINX)
                 .arg("-p")
                 .arg(dir)
                 .arg("-c")
@@ -232,7 +252,6 @@ http {{
                 .arg(dir.join("error.log"))
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
-                .kill_on_drop(true)
                 .spawn()
                 .expect("nginx is installed (./scripts/test.sh installs it)");
             let addr: SocketAddr = ([127, 0, 0, 1], port).into();
@@ -244,18 +263,95 @@ http {{
                     break;
                 }
                 if let Ok((200, _)) = crate::client::try_http(addr, "GET", "/healthz", None).await {
-                    return Nginx {
-                        addr,
-                        _child: child,
-                    };
+                    return Nginx { addr, child };
                 }
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
-            let _ = child.kill().await;
+            let mut failed = Nginx { addr, child };
+            failed.stop();
         }
         let log = std::fs::read_to_string(dir.join("error.log")).unwrap_or_default();
         panic!("nginx did not start; error.log:\n{log}");
     }
+}
+
+impl Nginx {
+    /// The master's pid and its workers', while it runs.
+    pub fn pids(&mut self) -> Vec<u32> {
+        if !matches!(self.child.try_wait(), Ok(None)) {
+            return Vec::new();
+        }
+        let master = self.child.id();
+        let mut pids = vec![master];
+        pids.extend(children_of(master));
+        pids
+    }
+
+    /// Fast shutdown: SIGTERM to the master, which stops its workers and waits for them before
+    /// it exits; waited for here (a SIGKILL after [`WAIT`], which would be a bug worth seeing).
+    /// Returns the processes of this nginx still alive afterwards (none, unless broken).
+    pub fn stop(&mut self) -> Vec<u32> {
+        let pids = self.pids();
+        if pids.is_empty() {
+            return Vec::new();
+        }
+        signal(self.child.id(), "TERM");
+        let deadline = Instant::now() + WAIT;
+        while matches!(self.child.try_wait(), Ok(None)) {
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        pids.into_iter().filter(|&p| alive(p)).collect()
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let left = self.stop();
+        if !left.is_empty() && !std::thread::panicking() {
+            panic!("nginx processes outlived their test: {left:?}");
+        }
+    }
+}
+
+/// Send `kill -SIG pid` (the workspace forbids `unsafe`, so no libc call).
+fn signal(pid: u32, sig: &str) {
+    let _ = std::process::Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(pid.to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+}
+
+/// `(parent pid, state)` of a process, from `/proc/PID/stat`.
+fn stat(pid: u32) -> Option<(u32, char)> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so read after the last ')'.
+    let rest = &text[text.rfind(')')? + 1..];
+    let mut fields = rest.split_whitespace();
+    let state = fields.next()?.chars().next()?;
+    let ppid = fields.next()?.parse().ok()?;
+    Some((ppid, state))
+}
+
+/// Running (a zombie has exited; only its entry waits to be reaped).
+pub fn alive(pid: u32) -> bool {
+    stat(pid).is_some_and(|(_, state)| state != 'Z')
+}
+
+/// The processes whose parent is `pid`.
+pub fn children_of(pid: u32) -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|&p| stat(p).is_some_and(|(ppid, _)| ppid == pid))
+        .collect()
 }
 
 /// How to start a cluster.
@@ -343,7 +439,8 @@ impl Builder {
     }
 }
 
-/// Redis, the hub nodes and nginx of one test.
+/// Redis, the hub nodes and nginx of one test. Dropping it stops them all and fails the test
+/// if one outlives it (see the module's doc).
 #[derive(Debug)]
 pub struct Cluster {
     pub nginx: Nginx,
@@ -369,11 +466,34 @@ impl Cluster {
         self.nginx.addr
     }
 
+    /// Every process this cluster started that is running now: Redis, the hubs, nginx's master
+    /// and workers.
+    pub fn pids(&mut self) -> Vec<u32> {
+        let mut pids: Vec<u32> = self.nodes.iter().filter_map(Node::pid).collect();
+        pids.extend(self.redis.pid());
+        pids.extend(self.nginx.pids());
+        pids
+    }
+
     /// The node listening on `addr`.
     pub fn node_at(&self, addr: SocketAddr) -> &Node {
         self.nodes
             .iter()
             .find(|n| n.addr == addr)
             .unwrap_or_else(|| panic!("no node at {addr}"))
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        // nginx first, so no client is proxied to a hub that is going; its own drop checks it.
+        let mut left = self.nginx.stop();
+        for node in &mut self.nodes {
+            left.extend(node.stop_now());
+        }
+        left.extend(self.redis.stop_now());
+        if !left.is_empty() && !std::thread::panicking() {
+            panic!("processes outlived their test: {left:?}");
+        }
     }
 }
