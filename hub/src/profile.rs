@@ -59,9 +59,6 @@ pub fn operator_ref(
 /// Trim and check a display name; `Ok(None)` when it is empty (use the account name).
 pub fn validate_display_name(raw: Option<&str>) -> Result<Option<String>, Problem> {
     let name = raw.unwrap_or("").trim();
-    if name.is_empty() {
-        return Ok(None);
-    }
     // Control characters break the layout; bidirectional overrides can make one name read as
     // another's. (Other format characters stay: emoji need the zero-width joiner.)
     let bidi = |c: char| matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
@@ -73,6 +70,12 @@ pub fn validate_display_name(raw: Option<&str>) -> Result<Option<String>, Proble
                 u32::from(c)
             ),
         ));
+    }
+    // What else shows nothing around it (zero-width spaces and the like), or a name of nothing
+    // else, is trimmed like spaces: a blank name means the account name.
+    let name = protocol::visible::trim_blank(name);
+    if name.is_empty() {
+        return Ok(None);
     }
     let count = name.graphemes(true).count();
     if count > MAX_DISPLAY_NAME_GRAPHEMES {
@@ -428,6 +431,9 @@ mod tests {
         );
         assert_eq!(name(""), Ok(None));
         assert_eq!(name("   "), Ok(None));
+        // Nothing visible is as empty as nothing at all, and is trimmed like spaces.
+        assert_eq!(name("\u{200b}\u{200b} \u{feff}"), Ok(None));
+        assert_eq!(name("\u{200b}Martin\u{2060}"), Ok(Some("Martin".into())));
         assert_eq!(validate_display_name(None).map_err(|p| p.code), Ok(None));
     }
 

@@ -87,13 +87,52 @@ async fn message_text_over_its_limit_is_refused() {
 async fn empty_message_is_refused() {
     let th = TestHub::start().await;
     let mut v = visitor_with_history(&th).await;
-    let e = error_after(
-        &mut v,
-        json!({"type": "message", "client_id": "e", "text": "   "}).to_string(),
-    )
-    .await;
-    assert_eq!(e["code"], "empty_message");
-    still_serving(&th, &mut v).await;
+    // Spaces, and text that shows nothing either: zero-width spaces, joiners, a bare combining
+    // mark, a byte-order mark. None is stored or answered.
+    for (i, text) in [
+        "   ",
+        "\u{200b}\u{200b} ",
+        "\u{200d}\u{2060}",
+        "\u{301}",
+        "\u{feff}\u{a0}",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let e = error_after(
+            &mut v,
+            json!({"type": "message", "client_id": format!("e{i}"), "text": text}).to_string(),
+        )
+        .await;
+        assert_eq!(e["code"], "empty_message", "{text:?}");
+    }
+    // An operator's invisible message is refused the same way.
+    let mut op = th.operator("martin", Role::Operator).await;
+    assert_eq!(op.takeover(&v.conversation_id).await["type"], "control");
+    op.send(json!({"type": "message", "conversation_id": v.conversation_id, "client_id": "o1", "text": "\u{200b}\u{200b} "}))
+        .await;
+    assert_eq!(op.until_type("error").await["code"], "empty_message");
+    assert_eq!(
+        op.release(&v.conversation_id, false).await["type"],
+        "control"
+    );
+    still_serving_after_control(&th, &mut v).await;
+}
+
+/// `still_serving` once a takeover and a release are in the history too.
+async fn still_serving_after_control(th: &TestHub, v: &mut Visitor) {
+    v.say("after", "still here").await;
+    let mut op = th.operator("nora", Role::Operator).await;
+    let h = op.open(&v.conversation_id).await;
+    // The AI may answer after the hand-back; of the people's messages only the visible exist.
+    let texts: Vec<&str> = h["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["author"]["kind"] != "ai")
+        .filter_map(|e| e["text"].as_str())
+        .collect();
+    assert_eq!(texts, ["accepted before", "still here"]);
 }
 
 #[tokio::test]

@@ -22,7 +22,8 @@ pub enum ErrorCode {
     FrameTooLarge,
     /// The message text is longer than the message limit.
     MessageTooLong,
-    /// The message text is empty after trimming.
+    /// The message text shows nothing: empty, or only white space, zero-width and other
+    /// invisible characters (see `visible`).
     EmptyMessage,
     /// The client id is empty or longer than the limit.
     InvalidClientId,

@@ -212,10 +212,10 @@ fn check_message(client_id: &str, text: &str, limits: &Limits) -> Result<(), Dec
             ),
         ));
     }
-    if text.trim().is_empty() {
+    if crate::visible::is_blank(text) {
         return Err(DecodeError::new(
             ErrorCode::EmptyMessage,
-            "message text is empty",
+            "message text is empty (nothing in it is visible)",
         ));
     }
     let chars = text.chars().count();

@@ -8,6 +8,7 @@
 //! - [`draft`]: how an AI draft's pieces are cut and put together again;
 //! - [`decode`]: size-checked, never-panicking decoding with a precise [`ErrorCode`] on failure;
 //! - [`limits`]: the default limits a hub enforces;
+//! - [`visible`]: whether a text shows anything (blank messages and names are refused);
 //! - [`profile`]: the operator profile HTTP API's bodies and problem codes.
 
 pub mod codes;
@@ -17,6 +18,7 @@ pub mod frames;
 pub mod limits;
 pub mod profile;
 pub mod typescript;
+pub mod visible;
 
 pub use codes::{CloseCode, ErrorCode};
 pub use frames::*;

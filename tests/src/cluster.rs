@@ -475,6 +475,32 @@ impl Cluster {
         pids
     }
 
+    /// Wait until no node has an AI generation running (every one finished, its last draft and
+    /// typing frames published), read from each node's `tc_ai_generations_running`.
+    pub async fn generations_finished(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let mut running = 0;
+            for node in &self.nodes {
+                let (status, body) = crate::http(node.addr, "GET", "/metrics", None).await;
+                assert_eq!(status, 200, "node {} /metrics", node.index);
+                running += body
+                    .lines()
+                    .find_map(|l| l.strip_prefix("tc_ai_generations_running "))
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+                    .expect("tc_ai_generations_running exported");
+            }
+            if running == 0 {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{running} generations never finished"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// The node listening on `addr`.
     pub fn node_at(&self, addr: SocketAddr) -> &Node {
         self.nodes

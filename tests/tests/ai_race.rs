@@ -1,5 +1,6 @@
 //! An AI reply being generated on the visitor's node while an operator on another node takes
-//! over: the reply is cancelled or fenced, never stored, never delivered.
+//! over: the reply is cancelled or fenced, never stored, never delivered, and nothing of the AI's
+//! live turn (draft, typing) reaches the visitor after the join.
 
 use serde_json::json;
 use system::{Client, Cluster, Visitor, operator_token};
@@ -41,26 +42,38 @@ async fn a_reply_in_flight_never_lands_after_a_takeover_from_another_node() {
         let control = op.takeover(&cid).await;
         assert_eq!(control["type"], "control", "round {round}: {control}");
 
-        // Until the AI has stopped "typing" and the visitor has the operator's arrival, collect
-        // everything the visitor is sent. The two may come in either order: the visitor's node
-        // stops the generation (a fenced append) and tells its own clients at once, while the
-        // takeover reaches it through Redis.
+        // Everything the visitor is sent from here until the generation has finished on every
+        // node and a marker from the operator has arrived after it (whatever the generation
+        // published was published before the marker). The join and the fenced reply's end may
+        // come in either order: the visitor's node stops the generation (a fenced append) and
+        // tells its own clients at once, while the takeover reaches it through Redis.
         let is_joined =
             |f: &serde_json::Value| f["type"] == "event" && f["event"]["type"] == "operator_joined";
-        let (mut seen, mut stopped) = (Vec::new(), false);
-        while !(stopped && seen.iter().any(is_joined)) {
+        let mut seen = Vec::new();
+        while !seen.iter().any(is_joined) {
+            seen.push(visitor.client.frame().await);
+            frames += 1;
+        }
+        cluster.generations_finished().await;
+        op.say(&cid, "marker", "marker").await;
+        loop {
             let f = visitor.client.frame().await;
             frames += 1;
-            if is_ai_typing(&f, false) {
-                stopped = true;
-            } else {
-                seen.push(f);
+            let marker = f["type"] == "event" && f["event"]["text"] == "marker";
+            seen.push(f);
+            if marker {
+                break;
             }
         }
         let joined_at = seen.iter().position(is_joined).expect("operator_joined");
         let ai_after = seen[joined_at..]
             .iter()
-            .filter(|f| f["type"] == "event" && f["event"]["author"]["kind"] == "ai")
+            .filter(|f| {
+                (f["type"] == "event" && f["event"]["author"]["kind"] == "ai")
+                    || f["type"] == "ai_draft"
+                    || is_ai_typing(f, true)
+                    || is_ai_typing(f, false)
+            })
             .count();
         assert_eq!(ai_after, 0, "round {round}: {seen:?}");
         ai_before_takeover += seen[..joined_at]

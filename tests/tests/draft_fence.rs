@@ -16,7 +16,7 @@
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use system::{Client, Cluster, Visitor, http, operator_token};
+use system::{Client, Cluster, Visitor, operator_token};
 
 const TRIALS: usize = 1000;
 const BATCH: usize = 100;
@@ -59,31 +59,6 @@ fn delay_ms(trial: usize) -> u64 {
     x = x.wrapping_mul(0xBF58_476D_1CE4_E5B9);
     x ^= x >> 32;
     x % 401
-}
-
-/// Every node's generations have finished, their last frames published.
-async fn generations_finished(cluster: &Cluster) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let mut running = 0;
-        for node in &cluster.nodes {
-            let (status, body) = http(node.addr, "GET", "/metrics", None).await;
-            assert_eq!(status, 200);
-            running += body
-                .lines()
-                .find_map(|l| l.strip_prefix("tc_ai_generations_running "))
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .expect("tc_ai_generations_running exported");
-        }
-        if running == 0 {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{running} generations never finished"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 struct Trial {
@@ -180,7 +155,7 @@ async fn no_ai_frame_reaches_visitor_or_dashboard_after_the_join_in_1000_races()
         for r in races {
             trials.push(r.await.expect("race"));
         }
-        generations_finished(&cluster).await;
+        cluster.generations_finished().await;
         let finishes: Vec<_> = trials
             .into_iter()
             .map(|t| tokio::spawn(finish(t)))

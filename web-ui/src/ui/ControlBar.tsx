@@ -2,6 +2,7 @@ import { useEffect, useId, useRef, useState, type KeyboardEvent } from "react";
 import { LIMITS } from "../protocol/frames";
 import { planHasTakeControl, roleMayForceRelease, type ControlView } from "../client/selectors";
 import type { ConversationState, Session } from "../client/state";
+import { isBlank, trimBlank } from "../client/visible";
 
 export interface ControlActions {
   takeover(): void;
@@ -127,14 +128,14 @@ function Composer({ pending, connected, actions }: Pick<ControlBarProps, "pendin
 
   const onChange = (value: string) => {
     setText(value);
-    if (value.trim() === "") return stopTyping();
+    if (isBlank(value)) return stopTyping();
     if (!typing.current) actions.setTyping(true);
     typing.current = true;
     if (idle.current !== null) clearTimeout(idle.current);
     idle.current = setTimeout(stopTyping, TYPING_IDLE_MS);
   };
 
-  const trimmed = text.trim();
+  const trimmed = trimBlank(text);
   const tooLong = text.length > LIMITS.maxMessageChars;
   // Messages may be written while reconnecting: they are queued and sent once back.
   const canSend = trimmed !== "" && !tooLong;

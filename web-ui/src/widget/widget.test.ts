@@ -134,6 +134,18 @@ describe("the widget in its shadow root", () => {
     expect(lines()).toEqual(["Where is my parcel?"]);
   });
 
+  it("sends nothing for a text that shows nothing (zero-width spaces count as spaces)", () => {
+    const { hub, widget } = mount();
+    const socket = hub.last;
+    socket.open();
+    socket.receive(welcome());
+    expect(widget.sendMessage("\u200b\u200b ")).toBe(false);
+    expect(widget.sendMessage("\u0301")).toBe(false);
+    expect(socket.sentOfType("message")).toHaveLength(0);
+    expect(widget.sendMessage("\u200bhi")).toBe(true);
+    expect(socket.sentOfType("message").map((m) => m.text)).toEqual(["hi"]);
+  });
+
   it("re-sends an unacknowledged message when the ack is overdue, under the same client id", () => {
     const { hub, widget } = mount({ ackTimeoutMs: 1_000 });
     const socket = hub.last;

@@ -7,6 +7,7 @@
 import type { Connect } from "../client/hubClient";
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from "../client/backoff";
 import { decodeServerFrame } from "../client/decode";
+import { isBlank, trimBlank } from "../client/visible";
 import { LIMITS, type WidgetFrame } from "../protocol/frames";
 import { canAskForHuman, helloFrame, reduceWidget, resendFrames, visitorErrorText, type WidgetAction } from "./reducer";
 import { initialWidgetState, type WidgetState } from "./state";
@@ -100,7 +101,7 @@ export class ChatWidget {
       ? createView(options.root, options.hubOrigin, {
           toggle: (open) => this.dispatch({ type: "panel", open }),
           send: (text) => this.sendMessage(text),
-          input: (text) => (text.trim() === "" ? this.typing.stop() : this.connected() && this.typing.input()),
+          input: (text) => (isBlank(text) ? this.typing.stop() : this.connected() && this.typing.input()),
           retry: (id) => this.retry(id),
           reconnect: () => this.reconnectNow(),
           askHuman: () => this.requestHuman(),
@@ -147,7 +148,7 @@ export class ChatWidget {
 
   /** Queue a message; sent now when connected, else after the next `welcome`. */
   sendMessage(raw: string): boolean {
-    const text = raw.trim();
+    const text = trimBlank(raw);
     if (text === "") return false;
     if ([...text].length > LIMITS.maxMessageChars) {
       this.dispatch({ type: "notice", text: visitorErrorText("message_too_long") });

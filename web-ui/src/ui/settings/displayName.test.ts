@@ -23,9 +23,10 @@ describe("display name rules (mirroring the hub)", () => {
   it("trims, and treats empty as the account name", () => {
     expect(checkDisplayName("  Martin from Support \n")).toEqual({ ok: true, value: "Martin from Support", length: 19 });
     expect(checkDisplayName("   ")).toEqual({ ok: true, value: null, length: 0 });
-    // What the hub's trim removes (Unicode White_Space), not JavaScript's.
+    // What the hub's trim removes: anything that shows nothing, zero-width characters included.
     expect(trimName("\u0085Nora\u3000")).toBe("Nora");
-    expect(trimName("\uFEFFNora")).toBe("\uFEFFNora");
+    expect(trimName("\uFEFFNora\u200B")).toBe("Nora");
+    expect(checkDisplayName("\u200B\u200B ")).toEqual({ ok: true, value: null, length: 0 });
   });
 
   it("refuses control characters and bidirectional overrides, naming the code point", () => {
