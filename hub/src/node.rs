@@ -76,6 +76,20 @@ struct PendingRow {
     summary: ConversationSummary,
 }
 
+/// Least time between two pieces of one AI draft (25 a second read as smooth typing).
+pub const DRAFT_INTERVAL: Duration = Duration::from_millis(40);
+
+/// Why a generation's loop woke.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Wake {
+    /// The backend wrote more.
+    Changed,
+    /// A change was held back by `DRAFT_INTERVAL`, which has now passed.
+    Due,
+    /// A node missed a piece: send the whole draft.
+    SnapshotWanted,
+}
+
 /// A piece of a draft, as `Hub::draft` publishes it.
 #[derive(Debug, Clone, Copy)]
 struct DraftPiece<'a> {
@@ -895,21 +909,34 @@ impl Hub {
             tokio::pin!(deadline);
             let mut pieces = protocol::draft::DraftPieces::new();
             let mut streamed = false;
-            // One task drives the backend and publishes its draft: the watch channel keeps only
-            // the latest text, so a slow bus never queues stale steps (a piece then covers
-            // several), and no draft frame can follow the final `done`/`discarded`.
+            // When the next piece may go, and whether a change waits for it.
+            let mut next_piece = tokio::time::Instant::now();
+            let mut waiting = false;
+            // One task drives the backend and publishes its draft. Pieces go at most every
+            // DRAFT_INTERVAL: a backend streaming a token at a time would otherwise cost a frame
+            // per token to the visitor, to every watching dashboard and across the bus. The
+            // watch channel keeps only the latest text, so a piece covers every step since the
+            // last; and no draft frame can follow the final `done`/`discarded`.
             let outcome = loop {
-                let snapshot_wanted = tokio::select! {
+                let wake = tokio::select! {
                     biased;
                     () = token.cancelled() => break None,
                     reply = &mut generate => break Some(reply),
                     () = &mut deadline => break Some(Err(AssistantError::Timeout)),
-                    () = snapshot.notified(), if streamed => true,
-                    Ok(()) = partial.changed() => false,
+                    () = snapshot.notified(), if streamed => Wake::SnapshotWanted,
+                    () = tokio::time::sleep_until(next_piece), if waiting => Wake::Due,
+                    Ok(()) = partial.changed(), if !waiting => Wake::Changed,
                 };
+                if wake == Wake::Changed && tokio::time::Instant::now() < next_piece {
+                    waiting = true;
+                    continue;
+                }
+                waiting = false;
                 let text = partial.borrow_and_update().clone();
-                if let Some((offset, piece)) = pieces.next(&text, snapshot_wanted) {
+                let snapshot = wake == Wake::SnapshotWanted;
+                if let Some((offset, piece)) = pieces.next(&text, snapshot) {
                     streamed = true;
+                    next_piece = tokio::time::Instant::now() + DRAFT_INTERVAL;
                     let piece = DraftPiece {
                         draft_id: &draft_id,
                         epoch,
