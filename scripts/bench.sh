@@ -16,6 +16,10 @@
 #                                writes each message at once goes on this machine (RATES, like relay)
 #   ./scripts/bench.sh floor3    relay3's topology (three nodes + redis-server behind nginx) with relay-floor nodes
 #                                that publish each frame on Redis: the floor of a relay across nodes
+#   ./scripts/bench.sh drafts    three nodes + redis-server; an OpenAI-compatible backend streams 2,000-character
+#                                replies 4 characters at a time: draft bytes per reply to the visitor and to a
+#                                dashboard on each node, and Redis traffic (HUB_BIN: another build's hub, e.g.
+#                                the one before drafts travelled in pieces, to compare)
 #   ./scripts/bench.sh callgrind one node under valgrind's callgrind, a slow relay: the hub's instructions per
 #                                message (user space; repeatable, unlike time), and where they go
 #                                (WITH_REDIS=1: on a redis-server of its own)
@@ -35,7 +39,7 @@ cd "$(dirname "$0")/.."
 
 scenario=${1:-}
 case "$scenario" in
-  idle | relay | ceiling | relay3 | ceiling3 | storm | floor | floor3 | callgrind) ;;
+  idle | relay | ceiling | relay3 | ceiling3 | storm | floor | floor3 | drafts | callgrind) ;;
   *)
     awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"
     exit 2
@@ -45,7 +49,7 @@ esac
 # What the scenario runs besides the hub and the generator, installed when missing.
 case "$scenario" in
   relay3 | ceiling3 | floor3) need_pkg redis-server redis-server && need_pkg /usr/sbin/nginx nginx ;;
-  storm) need_pkg redis-server redis-server ;;
+  storm | drafts) need_pkg redis-server redis-server ;;
   callgrind)
     need_pkg valgrind valgrind
     [ "${WITH_REDIS:-0}" = 1 ] && need_pkg redis-server redis-server
@@ -111,7 +115,7 @@ fi
 start_hub() { # name port extra-args...
   local name=$1 port=$2
   shift 2
-  TC_LOG=warn "$BIN/hub" --listen "127.0.0.1:$port" "${HUB_AUTH[@]}" "${COMMON_HUB_ARGS[@]}" "$@" \
+  TC_LOG=warn "${HUB_BIN:-$BIN/hub}" --listen "127.0.0.1:$port" "${HUB_AUTH[@]}" "${COMMON_HUB_ARGS[@]}" "$@" \
     >"$OUT/$name.out" 2>"$OUT/$name.log" &
   PIDS+=($!)
   wait_port 127.0.0.1 "$port"
@@ -469,6 +473,30 @@ EOF
     fi
     ;;
 
+  drafts)
+    # The backend, then a workspace whose assistant it is, then three hubs on one Redis.
+    fport=$(free_port)
+    "$BIN/fake-openai" --port "$fport" --reply-chars "${REPLY_CHARS:-2000}" --chunk-chars "${CHUNK_CHARS:-4}" \
+      --chunk-ms "${CHUNK_MS:-5}" >"$OUT/fake-openai.log" 2>&1 &
+    PIDS+=($!)
+    wait_port 127.0.0.1 "$fport"
+    cat >"$OUT/workspaces.json" <<EOF
+[{"id": "demo-pro", "name": "Drafts bench", "plan": "pro",
+  "assistant": {"kind": "openai", "base_url": "http://127.0.0.1:$fport/v1", "model": "bench"}}]
+EOF
+    start_redis
+    HUB_AUTH=(--workspaces "$OUT/workspaces.json" --operator-jwt-secret bench-operator-secret)
+    urls=()
+    for i in 1 2 3; do
+      p=$(free_port)
+      start_hub "hub$i" "$p" --redis-url "redis://127.0.0.1:$rport/" --visitor-token-secret bench-visitor-secret
+      urls+=(--url "ws://127.0.0.1:$p")
+    done
+    echo "hub: ${HUB_BIN:-$BIN/hub}; backend: ${REPLY_CHARS:-2000} characters in chunks of ${CHUNK_CHARS:-4} every ${CHUNK_MS:-5} ms" | tee -a "$OUT/report.md"
+    "$BIN/loadgen" "${urls[@]}" drafts --replies "${REPLIES:-5}" --reply-chars "${REPLY_CHARS:-2000}" \
+      --redis-url "redis://127.0.0.1:$rport/" --operator-jwt-secret bench-operator-secret |
+      tee -a "$OUT/report.md"
+    ;;
   storm)
     start_redis
     hub_args=(--redis-url "redis://127.0.0.1:$rport/" --visitor-token-secret bench-visitor-secret)

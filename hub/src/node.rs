@@ -533,7 +533,14 @@ impl Hub {
         op: &OperatorSession,
         conversation_id: &str,
     ) -> Result<ConversationMeta, ErrorFrame> {
-        self.conversation_for(op, conversation_id).await?;
+        // The conversation's workspace and the operator's profile in one round trip's time
+        // (both ride the node's multiplexed connection); the profile read costs nothing when
+        // the check refuses, next to a takeover burst's round trips.
+        let (found, me) = tokio::join!(
+            self.conversation_for(op, conversation_id),
+            self.operator_ref(op)
+        );
+        found?;
         if let Err(e) = crate::control::check_plan(op.workspace.plan) {
             self.audit(
                 &op.workspace.id,
@@ -549,7 +556,6 @@ impl Hub {
             .await;
             return Err(error_frame(&e.into(), conversation_id));
         }
-        let me = self.operator_ref(op).await;
         let change = self
             .inner
             .store
@@ -563,18 +569,16 @@ impl Hub {
             let m = &self.inner.metrics;
             m.bump(&m.takeovers, 1);
             self.publish_event(&change.meta, event, None).await;
-            self.audit(
-                &op.workspace.id,
-                AuditEntry {
-                    at: event.at,
-                    actor: Some(op.audit_actor()),
-                    action: AuditAction::Takeover,
-                    conversation_id: Some(conversation_id.to_owned()),
-                    reason: None,
-                    holder_id: None,
-                },
-            )
-            .await;
+            let entry = AuditEntry {
+                at: event.at,
+                actor: Some(op.audit_actor()),
+                action: AuditAction::Takeover,
+                conversation_id: Some(conversation_id.to_owned()),
+                reason: None,
+                holder_id: None,
+            };
+            // In this order: a team panel shows the entry, then the team as it now is.
+            self.audit(&op.workspace.id, entry).await;
             self.team_changed(&op.workspace.id).await;
         }
         Ok(change.meta)

@@ -200,3 +200,60 @@ async fn a_redis_outage_gives_retryable_errors_and_heals_by_itself() {
     assert_eq!(common::http(n.addr(), "GET", "/readyz", None).await.0, 200);
     println!("redis outage: retryable error during, recovered after {attempts} attempt(s)");
 }
+
+/// A dashboard that sends takeovers, messages and releases for many conversations without
+/// waiting for answers: the takeovers run side by side, yet each conversation's frames take
+/// effect in the order sent (a message right behind its takeover is stored, not refused as
+/// from a non-holder; the release comes after it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipelined_takeovers_overlap_but_each_conversation_keeps_its_order() {
+    const CONVERSATIONS: usize = 30;
+    let redis = RedisServer::start().await;
+    let a = node(&redis, "pipelined:").await;
+    let mut cids = Vec::new();
+    let mut visitors = Vec::new();
+    for _ in 0..CONVERSATIONS {
+        let v = a.visitor().await;
+        cids.push(v.conversation_id.clone());
+        visitors.push(v);
+    }
+    let mut op = a.operator("martin", Role::Operator).await;
+    for (i, cid) in cids.iter().enumerate() {
+        op.send(json!({"type": "takeover", "conversation_id": cid}))
+            .await;
+        op.send(json!({"type": "message", "conversation_id": cid, "client_id": format!("m{i}"), "text": "Martin here."}))
+            .await;
+        if i % 3 == 0 {
+            op.send(json!({"type": "release", "conversation_id": cid, "force": false}))
+                .await;
+        }
+    }
+    // Each conversation's answers, in the order they arrived.
+    let mut answers: std::collections::HashMap<String, Vec<String>> = Default::default();
+    let expected: usize = (0..CONVERSATIONS)
+        .map(|i| 2 + usize::from(i % 3 == 0))
+        .sum();
+    let mut got = 0;
+    while got < expected {
+        let f = op.frame().await;
+        let kind = match f["type"].as_str() {
+            Some("control") => format!("control:{}", f["control"]["holder"]["kind"]),
+            Some("ack") => "ack".to_owned(),
+            Some("error") => format!("error:{}", f["code"]),
+            _ => continue,
+        };
+        got += 1;
+        let cid = f["conversation_id"]
+            .as_str()
+            .expect("conversation id")
+            .to_owned();
+        answers.entry(cid).or_default().push(kind);
+    }
+    for (i, cid) in cids.iter().enumerate() {
+        let mut want = vec!["control:\"operator\"".to_owned(), "ack".to_owned()];
+        if i % 3 == 0 {
+            want.push("control:\"ai\"".to_owned());
+        }
+        assert_eq!(answers.get(cid), Some(&want), "conversation {i}");
+    }
+}

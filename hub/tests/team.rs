@@ -62,9 +62,23 @@ async fn an_owner_on_a_third_node_sees_operators_on_two_others_live() {
             > 0
     );
 
-    // Force-release from the panel (the owner need not have the conversation open).
-    assert_eq!(olivia.release(&cid, true).await["type"], "control");
-    let entry = olivia.until_type("audit_entry").await;
+    // Force-release from the panel (the owner need not have the conversation open). The
+    // answer and the audit entry may come in either order: the release runs beside the
+    // session's deliveries.
+    olivia
+        .send(json!({"type": "release", "conversation_id": cid, "force": true}))
+        .await;
+    let (mut answer, mut entry) = (None, None);
+    while answer.is_none() || entry.is_none() {
+        let f = olivia.frame().await;
+        match f["type"].as_str() {
+            Some("control" | "error") => answer = Some(f),
+            Some("audit_entry") => entry = Some(f),
+            _ => {}
+        }
+    }
+    assert_eq!(answer.expect("answer")["type"], "control");
+    let entry = entry.expect("audit entry");
     assert_eq!(
         (
             &entry["entry"]["action"],

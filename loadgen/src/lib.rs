@@ -9,11 +9,14 @@
 //!   (gap-free sequences, every acknowledged message delivered exactly once);
 //! - [`storm`]: visitors on one node, the node is killed, everyone reconnects to the others:
 //!   time until all have resumed, lost and duplicated events;
+//! - [`drafts`]: AI replies streamed a token at a time: the bytes of their drafts to the visitor
+//!   and to a dashboard on each node, and through Redis;
 //! - [`floor`]: the same traffic through a relay that only moves frames (`relay-floor`): the
 //!   CPU per message the socket calls alone cost on this machine.
 //!
 //! Hub processes given by pid are sampled from `/proc` around each measured window.
 
+pub mod drafts;
 pub mod floor;
 pub mod idle;
 pub mod procstat;
@@ -79,6 +82,9 @@ pub enum Scenario {
     /// Drive `relay-floor` (a relay that only moves frames) with the relay's shape: the CPU
     /// per message below which no relay that writes each message at once can go here.
     Floor(floor::FloorArgs),
+    /// AI replies streamed token by token (from `fake-openai`): draft bytes per reply to the
+    /// visitor and to a dashboard on each URL, and through Redis.
+    Drafts(drafts::DraftsArgs),
 }
 
 impl Target {
@@ -157,5 +163,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<String> {
         Scenario::Relay(a) => relay::run(&cli.target, a).await.map(|r| r.text),
         Scenario::Storm(a) => storm::run(&cli.target, a).await.map(|r| r.text),
         Scenario::Floor(a) => floor::run(&cli.target, a).await.map(|r| r.text),
+        Scenario::Drafts(a) => drafts::run(&cli.target, a).await,
     }
 }

@@ -52,6 +52,34 @@ pub enum Flow<D> {
     /// further frame (frames are handled in order); then answer with [`Handler::on_done`].
     /// A slow store call thus delays this client's own answer, not the frames others send it.
     Wait(Waiting<D>),
+    /// Like `Wait`, but further frames are read meanwhile (up to [`MAX_IN_FLIGHT`] works at
+    /// once): for work on one conversation that nothing else of the session waits on (an
+    /// operator's takeover or release). A dashboard taking over fifty conversations at once
+    /// has them done side by side, not one store round trip after another. The handler
+    /// keeps order within a conversation by answering a frame for a conversation with work in
+    /// flight with `Later`.
+    Overlap(Waiting<D>),
+    /// Handle this frame again once no work is in flight.
+    Later(String),
+}
+
+/// Most `Flow::Overlap` works one session has in flight; beyond, it reads no further frame
+/// until one is done (each holds a store call's state).
+pub const MAX_IN_FLIGHT: usize = 64;
+
+/// The next of `waiting` to finish, removed from it. Polls each: there are at most
+/// [`MAX_IN_FLIGHT`], and a plain `Vec` costs an idle connection nothing, unlike a
+/// `FuturesUnordered`.
+fn next_done<D>(waiting: &mut Vec<Waiting<D>>) -> impl std::future::Future<Output = D> + '_ {
+    std::future::poll_fn(move |cx| {
+        for i in 0..waiting.len() {
+            if let std::task::Poll::Ready(done) = waiting[i].as_mut().poll(cx) {
+                drop(waiting.swap_remove(i));
+                return std::task::Poll::Ready(done);
+            }
+        }
+        std::task::Poll::Pending
+    })
 }
 
 impl<D> std::fmt::Debug for Flow<D> {
@@ -60,6 +88,8 @@ impl<D> std::fmt::Debug for Flow<D> {
             Flow::Continue => f.write_str("Continue"),
             Flow::Close(code) => f.debug_tuple("Close").field(code).finish(),
             Flow::Wait(_) => f.write_str("Wait(..)"),
+            Flow::Overlap(_) => f.write_str("Overlap(..)"),
+            Flow::Later(_) => f.write_str("Later(..)"),
         }
     }
 }
@@ -353,6 +383,10 @@ where
                 Some(done) => self.finish(handler, done).await.map(|()| Flow::Continue),
                 None => self.deliver_batch(None).await.map(|()| Flow::Wait(work)),
             },
+            Flow::Overlap(mut work) => match ready_now(work.as_mut()).await {
+                Some(done) => self.finish(handler, done).await.map(|()| Flow::Continue),
+                None => self.deliver_batch(None).await.map(|()| Flow::Overlap(work)),
+            },
             flow => self.deliver_batch(None).await.map(|()| flow),
         }
     }
@@ -556,15 +590,20 @@ where
     let mut stopped = std::pin::pin!(stop.cancelled());
     let mut ticker = tokio::time::interval_at(Instant::now() + heartbeat, heartbeat);
     let mut last_heard = Instant::now();
-    let mut waiting: Option<Waiting<H::Done>> = None;
+    // Work in flight (`Flow::Wait`, `Flow::Overlap`); `blocked`: a `Wait` is among it, so no
+    // frame is read until all is done; `later`: a frame to handle once nothing is in flight.
+    let mut waiting: Vec<Waiting<H::Done>> = Vec::new();
+    let mut blocked = false;
+    let mut later: Option<String> = None;
     loop {
         let result = tokio::select! {
             biased;
             () = &mut stopped => {
-                if let Some(work) = waiting.take() {
+                if !waiting.is_empty() {
                     // Let a message that may already be stored finish its step (the AI's turn
                     // starts there), briefly; the client re-sends it unacknowledged anyway.
-                    let _ = tokio::time::timeout(CLOSE_WRITE_LIMIT, work).await;
+                    let all = futures_util::future::join_all(waiting.drain(..));
+                    let _ = tokio::time::timeout(CLOSE_WRITE_LIMIT, all).await;
                 }
                 let code = if shutdown.is_cancelled() {
                     CloseCode::GOING_AWAY
@@ -574,16 +613,19 @@ where
                 Box::pin(conn.close(code)).await;
                 return;
             }
-            done = async {
-                match waiting.as_mut() {
-                    Some(work) => work.await,
-                    None => std::future::pending().await,
+            done = next_done(&mut waiting), if !waiting.is_empty() => {
+                match Box::pin(conn.finish(handler, done)).await {
+                    Ok(()) if waiting.is_empty() => {
+                        blocked = false;
+                        match later.take() {
+                            Some(text) => Box::pin(conn.handle_text(handler, text)).await,
+                            None => Ok(Flow::Continue),
+                        }
+                    }
+                    other => other.map(|()| Flow::Continue),
                 }
-            }, if waiting.is_some() => {
-                waiting = None;
-                Box::pin(conn.finish(handler, done)).await.map(|()| Flow::Continue)
             }
-            incoming = stream.next(), if waiting.is_none() => {
+            incoming = stream.next(), if !blocked && later.is_none() && waiting.len() < MAX_IN_FLIGHT => {
                 last_heard = Instant::now();
                 match incoming {
                     // Boxed, here and below: these futures are large and short-lived, and an
@@ -613,7 +655,23 @@ where
         };
         match result {
             Ok(Flow::Continue) => {}
-            Ok(Flow::Wait(work)) => waiting = Some(work),
+            Ok(Flow::Wait(work)) => {
+                waiting.push(work);
+                blocked = true;
+            }
+            Ok(Flow::Overlap(work)) => waiting.push(work),
+            Ok(Flow::Later(text)) if waiting.is_empty() => {
+                // A handler asks to wait only for work in flight; nothing is: a bug, and
+                // waiting here would stall the session, so the frame is refused.
+                tracing::error!(len = text.len(), "frame deferred with no work in flight");
+                if Box::pin(conn.send_error(ErrorFrame::new(ErrorCode::Internal)))
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+            }
+            Ok(Flow::Later(text)) => later = Some(text),
             Ok(Flow::Close(code)) => {
                 Box::pin(conn.close(code)).await;
                 return;
@@ -649,6 +707,7 @@ mod tests {
     use super::*;
     use futures_util::{sink, stream};
     use serde_json::{Value, json};
+    use std::collections::HashMap;
     use tokio::sync::mpsc;
 
     type Out = mpsc::UnboundedReceiver<WsOut>;
@@ -861,6 +920,75 @@ mod tests {
         open.send(()).expect("gate");
         assert_eq!(out.recv().await, Some(WsOut::Text("done: first".into())));
         assert_eq!(read.recv().await.as_deref(), Some("second"));
+    }
+
+    /// A handler whose frames `key` wait on a gate each, side by side (`Flow::Overlap`), and
+    /// which defers a frame for a key with work in flight (`Flow::Later`), as the operator
+    /// session does for a conversation.
+    struct Overlapping {
+        gates: HashMap<String, tokio::sync::oneshot::Receiver<()>>,
+        in_flight: std::collections::HashSet<String>,
+        read: mpsc::UnboundedSender<String>,
+    }
+
+    impl<S: Sink<WsOut> + Unpin + Send> Handler<S> for Overlapping {
+        type Done = String;
+
+        async fn on_text(&mut self, _: &mut Conn<S>, text: String) -> Result<Flow<String>, Gone> {
+            let key = text.split(':').next().unwrap_or("").to_owned();
+            if self.in_flight.contains(&key) {
+                return Ok(Flow::Later(text));
+            }
+            self.read.send(text.clone()).map_err(|_| Gone)?;
+            Ok(match self.gates.remove(&text) {
+                Some(gate) => {
+                    self.in_flight.insert(key);
+                    Flow::Overlap(Box::pin(async move {
+                        let _ = gate.await;
+                        text
+                    }))
+                }
+                None => Flow::Continue,
+            })
+        }
+
+        async fn on_done(&mut self, conn: &mut Conn<S>, done: String) -> Result<(), Gone> {
+            self.in_flight.remove(done.split(':').next().unwrap_or(""));
+            conn.send_raw(format!("done: {done}")).await
+        }
+    }
+
+    #[tokio::test]
+    async fn overlapping_work_runs_side_by_side_and_a_keys_frames_stay_in_order() {
+        let hub = hub().await;
+        let (in_tx, mut stream) = inbound();
+        let (sink, mut out) = outbound();
+        let mut conn = Conn::new(hub.clone(), sink, ConnKind::Operator);
+        let (open_a, gate_a) = tokio::sync::oneshot::channel();
+        let (open_b, gate_b) = tokio::sync::oneshot::channel();
+        let (read_tx, mut read) = mpsc::unbounded_channel();
+        let mut handler = Overlapping {
+            gates: HashMap::from([("a:1".to_owned(), gate_a), ("b:1".to_owned(), gate_b)]),
+            in_flight: Default::default(),
+            read: read_tx,
+        };
+        tokio::spawn(async move { run_loop(&mut conn, &mut stream, &mut handler).await });
+
+        for frame in ["a:1", "b:1", "a:2", "c:1"] {
+            in_tx.send(WsIn::Text(frame.into())).expect("send");
+        }
+        // "b:1" is read while "a:1" waits: the two are in flight together.
+        assert_eq!(read.recv().await.as_deref(), Some("a:1"));
+        assert_eq!(read.recv().await.as_deref(), Some("b:1"));
+        // The one that finishes first is answered first.
+        open_b.send(()).expect("gate");
+        assert_eq!(out.recv().await, Some(WsOut::Text("done: b:1".into())));
+        // "a:2" waits for "a:1", and "c:1" behind it: neither is read yet.
+        assert!(read.try_recv().is_err());
+        open_a.send(()).expect("gate");
+        assert_eq!(out.recv().await, Some(WsOut::Text("done: a:1".into())));
+        assert_eq!(read.recv().await.as_deref(), Some("a:2"));
+        assert_eq!(read.recv().await.as_deref(), Some("c:1"));
     }
 
     #[tokio::test(start_paused = true)]

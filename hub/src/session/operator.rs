@@ -1,7 +1,7 @@
 //! An operator's dashboard session: the Online list, opening conversations, takeover, release,
 //! messages, typing.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use futures_util::{Sink, Stream};
 use protocol::decode;
@@ -52,6 +52,7 @@ where
         let mut session = OperatorHandler {
             op: std::sync::Arc::new(op),
             held: HashMap::new(),
+            in_flight: HashSet::new(),
         };
         run_loop(&mut conn, &mut stream, &mut session).await;
     }
@@ -74,6 +75,33 @@ struct OperatorHandler {
     /// how they appear there: a message to one skips the conversation read. Stale entries are
     /// harmless: the append's fence refuses a non-holder, and the refusal drops the entry.
     held: HashMap<String, OperatorRef>,
+    /// Conversations with a takeover or release in flight ([`Flow::Overlap`]): a frame for one
+    /// of them waits until it is done, so each conversation's frames take effect in order.
+    in_flight: HashSet<String>,
+}
+
+/// The conversation a frame acts on, if any.
+fn conversation_of(frame: &OperatorFrame) -> Option<&str> {
+    match frame {
+        OperatorFrame::Message {
+            conversation_id, ..
+        }
+        | OperatorFrame::Open {
+            conversation_id, ..
+        }
+        | OperatorFrame::Close { conversation_id }
+        | OperatorFrame::Takeover { conversation_id }
+        | OperatorFrame::Release {
+            conversation_id, ..
+        }
+        | OperatorFrame::Typing {
+            conversation_id, ..
+        } => Some(conversation_id),
+        OperatorFrame::Hello { .. }
+        | OperatorFrame::SubscribeOnline {}
+        | OperatorFrame::UnsubscribeOnline {}
+        | OperatorFrame::SubscribeTeam {} => None,
+    }
 }
 
 impl OperatorHandler {
@@ -102,7 +130,7 @@ impl OperatorHandler {
         &mut self,
         conn: &mut Conn<S>,
         frame: OperatorFrame,
-    ) -> Result<Flow<Sent>, Gone>
+    ) -> Result<Flow<Done>, Gone>
     where
         S: Sink<WsOut> + Unpin + Send,
     {
@@ -145,20 +173,31 @@ impl OperatorHandler {
                     .await;
                 Ok(())
             }
+            // Side by side with the session's other takeovers and releases (see `Flow::Overlap`).
             OperatorFrame::Takeover { conversation_id } => {
-                let result = hub.takeover(&self.op, &conversation_id).await;
-                if let Ok(meta) = &result {
-                    self.note(&conversation_id, meta);
-                }
-                answer_control(conn, conversation_id, result).await
+                self.in_flight.insert(conversation_id.clone());
+                let op = self.op.clone();
+                return Ok(Flow::Overlap(Box::pin(async move {
+                    let result = hub.takeover(&op, &conversation_id).await;
+                    Done::Control {
+                        conversation_id,
+                        result,
+                    }
+                })));
             }
             OperatorFrame::Release {
                 conversation_id,
                 force,
             } => {
-                let result = hub.release(&self.op, &conversation_id, force).await;
-                self.held.remove(&conversation_id);
-                answer_control(conn, conversation_id, result).await
+                self.in_flight.insert(conversation_id.clone());
+                let op = self.op.clone();
+                return Ok(Flow::Overlap(Box::pin(async move {
+                    let result = hub.release(&op, &conversation_id, force).await;
+                    Done::Control {
+                        conversation_id,
+                        result,
+                    }
+                })));
             }
             OperatorFrame::Typing {
                 conversation_id,
@@ -221,7 +260,7 @@ impl OperatorHandler {
         conversation_id: String,
         client_id: String,
         text: String,
-    ) -> Result<Flow<Sent>, Gone>
+    ) -> Result<Flow<Done>, Gone>
     where
         S: Sink<WsOut> + Unpin + Send,
     {
@@ -243,11 +282,11 @@ impl OperatorHandler {
                     held.as_ref(),
                 )
                 .await;
-            Sent {
+            Done::Message(Sent {
                 conversation_id,
                 client_id,
                 result,
-            }
+            })
         })))
     }
 
@@ -267,9 +306,10 @@ impl OperatorHandler {
         hub.subscribe(conn.rx.id, Topic::Conversation(conversation_id.clone()))
             .await;
         let store = &hub.inner().store;
-        let (events, meta) = match (
-            store.history(&conversation_id, after, HISTORY_LIMIT).await,
-            store.get(&conversation_id).await,
+        // Both in one round trip's time on the node's multiplexed connection.
+        let (events, meta) = match tokio::join!(
+            store.history(&conversation_id, after, HISTORY_LIMIT),
+            store.get(&conversation_id),
         ) {
             (Ok(events), Ok(Some(meta))) => (events, meta),
             (Err(e), _) | (_, Err(e)) => {
@@ -327,16 +367,31 @@ struct Sent {
     result: Result<crate::store::Appended, ErrorFrame>,
 }
 
+/// What a frame's waiting work hands back.
+enum Done {
+    Message(Sent),
+    /// A takeover's or release's new control state, or why not.
+    Control {
+        conversation_id: String,
+        result: Result<crate::store::ConversationMeta, ErrorFrame>,
+    },
+}
+
 impl<S> Handler<S> for OperatorHandler
 where
     S: Sink<WsOut> + Unpin + Send,
 {
-    type Done = Sent;
+    type Done = Done;
 
-    async fn on_text(&mut self, conn: &mut Conn<S>, text: String) -> Result<Flow<Sent>, Gone> {
+    async fn on_text(&mut self, conn: &mut Conn<S>, text: String) -> Result<Flow<Done>, Gone> {
         let limits = conn.hub.config().decode_limits();
         match decode::operator_frame(&text, &limits) {
-            Ok(frame) => self.handle(conn, frame).await,
+            Ok(frame) => {
+                if conversation_of(&frame).is_some_and(|c| self.in_flight.contains(c)) {
+                    return Ok(Flow::Later(text));
+                }
+                self.handle(conn, frame).await
+            }
             Err(e) => conn
                 .send_error(ErrorFrame::with_message(e.code, e.message))
                 .await
@@ -344,7 +399,23 @@ where
         }
     }
 
-    async fn on_done(&mut self, conn: &mut Conn<S>, sent: Sent) -> Result<(), Gone> {
+    async fn on_done(&mut self, conn: &mut Conn<S>, done: Done) -> Result<(), Gone> {
+        let sent = match done {
+            Done::Message(sent) => sent,
+            Done::Control {
+                conversation_id,
+                result,
+            } => {
+                self.in_flight.remove(&conversation_id);
+                match &result {
+                    Ok(meta) => self.note(&conversation_id, meta),
+                    Err(_) => {
+                        self.held.remove(&conversation_id);
+                    }
+                }
+                return answer_control(conn, conversation_id, result).await;
+            }
+        };
         let Sent {
             conversation_id,
             client_id,

@@ -106,9 +106,10 @@ impl WidgetSession {
         })
         .await?;
         let store = &conn.hub.inner().store;
-        let (events, current) = match (
-            store.history(&meta.id, last_seq, HISTORY_LIMIT).await,
-            store.get(&meta.id).await,
+        // Both in one round trip's time on the node's multiplexed connection.
+        let (events, current) = match tokio::join!(
+            store.history(&meta.id, last_seq, HISTORY_LIMIT),
+            store.get(&meta.id),
         ) {
             (Ok(events), Ok(Some(current))) => (events, current),
             (Err(e), _) | (_, Err(e)) => return conn.send_error(error_frame(&e, &meta.id)).await,
