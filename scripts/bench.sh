@@ -28,7 +28,8 @@
 # msg/s), OP_RATIO (operator replies per visitor message), WARMUP, DURATION (seconds per step), BIN
 # (a directory with hub and loadgen binaries to run instead of building this checkout),
 # WORKSPACES (>1: a workspaces file of pro workspaces and an operator JWT secret instead of --dev
-# demo-pro), HUB_WORKERS (worker threads per hub; relay3's default is 1, the others' one per core), NO_ONLINE=1 (operators do not
+# demo-pro), TAKEOVER_RATE (relay, relay3: the set-up's takeovers paced at this many a second; 0, the
+# default: all at once), HUB_WORKERS (worker threads per hub; relay3's default is 1, the others' one per core), NO_ONLINE=1 (operators do not
 # subscribe to the Online list), MONITOR=1 (relay3: a 2 s Redis MONITOR sample at each window's
 # start; slows Redis), PERF=1 (record the first hub with `perf record -g` during the run; report in
 # $OUT/perf.txt), SYSCALLS=1 (relay3: system calls and context switches of Redis, the hubs and
@@ -205,7 +206,7 @@ SHAPE=(
   --visitors "${VISITORS:-200}" --operators "${OPERATORS:-20}"
   --operator-ratio "${OP_RATIO:-0.2}" --warmup-secs "${WARMUP:-2}"
 )
-RELAY_ARGS=("${SHAPE[@]}" "${LG_SECRET[@]}")
+RELAY_ARGS=("${SHAPE[@]}" "${LG_SECRET[@]}" --takeover-rate "${TAKEOVER_RATE:-0}")
 [ "${NO_ONLINE:-0}" = 1 ] && RELAY_ARGS+=(--no-online)
 
 machine | tee "$OUT/report.md"

@@ -73,6 +73,11 @@ pub struct RelayArgs {
     /// Bytes of filler appended to each message text (the tag itself is ~50 bytes).
     #[arg(long, default_value_t = 40)]
     pub pad: usize,
+    /// The set-up's takeovers (an `open` and a `takeover` per conversation), paced at this many
+    /// per second over all operators: a wave of takeovers, like a shift starting. 0: all at once
+    /// (the whole burst queued in the first millisecond).
+    #[arg(long, default_value_t = 0.0)]
+    pub takeover_rate: f64,
 }
 
 /// What a step does: send from `start` to `end`; messages scheduled from `window` on count.
@@ -340,7 +345,12 @@ pub async fn run(target: &Target, args: &RelayArgs) -> anyhow::Result<RelayRepor
 
     // Each conversation to one operator of its workspace, who opens it and takes it over.
     let w = target.workspaces.len();
+    let takeovers_start = Instant::now();
     for (c, id) in conv_ids.iter().enumerate() {
+        if args.takeover_rate > 0.0 {
+            let at = takeovers_start + Duration::from_secs_f64(c as f64 / args.takeover_rate);
+            tokio::time::sleep_until(at.into()).await;
+        }
         let ops: Vec<usize> = (0..args.operators).filter(|j| j % w == c % w).collect();
         anyhow::ensure!(
             !ops.is_empty(),
@@ -496,7 +506,7 @@ pub async fn run(target: &Target, args: &RelayArgs) -> anyhow::Result<RelayRepor
     let mut text = format!(
         "relay: {} visitors, {} operators, {} workspace(s), {} url(s); online list {}\n\
          setup: {} visitor handshakes in {connect_secs:.2} s ({:.0}/s); all takeovers done after {setup_secs:.2} s\n\
-         takeover → visitor's operator_joined (ms, p50/p90/p99/p99.9/max over {}): {}\n\n",
+         takeover → visitor's operator_joined (ms, p50/p90/p99/p99.9/max over {}, {}): {}\n\n",
         args.visitors,
         args.operators,
         target.workspaces.len(),
@@ -505,6 +515,11 @@ pub async fn run(target: &Target, args: &RelayArgs) -> anyhow::Result<RelayRepor
         args.visitors,
         args.visitors as f64 / connect_secs,
         takeover.len(),
+        if args.takeover_rate > 0.0 {
+            format!("paced at {:.0}/s", args.takeover_rate)
+        } else {
+            "all sent at once".to_owned()
+        },
         takeover.summary(),
     );
     text.push_str(&table(
