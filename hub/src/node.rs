@@ -534,8 +534,8 @@ impl Hub {
         conversation_id: &str,
     ) -> Result<ConversationMeta, ErrorFrame> {
         // The conversation's workspace and the operator's profile in one round trip's time
-        // (both ride the node's multiplexed connection); the profile read costs nothing when
-        // the check refuses, next to a takeover burst's round trips.
+        // (both ride the node's multiplexed connection). A refused takeover has read the
+        // profile for nothing, which is rare; every accepted one saves a round trip.
         let (found, me) = tokio::join!(
             self.conversation_for(op, conversation_id),
             self.operator_ref(op)
