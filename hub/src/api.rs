@@ -22,9 +22,6 @@ use crate::node::{Hub, OperatorSession};
 use crate::profile::{self, OperatorProfile};
 use crate::util::now_ms;
 
-/// Avatar uploads per operator: a burst of 5, then one every 10 s.
-pub const UPLOAD_BURST: u32 = 5;
-pub const UPLOAD_RATE: f64 = 0.1;
 /// Profile bodies are a name and a URL.
 const PROFILE_BODY_BYTES: u64 = 4 * 1024;
 

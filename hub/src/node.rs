@@ -270,7 +270,10 @@ impl Hub {
             inner: Arc::new(Inner {
                 connect_limits,
                 workspace_limits,
-                upload_limits: KeyedLimiter::new(crate::api::UPLOAD_RATE, crate::api::UPLOAD_BURST),
+                upload_limits: KeyedLimiter::new(
+                    crate::ratelimit::UPLOAD_RATE,
+                    crate::ratelimit::UPLOAD_BURST,
+                ),
                 config,
                 store,
                 bus,

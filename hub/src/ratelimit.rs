@@ -4,6 +4,11 @@
 
 use std::time::{Duration, Instant};
 
+/// Avatar uploads per operator (`crate::api`, through `Inner::upload_limits`): a burst of 5,
+/// then one every 10 s.
+pub const UPLOAD_BURST: u32 = 5;
+pub const UPLOAD_RATE: f64 = 0.1;
+
 /// Refills `rate` tokens per second up to `burst`. A rate of 0 means unlimited.
 #[derive(Debug, Clone)]
 pub struct TokenBucket {
