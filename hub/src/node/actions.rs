@@ -1,0 +1,329 @@
+//! What sessions ask of the node: messages, takeover, release, requests for a human, presence
+//! and typing. Each becomes one atomic store step, then its publication.
+
+use super::*;
+
+impl Hub {
+    // ---- conversation actions ---------------------------------------------------------------
+
+    /// The conversation, if it belongs to the operator's workspace. Other workspaces' ids get
+    /// exactly the same answer as ids that do not exist.
+    pub async fn conversation_for(
+        &self,
+        op: &OperatorSession,
+        conversation_id: &str,
+    ) -> Result<ConversationMeta, ErrorFrame> {
+        match self.inner.store.get(conversation_id).await {
+            Ok(Some(meta)) if meta.workspace_id == op.workspace.id => Ok(meta),
+            Ok(_) => Err(error_frame(&StoreError::NotFound, conversation_id)),
+            Err(e) => Err(error_frame(&e, conversation_id)),
+        }
+    }
+
+    pub async fn visitor_message(
+        &self,
+        conversation_id: &str,
+        client_id: String,
+        text: String,
+    ) -> Result<Appended, ErrorFrame> {
+        let draft = Draft::Message {
+            author: Author::Visitor,
+            text,
+            client_id: Some(client_id.clone()),
+        };
+        let appended = self
+            .append_event(conversation_id, draft, Fence::Visitor)
+            .await
+            .map_err(|e| error_frame(&e, conversation_id).client(client_id))?;
+        if !appended.duplicate {
+            let m = &self.inner.metrics;
+            m.add(&m.messages_in_visitor, 1);
+            if appended.meta.control.holder == Holder::Ai {
+                self.start_reply(&appended.meta);
+            }
+        }
+        Ok(appended)
+    }
+
+    /// `held`: how this operator appears as the conversation's holder, when their session knows
+    /// it (from its own takeover or last message there). That proves the workspace and names
+    /// the author, so the message costs one store call, the append, whose fence still checks
+    /// the holder. Without it, the conversation is read first.
+    pub async fn operator_message(
+        &self,
+        op: &OperatorSession,
+        conversation_id: &str,
+        client_id: String,
+        text: String,
+        held: Option<&OperatorRef>,
+    ) -> Result<Appended, ErrorFrame> {
+        let author = match held {
+            Some(me) => Author::Operator(me.clone()),
+            None => self
+                .conversation_for(op, conversation_id)
+                .await
+                .map(|meta| op.author_in(&meta))
+                .map_err(|e| e.client(client_id.clone()))?,
+        };
+        let draft = Draft::Message {
+            author,
+            text,
+            client_id: Some(client_id.clone()),
+        };
+        let fence = Fence::Operator(op.claims.sub.clone());
+        let appended = self
+            .append_event(conversation_id, draft, fence)
+            .await
+            .map_err(|e| error_frame(&e, conversation_id).client(client_id))?;
+        if !appended.duplicate {
+            let m = &self.inner.metrics;
+            m.add(&m.messages_in_operator, 1);
+        }
+        Ok(appended)
+    }
+
+    /// Store an event and publish it (unless it is a re-sent duplicate). When the store can
+    /// publish in the same atomic step (Redis), it does: one round trip for the whole message.
+    pub(super) async fn append_event(
+        &self,
+        conversation_id: &str,
+        draft: Draft,
+        fence: Fence,
+    ) -> Result<Appended, StoreError> {
+        let store = &self.inner.store;
+        let topic = Topic::Conversation(conversation_id.to_owned());
+        let published_us = crate::util::now_us();
+        let (appended, announced) = match self.inner.bus.channel(&topic) {
+            Some(channel) => {
+                let (head, tail) =
+                    BusMessage::event_envelope(channel.origin, conversation_id, published_us);
+                let announce = Announce {
+                    channel: channel.name,
+                    head,
+                    tail,
+                };
+                store
+                    .append_announced(conversation_id, draft, fence, now_ms(), &announce)
+                    .await?
+            }
+            None => (
+                store
+                    .append(conversation_id, draft, fence, now_ms())
+                    .await?,
+                false,
+            ),
+        };
+        if !appended.duplicate {
+            let announced_at = announced.then_some(published_us);
+            self.publish_event(&appended.meta, &appended.event, announced_at)
+                .await;
+        }
+        Ok(appended)
+    }
+
+    /// How `op` appears at a takeover: with their saved profile, read now, so a profile applies
+    /// to every takeover after it was saved. Without the store, the takeover itself fails; a
+    /// failed read here only costs the profile, never the takeover.
+    pub async fn operator_ref(&self, op: &OperatorSession) -> OperatorRef {
+        let profile = match self
+            .inner
+            .store
+            .profile(&op.workspace.id, &op.claims.sub)
+            .await
+        {
+            Ok(p) => p,
+            Err(e) => {
+                warn!(error = %e, operator = %op.claims.sub, "profile unavailable at takeover");
+                None
+            }
+        };
+        crate::profile::operator_ref(&op.claims.sub, &op.claims.name, profile.as_ref())
+    }
+
+    pub async fn takeover(
+        &self,
+        op: &OperatorSession,
+        conversation_id: &str,
+    ) -> Result<ConversationMeta, ErrorFrame> {
+        // The conversation's workspace and the operator's profile in one round trip's time
+        // (both ride the node's multiplexed connection). A refused takeover has read the
+        // profile for nothing, which is rare; every accepted one saves a round trip.
+        let (found, me) = tokio::join!(
+            self.conversation_for(op, conversation_id),
+            self.operator_ref(op)
+        );
+        found?;
+        if let Err(e) = crate::control::check_plan(op.workspace.plan) {
+            self.audit(
+                &op.workspace.id,
+                AuditEntry {
+                    at: now_ms(),
+                    actor: Some(op.audit_actor()),
+                    action: AuditAction::PlanRefused,
+                    conversation_id: Some(conversation_id.to_owned()),
+                    reason: None,
+                    holder_id: None,
+                },
+            )
+            .await;
+            return Err(error_frame(&e.into(), conversation_id));
+        }
+        let change = self
+            .inner
+            .store
+            .takeover(conversation_id, &me, now_ms())
+            .await
+            .map_err(|e| error_frame(&e, conversation_id))?;
+        if let Some(event) = &change.event {
+            // Stop the local generation now; other nodes stop theirs when the event reaches
+            // them, and the epoch fence refuses whatever still finishes.
+            self.cancel_reply(conversation_id);
+            let m = &self.inner.metrics;
+            m.bump(&m.takeovers, 1);
+            self.publish_event(&change.meta, event, None).await;
+            let entry = AuditEntry {
+                at: event.at,
+                actor: Some(op.audit_actor()),
+                action: AuditAction::Takeover,
+                conversation_id: Some(conversation_id.to_owned()),
+                reason: None,
+                holder_id: None,
+            };
+            // In this order: a team panel shows the entry, then the team as it now is.
+            self.audit(&op.workspace.id, entry).await;
+            self.team_changed(&op.workspace.id).await;
+        }
+        Ok(change.meta)
+    }
+
+    pub async fn release(
+        &self,
+        op: &OperatorSession,
+        conversation_id: &str,
+        force: bool,
+    ) -> Result<ConversationMeta, ErrorFrame> {
+        self.conversation_for(op, conversation_id).await?;
+        let change = self
+            .inner
+            .store
+            .release(conversation_id, &op.actor(), force, now_ms())
+            .await
+            .map_err(|e| error_frame(&e, conversation_id))?;
+        if let Some(event) = &change.event {
+            self.publish_event(&change.meta, event, None).await;
+            self.resume_ai(&change.meta);
+            if let EventKind::OperatorLeft {
+                reason, operator, ..
+            } = &event.kind
+            {
+                self.inner.metrics.release(*reason);
+                self.audit(
+                    &op.workspace.id,
+                    AuditEntry {
+                        at: event.at,
+                        actor: Some(op.audit_actor()),
+                        action: AuditAction::Release,
+                        conversation_id: Some(conversation_id.to_owned()),
+                        reason: Some(*reason),
+                        holder_id: (operator.id != op.claims.sub).then(|| operator.id.clone()),
+                    },
+                )
+                .await;
+            }
+            self.team_changed(&op.workspace.id).await;
+        }
+        Ok(change.meta)
+    }
+
+    /// Record an audit entry and show it live to the workspace's owners and editors.
+    pub async fn audit(&self, workspace_id: &str, entry: AuditEntry) {
+        if let Err(e) = self.inner.store.record_audit(workspace_id, &entry).await {
+            warn!(workspace_id, error = %e, "audit entry not recorded");
+            return;
+        }
+        let msg = BusMessage::Audit {
+            workspace_id: workspace_id.to_owned(),
+            entry,
+        };
+        self.publish(&Topic::Team(workspace_id.to_owned()), msg)
+            .await;
+    }
+
+    /// Tell every node's team watchers that presence or holdings changed.
+    pub async fn team_changed(&self, workspace_id: &str) {
+        let msg = BusMessage::TeamChanged {
+            workspace_id: workspace_id.to_owned(),
+        };
+        self.publish(&Topic::Team(workspace_id.to_owned()), msg)
+            .await;
+    }
+
+    /// The team as the presence panel shows it: online means connected and seen within the
+    /// holder grace (a crashed node's operators drop out after it).
+    pub async fn team(&self, workspace_id: &str) -> Result<Vec<protocol::TeamMember>, StoreError> {
+        let since = now_ms().saturating_sub(self.inner.config.holder_grace_ms);
+        self.inner.store.team(workspace_id, since).await
+    }
+
+    /// An operator socket opened or closed.
+    pub async fn operator_presence(&self, op: &OperatorSession, delta: i32) {
+        let ws = &op.workspace.id;
+        match self
+            .inner
+            .store
+            .operator_presence(ws, &op.audit_actor(), delta, now_ms())
+            .await
+        {
+            Ok(()) => self.team_changed(ws).await,
+            Err(e) => warn!(workspace_id = %ws, error = %e, "operator presence not recorded"),
+        }
+    }
+
+    pub async fn typing(&self, conversation_id: &str, author: Author, active: bool) {
+        let msg = BusMessage::Typing {
+            conversation_id: conversation_id.to_owned(),
+            author,
+            active,
+            epoch: None,
+        };
+        self.publish(&Topic::Conversation(conversation_id.to_owned()), msg)
+            .await;
+    }
+
+    /// A visitor socket opened or closed: update presence and the Online list.
+    pub async fn visitor_presence(&self, conversation_id: &str, delta: i32) {
+        match self
+            .inner
+            .store
+            .visitor_presence(conversation_id, delta, now_ms())
+            .await
+        {
+            Ok(meta) => self.publish_summary(&meta).await,
+            Err(e) => warn!(conversation_id, error = %e, "visitor presence not recorded"),
+        }
+    }
+
+    /// The visitor asks for a human. Nothing to do while an operator holds the conversation or
+    /// a request is already waiting (a second click must not alert the team twice).
+    pub async fn request_human(&self, conversation_id: &str) -> Result<(), ErrorFrame> {
+        let meta = match self.inner.store.get(conversation_id).await {
+            Ok(Some(meta)) => meta,
+            Ok(None) => return Err(error_frame(&StoreError::NotFound, conversation_id)),
+            Err(e) => return Err(error_frame(&e, conversation_id)),
+        };
+        if meta.needs_human || !matches!(meta.control.holder, Holder::Ai) {
+            return Ok(());
+        }
+        let draft = Draft::HumanRequested {
+            by: HumanRequestedBy::Visitor,
+        };
+        let fence = Fence::Ai {
+            epoch: meta.control.epoch,
+        };
+        match self.append_event(conversation_id, draft, fence).await {
+            // An operator took over meanwhile: the visitor has their human.
+            Ok(_) | Err(StoreError::Control(_)) => Ok(()),
+            Err(e) => Err(error_frame(&e, conversation_id)),
+        }
+    }
+}

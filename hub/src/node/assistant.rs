@@ -1,0 +1,302 @@
+//! The assistant's turns: one cancellable task per generation, fenced by the control epoch it
+//! started under, its draft published in pieces at most every [`DRAFT_INTERVAL`], its reply
+//! (or the fallback) stored under the same fence.
+
+use super::*;
+
+/// Least time between two pieces of one AI draft (25 a second read as smooth typing).
+pub const DRAFT_INTERVAL: Duration = Duration::from_millis(40);
+
+/// Why a generation's loop woke.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Wake {
+    /// The backend wrote more.
+    Changed,
+    /// A change was held back by `DRAFT_INTERVAL`, which has now passed.
+    Due,
+    /// A node missed a piece: send the whole draft.
+    SnapshotWanted,
+}
+
+/// A piece of a draft, as `Hub::draft` publishes it.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct DraftPiece<'a> {
+    draft_id: &'a str,
+    epoch: u64,
+    offset: u32,
+    text: &'a str,
+}
+
+/// What the visitor reads when the assistant's backend failed (timed out, errored, answered
+/// nonsense).
+pub const FALLBACK_TEXT: &str = "Sorry, I can't answer right now. Please try again in a moment, or ask for a human and a teammate will help you.";
+
+/// A generation running on this node.
+#[derive(Debug)]
+pub(super) struct Generation {
+    pub(super) id: u64,
+    pub(super) draft_id: String,
+    pub(super) cancel: CancellationToken,
+    /// Another node (or this one) missed a piece of the draft: send the whole text next.
+    pub(super) snapshot: Arc<tokio::sync::Notify>,
+}
+
+impl Hub {
+    // ---- the assistant ----------------------------------------------------------------------
+
+    /// Start the assistant on the conversation's latest message, under its current epoch.
+    /// A newer visitor message replaces a running generation.
+    pub(super) fn start_reply(&self, meta: &ConversationMeta) {
+        let token = self.inner.shutdown.child_token();
+        let generation = self
+            .inner
+            .next_generation
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let draft_id = random_id("d_");
+        let snapshot = Arc::new(tokio::sync::Notify::new());
+        if let Some(old) = self.inner.generations.insert(
+            meta.id.clone(),
+            Generation {
+                id: generation,
+                draft_id: draft_id.clone(),
+                cancel: token.clone(),
+                snapshot: snapshot.clone(),
+            },
+        ) {
+            old.cancel.cancel();
+        }
+        let hub = self.clone();
+        let conversation_id = meta.id.clone();
+        let workspace_id = meta.workspace_id.clone();
+        let epoch = meta.control.epoch;
+        let timeout = Duration::from_millis(self.inner.config.assistant_timeout_ms);
+        self.inner.metrics.bump(&self.inner.metrics.ai_started, 1);
+        self.inner.metrics.add(&self.inner.metrics.ai_running, 1);
+        self.inner.tasks.spawn(async move {
+            let topic = Topic::Conversation(conversation_id.clone());
+            // Listen to the conversation while generating, wherever its clients are: a node that
+            // missed a piece of the draft asks this one for a snapshot on it.
+            hub.sync_topic(topic.clone()).await;
+            hub.ai_typing(&conversation_id, epoch, true).await;
+            let (draft, mut partial) = crate::assistant::Draft::new();
+            let generate = hub.generate(&conversation_id, &workspace_id, &draft);
+            tokio::pin!(generate);
+            let deadline = tokio::time::sleep(timeout);
+            tokio::pin!(deadline);
+            let mut pieces = protocol::draft::DraftPieces::new();
+            let mut streamed = false;
+            // When the next piece may go, and whether a change waits for it.
+            let mut next_piece = tokio::time::Instant::now();
+            let mut waiting = false;
+            // One task drives the backend and publishes its draft. Pieces go at most every
+            // DRAFT_INTERVAL: a backend streaming a token at a time would otherwise cost a frame
+            // per token to the visitor, to every watching dashboard and across the bus. The
+            // watch channel keeps only the latest text, so a piece covers every step since the
+            // last; and no draft frame can follow the final `done`/`discarded`.
+            let outcome = loop {
+                let wake = tokio::select! {
+                    biased;
+                    () = token.cancelled() => break None,
+                    reply = &mut generate => break Some(reply),
+                    () = &mut deadline => break Some(Err(AssistantError::Timeout)),
+                    () = snapshot.notified(), if streamed => Wake::SnapshotWanted,
+                    () = tokio::time::sleep_until(next_piece), if waiting => Wake::Due,
+                    Ok(()) = partial.changed(), if !waiting => Wake::Changed,
+                };
+                if wake == Wake::Changed && tokio::time::Instant::now() < next_piece {
+                    waiting = true;
+                    continue;
+                }
+                waiting = false;
+                let text = partial.borrow_and_update().clone();
+                let snapshot = wake == Wake::SnapshotWanted;
+                if let Some((offset, piece)) = pieces.next(&text, snapshot) {
+                    streamed = true;
+                    next_piece = tokio::time::Instant::now() + DRAFT_INTERVAL;
+                    let piece = DraftPiece {
+                        draft_id: &draft_id,
+                        epoch,
+                        offset,
+                        text: piece,
+                    };
+                    hub.draft(&conversation_id, piece, DraftState::Streaming)
+                        .await;
+                }
+            };
+            let metrics = &hub.inner.metrics;
+            let end = match outcome {
+                None => {
+                    metrics.bump(&metrics.ai_cancelled, 1);
+                    DraftState::Discarded
+                }
+                Some(Err(e)) => {
+                    warn!(conversation_id, kind = e.kind(), error = %e, "assistant failed");
+                    metrics.ai_failure(e.kind());
+                    hub.append_fallback(&conversation_id, epoch).await;
+                    DraftState::Discarded
+                }
+                Some(Ok(reply)) => {
+                    if hub.append_reply(&conversation_id, epoch, reply).await {
+                        DraftState::Done
+                    } else {
+                        DraftState::Discarded
+                    }
+                }
+            };
+            if streamed {
+                let piece = DraftPiece {
+                    draft_id: &draft_id,
+                    epoch,
+                    offset: pieces.sent_len(),
+                    text: "",
+                };
+                hub.draft(&conversation_id, piece, end).await;
+            }
+            hub.ai_typing(&conversation_id, epoch, false).await;
+            hub.inner
+                .generations
+                .remove_if(&conversation_id, |_, g| g.id == generation);
+            hub.sync_topic(topic).await;
+            hub.inner
+                .metrics
+                .ai_running
+                .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        });
+    }
+
+    /// Show (or end) the AI's draft reply to everyone in the conversation.
+    pub(super) async fn draft(
+        &self,
+        conversation_id: &str,
+        piece: DraftPiece<'_>,
+        state: DraftState,
+    ) {
+        let msg = BusMessage::AiDraft {
+            conversation_id: conversation_id.to_owned(),
+            draft_id: piece.draft_id.to_owned(),
+            epoch: piece.epoch,
+            offset: piece.offset,
+            text: piece.text.to_owned(),
+            state,
+        };
+        self.publish(&Topic::Conversation(conversation_id.to_owned()), msg)
+            .await;
+    }
+
+    /// The AI is thinking (or stopped), in the turn of control epoch `epoch`.
+    pub(super) async fn ai_typing(&self, conversation_id: &str, epoch: u64, active: bool) {
+        let msg = BusMessage::Typing {
+            conversation_id: conversation_id.to_owned(),
+            author: Author::Ai,
+            active,
+            epoch: Some(epoch),
+        };
+        self.publish(&Topic::Conversation(conversation_id.to_owned()), msg)
+            .await;
+    }
+
+    pub(super) async fn generate(
+        &self,
+        conversation_id: &str,
+        workspace_id: &str,
+        draft: &crate::assistant::Draft,
+    ) -> Result<crate::assistant::Reply, AssistantError> {
+        let transcript = self
+            .inner
+            .store
+            .history(conversation_id, 0, HISTORY_LIMIT)
+            .await
+            .map_err(|e| AssistantError::Failed(format!("history unavailable: {e}")))?;
+        let req = crate::assistant::ReplyRequest {
+            workspace_id,
+            conversation_id,
+            transcript: &transcript,
+            draft,
+        };
+        self.inner.assistant.reply(&req).await
+    }
+
+    /// The backend failed: tell the visitor briefly, under the same fence as a reply (never
+    /// after a takeover), so the conversation is never left hanging.
+    pub(super) async fn append_fallback(&self, conversation_id: &str, epoch: u64) {
+        let draft = Draft::Message {
+            author: Author::Ai,
+            text: FALLBACK_TEXT.into(),
+            client_id: None,
+        };
+        if let Err(e) = self
+            .append_event(conversation_id, draft, Fence::Ai { epoch })
+            .await
+        {
+            debug!(conversation_id, error = %e, "fallback not stored");
+        }
+    }
+
+    /// Store a finished reply; `false` when it was fenced off or not stored.
+    pub(super) async fn append_reply(
+        &self,
+        conversation_id: &str,
+        epoch: u64,
+        reply: crate::assistant::Reply,
+    ) -> bool {
+        let metrics = &self.inner.metrics;
+        let draft = Draft::Message {
+            author: Author::Ai,
+            text: reply.text,
+            client_id: None,
+        };
+        let fence = Fence::Ai { epoch };
+        match self
+            .append_event(conversation_id, draft, fence.clone())
+            .await
+        {
+            Ok(_) => metrics.bump(&metrics.ai_replies, 1),
+            Err(StoreError::Control(_)) => {
+                debug!(conversation_id, "AI reply fenced off by a takeover");
+                metrics.bump(&metrics.ai_fenced, 1);
+                return false;
+            }
+            Err(e) => {
+                warn!(conversation_id, error = %e, "AI reply not stored");
+                metrics.ai_failure("store");
+                return false;
+            }
+        }
+        if reply.needs_human {
+            let draft = Draft::HumanRequested {
+                by: HumanRequestedBy::Assistant,
+            };
+            if let Err(e) = self.append_event(conversation_id, draft, fence).await {
+                debug!(conversation_id, error = %e, "request for a human not stored");
+            }
+        }
+        true
+    }
+
+    pub(super) fn cancel_reply(&self, conversation_id: &str) {
+        if let Some((_, g)) = self.inner.generations.remove(conversation_id) {
+            g.cancel.cancel();
+        }
+    }
+
+    /// A node missed a piece of the draft `draft_id`: if it is this node's, send it whole.
+    pub(super) fn snapshot_wanted(&self, conversation_id: &str, draft_id: &str) {
+        if let Some(g) = self.inner.generations.get(conversation_id)
+            && g.draft_id == draft_id
+        {
+            g.snapshot.notify_one();
+        }
+    }
+
+    /// After a hand-back, the AI answers a visitor message that nobody answered (the visitor
+    /// wrote last), so the conversation never stalls between the human and the AI.
+    pub(super) fn resume_ai(&self, meta: &ConversationMeta) {
+        let visitor_waiting = meta
+            .last_message
+            .as_ref()
+            .is_some_and(|m| m.author == protocol::AuthorKind::Visitor);
+        if visitor_waiting && matches!(meta.control.holder, Holder::Ai) {
+            self.start_reply(meta);
+        }
+    }
+}

@@ -1,0 +1,499 @@
+//! The hub node: the one place where client actions become store steps and bus messages, and
+//! where bus messages become local deliveries.
+//!
+//! ```text
+//! session ──action──▶ Hub ──atomic step──▶ Store
+//!                      │
+//!                      └──publish──▶ Bus ──▶ (every node) dispatcher ──▶ Registry ──▶ sessions
+//! ```
+//!
+//! [`Hub`] is the façade sessions and the HTTP API hold; its work is split by concern:
+//! - [`actions`]: what sessions ask (messages, takeover, release, requests for a human, presence,
+//!   typing), each one atomic store step and its publication;
+//! - [`fanout`]: publishing to the bus and to this node's clients, bus subscriptions, routing
+//!   what the bus delivers to local connections (through the AI fence), the Online list rows;
+//! - [`assistant`]: the AI's generations, cancellable and fenced by control epoch, their drafts
+//!   in pieces;
+//! - [`housekeeping`]: presence, auto-release, expiry of requests for a human, idle sweeps.
+//!
+//! This file holds the node's parts, its construction and shutdown, and sign-in.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use dashmap::DashMap;
+use protocol::{
+    AuditAction, AuditActor, AuditEntry, Author, ConversationEvent, ConversationSummary,
+    DraftState, ErrorCode, ErrorFrame, EventKind, Holder, HumanRequestedBy, OperatorIdentity,
+    OperatorRef, ServerFrame, WorkspaceId, WorkspaceInfo,
+};
+use tokio::sync::Mutex;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{debug, info, warn};
+
+use crate::assistant::{Assistant, AssistantError};
+use crate::auth::{OperatorClaims, OperatorVerifier, VisitorTokens};
+use crate::bus::{Bus, BusMessage, Inbox, Topic};
+use crate::config::Config;
+use crate::control::{Actor, ControlError, Fence, HoldCheck};
+use crate::directory::Directory;
+use crate::metrics::Metrics;
+use crate::ratelimit::KeyedLimiter;
+use crate::registry::{ConnId, Delivery, Frames, Outbound, Registry};
+use crate::store::{
+    Announce, Appended, ConversationMeta, Draft, NewConversation, Store, StoreError,
+};
+use crate::util::{now_ms, now_secs, random_id, visitor_label};
+
+mod actions;
+mod assistant;
+mod fanout;
+mod housekeeping;
+
+use assistant::Generation;
+pub use assistant::{DRAFT_INTERVAL, FALLBACK_TEXT};
+pub use fanout::ONLINE_COALESCE;
+use fanout::PendingRow;
+
+/// Most events a `history` frame carries.
+pub const HISTORY_LIMIT: usize = 5000;
+
+/// A cheap handle to the node; clone it freely.
+#[derive(Debug, Clone)]
+pub struct Hub {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+pub struct Inner {
+    pub config: Config,
+    pub store: Arc<dyn Store>,
+    pub bus: Arc<dyn Bus>,
+    pub registry: Registry,
+    pub directory: Directory,
+    pub operators: OperatorVerifier,
+    pub visitors: VisitorTokens,
+    pub assistant: Arc<dyn Assistant>,
+    pub metrics: Arc<Metrics>,
+    /// Cancelled when the node shuts down.
+    pub shutdown: CancellationToken,
+    /// Every session and background task, so shutdown can wait for them.
+    pub tasks: TaskTracker,
+    /// The running generation of each conversation.
+    generations: DashMap<String, Generation>,
+    /// What this node has delivered of each conversation's control and AI draft.
+    pub fence: crate::drafts::Fence,
+    /// Online list rows changed since the last publication, as the operation that changed each
+    /// one left it (conversation id → row).
+    changed_rows: DashMap<String, PendingRow>,
+    next_generation: std::sync::atomic::AtomicU64,
+    /// Serializes bus (un)subscription per topic, so a leave and a join racing on the same topic
+    /// can never leave the bus unsubscribed while a local client listens.
+    topic_locks: DashMap<Topic, Arc<Mutex<bool>>>,
+    /// WebSocket connects per client IP (see `--connect-rate`).
+    pub connect_limits: KeyedLimiter<std::net::IpAddr>,
+    /// Visitor messages per workspace (see `--workspace-message-rate`).
+    pub workspace_limits: KeyedLimiter<String>,
+    /// Avatar uploads per `workspace/operator` (see `crate::api`).
+    pub upload_limits: KeyedLimiter<String>,
+}
+
+/// A signed-in operator.
+#[derive(Debug, Clone)]
+pub struct OperatorSession {
+    pub claims: OperatorClaims,
+    pub workspace: WorkspaceInfo,
+}
+
+impl OperatorSession {
+    pub fn identity(&self) -> OperatorIdentity {
+        OperatorIdentity {
+            id: self.claims.sub.clone(),
+            name: self.claims.name.clone(),
+            role: self.claims.role,
+            workspace_id: self.workspace.id.clone(),
+        }
+    }
+
+    /// How this operator appears without their profile (visitors see "Human"). Takeovers use
+    /// [`Hub::operator_ref`], which adds the saved profile.
+    pub fn operator_ref(&self) -> OperatorRef {
+        crate::profile::operator_ref(&self.claims.sub, &self.claims.name, None)
+    }
+
+    /// How this operator appears in `meta`: as the holder, with the profile they took control
+    /// with (a profile saved mid-session applies from the next takeover); otherwise without one.
+    pub fn author_in(&self, meta: &ConversationMeta) -> Author {
+        match self.holding(meta) {
+            Some(me) => Author::Operator(me.clone()),
+            None => Author::Operator(self.operator_ref()),
+        }
+    }
+
+    /// This operator as `meta`'s holder, if they hold it.
+    pub fn holding<'m>(&self, meta: &'m ConversationMeta) -> Option<&'m OperatorRef> {
+        match &meta.control.holder {
+            Holder::Operator(r) if r.id == self.claims.sub => Some(r),
+            _ => None,
+        }
+    }
+
+    fn actor(&self) -> Actor {
+        Actor {
+            operator: self.operator_ref(),
+            role: self.claims.role,
+        }
+    }
+
+    /// This operator as an audit actor and team member.
+    pub fn audit_actor(&self) -> AuditActor {
+        AuditActor {
+            id: self.claims.sub.clone(),
+            name: self.claims.name.clone(),
+            role: self.claims.role,
+        }
+    }
+}
+
+/// The one place where a store failure becomes what the client is told.
+pub fn error_frame(err: &StoreError, conversation_id: &str) -> ErrorFrame {
+    let frame = match err {
+        StoreError::NotFound => ErrorFrame::new(ErrorCode::ConversationNotFound),
+        StoreError::Unavailable(_) => ErrorFrame::new(ErrorCode::Unavailable),
+        StoreError::Control(c) => {
+            let mut f = ErrorFrame::with_message(c.code(), c.to_string());
+            if let ControlError::AlreadyControlled(holder) = c {
+                f.holder = Some(holder.clone());
+            }
+            f
+        }
+    };
+    frame.conversation(conversation_id)
+}
+
+/// Everything a node is made of; `server::build` assembles it from the configuration.
+#[derive(Debug)]
+pub struct Parts {
+    pub config: Config,
+    pub store: Arc<dyn Store>,
+    pub bus: Arc<dyn Bus>,
+    /// Where `bus` delivers this node's messages.
+    pub inbox: Inbox,
+    pub directory: Directory,
+    pub operators: OperatorVerifier,
+    pub visitors: VisitorTokens,
+    pub assistant: Arc<dyn Assistant>,
+}
+impl Hub {
+    /// Assemble a node and start its background tasks (needs a tokio runtime).
+    pub fn new(parts: Parts) -> Hub {
+        let Parts {
+            config,
+            store,
+            bus,
+            inbox,
+            directory,
+            operators,
+            visitors,
+            assistant,
+        } = parts;
+        let metrics = Arc::new(Metrics::default());
+        // Every store call is timed and its failures counted, whatever the backend.
+        let store: Arc<dyn Store> =
+            Arc::new(crate::store::timed::TimedStore::new(store, metrics.clone()));
+        let connect_limits = KeyedLimiter::new(config.connect_rate, config.connect_burst);
+        let workspace_limits = KeyedLimiter::new(
+            config.workspace_message_rate,
+            config.workspace_message_burst,
+        );
+        let shutdown = CancellationToken::new();
+        let hub = Hub {
+            inner: Arc::new(Inner {
+                connect_limits,
+                workspace_limits,
+                upload_limits: KeyedLimiter::new(
+                    crate::ratelimit::UPLOAD_RATE,
+                    crate::ratelimit::UPLOAD_BURST,
+                ),
+                config,
+                store,
+                bus,
+                registry: Registry::new(&shutdown),
+                directory,
+                operators,
+                visitors,
+                assistant,
+                metrics,
+                shutdown,
+                tasks: TaskTracker::new(),
+                generations: DashMap::new(),
+                fence: crate::drafts::Fence::new(),
+                changed_rows: DashMap::new(),
+                next_generation: std::sync::atomic::AtomicU64::new(0),
+                topic_locks: DashMap::new(),
+            }),
+        };
+        hub.inner.tasks.spawn(hub.clone().dispatch(inbox));
+        hub.inner.tasks.spawn(hub.clone().housekeeping());
+        hub.inner.tasks.spawn(hub.clone().online_rows());
+        hub
+    }
+
+    pub fn inner(&self) -> &Inner {
+        &self.inner
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    /// Begin shutdown: sessions close with `going_away`, background tasks stop.
+    pub fn shutdown(&self) {
+        self.inner.shutdown.cancel();
+    }
+
+    /// Wait up to `grace` for every session and task to finish; `false` when time ran out.
+    pub async fn drain(&self, grace: Duration) -> bool {
+        self.inner.tasks.close();
+        tokio::time::timeout(grace, self.inner.tasks.wait())
+            .await
+            .is_ok()
+    }
+
+    // ---- sign-in -------------------------------------------------------------------------
+
+    pub fn operator_sign_in(&self, token: &str) -> Result<OperatorSession, ErrorFrame> {
+        let claims = self
+            .inner
+            .operators
+            .verify(token)
+            .map_err(|e| ErrorFrame::with_message(e.code(), e.to_string()))?;
+        let workspace = self
+            .inner
+            .directory
+            .get(&claims.ws)
+            .cloned()
+            .ok_or_else(|| ErrorFrame::new(ErrorCode::WorkspaceNotFound))?;
+        Ok(OperatorSession { claims, workspace })
+    }
+
+    /// A visitor's conversation: the one their token names, or a new one.
+    pub async fn visitor_sign_in(
+        &self,
+        workspace_id: &str,
+        token: Option<&str>,
+        origin: Option<&str>,
+    ) -> Result<(ConversationMeta, String), ErrorFrame> {
+        if self.inner.directory.get(workspace_id).is_none() {
+            return Err(ErrorFrame::new(ErrorCode::WorkspaceNotFound));
+        }
+        if !self.inner.directory.origin_allowed(workspace_id, origin) {
+            // A page the workspace did not list tries to embed its widget.
+            return Err(ErrorFrame::with_message(
+                ErrorCode::Forbidden,
+                format!(
+                    "origin {} may not open this workspace's widget",
+                    origin.unwrap_or("(none)")
+                ),
+            ));
+        }
+        if let Some(token) = token {
+            let claims = self
+                .inner
+                .visitors
+                .verify(token)
+                .map_err(|e| ErrorFrame::with_message(e.code(), e.to_string()))?;
+            if claims.ws != workspace_id {
+                return Err(ErrorFrame::with_message(
+                    ErrorCode::Unauthorized,
+                    "visitor token is for another workspace",
+                ));
+            }
+            match self.inner.store.get(&claims.sub).await {
+                Ok(Some(meta)) => return Ok((meta, token.to_owned())),
+                // The conversation is gone (an in-memory hub restarted): start afresh below.
+                Ok(None) => {}
+                Err(e) => return Err(error_frame(&e, &claims.sub)),
+            }
+        }
+        let id = random_id("cv_");
+        let meta = self
+            .inner
+            .store
+            .create(NewConversation {
+                id: id.clone(),
+                workspace_id: workspace_id.to_owned(),
+                visitor_label: visitor_label(),
+                at: now_ms(),
+            })
+            .await
+            .map_err(|e| error_frame(&e, &id))?;
+        let token = self.inner.visitors.issue(&id, workspace_id, now_secs());
+        Ok((meta, token))
+    }
+}
+
+/// Serialize a frame. Our frames always serialize; should one ever not, clients get an
+/// `internal` error instead of a dropped socket.
+pub fn frame_json(frame: &impl serde::Serialize) -> Arc<str> {
+    frame_text(frame).into()
+}
+
+/// [`frame_json`] for a frame sent to one connection: no shared copy needed.
+pub fn frame_text(frame: &impl serde::Serialize) -> String {
+    // Most frames are a few hundred bytes: one allocation instead of growing from 128.
+    let mut out = Vec::with_capacity(512);
+    match serde_json::to_writer(&mut out, frame) {
+        // serde_json writes UTF-8 only.
+        Ok(()) => String::from_utf8(out).unwrap_or_default(),
+        Err(e) => {
+            warn!(error = %e, "frame did not serialize");
+            r#"{"type":"error","code":"internal","message":"frame did not serialize","retryable":true}"#
+                .into()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fanout::{EventFrame, ROWS_PER_PUBLICATION, row_publications};
+    use super::*;
+    use crate::registry::ConnKind;
+
+    /// The borrowed event frame writes what `ServerFrame::Event` writes, byte for byte, for
+    /// operators and for visitors.
+    #[test]
+    fn the_borrowed_event_frame_is_the_protocols() {
+        let martin = OperatorRef {
+            id: "op-martin".into(),
+            name: "Martin \"M\" Ruiz".into(),
+            display_name: Some("Martin from Support".into()),
+            avatar_url: Some("/avatars/m.png".into()),
+        };
+        let kinds = [
+            EventKind::Message {
+                author: Author::Visitor,
+                text: "Where is my parcel?\n\u{1f}é".into(),
+                client_id: Some("c-1".into()),
+            },
+            EventKind::Message {
+                author: Author::Operator(martin.clone()),
+                text: "On its way".into(),
+                client_id: None,
+            },
+            EventKind::OperatorJoined {
+                operator: martin,
+                epoch: 3,
+            },
+        ];
+        for kind in kinds {
+            let event = ConversationEvent {
+                seq: 7,
+                at: 1_700_000_000_000,
+                kind,
+            };
+            for event in [event.clone(), event.for_visitor()] {
+                let borrowed = frame_text(&EventFrame {
+                    conversation_id: "conv-1",
+                    event: &event,
+                });
+                let owned = frame_text(&ServerFrame::Event {
+                    conversation_id: "conv-1".into(),
+                    event,
+                });
+                assert_eq!(borrowed, owned);
+            }
+        }
+    }
+
+    /// Online list frames queued for a dashboard connection, as their `type`s.
+    fn online_frames(rx: &mut crate::registry::ConnRx) -> Vec<String> {
+        let mut kinds = Vec::new();
+        while let Ok(item) = rx.rx.try_recv() {
+            if let Outbound::Frame(f) = item {
+                let v: serde_json::Value = serde_json::from_str(&f.for_operators).expect("json");
+                kinds.push(v["type"].as_str().unwrap_or_default().to_owned());
+            }
+        }
+        kinds
+    }
+
+    #[test]
+    fn a_rounds_rows_go_out_in_one_publication_per_workspace() {
+        let row = |id: usize| ConversationSummary {
+            id: format!("c{id}"),
+            visitor_label: "Visitor".into(),
+            started_at: 0,
+            last_activity_at: 0,
+            last_message: None,
+            control: protocol::ControlState {
+                holder: Holder::Ai,
+                epoch: 0,
+            },
+            needs_human: false,
+            visitor_online: true,
+            last_seq: 0,
+        };
+        let by_workspace = HashMap::from([
+            ("busy".to_owned(), (0..70).map(row).collect::<Vec<_>>()),
+            ("quiet".to_owned(), vec![row(100)]),
+        ]);
+        let mut sizes: Vec<(String, usize)> = row_publications(by_workspace)
+            .into_iter()
+            .map(|(topic, msg)| match msg {
+                BusMessage::Summaries {
+                    workspace_id,
+                    summaries,
+                } => {
+                    assert_eq!(topic, Topic::Workspace(workspace_id.clone()));
+                    (workspace_id, summaries.len())
+                }
+                other => panic!("not rows: {other:?}"),
+            })
+            .collect();
+        sizes.sort();
+        assert_eq!(
+            sizes,
+            [
+                ("busy".to_owned(), 70 - ROWS_PER_PUBLICATION),
+                ("busy".to_owned(), ROWS_PER_PUBLICATION),
+                ("quiet".to_owned(), 1)
+            ]
+        );
+    }
+
+    /// A row waiting for its round is published as the operation that changed it left it,
+    /// except when no visitor is connected: then any node's idle sweep may have taken the
+    /// conversation off the list meanwhile, and the stale copy would list it again, with
+    /// nothing left to remove it. (Paused clock: the background rounds do not interleave.)
+    #[tokio::test(start_paused = true)]
+    async fn a_pending_row_never_lists_a_swept_conversation_again() {
+        let hub = crate::server::build(Config::for_tests(), None)
+            .await
+            .expect("hub");
+        let (meta, _) = hub
+            .visitor_sign_in("demo-pro", None, None)
+            .await
+            .expect("sign in");
+        let mut dashboard = hub.inner.registry.register(ConnKind::Operator, 64);
+        hub.subscribe(dashboard.id, Topic::Workspace(meta.workspace_id.clone()))
+            .await;
+
+        hub.visitor_presence(&meta.id, 1).await;
+        hub.flush_rows().await;
+        assert_eq!(online_frames(&mut dashboard), ["online_update"]);
+
+        // The visitor leaves; before the next round, the conversation is swept off the list.
+        hub.visitor_presence(&meta.id, -1).await;
+        let swept = hub.inner.store.deactivate_idle(protocol::Millis::MAX).await;
+        assert_eq!(swept.expect("sweep").len(), 1);
+        hub.flush_rows().await;
+        assert!(online_frames(&mut dashboard).is_empty());
+    }
+}

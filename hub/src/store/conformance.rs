@@ -1,0 +1,620 @@
+//! Behaviour every [`Store`] must have. Each backend's tests call these.
+//!
+//! [`conformance_tests!`] turns the suite into one `#[tokio::test]` per behaviour, for a backend's
+//! test module: `crate::store::conformance_tests!(make_store())`.
+
+use super::*;
+use crate::control::Actor;
+use protocol::{EventKind, Holder, ReleaseReason, Role};
+use std::sync::Arc;
+
+pub fn op(id: &str) -> OperatorRef {
+    OperatorRef {
+        id: id.into(),
+        name: id.to_uppercase(),
+        display_name: None,
+        avatar_url: None,
+    }
+}
+
+async fn new(store: &dyn Store, id: &str) -> ConversationMeta {
+    store
+        .create(NewConversation {
+            id: id.into(),
+            workspace_id: "ws".into(),
+            visitor_label: "Visitor".into(),
+            at: 10,
+        })
+        .await
+        .expect("create")
+}
+
+fn msg(author: Author, text: &str, client_id: Option<&str>) -> Draft {
+    Draft::Message {
+        author,
+        text: text.into(),
+        client_id: client_id.map(Into::into),
+    }
+}
+
+pub async fn sequences_are_gap_free_and_dedupe(store: Arc<dyn Store>) {
+    new(&*store, "c1").await;
+    let a = store
+        .append(
+            "c1",
+            msg(Author::Visitor, "one", Some("x")),
+            Fence::Visitor,
+            11,
+        )
+        .await
+        .expect("append");
+    assert_eq!((a.event.seq, a.duplicate), (1, false));
+    let b = store
+        .append(
+            "c1",
+            msg(Author::Visitor, "two", Some("y")),
+            Fence::Visitor,
+            12,
+        )
+        .await
+        .expect("append");
+    assert_eq!(b.event.seq, 2);
+    let again = store
+        .append(
+            "c1",
+            msg(Author::Visitor, "one", Some("x")),
+            Fence::Visitor,
+            13,
+        )
+        .await
+        .expect("append");
+    assert_eq!((again.event.seq, again.duplicate), (1, true));
+    assert_eq!(again.meta.last_seq, 2);
+    // The meta an append returns is the conversation as it now stands (Redis builds it from
+    // what its script read and wrote, without reading it again).
+    let now = store.get("c1").await.expect("get").expect("c1");
+    assert_eq!(b.meta, now);
+    assert_eq!(again.meta, now);
+    assert_eq!(
+        now.last_message.as_ref().map(|m| m.text.as_str()),
+        Some("two")
+    );
+    let h = store.history("c1", 0, 100).await.expect("history");
+    assert_eq!(h.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 2]);
+    // What an append returns is exactly what it stored; a duplicate returns the first.
+    assert_eq!(h, [a.event.clone(), b.event]);
+    assert_eq!(again.event, a.event);
+    let h = store.history("c1", 1, 100).await.expect("history");
+    assert_eq!(h.iter().map(|e| e.seq).collect::<Vec<_>>(), [2]);
+}
+
+pub async fn concurrent_appends_get_distinct_seqs(store: Arc<dyn Store>) {
+    new(&*store, "c2").await;
+    let mut tasks = Vec::new();
+    for i in 0..50 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let cid = format!("m{i}");
+            store
+                .append(
+                    "c2",
+                    msg(Author::Visitor, "hi", Some(&cid)),
+                    Fence::Visitor,
+                    20,
+                )
+                .await
+                .expect("append")
+                .event
+                .seq
+        }));
+    }
+    let mut seqs = Vec::new();
+    for t in tasks {
+        seqs.push(t.await.expect("join"));
+    }
+    seqs.sort_unstable();
+    assert_eq!(seqs, (1..=50).collect::<Vec<_>>());
+}
+
+pub async fn control_is_exclusive_and_fences_ai(store: Arc<dyn Store>) {
+    new(&*store, "c3").await;
+    let before = store.get("c3").await.expect("get").expect("exists");
+    assert_eq!(before.control.holder, Holder::Ai);
+    let started = before.control.epoch;
+    let change = store.takeover("c3", &op("a"), 30).await.expect("takeover");
+    assert!(matches!(
+        change.event.as_ref().map(|e| &e.kind),
+        Some(EventKind::OperatorJoined { .. })
+    ));
+    let refused = store.takeover("c3", &op("b"), 31).await;
+    assert!(matches!(
+        refused,
+        Err(StoreError::Control(ControlError::AlreadyControlled(ref h))) if h.id == "a"
+    ));
+    let ai = store
+        .append(
+            "c3",
+            msg(Author::Ai, "late", None),
+            Fence::Ai { epoch: started },
+            32,
+        )
+        .await;
+    assert!(matches!(
+        ai,
+        Err(StoreError::Control(ControlError::StaleEpoch))
+    ));
+    let by_b = store
+        .append(
+            "c3",
+            msg(Author::Operator(op("b")), "hi", Some("1")),
+            Fence::Operator("b".into()),
+            33,
+        )
+        .await;
+    assert!(matches!(
+        by_b,
+        Err(StoreError::Control(ControlError::NotHolder))
+    ));
+    let written = store
+        .append(
+            "c3",
+            msg(Author::Operator(op("a")), "hi", Some("1")),
+            Fence::Operator("a".into()),
+            34,
+        )
+        .await
+        .expect("holder writes");
+    assert_eq!(Some(written.meta), store.get("c3").await.expect("get"));
+    let plain = Actor {
+        operator: op("b"),
+        role: Role::Operator,
+    };
+    assert!(matches!(
+        store.release("c3", &plain, true, 35).await,
+        Err(StoreError::Control(ControlError::RoleRequired))
+    ));
+    let editor = Actor {
+        operator: op("e"),
+        role: Role::Editor,
+    };
+    let released = store.release("c3", &editor, true, 36).await.expect("force");
+    assert_eq!(released.meta.control.holder, Holder::Ai);
+    let h = store.history("c3", 0, 100).await.expect("history");
+    assert_eq!(h.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 2, 3]);
+    // Nothing of the fenced AI reply is anywhere.
+    assert!(!h.iter().any(|e| matches!(
+        &e.kind,
+        EventKind::Message {
+            author: Author::Ai,
+            ..
+        }
+    )));
+}
+
+pub async fn concurrent_takeovers_have_one_winner(store: Arc<dyn Store>) {
+    for round in 0..20 {
+        let id = format!("race{round}");
+        new(&*store, &id).await;
+        let mut tasks = Vec::new();
+        for i in 0..16 {
+            let store = store.clone();
+            let id = id.clone();
+            tasks.push(tokio::spawn(async move {
+                store
+                    .takeover(&id, &op(&format!("op{i}")), 40)
+                    .await
+                    .is_ok()
+            }));
+        }
+        let mut wins = 0;
+        for t in tasks {
+            wins += usize::from(t.await.expect("join"));
+        }
+        assert_eq!(wins, 1, "round {round}");
+    }
+}
+
+pub async fn unknown_ids_are_not_found(store: Arc<dyn Store>) {
+    assert!(store.get("nope").await.expect("get").is_none());
+    assert!(matches!(
+        store
+            .append("nope", msg(Author::Visitor, "x", None), Fence::Visitor, 1)
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.takeover("nope", &op("a"), 1).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.history("nope", 0, 10).await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+pub async fn holdings_auto_release_once_and_warn_once(store: Arc<dyn Store>) {
+    new(&*store, "h1").await;
+    new(&*store, "h2").await;
+    assert!(store.holdings().await.expect("holdings").is_empty());
+    store.takeover("h1", &op("a"), 100).await.expect("takeover");
+    store
+        .operators_seen(&[operator_key("ws", "a")], 150)
+        .await
+        .expect("seen");
+    let h = store.holdings().await.expect("holdings");
+    assert_eq!(h.len(), 1);
+    assert_eq!(
+        (
+            h[0].conversation_id.as_str(),
+            h[0].holder_id.as_str(),
+            h[0].epoch,
+            h[0].seen,
+            h[0].active
+        ),
+        ("h1", "a", 1, 150, 100)
+    );
+    // The holder writing counts as activity.
+    store
+        .append(
+            "h1",
+            msg(Author::Operator(op("a")), "hi", Some("1")),
+            Fence::Operator("a".into()),
+            200,
+        )
+        .await
+        .expect("append");
+    assert_eq!(store.holdings().await.expect("holdings")[0].active, 200);
+    assert!(store.mark_warned("h1", 1).await.expect("warn"));
+    assert!(!store.mark_warned("h1", 1).await.expect("warn"));
+    // A stale decision (wrong epoch or holder) changes nothing.
+    let stale = store
+        .auto_release("h1", "a", 0, ReleaseReason::Idle, 300)
+        .await
+        .expect("auto");
+    assert!(stale.event.is_none());
+    let stale = store
+        .auto_release("h1", "b", 1, ReleaseReason::Idle, 300)
+        .await
+        .expect("auto");
+    assert!(stale.event.is_none());
+    let done = store
+        .auto_release("h1", "a", 1, ReleaseReason::Disconnected, 300)
+        .await
+        .expect("auto");
+    assert!(matches!(
+        done.event.map(|e| e.kind),
+        Some(EventKind::OperatorLeft {
+            reason: ReleaseReason::Disconnected,
+            ..
+        })
+    ));
+    assert_eq!(done.meta.control.holder, Holder::Ai);
+    // Exactly once: the same decision again is a no-op.
+    let again = store
+        .auto_release("h1", "a", 1, ReleaseReason::Disconnected, 301)
+        .await
+        .expect("auto");
+    assert!(again.event.is_none());
+    assert!(store.holdings().await.expect("holdings").is_empty());
+    // A new holding can be warned again.
+    store.takeover("h1", &op("a"), 400).await.expect("takeover");
+    assert!(store.mark_warned("h1", 3).await.expect("warn"));
+    assert!(matches!(
+        store
+            .auto_release("nope", "a", 1, ReleaseReason::Idle, 1)
+            .await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+pub async fn ghost_visitors_expire(store: Arc<dyn Store>) {
+    new(&*store, "g1").await;
+    new(&*store, "g2").await;
+    store
+        .visitor_presence("g1", 1, 100)
+        .await
+        .expect("presence");
+    store
+        .visitor_presence("g2", 1, 100)
+        .await
+        .expect("presence");
+    // g2's node keeps refreshing; g1's node died.
+    store
+        .visitors_seen(&["g2".into()], 500)
+        .await
+        .expect("seen");
+    let gone = store.expire_visitors(300).await.expect("expire");
+    assert_eq!(
+        gone.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(),
+        ["g1"]
+    );
+    assert_eq!(gone[0].visitor_connections, 0);
+    assert!(store.expire_visitors(300).await.expect("expire").is_empty());
+    assert_eq!(
+        store
+            .get("g2")
+            .await
+            .expect("get")
+            .expect("g2")
+            .visitor_connections,
+        1
+    );
+}
+
+pub async fn team_presence_and_audit(store: Arc<dyn Store>) {
+    let actor = |id: &str, role| AuditActor {
+        id: id.into(),
+        name: id.to_uppercase(),
+        role,
+    };
+    let (a, b) = (actor("a", Role::Operator), actor("b", Role::Editor));
+    assert!(store.team("ws", 0).await.expect("team").is_empty());
+    store
+        .operator_presence("ws", &a, 1, 100)
+        .await
+        .expect("presence");
+    store
+        .operator_presence("ws", &a, 1, 100)
+        .await
+        .expect("presence");
+    store
+        .operator_presence("ws", &b, 1, 100)
+        .await
+        .expect("presence");
+    store
+        .operator_presence("ws", &b, -1, 110)
+        .await
+        .expect("presence");
+    new(&*store, "t1").await;
+    store.takeover("t1", &op("a"), 120).await.expect("takeover");
+    let team = store.team("ws", 50).await.expect("team");
+    let view: Vec<_> = team
+        .iter()
+        .map(|m| (m.id.as_str(), m.online, m.holding.len()))
+        .collect();
+    assert_eq!(view, [("a", true, 1), ("b", false, 0)]);
+    assert_eq!(team[0].holding[0].conversation_id, "t1");
+    assert_eq!(team[0].holding[0].since, 120);
+    // One of a's two sockets closes: still online. Seen too long ago: offline.
+    store
+        .operator_presence("ws", &a, -1, 130)
+        .await
+        .expect("presence");
+    assert!(store.team("ws", 50).await.expect("team")[0].online);
+    assert!(!store.team("ws", 1_000).await.expect("team")[0].online);
+    assert!(store.team("other", 0).await.expect("team").is_empty());
+
+    for i in 0..3u64 {
+        let entry = AuditEntry {
+            at: 200 + i,
+            actor: Some(a.clone()),
+            action: protocol::AuditAction::Takeover,
+            conversation_id: Some(format!("c{i}")),
+            reason: None,
+            holder_id: None,
+        };
+        store.record_audit("ws", &entry).await.expect("audit");
+    }
+    let log = store.audit("ws", 2).await.expect("audit");
+    assert_eq!(log.iter().map(|e| e.at).collect::<Vec<_>>(), [201, 202]);
+    assert!(store.audit("other", 10).await.expect("audit").is_empty());
+}
+
+pub async fn unanswered_human_requests_expire_once(store: Arc<dyn Store>) {
+    let ask = |id: &'static str, at| {
+        let store = store.clone();
+        async move {
+            store
+                .append(
+                    id,
+                    Draft::HumanRequested {
+                        by: HumanRequestedBy::Visitor,
+                    },
+                    Fence::Visitor,
+                    at,
+                )
+                .await
+                .expect("request")
+        }
+    };
+    new(&*store, "h1").await;
+    new(&*store, "h2").await;
+    new(&*store, "h3").await;
+    let asked = ask("h1", 100).await.meta;
+    assert!(asked.needs_human);
+    assert_eq!(Some(asked), store.get("h1").await.expect("get"));
+    ask("h2", 100).await;
+    ask("h3", 400).await;
+    // h2 gets an operator: its request was answered.
+    store.takeover("h2", &op("a"), 150).await.expect("takeover");
+
+    assert!(
+        store
+            .expire_human_requests(50, 60)
+            .await
+            .expect("expire")
+            .is_empty()
+    );
+    let expired = store.expire_human_requests(300, 320).await.expect("expire");
+    assert_eq!(expired.len(), 1, "{expired:?}");
+    let (meta, event) = &expired[0];
+    assert_eq!(meta.id, "h1");
+    assert!(!meta.needs_human);
+    assert_eq!(
+        event.kind,
+        protocol::EventKind::HumanRequestExpired { waited_ms: 220 }
+    );
+    assert_eq!(event.seq, meta.last_seq);
+    assert!(
+        store
+            .expire_human_requests(300, 330)
+            .await
+            .expect("again")
+            .is_empty()
+    );
+    // h3 expires later; a new request on h1 starts a new wait.
+    ask("h1", 500).await;
+    let later = store
+        .expire_human_requests(1_000, 1_000)
+        .await
+        .expect("expire");
+    let mut ids: Vec<_> = later.iter().map(|(m, _)| m.id.as_str()).collect();
+    ids.sort_unstable();
+    assert_eq!(ids, ["h1", "h3"]);
+}
+
+pub async fn profiles_and_avatars_per_workspace(store: Arc<dyn Store>) {
+    use crate::profile::OperatorProfile;
+    assert_eq!(store.profile("ws", "a").await.expect("profile"), None);
+    let p = OperatorProfile {
+        display_name: Some("Martin from Support 🛠️".into()),
+        avatar_url: Some("/avatars/ws/abc.png".into()),
+        updated_at: 10,
+    };
+    store.save_profile("ws", "a", &p).await.expect("save");
+    assert_eq!(store.profile("ws", "a").await.expect("profile"), Some(p));
+    let cleared = OperatorProfile {
+        display_name: None,
+        avatar_url: None,
+        updated_at: 11,
+    };
+    store.save_profile("ws", "a", &cleared).await.expect("save");
+    assert_eq!(
+        store.profile("ws", "a").await.expect("profile"),
+        Some(cleared),
+        "a save replaces the whole profile"
+    );
+    assert_eq!(
+        store.profile("other", "a").await.expect("profile"),
+        None,
+        "operator ids are per workspace"
+    );
+
+    let png = vec![0x89, b'P', b'N', b'G', 0, 255, 7];
+    store.put_avatar("ws", "h1", &png).await.expect("put");
+    store.put_avatar("ws", "h1", &png).await.expect("put again");
+    assert_eq!(store.avatar("ws", "h1").await.expect("get"), Some(png));
+    assert_eq!(store.avatar("other", "h1").await.expect("get"), None);
+    assert_eq!(store.avatar("ws", "h2").await.expect("get"), None);
+}
+
+pub async fn online_list_and_idle(store: Arc<dyn Store>) {
+    assert!(
+        store
+            .active("no-such-workspace")
+            .await
+            .expect("active")
+            .is_empty()
+    );
+    new(&*store, "o1").await;
+    new(&*store, "o2").await;
+    store
+        .append(
+            "o2",
+            msg(Author::Visitor, "later", None),
+            Fence::Visitor,
+            50,
+        )
+        .await
+        .expect("append");
+    let list = store.active("ws").await.expect("active");
+    let ids: Vec<_> = list.iter().map(|m| m.id.as_str()).collect();
+    assert_eq!(&ids[..2], ["o2", "o1"]);
+    let on = store.visitor_presence("o1", 1, 10).await.expect("presence");
+    assert_eq!(on.visitor_connections, 1);
+    // o1 is idle but its visitor is online: it stays. o2 goes.
+    let gone = store.deactivate_idle(100).await.expect("sweep");
+    let gone: Vec<_> = gone.iter().map(|m| m.id.as_str()).collect();
+    assert!(gone.contains(&"o2") && !gone.contains(&"o1"));
+    store
+        .visitor_presence("o1", -1, 10)
+        .await
+        .expect("presence");
+    let gone = store.deactivate_idle(100).await.expect("sweep");
+    assert!(gone.iter().any(|m| m.id == "o1"));
+    assert!(store.deactivate_idle(100).await.expect("sweep").is_empty());
+    // New activity brings it back.
+    let back = store
+        .append(
+            "o1",
+            msg(Author::Visitor, "back", None),
+            Fence::Visitor,
+            200,
+        )
+        .await
+        .expect("append");
+    assert!(back.meta.active);
+}
+
+/// Runs the whole conformance suite as tests. `$make` is evaluated once per test and gives
+/// `(guard, store)`: the guard (a server process, say) lives until the test ends.
+macro_rules! conformance_tests {
+    ($make:expr) => {
+        #[tokio::test]
+        async fn sequences_are_gap_free_and_dedupe() {
+            let (_guard, store) = $make;
+            crate::store::conformance::sequences_are_gap_free_and_dedupe(store).await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn concurrent_appends_get_distinct_seqs() {
+            let (_guard, store) = $make;
+            crate::store::conformance::concurrent_appends_get_distinct_seqs(store).await;
+        }
+
+        #[tokio::test]
+        async fn control_is_exclusive_and_fences_ai() {
+            let (_guard, store) = $make;
+            crate::store::conformance::control_is_exclusive_and_fences_ai(store).await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn concurrent_takeovers_have_one_winner() {
+            let (_guard, store) = $make;
+            crate::store::conformance::concurrent_takeovers_have_one_winner(store).await;
+        }
+
+        #[tokio::test]
+        async fn unknown_ids_are_not_found() {
+            let (_guard, store) = $make;
+            crate::store::conformance::unknown_ids_are_not_found(store).await;
+        }
+
+        #[tokio::test]
+        async fn holdings_auto_release_once_and_warn_once() {
+            let (_guard, store) = $make;
+            crate::store::conformance::holdings_auto_release_once_and_warn_once(store).await;
+        }
+
+        #[tokio::test]
+        async fn ghost_visitors_expire() {
+            let (_guard, store) = $make;
+            crate::store::conformance::ghost_visitors_expire(store).await;
+        }
+
+        #[tokio::test]
+        async fn team_presence_and_audit() {
+            let (_guard, store) = $make;
+            crate::store::conformance::team_presence_and_audit(store).await;
+        }
+
+        #[tokio::test]
+        async fn unanswered_human_requests_expire_once() {
+            let (_guard, store) = $make;
+            crate::store::conformance::unanswered_human_requests_expire_once(store).await;
+        }
+
+        #[tokio::test]
+        async fn profiles_and_avatars_per_workspace() {
+            let (_guard, store) = $make;
+            crate::store::conformance::profiles_and_avatars_per_workspace(store).await;
+        }
+
+        #[tokio::test]
+        async fn online_list_and_idle() {
+            let (_guard, store) = $make;
+            crate::store::conformance::online_list_and_idle(store).await;
+        }
+    };
+}
+pub(crate) use conformance_tests;
