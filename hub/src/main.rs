@@ -9,7 +9,7 @@ use tracing::info;
 /// jemalloc instead of glibc's malloc: the hub allocates and frees small buffers for every frame,
 /// and glibc's allocator spent 18 % of the instructions per relayed message. mimalloc was as
 /// fast but held more memory per idle connection than the 8 KiB budget (docs/benchmarks.md,
-/// finding 30).
+/// "What made it fast").
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 

@@ -7,7 +7,7 @@
 //! comes back to the node that ran it. On the script's own connection Redis puts that push and
 //! the script's reply in one output buffer, written at once and read at once; on a second
 //! connection it cost Redis a write and the node a read and a wakeup per message, for a payload
-//! it drops (docs/benchmarks.md, finding 28).
+//! it drops (docs/benchmarks.md, "What made it fast").
 //!
 //! Pub/sub is at most once: whatever was published while the connection was down is lost, so on
 //! every disconnection the bus hands the node a [`BusMessage::Resync`], and the node tells each

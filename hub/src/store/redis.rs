@@ -123,7 +123,7 @@ fn json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
 /// What every script returns (`result` in common.lua): status, event JSON, the meta fields packed
 /// (see [`unpack`]) and an extra value, in one string, [`REPLY_SEPARATOR`] between them. One bulk
 /// string, not an array of four: redis-rs's reply parser costs about 1,400 instructions per
-/// value, whatever its length (docs/benchmarks.md, finding 29).
+/// value, whatever its length (docs/benchmarks.md, "What made it fast").
 struct ScriptReply(String);
 
 /// Between the parts of a script's reply: like [`META_SEPARATOR`], a control character none of
