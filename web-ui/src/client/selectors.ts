@@ -1,6 +1,7 @@
 /** Derived views of `ClientState`, kept pure so the ordering and status rules are unit-tested. */
 import type { ConversationEvent, ConversationSummary, Plan, Role } from "../protocol/frames";
-import { roleSeesTeam, waitsForHuman } from "./reducer";
+import { waitsForHuman } from "./conversation";
+import { roleSeesTeam } from "./reducer";
 import type { AiDraft, ClientState, ConversationState, OutgoingMessage, Session } from "./state";
 
 export { roleSeesTeam, waitsForHuman };

@@ -1,0 +1,213 @@
+/**
+ * One conversation's state as the dashboard keeps it: its events gap-free and each once, the
+ * AI's draft assembled from its pieces (and fenced by control epoch), typing, control and the
+ * outbox of messages not yet acknowledged. Pure transitions, used by `reducer.ts`.
+ */
+import type { ConversationEvent, ConversationSummary, ControlState, ServerFrame } from "../protocol/frames";
+import { applyPiece } from "./draftText";
+import { emptyConversation, type ClientState, type ConversationState, type OutgoingMessage, type TypingState } from "./state";
+
+export const noTyping: TypingState = { visitor: false, ai: false, operators: [] };
+
+/** The draft's bubble goes, and late frames of it are ignored. */
+export function endDraft(c: ConversationState): Pick<ConversationState, "draft" | "endedDraft"> {
+  return { draft: null, endedDraft: c.draft?.id ?? c.endedDraft };
+}
+
+/**
+ * `ai_draft`: `streaming` pieces placed by offset (client/draftText.ts; another id replaces the
+ * draft), then `done` or `discarded`.
+ */
+export function applyDraft(c: ConversationState, frame: Extract<ServerFrame, { type: "ai_draft" }>): ConversationState {
+  if (frame.state !== "streaming") {
+    // Only the draft it names ends.
+    const draft = c.draft?.id === frame.draft_id ? null : c.draft;
+    if (draft === c.draft && c.endedDraft === frame.draft_id) return c;
+    return { ...c, draft, endedDraft: frame.draft_id };
+  }
+  // A late frame of an ended draft, or of a reply a takeover cancelled: not shown.
+  if (frame.draft_id === c.endedDraft || c.control?.holder.kind === "operator") return c;
+  // Started before a change of control we have seen: that turn of the AI is over.
+  if (c.control !== null && frame.epoch < c.control.epoch) return c;
+  const base = c.draft?.id === frame.draft_id ? c.draft : { text: "", complete: true };
+  const next = applyPiece(base, frame.offset, frame.text);
+  if (next === base && c.draft?.id === frame.draft_id) return c;
+  return { ...c, draft: { id: frame.draft_id, text: next.text, complete: next.complete, epoch: frame.epoch } };
+}
+
+export function applyLiveEvent(c: ConversationState, event: ConversationEvent): ConversationState {
+  if (hasSeq(c, event.seq)) return c; // duplicate (e.g. history and live frame overlapping)
+  const gap = c.loaded && event.seq > c.lastSeq + 1;
+  let next = advanceLastSeq(insertEvents(c, [event]));
+  if (gap && next.lastSeq < event.seq) next = { ...next, resyncFrom: next.lastSeq };
+  switch (event.type) {
+    case "message": {
+      const author = event.author;
+      const typing: TypingState =
+        author.kind === "visitor"
+          ? { ...next.typing, visitor: false }
+          : author.kind === "ai"
+            ? { ...next.typing, ai: false }
+            : { ...next.typing, operators: next.typing.operators.filter((o) => o.id !== author.id) };
+      const clientId = event.client_id;
+      const outbox =
+        clientId === undefined
+          ? next.outbox
+          : next.outbox.map((m) =>
+              // The event proves the message was stored even when its `ack` was lost.
+              m.clientId === clientId && m.status !== "sent" ? { ...m, status: "sent" as const, seq: event.seq, error: null } : m,
+            );
+      // The holder writing is the activity that keeps control: the idle warning no longer applies.
+      const idleWarning = author.kind === "operator" ? null : next.idleWarning;
+      // The stored AI reply replaces its draft.
+      const drafts = author.kind === "ai" ? endDraft(next) : {};
+      return { ...next, typing, outbox, idleWarning, ...drafts };
+    }
+    case "operator_joined":
+      return {
+        ...next,
+        control: newerControl(next.control, {
+          holder: { kind: "operator", ...event.operator },
+          epoch: event.epoch,
+        }),
+        needsHuman: false,
+        idleWarning: null,
+        // A takeover cancels the reply being written.
+        ...endDraft(next),
+      };
+    case "operator_left":
+      return {
+        ...next,
+        control: newerControl(next.control, { holder: { kind: "ai" }, epoch: event.epoch }),
+        idleWarning: null,
+      };
+    case "human_requested":
+      return { ...next, needsHuman: true };
+    case "human_request_expired":
+      // Nobody took it within the hub's wait: the AI carries on, the request is over.
+      return { ...next, needsHuman: false };
+  }
+}
+
+export function hasSeq(c: ConversationState, seq: number): boolean {
+  if (seq <= c.lastSeq) return true;
+  return c.events.some((e) => e.seq === seq);
+}
+
+/** Merge events into the seq-ordered list, dropping seqs already present. */
+export function insertEvents(c: ConversationState, incoming: ConversationEvent[]): ConversationState {
+  const fresh = incoming.filter((e) => !hasSeq(c, e.seq));
+  if (fresh.length === 0) return c;
+  const bySeq = new Map<number, ConversationEvent>();
+  for (const e of c.events) bySeq.set(e.seq, e);
+  for (const e of fresh) if (!bySeq.has(e.seq)) bySeq.set(e.seq, e);
+  const events = [...bySeq.values()].sort((a, b) => a.seq - b.seq);
+  return { ...c, events };
+}
+
+/** Move `lastSeq` over every contiguous event after it. */
+export function advanceLastSeq(c: ConversationState): ConversationState {
+  let last = c.lastSeq;
+  for (const e of c.events) {
+    if (e.seq === last + 1) last = e.seq;
+    else if (e.seq > last + 1) break;
+  }
+  return last === c.lastSeq ? c : { ...c, lastSeq: last };
+}
+
+/** Control changes carry an epoch; an older answer arriving late must not undo a newer one. */
+export function newerControl(current: ControlState | null, incoming: ControlState): ControlState {
+  if (current === null || incoming.epoch >= current.epoch) return incoming;
+  return current;
+}
+
+export function patchSummaryControl(
+  online: ClientState["online"],
+  id: string,
+  control: ControlState,
+): ClientState["online"] {
+  const summary = online.byId[id];
+  if (!summary || control.epoch < summary.control.epoch) return online;
+  return { ...online, byId: { ...online.byId, [id]: { ...summary, control } } };
+}
+
+export function applyTyping(typing: TypingState, frame: Extract<ServerFrame, { type: "typing" }>): TypingState {
+  const author = frame.author;
+  switch (author.kind) {
+    case "visitor":
+      return { ...typing, visitor: frame.active };
+    case "ai":
+      return { ...typing, ai: frame.active };
+    case "operator": {
+      const others = typing.operators.filter((o) => o.id !== author.id);
+      const { kind: _kind, ...ref } = author;
+      return { ...typing, operators: frame.active ? [...others, ref] : others };
+    }
+  }
+}
+
+/** Whether a conversation waits for an operator: asked for a human and still with the AI. */
+export function waitsForHuman(c: ConversationSummary): boolean {
+  return c.needs_human && c.control.holder.kind === "ai";
+}
+
+export function withAlert(
+  state: ClientState,
+  before: Record<string, ConversationSummary>,
+  changed: ConversationSummary[],
+): ClientState {
+  const fresh = changed.filter((c) => {
+    const prev = before[c.id];
+    return waitsForHuman(c) && !(prev && waitsForHuman(prev));
+  });
+  if (fresh.length === 0) return state;
+  return { ...state, alert: { id: (state.alert?.id ?? 0) + 1, conversations: fresh } };
+}
+
+export function settle(c: ConversationState): ConversationState {
+  return { ...c, typing: noTyping, pending: null, ...endDraft(c) };
+}
+
+export function failSending(c: ConversationState, text: string): ConversationState {
+  if (!c.outbox.some((m) => m.status === "sending")) return c;
+  return {
+    ...c,
+    outbox: c.outbox.map((m) =>
+      m.status === "sending" ? { ...m, status: "failed" as const, error: { code: "unavailable" as const, text } } : m,
+    ),
+  };
+}
+
+export function updateConversation(
+  state: ClientState,
+  id: string,
+  f: (c: ConversationState) => ConversationState,
+): ClientState {
+  const current = state.conversations[id] ?? emptyConversation(id);
+  const next = f(current);
+  if (next === current && state.conversations[id]) return state;
+  return { ...state, conversations: { ...state.conversations, [id]: next } };
+}
+
+export function updateOutgoing(
+  state: ClientState,
+  conversationId: string,
+  clientId: string,
+  f: (m: OutgoingMessage) => OutgoingMessage,
+): ClientState {
+  const c = state.conversations[conversationId];
+  if (!c || !c.outbox.some((m) => m.clientId === clientId)) return state;
+  return updateConversation(state, conversationId, (conv) => ({
+    ...conv,
+    outbox: conv.outbox.map((m) => (m.clientId === clientId ? f(m) : m)),
+  }));
+}
+
+export function mapConversations(
+  all: Record<string, ConversationState>,
+  f: (c: ConversationState) => ConversationState,
+): Record<string, ConversationState> {
+  const out: Record<string, ConversationState> = {};
+  for (const [id, c] of Object.entries(all)) out[id] = f(c);
+  return out;
+}
