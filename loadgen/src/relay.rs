@@ -345,6 +345,7 @@ pub async fn run(target: &Target, args: &RelayArgs) -> anyhow::Result<RelayRepor
 
     // Each conversation to one operator of its workspace, who opens it and takes it over.
     let w = target.workspaces.len();
+    let takeovers_before = procstat::sample_all(&watched);
     let takeovers_start = Instant::now();
     for (c, id) in conv_ids.iter().enumerate() {
         if args.takeover_rate > 0.0 {
@@ -374,6 +375,23 @@ pub async fn run(target: &Target, args: &RelayArgs) -> anyhow::Result<RelayRepor
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let setup_secs = connect_start.elapsed().as_secs_f64();
+    // What the takeovers cost each process, from the first sent to the last answered: where a
+    // wave's time goes.
+    let takeovers_after = procstat::sample_all(&watched);
+    let takeovers_wall = takeovers_start.elapsed();
+    let takeover_cpu: Vec<String> = watched
+        .iter()
+        .zip(takeovers_before.iter().zip(&takeovers_after))
+        .filter_map(|(wch, (b, a))| {
+            let (b, a) = (b.as_ref()?, a.as_ref()?);
+            let us = a.cpu_us.saturating_sub(b.cpu_us) as f64;
+            Some(format!(
+                "{} {:.0} µs",
+                wch.label,
+                us / args.visitors.max(1) as f64
+            ))
+        })
+        .collect();
 
     // Steps.
     let mut rows = Vec::new();
@@ -506,7 +524,8 @@ pub async fn run(target: &Target, args: &RelayArgs) -> anyhow::Result<RelayRepor
     let mut text = format!(
         "relay: {} visitors, {} operators, {} workspace(s), {} url(s); online list {}\n\
          setup: {} visitor handshakes in {connect_secs:.2} s ({:.0}/s); all takeovers done after {setup_secs:.2} s\n\
-         takeover → visitor's operator_joined (ms, p50/p90/p99/p99.9/max over {}, {}): {}\n\n",
+         takeover → visitor's operator_joined (ms, p50/p90/p99/p99.9/max over {}, {}): {}\n\
+         takeovers: {:.0} ms from the first sent to the last answered; CPU per open + takeover: {}\n\n",
         args.visitors,
         args.operators,
         target.workspaces.len(),
@@ -521,6 +540,8 @@ pub async fn run(target: &Target, args: &RelayArgs) -> anyhow::Result<RelayRepor
             "all sent at once".to_owned()
         },
         takeover.summary(),
+        takeovers_wall.as_secs_f64() * 1e3,
+        takeover_cpu.join(", "),
     );
     text.push_str(&table(
         &[
