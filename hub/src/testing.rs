@@ -138,17 +138,23 @@ impl RedisServer {
     /// SIGKILL and wait for the exit, without a runtime (for a harness's drop). Returns its pid
     /// if it is still running ten seconds later.
     pub fn stop_now(&mut self) -> Option<u32> {
-        let pid = self.child.id()?;
-        let _ = self.child.start_kill();
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while matches!(self.child.try_wait(), Ok(None)) {
-            if std::time::Instant::now() > deadline {
-                return Some(pid);
-            }
-            std::thread::sleep(std::time::Duration::from_millis(5));
-        }
-        None
+        kill_and_wait(&mut self.child)
     }
+}
+
+/// SIGKILL a child and wait for its exit, without a runtime (for a harness's drop). Returns its
+/// pid if it is still running ten seconds later.
+pub fn kill_and_wait(child: &mut Child) -> Option<u32> {
+    let pid = child.id()?;
+    let _ = child.start_kill();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while matches!(child.try_wait(), Ok(None)) {
+        if std::time::Instant::now() > deadline {
+            return Some(pid);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    None
 }
 
 /// A `MONITOR` connection.

@@ -160,19 +160,10 @@ impl Node {
         let _ = self.child.kill().await;
     }
 
-    /// SIGKILL and wait for the exit, without a runtime (for drop). Returns its pid if it is
-    /// somehow still alive after [`WAIT`].
+    /// SIGKILL and wait for the exit, without a runtime (for drop); its pid if still alive.
+
     fn stop_now(&mut self) -> Option<u32> {
-        let pid = self.child.id()?;
-        let _ = self.child.start_kill();
-        let deadline = Instant::now() + WAIT;
-        while matches!(self.child.try_wait(), Ok(None)) {
-            if Instant::now() > deadline {
-                return alive(pid).then_some(pid);
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        None
+        hub::testing::kill_and_wait(&mut self.child)
     }
 
     /// SIGTERM, as on every deploy: the node tells its clients `going_away` (1001), drains and
