@@ -45,8 +45,11 @@ pub struct Config {
     #[arg(long, env = "TC_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
 
-    /// Redis URL (e.g. `redis://127.0.0.1:6379/`). Set it to run several nodes on shared Redis
-    /// backends; unset, the hub is one node on in-memory backends.
+    /// Redis to share among nodes; unset, the hub is one node on in-memory backends. Its
+    /// scheme picks the topology: `redis://host:6379/` (one primary),
+    /// `redis+sentinel://host:26379,host:26379/master-name` (the primary the sentinels name,
+    /// followed through failovers), `redis+cluster://host:7000,host:7001` (Redis Cluster seed
+    /// nodes; sharded pub/sub).
     #[arg(long, env = "REDIS_URL")]
     pub redis_url: Option<String>,
 
@@ -55,7 +58,8 @@ pub struct Config {
     #[arg(long, env = "TC_REDIS_RETENTION_SECS", default_value_t = 30 * 24 * 3600)]
     pub redis_retention_secs: u64,
 
-    /// Prefix of every Redis key and channel the hub uses.
+    /// Prefix of every Redis key and channel the hub uses (no braces: each workspace's keys
+    /// carry the workspace as their Redis Cluster hash tag).
     #[arg(long, env = "TC_REDIS_PREFIX", default_value = "tc:")]
     pub redis_prefix: String,
 

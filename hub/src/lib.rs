@@ -34,6 +34,7 @@ pub mod session;
 pub mod store;
 #[doc(hidden)]
 pub mod testing;
+pub mod topology;
 pub mod util;
 
 pub use config::Config;

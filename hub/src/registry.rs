@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use dashmap::DashMap;
-use protocol::Seq;
+use protocol::{ConversationId, Seq, WorkspaceId};
 use rustc_hash::FxBuildHasher;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -67,10 +67,10 @@ impl Outbound {
 /// Who is behind a connection, for presence.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Presence {
-    /// `workspace/operator` (see `store::operator_key`).
-    Operator(String),
-    /// The visitor's conversation id.
-    Visitor(String),
+    /// An operator of workspace `ws`.
+    Operator { ws: WorkspaceId, id: String },
+    /// The visitor of conversation `id` of workspace `ws`.
+    Visitor { ws: WorkspaceId, id: ConversationId },
 }
 
 #[derive(Debug)]
@@ -248,12 +248,18 @@ impl Registry {
     }
 
     /// Operators and visitors connected to this node, deduplicated.
-    pub fn present(&self) -> (Vec<String>, Vec<String>) {
+    /// Each as (workspace, operator id) and (workspace, conversation id).
+    pub fn present(
+        &self,
+    ) -> (
+        Vec<(WorkspaceId, String)>,
+        Vec<(WorkspaceId, ConversationId)>,
+    ) {
         let (mut operators, mut visitors) = (HashSet::new(), HashSet::new());
         for conn in self.conns.iter() {
             match &conn.presence {
-                Some(Presence::Operator(k)) => operators.insert(k.clone()),
-                Some(Presence::Visitor(c)) => visitors.insert(c.clone()),
+                Some(Presence::Operator { ws, id }) => operators.insert((ws.clone(), id.clone())),
+                Some(Presence::Visitor { ws, id }) => visitors.insert((ws.clone(), id.clone())),
                 None => false,
             };
         }
@@ -304,7 +310,7 @@ mod tests {
         let r = Registry::new(&CancellationToken::new());
         let a = r.register(ConnKind::Operator, 4);
         let b = r.register(ConnKind::Operator, 4);
-        let t = Topic::Conversation("c".into());
+        let t = Topic::conversation("ws", "c");
         assert!(r.subscribe(a.id, &t));
         assert!(!r.subscribe(b.id, &t));
         assert!(!r.unsubscribe(a.id, &t));
@@ -321,8 +327,8 @@ mod tests {
         );
         let (shared, own, dropped) = (
             Topic::Workspace("w".into()),
-            Topic::Conversation("c1".into()),
-            Topic::Conversation("c2".into()),
+            Topic::conversation("ws", "c1"),
+            Topic::conversation("ws", "c2"),
         );
         for t in [&shared, &own, &dropped] {
             r.subscribe(a.id, t);

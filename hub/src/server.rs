@@ -35,6 +35,7 @@ use crate::session::{self, WsIn, WsOut};
 use crate::store::Store;
 use crate::store::memory::MemoryStore;
 use crate::store::redis::RedisStore;
+use crate::topology::Topology;
 use crate::util::now_secs;
 
 /// Capacity of the node's bus inbox.
@@ -98,19 +99,18 @@ pub async fn build(
     };
     let (store, bus, inbox): (Arc<dyn Store>, Arc<dyn Bus>, _) = match &config.redis_url {
         Some(url) => {
+            let topology = Topology::parse(url).map_err(|e| StartError::Invalid(e.to_string()))?;
             // The store runs on the bus's connection (`bus::redis` says why).
-            let (bus, inbox) = RedisBus::connect(url, config.redis_prefix.clone(), INBOX)
+            let (bus, inbox) = RedisBus::connect(&topology, config.redis_prefix.clone(), INBOX)
                 .await
                 .map_err(|crate::bus::BusError::Unavailable(e)| StartError::Redis(e))?;
-            (
-                Arc::new(RedisStore::new(
-                    bus.connection(),
-                    config.redis_prefix.clone(),
-                    config.redis_retention_secs,
-                )),
-                Arc::new(bus),
-                inbox,
+            let store = RedisStore::new(
+                bus.connection(),
+                config.redis_prefix.clone(),
+                config.redis_retention_secs,
             )
+            .map_err(|e| StartError::Invalid(e.to_string()))?;
+            (Arc::new(store), Arc::new(bus), inbox)
         }
         None => {
             let (bus, inbox) = MemoryBus::new();

@@ -1,13 +1,24 @@
-//! Test support shared by unit, integration and system tests: a real `redis-server` per test.
+//! Test support shared by unit, integration and system tests: a real `redis-server` per test,
+//! alone ([`RedisServer`]), as a 3-master, 3-replica Redis Cluster ([`RedisCluster`]), or as a
+//! primary, a replica and three sentinels ([`RedisSentinels`]).
 //!
-//! Each server is a child process on a free port, with no persistence, killed when dropped. It is
-//! never the machine's shared 6379.
+//! Each server is a child process on a free port, with no persistence unless asked, killed when
+//! dropped. It is never the machine's shared 6379.
 
 use std::net::TcpListener;
 use std::process::Stdio;
 
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};
+
+use crate::topology::{RedisConn, Topology};
+
+/// A connection to `topology` as the hub makes it, its pushes ignored.
+pub async fn connect(topology: &Topology) -> RedisConn {
+    RedisConn::connect(topology, std::sync::Arc::new(|_| {}))
+        .await
+        .expect("connect to the test Redis")
+}
 
 /// A `redis-server` child process.
 #[derive(Debug)]
@@ -101,11 +112,19 @@ impl RedisServer {
         format!("redis://127.0.0.1:{}/", self.port)
     }
 
-    /// A connection speaking what the hub's does (RESP3, Nagle off), so that the store's tests
-    /// read replies as the hub reads them.
+    pub fn topology(&self) -> Topology {
+        Topology::Standalone(self.url())
+    }
+
+    /// A connection as the hub makes it (RESP3, Nagle off), pushes ignored, so that the
+    /// store's tests read replies as the hub reads them.
+    pub async fn conn(&self) -> RedisConn {
+        connect(&self.topology()).await
+    }
+
+    /// A plain connection, for looking at the server from the side.
     pub async fn manager(&self) -> redis::aio::ConnectionManager {
-        let client =
-            crate::bus::redis::client(&crate::bus::redis::resp3_url(&self.url())).expect("url");
+        let client = redis::Client::open(format!("{}?protocol=resp3", self.url())).expect("url");
         redis::aio::ConnectionManager::new(client)
             .await
             .expect("connect")
@@ -198,6 +217,431 @@ impl Monitor {
             }
         }
         (sent, scripted)
+    }
+}
+
+/// A child `redis-server` (or sentinel) started with `args`, once its log says `ready`.
+async fn spawn_ready(args: &[String], ready: &str) -> Option<Child> {
+    let mut child = Command::new("redis-server")
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("redis-server is installed (./scripts/test.sh installs it)");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        if line.contains(ready) {
+            tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+            return Some(child);
+        }
+    }
+    let _ = child.wait().await;
+    None
+}
+
+/// A fresh directory for a server's files, removed by [`TempDir`]'s drop.
+#[derive(Debug)]
+struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    fn new(what: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(crate::util::random_id(&format!("tc-{what}-")));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        TempDir(dir)
+    }
+
+    fn path(&self, file: &str) -> String {
+        self.0.join(file).to_string_lossy().into_owned()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Ask one server a question, on a short-lived connection.
+async fn ask<T: redis::FromRedisValue>(port: u16, cmd: &redis::Cmd) -> redis::RedisResult<T> {
+    let client = redis::Client::open(format!("redis://127.0.0.1:{port}/"))?;
+    let mut conn = client.get_multiplexed_async_connection().await?;
+    cmd.query_async(&mut conn).await
+}
+
+/// Poll `check` until it holds (a server's own report of its state, not a guessed wait), or
+/// panic after `secs` seconds naming `what`.
+async fn until<F, Fut>(secs: u64, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while !check().await {
+        assert!(std::time::Instant::now() < deadline, "timed out: {what}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// A Redis Cluster of three masters and three replicas, each a child process on a free port.
+/// Nodes time out after [`RedisCluster::NODE_TIMEOUT_MS`], so a killed master's replica takes
+/// over within a few seconds.
+#[derive(Debug)]
+pub struct RedisCluster {
+    nodes: Vec<(u16, Option<Child>)>,
+    _dir: TempDir,
+}
+
+impl RedisCluster {
+    pub const NODE_TIMEOUT_MS: u64 = 1000;
+
+    pub async fn start() -> RedisCluster {
+        let dir = TempDir::new("cluster");
+        let mut nodes = Vec::new();
+        while nodes.len() < 6 {
+            let port = free_port();
+            let args: Vec<String> = [
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--cluster-enabled",
+                "yes",
+                "--cluster-config-file",
+                &dir.path(&format!("nodes-{port}.conf")),
+                "--cluster-node-timeout",
+                &Self::NODE_TIMEOUT_MS.to_string(),
+                "--dir",
+                &dir.path(""),
+            ]
+            .map(String::from)
+            .to_vec();
+            if let Some(child) = spawn_ready(&args, "Ready to accept connections").await {
+                nodes.push((port, Some(child)));
+            }
+        }
+        let mut create = std::process::Command::new("redis-cli");
+        create.arg("--cluster").arg("create");
+        for (port, _) in &nodes {
+            create.arg(format!("127.0.0.1:{port}"));
+        }
+        let out = create
+            .args(["--cluster-replicas", "1", "--cluster-yes"])
+            .stdin(Stdio::null())
+            .output()
+            .expect("redis-cli is installed");
+        assert!(
+            out.status.success(),
+            "redis-cli --cluster create: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        let cluster = RedisCluster { nodes, _dir: dir };
+        cluster.until_settled().await;
+        cluster
+    }
+
+    /// Every live node reports the cluster ok and a master for every slot it knows.
+    async fn until_settled(&self) {
+        let ports: Vec<u16> = self.live_ports();
+        until(30, "cluster_state:ok on every node", || {
+            let ports = ports.clone();
+            async move {
+                for port in ports {
+                    let info: String = match ask(port, redis::cmd("CLUSTER").arg("INFO")).await {
+                        Ok(info) => info,
+                        Err(_) => return false,
+                    };
+                    if !info.contains("cluster_state:ok") {
+                        return false;
+                    }
+                }
+                true
+            }
+        })
+        .await;
+    }
+
+    fn live_ports(&self) -> Vec<u16> {
+        self.nodes
+            .iter()
+            .filter(|(_, c)| c.is_some())
+            .map(|(p, _)| *p)
+            .collect()
+    }
+
+    pub fn topology(&self) -> Topology {
+        Topology::Cluster {
+            seeds: self
+                .live_ports()
+                .into_iter()
+                .map(|p| ("127.0.0.1".to_owned(), p))
+                .collect(),
+            auth: Default::default(),
+        }
+    }
+
+    /// `redis+cluster://…` for a hub's `--redis-url`.
+    pub fn url(&self) -> String {
+        let seeds: Vec<String> = self
+            .live_ports()
+            .iter()
+            .map(|p| format!("127.0.0.1:{p}"))
+            .collect();
+        format!("redis+cluster://{}", seeds.join(","))
+    }
+
+    /// The port of the master that serves `key`'s slot now.
+    pub async fn master_of(&self, key: &str) -> u16 {
+        let slot: i64 = ask(
+            self.live_ports()[0],
+            redis::cmd("CLUSTER").arg("KEYSLOT").arg(key),
+        )
+        .await
+        .expect("keyslot");
+        for port in self.live_ports() {
+            let Ok(nodes) = ask::<String>(port, redis::cmd("CLUSTER").arg("NODES")).await else {
+                continue;
+            };
+            for line in nodes.lines() {
+                let f: Vec<&str> = line.split(' ').collect();
+                if f.len() < 9 || !f[2].contains("master") || f[2].contains("fail") {
+                    continue;
+                }
+                let serves = f[8..].iter().any(|range| match range.split_once('-') {
+                    Some((a, b)) => {
+                        a.parse::<i64>().is_ok_and(|a| a <= slot)
+                            && b.parse::<i64>().is_ok_and(|b| slot <= b)
+                    }
+                    None => range.parse::<i64>() == Ok(slot),
+                });
+                if serves {
+                    let addr = f[1].split('@').next().unwrap_or_default();
+                    return addr
+                        .rsplit(':')
+                        .next()
+                        .and_then(|p| p.parse().ok())
+                        .expect("port");
+                }
+            }
+            break;
+        }
+        panic!("no master serves slot {slot}");
+    }
+
+    /// SIGKILL the master serving `key`; returns its port. Its replica is promoted by the
+    /// cluster itself ([`RedisCluster::until_failed_over`] waits for it).
+    pub async fn kill_master_of(&mut self, key: &str) -> u16 {
+        let port = self.master_of(key).await;
+        let node = self
+            .nodes
+            .iter_mut()
+            .find(|(p, _)| *p == port)
+            .expect("node");
+        if let Some(mut child) = node.1.take() {
+            let _ = child.kill().await;
+        }
+        port
+    }
+
+    /// Wait until a live master serves `key`'s slot again (a replica was promoted).
+    pub async fn until_failed_over(&self, key: &str, killed: u16) {
+        let ports = self.live_ports();
+        until(30, "a replica promoted", || {
+            let ports = ports.clone();
+            async move {
+                let Ok(nodes) = ask::<String>(ports[0], redis::cmd("CLUSTER").arg("NODES")).await
+                else {
+                    return false;
+                };
+                nodes.lines().any(|l| {
+                    let f: Vec<&str> = l.split(' ').collect();
+                    f.len() >= 9
+                        && f[2].contains("master")
+                        && !f[2].contains("fail")
+                        && !f[1].starts_with(&format!("127.0.0.1:{killed}@"))
+                        && f[7] == "connected"
+                })
+            }
+        })
+        .await;
+        let _ = key;
+        self.until_settled().await;
+    }
+
+    /// Each process still running, for a harness's drop: SIGKILL and wait.
+    pub fn stop_now(&mut self) -> Vec<u32> {
+        self.nodes
+            .iter_mut()
+            .filter_map(|(_, c)| c.as_mut().and_then(kill_and_wait))
+            .collect()
+    }
+}
+
+/// One primary, one replica and three sentinels (quorum 2) watching them as
+/// [`RedisSentinels::MASTER`]; sentinels call a primary down after
+/// [`RedisSentinels::DOWN_AFTER_MS`].
+#[derive(Debug)]
+pub struct RedisSentinels {
+    pub primary: RedisServer,
+    pub replica: RedisServer,
+    sentinels: Vec<(u16, Child)>,
+    _dir: TempDir,
+}
+
+impl RedisSentinels {
+    pub const MASTER: &str = "hubmaster";
+    pub const DOWN_AFTER_MS: u64 = 1000;
+
+    pub async fn start() -> RedisSentinels {
+        let primary = RedisServer::start().await;
+        let replica = loop {
+            let port = free_port();
+            let args: Vec<String> = [
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--replicaof",
+                "127.0.0.1",
+                &primary.port.to_string(),
+            ]
+            .map(String::from)
+            .to_vec();
+            if let Some(child) = spawn_ready(&args, "Ready to accept connections").await {
+                break RedisServer {
+                    port,
+                    child,
+                    dir: None,
+                };
+            }
+        };
+        let dir = TempDir::new("sentinel");
+        let mut sentinels = Vec::new();
+        while sentinels.len() < 3 {
+            let port = free_port();
+            let conf = dir.path(&format!("sentinel-{port}.conf"));
+            std::fs::write(
+                &conf,
+                format!(
+                    "port {port}\nbind 127.0.0.1\nsentinel monitor {m} 127.0.0.1 {p} 2\n\
+                     sentinel down-after-milliseconds {m} {down}\n\
+                     sentinel failover-timeout {m} 5000\nsentinel parallel-syncs {m} 1\n",
+                    m = Self::MASTER,
+                    p = primary.port,
+                    down = Self::DOWN_AFTER_MS,
+                ),
+            )
+            .expect("sentinel.conf");
+            let args = vec![conf, "--sentinel".to_owned()];
+            if let Some(child) = spawn_ready(&args, "+monitor master").await {
+                sentinels.push((port, child));
+            }
+        }
+        let set = RedisSentinels {
+            primary,
+            replica,
+            sentinels,
+            _dir: dir,
+        };
+        // Ready when every sentinel knows the replica and the two other sentinels, and the
+        // replica has synced: only then can they agree on a failover.
+        let ports: Vec<u16> = set.sentinels.iter().map(|(p, _)| *p).collect();
+        let replica_port = set.replica.port;
+        until(30, "sentinels see each other and the replica", || {
+            let ports = ports.clone();
+            async move {
+                for port in ports {
+                    let others: redis::RedisResult<Vec<redis::Value>> = ask(
+                        port,
+                        redis::cmd("SENTINEL").arg("SENTINELS").arg(Self::MASTER),
+                    )
+                    .await;
+                    let replicas: redis::RedisResult<Vec<redis::Value>> = ask(
+                        port,
+                        redis::cmd("SENTINEL").arg("REPLICAS").arg(Self::MASTER),
+                    )
+                    .await;
+                    if !matches!((others, replicas), (Ok(o), Ok(r)) if o.len() == 2 && r.len() == 1)
+                    {
+                        return false;
+                    }
+                }
+                let info: String = ask(replica_port, redis::cmd("INFO").arg("replication"))
+                    .await
+                    .unwrap_or_default();
+                info.contains("master_link_status:up")
+            }
+        })
+        .await;
+        set
+    }
+
+    pub fn topology(&self) -> Topology {
+        Topology::Sentinel {
+            sentinels: self
+                .sentinels
+                .iter()
+                .map(|(p, _)| ("127.0.0.1".to_owned(), *p))
+                .collect(),
+            master: Self::MASTER.to_owned(),
+            auth: Default::default(),
+        }
+    }
+
+    /// `redis+sentinel://…/hubmaster` for a hub's `--redis-url`.
+    pub fn url(&self) -> String {
+        let hosts: Vec<String> = self
+            .sentinels
+            .iter()
+            .map(|(p, _)| format!("127.0.0.1:{p}"))
+            .collect();
+        format!("redis+sentinel://{}/{}", hosts.join(","), Self::MASTER)
+    }
+
+    /// The primary's port as the sentinels name it now.
+    pub async fn named_primary(&self) -> Option<u16> {
+        let addr: Option<(String, String)> = ask(
+            self.sentinels[0].0,
+            redis::cmd("SENTINEL")
+                .arg("GET-MASTER-ADDR-BY-NAME")
+                .arg(Self::MASTER),
+        )
+        .await
+        .ok()?;
+        addr.and_then(|(_, port)| port.parse().ok())
+    }
+
+    /// SIGKILL the primary and wait until the sentinels name the replica in its place.
+    pub async fn kill_primary(&mut self) {
+        let _ = self.primary.child.kill().await;
+        let (this, replica) = (&*self, self.replica.port);
+        until(30, "the sentinels promote the replica", || async move {
+            this.named_primary().await == Some(replica)
+        })
+        .await;
+    }
+
+    /// Each process still running, for a harness's drop: SIGKILL and wait.
+    pub fn stop_now(&mut self) -> Vec<u32> {
+        let mut left: Vec<u32> = [self.primary.stop_now(), self.replica.stop_now()]
+            .into_iter()
+            .flatten()
+            .collect();
+        left.extend(
+            self.sentinels
+                .iter_mut()
+                .filter_map(|(_, c)| kill_and_wait(c)),
+        );
+        left
     }
 }
 

@@ -18,8 +18,9 @@ use serde::{Deserialize, Serialize};
 /// A fan-out channel.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Topic {
-    /// Events and typing of one conversation.
-    Conversation(ConversationId),
+    /// Events and typing of one conversation (named with its workspace, whose Redis Cluster
+    /// slot its channel shares: docs/architecture.md).
+    Conversation { ws: WorkspaceId, id: ConversationId },
     /// The Online list of one workspace.
     Workspace(WorkspaceId),
     /// Team presence and the audit log of one workspace (owners and editors).
@@ -27,12 +28,36 @@ pub enum Topic {
 }
 
 impl Topic {
-    /// The channel name (also the Redis channel later).
+    pub fn conversation(ws: impl Into<WorkspaceId>, id: impl Into<ConversationId>) -> Self {
+        Topic::Conversation {
+            ws: ws.into(),
+            id: id.into(),
+        }
+    }
+
+    /// The channel name (the Redis channel, after the prefix): the workspace first, as a hash
+    /// tag, so that every channel of a workspace lies in its keys' slot. [`Topic::from_key`]
+    /// reads it back.
     pub fn key(&self) -> String {
         match self {
-            Topic::Conversation(id) => format!("conv:{id}"),
-            Topic::Workspace(id) => format!("ws:{id}"),
-            Topic::Team(id) => format!("team:{id}"),
+            Topic::Conversation { ws, id } => format!("{{{ws}}}:conv:{id}"),
+            Topic::Workspace(ws) => format!("{{{ws}}}:ws"),
+            Topic::Team(ws) => format!("{{{ws}}}:team"),
+        }
+    }
+
+    /// The topic of a channel name made by [`Topic::key`]. The last `}:` ends the workspace
+    /// (conversation ids are the hub's own and hold no brace).
+    pub fn from_key(key: &str) -> Option<Topic> {
+        let (ws, what) = key.strip_prefix('{')?.rsplit_once("}:")?;
+        let ws = ws.to_owned();
+        match what {
+            "ws" => Some(Topic::Workspace(ws)),
+            "team" => Some(Topic::Team(ws)),
+            _ => Some(Topic::Conversation {
+                ws,
+                id: what.strip_prefix("conv:")?.to_owned(),
+            }),
         }
     }
 }
@@ -188,6 +213,24 @@ pub type Inbox = tokio::sync::mpsc::Receiver<(Topic, BusMessage)>;
 mod tests {
     use super::*;
     use protocol::EventKind;
+
+    #[test]
+    fn a_topic_reads_back_from_its_channel_name() {
+        for topic in [
+            Topic::conversation("ws1", "cv_1"),
+            Topic::conversation("odd}:conv:ws", "cv_2"),
+            Topic::Workspace("a:b".into()),
+            Topic::Team("{x}".into()),
+        ] {
+            assert_eq!(
+                Topic::from_key(&topic.key()),
+                Some(topic.clone()),
+                "{topic:?}"
+            );
+        }
+        assert_eq!(Topic::from_key("ws:plain"), None);
+        assert_eq!(Topic::from_key("{w}:other"), None);
+    }
 
     #[test]
     fn an_event_envelope_is_exactly_the_serialized_event_message() {

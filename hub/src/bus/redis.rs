@@ -1,49 +1,56 @@
-//! The Redis bus: fan-out across nodes through Redis pub/sub.
+//! The Redis bus: fan-out across nodes through Redis pub/sub (sharded pub/sub on Redis
+//! Cluster: `SSUBSCRIBE`/`SPUBLISH`, so that a message is sent by the shard that owns its
+//! channel's slot, not broadcast to every shard).
 //!
-//! A node has one Redis connection, speaking RESP3, shared by the store's commands, the bus's
-//! publications and its subscriptions, whose pushes arrive on a channel; redis-rs resubscribes it
-//! by itself after a reconnect. One connection, not a subscriber of its own: a node subscribes to
-//! the conversations its clients are in, so the append script's `PUBLISH` of a visitor's message
-//! comes back to the node that ran it. On the script's own connection Redis puts that push and
-//! the script's reply in one output buffer, written at once and read at once; on a second
-//! connection it cost Redis a write and the node a read and a wakeup per message, for a payload
-//! it drops (docs/benchmarks.md, "What made it fast").
+//! A node has one Redis connection ([`RedisConn`], per shard on Cluster), speaking RESP3, shared
+//! by the store's commands, the bus's publications and its subscriptions, whose pushes arrive on
+//! a channel; redis-rs resubscribes it by itself after a reconnect. One connection, not a
+//! subscriber of its own: a node subscribes to the conversations its clients are in, so the
+//! append script's `PUBLISH` of a visitor's message comes back to the node that ran it. On the
+//! script's own connection Redis puts that push and the script's reply in one output buffer,
+//! written at once and read at once; on a second connection it cost Redis a write and the node
+//! a read and a wakeup per message, for a payload it drops (docs/benchmarks.md, "What made it
+//! fast"). Channels carry their workspace's hash tag, like its keys, so the script may publish
+//! to them on Cluster too.
 //!
 //! Pub/sub is at most once: whatever was published while the connection was down is lost, so on
 //! every disconnection the bus hands the node a [`BusMessage::Resync`], and the node tells each
-//! local client to catch up from the store by sequence number.
+//! local client to catch up from the store by sequence number. The same after the bus had to
+//! subscribe again by itself: after following a new Sentinel primary, or when Cluster moved a
+//! slot away under a subscription (the old owner unsubscribes it, and redis-rs does not
+//! subscribe again for it).
 //!
 //! A payload is the publishing node's origin tag ([`ORIGIN_LEN`] characters, random per node)
 //! followed by the [`BusMessage`]'s JSON. Redis sends a publication to every subscriber, its
 //! publisher included; the publisher has already given it to its own clients, so its bus drops
 //! it on the tag alone, without parsing it.
 
-use std::sync::Arc;
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, PushInfo, PushKind};
 use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
 use tracing::warn;
 
 use super::{Bus, BusError, BusMessage, Channel, Inbox, Topic};
+use crate::topology::{RedisConn, Topology, describe};
 
 /// Length of a node's origin tag at the start of every payload.
 pub const ORIGIN_LEN: usize = 20;
 
 pub struct RedisBus {
-    conn: ConnectionManager,
+    conn: RedisConn,
     prefix: String,
     sink: Arc<PushSink>,
 }
 
-/// Where the subscriber connection's pushes go: decoded and put in the node's inbox right in
-/// the connection's own task (no task between them), without waiting. The inbox is bounded:
-/// when it is full, the message is dropped and the node owes its clients a `Resync`, sent as
-/// soon as there is room (at the next push or heartbeat), exactly as after a lost connection.
+/// Where the connection's pushes go: decoded and put in the node's inbox right in the
+/// connection's own task (no task between them), without waiting. The inbox is bounded: when it
+/// is full, the message is dropped and the node owes its clients a `Resync`, sent as soon as
+/// there is room (at the next push or heartbeat), exactly as after a lost connection.
 struct PushSink {
     prefix: String,
     /// This node's tag, put before every payload it publishes.
@@ -53,19 +60,42 @@ struct PushSink {
     healthy: AtomicBool,
     /// A message was dropped on a full inbox: a `Resync` is owed.
     behind: AtomicBool,
+    /// Every channel the node is subscribed to: subscribed again after the bus moved to a new
+    /// primary, or when Redis unsubscribed one by itself.
+    channels: Mutex<HashSet<String>>,
+    /// Channels Redis unsubscribed by itself (a Cluster slot moved): the next heartbeat
+    /// subscribes them again.
+    dropped: Mutex<Vec<String>>,
 }
 
 /// The inbox is gone: the node stopped.
 #[derive(Debug)]
 struct Closed;
 
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 impl PushSink {
     fn push(&self, push: PushInfo) -> Result<(), Closed> {
         let delivery = match push.kind {
-            PushKind::Message => decode(&self.prefix, &self.origin, &push.data),
+            PushKind::Message | PushKind::SMessage => {
+                decode(&self.prefix, &self.origin, &push.data)
+            }
             PushKind::Disconnection => {
                 self.healthy.store(false, Ordering::SeqCst);
                 Some(resync())
+            }
+            PushKind::SUnsubscribe | PushKind::Unsubscribe => {
+                // Ours are removed from `channels` before they are sent: one still there was
+                // Redis's own doing.
+                if let Some(redis::Value::BulkString(ch)) = push.data.first()
+                    && let Ok(ch) = std::str::from_utf8(ch)
+                    && lock(&self.channels).contains(ch)
+                {
+                    lock(&self.dropped).push(ch.to_owned());
+                }
+                None
             }
             _ => None,
         };
@@ -115,86 +145,74 @@ impl std::fmt::Debug for RedisBus {
     }
 }
 
-/// How the hub's Redis connection behaves when Redis is away: fail a request within about a
-/// second (clients get `unavailable` and retry) rather than hold it through a long reconnect
-/// backoff; every new request tries to reconnect.
-fn connection_config() -> ConnectionManagerConfig {
-    ConnectionManagerConfig::new()
-        .set_number_of_retries(1)
-        .set_min_delay(Duration::from_millis(50))
-        .set_max_delay(Duration::from_millis(500))
-        .set_connection_timeout(Some(Duration::from_secs(1)))
-        .set_response_timeout(Some(Duration::from_secs(2)))
-}
-
-/// A client for `url` whose connections have Nagle's algorithm off. redis-rs leaves it on by
-/// default; with several requests in flight on one multiplexed connection, a small write then
-/// waits for the ACK of the previous one, which Redis delays up to 40 ms: the three-node
-/// benchmark showed a sixth of all store calls at 25–100 ms and operators' queues overflowing
-/// behind them (docs/benchmarks.md).
-pub fn client(url: &str) -> redis::RedisResult<redis::Client> {
-    use redis::IntoConnectionInfo;
-    let info = url
-        .into_connection_info()?
-        .set_tcp_settings(redis::io::tcp::TcpSettings::default().set_nodelay(true));
-    redis::Client::open(info)
-}
-
-/// `url` asking for RESP3 (unless it names a protocol): pushes share the connection with
-/// replies only in RESP3.
-pub fn resp3_url(url: &str) -> String {
-    if url.contains("protocol=") {
-        url.to_owned()
-    } else if url.contains('?') {
-        format!("{url}&protocol=resp3")
-    } else {
-        format!("{url}?protocol=resp3")
-    }
-}
-
 fn unavailable(e: redis::RedisError) -> BusError {
-    BusError::Unavailable(e.to_string())
+    BusError::Unavailable(describe(&e))
 }
 
 impl RedisBus {
-    /// Connect to `url` (channels named `prefix` + topic key) and start delivering to the
+    /// Connect to `topology` (channels named `prefix` + topic key) and start delivering to the
     /// returned inbox, which holds at most `capacity` messages. The node's store runs on the
     /// same connection ([`RedisBus::connection`]).
     pub async fn connect(
-        url: &str,
+        topology: &Topology,
         prefix: impl Into<String>,
         capacity: usize,
     ) -> Result<(Self, Inbox), BusError> {
         let prefix = prefix.into();
-        let client = client(&resp3_url(url)).map_err(unavailable)?;
         let (tx, inbox) = mpsc::channel(capacity);
         let origin = crate::util::random_id("");
         debug_assert_eq!(origin.len(), ORIGIN_LEN);
         let sink = Arc::new(PushSink {
             prefix: prefix.clone(),
-            origin: origin.clone(),
+            origin,
             tx,
             healthy: AtomicBool::new(true),
             behind: AtomicBool::new(false),
+            channels: Mutex::new(HashSet::new()),
+            dropped: Mutex::new(Vec::new()),
         });
         let pushes = sink.clone();
-        let config = connection_config()
-            .set_push_sender(move |push: PushInfo| pushes.push(push))
-            .set_automatic_resubscription();
-        let conn = ConnectionManager::new_with_config(client, config)
-            .await
-            .map_err(unavailable)?;
+        let conn = RedisConn::connect(
+            topology,
+            Arc::new(move |push| {
+                // A stopped node's inbox: nothing left to deliver to.
+                let _ = pushes.push(push);
+            }),
+        )
+        .await
+        .map_err(unavailable)?;
         Ok((Self { conn, prefix, sink }, inbox))
     }
 
     /// The node's connection, for its store: a script's publication to this node then comes
     /// back with the script's reply (module docs).
-    pub fn connection(&self) -> ConnectionManager {
+    pub fn connection(&self) -> RedisConn {
         self.conn.clone()
     }
 
     fn channel_name(&self, topic: &Topic) -> String {
         format!("{}{}", self.prefix, topic.key())
+    }
+
+    /// Subscribe again to what the node had (after a move to a new primary), or to what Redis
+    /// dropped: `true` if there was any, and then the node owes its clients a resync.
+    async fn resubscribe(&self, all: bool) -> Result<bool, BusError> {
+        let channels: Vec<String> = if all {
+            lock(&self.sink.channels).iter().cloned().collect()
+        } else {
+            std::mem::take(&mut *lock(&self.sink.dropped))
+        };
+        for (n, ch) in channels.iter().enumerate() {
+            if !lock(&self.sink.channels).contains(ch) {
+                continue;
+            }
+            if let Err(e) = self.conn.subscribe(ch).await {
+                // Tried again at the next heartbeat.
+                lock(&self.sink.dropped).extend(channels[n..].iter().cloned());
+                return Err(unavailable(e));
+            }
+        }
+        Ok(!channels.is_empty())
     }
 }
 
@@ -209,14 +227,7 @@ fn decode(prefix: &str, own: &str, data: &[redis::Value]) -> Option<(Topic, BusM
         return None;
     }
     let channel = std::str::from_utf8(channel).ok()?;
-    let key = channel.strip_prefix(prefix)?;
-    let topic = if let Some(id) = key.strip_prefix("conv:") {
-        Topic::Conversation(id.to_owned())
-    } else if let Some(id) = key.strip_prefix("team:") {
-        Topic::Team(id.to_owned())
-    } else {
-        Topic::Workspace(key.strip_prefix("ws:")?.to_owned())
-    };
+    let topic = Topic::from_key(channel.strip_prefix(prefix)?)?;
     match BusMessage::from_json(payload.get(ORIGIN_LEN..)?) {
         Ok(msg) => Some((topic, msg)),
         Err(e) => {
@@ -233,10 +244,13 @@ impl Bus for RedisBus {
         serde_json::to_writer(&mut payload, message)
             .map_err(|e| BusError::Unavailable(e.to_string()))?;
         let mut conn = self.conn.clone();
-        let _: i64 = conn
-            .publish(self.channel_name(topic), payload)
-            .await
-            .map_err(unavailable)?;
+        let channel = self.channel_name(topic);
+        let _: i64 = if self.conn.is_cluster() {
+            conn.spublish(channel, payload).await
+        } else {
+            conn.publish(channel, payload).await
+        }
+        .map_err(unavailable)?;
         Ok(())
     }
 
@@ -248,28 +262,34 @@ impl Bus for RedisBus {
     }
 
     async fn subscribe(&self, topic: &Topic) -> Result<(), BusError> {
-        let mut conn = self.conn.clone();
-        conn.subscribe(self.channel_name(topic))
-            .await
-            .map_err(unavailable)
+        let channel = self.channel_name(topic);
+        lock(&self.sink.channels).insert(channel.clone());
+        self.conn.subscribe(&channel).await.map_err(unavailable)
     }
 
     async fn unsubscribe(&self, topic: &Topic) -> Result<(), BusError> {
-        let mut conn = self.conn.clone();
-        conn.unsubscribe(self.channel_name(topic))
-            .await
-            .map_err(unavailable)
+        let channel = self.channel_name(topic);
+        lock(&self.sink.channels).remove(&channel);
+        self.conn.unsubscribe(&channel).await.map_err(unavailable)
     }
 
-    /// A PING on the node's connection: after an outage, this request is what makes the
-    /// connection manager reconnect (and resubscribe). When it answers again after having
-    /// failed, everything published meanwhile was missed: resync the node's clients. A resync
-    /// owed after a full inbox goes out here too, once there is room.
+    /// Follow a moved Sentinel primary, subscribe again to what Redis dropped, and PING (on
+    /// Cluster, every primary): after an outage, this request is what makes the connection
+    /// reconnect (and resubscribe). When it answers again after having failed, or after the bus
+    /// had to subscribe again, everything published meanwhile was missed: resync the node's
+    /// clients. A resync owed after a full inbox goes out here too, once there is room.
     async fn heartbeat(&self) -> Result<(), BusError> {
-        let mut conn = self.conn.clone();
-        let pong: Result<String, _> = redis::cmd("PING").query_async(&mut conn).await;
-        match pong {
-            Ok(_) => {
+        let result = async {
+            let moved = self.conn.follow().await.map_err(unavailable)?;
+            let again = self.resubscribe(moved).await?;
+            if moved || again {
+                self.sink.behind.store(true, Ordering::SeqCst);
+            }
+            self.conn.ping().await.map_err(unavailable)
+        }
+        .await;
+        match result {
+            Ok(()) => {
                 if !self.sink.healthy.swap(true, Ordering::SeqCst) {
                     self.sink.behind.store(true, Ordering::SeqCst);
                 }
@@ -278,7 +298,7 @@ impl Bus for RedisBus {
             }
             Err(e) => {
                 self.sink.healthy.store(false, Ordering::SeqCst);
-                Err(unavailable(e))
+                Err(e)
             }
         }
     }
@@ -289,17 +309,6 @@ mod tests {
     use super::*;
     use crate::testing::RedisServer;
 
-    #[test]
-    fn redis_connections_have_nagle_off() {
-        for url in [
-            "redis://127.0.0.1:6390/",
-            "redis://127.0.0.1:6390/?protocol=resp3",
-        ] {
-            let c = client(url).expect("a valid url");
-            assert!(c.get_connection_info().tcp_settings().nodelay(), "{url}");
-        }
-    }
-
     fn msg(n: u64) -> BusMessage {
         BusMessage::Removed {
             workspace_id: "ws".into(),
@@ -308,7 +317,7 @@ mod tests {
     }
 
     async fn bus(server: &RedisServer, prefix: &str) -> (RedisBus, Inbox) {
-        RedisBus::connect(&server.url(), prefix, 64)
+        RedisBus::connect(&server.topology(), prefix, 64)
             .await
             .expect("connect")
     }
@@ -318,9 +327,9 @@ mod tests {
         let server = RedisServer::start().await;
         let (a, mut inbox_a) = bus(&server, "t1:").await;
         let (b, mut inbox_b) = bus(&server, "t1:").await;
-        let t = Topic::Conversation("c".into());
+        let t = Topic::conversation("ws", "c");
         b.subscribe(&t).await.expect("subscribe");
-        a.publish(&Topic::Conversation("other".into()), &msg(0))
+        a.publish(&Topic::conversation("ws", "other"), &msg(0))
             .await
             .expect("publish");
         a.publish(&t, &msg(1)).await.expect("publish");
@@ -349,10 +358,10 @@ mod tests {
     async fn a_full_inbox_drops_and_owes_a_resync() {
         let server = RedisServer::start().await;
         let (a, _) = bus(&server, "t3:").await;
-        let (b, mut inbox_b) = RedisBus::connect(&server.url(), "t3:", 2)
+        let (b, mut inbox_b) = RedisBus::connect(&server.topology(), "t3:", 2)
             .await
             .expect("connect");
-        let t = Topic::Conversation("c".into());
+        let t = Topic::conversation("ws", "c");
         b.subscribe(&t).await.expect("subscribe");
         for n in 1..=5 {
             a.publish(&t, &msg(n)).await.expect("publish");
@@ -381,7 +390,7 @@ mod tests {
         let server = RedisServer::start().await;
         let (a, _inbox_a) = bus(&server, "t2:").await;
         let (b, mut inbox_b) = bus(&server, "t2:").await;
-        let t = Topic::Conversation("c".into());
+        let t = Topic::conversation("ws", "c");
         b.subscribe(&t).await.expect("subscribe");
         let mut admin = server.manager().await;
         let killed: i64 = redis::cmd("CLIENT")
@@ -403,7 +412,10 @@ mod tests {
                 "o".repeat(ORIGIN_LEN),
                 serde_json::to_string(&msg(n)).expect("json")
             );
-            let receivers: i64 = conn.publish("t2:conv:c", payload).await.expect("publish");
+            let receivers: i64 = conn
+                .publish("t2:{ws}:conv:c", payload)
+                .await
+                .expect("publish");
             if receivers == 1 {
                 break;
             }

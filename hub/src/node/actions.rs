@@ -7,21 +7,28 @@ impl Hub {
     // ---- conversation actions ---------------------------------------------------------------
 
     /// The conversation, if it belongs to the operator's workspace. Other workspaces' ids get
-    /// exactly the same answer as ids that do not exist.
+    /// exactly the same answer as ids that do not exist (the store looks them up under the
+    /// operator's workspace, where they are not).
     pub async fn conversation_for(
         &self,
         op: &OperatorSession,
         conversation_id: &str,
     ) -> Result<ConversationMeta, ErrorFrame> {
-        match self.inner.store.get(conversation_id).await {
-            Ok(Some(meta)) if meta.workspace_id == op.workspace.id => Ok(meta),
-            Ok(_) => Err(error_frame(&StoreError::NotFound, conversation_id)),
+        match self
+            .inner
+            .store
+            .get(&op.workspace.id, conversation_id)
+            .await
+        {
+            Ok(Some(meta)) => Ok(meta),
+            Ok(None) => Err(error_frame(&StoreError::NotFound, conversation_id)),
             Err(e) => Err(error_frame(&e, conversation_id)),
         }
     }
 
     pub async fn visitor_message(
         &self,
+        ws: &str,
         conversation_id: &str,
         client_id: String,
         text: String,
@@ -32,7 +39,7 @@ impl Hub {
             client_id: Some(client_id.clone()),
         };
         let appended = self
-            .append_event(conversation_id, draft, Fence::Visitor)
+            .append_event(ws, conversation_id, draft, Fence::Visitor)
             .await
             .map_err(|e| error_frame(&e, conversation_id).client(client_id))?;
         if !appended.duplicate {
@@ -72,7 +79,7 @@ impl Hub {
         };
         let fence = Fence::Operator(op.claims.sub.clone());
         let appended = self
-            .append_event(conversation_id, draft, fence)
+            .append_event(&op.workspace.id, conversation_id, draft, fence)
             .await
             .map_err(|e| error_frame(&e, conversation_id).client(client_id))?;
         if !appended.duplicate {
@@ -86,12 +93,13 @@ impl Hub {
     /// publish in the same atomic step (Redis), it does: one round trip for the whole message.
     pub(super) async fn append_event(
         &self,
+        ws: &str,
         conversation_id: &str,
         draft: Draft,
         fence: Fence,
     ) -> Result<Appended, StoreError> {
         let store = &self.inner.store;
-        let topic = Topic::Conversation(conversation_id.to_owned());
+        let topic = Topic::conversation(ws, conversation_id);
         let published_us = crate::util::now_us();
         let (appended, announced) = match self.inner.bus.channel(&topic) {
             Some(channel) => {
@@ -103,12 +111,12 @@ impl Hub {
                     tail,
                 };
                 store
-                    .append_announced(conversation_id, draft, fence, now_ms(), &announce)
+                    .append_announced(ws, conversation_id, draft, fence, now_ms(), &announce)
                     .await?
             }
             None => (
                 store
-                    .append(conversation_id, draft, fence, now_ms())
+                    .append(ws, conversation_id, draft, fence, now_ms())
                     .await?,
                 false,
             ),
@@ -145,15 +153,9 @@ impl Hub {
         op: &OperatorSession,
         conversation_id: &str,
     ) -> Result<ConversationMeta, ErrorFrame> {
-        // The conversation's workspace and the operator's profile in one round trip's time
-        // (both ride the node's multiplexed connection). A refused takeover has read the
-        // profile for nothing, which is rare; every accepted one saves a round trip.
-        let (found, me) = tokio::join!(
-            self.conversation_for(op, conversation_id),
-            self.operator_ref(op)
-        );
-        found?;
         if let Err(e) = crate::control::check_plan(op.workspace.plan) {
+            // Not found before not allowed, as for every other frame.
+            self.conversation_for(op, conversation_id).await?;
             self.audit(
                 &op.workspace.id,
                 AuditEntry {
@@ -168,10 +170,13 @@ impl Hub {
             .await;
             return Err(error_frame(&e.into(), conversation_id));
         }
+        // No read first: the takeover script looks the conversation up under the operator's
+        // workspace, so another workspace's id is not found there (one round trip less).
+        let me = self.operator_ref(op).await;
         let change = self
             .inner
             .store
-            .takeover(conversation_id, &me, now_ms())
+            .takeover(&op.workspace.id, conversation_id, &me, now_ms())
             .await
             .map_err(|e| error_frame(&e, conversation_id))?;
         if let Some(event) = &change.event {
@@ -202,11 +207,17 @@ impl Hub {
         conversation_id: &str,
         force: bool,
     ) -> Result<ConversationMeta, ErrorFrame> {
-        self.conversation_for(op, conversation_id).await?;
+        // As for a takeover: under the operator's workspace, another's id is not found.
         let change = self
             .inner
             .store
-            .release(conversation_id, &op.actor(), force, now_ms())
+            .release(
+                &op.workspace.id,
+                conversation_id,
+                &op.actor(),
+                force,
+                now_ms(),
+            )
             .await
             .map_err(|e| error_frame(&e, conversation_id))?;
         if let Some(event) = &change.event {
@@ -279,23 +290,23 @@ impl Hub {
         }
     }
 
-    pub async fn typing(&self, conversation_id: &str, author: Author, active: bool) {
+    pub async fn typing(&self, ws: &str, conversation_id: &str, author: Author, active: bool) {
         let msg = BusMessage::Typing {
             conversation_id: conversation_id.to_owned(),
             author,
             active,
             epoch: None,
         };
-        self.publish(&Topic::Conversation(conversation_id.to_owned()), msg)
+        self.publish(&Topic::conversation(ws, conversation_id), msg)
             .await;
     }
 
     /// A visitor socket opened or closed: update presence and the Online list.
-    pub async fn visitor_presence(&self, conversation_id: &str, delta: i32) {
+    pub async fn visitor_presence(&self, ws: &str, conversation_id: &str, delta: i32) {
         match self
             .inner
             .store
-            .visitor_presence(conversation_id, delta, now_ms())
+            .visitor_presence(ws, conversation_id, delta, now_ms())
             .await
         {
             Ok(meta) => self.publish_summary(&meta).await,
@@ -305,8 +316,8 @@ impl Hub {
 
     /// The visitor asks for a human. Nothing to do while an operator holds the conversation or
     /// a request is already waiting (a second click must not alert the team twice).
-    pub async fn request_human(&self, conversation_id: &str) -> Result<(), ErrorFrame> {
-        let meta = match self.inner.store.get(conversation_id).await {
+    pub async fn request_human(&self, ws: &str, conversation_id: &str) -> Result<(), ErrorFrame> {
+        let meta = match self.inner.store.get(ws, conversation_id).await {
             Ok(Some(meta)) => meta,
             Ok(None) => return Err(error_frame(&StoreError::NotFound, conversation_id)),
             Err(e) => return Err(error_frame(&e, conversation_id)),
@@ -320,7 +331,7 @@ impl Hub {
         let fence = Fence::Ai {
             epoch: meta.control.epoch,
         };
-        match self.append_event(conversation_id, draft, fence).await {
+        match self.append_event(ws, conversation_id, draft, fence).await {
             // An operator took over meanwhile: the visitor has their human.
             Ok(_) | Err(StoreError::Control(_)) => Ok(()),
             Err(e) => Err(error_frame(&e, conversation_id)),

@@ -73,11 +73,12 @@ impl Hub {
         self.inner.metrics.bump(&self.inner.metrics.ai_started, 1);
         self.inner.metrics.add(&self.inner.metrics.ai_running, 1);
         self.inner.tasks.spawn(async move {
-            let topic = Topic::Conversation(conversation_id.clone());
+            let topic = Topic::conversation(&workspace_id, &conversation_id);
             // Listen to the conversation while generating, wherever its clients are: a node that
             // missed a piece of the draft asks this one for a snapshot on it.
             hub.sync_topic(topic.clone()).await;
-            hub.ai_typing(&conversation_id, epoch, true).await;
+            hub.ai_typing(&workspace_id, &conversation_id, epoch, true)
+                .await;
             let (draft, mut partial) = crate::assistant::Draft::new();
             let generate = hub.generate(&conversation_id, &workspace_id, &draft);
             tokio::pin!(generate);
@@ -119,8 +120,13 @@ impl Hub {
                         offset,
                         text: piece,
                     };
-                    hub.draft(&conversation_id, piece, DraftState::Streaming)
-                        .await;
+                    hub.draft(
+                        &workspace_id,
+                        &conversation_id,
+                        piece,
+                        DraftState::Streaming,
+                    )
+                    .await;
                 }
             };
             let metrics = &hub.inner.metrics;
@@ -132,11 +138,15 @@ impl Hub {
                 Some(Err(e)) => {
                     warn!(conversation_id, kind = e.kind(), error = %e, "assistant failed");
                     metrics.ai_failure(e.kind());
-                    hub.append_fallback(&conversation_id, epoch).await;
+                    hub.append_fallback(&workspace_id, &conversation_id, epoch)
+                        .await;
                     DraftState::Discarded
                 }
                 Some(Ok(reply)) => {
-                    if hub.append_reply(&conversation_id, epoch, reply).await {
+                    if hub
+                        .append_reply(&workspace_id, &conversation_id, epoch, reply)
+                        .await
+                    {
                         DraftState::Done
                     } else {
                         DraftState::Discarded
@@ -150,9 +160,10 @@ impl Hub {
                     offset: pieces.sent_len(),
                     text: "",
                 };
-                hub.draft(&conversation_id, piece, end).await;
+                hub.draft(&workspace_id, &conversation_id, piece, end).await;
             }
-            hub.ai_typing(&conversation_id, epoch, false).await;
+            hub.ai_typing(&workspace_id, &conversation_id, epoch, false)
+                .await;
             hub.inner
                 .generations
                 .remove_if(&conversation_id, |_, g| g.id == generation);
@@ -167,6 +178,7 @@ impl Hub {
     /// Show (or end) the AI's draft reply to everyone in the conversation.
     pub(super) async fn draft(
         &self,
+        ws: &str,
         conversation_id: &str,
         piece: DraftPiece<'_>,
         state: DraftState,
@@ -179,19 +191,25 @@ impl Hub {
             text: piece.text.to_owned(),
             state,
         };
-        self.publish(&Topic::Conversation(conversation_id.to_owned()), msg)
+        self.publish(&Topic::conversation(ws, conversation_id), msg)
             .await;
     }
 
     /// The AI is thinking (or stopped), in the turn of control epoch `epoch`.
-    pub(super) async fn ai_typing(&self, conversation_id: &str, epoch: u64, active: bool) {
+    pub(super) async fn ai_typing(
+        &self,
+        ws: &str,
+        conversation_id: &str,
+        epoch: u64,
+        active: bool,
+    ) {
         let msg = BusMessage::Typing {
             conversation_id: conversation_id.to_owned(),
             author: Author::Ai,
             active,
             epoch: Some(epoch),
         };
-        self.publish(&Topic::Conversation(conversation_id.to_owned()), msg)
+        self.publish(&Topic::conversation(ws, conversation_id), msg)
             .await;
     }
 
@@ -204,7 +222,7 @@ impl Hub {
         let transcript = self
             .inner
             .store
-            .history(conversation_id, 0, HISTORY_LIMIT)
+            .history(workspace_id, conversation_id, 0, HISTORY_LIMIT)
             .await
             .map_err(|e| AssistantError::Failed(format!("history unavailable: {e}")))?;
         let req = crate::assistant::ReplyRequest {
@@ -218,14 +236,14 @@ impl Hub {
 
     /// The backend failed: tell the visitor briefly, under the same fence as a reply (never
     /// after a takeover), so the conversation is never left hanging.
-    pub(super) async fn append_fallback(&self, conversation_id: &str, epoch: u64) {
+    pub(super) async fn append_fallback(&self, ws: &str, conversation_id: &str, epoch: u64) {
         let draft = Draft::Message {
             author: Author::Ai,
             text: FALLBACK_TEXT.into(),
             client_id: None,
         };
         if let Err(e) = self
-            .append_event(conversation_id, draft, Fence::Ai { epoch })
+            .append_event(ws, conversation_id, draft, Fence::Ai { epoch })
             .await
         {
             debug!(conversation_id, error = %e, "fallback not stored");
@@ -235,6 +253,7 @@ impl Hub {
     /// Store a finished reply; `false` when it was fenced off or not stored.
     pub(super) async fn append_reply(
         &self,
+        ws: &str,
         conversation_id: &str,
         epoch: u64,
         reply: crate::assistant::Reply,
@@ -247,7 +266,7 @@ impl Hub {
         };
         let fence = Fence::Ai { epoch };
         match self
-            .append_event(conversation_id, draft, fence.clone())
+            .append_event(ws, conversation_id, draft, fence.clone())
             .await
         {
             Ok(_) => metrics.bump(&metrics.ai_replies, 1),
@@ -266,7 +285,7 @@ impl Hub {
             let draft = Draft::HumanRequested {
                 by: HumanRequestedBy::Assistant,
             };
-            if let Err(e) = self.append_event(conversation_id, draft, fence).await {
+            if let Err(e) = self.append_event(ws, conversation_id, draft, fence).await {
                 debug!(conversation_id, error = %e, "request for a human not stored");
             }
         }

@@ -94,7 +94,7 @@ impl Hub {
             Err(e) => warn!(topic = topic.key(), error = %e, "bus subscription not changed"),
         }
         if !wanted {
-            if let Topic::Conversation(id) = &topic {
+            if let Topic::Conversation { id, .. } = &topic {
                 self.inner.fence.forget(id);
             }
             drop(subscribed);
@@ -106,7 +106,7 @@ impl Hub {
     }
 
     pub(super) fn generating(&self, topic: &Topic) -> bool {
-        matches!(topic, Topic::Conversation(id) if self.inner.generations.contains_key(id))
+        matches!(topic, Topic::Conversation { id, .. } if self.inner.generations.contains_key(id))
     }
 
     // ---- publishing -------------------------------------------------------------------------
@@ -138,7 +138,7 @@ impl Hub {
         event: &ConversationEvent,
         announced_at: Option<u64>,
     ) {
-        let topic = Topic::Conversation(meta.id.clone());
+        let topic = Topic::conversation(&meta.workspace_id, &meta.id);
         let published_us = announced_at.unwrap_or_else(crate::util::now_us);
         // Once announced, the store has published it to the other nodes in the same step; a
         // single node has none to tell. Either way no copy of the event is made for the bus.
@@ -204,7 +204,7 @@ impl Hub {
             } else {
                 // Any node may have swept it off the list meanwhile: a stale copy must not
                 // bring it back, so read it fresh (the rare case: no visitor connected).
-                match self.inner.store.get(&id).await {
+                match self.inner.store.get(&row.workspace_id, &id).await {
                     Ok(Some(meta)) if meta.active => (meta.workspace_id.clone(), meta.summary()),
                     Ok(_) => continue,
                     Err(e) => {

@@ -79,19 +79,29 @@ impl Hub {
             match crate::control::check_hold(now, h.seen, h.active, &limits) {
                 HoldCheck::Keep => {}
                 HoldCheck::Warn { release_at } => {
-                    if store.mark_warned(&h.conversation_id, h.epoch).await? {
+                    if store
+                        .mark_warned(&h.workspace_id, &h.conversation_id, h.epoch)
+                        .await?
+                    {
                         let msg = BusMessage::ControlWarning {
                             conversation_id: h.conversation_id.clone(),
                             holder_id: h.holder_id.clone(),
                             release_at,
                         };
-                        self.publish(&Topic::Conversation(h.conversation_id), msg)
+                        self.publish(&Topic::conversation(h.workspace_id, h.conversation_id), msg)
                             .await;
                     }
                 }
                 HoldCheck::Release(reason) => {
                     let change = store
-                        .auto_release(&h.conversation_id, &h.holder_id, h.epoch, reason, now)
+                        .auto_release(
+                            &h.workspace_id,
+                            &h.conversation_id,
+                            &h.holder_id,
+                            h.epoch,
+                            reason,
+                            now,
+                        )
                         .await?;
                     // `None`: another node got there first, or the holder acted meanwhile.
                     if let Some(event) = &change.event {

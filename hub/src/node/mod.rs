@@ -315,7 +315,7 @@ impl Hub {
                     "visitor token is for another workspace",
                 ));
             }
-            match self.inner.store.get(&claims.sub).await {
+            match self.inner.store.get(&claims.ws, &claims.sub).await {
                 Ok(Some(meta)) => return Ok((meta, token.to_owned())),
                 // The conversation is gone (an in-memory hub restarted): start afresh below.
                 Ok(None) => {}
@@ -485,12 +485,12 @@ mod tests {
         hub.subscribe(dashboard.id, Topic::Workspace(meta.workspace_id.clone()))
             .await;
 
-        hub.visitor_presence(&meta.id, 1).await;
+        hub.visitor_presence(&meta.workspace_id, &meta.id, 1).await;
         hub.flush_rows().await;
         assert_eq!(online_frames(&mut dashboard), ["online_update"]);
 
         // The visitor leaves; before the next round, the conversation is swept off the list.
-        hub.visitor_presence(&meta.id, -1).await;
+        hub.visitor_presence(&meta.workspace_id, &meta.id, -1).await;
         let swept = hub.inner.store.deactivate_idle(protocol::Millis::MAX).await;
         assert_eq!(swept.expect("sweep").len(), 1);
         hub.flush_rows().await;

@@ -238,6 +238,9 @@ pub struct Conn<S> {
     pub sink: S,
     pub kind: ConnKind,
     pub rx: ConnRx,
+    /// The workspace this connection belongs to: every conversation it reads is looked up
+    /// under it.
+    pub workspace: String,
     /// Last sequence number sent, per open conversation. FxHash, as in the registry: every
     /// delivered event looks its conversation up here, and the keys are ids of conversations
     /// the client was allowed to open, not strings it chose.
@@ -266,7 +269,7 @@ impl<S> Conn<S>
 where
     S: Sink<WsOut> + Unpin,
 {
-    pub fn new(hub: Hub, sink: S, kind: ConnKind) -> Self {
+    pub fn new(hub: Hub, sink: S, kind: ConnKind, workspace: String) -> Self {
         let limits = crate::ratelimit::ConnLimits::new(hub.config());
         let rx = hub
             .inner()
@@ -277,6 +280,7 @@ where
             sink,
             kind,
             rx,
+            workspace,
             cursors: FxHashMap::default(),
             online: None,
             team: None,
@@ -421,7 +425,7 @@ where
             .hub
             .inner()
             .store
-            .history(conversation_id, cursor, HISTORY_LIMIT)
+            .history(&self.workspace, conversation_id, cursor, HISTORY_LIMIT)
             .await
         {
             Ok(events) => events,
@@ -889,7 +893,7 @@ mod tests {
         let hub = hub().await;
         let (in_tx, mut stream) = inbound();
         let (sink, mut out) = outbound();
-        let mut conn = Conn::new(hub.clone(), sink, ConnKind::Operator);
+        let mut conn = Conn::new(hub.clone(), sink, ConnKind::Operator, "w".into());
         let topic = crate::bus::Topic::Workspace("w".into());
         hub.inner().registry.subscribe(conn.rx.id, &topic);
         let (open, gate) = tokio::sync::oneshot::channel();
@@ -963,7 +967,7 @@ mod tests {
         let hub = hub().await;
         let (in_tx, mut stream) = inbound();
         let (sink, mut out) = outbound();
-        let mut conn = Conn::new(hub.clone(), sink, ConnKind::Operator);
+        let mut conn = Conn::new(hub.clone(), sink, ConnKind::Operator, "w".into());
         let (open_a, gate_a) = tokio::sync::oneshot::channel();
         let (open_b, gate_b) = tokio::sync::oneshot::channel();
         let (read_tx, mut read) = mpsc::unbounded_channel();

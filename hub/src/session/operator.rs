@@ -33,11 +33,14 @@ where
 
     let (workspace_id, operator_id) = (op.workspace.id.clone(), op.claims.sub.clone());
     tracing::info!(workspace_id = %workspace_id, operator_id = %operator_id, "operator connected");
-    let mut conn = Conn::new(hub.clone(), sink, ConnKind::Operator);
-    let key = crate::store::operator_key(&op.workspace.id, &op.claims.sub);
-    hub.inner()
-        .registry
-        .set_presence(conn.rx.id, Presence::Operator(key.clone()));
+    let mut conn = Conn::new(hub.clone(), sink, ConnKind::Operator, workspace_id.clone());
+    hub.inner().registry.set_presence(
+        conn.rx.id,
+        Presence::Operator {
+            ws: op.workspace.id.clone(),
+            id: op.claims.sub.clone(),
+        },
+    );
     // Seen now, not at the next refresh: a holder who reconnects keeps their conversations;
     // and the team panel shows them online at once.
     hub.operator_presence(&op, 1).await;
@@ -169,8 +172,11 @@ impl OperatorHandler {
             }
             OperatorFrame::Close { conversation_id } => {
                 conn.cursors.remove(&conversation_id);
-                hub.unsubscribe(conn.rx.id, Topic::Conversation(conversation_id))
-                    .await;
+                hub.unsubscribe(
+                    conn.rx.id,
+                    Topic::conversation(&self.op.workspace.id, conversation_id),
+                )
+                .await;
                 Ok(())
             }
             // Side by side with the session's other takeovers and releases (see `Flow::Overlap`).
@@ -248,8 +254,13 @@ impl OperatorHandler {
             Ok(meta) => meta,
             Err(e) => return conn.send_error(e).await,
         };
-        hub.typing(&conversation_id, self.op.author_in(&meta), active)
-            .await;
+        hub.typing(
+            &self.op.workspace.id,
+            &conversation_id,
+            self.op.author_in(&meta),
+            active,
+        )
+        .await;
         Ok(())
     }
 
@@ -300,22 +311,26 @@ impl OperatorHandler {
         S: Sink<WsOut> + Unpin + Send,
     {
         let hub = conn.hub.clone();
-        if let Err(e) = hub.conversation_for(&self.op, &conversation_id).await {
-            return conn.send_error(e).await;
-        }
-        hub.subscribe(conn.rx.id, Topic::Conversation(conversation_id.clone()))
-            .await;
+        let ws = &self.op.workspace.id;
+        // Subscribe before reading history: whatever happens in between arrives twice and the
+        // cursor drops the second copy, rather than being missed. No read first: both reads
+        // are under the operator's workspace, where another workspace's id is not found (and
+        // its topic, named with this workspace, carries nothing of the other's).
+        let topic = Topic::conversation(ws, &conversation_id);
+        hub.subscribe(conn.rx.id, topic.clone()).await;
         let store = &hub.inner().store;
         // Both in one round trip's time on the node's multiplexed connection.
         let (events, meta) = match tokio::join!(
-            store.history(&conversation_id, after, HISTORY_LIMIT),
-            store.get(&conversation_id),
+            store.history(ws, &conversation_id, after, HISTORY_LIMIT),
+            store.get(ws, &conversation_id),
         ) {
             (Ok(events), Ok(Some(meta))) => (events, meta),
             (Err(e), _) | (_, Err(e)) => {
+                hub.unsubscribe(conn.rx.id, topic).await;
                 return conn.send_error(error_frame(&e, &conversation_id)).await;
             }
             (_, Ok(None)) => {
+                hub.unsubscribe(conn.rx.id, topic).await;
                 return conn
                     .send_error(error_frame(
                         &crate::store::StoreError::NotFound,

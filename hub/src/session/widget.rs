@@ -55,15 +55,25 @@ where
             Err(e) => return Box::pin(refuse(&mut sink, e)).await,
         };
 
-    let mut conn = Conn::new(hub.clone(), sink, ConnKind::Widget);
+    let mut conn = Conn::new(
+        hub.clone(),
+        sink,
+        ConnKind::Widget,
+        meta.workspace_id.clone(),
+    );
     let conversation_id = meta.id.clone();
-    hub.inner()
-        .registry
-        .set_presence(conn.rx.id, Presence::Visitor(conversation_id.clone()));
+    hub.inner().registry.set_presence(
+        conn.rx.id,
+        Presence::Visitor {
+            ws: meta.workspace_id.clone(),
+            id: conversation_id.clone(),
+        },
+    );
     // Subscribe before reading history: whatever happens in between arrives twice and the
     // cursor drops the second copy, rather than being missed.
-    Box::pin(hub.subscribe(conn.rx.id, Topic::Conversation(conversation_id.clone()))).await;
-    Box::pin(hub.visitor_presence(&conversation_id, 1)).await;
+    let topic = Topic::conversation(&meta.workspace_id, &conversation_id);
+    Box::pin(hub.subscribe(conn.rx.id, topic)).await;
+    Box::pin(hub.visitor_presence(&meta.workspace_id, &conversation_id, 1)).await;
     tracing::info!(workspace_id = %meta.workspace_id, conversation_id, "visitor connected");
     let mut session = WidgetSession {
         conversation_id: conversation_id.clone(),
@@ -75,7 +85,7 @@ where
         run_loop(&mut conn, &mut stream, &mut session).await;
     }
     Box::pin(hub.unregister(conn.rx.id)).await;
-    Box::pin(hub.visitor_presence(&conversation_id, -1)).await;
+    Box::pin(hub.visitor_presence(&session.workspace_id, &conversation_id, -1)).await;
     hub.metrics().bump(&hub.metrics().sessions_closed, 1);
     tracing::info!(conversation_id, "visitor disconnected");
 }
@@ -108,8 +118,8 @@ impl WidgetSession {
         let store = &conn.hub.inner().store;
         // Both in one round trip's time on the node's multiplexed connection.
         let (events, current) = match tokio::join!(
-            store.history(&meta.id, last_seq, HISTORY_LIMIT),
-            store.get(&meta.id),
+            store.history(&meta.workspace_id, &meta.id, last_seq, HISTORY_LIMIT),
+            store.get(&meta.workspace_id, &meta.id),
         ) {
             (Ok(events), Ok(Some(current))) => (events, current),
             (Err(e), _) | (_, Err(e)) => return conn.send_error(error_frame(&e, &meta.id)).await,
@@ -190,10 +200,11 @@ where
                     .await?;
                     return Ok(Flow::Continue);
                 }
-                let conversation_id = self.conversation_id.clone();
+                let (ws, conversation_id) =
+                    (self.workspace_id.clone(), self.conversation_id.clone());
                 return Ok(Flow::Wait(Box::pin(async move {
                     let sent = hub
-                        .visitor_message(&conversation_id, client_id.clone(), text)
+                        .visitor_message(&ws, &conversation_id, client_id.clone(), text)
                         .await;
                     (client_id, sent)
                 })));
@@ -206,7 +217,12 @@ where
                     return Ok(Flow::Continue);
                 }
                 conn.hub
-                    .typing(&self.conversation_id, Author::Visitor, active)
+                    .typing(
+                        &self.workspace_id,
+                        &self.conversation_id,
+                        Author::Visitor,
+                        active,
+                    )
                     .await;
             }
             WidgetFrame::RequestHuman {} => {
@@ -218,7 +234,10 @@ where
                     return Ok(Flow::Continue);
                 }
                 let hub = conn.hub.clone();
-                if let Err(e) = hub.request_human(&self.conversation_id).await {
+                if let Err(e) = hub
+                    .request_human(&self.workspace_id, &self.conversation_id)
+                    .await
+                {
                     conn.send_error(e).await?;
                 }
             }

@@ -41,6 +41,7 @@ pub async fn sequences_are_gap_free_and_dedupe(store: Arc<dyn Store>) {
     new(&*store, "c1").await;
     let a = store
         .append(
+            "ws",
             "c1",
             msg(Author::Visitor, "one", Some("x")),
             Fence::Visitor,
@@ -51,6 +52,7 @@ pub async fn sequences_are_gap_free_and_dedupe(store: Arc<dyn Store>) {
     assert_eq!((a.event.seq, a.duplicate), (1, false));
     let b = store
         .append(
+            "ws",
             "c1",
             msg(Author::Visitor, "two", Some("y")),
             Fence::Visitor,
@@ -61,6 +63,7 @@ pub async fn sequences_are_gap_free_and_dedupe(store: Arc<dyn Store>) {
     assert_eq!(b.event.seq, 2);
     let again = store
         .append(
+            "ws",
             "c1",
             msg(Author::Visitor, "one", Some("x")),
             Fence::Visitor,
@@ -72,19 +75,19 @@ pub async fn sequences_are_gap_free_and_dedupe(store: Arc<dyn Store>) {
     assert_eq!(again.meta.last_seq, 2);
     // The meta an append returns is the conversation as it now stands (Redis builds it from
     // what its script read and wrote, without reading it again).
-    let now = store.get("c1").await.expect("get").expect("c1");
+    let now = store.get("ws", "c1").await.expect("get").expect("c1");
     assert_eq!(b.meta, now);
     assert_eq!(again.meta, now);
     assert_eq!(
         now.last_message.as_ref().map(|m| m.text.as_str()),
         Some("two")
     );
-    let h = store.history("c1", 0, 100).await.expect("history");
+    let h = store.history("ws", "c1", 0, 100).await.expect("history");
     assert_eq!(h.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 2]);
     // What an append returns is exactly what it stored; a duplicate returns the first.
     assert_eq!(h, [a.event.clone(), b.event]);
     assert_eq!(again.event, a.event);
-    let h = store.history("c1", 1, 100).await.expect("history");
+    let h = store.history("ws", "c1", 1, 100).await.expect("history");
     assert_eq!(h.iter().map(|e| e.seq).collect::<Vec<_>>(), [2]);
 }
 
@@ -97,6 +100,7 @@ pub async fn concurrent_appends_get_distinct_seqs(store: Arc<dyn Store>) {
             let cid = format!("m{i}");
             store
                 .append(
+                    "ws",
                     "c2",
                     msg(Author::Visitor, "hi", Some(&cid)),
                     Fence::Visitor,
@@ -118,21 +122,25 @@ pub async fn concurrent_appends_get_distinct_seqs(store: Arc<dyn Store>) {
 
 pub async fn control_is_exclusive_and_fences_ai(store: Arc<dyn Store>) {
     new(&*store, "c3").await;
-    let before = store.get("c3").await.expect("get").expect("exists");
+    let before = store.get("ws", "c3").await.expect("get").expect("exists");
     assert_eq!(before.control.holder, Holder::Ai);
     let started = before.control.epoch;
-    let change = store.takeover("c3", &op("a"), 30).await.expect("takeover");
+    let change = store
+        .takeover("ws", "c3", &op("a"), 30)
+        .await
+        .expect("takeover");
     assert!(matches!(
         change.event.as_ref().map(|e| &e.kind),
         Some(EventKind::OperatorJoined { .. })
     ));
-    let refused = store.takeover("c3", &op("b"), 31).await;
+    let refused = store.takeover("ws", "c3", &op("b"), 31).await;
     assert!(matches!(
         refused,
         Err(StoreError::Control(ControlError::AlreadyControlled(ref h))) if h.id == "a"
     ));
     let ai = store
         .append(
+            "ws",
             "c3",
             msg(Author::Ai, "late", None),
             Fence::Ai { epoch: started },
@@ -145,6 +153,7 @@ pub async fn control_is_exclusive_and_fences_ai(store: Arc<dyn Store>) {
     ));
     let by_b = store
         .append(
+            "ws",
             "c3",
             msg(Author::Operator(op("b")), "hi", Some("1")),
             Fence::Operator("b".into()),
@@ -157,6 +166,7 @@ pub async fn control_is_exclusive_and_fences_ai(store: Arc<dyn Store>) {
     ));
     let written = store
         .append(
+            "ws",
             "c3",
             msg(Author::Operator(op("a")), "hi", Some("1")),
             Fence::Operator("a".into()),
@@ -164,22 +174,28 @@ pub async fn control_is_exclusive_and_fences_ai(store: Arc<dyn Store>) {
         )
         .await
         .expect("holder writes");
-    assert_eq!(Some(written.meta), store.get("c3").await.expect("get"));
+    assert_eq!(
+        Some(written.meta),
+        store.get("ws", "c3").await.expect("get")
+    );
     let plain = Actor {
         operator: op("b"),
         role: Role::Operator,
     };
     assert!(matches!(
-        store.release("c3", &plain, true, 35).await,
+        store.release("ws", "c3", &plain, true, 35).await,
         Err(StoreError::Control(ControlError::RoleRequired))
     ));
     let editor = Actor {
         operator: op("e"),
         role: Role::Editor,
     };
-    let released = store.release("c3", &editor, true, 36).await.expect("force");
+    let released = store
+        .release("ws", "c3", &editor, true, 36)
+        .await
+        .expect("force");
     assert_eq!(released.meta.control.holder, Holder::Ai);
-    let h = store.history("c3", 0, 100).await.expect("history");
+    let h = store.history("ws", "c3", 0, 100).await.expect("history");
     assert_eq!(h.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 2, 3]);
     // Nothing of the fenced AI reply is anywhere.
     assert!(!h.iter().any(|e| matches!(
@@ -201,7 +217,7 @@ pub async fn concurrent_takeovers_have_one_winner(store: Arc<dyn Store>) {
             let id = id.clone();
             tasks.push(tokio::spawn(async move {
                 store
-                    .takeover(&id, &op(&format!("op{i}")), 40)
+                    .takeover("ws", &id, &op(&format!("op{i}")), 40)
                     .await
                     .is_ok()
             }));
@@ -215,30 +231,65 @@ pub async fn concurrent_takeovers_have_one_winner(store: Arc<dyn Store>) {
 }
 
 pub async fn unknown_ids_are_not_found(store: Arc<dyn Store>) {
-    assert!(store.get("nope").await.expect("get").is_none());
+    assert!(store.get("ws", "nope").await.expect("get").is_none());
     assert!(matches!(
         store
-            .append("nope", msg(Author::Visitor, "x", None), Fence::Visitor, 1)
+            .append(
+                "ws",
+                "nope",
+                msg(Author::Visitor, "x", None),
+                Fence::Visitor,
+                1
+            )
             .await,
         Err(StoreError::NotFound)
     ));
     assert!(matches!(
-        store.takeover("nope", &op("a"), 1).await,
+        store.takeover("ws", "nope", &op("a"), 1).await,
         Err(StoreError::NotFound)
     ));
     assert!(matches!(
-        store.history("nope", 0, 10).await,
+        store.history("ws", "nope", 0, 10).await,
         Err(StoreError::NotFound)
     ));
+    // A conversation asked for under another workspace is not found, and nothing is written
+    // to it (another workspace's token never reaches it).
+    new(store.as_ref(), "mine").await;
+    assert!(store.get("other", "mine").await.expect("get").is_none());
+    assert!(matches!(
+        store
+            .append(
+                "other",
+                "mine",
+                msg(Author::Visitor, "x", None),
+                Fence::Visitor,
+                11
+            )
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.takeover("other", "mine", &op("a"), 11).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.history("other", "mine", 0, 10).await,
+        Err(StoreError::NotFound)
+    ));
+    let mine = store.get("ws", "mine").await.expect("get").expect("mine");
+    assert_eq!((mine.last_seq, mine.control.holder), (0, Holder::Ai));
 }
 
 pub async fn holdings_auto_release_once_and_warn_once(store: Arc<dyn Store>) {
     new(&*store, "h1").await;
     new(&*store, "h2").await;
     assert!(store.holdings().await.expect("holdings").is_empty());
-    store.takeover("h1", &op("a"), 100).await.expect("takeover");
     store
-        .operators_seen(&[operator_key("ws", "a")], 150)
+        .takeover("ws", "h1", &op("a"), 100)
+        .await
+        .expect("takeover");
+    store
+        .operators_seen(&[("ws".into(), "a".into())], 150)
         .await
         .expect("seen");
     let h = store.holdings().await.expect("holdings");
@@ -256,6 +307,7 @@ pub async fn holdings_auto_release_once_and_warn_once(store: Arc<dyn Store>) {
     // The holder writing counts as activity.
     store
         .append(
+            "ws",
             "h1",
             msg(Author::Operator(op("a")), "hi", Some("1")),
             Fence::Operator("a".into()),
@@ -264,21 +316,21 @@ pub async fn holdings_auto_release_once_and_warn_once(store: Arc<dyn Store>) {
         .await
         .expect("append");
     assert_eq!(store.holdings().await.expect("holdings")[0].active, 200);
-    assert!(store.mark_warned("h1", 1).await.expect("warn"));
-    assert!(!store.mark_warned("h1", 1).await.expect("warn"));
+    assert!(store.mark_warned("ws", "h1", 1).await.expect("warn"));
+    assert!(!store.mark_warned("ws", "h1", 1).await.expect("warn"));
     // A stale decision (wrong epoch or holder) changes nothing.
     let stale = store
-        .auto_release("h1", "a", 0, ReleaseReason::Idle, 300)
+        .auto_release("ws", "h1", "a", 0, ReleaseReason::Idle, 300)
         .await
         .expect("auto");
     assert!(stale.event.is_none());
     let stale = store
-        .auto_release("h1", "b", 1, ReleaseReason::Idle, 300)
+        .auto_release("ws", "h1", "b", 1, ReleaseReason::Idle, 300)
         .await
         .expect("auto");
     assert!(stale.event.is_none());
     let done = store
-        .auto_release("h1", "a", 1, ReleaseReason::Disconnected, 300)
+        .auto_release("ws", "h1", "a", 1, ReleaseReason::Disconnected, 300)
         .await
         .expect("auto");
     assert!(matches!(
@@ -291,17 +343,20 @@ pub async fn holdings_auto_release_once_and_warn_once(store: Arc<dyn Store>) {
     assert_eq!(done.meta.control.holder, Holder::Ai);
     // Exactly once: the same decision again is a no-op.
     let again = store
-        .auto_release("h1", "a", 1, ReleaseReason::Disconnected, 301)
+        .auto_release("ws", "h1", "a", 1, ReleaseReason::Disconnected, 301)
         .await
         .expect("auto");
     assert!(again.event.is_none());
     assert!(store.holdings().await.expect("holdings").is_empty());
     // A new holding can be warned again.
-    store.takeover("h1", &op("a"), 400).await.expect("takeover");
-    assert!(store.mark_warned("h1", 3).await.expect("warn"));
+    store
+        .takeover("ws", "h1", &op("a"), 400)
+        .await
+        .expect("takeover");
+    assert!(store.mark_warned("ws", "h1", 3).await.expect("warn"));
     assert!(matches!(
         store
-            .auto_release("nope", "a", 1, ReleaseReason::Idle, 1)
+            .auto_release("ws", "nope", "a", 1, ReleaseReason::Idle, 1)
             .await,
         Err(StoreError::NotFound)
     ));
@@ -311,16 +366,16 @@ pub async fn ghost_visitors_expire(store: Arc<dyn Store>) {
     new(&*store, "g1").await;
     new(&*store, "g2").await;
     store
-        .visitor_presence("g1", 1, 100)
+        .visitor_presence("ws", "g1", 1, 100)
         .await
         .expect("presence");
     store
-        .visitor_presence("g2", 1, 100)
+        .visitor_presence("ws", "g2", 1, 100)
         .await
         .expect("presence");
     // g2's node keeps refreshing; g1's node died.
     store
-        .visitors_seen(&["g2".into()], 500)
+        .visitors_seen(&[("ws".into(), "g2".into())], 500)
         .await
         .expect("seen");
     let gone = store.expire_visitors(300).await.expect("expire");
@@ -332,7 +387,7 @@ pub async fn ghost_visitors_expire(store: Arc<dyn Store>) {
     assert!(store.expire_visitors(300).await.expect("expire").is_empty());
     assert_eq!(
         store
-            .get("g2")
+            .get("ws", "g2")
             .await
             .expect("get")
             .expect("g2")
@@ -366,7 +421,10 @@ pub async fn team_presence_and_audit(store: Arc<dyn Store>) {
         .await
         .expect("presence");
     new(&*store, "t1").await;
-    store.takeover("t1", &op("a"), 120).await.expect("takeover");
+    store
+        .takeover("ws", "t1", &op("a"), 120)
+        .await
+        .expect("takeover");
     let team = store.team("ws", 50).await.expect("team");
     let view: Vec<_> = team
         .iter()
@@ -406,6 +464,7 @@ pub async fn unanswered_human_requests_expire_once(store: Arc<dyn Store>) {
         async move {
             store
                 .append(
+                    "ws",
                     id,
                     Draft::HumanRequested {
                         by: HumanRequestedBy::Visitor,
@@ -422,11 +481,14 @@ pub async fn unanswered_human_requests_expire_once(store: Arc<dyn Store>) {
     new(&*store, "h3").await;
     let asked = ask("h1", 100).await.meta;
     assert!(asked.needs_human);
-    assert_eq!(Some(asked), store.get("h1").await.expect("get"));
+    assert_eq!(Some(asked), store.get("ws", "h1").await.expect("get"));
     ask("h2", 100).await;
     ask("h3", 400).await;
     // h2 gets an operator: its request was answered.
-    store.takeover("h2", &op("a"), 150).await.expect("takeover");
+    store
+        .takeover("ws", "h2", &op("a"), 150)
+        .await
+        .expect("takeover");
 
     assert!(
         store
@@ -510,6 +572,7 @@ pub async fn online_list_and_idle(store: Arc<dyn Store>) {
     new(&*store, "o2").await;
     store
         .append(
+            "ws",
             "o2",
             msg(Author::Visitor, "later", None),
             Fence::Visitor,
@@ -520,14 +583,17 @@ pub async fn online_list_and_idle(store: Arc<dyn Store>) {
     let list = store.active("ws").await.expect("active");
     let ids: Vec<_> = list.iter().map(|m| m.id.as_str()).collect();
     assert_eq!(&ids[..2], ["o2", "o1"]);
-    let on = store.visitor_presence("o1", 1, 10).await.expect("presence");
+    let on = store
+        .visitor_presence("ws", "o1", 1, 10)
+        .await
+        .expect("presence");
     assert_eq!(on.visitor_connections, 1);
     // o1 is idle but its visitor is online: it stays. o2 goes.
     let gone = store.deactivate_idle(100).await.expect("sweep");
     let gone: Vec<_> = gone.iter().map(|m| m.id.as_str()).collect();
     assert!(gone.contains(&"o2") && !gone.contains(&"o1"));
     store
-        .visitor_presence("o1", -1, 10)
+        .visitor_presence("ws", "o1", -1, 10)
         .await
         .expect("presence");
     let gone = store.deactivate_idle(100).await.expect("sweep");
@@ -536,6 +602,7 @@ pub async fn online_list_and_idle(store: Arc<dyn Store>) {
     // New activity brings it back.
     let back = store
         .append(
+            "ws",
             "o1",
             msg(Author::Visitor, "back", None),
             Fence::Visitor,
@@ -544,6 +611,26 @@ pub async fn online_list_and_idle(store: Arc<dyn Store>) {
         .await
         .expect("append");
     assert!(back.meta.active);
+}
+
+/// The whole suite, one behaviour after another, each on a store from `make` (a fresh key
+/// prefix on one server, say): for topologies too costly to start once per behaviour.
+pub async fn whole_suite<F, Fut>(make: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Arc<dyn Store>>,
+{
+    sequences_are_gap_free_and_dedupe(make().await).await;
+    concurrent_appends_get_distinct_seqs(make().await).await;
+    control_is_exclusive_and_fences_ai(make().await).await;
+    concurrent_takeovers_have_one_winner(make().await).await;
+    unknown_ids_are_not_found(make().await).await;
+    holdings_auto_release_once_and_warn_once(make().await).await;
+    ghost_visitors_expire(make().await).await;
+    team_presence_and_audit(make().await).await;
+    unanswered_human_requests_expire_once(make().await).await;
+    profiles_and_avatars_per_workspace(make().await).await;
+    online_list_and_idle(make().await).await;
 }
 
 /// Runs the whole conformance suite as tests. `$make` is evaluated once per test and gives

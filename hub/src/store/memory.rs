@@ -10,8 +10,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use async_trait::async_trait;
 use dashmap::DashMap;
 use protocol::{
-    AuditActor, AuditEntry, ConversationEvent, EventKind, HeldConversation, Holder, Millis,
-    OperatorRef, ReleaseReason, Seq, TeamMember,
+    AuditActor, AuditEntry, ConversationEvent, ConversationId, EventKind, HeldConversation, Holder,
+    Millis, OperatorRef, ReleaseReason, Seq, TeamMember, WorkspaceId,
 };
 
 use super::{
@@ -97,10 +97,13 @@ impl MemoryStore {
         Self::default()
     }
 
-    fn conversation(&self, id: &str) -> Result<Arc<Mutex<Conversation>>, StoreError> {
+    /// Conversation `id` of workspace `ws`: another workspace's id is not found, as in Redis,
+    /// where the workspace is part of every key.
+    fn conversation(&self, ws: &str, id: &str) -> Result<Arc<Mutex<Conversation>>, StoreError> {
         self.conversations
             .get(id)
             .map(|c| c.value().clone())
+            .filter(|c| lock(c).meta.workspace_id == ws)
             .ok_or(StoreError::NotFound)
     }
 }
@@ -142,21 +145,22 @@ impl Store for MemoryStore {
         Ok(meta)
     }
 
-    async fn get(&self, id: &str) -> Result<Option<ConversationMeta>, StoreError> {
-        Ok(self
-            .conversations
-            .get(id)
-            .map(|c| lock(c.value()).meta.clone()))
+    async fn get(&self, ws: &str, id: &str) -> Result<Option<ConversationMeta>, StoreError> {
+        match self.conversation(ws, id) {
+            Ok(c) => Ok(Some(lock(&c).meta.clone())),
+            Err(_) => Ok(None),
+        }
     }
 
     async fn append(
         &self,
+        ws: &str,
         id: &str,
         draft: Draft,
         fence: Fence,
         at: Millis,
     ) -> Result<Appended, StoreError> {
-        let conv = self.conversation(id)?;
+        let conv = self.conversation(ws, id)?;
         let mut c = lock(&conv);
         control::may_append(&c.meta.control, &fence)?;
         let kind = match draft {
@@ -204,11 +208,12 @@ impl Store for MemoryStore {
 
     async fn takeover(
         &self,
+        ws: &str,
         id: &str,
         operator: &OperatorRef,
         at: Millis,
     ) -> Result<ControlChange, StoreError> {
-        let conv = self.conversation(id)?;
+        let conv = self.conversation(ws, id)?;
         let mut c = lock(&conv);
         let t = control::takeover(&c.meta.control, operator);
         c.apply(t, at)
@@ -216,12 +221,13 @@ impl Store for MemoryStore {
 
     async fn release(
         &self,
+        ws: &str,
         id: &str,
         actor: &Actor,
         force: bool,
         at: Millis,
     ) -> Result<ControlChange, StoreError> {
-        let conv = self.conversation(id)?;
+        let conv = self.conversation(ws, id)?;
         let mut c = lock(&conv);
         let t = control::release(&c.meta.control, actor, force);
         c.apply(t, at)
@@ -229,11 +235,12 @@ impl Store for MemoryStore {
 
     async fn history(
         &self,
+        ws: &str,
         id: &str,
         after: Seq,
         limit: usize,
     ) -> Result<Vec<ConversationEvent>, StoreError> {
-        let conv = self.conversation(id)?;
+        let conv = self.conversation(ws, id)?;
         let c = lock(&conv);
         // seq n lives at index n - 1.
         let start = usize::try_from(after)
@@ -257,11 +264,12 @@ impl Store for MemoryStore {
 
     async fn visitor_presence(
         &self,
+        ws: &str,
         id: &str,
         delta: i32,
         at: Millis,
     ) -> Result<ConversationMeta, StoreError> {
-        let conv = self.conversation(id)?;
+        let conv = self.conversation(ws, id)?;
         let mut c = lock(&conv);
         c.meta.visitor_connections = c.meta.visitor_connections.saturating_add_signed(delta);
         if delta > 0 {
@@ -272,9 +280,16 @@ impl Store for MemoryStore {
         Ok(c.meta.clone())
     }
 
-    async fn operators_seen(&self, operators: &[String], at: Millis) -> Result<(), StoreError> {
-        for key in operators {
-            let mut seen = self.operators_seen.entry(key.clone()).or_insert(at);
+    async fn operators_seen(
+        &self,
+        operators: &[(WorkspaceId, String)],
+        at: Millis,
+    ) -> Result<(), StoreError> {
+        for (ws, id) in operators {
+            let mut seen = self
+                .operators_seen
+                .entry(operator_key(ws, id))
+                .or_insert(at);
             *seen = (*seen).max(at);
         }
         Ok(())
@@ -301,28 +316,33 @@ impl Store for MemoryStore {
 
     async fn auto_release(
         &self,
+        ws: &str,
         id: &str,
         holder_id: &str,
         epoch: u64,
         reason: ReleaseReason,
         at: Millis,
     ) -> Result<ControlChange, StoreError> {
-        let conv = self.conversation(id)?;
+        let conv = self.conversation(ws, id)?;
         let mut c = lock(&conv);
         let t = control::auto_release(&c.meta.control, holder_id, epoch, reason);
         c.apply(Ok(t), at)
     }
 
-    async fn mark_warned(&self, id: &str, epoch: u64) -> Result<bool, StoreError> {
-        let conv = self.conversation(id)?;
+    async fn mark_warned(&self, ws: &str, id: &str, epoch: u64) -> Result<bool, StoreError> {
+        let conv = self.conversation(ws, id)?;
         let mut c = lock(&conv);
         Ok(c.warned_epoch.replace(epoch) != Some(epoch))
     }
 
-    async fn visitors_seen(&self, ids: &[String], at: Millis) -> Result<(), StoreError> {
-        for id in ids {
-            if let Some(conv) = self.conversations.get(id) {
-                let mut c = lock(conv.value());
+    async fn visitors_seen(
+        &self,
+        ids: &[(WorkspaceId, ConversationId)],
+        at: Millis,
+    ) -> Result<(), StoreError> {
+        for (ws, id) in ids {
+            if let Ok(conv) = self.conversation(ws, id) {
+                let mut c = lock(&conv);
                 c.visitor_seen = c.visitor_seen.max(at);
             }
         }
@@ -356,7 +376,7 @@ impl Store for MemoryStore {
         member.1 = (member.1 + i64::from(delta)).max(0);
         drop(team);
         if delta > 0 {
-            self.operators_seen(&[operator_key(workspace_id, &operator.id)], at)
+            self.operators_seen(&[(workspace_id.to_owned(), operator.id.clone())], at)
                 .await?;
         }
         Ok(())

@@ -135,15 +135,19 @@ pub enum StoreError {
     Unavailable(String),
 }
 
+/// Conversations are addressed by workspace and id together: an id asked for under another
+/// workspace is not found. (The Redis store puts the workspace in every key, so that all of a
+/// workspace's keys share one Redis Cluster hash slot: docs/architecture.md.)
 #[async_trait]
 pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn create(&self, new: NewConversation) -> Result<ConversationMeta, StoreError>;
 
-    async fn get(&self, id: &str) -> Result<Option<ConversationMeta>, StoreError>;
+    async fn get(&self, ws: &str, id: &str) -> Result<Option<ConversationMeta>, StoreError>;
 
     /// Append under `fence` (see [`crate::control::may_append`]), assigning the next `seq`.
     async fn append(
         &self,
+        ws: &str,
         id: &str,
         draft: Draft,
         fence: Fence,
@@ -155,17 +159,21 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// did; when not, the caller publishes.
     async fn append_announced(
         &self,
+        ws: &str,
         id: &str,
         draft: Draft,
         fence: Fence,
         at: Millis,
         _announce: &Announce,
     ) -> Result<(Appended, bool), StoreError> {
-        self.append(id, draft, fence, at).await.map(|a| (a, false))
+        self.append(ws, id, draft, fence, at)
+            .await
+            .map(|a| (a, false))
     }
 
     async fn takeover(
         &self,
+        ws: &str,
         id: &str,
         operator: &OperatorRef,
         at: Millis,
@@ -173,6 +181,7 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
 
     async fn release(
         &self,
+        ws: &str,
         id: &str,
         actor: &Actor,
         force: bool,
@@ -182,6 +191,7 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// Events with `seq > after`, in order, at most `limit`.
     async fn history(
         &self,
+        ws: &str,
         id: &str,
         after: Seq,
         limit: usize,
@@ -193,6 +203,7 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// A visitor socket opened (`+1`) or closed (`-1`). Returns the new state.
     async fn visitor_presence(
         &self,
+        ws: &str,
         id: &str,
         delta: i32,
         at: Millis,
@@ -202,9 +213,13 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// the Online list; returns those it took off.
     async fn deactivate_idle(&self, cutoff: Millis) -> Result<Vec<ConversationMeta>, StoreError>;
 
-    /// Operators connected to this node were alive at `at` (each node refreshes its own).
-    /// Keys are [`operator_key`]s.
-    async fn operators_seen(&self, operators: &[String], at: Millis) -> Result<(), StoreError>;
+    /// Operators connected to this node, as (workspace, operator id), were alive at `at` (each
+    /// node refreshes its own).
+    async fn operators_seen(
+        &self,
+        operators: &[(WorkspaceId, String)],
+        at: Millis,
+    ) -> Result<(), StoreError>;
 
     /// Every conversation an operator holds, with what [`crate::control::check_hold`] needs.
     async fn holdings(&self) -> Result<Vec<Holding>, StoreError>;
@@ -213,6 +228,7 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// (see [`crate::control::auto_release`]); `event` is `None` when it no longer applied.
     async fn auto_release(
         &self,
+        ws: &str,
         id: &str,
         holder_id: &str,
         epoch: u64,
@@ -221,10 +237,14 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     ) -> Result<ControlChange, StoreError>;
 
     /// Record that the holding at `epoch` was warned; `true` only the first time, on any node.
-    async fn mark_warned(&self, id: &str, epoch: u64) -> Result<bool, StoreError>;
+    async fn mark_warned(&self, ws: &str, id: &str, epoch: u64) -> Result<bool, StoreError>;
 
-    /// Visitors connected to this node were alive at `at`.
-    async fn visitors_seen(&self, ids: &[String], at: Millis) -> Result<(), StoreError>;
+    /// Visitors connected to this node, as (workspace, conversation), were alive at `at`.
+    async fn visitors_seen(
+        &self,
+        ids: &[(WorkspaceId, ConversationId)],
+        at: Millis,
+    ) -> Result<(), StoreError>;
 
     /// Visitors counted online but not seen since `cutoff` (their node died) are counted
     /// offline; returns the conversations that changed.

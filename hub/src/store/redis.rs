@@ -1,38 +1,44 @@
 //! The Redis store: conversations shared by every node.
 //!
 //! Each state change is one Lua script, so it is atomic and one round trip: the scripts in
-//! `lua/` apply the rules of [`crate::control`] (the conformance suite in `store/mod.rs` runs
-//! against this store and the memory store alike). Layout, under a configurable prefix:
+//! `lua/` apply the rules of [`crate::control`] (the conformance suite in `store/conformance.rs`
+//! runs against this store and the memory store alike, and against each Redis topology).
+//!
+//! Every key of a workspace carries the workspace as its hash tag, `{workspace}`: on Redis
+//! Cluster all of them lie in one slot, so every script declares each key it touches and runs
+//! on one shard, and a message stays one round trip. The cost: one workspace's traffic is
+//! served by one shard (docs/architecture.md). Layout, under a configurable prefix `P`:
 //!
 //! | key | type | holds |
 //! | --- | --- | --- |
-//! | `c:{id}` | hash | meta: workspace, label, times, `seq`, `epoch`, `holder_id`, `holder`, flags; and idempotency: `d:{dedupe key}` → seq |
-//! | `c:{id}:ev` | stream | history; entry id `0-{seq}`, field `e` = the event's JSON |
-//! | `ws:{workspace}:active` | sorted set | the Online list, scored by last activity |
-//! | `active` | sorted set | every active conversation, for the idle sweep |
-//! | `held`, `opseen` | sorted set, hash | held conversations and when holders were seen (auto-release) |
-//! | `humanwait` | sorted set | conversations waiting for a human, by request time (next to `held`: `append.lua` derives one from the other) |
-//! | `team:{workspace}`, `opconn:{workspace}` | hash | operators who connected, their open sockets |
-//! | `audit:{workspace}` | stream | the audit log, capped |
-//! | `profiles:{workspace}` | hash | operator id → saved profile (JSON) |
-//! | `avatars:{workspace}` | hash | SHA-256 hex → avatar PNG bytes |
+//! | `P{ws}:c:{id}` | hash | meta: workspace, label, times, `seq`, `epoch`, `holder_id`, `holder`, flags; and idempotency: `d:{dedupe key}` → seq |
+//! | `P{ws}:c:{id}:ev` | stream | history; entry id `0-{seq}`, field `e` = the event's JSON |
+//! | `P{ws}:online` | sorted set | the Online list, scored by last activity (what the idle sweep reads) |
+//! | `P{ws}:held` | set | the workspace's held conversations (auto-release, team panel) |
+//! | `P{ws}:humanwait` | sorted set | conversations waiting for a human, by request time |
+//! | `P{ws}:opseen` | hash | operator id → when a node last saw them connected |
+//! | `P{ws}:team`, `P{ws}:opconn` | hash | operators who connected, their open sockets |
+//! | `P{ws}:audit` | stream | the audit log, capped |
+//! | `P{ws}:profiles` | hash | operator id → saved profile (JSON) |
+//! | `P{ws}:avatars` | hash | SHA-256 hex → avatar PNG bytes |
+//! | `Pworkspaces` | set | every workspace that has had a conversation: what the sweeps walk (written when a conversation is created, never per message) |
 
 use std::collections::HashMap;
 
 use async_trait::async_trait;
 use protocol::{
-    AuditActor, AuditEntry, ControlState, ConversationEvent, HeldConversation, Holder,
-    MessagePreview, Millis, OperatorRef, ReleaseReason, Seq, TeamMember,
+    AuditActor, AuditEntry, ControlState, ConversationEvent, ConversationId, HeldConversation,
+    Holder, MessagePreview, Millis, OperatorRef, ReleaseReason, Seq, TeamMember, WorkspaceId,
 };
-use redis::aio::ConnectionManager;
-use redis::{AsyncCommands, Script};
+use redis::AsyncCommands;
 
 use super::{
     AUDIT_KEEP, Announce, Appended, ControlChange, ConversationMeta, Draft, Holding,
-    NewConversation, Store, StoreError, dedupe_key, operator_key, preview, sort_team,
+    NewConversation, Store, StoreError, dedupe_key, preview, sort_team,
 };
 use crate::control::{Actor, ControlError, Fence};
 use crate::profile::OperatorProfile;
+use crate::topology::RedisConn;
 
 const COMMON: &str = include_str!("lua/common.lua");
 
@@ -73,47 +79,118 @@ fn lua(body: &str) -> String {
     body
 }
 
-fn script(body: &str, retention_secs: u64) -> Script {
+/// A conversation script: its text, and the SHA-1 that `EVALSHA` names it by.
+struct Lua {
+    hash: String,
+    source: String,
+}
+
+fn script(body: &str, retention_secs: u64) -> Lua {
     // Renewed a tenth of the period after the last renewal, to 1.1 periods (common.lua: push).
     let period_ms = retention_secs.max(1) * 1000;
     let common = COMMON
         .replace("__RENEW_MS__", &(period_ms / 10).to_string())
         .replace("__TTL_MS__", &(period_ms + period_ms / 10).to_string());
-    Script::new(&lua(&format!("{common}\n{body}")))
+    let source = lua(&format!("{common}\n{body}"));
+    Lua {
+        hash: redis::Script::new(&source).get_hash().to_owned(),
+        source,
+    }
 }
 
-/// Most conversations taken off the Online list per sweep call.
+/// Most conversations taken off the Online list per sweep call and workspace.
 const SWEEP_BATCH: usize = 500;
 
-pub struct RedisStore {
-    conn: ConnectionManager,
+/// Workspaces swept side by side: each sweep is a few round trips per workspace.
+const SWEEP_CONCURRENCY: usize = 16;
+
+/// Key names (module docs: the layout). Every key of a workspace starts with `P{ws}:`, its
+/// hash tag; `P` itself holds no brace (checked when the store is made).
+#[derive(Debug, Clone)]
+struct Keys {
     prefix: String,
-    /// The keys every conversation script is given besides its own: built once, not per call.
-    ws_prefix: String,
-    global: String,
-    held: String,
+}
+
+/// A conversation's keys, in the order every conversation script takes them (`common.lua`).
+struct ConvKeys([String; 5]);
+
+impl Keys {
+    fn tag(&self, ws: &str) -> String {
+        format!("{}{{{ws}}}:", self.prefix)
+    }
+
+    fn of(&self, ws: &str, what: &str) -> String {
+        format!("{}{what}", self.tag(ws))
+    }
+
+    fn meta(&self, ws: &str, id: &str) -> String {
+        format!("{}c:{id}", self.tag(ws))
+    }
+
+    /// The conversation's id from its meta key (the members of the workspace's sets).
+    fn id_of<'k>(&self, ws: &str, meta_key: &'k str) -> &'k str {
+        let tag = self.tag(ws);
+        meta_key
+            .strip_prefix(tag.as_str())
+            .and_then(|k| k.strip_prefix("c:"))
+            .unwrap_or(meta_key)
+    }
+
+    fn conversation(&self, ws: &str, id: &str) -> ConvKeys {
+        let tag = self.tag(ws);
+        let meta = format!("{tag}c:{id}");
+        let history = format!("{meta}:ev");
+        ConvKeys([
+            meta,
+            history,
+            format!("{tag}online"),
+            format!("{tag}held"),
+            format!("{tag}humanwait"),
+        ])
+    }
+
+    fn workspaces(&self) -> String {
+        format!("{}workspaces", self.prefix)
+    }
+}
+
+impl ConvKeys {
+    fn meta(&self) -> &str {
+        &self.0[0]
+    }
+
+    fn history(&self) -> &str {
+        &self.0[1]
+    }
+}
+
+pub struct RedisStore {
+    conn: RedisConn,
+    keys: Keys,
+    /// `SPUBLISH` on Redis Cluster (sharded pub/sub), else `PUBLISH`: the append script's.
+    publish: &'static str,
     retention_secs: u64,
-    append: Script,
-    takeover: Script,
-    release: Script,
-    presence: Script,
-    sweep: Script,
-    auto_release: Script,
-    warned: Script,
-    expire_visitors: Script,
-    expire_human: Script,
+    append: Lua,
+    takeover: Lua,
+    release: Lua,
+    presence: Lua,
+    deactivate: Lua,
+    auto_release: Lua,
+    warned: Lua,
+    expire_visitor: Lua,
+    expire_human: Lua,
 }
 
 impl std::fmt::Debug for RedisStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisStore")
-            .field("prefix", &self.prefix)
+            .field("prefix", &self.keys.prefix)
             .finish_non_exhaustive()
     }
 }
 
 fn unavailable(e: redis::RedisError) -> StoreError {
-    StoreError::Unavailable(e.to_string())
+    StoreError::Unavailable(crate::topology::describe(&e))
 }
 
 fn json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
@@ -166,89 +243,102 @@ fn unpack(packed: &str) -> Vec<Option<&str>> {
         .collect()
 }
 
+/// A prefix that would put a brace before the workspace's hash tag: Redis hashes the first
+/// `{…}` of a key, so it would move keys of one workspace to different slots.
+#[derive(Debug, thiserror::Error)]
+#[error("the Redis key prefix {0:?} must not contain '{{' or '}}'")]
+pub struct BadPrefix(pub String);
+
 impl RedisStore {
     /// A store under `prefix` that keeps each conversation `retention_secs` after its last
     /// activity.
-    pub fn new(conn: ConnectionManager, prefix: impl Into<String>, retention_secs: u64) -> Self {
+    pub fn new(
+        conn: RedisConn,
+        prefix: impl Into<String>,
+        retention_secs: u64,
+    ) -> Result<Self, BadPrefix> {
         let s = |body| script(body, retention_secs);
         let prefix = prefix.into();
-        Self {
+        if prefix.contains(['{', '}']) {
+            return Err(BadPrefix(prefix));
+        }
+        Ok(Self {
+            publish: if conn.is_cluster() {
+                "SPUBLISH"
+            } else {
+                "PUBLISH"
+            },
             conn,
-            ws_prefix: format!("{prefix}ws:"),
-            global: format!("{prefix}active"),
-            held: format!("{prefix}held"),
-            prefix,
+            keys: Keys { prefix },
             retention_secs,
             append: s(include_str!("lua/append.lua")),
             takeover: s(include_str!("lua/takeover.lua")),
             release: s(include_str!("lua/release.lua")),
             presence: s(include_str!("lua/presence.lua")),
-            sweep: Script::new(&lua(include_str!("lua/sweep.lua"))),
+            deactivate: s(include_str!("lua/deactivate.lua")),
             auto_release: s(include_str!("lua/auto_release.lua")),
             warned: s(include_str!("lua/warned.lua")),
-            expire_visitors: Script::new(&lua(include_str!("lua/expire_visitors.lua"))),
+            expire_visitor: s(include_str!("lua/expire_visitor.lua")),
             expire_human: s(include_str!("lua/expire_human.lua")),
-        }
+        })
     }
 
-    fn meta_key(&self, id: &str) -> String {
-        format!("{}c:{id}", self.prefix)
+    /// Every workspace that has had a conversation (the sweeps walk them).
+    async fn workspaces(&self) -> Result<Vec<String>, StoreError> {
+        let mut conn = self.conn.clone();
+        conn.smembers(self.keys.workspaces())
+            .await
+            .map_err(unavailable)
     }
 
-    fn workspace_key(&self, ws: &str) -> String {
-        format!("{}ws:{ws}:active", self.prefix)
+    /// `sweep` run for every workspace, a few side by side; their results in one list.
+    async fn each_workspace<'a, T, F, Fut>(&'a self, sweep: F) -> Result<Vec<T>, StoreError>
+    where
+        F: Fn(String) -> Fut,
+        Fut: std::future::Future<Output = Result<Vec<T>, StoreError>> + 'a,
+    {
+        use futures_util::stream::{self, StreamExt, TryStreamExt};
+        let all: Vec<Vec<T>> = stream::iter(self.workspaces().await?)
+            .map(sweep)
+            .buffer_unordered(SWEEP_CONCURRENCY)
+            .try_collect()
+            .await?;
+        Ok(all.into_iter().flatten().collect())
     }
 
-    fn global_key(&self) -> &str {
-        &self.global
-    }
-
-    fn held_key(&self) -> &str {
-        &self.held
-    }
-
-    fn seen_key(&self) -> String {
-        format!("{}opseen", self.prefix)
-    }
-
-    /// Metas read by a script, each with its id.
-    fn metas(&self, all: Vec<MetaValues>) -> Result<Vec<ConversationMeta>, StoreError> {
-        all.into_iter()
-            .map(|values| {
-                let id = values.first().cloned().flatten().unwrap_or_default();
-                parse_meta(&id, &values)
-            })
-            .collect()
-    }
-
-    /// Run a conversation script with its four standard keys: one round trip.
+    /// Run a conversation script with its standard keys: one round trip.
     ///
     /// The `EVALSHA` is built here in one buffer rather than through redis-rs's
     /// `ScriptInvocation`, which copies every key and argument into a vector of its own and
     /// then again into the command: 27 allocations per message on the hot path (callgrind). As
-    /// there, a script Redis does not know (first use, or Redis restarted) is loaded and run
-    /// again.
+    /// there, a script the serving node does not know (first use, Redis restarted, a replica
+    /// promoted) is sent whole with `EVAL`, which also caches it there: to that node only, so a
+    /// Cluster shard that is failing over does not stop the others.
     async fn run(
         &self,
-        script: &Script,
+        script: &Lua,
+        ws: &str,
         id: &str,
         args: &[&str],
     ) -> Result<ScriptReply, StoreError> {
-        let meta_key = self.meta_key(id);
-        let (global, held) = (self.global_key(), self.held_key());
-        let keys = [meta_key.as_str(), &self.ws_prefix, global, held];
-        let size = keys.iter().chain(args).map(|a| a.len()).sum::<usize>() + 64;
-        let mut cmd = redis::Cmd::with_capacity(3 + keys.len() + args.len(), size);
-        cmd.arg("EVALSHA")
-            .arg(script.get_hash())
-            .arg(keys.len())
-            .arg(&keys[..])
-            .arg(args);
+        let keys = self.keys.conversation(ws, id);
+        let call = |verb: &str, body: &str| {
+            let size = keys.0.iter().map(String::len).sum::<usize>()
+                + args.iter().map(|a| a.len()).sum::<usize>()
+                + body.len()
+                + 16;
+            let mut cmd = redis::Cmd::with_capacity(3 + keys.0.len() + args.len(), size);
+            cmd.arg(verb)
+                .arg(body)
+                .arg(keys.0.len())
+                .arg(&keys.0[..])
+                .arg(args);
+            cmd
+        };
         let mut conn = self.conn.clone();
-        let reply: String = match cmd.query_async(&mut conn).await {
+        let reply: String = match call("EVALSHA", &script.hash).query_async(&mut conn).await {
             Err(e) if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) => {
-                script.load_async(&mut conn).await.map_err(unavailable)?;
-                cmd.query_async(&mut conn).await
+                call("EVAL", &script.source).query_async(&mut conn).await
             }
             other => other,
         }
@@ -259,6 +349,7 @@ impl RedisStore {
     /// Append (see `lua/append.lua`), publishing the event in the same step when `announce`.
     async fn append_with(
         &self,
+        ws: &str,
         id: &str,
         draft: Draft,
         fence: Fence,
@@ -300,6 +391,7 @@ impl RedisStore {
         let reply = self
             .run(
                 &self.append,
+                ws,
                 id,
                 &[
                     fence_kind,
@@ -309,6 +401,7 @@ impl RedisStore {
                     &at_text,
                     &preview_json,
                     needs_human,
+                    announce.map_or("", |_| self.publish),
                     announce.map_or("", |a| a.channel.as_str()),
                     announce.map_or("", |a| a.head.as_str()),
                     announce.map_or("", |a| a.tail.as_str()),
@@ -438,16 +531,18 @@ fn control_error(status: &str, extra: &str) -> Option<StoreError> {
 #[async_trait]
 impl Store for RedisStore {
     async fn create(&self, new: NewConversation) -> Result<ConversationMeta, StoreError> {
-        let key = self.meta_key(&new.id);
+        let ws = new.workspace_id.as_str();
+        let key = self.keys.meta(ws, &new.id);
         let at = new.at.to_string();
         let mut conn = self.conn.clone();
+        // The conversation's keys, in its workspace's slot, in one atomic step…
         let _: () = redis::pipe()
             .atomic()
             .hset_multiple(
                 &key,
                 &[
                     ("id", new.id.as_str()),
-                    ("ws", new.workspace_id.as_str()),
+                    ("ws", ws),
                     ("label", new.visitor_label.as_str()),
                     ("started", at.as_str()),
                     ("last_act", at.as_str()),
@@ -464,18 +559,23 @@ impl Store for RedisStore {
                 ],
             )
             .expire(&key, self.retention_secs as i64)
-            .zadd(self.workspace_key(&new.workspace_id), &key, new.at)
-            .zadd(self.global_key(), &key, new.at)
+            .zadd(self.keys.of(ws, "online"), &key, new.at)
             .query_async(&mut conn)
             .await
             .map_err(unavailable)?;
-        self.get(&new.id).await?.ok_or(StoreError::NotFound)
+        // …and the workspace on the list the sweeps walk: another slot, so another command,
+        // once per conversation (idempotent; never on a message).
+        let _: () = conn
+            .sadd(self.keys.workspaces(), ws)
+            .await
+            .map_err(unavailable)?;
+        self.get(ws, &new.id).await?.ok_or(StoreError::NotFound)
     }
 
-    async fn get(&self, id: &str) -> Result<Option<ConversationMeta>, StoreError> {
+    async fn get(&self, ws: &str, id: &str) -> Result<Option<ConversationMeta>, StoreError> {
         let mut conn = self.conn.clone();
         let values: MetaValues = redis::cmd("HMGET")
-            .arg(self.meta_key(id))
+            .arg(self.keys.meta(ws, id))
             .arg(&META_FIELDS[..])
             .query_async(&mut conn)
             .await
@@ -488,29 +588,33 @@ impl Store for RedisStore {
 
     async fn append(
         &self,
+        ws: &str,
         id: &str,
         draft: Draft,
         fence: Fence,
         at: Millis,
     ) -> Result<Appended, StoreError> {
-        self.append_with(id, draft, fence, at, None)
+        self.append_with(ws, id, draft, fence, at, None)
             .await
             .map(|(a, _)| a)
     }
 
     async fn append_announced(
         &self,
+        ws: &str,
         id: &str,
         draft: Draft,
         fence: Fence,
         at: Millis,
         announce: &Announce,
     ) -> Result<(Appended, bool), StoreError> {
-        self.append_with(id, draft, fence, at, Some(announce)).await
+        self.append_with(ws, id, draft, fence, at, Some(announce))
+            .await
     }
 
     async fn takeover(
         &self,
+        ws: &str,
         id: &str,
         operator: &OperatorRef,
         at: Millis,
@@ -518,7 +622,7 @@ impl Store for RedisStore {
         let op = json(operator)?;
         let at = at.to_string();
         let reply = self
-            .run(&self.takeover, id, &[&operator.id, &op, &at])
+            .run(&self.takeover, ws, id, &[&operator.id, &op, &at])
             .await?;
         let [status, event, meta, extra] = reply.parts();
         if let Some(e) = control_error(status, extra) {
@@ -536,6 +640,7 @@ impl Store for RedisStore {
 
     async fn release(
         &self,
+        ws: &str,
         id: &str,
         actor: &Actor,
         force: bool,
@@ -551,6 +656,7 @@ impl Store for RedisStore {
         let reply = self
             .run(
                 &self.release,
+                ws,
                 id,
                 &[&actor.operator.id, may_force, force, &at],
             )
@@ -567,16 +673,17 @@ impl Store for RedisStore {
 
     async fn history(
         &self,
+        ws: &str,
         id: &str,
         after: Seq,
         limit: usize,
     ) -> Result<Vec<ConversationEvent>, StoreError> {
         let mut conn = self.conn.clone();
-        let key = self.meta_key(id);
+        let keys = self.keys.conversation(ws, id);
         let (exists, entries): (bool, Vec<(String, Vec<(String, String)>)>) = redis::pipe()
-            .exists(&key)
+            .exists(keys.meta())
             .cmd("XRANGE")
-            .arg(format!("{key}:ev"))
+            .arg(keys.history())
             .arg(format!("0-{}", after.saturating_add(1)))
             .arg("+")
             .arg("COUNT")
@@ -597,106 +704,55 @@ impl Store for RedisStore {
     async fn active(&self, workspace_id: &str) -> Result<Vec<ConversationMeta>, StoreError> {
         let mut conn = self.conn.clone();
         let keys: Vec<String> = conn
-            .zrevrange(self.workspace_key(workspace_id), 0, -1)
+            .zrevrange(self.keys.of(workspace_id, "online"), 0, -1)
             .await
             .map_err(unavailable)?;
-        if keys.is_empty() {
-            // An empty pipeline would wait for replies that never come.
-            return Ok(Vec::new());
-        }
-        let mut pipe = redis::pipe();
-        for k in &keys {
-            pipe.cmd("HMGET").arg(k).arg(&META_FIELDS[..]);
-        }
-        let hashes: Vec<MetaValues> = pipe.query_async(&mut conn).await.map_err(unavailable)?;
-        let strip = format!("{}c:", self.prefix);
+        let hashes = self.read_metas(&keys).await?;
         keys.iter()
             .zip(hashes)
             .filter(|(_, values)| values.iter().any(Option::is_some))
-            .map(|(k, values)| parse_meta(k.strip_prefix(&strip).unwrap_or(k), &values))
+            .map(|(k, values)| parse_meta(self.keys.id_of(workspace_id, k), &values))
             .collect()
     }
 
     async fn visitor_presence(
         &self,
+        ws: &str,
         id: &str,
         delta: i32,
         at: Millis,
     ) -> Result<ConversationMeta, StoreError> {
         let (delta, at) = (delta.to_string(), at.to_string());
-        let reply = self.run(&self.presence, id, &[&delta, &at]).await?;
+        let reply = self.run(&self.presence, ws, id, &[&delta, &at]).await?;
         let [_, _, meta, _] = reply.parts();
         self.meta(id, meta)
     }
 
-    async fn operators_seen(&self, operators: &[String], at: Millis) -> Result<(), StoreError> {
-        if operators.is_empty() {
-            return Ok(());
+    async fn operators_seen(
+        &self,
+        operators: &[(WorkspaceId, String)],
+        at: Millis,
+    ) -> Result<(), StoreError> {
+        let mut by_workspace: HashMap<&str, Vec<(&str, Millis)>> = HashMap::new();
+        for (ws, id) in operators {
+            by_workspace.entry(ws).or_default().push((id, at));
         }
-        let at = at.to_string();
-        let fields: Vec<(&str, &str)> = operators
-            .iter()
-            .map(|k| (k.as_str(), at.as_str()))
-            .collect();
-        let mut conn = self.conn.clone();
-        let _: () = conn
-            .hset_multiple(self.seen_key(), &fields)
-            .await
-            .map_err(unavailable)?;
-        Ok(())
+        // One command per workspace (each in its own slot).
+        let writes = by_workspace.iter().map(|(ws, fields)| {
+            let mut cmd = redis::cmd("HSET");
+            cmd.arg(self.keys.of(ws, "opseen")).arg(fields);
+            (*ws, cmd)
+        });
+        self.write_all(writes).await
     }
 
     async fn holdings(&self) -> Result<Vec<Holding>, StoreError> {
-        let mut conn = self.conn.clone();
-        let keys: Vec<String> = conn.smembers(self.held_key()).await.map_err(unavailable)?;
-        if keys.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut pipe = redis::pipe();
-        for k in &keys {
-            pipe.cmd("HMGET")
-                .arg(k)
-                .arg(&["id", "ws", "holder_id", "epoch", "holder_act"]);
-        }
-        let rows: Vec<Vec<Option<String>>> =
-            pipe.query_async(&mut conn).await.map_err(unavailable)?;
-        let mut out: Vec<Holding> = rows
-            .into_iter()
-            .filter_map(|row| match row.as_slice() {
-                [Some(id), Some(ws), Some(holder), Some(epoch), active] if !holder.is_empty() => {
-                    Some(Holding {
-                        conversation_id: id.clone(),
-                        workspace_id: ws.clone(),
-                        holder_id: holder.clone(),
-                        epoch: epoch.parse().ok()?,
-                        seen: 0,
-                        active: active.as_deref().and_then(|a| a.parse().ok()).unwrap_or(0),
-                    })
-                }
-                _ => None,
-            })
-            .collect();
-        if out.is_empty() {
-            return Ok(out);
-        }
-        let fields: Vec<String> = out
-            .iter()
-            .map(|h| operator_key(&h.workspace_id, &h.holder_id))
-            .collect();
-        let seen: Vec<Option<u64>> = redis::cmd("HMGET")
-            .arg(self.seen_key())
-            .arg(&fields)
-            .query_async(&mut conn)
-            .await
-            .map_err(unavailable)?;
-        for (h, s) in out.iter_mut().zip(seen) {
-            h.seen = s.unwrap_or(0);
-        }
-        Ok(out)
+        self.each_workspace(|ws| self.holdings_of(ws)).await
     }
 
     async fn auto_release(
         &self,
+        ws: &str,
         id: &str,
         holder_id: &str,
         epoch: u64,
@@ -710,7 +766,12 @@ impl Store for RedisStore {
             .unwrap_or_default();
         let (epoch, at) = (epoch.to_string(), at.to_string());
         let reply = self
-            .run(&self.auto_release, id, &[holder_id, &epoch, &reason, &at])
+            .run(
+                &self.auto_release,
+                ws,
+                id,
+                &[holder_id, &epoch, &reason, &at],
+            )
             .await?;
         let [_, event, meta, _] = reply.parts();
         Ok(ControlChange {
@@ -723,34 +784,29 @@ impl Store for RedisStore {
         })
     }
 
-    async fn mark_warned(&self, id: &str, epoch: u64) -> Result<bool, StoreError> {
-        let reply = self.run(&self.warned, id, &[&epoch.to_string()]).await?;
+    async fn mark_warned(&self, ws: &str, id: &str, epoch: u64) -> Result<bool, StoreError> {
+        let reply = self
+            .run(&self.warned, ws, id, &[&epoch.to_string()])
+            .await?;
         Ok(reply.parts()[0] == "ok")
     }
 
-    async fn visitors_seen(&self, ids: &[String], at: Millis) -> Result<(), StoreError> {
-        if ids.is_empty() {
-            return Ok(());
-        }
-        let mut pipe = redis::pipe();
-        for id in ids {
-            pipe.hset(self.meta_key(id), "vseen", at).ignore();
-        }
-        let mut conn = self.conn.clone();
-        let _: () = pipe.query_async(&mut conn).await.map_err(unavailable)?;
-        Ok(())
+    async fn visitors_seen(
+        &self,
+        ids: &[(WorkspaceId, ConversationId)],
+        at: Millis,
+    ) -> Result<(), StoreError> {
+        let writes = ids.iter().map(|(ws, id)| {
+            let mut cmd = redis::cmd("HSET");
+            cmd.arg(self.keys.meta(ws, id)).arg("vseen").arg(at);
+            (ws.as_str(), cmd)
+        });
+        self.write_all(writes).await
     }
 
     async fn expire_visitors(&self, cutoff: Millis) -> Result<Vec<ConversationMeta>, StoreError> {
-        let mut conn = self.conn.clone();
-        let flat: Vec<MetaValues> = self
-            .expire_visitors
-            .key(self.global_key())
-            .arg(cutoff)
-            .invoke_async(&mut conn)
+        self.each_workspace(|ws| self.expire_visitors_of(ws, cutoff))
             .await
-            .map_err(unavailable)?;
-        self.metas(flat)
     }
 
     async fn operator_presence(
@@ -763,25 +819,13 @@ impl Store for RedisStore {
         let member = json(operator)?;
         let mut pipe = redis::pipe();
         pipe.atomic()
-            .hset(
-                format!("{}team:{workspace_id}", self.prefix),
-                &operator.id,
-                member,
-            )
+            .hset(self.keys.of(workspace_id, "team"), &operator.id, member)
             .ignore()
-            .hincr(
-                format!("{}opconn:{workspace_id}", self.prefix),
-                &operator.id,
-                delta,
-            )
+            .hincr(self.keys.of(workspace_id, "opconn"), &operator.id, delta)
             .ignore();
         if delta > 0 {
-            pipe.hset(
-                self.seen_key(),
-                operator_key(workspace_id, &operator.id),
-                at,
-            )
-            .ignore();
+            pipe.hset(self.keys.of(workspace_id, "opseen"), &operator.id, at)
+                .ignore();
         }
         let mut conn = self.conn.clone();
         let _: () = pipe.query_async(&mut conn).await.map_err(unavailable)?;
@@ -795,25 +839,21 @@ impl Store for RedisStore {
     ) -> Result<Vec<TeamMember>, StoreError> {
         let mut conn = self.conn.clone();
         let actors: HashMap<String, String> = conn
-            .hgetall(format!("{}team:{workspace_id}", self.prefix))
+            .hgetall(self.keys.of(workspace_id, "team"))
             .await
             .map_err(unavailable)?;
         if actors.is_empty() {
             return Ok(Vec::new());
         }
         let ids: Vec<&String> = actors.keys().collect();
-        let seen_fields: Vec<String> = ids
-            .iter()
-            .map(|id| operator_key(workspace_id, id))
-            .collect();
         let (conns, seen, held): (Vec<Option<i64>>, Vec<Option<u64>>, Vec<String>) = redis::pipe()
             .cmd("HMGET")
-            .arg(format!("{}opconn:{workspace_id}", self.prefix))
+            .arg(self.keys.of(workspace_id, "opconn"))
             .arg(&ids)
             .cmd("HMGET")
-            .arg(self.seen_key())
-            .arg(&seen_fields)
-            .smembers(self.held_key())
+            .arg(self.keys.of(workspace_id, "opseen"))
+            .arg(&ids)
+            .smembers(self.keys.of(workspace_id, "held"))
             .query_async(&mut conn)
             .await
             .map_err(unavailable)?;
@@ -823,13 +863,12 @@ impl Store for RedisStore {
             for k in &held {
                 pipe.cmd("HMGET")
                     .arg(k)
-                    .arg(&["id", "ws", "holder_id", "holder_since", "label"]);
+                    .arg(&["id", "holder_id", "holder_since", "label"]);
             }
             let rows: Vec<Vec<Option<String>>> =
                 pipe.query_async(&mut conn).await.map_err(unavailable)?;
             for row in rows {
-                if let [Some(id), Some(ws), Some(holder), since, label] = row.as_slice()
-                    && ws == workspace_id
+                if let [Some(id), Some(holder), since, label] = row.as_slice()
                     && !holder.is_empty()
                 {
                     holding
@@ -864,7 +903,7 @@ impl Store for RedisStore {
         let line = json(entry)?;
         let mut conn = self.conn.clone();
         let _: String = redis::cmd("XADD")
-            .arg(format!("{}audit:{workspace_id}", self.prefix))
+            .arg(self.keys.of(workspace_id, "audit"))
             .arg("MAXLEN")
             .arg("~")
             .arg(AUDIT_KEEP)
@@ -880,7 +919,7 @@ impl Store for RedisStore {
     async fn audit(&self, workspace_id: &str, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
         let mut conn = self.conn.clone();
         let entries: Vec<(String, Vec<(String, String)>)> = redis::cmd("XREVRANGE")
-            .arg(format!("{}audit:{workspace_id}", self.prefix))
+            .arg(self.keys.of(workspace_id, "audit"))
             .arg("+")
             .arg("-")
             .arg("COUNT")
@@ -902,33 +941,8 @@ impl Store for RedisStore {
         cutoff: Millis,
         at: Millis,
     ) -> Result<Vec<(ConversationMeta, ConversationEvent)>, StoreError> {
-        let wait_key = format!("{}humanwait", self.prefix);
-        let mut conn = self.conn.clone();
-        let due: Vec<String> = redis::cmd("ZRANGEBYSCORE")
-            .arg(&wait_key)
-            .arg("-inf")
-            .arg(cutoff)
-            .query_async(&mut conn)
+        self.each_workspace(|ws| self.expire_human_requests_of(ws, cutoff, at))
             .await
-            .map_err(unavailable)?;
-        let strip = format!("{}c:", self.prefix);
-        let (cutoff, at) = (cutoff.to_string(), at.to_string());
-        let mut out = Vec::new();
-        for key in due {
-            let id = key.strip_prefix(&strip).unwrap_or(&key);
-            match self
-                .run(&self.expire_human, id, &[&cutoff, &at, &wait_key])
-                .await
-            {
-                Ok(reply) if reply.parts()[0] == "ok" => {
-                    let [_, event, meta, _] = reply.parts();
-                    out.push((self.meta(id, meta)?, Self::event(event)?));
-                }
-                Ok(_) | Err(StoreError::NotFound) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(out)
     }
 
     async fn profile(
@@ -938,7 +952,7 @@ impl Store for RedisStore {
     ) -> Result<Option<OperatorProfile>, StoreError> {
         let mut conn = self.conn.clone();
         let json: Option<String> = redis::cmd("HGET")
-            .arg(format!("{}profiles:{workspace_id}", self.prefix))
+            .arg(self.keys.of(workspace_id, "profiles"))
             .arg(operator_id)
             .query_async(&mut conn)
             .await
@@ -955,7 +969,7 @@ impl Store for RedisStore {
         let saved = json(profile)?;
         let mut conn = self.conn.clone();
         let _: i64 = redis::cmd("HSET")
-            .arg(format!("{}profiles:{workspace_id}", self.prefix))
+            .arg(self.keys.of(workspace_id, "profiles"))
             .arg(operator_id)
             .arg(saved)
             .query_async(&mut conn)
@@ -973,7 +987,7 @@ impl Store for RedisStore {
         let mut conn = self.conn.clone();
         // Content-addressed: a second upload of the same image changes nothing.
         let _: i64 = redis::cmd("HSETNX")
-            .arg(format!("{}avatars:{workspace_id}", self.prefix))
+            .arg(self.keys.of(workspace_id, "avatars"))
             .arg(hash)
             .arg(png)
             .query_async(&mut conn)
@@ -985,7 +999,7 @@ impl Store for RedisStore {
     async fn avatar(&self, workspace_id: &str, hash: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let mut conn = self.conn.clone();
         redis::cmd("HGET")
-            .arg(format!("{}avatars:{workspace_id}", self.prefix))
+            .arg(self.keys.of(workspace_id, "avatars"))
             .arg(hash)
             .query_async(&mut conn)
             .await
@@ -993,26 +1007,208 @@ impl Store for RedisStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        let mut conn = self.conn.clone();
-        let _: String = redis::cmd("PING")
-            .query_async(&mut conn)
-            .await
-            .map_err(unavailable)?;
-        Ok(())
+        self.conn.ping().await.map_err(unavailable)
     }
 
     async fn deactivate_idle(&self, cutoff: Millis) -> Result<Vec<ConversationMeta>, StoreError> {
+        self.each_workspace(|ws| self.deactivate_idle_of(ws, cutoff))
+            .await
+    }
+}
+
+/// The sweeps, one workspace at a time: read the candidates, then decide each with a
+/// conversation script (its keys declared, in the workspace's slot), which checks again.
+impl RedisStore {
+    /// The meta values of each key, in order (all in one workspace: one slot, one trip).
+    async fn read_metas(&self, keys: &[String]) -> Result<Vec<MetaValues>, StoreError> {
+        if keys.is_empty() {
+            // An empty pipeline would wait for replies that never come.
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for k in keys {
+            pipe.cmd("HMGET").arg(k).arg(&META_FIELDS[..]);
+        }
         let mut conn = self.conn.clone();
-        let flat: Vec<MetaValues> = self
-            .sweep
-            .key(self.global_key())
-            .arg(cutoff)
-            .arg(&self.ws_prefix)
+        pipe.query_async(&mut conn).await.map_err(unavailable)
+    }
+
+    /// The conversation ids of meta keys of workspace `ws`.
+    fn ids_of(&self, ws: &str, meta_keys: &[String]) -> Vec<String> {
+        meta_keys
+            .iter()
+            .map(|k| self.keys.id_of(ws, k).to_owned())
+            .collect()
+    }
+
+    /// Send writes to many workspaces' keys, replies ignored: one pipeline, or on Cluster one
+    /// per workspace, side by side (a pipeline goes to one node, and each workspace has its
+    /// own slot).
+    async fn write_all<'w>(
+        &self,
+        writes: impl Iterator<Item = (&'w str, redis::Cmd)>,
+    ) -> Result<(), StoreError> {
+        let mut pipes: HashMap<&str, redis::Pipeline> = HashMap::new();
+        for (ws, cmd) in writes {
+            let group = if self.conn.is_cluster() { ws } else { "" };
+            pipes.entry(group).or_default().add_command(cmd).ignore();
+        }
+        let sends = pipes.into_values().map(|pipe| async move {
+            let mut conn = self.conn.clone();
+            pipe.query_async::<()>(&mut conn).await.map_err(unavailable)
+        });
+        futures_util::future::try_join_all(sends).await.map(drop)
+    }
+
+    /// The conversations a script changed, with their new metas (`NotFound` and unchanged
+    /// ones left out).
+    async fn decide(
+        &self,
+        script: &Lua,
+        ws: &str,
+        ids: Vec<String>,
+        args: &[&str],
+    ) -> Result<Vec<(ConversationMeta, String)>, StoreError> {
+        let mut out = Vec::new();
+        for id in ids {
+            match self.run(script, ws, &id, args).await {
+                Ok(reply) if reply.parts()[0] == "ok" => {
+                    let [_, event, meta, _] = reply.parts();
+                    out.push((self.meta(&id, meta)?, event.to_owned()));
+                }
+                Ok(_) | Err(StoreError::NotFound) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
+    }
+
+    async fn deactivate_idle_of(
+        &self,
+        ws: String,
+        cutoff: Millis,
+    ) -> Result<Vec<ConversationMeta>, StoreError> {
+        let mut conn = self.conn.clone();
+        let due: Vec<String> = redis::cmd("ZRANGEBYSCORE")
+            .arg(self.keys.of(&ws, "online"))
+            .arg("-inf")
+            .arg(format!("({cutoff}"))
+            .arg("LIMIT")
+            .arg(0)
             .arg(SWEEP_BATCH)
-            .invoke_async(&mut conn)
+            .query_async(&mut conn)
             .await
             .map_err(unavailable)?;
-        self.metas(flat)
+        let ids = self.ids_of(&ws, &due);
+        let cutoff = cutoff.to_string();
+        let changed = self.decide(&self.deactivate, &ws, ids, &[&cutoff]).await?;
+        Ok(changed.into_iter().map(|(meta, _)| meta).collect())
+    }
+
+    async fn expire_visitors_of(
+        &self,
+        ws: String,
+        cutoff: Millis,
+    ) -> Result<Vec<ConversationMeta>, StoreError> {
+        let mut conn = self.conn.clone();
+        let listed: Vec<String> = conn
+            .zrange(self.keys.of(&ws, "online"), 0, -1)
+            .await
+            .map_err(unavailable)?;
+        if listed.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for k in &listed {
+            pipe.cmd("HMGET").arg(k).arg(&["vconn", "vseen"]);
+        }
+        let seen: Vec<(Option<i64>, Option<u64>)> =
+            pipe.query_async(&mut conn).await.map_err(unavailable)?;
+        let ghosts: Vec<String> = listed
+            .iter()
+            .zip(seen)
+            .filter(|(_, (vconn, vseen))| vconn.unwrap_or(0) > 0 && vseen.unwrap_or(0) < cutoff)
+            .map(|(k, _)| self.keys.id_of(&ws, k).to_owned())
+            .collect();
+        let cutoff = cutoff.to_string();
+        let changed = self
+            .decide(&self.expire_visitor, &ws, ghosts, &[&cutoff])
+            .await?;
+        Ok(changed.into_iter().map(|(meta, _)| meta).collect())
+    }
+
+    async fn expire_human_requests_of(
+        &self,
+        ws: String,
+        cutoff: Millis,
+        at: Millis,
+    ) -> Result<Vec<(ConversationMeta, ConversationEvent)>, StoreError> {
+        let mut conn = self.conn.clone();
+        let due: Vec<String> = redis::cmd("ZRANGEBYSCORE")
+            .arg(self.keys.of(&ws, "humanwait"))
+            .arg("-inf")
+            .arg(cutoff)
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        let ids = self.ids_of(&ws, &due);
+        let (cutoff, at) = (cutoff.to_string(), at.to_string());
+        let changed = self
+            .decide(&self.expire_human, &ws, ids, &[&cutoff, &at])
+            .await?;
+        changed
+            .into_iter()
+            .map(|(meta, event)| Ok((meta, Self::event(&event)?)))
+            .collect()
+    }
+
+    async fn holdings_of(&self, ws: String) -> Result<Vec<Holding>, StoreError> {
+        let mut conn = self.conn.clone();
+        let keys: Vec<String> = conn
+            .smembers(self.keys.of(&ws, "held"))
+            .await
+            .map_err(unavailable)?;
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for k in &keys {
+            pipe.cmd("HMGET")
+                .arg(k)
+                .arg(&["id", "holder_id", "epoch", "holder_act"]);
+        }
+        let rows: Vec<Vec<Option<String>>> =
+            pipe.query_async(&mut conn).await.map_err(unavailable)?;
+        let mut out: Vec<Holding> = rows
+            .into_iter()
+            .filter_map(|row| match row.as_slice() {
+                [Some(id), Some(holder), Some(epoch), active] if !holder.is_empty() => {
+                    Some(Holding {
+                        conversation_id: id.clone(),
+                        workspace_id: ws.clone(),
+                        holder_id: holder.clone(),
+                        epoch: epoch.parse().ok()?,
+                        seen: 0,
+                        active: active.as_deref().and_then(|a| a.parse().ok()).unwrap_or(0),
+                    })
+                }
+                _ => None,
+            })
+            .collect();
+        if out.is_empty() {
+            return Ok(out);
+        }
+        let holders: Vec<&str> = out.iter().map(|h| h.holder_id.as_str()).collect();
+        let seen: Vec<Option<u64>> = redis::cmd("HMGET")
+            .arg(self.keys.of(&ws, "opseen"))
+            .arg(&holders)
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        for (h, s) in out.iter_mut().zip(seen) {
+            h.seen = s.unwrap_or(0);
+        }
+        Ok(out)
     }
 }
 
@@ -1024,11 +1220,14 @@ mod tests {
     use crate::testing::RedisServer;
 
     async fn store(server: &RedisServer) -> Arc<dyn Store> {
-        Arc::new(RedisStore::new(
-            server.manager().await,
-            crate::util::random_id("t") + ":",
-            RETENTION,
-        ))
+        Arc::new(
+            RedisStore::new(
+                server.conn().await,
+                crate::util::random_id("t") + ":",
+                RETENTION,
+            )
+            .expect("prefix"),
+        )
     }
 
     const RETENTION: u64 = 3600;
@@ -1096,7 +1295,7 @@ mod tests {
     async fn conversations_are_kept_for_the_retention_period_after_their_last_write() {
         let server = RedisServer::start().await;
         let conn = server.manager().await;
-        let store = RedisStore::new(conn.clone(), "keep:", RETENTION);
+        let store = RedisStore::new(server.conn().await, "keep:", RETENTION).expect("prefix");
         create_c(&store).await;
         let say = |n: u32| Draft::Message {
             author: protocol::Author::Visitor,
@@ -1104,9 +1303,9 @@ mod tests {
             client_id: Some(format!("x{n}")),
         };
         let period_ms = RETENTION as i64 * 1000;
-        let keys = ["keep:c:c", "keep:c:c:ev"];
+        let keys = ["keep:{ws}:c:c", "keep:{ws}:c:c:ev"];
         let mut conn = conn;
-        let ttls = async |conn: &mut ConnectionManager| {
+        let ttls = async |conn: &mut redis::aio::ConnectionManager| {
             let mut out = Vec::new();
             for key in keys {
                 let ttl: i64 = conn.pttl(key).await.expect("pttl");
@@ -1116,7 +1315,7 @@ mod tests {
         };
         // The first write renews both keys to 1.1 periods.
         store
-            .append("c", say(1), Fence::Visitor, 2)
+            .append("ws", "c", say(1), Fence::Visitor, 2)
             .await
             .expect("append");
         for ttl in ttls(&mut conn).await {
@@ -1129,7 +1328,7 @@ mod tests {
         }
         let soon = 2 + period_ms as u64 / 10 - 1;
         store
-            .append("c", say(2), Fence::Visitor, soon)
+            .append("ws", "c", say(2), Fence::Visitor, soon)
             .await
             .expect("append");
         for ttl in ttls(&mut conn).await {
@@ -1139,14 +1338,14 @@ mod tests {
         // activity by the retention period.
         let later = 2 + period_ms as u64 / 10;
         store
-            .append("c", say(3), Fence::Visitor, later)
+            .append("ws", "c", say(3), Fence::Visitor, later)
             .await
             .expect("append");
         for ttl in ttls(&mut conn).await {
             assert!(ttl > period_ms, "not renewed: ttl {ttl}");
         }
         // The dedupe entries live in the meta hash: no key of their own to expire.
-        let exists: bool = conn.exists("keep:c:c:dd").await.expect("exists");
+        let exists: bool = conn.exists("keep:{ws}:c:c:dd").await.expect("exists");
         assert!(!exists);
     }
 
@@ -1159,6 +1358,29 @@ mod tests {
 
     crate::store::conformance_tests!(fresh().await);
 
+    /// A store on `conn` under a prefix of its own.
+    fn store_on(conn: &crate::topology::RedisConn) -> Arc<dyn Store> {
+        let prefix = crate::util::random_id("t") + ":";
+        Arc::new(RedisStore::new(conn.clone(), prefix, RETENTION).expect("prefix"))
+    }
+
+    /// Every script on one shard: Redis Cluster refuses a script whose keys lie in two slots
+    /// (CROSSSLOT), or one that touches a key it did not declare on another node.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_conformance_suite_passes_on_redis_cluster() {
+        let cluster = crate::testing::RedisCluster::start().await;
+        let conn = crate::testing::connect(&cluster.topology()).await;
+        assert!(conn.is_cluster());
+        crate::store::conformance::whole_suite(|| async { store_on(&conn) }).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_conformance_suite_passes_through_sentinel() {
+        let set = crate::testing::RedisSentinels::start().await;
+        let conn = crate::testing::connect(&set.topology()).await;
+        crate::store::conformance::whole_suite(|| async { store_on(&conn) }).await;
+    }
+
     /// As a node runs: its store on its bus's connection, subscribed to the conversation the
     /// append script publishes to. Each reply is read past the node's own publication, which
     /// Redis puts before it on that connection, and the bus drops that publication.
@@ -1168,7 +1390,7 @@ mod tests {
         use crate::bus::{Bus, BusMessage, Topic};
         let server = RedisServer::start().await;
         let node = || async {
-            RedisBus::connect(&server.url(), "o:", 8)
+            RedisBus::connect(&server.topology(), "o:", 8)
                 .await
                 .expect("bus")
         };
@@ -1183,9 +1405,9 @@ mod tests {
             .expect("client list");
         assert_eq!(clients.lines().count(), 3, "{clients}");
 
-        let store = RedisStore::new(bus.connection(), "o:", RETENTION);
+        let store = RedisStore::new(bus.connection(), "o:", RETENTION).expect("prefix");
         create_c(&store).await;
-        let topic = Topic::Conversation("c".into());
+        let topic = Topic::conversation("ws", "c");
         bus.subscribe(&topic).await.expect("subscribe");
         other.subscribe(&topic).await.expect("subscribe");
         let announce = announce(&bus, &topic, 7);
@@ -1196,7 +1418,7 @@ mod tests {
                 client_id: Some(format!("c{n}")),
             };
             let (appended, announced) = store
-                .append_announced("c", draft, Fence::Visitor, 2 + n, &announce)
+                .append_announced("ws", "c", draft, Fence::Visitor, 2 + n, &announce)
                 .await
                 .expect("append");
             assert!(announced);
@@ -1229,45 +1451,45 @@ mod tests {
         };
         // The first call of a script loads it (EVALSHA misses, then EVAL); measure the next.
         store
-            .append("c", msg("warm"), Fence::Visitor, 2)
+            .append("ws", "c", msg("warm"), Fence::Visitor, 2)
             .await
             .expect("append");
         let mut monitor = server.monitor().await;
         store
-            .append("c", msg("x"), Fence::Visitor, 3)
+            .append("ws", "c", msg("x"), Fence::Visitor, 3)
             .await
             .expect("append");
         // One EVALSHA: the whole append (fence, dedupe, seq, history, Online list) in one trip,
         // and inside it one read and one write of the meta hash and the history entry: Redis's
         // work per message (the reply's meta is built from what the script read and wrote). The
-        // sorted sets are rescored once a second, the TTLs renewed once a tenth of the
+        // Online list is rescored once a second, the TTLs renewed once a tenth of the
         // retention period: not in this one.
         let (sent, scripted) = monitor.commands().await;
         assert_eq!(sent, ["evalsha"]);
         assert_eq!(scripted, ["hmget", "xadd", "hset"]);
-        // A second later, the Online list and activity sets are rescored.
+        // A second later, the Online list is rescored (the only set a message touches).
         store
-            .append("c", msg("y0"), Fence::Visitor, 3 + 1000)
+            .append("ws", "c", msg("y0"), Fence::Visitor, 3 + 1000)
             .await
             .expect("append");
         let (_, scripted) = monitor.commands().await;
-        assert_eq!(scripted, ["hmget", "xadd", "zadd", "zadd", "hset"]);
+        assert_eq!(scripted, ["hmget", "xadd", "zadd", "hset"]);
 
         // And with the publication to the other nodes folded in: still one trip.
         let node = |_| async {
-            crate::bus::redis::RedisBus::connect(&server.url(), "b:", 8)
+            crate::bus::redis::RedisBus::connect(&server.topology(), "b:", 8)
                 .await
                 .expect("bus")
         };
         let (bus, _) = node(1).await;
         let (other, mut inbox) = node(2).await;
         use crate::bus::{Bus, BusMessage, Topic};
-        let topic = Topic::Conversation("c".into());
+        let topic = Topic::conversation("ws", "c");
         other.subscribe(&topic).await.expect("subscribe");
         let announce = announce(&bus, &topic, 99);
         let _ = monitor.round_trips().await; // the subscription's own commands
         let (appended, announced) = store
-            .append_announced("c", msg("y"), Fence::Visitor, 4, &announce)
+            .append_announced("ws", "c", msg("y"), Fence::Visitor, 4, &announce)
             .await
             .expect("append");
         assert!(announced);
@@ -1284,7 +1506,7 @@ mod tests {
         );
         // A re-sent message is not published again.
         let (_, again) = store
-            .append_announced("c", msg("y"), Fence::Visitor, 5, &announce)
+            .append_announced("ws", "c", msg("y"), Fence::Visitor, 5, &announce)
             .await
             .expect("append");
         assert!(!again);

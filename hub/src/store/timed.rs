@@ -6,7 +6,8 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 use protocol::{
-    AuditActor, AuditEntry, ConversationEvent, Millis, OperatorRef, ReleaseReason, Seq, TeamMember,
+    AuditActor, AuditEntry, ConversationEvent, ConversationId, Millis, OperatorRef, ReleaseReason,
+    Seq, TeamMember, WorkspaceId,
 };
 
 use super::{
@@ -52,57 +53,62 @@ impl Store for TimedStore {
         timed!(self.create(new))
     }
 
-    async fn get(&self, id: &str) -> Result<Option<ConversationMeta>, StoreError> {
-        timed!(self.get(id))
+    async fn get(&self, ws: &str, id: &str) -> Result<Option<ConversationMeta>, StoreError> {
+        timed!(self.get(ws, id))
     }
 
     async fn append(
         &self,
+        ws: &str,
         id: &str,
         draft: Draft,
         fence: Fence,
         at: Millis,
     ) -> Result<Appended, StoreError> {
-        timed!(self.append(id, draft, fence, at))
+        timed!(self.append(ws, id, draft, fence, at))
     }
 
     async fn append_announced(
         &self,
+        ws: &str,
         id: &str,
         draft: Draft,
         fence: Fence,
         at: Millis,
         announce: &Announce,
     ) -> Result<(Appended, bool), StoreError> {
-        timed!(self.append_announced(id, draft, fence, at, announce))
+        timed!(self.append_announced(ws, id, draft, fence, at, announce))
     }
 
     async fn takeover(
         &self,
+        ws: &str,
         id: &str,
         operator: &OperatorRef,
         at: Millis,
     ) -> Result<ControlChange, StoreError> {
-        timed!(self.takeover(id, operator, at))
+        timed!(self.takeover(ws, id, operator, at))
     }
 
     async fn release(
         &self,
+        ws: &str,
         id: &str,
         actor: &Actor,
         force: bool,
         at: Millis,
     ) -> Result<ControlChange, StoreError> {
-        timed!(self.release(id, actor, force, at))
+        timed!(self.release(ws, id, actor, force, at))
     }
 
     async fn history(
         &self,
+        ws: &str,
         id: &str,
         after: Seq,
         limit: usize,
     ) -> Result<Vec<ConversationEvent>, StoreError> {
-        timed!(self.history(id, after, limit))
+        timed!(self.history(ws, id, after, limit))
     }
 
     async fn active(&self, workspace_id: &str) -> Result<Vec<ConversationMeta>, StoreError> {
@@ -111,18 +117,23 @@ impl Store for TimedStore {
 
     async fn visitor_presence(
         &self,
+        ws: &str,
         id: &str,
         delta: i32,
         at: Millis,
     ) -> Result<ConversationMeta, StoreError> {
-        timed!(self.visitor_presence(id, delta, at))
+        timed!(self.visitor_presence(ws, id, delta, at))
     }
 
     async fn deactivate_idle(&self, cutoff: Millis) -> Result<Vec<ConversationMeta>, StoreError> {
         timed!(self.deactivate_idle(cutoff))
     }
 
-    async fn operators_seen(&self, operators: &[String], at: Millis) -> Result<(), StoreError> {
+    async fn operators_seen(
+        &self,
+        operators: &[(WorkspaceId, String)],
+        at: Millis,
+    ) -> Result<(), StoreError> {
         timed!(self.operators_seen(operators, at))
     }
 
@@ -132,20 +143,25 @@ impl Store for TimedStore {
 
     async fn auto_release(
         &self,
+        ws: &str,
         id: &str,
         holder_id: &str,
         epoch: u64,
         reason: ReleaseReason,
         at: Millis,
     ) -> Result<ControlChange, StoreError> {
-        timed!(self.auto_release(id, holder_id, epoch, reason, at))
+        timed!(self.auto_release(ws, id, holder_id, epoch, reason, at))
     }
 
-    async fn mark_warned(&self, id: &str, epoch: u64) -> Result<bool, StoreError> {
-        timed!(self.mark_warned(id, epoch))
+    async fn mark_warned(&self, ws: &str, id: &str, epoch: u64) -> Result<bool, StoreError> {
+        timed!(self.mark_warned(ws, id, epoch))
     }
 
-    async fn visitors_seen(&self, ids: &[String], at: Millis) -> Result<(), StoreError> {
+    async fn visitors_seen(
+        &self,
+        ids: &[(WorkspaceId, ConversationId)],
+        at: Millis,
+    ) -> Result<(), StoreError> {
         timed!(self.visitors_seen(ids, at))
     }
 

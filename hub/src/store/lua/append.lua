@@ -1,9 +1,11 @@
--- KEYS: meta, workspace key prefix, global active zset (see common.lua)
+-- KEYS: standard (see common.lua)
 -- ARGV: fence kind (visitor|ai|operator), fence arg (epoch or operator id), dedupe field ("" for
 --       none), event body JSON, at, preview JSON ("" to keep), needs_human ("1" to set, and
 --       enter the human-wait set),
---       then optionally a channel, head and tail: the stored event is published there as
---       head .. event .. tail, in this same step (one round trip for a whole message)
+--       then optionally a publish command (PUBLISH, or SPUBLISH on Redis Cluster, whose shard
+--       channel has the workspace's hash tag too), a channel, head and tail: the stored event is
+--       published there as head .. event .. tail, in this same step (one round trip for a whole
+--       message)
 -- The hot path of every message: it reads the meta hash with one HMGET (every field the reply
 -- carries, and its dedupe entry, a field 'd:' .. key), writes it with one HSET, and builds the
 -- reply's meta from what it read and wrote instead of reading it again.
@@ -23,7 +25,7 @@ elseif kind == 'operator' then
   if holder ~= arg then return result('not_holder', nil, nil, state) end
 end
 if mark and marked then
-  local e = redis.call('XRANGE', meta .. ':ev', '0-' .. marked, '0-' .. marked)
+  local e = redis.call('XRANGE', history, '0-' .. marked, '0-' .. marked)
   return result('duplicate', e[1] and e[1][2][2] or '', nil, state)
 end
 local fields = {}
@@ -37,12 +39,11 @@ if ARGV[6] ~= '' then
 end
 if ARGV[7] == '1' then
   for _, v in ipairs({'needs_human', '1', 'human_at', ARGV[5]}) do fields[#fields + 1] = v end
-  -- The human-wait set sits next to the held set: same prefix, see store/redis.rs.
-  redis.call('ZADD', string.sub(KEYS[4], 1, -5) .. 'humanwait', ARGV[5], meta)
+  redis.call('ZADD', humanwait, ARGV[5], meta)
 end
 local seen = {seq = seq, active = state[__AT_active__], kept_at = kept_at, listed_at = listed_at}
-local new_seq, event = push(ARGV[4], ARGV[5], ws, fields, mark, seen)
-if ARGV[8] and ARGV[8] ~= '' then redis.call('PUBLISH', ARGV[8], ARGV[9] .. event .. ARGV[10]) end
+local new_seq, event = push(ARGV[4], ARGV[5], fields, mark, seen)
+if ARGV[8] and ARGV[8] ~= '' then redis.call(ARGV[8], ARGV[9], ARGV[10] .. event .. ARGV[11]) end
 -- The meta as push and the fields above left it (the conformance suite checks it against a
 -- fresh read).
 state[__AT_seq__] = new_seq

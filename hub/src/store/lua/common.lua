@@ -1,23 +1,19 @@
--- Shared by every store script (prepended to each).
--- KEYS[1]: the conversation's meta hash; KEYS[2]: the prefix of workspace Online-list keys
--- (the full key, KEYS[2] .. workspace .. ':active', is derived here so that a message costs one
--- round trip: this needs a single Redis primary, not Redis Cluster); KEYS[3]: the global
--- active set; KEYS[4]: the set of conversations an operator holds.
+-- Shared by every conversation script (prepended to each). Every key a script touches is one of
+-- its KEYS, and all of them carry the workspace's hash tag, so that they lie in one Redis
+-- Cluster slot (store/redis.rs: the layout):
+-- KEYS[1]: the conversation's meta hash; KEYS[2]: its history stream; KEYS[3]: the
+-- workspace's Online list; KEYS[4]: the workspace's held set; KEYS[5]: the workspace's
+-- human-wait set.
 -- Control state lives in three fields: `holder_id` ("" while the AI holds it), `holder` (the
 -- operator's JSON) and `epoch`. These scripts apply exactly the rules of hub/src/control.rs.
-local meta = KEYS[1]
-
--- `ws`: the workspace when the caller already read it (saves a command), else nil.
-local function online_key(ws)
-  return KEYS[2] .. (ws or redis.call('HGET', meta, 'ws')) .. ':active'
-end
+local meta, history, online, held, humanwait = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 
 local function exists()
   return redis.call('EXISTS', meta) == 1
 end
 
 -- Append one event (its JSON body without seq/at, starting with '{') under the next seq.
--- Returns seq and the full event JSON. `ws` as for online_key; `fields`: more field/value pairs
+-- Returns seq and the full event JSON. `fields`: more field/value pairs
 -- for the meta hash, written by the same HSET; `mark`: a field to set to the new seq (or nil);
 -- `seen`: what the caller already read of the meta hash, {seq, active, kept_at, listed_at}
 -- (nil: read here). Every command inside a script costs Redis as much as a small command from
@@ -28,17 +24,17 @@ end
 -- renewal (`kept_at`) is older than a tenth of the period, to 1.1 periods: a conversation lives
 -- at least the retention period after its last activity, at most 1.1 (__RENEW_MS__ and
 -- __TTL_MS__ are substituted when the script is built).
--- The Online-list and activity sorted sets are rescored at most once a second per conversation
--- (`listed_at`), and always when it comes back to the list: their order is the last activity
--- to the second, and each ZADD would be a command on every message.
-local function push(body, at, ws, fields, mark, seen)
+-- The Online list is rescored at most once a second per conversation (`listed_at`), and always
+-- when it comes back to the list: its order is the last activity to the second, and each ZADD
+-- would be a command on every message.
+local function push(body, at, fields, mark, seen)
   if not seen then
     local v = redis.call('HMGET', meta, 'seq', 'active', 'kept_at', 'listed_at')
     seen = {seq = v[1], active = v[2], kept_at = v[3], listed_at = v[4]}
   end
   local seq = tostring(tonumber(seen.seq) + 1)
   local event = '{"seq":' .. seq .. ',"at":' .. at .. ',' .. string.sub(body, 2)
-  redis.call('XADD', meta .. ':ev', '0-' .. seq, 'e', event)
+  redis.call('XADD', history, '0-' .. seq, 'e', event)
   local now = tonumber(at)
   local set = {'seq', seq, 'last_act', at, 'active', '1'}
   for _, v in ipairs(fields or {}) do set[#set + 1] = v end
@@ -47,14 +43,13 @@ local function push(body, at, ws, fields, mark, seen)
     set[#set + 1] = seq
   end
   if seen.active ~= '1' or not seen.listed_at or now - tonumber(seen.listed_at) >= 1000 then
-    redis.call('ZADD', online_key(ws), at, meta)
-    redis.call('ZADD', KEYS[3], at, meta)
+    redis.call('ZADD', online, at, meta)
     set[#set + 1] = 'listed_at'
     set[#set + 1] = at
   end
   if not seen.kept_at or now - tonumber(seen.kept_at) >= __RENEW_MS__ then
     redis.call('PEXPIRE', meta, __TTL_MS__)
-    redis.call('PEXPIRE', meta .. ':ev', __TTL_MS__)
+    redis.call('PEXPIRE', history, __TTL_MS__)
     set[#set + 1] = 'kept_at'
     set[#set + 1] = at
   end
@@ -68,7 +63,7 @@ local function hand_back(reason, by, at)
   local operator = redis.call('HGET', meta, 'holder')
   local epoch = redis.call('HINCRBY', meta, 'epoch', 1)
   redis.call('HSET', meta, 'holder_id', '', 'holder', '')
-  redis.call('SREM', KEYS[4], meta)
+  redis.call('SREM', held, meta)
   local body = '{"type":"operator_left","operator":' .. operator .. ',"epoch":' .. epoch
     .. ',"reason":"' .. reason .. '"' .. by .. '}'
   local _, event = push(body, at)

@@ -1,4 +1,4 @@
--- KEYS: meta, workspace key prefix, global active zset (see common.lua)
+-- KEYS: standard (see common.lua)
 -- ARGV: delta, at
 if not exists() then return 'not_found' end
 local n = redis.call('HINCRBY', meta, 'vconn', ARGV[1])
@@ -8,7 +8,6 @@ if tonumber(ARGV[1]) > 0 then
   local at = tonumber(ARGV[2])
   if at > last then redis.call('HSET', meta, 'last_act', ARGV[2]) else at = last end
   redis.call('HSET', meta, 'active', '1', 'vseen', ARGV[2])
-  redis.call('ZADD', online_key(), at, meta)
-  redis.call('ZADD', KEYS[3], at, meta)
+  redis.call('ZADD', online, at, meta)
 end
 return result('ok')

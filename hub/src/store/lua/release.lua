@@ -1,4 +1,4 @@
--- KEYS: meta, workspace key prefix, global active zset (see common.lua)
+-- KEYS: standard (see common.lua)
 -- ARGV: actor id, "1" if the actor may force-release, "1" if force was asked, at
 if not exists() then return 'not_found' end
 local holder = redis.call('HGET', meta, 'holder_id')

@@ -1,4 +1,4 @@
--- KEYS: meta, workspace key prefix, global active zset (see common.lua)
+-- KEYS: standard (see common.lua)
 -- ARGV: operator id, operator JSON, at
 if not exists() then return 'not_found' end
 local holder = redis.call('HGET', meta, 'holder_id')
@@ -6,6 +6,6 @@ if holder == ARGV[1] then return result('unchanged') end
 if holder ~= '' then return result('already_controlled', nil, redis.call('HGET', meta, 'holder')) end
 local epoch = redis.call('HINCRBY', meta, 'epoch', 1)
 redis.call('HSET', meta, 'holder_id', ARGV[1], 'holder', ARGV[2], 'needs_human', '0', 'holder_act', ARGV[3], 'holder_since', ARGV[3])
-redis.call('SADD', KEYS[4], meta)
+redis.call('SADD', held, meta)
 local _, event = push('{"type":"operator_joined","operator":' .. ARGV[2] .. ',"epoch":' .. epoch .. '}', ARGV[3])
 return result('ok', event)
