@@ -473,6 +473,14 @@ impl RedisCluster {
         self.until_settled().await;
     }
 
+    /// The pids of its processes still running.
+    pub fn pids(&self) -> Vec<u32> {
+        self.nodes
+            .iter()
+            .filter_map(|(_, c)| c.as_ref().and_then(Child::id))
+            .collect()
+    }
+
     /// Each process still running, for a harness's drop: SIGKILL and wait.
     pub fn stop_now(&mut self) -> Vec<u32> {
         self.nodes
@@ -628,6 +636,16 @@ impl RedisSentinels {
             this.named_primary().await == Some(replica)
         })
         .await;
+    }
+
+    /// The pids of its processes still running.
+    pub fn pids(&self) -> Vec<u32> {
+        let mut pids: Vec<u32> = [self.primary.pid(), self.replica.pid()]
+            .into_iter()
+            .flatten()
+            .collect();
+        pids.extend(self.sentinels.iter().filter_map(|(_, c)| c.id()));
+        pids
     }
 
     /// Each process still running, for a harness's drop: SIGKILL and wait.

@@ -1,4 +1,5 @@
-//! The processes of a system test: one `redis-server`, N `hub` nodes, one nginx.
+//! The processes of a system test: Redis (one `redis-server`, or a 3-master, 3-replica Redis
+//! Cluster, or a primary, a replica and three sentinels), N `hub` nodes, one nginx.
 //!
 //! Everything lives in a fresh directory under the system temp dir (node logs, nginx config,
 //! pid and temp files), removed when the cluster is dropped unless `TC_KEEP_TMP` is set.
@@ -17,7 +18,7 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use hub::testing::RedisServer;
+use hub::testing::{RedisCluster, RedisSentinels, RedisServer};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
@@ -353,9 +354,103 @@ pub struct Builder {
     assistant_delay_ms: u64,
     extra: Vec<String>,
     persistent_redis: bool,
+    topology: Topology,
+}
+
+/// Which Redis a cluster's hubs share.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Topology {
+    Standalone,
+    Cluster,
+    Sentinel,
+}
+
+/// The Redis of one test.
+#[derive(Debug)]
+pub enum Redis {
+    Standalone(RedisServer),
+    Cluster(RedisCluster),
+    Sentinel(RedisSentinels),
+}
+
+impl Redis {
+    /// The hubs' `--redis-url`.
+    pub fn url(&self) -> String {
+        match self {
+            Redis::Standalone(r) => r.url(),
+            Redis::Cluster(c) => c.url(),
+            Redis::Sentinel(s) => s.url(),
+        }
+    }
+
+    /// What it is, for a test's report.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Redis::Standalone(_) => "one redis-server",
+            Redis::Cluster(_) => "Redis Cluster (3 masters, 3 replicas)",
+            Redis::Sentinel(_) => "Sentinel (primary, replica, 3 sentinels)",
+        }
+    }
+
+    /// The one `redis-server` of a standalone cluster.
+    pub fn server(&self) -> &RedisServer {
+        match self {
+            Redis::Standalone(r) => r,
+            other => panic!("not a standalone Redis: {other:?}"),
+        }
+    }
+
+    pub fn server_mut(&mut self) -> &mut RedisServer {
+        match self {
+            Redis::Standalone(r) => r,
+            other => panic!("not a standalone Redis: {other:?}"),
+        }
+    }
+
+    pub fn cluster(&mut self) -> &mut RedisCluster {
+        match self {
+            Redis::Cluster(c) => c,
+            other => panic!("not a Redis Cluster: {other:?}"),
+        }
+    }
+
+    pub fn sentinels(&mut self) -> &mut RedisSentinels {
+        match self {
+            Redis::Sentinel(s) => s,
+            other => panic!("not a Sentinel set: {other:?}"),
+        }
+    }
+
+    fn pids(&self) -> Vec<u32> {
+        match self {
+            Redis::Standalone(r) => r.pid().into_iter().collect(),
+            Redis::Cluster(c) => c.pids(),
+            Redis::Sentinel(s) => s.pids(),
+        }
+    }
+
+    fn stop_now(&mut self) -> Vec<u32> {
+        match self {
+            Redis::Standalone(r) => r.stop_now().into_iter().collect(),
+            Redis::Cluster(c) => c.stop_now(),
+            Redis::Sentinel(s) => s.stop_now(),
+        }
+    }
 }
 
 impl Builder {
+    /// The hubs on a Redis Cluster of three masters and three replicas.
+    pub fn redis_cluster(mut self) -> Self {
+        self.topology = Topology::Cluster;
+        self
+    }
+
+    /// The hubs on the primary three sentinels name (with one replica).
+    pub fn redis_sentinel(mut self) -> Self {
+        self.topology = Topology::Sentinel;
+        self
+    }
+
     /// Redis with an fsynced append-only file in the test's directory, so it can be restarted.
     pub fn persistent_redis(mut self) -> Self {
         self.persistent_redis = true;
@@ -381,12 +476,15 @@ impl Builder {
 
     pub async fn start(self) -> Cluster {
         let dir = TmpDir::new(&self.tag);
-        let redis = if self.persistent_redis {
-            let data = dir.0.join("redis");
-            std::fs::create_dir_all(&data).expect("redis dir");
-            RedisServer::start_persistent(&data).await
-        } else {
-            RedisServer::start().await
+        let redis = match self.topology {
+            Topology::Standalone if self.persistent_redis => {
+                let data = dir.0.join("redis");
+                std::fs::create_dir_all(&data).expect("redis dir");
+                Redis::Standalone(RedisServer::start_persistent(&data).await)
+            }
+            Topology::Standalone => Redis::Standalone(RedisServer::start().await),
+            Topology::Cluster => Redis::Cluster(RedisCluster::start().await),
+            Topology::Sentinel => Redis::Sentinel(RedisSentinels::start().await),
         };
         let prefix = format!("sys-{}-{}:", self.tag, std::process::id());
         let mut args: Vec<String> = [
@@ -436,7 +534,7 @@ impl Builder {
 pub struct Cluster {
     pub nginx: Nginx,
     pub nodes: Vec<Node>,
-    pub redis: RedisServer,
+    pub redis: Redis,
     pub dir: TmpDir,
 }
 
@@ -449,6 +547,7 @@ impl Cluster {
             assistant_delay_ms: 0,
             extra: Vec::new(),
             persistent_redis: false,
+            topology: Topology::Standalone,
         }
     }
 
@@ -461,7 +560,7 @@ impl Cluster {
     /// and workers.
     pub fn pids(&mut self) -> Vec<u32> {
         let mut pids: Vec<u32> = self.nodes.iter().filter_map(Node::pid).collect();
-        pids.extend(self.redis.pid());
+        pids.extend(self.redis.pids());
         pids.extend(self.nginx.pids());
         pids
     }

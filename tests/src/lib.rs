@@ -15,7 +15,7 @@ pub mod participant;
 use std::time::Duration;
 
 pub use client::{Client, Incoming, Visitor, http, operator_token};
-pub use cluster::{Cluster, Node};
+pub use cluster::{Cluster, Node, Redis};
 pub use participant::{Flow, Participant, Role, View, check};
 
 /// Upper bound on waiting for one frame: a failure guard, never a synchronisation.

@@ -3,6 +3,7 @@
 //! live turn (draft, typing) reaches the visitor after the join.
 
 use serde_json::json;
+use system::cluster::Builder;
 use system::{Client, Cluster, Visitor, operator_token};
 
 const ROUNDS: usize = 20;
@@ -13,10 +14,16 @@ fn is_ai_typing(f: &serde_json::Value, active: bool) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reply_in_flight_never_lands_after_a_takeover_from_another_node() {
-    let cluster = Cluster::builder("ai-race")
-        .assistant_delay_ms(300)
-        .start()
-        .await;
+    ai_race(Cluster::builder("ai-race")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_in_flight_never_lands_after_a_takeover_on_redis_cluster() {
+    ai_race(Cluster::builder("ai-race-rc").redis_cluster()).await;
+}
+
+async fn ai_race(builder: Builder) {
+    let cluster = builder.assistant_delay_ms(300).start().await;
     let lb = cluster.lb();
     let token = operator_token("racer");
     let (mut frames, mut ai_before_takeover) = (0, 0);
@@ -97,8 +104,9 @@ async fn a_reply_in_flight_never_lands_after_a_takeover_from_another_node() {
         op.close().await;
     }
     println!(
-        "ai race: {ROUNDS} rounds, visitor messages sent {ROUNDS}, visitor frames received \
+        "ai race on {}: {ROUNDS} rounds, visitor messages sent {ROUNDS}, visitor frames received \
          {frames}, AI messages after takeover 0, AI messages that won before the takeover \
-         {ai_before_takeover}, lost 0, duplicated 0"
+         {ai_before_takeover}, lost 0, duplicated 0",
+        cluster.redis.kind()
     );
 }

@@ -18,21 +18,31 @@ enum Stop {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killing_a_node_mid_conversation_loses_nothing() {
-    node_goes_away(Stop::Kill).await;
+    node_goes_away(Stop::Kill, Cluster::builder("node-kill")).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_of_a_node_under_load_loses_nothing() {
-    node_goes_away(Stop::Term).await;
+    node_goes_away(Stop::Term, Cluster::builder("node-term")).await;
 }
 
-async fn node_goes_away(stop: Stop) {
-    let tag = if stop == Stop::Kill {
-        "node-kill"
-    } else {
-        "node-term"
-    };
-    let mut cluster = Cluster::builder(tag).start().await;
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_a_node_on_redis_cluster_loses_nothing() {
+    node_goes_away(Stop::Kill, Cluster::builder("node-kill-rc").redis_cluster()).await;
+}
+
+async fn node_goes_away(stop: Stop, builder: system::cluster::Builder) {
+    let mut cluster = builder.start().await;
+    let tag = format!(
+        "{} on {}",
+        if stop == Stop::Kill {
+            "node kill"
+        } else {
+            "node term"
+        },
+        cluster.redis.kind()
+    );
+    let tag = tag.as_str();
     let lb = cluster.lb();
     let x = cluster.nodes[0].addr;
 

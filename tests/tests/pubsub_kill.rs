@@ -10,7 +10,7 @@ use system::{Cluster, Flow, check};
 const MESSAGES: usize = 90;
 
 async fn kill_pubsub(cluster: &Cluster) -> i64 {
-    let mut conn = cluster.redis.manager().await;
+    let mut conn = cluster.redis.server().manager().await;
     redis::cmd("CLIENT")
         .arg("KILL")
         .arg("TYPE")

@@ -1,22 +1,33 @@
 //! 1,000 takeover races among operators spread over three nodes behind nginx: exactly one
-//! winner every time.
+//! winner every time; and 300 more with the nodes on Redis Cluster.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Instant;
 
+use system::cluster::Builder;
 use system::{Client, Cluster, Visitor, operator_token};
 use tokio::sync::Barrier;
 
 const OPERATORS: usize = 6;
 const ROUNDS: usize = 1000;
+const CLUSTER_ROUNDS: usize = 300;
 /// A new conversation every this many rounds; in between the winner ends it (release) and the
 /// next round races for it again.
 const ROUNDS_PER_CONVERSATION: usize = 100;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_takeover_races_have_one_winner_each() {
-    let cluster = Cluster::builder("races").start().await;
+    races(Cluster::builder("races"), ROUNDS).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn takeover_races_on_redis_cluster_have_one_winner_each() {
+    races(Cluster::builder("races-rc").redis_cluster(), CLUSTER_ROUNDS).await;
+}
+
+async fn races(builder: Builder, rounds: usize) {
+    let cluster = builder.start().await;
     let lb = cluster.lb();
     let mut ops = Vec::new();
     for i in 0..OPERATORS {
@@ -32,7 +43,7 @@ async fn a_thousand_takeover_races_have_one_winner_each() {
     let started = Instant::now();
     let (mut sent, mut received, mut wins, mut refusals) = (0, 0, 0, 0);
     let mut visitor: Option<Visitor> = None;
-    for round in 0..ROUNDS {
+    for round in 0..rounds {
         if round % ROUNDS_PER_CONVERSATION == 0 {
             if let Some(v) = visitor.take() {
                 v.client.close().await;
@@ -79,10 +90,11 @@ async fn a_thousand_takeover_races_have_one_winner_each() {
     }
     let elapsed = started.elapsed();
     println!(
-        "races: {ROUNDS} rounds, {sent} takeovers sent, {received} answers received, {wins} wins, \
+        "races on {}: {rounds} rounds, {sent} takeovers sent, {received} answers received, {wins} wins, \
          {refusals} already_controlled, lost 0, duplicated winners 0, in {:.1} s",
+        cluster.redis.kind(),
         elapsed.as_secs_f64()
     );
-    assert_eq!(wins, ROUNDS);
+    assert_eq!(wins, rounds);
     assert_eq!(received, sent);
 }

@@ -26,7 +26,7 @@ async fn redis_restarts_under_traffic_lose_nothing() {
         let at = k * MESSAGES / 3;
         flow.until_acked(|a| a["visitor"] >= at && a["martin"] >= at)
             .await;
-        cluster.redis.restart().await;
+        cluster.redis.server_mut().restart().await;
     }
 
     let (views, history) = flow.finish().await;
