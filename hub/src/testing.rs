@@ -342,6 +342,22 @@ impl RedisCluster {
         );
         let cluster = RedisCluster { nodes, _dir: dir };
         cluster.until_settled().await;
+        // A replica that has not synced with its master yet cannot take over from it.
+        let ports = cluster.live_ports();
+        until(30, "every replica synced", || {
+            let ports = ports.clone();
+            async move {
+                let mut synced = 0;
+                for port in ports {
+                    let info: String = ask(port, redis::cmd("INFO").arg("replication"))
+                        .await
+                        .unwrap_or_default();
+                    synced += usize::from(info.contains("master_link_status:up"));
+                }
+                synced == 3
+            }
+        })
+        .await;
         cluster
     }
 
@@ -479,6 +495,14 @@ impl RedisCluster {
             .iter()
             .filter_map(|(_, c)| c.as_ref().and_then(Child::id))
             .collect()
+    }
+
+    /// `CLUSTER NODES` as a live node sees it, for a failing test's message.
+    pub async fn describe(&self) -> String {
+        let port = self.live_ports()[0];
+        ask::<String>(port, redis::cmd("CLUSTER").arg("NODES"))
+            .await
+            .unwrap_or_else(|e| e.to_string())
     }
 
     /// Each process still running, for a harness's drop: SIGKILL and wait.
@@ -628,9 +652,14 @@ impl RedisSentinels {
         addr.and_then(|(_, port)| port.parse().ok())
     }
 
+    /// SIGKILL the primary, without waiting for the failover.
+    pub async fn kill_primary_now(&mut self) {
+        let _ = self.primary.child.kill().await;
+    }
+
     /// SIGKILL the primary and wait until the sentinels name the replica in its place.
     pub async fn kill_primary(&mut self) {
-        let _ = self.primary.child.kill().await;
+        self.kill_primary_now().await;
         let (this, replica) = (&*self, self.replica.port);
         until(30, "the sentinels promote the replica", || async move {
             this.named_primary().await == Some(replica)

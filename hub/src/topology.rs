@@ -14,8 +14,9 @@
 //! - Sentinel: requests fail until the sentinels promote a replica; the bus's heartbeat asks
 //!   the sentinels every beat and moves the connection to the new primary ([`RedisConn::follow`]);
 //! - Cluster: redis-rs retries a request through the election (MOVED, CLUSTERDOWN, TRYAGAIN)
-//!   within [`REQUEST_BUDGET`], then it fails as `unavailable`; after a slot map refresh it
-//!   resubscribes the sharded channels on their new owners.
+//!   within [`REQUEST_BUDGET`], then it fails as `unavailable`; once a replica is promoted it
+//!   reads the slot map again and resubscribes the sharded channels on their new owners
+//!   (`store::redis` and `tests/tests/failover.rs` kill a master to show it).
 
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -339,12 +340,12 @@ impl RedisConn {
 
     /// Sentinel: ask the sentinels who the primary is and move there if it changed. `true`
     /// when it moved: the new connection has none of the old one's subscriptions, and what was
-    /// published meanwhile is lost (the bus resubscribes and resyncs). Other topologies follow
-    /// by themselves: `false`.
+    /// published meanwhile is lost (the bus resubscribes and resyncs). The other topologies
+    /// follow by themselves: `false`.
     pub async fn follow(&self) -> RedisResult<bool> {
         match self {
             RedisConn::Sentinel(f) => f.follow().await,
-            _ => Ok(false),
+            RedisConn::Standalone(_) | RedisConn::Cluster(_) => Ok(false),
         }
     }
 }

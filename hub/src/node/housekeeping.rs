@@ -4,6 +4,9 @@
 
 use super::*;
 
+/// How often at most the bus's heartbeat runs.
+const BUS_HEARTBEAT: Duration = Duration::from_millis(250);
+
 impl Hub {
     /// The node's periodic work: refresh the presence of its clients, release holdings whose
     /// holder is gone or idle (and warn before), count vanished visitors offline, and take idle
@@ -20,7 +23,6 @@ impl Hub {
                 () = self.inner.shutdown.cancelled() => return,
                 _ = ticker.tick() => {}
             }
-            self.heal_bus().await;
             let now = std::time::Instant::now();
             self.inner.connect_limits.prune(now);
             self.inner.workspace_limits.prune(now);
@@ -42,6 +44,22 @@ impl Hub {
             }
             let m = &self.inner.metrics;
             m.bump(&m.housekeeping_rounds, 1);
+        }
+    }
+
+    /// The bus's heartbeat, on its own clock: the rounds above wait on the store, which takes
+    /// seconds to fail while a Redis primary is down, and the heartbeat is what moves the node
+    /// to the new primary and resyncs its clients.
+    pub(super) async fn bus_watch(self) {
+        let every = self.inner.config.housekeeping_interval().min(BUS_HEARTBEAT);
+        let mut ticker = tokio::time::interval(every);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = self.inner.shutdown.cancelled() => return,
+                _ = ticker.tick() => {}
+            }
+            self.heal_bus().await;
         }
     }
 

@@ -237,6 +237,7 @@ impl Hub {
         };
         hub.inner.tasks.spawn(hub.clone().dispatch(inbox));
         hub.inner.tasks.spawn(hub.clone().housekeeping());
+        hub.inner.tasks.spawn(hub.clone().bus_watch());
         hub.inner.tasks.spawn(hub.clone().online_rows());
         hub
     }

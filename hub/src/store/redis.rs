@@ -1374,6 +1374,52 @@ mod tests {
         crate::store::conformance::whole_suite(|| async { store_on(&conn) }).await;
     }
 
+    /// Appends through a killed master: refused as unavailable while no master serves the
+    /// slot, then taken by the promoted replica (redis-rs follows it by itself), with the
+    /// sequence unbroken.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_store_on_redis_cluster_follows_a_failover() {
+        let mut cluster = crate::testing::RedisCluster::start().await;
+        let conn = crate::testing::connect(&cluster.topology()).await;
+        let store = store_on(&conn);
+        create_c(&*store).await;
+        let say = |n: u64| Draft::Message {
+            author: protocol::Author::Visitor,
+            text: format!("m{n}"),
+            client_id: Some(format!("c{n}")),
+        };
+        store
+            .append("ws", "c", say(1), Fence::Visitor, 2)
+            .await
+            .expect("append");
+        let killed = cluster.kill_master_of("{ws}").await;
+        let started = std::time::Instant::now();
+        let mut refused = 0;
+        let mut n = 2;
+        while n < 6 {
+            match store.append("ws", "c", say(n), Fence::Visitor, 2 + n).await {
+                Ok(a) => {
+                    assert_eq!(a.event.seq, n);
+                    n += 1;
+                }
+                Err(StoreError::Unavailable(e)) => {
+                    refused += 1;
+                    if started.elapsed().as_secs() > 30 {
+                        panic!("no failover: {e}\n{}", cluster.describe().await);
+                    }
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+        assert_ne!(cluster.master_of("{ws}").await, killed);
+        println!(
+            "failover: writes back after {:.2} s, {refused} refused meanwhile",
+            started.elapsed().as_secs_f64()
+        );
+        let h = store.history("ws", "c", 0, 10).await.expect("history");
+        assert_eq!(h.len(), 5);
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_conformance_suite_passes_through_sentinel() {
         let set = crate::testing::RedisSentinels::start().await;

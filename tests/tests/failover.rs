@@ -1,0 +1,127 @@
+//! A Redis primary dies under load: `kill -9` of the Redis Cluster master that owns a busy
+//! conversation's slot, and of the Sentinel primary, while a visitor on one hub and the operator
+//! holding the conversation on another are talking. Redis promotes a replica by itself; the hubs
+//! follow it (Cluster: redis-rs's slot map; Sentinel: the heartbeat asks the sentinels).
+//!
+//! Asserted: every acknowledged message is stored and delivered exactly once after catch-up; the
+//! conversation keeps its holder (no `operator_left`, one `operator_joined`); no AI message
+//! reaches it; and while no primary was up the clients were told `unavailable` (retryable),
+//! never an error they cannot act on (the participants fail on any other error). The window
+//! from the kill until both sides' messages are acknowledged again is printed.
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use system::{Cluster, Flow, WORKSPACE, check};
+
+const MESSAGES: usize = 150;
+
+/// The conversation kept its holder and the AI stayed out of it.
+fn held_throughout(label: &str, history: &[Value]) {
+    let joined = history
+        .iter()
+        .filter(|e| e["type"] == "operator_joined")
+        .count();
+    let left = history
+        .iter()
+        .filter(|e| e["type"] == "operator_left")
+        .count();
+    let ai = history
+        .iter()
+        .filter(|e| e["type"] == "message" && e["author"]["kind"] == "ai")
+        .count();
+    println!("{label}: operator_joined {joined}, operator_left {left}, AI messages {ai}");
+    assert_eq!((joined, left, ai), (1, 0, 0), "{history:?}");
+}
+
+/// Wait until both sides have `more` acknowledgements beyond `(visitor, martin)`: the store
+/// takes writes again. Returns how long that took.
+async fn until_writes_resume(flow: &mut Flow, from: (usize, usize), more: usize) -> Duration {
+    let started = Instant::now();
+    flow.until_acked(|a| a["visitor"] >= from.0 + more && a["martin"] >= from.1 + more)
+        .await;
+    started.elapsed()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_the_cluster_master_of_a_busy_conversation_loses_nothing() {
+    let mut cluster = Cluster::builder("failover-rc")
+        .redis_cluster()
+        .start()
+        .await;
+    let lb = cluster.lb();
+    let (mut flow, _, _) =
+        Flow::visitor_and_operator_apart(lb, "martin-fo", MESSAGES, Duration::from_millis(10))
+            .await;
+    let at = MESSAGES / 3;
+    flow.until_acked(|a| a["visitor"] >= at && a["martin"] >= at)
+        .await;
+    // Every key and channel of the workspace carries its hash tag: this master owns them all.
+    let tag = format!("{{{WORKSPACE}}}");
+    let killed = cluster.redis.cluster().kill_master_of(&tag).await;
+    let window = until_writes_resume(&mut flow, (at, at), 5).await;
+    let promoted = cluster.redis.cluster().master_of(&tag).await;
+    assert_ne!(promoted, killed, "a replica took the slot over");
+
+    let (views, history) = flow.finish().await;
+    let label = "cluster master kill";
+    let sent = check(label, &views, &history);
+    assert_eq!(sent, 2 * MESSAGES);
+    held_throughout(label, &history);
+    let retried: usize = views.iter().map(|v| v.retried).sum();
+    let reconnects: usize = views.iter().map(|v| v.reconnects).sum();
+    // Told to retry: an `unavailable` error on a message, or the socket closed with
+    // "unavailable, reconnect" when a catch-up could not be read.
+    assert!(
+        retried + reconnects > 0,
+        "nobody was told to retry: the kill did not interrupt anything"
+    );
+    println!(
+        "{label}: master :{killed} of the conversation's slot killed with -9 at {at} acks each; \
+         replica :{promoted} promoted; writes acknowledged again {:.2} s after the kill; {retried} \
+         messages refused as unavailable and retried, {reconnects} sockets closed as unavailable \
+         and resumed",
+        window.as_secs_f64()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_the_sentinel_primary_loses_nothing() {
+    let mut cluster = Cluster::builder("failover-sn")
+        .redis_sentinel()
+        .start()
+        .await;
+    let lb = cluster.lb();
+    let (mut flow, _, _) =
+        Flow::visitor_and_operator_apart(lb, "martin-fs", MESSAGES, Duration::from_millis(10))
+            .await;
+    let at = MESSAGES / 3;
+    flow.until_acked(|a| a["visitor"] >= at && a["martin"] >= at)
+        .await;
+    let killed = cluster.redis.sentinels().primary.port;
+    cluster.redis.sentinels().kill_primary_now().await;
+    let window = until_writes_resume(&mut flow, (at, at), 5).await;
+    let promoted = cluster.redis.sentinels().named_primary().await;
+    assert_eq!(promoted, Some(cluster.redis.sentinels().replica.port));
+
+    let (views, history) = flow.finish().await;
+    let label = "sentinel primary kill";
+    let sent = check(label, &views, &history);
+    assert_eq!(sent, 2 * MESSAGES);
+    held_throughout(label, &history);
+    let retried: usize = views.iter().map(|v| v.retried).sum();
+    let reconnects: usize = views.iter().map(|v| v.reconnects).sum();
+    // Told to retry: an `unavailable` error on a message, or the socket closed with
+    // "unavailable, reconnect" when a catch-up could not be read.
+    assert!(
+        retried + reconnects > 0,
+        "nobody was told to retry: the kill did not interrupt anything"
+    );
+    println!(
+        "{label}: primary :{killed} killed with -9 at {at} acks each; the sentinels promoted \
+         :{}; writes acknowledged again {:.2} s after the kill; {retried} messages refused as \
+         unavailable and retried, {reconnects} sockets closed as unavailable and resumed",
+        promoted.unwrap_or_default(),
+        window.as_secs_f64()
+    );
+}
