@@ -33,7 +33,9 @@
 # subscribe to the Online list), MONITOR=1 (relay3: a 2 s Redis MONITOR sample at each window's
 # start; slows Redis), PERF=1 (record the first hub with `perf record -g` during the run; report in
 # $OUT/perf.txt), SYSCALLS=1 (relay3: system calls and context switches of Redis, the hubs and
-# nginx over each window, per persisted event, counted by `perf stat`).
+# nginx over each window, per persisted event, counted by `perf stat`), REPLICA=1 (relay3: a
+# replica of the redis-server) and WAIT_REPLICAS=1 with it (relay3: writes acknowledged once the
+# replica has them: the cost of --redis-wait-replicas).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -294,10 +296,24 @@ case "$scenario" in
     fi
     start_redis
     REDIS="redis-cli -p $rport"
+    others=(--pid "redis=$redis_pid")
+    # REPLICA=1: a replica of it (its CPU counted with the servers'); WAIT_REPLICAS=1 with it:
+    # every message acknowledged only once the replica has it (--redis-wait-replicas).
+    if [ "${REPLICA:-0}" = 1 ]; then
+      replica_port=$(free_port)
+      redis-server --port "$replica_port" --bind 127.0.0.1 --save '' --appendonly no \
+        --loglevel warning --replicaof 127.0.0.1 "$rport" >"$OUT/redis-replica.log" 2>&1 &
+      PIDS+=($!)
+      others+=(--pid "replica=$!")
+      wait_port 127.0.0.1 "$replica_port"
+      until redis-cli -p "$replica_port" INFO replication | grep -q master_link_status:up; do
+        sleep 0.1
+      done
+    fi
     # Three nodes share two cores here: one worker thread each (HUB_WORKERS to change; a node
     # on a machine of its own keeps the default, one per core).
     hub_args=(--redis-url "redis://127.0.0.1:$rport/" --visitor-token-secret bench-visitor-secret
-      --workers "${HUB_WORKERS:-1}")
+      --workers "${HUB_WORKERS:-1}" --redis-wait-replicas "${WAIT_REPLICAS:-0}")
     urls=()
     hub_pids=()
     hub_list=""
@@ -306,11 +322,11 @@ case "$scenario" in
       p=$(free_port)
       start_hub "hub$i" "$p" "${hub_args[@]}"
       hub_pids+=(--hub-pid "${PIDS[-1]}")
+      [ -n "${first_hub:-}" ] || first_hub=${PIDS[-1]}
       hub_list+="${hub_list:+,}${PIDS[-1]}"
       ports+=("$p")
     done
-    perf_start "${PIDS[1]}"
-    others=(--pid "redis=$redis_pid")
+    perf_start "$first_hub"
     start_nginx "${ports[@]}"
     nginx_pid=${PIDS[-1]}
     # At each window's start and end: Redis command counters. With MONITOR=1, also a 2 s MONITOR

@@ -58,6 +58,18 @@ pub struct Config {
     #[arg(long, env = "TC_REDIS_RETENTION_SECS", default_value_t = 30 * 24 * 3600)]
     pub redis_retention_secs: u64,
 
+    /// After each message, takeover and release, wait until this many replicas have the write
+    /// before acknowledging it (`WAIT`, in the same round trip). Redis replicates
+    /// asynchronously: with 0, a write acknowledged just before its primary dies can be lost
+    /// when a replica takes over. A write not replicated in time is answered `unavailable`
+    /// (retryable; a re-sent message is deduplicated). docs/deployment.md has the cost.
+    #[arg(long, env = "TC_REDIS_WAIT_REPLICAS", default_value_t = 0)]
+    pub redis_wait_replicas: u32,
+
+    /// How long a write may wait for `--redis-wait-replicas`, milliseconds.
+    #[arg(long, env = "TC_REDIS_WAIT_TIMEOUT_MS", default_value_t = 500)]
+    pub redis_wait_timeout_ms: u64,
+
     /// Prefix of every Redis key and channel the hub uses (no braces: each workspace's keys
     /// carry the workspace as their Redis Cluster hash tag).
     #[arg(long, env = "TC_REDIS_PREFIX", default_value = "tc:")]

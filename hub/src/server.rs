@@ -109,7 +109,8 @@ pub async fn build(
                 config.redis_prefix.clone(),
                 config.redis_retention_secs,
             )
-            .map_err(|e| StartError::Invalid(e.to_string()))?;
+            .map_err(|e| StartError::Invalid(e.to_string()))?
+            .wait_for_replicas(config.redis_wait_replicas, config.redis_wait_timeout_ms);
             (Arc::new(store), Arc::new(bus), inbox)
         }
         None => {

@@ -169,6 +169,9 @@ pub struct RedisStore {
     keys: Keys,
     /// `SPUBLISH` on Redis Cluster (sharded pub/sub), else `PUBLISH`: the append script's.
     publish: &'static str,
+    /// Replicas that must have an acknowledged write, and how long to wait for them
+    /// ([`RedisStore::wait_for_replicas`]).
+    wait: Option<(u32, u64)>,
     retention_secs: u64,
     append: Lua,
     takeover: Lua,
@@ -269,6 +272,7 @@ impl RedisStore {
                 "PUBLISH"
             },
             conn,
+            wait: None,
             keys: Keys { prefix },
             retention_secs,
             append: s(include_str!("lua/append.lua")),
@@ -281,6 +285,14 @@ impl RedisStore {
             expire_visitor: s(include_str!("lua/expire_visitor.lua")),
             expire_human: s(include_str!("lua/expire_human.lua")),
         })
+    }
+
+    /// Acknowledge a message, takeover or release only once `replicas` replicas have it, or
+    /// answer `unavailable` after `timeout_ms` (`WAIT`, pipelined after the script: no extra
+    /// round trip, the time of one replication). 0: do not wait.
+    pub fn wait_for_replicas(mut self, replicas: u32, timeout_ms: u64) -> Self {
+        self.wait = (replicas > 0).then_some((replicas, timeout_ms));
+        self
     }
 
     /// Every workspace that has had a conversation (the sweeps walk them).
@@ -321,6 +333,29 @@ impl RedisStore {
         id: &str,
         args: &[&str],
     ) -> Result<ScriptReply, StoreError> {
+        self.run_with(script, ws, id, args, None).await
+    }
+
+    /// [`RedisStore::run`] for a write a client is told about: with `WAIT` after it when the
+    /// store waits for replicas.
+    async fn run_acked(
+        &self,
+        script: &Lua,
+        ws: &str,
+        id: &str,
+        args: &[&str],
+    ) -> Result<ScriptReply, StoreError> {
+        self.run_with(script, ws, id, args, self.wait).await
+    }
+
+    async fn run_with(
+        &self,
+        script: &Lua,
+        ws: &str,
+        id: &str,
+        args: &[&str],
+        wait: Option<(u32, u64)>,
+    ) -> Result<ScriptReply, StoreError> {
         let keys = self.keys.conversation(ws, id);
         let call = |verb: &str, body: &str| {
             let size = keys.0.iter().map(String::len).sum::<usize>()
@@ -336,13 +371,45 @@ impl RedisStore {
             cmd
         };
         let mut conn = self.conn.clone();
-        let reply: String = match call("EVALSHA", &script.hash).query_async(&mut conn).await {
-            Err(e) if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) => {
-                call("EVAL", &script.source).query_async(&mut conn).await
+        let no_script =
+            |e: &redis::RedisError| e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript);
+        let Some((replicas, timeout_ms)) = wait else {
+            let reply: String = match call("EVALSHA", &script.hash).query_async(&mut conn).await {
+                Err(e) if no_script(&e) => {
+                    call("EVAL", &script.source).query_async(&mut conn).await
+                }
+                other => other,
             }
-            other => other,
+            .map_err(unavailable)?;
+            return ScriptReply::new(reply);
+        };
+        // The script and the WAIT in one pipeline: on Cluster it goes to the node of the
+        // script's first key, where the write was made.
+        let pipe = |cmd: redis::Cmd| {
+            let mut pipe = redis::pipe();
+            pipe.add_command(cmd)
+                .cmd("WAIT")
+                .arg(replicas)
+                .arg(timeout_ms);
+            pipe
+        };
+        let (reply, acked): (String, u32) =
+            match pipe(call("EVALSHA", &script.hash)).query_async(&mut conn).await {
+                Err(e) if no_script(&e) => {
+                    pipe(call("EVAL", &script.source))
+                        .query_async(&mut conn)
+                        .await
+                }
+                other => other,
+            }
+            .map_err(unavailable)?;
+        if acked < replicas {
+            // Written on the primary, not yet on enough replicas: the client retries, and the
+            // retry (deduplicated, or an unchanged takeover) waits again.
+            return Err(StoreError::Unavailable(format!(
+                "written, but {acked} of {replicas} replicas confirmed it within {timeout_ms} ms"
+            )));
         }
-        .map_err(unavailable)?;
         ScriptReply::new(reply)
     }
 
@@ -389,7 +456,7 @@ impl RedisStore {
         let body = json(&kind)?;
         let at_text = at.to_string();
         let reply = self
-            .run(
+            .run_acked(
                 &self.append,
                 ws,
                 id,
@@ -622,7 +689,7 @@ impl Store for RedisStore {
         let op = json(operator)?;
         let at = at.to_string();
         let reply = self
-            .run(&self.takeover, ws, id, &[&operator.id, &op, &at])
+            .run_acked(&self.takeover, ws, id, &[&operator.id, &op, &at])
             .await?;
         let [status, event, meta, extra] = reply.parts();
         if let Some(e) = control_error(status, extra) {
@@ -654,7 +721,7 @@ impl Store for RedisStore {
         let force = if force { "1" } else { "0" };
         let at = at.to_string();
         let reply = self
-            .run(
+            .run_acked(
                 &self.release,
                 ws,
                 id,
@@ -1418,6 +1485,52 @@ mod tests {
         );
         let h = store.history("ws", "c", 0, 10).await.expect("history");
         assert_eq!(h.len(), 5);
+    }
+
+    /// With `--redis-wait-replicas 1`, an acknowledged message is on the replica already; with
+    /// no replica to confirm it, the write is answered `unavailable`, and its retry is
+    /// deduplicated (stored once).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_acknowledged_write_waits_for_a_replica_when_asked() {
+        let set = crate::testing::RedisSentinels::start().await;
+        let conn = crate::testing::connect(&set.topology()).await;
+        let prefix = crate::util::random_id("w") + ":";
+        let store = RedisStore::new(conn, prefix.clone(), RETENTION)
+            .expect("prefix")
+            .wait_for_replicas(1, 2_000);
+        create_c(&store).await;
+        let say = |cid: &str| Draft::Message {
+            author: protocol::Author::Visitor,
+            text: "hi".into(),
+            client_id: Some(cid.into()),
+        };
+        let acked = store
+            .append("ws", "c", say("a"), Fence::Visitor, 2)
+            .await
+            .expect("append");
+        let mut replica = set.replica.manager().await;
+        let on_replica: Vec<(String, Vec<(String, String)>)> = redis::cmd("XRANGE")
+            .arg(format!("{prefix}{{ws}}:c:c:ev"))
+            .arg("-")
+            .arg("+")
+            .query_async(&mut replica)
+            .await
+            .expect("xrange on the replica");
+        assert_eq!(on_replica.len() as u64, acked.event.seq);
+
+        // A lone server has no replica to confirm: unavailable, and the retry stores nothing
+        // twice.
+        let lone = RedisServer::start().await;
+        let store = RedisStore::new(lone.conn().await, "l:", RETENTION)
+            .expect("prefix")
+            .wait_for_replicas(1, 20);
+        create_c(&store).await;
+        for _ in 0..2 {
+            let refused = store.append("ws", "c", say("b"), Fence::Visitor, 3).await;
+            assert!(matches!(refused, Err(StoreError::Unavailable(_))), "{refused:?}");
+        }
+        let h = store.history("ws", "c", 0, 10).await.expect("history");
+        assert_eq!(h.len(), 1);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
