@@ -1,0 +1,907 @@
+//! The Redis store: conversations shared by every node.
+//!
+//! Each state change is one Lua script, so it is atomic and one round trip: the scripts in
+//! `lua/` apply the rules of [`crate::control`] (the conformance suite in `store/conformance.rs`
+//! runs against this store and the memory store alike, and against each Redis topology).
+//!
+//! Every key of a workspace carries the workspace as its hash tag, `{workspace}`: on Redis
+//! Cluster all of them lie in one slot, so every script declares each key it touches and runs
+//! on one shard, and a message stays one round trip. The cost: one workspace's traffic is
+//! served by one shard (docs/architecture.md). Layout, under a configurable prefix `P`:
+//!
+//! | key | type | holds |
+//! | --- | --- | --- |
+//! | `P{ws}:c:{id}` | hash | meta: workspace, label, times, `seq`, `epoch`, `holder_id`, `holder`, flags; and idempotency: `d:{dedupe key}` → seq |
+//! | `P{ws}:c:{id}:ev` | stream | history; entry id `0-{seq}`, field `e` = the event's JSON |
+//! | `P{ws}:online` | sorted set | the Online list, scored by last activity (what the idle sweep reads) |
+//! | `P{ws}:held` | set | the workspace's held conversations (auto-release, team panel) |
+//! | `P{ws}:humanwait` | sorted set | conversations waiting for a human, by request time |
+//! | `P{ws}:opseen` | hash | operator id → when a node last saw them connected |
+//! | `P{ws}:team`, `P{ws}:opconn` | hash | operators who connected, their open sockets |
+//! | `P{ws}:audit` | stream | the audit log, capped |
+//! | `P{ws}:profiles` | hash | operator id → saved profile (JSON) |
+//! | `P{ws}:avatars` | hash | SHA-256 hex → avatar PNG bytes |
+//! | `Pworkspaces` | set | every workspace that has had a conversation: what the sweeps walk (written when a conversation is created, never per message) |
+
+mod script;
+mod sweeps;
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use protocol::{
+    AuditActor, AuditEntry, ConversationEvent, ConversationId, HeldConversation, Millis,
+    OperatorRef, ReleaseReason, Seq, TeamMember, WorkspaceId,
+};
+use redis::AsyncCommands;
+
+use super::{
+    AUDIT_KEEP, Announce, Appended, ControlChange, ConversationMeta, Draft, Holding,
+    NewConversation, Store, StoreError, dedupe_key, preview, sort_team,
+};
+use crate::control::{Actor, Fence};
+use crate::profile::OperatorProfile;
+use crate::topology::RedisConn;
+use script::*;
+
+/// Most conversations taken off the Online list per sweep call and workspace.
+const SWEEP_BATCH: usize = 500;
+
+/// Workspaces swept side by side: each sweep is a few round trips per workspace.
+const SWEEP_CONCURRENCY: usize = 16;
+
+/// Key names (module docs: the layout). Every key of a workspace starts with `P{ws}:`, its
+/// hash tag; `P` itself holds no brace (checked when the store is made).
+#[derive(Debug, Clone)]
+struct Keys {
+    prefix: String,
+}
+
+/// A conversation's keys, in the order every conversation script takes them (`common.lua`).
+struct ConvKeys([String; 5]);
+
+impl Keys {
+    fn tag(&self, ws: &str) -> String {
+        format!("{}{{{ws}}}:", self.prefix)
+    }
+
+    fn of(&self, ws: &str, what: &str) -> String {
+        format!("{}{what}", self.tag(ws))
+    }
+
+    fn meta(&self, ws: &str, id: &str) -> String {
+        format!("{}c:{id}", self.tag(ws))
+    }
+
+    /// The conversation's id from its meta key (the members of the workspace's sets).
+    fn id_of<'k>(&self, ws: &str, meta_key: &'k str) -> &'k str {
+        let tag = self.tag(ws);
+        meta_key
+            .strip_prefix(tag.as_str())
+            .and_then(|k| k.strip_prefix("c:"))
+            .unwrap_or(meta_key)
+    }
+
+    fn conversation(&self, ws: &str, id: &str) -> ConvKeys {
+        let tag = self.tag(ws);
+        let meta = format!("{tag}c:{id}");
+        let history = format!("{meta}:ev");
+        ConvKeys([
+            meta,
+            history,
+            format!("{tag}online"),
+            format!("{tag}held"),
+            format!("{tag}humanwait"),
+        ])
+    }
+
+    fn workspaces(&self) -> String {
+        format!("{}workspaces", self.prefix)
+    }
+}
+
+impl ConvKeys {
+    fn meta(&self) -> &str {
+        &self.0[0]
+    }
+
+    fn history(&self) -> &str {
+        &self.0[1]
+    }
+}
+
+pub struct RedisStore {
+    conn: RedisConn,
+    keys: Keys,
+    /// `SPUBLISH` on Redis Cluster (sharded pub/sub), else `PUBLISH`: the append script's.
+    publish: &'static str,
+    /// Replicas that must have an acknowledged write, and how long to wait for them
+    /// ([`RedisStore::wait_for_replicas`]).
+    wait: Option<(u32, u64)>,
+    retention_secs: u64,
+    append: Lua,
+    takeover: Lua,
+    release: Lua,
+    presence: Lua,
+    deactivate: Lua,
+    auto_release: Lua,
+    warned: Lua,
+    expire_visitor: Lua,
+    expire_human: Lua,
+}
+
+impl std::fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("prefix", &self.keys.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+fn unavailable(e: redis::RedisError) -> StoreError {
+    StoreError::Unavailable(crate::topology::describe(&e))
+}
+
+fn json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::Unavailable(e.to_string()))
+}
+
+/// A prefix that would put a brace before the workspace's hash tag: Redis hashes the first
+/// `{…}` of a key, so it would move keys of one workspace to different slots.
+#[derive(Debug, thiserror::Error)]
+#[error("the Redis key prefix {0:?} must not contain '{{' or '}}'")]
+pub struct BadPrefix(pub String);
+
+impl RedisStore {
+    /// A store under `prefix` that keeps each conversation `retention_secs` after its last
+    /// activity.
+    pub fn new(
+        conn: RedisConn,
+        prefix: impl Into<String>,
+        retention_secs: u64,
+    ) -> Result<Self, BadPrefix> {
+        let s = |body| script(body, retention_secs);
+        let prefix = prefix.into();
+        if prefix.contains(['{', '}']) {
+            return Err(BadPrefix(prefix));
+        }
+        Ok(Self {
+            publish: if conn.is_cluster() {
+                "SPUBLISH"
+            } else {
+                "PUBLISH"
+            },
+            conn,
+            wait: None,
+            keys: Keys { prefix },
+            retention_secs,
+            append: s(include_str!("../lua/append.lua")),
+            takeover: s(include_str!("../lua/takeover.lua")),
+            release: s(include_str!("../lua/release.lua")),
+            presence: s(include_str!("../lua/presence.lua")),
+            deactivate: s(include_str!("../lua/deactivate.lua")),
+            auto_release: s(include_str!("../lua/auto_release.lua")),
+            warned: s(include_str!("../lua/warned.lua")),
+            expire_visitor: s(include_str!("../lua/expire_visitor.lua")),
+            expire_human: s(include_str!("../lua/expire_human.lua")),
+        })
+    }
+
+    /// Acknowledge a message, takeover or release only once `replicas` replicas have it, or
+    /// answer `unavailable` after `timeout_ms` (`WAIT`, pipelined after the script: no extra
+    /// round trip, the time of one replication). 0: do not wait.
+    pub fn wait_for_replicas(mut self, replicas: u32, timeout_ms: u64) -> Self {
+        self.wait = (replicas > 0).then_some((replicas, timeout_ms));
+        self
+    }
+
+    /// Every workspace that has had a conversation (the sweeps walk them).
+    async fn workspaces(&self) -> Result<Vec<String>, StoreError> {
+        let mut conn = self.conn.clone();
+        conn.smembers(self.keys.workspaces())
+            .await
+            .map_err(unavailable)
+    }
+
+    /// `sweep` run for every workspace, a few side by side; their results in one list.
+    async fn each_workspace<'a, T, F, Fut>(&'a self, sweep: F) -> Result<Vec<T>, StoreError>
+    where
+        F: Fn(String) -> Fut,
+        Fut: std::future::Future<Output = Result<Vec<T>, StoreError>> + 'a,
+    {
+        use futures_util::stream::{self, StreamExt, TryStreamExt};
+        let all: Vec<Vec<T>> = stream::iter(self.workspaces().await?)
+            .map(sweep)
+            .buffer_unordered(SWEEP_CONCURRENCY)
+            .try_collect()
+            .await?;
+        Ok(all.into_iter().flatten().collect())
+    }
+
+    /// Run a conversation script with its standard keys: one round trip.
+    ///
+    /// The `EVALSHA` is built here in one buffer rather than through redis-rs's
+    /// `ScriptInvocation`, which copies every key and argument into a vector of its own and
+    /// then again into the command: 27 allocations per message on the hot path (callgrind). As
+    /// there, a script the serving node does not know (first use, Redis restarted, a replica
+    /// promoted) is sent whole with `EVAL`, which also caches it there: to that node only, so a
+    /// Cluster shard that is failing over does not stop the others.
+    async fn run(
+        &self,
+        script: &Lua,
+        ws: &str,
+        id: &str,
+        args: &[&str],
+    ) -> Result<ScriptReply, StoreError> {
+        self.run_with(script, ws, id, args, None).await
+    }
+
+    /// [`RedisStore::run`] for a write a client is told about: with `WAIT` after it when the
+    /// store waits for replicas.
+    async fn run_acked(
+        &self,
+        script: &Lua,
+        ws: &str,
+        id: &str,
+        args: &[&str],
+    ) -> Result<ScriptReply, StoreError> {
+        self.run_with(script, ws, id, args, self.wait).await
+    }
+
+    async fn run_with(
+        &self,
+        script: &Lua,
+        ws: &str,
+        id: &str,
+        args: &[&str],
+        wait: Option<(u32, u64)>,
+    ) -> Result<ScriptReply, StoreError> {
+        let keys = self.keys.conversation(ws, id);
+        let call = |verb: &str, body: &str| {
+            let size = keys.0.iter().map(String::len).sum::<usize>()
+                + args.iter().map(|a| a.len()).sum::<usize>()
+                + body.len()
+                + 16;
+            let mut cmd = redis::Cmd::with_capacity(3 + keys.0.len() + args.len(), size);
+            cmd.arg(verb)
+                .arg(body)
+                .arg(keys.0.len())
+                .arg(&keys.0[..])
+                .arg(args);
+            cmd
+        };
+        let mut conn = self.conn.clone();
+        let no_script = |e: &redis::RedisError| {
+            e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript)
+        };
+        let Some((replicas, timeout_ms)) = wait else {
+            let reply: String = match call("EVALSHA", &script.hash).query_async(&mut conn).await {
+                Err(e) if no_script(&e) => {
+                    call("EVAL", &script.source).query_async(&mut conn).await
+                }
+                other => other,
+            }
+            .map_err(unavailable)?;
+            return ScriptReply::new(reply);
+        };
+        // The script and the WAIT in one pipeline: on Cluster it goes to the node of the
+        // script's first key, where the write was made.
+        let pipe = |cmd: redis::Cmd| {
+            let mut pipe = redis::pipe();
+            pipe.add_command(cmd)
+                .cmd("WAIT")
+                .arg(replicas)
+                .arg(timeout_ms);
+            pipe
+        };
+        let (reply, acked): (String, u32) = match pipe(call("EVALSHA", &script.hash))
+            .query_async(&mut conn)
+            .await
+        {
+            Err(e) if no_script(&e) => {
+                pipe(call("EVAL", &script.source))
+                    .query_async(&mut conn)
+                    .await
+            }
+            other => other,
+        }
+        .map_err(unavailable)?;
+        if acked < replicas {
+            // Written on the primary, not yet on enough replicas: the client retries, and the
+            // retry (deduplicated, or an unchanged takeover) waits again.
+            return Err(StoreError::Unavailable(format!(
+                "written, but {acked} of {replicas} replicas confirmed it within {timeout_ms} ms"
+            )));
+        }
+        ScriptReply::new(reply)
+    }
+
+    /// Append (see `lua/append.lua`), publishing the event in the same step when `announce`.
+    async fn append_with(
+        &self,
+        ws: &str,
+        id: &str,
+        draft: Draft,
+        fence: Fence,
+        at: Millis,
+        announce: Option<&Announce>,
+    ) -> Result<(Appended, bool), StoreError> {
+        let (fence_kind, fence_arg) = match &fence {
+            Fence::Visitor => ("visitor", String::new()),
+            Fence::Ai { epoch } => ("ai", epoch.to_string()),
+            Fence::Operator(op) => ("operator", op.clone()),
+        };
+        let (dedupe, preview_json, needs_human, kind) = match draft {
+            Draft::Message {
+                author,
+                text,
+                client_id,
+            } => {
+                let p = json(&preview(&author, &text))?;
+                let dd = client_id
+                    .as_deref()
+                    .map(|c| dedupe_key(&author, c))
+                    .unwrap_or_default();
+                let kind = protocol::EventKind::Message {
+                    author,
+                    text,
+                    client_id,
+                };
+                (dd, p, "0", kind)
+            }
+            Draft::HumanRequested { by } => (
+                String::new(),
+                String::new(),
+                "1",
+                protocol::EventKind::HumanRequested { by },
+            ),
+        };
+        let body = json(&kind)?;
+        let at_text = at.to_string();
+        let reply = self
+            .run_acked(
+                &self.append,
+                ws,
+                id,
+                &[
+                    fence_kind,
+                    &fence_arg,
+                    &dedupe,
+                    &body,
+                    &at_text,
+                    &preview_json,
+                    needs_human,
+                    announce.map_or("", |_| self.publish),
+                    announce.map_or("", |a| a.channel.as_str()),
+                    announce.map_or("", |a| a.head.as_str()),
+                    announce.map_or("", |a| a.tail.as_str()),
+                ],
+            )
+            .await?;
+        let [status, event, meta, extra] = reply.parts();
+        if let Some(e) = control_error(status, extra) {
+            return Err(e);
+        }
+        let meta = self.meta(id, meta)?;
+        let duplicate = status == "duplicate";
+        // A new event is the one just serialized, under the seq the meta now ends at: not
+        // parsed back. A duplicate is the first one's, as stored.
+        let event = if duplicate {
+            Self::event(event)?
+        } else {
+            ConversationEvent {
+                seq: meta.last_seq,
+                at,
+                kind,
+            }
+        };
+        let appended = Appended {
+            event,
+            duplicate,
+            meta,
+        };
+        // A duplicate was published when it was first stored.
+        let announced = announce.is_some() && !appended.duplicate;
+        Ok((appended, announced))
+    }
+
+    /// A script's packed meta.
+    fn meta(&self, id: &str, packed: &str) -> Result<ConversationMeta, StoreError> {
+        parse_meta(id, &unpack(packed))
+    }
+
+    fn event(json: &str) -> Result<ConversationEvent, StoreError> {
+        serde_json::from_str(json)
+            .map_err(|e| StoreError::Unavailable(format!("corrupt event: {e}")))
+    }
+}
+
+#[async_trait]
+impl Store for RedisStore {
+    async fn create(&self, new: NewConversation) -> Result<ConversationMeta, StoreError> {
+        let ws = new.workspace_id.as_str();
+        let key = self.keys.meta(ws, &new.id);
+        let at = new.at.to_string();
+        let mut conn = self.conn.clone();
+        // The conversation's keys, in its workspace's slot, in one atomic step…
+        let _: () = redis::pipe()
+            .atomic()
+            .hset_multiple(
+                &key,
+                &[
+                    ("id", new.id.as_str()),
+                    ("ws", ws),
+                    ("label", new.visitor_label.as_str()),
+                    ("started", at.as_str()),
+                    ("last_act", at.as_str()),
+                    ("seq", "0"),
+                    ("epoch", "0"),
+                    ("holder_id", ""),
+                    ("holder", ""),
+                    ("needs_human", "0"),
+                    ("vconn", "0"),
+                    ("active", "1"),
+                    ("last_msg", ""),
+                    ("holder_act", at.as_str()),
+                    ("vseen", at.as_str()),
+                ],
+            )
+            .expire(&key, self.retention_secs as i64)
+            .zadd(self.keys.of(ws, "online"), &key, new.at)
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        // …and the workspace on the list the sweeps walk: another slot, so another command,
+        // once per conversation (idempotent; never on a message).
+        let _: () = conn
+            .sadd(self.keys.workspaces(), ws)
+            .await
+            .map_err(unavailable)?;
+        self.get(ws, &new.id).await?.ok_or(StoreError::NotFound)
+    }
+
+    async fn get(&self, ws: &str, id: &str) -> Result<Option<ConversationMeta>, StoreError> {
+        let mut conn = self.conn.clone();
+        let values: MetaValues = redis::cmd("HMGET")
+            .arg(self.keys.meta(ws, id))
+            .arg(&META_FIELDS[..])
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        if values.iter().all(Option::is_none) {
+            return Ok(None);
+        }
+        parse_meta(id, &values).map(Some)
+    }
+
+    async fn append(
+        &self,
+        ws: &str,
+        id: &str,
+        draft: Draft,
+        fence: Fence,
+        at: Millis,
+    ) -> Result<Appended, StoreError> {
+        self.append_with(ws, id, draft, fence, at, None)
+            .await
+            .map(|(a, _)| a)
+    }
+
+    async fn append_announced(
+        &self,
+        ws: &str,
+        id: &str,
+        draft: Draft,
+        fence: Fence,
+        at: Millis,
+        announce: &Announce,
+    ) -> Result<(Appended, bool), StoreError> {
+        self.append_with(ws, id, draft, fence, at, Some(announce))
+            .await
+    }
+
+    async fn takeover(
+        &self,
+        ws: &str,
+        id: &str,
+        operator: &OperatorRef,
+        at: Millis,
+    ) -> Result<ControlChange, StoreError> {
+        let op = json(operator)?;
+        let at = at.to_string();
+        let reply = self
+            .run_acked(&self.takeover, ws, id, &[&operator.id, &op, &at])
+            .await?;
+        let [status, event, meta, extra] = reply.parts();
+        if let Some(e) = control_error(status, extra) {
+            return Err(e);
+        }
+        Ok(ControlChange {
+            event: if event.is_empty() {
+                None
+            } else {
+                Some(Self::event(event)?)
+            },
+            meta: self.meta(id, meta)?,
+        })
+    }
+
+    async fn release(
+        &self,
+        ws: &str,
+        id: &str,
+        actor: &Actor,
+        force: bool,
+        at: Millis,
+    ) -> Result<ControlChange, StoreError> {
+        let may_force = if actor.role.may_force_release() {
+            "1"
+        } else {
+            "0"
+        };
+        let force = if force { "1" } else { "0" };
+        let at = at.to_string();
+        let reply = self
+            .run_acked(
+                &self.release,
+                ws,
+                id,
+                &[&actor.operator.id, may_force, force, &at],
+            )
+            .await?;
+        let [status, event, meta, extra] = reply.parts();
+        if let Some(e) = control_error(status, extra) {
+            return Err(e);
+        }
+        Ok(ControlChange {
+            event: Some(Self::event(event)?),
+            meta: self.meta(id, meta)?,
+        })
+    }
+
+    async fn history(
+        &self,
+        ws: &str,
+        id: &str,
+        after: Seq,
+        limit: usize,
+    ) -> Result<Vec<ConversationEvent>, StoreError> {
+        let mut conn = self.conn.clone();
+        let keys = self.keys.conversation(ws, id);
+        let (exists, entries): (bool, Vec<(String, Vec<(String, String)>)>) = redis::pipe()
+            .exists(keys.meta())
+            .cmd("XRANGE")
+            .arg(keys.history())
+            .arg(format!("0-{}", after.saturating_add(1)))
+            .arg("+")
+            .arg("COUNT")
+            .arg(limit)
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        if !exists {
+            return Err(StoreError::NotFound);
+        }
+        entries
+            .iter()
+            .filter_map(|(_, fields)| fields.iter().find(|(k, _)| k == "e").map(|(_, v)| v))
+            .map(|json| Self::event(json))
+            .collect()
+    }
+
+    async fn active(&self, workspace_id: &str) -> Result<Vec<ConversationMeta>, StoreError> {
+        let mut conn = self.conn.clone();
+        let keys: Vec<String> = conn
+            .zrevrange(self.keys.of(workspace_id, "online"), 0, -1)
+            .await
+            .map_err(unavailable)?;
+        let hashes = self.read_metas(&keys).await?;
+        keys.iter()
+            .zip(hashes)
+            .filter(|(_, values)| values.iter().any(Option::is_some))
+            .map(|(k, values)| parse_meta(self.keys.id_of(workspace_id, k), &values))
+            .collect()
+    }
+
+    async fn visitor_presence(
+        &self,
+        ws: &str,
+        id: &str,
+        delta: i32,
+        at: Millis,
+    ) -> Result<ConversationMeta, StoreError> {
+        let (delta, at) = (delta.to_string(), at.to_string());
+        let reply = self.run(&self.presence, ws, id, &[&delta, &at]).await?;
+        let [_, _, meta, _] = reply.parts();
+        self.meta(id, meta)
+    }
+
+    async fn operators_seen(
+        &self,
+        operators: &[(WorkspaceId, String)],
+        at: Millis,
+    ) -> Result<(), StoreError> {
+        let mut by_workspace: HashMap<&str, Vec<(&str, Millis)>> = HashMap::new();
+        for (ws, id) in operators {
+            by_workspace.entry(ws).or_default().push((id, at));
+        }
+        // One command per workspace (each in its own slot).
+        let writes = by_workspace.iter().map(|(ws, fields)| {
+            let mut cmd = redis::cmd("HSET");
+            cmd.arg(self.keys.of(ws, "opseen")).arg(fields);
+            (*ws, cmd)
+        });
+        self.write_all(writes).await
+    }
+
+    async fn holdings(&self) -> Result<Vec<Holding>, StoreError> {
+        self.each_workspace(|ws| self.holdings_of(ws)).await
+    }
+
+    async fn auto_release(
+        &self,
+        ws: &str,
+        id: &str,
+        holder_id: &str,
+        epoch: u64,
+        reason: ReleaseReason,
+        at: Millis,
+    ) -> Result<ControlChange, StoreError> {
+        // The wire spelling, from serde: the event's JSON is assembled in Lua.
+        let reason = serde_json::to_value(reason)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        let (epoch, at) = (epoch.to_string(), at.to_string());
+        let reply = self
+            .run(
+                &self.auto_release,
+                ws,
+                id,
+                &[holder_id, &epoch, &reason, &at],
+            )
+            .await?;
+        let [_, event, meta, _] = reply.parts();
+        Ok(ControlChange {
+            event: if event.is_empty() {
+                None
+            } else {
+                Some(Self::event(event)?)
+            },
+            meta: self.meta(id, meta)?,
+        })
+    }
+
+    async fn mark_warned(&self, ws: &str, id: &str, epoch: u64) -> Result<bool, StoreError> {
+        let reply = self
+            .run(&self.warned, ws, id, &[&epoch.to_string()])
+            .await?;
+        Ok(reply.parts()[0] == "ok")
+    }
+
+    async fn visitors_seen(
+        &self,
+        ids: &[(WorkspaceId, ConversationId)],
+        at: Millis,
+    ) -> Result<(), StoreError> {
+        let writes = ids.iter().map(|(ws, id)| {
+            let mut cmd = redis::cmd("HSET");
+            cmd.arg(self.keys.meta(ws, id)).arg("vseen").arg(at);
+            (ws.as_str(), cmd)
+        });
+        self.write_all(writes).await
+    }
+
+    async fn expire_visitors(&self, cutoff: Millis) -> Result<Vec<ConversationMeta>, StoreError> {
+        self.each_workspace(|ws| self.expire_visitors_of(ws, cutoff))
+            .await
+    }
+
+    async fn operator_presence(
+        &self,
+        workspace_id: &str,
+        operator: &AuditActor,
+        delta: i32,
+        at: Millis,
+    ) -> Result<(), StoreError> {
+        let member = json(operator)?;
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .hset(self.keys.of(workspace_id, "team"), &operator.id, member)
+            .ignore()
+            .hincr(self.keys.of(workspace_id, "opconn"), &operator.id, delta)
+            .ignore();
+        if delta > 0 {
+            pipe.hset(self.keys.of(workspace_id, "opseen"), &operator.id, at)
+                .ignore();
+        }
+        let mut conn = self.conn.clone();
+        let _: () = pipe.query_async(&mut conn).await.map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn team(
+        &self,
+        workspace_id: &str,
+        online_since: Millis,
+    ) -> Result<Vec<TeamMember>, StoreError> {
+        let mut conn = self.conn.clone();
+        let actors: HashMap<String, String> = conn
+            .hgetall(self.keys.of(workspace_id, "team"))
+            .await
+            .map_err(unavailable)?;
+        if actors.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<&String> = actors.keys().collect();
+        let (conns, seen, held): (Vec<Option<i64>>, Vec<Option<u64>>, Vec<String>) = redis::pipe()
+            .cmd("HMGET")
+            .arg(self.keys.of(workspace_id, "opconn"))
+            .arg(&ids)
+            .cmd("HMGET")
+            .arg(self.keys.of(workspace_id, "opseen"))
+            .arg(&ids)
+            .smembers(self.keys.of(workspace_id, "held"))
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        let mut holding: HashMap<String, Vec<HeldConversation>> = HashMap::new();
+        if !held.is_empty() {
+            let mut pipe = redis::pipe();
+            for k in &held {
+                pipe.cmd("HMGET")
+                    .arg(k)
+                    .arg(&["id", "holder_id", "holder_since", "label"]);
+            }
+            let rows: Vec<Vec<Option<String>>> =
+                pipe.query_async(&mut conn).await.map_err(unavailable)?;
+            for row in rows {
+                if let [Some(id), Some(holder), since, label] = row.as_slice()
+                    && !holder.is_empty()
+                {
+                    holding
+                        .entry(holder.clone())
+                        .or_default()
+                        .push(HeldConversation {
+                            conversation_id: id.clone(),
+                            visitor_label: label.clone().unwrap_or_default(),
+                            since: since.as_deref().and_then(|s| s.parse().ok()).unwrap_or(0),
+                        });
+                }
+            }
+        }
+        let mut members = Vec::with_capacity(ids.len());
+        for ((id, conns), seen) in ids.iter().zip(conns).zip(seen) {
+            let Ok(actor) = serde_json::from_str::<AuditActor>(&actors[*id]) else {
+                continue;
+            };
+            members.push(TeamMember {
+                online: conns.unwrap_or(0) > 0 && seen.unwrap_or(0) >= online_since,
+                holding: holding.remove(*id).unwrap_or_default(),
+                id: actor.id,
+                name: actor.name,
+                role: actor.role,
+            });
+        }
+        sort_team(&mut members);
+        Ok(members)
+    }
+
+    async fn record_audit(&self, workspace_id: &str, entry: &AuditEntry) -> Result<(), StoreError> {
+        let line = json(entry)?;
+        let mut conn = self.conn.clone();
+        let _: String = redis::cmd("XADD")
+            .arg(self.keys.of(workspace_id, "audit"))
+            .arg("MAXLEN")
+            .arg("~")
+            .arg(AUDIT_KEEP)
+            .arg("*")
+            .arg("e")
+            .arg(line)
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn audit(&self, workspace_id: &str, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
+        let mut conn = self.conn.clone();
+        let entries: Vec<(String, Vec<(String, String)>)> = redis::cmd("XREVRANGE")
+            .arg(self.keys.of(workspace_id, "audit"))
+            .arg("+")
+            .arg("-")
+            .arg("COUNT")
+            .arg(limit)
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        let mut out: Vec<AuditEntry> = entries
+            .iter()
+            .filter_map(|(_, fields)| fields.iter().find(|(k, _)| k == "e"))
+            .filter_map(|(_, json)| serde_json::from_str(json).ok())
+            .collect();
+        out.reverse();
+        Ok(out)
+    }
+
+    async fn expire_human_requests(
+        &self,
+        cutoff: Millis,
+        at: Millis,
+    ) -> Result<Vec<(ConversationMeta, ConversationEvent)>, StoreError> {
+        self.each_workspace(|ws| self.expire_human_requests_of(ws, cutoff, at))
+            .await
+    }
+
+    async fn profile(
+        &self,
+        workspace_id: &str,
+        operator_id: &str,
+    ) -> Result<Option<OperatorProfile>, StoreError> {
+        let mut conn = self.conn.clone();
+        let json: Option<String> = redis::cmd("HGET")
+            .arg(self.keys.of(workspace_id, "profiles"))
+            .arg(operator_id)
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        Ok(json.and_then(|j| serde_json::from_str(&j).ok()))
+    }
+
+    async fn save_profile(
+        &self,
+        workspace_id: &str,
+        operator_id: &str,
+        profile: &OperatorProfile,
+    ) -> Result<(), StoreError> {
+        let saved = json(profile)?;
+        let mut conn = self.conn.clone();
+        let _: i64 = redis::cmd("HSET")
+            .arg(self.keys.of(workspace_id, "profiles"))
+            .arg(operator_id)
+            .arg(saved)
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn put_avatar(
+        &self,
+        workspace_id: &str,
+        hash: &str,
+        png: &[u8],
+    ) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        // Content-addressed: a second upload of the same image changes nothing.
+        let _: i64 = redis::cmd("HSETNX")
+            .arg(self.keys.of(workspace_id, "avatars"))
+            .arg(hash)
+            .arg(png)
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn avatar(&self, workspace_id: &str, hash: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let mut conn = self.conn.clone();
+        redis::cmd("HGET")
+            .arg(self.keys.of(workspace_id, "avatars"))
+            .arg(hash)
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.conn.ping().await.map_err(unavailable)
+    }
+
+    async fn deactivate_idle(&self, cutoff: Millis) -> Result<Vec<ConversationMeta>, StoreError> {
+        self.each_workspace(|ws| self.deactivate_idle_of(ws, cutoff))
+            .await
+    }
+}

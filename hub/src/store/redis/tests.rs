@@ -1,0 +1,392 @@
+use std::sync::Arc;
+
+use super::*;
+use crate::testing::RedisServer;
+
+async fn store(server: &RedisServer) -> Arc<dyn Store> {
+    Arc::new(
+        RedisStore::new(
+            server.conn().await,
+            crate::util::random_id("t") + ":",
+            RETENTION,
+        )
+        .expect("prefix"),
+    )
+}
+
+const RETENTION: u64 = 3600;
+
+/// How a node publishes conversation `c`'s new events on `topic` in the append script.
+fn announce(
+    bus: &crate::bus::redis::RedisBus,
+    topic: &crate::bus::Topic,
+    published_us: u64,
+) -> Announce {
+    use crate::bus::{Bus, BusMessage};
+    let channel = bus.channel(topic).expect("redis channel");
+    let (head, tail) = BusMessage::event_envelope(channel.origin, "c", published_us);
+    Announce {
+        channel: channel.name,
+        head,
+        tail,
+    }
+}
+
+/// Conversation `c` of workspace `ws`, created at 1.
+async fn create_c(store: &dyn Store) {
+    store
+        .create(NewConversation {
+            id: "c".into(),
+            workspace_id: "ws".into(),
+            visitor_label: "V".into(),
+            at: 1,
+        })
+        .await
+        .expect("create");
+}
+
+#[test]
+fn a_script_reply_is_four_parts_or_an_error() {
+    let reply = |parts: &[&str]| ScriptReply::new(parts.join(&REPLY_SEPARATOR.to_string()));
+    let ok = reply(&["ok", "", "c1\u{1f}ws", ""]).expect("four parts");
+    assert_eq!(ok.parts(), ["ok", "", "c1\u{1f}ws", ""]);
+    assert!(matches!(reply(&["not_found"]), Err(StoreError::NotFound)));
+    // Three parts or five: an error, never parts shifted into the wrong place.
+    for bad in [&["ok", "", ""][..], &["ok", "", "", "", ""], &["ok"]] {
+        assert!(
+            matches!(reply(bad), Err(StoreError::Unavailable(_))),
+            "{bad:?}"
+        );
+    }
+    // The event and the holder are JSON, which escapes the separator.
+    let json = serde_json::to_string(&format!("a{REPLY_SEPARATOR}b")).expect("json");
+    assert!(!json.contains(REPLY_SEPARATOR), "{json}");
+}
+
+#[test]
+fn packed_meta_unpacks_by_position_and_no_json_value_holds_the_separator() {
+    let packed = ["c1", "ws", "", "5"].join(&META_SEPARATOR.to_string());
+    assert_eq!(unpack(&packed), [Some("c1"), Some("ws"), None, Some("5")]);
+    // The JSON fields (holder, last message) escape control characters.
+    let json = serde_json::to_string(&format!("a{META_SEPARATOR}b")).expect("json");
+    assert!(!json.contains(META_SEPARATOR), "{json}");
+    // A value that held it would read as a wrong field count: an error, not a mix-up.
+    let bad = vec![Some("x".to_owned()); META_FIELDS.len() + 1];
+    assert!(parse_meta("c", &bad).is_err());
+}
+
+#[tokio::test]
+async fn conversations_are_kept_for_the_retention_period_after_their_last_write() {
+    let server = RedisServer::start().await;
+    let conn = server.manager().await;
+    let store = RedisStore::new(server.conn().await, "keep:", RETENTION).expect("prefix");
+    create_c(&store).await;
+    let say = |n: u32| Draft::Message {
+        author: protocol::Author::Visitor,
+        text: format!("hi {n}"),
+        client_id: Some(format!("x{n}")),
+    };
+    let period_ms = RETENTION as i64 * 1000;
+    let keys = ["keep:{ws}:c:c", "keep:{ws}:c:c:ev"];
+    let mut conn = conn;
+    let ttls = async |conn: &mut redis::aio::ConnectionManager| {
+        let mut out = Vec::new();
+        for key in keys {
+            let ttl: i64 = conn.pttl(key).await.expect("pttl");
+            out.push(ttl);
+        }
+        out
+    };
+    // The first write renews both keys to 1.1 periods.
+    store
+        .append("ws", "c", say(1), Fence::Visitor, 2)
+        .await
+        .expect("append");
+    for ttl in ttls(&mut conn).await {
+        assert!(ttl > period_ms && ttl <= period_ms * 11 / 10, "ttl {ttl}");
+    }
+    // Within a tenth of a period of that, writes leave the TTLs alone (two commands saved
+    // on every message)…
+    for key in keys {
+        let _: bool = conn.pexpire(key, 5_000).await.expect("pexpire");
+    }
+    let soon = 2 + period_ms as u64 / 10 - 1;
+    store
+        .append("ws", "c", say(2), Fence::Visitor, soon)
+        .await
+        .expect("append");
+    for ttl in ttls(&mut conn).await {
+        assert!(ttl <= 5_000, "renewed too early: ttl {ttl}");
+    }
+    // …and the first write after it renews them: the keys always outlive the last
+    // activity by the retention period.
+    let later = 2 + period_ms as u64 / 10;
+    store
+        .append("ws", "c", say(3), Fence::Visitor, later)
+        .await
+        .expect("append");
+    for ttl in ttls(&mut conn).await {
+        assert!(ttl > period_ms, "not renewed: ttl {ttl}");
+    }
+    // The dedupe entries live in the meta hash: no key of their own to expire.
+    let exists: bool = conn.exists("keep:{ws}:c:c:dd").await.expect("exists");
+    assert!(!exists);
+}
+
+/// Each test gets its own redis-server, killed when the test drops it.
+async fn fresh() -> (RedisServer, Arc<dyn Store>) {
+    let server = RedisServer::start().await;
+    let store = store(&server).await;
+    (server, store)
+}
+
+crate::store::conformance_tests!(fresh().await);
+
+/// A store on `conn` under a prefix of its own.
+fn store_on(conn: &crate::topology::RedisConn) -> Arc<dyn Store> {
+    let prefix = crate::util::random_id("t") + ":";
+    Arc::new(RedisStore::new(conn.clone(), prefix, RETENTION).expect("prefix"))
+}
+
+/// Every script on one shard: Redis Cluster refuses a script whose keys lie in two slots
+/// (CROSSSLOT), or one that touches a key it did not declare on another node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_conformance_suite_passes_on_redis_cluster() {
+    let cluster = crate::testing::RedisCluster::start().await;
+    let conn = crate::testing::connect(&cluster.topology()).await;
+    assert!(conn.is_cluster());
+    crate::store::conformance::whole_suite(|| async { store_on(&conn) }).await;
+}
+
+/// Appends through a killed master: refused as unavailable while no master serves the
+/// slot, then taken by the promoted replica (redis-rs follows it by itself), with the
+/// sequence unbroken.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_on_redis_cluster_follows_a_failover() {
+    let mut cluster = crate::testing::RedisCluster::start().await;
+    let conn = crate::testing::connect(&cluster.topology()).await;
+    let store = store_on(&conn);
+    create_c(&*store).await;
+    let say = |n: u64| Draft::Message {
+        author: protocol::Author::Visitor,
+        text: format!("m{n}"),
+        client_id: Some(format!("c{n}")),
+    };
+    store
+        .append("ws", "c", say(1), Fence::Visitor, 2)
+        .await
+        .expect("append");
+    let killed = cluster.kill_master_of("{ws}").await;
+    let started = std::time::Instant::now();
+    let mut refused = 0;
+    let mut n = 2;
+    while n < 6 {
+        match store.append("ws", "c", say(n), Fence::Visitor, 2 + n).await {
+            Ok(a) => {
+                assert_eq!(a.event.seq, n);
+                n += 1;
+            }
+            Err(StoreError::Unavailable(e)) => {
+                refused += 1;
+                if started.elapsed().as_secs() > 30 {
+                    panic!("no failover: {e}\n{}", cluster.describe().await);
+                }
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert_ne!(cluster.master_of("{ws}").await, killed);
+    println!(
+        "failover: writes back after {:.2} s, {refused} refused meanwhile",
+        started.elapsed().as_secs_f64()
+    );
+    let h = store.history("ws", "c", 0, 10).await.expect("history");
+    assert_eq!(h.len(), 5);
+}
+
+/// With `--redis-wait-replicas 1`, an acknowledged message is on the replica already; with
+/// no replica to confirm it, the write is answered `unavailable`, and its retry is
+/// deduplicated (stored once).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_acknowledged_write_waits_for_a_replica_when_asked() {
+    let set = crate::testing::RedisSentinels::start().await;
+    let conn = crate::testing::connect(&set.topology()).await;
+    let prefix = crate::util::random_id("w") + ":";
+    let store = RedisStore::new(conn, prefix.clone(), RETENTION)
+        .expect("prefix")
+        .wait_for_replicas(1, 2_000);
+    create_c(&store).await;
+    let say = |cid: &str| Draft::Message {
+        author: protocol::Author::Visitor,
+        text: "hi".into(),
+        client_id: Some(cid.into()),
+    };
+    let acked = store
+        .append("ws", "c", say("a"), Fence::Visitor, 2)
+        .await
+        .expect("append");
+    let mut replica = set.replica.manager().await;
+    let on_replica: Vec<(String, Vec<(String, String)>)> = redis::cmd("XRANGE")
+        .arg(format!("{prefix}{{ws}}:c:c:ev"))
+        .arg("-")
+        .arg("+")
+        .query_async(&mut replica)
+        .await
+        .expect("xrange on the replica");
+    assert_eq!(on_replica.len() as u64, acked.event.seq);
+
+    // A lone server has no replica to confirm: unavailable, and the retry stores nothing
+    // twice.
+    let lone = RedisServer::start().await;
+    let store = RedisStore::new(lone.conn().await, "l:", RETENTION)
+        .expect("prefix")
+        .wait_for_replicas(1, 20);
+    create_c(&store).await;
+    for _ in 0..2 {
+        let refused = store.append("ws", "c", say("b"), Fence::Visitor, 3).await;
+        assert!(
+            matches!(refused, Err(StoreError::Unavailable(_))),
+            "{refused:?}"
+        );
+    }
+    let h = store.history("ws", "c", 0, 10).await.expect("history");
+    assert_eq!(h.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_conformance_suite_passes_through_sentinel() {
+    let set = crate::testing::RedisSentinels::start().await;
+    let conn = crate::testing::connect(&set.topology()).await;
+    crate::store::conformance::whole_suite(|| async { store_on(&conn) }).await;
+}
+
+/// As a node runs: its store on its bus's connection, subscribed to the conversation the
+/// append script publishes to. Each reply is read past the node's own publication, which
+/// Redis puts before it on that connection, and the bus drops that publication.
+#[tokio::test]
+async fn a_nodes_own_publication_shares_its_connection_with_the_reply_and_is_dropped() {
+    use crate::bus::redis::RedisBus;
+    use crate::bus::{Bus, BusMessage, Topic};
+    let server = RedisServer::start().await;
+    let node = || async {
+        RedisBus::connect(&server.topology(), "o:", 8)
+            .await
+            .expect("bus")
+    };
+    let (bus, mut own_inbox) = node().await;
+    let (other, mut inbox) = node().await;
+    // One connection per node: two nodes and the one asking.
+    let mut admin = server.manager().await;
+    let clients: String = redis::cmd("CLIENT")
+        .arg("LIST")
+        .query_async(&mut admin)
+        .await
+        .expect("client list");
+    assert_eq!(clients.lines().count(), 3, "{clients}");
+
+    let store = RedisStore::new(bus.connection(), "o:", RETENTION).expect("prefix");
+    create_c(&store).await;
+    let topic = Topic::conversation("ws", "c");
+    bus.subscribe(&topic).await.expect("subscribe");
+    other.subscribe(&topic).await.expect("subscribe");
+    let announce = announce(&bus, &topic, 7);
+    for n in 0..3u64 {
+        let draft = Draft::Message {
+            author: protocol::Author::Visitor,
+            text: format!("m{n}"),
+            client_id: Some(format!("c{n}")),
+        };
+        let (appended, announced) = store
+            .append_announced("ws", "c", draft, Fence::Visitor, 2 + n, &announce)
+            .await
+            .expect("append");
+        assert!(announced);
+        assert_eq!(appended.event.seq, n + 1);
+        let event = BusMessage::Event {
+            conversation_id: "c".into(),
+            event: appended.event,
+            published_us: 7,
+        };
+        assert_eq!(inbox.recv().await, Some((topic.clone(), event)));
+    }
+    // The other node's publication is the first thing in this node's inbox: its own three
+    // were dropped.
+    let marker = BusMessage::TeamChanged {
+        workspace_id: "ws".into(),
+    };
+    other.publish(&topic, &marker).await.expect("publish");
+    assert_eq!(own_inbox.recv().await, Some((topic, marker)));
+}
+
+#[tokio::test]
+async fn an_appended_message_is_one_round_trip() {
+    let server = RedisServer::start().await;
+    let store = store(&server).await;
+    create_c(&*store).await;
+    let msg = |cid: &str| Draft::Message {
+        author: protocol::Author::Visitor,
+        text: "hi".into(),
+        client_id: Some(cid.into()),
+    };
+    // The first call of a script loads it (EVALSHA misses, then EVAL); measure the next.
+    store
+        .append("ws", "c", msg("warm"), Fence::Visitor, 2)
+        .await
+        .expect("append");
+    let mut monitor = server.monitor().await;
+    store
+        .append("ws", "c", msg("x"), Fence::Visitor, 3)
+        .await
+        .expect("append");
+    // One EVALSHA: the whole append (fence, dedupe, seq, history, Online list) in one trip,
+    // and inside it one read and one write of the meta hash and the history entry: Redis's
+    // work per message (the reply's meta is built from what the script read and wrote). The
+    // Online list is rescored once a second, the TTLs renewed once a tenth of the
+    // retention period: not in this one.
+    let (sent, scripted) = monitor.commands().await;
+    assert_eq!(sent, ["evalsha"]);
+    assert_eq!(scripted, ["hmget", "xadd", "hset"]);
+    // A second later, the Online list is rescored (the only set a message touches).
+    store
+        .append("ws", "c", msg("y0"), Fence::Visitor, 3 + 1000)
+        .await
+        .expect("append");
+    let (_, scripted) = monitor.commands().await;
+    assert_eq!(scripted, ["hmget", "xadd", "zadd", "hset"]);
+
+    // And with the publication to the other nodes folded in: still one trip.
+    let node = |_| async {
+        crate::bus::redis::RedisBus::connect(&server.topology(), "b:", 8)
+            .await
+            .expect("bus")
+    };
+    let (bus, _) = node(1).await;
+    let (other, mut inbox) = node(2).await;
+    use crate::bus::{Bus, BusMessage, Topic};
+    let topic = Topic::conversation("ws", "c");
+    other.subscribe(&topic).await.expect("subscribe");
+    let announce = announce(&bus, &topic, 99);
+    let _ = monitor.round_trips().await; // the subscription's own commands
+    let (appended, announced) = store
+        .append_announced("ws", "c", msg("y"), Fence::Visitor, 4, &announce)
+        .await
+        .expect("append");
+    assert!(announced);
+    assert_eq!(monitor.round_trips().await, ["evalsha"]);
+    let (got_topic, got) = inbox.recv().await.expect("published");
+    assert_eq!(got_topic, topic);
+    assert_eq!(
+        got,
+        BusMessage::Event {
+            conversation_id: "c".into(),
+            event: appended.event,
+            published_us: 99,
+        }
+    );
+    // A re-sent message is not published again.
+    let (_, again) = store
+        .append_announced("ws", "c", msg("y"), Fence::Visitor, 5, &announce)
+        .await
+        .expect("append");
+    assert!(!again);
+}
