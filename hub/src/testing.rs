@@ -449,6 +449,73 @@ impl RedisCluster {
         panic!("no master serves slot {slot}");
     }
 
+    /// Give the slot of `key` (which must hold no keys) to another master, as a resharding
+    /// does: `CLUSTER SETSLOT … NODE` on the new owner, the old one, then the rest. Returns the
+    /// old owner's port and the new one's.
+    pub async fn move_slot_of(&self, key: &str) -> (u16, u16) {
+        let ports = self.live_ports();
+        let slot: i64 = ask(ports[0], redis::cmd("CLUSTER").arg("KEYSLOT").arg(key))
+            .await
+            .expect("keyslot");
+        let from = self.master_of(key).await;
+        let mut masters = Vec::new();
+        for port in &ports {
+            let info: String = ask(*port, redis::cmd("INFO").arg("replication"))
+                .await
+                .expect("info");
+            if info.contains("role:master") {
+                masters.push(*port);
+            }
+        }
+        let to = *masters
+            .iter()
+            .find(|p| **p != from)
+            .expect("another master");
+        let id: String = ask(to, redis::cmd("CLUSTER").arg("MYID"))
+            .await
+            .expect("myid");
+        let mut order = vec![to, from];
+        order.extend(masters.iter().filter(|p| **p != to && **p != from));
+        for port in order {
+            let _: () = ask(
+                port,
+                redis::cmd("CLUSTER")
+                    .arg("SETSLOT")
+                    .arg(slot)
+                    .arg("NODE")
+                    .arg(&id),
+            )
+            .await
+            .expect("setslot");
+        }
+        until(30, "the slot's new owner known to every node", || {
+            let ports = ports.clone();
+            async move {
+                for port in ports {
+                    let Ok(nodes) = ask::<String>(port, redis::cmd("CLUSTER").arg("NODES")).await
+                    else {
+                        return false;
+                    };
+                    let owner = nodes.lines().find(|l| {
+                        l.split(' ').skip(8).any(|r| match r.split_once('-') {
+                            Some((a, b)) => {
+                                a.parse::<i64>().is_ok_and(|a| a <= slot)
+                                    && b.parse::<i64>().is_ok_and(|b| slot <= b)
+                            }
+                            None => r.parse::<i64>() == Ok(slot),
+                        })
+                    });
+                    if !owner.is_some_and(|l| l.contains(&format!("127.0.0.1:{to}@"))) {
+                        return false;
+                    }
+                }
+                true
+            }
+        })
+        .await;
+        (from, to)
+    }
+
     /// SIGKILL the master serving `key`; returns its port. Its replica is promoted by the
     /// cluster itself ([`RedisCluster::until_failed_over`] waits for it).
     pub async fn kill_master_of(&mut self, key: &str) -> u16 {

@@ -385,6 +385,55 @@ mod tests {
         assert_eq!(inbox_b.recv().await, Some((t, msg(7))));
     }
 
+    /// Sharded pub/sub on Redis Cluster: a publication reaches only the nodes subscribed, and
+    /// when the channel's slot moves to another shard (whose old owner unsubscribes it by
+    /// itself), the heartbeat subscribes again there and the node is told to resync.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_sharded_subscription_follows_its_slot_to_another_shard() {
+        let cluster = crate::testing::RedisCluster::start().await;
+        let node = || async {
+            RedisBus::connect(&cluster.topology(), "t5:", 64)
+                .await
+                .expect("connect")
+        };
+        let (a, mut inbox_a) = node().await;
+        let (b, mut inbox_b) = node().await;
+        let t = Topic::conversation("ws", "c");
+        b.subscribe(&t).await.expect("subscribe");
+        a.publish(&t, &msg(1)).await.expect("publish");
+        assert_eq!(inbox_b.recv().await, Some((t.clone(), msg(1))));
+
+        let (from, to) = cluster.move_slot_of("{ws}").await;
+        assert_ne!(from, to);
+        // Publish until b has it again: each SPUBLISH says how many subscribers the shard that
+        // owns the slot now has, so this waits on the server's own count, with b's heartbeat
+        // (what its node runs every 250 ms) in between.
+        let mut n = 10;
+        let started = std::time::Instant::now();
+        loop {
+            let _ = b.heartbeat().await;
+            let mut conn = a.connection();
+            let payload = format!(
+                "{}{}",
+                "o".repeat(ORIGIN_LEN),
+                serde_json::to_string(&msg(n)).expect("json")
+            );
+            let receivers: i64 = conn.spublish("t5:{ws}:conv:c", payload).await.unwrap_or(0);
+            if receivers == 1 {
+                break;
+            }
+            assert!(started.elapsed().as_secs() < 30, "never subscribed again");
+            n += 1;
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        let mut got = Vec::new();
+        while got.last() != Some(&msg(n)) {
+            got.push(inbox_b.recv().await.expect("inbox").1);
+        }
+        assert!(got.contains(&BusMessage::Resync), "{got:?}");
+        assert!(inbox_a.try_recv().is_err(), "a subscribed to nothing");
+    }
+
     #[tokio::test]
     async fn a_killed_subscription_resyncs_and_resubscribes() {
         let server = RedisServer::start().await;
