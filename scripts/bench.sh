@@ -20,6 +20,11 @@
 #                                replies 4 characters at a time: draft bytes per reply to the visitor and to a
 #                                dashboard on each node, and Redis traffic (HUB_BIN: another build's hub, e.g.
 #                                the one before drafts travelled in pieces, to compare)
+#   ./scripts/bench.sh compare   floor, hub and the Socket.IO peer (bench/peers/socketio: Socket.IO 4.8 + its Redis
+#                                adapter, a Lua history append per message), interleaved twice, on one node and on
+#                                three (+ Redis, + nginx), at 1,000 and 5,000 msg/s: server CPU per message (every
+#                                server process summed, Redis and nginx included), latency, lost, duplicated, and
+#                                the ratios hub/peer and hub/floor; raw JSON lines and an SVG plot in $OUT
 #   ./scripts/bench.sh callgrind one node under valgrind's callgrind, a slow relay: the hub's instructions per
 #                                message (user space; repeatable, unlike time), and where they go
 #                                (WITH_REDIS=1: on a redis-server of its own)
@@ -42,7 +47,7 @@ cd "$(dirname "$0")/.."
 
 scenario=${1:-}
 case "$scenario" in
-  idle | relay | ceiling | relay3 | ceiling3 | storm | floor | floor3 | drafts | callgrind) ;;
+  idle | relay | ceiling | relay3 | ceiling3 | storm | floor | floor3 | drafts | callgrind | compare) ;;
   *)
     awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"
     exit 2
@@ -53,6 +58,10 @@ esac
 case "$scenario" in
   relay3 | ceiling3 | floor3) need_pkg redis-server redis-server && need_pkg /usr/sbin/nginx nginx ;;
   storm | drafts) need_pkg redis-server redis-server ;;
+  compare)
+    need_pkg redis-server redis-server && need_pkg /usr/sbin/nginx nginx
+    npm_deps bench/peers/socketio
+    ;;
   callgrind)
     need_pkg valgrind valgrind
     [ "${WITH_REDIS:-0}" = 1 ] && need_pkg redis-server redis-server
@@ -434,6 +443,71 @@ for mon in sorted(glob.glob(f"{out}/monitor-*.txt")):
     print(f"| {step} | {lua.get('xadd', 0)} | {sum(top.values()) / ev:.2f} | {by} | {sum(lua.values()) / ev:.2f} |")
 EOF
     ;;
+  compare)
+    # One run per system, node count, rate and round, each on fresh processes (its own
+    # redis-server; nginx in front of three nodes), so that no run inherits another's state.
+    # Rounds interleave the systems: floor, hub, peer, floor, hub, peer.
+    D=${DURATION:-8}
+    : >"$OUT/compare.jsonl"
+    compare_one() { # system nodes rate round
+      local system=$1 nodes=$2 rate=$3 round=$4 first=${#PIDS[@]} i p log
+      ports=()
+      others=()
+      node_pids=()
+      local workers=()
+      [ "$nodes" -gt 1 ] && workers=(--workers 1)
+      local backend=()
+      if [ "$system" != floor ] || [ "$nodes" -gt 1 ]; then
+        start_redis
+        others+=(--pid "redis=$redis_pid")
+        backend=(--redis-url "redis://127.0.0.1:$rport/")
+      fi
+      for i in $(seq 1 "$nodes"); do
+        p=$(free_port)
+        log="$OUT/$system-$nodes-$rate-$round-node$i.log"
+        case "$system" in
+          floor) "$BIN/relay-floor" --listen "127.0.0.1:$p" "${workers[@]}" "${backend[@]}" >"$log" 2>&1 & ;;
+          hub) TC_LOG=warn "$BIN/hub" --listen "127.0.0.1:$p" "${HUB_AUTH[@]}" "${COMMON_HUB_ARGS[@]}" \
+                 "${workers[@]}" "${backend[@]}" --visitor-token-secret bench-visitor-secret >"$log" 2>&1 & ;;
+          peer) PORT=$p REDIS_URL="redis://127.0.0.1:$rport" node bench/peers/socketio/server.js >"$log" 2>&1 & ;;
+        esac
+        PIDS+=($!)
+        node_pids+=(--hub-pid "$!")
+        ports+=("$p")
+        wait_port 127.0.0.1 "$p"
+      done
+      if [ "$nodes" -gt 1 ]; then
+        start_nginx "${ports[@]}" >/dev/null
+      else
+        urls=(--url "ws://127.0.0.1:${ports[0]}")
+      fi
+      local out="$OUT/$system-$nodes-$rate-$round.txt"
+      case "$system" in
+        floor) "$BIN/loadgen" "${urls[@]}" "${node_pids[@]}" "${others[@]}" floor "${SHAPE[@]}" \
+                 --rate "$rate" --duration-secs "$D" >"$out" ;;
+        peer) "$BIN/loadgen" "${urls[@]}" "${node_pids[@]}" "${others[@]}" floor --dialect socketio \
+                "${SHAPE[@]}" --rate "$rate" --duration-secs "$D" >"$out" ;;
+        hub) "$BIN/loadgen" "${urls[@]}" "${node_pids[@]}" "${others[@]}" "${WS_ARGS[@]}" relay \
+               "${RELAY_ARGS[@]}" --rate "$rate" --duration-secs "$D" >"$out" ;;
+      esac
+      grep '^COMPARE ' "$out" | sed "s/^COMPARE {/{\"nodes\":$nodes,\"round\":$round,/" >>"$OUT/compare.jsonl"
+      for i in "${PIDS[@]:$first}"; do kill "$i" 2>/dev/null || true; done
+      for i in "${PIDS[@]:$first}"; do wait "$i" 2>/dev/null || true; done
+      PIDS=("${PIDS[@]:0:$first}")
+      echo "compare: $system on $nodes node(s) at $rate msg/s, round $round: $(grep '^COMPARE ' "$out" | cut -c9-)" >&2
+    }
+    for nodes in 1 3; do
+      for rate in $(echo "${RATES:-1000,5000}" | tr , ' '); do
+        for round in 1 2; do
+          for system in floor hub peer; do
+            compare_one "$system" "$nodes" "$rate" "$round"
+          done
+        done
+      done
+    done
+    python3 scripts/compare_table.py "$OUT/compare.jsonl" "$OUT/compare.svg" | tee -a "$OUT/report.md"
+    ;;
+
   callgrind)
     port=$(free_port)
     # About 50x slower under callgrind: a low rate, and only the measured window is counted

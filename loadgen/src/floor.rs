@@ -21,6 +21,14 @@
 //! `ack 0` once the relay knows it; every later frame starts with the recipient's name and a
 //! space. The relay answers each frame with `ack N` and forwards it unchanged; a frame for nobody (or for a full queue) is dropped and
 //! shows up as lost.
+//!
+//! `--dialect socketio` drives the Socket.IO peer (`bench/peers/socketio/`) with the same
+//! traffic, in Engine.IO v4 / Socket.IO v5 frames over the same raw WebSocket: the name goes in
+//! the namespace connect (`40{"name":"v12"}`), each message is an event with an ack
+//! (`42<id>["m","<to> <from> <t> <pad>"]`, acked `43<id>[seq]`), a delivery is
+//! `42["m","…"]`, and the server's ping `2` is answered `3`. The peer stores each message with
+//! one Lua call and delivers it through the Redis adapter: the work of the hub's persisted
+//! path, as a team would build it with Socket.IO.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -220,8 +228,104 @@ async fn relay_conn(tcp: TcpStream, peers: Peers, link: Option<Link>) {
     }
 }
 
+/// What the relay under test speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Dialect {
+    /// `relay-floor`'s own frames.
+    #[default]
+    Floor,
+    /// Socket.IO v5 over Engine.IO v4 (the Socket.IO peer).
+    Socketio,
+}
+
+impl Dialect {
+    fn path(self) -> &'static str {
+        match self {
+            Dialect::Floor => "/ws/floor",
+            Dialect::Socketio => "/ws/socket.io/?EIO=4&transport=websocket",
+        }
+    }
+
+    /// What the watched relay processes are called in the report.
+    fn label(self) -> &'static str {
+        match self {
+            Dialect::Floor => "relay-floor",
+            Dialect::Socketio => "socketio",
+        }
+    }
+
+    /// Name the connection and wait until the relay knows it.
+    async fn hello(self, ws: &mut wire::Ws, name: &str) -> anyhow::Result<()> {
+        match self {
+            Dialect::Floor => {
+                ws.send(Message::text(name.to_owned())).await?;
+                let known = wire::next_text(ws).await?;
+                anyhow::ensure!(known == "ack 0", "{name}: the relay answered {known:?}");
+            }
+            Dialect::Socketio => {
+                let open = wire::next_text(ws).await?;
+                anyhow::ensure!(open.starts_with('0'), "{name}: no Engine.IO open: {open:?}");
+                ws.send(Message::text(format!(r#"40{{"name":"{name}"}}"#)))
+                    .await?;
+                loop {
+                    let answer = wire::next_text(ws).await?;
+                    if answer == "2" {
+                        ws.send(Message::text("3")).await?;
+                        continue;
+                    }
+                    anyhow::ensure!(answer.starts_with("40"), "{name}: refused: {answer:?}");
+                    break;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The frame that sends `text` (the `n`th of this connection).
+    fn frame(self, text: String, n: u64) -> String {
+        match self {
+            Dialect::Floor => text,
+            // Names, digits and the filler: nothing in `text` needs escaping in JSON.
+            Dialect::Socketio => format!(r#"42{n}["m","{text}"]"#),
+        }
+    }
+
+    /// A received frame as `relay-floor` would have sent it (`ack N` or the message), or what
+    /// to answer straight away (a pong).
+    fn read(self, frame: &str) -> Read<'_> {
+        match self {
+            Dialect::Floor => Read::Text(frame),
+            Dialect::Socketio => {
+                if frame == "2" {
+                    Read::Pong
+                } else if frame.starts_with("43") {
+                    Read::Ack
+                } else if let Some(text) = frame
+                    .strip_prefix(r#"42["m",""#)
+                    .and_then(|t| t.strip_suffix(r#""]"#))
+                {
+                    Read::Text(text)
+                } else {
+                    Read::Nothing
+                }
+            }
+        }
+    }
+}
+
+/// A frame read, in `relay-floor`'s terms.
+enum Read<'a> {
+    Text(&'a str),
+    Ack,
+    Pong,
+    Nothing,
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct FloorArgs {
+    /// What the relay speaks.
+    #[arg(long, value_enum, default_value = "floor")]
+    pub dialect: Dialect,
     #[arg(long, default_value_t = 200)]
     pub visitors: usize,
     #[arg(long, default_value_t = 20)]
@@ -323,11 +427,11 @@ pub async fn run(target: &Target, args: &FloorArgs) -> anyhow::Result<FloorRepor
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut conns = Vec::new();
     for m in 0..args.operators {
-        let ws = wire::connect(target.url(m), "/ws/floor").await?;
+        let ws = wire::connect(target.url(m), args.dialect.path()).await?;
         conns.push((format!("o{m}"), ws));
     }
     for i in 0..args.visitors {
-        let ws = wire::connect(target.url(i), "/ws/floor").await?;
+        let ws = wire::connect(target.url(i), args.dialect.path()).await?;
         conns.push((format!("v{i}"), ws));
     }
     // The clock starts once everyone is connected: the warm-up is traffic, not handshakes.
@@ -357,11 +461,11 @@ pub async fn run(target: &Target, args: &FloorArgs) -> anyhow::Result<FloorRepor
         } else {
             Duration::ZERO
         };
+        let dialect = args.dialect;
         tasks.push(tokio::spawn(async move {
-            ws.send(Message::text(name.clone())).await?;
-            let known = wire::next_text(&mut ws).await?;
-            anyhow::ensure!(known == "ack 0", "{name}: the relay answered {known:?}");
+            dialect.hello(&mut ws, &name).await?;
             ready.wait().await;
+            let mut n = 0u64;
             let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + offset, period);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
             let mut got = 0u64;
@@ -371,17 +475,31 @@ pub async fn run(target: &Target, args: &FloorArgs) -> anyhow::Result<FloorRepor
                     _ = tick.tick(), if visitor => {
                         let to = operator.as_deref().unwrap_or_default();
                         let text = plan.message(to, &name);
-                        ws.send(Message::text(text)).await?;
+                        n += 1;
+                        ws.send(Message::text(dialect.frame(text, n))).await?;
                     }
                     frame = ws.next() => {
-                        let Some(Ok(Message::Text(text))) = frame else {
+                        let Some(Ok(Message::Text(frame))) = frame else {
                             anyhow::bail!("{name}: socket closed");
                         };
-                        let Some(from) = plan.received(text.as_str()) else { continue };
+                        let text = match dialect.read(frame.as_str()) {
+                            Read::Text(text) => text,
+                            Read::Ack => {
+                                plan.counters.acked.fetch_add(1, Ordering::Relaxed);
+                                continue;
+                            }
+                            Read::Pong => {
+                                ws.send(Message::text("3")).await?;
+                                continue;
+                            }
+                            Read::Nothing => continue,
+                        };
+                        let Some(from) = plan.received(text) else { continue };
                         got += 1;
                         if !visitor && got.is_multiple_of(answer_every) {
                             let reply = plan.message(from, &name);
-                            ws.send(Message::text(reply)).await?;
+                            n += 1;
+                            ws.send(Message::text(dialect.frame(reply, n))).await?;
                         }
                     }
                 }
@@ -410,7 +528,7 @@ pub async fn run(target: &Target, args: &FloorArgs) -> anyhow::Result<FloorRepor
         let (Some(b), Some(a)) = (b, a) else { continue };
         // The relay's processes are watched as hubs ("hub", "hub2"…).
         let label = if w.is_hub {
-            w.label.replacen("hub", "relay-floor", 1)
+            w.label.replacen("hub", args.dialect.label(), 1)
         } else {
             w.label.clone()
         };
@@ -421,6 +539,7 @@ pub async fn run(target: &Target, args: &FloorArgs) -> anyhow::Result<FloorRepor
         ]);
     }
     let (relay_cpu, _) = procstat::hub_totals(&watched, &before, &after);
+    let servers_us = procstat::servers_cpu_us(&watched, &before, &after);
     let per_msg = relay_cpu.map(|c| c.us as f64 / sent.max(1) as f64);
     let sys_per_msg = relay_cpu.map(|c| c.sys_us as f64 / sent.max(1) as f64);
     let lat = plan.latency.lock().expect("latency lock").clone();
@@ -454,6 +573,19 @@ pub async fn run(target: &Target, args: &FloorArgs) -> anyhow::Result<FloorRepor
         "\nlost {} (sent in the window, never delivered), acknowledgements {acked}\n",
         sent.saturating_sub(delivered)
     ));
+    // One line for ./scripts/bench.sh compare (duplicates are not told apart here: 0 is what
+    // relay-floor and the peer can do, never verified).
+    text.push_str(&crate::compare_line(&crate::CompareRow {
+        system: args.dialect.label(),
+        rate: args.rate,
+        sent,
+        servers_us_per_msg: servers_us as f64 / sent.max(1) as f64,
+        p50_ms: lat.ms(0.5),
+        p99_ms: lat.ms(0.99),
+        p999_ms: lat.ms(0.999),
+        lost: sent.saturating_sub(delivered),
+        duplicated: None,
+    }));
     Ok(FloorReport {
         sent,
         delivered,

@@ -144,6 +144,29 @@ impl Target {
     }
 }
 
+/// One measured step, as `./scripts/bench.sh compare` reads it: a line `COMPARE {json}`.
+#[derive(Debug, serde::Serialize)]
+pub struct CompareRow {
+    pub system: &'static str,
+    pub rate: f64,
+    pub sent: u64,
+    /// CPU of every server process (hubs or relays, Redis, nginx) per message sent.
+    pub servers_us_per_msg: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub p999_ms: f64,
+    pub lost: u64,
+    /// `None` where the scenario cannot tell duplicates apart.
+    pub duplicated: Option<u64>,
+}
+
+pub fn compare_line(row: &CompareRow) -> String {
+    format!(
+        "COMPARE {}\n",
+        serde_json::to_string(row).unwrap_or_default()
+    )
+}
+
 /// After the last measured window, how long a run waits for what is still in flight.
 const SETTLE: Duration = Duration::from_secs(5);
 

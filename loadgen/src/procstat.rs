@@ -107,6 +107,21 @@ pub fn hub_totals(
     }
 }
 
+/// CPU microseconds used in the window by every watched server process (all but the
+/// generator itself): hubs or relays, Redis, nginx.
+pub fn servers_cpu_us(
+    watched: &[Watched],
+    before: &[Option<Sample>],
+    after: &[Option<Sample>],
+) -> u64 {
+    watched
+        .iter()
+        .enumerate()
+        .filter(|(_, w)| w.pid.is_some())
+        .filter_map(|(i, _)| Some(after[i]?.cpu_us.saturating_sub(before[i]?.cpu_us)))
+        .sum()
+}
+
 /// A labelled process to watch.
 #[derive(Debug, Clone)]
 pub struct Watched {

@@ -215,7 +215,11 @@ pub struct StepRow {
     pub delivered: u64,
     pub throughput: f64,
     pub v2o_p99_ms: f64,
+    pub v2o_p50_ms: f64,
+    pub v2o_p999_ms: f64,
     pub hub_cpu_us_per_msg: Option<f64>,
+    /// Every watched server process (hubs, Redis, nginx) per message sent.
+    pub servers_us_per_msg: f64,
     pub errors: u64,
 }
 
@@ -447,9 +451,12 @@ pub async fn run(target: &Target, args: &RelayArgs) -> anyhow::Result<RelayRepor
                 a.at.duration_since(b.at).as_secs_f64()
             });
         let (hub_cpu, hub_rss) = procstat::hub_totals(&watched, &before, &after);
+        let servers_us = procstat::servers_cpu_us(&watched, &before, &after);
         let row = ctx
             .stats
-            .with(step, |s| step_row(s, rate, op_rate, secs, hub_cpu, hub_rss))
+            .with(step, |s| {
+                step_row(s, rate, op_rate, secs, (hub_cpu, servers_us), hub_rss)
+            })
             .context("step stats")?;
         step_rows.push(row.summary);
         rows.push(row.cells);
@@ -587,6 +594,21 @@ pub async fn run(target: &Target, args: &RelayArgs) -> anyhow::Result<RelayRepor
     {
         text.push_str(&format!("first error: {e}\n"));
     }
+    // For ./scripts/bench.sh compare, which runs one step per run: the run's accounting is the
+    // step's.
+    for step in &step_rows {
+        text.push_str(&crate::compare_line(&crate::CompareRow {
+            system: "hub",
+            rate: step.rate,
+            sent: step.visitor_sent + step.operator_sent,
+            servers_us_per_msg: step.servers_us_per_msg,
+            p50_ms: step.v2o_p50_ms,
+            p99_ms: step.v2o_p99_ms,
+            p999_ms: step.v2o_p999_ms,
+            lost: acc.lost,
+            duplicated: Some(acc.duplicated),
+        }));
+    }
     Ok(RelayReport {
         steps: step_rows,
         accounting: acc,
@@ -608,7 +630,7 @@ fn step_row(
     rate: f64,
     op_rate: f64,
     secs: f64,
-    hub_cpu: Option<procstat::HubCpu>,
+    (hub_cpu, servers_us): (Option<procstat::HubCpu>, u64),
     hub_rss: Option<u64>,
 ) -> Row {
     let sent = s.visitor_sent + s.operator_sent;
@@ -644,7 +666,10 @@ fn step_row(
             } else {
                 s.v2o.ms(0.99)
             },
+            v2o_p50_ms: s.v2o.ms(0.5),
+            v2o_p999_ms: s.v2o.ms(0.999),
             hub_cpu_us_per_msg: per_msg,
+            servers_us_per_msg: servers_us as f64 / sent.max(1) as f64,
             errors: s.errors,
         },
     }
