@@ -594,3 +594,26 @@ pub async fn run(target: &Target, args: &FloorArgs) -> anyhow::Result<FloorRepor
         text,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn socketio_frames_read_back_as_the_floors() {
+        let d = Dialect::Socketio;
+        let frame = d.frame("o1 v2 123 xx".into(), 7);
+        assert_eq!(frame, r#"427["m","o1 v2 123 xx"]"#);
+        // A delivery is the event without an ack id; its text is what relay-floor would send.
+        assert!(matches!(
+            d.read(r#"42["m","o1 v2 123 xx"]"#),
+            Read::Text("o1 v2 123 xx")
+        ));
+        assert!(matches!(d.read("437[12]"), Read::Ack));
+        assert!(matches!(d.read("2"), Read::Pong));
+        assert!(matches!(d.read(r#"42["other",1]"#), Read::Nothing));
+        // The floor's own frames pass through.
+        assert!(matches!(Dialect::Floor.read("ack 3"), Read::Text("ack 3")));
+        assert_eq!(Dialect::Floor.frame("o1 v2".into(), 1), "o1 v2");
+    }
+}

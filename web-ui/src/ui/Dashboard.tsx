@@ -2,22 +2,14 @@ import { useCallback, useEffect, useMemo, useRef, useState, type KeyboardEvent }
 import type { HubClient } from "../client/hubClient";
 import type { Connection } from "../client/state";
 import { roleSeesTeam, sortedOnline, unreadCount, waitingCount } from "../client/selectors";
-import type { ConversationSummary } from "../protocol/frames";
-import {
-  beep,
-  notificationPermission,
-  notify,
-  primeAudio,
-  requestNotificationPermission,
-  titleFor,
-  type NotifyPermission,
-} from "./alerts";
+import { notificationPermission, requestNotificationPermission, type NotifyPermission } from "./alerts";
 import type { AuditContext } from "./auditText";
 import { downloadAudit } from "./auditExport";
 import { AuditLog } from "./AuditLog";
 import { ConnectionBanner } from "./ConnectionBanner";
 import { ConversationView, useMarkSeen } from "./ConversationView";
 import { useHubState, useNow } from "./hooks";
+import { useWaitingAlerts } from "./useWaitingAlerts";
 import { OnlineList } from "./OnlineList";
 import { AssistantSettings } from "./settings/AssistantSettings";
 import { TeamPanel } from "./TeamPanel";
@@ -51,21 +43,6 @@ export function Dashboard({ client, onSignOut }: DashboardProps) {
   const online = sortedOnline(state);
   const waiting = waitingCount(state);
 
-  useEffect(() => {
-    document.title = titleFor(waiting);
-  }, [waiting]);
-
-  // Audio may only start after a gesture; any key or click on the page counts.
-  useEffect(() => {
-    const prime = () => primeAudio();
-    window.addEventListener("pointerdown", prime, { once: true });
-    window.addEventListener("keydown", prime, { once: true });
-    return () => {
-      window.removeEventListener("pointerdown", prime);
-      window.removeEventListener("keydown", prime);
-    };
-  }, []);
-
   // A ref beside the state: socket side effects must not run inside a state updater, which
   // React may call twice.
   const selectedRef = useRef<string | null>(null);
@@ -82,18 +59,7 @@ export function Dashboard({ client, onSignOut }: DashboardProps) {
     [client],
   );
 
-  const alertId = state.alert?.id ?? 0;
-  const handledAlert = useRef(alertId);
-  useEffect(() => {
-    if (!state.alert || alertId === handledAlert.current) return;
-    handledAlert.current = alertId;
-    beep();
-    const list: ConversationSummary[] = state.alert.conversations;
-    const first = list[0];
-    if (!first) return;
-    const body = list.length === 1 ? `${first.visitor_label} is waiting for a human.` : `${list.length} conversations are waiting for a human.`;
-    notify("A visitor needs a human", body, () => select(first.id));
-  }, [alertId, state.alert, select]);
+  useWaitingAlerts(state.alert, waiting, select);
 
   const conversation = selectedId ? state.conversations[selectedId] : undefined;
   const markSeen = useCallback((id: string, seq: number) => client.markSeen(id, seq), [client]);

@@ -1,0 +1,41 @@
+import { useEffect, useRef } from "react";
+import type { ClientState } from "../client/state";
+import { beep, notify, primeAudio, titleFor } from "./alerts";
+
+/**
+ * The ways a dashboard tells its operator that visitors wait for a human, apart from the list
+ * itself: the page title counts them, and each new alert beeps and shows a desktop
+ * notification that opens the conversation when clicked.
+ */
+export function useWaitingAlerts(alert: ClientState["alert"], waiting: number, open: (id: string) => void) {
+  useEffect(() => {
+    document.title = titleFor(waiting);
+  }, [waiting]);
+
+  // Audio may only start after a gesture; any key or click on the page counts.
+  useEffect(() => {
+    const prime = () => primeAudio();
+    window.addEventListener("pointerdown", prime, { once: true });
+    window.addEventListener("keydown", prime, { once: true });
+    return () => {
+      window.removeEventListener("pointerdown", prime);
+      window.removeEventListener("keydown", prime);
+    };
+  }, []);
+
+  // Each alert once: the id grows with every new one, and a re-render must not repeat it.
+  const alertId = alert?.id ?? 0;
+  const handled = useRef(alertId);
+  useEffect(() => {
+    if (!alert || alertId === handled.current) return;
+    handled.current = alertId;
+    beep();
+    const first = alert.conversations[0];
+    if (!first) return;
+    const body =
+      alert.conversations.length === 1
+        ? `${first.visitor_label} is waiting for a human.`
+        : `${alert.conversations.length} conversations are waiting for a human.`;
+    notify("A visitor needs a human", body, () => open(first.id));
+  }, [alertId, alert, open]);
+}
