@@ -220,6 +220,35 @@ impl Monitor {
     }
 }
 
+/// A `redis-server` on `port` of 127.0.0.1, without persistence.
+fn base_args(port: u16) -> Vec<String> {
+    [
+        "--port",
+        &port.to_string(),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+/// Whether a `CLUSTER NODES` line's slot ranges (fields 9 on) hold `slot`.
+fn serves_slot(line: &str, slot: i64) -> bool {
+    line.split(' ')
+        .skip(8)
+        .any(|range| match range.split_once('-') {
+            Some((a, b)) => {
+                a.parse::<i64>().is_ok_and(|a| a <= slot)
+                    && b.parse::<i64>().is_ok_and(|b| slot <= b)
+            }
+            None => range.parse::<i64>() == Ok(slot),
+        })
+}
+
 /// A child `redis-server` (or sentinel) started with `args`, once its log says `ready`.
 async fn spawn_ready(args: &[String], ready: &str) -> Option<Child> {
     let mut child = Command::new("redis-server")
@@ -301,26 +330,20 @@ impl RedisCluster {
         let mut nodes = Vec::new();
         while nodes.len() < 6 {
             let port = free_port();
-            let args: Vec<String> = [
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--cluster-enabled",
-                "yes",
-                "--cluster-config-file",
-                &dir.path(&format!("nodes-{port}.conf")),
-                "--cluster-node-timeout",
-                &Self::NODE_TIMEOUT_MS.to_string(),
-                "--dir",
-                &dir.path(""),
-            ]
-            .map(String::from)
-            .to_vec();
+            let mut args = base_args(port);
+            args.extend(
+                [
+                    "--cluster-enabled",
+                    "yes",
+                    "--cluster-config-file",
+                    &dir.path(&format!("nodes-{port}.conf")),
+                    "--cluster-node-timeout",
+                    &Self::NODE_TIMEOUT_MS.to_string(),
+                    "--dir",
+                    &dir.path(""),
+                ]
+                .map(String::from),
+            );
             if let Some(child) = spawn_ready(&args, "Ready to accept connections").await {
                 nodes.push((port, Some(child)));
             }
@@ -428,14 +451,7 @@ impl RedisCluster {
                 if f.len() < 9 || !f[2].contains("master") || f[2].contains("fail") {
                     continue;
                 }
-                let serves = f[8..].iter().any(|range| match range.split_once('-') {
-                    Some((a, b)) => {
-                        a.parse::<i64>().is_ok_and(|a| a <= slot)
-                            && b.parse::<i64>().is_ok_and(|b| slot <= b)
-                    }
-                    None => range.parse::<i64>() == Ok(slot),
-                });
-                if serves {
+                if serves_slot(line, slot) {
                     let addr = f[1].split('@').next().unwrap_or_default();
                     return addr
                         .rsplit(':')
@@ -496,15 +512,7 @@ impl RedisCluster {
                     else {
                         return false;
                     };
-                    let owner = nodes.lines().find(|l| {
-                        l.split(' ').skip(8).any(|r| match r.split_once('-') {
-                            Some((a, b)) => {
-                                a.parse::<i64>().is_ok_and(|a| a <= slot)
-                                    && b.parse::<i64>().is_ok_and(|b| slot <= b)
-                            }
-                            None => r.parse::<i64>() == Ok(slot),
-                        })
-                    });
+                    let owner = nodes.lines().find(|l| serves_slot(l, slot));
                     if !owner.is_some_and(|l| l.contains(&format!("127.0.0.1:{to}@"))) {
                         return false;
                     }
@@ -600,21 +608,8 @@ impl RedisSentinels {
         let primary = RedisServer::start().await;
         let replica = loop {
             let port = free_port();
-            let args: Vec<String> = [
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--replicaof",
-                "127.0.0.1",
-                &primary.port.to_string(),
-            ]
-            .map(String::from)
-            .to_vec();
+            let mut args = base_args(port);
+            args.extend(["--replicaof", "127.0.0.1", &primary.port.to_string()].map(String::from));
             if let Some(child) = spawn_ready(&args, "Ready to accept connections").await {
                 break RedisServer {
                     port,

@@ -43,6 +43,29 @@ async fn until_writes_resume(flow: &mut Flow, from: (usize, usize), more: usize)
     started.elapsed()
 }
 
+/// Finish the flow and check what a failover must leave: everything delivered once, the holder
+/// kept, no AI, and the clients told to retry while no primary was up.
+async fn after_failover(label: &str, flow: Flow, what: &str, window: Duration) {
+    let (views, history) = flow.finish().await;
+    let sent = check(label, &views, &history);
+    assert_eq!(sent, 2 * MESSAGES);
+    held_throughout(label, &history);
+    let retried: usize = views.iter().map(|v| v.retried).sum();
+    let reconnects: usize = views.iter().map(|v| v.reconnects).sum();
+    // Told to retry: an `unavailable` error on a message, or the socket closed with
+    // "unavailable, reconnect" when a catch-up could not be read.
+    assert!(
+        retried + reconnects > 0,
+        "nobody was told to retry: the kill did not interrupt anything"
+    );
+    println!(
+        "{label}: {what}; writes acknowledged again {:.2} s after the kill; {retried} messages \
+         refused as unavailable and retried, {reconnects} sockets closed as unavailable and \
+         resumed",
+        window.as_secs_f64()
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killing_the_cluster_master_of_a_busy_conversation_loses_nothing() {
     let mut cluster = Cluster::builder("failover-rc")
@@ -63,26 +86,11 @@ async fn killing_the_cluster_master_of_a_busy_conversation_loses_nothing() {
     let promoted = cluster.redis.cluster().master_of(&tag).await;
     assert_ne!(promoted, killed, "a replica took the slot over");
 
-    let (views, history) = flow.finish().await;
-    let label = "cluster master kill";
-    let sent = check(label, &views, &history);
-    assert_eq!(sent, 2 * MESSAGES);
-    held_throughout(label, &history);
-    let retried: usize = views.iter().map(|v| v.retried).sum();
-    let reconnects: usize = views.iter().map(|v| v.reconnects).sum();
-    // Told to retry: an `unavailable` error on a message, or the socket closed with
-    // "unavailable, reconnect" when a catch-up could not be read.
-    assert!(
-        retried + reconnects > 0,
-        "nobody was told to retry: the kill did not interrupt anything"
+    let what = format!(
+        "master :{killed} of the conversation's slot killed with -9 at {at} acks each; replica \
+         :{promoted} promoted"
     );
-    println!(
-        "{label}: master :{killed} of the conversation's slot killed with -9 at {at} acks each; \
-         replica :{promoted} promoted; writes acknowledged again {:.2} s after the kill; {retried} \
-         messages refused as unavailable and retried, {reconnects} sockets closed as unavailable \
-         and resumed",
-        window.as_secs_f64()
-    );
+    after_failover("cluster master kill", flow, &what, window).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -104,24 +112,9 @@ async fn killing_the_sentinel_primary_loses_nothing() {
     let promoted = cluster.redis.sentinels().named_primary().await;
     assert_eq!(promoted, Some(cluster.redis.sentinels().replica.port));
 
-    let (views, history) = flow.finish().await;
-    let label = "sentinel primary kill";
-    let sent = check(label, &views, &history);
-    assert_eq!(sent, 2 * MESSAGES);
-    held_throughout(label, &history);
-    let retried: usize = views.iter().map(|v| v.retried).sum();
-    let reconnects: usize = views.iter().map(|v| v.reconnects).sum();
-    // Told to retry: an `unavailable` error on a message, or the socket closed with
-    // "unavailable, reconnect" when a catch-up could not be read.
-    assert!(
-        retried + reconnects > 0,
-        "nobody was told to retry: the kill did not interrupt anything"
+    let what = format!(
+        "primary :{killed} killed with -9 at {at} acks each; the sentinels promoted :{}",
+        promoted.unwrap_or_default()
     );
-    println!(
-        "{label}: primary :{killed} killed with -9 at {at} acks each; the sentinels promoted \
-         :{}; writes acknowledged again {:.2} s after the kill; {retried} messages refused as \
-         unavailable and retried, {reconnects} sockets closed as unavailable and resumed",
-        promoted.unwrap_or_default(),
-        window.as_secs_f64()
-    );
+    after_failover("sentinel primary kill", flow, &what, window).await;
 }
