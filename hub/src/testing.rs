@@ -76,36 +76,15 @@ impl RedisServer {
     }
 
     async fn spawn(port: u16, dir: Option<std::path::PathBuf>) -> Option<RedisServer> {
-        let mut cmd = Command::new("redis-server");
-        cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--loglevel", "notice"]);
-        match &dir {
-            Some(d) => {
-                cmd.args(["--appendonly", "yes", "--appendfsync", "always", "--dir"])
-                    .arg(d);
-            }
-            None => {
-                cmd.args(["--appendonly", "no"]);
-            }
+        let mut args = base_args(port);
+        if let Some(d) = &dir {
+            // Later flags win: an append-only file, fsynced on every write.
+            args.extend(["--appendonly", "yes", "--appendfsync", "always"].map(String::from));
+            args.extend(["--dir".to_owned(), d.to_string_lossy().into_owned()]);
         }
-        let mut child = cmd
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("redis-server is installed (./scripts/test.sh installs it)");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut lines = BufReader::new(stdout).lines();
-        while let Ok(Some(line)) = lines.next_line().await {
-            if line.contains("Ready to accept connections") {
-                // Keep draining its log so it never blocks on a full pipe.
-                tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-                return Some(RedisServer { port, child, dir });
-            }
-        }
-        // It exited (the port was taken between our probe and its bind).
-        let _ = child.wait().await;
-        None
+        // `None`: it exited (the port was taken between our probe and its bind).
+        let child = spawn_ready(&args, "Ready to accept connections").await?;
+        Some(RedisServer { port, child, dir })
     }
 
     pub fn url(&self) -> String {
@@ -262,6 +241,7 @@ async fn spawn_ready(args: &[String], ready: &str) -> Option<Child> {
     let mut lines = BufReader::new(stdout).lines();
     while let Ok(Some(line)) = lines.next_line().await {
         if line.contains(ready) {
+            // Keep draining its log so it never blocks on a full pipe.
             tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
             return Some(child);
         }
