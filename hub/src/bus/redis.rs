@@ -38,6 +38,9 @@ use tracing::warn;
 use super::{Bus, BusError, BusMessage, Channel, Inbox, Topic};
 use crate::topology::{RedisConn, Topology, describe};
 
+/// How long the heartbeat's PING may take before Redis counts as away.
+const PING_WITHIN: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// Length of a node's origin tag at the start of every payload.
 pub const ORIGIN_LEN: usize = 20;
 
@@ -285,7 +288,12 @@ impl Bus for RedisBus {
             if moved || again {
                 self.sink.behind.store(true, Ordering::SeqCst);
             }
-            self.conn.ping().await.map_err(unavailable)
+            // Bounded: a ping to a dead primary waits out connection and response timeouts,
+            // and the next beat's question to the sentinels must not wait behind it.
+            match tokio::time::timeout(PING_WITHIN, self.conn.ping()).await {
+                Ok(pong) => pong.map_err(unavailable),
+                Err(_) => Err(BusError::Unavailable("no PONG in time".into())),
+            }
         }
         .await;
         match result {
