@@ -17,7 +17,8 @@ fn uses() -> BTreeMap<String, BTreeSet<String>> {
                 stack.push(path);
                 continue;
             }
-            if path.extension().is_none_or(|e| e != "rs") {
+            // `tests.rs`: a module's tests (`#[cfg(test)] mod tests;`), not its code.
+            if path.extension().is_none_or(|e| e != "rs") || path.ends_with("tests.rs") {
                 continue;
             }
             let rel = path.strip_prefix(&root).expect("under src");

@@ -270,6 +270,11 @@ impl Participant {
         }
         loop {
             let f = next(&mut c).await?;
+            // The store is away (`unavailable`, retryable): try again after the backoff, as the
+            // dashboard does, rather than wait for a history that is not coming.
+            if f["type"] == "error" && f["retryable"] == true {
+                return Err(format!("refused during resume: {f}"));
+            }
             if f["type"] == "history" {
                 for e in f["events"].as_array().into_iter().flatten() {
                     record(view, e.clone());
@@ -378,6 +383,11 @@ impl Flow {
             target,
             tasks,
         }
+    }
+
+    /// The acknowledged counts by participant, as last reported.
+    pub fn acked(&self) -> &BTreeMap<String, usize> {
+        &self.acked
     }
 
     /// Wait until `pred` holds of the acknowledged counts by participant (bounded).

@@ -5,9 +5,11 @@
 //!
 //! Asserted: every acknowledged message is stored and delivered exactly once after catch-up; the
 //! conversation keeps its holder (no `operator_left`, one `operator_joined`); no AI message
-//! reaches it; and while no primary was up the clients were told `unavailable` (retryable),
-//! never an error they cannot act on (the participants fail on any other error). The window
-//! from the kill until both sides' messages are acknowledged again is printed.
+//! reaches it; the kill did stop writes for a while (no acknowledgement for at least half a
+//! second); and meanwhile the clients were told at most `unavailable` (retryable), or had their
+//! write wait for the new primary, never an error they cannot act on (the participants fail on
+//! any other). The window from the kill until both sides' messages are acknowledged again is
+//! printed.
 
 use std::time::{Duration, Instant};
 
@@ -34,10 +36,16 @@ fn held_throughout(label: &str, history: &[Value]) {
     assert_eq!((joined, left, ai), (1, 0, 0), "{history:?}");
 }
 
-/// Wait until both sides have `more` acknowledgements beyond `(visitor, martin)`: the store
-/// takes writes again. Returns how long that took.
-async fn until_writes_resume(flow: &mut Flow, from: (usize, usize), more: usize) -> Duration {
+/// Wait until both sides have `more` acknowledgements beyond those they had when `killed` was
+/// called: the store takes writes again. Returns how long that took from the kill.
+async fn until_writes_resume(
+    flow: &mut Flow,
+    killed: impl std::future::Future<Output = ()>,
+    more: usize,
+) -> Duration {
+    let from = (flow.acked()["visitor"], flow.acked()["martin"]);
     let started = Instant::now();
+    killed.await;
     flow.until_acked(|a| a["visitor"] >= from.0 + more && a["martin"] >= from.1 + more)
         .await;
     started.elapsed()
@@ -52,11 +60,10 @@ async fn after_failover(label: &str, flow: Flow, what: &str, window: Duration) {
     held_throughout(label, &history);
     let retried: usize = views.iter().map(|v| v.retried).sum();
     let reconnects: usize = views.iter().map(|v| v.reconnects).sum();
-    // Told to retry: an `unavailable` error on a message, or the socket closed with
-    // "unavailable, reconnect" when a catch-up could not be read.
+    // Messages go out every 10 ms: five acknowledgements take 50 ms while Redis serves.
     assert!(
-        retried + reconnects > 0,
-        "nobody was told to retry: the kill did not interrupt anything"
+        window >= Duration::from_millis(500),
+        "writes went on through the kill ({window:?}): it was not the conversation's primary"
     );
     println!(
         "{label}: {what}; writes acknowledged again {:.2} s after the kill; {retried} messages \
@@ -81,8 +88,16 @@ async fn killing_the_cluster_master_of_a_busy_conversation_loses_nothing() {
         .await;
     // Every key and channel of the workspace carries its hash tag: this master owns them all.
     let tag = format!("{{{WORKSPACE}}}");
-    let killed = cluster.redis.cluster().kill_master_of(&tag).await;
-    let window = until_writes_resume(&mut flow, (at, at), 5).await;
+    let redis = cluster.redis.cluster();
+    let killed = redis.master_of(&tag).await;
+    let window = until_writes_resume(
+        &mut flow,
+        async {
+            redis.kill_master_of(&tag).await;
+        },
+        5,
+    )
+    .await;
     let promoted = cluster.redis.cluster().master_of(&tag).await;
     assert_ne!(promoted, killed, "a replica took the slot over");
 
@@ -107,8 +122,8 @@ async fn killing_the_sentinel_primary_loses_nothing() {
     flow.until_acked(|a| a["visitor"] >= at && a["martin"] >= at)
         .await;
     let killed = cluster.redis.sentinels().primary.port;
-    cluster.redis.sentinels().kill_primary_now().await;
-    let window = until_writes_resume(&mut flow, (at, at), 5).await;
+    let sentinels = cluster.redis.sentinels();
+    let window = until_writes_resume(&mut flow, sentinels.kill_primary_now(), 5).await;
     let promoted = cluster.redis.sentinels().named_primary().await;
     assert_eq!(promoted, Some(cluster.redis.sentinels().replica.port));
 

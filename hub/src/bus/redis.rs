@@ -69,6 +69,8 @@ struct PushSink {
     /// Channels Redis unsubscribed by itself (a Cluster slot moved): the next heartbeat
     /// subscribes them again.
     dropped: Mutex<Vec<String>>,
+    /// Channels this node is unsubscribing from now: their confirmations are its own.
+    leaving: Mutex<HashSet<String>>,
 }
 
 /// The inbox is gone: the node stopped.
@@ -90,11 +92,12 @@ impl PushSink {
                 Some(resync())
             }
             PushKind::SUnsubscribe | PushKind::Unsubscribe => {
-                // Ours are removed from `channels` before they are sent: one still there was
-                // Redis's own doing.
+                // Ours are in `leaving` while they are sent: one subscribed and not leaving
+                // was Redis's own doing.
                 if let Some(redis::Value::BulkString(ch)) = push.data.first()
                     && let Ok(ch) = std::str::from_utf8(ch)
                     && lock(&self.channels).contains(ch)
+                    && !lock(&self.leaving).contains(ch)
                 {
                     lock(&self.dropped).push(ch.to_owned());
                 }
@@ -173,6 +176,7 @@ impl RedisBus {
             behind: AtomicBool::new(false),
             channels: Mutex::new(HashSet::new()),
             dropped: Mutex::new(Vec::new()),
+            leaving: Mutex::new(HashSet::new()),
         });
         let pushes = sink.clone();
         let conn = RedisConn::connect(
@@ -205,6 +209,7 @@ impl RedisBus {
         } else {
             std::mem::take(&mut *lock(&self.sink.dropped))
         };
+        let mut again = false;
         for (n, ch) in channels.iter().enumerate() {
             if !lock(&self.sink.channels).contains(ch) {
                 continue;
@@ -214,8 +219,9 @@ impl RedisBus {
                 lock(&self.sink.dropped).extend(channels[n..].iter().cloned());
                 return Err(unavailable(e));
             }
+            again = true;
         }
-        Ok(!channels.is_empty())
+        Ok(again)
     }
 }
 
@@ -264,16 +270,29 @@ impl Bus for RedisBus {
         })
     }
 
+    /// `channels` follows what the node believes it is subscribed to (its own record moves only
+    /// when a call succeeds): in before the call, out again if the call failed; out only after
+    /// an unsubscribe succeeded (its confirmation arrives meanwhile, marked by `leaving`). A channel the node still counts as subscribed is then always
+    /// subscribed again after a move, even one whose unsubscribe failed while Redis was away.
     async fn subscribe(&self, topic: &Topic) -> Result<(), BusError> {
         let channel = self.channel_name(topic);
         lock(&self.sink.channels).insert(channel.clone());
-        self.conn.subscribe(&channel).await.map_err(unavailable)
+        let result = self.conn.subscribe(&channel).await.map_err(unavailable);
+        if result.is_err() {
+            lock(&self.sink.channels).remove(&channel);
+        }
+        result
     }
 
     async fn unsubscribe(&self, topic: &Topic) -> Result<(), BusError> {
         let channel = self.channel_name(topic);
-        lock(&self.sink.channels).remove(&channel);
-        self.conn.unsubscribe(&channel).await.map_err(unavailable)
+        lock(&self.sink.leaving).insert(channel.clone());
+        let result = self.conn.unsubscribe(&channel).await.map_err(unavailable);
+        if result.is_ok() {
+            lock(&self.sink.channels).remove(&channel);
+        }
+        lock(&self.sink.leaving).remove(&channel);
+        result
     }
 
     /// Follow a moved Sentinel primary, subscribe again to what Redis dropped, and PING (on

@@ -1,6 +1,6 @@
 -- Shared by every conversation script (prepended to each). Every key a script touches is one of
 -- its KEYS, and all of them carry the workspace's hash tag, so that they lie in one Redis
--- Cluster slot (store/redis.rs: the layout):
+-- Cluster slot (store/redis/mod.rs: the layout):
 -- KEYS[1]: the conversation's meta hash; KEYS[2]: its history stream; KEYS[3]: the
 -- workspace's Online list; KEYS[4]: the workspace's held set; KEYS[5]: the workspace's
 -- human-wait set.
@@ -70,12 +70,12 @@ local function hand_back(reason, by, at)
   return event
 end
 
--- The meta fields the hub reads: META_FIELDS in store/redis.rs, substituted for the __META__
--- placeholder; their number and each one's position are substituted too (store/redis.rs: lua).
+-- The meta fields the hub reads: META_FIELDS in store/redis/script.rs, substituted for the __META__
+-- placeholder; their number and each one's position are substituted too (store/redis/script.rs: lua).
 
 -- `v`: the values of __META__ in order, as HMGET gives them (more values after them are
 -- ignored). One string, joined by the unit separator, a missing one empty: the hub parses one
--- reply value instead of thirteen (store/redis.rs: unpack).
+-- reply value instead of thirteen (store/redis/script.rs: unpack).
 local function pack(v)
   for i = 1, __META_N__ do
     if not v[i] then v[i] = '' end

@@ -1,0 +1,208 @@
+//! Running the conversation scripts: one `EVALSHA` built in one buffer (with `WAIT` after it
+//! when the store waits for replicas), and the append, the hot path of every message.
+
+use protocol::{ConversationEvent, Millis};
+
+use super::script::{Lua, ScriptReply, control_error, parse_meta, unpack};
+use super::{RedisStore, json, unavailable};
+use crate::control::Fence;
+use crate::store::{Announce, Appended, ConversationMeta, Draft, StoreError, dedupe_key, preview};
+
+impl RedisStore {
+    /// Run a conversation script with its standard keys: one round trip.
+    ///
+    /// The `EVALSHA` is built here in one buffer rather than through redis-rs's
+    /// `ScriptInvocation`, which copies every key and argument into a vector of its own and
+    /// then again into the command: 27 allocations per message on the hot path (callgrind). As
+    /// there, a script the serving node does not know (first use, Redis restarted, a replica
+    /// promoted) is sent whole with `EVAL`, which also caches it there: to that node only, so a
+    /// Cluster shard that is failing over does not stop the others.
+    pub(super) async fn run(
+        &self,
+        script: &Lua,
+        ws: &str,
+        id: &str,
+        args: &[&str],
+    ) -> Result<ScriptReply, StoreError> {
+        self.run_with(script, ws, id, args, None).await
+    }
+
+    /// [`RedisStore::run`] for a write a client is told about: with `WAIT` after it when the
+    /// store waits for replicas.
+    pub(super) async fn run_acked(
+        &self,
+        script: &Lua,
+        ws: &str,
+        id: &str,
+        args: &[&str],
+    ) -> Result<ScriptReply, StoreError> {
+        self.run_with(script, ws, id, args, self.wait).await
+    }
+
+    pub(super) async fn run_with(
+        &self,
+        script: &Lua,
+        ws: &str,
+        id: &str,
+        args: &[&str],
+        wait: Option<(u32, u64)>,
+    ) -> Result<ScriptReply, StoreError> {
+        let keys = self.keys.conversation(ws, id);
+        let call = |verb: &str, body: &str| {
+            let size = keys.0.iter().map(String::len).sum::<usize>()
+                + args.iter().map(|a| a.len()).sum::<usize>()
+                + body.len()
+                + 16;
+            let mut cmd = redis::Cmd::with_capacity(3 + keys.0.len() + args.len(), size);
+            cmd.arg(verb)
+                .arg(body)
+                .arg(keys.0.len())
+                .arg(&keys.0[..])
+                .arg(args);
+            cmd
+        };
+        let mut conn = self.conn.clone();
+        let no_script = |e: &redis::RedisError| {
+            e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript)
+        };
+        let Some((replicas, timeout_ms)) = wait else {
+            let reply: String = match call("EVALSHA", &script.hash).query_async(&mut conn).await {
+                Err(e) if no_script(&e) => {
+                    call("EVAL", &script.source).query_async(&mut conn).await
+                }
+                other => other,
+            }
+            .map_err(unavailable)?;
+            return ScriptReply::new(reply);
+        };
+        // The script and the WAIT in one pipeline: on Cluster it goes to the node of the
+        // script's first key, where the write was made.
+        let pipe = |cmd: redis::Cmd| {
+            let mut pipe = redis::pipe();
+            pipe.add_command(cmd)
+                .cmd("WAIT")
+                .arg(replicas)
+                .arg(timeout_ms);
+            pipe
+        };
+        let (reply, acked): (String, u32) = match pipe(call("EVALSHA", &script.hash))
+            .query_async(&mut conn)
+            .await
+        {
+            Err(e) if no_script(&e) => {
+                pipe(call("EVAL", &script.source))
+                    .query_async(&mut conn)
+                    .await
+            }
+            other => other,
+        }
+        .map_err(unavailable)?;
+        if acked < replicas {
+            // Written on the primary, not yet on enough replicas: the client retries, and the
+            // retry (deduplicated, or an unchanged takeover) waits again.
+            return Err(StoreError::Unavailable(format!(
+                "written, but {acked} of {replicas} replicas confirmed it within {timeout_ms} ms"
+            )));
+        }
+        ScriptReply::new(reply)
+    }
+
+    /// Append (see `lua/append.lua`), publishing the event in the same step when `announce`.
+    pub(super) async fn append_with(
+        &self,
+        ws: &str,
+        id: &str,
+        draft: Draft,
+        fence: Fence,
+        at: Millis,
+        announce: Option<&Announce>,
+    ) -> Result<(Appended, bool), StoreError> {
+        let (fence_kind, fence_arg) = match &fence {
+            Fence::Visitor => ("visitor", String::new()),
+            Fence::Ai { epoch } => ("ai", epoch.to_string()),
+            Fence::Operator(op) => ("operator", op.clone()),
+        };
+        let (dedupe, preview_json, needs_human, kind) = match draft {
+            Draft::Message {
+                author,
+                text,
+                client_id,
+            } => {
+                let p = json(&preview(&author, &text))?;
+                let dd = client_id
+                    .as_deref()
+                    .map(|c| dedupe_key(&author, c))
+                    .unwrap_or_default();
+                let kind = protocol::EventKind::Message {
+                    author,
+                    text,
+                    client_id,
+                };
+                (dd, p, "0", kind)
+            }
+            Draft::HumanRequested { by } => (
+                String::new(),
+                String::new(),
+                "1",
+                protocol::EventKind::HumanRequested { by },
+            ),
+        };
+        let body = json(&kind)?;
+        let at_text = at.to_string();
+        let reply = self
+            .run_acked(
+                &self.append,
+                ws,
+                id,
+                &[
+                    fence_kind,
+                    &fence_arg,
+                    &dedupe,
+                    &body,
+                    &at_text,
+                    &preview_json,
+                    needs_human,
+                    announce.map_or("", |_| self.publish),
+                    announce.map_or("", |a| a.channel.as_str()),
+                    announce.map_or("", |a| a.head.as_str()),
+                    announce.map_or("", |a| a.tail.as_str()),
+                ],
+            )
+            .await?;
+        let [status, event, meta, extra] = reply.parts();
+        if let Some(e) = control_error(status, extra) {
+            return Err(e);
+        }
+        let meta = self.meta(id, meta)?;
+        let duplicate = status == "duplicate";
+        // A new event is the one just serialized, under the seq the meta now ends at: not
+        // parsed back. A duplicate is the first one's, as stored.
+        let event = if duplicate {
+            Self::event(event)?
+        } else {
+            ConversationEvent {
+                seq: meta.last_seq,
+                at,
+                kind,
+            }
+        };
+        let appended = Appended {
+            event,
+            duplicate,
+            meta,
+        };
+        // A duplicate was published when it was first stored.
+        let announced = announce.is_some() && !appended.duplicate;
+        Ok((appended, announced))
+    }
+
+    /// A script's packed meta.
+    pub(super) fn meta(&self, id: &str, packed: &str) -> Result<ConversationMeta, StoreError> {
+        parse_meta(id, &unpack(packed))
+    }
+
+    pub(super) fn event(json: &str) -> Result<ConversationEvent, StoreError> {
+        serde_json::from_str(json)
+            .map_err(|e| StoreError::Unavailable(format!("corrupt event: {e}")))
+    }
+}

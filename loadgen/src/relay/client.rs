@@ -1,0 +1,336 @@
+//! One visitor's and one operator's loop: what each client of the relay sends, when, and how
+//! it counts what it receives.
+
+use super::*;
+
+/// The send schedule of one client inside a step.
+#[derive(Debug, Default)]
+struct Schedule {
+    plan: Option<Plan>,
+    next: Option<Instant>,
+    period: Duration,
+}
+
+impl Schedule {
+    /// `phase` in [0, 1): where in the shared period this client's sends fall, so that all
+    /// clients together send evenly.
+    fn set(&mut self, control: Control, period: impl Fn(&Plan) -> Option<Duration>, phase: f64) {
+        *self = Schedule::default();
+        if let Control::Run(plan) = control
+            && let Some(p) = period(&plan)
+        {
+            self.plan = Some(plan);
+            self.period = p;
+            self.next = Some(plan.start + p.mul_f64(phase));
+        }
+    }
+
+    /// The next due send (its scheduled time and plan), advancing the schedule.
+    fn take(&mut self) -> Option<(Instant, Plan)> {
+        let (t, plan) = (self.next?, self.plan?);
+        if t >= plan.end {
+            self.next = None;
+            return None;
+        }
+        self.next = Some(t + self.period);
+        Some((t, plan))
+    }
+}
+
+async fn sleep_opt(t: Option<Instant>) {
+    match t {
+        Some(t) => sleep_until(t.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Either a text frame or the end of the socket (with why).
+enum Inbound {
+    Text(tokio_tungstenite::tungstenite::Utf8Bytes),
+    Other,
+    Closed(String),
+}
+
+fn inbound(m: Option<Result<Message, tokio_tungstenite::tungstenite::Error>>) -> Inbound {
+    match m {
+        Some(Ok(Message::Text(t))) => Inbound::Text(t),
+        Some(Ok(Message::Close(c))) => Inbound::Closed(format!("closed by hub: {c:?}")),
+        Some(Ok(_)) => Inbound::Other,
+        Some(Err(e)) => Inbound::Closed(format!("socket error: {e}")),
+        None => Inbound::Closed("socket ended".into()),
+    }
+}
+
+/// A pending message: send time (ns since base), step, counted.
+type Pending = HashMap<u64, (u64, usize, bool)>;
+
+fn on_ack(ctx: &Ctx, pending: &mut Pending, n: u64, side: &mut Side, visitor: bool) {
+    if let Some((t, step, counted)) = pending.remove(&n) {
+        ctx.all_acked.fetch_add(1, Ordering::Relaxed);
+        side.acked.insert(n);
+        if counted {
+            let lat = ctx.ns(Instant::now()).saturating_sub(t);
+            ctx.stats.with(step, |s| {
+                s.ack.record_ns(lat);
+                if visitor {
+                    s.visitor_acked += 1;
+                } else {
+                    s.operator_acked += 1;
+                }
+            });
+        }
+    }
+}
+
+/// A message event from the other side: count it, and time it on first arrival.
+fn on_message(ctx: &Ctx, text: &str, side: &mut Side, to_operator: bool) {
+    let Some(tag) = wire::parse_tag(text) else {
+        return;
+    };
+    let k = side.seen.entry(tag.n).or_insert(0);
+    *k += 1;
+    if *k == 1 {
+        ctx.all_delivered.fetch_add(1, Ordering::Relaxed);
+    }
+    if *k == 1 && tag.in_window {
+        let lat = ctx.ns(Instant::now()).saturating_sub(tag.t_ns);
+        ctx.stats.with(tag.step, |s| {
+            if to_operator {
+                s.v2o.record_ns(lat);
+                s.v2o_delivered += 1;
+            } else {
+                s.o2v.record_ns(lat);
+                s.o2v_delivered += 1;
+            }
+        });
+    }
+}
+
+/// A visitor's loop. Returns its record of the conversation and whether the socket was lost.
+pub(super) async fn visitor(
+    ctx: Arc<Ctx>,
+    c: usize,
+    mut ws: Ws,
+    last_seq: u64,
+    mut ctl: watch::Receiver<Control>,
+) -> (Side, bool) {
+    let mut side = Side {
+        seqs: Seqs {
+            last: last_seq,
+            ..Seqs::default()
+        },
+        ..Side::default()
+    };
+    let mut pending = Pending::new();
+    let mut sched = Schedule::default();
+    let mut n = 0u64;
+    let phase = c as f64 / ctx.visitors as f64;
+    let mut lost = false;
+    loop {
+        tokio::select! {
+            r = ctl.changed() => {
+                let control = *ctl.borrow_and_update();
+                if r.is_err() || matches!(control, Control::Stop) { break }
+                sched.set(control, |p| p.visitor_period, phase);
+            }
+            _ = sleep_opt(sched.next) => {
+                let Some((t, plan)) = sched.take() else { continue };
+                n += 1;
+                let counted = t >= plan.window;
+                let sent_ns = ctx.ns(Instant::now());
+                let text = wire::message_text('v', c, n, plan.step, counted, sent_ns, &ctx.pad);
+                // The protocol's own frame: `type` first, as the widget writes it (`json!` sorts
+                // the keys, which the hub reads on a slower path).
+                let frame = wire::frame(&protocol::WidgetFrame::Message {
+                    client_id: format!("v{c}-{n}"),
+                    text,
+                });
+                pending.insert(n, (sent_ns, plan.step, counted));
+                ctx.all_sent.fetch_add(1, Ordering::Relaxed);
+                if counted {
+                    ctx.count_sent(plan.step, t, sent_ns, true);
+                }
+                if let Err(e) = ws.send(Message::text(frame)).await {
+                    ctx.error(Some(plan.step), format!("visitor send: {e}"));
+                    lost = true;
+                    break;
+                }
+            }
+            m = ws.next() => {
+                let text = match inbound(m) {
+                    Inbound::Text(t) => t,
+                    Inbound::Other => continue,
+                    Inbound::Closed(why) => {
+                        ctx.error(None, format!("visitor {c}: {why}"));
+                        lost = true;
+                        break;
+                    }
+                };
+                let Ok(f) = serde_json::from_str::<Frame<'_>>(&text) else {
+                    ctx.error(None, format!("visitor {c}: unparsable frame {text}"));
+                    continue;
+                };
+                match f.ty.as_ref() {
+                    "ack" => {
+                        if let Some(k) = f.client_id.as_deref().and_then(|id| id.rsplit_once('-')).and_then(|(_, k)| k.parse().ok()) {
+                            on_ack(&ctx, &mut pending, k, &mut side, true);
+                        }
+                    }
+                    "event" => {
+                        let Some(ev) = f.event else { continue };
+                        if !side.seqs.see(ev.seq) { continue }
+                        match (ev.ty.as_ref(), ev.author.as_ref().map(|a| a.kind.as_ref())) {
+                            ("message", Some("operator")) => {
+                                on_message(&ctx, ev.text.as_deref().unwrap_or(""), &mut side, false);
+                            }
+                            ("message", Some("ai")) => {
+                                ctx.ai_messages.fetch_add(1, Ordering::Relaxed);
+                            }
+                            ("operator_joined", _) => {
+                                let sent = ctx.takeover_sent[c].load(Ordering::Relaxed);
+                                if sent > 0 {
+                                    let lat = ctx.ns(Instant::now()).saturating_sub(sent);
+                                    ctx.takeover.lock().unwrap_or_else(|e| e.into_inner()).record_ns(lat);
+                                }
+                                ctx.joined.fetch_add(1, Ordering::Relaxed);
+                            }
+                            _ => {}
+                        }
+                    }
+                    "error" => {
+                        let step = sched.plan.map(|p| p.step);
+                        ctx.error(step, format!("visitor {c}: {text}"));
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    side.unacked = pending.len() as u64;
+    let _ = ws.close(None).await;
+    (side, lost)
+}
+
+/// An operator's loop: takes the conversations it is given, replies round robin.
+pub(super) async fn operator(
+    ctx: Arc<Ctx>,
+    j: usize,
+    mut ws: Ws,
+    mut ctl: watch::Receiver<Control>,
+    mut cmds: mpsc::UnboundedReceiver<(usize, String)>,
+) -> (HashMap<usize, Side>, bool) {
+    let mut by_id: HashMap<String, usize> = HashMap::new();
+    let mut sides: HashMap<usize, Side> = HashMap::new();
+    let mut mine: Vec<(usize, String)> = Vec::new();
+    let mut next_conv = 0usize;
+    let mut counters: HashMap<usize, u64> = HashMap::new();
+    let mut pending: HashMap<usize, Pending> = HashMap::new();
+    let mut sched = Schedule::default();
+    let phase = j as f64 / ctx.operators as f64;
+    let mut lost = false;
+    loop {
+        tokio::select! {
+            r = ctl.changed() => {
+                let control = *ctl.borrow_and_update();
+                if r.is_err() || matches!(control, Control::Stop) { break }
+                sched.set(control, |p| p.operator_period, phase);
+            }
+            Some((c, id)) = cmds.recv() => {
+                by_id.insert(id.clone(), c);
+                sides.entry(c).or_default();
+                mine.push((c, id.clone()));
+                let open = json!({"type": "open", "conversation_id": id});
+                let takeover = json!({"type": "takeover", "conversation_id": id});
+                ctx.takeover_sent[c].store(ctx.ns(Instant::now()).max(1), Ordering::Relaxed);
+                if wire::send(&mut ws, open).await.is_err() || wire::send(&mut ws, takeover).await.is_err() {
+                    lost = true;
+                    break;
+                }
+            }
+            _ = sleep_opt(sched.next) => {
+                let Some((t, plan)) = sched.take() else { continue };
+                if mine.is_empty() { continue }
+                let (c, id) = &mine[next_conv % mine.len()];
+                next_conv += 1;
+                let n = counters.entry(*c).or_insert(0);
+                *n += 1;
+                let counted = t >= plan.window;
+                let sent_ns = ctx.ns(Instant::now());
+                let text = wire::message_text('o', *c, *n, plan.step, counted, sent_ns, &ctx.pad);
+                let frame = wire::frame(&protocol::OperatorFrame::Message {
+                    conversation_id: id.clone(),
+                    client_id: format!("o{c}-{n}"),
+                    text,
+                });
+                pending.entry(*c).or_default().insert(*n, (sent_ns, plan.step, counted));
+                ctx.all_sent.fetch_add(1, Ordering::Relaxed);
+                if counted {
+                    ctx.count_sent(plan.step, t, sent_ns, false);
+                }
+                if let Err(e) = ws.send(Message::text(frame)).await {
+                    ctx.error(Some(plan.step), format!("operator send: {e}"));
+                    lost = true;
+                    break;
+                }
+            }
+            m = ws.next() => {
+                let text = match inbound(m) {
+                    Inbound::Text(t) => t,
+                    Inbound::Other => continue,
+                    Inbound::Closed(why) => {
+                        ctx.error(None, format!("operator {j}: {why}"));
+                        lost = true;
+                        break;
+                    }
+                };
+                if wire::is_online_frame(&text) { continue }
+                let Ok(f) = serde_json::from_str::<Frame<'_>>(&text) else {
+                    ctx.error(None, format!("operator {j}: unparsable frame {text}"));
+                    continue;
+                };
+                let conv = f.conversation_id.as_deref().and_then(|id| by_id.get(id)).copied();
+                match (f.ty.as_ref(), conv) {
+                    ("history", Some(c)) => {
+                        if let Some(s) = sides.get_mut(&c) {
+                            s.seqs.last = s.seqs.last.max(f.last_seq.unwrap_or(0));
+                        }
+                    }
+                    ("control", Some(_)) => {
+                        ctx.controls.fetch_add(1, Ordering::Relaxed);
+                    }
+                    ("ack", Some(c)) => {
+                        let k = f.client_id.as_deref().and_then(|id| id.rsplit_once('-')).and_then(|(_, k)| k.parse().ok());
+                        if let (Some(k), Some(side), Some(p)) = (k, sides.get_mut(&c), pending.get_mut(&c)) {
+                            on_ack(&ctx, p, k, side, false);
+                        }
+                    }
+                    ("event", Some(c)) => {
+                        let (Some(ev), Some(side)) = (f.event, sides.get_mut(&c)) else { continue };
+                        if !side.seqs.see(ev.seq) { continue }
+                        match (ev.ty.as_ref(), ev.author.as_ref().map(|a| a.kind.as_ref())) {
+                            ("message", Some("visitor")) => {
+                                on_message(&ctx, ev.text.as_deref().unwrap_or(""), side, true);
+                            }
+                            ("message", Some("ai")) => {
+                                ctx.ai_messages.fetch_add(1, Ordering::Relaxed);
+                            }
+                            _ => {}
+                        }
+                    }
+                    ("error", _) => {
+                        let step = sched.plan.map(|p| p.step);
+                        ctx.error(step, format!("operator {j}: {text}"));
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    for (c, p) in pending {
+        if let Some(s) = sides.get_mut(&c) {
+            s.unacked += p.len() as u64;
+        }
+    }
+    let _ = ws.close(None).await;
+    (sides, lost)
+}
