@@ -200,6 +200,37 @@ describe("HubClient", () => {
     expect(socket.sent.at(-1)).toEqual({ type: "open", conversation_id: "c1", after_seq: 1 });
   });
 
+  it("asks again for a conversation whose open was refused as unavailable, until its history comes", async () => {
+    const { hub, client } = setup();
+    client.start();
+    const socket = await handshake(hub);
+    client.openConversation("c1");
+    const opens = () => socket.sent.filter((f) => f.type === "open" && f.conversation_id === "c1").length;
+    expect(opens()).toBe(1);
+    const refused = {
+      type: "error",
+      code: "unavailable",
+      message: "store unavailable",
+      retryable: true,
+      conversation_id: "c1",
+    } as const;
+    socket.receive(refused);
+    await vi.advanceTimersByTimeAsync(999);
+    expect(opens()).toBe(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(opens()).toBe(2);
+    socket.receive(history("c1", [visitorMessage(1)]));
+    // Loaded: a late refusal (of an earlier frame) asks for nothing more.
+    socket.receive(refused);
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(opens()).toBe(2);
+    // A refusal that is not retryable is shown, never retried.
+    client.openConversation("c2");
+    socket.receive({ type: "error", code: "conversation_not_found", message: "no", retryable: false, conversation_id: "c2" });
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(socket.sent.filter((f) => f.type === "open" && f.conversation_id === "c2").length).toBe(1);
+  });
+
   it("ignores a replaced socket's late callbacks and closes with 1000 on stop", async () => {
     const { hub, client } = setup(async () => "jwt-1", () => 0);
     client.start();

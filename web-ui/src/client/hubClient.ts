@@ -68,6 +68,8 @@ export class HubClient {
   private generation = 0;
   private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
   private resendTimer: ReturnType<typeof setInterval> | null = null;
+  /** Conversations whose `open` the hub refused as retryable (the store was away): re-sent. */
+  private reopenTimers = new Map<string, ReturnType<typeof setTimeout>>();
   /** When each unacknowledged message may be sent again. */
   private readonly nextSendAt = new Map<string, number>();
   private lastToken: string | null = null;
@@ -122,6 +124,7 @@ export class HubClient {
     this.generation++;
     this.clearReconnect();
     this.stopResending();
+    this.clearReopens();
     const t = this.transport;
     this.transport = null;
     t?.close(CloseCode.NORMAL, "signed out");
@@ -192,6 +195,8 @@ export class HubClient {
           // Honour the hub's hint; otherwise the regular ack timeout paces the retry.
           const wait = frame.retry_after_ms ?? this.opts.ackTimeoutMs;
           this.nextSendAt.set(frame.client_id, this.opts.now() + wait);
+        } else if (frame.conversation_id !== undefined && frame.retryable) {
+          this.reopenLater(frame.conversation_id, frame.retry_after_ms);
         }
         break;
       default:
@@ -199,10 +204,35 @@ export class HubClient {
     }
   }
 
+  /**
+   * An open conversation whose history has not come (its `open` was refused while the store was
+   * away): ask again after the hub's hint or the backoff's first step. A reconnect re-opens it
+   * anyway, so the timers go with the socket.
+   */
+  private reopenLater(conversationId: string, hintMs: number | undefined): void {
+    const c = this.state.conversations[conversationId];
+    if (!c || !c.open || c.loaded || this.reopenTimers.has(conversationId)) return;
+    const wait = hintMs ?? this.opts.backoff.baseMs;
+    this.reopenTimers.set(
+      conversationId,
+      setTimeout(() => {
+        this.reopenTimers.delete(conversationId);
+        const now = this.state.conversations[conversationId];
+        if (now && now.open && !now.loaded && this.connected()) this.send(openFrame(now));
+      }, wait),
+    );
+  }
+
+  private clearReopens(): void {
+    for (const t of this.reopenTimers.values()) clearTimeout(t);
+    this.reopenTimers.clear();
+  }
+
   private onClosed(gen: number, code: number, reason: string): void {
     if (gen !== this.generation) return;
     this.transport = null;
     this.stopResending();
+    this.clearReopens();
     if (code === CloseCode.TOKEN_EXPIRED) this.tokenExpired = true;
     const delayMs = backoffDelay(this.state.failures, this.opts.backoff, this.opts.random);
     this.dispatch({ type: "socket_closed", code, reason, delayMs });
