@@ -25,8 +25,7 @@ use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::cluster_async::ClusterConnection;
 use redis::sentinel::{SentinelClient, SentinelClientBuilder, SentinelServerType};
 use redis::{
-    Cmd, ConnectionAddr, IntoConnectionInfo, Pipeline, PushInfo, RedisError, RedisFuture,
-    RedisResult, Value,
+    Cmd, ConnectionAddr, IntoConnectionInfo, Pipeline, PushInfo, RedisFuture, RedisResult, Value,
 };
 
 /// How long a request may take in all, retries through a failover included, before the client
@@ -200,11 +199,6 @@ fn client(info: impl IntoConnectionInfo) -> RedisResult<redis::Client> {
     redis::Client::open(info.set_redis_settings(redis))
 }
 
-/// The error's text for a client or a log: what redis-rs says, without the noise.
-pub fn describe(e: &RedisError) -> String {
-    e.to_string()
-}
-
 /// What the bus does with each push (pub/sub messages, disconnections): called in the
 /// connection's own task, so it must not block.
 pub type Pushes = Arc<dyn Fn(PushInfo) + Send + Sync>;
@@ -297,15 +291,6 @@ impl RedisConn {
         matches!(self, RedisConn::Cluster(_))
     }
 
-    /// The connection manager of the primary now (Sentinel: the one last named).
-    fn manager(&self) -> Option<ConnectionManager> {
-        match self {
-            RedisConn::Standalone(m) => Some(m.clone()),
-            RedisConn::Sentinel(f) => Some(f.manager()),
-            RedisConn::Cluster(_) => None,
-        }
-    }
-
     /// Answer a PING: on Cluster, every primary must.
     pub async fn ping(&self) -> RedisResult<()> {
         let mut conn = self.clone();
@@ -317,24 +302,16 @@ impl RedisConn {
     pub async fn subscribe(&self, channel: &str) -> RedisResult<()> {
         match self {
             RedisConn::Cluster(c) => c.clone().ssubscribe(channel).await,
-            _ => {
-                self.manager()
-                    .expect("not cluster")
-                    .subscribe(channel)
-                    .await
-            }
+            RedisConn::Standalone(m) => m.clone().subscribe(channel).await,
+            RedisConn::Sentinel(f) => f.manager().subscribe(channel).await,
         }
     }
 
     pub async fn unsubscribe(&self, channel: &str) -> RedisResult<()> {
         match self {
             RedisConn::Cluster(c) => c.clone().sunsubscribe(channel).await,
-            _ => {
-                self.manager()
-                    .expect("not cluster")
-                    .unsubscribe(channel)
-                    .await
-            }
+            RedisConn::Standalone(m) => m.clone().unsubscribe(channel).await,
+            RedisConn::Sentinel(f) => f.manager().unsubscribe(channel).await,
         }
     }
 

@@ -36,7 +36,7 @@ use tokio::sync::mpsc::error::TrySendError;
 use tracing::warn;
 
 use super::{Bus, BusError, BusMessage, Channel, Inbox, Topic};
-use crate::topology::{RedisConn, Topology, describe};
+use crate::topology::{RedisConn, Topology};
 
 /// How long the heartbeat's PING may take before Redis counts as away.
 const PING_WITHIN: std::time::Duration = std::time::Duration::from_millis(500);
@@ -152,7 +152,7 @@ impl std::fmt::Debug for RedisBus {
 }
 
 fn unavailable(e: redis::RedisError) -> BusError {
-    BusError::Unavailable(describe(&e))
+    BusError::Unavailable(e.to_string())
 }
 
 impl RedisBus {

@@ -142,7 +142,7 @@ impl std::fmt::Debug for RedisStore {
 }
 
 fn unavailable(e: redis::RedisError) -> StoreError {
-    StoreError::Unavailable(crate::topology::describe(&e))
+    StoreError::Unavailable(e.to_string())
 }
 
 fn json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
