@@ -156,8 +156,38 @@ impl std::fmt::Debug for RedisConn {
 /// The primary that the sentinels name, and the way to the next one.
 pub struct Followed {
     current: RwLock<(ConnectionManager, ConnectionAddr)>,
-    sentinel: tokio::sync::Mutex<SentinelClient>,
+    sentinel: tokio::sync::Mutex<Watch>,
     config: ConnectionManagerConfig,
+}
+
+/// How a node asks the sentinels, every heartbeat, who the primary is.
+struct Watch {
+    client: SentinelClient,
+    master: String,
+    /// A kept connection to one sentinel, for the heartbeat's question (dropped on an error,
+    /// made again at the next).
+    conn: Option<redis::aio::MultiplexedConnection>,
+}
+
+impl Watch {
+    /// The primary's address as one sentinel names it, on the kept connection: one command,
+    /// no new connection. `None` when no sentinel answered in time.
+    async fn named(&mut self) -> Option<(String, u16)> {
+        if self.conn.is_none() {
+            let client = self.client.async_get_sentinel_client().await.ok()?;
+            self.conn = client.get_multiplexed_async_connection().await.ok();
+        }
+        let conn = self.conn.as_mut()?;
+        let mut ask = redis::cmd("SENTINEL");
+        ask.arg("GET-MASTER-ADDR-BY-NAME").arg(&self.master);
+        match tokio::time::timeout(Duration::from_millis(500), ask.query_async(conn)).await {
+            Ok(Ok(Some(addr))) => Some(addr),
+            _ => {
+                self.conn = None;
+                None
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for Followed {
@@ -254,7 +284,11 @@ impl RedisConn {
                 .await?;
                 Ok(RedisConn::Sentinel(Arc::new(Followed {
                     current: RwLock::new((conn, addr)),
-                    sentinel: tokio::sync::Mutex::new(sentinel),
+                    sentinel: tokio::sync::Mutex::new(Watch {
+                        client: sentinel,
+                        master: master.clone(),
+                        conn: None,
+                    }),
                     config,
                 })))
             }
@@ -338,15 +372,25 @@ impl Followed {
 
     async fn follow(&self) -> RedisResult<bool> {
         // One question to the sentinels at a time; whoever waited finds the answer applied.
-        let mut sentinel = self.sentinel.lock().await;
-        let primary = sentinel.async_get_client().await?;
-        let addr = primary.get_connection_info().addr().clone();
+        let mut watch = self.sentinel.lock().await;
         let known = self
             .current
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .1
             .clone();
+        // The heartbeat's usual case, the primary unchanged, costs one command on a kept
+        // connection; only a change (or no answer) takes the full lookup, which connects to the
+        // named primary to check its role.
+        if let (Some((host, port)), ConnectionAddr::Tcp(known_host, known_port)) =
+            (watch.named().await, &known)
+            && host == *known_host
+            && port == *known_port
+        {
+            return Ok(false);
+        }
+        let primary = watch.client.async_get_client().await?;
+        let addr = primary.get_connection_info().addr().clone();
         if addr == known {
             return Ok(false);
         }
@@ -416,6 +460,33 @@ mod tests {
                 redis::ProtocolVersion::RESP3
             );
         }
+    }
+
+    /// The heartbeat asks the sentinels on a kept connection: following an unchanged primary
+    /// opens no connection to it (the full lookup would, to check its role, every 250 ms).
+    #[tokio::test]
+    async fn following_an_unchanged_sentinel_primary_opens_no_connection() {
+        let set = crate::testing::RedisSentinels::start().await;
+        let conn = crate::testing::connect(&set.topology()).await;
+        let mut admin = set.primary.manager().await;
+        let received = async |admin: &mut ConnectionManager| -> u64 {
+            let info: String = redis::cmd("INFO")
+                .arg("stats")
+                .query_async(admin)
+                .await
+                .expect("info");
+            info.lines()
+                .find_map(|l| l.strip_prefix("total_connections_received:"))
+                .and_then(|v| v.trim().parse().ok())
+                .expect("total_connections_received")
+        };
+        // The first question makes the kept connection (to a sentinel, not the primary).
+        assert!(!conn.follow().await.expect("follow"));
+        let before = received(&mut admin).await;
+        for _ in 0..10 {
+            assert!(!conn.follow().await.expect("follow"));
+        }
+        assert_eq!(received(&mut admin).await, before);
     }
 
     #[test]
