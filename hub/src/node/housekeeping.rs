@@ -49,29 +49,33 @@ impl Hub {
 
     /// The bus's heartbeat, on its own clock: the rounds above wait on the store, which takes
     /// seconds to fail while a Redis primary is down, and the heartbeat is what moves the node
-    /// to the new primary and resyncs its clients.
+    /// to the new primary and resyncs its clients. Subscriptions that failed while the bus was
+    /// away are retried as soon as a beat succeeds again, and otherwise once a housekeeping
+    /// interval: walking every topic on every beat would cost an idle node for nothing.
     pub(super) async fn bus_watch(self) {
-        let every = self.inner.config.housekeeping_interval().min(BUS_HEARTBEAT);
-        let mut ticker = tokio::time::interval(every);
+        let retry_every = self.inner.config.housekeeping_interval();
+        let mut ticker = tokio::time::interval(retry_every.min(BUS_HEARTBEAT));
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let (mut was_up, mut last_retry) = (true, tokio::time::Instant::now());
         loop {
             tokio::select! {
                 () = self.inner.shutdown.cancelled() => return,
                 _ = ticker.tick() => {}
             }
-            self.heal_bus().await;
-        }
-    }
-
-    /// Keep the bus subscribed to what local clients need: revive a dead subscriber (the
-    /// heartbeat) and retry subscriptions that failed while the bus was away.
-    pub(super) async fn heal_bus(&self) {
-        if let Err(e) = self.inner.bus.heartbeat().await {
-            debug!(error = %e, "bus heartbeat failed");
-            return;
-        }
-        for topic in self.inner.registry.topics() {
-            self.sync_topic(topic).await;
+            let up = match self.inner.bus.heartbeat().await {
+                Ok(()) => true,
+                Err(e) => {
+                    debug!(error = %e, "bus heartbeat failed");
+                    false
+                }
+            };
+            if up && (!was_up || last_retry.elapsed() >= retry_every) {
+                last_retry = tokio::time::Instant::now();
+                for topic in self.inner.registry.topics() {
+                    self.sync_topic(topic).await;
+                }
+            }
+            was_up = up;
         }
     }
 
