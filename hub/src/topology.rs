@@ -156,7 +156,7 @@ impl std::fmt::Debug for RedisConn {
 /// The primary that the sentinels name, and the way to the next one.
 pub struct Followed {
     current: RwLock<(ConnectionManager, ConnectionAddr)>,
-    sentinel: tokio::sync::Mutex<Watch>,
+    watch: tokio::sync::Mutex<Watch>,
     config: ConnectionManagerConfig,
 }
 
@@ -284,7 +284,7 @@ impl RedisConn {
                 .await?;
                 Ok(RedisConn::Sentinel(Arc::new(Followed {
                     current: RwLock::new((conn, addr)),
-                    sentinel: tokio::sync::Mutex::new(Watch {
+                    watch: tokio::sync::Mutex::new(Watch {
                         client: sentinel,
                         master: master.clone(),
                         conn: None,
@@ -372,7 +372,7 @@ impl Followed {
 
     async fn follow(&self) -> RedisResult<bool> {
         // One question to the sentinels at a time; whoever waited finds the answer applied.
-        let mut watch = self.sentinel.lock().await;
+        let mut watch = self.watch.lock().await;
         let known = self
             .current
             .read()
