@@ -53,6 +53,9 @@ pub enum ErrorCode {
     NotHolder,
     /// Only owners and editors may force-release.
     RoleRequired,
+    /// A per-conversation limit is reached (internal notes: `limits::MAX_NOTES`); nothing was
+    /// stored.
+    LimitReached,
     /// Too many frames; `retry_after_ms` says when to try again.
     RateLimited,
     /// A backend (store, bus) is unavailable for now; retry the same frame later.
@@ -84,6 +87,7 @@ impl ErrorCode {
         Self::NotControlled,
         Self::NotHolder,
         Self::RoleRequired,
+        Self::LimitReached,
         Self::RateLimited,
         Self::Unavailable,
         Self::Internal,
@@ -112,6 +116,7 @@ impl ErrorCode {
             Self::NotControlled => "not_controlled",
             Self::NotHolder => "not_holder",
             Self::RoleRequired => "role_required",
+            Self::LimitReached => "limit_reached",
             Self::RateLimited => "rate_limited",
             Self::Unavailable => "unavailable",
             Self::Internal => "internal",
@@ -146,6 +151,7 @@ impl ErrorCode {
             Self::NotControlled => "The AI assistant is handling this conversation.",
             Self::NotHolder => "You are not handling this conversation.",
             Self::RoleRequired => "Only owners and editors can do this.",
+            Self::LimitReached => "This conversation has reached the limit for this; nothing was stored.",
             Self::RateLimited => "Too many requests; slow down.",
             Self::Unavailable => "The service is temporarily unavailable; retry shortly.",
             Self::Internal => "Something went wrong in the hub; retry.",

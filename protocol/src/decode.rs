@@ -44,7 +44,7 @@ impl Default for Limits {
 }
 
 /// Every frame type a widget may send.
-pub const WIDGET_TYPES: &[&str] = &["hello", "message", "typing", "request_human"];
+pub const WIDGET_TYPES: &[&str] = &["hello", "page", "message", "typing", "request_human"];
 /// Every frame type a dashboard may send.
 pub const OPERATOR_TYPES: &[&str] = &[
     "hello",
@@ -57,13 +57,23 @@ pub const OPERATOR_TYPES: &[&str] = &[
     "message",
     "typing",
     "subscribe_team",
+    "note",
+    "recent",
+    "search",
 ];
 
 /// Decode a frame from a visitor's widget.
 pub fn widget_frame(text: &str, limits: &Limits) -> Result<WidgetFrame, DecodeError> {
     let frame: WidgetFrame = decode(text, limits, WIDGET_TYPES, OPERATOR_TYPES)?;
-    if let WidgetFrame::Message { client_id, text } = &frame {
-        check_message(client_id, text, limits)?;
+    match &frame {
+        WidgetFrame::Message { client_id, text } => check_message(client_id, text, limits)?,
+        WidgetFrame::Page { url, title } => {
+            check_len("url", url, limits::MAX_URL_CHARS)?;
+            if let Some(title) = title {
+                check_len("title", title, limits::MAX_TITLE_CHARS)?;
+            }
+        }
+        _ => {}
     }
     Ok(frame)
 }
@@ -71,11 +81,23 @@ pub fn widget_frame(text: &str, limits: &Limits) -> Result<WidgetFrame, DecodeEr
 /// Decode a frame from an operator's dashboard.
 pub fn operator_frame(text: &str, limits: &Limits) -> Result<OperatorFrame, DecodeError> {
     let frame: OperatorFrame = decode(text, limits, OPERATOR_TYPES, &[])?;
-    if let OperatorFrame::Message {
-        client_id, text, ..
-    } = &frame
-    {
-        check_message(client_id, text, limits)?;
+    match &frame {
+        OperatorFrame::Message {
+            client_id, text, ..
+        }
+        | OperatorFrame::Note {
+            client_id, text, ..
+        } => check_message(client_id, text, limits)?,
+        OperatorFrame::Search { query } => {
+            if crate::visible::is_blank(query) {
+                return Err(DecodeError::new(
+                    ErrorCode::InvalidFrame,
+                    "search query is empty",
+                ));
+            }
+            check_len("query", query, limits::MAX_QUERY_CHARS)?;
+        }
+        _ => {}
     }
     Ok(frame)
 }
@@ -200,6 +222,18 @@ fn classify(
         ErrorCode::UnknownFrameType,
         format!("unknown frame type `{shown}`"),
     )
+}
+
+/// A free-text field a client reports, refused whole when over its limit.
+fn check_len(field: &str, value: &str, max: usize) -> Result<(), DecodeError> {
+    let chars = value.chars().count();
+    if chars > max {
+        return Err(DecodeError::new(
+            ErrorCode::InvalidFrame,
+            format!("{field} of {chars} characters exceeds the limit of {max}"),
+        ));
+    }
+    Ok(())
 }
 
 fn check_message(client_id: &str, text: &str, limits: &Limits) -> Result<(), DecodeError> {

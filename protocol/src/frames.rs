@@ -39,6 +39,18 @@ pub enum WidgetFrame {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[ts(optional, type = "number")]
         last_seq: Option<Seq>,
+        /// Where the visitor is, for the operators' side panel. Optional, never trusted for
+        /// anything; a field over its limit is dropped (the rest is kept).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        context: Option<VisitorContext>,
+    },
+    /// The visitor went to another page of the site (operators see it live).
+    Page {
+        url: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        title: Option<String>,
     },
     /// A visitor's chat message. Acknowledged with `ack`.
     Message { client_id: ClientId, text: String },
@@ -94,6 +106,24 @@ pub enum OperatorFrame {
     /// what each holds) and `audit_snapshot` (the latest audit entries), then `team_snapshot`
     /// again whenever that changes and `audit_entry` for each new entry.
     SubscribeTeam {},
+    /// An internal note to the team: stored with the conversation, shown to its operators, never
+    /// to the visitor, the AI assistant or a webhook. Any operator may write one, whoever holds
+    /// the conversation. Answered (and announced to the other operators) with `note`.
+    Note {
+        conversation_id: ConversationId,
+        client_id: ClientId,
+        text: String,
+    },
+    /// A page of conversations that left the Online list, most recent activity first:
+    /// answered with `recent`. `cursor`: the previous page's `next_cursor` (absent: the first).
+    Recent {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        cursor: Option<String>,
+    },
+    /// Conversations of the workspace whose messages contain every word of `query`, or whose
+    /// visitor label or id matches it: answered with `search_results`.
+    Search { query: String },
 }
 
 /// What the hub sends to either client.
@@ -128,6 +158,19 @@ pub enum ServerFrame {
         last_seq: Seq,
         visitor_online: bool,
         needs_human: bool,
+        /// Operators only: the conversation's internal notes written after `after_seq`'s event
+        /// (all of them on a first open).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        #[ts(as = "Option<Vec<Note>>", optional)]
+        notes: Vec<Note>,
+        /// Operators only: where the visitor is.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        context: Option<VisitorContext>,
+        /// Operators only: the visitor's other conversations in this workspace, newest first.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        #[ts(as = "Option<Vec<ConversationSummary>>", optional)]
+        earlier: Vec<ConversationSummary>,
     },
     /// One new event of an open conversation.
     Event {
@@ -193,8 +236,93 @@ pub enum ServerFrame {
     AuditSnapshot { entries: Vec<AuditEntry> },
     /// A new audit entry.
     AuditEntry { entry: AuditEntry },
+    /// To operators: a new internal note (also the answer to the author's `note`, matched by
+    /// `client_id`).
+    Note {
+        conversation_id: ConversationId,
+        note: Note,
+    },
+    /// To operators: the visitor's context changed (they moved to another page).
+    VisitorContext {
+        conversation_id: ConversationId,
+        context: VisitorContext,
+    },
+    /// The answer to `recent`. `next_cursor` is absent on the last page.
+    Recent {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        cursor: Option<String>,
+        conversations: Vec<ConversationSummary>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        next_cursor: Option<String>,
+    },
+    /// The answer to `search`, best (most recent) first, at most 50.
+    SearchResults {
+        query: String,
+        conversations: Vec<ConversationSummary>,
+    },
     /// A frame was refused. Nothing of it was applied.
     Error(ErrorFrame),
+}
+
+/// An internal note. Notes are numbered on their own (1, 2, 3, …) so that the events visitors
+/// see keep their gap-free `seq`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct Note {
+    #[ts(type = "number")]
+    pub id: u64,
+    /// The conversation's `last_seq` when it was written: it reads after that event.
+    #[ts(type = "number")]
+    pub after_seq: Seq,
+    #[ts(type = "number")]
+    pub at: Millis,
+    pub author: OperatorRef,
+    pub text: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub client_id: Option<ClientId>,
+}
+
+/// What the widget tells about where the visitor is. Every field is optional and
+/// length-limited ([`crate::limits`]); none is trusted for anything but display (a URL is shown
+/// as a link only when it is `http:` or `https:`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct VisitorContext {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub referrer: Option<String>,
+    /// A BCP 47 tag, as `navigator.language` gives it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub language: Option<String>,
+    /// An IANA zone name, as `Intl.DateTimeFormat().resolvedOptions().timeZone` gives it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub time_zone: Option<String>,
+}
+
+impl VisitorContext {
+    /// The context with every field over its limit (or blank) dropped.
+    pub fn bounded(self) -> VisitorContext {
+        use crate::limits::{MAX_LANGUAGE_CHARS, MAX_TIME_ZONE_CHARS, MAX_TITLE_CHARS, MAX_URL_CHARS};
+        let keep = |v: Option<String>, max: usize| {
+            v.filter(|s| !crate::visible::is_blank(s) && s.chars().count() <= max)
+        };
+        VisitorContext {
+            url: keep(self.url, MAX_URL_CHARS),
+            title: keep(self.title, MAX_TITLE_CHARS),
+            referrer: keep(self.referrer, MAX_URL_CHARS),
+            language: keep(self.language, MAX_LANGUAGE_CHARS),
+            time_zone: keep(self.time_zone, MAX_TIME_ZONE_CHARS),
+        }
+    }
 }
 
 /// An operator of the workspace, as the presence panel shows them.

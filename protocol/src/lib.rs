@@ -9,8 +9,10 @@
 //! - [`decode`]: size-checked, never-panicking decoding with a precise [`ErrorCode`] on failure;
 //! - [`limits`]: the default limits a hub enforces;
 //! - [`visible`]: whether a text shows anything (blank messages and names are refused);
-//! - [`profile`]: the operator profile HTTP API's bodies and problem codes.
+//! - [`profile`]: the operator profile HTTP API's bodies and problem codes;
+//! - [`canned`]: the saved replies HTTP API's bodies and rules.
 
+pub mod canned;
 pub mod codes;
 pub mod decode;
 pub mod draft;

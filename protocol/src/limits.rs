@@ -20,3 +20,26 @@ pub const MAX_AVATAR_SIDE: u32 = 4096;
 pub const MAX_AVATAR_BYTES: usize = 5 * 1024 * 1024;
 /// Side of the stored avatar, in pixels: every upload is re-encoded to this.
 pub const AVATAR_SIDE: u32 = 256;
+
+/// Internal notes kept per conversation; more are refused with `limit_reached`.
+pub const MAX_NOTES: usize = 500;
+/// Longest page URL or referrer a widget may report (Unicode scalar values).
+pub const MAX_URL_CHARS: usize = 2048;
+/// Longest page title a widget may report.
+pub const MAX_TITLE_CHARS: usize = 300;
+/// Longest language tag a widget may report.
+pub const MAX_LANGUAGE_CHARS: usize = 35;
+/// Longest time zone name a widget may report.
+pub const MAX_TIME_ZONE_CHARS: usize = 64;
+/// Longest search query (Unicode scalar values).
+pub const MAX_QUERY_CHARS: usize = 200;
+/// Conversations per `recent` page.
+pub const RECENT_PAGE: usize = 25;
+/// Most conversations a search answers with.
+pub const SEARCH_RESULTS: usize = 50;
+/// Saved replies kept per workspace.
+pub const MAX_CANNED_REPLIES: usize = 500;
+/// Longest saved reply title (Unicode scalar values).
+pub const MAX_CANNED_TITLE_CHARS: usize = 80;
+/// Longest saved reply shortcut: lowercase letters, digits, `-` and `_`.
+pub const MAX_SHORTCUT_CHARS: usize = 32;

@@ -109,6 +109,14 @@ pub enum ProblemCode {
     Unavailable,
     /// No such resource.
     NotFound,
+    /// Only owners and editors may do this (manage saved replies).
+    RoleRequired,
+    /// A saved reply's title, shortcut or text is empty, too long or malformed.
+    InvalidCannedReply,
+    /// Another saved reply of the workspace has this shortcut.
+    ShortcutTaken,
+    /// The workspace has `limits::MAX_CANNED_REPLIES` saved replies already.
+    TooManyReplies,
 }
 
 impl ProblemCode {
@@ -130,6 +138,10 @@ impl ProblemCode {
         Self::RateLimited,
         Self::Unavailable,
         Self::NotFound,
+        Self::RoleRequired,
+        Self::InvalidCannedReply,
+        Self::ShortcutTaken,
+        Self::TooManyReplies,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -150,6 +162,10 @@ impl ProblemCode {
             Self::RateLimited => "rate_limited",
             Self::Unavailable => "unavailable",
             Self::NotFound => "not_found",
+            Self::RoleRequired => "role_required",
+            Self::InvalidCannedReply => "invalid_canned_reply",
+            Self::ShortcutTaken => "shortcut_taken",
+            Self::TooManyReplies => "too_many_replies",
         }
     }
 
@@ -157,8 +173,9 @@ impl ProblemCode {
     pub fn status(self) -> u16 {
         match self {
             Self::Unauthorized | Self::TokenExpired => 401,
-            Self::WorkspaceNotFound => 403,
+            Self::WorkspaceNotFound | Self::RoleRequired => 403,
             Self::NotFound => 404,
+            Self::ShortcutTaken | Self::TooManyReplies => 409,
             Self::PayloadTooLarge => 413,
             Self::NotAnImage | Self::UnsupportedImageFormat => 415,
             Self::InvalidBody
@@ -167,7 +184,8 @@ impl ProblemCode {
             | Self::ImageTooSmall
             | Self::ImageTooLarge
             | Self::ImageCorrupt
-            | Self::UnknownAvatar => 422,
+            | Self::UnknownAvatar
+            | Self::InvalidCannedReply => 422,
             Self::RateLimited => 429,
             Self::Unavailable => 503,
         }
@@ -192,6 +210,10 @@ impl ProblemCode {
             Self::RateLimited => "Too many requests",
             Self::Unavailable => "Temporarily unavailable",
             Self::NotFound => "Not found",
+            Self::RoleRequired => "Owners and editors only",
+            Self::InvalidCannedReply => "Saved reply not accepted",
+            Self::ShortcutTaken => "Shortcut already in use",
+            Self::TooManyReplies => "Too many saved replies",
         }
     }
 }

@@ -5,6 +5,7 @@
 
 use ts_rs::{Config, TS};
 
+use crate::canned::{CannedReply, CannedReplyInput, CannedReplyList};
 use crate::codes::{CloseCode, ErrorCode};
 use crate::frames::*;
 use crate::profile::{AvatarUploaded, Problem, ProblemCode, ProfileUpdate, ProfileView};
@@ -56,6 +57,11 @@ pub fn frames_ts() -> String {
     decl::<ProfileUpdate>(&cfg, &mut out);
     decl::<AvatarUploaded>(&cfg, &mut out);
     decl::<Problem>(&cfg, &mut out);
+    decl::<Note>(&cfg, &mut out);
+    decl::<VisitorContext>(&cfg, &mut out);
+    decl::<CannedReply>(&cfg, &mut out);
+    decl::<CannedReplyInput>(&cfg, &mut out);
+    decl::<CannedReplyList>(&cfg, &mut out);
     out.push_str(&format!(
         "export const PROTOCOL_VERSION = {};\nexport const DEFAULT_OPERATOR_NAME = {:?};\n",
         crate::PROTOCOL_VERSION,
@@ -63,7 +69,7 @@ pub fn frames_ts() -> String {
     ));
     out.push_str(&format!(
         "export const LIMITS = {{ maxFrameBytes: {}, maxMessageChars: {}, maxClientIdBytes: {}, \
-         maxDisplayNameGraphemes: {}, minAvatarSide: {}, maxAvatarSide: {}, maxAvatarBytes: {}, avatarSide: {} }} as const;\n",
+         maxDisplayNameGraphemes: {}, minAvatarSide: {}, maxAvatarSide: {}, maxAvatarBytes: {}, avatarSide: {}, maxNotes: {}, maxUrlChars: {}, maxTitleChars: {}, maxQueryChars: {}, maxCannedReplies: {}, maxCannedTitleChars: {}, maxShortcutChars: {} }} as const;\n",
         crate::limits::MAX_FRAME_BYTES,
         crate::limits::MAX_MESSAGE_CHARS,
         crate::limits::MAX_CLIENT_ID_BYTES,
@@ -71,7 +77,14 @@ pub fn frames_ts() -> String {
         crate::limits::MIN_AVATAR_SIDE,
         crate::limits::MAX_AVATAR_SIDE,
         crate::limits::MAX_AVATAR_BYTES,
-        crate::limits::AVATAR_SIDE
+        crate::limits::AVATAR_SIDE,
+        crate::limits::MAX_NOTES,
+        crate::limits::MAX_URL_CHARS,
+        crate::limits::MAX_TITLE_CHARS,
+        crate::limits::MAX_QUERY_CHARS,
+        crate::limits::MAX_CANNED_REPLIES,
+        crate::limits::MAX_CANNED_TITLE_CHARS,
+        crate::limits::MAX_SHORTCUT_CHARS
     ));
     out
 }

@@ -9,6 +9,8 @@ use protocol::{OperatorFrame, ServerFrame, WidgetFrame};
 fn widget_type(f: &WidgetFrame) -> &'static str {
     match f {
         WidgetFrame::Hello { .. } => "hello",
+        WidgetFrame::Page { .. } => "page",
+        WidgetFrame::Page { .. } => "page",
         WidgetFrame::Message { .. } => "message",
         WidgetFrame::Typing { .. } => "typing",
         WidgetFrame::RequestHuman {} => "request_human",
@@ -28,6 +30,12 @@ fn operator_type(f: &OperatorFrame) -> &'static str {
         OperatorFrame::Message { .. } => "message",
         OperatorFrame::Typing { .. } => "typing",
         OperatorFrame::SubscribeTeam {} => "subscribe_team",
+        OperatorFrame::Note { .. } => "note",
+        OperatorFrame::Recent { .. } => "recent",
+        OperatorFrame::Search { .. } => "search",
+        OperatorFrame::Note { .. } => "note",
+        OperatorFrame::Recent { .. } => "recent",
+        OperatorFrame::Search { .. } => "search",
     }
 }
 use protocol::decode::OPERATOR_TYPES as OPERATOR;
@@ -49,6 +57,14 @@ fn server_type(f: &ServerFrame) -> &'static str {
         ServerFrame::TeamSnapshot { .. } => "team_snapshot",
         ServerFrame::AuditSnapshot { .. } => "audit_snapshot",
         ServerFrame::AuditEntry { .. } => "audit_entry",
+        ServerFrame::Note { .. } => "note",
+        ServerFrame::VisitorContext { .. } => "visitor_context",
+        ServerFrame::Recent { .. } => "recent",
+        ServerFrame::SearchResults { .. } => "search_results",
+        ServerFrame::Note { .. } => "note",
+        ServerFrame::VisitorContext { .. } => "visitor_context",
+        ServerFrame::Recent { .. } => "recent",
+        ServerFrame::SearchResults { .. } => "search_results",
         ServerFrame::Error(_) => "error",
     }
 }
@@ -68,6 +84,10 @@ const SERVER: &[&str] = &[
     "team_snapshot",
     "audit_snapshot",
     "audit_entry",
+    "note",
+    "visitor_context",
+    "recent",
+    "search_results",
     "error",
 ];
 

@@ -119,12 +119,24 @@ fn widget_frames() -> Vec<WidgetFrame> {
             workspace_id: "ws-1".into(),
             visitor_token: Some("tok".into()),
             last_seq: Some(4),
+            context: Some(VisitorContext {
+                url: Some("https://shop.example/a".into()),
+                title: None,
+                referrer: None,
+                language: Some("de-CH".into()),
+                time_zone: Some("Europe/Zurich".into()),
+            }),
+        },
+        WidgetFrame::Page {
+            url: "https://shop.example/b".into(),
+            title: Some("B".into()),
         },
         WidgetFrame::Hello {
             protocol: PROTOCOL_VERSION,
             workspace_id: "ws-1".into(),
             visitor_token: None,
             last_seq: None,
+            context: None,
         },
         WidgetFrame::Message {
             client_id: "c-1".into(),
@@ -208,6 +220,9 @@ fn server_frames() -> Vec<ServerFrame> {
             last_seq: 6,
             visitor_online: false,
             needs_human: true,
+            notes: vec![],
+            context: None,
+            earlier: vec![],
         },
         ServerFrame::Ack {
             conversation_id: id(),

@@ -1,7 +1,7 @@
 // Generated from the Rust `protocol` crate. Do not edit by hand:
 // UPDATE_TS=1 cargo test -p take-control-protocol --test typescript
 
-export type ErrorCode = "bad_frame" | "unknown_frame_type" | "invalid_frame" | "frame_too_large" | "message_too_long" | "empty_message" | "invalid_client_id" | "handshake_required" | "already_handshaken" | "unsupported_protocol" | "unauthorized" | "token_expired" | "forbidden" | "workspace_not_found" | "conversation_not_found" | "plan_required" | "already_controlled" | "not_controlled" | "not_holder" | "role_required" | "rate_limited" | "unavailable" | "internal";
+export type ErrorCode = "bad_frame" | "unknown_frame_type" | "invalid_frame" | "frame_too_large" | "message_too_long" | "empty_message" | "invalid_client_id" | "handshake_required" | "already_handshaken" | "unsupported_protocol" | "unauthorized" | "token_expired" | "forbidden" | "workspace_not_found" | "conversation_not_found" | "plan_required" | "already_controlled" | "not_controlled" | "not_holder" | "role_required" | "limit_reached" | "rate_limited" | "unavailable" | "internal";
 
 export interface ErrorCodeInfo { retryable: boolean; description: string }
 
@@ -26,6 +26,7 @@ export const ERROR_CODES: Record<ErrorCode, ErrorCodeInfo> = {
   not_controlled: { retryable: false, description: "The AI assistant is handling this conversation." },
   not_holder: { retryable: false, description: "You are not handling this conversation." },
   role_required: { retryable: false, description: "Only owners and editors can do this." },
+  limit_reached: { retryable: false, description: "This conversation has reached the limit for this; nothing was stored." },
   rate_limited: { retryable: true, description: "Too many requests; slow down." },
   unavailable: { retryable: true, description: "The service is temporarily unavailable; retry shortly." },
   internal: { retryable: true, description: "Something went wrong in the hub; retry." },
@@ -65,7 +66,7 @@ export const CloseCode = {
   UNAVAILABLE: 4008,
 } as const;
 
-export type ProblemCode = "unauthorized" | "token_expired" | "workspace_not_found" | "invalid_body" | "invalid_display_name" | "not_an_image" | "unsupported_image_format" | "image_not_square" | "image_too_small" | "image_too_large" | "payload_too_large" | "image_corrupt" | "unknown_avatar" | "rate_limited" | "unavailable" | "not_found";
+export type ProblemCode = "unauthorized" | "token_expired" | "workspace_not_found" | "invalid_body" | "invalid_display_name" | "not_an_image" | "unsupported_image_format" | "image_not_square" | "image_too_small" | "image_too_large" | "payload_too_large" | "image_corrupt" | "unknown_avatar" | "rate_limited" | "unavailable" | "not_found" | "role_required" | "invalid_canned_reply" | "shortcut_taken" | "too_many_replies";
 
 export interface ProblemCodeInfo { status: number; title: string }
 
@@ -86,4 +87,8 @@ export const PROBLEM_CODES: Record<ProblemCode, ProblemCodeInfo> = {
   rate_limited: { status: 429, title: "Too many requests" },
   unavailable: { status: 503, title: "Temporarily unavailable" },
   not_found: { status: 404, title: "Not found" },
+  role_required: { status: 403, title: "Owners and editors only" },
+  invalid_canned_reply: { status: 422, title: "Saved reply not accepted" },
+  shortcut_taken: { status: 409, title: "Shortcut already in use" },
+  too_many_replies: { status: 409, title: "Too many saved replies" },
 };

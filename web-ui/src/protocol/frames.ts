@@ -9,15 +9,33 @@ export type WorkspaceId = string;
 export type OperatorId = string;
 export type ClientId = string;
 
-export type WidgetFrame = { "type": "hello", protocol: number, workspace_id: string, visitor_token?: string, last_seq?: number, } | { "type": "message", client_id: string, text: string, } | { "type": "typing", active: boolean, } | { "type": "request_human", };
+export type WidgetFrame = { "type": "hello", protocol: number, workspace_id: string, visitor_token?: string, last_seq?: number, 
+/**
+ * Where the visitor is, for the operators' side panel. Optional, never trusted for
+ * anything; a field over its limit is dropped (the rest is kept).
+ */
+context?: VisitorContext, } | { "type": "page", url: string, title?: string, } | { "type": "message", client_id: string, text: string, } | { "type": "typing", active: boolean, } | { "type": "request_human", };
 
-export type OperatorFrame = { "type": "hello", protocol: number, token: string, } | { "type": "subscribe_online", } | { "type": "unsubscribe_online", } | { "type": "open", conversation_id: string, after_seq?: number, } | { "type": "close", conversation_id: string, } | { "type": "takeover", conversation_id: string, } | { "type": "release", conversation_id: string, force: boolean, } | { "type": "message", conversation_id: string, client_id: string, text: string, } | { "type": "typing", conversation_id: string, active: boolean, } | { "type": "subscribe_team", };
+export type OperatorFrame = { "type": "hello", protocol: number, token: string, } | { "type": "subscribe_online", } | { "type": "unsubscribe_online", } | { "type": "open", conversation_id: string, after_seq?: number, } | { "type": "close", conversation_id: string, } | { "type": "takeover", conversation_id: string, } | { "type": "release", conversation_id: string, force: boolean, } | { "type": "message", conversation_id: string, client_id: string, text: string, } | { "type": "typing", conversation_id: string, active: boolean, } | { "type": "subscribe_team", } | { "type": "note", conversation_id: string, client_id: string, text: string, } | { "type": "recent", cursor?: string, } | { "type": "search", query: string, };
 
 export type ServerFrame = { "type": "welcome", protocol: number, conversation_id: string, visitor_token: string, visitor_label: string, control: ControlState, 
 /**
  * Idle-timeout of the socket: send something (a WebSocket ping does) more often.
  */
-heartbeat_ms: number, } | { "type": "ready", protocol: number, operator: OperatorIdentity, workspace: WorkspaceInfo, heartbeat_ms: number, } | { "type": "history", conversation_id: string, events: Array<ConversationEvent>, control: ControlState, last_seq: number, visitor_online: boolean, needs_human: boolean, } | { "type": "event", conversation_id: string, event: ConversationEvent, } | { "type": "ack", conversation_id: string, client_id: string, seq: number, } | { "type": "control", conversation_id: string, control: ControlState, } | { "type": "ai_draft", conversation_id: string, draft_id: string, epoch: number, offset: number, text: string, state: DraftState, } | { "type": "typing", conversation_id: string, author: Author, active: boolean, } | { "type": "online_snapshot", conversations: Array<ConversationSummary>, } | { "type": "online_update", conversation: ConversationSummary, } | { "type": "online_remove", conversation_id: string, } | { "type": "control_warning", conversation_id: string, holder_id: string, reason: ReleaseReason, release_at: number, } | { "type": "team_snapshot", members: Array<TeamMember>, } | { "type": "audit_snapshot", entries: Array<AuditEntry>, } | { "type": "audit_entry", entry: AuditEntry, } | { "type": "error" } & ErrorFrame;
+heartbeat_ms: number, } | { "type": "ready", protocol: number, operator: OperatorIdentity, workspace: WorkspaceInfo, heartbeat_ms: number, } | { "type": "history", conversation_id: string, events: Array<ConversationEvent>, control: ControlState, last_seq: number, visitor_online: boolean, needs_human: boolean, 
+/**
+ * Operators only: the conversation's internal notes written after `after_seq`'s event
+ * (all of them on a first open).
+ */
+notes?: Array<Note>, 
+/**
+ * Operators only: where the visitor is.
+ */
+context?: VisitorContext, 
+/**
+ * Operators only: the visitor's other conversations in this workspace, newest first.
+ */
+earlier?: Array<ConversationSummary>, } | { "type": "event", conversation_id: string, event: ConversationEvent, } | { "type": "ack", conversation_id: string, client_id: string, seq: number, } | { "type": "control", conversation_id: string, control: ControlState, } | { "type": "ai_draft", conversation_id: string, draft_id: string, epoch: number, offset: number, text: string, state: DraftState, } | { "type": "typing", conversation_id: string, author: Author, active: boolean, } | { "type": "online_snapshot", conversations: Array<ConversationSummary>, } | { "type": "online_update", conversation: ConversationSummary, } | { "type": "online_remove", conversation_id: string, } | { "type": "control_warning", conversation_id: string, holder_id: string, reason: ReleaseReason, release_at: number, } | { "type": "team_snapshot", members: Array<TeamMember>, } | { "type": "audit_snapshot", entries: Array<AuditEntry>, } | { "type": "audit_entry", entry: AuditEntry, } | { "type": "note", conversation_id: string, note: Note, } | { "type": "visitor_context", conversation_id: string, context: VisitorContext, } | { "type": "recent", cursor?: string, conversations: Array<ConversationSummary>, next_cursor?: string, } | { "type": "search_results", query: string, conversations: Array<ConversationSummary>, } | { "type": "error" } & ErrorFrame;
 
 export type ErrorFrame = { code: ErrorCode, message: string, 
 /**
@@ -152,6 +170,33 @@ type: string, title: string, status: number,
  */
 detail: string, code: ProblemCode, };
 
+export type Note = { id: number, 
+/**
+ * The conversation's `last_seq` when it was written: it reads after that event.
+ */
+after_seq: number, at: number, author: OperatorRef, text: string, client_id?: string, };
+
+export type VisitorContext = { url?: string, title?: string, referrer?: string, 
+/**
+ * A BCP 47 tag, as `navigator.language` gives it.
+ */
+language?: string, 
+/**
+ * An IANA zone name, as `Intl.DateTimeFormat().resolvedOptions().timeZone` gives it.
+ */
+time_zone?: string, };
+
+export type CannedReply = { id: string, title: string, 
+/**
+ * What follows `/` in the composer: lowercase letters, digits, `-` and `_`; unique in the
+ * workspace.
+ */
+shortcut: string, text: string, updated_at: number, updated_by: string, };
+
+export type CannedReplyInput = { title: string, shortcut: string, text: string, };
+
+export type CannedReplyList = { replies: Array<CannedReply>, };
+
 export const PROTOCOL_VERSION = 1;
 export const DEFAULT_OPERATOR_NAME = "Human";
-export const LIMITS = { maxFrameBytes: 65536, maxMessageChars: 4000, maxClientIdBytes: 64, maxDisplayNameGraphemes: 49, minAvatarSide: 150, maxAvatarSide: 4096, maxAvatarBytes: 5242880, avatarSide: 256 } as const;
+export const LIMITS = { maxFrameBytes: 65536, maxMessageChars: 4000, maxClientIdBytes: 64, maxDisplayNameGraphemes: 49, minAvatarSide: 150, maxAvatarSide: 4096, maxAvatarBytes: 5242880, avatarSide: 256, maxNotes: 500, maxUrlChars: 2048, maxTitleChars: 300, maxQueryChars: 200, maxCannedReplies: 500, maxCannedTitleChars: 80, maxShortcutChars: 32 } as const;
