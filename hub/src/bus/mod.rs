@@ -123,6 +123,16 @@ pub enum BusMessage {
         workspace_id: WorkspaceId,
         entry: protocol::AuditEntry,
     },
+    /// A new internal note (operators only: no widget is ever sent it).
+    Note {
+        conversation_id: ConversationId,
+        note: protocol::Note,
+    },
+    /// The visitor's context changed (operators only).
+    Context {
+        conversation_id: ConversationId,
+        context: protocol::VisitorContext,
+    },
     /// Local only, never published: the bus may have lost messages (its subscription dropped),
     /// so every local client must catch up from the store.
     Resync,

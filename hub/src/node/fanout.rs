@@ -390,6 +390,27 @@ impl Hub {
             BusMessage::TeamChanged { workspace_id } => {
                 Outbound::TeamRefresh(Arc::new(workspace_id))
             }
+            // Operators only, by construction: no copy for visitors is made.
+            BusMessage::Note {
+                conversation_id,
+                note,
+            } => Outbound::frame(Frames {
+                for_operators: frame_json(&ServerFrame::Note {
+                    conversation_id,
+                    note,
+                }),
+                for_visitors: None,
+            }),
+            BusMessage::Context {
+                conversation_id,
+                context,
+            } => Outbound::frame(Frames {
+                for_operators: frame_json(&ServerFrame::VisitorContext {
+                    conversation_id,
+                    context,
+                }),
+                for_visitors: None,
+            }),
             BusMessage::Audit { entry, .. } => Outbound::frame(Frames {
                 for_operators: frame_json(&ServerFrame::AuditEntry { entry }),
                 for_visitors: None,

@@ -49,6 +49,7 @@ use crate::util::{now_ms, now_secs, random_id, visitor_label};
 
 mod actions;
 mod assistant;
+mod desk;
 mod fanout;
 mod housekeeping;
 
@@ -162,6 +163,15 @@ pub fn error_frame(err: &StoreError, conversation_id: &str) -> ErrorFrame {
     let frame = match err {
         StoreError::NotFound => ErrorFrame::new(ErrorCode::ConversationNotFound),
         StoreError::Unavailable(_) => ErrorFrame::new(ErrorCode::Unavailable),
+        StoreError::LimitReached => ErrorFrame::with_message(
+            ErrorCode::LimitReached,
+            format!(
+                "this conversation has {} internal notes, the most it keeps; nothing was stored",
+                protocol::limits::MAX_NOTES
+            ),
+        ),
+        // Saved replies answer over HTTP (api.rs); a socket never meets this.
+        StoreError::ShortcutTaken => ErrorFrame::new(ErrorCode::Internal),
         StoreError::Control(c) => {
             let mut f = ErrorFrame::with_message(c.code(), c.to_string());
             if let ControlError::AlreadyControlled(holder) = c {

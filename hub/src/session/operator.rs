@@ -99,7 +99,11 @@ fn conversation_of(frame: &OperatorFrame) -> Option<&str> {
         }
         | OperatorFrame::Typing {
             conversation_id, ..
+        }
+        | OperatorFrame::Note {
+            conversation_id, ..
         } => Some(conversation_id),
+        OperatorFrame::Recent { .. } | OperatorFrame::Search { .. } => None,
         OperatorFrame::Hello { .. }
         | OperatorFrame::SubscribeOnline {}
         | OperatorFrame::UnsubscribeOnline {}
@@ -209,6 +213,66 @@ impl OperatorHandler {
                 conversation_id,
                 active,
             } => self.typing(conn, conversation_id, active).await,
+            OperatorFrame::Note {
+                conversation_id,
+                client_id,
+                text,
+            } => {
+                if !conn
+                    .allow(RateKind::Message, &conversation_id, Some(&client_id))
+                    .await?
+                {
+                    return Ok(Flow::Continue);
+                }
+                // The author gets the note like every other operator with the conversation
+                // open, from the fan-out; a re-sent one (published once, before) or one for
+                // a conversation this session has not opened is answered here.
+                match hub
+                    .add_note(&self.op, &conversation_id, client_id.clone(), text)
+                    .await
+                {
+                    Ok((note, duplicate))
+                        if duplicate || !conn.cursors.contains_key(&conversation_id) =>
+                    {
+                        conn.send(&ServerFrame::Note {
+                            conversation_id,
+                            note,
+                        })
+                        .await
+                    }
+                    Ok(_) => Ok(()),
+                    Err(e) => conn.send_error(e).await,
+                }
+            }
+            OperatorFrame::Recent { cursor } => {
+                match hub.recent_page(&self.op, cursor.as_deref()).await {
+                    Ok(page) => {
+                        conn.send(&ServerFrame::Recent {
+                            cursor,
+                            conversations: page.conversations,
+                            next_cursor: page.next_cursor,
+                        })
+                        .await
+                    }
+                    Err(e) => conn.send_error(e).await,
+                }
+            }
+            OperatorFrame::Search { query } => {
+                // A search reads more than a message writes: it shares the message budget.
+                if !conn.allow(RateKind::Message, "", None).await? {
+                    return Ok(Flow::Continue);
+                }
+                match hub.search(&self.op, &query).await {
+                    Ok(conversations) => {
+                        conn.send(&ServerFrame::SearchResults {
+                            query,
+                            conversations,
+                        })
+                        .await
+                    }
+                    Err(e) => conn.send_error(e).await,
+                }
+            }
         };
         answered.map(|()| Flow::Continue)
     }
@@ -320,16 +384,22 @@ impl OperatorHandler {
         hub.subscribe(conn.rx.id, topic.clone()).await;
         let store = &hub.inner().store;
         // Both in one round trip's time on the node's multiplexed connection.
-        let (events, meta) = match tokio::join!(
+        let (events, meta, notes, context) = match tokio::join!(
             store.history(ws, &conversation_id, after, HISTORY_LIMIT),
             store.get(ws, &conversation_id),
+            store.notes(ws, &conversation_id, after),
+            store.context(ws, &conversation_id),
         ) {
-            (Ok(events), Ok(Some(meta))) => (events, meta),
-            (Err(e), _) | (_, Err(e)) => {
+            (Ok(events), Ok(Some(meta)), notes, context) => {
+                // Notes and context are the desk's: a failure to read them leaves the panel
+                // short, never the conversation unopened.
+                (events, meta, notes.unwrap_or_default(), context.ok().flatten())
+            }
+            (Err(e), _, _, _) | (_, Err(e), _, _) => {
                 hub.unsubscribe(conn.rx.id, topic).await;
                 return conn.send_error(error_frame(&e, &conversation_id)).await;
             }
-            (_, Ok(None)) => {
+            (_, Ok(None), _, _) => {
                 hub.unsubscribe(conn.rx.id, topic).await;
                 return conn
                     .send_error(error_frame(
@@ -348,6 +418,9 @@ impl OperatorHandler {
             last_seq: last,
             visitor_online: meta.visitor_connections > 0,
             needs_human: meta.needs_human,
+            notes,
+            context,
+            earlier: Vec::new(),
         })
         .await?;
         conn.send_draft(&conversation_id, meta.control.epoch).await

@@ -2,7 +2,9 @@
 
 use futures_util::{Sink, Stream};
 use protocol::decode;
-use protocol::{Author, ErrorCode, ErrorFrame, PROTOCOL_VERSION, ServerFrame, WidgetFrame};
+use protocol::{
+    Author, ErrorCode, ErrorFrame, PROTOCOL_VERSION, ServerFrame, VisitorContext, WidgetFrame,
+};
 
 use super::{
     Conn, Flow, Gone, Handler, RateKind, WsIn, WsOut, check_protocol, heartbeat_ms, read_hello,
@@ -19,7 +21,7 @@ where
     S: Sink<WsOut> + Unpin + Send,
     R: Stream<Item = WsIn> + Unpin,
 {
-    let (workspace_id, token, last_seq) = match Box::pin(read_hello(
+    let (workspace_id, token, last_seq, context) = match Box::pin(read_hello(
         &hub,
         &mut sink,
         &mut stream,
@@ -33,11 +35,13 @@ where
             workspace_id,
             visitor_token,
             last_seq,
+            context,
         }) => {
             if let Err(e) = check_protocol(protocol) {
                 return Box::pin(refuse(&mut sink, e)).await;
             }
-            (workspace_id, visitor_token, last_seq.unwrap_or(0))
+            let context = context.map(VisitorContext::bounded).unwrap_or_default();
+            (workspace_id, visitor_token, last_seq.unwrap_or(0), context)
         }
         Some(_) => {
             return Box::pin(refuse(
@@ -75,9 +79,13 @@ where
     Box::pin(hub.subscribe(conn.rx.id, topic)).await;
     Box::pin(hub.visitor_presence(&meta.workspace_id, &conversation_id, 1)).await;
     tracing::info!(workspace_id = %meta.workspace_id, conversation_id, "visitor connected");
+    if context != VisitorContext::default() {
+        Box::pin(hub.visitor_context(&meta.workspace_id, &conversation_id, context.clone())).await;
+    }
     let mut session = WidgetSession {
         conversation_id: conversation_id.clone(),
         workspace_id: meta.workspace_id.clone(),
+        context,
     };
     let started = Box::pin(session.start(&mut conn, &meta, token, last_seq)).await;
     drop(meta);
@@ -93,6 +101,8 @@ where
 struct WidgetSession {
     conversation_id: String,
     workspace_id: String,
+    /// Where the visitor is: from `hello`, then each `page`.
+    context: VisitorContext,
 }
 
 impl WidgetSession {
@@ -136,6 +146,10 @@ impl WidgetSession {
             last_seq: last,
             visitor_online: true,
             needs_human: current.needs_human,
+            // The desk's fields are the team's: never sent to a widget.
+            notes: Vec::new(),
+            context: None,
+            earlier: Vec::new(),
         })
         .await?;
         conn.send_draft(&meta.id, current.control.epoch).await
@@ -208,6 +222,24 @@ where
                         .await;
                     (client_id, sent)
                 })));
+            }
+            WidgetFrame::Page { url, title } => {
+                if !conn
+                    .allow(RateKind::Typing, &self.conversation_id, None)
+                    .await?
+                {
+                    return Ok(Flow::Continue);
+                }
+                let mut next = self.context.clone();
+                next.url = Some(url);
+                next.title = title;
+                let next = next.bounded();
+                if next != self.context {
+                    self.context = next.clone();
+                    conn.hub
+                        .visitor_context(&self.workspace_id, &self.conversation_id, next)
+                        .await;
+                }
             }
             WidgetFrame::Typing { active } => {
                 if !conn

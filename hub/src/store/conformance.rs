@@ -631,6 +631,7 @@ where
     unanswered_human_requests_expire_once(make().await).await;
     profiles_and_avatars_per_workspace(make().await).await;
     online_list_and_idle(make().await).await;
+    super::conformance_desk::whole_suite(make).await;
 }
 
 /// Runs the whole conformance suite as tests. `$make` is evaluated once per test and gives
@@ -701,6 +702,36 @@ macro_rules! conformance_tests {
         async fn online_list_and_idle() {
             let (_guard, store) = $make;
             crate::store::conformance::online_list_and_idle(store).await;
+        }
+
+        #[tokio::test]
+        async fn notes_have_their_own_numbering() {
+            let (_guard, store) = $make;
+            crate::store::conformance_desk::notes_have_their_own_numbering(store).await;
+        }
+
+        #[tokio::test]
+        async fn context_is_kept_per_conversation() {
+            let (_guard, store) = $make;
+            crate::store::conformance_desk::context_is_kept_per_conversation(store).await;
+        }
+
+        #[tokio::test]
+        async fn recent_and_search() {
+            let (_guard, store) = $make;
+            crate::store::conformance_desk::recent_and_search(store).await;
+        }
+
+        #[tokio::test]
+        async fn canned_replies_per_workspace() {
+            let (_guard, store) = $make;
+            crate::store::conformance_desk::canned_replies_per_workspace(store).await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn concurrent_shortcuts_have_one_winner() {
+            let (_guard, store) = $make;
+            crate::store::conformance_desk::concurrent_shortcuts_have_one_winner(store).await;
         }
     };
 }

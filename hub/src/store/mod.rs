@@ -5,6 +5,7 @@
 //! of [`crate::control`]; sequence numbers are assigned inside that step, so they are gap-free.
 //! The conformance suite in `conformance.rs` runs against every implementation.
 
+pub mod desk;
 pub mod memory;
 pub mod redis;
 pub mod timed;
@@ -18,6 +19,9 @@ use protocol::{
 
 use crate::control::{Actor, ControlError, Fence};
 use crate::profile::OperatorProfile;
+pub use desk::{NewNote, RecentCursor};
+use protocol::canned::CannedReply;
+use protocol::{Note, VisitorContext};
 
 /// A conversation's current state (everything but its history).
 #[derive(Debug, Clone, PartialEq)]
@@ -133,6 +137,12 @@ pub enum StoreError {
     Control(#[from] ControlError),
     #[error("store unavailable: {0}")]
     Unavailable(String),
+    /// A count limit is reached (notes of a conversation, saved replies of a workspace).
+    #[error("limit reached")]
+    LimitReached,
+    /// Another saved reply of the workspace has this shortcut.
+    #[error("shortcut taken")]
+    ShortcutTaken,
 }
 
 /// Conversations are addressed by workspace and id together: an id asked for under another
@@ -307,6 +317,67 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
 
     /// An avatar image of the workspace, if it was uploaded there.
     async fn avatar(&self, workspace_id: &str, hash: &str) -> Result<Option<Vec<u8>>, StoreError>;
+
+    // ---- the operator's desk (store/desk.rs): notes, visitor context, saved replies, recent
+    // conversations and search ------------------------------------------------------------
+
+    /// Store an internal note under the next note id (at most [`protocol::limits::MAX_NOTES`]:
+    /// `LimitReached`). A re-sent client id of the same author returns the original, `true`.
+    async fn add_note(
+        &self,
+        ws: &str,
+        id: &str,
+        note: NewNote,
+        at: Millis,
+    ) -> Result<(Note, bool), StoreError>;
+
+    /// The notes written after event `after` (`after_seq >= after`), by id.
+    async fn notes(&self, ws: &str, id: &str, after: Seq) -> Result<Vec<Note>, StoreError>;
+
+    /// Replace what is known of where the visitor is.
+    async fn set_context(
+        &self,
+        ws: &str,
+        id: &str,
+        context: &VisitorContext,
+    ) -> Result<(), StoreError>;
+
+    async fn context(&self, ws: &str, id: &str) -> Result<Option<VisitorContext>, StoreError>;
+
+    /// Conversations that left the Online list (and have not come back), most recent activity
+    /// first, strictly after `after` in that order, at most `limit`.
+    async fn recent(
+        &self,
+        ws: &str,
+        after: Option<&RecentCursor>,
+        limit: usize,
+    ) -> Result<Vec<ConversationMeta>, StoreError>;
+
+    /// Conversations whose messages, visitor label or id contain every one of `words` (made by
+    /// [`desk::words`]), most recent activity first, at most `limit`. Messages are indexed when
+    /// their conversation leaves the Online list ([`Store::deactivate_idle`]).
+    async fn search(
+        &self,
+        ws: &str,
+        words: &[String],
+        limit: usize,
+    ) -> Result<Vec<ConversationMeta>, StoreError>;
+
+    /// The workspace's saved replies, by shortcut.
+    async fn canned_replies(&self, ws: &str) -> Result<Vec<CannedReply>, StoreError>;
+
+    /// Create (`create`: its id must be new) or replace a saved reply, in one atomic step with
+    /// the checks: `ShortcutTaken`, `LimitReached` (a new one past
+    /// [`protocol::limits::MAX_CANNED_REPLIES`]), `NotFound` (replacing a missing one).
+    async fn save_canned_reply(
+        &self,
+        ws: &str,
+        reply: &CannedReply,
+        create: bool,
+    ) -> Result<(), StoreError>;
+
+    /// Delete a saved reply; `NotFound` when there is none with this id.
+    async fn delete_canned_reply(&self, ws: &str, id: &str) -> Result<(), StoreError>;
 
     /// Whether the store answers now (for `/readyz`).
     async fn ping(&self) -> Result<(), StoreError> {
@@ -515,5 +586,7 @@ mod preview_tests {
 
 #[cfg(test)]
 pub(crate) mod conformance;
+#[cfg(test)]
+pub(crate) mod conformance_desk;
 #[cfg(test)]
 pub(crate) use conformance::conformance_tests;

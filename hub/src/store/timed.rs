@@ -17,6 +17,9 @@ use super::{
 use crate::control::{Actor, Fence};
 use crate::metrics::Metrics;
 use crate::profile::OperatorProfile;
+use crate::store::{NewNote, RecentCursor};
+use protocol::canned::CannedReply;
+use protocol::{Note, VisitorContext};
 
 #[derive(Debug)]
 pub struct TimedStore {
@@ -231,6 +234,68 @@ impl Store for TimedStore {
 
     async fn avatar(&self, workspace_id: &str, hash: &str) -> Result<Option<Vec<u8>>, StoreError> {
         timed!(self.avatar(workspace_id, hash))
+    }
+
+    async fn add_note(
+        &self,
+        ws: &str,
+        id: &str,
+        note: NewNote,
+        at: Millis,
+    ) -> Result<(Note, bool), StoreError> {
+        timed!(self.add_note(ws, id, note, at))
+    }
+
+    async fn notes(&self, ws: &str, id: &str, after: Seq) -> Result<Vec<Note>, StoreError> {
+        timed!(self.notes(ws, id, after))
+    }
+
+    async fn set_context(
+        &self,
+        ws: &str,
+        id: &str,
+        context: &VisitorContext,
+    ) -> Result<(), StoreError> {
+        timed!(self.set_context(ws, id, context))
+    }
+
+    async fn context(&self, ws: &str, id: &str) -> Result<Option<VisitorContext>, StoreError> {
+        timed!(self.context(ws, id))
+    }
+
+    async fn recent(
+        &self,
+        ws: &str,
+        after: Option<&RecentCursor>,
+        limit: usize,
+    ) -> Result<Vec<ConversationMeta>, StoreError> {
+        timed!(self.recent(ws, after, limit))
+    }
+
+    async fn search(
+        &self,
+        ws: &str,
+        words: &[String],
+        limit: usize,
+    ) -> Result<Vec<ConversationMeta>, StoreError> {
+        timed!(self.search(ws, words, limit))
+    }
+
+    async fn canned_replies(&self, ws: &str) -> Result<Vec<CannedReply>, StoreError> {
+        timed!(self.canned_replies(ws))
+    }
+
+    async fn save_canned_reply(
+        &self,
+        ws: &str,
+        reply: &CannedReply,
+        create: bool,
+    ) -> Result<(), StoreError> {
+        timed!(self.save_canned_reply(ws, reply, create))
+    }
+
+    async fn delete_canned_reply(&self, ws: &str, id: &str) -> Result<(), StoreError> {
+        timed!(self.delete_canned_reply(ws, id))
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -21,8 +21,10 @@
 //! | `P{ws}:audit` | stream | the audit log, capped |
 //! | `P{ws}:profiles` | hash | operator id → saved profile (JSON) |
 //! | `P{ws}:avatars` | hash | SHA-256 hex → avatar PNG bytes |
+//! | `P{ws}:recent`, `P{ws}:ix:{word}`, `P{ws}:canned`; notes and context in the meta hash | | the operator's desk: `desk.rs` |
 //! | `Pworkspaces` | set | every workspace that has had a conversation: what the sweeps walk (written when a conversation is created, never per message) |
 
+mod desk;
 mod run;
 mod script;
 mod sweeps;
@@ -44,7 +46,10 @@ use super::{
 };
 use crate::control::{Actor, Fence};
 use crate::profile::OperatorProfile;
+use crate::store::{NewNote, RecentCursor};
 use crate::topology::RedisConn;
+use protocol::canned::CannedReply;
+use protocol::{Note, VisitorContext};
 use script::*;
 
 /// Most conversations taken off the Online list per sweep call and workspace.
@@ -131,6 +136,7 @@ pub struct RedisStore {
     warned: Lua,
     expire_visitor: Lua,
     expire_human: Lua,
+    desk: desk::DeskScripts,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -187,6 +193,7 @@ impl RedisStore {
             warned: s(include_str!("../lua/warned.lua")),
             expire_visitor: s(include_str!("../lua/expire_visitor.lua")),
             expire_human: s(include_str!("../lua/expire_human.lua")),
+            desk: desk::DeskScripts::new(),
         })
     }
 
@@ -698,6 +705,68 @@ impl Store for RedisStore {
             .query_async(&mut conn)
             .await
             .map_err(unavailable)
+    }
+
+    async fn add_note(
+        &self,
+        ws: &str,
+        id: &str,
+        note: NewNote,
+        at: Millis,
+    ) -> Result<(Note, bool), StoreError> {
+        self.desk_add_note(ws, id, note, at).await
+    }
+
+    async fn notes(&self, ws: &str, id: &str, after: Seq) -> Result<Vec<Note>, StoreError> {
+        self.desk_notes(ws, id, after).await
+    }
+
+    async fn set_context(
+        &self,
+        ws: &str,
+        id: &str,
+        context: &VisitorContext,
+    ) -> Result<(), StoreError> {
+        self.desk_set_context(ws, id, context).await
+    }
+
+    async fn context(&self, ws: &str, id: &str) -> Result<Option<VisitorContext>, StoreError> {
+        self.desk_context(ws, id).await
+    }
+
+    async fn recent(
+        &self,
+        ws: &str,
+        after: Option<&RecentCursor>,
+        limit: usize,
+    ) -> Result<Vec<ConversationMeta>, StoreError> {
+        self.desk_recent(ws, after, limit).await
+    }
+
+    async fn search(
+        &self,
+        ws: &str,
+        words: &[String],
+        limit: usize,
+    ) -> Result<Vec<ConversationMeta>, StoreError> {
+        self.desk_search(ws, words, limit).await
+    }
+
+    async fn canned_replies(&self, ws: &str) -> Result<Vec<CannedReply>, StoreError> {
+        self.desk_canned(ws).await
+    }
+
+    async fn save_canned_reply(
+        &self,
+        ws: &str,
+        reply: &CannedReply,
+        create: bool,
+    ) -> Result<(), StoreError> {
+        self.desk_save_canned(ws, reply, create).await
+    }
+
+    async fn delete_canned_reply(&self, ws: &str, id: &str) -> Result<(), StoreError> {
+        self.desk_delete_canned(ws, id).await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

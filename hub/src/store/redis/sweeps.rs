@@ -97,7 +97,11 @@ impl RedisStore {
         let ids = self.ids_of(&ws, &due);
         let cutoff = cutoff.to_string();
         let changed = self.decide(&self.deactivate, &ws, ids, &[&cutoff]).await?;
-        Ok(changed.into_iter().map(|(meta, _)| meta).collect())
+        let gone: Vec<ConversationMeta> = changed.into_iter().map(|(meta, _)| meta).collect();
+        for meta in &gone {
+            self.desk_left_online(meta).await?;
+        }
+        Ok(gone)
     }
 
     pub(super) async fn expire_visitors_of(

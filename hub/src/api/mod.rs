@@ -3,7 +3,8 @@
 //! - `GET /api/profile`, `PUT /api/profile`: the signed-in operator's own profile;
 //! - `POST /api/profile/avatar`: vet and store an avatar, answer its URL (the profile changes
 //!   only on the next `PUT`, so "Preview in chat" can show an upload before it is saved);
-//! - `GET /avatars/{workspace}/{sha256}.png`: the avatar, immutable, cacheable for a year.
+//! - `GET /avatars/{workspace}/{sha256}.png`: the avatar, immutable, cacheable for a year;
+//! - `/api/canned-replies`: the workspace's saved replies (`canned.rs`).
 //!
 //! Operators authenticate with the same JWT as on their socket (`Authorization: Bearer`); the
 //! token's workspace is the only one they reach. Errors are RFC 9457 problem details with a
@@ -21,6 +22,8 @@ use warp::{Filter, Rejection, Reply};
 use crate::node::{Hub, OperatorSession};
 use crate::profile::{self, OperatorProfile};
 use crate::util::now_ms;
+
+mod canned;
 
 /// Profile bodies are a name and a URL.
 const PROFILE_BODY_BYTES: u64 = 4 * 1024;
@@ -70,6 +73,7 @@ fn unavailable() -> Refusal {
 
 /// The routes of this module.
 pub fn routes(hub: Hub) -> warp::filters::BoxedFilter<(warp::reply::Response,)> {
+    let canned = canned::routes(hub.clone());
     let with_hub = warp::any().map(move || hub.clone());
     let auth = warp::header::optional::<String>("authorization");
     let get = warp::path!("api" / "profile")
@@ -114,6 +118,8 @@ pub fn routes(hub: Hub) -> warp::filters::BoxedFilter<(warp::reply::Response,)> 
         .or(upload)
         .unify()
         .or(avatar)
+        .unify()
+        .or(canned)
         .unify()
         .recover(body_rejection)
         .unify()

@@ -2,7 +2,10 @@
 //!
 //! Each conversation sits behind its own mutex; every trait method takes it once and does all
 //! of its work (control rules, sequence number, dedupe) before letting go, which is what makes
-//! each method atomic. No lock is held across an `.await`.
+//! each method atomic. No lock is held across an `.await`. The operator's desk (notes, context,
+//! saved replies, recent, search) is in `desk.rs`.
+
+mod desk;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -20,6 +23,9 @@ use super::{
 };
 use crate::control::{self, Actor, Fence, Transition};
 use crate::profile::OperatorProfile;
+use crate::store::{NewNote, RecentCursor};
+use protocol::canned::CannedReply;
+use protocol::{Note, VisitorContext};
 
 #[derive(Debug, Default)]
 pub struct MemoryStore {
@@ -34,6 +40,8 @@ pub struct MemoryStore {
     profiles: DashMap<String, OperatorProfile>,
     /// Avatar images, by `workspace/hash`.
     avatars: DashMap<String, Arc<[u8]>>,
+    /// Saved replies, by workspace (each list behind the map's shard lock: one atomic step).
+    canned: DashMap<String, Vec<protocol::canned::CannedReply>>,
 }
 
 #[derive(Debug)]
@@ -51,6 +59,8 @@ struct Conversation {
     visitor_seen: Millis,
     /// When a human was last requested.
     human_at: Millis,
+    /// The operator's desk of this conversation (`desk.rs`).
+    desk: desk::ConversationDesk,
 }
 
 impl Conversation {
@@ -139,6 +149,7 @@ impl Store for MemoryStore {
             warned_epoch: None,
             visitor_seen: new.at,
             human_at: 0,
+            desk: desk::ConversationDesk::default(),
         };
         self.conversations
             .insert(new.id, Arc::new(Mutex::new(conv)));
@@ -506,6 +517,68 @@ impl Store for MemoryStore {
             .map(|a| a.to_vec()))
     }
 
+    async fn add_note(
+        &self,
+        ws: &str,
+        id: &str,
+        note: NewNote,
+        at: Millis,
+    ) -> Result<(Note, bool), StoreError> {
+        self.desk_add_note(ws, id, note, at)
+    }
+
+    async fn notes(&self, ws: &str, id: &str, after: Seq) -> Result<Vec<Note>, StoreError> {
+        self.desk_notes(ws, id, after)
+    }
+
+    async fn set_context(
+        &self,
+        ws: &str,
+        id: &str,
+        context: &VisitorContext,
+    ) -> Result<(), StoreError> {
+        self.desk_set_context(ws, id, context)
+    }
+
+    async fn context(&self, ws: &str, id: &str) -> Result<Option<VisitorContext>, StoreError> {
+        self.desk_context(ws, id)
+    }
+
+    async fn recent(
+        &self,
+        ws: &str,
+        after: Option<&RecentCursor>,
+        limit: usize,
+    ) -> Result<Vec<ConversationMeta>, StoreError> {
+        Ok(self.desk_recent(ws, after, limit))
+    }
+
+    async fn search(
+        &self,
+        ws: &str,
+        words: &[String],
+        limit: usize,
+    ) -> Result<Vec<ConversationMeta>, StoreError> {
+        Ok(self.desk_search(ws, words, limit))
+    }
+
+    async fn canned_replies(&self, ws: &str) -> Result<Vec<CannedReply>, StoreError> {
+        Ok(self.desk_canned(ws))
+    }
+
+    async fn save_canned_reply(
+        &self,
+        ws: &str,
+        reply: &CannedReply,
+        create: bool,
+    ) -> Result<(), StoreError> {
+        self.desk_save_canned(ws, reply, create)
+    }
+
+    async fn delete_canned_reply(&self, ws: &str, id: &str) -> Result<(), StoreError> {
+        self.desk_delete_canned(ws, id)
+    }
+
     async fn deactivate_idle(&self, cutoff: Millis) -> Result<Vec<ConversationMeta>, StoreError> {
         let mut gone = Vec::new();
         for entry in self.conversations.iter() {
@@ -513,6 +586,7 @@ impl Store for MemoryStore {
             if c.meta.active && c.meta.visitor_connections == 0 && c.meta.last_activity_at < cutoff
             {
                 c.meta.active = false;
+                c.index();
                 gone.push(c.meta.clone());
             }
         }

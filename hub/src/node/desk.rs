@@ -1,0 +1,150 @@
+//! What sessions ask of the node for the operator's desk (store/desk.rs): internal notes, the
+//! visitor's context, the recent list and search.
+
+use protocol::limits::{RECENT_PAGE, SEARCH_RESULTS};
+use protocol::{ConversationSummary, Note, VisitorContext};
+
+use super::*;
+use crate::store::{NewNote, RecentCursor, desk};
+
+/// A page of the recent list.
+#[derive(Debug)]
+pub struct RecentPage {
+    pub conversations: Vec<ConversationSummary>,
+    pub next_cursor: Option<String>,
+}
+
+impl Hub {
+    /// Store an internal note and announce it (unless it is a re-sent one: `true`) to the workspace's operators on every node. Any
+    /// role may write one, whoever holds the conversation; the plan must have Take Control
+    /// (notes are part of it). Nothing of it goes to the visitor's topic copy, the assistant
+    /// or a webhook: the bus message is operators-only by construction (fanout.rs).
+    pub async fn add_note(
+        &self,
+        op: &OperatorSession,
+        conversation_id: &str,
+        client_id: String,
+        text: String,
+    ) -> Result<(Note, bool), ErrorFrame> {
+        if !op.workspace.plan.has_take_control() {
+            return Err(ErrorFrame::with_message(
+                ErrorCode::PlanRequired,
+                "internal notes come with Take Control, on the Pro and Business plans",
+            )
+            .conversation(conversation_id)
+            .client(client_id));
+        }
+        let ws = &op.workspace.id;
+        let note = NewNote {
+            author: op.operator_ref(),
+            text,
+            client_id: client_id.clone(),
+        };
+        let (note, duplicate) = self
+            .inner
+            .store
+            .add_note(ws, conversation_id, note, now_ms())
+            .await
+            .map_err(|e| error_frame(&e, conversation_id).client(client_id))?;
+        if !duplicate {
+            let msg = BusMessage::Note {
+                conversation_id: conversation_id.to_owned(),
+                note: note.clone(),
+            };
+            self.publish(&Topic::conversation(ws, conversation_id), msg)
+                .await;
+        }
+        Ok((note, duplicate))
+    }
+
+    /// Record where the visitor is and tell the operators who have the conversation open.
+    /// Best effort, like typing: a failure costs the side panel an update, never the chat.
+    pub async fn visitor_context(&self, ws: &str, conversation_id: &str, context: VisitorContext) {
+        if let Err(e) = self
+            .inner
+            .store
+            .set_context(ws, conversation_id, &context)
+            .await
+        {
+            debug!(conversation_id, error = %e, "visitor context not stored");
+            return;
+        }
+        let msg = BusMessage::Context {
+            conversation_id: conversation_id.to_owned(),
+            context,
+        };
+        self.publish(&Topic::conversation(ws, conversation_id), msg)
+            .await;
+    }
+
+    /// A page of the conversations that left the Online list; `cursor` as the previous page
+    /// gave it.
+    pub async fn recent_page(
+        &self,
+        op: &OperatorSession,
+        cursor: Option<&str>,
+    ) -> Result<RecentPage, ErrorFrame> {
+        let after = match cursor {
+            None => None,
+            Some(c) => Some(RecentCursor::decode(c).ok_or_else(|| {
+                ErrorFrame::with_message(
+                    ErrorCode::InvalidFrame,
+                    "cursor is not one a `recent` answer gave",
+                )
+            })?),
+        };
+        let metas = self
+            .inner
+            .store
+            .recent(&op.workspace.id, after.as_ref(), RECENT_PAGE)
+            .await
+            .map_err(|e| error_frame(&e, ""))?;
+        let next_cursor = (metas.len() == RECENT_PAGE)
+            .then(|| metas.last())
+            .flatten()
+            .map(|m| {
+                RecentCursor {
+                    at: m.last_activity_at,
+                    id: m.id.clone(),
+                }
+                .encode()
+            });
+        Ok(RecentPage {
+            conversations: metas.iter().map(ConversationMeta::summary).collect(),
+            next_cursor,
+        })
+    }
+
+    /// Conversations matching `query`: by the words of their messages (the index, for those
+    /// that left the Online list), and Online ones by visitor label or id. Plain comparisons
+    /// only: a query is never a pattern.
+    pub async fn search(
+        &self,
+        op: &OperatorSession,
+        query: &str,
+    ) -> Result<Vec<ConversationSummary>, ErrorFrame> {
+        let ws = &op.workspace.id;
+        let store = &self.inner.store;
+        let words = desk::query_words(query);
+        let (found, online) = tokio::join!(
+            store.search(ws, &words, SEARCH_RESULTS),
+            store.active(ws)
+        );
+        let mut found = found.map_err(|e| error_frame(&e, ""))?;
+        let needle = query.trim().to_lowercase();
+        for meta in online.map_err(|e| error_frame(&e, ""))? {
+            let label = meta.visitor_label.to_lowercase();
+            let hit = label.contains(&needle) || meta.id.to_lowercase() == needle;
+            if hit && !found.iter().any(|f| f.id == meta.id) {
+                found.push(meta);
+            }
+        }
+        found.sort_by(|a, b| {
+            b.last_activity_at
+                .cmp(&a.last_activity_at)
+                .then_with(|| b.id.cmp(&a.id))
+        });
+        found.truncate(SEARCH_RESULTS);
+        Ok(found.iter().map(ConversationMeta::summary).collect())
+    }
+}

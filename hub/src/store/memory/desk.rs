@@ -1,0 +1,192 @@
+//! The memory store's desk (see `store/desk.rs`): notes and context live with their
+//! conversation, behind its mutex; the search index is the words a conversation had when it
+//! last left the Online list, kept with it.
+
+use std::collections::{HashMap, HashSet};
+
+use protocol::canned::CannedReply;
+use protocol::limits::{MAX_CANNED_REPLIES, MAX_NOTES};
+use protocol::{Millis, Note, Seq, VisitorContext};
+
+use super::{Conversation, MemoryStore, lock};
+use crate::store::desk::{NewNote, RecentCursor, index_words};
+use crate::store::{ConversationMeta, StoreError};
+
+#[derive(Debug, Default)]
+pub(super) struct ConversationDesk {
+    notes: Vec<Note>,
+    /// Note dedupe key → its index in `notes`.
+    note_seen: HashMap<String, usize>,
+    context: Option<VisitorContext>,
+    /// What search finds it by (empty until it first leaves the Online list).
+    words: HashSet<String>,
+}
+
+impl Conversation {
+    /// Index the conversation as it is now (it is leaving the Online list).
+    pub(super) fn index(&mut self) {
+        let words = index_words(&self.meta.id, &self.meta.visitor_label, &self.events);
+        self.desk.words = words.into_iter().collect();
+    }
+}
+
+impl MemoryStore {
+    pub(super) fn desk_add_note(
+        &self,
+        ws: &str,
+        id: &str,
+        note: NewNote,
+        at: Millis,
+    ) -> Result<(Note, bool), StoreError> {
+        let c = self.conversation(ws, id)?;
+        let mut c = lock(&c);
+        let key = note.dedupe_key();
+        if let Some(&i) = c.desk.note_seen.get(&key) {
+            return Ok((c.desk.notes[i].clone(), true));
+        }
+        if c.desk.notes.len() >= MAX_NOTES {
+            return Err(StoreError::LimitReached);
+        }
+        let stored = Note {
+            id: c.desk.notes.len() as u64 + 1,
+            after_seq: c.meta.last_seq,
+            at,
+            author: note.author,
+            text: note.text,
+            client_id: Some(note.client_id),
+        };
+        let i = c.desk.notes.len();
+        c.desk.notes.push(stored.clone());
+        c.desk.note_seen.insert(key, i);
+        Ok((stored, false))
+    }
+
+    pub(super) fn desk_notes(&self, ws: &str, id: &str, after: Seq) -> Result<Vec<Note>, StoreError> {
+        let c = self.conversation(ws, id)?;
+        let c = lock(&c);
+        Ok(c.desk
+            .notes
+            .iter()
+            .filter(|n| n.after_seq >= after)
+            .cloned()
+            .collect())
+    }
+
+    pub(super) fn desk_set_context(
+        &self,
+        ws: &str,
+        id: &str,
+        context: &VisitorContext,
+    ) -> Result<(), StoreError> {
+        let c = self.conversation(ws, id)?;
+        lock(&c).desk.context = Some(context.clone());
+        Ok(())
+    }
+
+    pub(super) fn desk_context(
+        &self,
+        ws: &str,
+        id: &str,
+    ) -> Result<Option<VisitorContext>, StoreError> {
+        Ok(self
+            .conversation(ws, id)
+            .ok()
+            .and_then(|c| lock(&c).desk.context.clone()))
+    }
+
+    /// Every conversation of `ws` that `keep` accepts, most recent activity first.
+    fn desk_select(
+        &self,
+        ws: &str,
+        keep: impl Fn(&Conversation) -> bool,
+    ) -> Vec<ConversationMeta> {
+        let mut out: Vec<ConversationMeta> = self
+            .conversations
+            .iter()
+            .filter_map(|e| {
+                let c = lock(e.value());
+                (c.meta.workspace_id == ws && keep(&c)).then(|| c.meta.clone())
+            })
+            .collect();
+        out.sort_by(|a, b| {
+            b.last_activity_at
+                .cmp(&a.last_activity_at)
+                .then_with(|| b.id.cmp(&a.id))
+        });
+        out
+    }
+
+    pub(super) fn desk_recent(
+        &self,
+        ws: &str,
+        after: Option<&RecentCursor>,
+        limit: usize,
+    ) -> Vec<ConversationMeta> {
+        let mut out = self.desk_select(ws, |c| {
+            !c.meta.active
+                && after.is_none_or(|cur| cur.precedes(c.meta.last_activity_at, &c.meta.id))
+        });
+        out.truncate(limit);
+        out
+    }
+
+    pub(super) fn desk_search(
+        &self,
+        ws: &str,
+        words: &[String],
+        limit: usize,
+    ) -> Vec<ConversationMeta> {
+        if words.is_empty() {
+            return Vec::new();
+        }
+        let mut out =
+            self.desk_select(ws, |c| words.iter().all(|w| c.desk.words.contains(w)));
+        out.truncate(limit);
+        out
+    }
+
+    pub(super) fn desk_canned(&self, ws: &str) -> Vec<CannedReply> {
+        let mut all = self.canned.get(ws).map(|r| r.clone()).unwrap_or_default();
+        all.sort_by(|a, b| a.shortcut.cmp(&b.shortcut));
+        all
+    }
+
+    pub(super) fn desk_save_canned(
+        &self,
+        ws: &str,
+        reply: &CannedReply,
+        create: bool,
+    ) -> Result<(), StoreError> {
+        let mut all = self.canned.entry(ws.to_owned()).or_default();
+        if all
+            .iter()
+            .any(|r| r.shortcut == reply.shortcut && r.id != reply.id)
+        {
+            return Err(StoreError::ShortcutTaken);
+        }
+        let count = all.len();
+        match all.iter_mut().find(|r| r.id == reply.id) {
+            Some(_) if create => Err(StoreError::ShortcutTaken),
+            Some(old) => {
+                *old = reply.clone();
+                Ok(())
+            }
+            None if !create => Err(StoreError::NotFound),
+            None if count >= MAX_CANNED_REPLIES => Err(StoreError::LimitReached),
+            None => {
+                all.push(reply.clone());
+                Ok(())
+            }
+        }
+    }
+
+    pub(super) fn desk_delete_canned(&self, ws: &str, id: &str) -> Result<(), StoreError> {
+        let mut all = self.canned.entry(ws.to_owned()).or_default();
+        let before = all.len();
+        all.retain(|r| r.id != id);
+        if all.len() == before {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+}
