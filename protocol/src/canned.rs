@@ -49,7 +49,9 @@ impl CannedReplyInput {
             return Err("title: must show something".into());
         }
         if title.chars().count() > MAX_CANNED_TITLE_CHARS {
-            return Err(format!("title: at most {MAX_CANNED_TITLE_CHARS} characters"));
+            return Err(format!(
+                "title: at most {MAX_CANNED_TITLE_CHARS} characters"
+            ));
         }
         if shortcut.is_empty() || shortcut.chars().count() > MAX_SHORTCUT_CHARS {
             return Err(format!("shortcut: 1 to {MAX_SHORTCUT_CHARS} characters"));
@@ -64,7 +66,9 @@ impl CannedReplyInput {
             return Err("text: must show something".into());
         }
         if text.chars().count() > MAX_MESSAGE_CHARS {
-            return Err(format!("text: at most {MAX_MESSAGE_CHARS} characters, like a message"));
+            return Err(format!(
+                "text: at most {MAX_MESSAGE_CHARS} characters, like a message"
+            ));
         }
         Ok(CannedReplyInput {
             title,
@@ -89,7 +93,10 @@ mod tests {
     #[test]
     fn a_reply_needs_a_title_a_plain_shortcut_and_a_text_of_message_size() {
         let ok = input(" Refunds ", "refund", " We refund within 14 days. ").validated();
-        assert_eq!(ok, Ok(input("Refunds", "refund", "We refund within 14 days.")));
+        assert_eq!(
+            ok,
+            Ok(input("Refunds", "refund", "We refund within 14 days."))
+        );
         for (bad, field) in [
             (input("\u{200B}", "a", "t"), "title"),
             (input(&"t".repeat(81), "a", "t"), "title"),

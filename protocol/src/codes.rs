@@ -151,7 +151,9 @@ impl ErrorCode {
             Self::NotControlled => "The AI assistant is handling this conversation.",
             Self::NotHolder => "You are not handling this conversation.",
             Self::RoleRequired => "Only owners and editors can do this.",
-            Self::LimitReached => "This conversation has reached the limit for this; nothing was stored.",
+            Self::LimitReached => {
+                "This conversation has reached the limit for this; nothing was stored."
+            }
             Self::RateLimited => "Too many requests; slow down.",
             Self::Unavailable => "The service is temporarily unavailable; retry shortly.",
             Self::Internal => "Something went wrong in the hub; retry.",

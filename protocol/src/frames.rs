@@ -311,7 +311,9 @@ pub struct VisitorContext {
 impl VisitorContext {
     /// The context with every field over its limit (or blank) dropped.
     pub fn bounded(self) -> VisitorContext {
-        use crate::limits::{MAX_LANGUAGE_CHARS, MAX_TIME_ZONE_CHARS, MAX_TITLE_CHARS, MAX_URL_CHARS};
+        use crate::limits::{
+            MAX_LANGUAGE_CHARS, MAX_TIME_ZONE_CHARS, MAX_TITLE_CHARS, MAX_URL_CHARS,
+        };
         let keep = |v: Option<String>, max: usize| {
             v.filter(|s| !crate::visible::is_blank(s) && s.chars().count() <= max)
         };

@@ -90,7 +90,11 @@ fn editor(hub: &Hub, auth: Option<String>) -> Result<OperatorSession, Refusal> {
 }
 
 fn not_found() -> Refusal {
-    Problem::new(ProblemCode::NotFound, "No such saved reply in this workspace.").into()
+    Problem::new(
+        ProblemCode::NotFound,
+        "No such saved reply in this workspace.",
+    )
+    .into()
 }
 
 async fn list(hub: &Hub, auth: Option<String>) -> Result<Vec<CannedReply>, Refusal> {
@@ -142,7 +146,9 @@ async fn save(
         .into()),
         Err(StoreError::LimitReached) => Err(Problem::new(
             ProblemCode::TooManyReplies,
-            format!("A workspace keeps at most {MAX_CANNED_REPLIES} saved replies; delete one first."),
+            format!(
+                "A workspace keeps at most {MAX_CANNED_REPLIES} saved replies; delete one first."
+            ),
         )
         .into()),
         Err(StoreError::NotFound) => Err(not_found()),

@@ -141,7 +141,8 @@ async fn body_rejection(r: Rejection) -> Result<warp::reply::Response, Rejection
             Problem::new(
                 ProblemCode::PayloadTooLarge,
                 format!(
-                    "The request body is too large; avatars may be up to {} MiB.",
+                    "The request body is too large: avatars may be up to {} MiB, saved replies \
+                     a message's length.",
                     MAX_AVATAR_BYTES / (1024 * 1024)
                 ),
             )

@@ -126,10 +126,8 @@ impl Hub {
         let ws = &op.workspace.id;
         let store = &self.inner.store;
         let words = desk::query_words(query);
-        let (found, online) = tokio::join!(
-            store.search(ws, &words, SEARCH_RESULTS),
-            store.active(ws)
-        );
+        let (found, online) =
+            tokio::join!(store.search(ws, &words, SEARCH_RESULTS), store.active(ws));
         let mut found = found.map_err(|e| error_frame(&e, ""))?;
         let needle = query.trim().to_lowercase();
         for meta in online.map_err(|e| error_frame(&e, ""))? {
@@ -146,5 +144,129 @@ impl Hub {
         });
         found.truncate(SEARCH_RESULTS);
         Ok(found.iter().map(ConversationMeta::summary).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::assistant::{AssistantError, Reply, ReplyRequest};
+    use crate::auth::OperatorClaims;
+    use protocol::Role;
+    use tokio::sync::mpsc;
+
+    /// An assistant that hands each transcript it is given to the test, as JSON.
+    #[derive(Debug)]
+    struct Recording(mpsc::UnboundedSender<String>);
+
+    #[async_trait::async_trait]
+    impl crate::assistant::Assistant for Recording {
+        async fn reply(&self, req: &ReplyRequest<'_>) -> Result<Reply, AssistantError> {
+            let seen = serde_json::to_string(req.transcript).expect("json");
+            let _ = self.0.send(seen);
+            Ok(Reply {
+                text: "An answer".into(),
+                needs_human: false,
+            })
+        }
+    }
+
+    fn session(hub: &Hub, ws: &str, id: &str, role: Role) -> OperatorSession {
+        let claims = OperatorClaims {
+            sub: id.into(),
+            ws: ws.into(),
+            role,
+            name: format!("{id} account"),
+            exp: now_secs() + 3600,
+            aud: Some("take-control-operator".into()),
+            iss: None,
+        };
+        let token = hub.inner().operators.sign(&claims).expect("dev key signs");
+        hub.operator_sign_in(&token).expect("sign in")
+    }
+
+    /// Notes written before and after a visitor's messages never reach the assistant's
+    /// transcript (what the OpenAI-compatible and webhook backends are sent): it is built from
+    /// the conversation's events, and a note is not one.
+    #[tokio::test]
+    async fn notes_never_reach_the_assistant() {
+        let (tx, mut transcripts) = mpsc::unbounded_channel();
+        let hub = crate::server::build(
+            crate::Config::for_tests(),
+            Some(Arc::new(Recording(tx)) as Arc<dyn crate::assistant::Assistant>),
+        )
+        .await
+        .expect("hub");
+        let (meta, _) = hub
+            .visitor_sign_in("demo-pro", None, None)
+            .await
+            .expect("visitor");
+        let nora = session(&hub, "demo-pro", "nora", Role::Operator);
+        let (first, _) = hub
+            .add_note(&nora, &meta.id, "n1".into(), "SECRET-NOTE-ONE".into())
+            .await
+            .expect("note");
+        assert_eq!((first.id, first.after_seq), (1, 0));
+        for (i, text) in ["Where is my parcel?", "Hello?"].iter().enumerate() {
+            hub.visitor_message("demo-pro", &meta.id, format!("v{i}"), (*text).into())
+                .await
+                .expect("message");
+            let seen = transcripts.recv().await.expect("a transcript");
+            assert!(seen.contains(text), "{seen}");
+            assert!(
+                !seen.contains("SECRET-NOTE"),
+                "a note reached the assistant: {seen}"
+            );
+            hub.add_note(
+                &nora,
+                &meta.id,
+                format!("n{}", i + 2),
+                "SECRET-NOTE-MORE".into(),
+            )
+            .await
+            .expect("note");
+        }
+        assert_eq!(
+            hub.inner()
+                .store
+                .notes("demo-pro", &meta.id, 0)
+                .await
+                .expect("notes")
+                .len(),
+            3
+        );
+    }
+
+    /// Another workspace's conversation id is not found for notes, and a plan without Take
+    /// Control has no notes.
+    #[tokio::test]
+    async fn notes_stay_in_their_workspace_and_plan() {
+        let hub = crate::server::build(crate::Config::for_tests(), None)
+            .await
+            .expect("hub");
+        let (other, _) = hub
+            .visitor_sign_in("demo-basic", None, None)
+            .await
+            .expect("visitor");
+        let nora = session(&hub, "demo-pro", "nora", Role::Owner);
+        let err = hub
+            .add_note(&nora, &other.id, "n1".into(), "hi".into())
+            .await
+            .expect_err("not in nora's workspace");
+        assert_eq!(err.code, ErrorCode::ConversationNotFound);
+        let basic = session(&hub, "demo-basic", "bob", Role::Owner);
+        let err = hub
+            .add_note(&basic, &other.id, "n1".into(), "hi".into())
+            .await
+            .expect_err("no Take Control on Basic");
+        assert_eq!(err.code, ErrorCode::PlanRequired);
+        assert!(
+            hub.inner()
+                .store
+                .notes("demo-basic", &other.id, 0)
+                .await
+                .expect("notes")
+                .is_empty()
+        );
     }
 }

@@ -393,7 +393,12 @@ impl OperatorHandler {
             (Ok(events), Ok(Some(meta)), notes, context) => {
                 // Notes and context are the desk's: a failure to read them leaves the panel
                 // short, never the conversation unopened.
-                (events, meta, notes.unwrap_or_default(), context.ok().flatten())
+                (
+                    events,
+                    meta,
+                    notes.unwrap_or_default(),
+                    context.ok().flatten(),
+                )
             }
             (Err(e), _, _, _) | (_, Err(e), _, _) => {
                 hub.unsubscribe(conn.rx.id, topic).await;

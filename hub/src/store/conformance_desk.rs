@@ -61,7 +61,10 @@ pub async fn notes_have_their_own_numbering(store: Arc<dyn Store>) {
         .add_note("ws", "n1", note("nora", "VIP!", "x"), 14)
         .await
         .expect("note");
-    assert_eq!((b.id, again.id, again.text.as_str(), dup), (2, 1, "VIP", true));
+    assert_eq!(
+        (b.id, again.id, again.text.as_str(), dup),
+        (2, 1, "VIP", true)
+    );
     // Notes are not events: the next message is seq 2, and history holds only messages.
     assert_eq!(say(&*store, "ws", "n1", "still there?", 15).await, 2);
     let history = store.history("ws", "n1", 0, 100).await.expect("history");
@@ -92,9 +95,14 @@ pub async fn notes_have_their_own_numbering(store: Arc<dyn Store>) {
             .await
             .expect("under the limit");
     }
-    let over = store.add_note("ws", "n2", note("nora", "n", "over"), 21).await;
+    let over = store
+        .add_note("ws", "n2", note("nora", "n", "over"), 21)
+        .await;
     assert!(matches!(over, Err(StoreError::LimitReached)), "{over:?}");
-    assert_eq!(store.notes("ws", "n2", 0).await.expect("notes").len(), MAX_NOTES);
+    assert_eq!(
+        store.notes("ws", "n2", 0).await.expect("notes").len(),
+        MAX_NOTES
+    );
 }
 
 pub async fn context_is_kept_per_conversation(store: Arc<dyn Store>) {
@@ -108,7 +116,10 @@ pub async fn context_is_kept_per_conversation(store: Arc<dyn Store>) {
         ..Default::default()
     };
     store.set_context("ws", "x1", &ctx).await.expect("set");
-    assert_eq!(store.context("ws", "x1").await.expect("context"), Some(ctx.clone()));
+    assert_eq!(
+        store.context("ws", "x1").await.expect("context"),
+        Some(ctx.clone())
+    );
     assert_eq!(store.context("other", "x1").await.expect("context"), None);
     let missing = store.set_context("other", "x1", &ctx).await;
     assert!(matches!(missing, Err(StoreError::NotFound)), "{missing:?}");
@@ -127,44 +138,101 @@ pub async fn recent_and_search(store: Arc<dyn Store>) {
     conversation(&*store, "other", "q1", "Visitor 9Z", 10).await;
     say(&*store, "other", "q1", "parcel parcel", 14).await;
     // Nothing left the list yet: nothing recent, nothing indexed.
-    assert!(store.recent("ws", None, 10).await.expect("recent").is_empty());
+    assert!(
+        store
+            .recent("ws", None, 10)
+            .await
+            .expect("recent")
+            .is_empty()
+    );
     let parcel = vec!["parcel".to_owned()];
-    assert!(store.search("ws", &parcel, 10).await.expect("search").is_empty());
+    assert!(
+        store
+            .search("ws", &parcel, 10)
+            .await
+            .expect("search")
+            .is_empty()
+    );
     let gone = store.deactivate_idle(100).await.expect("sweep");
     assert_eq!(gone.len(), 4);
 
     let ids = |metas: Vec<ConversationMeta>| metas.into_iter().map(|m| m.id).collect::<Vec<_>>();
-    assert_eq!(ids(store.recent("ws", None, 10).await.expect("recent")), ["r3", "r2", "r1"]);
+    assert_eq!(
+        ids(store.recent("ws", None, 10).await.expect("recent")),
+        ["r3", "r2", "r1"]
+    );
     let first = store.recent("ws", None, 2).await.expect("recent");
     let cursor = RecentCursor {
         at: first[1].last_activity_at,
         id: first[1].id.clone(),
     };
     assert_eq!(ids(first), ["r3", "r2"]);
-    assert_eq!(ids(store.recent("ws", Some(&cursor), 2).await.expect("page")), ["r1"]);
+    assert_eq!(
+        ids(store.recent("ws", Some(&cursor), 2).await.expect("page")),
+        ["r1"]
+    );
 
-    assert_eq!(ids(store.search("ws", &parcel, 10).await.expect("search")), ["r2", "r1"]);
+    assert_eq!(
+        ids(store.search("ws", &parcel, 10).await.expect("search")),
+        ["r2", "r1"]
+    );
     let both = vec!["refund".to_owned(), "parcel".to_owned()];
-    assert_eq!(ids(store.search("ws", &both, 10).await.expect("search")), ["r2"]);
+    assert_eq!(
+        ids(store.search("ws", &both, 10).await.expect("search")),
+        ["r2"]
+    );
     let accented = desk::query_words("ZÜRICH");
-    assert_eq!(ids(store.search("ws", &accented, 10).await.expect("search")), ["r3"]);
+    assert_eq!(
+        ids(store.search("ws", &accented, 10).await.expect("search")),
+        ["r3"]
+    );
     let label = desk::query_words("2b");
-    assert_eq!(ids(store.search("ws", &label, 10).await.expect("search")), ["r2"]);
+    assert_eq!(
+        ids(store.search("ws", &label, 10).await.expect("search")),
+        ["r2"]
+    );
     let by_id = desk::query_words("R1");
-    assert_eq!(ids(store.search("ws", &by_id, 10).await.expect("search")), ["r1"]);
+    assert_eq!(
+        ids(store.search("ws", &by_id, 10).await.expect("search")),
+        ["r1"]
+    );
     let none = vec!["parcel".to_owned(), "absent".to_owned()];
-    assert!(store.search("ws", &none, 10).await.expect("search").is_empty());
-    assert!(store.search("ws", &[], 10).await.expect("search").is_empty());
-    assert_eq!(ids(store.search("other", &parcel, 10).await.expect("search")), ["q1"]);
+    assert!(
+        store
+            .search("ws", &none, 10)
+            .await
+            .expect("search")
+            .is_empty()
+    );
+    assert!(
+        store
+            .search("ws", &[], 10)
+            .await
+            .expect("search")
+            .is_empty()
+    );
+    assert_eq!(
+        ids(store.search("other", &parcel, 10).await.expect("search")),
+        ["q1"]
+    );
 
     // Back on the Online list: not recent (still found by search, by what was indexed).
     say(&*store, "ws", "r1", "me again", 200).await;
-    assert_eq!(ids(store.recent("ws", None, 10).await.expect("recent")), ["r3", "r2"]);
+    assert_eq!(
+        ids(store.recent("ws", None, 10).await.expect("recent")),
+        ["r3", "r2"]
+    );
     // Off again: recent again, at its new activity, and its new words are indexed.
     store.deactivate_idle(300).await.expect("sweep");
-    assert_eq!(ids(store.recent("ws", None, 10).await.expect("recent")), ["r1", "r3", "r2"]);
+    assert_eq!(
+        ids(store.recent("ws", None, 10).await.expect("recent")),
+        ["r1", "r3", "r2"]
+    );
     let again = vec!["again".to_owned()];
-    assert_eq!(ids(store.search("ws", &again, 10).await.expect("search")), ["r1"]);
+    assert_eq!(
+        ids(store.search("ws", &again, 10).await.expect("search")),
+        ["r1"]
+    );
 }
 
 fn reply(id: &str, shortcut: &str) -> protocol::canned::CannedReply {
@@ -179,27 +247,53 @@ fn reply(id: &str, shortcut: &str) -> protocol::canned::CannedReply {
 }
 
 pub async fn canned_replies_per_workspace(store: Arc<dyn Store>) {
-    store.save_canned_reply("ws", &reply("a", "refund"), true).await.expect("create");
-    store.save_canned_reply("ws", &reply("b", "hello"), true).await.expect("create");
-    let taken = store.save_canned_reply("ws", &reply("c", "refund"), true).await;
+    store
+        .save_canned_reply("ws", &reply("a", "refund"), true)
+        .await
+        .expect("create");
+    store
+        .save_canned_reply("ws", &reply("b", "hello"), true)
+        .await
+        .expect("create");
+    let taken = store
+        .save_canned_reply("ws", &reply("c", "refund"), true)
+        .await;
     assert!(matches!(taken, Err(StoreError::ShortcutTaken)), "{taken:?}");
     // Replacing keeps its own shortcut or takes a free one; not another's.
     let mut changed = reply("a", "refund");
     changed.text = "New text".into();
-    store.save_canned_reply("ws", &changed, false).await.expect("replace");
-    let clash = store.save_canned_reply("ws", &reply("a", "hello"), false).await;
+    store
+        .save_canned_reply("ws", &changed, false)
+        .await
+        .expect("replace");
+    let clash = store
+        .save_canned_reply("ws", &reply("a", "hello"), false)
+        .await;
     assert!(matches!(clash, Err(StoreError::ShortcutTaken)), "{clash:?}");
-    let missing = store.save_canned_reply("ws", &reply("zz", "zz"), false).await;
+    let missing = store
+        .save_canned_reply("ws", &reply("zz", "zz"), false)
+        .await;
     assert!(matches!(missing, Err(StoreError::NotFound)), "{missing:?}");
     let all = store.canned_replies("ws").await.expect("list");
     assert_eq!(
-        all.iter().map(|r| (r.id.as_str(), r.shortcut.as_str())).collect::<Vec<_>>(),
+        all.iter()
+            .map(|r| (r.id.as_str(), r.shortcut.as_str()))
+            .collect::<Vec<_>>(),
         [("b", "hello"), ("a", "refund")]
     );
     assert_eq!(all[1].text, "New text");
     // Another workspace sees none of them, may use the same shortcut, and cannot delete them.
-    assert!(store.canned_replies("other").await.expect("list").is_empty());
-    store.save_canned_reply("other", &reply("o", "refund"), true).await.expect("own");
+    assert!(
+        store
+            .canned_replies("other")
+            .await
+            .expect("list")
+            .is_empty()
+    );
+    store
+        .save_canned_reply("other", &reply("o", "refund"), true)
+        .await
+        .expect("own");
     let foreign = store.delete_canned_reply("other", "a").await;
     assert!(matches!(foreign, Err(StoreError::NotFound)), "{foreign:?}");
     store.delete_canned_reply("ws", "a").await.expect("delete");
@@ -212,9 +306,14 @@ pub async fn canned_replies_per_workspace(store: Arc<dyn Store>) {
             .await
             .expect("under the limit");
     }
-    let over = store.save_canned_reply("ws", &reply("over", "over"), true).await;
+    let over = store
+        .save_canned_reply("ws", &reply("over", "over"), true)
+        .await;
     assert!(matches!(over, Err(StoreError::LimitReached)), "{over:?}");
-    assert_eq!(store.canned_replies("ws").await.expect("list").len(), MAX_CANNED_REPLIES);
+    assert_eq!(
+        store.canned_replies("ws").await.expect("list").len(),
+        MAX_CANNED_REPLIES
+    );
 }
 
 /// Two editors saving the same shortcut at once: exactly one wins.
@@ -228,10 +327,7 @@ pub async fn concurrent_shortcuts_have_one_winner(store: Arc<dyn Store>) {
         })
     });
     let results = futures_util::future::join_all(saves).await;
-    let won = results
-        .iter()
-        .filter(|r| matches!(r, Ok(Ok(()))))
-        .count();
+    let won = results.iter().filter(|r| matches!(r, Ok(Ok(())))).count();
     assert_eq!(won, 1, "{results:?}");
     assert_eq!(store.canned_replies("ws").await.expect("list").len(), 1);
 }

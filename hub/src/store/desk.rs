@@ -65,7 +65,12 @@ pub const MAX_WORDS_PER_CONVERSATION: usize = 2000;
 pub fn words(text: &str) -> impl Iterator<Item = String> + '_ {
     text.split(|c: char| !c.is_alphanumeric())
         .filter(|w| w.chars().nth(1).is_some())
-        .map(|w| w.chars().take(MAX_WORD_CHARS).flat_map(char::to_lowercase).collect())
+        .map(|w| {
+            w.chars()
+                .take(MAX_WORD_CHARS)
+                .flat_map(char::to_lowercase)
+                .collect()
+        })
 }
 
 /// The distinct words a conversation is found by: its messages', its visitor label's and its
@@ -137,7 +142,12 @@ mod tests {
         };
         let events = [msg("My parcel is late"), msg("parcel 1042")];
         let got = index_words("cv_Q1", "Visitor 7F3A", &events);
-        assert_eq!(got, ["cv_q1", "visitor", "7f3a", "my", "parcel", "is", "late", "1042"]);
+        assert_eq!(
+            got,
+            [
+                "cv_q1", "visitor", "7f3a", "my", "parcel", "is", "late", "1042"
+            ]
+        );
     }
 
     #[test]

@@ -19,6 +19,10 @@ const KNOWN: Record<ServerFrame["type"], true> = {
   team_snapshot: true,
   audit_snapshot: true,
   audit_entry: true,
+  note: true,
+  visitor_context: true,
+  recent: true,
+  search_results: true,
   error: true,
 };
 

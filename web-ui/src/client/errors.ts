@@ -4,7 +4,7 @@
  * The generated `ERROR_CODES` descriptions are the base; entries only add what an operator can do.
  */
 import { ERROR_CODES, type ErrorCode } from "../protocol/codes";
-import type { ErrorFrame } from "../protocol/frames";
+import { LIMITS, type ErrorFrame } from "../protocol/frames";
 
 type Copy = (err: ErrorFrame) => string;
 
@@ -33,6 +33,7 @@ const COPY: Record<ErrorCode, Copy> = {
   not_controlled: (e) => `${base(e)} Take Control before writing.`,
   not_holder: (e) => `${base(e)} Someone else took over or it was handed back to the AI.`,
   role_required: base,
+  limit_reached: (e) => `${base(e)} A conversation keeps at most ${LIMITS.maxNotes} internal notes.`,
   rate_limited: (e) =>
     e.retry_after_ms !== undefined
       ? `${base(e)} Retrying in ${Math.ceil(e.retry_after_ms / 1000)} s.`

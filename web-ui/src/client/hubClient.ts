@@ -174,7 +174,7 @@ export class HubClient {
         const now = this.opts.now();
         for (const f of frames) {
           this.send(f);
-          if (f.type === "message") this.nextSendAt.set(f.client_id, now + this.opts.ackTimeoutMs);
+          if (f.type === "message" || f.type === "note") this.nextSendAt.set(f.client_id, now + this.opts.ackTimeoutMs);
         }
         this.startResending();
         break;
@@ -189,6 +189,9 @@ export class HubClient {
       }
       case "ack":
         this.nextSendAt.delete(frame.client_id);
+        break;
+      case "note":
+        if (frame.note.client_id !== undefined) this.nextSendAt.delete(frame.note.client_id);
         break;
       case "error":
         if (frame.client_id !== undefined && frame.retryable) {
@@ -299,6 +302,40 @@ export class HubClient {
     return clientId;
   }
 
+  /**
+   * Queue an internal note (any role, whoever holds the conversation); like a message it is
+   * re-sent under its client id until the hub's `note` frame carries it back.
+   */
+  sendNote(conversationId: string, text: string): string {
+    const clientId = this.opts.newClientId();
+    this.dispatch({ type: "note_queued", conversationId, clientId, text, at: this.opts.now() });
+    this.transmitNote(conversationId, clientId, text);
+    return clientId;
+  }
+
+  retryNote(conversationId: string, clientId: string): void {
+    this.dispatch({ type: "note_retry", conversationId, clientId });
+    const n = this.state.conversations[conversationId]?.noteOutbox.find((o) => o.clientId === clientId);
+    if (n && n.status === "sending") this.transmitNote(conversationId, clientId, n.text);
+  }
+
+  /** The Recent tab: the first page, or with `cursor` the next one. */
+  loadRecent(cursor?: string): void {
+    if (!this.connected()) return;
+    this.dispatch(cursor === undefined ? { type: "recent_requested" } : { type: "recent_requested", cursor });
+    this.send(cursor === undefined ? { type: "recent" } : { type: "recent", cursor });
+  }
+
+  /** Search conversations; while disconnected the query waits for the next `ready`. */
+  search(query: string): void {
+    this.dispatch({ type: "search_requested", query });
+    if (this.connected()) this.send({ type: "search", query });
+  }
+
+  clearSearch(): void {
+    this.dispatch({ type: "search_cleared" });
+  }
+
   retryMessage(conversationId: string, clientId: string): void {
     this.dispatch({ type: "message_retry", conversationId, clientId });
     const m = this.state.conversations[conversationId]?.outbox.find((o) => o.clientId === clientId);
@@ -337,17 +374,25 @@ export class HubClient {
     this.nextSendAt.set(clientId, this.opts.now() + this.opts.ackTimeoutMs);
   }
 
-  /** While connected, re-send every message whose ack is overdue (same client id: no duplicates). */
+  private transmitNote(conversationId: string, clientId: string, text: string): void {
+    if (!this.connected()) return; // `resumeFrames` sends it after the next `ready`
+    this.send({ type: "note", conversation_id: conversationId, client_id: clientId, text });
+    this.nextSendAt.set(clientId, this.opts.now() + this.opts.ackTimeoutMs);
+  }
+
+  /** While connected, re-send every message and note whose answer is overdue (same client id: no duplicates). */
   private startResending(): void {
     this.stopResending();
     const tick = Math.max(250, Math.floor(this.opts.ackTimeoutMs / 4));
     this.resendTimer = setInterval(() => {
       const now = this.opts.now();
+      const due = (clientId: string) => (this.nextSendAt.get(clientId) ?? 0) <= now;
       for (const c of Object.values(this.state.conversations)) {
         for (const m of c.outbox) {
-          if (m.status !== "sending") continue;
-          const due = this.nextSendAt.get(m.clientId) ?? 0;
-          if (due <= now) this.transmit(c.id, m.clientId, m.text);
+          if (m.status === "sending" && due(m.clientId)) this.transmit(c.id, m.clientId, m.text);
+        }
+        for (const n of c.noteOutbox) {
+          if (n.status === "sending" && due(n.clientId)) this.transmitNote(c.id, n.clientId, n.text);
         }
       }
     }, tick);

@@ -31,8 +31,21 @@ import {
   updateOutgoing,
   withAlert,
 } from "./conversation";
+import {
+  applyHistoryDesk,
+  applyRecent,
+  applySearchResults,
+  failSendingNotes,
+  hasOutgoingNote,
+  insertNotes,
+  queueNote,
+  refuseNote,
+  requestRecent,
+  requestSearch,
+  retryNote,
+} from "./desk";
 import { describeError } from "./errors";
-import type { ClientState, ConversationState, Notice, OutgoingMessage } from "./state";
+import { initialSearch, type ClientState, type ConversationState, type Notice, type OutgoingMessage } from "./state";
 
 export type ClientAction =
   | { type: "connect_started" }
@@ -53,6 +66,12 @@ export type ClientAction =
   | { type: "force_release_requested"; conversationId: string }
   | { type: "message_queued"; conversationId: string; clientId: string; text: string; at: number }
   | { type: "message_retry"; conversationId: string; clientId: string }
+  | { type: "note_queued"; conversationId: string; clientId: string; text: string; at: number }
+  | { type: "note_retry"; conversationId: string; clientId: string }
+  /** `cursor`: "Load more" (the previous answer's `next_cursor`); without it, the first page. */
+  | { type: "recent_requested"; cursor?: string }
+  | { type: "search_requested"; query: string }
+  | { type: "search_cleared" }
   | { type: "error_dismissed"; conversationId: string }
   | { type: "notices_cleared" }
   | { type: "seen"; conversationId: string; seq: number };
@@ -78,7 +97,7 @@ export function reduce(state: ClientState, action: ClientAction): ClientState {
       return {
         ...state,
         connection: { status: "stopped", close: null, notice: null },
-        conversations: mapConversations(state.conversations, (c) => failSending(settle(c), "Not connected.")),
+        conversations: mapConversations(state.conversations, (c) => failAll(settle(c), "Not connected.")),
         forceReleasing: [],
       };
     case "open_requested":
@@ -114,6 +133,16 @@ export function reduce(state: ClientState, action: ClientAction): ClientState {
       return updateOutgoing(state, action.conversationId, action.clientId, (m) =>
         m.status === "failed" ? { ...m, status: "sending", error: null } : m,
       );
+    case "note_queued":
+      return updateConversation(state, action.conversationId, (c) => queueNote(c, action.clientId, action.text, action.at));
+    case "note_retry":
+      return updateConversation(state, action.conversationId, (c) => retryNote(c, action.clientId));
+    case "recent_requested":
+      return requestRecent(state, action.cursor);
+    case "search_requested":
+      return requestSearch(state, action.query);
+    case "search_cleared":
+      return state.search === initialSearch ? state : { ...state, search: initialSearch };
     case "error_dismissed":
       return updateConversation(state, action.conversationId, (c) => ({ ...c, error: null }));
     case "notices_cleared":
@@ -169,7 +198,7 @@ function reduceFrame(state: ClientState, frame: ServerFrame): ClientState {
         // The hub's `last_seq` is authoritative: it also covers a history that starts after 1.
         next = advanceLastSeq({ ...next, lastSeq: Math.max(next.lastSeq, frame.last_seq) });
         return {
-          ...next,
+          ...applyHistoryDesk(next, frame),
           loaded: true,
           control: newerControl(next.control, frame.control),
           visitorOnline: frame.visitor_online,
@@ -232,11 +261,25 @@ function reduceFrame(state: ClientState, frame: ServerFrame): ClientState {
       return mergeAudit(state, frame.entries);
     case "audit_entry":
       return mergeAudit(state, [frame.entry]);
+    case "note":
+      if (!state.conversations[frame.conversation_id]) return state;
+      return updateConversation(state, frame.conversation_id, (c) => insertNotes(c, [frame.note]));
+    case "visitor_context":
+      if (!state.conversations[frame.conversation_id]) return state;
+      return updateConversation(state, frame.conversation_id, (c) => ({ ...c, context: frame.context }));
+    case "recent":
+      return applyRecent(state, frame);
+    case "search_results":
+      return applySearchResults(state, frame);
     case "error": {
       const { type: _type, ...body } = frame;
       return reduceError(state, body);
     }
   }
+}
+
+function failAll(c: ConversationState, text: string): ConversationState {
+  return failSendingNotes(failSending(c, text), text);
 }
 
 /** Who sees the Team and Audit views (and may subscribe to them). */
@@ -303,6 +346,10 @@ function reduceError(state: ClientState, err: ErrorFrame): ClientState {
     return { ...settled, notices: [...settled.notices, { code: notice.code, text }].slice(-MAX_NOTICES) };
   }
   if (err.conversation_id !== undefined && err.client_id !== undefined) {
+    const clientId = err.client_id;
+    if (hasOutgoingNote(state.conversations[err.conversation_id], clientId)) {
+      return updateConversation(state, err.conversation_id, (c) => refuseNote(c, clientId, notice, err.retryable));
+    }
     // A refused message. Retryable refusals stay "sending": the IO layer sends them again.
     return updateOutgoing(state, err.conversation_id, err.client_id, (m) => ({
       ...m,
@@ -340,7 +387,7 @@ function reduceClosed(
       ...state,
       forceReleasing: [],
       connection: { status: "stopped", close, notice: handshakeNotice },
-      conversations: mapConversations(conversations, (c) => failSending(c, "Not connected.")),
+      conversations: mapConversations(conversations, (c) => failAll(c, "Not connected.")),
     };
   }
   return {
@@ -349,6 +396,8 @@ function reduceClosed(
     connection: { status: "reconnecting", attempt: state.failures + 1, delayMs, close, notice: handshakeNotice },
     conversations,
     forceReleasing: [],
+    // The answer to "Load more" went with the socket; the button must not stay busy.
+    recent: { ...state.recent, loadingMore: null },
   };
 }
 
@@ -371,7 +420,13 @@ export function resumeFrames(state: ClientState): OperatorFrame[] {
         frames.push({ type: "message", conversation_id: c.id, client_id: m.clientId, text: m.text });
       }
     }
+    // Notes are idempotent by client id like messages: a re-send answers with the original note.
+    for (const n of c.noteOutbox) {
+      if (n.status === "sending") frames.push({ type: "note", conversation_id: c.id, client_id: n.clientId, text: n.text });
+    }
   }
+  // A search answer lost with the socket would leave "Searching…" forever.
+  if (state.search.pending) frames.push({ type: "search", query: state.search.query });
   return frames;
 }
 

@@ -1,10 +1,11 @@
 /** Derived views of `ClientState`, kept pure so the ordering and status rules are unit-tested. */
-import type { ConversationEvent, ConversationSummary, Plan, Role } from "../protocol/frames";
+import type { ConversationEvent, ConversationSummary, Note, Plan, Role } from "../protocol/frames";
 import { waitsForHuman } from "./conversation";
 import { roleSeesTeam } from "./reducer";
-import type { AiDraft, ClientState, ConversationState, OutgoingMessage, Session } from "./state";
+import { knownSummary } from "./desk";
+import type { AiDraft, ClientState, ConversationState, OutgoingMessage, OutgoingNote, Session } from "./state";
 
-export { roleSeesTeam, waitsForHuman };
+export { knownSummary, roleSeesTeam, waitsForHuman };
 
 /** The Online list: conversations waiting for a human first, then the most recently active. */
 export function sortedOnline(state: ClientState): ConversationSummary[] {
@@ -52,13 +53,50 @@ export function controlView(c: ConversationState, session: Session | null): Cont
 
 export type TimelineItem =
   | { kind: "event"; event: ConversationEvent; delivery: OutgoingMessage | null }
-  | { kind: "pending"; message: OutgoingMessage };
+  | { kind: "pending"; message: OutgoingMessage }
+  | { kind: "note"; note: Note }
+  | { kind: "pending_note"; note: OutgoingNote };
 
 /**
  * The conversation as shown: stored events in seq order, each own message carrying its delivery
- * state, then the operator's messages the hub has not stored yet (sending or failed).
+ * state, each internal note right after the event it was written after (then by id), then what
+ * the hub has not stored yet (messages and notes, sending or failed), in the order written.
  */
 export function timeline(c: ConversationState): TimelineItem[] {
+  const items = withNotes(eventsAndPending(c), c.notes);
+  const pendingNotes: TimelineItem[] = c.noteOutbox.map((note) => ({ kind: "pending_note", note }));
+  if (pendingNotes.length === 0) return items;
+  const firstPending = items.findIndex((i) => i.kind === "pending");
+  const stored = firstPending === -1 ? items : items.slice(0, firstPending);
+  const pending = firstPending === -1 ? [] : items.slice(firstPending);
+  const unsent = [...pending, ...pendingNotes].sort((a, b) => writtenAt(a) - writtenAt(b));
+  return [...stored, ...unsent];
+}
+
+function writtenAt(item: TimelineItem): number {
+  return item.kind === "pending" ? item.message.createdAt : item.kind === "pending_note" ? item.note.createdAt : 0;
+}
+
+/** Notes are never events: each goes after the last event with seq ≤ its `after_seq`. */
+function withNotes(items: TimelineItem[], notes: Note[]): TimelineItem[] {
+  if (notes.length === 0) return items;
+  const sorted = [...notes].sort((a, b) => a.after_seq - b.after_seq || a.id - b.id);
+  const out: TimelineItem[] = [];
+  let n = 0;
+  for (const item of items) {
+    if (item.kind === "event") {
+      while (n < sorted.length && sorted[n]!.after_seq < item.event.seq) out.push({ kind: "note", note: sorted[n++]! });
+    } else {
+      // The unsent messages come last: every stored note reads before them.
+      while (n < sorted.length) out.push({ kind: "note", note: sorted[n++]! });
+    }
+    out.push(item);
+  }
+  while (n < sorted.length) out.push({ kind: "note", note: sorted[n++]! });
+  return out;
+}
+
+function eventsAndPending(c: ConversationState): TimelineItem[] {
   const byClientId = new Map<string, OutgoingMessage>();
   const bySeq = new Map<number, OutgoingMessage>();
   for (const m of c.outbox) {
@@ -84,4 +122,13 @@ export function timeline(c: ConversationState): TimelineItem[] {
 /** The AI's reply being written, once it has words (before that the typing line says "thinking"). */
 export function visibleDraft(c: ConversationState): AiDraft | null {
   return c.draft && c.draft.text.trim() !== "" ? c.draft : null;
+}
+
+/**
+ * Read-only: neither in the Online list nor with its visitor connected (a Recent or search
+ * result). Take Control and replies wait for the visitor to come back; notes stay open.
+ */
+export function isReadOnly(c: ConversationState, online: ConversationSummary | undefined): boolean {
+  if (online) return false;
+  return c.loaded && !c.visitorOnline;
 }

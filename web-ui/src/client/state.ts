@@ -8,9 +8,11 @@ import type {
   ConversationEvent,
   ConversationSummary,
   ControlState,
+  Note,
   OperatorIdentity,
   OperatorRef,
   TeamMember,
+  VisitorContext,
   WorkspaceInfo,
 } from "../protocol/frames";
 
@@ -55,6 +57,16 @@ export interface OutgoingMessage {
   /** The stored event's seq, from `ack`. */
   seq: number | null;
   /** Why the last attempt was refused (also set while a retryable refusal is being retried). */
+  error: Notice | null;
+}
+
+/** An internal note the operator wrote, kept until the hub's `note` frame carries it back. */
+export interface OutgoingNote {
+  clientId: string;
+  text: string;
+  createdAt: number;
+  /** No `sent`: once stored, the note itself is in `notes` and this entry goes. */
+  status: "sending" | "failed";
   error: Notice | null;
 }
 
@@ -105,6 +117,35 @@ export interface ConversationState {
   draft: AiDraft | null;
   /** The last draft that ended: its late frames must not bring it back. */
   endedDraft: string | null;
+  /** Internal notes, ascending by id, each once (history and live `note` frames overlap). */
+  notes: Note[];
+  /** Notes written here whose `note` frame has not come back yet. */
+  noteOutbox: OutgoingNote[];
+  /** Where the visitor is (side panel), from `history` and live `visitor_context` frames. */
+  context: VisitorContext | null;
+  /** The visitor's other conversations of this workspace, newest first. */
+  earlier: ConversationSummary[];
+}
+
+/**
+ * The Recent tab: conversations that left the Online list, most recent activity first, paged by
+ * the hub's cursor.
+ */
+export interface RecentState {
+  status: "idle" | "loading" | "loaded";
+  conversations: ConversationSummary[];
+  nextCursor: string | null;
+  /** The cursor of the page asked for with "Load more", until it comes. */
+  loadingMore: string | null;
+}
+
+export interface SearchState {
+  /** The query last sent; answers for any other query are stale. */
+  query: string;
+  /** `null` until the first answer for a query. */
+  results: ConversationSummary[] | null;
+  /** An answer for `query` is awaited. */
+  pending: boolean;
 }
 
 export interface ClientState {
@@ -131,7 +172,12 @@ export interface ClientState {
    * entries (which carry only the id) can name the visitor after the conversation left the list.
    */
   visitorLabels: Record<string, string>;
+  recent: RecentState;
+  search: SearchState;
 }
+
+export const initialRecent: RecentState = { status: "idle", conversations: [], nextCursor: null, loadingMore: null };
+export const initialSearch: SearchState = { query: "", results: null, pending: false };
 
 export const initialState: ClientState = {
   connection: { status: "idle" },
@@ -146,6 +192,8 @@ export const initialState: ClientState = {
   audit: [],
   forceReleasing: [],
   visitorLabels: {},
+  recent: initialRecent,
+  search: initialSearch,
 };
 
 export function emptyConversation(id: string): ConversationState {
@@ -166,5 +214,9 @@ export function emptyConversation(id: string): ConversationState {
     idleWarning: null,
     draft: null,
     endedDraft: null,
+    notes: [],
+    noteOutbox: [],
+    context: null,
+    earlier: [],
   };
 }

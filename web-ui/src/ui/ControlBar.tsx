@@ -1,14 +1,10 @@
-import { useEffect, useId, useRef, useState, type KeyboardEvent } from "react";
-import { LIMITS } from "../protocol/frames";
+import { useId } from "react";
 import { planHasTakeControl, roleMayForceRelease, type ControlView } from "../client/selectors";
 import type { ConversationState, Session } from "../client/state";
-import { isBlank, trimBlank } from "../client/visible";
 
 export interface ControlActions {
   takeover(): void;
   release(force: boolean): void;
-  send(text: string): void;
-  setTyping(active: boolean): void;
 }
 
 export interface ControlBarProps {
@@ -20,10 +16,15 @@ export interface ControlBarProps {
   actions: ControlActions;
   /** When you hold the conversation and the hub warned of an idle release: its time. */
   idleReleaseAt?: number | null;
+  /** A conversation whose visitor has left (Recent, search): Take Control waits for them to return. */
+  readOnly?: boolean;
 }
 
-/** The bottom of a conversation: what the operator can do depends on who holds it. */
-export function ControlBar({ control, pending, loaded, session, connected, actions, idleReleaseAt }: ControlBarProps) {
+/**
+ * Above the composer: who holds the conversation and what the operator can do about it (Take
+ * Control, Force release, the idle warning). Writing is the composer's, below.
+ */
+export function ControlBar({ control, pending, loaded, session, connected, actions, idleReleaseAt, readOnly = false }: ControlBarProps) {
   const lockId = useId();
   if (!loaded && control.kind === "unknown") {
     return <div className="controlbar controlbar--muted">Loading…</div>;
@@ -56,14 +57,18 @@ export function ControlBar({ control, pending, loaded, session, connected, actio
           <button
             type="button"
             className="btn btn--take"
-            disabled={!connected || pending !== null}
+            disabled={!connected || pending !== null || readOnly}
             aria-busy={pending === "takeover"}
             onClick={actions.takeover}
           >
             Take Control
           </button>
           <p className="controlbar__hint">
-            {pending === "takeover" ? "Taking over…" : "The AI assistant is answering. Take over to reply yourself."}
+            {readOnly
+              ? "The visitor has left: this conversation is read-only until they come back. You can still add internal notes."
+              : pending === "takeover"
+                ? "Taking over…"
+                : "The AI assistant is answering. Take over to reply yourself."}
           </p>
         </div>
       );
@@ -88,119 +93,14 @@ export function ControlBar({ control, pending, loaded, session, connected, actio
         </div>
       );
     case "self":
+      if (idleReleaseAt == null) return null;
       return (
-        <>
-          {idleReleaseAt != null && (
-            <p role="alert" className="controlbar__warning">
-              You have been idle. This conversation goes back to the AI assistant at{" "}
-              {new Date(idleReleaseAt).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })} unless you reply.
-            </p>
-          )}
-          <Composer pending={pending} connected={connected} actions={actions} />
-        </>
+        <p role="alert" className="controlbar__warning">
+          You have been idle. This conversation goes back to the AI assistant at{" "}
+          {new Date(idleReleaseAt).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })} unless you reply.
+        </p>
       );
   }
-}
-
-/** How long after the last keystroke "typing" switches off. */
-const TYPING_IDLE_MS = 3_000;
-
-function Composer({ pending, connected, actions }: Pick<ControlBarProps, "pending" | "connected" | "actions">) {
-  const [text, setText] = useState("");
-  const typing = useRef(false);
-  const idle = useRef<ReturnType<typeof setTimeout> | null>(null);
-  const inputRef = useRef<HTMLTextAreaElement>(null);
-
-  const stopTyping = () => {
-    if (idle.current !== null) clearTimeout(idle.current);
-    idle.current = null;
-    if (typing.current) actions.setTyping(false);
-    typing.current = false;
-  };
-
-  // Landing on the composer right after Take Control saves the operator a click.
-  useEffect(() => {
-    inputRef.current?.focus();
-    return () => {
-      if (idle.current !== null) clearTimeout(idle.current);
-    };
-  }, []);
-
-  const onChange = (value: string) => {
-    setText(value);
-    if (isBlank(value)) return stopTyping();
-    if (!typing.current) actions.setTyping(true);
-    typing.current = true;
-    if (idle.current !== null) clearTimeout(idle.current);
-    idle.current = setTimeout(stopTyping, TYPING_IDLE_MS);
-  };
-
-  const trimmed = trimBlank(text);
-  const tooLong = text.length > LIMITS.maxMessageChars;
-  // Messages may be written while reconnecting: they are queued and sent once back.
-  const canSend = trimmed !== "" && !tooLong;
-
-  const send = () => {
-    if (!canSend) return;
-    actions.send(trimmed);
-    setText("");
-    stopTyping();
-  };
-
-  const onKeyDown = (e: KeyboardEvent<HTMLTextAreaElement>) => {
-    // `isComposing`: Enter that confirms an IME composition (Japanese, Chinese…) must not send.
-    if (e.key === "Enter" && !e.shiftKey && !e.nativeEvent.isComposing) {
-      e.preventDefault();
-      send();
-    }
-  };
-
-  return (
-    <div className="controlbar controlbar--compose">
-      <form
-        className="composer"
-        onSubmit={(e) => {
-          e.preventDefault();
-          send();
-        }}
-      >
-        <textarea
-          ref={inputRef}
-          className="composer__input"
-          aria-label="Message to the visitor"
-          placeholder="Write to the visitor… (Enter sends, Shift+Enter for a new line)"
-          rows={2}
-          value={text}
-          onChange={(e) => onChange(e.target.value)}
-          onKeyDown={onKeyDown}
-          onBlur={stopTyping}
-        />
-        <div className="composer__actions">
-          {text.length > LIMITS.maxMessageChars * 0.9 && (
-            <span className={`composer__count${tooLong ? " composer__count--over" : ""}`}>
-              {text.length} / {LIMITS.maxMessageChars}
-            </span>
-          )}
-          <button type="submit" className="btn btn--primary" disabled={!canSend}>
-            Send
-          </button>
-          <button
-            type="button"
-            className="btn btn--outline"
-            disabled={!connected || pending !== null}
-            aria-busy={pending === "release"}
-            onClick={() => {
-              stopTyping();
-              actions.release(false);
-            }}
-            title="Hand the conversation back to the AI assistant"
-          >
-            End
-          </button>
-        </div>
-      </form>
-    </div>
-  );
 }
 
 function LockIcon() {

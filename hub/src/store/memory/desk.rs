@@ -61,7 +61,12 @@ impl MemoryStore {
         Ok((stored, false))
     }
 
-    pub(super) fn desk_notes(&self, ws: &str, id: &str, after: Seq) -> Result<Vec<Note>, StoreError> {
+    pub(super) fn desk_notes(
+        &self,
+        ws: &str,
+        id: &str,
+        after: Seq,
+    ) -> Result<Vec<Note>, StoreError> {
         let c = self.conversation(ws, id)?;
         let c = lock(&c);
         Ok(c.desk
@@ -95,11 +100,7 @@ impl MemoryStore {
     }
 
     /// Every conversation of `ws` that `keep` accepts, most recent activity first.
-    fn desk_select(
-        &self,
-        ws: &str,
-        keep: impl Fn(&Conversation) -> bool,
-    ) -> Vec<ConversationMeta> {
+    fn desk_select(&self, ws: &str, keep: impl Fn(&Conversation) -> bool) -> Vec<ConversationMeta> {
         let mut out: Vec<ConversationMeta> = self
             .conversations
             .iter()
@@ -139,8 +140,7 @@ impl MemoryStore {
         if words.is_empty() {
             return Vec::new();
         }
-        let mut out =
-            self.desk_select(ws, |c| words.iter().all(|w| c.desk.words.contains(w)));
+        let mut out = self.desk_select(ws, |c| words.iter().all(|w| c.desk.words.contains(w)));
         out.truncate(limit);
         out
     }

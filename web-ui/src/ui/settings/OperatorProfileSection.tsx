@@ -1,6 +1,7 @@
 import { useEffect, useId, useRef, useState, type ChangeEvent, type FormEvent } from "react";
 import type { ProfileView } from "../../protocol/frames";
 import { ChatPreview } from "./ChatPreview";
+import { Chevron } from "./icons";
 import { checkDisplayName } from "./displayName";
 import { AVATAR_TYPES, precheckAvatar, type ProfileApi } from "./profileApi";
 
@@ -18,14 +19,6 @@ function PersonIcon() {
   return (
     <svg className="icon" viewBox="0 0 16 16" width="18" height="18" aria-hidden="true" focusable="false">
       <path fill="currentColor" d="M8 8a3 3 0 1 0 0-6 3 3 0 0 0 0 6Zm0 1.5c-2.7 0-5 1.4-5 3.2V14h10v-1.3c0-1.8-2.3-3.2-5-3.2Z" />
-    </svg>
-  );
-}
-
-function Chevron({ open }: { open: boolean }) {
-  return (
-    <svg className={`icon chevron${open ? " chevron--open" : ""}`} viewBox="0 0 16 16" width="16" height="16" aria-hidden="true" focusable="false">
-      <path fill="currentColor" d="M4.2 6.2a.75.75 0 0 1 1.06 0L8 8.94l2.74-2.74a.75.75 0 1 1 1.06 1.06L8.53 10.53a.75.75 0 0 1-1.06 0L4.2 7.26a.75.75 0 0 1 0-1.06Z" />
     </svg>
   );
 }
