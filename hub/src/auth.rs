@@ -34,6 +34,16 @@ pub struct VisitorClaims {
     pub ws: WorkspaceId,
     pub exp: u64,
     pub aud: String,
+    /// The visitor, across their conversations in the workspace (tokens issued before it
+    /// existed name none: their conversation's id stands for the visitor).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vid: Option<String>,
+}
+
+impl VisitorClaims {
+    pub fn visitor_id(&self) -> &str {
+        self.vid.as_deref().unwrap_or(&self.sub)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -258,12 +268,19 @@ impl VisitorTokens {
         }
     }
 
-    pub fn issue(&self, conversation_id: &str, workspace_id: &str, now_secs: u64) -> String {
+    pub fn issue(
+        &self,
+        conversation_id: &str,
+        workspace_id: &str,
+        visitor_id: &str,
+        now_secs: u64,
+    ) -> String {
         let claims = VisitorClaims {
             sub: conversation_id.to_owned(),
             ws: workspace_id.to_owned(),
             exp: now_secs + self.ttl_secs,
             aud: VISITOR_AUDIENCE.to_owned(),
+            vid: Some(visitor_id.to_owned()),
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .unwrap_or_default()
@@ -335,7 +352,7 @@ mod tests {
         // Even when both sides happened to share a secret, the audiences differ.
         let v = verifier("shared");
         let visitors = VisitorTokens::new(b"shared", 3600);
-        let vt = visitors.issue("c1", "ws", now());
+        let vt = visitors.issue("c1", "ws", "v1", now());
         assert!(matches!(v.verify(&vt), Err(AuthError::Invalid(_))));
         let ot = v.sign(&claims(now() + 60)).expect("sign");
         assert!(matches!(visitors.verify(&ot), Err(AuthError::Invalid(_))));

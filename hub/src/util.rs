@@ -44,6 +44,11 @@ pub fn hex(bytes: &[u8]) -> String {
 }
 
 /// A short label people can tell apart in a list, e.g. "Visitor 7F3A".
-pub fn visitor_label() -> String {
-    format!("Visitor {:04X}", rand::rng().random_range(0..=0xFFFFu32))
+/// A visitor's label, the same for each of their conversations: from their id.
+pub fn visitor_label(visitor_id: &str) -> String {
+    // FNV-1a: stable across nodes and releases (the std hasher is neither).
+    let hash = visitor_id.bytes().fold(0x811c_9dc5_u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    });
+    format!("Visitor {:04X}", hash & 0xFFFF)
 }

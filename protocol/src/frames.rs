@@ -44,6 +44,11 @@ pub enum WidgetFrame {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[ts(optional)]
         context: Option<VisitorContext>,
+        /// With `visitor_token`: start a new conversation as the same visitor (the team sees
+        /// the earlier ones beside it) instead of resuming.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        #[ts(as = "Option<bool>", optional)]
+        new_conversation: bool,
     },
     /// The visitor went to another page of the site (operators see it live).
     Page {

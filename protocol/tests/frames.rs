@@ -126,6 +126,7 @@ fn widget_frames() -> Vec<WidgetFrame> {
                 language: Some("de-CH".into()),
                 time_zone: Some("Europe/Zurich".into()),
             }),
+            new_conversation: true,
         },
         WidgetFrame::Page {
             url: "https://shop.example/b".into(),
@@ -137,6 +138,7 @@ fn widget_frames() -> Vec<WidgetFrame> {
             visitor_token: None,
             last_seq: None,
             context: None,
+            new_conversation: false,
         },
         WidgetFrame::Message {
             client_id: "c-1".into(),

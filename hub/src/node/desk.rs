@@ -198,7 +198,7 @@ mod tests {
         .await
         .expect("hub");
         let (meta, _) = hub
-            .visitor_sign_in("demo-pro", None, None)
+            .visitor_sign_in("demo-pro", None, None, false)
             .await
             .expect("visitor");
         let nora = session(&hub, "demo-pro", "nora", Role::Operator);
@@ -245,7 +245,7 @@ mod tests {
             .await
             .expect("hub");
         let (other, _) = hub
-            .visitor_sign_in("demo-basic", None, None)
+            .visitor_sign_in("demo-basic", None, None, false)
             .await
             .expect("visitor");
         let nora = session(&hub, "demo-pro", "nora", Role::Owner);

@@ -295,11 +295,15 @@ impl Hub {
     }
 
     /// A visitor's conversation: the one their token names, or a new one.
+    /// `fresh`: a new conversation even when the token's still exists (the widget's "New
+    /// conversation"); the visitor stays the same, so their earlier ones are listed for the
+    /// team.
     pub async fn visitor_sign_in(
         &self,
         workspace_id: &str,
         token: Option<&str>,
         origin: Option<&str>,
+        fresh: bool,
     ) -> Result<(ConversationMeta, String), ErrorFrame> {
         if self.inner.directory.get(workspace_id).is_none() {
             return Err(ErrorFrame::new(ErrorCode::WorkspaceNotFound));
@@ -314,6 +318,7 @@ impl Hub {
                 ),
             ));
         }
+        let mut visitor_id = None;
         if let Some(token) = token {
             let claims = self
                 .inner
@@ -326,7 +331,9 @@ impl Hub {
                     "visitor token is for another workspace",
                 ));
             }
+            visitor_id = Some(claims.visitor_id().to_owned());
             match self.inner.store.get(&claims.ws, &claims.sub).await {
+                Ok(Some(_)) if fresh => {}
                 Ok(Some(meta)) => return Ok((meta, token.to_owned())),
                 // The conversation is gone (an in-memory hub restarted): start afresh below.
                 Ok(None) => {}
@@ -334,18 +341,23 @@ impl Hub {
             }
         }
         let id = random_id("cv_");
+        let visitor_id = visitor_id.unwrap_or_else(|| random_id("vi_"));
         let meta = self
             .inner
             .store
             .create(NewConversation {
                 id: id.clone(),
                 workspace_id: workspace_id.to_owned(),
-                visitor_label: visitor_label(),
+                visitor_label: visitor_label(&visitor_id),
+                visitor_id: visitor_id.clone(),
                 at: now_ms(),
             })
             .await
             .map_err(|e| error_frame(&e, &id))?;
-        let token = self.inner.visitors.issue(&id, workspace_id, now_secs());
+        let token = self
+            .inner
+            .visitors
+            .issue(&id, workspace_id, &visitor_id, now_secs());
         Ok((meta, token))
     }
 }
@@ -489,7 +501,7 @@ mod tests {
             .await
             .expect("hub");
         let (meta, _) = hub
-            .visitor_sign_in("demo-pro", None, None)
+            .visitor_sign_in("demo-pro", None, None, false)
             .await
             .expect("sign in");
         let mut dashboard = hub.inner.registry.register(ConnKind::Operator, 64);

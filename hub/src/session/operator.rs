@@ -14,6 +14,7 @@ use super::{
 use crate::bus::Topic;
 use crate::node::{HISTORY_LIMIT, Hub, OperatorSession, error_frame};
 use crate::registry::{ConnKind, Presence};
+use crate::store::ConversationMeta;
 
 pub async fn run<S, R>(hub: Hub, mut sink: S, mut stream: R)
 where
@@ -67,6 +68,9 @@ where
 
 /// Most conversations an operator session remembers holding (see `OperatorHandler::held`).
 const HELD_LIMIT: usize = 256;
+
+/// The visitor's earlier conversations a `history` lists.
+const EARLIER_LIMIT: usize = 20;
 
 /// Audit entries sent with `subscribe_team`; the full log is at `GET /api/audit`.
 const AUDIT_SNAPSHOT: usize = 200;
@@ -384,27 +388,31 @@ impl OperatorHandler {
         hub.subscribe(conn.rx.id, topic.clone()).await;
         let store = &hub.inner().store;
         // Both in one round trip's time on the node's multiplexed connection.
-        let (events, meta, notes, context) = match tokio::join!(
+        let (events, meta, notes, context, earlier) = match tokio::join!(
             store.history(ws, &conversation_id, after, HISTORY_LIMIT),
             store.get(ws, &conversation_id),
             store.notes(ws, &conversation_id, after),
             store.context(ws, &conversation_id),
+            store.earlier(ws, &conversation_id, EARLIER_LIMIT),
         ) {
-            (Ok(events), Ok(Some(meta)), notes, context) => {
-                // Notes and context are the desk's: a failure to read them leaves the panel
-                // short, never the conversation unopened.
+            (Ok(events), Ok(Some(meta)), notes, context, earlier) => {
+                // Notes, context and earlier conversations are the desk's: a failure to read
+                // them leaves the panel short, never the conversation unopened.
+                let earlier = earlier.unwrap_or_default();
+                let earlier = earlier.iter().map(ConversationMeta::summary).collect();
                 (
                     events,
                     meta,
                     notes.unwrap_or_default(),
                     context.ok().flatten(),
+                    earlier,
                 )
             }
-            (Err(e), _, _, _) | (_, Err(e), _, _) => {
+            (Err(e), _, _, _, _) | (_, Err(e), _, _, _) => {
                 hub.unsubscribe(conn.rx.id, topic).await;
                 return conn.send_error(error_frame(&e, &conversation_id)).await;
             }
-            (_, Ok(None), _, _) => {
+            (_, Ok(None), _, _, _) => {
                 hub.unsubscribe(conn.rx.id, topic).await;
                 return conn
                     .send_error(error_frame(
@@ -425,7 +433,7 @@ impl OperatorHandler {
             needs_human: meta.needs_human,
             notes,
             context,
-            earlier: Vec::new(),
+            earlier,
         })
         .await?;
         conn.send_draft(&conversation_id, meta.control.epoch).await

@@ -21,7 +21,7 @@ where
     S: Sink<WsOut> + Unpin + Send,
     R: Stream<Item = WsIn> + Unpin,
 {
-    let (workspace_id, token, last_seq, context) = match Box::pin(read_hello(
+    let (workspace_id, token, last_seq, context, fresh) = match Box::pin(read_hello(
         &hub,
         &mut sink,
         &mut stream,
@@ -36,12 +36,24 @@ where
             visitor_token,
             last_seq,
             context,
+            new_conversation,
         }) => {
             if let Err(e) = check_protocol(protocol) {
                 return Box::pin(refuse(&mut sink, e)).await;
             }
             let context = context.map(VisitorContext::bounded).unwrap_or_default();
-            (workspace_id, visitor_token, last_seq.unwrap_or(0), context)
+            let last_seq = if new_conversation {
+                0
+            } else {
+                last_seq.unwrap_or(0)
+            };
+            (
+                workspace_id,
+                visitor_token,
+                last_seq,
+                context,
+                new_conversation,
+            )
         }
         Some(_) => {
             return Box::pin(refuse(
@@ -51,13 +63,17 @@ where
             .await;
         }
     };
-    let (meta, token) =
-        match Box::pin(hub.visitor_sign_in(&workspace_id, token.as_deref(), origin.as_deref()))
-            .await
-        {
-            Ok(ok) => ok,
-            Err(e) => return Box::pin(refuse(&mut sink, e)).await,
-        };
+    let (meta, token) = match Box::pin(hub.visitor_sign_in(
+        &workspace_id,
+        token.as_deref(),
+        origin.as_deref(),
+        fresh,
+    ))
+    .await
+    {
+        Ok(ok) => ok,
+        Err(e) => return Box::pin(refuse(&mut sink, e)).await,
+    };
 
     let mut conn = Conn::new(
         hub.clone(),

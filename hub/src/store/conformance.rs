@@ -21,6 +21,7 @@ async fn new(store: &dyn Store, id: &str) -> ConversationMeta {
     store
         .create(NewConversation {
             id: id.into(),
+            visitor_id: "v".into(),
             workspace_id: "ws".into(),
             visitor_label: "Visitor".into(),
             at: 10,
@@ -720,6 +721,12 @@ macro_rules! conformance_tests {
         async fn recent_and_search() {
             let (_guard, store) = $make;
             crate::store::conformance_desk::recent_and_search(store).await;
+        }
+
+        #[tokio::test]
+        async fn earlier_conversations_of_a_visitor() {
+            let (_guard, store) = $make;
+            crate::store::conformance_desk::earlier_conversations_of_a_visitor(store).await;
         }
 
         #[tokio::test]

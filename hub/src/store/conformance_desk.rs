@@ -7,8 +7,13 @@ use protocol::limits::{MAX_CANNED_REPLIES, MAX_NOTES};
 use std::sync::Arc;
 
 async fn conversation(store: &dyn Store, ws: &str, id: &str, label: &str, at: Millis) {
+    visited(store, ws, id, label, at, &format!("v-{id}")).await;
+}
+
+async fn visited(store: &dyn Store, ws: &str, id: &str, label: &str, at: Millis, visitor: &str) {
     store
         .create(NewConversation {
+            visitor_id: visitor.into(),
             id: id.into(),
             workspace_id: ws.into(),
             visitor_label: label.into(),
@@ -235,6 +240,48 @@ pub async fn recent_and_search(store: Arc<dyn Store>) {
     );
 }
 
+/// A visitor's other conversations, newest first; another visitor's and another workspace's
+/// are not among them.
+pub async fn earlier_conversations_of_a_visitor(store: Arc<dyn Store>) {
+    visited(&*store, "ws", "e1", "Visitor 1", 10, "vi_a").await;
+    visited(&*store, "ws", "e2", "Visitor 1", 20, "vi_a").await;
+    visited(&*store, "ws", "e3", "Visitor 1", 30, "vi_a").await;
+    visited(&*store, "ws", "f1", "Visitor 2", 40, "vi_b").await;
+    visited(&*store, "other", "g1", "Visitor 1", 50, "vi_a").await;
+    let ids = |metas: Vec<ConversationMeta>| metas.into_iter().map(|m| m.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(store.earlier("ws", "e3", 10).await.expect("earlier")),
+        ["e2", "e1"]
+    );
+    assert_eq!(
+        ids(store.earlier("ws", "e1", 10).await.expect("earlier")),
+        ["e3", "e2"]
+    );
+    assert_eq!(
+        ids(store.earlier("ws", "e3", 1).await.expect("earlier")),
+        ["e2"]
+    );
+    assert!(
+        store
+            .earlier("ws", "f1", 10)
+            .await
+            .expect("earlier")
+            .is_empty()
+    );
+    assert!(
+        store
+            .earlier("other", "g1", 10)
+            .await
+            .expect("earlier")
+            .is_empty()
+    );
+    let foreign = store.earlier("other", "e1", 10).await;
+    assert!(
+        !matches!(foreign, Ok(ref v) if !v.is_empty()),
+        "{foreign:?}"
+    );
+}
+
 fn reply(id: &str, shortcut: &str) -> protocol::canned::CannedReply {
     protocol::canned::CannedReply {
         id: id.into(),
@@ -340,6 +387,7 @@ where
     notes_have_their_own_numbering(make().await).await;
     context_is_kept_per_conversation(make().await).await;
     recent_and_search(make().await).await;
+    earlier_conversations_of_a_visitor(make().await).await;
     canned_replies_per_workspace(make().await).await;
     concurrent_shortcuts_have_one_winner(make().await).await;
 }

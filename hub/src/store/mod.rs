@@ -85,6 +85,8 @@ impl ConversationMeta {
 pub struct NewConversation {
     pub id: ConversationId,
     pub workspace_id: WorkspaceId,
+    /// The visitor, across their conversations of the workspace (their token's).
+    pub visitor_id: String,
     pub visitor_label: String,
     pub at: Millis,
 }
@@ -360,6 +362,15 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         &self,
         ws: &str,
         words: &[String],
+        limit: usize,
+    ) -> Result<Vec<ConversationMeta>, StoreError>;
+
+    /// The other conversations of conversation `id`'s visitor in its workspace, most recently
+    /// started first, at most `limit`.
+    async fn earlier(
+        &self,
+        ws: &str,
+        id: &str,
         limit: usize,
     ) -> Result<Vec<ConversationMeta>, StoreError>;
 

@@ -281,6 +281,15 @@ impl Store for TimedStore {
         timed!(self.search(ws, words, limit))
     }
 
+    async fn earlier(
+        &self,
+        ws: &str,
+        id: &str,
+        limit: usize,
+    ) -> Result<Vec<ConversationMeta>, StoreError> {
+        timed!(self.earlier(ws, id, limit))
+    }
+
     async fn canned_replies(&self, ws: &str) -> Result<Vec<CannedReply>, StoreError> {
         timed!(self.canned_replies(ws))
     }

@@ -14,7 +14,12 @@ export type WidgetFrame = { "type": "hello", protocol: number, workspace_id: str
  * Where the visitor is, for the operators' side panel. Optional, never trusted for
  * anything; a field over its limit is dropped (the rest is kept).
  */
-context?: VisitorContext, } | { "type": "page", url: string, title?: string, } | { "type": "message", client_id: string, text: string, } | { "type": "typing", active: boolean, } | { "type": "request_human", };
+context?: VisitorContext, 
+/**
+ * With `visitor_token`: start a new conversation as the same visitor (the team sees
+ * the earlier ones beside it) instead of resuming.
+ */
+new_conversation?: boolean, } | { "type": "page", url: string, title?: string, } | { "type": "message", client_id: string, text: string, } | { "type": "typing", active: boolean, } | { "type": "request_human", };
 
 export type OperatorFrame = { "type": "hello", protocol: number, token: string, } | { "type": "subscribe_online", } | { "type": "unsubscribe_online", } | { "type": "open", conversation_id: string, after_seq?: number, } | { "type": "close", conversation_id: string, } | { "type": "takeover", conversation_id: string, } | { "type": "release", conversation_id: string, force: boolean, } | { "type": "message", conversation_id: string, client_id: string, text: string, } | { "type": "typing", conversation_id: string, active: boolean, } | { "type": "subscribe_team", } | { "type": "note", conversation_id: string, client_id: string, text: string, } | { "type": "recent", cursor?: string, } | { "type": "search", query: string, };
 

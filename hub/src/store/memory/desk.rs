@@ -12,14 +12,27 @@ use super::{Conversation, MemoryStore, lock};
 use crate::store::desk::{NewNote, RecentCursor, index_words};
 use crate::store::{ConversationMeta, StoreError};
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct ConversationDesk {
+    visitor_id: String,
     notes: Vec<Note>,
     /// Note dedupe key → its index in `notes`.
     note_seen: HashMap<String, usize>,
     context: Option<VisitorContext>,
     /// What search finds it by (empty until it first leaves the Online list).
     words: HashSet<String>,
+}
+
+impl ConversationDesk {
+    pub(super) fn new(visitor_id: String) -> Self {
+        ConversationDesk {
+            visitor_id,
+            notes: Vec::new(),
+            note_seen: HashMap::new(),
+            context: None,
+            words: HashSet::new(),
+        }
+    }
 }
 
 impl Conversation {
@@ -143,6 +156,24 @@ impl MemoryStore {
         let mut out = self.desk_select(ws, |c| words.iter().all(|w| c.desk.words.contains(w)));
         out.truncate(limit);
         out
+    }
+
+    pub(super) fn desk_earlier(
+        &self,
+        ws: &str,
+        id: &str,
+        limit: usize,
+    ) -> Result<Vec<ConversationMeta>, StoreError> {
+        let c = self.conversation(ws, id)?;
+        let visitor = lock(&c).desk.visitor_id.clone();
+        let mut out = self.desk_select(ws, |c| c.desk.visitor_id == visitor && c.meta.id != id);
+        out.sort_by(|a, b| {
+            b.started_at
+                .cmp(&a.started_at)
+                .then_with(|| b.id.cmp(&a.id))
+        });
+        out.truncate(limit);
+        Ok(out)
     }
 
     pub(super) fn desk_canned(&self, ws: &str) -> Vec<CannedReply> {

@@ -149,7 +149,7 @@ impl Store for MemoryStore {
             warned_epoch: None,
             visitor_seen: new.at,
             human_at: 0,
-            desk: desk::ConversationDesk::default(),
+            desk: desk::ConversationDesk::new(new.visitor_id),
         };
         self.conversations
             .insert(new.id, Arc::new(Mutex::new(conv)));
@@ -560,6 +560,15 @@ impl Store for MemoryStore {
         limit: usize,
     ) -> Result<Vec<ConversationMeta>, StoreError> {
         Ok(self.desk_search(ws, words, limit))
+    }
+
+    async fn earlier(
+        &self,
+        ws: &str,
+        id: &str,
+        limit: usize,
+    ) -> Result<Vec<ConversationMeta>, StoreError> {
+        self.desk_earlier(ws, id, limit)
     }
 
     async fn canned_replies(&self, ws: &str) -> Result<Vec<CannedReply>, StoreError> {

@@ -6,6 +6,7 @@
 //! | `P{ws}:recent` | sorted set | conversation id → last activity when it left the Online list |
 //! | `P{ws}:ix:{word}` | sorted set | conversation id → last activity, per word (the search index) |
 //! | `P{ws}:canned` | hash | saved reply id → JSON |
+//! | `P{ws}:v:{visitor}` | sorted set | a visitor's conversations → when each started (written at creation); the meta's `vid` names the visitor |
 //!
 //! The index and the recent list are written when a conversation leaves the Online list (the
 //! idle sweep), one pipeline per conversation: nothing is added to the message path. Entries of
@@ -335,6 +336,38 @@ impl RedisStore {
         });
         out.truncate(limit);
         Ok(out)
+    }
+
+    pub(super) async fn desk_earlier(
+        &self,
+        ws: &str,
+        id: &str,
+        limit: usize,
+    ) -> Result<Vec<ConversationMeta>, StoreError> {
+        let mut conn = self.conn.clone();
+        let visitor: Option<String> = redis::cmd("HGET")
+            .arg(self.keys.meta(ws, id))
+            .arg("vid")
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        let Some(visitor) = visitor else {
+            return Ok(Vec::new());
+        };
+        let ids: Vec<String> = redis::cmd("ZREVRANGE")
+            .arg(self.keys.of(ws, &format!("v:{visitor}")))
+            .arg(0)
+            .arg(limit)
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        let others: Vec<String> = ids.into_iter().filter(|i| i != id).take(limit).collect();
+        Ok(self
+            .desk_metas(ws, &others)
+            .await?
+            .into_iter()
+            .flatten()
+            .collect())
     }
 
     pub(super) async fn desk_canned(&self, ws: &str) -> Result<Vec<CannedReply>, StoreError> {

@@ -257,10 +257,21 @@ impl Store for RedisStore {
                     ("last_msg", ""),
                     ("holder_act", at.as_str()),
                     ("vseen", at.as_str()),
+                    ("vid", new.visitor_id.as_str()),
                 ],
             )
             .expire(&key, self.retention_secs as i64)
             .zadd(self.keys.of(ws, "online"), &key, new.at)
+            // The visitor's conversations (desk.rs), kept as long as their newest.
+            .zadd(
+                self.keys.of(ws, &format!("v:{}", new.visitor_id)),
+                &new.id,
+                new.at,
+            )
+            .expire(
+                self.keys.of(ws, &format!("v:{}", new.visitor_id)),
+                self.retention_secs as i64 * 11 / 10,
+            )
             .query_async(&mut conn)
             .await
             .map_err(unavailable)?;
@@ -750,6 +761,15 @@ impl Store for RedisStore {
         limit: usize,
     ) -> Result<Vec<ConversationMeta>, StoreError> {
         self.desk_search(ws, words, limit).await
+    }
+
+    async fn earlier(
+        &self,
+        ws: &str,
+        id: &str,
+        limit: usize,
+    ) -> Result<Vec<ConversationMeta>, StoreError> {
+        self.desk_earlier(ws, id, limit).await
     }
 
     async fn canned_replies(&self, ws: &str) -> Result<Vec<CannedReply>, StoreError> {

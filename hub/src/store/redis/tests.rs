@@ -37,6 +37,7 @@ async fn create_c(store: &dyn Store) {
     store
         .create(NewConversation {
             id: "c".into(),
+            visitor_id: "v".into(),
             workspace_id: "ws".into(),
             visitor_label: "V".into(),
             at: 1,
