@@ -97,13 +97,25 @@ async fn a_visitor_token_for_a_vanished_conversation_starts_a_new_one() {
     let mut config = hub::Config::for_tests();
     config.visitor_token_secret = Some("shared".into());
     let restarted = TestHub::with(config, None).await;
-    let token =
-        restarted
-            .hub()
-            .inner()
-            .visitors
-            .issue("cv_gone", "demo-pro", hub::util::now_secs());
+    let token = restarted.hub().inner().visitors.issue(
+        "cv_gone",
+        "demo-pro",
+        "vi_returning",
+        hub::util::now_secs(),
+    );
     let v = Visitor::connect(restarted.addr(), "demo-pro", Some(&token), Some(7)).await;
     assert_ne!(v.conversation_id, "cv_gone");
     assert_eq!(seqs(&v.history["events"]), Vec::<u64>::new());
+    // Still the same visitor: the new token names them, and so does the label.
+    let claims = restarted
+        .hub()
+        .inner()
+        .visitors
+        .verify(&v.token)
+        .expect("token");
+    assert_eq!(claims.visitor_id(), "vi_returning");
+    assert_eq!(
+        v.welcome["visitor_label"],
+        hub::util::visitor_label("vi_returning")
+    );
 }
