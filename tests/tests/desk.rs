@@ -249,15 +249,21 @@ async fn context_recent_and_search_across_nodes() {
     // The same visitor starts a new conversation: the team sees the first beside it.
     let mut again = Client::connect(a, "/ws/widget").await;
     again
-        .send(json!({"type": "hello", "protocol": 1, "workspace_id": WORKSPACE,
-                     "visitor_token": visitor.token, "last_seq": 3, "new_conversation": true}))
+        .send(
+            json!({"type": "hello", "protocol": 1, "workspace_id": WORKSPACE,
+                     "visitor_token": visitor.token, "last_seq": 3, "new_conversation": true}),
+        )
         .await;
     let welcome = again.until_type("welcome").await;
     let second = welcome["conversation_id"].as_str().expect("id").to_owned();
     assert_ne!(second, cid);
     assert_eq!(welcome["visitor_label"], visitor.welcome["visitor_label"]);
     let history = again.until_type("history").await;
-    assert_eq!(history["events"], json!([]), "a new conversation starts empty");
+    assert_eq!(
+        history["events"],
+        json!([]),
+        "a new conversation starts empty"
+    );
     let h = other.open(&second).await;
     let earlier: Vec<&str> = h["earlier"]
         .as_array()
@@ -268,5 +274,11 @@ async fn context_recent_and_search_across_nodes() {
     assert_eq!(earlier, [cid.as_str()]);
     // A stranger's conversation lists none of them.
     let stranger = Visitor::connect(b, None, None).await;
-    assert!(other.open(&stranger.conversation_id).await.get("earlier").is_none());
+    assert!(
+        other
+            .open(&stranger.conversation_id)
+            .await
+            .get("earlier")
+            .is_none()
+    );
 }

@@ -315,3 +315,66 @@ describe("operatorSocketUrl", () => {
     await expect(client.apiToken(true)).resolves.toBe("jwt-2");
   });
 });
+
+describe("HubClient: notes, Recent and search", () => {
+  const stored = (clientId: string, id = 1) => ({
+    type: "note" as const,
+    conversation_id: "c1",
+    note: { id, after_seq: 0, at: 1, author: { id: alice.id, name: alice.name }, text: "VIP", client_id: clientId },
+  });
+
+  it("sends a note, re-sends it under the same client id until its note frame comes back, then stops", async () => {
+    const { hub, client } = setup();
+    client.start();
+    const socket = await handshake(hub);
+    client.openConversation("c1");
+    socket.receive(history("c1", []));
+    const clientId = client.sendNote("c1", "VIP");
+    expect(socket.sentOfType("note")).toEqual([{ type: "note", conversation_id: "c1", client_id: clientId, text: "VIP" }]);
+
+    await vi.advanceTimersByTimeAsync(ACK_TIMEOUT + 1_000);
+    const resent = socket.sentOfType("note");
+    expect(resent.length).toBeGreaterThanOrEqual(2);
+    expect(new Set(resent.map((n) => n.client_id))).toEqual(new Set([clientId]));
+
+    socket.receive(stored(clientId));
+    const count = socket.sentOfType("note").length;
+    await vi.advanceTimersByTimeAsync(ACK_TIMEOUT * 3);
+    expect(socket.sentOfType("note")).toHaveLength(count);
+    expect(client.getState().conversations.c1?.notes.map((n) => n.text)).toEqual(["VIP"]);
+    expect(client.getState().conversations.c1?.noteOutbox).toEqual([]);
+  });
+
+  it("holds a note written while disconnected and sends it after the reconnect's open", async () => {
+    const { hub, client } = setup(async () => "jwt-1", () => 0);
+    client.start();
+    const first = await handshake(hub);
+    client.openConversation("c1");
+    first.receive(history("c1", [visitorMessage(1)]));
+    first.serverClose(1006);
+    const clientId = client.sendNote("c1", "Written offline");
+    await vi.advanceTimersByTimeAsync(0);
+    const second = await handshake(hub);
+    expect(second.sent.slice(1)).toEqual([
+      { type: "subscribe_online" },
+      { type: "open", conversation_id: "c1", after_seq: 1 },
+      { type: "note", conversation_id: "c1", client_id: clientId, text: "Written offline" },
+    ]);
+  });
+
+  it("asks for Recent pages and searches; a search typed while disconnected goes after ready", async () => {
+    const { hub, client } = setup(async () => "jwt-1", () => 0);
+    client.start();
+    const first = await handshake(hub);
+    client.loadRecent();
+    client.loadRecent("1000:c9");
+    expect(first.sent.slice(-2)).toEqual([{ type: "recent" }, { type: "recent", cursor: "1000:c9" }]);
+    first.serverClose(1006);
+    client.search("refund parcel");
+    await vi.advanceTimersByTimeAsync(0);
+    const second = await handshake(hub);
+    expect(second.sentOfType("search")).toEqual([{ type: "search", query: "refund parcel" }]);
+    second.receive({ type: "search_results", query: "refund parcel", conversations: [] });
+    expect(client.getState().search).toMatchObject({ pending: false, results: [] });
+  });
+});

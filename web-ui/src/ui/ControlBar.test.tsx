@@ -18,12 +18,12 @@ function actions() {
   return {
     takeover: vi.fn<ControlActions["takeover"]>(),
     release: vi.fn<ControlActions["release"]>(),
-    send: vi.fn<ControlActions["send"]>(),
-    setTyping: vi.fn<ControlActions["setTyping"]>(),
   };
 }
 
-function renderBar(control: ControlView, opts: { plan?: Plan; role?: Role; connected?: boolean; pending?: "takeover" | "release" | null } = {}) {
+type BarOptions = { plan?: Plan; role?: Role; connected?: boolean; pending?: "takeover" | "release" | null; readOnly?: boolean };
+
+function renderBar(control: ControlView, opts: BarOptions = {}) {
   const a = actions();
   render(
     <ControlBar
@@ -33,6 +33,7 @@ function renderBar(control: ControlView, opts: { plan?: Plan; role?: Role; conne
       session={session(opts.plan, opts.role)}
       connected={opts.connected ?? true}
       actions={a}
+      readOnly={opts.readOnly ?? false}
     />,
   );
   return a;
@@ -72,28 +73,17 @@ describe("ControlBar", () => {
     expect(a.release).toHaveBeenCalledWith(true);
   });
 
-  it("sends on Enter, keeps Shift+Enter as a newline, and ends with End", async () => {
-    const a = renderBar({ kind: "self" });
-    const box = screen.getByRole("textbox", { name: "Message to the visitor" });
-    expect(box).toHaveFocus();
-    await userEvent.type(box, "Hi there{Shift>}{Enter}{/Shift}second line");
-    expect(a.send).not.toHaveBeenCalled();
-    expect(box).toHaveValue("Hi there\nsecond line");
-    expect(a.setTyping).toHaveBeenCalledWith(true);
-    await userEvent.keyboard("{Enter}");
-    expect(a.send).toHaveBeenCalledWith("Hi there\nsecond line");
-    expect(box).toHaveValue("");
-    expect(a.setTyping).toHaveBeenLastCalledWith(false);
-
-    await userEvent.click(screen.getByRole("button", { name: "End" }));
-    expect(a.release).toHaveBeenCalledWith(false);
+  it("keeps Take Control disabled while the visitor of a Recent conversation is away, and says so", () => {
+    renderBar({ kind: "ai" }, { readOnly: true });
+    expect(screen.getByRole("button", { name: "Take Control" })).toBeDisabled();
+    expect(screen.getByText(/read-only until they come back/)).toBeInTheDocument();
   });
 
-  it("does not send blank messages", async () => {
-    const a = renderBar({ kind: "self" });
-    await userEvent.type(screen.getByRole("textbox"), "   {Enter}");
-    expect(a.send).not.toHaveBeenCalled();
-    expect(screen.getByRole("button", { name: "Send" })).toBeDisabled();
+  it("leaves the holder's writing to the composer", () => {
+    const { container } = render(
+      <ControlBar control={{ kind: "self" }} pending={null} loaded session={session()} connected actions={actions()} />,
+    );
+    expect(container).toBeEmptyDOMElement();
   });
 });
 
@@ -111,7 +101,6 @@ describe("idle warning", () => {
       />,
     );
     expect(screen.getByRole("alert")).toHaveTextContent(/goes back to the AI assistant at .* unless you reply/);
-    expect(screen.getByRole("textbox")).toBeEnabled();
   });
 
   it("shows nothing without a warning", () => {

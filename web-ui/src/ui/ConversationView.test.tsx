@@ -1,10 +1,10 @@
-import { render, screen, within } from "@testing-library/react";
+import { cleanup, render, screen, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { describe, expect, it, vi } from "vitest";
 import { reduce, type ClientAction } from "../client/reducer";
 import { initialState, type ClientState, type Session } from "../client/state";
-import type { ServerFrame } from "../protocol/frames";
-import { aiMessage, alice, bob, history, operatorMessage, visitorMessage } from "../test/fixtures";
+import type { ConversationSummary, Note, ServerFrame } from "../protocol/frames";
+import { aiMessage, alice, bob, history, operatorControl, operatorMessage, summary, visitorMessage } from "../test/fixtures";
 import { ConversationView } from "./ConversationView";
 
 const session: Session = {
@@ -19,17 +19,32 @@ function stateWith(actions: ClientAction[]): ClientState {
   return [{ type: "open_requested", conversationId: "c1" } as ClientAction, ...actions].reduce(reduce, initialState);
 }
 
-function renderView(state: ClientState) {
-  const actions = {
+function viewActions() {
+  return {
     takeover: vi.fn(),
     release: vi.fn(),
     send: vi.fn(),
+    note: vi.fn(),
     setTyping: vi.fn(),
     retry: vi.fn(),
+    retryNote: vi.fn(),
     dismissError: vi.fn(),
+    open: vi.fn(),
+    loadReplies: vi.fn(),
   };
+}
+
+function renderView(state: ClientState, over: { summary?: ConversationSummary; now?: number; sessionOf?: Session } = {}) {
+  const actions = viewActions();
   render(
-    <ConversationView conversation={state.conversations.c1!} summary={undefined} session={session} connected actions={actions} />,
+    <ConversationView
+      conversation={state.conversations.c1!}
+      summary={over.summary}
+      session={over.sessionOf ?? session}
+      connected
+      now={over.now ?? Date.UTC(2026, 0, 5, 12, 0)}
+      actions={actions}
+    />,
   );
   return actions;
 }
@@ -93,7 +108,7 @@ describe("ConversationView", () => {
           summary={undefined}
           session={session}
           connected
-          actions={{ takeover: vi.fn(), release: vi.fn(), send: vi.fn(), setTyping: vi.fn(), retry: vi.fn(), dismissError: vi.fn() }}
+          actions={viewActions()}
         />,
       );
     };
@@ -165,5 +180,164 @@ describe("ConversationView", () => {
       ]),
     );
     expect(screen.getByRole("alert")).toHaveTextContent("Take Control is a Pro feature");
+  });
+});
+
+const note = (id: number, afterSeq: number, text: string, author = bob, clientId?: string): Note => ({
+  id,
+  after_seq: afterSeq,
+  at: 10_000 + id,
+  author: { id: author.id, name: author.name },
+  text,
+  ...(clientId !== undefined ? { client_id: clientId } : {}),
+});
+
+describe("ConversationView, internal notes", () => {
+  it("puts each note after the event it was written after, then by id, styled apart with its author", () => {
+    renderView(
+      stateWith([
+        frame(
+          history("c1", [visitorMessage(1, "Where is my order?"), aiMessage(2, "Let me check."), visitorMessage(3, "Thanks")], {
+            notes: [note(2, 1, "Second note after 1"), note(1, 1, "First note after 1"), note(3, 3, "After the last")],
+          }),
+        ),
+        frame({ type: "note", conversation_id: "c1", note: note(4, 2, "Live, by me", alice) }),
+        // A re-open's history repeats a note already shown: once only.
+        frame(history("c1", [], { last_seq: 3, notes: [note(4, 2, "Live, by me", alice)] })),
+      ]),
+    );
+    const items = within(screen.getByRole("log")).getAllByRole("listitem");
+    expect(items.map((i) => i.textContent)).toEqual([
+      expect.stringMatching(/Where is my order\?$/),
+      expect.stringMatching(/^NoteBob Builder.*First note after 1$/),
+      expect.stringMatching(/^NoteBob Builder.*Second note after 1$/),
+      expect.stringMatching(/Let me check\.$/),
+      expect.stringMatching(/^NoteAlice Admin \(you\).*Live, by me$/),
+      expect.stringMatching(/Thanks$/),
+      expect.stringMatching(/^Note.*After the last$/),
+    ]);
+    expect(items[1]).toHaveClass("note");
+    expect(items[0]).not.toHaveClass("note");
+  });
+
+  it("shows a note being saved, then the stored one in its place; a refusal with Retry", async () => {
+    const base: ClientAction[] = [
+      frame(history("c1", [visitorMessage(1)])),
+      { type: "note_queued", conversationId: "c1", clientId: "n-1", text: "VIP customer", at: 5 },
+    ];
+    const saving = renderView(stateWith(base));
+    expect(within(screen.getByRole("log")).getByText("Saving…")).toBeInTheDocument();
+    expect(saving.retryNote).not.toHaveBeenCalled();
+    cleanup();
+
+    const actions = renderView(
+      stateWith([
+        ...base,
+        { type: "note_queued", conversationId: "c1", clientId: "n-2", text: "Too many", at: 6 },
+        frame({ type: "note", conversation_id: "c1", note: note(1, 1, "VIP customer", alice, "n-1") }),
+        frame({ type: "error", code: "limit_reached", message: "", retryable: false, conversation_id: "c1", client_id: "n-2" }),
+      ]),
+    );
+    const log = screen.getByRole("log");
+    expect(within(log).queryByText("Saving…")).toBeNull();
+    expect(within(log).getAllByText("VIP customer")).toHaveLength(1);
+    expect(within(log).getByRole("alert")).toHaveTextContent(/Not saved: .*at most 500 internal notes/);
+    await userEvent.click(within(log).getByRole("button", { name: "Retry" }));
+    expect(actions.retryNote).toHaveBeenCalledWith("n-2");
+  });
+
+  it("keeps the composer usable for notes while someone else holds the conversation", async () => {
+    const actions = renderView(stateWith([frame(history("c1", [], { control: operatorControl(bob, 3) }))]));
+    expect(screen.getByText(/Controlled by/)).toHaveTextContent("Controlled by Bob Builder");
+    expect(screen.queryByRole("textbox", { name: "Message to the visitor" })).toBeNull();
+    await userEvent.type(screen.getByRole("textbox", { name: "Internal note" }), "Bob, the refund is approved{Enter}");
+    expect(actions.note).toHaveBeenCalledWith("Bob, the refund is approved");
+    expect(actions.send).not.toHaveBeenCalled();
+  });
+
+  it("offers no composer on a plan without Take Control, where the hub refuses notes too", () => {
+    const basic: Session = { ...session, workspace: { ...session.workspace, plan: "basic" } };
+    renderView(stateWith([frame(history("c1", [visitorMessage(1)]))]), { sessionOf: basic });
+    expect(screen.getByRole("button", { name: "Take Control" })).toHaveAttribute("aria-disabled", "true");
+    expect(screen.queryByRole("textbox")).toBeNull();
+  });
+});
+
+describe("ConversationView, read-only conversations", () => {
+  it("a conversation out of the Online list whose visitor left: no Take Control, no Reply, notes allowed", async () => {
+    const actions = renderView(stateWith([frame(history("c1", [visitorMessage(1, "Old question")], { visitor_online: false }))]));
+    expect(screen.getByText("Read-only")).toBeInTheDocument();
+    expect(screen.getByRole("button", { name: "Take Control" })).toBeDisabled();
+    expect(screen.getByRole("button", { name: "Reply" })).toBeDisabled();
+    await userEvent.type(screen.getByRole("textbox", { name: "Internal note" }), "Customer called back{Enter}");
+    expect(actions.note).toHaveBeenCalledWith("Customer called back");
+  });
+
+  it("offers Take Control again once the visitor is back (in the Online list)", () => {
+    renderView(stateWith([frame(history("c1", [visitorMessage(1)], { visitor_online: false }))]), {
+      summary: summary("c1", { visitor_online: true }),
+    });
+    expect(screen.queryByText("Read-only")).toBeNull();
+    expect(screen.getByRole("button", { name: "Take Control" })).toBeEnabled();
+  });
+
+  it("lets the holder reply in a conversation of the Online list even while its visitor is briefly away", () => {
+    renderView(stateWith([frame(history("c1", [], { visitor_online: false, control: operatorControl(alice, 1) }))]), {
+      summary: summary("c1", { visitor_online: false }),
+    });
+    expect(screen.getByRole("textbox", { name: "Message to the visitor" })).toBeInTheDocument();
+  });
+});
+
+describe("ConversationView, visitor panel", () => {
+  const context = {
+    url: "https://shop.example/orders/1042",
+    title: "Order #1042",
+    referrer: "javascript:alert(document.cookie)",
+    language: "de-CH",
+    time_zone: "Europe/Zurich",
+  };
+
+  it("shows the page as a link, a javascript: referrer as text only, the language and the visitor's local time", () => {
+    renderView(stateWith([frame(history("c1", [], { context }))]));
+    const panel = screen.getByRole("complementary", { name: "About the visitor" });
+    const link = within(panel).getByRole("link", { name: "https://shop.example/orders/1042" });
+    expect(link).toHaveAttribute("href", "https://shop.example/orders/1042");
+    expect(within(panel).getByText("Order #1042")).toBeInTheDocument();
+    expect(within(panel).getByText("javascript:alert(document.cookie)").closest("a")).toBeNull();
+    expect(panel.querySelectorAll("a")).toHaveLength(1);
+    expect(panel.innerHTML).not.toMatch(/href="javascript/i);
+    expect(within(panel).getByText(/de-CH/)).toBeInTheDocument();
+    // 12:00 UTC in January is 13:00 in Zurich, in whatever format this browser's locale writes it.
+    const options = { weekday: "short", hour: "2-digit", minute: "2-digit" } as const;
+    const zurich = new Intl.DateTimeFormat(undefined, { ...options, timeZone: "Europe/Zurich" }).format(Date.UTC(2026, 0, 5, 12, 0));
+    const utc = new Intl.DateTimeFormat(undefined, { ...options, timeZone: "UTC" }).format(Date.UTC(2026, 0, 5, 12, 0));
+    expect(zurich).not.toBe(utc);
+    expect(panel.querySelector('[data-fact="time"] dd')).toHaveTextContent(`${zurich} (Europe/Zurich)`);
+  });
+
+  it("follows the visitor to another page live", () => {
+    renderView(
+      stateWith([
+        frame(history("c1", [], { context })),
+        frame({ type: "visitor_context", conversation_id: "c1", context: { ...context, url: "https://shop.example/returns", title: "Returns" } }),
+      ]),
+    );
+    const panel = screen.getByRole("complementary", { name: "About the visitor" });
+    expect(within(panel).getByRole("link", { name: "https://shop.example/returns" })).toBeInTheDocument();
+    expect(within(panel).getByText("Returns")).toBeInTheDocument();
+    expect(within(panel).queryByText("Order #1042")).toBeNull();
+  });
+
+  it("survives a time zone the browser does not know", () => {
+    renderView(stateWith([frame(history("c1", [], { context: { time_zone: "Mars/Olympus_Mons" } }))]));
+    expect(document.querySelector('[data-fact="time"] dd')).toHaveTextContent("unknown (Mars/Olympus_Mons)");
+  });
+
+  it("lists earlier conversations and opens one on click", async () => {
+    const earlier = [summary("c0", { last_message: { author: "visitor", text: "My parcel never came" }, visitor_online: false })];
+    const actions = renderView(stateWith([frame(history("c1", [], { earlier }))]));
+    await userEvent.click(screen.getByRole("button", { name: /My parcel never came/ }));
+    expect(actions.open).toHaveBeenCalledWith("c0");
   });
 });

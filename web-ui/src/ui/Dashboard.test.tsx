@@ -133,13 +133,14 @@ describe("Dashboard", () => {
     await userEvent.click(screen.getByRole("option"));
     push(history("c9", [], { control: operatorControl({ id: "op-bob", name: "Bob" }, 4) }));
     expect(screen.getByText(/Controlled by/)).toHaveTextContent("Controlled by Bob");
-    expect(screen.queryByRole("textbox")).toBeNull();
+    expect(screen.queryByRole("textbox", { name: "Message to the visitor" })).toBeNull();
+    expect(screen.getByRole("button", { name: "Reply" })).toBeDisabled();
   });
 
-  it("shows only the Online tab to a plain operator, and never subscribes to the team", async () => {
+  it("shows only the Online and Recent tabs to a plain operator, and never subscribes to the team", async () => {
     const { socket } = await mount("pro", "operator");
     const tabs = within(screen.getByRole("tablist", { name: "Conversation views" })).getAllByRole("tab");
-    expect(tabs.map((t) => t.textContent)).toEqual(["Online"]);
+    expect(tabs.map((t) => t.textContent)).toEqual(["Online", "Recent"]);
     expect(screen.queryByRole("tab", { name: "Team" })).toBeNull();
     expect(screen.queryByRole("tab", { name: "Audit" })).toBeNull();
     expect(socket.sentOfType("subscribe_team")).toEqual([]);
@@ -163,7 +164,7 @@ describe("Dashboard", () => {
 
     // Arrow keys move between tabs (and select them).
     online.focus();
-    await userEvent.keyboard("{ArrowRight}");
+    await userEvent.keyboard("{ArrowRight}{ArrowRight}");
     const team = screen.getByRole("tab", { name: "Team" });
     expect(team).toHaveFocus();
     expect(team).toHaveAttribute("aria-selected", "true");

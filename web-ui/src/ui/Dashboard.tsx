@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useMemo, useRef, useState, type KeyboardEvent } from "react";
 import type { HubClient } from "../client/hubClient";
 import type { Connection } from "../client/state";
-import { roleSeesTeam, sortedOnline, unreadCount, waitingCount } from "../client/selectors";
+import { knownSummary, roleSeesTeam, sortedOnline, unreadCount, waitingCount } from "../client/selectors";
 import { notificationPermission, requestNotificationPermission, type NotifyPermission } from "./alerts";
 import type { AuditContext } from "./auditText";
 import { downloadAudit } from "./auditExport";
@@ -11,11 +11,13 @@ import { ConversationView, useMarkSeen } from "./ConversationView";
 import { useHubState, useNow } from "./hooks";
 import { useWaitingAlerts } from "./useWaitingAlerts";
 import { OnlineList } from "./OnlineList";
+import { RecentPanel } from "./RecentPanel";
 import { AssistantSettings } from "./settings/AssistantSettings";
+import { CannedRepliesStore, cannedRepliesApi, useCannedReplies } from "./settings/cannedReplies";
 import { TeamPanel } from "./TeamPanel";
 
-type View = "online" | "team" | "audit";
-const VIEW_LABEL: Record<View, string> = { online: "Online", team: "Team", audit: "Audit" };
+type View = "online" | "recent" | "team" | "audit";
+const VIEW_LABEL: Record<View, string> = { online: "Online", recent: "Recent", team: "Team", audit: "Audit" };
 /** The dashboard's top-level sections: Conversation (Online, Team, Audit) and Assistant (Settings). */
 type Section = "conversation" | "assistant";
 const SECTION_LABEL: Record<Section, string> = { conversation: "Conversation", assistant: "Assistant" };
@@ -33,6 +35,10 @@ export function Dashboard({ client, onSignOut }: DashboardProps) {
   const [chosenView, setView] = useState<View>("online");
   const [section, setSection] = useState<Section>("conversation");
   const apiToken = useCallback((renew: boolean) => client.apiToken(renew), [client]);
+  // One list of saved replies per signed-in session, shared by the composer and the settings.
+  const replies = useMemo(() => new CannedRepliesStore(cannedRepliesApi({ token: apiToken })), [apiToken]);
+  const repliesSnapshot = useCannedReplies(replies);
+  const loadReplies = useCallback(() => replies.load(), [replies]);
 
   // The dashboard owns the socket's life: leaving it (sign-out) closes the socket for good.
   useEffect(() => {
@@ -67,11 +73,20 @@ export function Dashboard({ client, onSignOut }: DashboardProps) {
 
   const session = state.session;
   const connected = state.connection.status === "connected";
+  const signedIn = session !== null;
+  useEffect(() => {
+    if (signedIn) replies.load();
+  }, [signedIn, replies]);
 
-  // Team and Audit are for owners and editors only; everyone else sees just Online.
+  // Team and Audit are for owners and editors only; everyone sees Online and Recent.
   const seesTeam = session !== null && roleSeesTeam(session.operator.role);
-  const views: View[] = seesTeam ? ["online", "team", "audit"] : ["online"];
+  const views: View[] = seesTeam ? ["online", "recent", "team", "audit"] : ["online", "recent"];
   const view: View = views.includes(chosenView) ? chosenView : "online";
+
+  // Fresh each time the tab is shown, and again after a reconnect (things moved meanwhile).
+  useEffect(() => {
+    if (view === "recent" && connected) client.loadRecent();
+  }, [view, connected, client]);
   const tabRefs = useRef<Partial<Record<View, HTMLButtonElement | null>>>({});
   const onTabKeyDown = (e: KeyboardEvent<HTMLDivElement>) => {
     const i = views.indexOf(view);
@@ -174,7 +189,7 @@ export function Dashboard({ client, onSignOut }: DashboardProps) {
             <p className="online__empty">How the assistant and your team appear to visitors.</p>
           </aside>
           <main className="main main--scroll" role="tabpanel" id="panel-settings" aria-labelledby="tab-settings">
-            <AssistantSettings token={apiToken} />
+            <AssistantSettings token={apiToken} role={session?.operator.role ?? "operator"} replies={replies} />
           </main>
         </div>
       )}
@@ -216,6 +231,19 @@ export function Dashboard({ client, onSignOut }: DashboardProps) {
                 onSelect={select}
               />
             )}
+            {view === "recent" && (
+              <RecentPanel
+                recent={state.recent}
+                search={state.search}
+                connected={connected}
+                selectedId={selectedId}
+                now={now}
+                onSelect={select}
+                onLoadMore={(cursor) => client.loadRecent(cursor)}
+                onSearch={(q) => client.search(q)}
+                onClearSearch={() => client.clearSearch()}
+              />
+            )}
             {view === "team" && session && (
               <TeamPanel
                 members={team?.members ?? null}
@@ -243,21 +271,31 @@ export function Dashboard({ client, onSignOut }: DashboardProps) {
               key={conversation.id}
               conversation={conversation}
               summary={state.online.byId[conversation.id]}
+              fallbackLabel={knownSummary(state, conversation.id)?.visitor_label ?? state.visitorLabels[conversation.id]}
               session={session}
               connected={connected}
+              replies={repliesSnapshot}
+              now={now}
               actions={{
                 takeover: () => client.takeover(conversation.id),
                 release: (force) => client.release(conversation.id, force),
                 send: (text) => void client.sendMessage(conversation.id, text),
+                note: (text) => void client.sendNote(conversation.id, text),
                 setTyping: (active) => client.setTyping(conversation.id, active),
                 retry: (clientId) => client.retryMessage(conversation.id, clientId),
+                retryNote: (clientId) => client.retryNote(conversation.id, clientId),
                 dismissError: () => client.dismissError(conversation.id),
+                open: select,
+                loadReplies,
               }}
             />
           ) : (
             <div className="placeholder">
               <h2>Select a conversation</h2>
-              <p>Pick a conversation from the Online list to read it. Conversations waiting for a human are at the top.</p>
+              <p>
+                Pick a conversation from the Online list to read it. Conversations waiting for a human are at the top; earlier
+                ones are under Recent.
+              </p>
             </div>
           )}
         </main>

@@ -10,6 +10,9 @@ export interface OnlineListProps {
   unread: (c: ConversationSummary) => number;
   now: number;
   onSelect: (id: string) => void;
+  /** The listbox's name: the same list shows Recent conversations and search results too. */
+  label?: string;
+  emptyText?: string;
 }
 
 const AUTHOR_LABEL: Record<MessagePreview["author"], string> = {
@@ -40,12 +43,13 @@ function rowLabel(c: ConversationSummary, unread: number, now: number): string {
  * The Online tab: a listbox with one focusable row at a time (roving tabindex), arrows to move,
  * Enter or Space to open.
  */
-export function OnlineList({ conversations, loaded, selectedId, unread, now, onSelect }: OnlineListProps) {
+export function OnlineList(props: OnlineListProps) {
+  const { conversations, loaded, selectedId, unread, now, onSelect } = props;
   const listRef = useRef<HTMLUListElement>(null);
 
   if (!loaded) return <p className="online__empty">Loading conversations…</p>;
   if (conversations.length === 0) {
-    return <p className="online__empty">No active conversations right now. New ones appear here live.</p>;
+    return <p className="online__empty">{props.emptyText ?? "No active conversations right now. New ones appear here live."}</p>;
   }
 
   const focusIndex = Math.max(0, conversations.findIndex((c) => c.id === selectedId));
@@ -79,7 +83,7 @@ export function OnlineList({ conversations, loaded, selectedId, unread, now, onS
   };
 
   return (
-    <ul ref={listRef} className="online__list" role="listbox" aria-label="Online conversations" onKeyDown={onKeyDown}>
+    <ul ref={listRef} className="online__list" role="listbox" aria-label={props.label ?? "Online conversations"} onKeyDown={onKeyDown}>
       {conversations.map((c, i) => {
         const n = unread(c);
         const waiting = waitsForHuman(c);

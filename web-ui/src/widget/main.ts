@@ -4,6 +4,7 @@
  * holds all of the widget's DOM and CSS, then connects to the hub.
  */
 import { findScript, readConfig } from "./config";
+import { browserPage } from "./page";
 import { ChatWidget } from "./widget";
 
 declare global {
@@ -23,7 +24,7 @@ function mount(): void {
   const host = document.createElement("take-control-widget");
   document.body.append(host);
   const root = host.attachShadow({ mode: "open" });
-  const widget = new ChatWidget({ ...config, root });
+  const widget = new ChatWidget({ ...config, root, page: browserPage(window) });
   window.TakeControlWidget = widget;
   widget.start();
   // Back online after a network change: no need to wait out the backoff.

@@ -5,7 +5,7 @@
  * No IO, no clocks, no randomness: the IO layer (`widget.ts`) passes delays in the actions.
  */
 import { CloseCode, ERROR_CODES, type ErrorCode } from "../protocol/codes";
-import type { ConversationEvent, ControlState, ErrorFrame, ServerFrame, WidgetFrame } from "../protocol/frames";
+import type { ConversationEvent, ControlState, ErrorFrame, ServerFrame, VisitorContext, WidgetFrame } from "../protocol/frames";
 import { PROTOCOL_VERSION } from "../protocol/frames";
 import { closeDecision } from "../client/closeCodes";
 import { applyPiece } from "../client/draftText";
@@ -275,7 +275,8 @@ function reduceClosed(state: WidgetState, code: number, delayMs: number): Widget
 // --- what a connection sends ----------------------------------------------------------------
 
 /** The first frame of every connection: the token and the resume point once we have them. */
-export function helloFrame(state: WidgetState): WidgetFrame {
+/** `context`: where the visitor is now (each connection says it again: the page may have changed). */
+export function helloFrame(state: WidgetState, context?: VisitorContext): WidgetFrame {
   const hello: Extract<WidgetFrame, { type: "hello" }> = {
     type: "hello",
     protocol: PROTOCOL_VERSION,
@@ -285,6 +286,7 @@ export function helloFrame(state: WidgetState): WidgetFrame {
     hello.visitor_token = state.token;
     if (state.lastSeq > 0) hello.last_seq = state.lastSeq;
   }
+  if (context && Object.keys(context).length > 0) hello.context = context;
   return hello;
 }
 

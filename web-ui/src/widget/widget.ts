@@ -10,6 +10,7 @@ import { decodeServerFrame } from "../client/decode";
 import { isBlank, trimBlank } from "../client/visible";
 import { LIMITS, type WidgetFrame } from "../protocol/frames";
 import { canAskForHuman, helloFrame, reduceWidget, resendFrames, visitorErrorText, type WidgetAction } from "./reducer";
+import { pageFrame, pageKey, type PageSource } from "./page";
 import { initialWidgetState, type WidgetState } from "./state";
 import { TypingSignal } from "./typing";
 import { createView, type WidgetView } from "./view";
@@ -32,7 +33,15 @@ export interface WidgetOptions {
   random?: () => number;
   now?: () => number;
   newClientId?: () => string;
+  /** Where the visitor is (`hello`'s context, `page` on navigation); without it, nothing is told. */
+  page?: PageSource | null;
 }
+
+/**
+ * A navigation waits this long before `page` is sent: routers set the new title after pushing
+ * the URL, and a burst of `replaceState` calls (scroll restoration, filters) is one change.
+ */
+export const PAGE_SETTLE_MS = 250;
 
 /** `wss://hub.example/ws/widget` for `https://hub.example`. */
 export function widgetSocketUrl(hubOrigin: string): string {
@@ -68,7 +77,10 @@ function safeStorage(): WidgetStorage | null {
 
 export class ChatWidget {
   private state: WidgetState;
-  private readonly o: Required<Omit<WidgetOptions, "root" | "storage">> & { storage: WidgetStorage | null };
+  private readonly o: Required<Omit<WidgetOptions, "root" | "storage" | "page">> & {
+    storage: WidgetStorage | null;
+    page: PageSource | null;
+  };
   private readonly view: WidgetView | null;
   private transport: ReturnType<Connect> | null = null;
   private generation = 0;
@@ -80,6 +92,10 @@ export class ChatWidget {
   private readonly typing: TypingSignal;
   private saved: string | null = null;
   private readonly listeners = new Set<(s: WidgetState) => void>();
+  /** The page the hub last heard of on this connection (`hello` or `page`): no repeats. */
+  private toldPage: string | null = null;
+  private pageTimer: ReturnType<typeof setTimeout> | null = null;
+  private unwatchPage: (() => void) | null = null;
 
   constructor(options: WidgetOptions) {
     const random = options.random ?? Math.random;
@@ -93,6 +109,7 @@ export class ChatWidget {
       newClientId: () => randomId(random),
       ...options,
       storage: options.storage === undefined ? safeStorage() : options.storage,
+      page: options.page ?? null,
     };
     this.state = initialWidgetState(options.workspaceId, this.load());
     this.saved = this.state.token;
@@ -119,6 +136,7 @@ export class ChatWidget {
 
   start(): void {
     const s = this.state.connection.status;
+    if (!this.unwatchPage && this.o.page) this.unwatchPage = this.o.page.watch(() => this.pageChanged());
     if (s === "idle" || s === "stopped") this.connect();
   }
 
@@ -137,6 +155,9 @@ export class ChatWidget {
     this.clearReconnect();
     this.stopResending();
     this.clearHumanTimer();
+    this.clearPageTimer();
+    this.unwatchPage?.();
+    this.unwatchPage = null;
     const t = this.transport;
     this.transport = null;
     t?.close(1000, "widget removed");
@@ -242,7 +263,10 @@ export class ChatWidget {
     this.dispatch({ type: "connect_started" });
     this.transport = this.o.connect(widgetSocketUrl(this.o.hubOrigin), {
       onOpen: () => {
-        if (gen === this.generation) this.send(helloFrame(this.state));
+        if (gen !== this.generation) return;
+        const context = this.o.page?.context();
+        this.toldPage = context ? pageKey(context) : null;
+        this.send(helloFrame(this.state, context));
       },
       onMessage: (data) => {
         if (gen === this.generation) this.onMessage(data);
@@ -262,6 +286,8 @@ export class ChatWidget {
         if (f.type === "message") this.nextSendAt.set(f.client_id, now + this.o.ackTimeoutMs);
       }
       this.startResending();
+      // A navigation between `hello` and `welcome` found the socket not yet connected.
+      this.tellPage();
     } else if (frame.type === "ack") {
       this.nextSendAt.delete(frame.client_id);
     } else if (frame.type === "error" && frame.client_id !== undefined && frame.retryable) {
@@ -300,6 +326,31 @@ export class ChatWidget {
   private stopResending(): void {
     if (this.resendTimer !== null) clearInterval(this.resendTimer);
     this.resendTimer = null;
+  }
+
+  private pageChanged(): void {
+    if (this.pageTimer !== null) return;
+    this.pageTimer = setTimeout(() => {
+      this.pageTimer = null;
+      this.tellPage();
+    }, PAGE_SETTLE_MS);
+  }
+
+  /** While disconnected nothing is sent: the next `hello` carries the page as it is then. */
+  private tellPage(): void {
+    const page = this.o.page;
+    if (!page || !this.connected()) return;
+    const context = page.context();
+    const frame = pageFrame(context);
+    const key = pageKey(context);
+    if (!frame || key === this.toldPage) return;
+    this.toldPage = key;
+    this.send(frame);
+  }
+
+  private clearPageTimer(): void {
+    if (this.pageTimer !== null) clearTimeout(this.pageTimer);
+    this.pageTimer = null;
   }
 
   private clearHumanTimer(): void {

@@ -22,7 +22,7 @@ export function AssistantSettings({ token, role, replies, api }: AssistantSettin
   return (
     <div className="settings">
       <h2 className="settings__title">Settings</h2>
-      <p className="settings__lead">How the assistant and your team appear to visitors in the chat widget.</p>
+      <p className="settings__lead">How the assistant and your team appear to visitors in the chat widget, and the replies your team keeps ready.</p>
       <div className="settings__sections">
         <OperatorProfileSection api={profile} />
         <SavedRepliesSection store={replies} role={role} />
