@@ -69,7 +69,7 @@ pub fn frames_ts() -> String {
     ));
     out.push_str(&format!(
         "export const LIMITS = {{ maxFrameBytes: {}, maxMessageChars: {}, maxClientIdBytes: {}, \
-         maxDisplayNameGraphemes: {}, minAvatarSide: {}, maxAvatarSide: {}, maxAvatarBytes: {}, avatarSide: {}, maxNotes: {}, maxUrlChars: {}, maxTitleChars: {}, maxQueryChars: {}, maxCannedReplies: {}, maxCannedTitleChars: {}, maxShortcutChars: {} }} as const;\n",
+         maxDisplayNameGraphemes: {}, minAvatarSide: {}, maxAvatarSide: {}, maxAvatarBytes: {}, avatarSide: {}, maxNotes: {}, maxUrlChars: {}, maxTitleChars: {}, maxLanguageChars: {}, maxTimeZoneChars: {}, maxQueryChars: {}, maxCannedReplies: {}, maxCannedTitleChars: {}, maxShortcutChars: {} }} as const;\n",
         crate::limits::MAX_FRAME_BYTES,
         crate::limits::MAX_MESSAGE_CHARS,
         crate::limits::MAX_CLIENT_ID_BYTES,
@@ -81,6 +81,8 @@ pub fn frames_ts() -> String {
         crate::limits::MAX_NOTES,
         crate::limits::MAX_URL_CHARS,
         crate::limits::MAX_TITLE_CHARS,
+        crate::limits::MAX_LANGUAGE_CHARS,
+        crate::limits::MAX_TIME_ZONE_CHARS,
         crate::limits::MAX_QUERY_CHARS,
         crate::limits::MAX_CANNED_REPLIES,
         crate::limits::MAX_CANNED_TITLE_CHARS,

@@ -15,6 +15,7 @@ import path from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
+import WebSocket from "ws";
 
 export const WEB_UI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 export const HUB_BIN = path.resolve(WEB_UI, process.env.HUB_BIN ?? "../target/debug/hub");
@@ -220,4 +221,57 @@ export async function run(title, artifacts, main) {
     await runCleanups();
   }
   process.exit(failed ? 1 : 0);
+}
+
+/**
+ * A visitor over a plain widget socket, without a browser: enough for a conversation that
+ * another visitor makes more recent, or one that ends when it closes. `next(pred, label)` waits
+ * for a frame (already received or still to come); `write` waits for the hub to store the text.
+ */
+export async function plainVisitor(hubUrl, workspace = "demo-pro") {
+  const ws = new WebSocket(`${hubUrl.replace(/^http/, "ws")}/ws/widget`);
+  cleanups.push(() => ws.terminate());
+  const frames = [];
+  const waiters = new Set();
+  ws.on("message", (data) => {
+    frames.push(JSON.parse(String(data)));
+    for (const w of [...waiters]) w();
+  });
+  const next = (pred, label) =>
+    withDeadline(
+      new Promise((resolve) => {
+        const look = () => {
+          const found = frames.find(pred);
+          if (found) {
+            waiters.delete(look);
+            resolve(found);
+          }
+        };
+        waiters.add(look);
+        look();
+      }),
+      `the plain visitor to receive ${label}`,
+    );
+  await withDeadline(
+    new Promise((resolve, reject) => (ws.once("open", resolve), ws.once("error", reject))),
+    "the plain visitor's socket to open",
+  );
+  const send = (frame) => ws.send(JSON.stringify(frame));
+  send({ type: "hello", protocol: 1, workspace_id: workspace });
+  const welcome = await next((f) => f.type === "welcome", "welcome");
+  let n = 0;
+  return {
+    conversationId: welcome.conversation_id,
+    next,
+    async write(text) {
+      const clientId = `plain-${++n}`;
+      send({ type: "message", client_id: clientId, text });
+      await next((f) => f.type === "ack" && f.client_id === clientId, `the ack of "${text}"`);
+    },
+    async leave() {
+      const closed = new Promise((resolve) => ws.once("close", resolve));
+      ws.close(1000, "visitor left");
+      await withDeadline(closed, "the plain visitor's socket to close");
+    },
+  };
 }

@@ -29,7 +29,6 @@
 // hang into a failure: nothing here sleeps to let something happen.
 
 import path from "node:path";
-import WebSocket from "ws";
 import {
   DIST,
   DOC_SCREENSHOTS,
@@ -37,6 +36,7 @@ import {
   check,
   checkPrerequisites,
   cleanups,
+  plainVisitor,
   launchBrowser,
   newPage,
   openPages,
@@ -62,53 +62,6 @@ const NOTE = "Boots bought 3 weeks ago: inside the 60-day window, approve the re
 const ADDED = " Your refund follows once it reaches us.";
 /** The demo assistant answers it ("return"), so it asks for no human; "kayak" is what is searched. */
 const YESTERDAY = "Can I return a kayak paddle that arrived cracked?";
-
-// --- a visitor without a browser -------------------------------------------------------------
-
-/** A widget's socket and nothing else: enough for a conversation that ends when it closes. */
-async function plainVisitor(hubUrl) {
-  const ws = new WebSocket(`${hubUrl.replace(/^http/, "ws")}/ws/widget`);
-  cleanups.push(() => ws.terminate());
-  const frames = [];
-  const waiters = new Set();
-  ws.on("message", (data) => {
-    frames.push(JSON.parse(String(data)));
-    for (const w of [...waiters]) w();
-  });
-  const next = (pred, label) =>
-    withDeadline(
-      new Promise((resolve) => {
-        const look = () => {
-          const found = frames.find(pred);
-          if (found) {
-            waiters.delete(look);
-            resolve(found);
-          }
-        };
-        waiters.add(look);
-        look();
-      }),
-      `the plain visitor to receive ${label}`,
-    );
-  await withDeadline(new Promise((resolve, reject) => (ws.once("open", resolve), ws.once("error", reject))), "plain visitor socket open");
-  ws.send(JSON.stringify({ type: "hello", protocol: 1, workspace_id: WORKSPACE }));
-  const welcome = await next((f) => f.type === "welcome", "welcome");
-  return {
-    conversationId: welcome.conversation_id,
-    async write(text) {
-      const clientId = `p-${frames.length}`;
-      ws.send(JSON.stringify({ type: "message", client_id: clientId, text }));
-      await next((f) => f.type === "ack" && f.client_id === clientId, `the ack of "${text}"`);
-      // Its answer first: the assistant's reply is activity that would keep the conversation online.
-      await next((f) => f.type === "event" && f.event.type === "message" && f.event.author.kind === "ai", "the assistant's answer");
-    },
-    async leave() {
-      const closed = new Promise((resolve) => ws.once("close", resolve));
-      ws.close(1000, "visitor left");
-      await withDeadline(closed, "the plain visitor's socket to close");
-    },
-  };
-}
 
 // --- browsers --------------------------------------------------------------------------------
 
@@ -149,6 +102,8 @@ async function main() {
   const olivia = await signIn(browser, hubUrl, "olivia");
   const yesterday = await plainVisitor(hubUrl);
   await yesterday.write(YESTERDAY);
+  // Its answer first: the assistant's reply is activity that would keep the conversation online.
+  await yesterday.next((f) => f.type === "event" && f.event.type === "message" && f.event.author.kind === "ai", "the assistant's answer");
   await onlineRow(olivia, yesterday.conversationId).waitFor();
   await yesterday.leave();
   step(`a visitor wrote "${YESTERDAY}" (conversation ${yesterday.conversationId}) and left`);

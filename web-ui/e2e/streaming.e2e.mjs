@@ -32,7 +32,6 @@
 // a failure: nothing here sleeps to let something happen.
 
 import path from "node:path";
-import WebSocket from "ws";
 import {
   DIST,
   artifactsDir,
@@ -40,6 +39,7 @@ import {
   check,
   checkPrerequisites,
   cleanups,
+  plainVisitor,
   launchBrowser,
   newPage,
   openPages,
@@ -57,52 +57,6 @@ const WORKSPACE = "demo-pro";
 const QUESTION = "How long does shipping take?";
 /** The start of the demo knowledge file's answer to QUESTION. */
 const ANSWER_START = "We ship within";
-
-// --- another visitor, without a browser ------------------------------------------------------
-
-/** A second visitor over a plain socket: enough to make another conversation more recent. */
-async function plainVisitor(hubUrl) {
-  const ws = new WebSocket(`${hubUrl.replace(/^http/, "ws")}/ws/widget`);
-  cleanups.push(() => ws.terminate());
-  const frames = [];
-  const waiters = new Set();
-  ws.on("message", (data) => {
-    frames.push(JSON.parse(String(data)));
-    for (const w of [...waiters]) w();
-  });
-  const next = (pred, label) =>
-    withDeadline(
-      new Promise((resolve) => {
-        const look = () => {
-          const found = frames.find(pred);
-          if (found) {
-            waiters.delete(look);
-            resolve(found);
-          }
-        };
-        waiters.add(look);
-        look();
-      }),
-      `the other visitor to receive ${label}`,
-    );
-  await withDeadline(new Promise((resolve, reject) => {
-    ws.once("open", resolve);
-    ws.once("error", reject);
-  }), "the other visitor's socket to open");
-  const send = (frame) => ws.send(JSON.stringify(frame));
-  send({ type: "hello", protocol: 1, workspace_id: WORKSPACE });
-  const welcome = await next((f) => f.type === "welcome", "welcome");
-  let n = 0;
-  return {
-    conversationId: welcome.conversation_id,
-    /** Writes and waits for the hub to store it. */
-    async write(text) {
-      const clientId = `other-${++n}`;
-      send({ type: "message", client_id: clientId, text });
-      await next((f) => f.type === "ack" && f.client_id === clientId, `the ack of "${text}"`);
-    },
-  };
-}
 
 // --- browsers --------------------------------------------------------------------------------
 

@@ -6,13 +6,13 @@
  */
 import { LIMITS, type VisitorContext, type WidgetFrame } from "../protocol/frames";
 
-/** Each field's limit; languages and time zones are in docs/protocol.md, not the generated LIMITS. */
+/** Each field's limit (the hub's, generated from protocol/src/limits.rs). */
 const LIMIT: Record<keyof VisitorContext, number> = {
   url: LIMITS.maxUrlChars,
   title: LIMITS.maxTitleChars,
   referrer: LIMITS.maxUrlChars,
-  language: 35,
-  time_zone: 64,
+  language: LIMITS.maxLanguageChars,
+  time_zone: LIMITS.maxTimeZoneChars,
 };
 
 /** What the browser says about this page, read when asked (a page's title changes as it goes). */
