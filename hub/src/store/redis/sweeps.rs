@@ -99,7 +99,11 @@ impl RedisStore {
         let changed = self.decide(&self.deactivate, &ws, ids, &[&cutoff]).await?;
         let gone: Vec<ConversationMeta> = changed.into_iter().map(|(meta, _)| meta).collect();
         for meta in &gone {
-            self.desk_left_online(meta).await?;
+            // Already off the Online list: a failure here costs search this conversation (until
+            // it leaves the list again), never the removal its operators must be told of.
+            if let Err(e) = self.desk_left_online(meta).await {
+                tracing::warn!(conversation_id = %meta.id, error = %e, "not indexed for search");
+            }
         }
         Ok(gone)
     }
