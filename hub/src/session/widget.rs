@@ -95,8 +95,10 @@ where
     Box::pin(hub.subscribe(conn.rx.id, topic)).await;
     Box::pin(hub.visitor_presence(&meta.workspace_id, &conversation_id, 1)).await;
     tracing::info!(workspace_id = %meta.workspace_id, conversation_id, "visitor connected");
-    if context != VisitorContext::default() {
-        Box::pin(hub.visitor_context(&meta.workspace_id, &conversation_id, context.clone())).await;
+    let context = (context != VisitorContext::default()).then(|| Box::new(context));
+    if let Some(context) = &context {
+        let reported = VisitorContext::clone(context);
+        Box::pin(hub.visitor_context(&meta.workspace_id, &conversation_id, reported)).await;
     }
     let mut session = WidgetSession {
         conversation_id: conversation_id.clone(),
@@ -117,8 +119,9 @@ where
 struct WidgetSession {
     conversation_id: String,
     workspace_id: String,
-    /// Where the visitor is: from `hello`, then each `page`.
-    context: VisitorContext,
+    /// Where the visitor is: from `hello`, then each `page`. Boxed: an idle widget that
+    /// reported nothing costs its session a pointer, not five empty strings' room.
+    context: Option<Box<VisitorContext>>,
 }
 
 impl WidgetSession {
@@ -246,12 +249,12 @@ where
                 {
                     return Ok(Flow::Continue);
                 }
-                let mut next = self.context.clone();
+                let mut next = self.context.as_deref().cloned().unwrap_or_default();
                 next.url = Some(url);
                 next.title = title;
                 let next = next.bounded();
-                if next != self.context {
-                    self.context = next.clone();
+                if self.context.as_deref() != Some(&next) {
+                    self.context = Some(Box::new(next.clone()));
                     conn.hub
                         .visitor_context(&self.workspace_id, &self.conversation_id, next)
                         .await;
