@@ -43,7 +43,7 @@ pub enum WidgetFrame {
         /// anything; a field over its limit is dropped (the rest is kept).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[ts(optional)]
-        context: Option<VisitorContext>,
+        context: Option<Box<VisitorContext>>,
         /// With `visitor_token`: start a new conversation as the same visitor (the team sees
         /// the earlier ones beside it) instead of resuming.
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -171,7 +171,7 @@ pub enum ServerFrame {
         /// Operators only: where the visitor is.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[ts(optional)]
-        context: Option<VisitorContext>,
+        context: Option<Box<VisitorContext>>,
         /// Operators only: the visitor's other conversations in this workspace, newest first.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         #[ts(as = "Option<Vec<ConversationSummary>>", optional)]
@@ -754,4 +754,31 @@ pub struct WorkspaceInfo {
     pub id: WorkspaceId,
     pub name: String,
     pub plan: Plan,
+}
+
+#[cfg(test)]
+mod size_tests {
+    use super::*;
+
+    /// Frames are held across awaits in every connection's task, idle ones included: a field
+    /// that makes a frame type larger makes every connection larger. Optional bulky fields are
+    /// boxed to keep these sizes (64-bit targets).
+    #[test]
+    fn frames_stay_small() {
+        assert!(
+            std::mem::size_of::<WidgetFrame>() <= 80,
+            "{}",
+            std::mem::size_of::<WidgetFrame>()
+        );
+        assert!(
+            std::mem::size_of::<ServerFrame>() <= 224,
+            "{}",
+            std::mem::size_of::<ServerFrame>()
+        );
+        assert!(
+            std::mem::size_of::<OperatorFrame>() <= 80,
+            "{}",
+            std::mem::size_of::<OperatorFrame>()
+        );
+    }
 }

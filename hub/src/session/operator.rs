@@ -432,7 +432,7 @@ impl OperatorHandler {
             visitor_online: meta.visitor_connections > 0,
             needs_human: meta.needs_human,
             notes,
-            context,
+            context: context.map(Box::new),
             earlier,
         })
         .await?;

@@ -41,7 +41,7 @@ where
             if let Err(e) = check_protocol(protocol) {
                 return Box::pin(refuse(&mut sink, e)).await;
             }
-            let context = context.map(VisitorContext::bounded).unwrap_or_default();
+            let context = context.map(|c| c.bounded()).unwrap_or_default();
             let last_seq = if new_conversation {
                 0
             } else {
@@ -255,8 +255,10 @@ where
                 let next = next.bounded();
                 if self.context.as_deref() != Some(&next) {
                     self.context = Some(Box::new(next.clone()));
-                    conn.hub
-                        .visitor_context(&self.workspace_id, &self.conversation_id, next)
+                    // Boxed: awaited inline, its future would enlarge every widget's task,
+                    // idle ones included, by its size.
+                    let hub = conn.hub.clone();
+                    Box::pin(hub.visitor_context(&self.workspace_id, &self.conversation_id, next))
                         .await;
                 }
             }

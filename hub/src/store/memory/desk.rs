@@ -12,9 +12,16 @@ use super::{Conversation, MemoryStore, lock};
 use crate::store::desk::{NewNote, RecentCursor, index_words};
 use crate::store::{ConversationMeta, StoreError};
 
+/// A conversation's desk: who the visitor is, and the rest only once there is some (most
+/// conversations never have a note, and an idle widget's conversation should cost little).
 #[derive(Debug)]
 pub(super) struct ConversationDesk {
     visitor_id: String,
+    more: Option<Box<DeskState>>,
+}
+
+#[derive(Debug, Default)]
+struct DeskState {
     notes: Vec<Note>,
     /// Note dedupe key → its index in `notes`.
     note_seen: HashMap<String, usize>,
@@ -27,11 +34,20 @@ impl ConversationDesk {
     pub(super) fn new(visitor_id: String) -> Self {
         ConversationDesk {
             visitor_id,
-            notes: Vec::new(),
-            note_seen: HashMap::new(),
-            context: None,
-            words: HashSet::new(),
+            more: None,
         }
+    }
+
+    fn state(&mut self) -> &mut DeskState {
+        self.more.get_or_insert_with(Box::default)
+    }
+
+    fn notes(&self) -> &[Note] {
+        self.more.as_ref().map_or(&[], |m| &m.notes)
+    }
+
+    fn has_word(&self, word: &str) -> bool {
+        self.more.as_ref().is_some_and(|m| m.words.contains(word))
     }
 }
 
@@ -39,7 +55,7 @@ impl Conversation {
     /// Index the conversation as it is now (it is leaving the Online list).
     pub(super) fn index(&mut self) {
         let words = index_words(&self.meta.id, &self.meta.visitor_label, &self.events);
-        self.desk.words = words.into_iter().collect();
+        self.desk.state().words = words.into_iter().collect();
     }
 }
 
@@ -54,23 +70,25 @@ impl MemoryStore {
         let c = self.conversation(ws, id)?;
         let mut c = lock(&c);
         let key = note.dedupe_key();
-        if let Some(&i) = c.desk.note_seen.get(&key) {
-            return Ok((c.desk.notes[i].clone(), true));
+        let after_seq = c.meta.last_seq;
+        let desk = c.desk.state();
+        if let Some(&i) = desk.note_seen.get(&key) {
+            return Ok((desk.notes[i].clone(), true));
         }
-        if c.desk.notes.len() >= MAX_NOTES {
+        if desk.notes.len() >= MAX_NOTES {
             return Err(StoreError::LimitReached);
         }
         let stored = Note {
-            id: c.desk.notes.len() as u64 + 1,
-            after_seq: c.meta.last_seq,
+            id: desk.notes.len() as u64 + 1,
+            after_seq,
             at,
             author: note.author,
             text: note.text,
             client_id: Some(note.client_id),
         };
-        let i = c.desk.notes.len();
-        c.desk.notes.push(stored.clone());
-        c.desk.note_seen.insert(key, i);
+        let i = desk.notes.len();
+        desk.notes.push(stored.clone());
+        desk.note_seen.insert(key, i);
         Ok((stored, false))
     }
 
@@ -83,7 +101,7 @@ impl MemoryStore {
         let c = self.conversation(ws, id)?;
         let c = lock(&c);
         Ok(c.desk
-            .notes
+            .notes()
             .iter()
             .filter(|n| n.after_seq >= after)
             .cloned()
@@ -97,7 +115,7 @@ impl MemoryStore {
         context: &VisitorContext,
     ) -> Result<(), StoreError> {
         let c = self.conversation(ws, id)?;
-        lock(&c).desk.context = Some(context.clone());
+        lock(&c).desk.state().context = Some(context.clone());
         Ok(())
     }
 
@@ -109,7 +127,7 @@ impl MemoryStore {
         Ok(self
             .conversation(ws, id)
             .ok()
-            .and_then(|c| lock(&c).desk.context.clone()))
+            .and_then(|c| lock(&c).desk.more.as_ref().and_then(|m| m.context.clone())))
     }
 
     /// Every conversation of `ws` that `keep` accepts, most recent activity first.
@@ -153,7 +171,7 @@ impl MemoryStore {
         if words.is_empty() {
             return Vec::new();
         }
-        let mut out = self.desk_select(ws, |c| words.iter().all(|w| c.desk.words.contains(w)));
+        let mut out = self.desk_select(ws, |c| words.iter().all(|w| c.desk.has_word(w)));
         out.truncate(limit);
         out
     }
