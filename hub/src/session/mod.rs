@@ -459,6 +459,26 @@ where
         Ok(())
     }
 
+    /// The notes an operator may have missed while the bus was away: every note written after
+    /// the last event they had seen (`seen`) is sent again (the dashboard keeps each note once,
+    /// by id). Best effort: a failure leaves them for the next open.
+    async fn catch_up_notes(&mut self, conversation_id: &str, seen: u64) -> Result<(), Gone> {
+        let notes = self
+            .hub
+            .inner()
+            .store
+            .notes(&self.workspace, conversation_id, seen)
+            .await;
+        for note in notes.unwrap_or_default() {
+            self.send(&ServerFrame::Note {
+                conversation_id: conversation_id.to_owned(),
+                note,
+            })
+            .await?;
+        }
+        Ok(())
+    }
+
     /// Deliver one item of the outbound queue, keeping each conversation gap-free.
     pub async fn deliver(&mut self, item: Outbound) -> Result<(), Gone> {
         match item {
@@ -467,9 +487,13 @@ where
                 None => Ok(()),
             },
             Outbound::Resync => {
-                let open: Vec<String> = self.cursors.keys().cloned().collect();
-                for conversation_id in open {
+                let open: Vec<(String, u64)> =
+                    self.cursors.iter().map(|(c, s)| (c.clone(), *s)).collect();
+                for (conversation_id, seen) in open {
                     self.catch_up(&conversation_id).await?;
+                    if self.kind == ConnKind::Operator {
+                        self.catch_up_notes(&conversation_id, seen).await?;
+                    }
                 }
                 if let Some(ws) = self.online.clone() {
                     self.send_online_snapshot(&ws).await?;

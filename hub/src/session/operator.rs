@@ -387,7 +387,7 @@ impl OperatorHandler {
         let topic = Topic::conversation(ws, &conversation_id);
         hub.subscribe(conn.rx.id, topic.clone()).await;
         let store = &hub.inner().store;
-        // Both in one round trip's time on the node's multiplexed connection.
+        // All in one round trip's time on the node's multiplexed connection.
         let (events, meta, notes, context, earlier) = match tokio::join!(
             store.history(ws, &conversation_id, after, HISTORY_LIMIT),
             store.get(ws, &conversation_id),

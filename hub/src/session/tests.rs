@@ -295,3 +295,56 @@ async fn no_hello_closes_with_handshake_timeout() {
         other => panic!("expected a close, got {other:?}"),
     }
 }
+
+/// A note stored while the bus was away (so never fanned out) reaches an operator who has the
+/// conversation open when the node resyncs its clients.
+#[tokio::test]
+async fn a_resync_sends_the_notes_the_bus_may_have_lost() {
+    let hub = hub().await;
+    let (meta, _) = hub
+        .visitor_sign_in("demo-pro", None, None, false)
+        .await
+        .expect("conversation");
+    let (in_tx, stream) = inbound();
+    let (sink, mut out) = outbound();
+    tokio::spawn(operator::run(hub.clone(), sink, stream));
+    let token = crate::dev::token_for(
+        &hub.inner().operators,
+        "olivia",
+        crate::util::now_secs(),
+        60,
+    )
+    .expect("token");
+    let send = |v: Value| in_tx.send(WsIn::Text(v.to_string())).expect("send");
+    send(json!({"type": "hello", "protocol": 1, "token": token}));
+    assert_eq!(text(&mut out).await["type"], "ready");
+    send(json!({"type": "open", "conversation_id": meta.id}));
+    assert_eq!(text(&mut out).await["type"], "history");
+    // Stored, not published: as if its publication was lost with the bus.
+    let note = crate::store::NewNote {
+        author: crate::profile::operator_ref("eddie", "Eddie Editor", None),
+        text: "written during the outage".into(),
+        client_id: "n1".into(),
+    };
+    hub.inner()
+        .store
+        .add_note("demo-pro", &meta.id, note, 1)
+        .await
+        .expect("note");
+    hub.inner()
+        .registry
+        .broadcast(&crate::registry::Outbound::Resync);
+    // Bounded: without the catch-up no note ever comes.
+    let got = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        loop {
+            let f = text(&mut out).await;
+            if f["type"] == "note" {
+                break f;
+            }
+        }
+    })
+    .await
+    .expect("the lost note after the resync");
+    assert_eq!(got["note"]["text"], "written during the outage");
+    assert_eq!(got["conversation_id"], meta.id.as_str());
+}

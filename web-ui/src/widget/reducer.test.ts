@@ -4,6 +4,7 @@ import { aiSaid, CONV, eventFrame, historyFrame, human, joined, left, martin, op
 import {
   canAskForHuman,
   helloFrame,
+  newConversationControl,
   reduceWidget,
   resendFrames,
   timeline,
@@ -408,6 +409,98 @@ describe("Talk to a human", () => {
     expect(canAskForHuman(reduceWidget(asking, { type: "human_request_unanswered" }))).toBe(true);
     const waiting = reduceWidget(asking, frame(humanRequested(2)));
     expect(reduceWidget(waiting, { type: "human_request_unanswered" })).toBe(waiting);
+  });
+});
+
+describe("New conversation", () => {
+  const startNew: WidgetAction = { type: "new_conversation" };
+  /** Connected to CONV with a short conversation on screen. */
+  const talking = () => run(connected(), frame(historyFrame([visitorSaid(1, "hi"), aiSaid(2, "hello")])));
+
+  it("is hidden until there is a message to start over from, and while not connected", () => {
+    expect(newConversationControl(initialWidgetState("demo-pro"))).toBe("hidden");
+    expect(newConversationControl(connected())).toBe("hidden"); // welcome, no history yet
+    expect(newConversationControl(run(connected(), frame(historyFrame([]))))).toBe("hidden");
+    // Only a notice in it: nothing was said yet.
+    expect(newConversationControl(run(connected(), frame(historyFrame([joined(1, martin)]))))).toBe("hidden");
+    expect(newConversationControl(talking())).toBe("shown");
+    const dropped = reduceWidget(talking(), { type: "socket_closed", code: 1006, delayMs: 10 });
+    expect(newConversationControl(dropped)).toBe("hidden");
+    expect(newConversationControl(run(dropped, { type: "connect_started" }))).toBe("hidden");
+    // The action does nothing while hidden.
+    expect(reduceWidget(dropped, startNew)).toBe(dropped);
+  });
+
+  it("is disabled while a message of the visitor's is not acknowledged; a refused one does not hold it", () => {
+    let s = run(talking(), { type: "message_queued", clientId: "w-1", text: "one more" });
+    expect(newConversationControl(s)).toBe("disabled");
+    expect(reduceWidget(s, startNew)).toBe(s);
+    s = reduceWidget(s, frame({ type: "ack", conversation_id: CONV, client_id: "w-1", seq: 3 }));
+    expect(newConversationControl(s)).toBe("disabled"); // acked, its event not here yet
+    s = reduceWidget(s, frame(eventFrame(visitorSaid(3, "one more", "w-1"))));
+    expect(newConversationControl(s)).toBe("shown");
+    s = run(
+      s,
+      { type: "message_queued", clientId: "w-2", text: "x".repeat(10) },
+      frame({ type: "error", code: "message_too_long", message: "too long", retryable: false, client_id: "w-2", conversation_id: CONV }),
+    );
+    expect(newConversationControl(s)).toBe("shown");
+    expect(reduceWidget(s, startNew).outbox).toEqual([]); // it belonged to the old conversation
+  });
+
+  it("empties the chat, keeps the token, and says hello with new_conversation instead of last_seq", () => {
+    let s = run(
+      talking(),
+      frame(eventFrame(joined(3, martin))),
+      frame(humanRequested(4)),
+      frame(draft("d1", "Let me")),
+      frame(aiTyping(true)),
+    );
+    s = run(s, { type: "panel", open: false }, frame(eventFrame(aiSaid(5, "unread"))));
+    expect(helloFrame(s)).toMatchObject({ last_seq: 5 });
+    s = reduceWidget(s, startNew);
+    expect(texts(s)).toEqual([]);
+    expect(s).toMatchObject({
+      token: "tok-1",
+      conversationId: null,
+      lastSeq: 0,
+      control: null,
+      partial: null,
+      typing: { ai: false, operator: null },
+      humanRequest: "none",
+      unread: 0,
+      loaded: false,
+      newConversation: true,
+    });
+    expect(statusLine(s.control)).toBe("AI assistant");
+    expect(helloFrame(s)).toEqual({ type: "hello", protocol: 1, workspace_id: "demo-pro", visitor_token: "tok-1", new_conversation: true });
+  });
+
+  it("the new conversation's welcome ends it: its token is kept and a reconnect resumes it without the flag", () => {
+    let s = run(talking(), startNew, { type: "connect_started" });
+    // Dropped before the welcome: the new conversation is still wanted.
+    s = run(s, { type: "socket_closed", code: 1006, delayMs: 10 }, { type: "connect_started" });
+    expect(helloFrame(s)).toMatchObject({ visitor_token: "tok-1", new_conversation: true });
+    s = run(s, frame(welcome("tok-2", "cv_2")), frame(historyFrame([], "cv_2")));
+    expect(s).toMatchObject({ token: "tok-2", conversationId: "cv_2", newConversation: false, loaded: true, events: [] });
+    expect(helloFrame(s)).toEqual({ type: "hello", protocol: 1, workspace_id: "demo-pro", visitor_token: "tok-2" });
+    // Nothing of the old conversation comes back, even a late frame of it.
+    s = run(s, frame(eventFrame(aiSaid(3, "old"), CONV)), frame(eventFrame(aiSaid(1, "Hi again!"), "cv_2")));
+    expect(texts(s)).toEqual(["ai: Hi again!"]);
+    s = reduceWidget(s, { type: "socket_closed", code: 1006, delayMs: 10 });
+    expect(helloFrame(s)).toEqual({ type: "hello", protocol: 1, workspace_id: "demo-pro", visitor_token: "tok-2", last_seq: 1 });
+  });
+
+  it("a message written while the new conversation connects goes to the new one", () => {
+    let s = run(talking(), startNew, { type: "connect_started" }, { type: "message_queued", clientId: "w-1", text: "new question" });
+    s = reduceWidget(s, frame(welcome("tok-2", "cv_2")));
+    expect(resendFrames(s)).toEqual([{ type: "message", client_id: "w-1", text: "new question" }]);
+  });
+
+  it("a refused token while starting over drops the flag with the token (a hello without one is new anyway)", () => {
+    const s = run(talking(), startNew, { type: "connect_started" }, { type: "socket_closed", code: 4001, delayMs: 10 });
+    expect(s.newConversation).toBe(false);
+    expect(helloFrame(s)).toEqual({ type: "hello", protocol: 1, workspace_id: "demo-pro" });
   });
 });
 

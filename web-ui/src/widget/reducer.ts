@@ -25,7 +25,12 @@ export type WidgetAction =
   /** No `human_requested` came back in time: offer the button again. */
   | { type: "human_request_unanswered" }
   /** A visitor-facing line from the widget itself (e.g. a message over the length limit). */
-  | { type: "notice"; text: string | null };
+  | { type: "notice"; text: string | null }
+  /**
+   * The visitor confirmed "New conversation" (the IO layer closed the socket on purpose and
+   * connects again): the chat empties, and the next `hello` asks for a new conversation.
+   */
+  | { type: "new_conversation" };
 
 /** What a close means for the widget. `reset`: drop the visitor token and start a new conversation. */
 export type CloseAction = "reconnect" | "reset" | "stop";
@@ -82,7 +87,45 @@ export function reduceWidget(state: WidgetState, action: WidgetAction): WidgetSt
       return canAskForHuman(state) ? { ...state, humanRequest: "asking" } : state;
     case "human_request_unanswered":
       return state.humanRequest === "asking" ? { ...state, humanRequest: "none" } : state;
+    case "new_conversation":
+      if (newConversationControl(state) !== "shown") return state;
+      // What the chat showed belongs to the old conversation (the team keeps it). Nothing is left
+      // waiting to be sent (the control is disabled until every message is acknowledged); a
+      // refused one goes with the rest. The token stays: `hello` needs it to stay the same visitor.
+      return {
+        ...state,
+        newConversation: true,
+        conversationId: null,
+        loaded: false,
+        events: [],
+        lastSeq: 0,
+        control: null,
+        outbox: [],
+        typing: noTyping,
+        partial: null,
+        endedDraft: null,
+        humanRequest: "none",
+        unread: 0,
+        notice: null,
+      };
   }
+}
+
+/**
+ * "New conversation" in the chat's header: `hidden` until there is something to start over from
+ * (connected, the conversation loaded, at least one message in it), `disabled` while a message
+ * of the visitor's is not acknowledged yet (it belongs to this conversation), else `shown`.
+ */
+export function newConversationControl(state: WidgetState): "hidden" | "disabled" | "shown" {
+  if (
+    state.connection.status !== "connected" ||
+    !state.loaded ||
+    state.token === null ||
+    !state.events.some((e) => e.type === "message")
+  ) {
+    return "hidden";
+  }
+  return state.outbox.some((m) => m.status !== "failed") ? "disabled" : "shown";
 }
 
 /**
@@ -126,6 +169,8 @@ function reduceFrame(state: WidgetState, frame: ServerFrame): WidgetState {
         ...base,
         connection: { status: "connected" },
         failures: 0,
+        // A new conversation asked for is there: reconnects from now on resume it.
+        newConversation: false,
         token: frame.visitor_token,
         conversationId: frame.conversation_id,
         visitorLabel: frame.visitor_label,
@@ -263,6 +308,8 @@ function reduceClosed(state: WidgetState, code: number, delayMs: number): Widget
   return {
     ...reconnecting,
     token: null,
+    // Without a token every `hello` starts a new conversation anyway.
+    newConversation: false,
     conversationId: null,
     events: [],
     lastSeq: 0,
@@ -274,8 +321,12 @@ function reduceClosed(state: WidgetState, code: number, delayMs: number): Widget
 
 // --- what a connection sends ----------------------------------------------------------------
 
-/** The first frame of every connection: the token and the resume point once we have them. */
-/** `context`: where the visitor is now (each connection says it again: the page may have changed). */
+/**
+ * The first frame of every connection: the token and the resume point once we have them, or,
+ * after "New conversation" and until its `welcome`, the token and `new_conversation` (no resume
+ * point: nothing of the new conversation is held).
+ * `context`: where the visitor is now (each connection says it again: the page may have changed).
+ */
 export function helloFrame(state: WidgetState, context?: VisitorContext): WidgetFrame {
   const hello: Extract<WidgetFrame, { type: "hello" }> = {
     type: "hello",
@@ -284,7 +335,8 @@ export function helloFrame(state: WidgetState, context?: VisitorContext): Widget
   };
   if (state.token !== null) {
     hello.visitor_token = state.token;
-    if (state.lastSeq > 0) hello.last_seq = state.lastSeq;
+    if (state.newConversation) hello.new_conversation = true;
+    else if (state.lastSeq > 0) hello.last_seq = state.lastSeq;
   }
   if (context && Object.keys(context).length > 0) hello.context = context;
   return hello;

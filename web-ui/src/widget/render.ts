@@ -218,6 +218,10 @@ export const WIDGET_CSS = `
 .tc-who{font-size:12px;opacity:.9;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
 .tc-close{border:0;background:none;color:#fff;cursor:pointer;width:32px;height:32px;border-radius:8px;font-size:22px;line-height:1;padding:0}
 .tc-close:hover{background:rgb(255 255 255/.15)}
+.tc-restart{display:flex;align-items:center;gap:6px;font-size:12px;white-space:nowrap}
+.tc-new{border:1px solid rgb(255 255 255/.6);background:none;cursor:pointer;border-radius:8px;padding:4px 8px}
+.tc-new:hover{background:rgb(255 255 255/.15)}
+.tc-new:disabled{opacity:.5;cursor:default;background:none}
 .tc-conn{padding:6px 14px;font-size:12px;background:#fef3c7;color:#92400e;display:flex;gap:8px;align-items:center}
 .tc-log{flex:1;overflow-y:auto;padding:14px;display:flex;flex-direction:column;gap:10px;background:#f9fafb}
 .tc-msg{display:flex;flex-direction:column;max-width:85%;align-self:flex-start;gap:3px}

@@ -86,6 +86,11 @@ export interface WidgetState {
   notice: string | null;
   /** The hub refused this page (`forbidden`: an origin the workspace did not allow). */
   refused: boolean;
+  /**
+   * The visitor chose "New conversation": every `hello` until the next `welcome` asks the hub for
+   * a new conversation (`new_conversation`) instead of resuming; the `welcome` ends it.
+   */
+  newConversation: boolean;
 }
 
 export const noTyping: WidgetTyping = { ai: false, operator: null };
@@ -114,5 +119,6 @@ export function initialWidgetState(
     unread: 0,
     notice: null,
     refused: false,
+    newConversation: false,
   };
 }

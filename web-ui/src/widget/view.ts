@@ -4,7 +4,7 @@
  * what a bubble, notice or header looks like comes from `render.ts`.
  */
 import { headerNode, messageNode, noticeNode, statusLine, visitorName, WIDGET_CSS, applyStyles } from "./render";
-import { canAskForHuman, timeline, visiblePartial, type TimelineItem } from "./reducer";
+import { canAskForHuman, newConversationControl, timeline, visiblePartial, type TimelineItem } from "./reducer";
 import type { WidgetState } from "./state";
 
 export interface ViewHandlers {
@@ -17,6 +17,8 @@ export interface ViewHandlers {
   reconnect(): void;
   /** "Talk to a human". */
   askHuman(): void;
+  /** "New conversation", confirmed. */
+  newConversation(): void;
 }
 
 export interface WidgetView {
@@ -63,7 +65,25 @@ export function createView(root: ShadowRoot, hubOrigin: string, h: ViewHandlers,
   const close = make("button", "tc-close", "×");
   close.type = "button";
   close.setAttribute("aria-label", "Close chat");
-  header.append(close);
+  // "New conversation", and in its place once pressed, the question: "Start new? Yes Cancel".
+  const button = (text: string) => {
+    const b = make("button", "tc-new", text);
+    b.type = "button";
+    return b;
+  };
+  const restart = make("div", "tc-restart");
+  const newBtn = button("New conversation");
+  const ask = make("div", "tc-restart");
+  const question = make("span", "", "Start new?");
+  question.id = "tc-restart-q";
+  ask.setAttribute("role", "group");
+  ask.setAttribute("aria-labelledby", question.id);
+  const yes = button("Yes");
+  yes.setAttribute("aria-label", "Yes, start a new conversation");
+  const cancel = button("Cancel");
+  ask.append(question, yes, cancel);
+  restart.append(newBtn, ask);
+  header.append(restart, close);
 
   const conn = make("div", "tc-conn");
   conn.setAttribute("role", "status");
@@ -114,6 +134,20 @@ export function createView(root: ShadowRoot, hubOrigin: string, h: ViewHandlers,
   close.addEventListener("click", shut);
   retryConn.addEventListener("click", () => h.reconnect());
   askHuman.addEventListener("click", () => h.askHuman());
+  /** The question is on screen (a gesture of the visitor's; the state decides whether it may be). */
+  let confirming = false;
+  let last: WidgetState | null = null;
+  const confirm = (on: boolean, focus: HTMLElement) => {
+    confirming = on;
+    if (last) update(last);
+    focus.focus();
+  };
+  newBtn.addEventListener("click", () => confirm(true, cancel));
+  cancel.addEventListener("click", () => confirm(false, newBtn));
+  yes.addEventListener("click", () => {
+    confirm(false, input);
+    h.newConversation();
+  });
   panel.addEventListener("keydown", (e) => {
     if (e.key === "Escape" && !e.isComposing) shut();
   });
@@ -186,6 +220,7 @@ export function createView(root: ShadowRoot, hubOrigin: string, h: ViewHandlers,
   let listening = false;
 
   const update = (s: WidgetState) => {
+    last = s;
     if (s.open !== open) {
       open = s.open;
       // Closed while focus was inside (by the page's script, say): it goes to the launcher, not the page's body.
@@ -231,6 +266,17 @@ export function createView(root: ShadowRoot, hubOrigin: string, h: ViewHandlers,
     askHuman.hidden = !offer;
     humanState.textContent = waitText;
     human.hidden = !offer && waitText === "";
+
+    const restartable = newConversationControl(s);
+    if (restartable !== "shown" || !open) {
+      // Gone from under the visitor's focus (the connection dropped, say): focus stays in the chat.
+      if (confirming && ask.contains(root.activeElement)) input.focus();
+      confirming = false;
+    }
+    restart.hidden = restartable === "hidden";
+    newBtn.hidden = confirming;
+    newBtn.disabled = restartable === "disabled";
+    ask.hidden = !confirming;
     if (partial) log.setAttribute("aria-busy", "true");
     else log.removeAttribute("aria-busy");
 

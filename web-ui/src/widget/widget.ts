@@ -9,7 +9,15 @@ import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from "../client/ba
 import { decodeServerFrame } from "../client/decode";
 import { isBlank, trimBlank } from "../client/visible";
 import { LIMITS, type WidgetFrame } from "../protocol/frames";
-import { canAskForHuman, helloFrame, reduceWidget, resendFrames, visitorErrorText, type WidgetAction } from "./reducer";
+import {
+  canAskForHuman,
+  helloFrame,
+  newConversationControl,
+  reduceWidget,
+  resendFrames,
+  visitorErrorText,
+  type WidgetAction,
+} from "./reducer";
 import { pageFrame, pageKey, type PageSource } from "./page";
 import { initialWidgetState, type WidgetState } from "./state";
 import { TypingSignal } from "./typing";
@@ -122,6 +130,7 @@ export class ChatWidget {
           retry: (id) => this.retry(id),
           reconnect: () => this.reconnectNow(),
           askHuman: () => this.requestHuman(),
+          newConversation: () => this.startNewConversation(),
         })
       : null;
     this.view?.update(this.state);
@@ -196,6 +205,29 @@ export class ChatWidget {
       this.humanTimer = null;
       this.dispatch({ type: "human_request_unanswered" });
     }, this.o.humanRequestTimeoutMs);
+    return true;
+  }
+
+  /**
+   * "New conversation" (confirmed): leave this conversation to the team and start another as the
+   * same visitor. Offered only while connected, with a message in the chat and none of the
+   * visitor's waiting for its `ack` (see `newConversationControl`).
+   */
+  startNewConversation(): boolean {
+    if (!this.connected() || newConversationControl(this.state) !== "shown") return false;
+    // The old socket closes on purpose: its close must not bring a reconnect (or a resume of the
+    // old conversation) with it.
+    this.generation++;
+    const t = this.transport;
+    this.transport = null;
+    t?.close(1000, "new conversation");
+    this.clearReconnect();
+    this.stopResending();
+    this.clearHumanTimer();
+    this.typing.reset();
+    this.nextSendAt.clear();
+    this.dispatch({ type: "new_conversation" });
+    this.connect();
     return true;
   }
 
