@@ -330,6 +330,155 @@ describe("the widget in its shadow root", () => {
   });
 });
 
+describe("New conversation", () => {
+  /** Connected, with a short conversation on screen and the chat open. */
+  const talking = (over: Partial<WidgetOptions> = {}) => {
+    const m = mount(over);
+    m.hub.last.open();
+    m.hub.last.receive(welcome());
+    m.hub.last.receive(historyFrame([visitorSaid(1, "Where is my parcel?"), aiSaid(2, "Let me check.")]));
+    m.widget.open();
+    const newBtn = m.$<HTMLButtonElement>(".tc-header .tc-new")!;
+    const button = (name: string) => m.$$(".tc-header button").find((b) => (b.getAttribute("aria-label") ?? b.textContent) === name) as HTMLButtonElement;
+    return { ...m, newBtn, button };
+  };
+  const shown = (b: HTMLElement) => !b.hidden && !b.closest("[hidden]");
+
+  it("is offered only once the conversation has a message and the widget is connected", () => {
+    const { hub, widget, $ } = mount();
+    widget.open();
+    const newBtn = $<HTMLButtonElement>(".tc-header .tc-new")!;
+    expect(newBtn.textContent).toBe("New conversation");
+    expect(shown(newBtn)).toBe(false); // connecting
+    hub.last.open();
+    hub.last.receive(welcome());
+    hub.last.receive(historyFrame([]));
+    expect(shown(newBtn)).toBe(false); // nothing to start over from
+    hub.last.receive(eventFrame(aiSaid(1, "Hi! How can I help?")));
+    expect(shown(newBtn)).toBe(true);
+    expect(newBtn.disabled).toBe(false);
+    hub.last.serverClose(1006);
+    expect(shown(newBtn)).toBe(false); // reconnecting
+  });
+
+  it("is disabled while a message waits for its ack, and back once it is stored", () => {
+    const { hub, widget, newBtn } = talking();
+    widget.sendMessage("Any news?");
+    expect(shown(newBtn)).toBe(true);
+    expect(newBtn.disabled).toBe(true);
+    expect(widget.startNewConversation()).toBe(false);
+    expect(hub.sockets).toHaveLength(1);
+    hub.last.receive({ type: "ack", conversation_id: CONV, client_id: "w-1", seq: 3 });
+    expect(newBtn.disabled).toBe(true);
+    hub.last.receive(eventFrame(visitorSaid(3, "Any news?", "w-1")));
+    expect(newBtn.disabled).toBe(false);
+  });
+
+  it("asks first, inside the chat; Cancel changes nothing and gives focus back", () => {
+    const { hub, root, newBtn, button, $ } = talking();
+    const confirmSpy = vi.spyOn(window, "confirm");
+    newBtn.click();
+    expect(confirmSpy).not.toHaveBeenCalled();
+    const yes = button("Yes, start a new conversation");
+    const cancel = button("Cancel");
+    expect(shown(newBtn)).toBe(false);
+    expect(shown(yes) && shown(cancel)).toBe(true);
+    expect(yes.textContent).toBe("Yes");
+    const group = yes.closest("[role=group]")!;
+    expect(root.getElementById(group.getAttribute("aria-labelledby")!)!.textContent).toBe("Start new?");
+    expect(root.activeElement).toBe(cancel);
+    cancel.click();
+    expect(shown(newBtn)).toBe(true);
+    expect(shown(yes)).toBe(false);
+    expect(root.activeElement).toBe(newBtn);
+    expect(hub.sockets).toHaveLength(1);
+    expect(hub.last.closedWith).toBeNull();
+    // Closing the chat forgets the question.
+    newBtn.click();
+    $<HTMLButtonElement>(".tc-close")!.click();
+    $<HTMLButtonElement>(".tc-launcher")!.click();
+    expect(shown(newBtn)).toBe(true);
+    expect(shown(yes)).toBe(false);
+    confirmSpy.mockRestore();
+  });
+
+  it("Yes: closes the socket on purpose, empties the chat, sends new_conversation once, stores the new token", () => {
+    const storage = memoryStorage();
+    const { hub, root, newBtn, button, lines, $, widget } = talking({ storage });
+    expect(JSON.parse(storage.map.get(storageKey("demo-pro"))!)).toEqual({ token: "tok-1", conversationId: CONV });
+    const old = hub.last;
+    newBtn.click();
+    button("Yes, start a new conversation").click();
+    expect(old.closedWith).toBe(1000);
+    expect(lines()).toEqual([]);
+    expect(root.activeElement).toBe($(".tc-input"));
+    expect(shown(newBtn)).toBe(false);
+    expect(hub.sockets).toHaveLength(2);
+    // The old socket's close, when the browser reports it, brings no reconnect.
+    old.serverClose(1000);
+    vi.advanceTimersByTime(60_000);
+    expect(hub.sockets).toHaveLength(2);
+    expect(widget.getState().connection.status).toBe("connecting");
+
+    const next = hub.last;
+    next.open();
+    expect(next.sent[0]).toEqual({ type: "hello", protocol: 1, workspace_id: "demo-pro", visitor_token: "tok-1", new_conversation: true });
+    // Until the welcome, storage keeps the old token (a reload then resumes the old conversation).
+    expect(JSON.parse(storage.map.get(storageKey("demo-pro"))!).token).toBe("tok-1");
+    next.receive(welcome("tok-2", "cv_2"));
+    next.receive(historyFrame([], "cv_2"));
+    expect(JSON.parse(storage.map.get(storageKey("demo-pro"))!)).toEqual({ token: "tok-2", conversationId: "cv_2" });
+    expect(lines()).toEqual([]);
+    expect($(".tc-empty")!.hidden).toBe(false);
+    expect(shown(newBtn)).toBe(false); // nothing in the new one yet
+
+    widget.sendMessage("A different question");
+    expect(next.sentOfType("message")).toEqual([{ type: "message", client_id: "w-1", text: "A different question" }]);
+    next.receive({ type: "ack", conversation_id: "cv_2", client_id: "w-1", seq: 1 });
+    next.receive(eventFrame(visitorSaid(1, "A different question", "w-1"), "cv_2"));
+    expect(lines()).toEqual(["A different question"]);
+    expect(shown(newBtn)).toBe(true);
+
+    // A drop afterwards is a normal resume of the new conversation.
+    next.serverClose(1006);
+    vi.advanceTimersByTime(20_000);
+    expect(hub.sockets).toHaveLength(3);
+    hub.last.open();
+    expect(hub.last.sent[0]).toEqual({ type: "hello", protocol: 1, workspace_id: "demo-pro", visitor_token: "tok-2", last_seq: 1 });
+    const hellos = hub.sockets.flatMap((x) => x.sentOfType("hello"));
+    expect(hellos.filter((h) => h.new_conversation)).toHaveLength(1);
+  });
+
+  it("a socket that reports its close at once (inside close()) does not undo the new conversation", () => {
+    const hub = new FakeWidgetHub();
+    const connect: WidgetOptions["connect"] = (url, handlers) => {
+      const socket = hub.connect(url, handlers);
+      return { send: (d) => socket.send(d), close: (code) => (socket.close(code), handlers.onClose(code ?? 1000, "")) };
+    };
+    const { widget } = mount({ connect });
+    hub.last.open();
+    hub.last.receive(welcome());
+    hub.last.receive(historyFrame([visitorSaid(1, "hi")]));
+    expect(widget.startNewConversation()).toBe(true);
+    expect(hub.sockets[0]!.closedWith).toBe(1000);
+    expect(hub.sockets).toHaveLength(2);
+    hub.last.open();
+    expect(hub.last.sent[0]).toMatchObject({ visitor_token: "tok-1", new_conversation: true });
+  });
+
+  it("dropped before the welcome: the retry still asks for the new conversation, not the old one", () => {
+    const { hub, newBtn, button } = talking();
+    newBtn.click();
+    button("Yes, start a new conversation").click();
+    hub.last.open();
+    hub.last.serverClose(1006);
+    vi.advanceTimersByTime(20_000);
+    expect(hub.sockets).toHaveLength(3);
+    hub.last.open();
+    expect(hub.last.sent[0]).toEqual({ type: "hello", protocol: 1, workspace_id: "demo-pro", visitor_token: "tok-1", new_conversation: true });
+  });
+});
+
 describe("keyboard and screen readers", () => {
   const keydown = (target: Element, key: string, init: KeyboardEventInit = {}) => {
     const e = new KeyboardEvent("keydown", { key, bubbles: true, cancelable: true, composed: true, ...init });
