@@ -119,13 +119,13 @@ fn widget_frames() -> Vec<WidgetFrame> {
             workspace_id: "ws-1".into(),
             visitor_token: Some("tok".into()),
             last_seq: Some(4),
-            context: Some(VisitorContext {
+            context: Some(Box::new(VisitorContext {
                 url: Some("https://shop.example/a".into()),
                 title: None,
                 referrer: None,
                 language: Some("de-CH".into()),
                 time_zone: Some("Europe/Zurich".into()),
-            }),
+            })),
             new_conversation: true,
         },
         WidgetFrame::Page {
