@@ -137,11 +137,7 @@ impl Hub {
                 found.push(meta);
             }
         }
-        found.sort_by(|a, b| {
-            b.last_activity_at
-                .cmp(&a.last_activity_at)
-                .then_with(|| b.id.cmp(&a.id))
-        });
+        desk::sort_newest_first(&mut found);
         found.truncate(SEARCH_RESULTS);
         Ok(found.iter().map(ConversationMeta::summary).collect())
     }

@@ -55,6 +55,17 @@ impl RecentCursor {
     }
 }
 
+/// The order of the recent list and of search results: most recent activity first, then id
+/// descending (what [`RecentCursor::precedes`] pages through, and Redis's reverse order of
+/// equal scores).
+pub fn sort_newest_first(metas: &mut [crate::store::ConversationMeta]) {
+    metas.sort_by(|a, b| {
+        b.last_activity_at
+            .cmp(&a.last_activity_at)
+            .then_with(|| b.id.cmp(&a.id))
+    });
+}
+
 /// Longest word indexed (longer runs are cut there: a query word is cut the same way).
 pub const MAX_WORD_CHARS: usize = 32;
 

@@ -140,11 +140,7 @@ impl MemoryStore {
                 (c.meta.workspace_id == ws && keep(&c)).then(|| c.meta.clone())
             })
             .collect();
-        out.sort_by(|a, b| {
-            b.last_activity_at
-                .cmp(&a.last_activity_at)
-                .then_with(|| b.id.cmp(&a.id))
-        });
+        crate::store::desk::sort_newest_first(&mut out);
         out
     }
 

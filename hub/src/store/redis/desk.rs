@@ -329,11 +329,7 @@ impl RedisStore {
             .collect();
         let metas = self.desk_metas(ws, &ids).await?;
         let mut out: Vec<ConversationMeta> = metas.into_iter().flatten().collect();
-        out.sort_by(|a, b| {
-            b.last_activity_at
-                .cmp(&a.last_activity_at)
-                .then_with(|| b.id.cmp(&a.id))
-        });
+        crate::store::desk::sort_newest_first(&mut out);
         out.truncate(limit);
         Ok(out)
     }
