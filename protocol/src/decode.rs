@@ -97,6 +97,20 @@ pub fn operator_frame(text: &str, limits: &Limits) -> Result<OperatorFrame, Deco
             }
             check_len("query", query, limits::MAX_QUERY_CHARS)?;
         }
+        OperatorFrame::SubscribeOnline { limit, query, .. } => {
+            if *limit == 0 || *limit > limits::MAX_ONLINE_WINDOW {
+                return Err(DecodeError::new(
+                    ErrorCode::InvalidFrame,
+                    format!(
+                        "limit must be between 1 and {} rows",
+                        limits::MAX_ONLINE_WINDOW
+                    ),
+                ));
+            }
+            if let Some(query) = query {
+                check_len("query", query, limits::MAX_ONLINE_QUERY_CHARS)?;
+            }
+        }
         _ => {}
     }
     Ok(frame)

@@ -72,9 +72,28 @@ pub enum WidgetFrame {
 pub enum OperatorFrame {
     /// First frame on the socket: the operator's JWT, signed by the team's backend.
     Hello { protocol: u32, token: String },
-    /// Receive the workspace's Online list: an `online_snapshot`, then `online_update` and
-    /// `online_remove` as conversations change.
-    SubscribeOnline {},
+    /// Follow a view of the workspace's Online list: the rows `offset..offset + limit` of the
+    /// conversations that match `filter` (and `query`, when given), in the list's order (waiting
+    /// for a human first, then the most recently active). Answered with `online_view` at once,
+    /// then again, at most every 250 ms, whenever the window or the counts change. Sending it
+    /// again changes the view (a scroll, another filter): the next `online_view` is against the
+    /// rows sent last, whatever view they were for.
+    SubscribeOnline {
+        #[serde(default)]
+        #[ts(as = "Option<OnlineFilter>", optional)]
+        filter: OnlineFilter,
+        #[serde(default)]
+        #[ts(as = "Option<u32>", optional)]
+        offset: u32,
+        /// At most [`crate::limits::MAX_ONLINE_WINDOW`]; absent: [`crate::limits::ONLINE_WINDOW`].
+        #[serde(default = "default_online_window")]
+        #[ts(as = "Option<u32>", optional)]
+        limit: u32,
+        /// Only conversations whose visitor label, id or last message contains it (any case).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        query: Option<String>,
+    },
     /// Stop receiving Online list changes.
     UnsubscribeOnline {},
     /// Open a conversation: a `history` frame with every event after `after_seq` (all when
@@ -218,14 +237,22 @@ pub enum ServerFrame {
         author: Author,
         active: bool,
     },
-    /// The whole Online list, sent after `subscribe_online`.
-    OnlineSnapshot {
-        conversations: Vec<ConversationSummary>,
+    /// The dashboard's view of the Online list (after `subscribe_online`): the window `ids`
+    /// (rows `offset..offset + ids.len()` of the `total` that match the view, in order), the
+    /// `rows` of that window that are new to it or changed since the previous `online_view`
+    /// (every other id's row is as last sent), and the list's counts. What a dashboard receives
+    /// is bounded by its window, not by the size of the workspace.
+    OnlineView {
+        filter: OnlineFilter,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        query: Option<String>,
+        offset: u32,
+        total: u32,
+        ids: Vec<ConversationId>,
+        rows: Vec<ConversationSummary>,
+        counts: OnlineCounts,
     },
-    /// A conversation appeared in or changed on the Online list.
-    OnlineUpdate { conversation: ConversationSummary },
-    /// A conversation left the Online list (inactive).
-    OnlineRemove { conversation_id: ConversationId },
     /// To operators only: the holder has been idle, and control returns to the AI at
     /// `release_at` unless the holder acts (sends a message) before.
     ControlWarning {
@@ -699,6 +726,72 @@ pub struct ConversationSummary {
     pub visitor_online: bool,
     #[ts(type = "number")]
     pub last_seq: Seq,
+}
+
+/// Which conversations of the Online list a view shows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum OnlineFilter {
+    /// Every conversation on the list.
+    #[default]
+    All,
+    /// Waiting for a human: a visitor asked and no operator has taken over.
+    NeedsHuman,
+    /// Held by the signed-in operator.
+    Mine,
+    /// Handled by the AI.
+    Ai,
+}
+
+impl OnlineFilter {
+    pub const ALL: [OnlineFilter; 4] = [
+        OnlineFilter::All,
+        OnlineFilter::NeedsHuman,
+        OnlineFilter::Mine,
+        OnlineFilter::Ai,
+    ];
+
+    /// Whether `row` belongs to this view of `operator`'s.
+    pub fn admits(self, row: &ConversationSummary, operator: &str) -> bool {
+        match self {
+            OnlineFilter::All => true,
+            OnlineFilter::NeedsHuman => row.waits_for_human(),
+            OnlineFilter::Mine => {
+                matches!(&row.control.holder, Holder::Operator(r) if r.id == operator)
+            }
+            OnlineFilter::Ai => matches!(row.control.holder, Holder::Ai),
+        }
+    }
+}
+
+/// How many conversations of the Online list each view holds (`mine`: the operator's own).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct OnlineCounts {
+    pub all: u32,
+    pub needs_human: u32,
+    pub mine: u32,
+    pub ai: u32,
+}
+
+impl ConversationSummary {
+    /// A visitor asked for a human and no operator has taken over: such rows come first.
+    pub fn waits_for_human(&self) -> bool {
+        self.needs_human && matches!(self.control.holder, Holder::Ai)
+    }
+
+    /// The Online list's order: waiting for a human first, then the most recently active, then
+    /// by id (a stable tie-break keeps rows from swapping places).
+    pub fn online_order(&self, other: &ConversationSummary) -> std::cmp::Ordering {
+        other
+            .waits_for_human()
+            .cmp(&self.waits_for_human())
+            .then(other.last_activity_at.cmp(&self.last_activity_at))
+            .then_with(|| self.id.cmp(&other.id))
+    }
+}
+
+fn default_online_window() -> u32 {
+    crate::limits::ONLINE_WINDOW
 }
 
 /// The start of the last message, for the Online list.

@@ -21,6 +21,13 @@ pub const MAX_AVATAR_BYTES: usize = 5 * 1024 * 1024;
 /// Side of the stored avatar, in pixels: every upload is re-encoded to this.
 pub const AVATAR_SIDE: u32 = 256;
 
+/// Rows of an Online view when `subscribe_online` names no `limit`.
+pub const ONLINE_WINDOW: u32 = 50;
+/// Most rows one Online view may ask for: a window is what a dashboard shows, not the list.
+pub const MAX_ONLINE_WINDOW: u32 = 200;
+/// Longest Online view query (Unicode scalar values).
+pub const MAX_ONLINE_QUERY_CHARS: usize = 100;
+
 /// Internal notes kept per conversation; more are refused with `limit_reached`.
 pub const MAX_NOTES: usize = 500;
 /// Longest page URL or referrer a widget may report (Unicode scalar values).

@@ -44,6 +44,8 @@ pub fn frames_ts() -> String {
     decl::<AuthorKind>(&cfg, &mut out);
     decl::<ConversationSummary>(&cfg, &mut out);
     decl::<MessagePreview>(&cfg, &mut out);
+    decl::<OnlineFilter>(&cfg, &mut out);
+    decl::<OnlineCounts>(&cfg, &mut out);
     decl::<Role>(&cfg, &mut out);
     decl::<Plan>(&cfg, &mut out);
     decl::<OperatorIdentity>(&cfg, &mut out);
@@ -69,7 +71,7 @@ pub fn frames_ts() -> String {
     ));
     out.push_str(&format!(
         "export const LIMITS = {{ maxFrameBytes: {}, maxMessageChars: {}, maxClientIdBytes: {}, \
-         maxDisplayNameGraphemes: {}, minAvatarSide: {}, maxAvatarSide: {}, maxAvatarBytes: {}, avatarSide: {}, maxNotes: {}, maxUrlChars: {}, maxTitleChars: {}, maxLanguageChars: {}, maxTimeZoneChars: {}, maxQueryChars: {}, maxCannedReplies: {}, maxCannedTitleChars: {}, maxShortcutChars: {} }} as const;\n",
+         maxDisplayNameGraphemes: {}, minAvatarSide: {}, maxAvatarSide: {}, maxAvatarBytes: {}, avatarSide: {}, maxNotes: {}, maxUrlChars: {}, maxTitleChars: {}, maxLanguageChars: {}, maxTimeZoneChars: {}, maxQueryChars: {}, maxCannedReplies: {}, maxCannedTitleChars: {}, maxShortcutChars: {}, onlineWindow: {}, maxOnlineWindow: {}, maxOnlineQueryChars: {} }} as const;\n",
         crate::limits::MAX_FRAME_BYTES,
         crate::limits::MAX_MESSAGE_CHARS,
         crate::limits::MAX_CLIENT_ID_BYTES,
@@ -86,7 +88,10 @@ pub fn frames_ts() -> String {
         crate::limits::MAX_QUERY_CHARS,
         crate::limits::MAX_CANNED_REPLIES,
         crate::limits::MAX_CANNED_TITLE_CHARS,
-        crate::limits::MAX_SHORTCUT_CHARS
+        crate::limits::MAX_SHORTCUT_CHARS,
+        crate::limits::ONLINE_WINDOW,
+        crate::limits::MAX_ONLINE_WINDOW,
+        crate::limits::MAX_ONLINE_QUERY_CHARS
     ));
     out
 }

@@ -156,7 +156,18 @@ fn operator_frames() -> Vec<OperatorFrame> {
             protocol: PROTOCOL_VERSION,
             token: "jwt".into(),
         },
-        OperatorFrame::SubscribeOnline {},
+        OperatorFrame::SubscribeOnline {
+            filter: OnlineFilter::All,
+            offset: 0,
+            limit: 50,
+            query: None,
+        },
+        OperatorFrame::SubscribeOnline {
+            filter: OnlineFilter::Mine,
+            offset: 120,
+            limit: 200,
+            query: Some("anna".into()),
+        },
         OperatorFrame::UnsubscribeOnline {},
         OperatorFrame::Open {
             conversation_id: id(),
@@ -259,14 +270,19 @@ fn server_frames() -> Vec<ServerFrame> {
             text: String::new(),
             state: DraftState::Discarded,
         },
-        ServerFrame::OnlineSnapshot {
-            conversations: vec![summary()],
-        },
-        ServerFrame::OnlineUpdate {
-            conversation: summary(),
-        },
-        ServerFrame::OnlineRemove {
-            conversation_id: id(),
+        ServerFrame::OnlineView {
+            filter: OnlineFilter::NeedsHuman,
+            query: Some("parcel".into()),
+            offset: 50,
+            total: 4_812,
+            ids: vec![id(), "cv-2".into()],
+            rows: vec![summary()],
+            counts: OnlineCounts {
+                all: 4_812,
+                needs_human: 12,
+                mine: 3,
+                ai: 4_700,
+            },
         },
         ServerFrame::TeamSnapshot {
             members: vec![TeamMember {
@@ -404,6 +420,37 @@ fn known_type_with_wrong_fields_is_invalid() {
         ErrorCode::InvalidFrame
     );
     assert_eq!(widget_err(r#"{"type":"typing"}"#), ErrorCode::InvalidFrame);
+}
+
+#[test]
+fn an_online_view_is_a_window_with_defaults() {
+    let limits = Limits::default();
+    match decode::operator_frame(r#"{"type":"subscribe_online"}"#, &limits) {
+        Ok(OperatorFrame::SubscribeOnline {
+            filter: OnlineFilter::All,
+            offset: 0,
+            limit,
+            query: None,
+        }) => assert_eq!(limit, protocol::limits::ONLINE_WINDOW),
+        other => panic!("{other:?}"),
+    }
+    for bad in [
+        r#"{"type":"subscribe_online","limit":0}"#,
+        r#"{"type":"subscribe_online","limit":201}"#,
+        r#"{"type":"subscribe_online","filter":"everything"}"#,
+        r#"{"type":"subscribe_online","offset":-1}"#,
+    ] {
+        let err = decode::operator_frame(bad, &limits).expect_err(bad);
+        assert_eq!(err.code, ErrorCode::InvalidFrame, "{bad}");
+    }
+    let long = format!(
+        r#"{{"type":"subscribe_online","query":"{}"}}"#,
+        "q".repeat(protocol::limits::MAX_ONLINE_QUERY_CHARS + 1)
+    );
+    assert_eq!(
+        decode::operator_frame(&long, &limits).expect_err("long").code,
+        ErrorCode::InvalidFrame
+    );
 }
 
 #[test]

@@ -21,7 +21,15 @@ context?: VisitorContext,
  */
 new_conversation?: boolean, } | { "type": "page", url: string, title?: string, } | { "type": "message", client_id: string, text: string, } | { "type": "typing", active: boolean, } | { "type": "request_human", };
 
-export type OperatorFrame = { "type": "hello", protocol: number, token: string, } | { "type": "subscribe_online", } | { "type": "unsubscribe_online", } | { "type": "open", conversation_id: string, after_seq?: number, } | { "type": "close", conversation_id: string, } | { "type": "takeover", conversation_id: string, } | { "type": "release", conversation_id: string, force: boolean, } | { "type": "message", conversation_id: string, client_id: string, text: string, } | { "type": "typing", conversation_id: string, active: boolean, } | { "type": "subscribe_team", } | { "type": "note", conversation_id: string, client_id: string, text: string, } | { "type": "recent", cursor?: string, } | { "type": "search", query: string, };
+export type OperatorFrame = { "type": "hello", protocol: number, token: string, } | { "type": "subscribe_online", filter?: OnlineFilter, offset?: number, 
+/**
+ * At most [`crate::limits::MAX_ONLINE_WINDOW`]; absent: [`crate::limits::ONLINE_WINDOW`].
+ */
+limit?: number, 
+/**
+ * Only conversations whose visitor label, id or last message contains it (any case).
+ */
+query?: string, } | { "type": "unsubscribe_online", } | { "type": "open", conversation_id: string, after_seq?: number, } | { "type": "close", conversation_id: string, } | { "type": "takeover", conversation_id: string, } | { "type": "release", conversation_id: string, force: boolean, } | { "type": "message", conversation_id: string, client_id: string, text: string, } | { "type": "typing", conversation_id: string, active: boolean, } | { "type": "subscribe_team", } | { "type": "note", conversation_id: string, client_id: string, text: string, } | { "type": "recent", cursor?: string, } | { "type": "search", query: string, };
 
 export type ServerFrame = { "type": "welcome", protocol: number, conversation_id: string, visitor_token: string, visitor_label: string, control: ControlState, 
 /**
@@ -40,7 +48,7 @@ context?: VisitorContext,
 /**
  * Operators only: the visitor's other conversations in this workspace, newest first.
  */
-earlier?: Array<ConversationSummary>, } | { "type": "event", conversation_id: string, event: ConversationEvent, } | { "type": "ack", conversation_id: string, client_id: string, seq: number, } | { "type": "control", conversation_id: string, control: ControlState, } | { "type": "ai_draft", conversation_id: string, draft_id: string, epoch: number, offset: number, text: string, state: DraftState, } | { "type": "typing", conversation_id: string, author: Author, active: boolean, } | { "type": "online_snapshot", conversations: Array<ConversationSummary>, } | { "type": "online_update", conversation: ConversationSummary, } | { "type": "online_remove", conversation_id: string, } | { "type": "control_warning", conversation_id: string, holder_id: string, reason: ReleaseReason, release_at: number, } | { "type": "team_snapshot", members: Array<TeamMember>, } | { "type": "audit_snapshot", entries: Array<AuditEntry>, } | { "type": "audit_entry", entry: AuditEntry, } | { "type": "note", conversation_id: string, note: Note, } | { "type": "visitor_context", conversation_id: string, context: VisitorContext, } | { "type": "recent", cursor?: string, conversations: Array<ConversationSummary>, next_cursor?: string, } | { "type": "search_results", query: string, conversations: Array<ConversationSummary>, } | { "type": "error" } & ErrorFrame;
+earlier?: Array<ConversationSummary>, } | { "type": "event", conversation_id: string, event: ConversationEvent, } | { "type": "ack", conversation_id: string, client_id: string, seq: number, } | { "type": "control", conversation_id: string, control: ControlState, } | { "type": "ai_draft", conversation_id: string, draft_id: string, epoch: number, offset: number, text: string, state: DraftState, } | { "type": "typing", conversation_id: string, author: Author, active: boolean, } | { "type": "online_view", filter: OnlineFilter, query?: string, offset: number, total: number, ids: Array<string>, rows: Array<ConversationSummary>, counts: OnlineCounts, } | { "type": "control_warning", conversation_id: string, holder_id: string, reason: ReleaseReason, release_at: number, } | { "type": "team_snapshot", members: Array<TeamMember>, } | { "type": "audit_snapshot", entries: Array<AuditEntry>, } | { "type": "audit_entry", entry: AuditEntry, } | { "type": "note", conversation_id: string, note: Note, } | { "type": "visitor_context", conversation_id: string, context: VisitorContext, } | { "type": "recent", cursor?: string, conversations: Array<ConversationSummary>, next_cursor?: string, } | { "type": "search_results", query: string, conversations: Array<ConversationSummary>, } | { "type": "error" } & ErrorFrame;
 
 export type ErrorFrame = { code: ErrorCode, message: string, 
 /**
@@ -96,6 +104,10 @@ export type AuthorKind = "visitor" | "ai" | "operator";
 export type ConversationSummary = { id: string, visitor_label: string, started_at: number, last_activity_at: number, last_message?: MessagePreview, control: ControlState, needs_human: boolean, visitor_online: boolean, last_seq: number, };
 
 export type MessagePreview = { author: AuthorKind, text: string, };
+
+export type OnlineFilter = "all" | "needs_human" | "mine" | "ai";
+
+export type OnlineCounts = { all: number, needs_human: number, mine: number, ai: number, };
 
 export type Role = "owner" | "editor" | "operator";
 
@@ -204,4 +216,4 @@ export type CannedReplyList = { replies: Array<CannedReply>, };
 
 export const PROTOCOL_VERSION = 1;
 export const DEFAULT_OPERATOR_NAME = "Human";
-export const LIMITS = { maxFrameBytes: 65536, maxMessageChars: 4000, maxClientIdBytes: 64, maxDisplayNameGraphemes: 49, minAvatarSide: 150, maxAvatarSide: 4096, maxAvatarBytes: 5242880, avatarSide: 256, maxNotes: 500, maxUrlChars: 2048, maxTitleChars: 300, maxLanguageChars: 35, maxTimeZoneChars: 64, maxQueryChars: 200, maxCannedReplies: 500, maxCannedTitleChars: 80, maxShortcutChars: 32 } as const;
+export const LIMITS = { maxFrameBytes: 65536, maxMessageChars: 4000, maxClientIdBytes: 64, maxDisplayNameGraphemes: 49, minAvatarSide: 150, maxAvatarSide: 4096, maxAvatarBytes: 5242880, avatarSide: 256, maxNotes: 500, maxUrlChars: 2048, maxTitleChars: 300, maxLanguageChars: 35, maxTimeZoneChars: 64, maxQueryChars: 200, maxCannedReplies: 500, maxCannedTitleChars: 80, maxShortcutChars: 32, onlineWindow: 50, maxOnlineWindow: 200, maxOnlineQueryChars: 100 } as const;
