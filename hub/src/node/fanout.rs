@@ -370,23 +370,10 @@ impl Hub {
                 return;
             }
             BusMessage::Summaries { summaries, .. } => {
-                for summary in summaries {
-                    let row = Outbound::frame(Frames {
-                        for_operators: frame_json(&ServerFrame::OnlineUpdate {
-                            conversation: summary,
-                        }),
-                        for_visitors: None,
-                    });
-                    self.fan_out(topic, &row);
-                }
+                let _ = summaries;
                 return;
             }
-            BusMessage::Removed {
-                conversation_id, ..
-            } => Outbound::frame(Frames {
-                for_operators: frame_json(&ServerFrame::OnlineRemove { conversation_id }),
-                for_visitors: None,
-            }),
+            BusMessage::Removed { .. } => return,
             BusMessage::TeamChanged { workspace_id } => {
                 Outbound::TeamRefresh(Arc::new(workspace_id))
             }

@@ -570,9 +570,17 @@ where
     pub async fn send_online_snapshot(&mut self, workspace_id: &str) -> Result<(), Gone> {
         match self.hub.inner().store.active(workspace_id).await {
             Ok(list) => {
-                let conversations = list.iter().map(|m| m.summary()).collect();
-                self.send(&ServerFrame::OnlineSnapshot { conversations })
-                    .await
+                let rows: Vec<_> = list.iter().map(|m| m.summary()).collect();
+                self.send(&ServerFrame::OnlineView {
+                    filter: protocol::OnlineFilter::All,
+                    query: None,
+                    offset: 0,
+                    total: rows.len() as u32,
+                    ids: rows.iter().map(|r| r.id.clone()).collect(),
+                    rows,
+                    counts: protocol::OnlineCounts::default(),
+                })
+                .await
             }
             Err(e) => self.send_error(crate::node::error_frame(&e, "")).await,
         }

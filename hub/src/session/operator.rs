@@ -109,7 +109,7 @@ fn conversation_of(frame: &OperatorFrame) -> Option<&str> {
         } => Some(conversation_id),
         OperatorFrame::Recent { .. } | OperatorFrame::Search { .. } => None,
         OperatorFrame::Hello { .. }
-        | OperatorFrame::SubscribeOnline {}
+        | OperatorFrame::SubscribeOnline { .. }
         | OperatorFrame::UnsubscribeOnline {}
         | OperatorFrame::SubscribeTeam {} => None,
     }
@@ -156,7 +156,7 @@ impl OperatorHandler {
                 conn.send_error(ErrorFrame::new(ErrorCode::AlreadyHandshaken))
                     .await
             }
-            OperatorFrame::SubscribeOnline {} => {
+            OperatorFrame::SubscribeOnline { .. } => {
                 // Subscribe first: a change racing the snapshot arrives after it as an update.
                 let ws = self.op.workspace.id.clone();
                 hub.subscribe(conn.rx.id, Topic::Workspace(ws.clone()))
