@@ -5,6 +5,7 @@
  */
 import type { ConversationEvent, ConversationSummary, ControlState, ServerFrame } from "../protocol/frames";
 import { applyPiece } from "./draftText";
+import { windowRows, type OnlineState } from "./online";
 import { emptyConversation, type ClientState, type ConversationState, type OutgoingMessage, type TypingState } from "./state";
 
 export const noTyping: TypingState = { visitor: false, ai: false, operators: [] };
@@ -121,16 +122,6 @@ export function newerControl(current: ControlState | null, incoming: ControlStat
   return current;
 }
 
-export function patchSummaryControl(
-  online: ClientState["online"],
-  id: string,
-  control: ControlState,
-): ClientState["online"] {
-  const summary = online.byId[id];
-  if (!summary || control.epoch < summary.control.epoch) return online;
-  return { ...online, byId: { ...online.byId, [id]: { ...summary, control } } };
-}
-
 export function applyTyping(typing: TypingState, frame: Extract<ServerFrame, { type: "typing" }>): TypingState {
   const author = frame.author;
   switch (author.kind) {
@@ -151,17 +142,25 @@ export function waitsForHuman(c: ConversationSummary): boolean {
   return c.needs_human && c.control.holder.kind === "ai";
 }
 
-export function withAlert(
-  state: ClientState,
-  before: Record<string, ConversationSummary>,
-  changed: ConversationSummary[],
-): ClientState {
-  const fresh = changed.filter((c) => {
-    const prev = before[c.id];
-    return waitsForHuman(c) && !(prev && waitsForHuman(prev));
-  });
-  if (fresh.length === 0) return state;
-  return { ...state, alert: { id: (state.alert?.id ?? 0) + 1, conversations: fresh } };
+/**
+ * After an `online_view`: alert when more conversations wait for a human than before (anywhere
+ * in the list, as `counts` says), or when a row of the window that was known not to wait now
+ * does (one started waiting while another stopped: the count alone would not move). Rows merely
+ * scrolled into the window alert nobody.
+ */
+export function withAlert(state: ClientState, before: OnlineState, after: OnlineState): ClientState {
+  const waitingBefore = before.view?.counts.needs_human ?? 0;
+  const waiting = after.view?.counts.needs_human ?? waitingBefore;
+  // Counts are compared within one search only: clearing a search is no newcomer.
+  const rose = waiting > waitingBefore && (before.view === null || before.view.query === after.view?.query);
+  const fresh: ConversationSummary[] = [];
+  for (const row of windowRows(after)) {
+    if (!waitsForHuman(row)) continue;
+    const prev = before.rows[row.id] ?? before.seen[row.id];
+    if (prev ? !waitsForHuman(prev) : rose) fresh.push(row);
+  }
+  if (!rose && fresh.length === 0) return state;
+  return { ...state, alert: { id: (state.alert?.id ?? 0) + 1, conversations: fresh, waiting } };
 }
 
 export function settle(c: ConversationState): ConversationState {

@@ -12,9 +12,7 @@ const KNOWN: Record<ServerFrame["type"], true> = {
   // AI drafts (a reply as it is written) are not shown by the dashboard yet: it waits for the stored message.
   ai_draft: true,
   typing: true,
-  online_snapshot: true,
-  online_update: true,
-  online_remove: true,
+  online_view: true,
   control_warning: true,
   team_snapshot: true,
   audit_snapshot: true,

@@ -119,11 +119,19 @@ export function applySearchResults(state: ClientState, frame: Extract<ServerFram
 }
 
 /**
+ * The conversation's row as the Online list last showed it: in the window now, or seen in it
+ * lately (it may have scrolled out, or sit behind another filter, and still be live).
+ */
+export function onlineSummary(state: ClientState, id: string): ConversationSummary | undefined {
+  return state.online.rows[id] ?? state.online.seen[id];
+}
+
+/**
  * What the dashboard knows of a conversation's summary: the Online list's (live), else the last
  * Recent page, search answer or an open conversation's "earlier" list that named it.
  */
 export function knownSummary(state: ClientState, id: string): ConversationSummary | undefined {
-  const online = state.online.byId[id];
+  const online = onlineSummary(state, id);
   if (online) return online;
   const inList = (list: ConversationSummary[] | null | undefined) => list?.find((c) => c.id === id);
   const found = inList(state.recent.conversations) ?? inList(state.search.results);

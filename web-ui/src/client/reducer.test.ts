@@ -12,6 +12,7 @@ import {
   member,
   operatorControl,
   operatorMessage,
+  onlineView,
   ready,
   summary,
   visitorMessage,
@@ -19,7 +20,9 @@ import {
 import { MAX_AUDIT, reduce, resumeFrames, type ClientAction } from "./reducer";
 import { sortedOnline, timeline, unreadCount, visibleDraft, waitingCount } from "./selectors";
 import { initialState, type ClientState } from "./state";
+import { foldOnlineViews, MAX_SEEN, rowAt } from "./online";
 
+const subscribeAll = { type: "subscribe_online", filter: "all", offset: 0, limit: 50 };
 const frame = (f: ServerFrame): ClientAction => ({ type: "frame", frame: f });
 const run = (actions: ClientAction[], from: ClientState = initialState): ClientState => actions.reduce(reduce, from);
 
@@ -206,7 +209,7 @@ describe("resumeFrames", () => {
       opened(),
     );
     expect(resumeFrames(s)).toEqual([
-      { type: "subscribe_online" },
+      { type: "subscribe_online", filter: "all", offset: 0, limit: 50 },
       { type: "open", conversation_id: "c1", after_seq: 2 },
       { type: "open", conversation_id: "c2" },
       { type: "message", conversation_id: "c1", client_id: "m2", text: "two" },
@@ -215,57 +218,157 @@ describe("resumeFrames", () => {
 });
 
 describe("online list", () => {
-  it("orders waiting-for-human first, then most recent activity", () => {
+  it("shows the window in the hub's order and counts the waiting ones for the title", () => {
     const s = reduce(
       connected,
-      frame({
-        type: "online_snapshot",
-        conversations: [
+      frame(
+        onlineView([
           summary("old", { last_activity_at: 1 }),
           summary("new", { last_activity_at: 9 }),
           summary("help-old", { last_activity_at: 2, needs_human: true }),
           summary("help-new", { last_activity_at: 5, needs_human: true }),
           // Asked for a human but already taken over: no longer waiting.
           summary("taken", { last_activity_at: 8, needs_human: true, control: operatorControl(bob) }),
-        ],
-      }),
+        ]),
+      ),
     );
     expect(sortedOnline(s).map((c) => c.id)).toEqual(["help-new", "help-old", "new", "taken", "old"]);
     expect(waitingCount(s)).toBe(2);
   });
 
-  it("applies updates and removals", () => {
-    let s = run(
-      [frame({ type: "online_snapshot", conversations: [summary("a", { last_activity_at: 1 }), summary("b", { last_activity_at: 2 })] })],
-      connected,
-    );
-    s = reduce(s, frame({ type: "online_update", conversation: summary("a", { last_activity_at: 3 }) }));
-    expect(sortedOnline(s).map((c) => c.id)).toEqual(["a", "b"]);
-    s = reduce(s, frame({ type: "online_remove", conversation_id: "a" }));
-    expect(sortedOnline(s).map((c) => c.id)).toEqual(["b"]);
+  it("keeps the rows a later frame leaves out (unchanged) and drops those that left the window", () => {
+    const a = summary("a", { last_activity_at: 1 });
+    const b = summary("b", { last_activity_at: 2 });
+    let s = reduce(connected, frame(onlineView([a, b])));
+    // a wrote again: only its row comes, b's is as before.
+    const a2 = summary("a", { last_activity_at: 3, last_message: { author: "visitor", text: "again" } });
+    s = reduce(s, frame(onlineView([a2, b], { rows: [a2] })));
+    expect(sortedOnline(s)).toEqual([a2, b]);
+    // a left the list: its row goes from the window's cache, its label stays known.
+    s = reduce(s, frame(onlineView([b], { rows: [] })));
+    expect(sortedOnline(s)).toEqual([b]);
+    expect(Object.keys(s.online.rows)).toEqual(["b"]);
+    expect(s.online.seen.a).toEqual(a2);
+    expect(s.visitorLabels.a).toBe("Visitor a");
   });
 
-  it("alerts once when a conversation newly waits for a human, not again on a re-sent snapshot", () => {
-    let s = reduce(connected, frame({ type: "online_snapshot", conversations: [summary("a")] }));
+  it("asks for another view and ignores frames of the one before (their rows still count as sent)", () => {
+    const a = summary("a", { last_activity_at: 1, needs_human: true });
+    const b = summary("b", { last_activity_at: 2 });
+    let s = reduce(connected, frame(onlineView([a, b])));
+    s = reduce(s, { type: "online_view_requested", patch: { filter: "needs_human" } });
+    expect(s.online.request).toEqual({ filter: "needs_human", offset: 0, limit: 50, query: "" });
+    expect(resumeFrames(s)[0]).toEqual({ type: "subscribe_online", filter: "needs_human", offset: 0, limit: 50 });
+
+    // Sent by the hub before it read the new request: not what the list asks for now.
+    const a2 = { ...a, last_seq: 2 };
+    const stale = reduce(s, frame(onlineView([a2, b], { rows: [a2] })));
+    expect(stale.online.view?.filter).toBe("all");
+    expect(sortedOnline(stale).map((c) => c.id)).toEqual(["a", "b"]);
+    // The hub counts a2 as sent: the next frame carries only the ids, and the row is a2.
+    s = reduce(stale, frame(onlineView([a2], { filter: "needs_human", rows: [], counts: { all: 2, needs_human: 1, mine: 0, ai: 2 } })));
+    expect(s.online.view).toMatchObject({ filter: "needs_human", total: 1, ids: ["a"] });
+    expect(sortedOnline(s)).toEqual([a2]);
+  });
+
+  it("ignores a frame of an earlier search, and a new search or filter starts at the top", () => {
+    let s = reduce(connected, { type: "online_view_requested", patch: { offset: 300, limit: 80 } });
+    expect(s.online.request).toMatchObject({ offset: 300, limit: 80 });
+    s = reduce(s, { type: "online_view_requested", patch: { query: "  anna " } });
+    expect(s.online.request).toEqual({ filter: "all", offset: 0, limit: 80, query: "anna" });
+    expect(resumeFrames(s)[0]).toEqual({ type: "subscribe_online", filter: "all", offset: 0, limit: 80, query: "anna" });
+    expect(reduce(s, { type: "online_view_requested", patch: { query: "anna" } })).toBe(s);
+    const ann = summary("ann", { visitor_label: "Anna" });
+    const before = reduce(s, frame(onlineView([ann], { query: "ann" })));
+    expect(before.online.view).toBeNull();
+    const after = reduce(before, frame(onlineView([ann], { query: "anna" })));
+    expect(after.online.view).toMatchObject({ query: "anna", ids: ["ann"] });
+  });
+
+  it("places the window at its offset: rows outside it are unknown", () => {
+    const rows = [summary("x", { last_activity_at: 5 }), summary("y", { last_activity_at: 4 })];
+    const s = reduce(connected, frame(onlineView(rows, { offset: 100, total: 5000 })));
+    expect(rowAt(s.online, 99)).toBeUndefined();
+    expect(rowAt(s.online, 100)?.id).toBe("x");
+    expect(rowAt(s.online, 101)?.id).toBe("y");
+    expect(rowAt(s.online, 102)).toBeUndefined();
+  });
+
+  it("a control frame changes the holder at once, and a list frame sent before it does not undo it", () => {
+    const a = summary("a");
+    let s = reduce(connected, frame(onlineView([a])));
+    s = reduce(s, frame({ type: "control", conversation_id: "a", control: operatorControl(bob, 1) }));
+    expect(sortedOnline(s)[0]?.control.holder).toMatchObject({ kind: "operator", id: bob.id });
+    s = reduce(s, frame(onlineView([{ ...a, last_seq: 2 }])));
+    expect(sortedOnline(s)[0]).toMatchObject({ last_seq: 2, control: { epoch: 1 } });
+  });
+
+  it("alerts when more conversations wait (even outside the window) or a known row starts waiting", () => {
+    const a = summary("a");
+    let s = reduce(connected, frame(onlineView([a])));
     expect(s.alert).toBeNull();
-    s = reduce(s, frame({ type: "online_update", conversation: summary("a", { needs_human: true, last_seq: 2 }) }));
-    expect(s.alert).toMatchObject({ id: 1, conversations: [{ id: "a" }] });
-    s = reduce(s, frame({ type: "online_update", conversation: summary("a", { needs_human: true, last_seq: 3 }) }));
+    const aWaits = summary("a", { needs_human: true, last_seq: 2 });
+    s = reduce(s, frame(onlineView([aWaits])));
+    expect(s.alert).toMatchObject({ id: 1, conversations: [{ id: "a" }], waiting: 1 });
+    // The same again, and the whole window again after a reconnect: nothing new.
+    s = reduce(s, frame(onlineView([{ ...aWaits, last_seq: 3 }])));
+    s = reduce(s, frame(onlineView([{ ...aWaits, last_seq: 3 }])));
     expect(s.alert?.id).toBe(1);
-    s = reduce(s, frame({ type: "online_snapshot", conversations: [summary("a", { needs_human: true, last_seq: 3 })] }));
-    expect(s.alert?.id).toBe(1);
-    s = reduce(s, frame({ type: "online_update", conversation: summary("b", { needs_human: true }) }));
-    expect(s.alert).toMatchObject({ id: 2, conversations: [{ id: "b" }] });
+    // Someone outside the window (offset 50 of 60) starts waiting: only the count says so.
+    s = reduce(s, frame(onlineView([summary("z")], { offset: 50, total: 60, counts: { all: 60, needs_human: 2, mine: 0, ai: 60 } })));
+    expect(s.alert).toMatchObject({ id: 2, conversations: [], waiting: 2 });
+    // Scrolling onto a waiting row nobody knew about is no news.
+    s = reduce(s, frame(onlineView([summary("w", { needs_human: true })], { offset: 0, total: 60, counts: { all: 60, needs_human: 2, mine: 0, ai: 60 } })));
+    expect(s.alert?.id).toBe(2);
+    // One stops waiting while another starts: the count stays, the row is news.
+    const b = summary("b");
+    s = reduce(s, frame(onlineView([b, summary("w", { needs_human: true })], { total: 60, counts: { all: 60, needs_human: 2, mine: 0, ai: 60 } })));
+    s = reduce(s, frame(onlineView([summary("b", { needs_human: true }), summary("w")], { total: 60, counts: { all: 60, needs_human: 2, mine: 0, ai: 60 } })));
+    expect(s.alert).toMatchObject({ id: 3, conversations: [{ id: "b" }] });
   });
 
   it("counts unread events since the operator last looked", () => {
     const a = summary("a", { last_seq: 5 });
-    let s = reduce(connected, frame({ type: "online_snapshot", conversations: [a] }));
+    let s = reduce(connected, frame(onlineView([a])));
     expect(unreadCount(s, a)).toBe(5);
     s = reduce(s, { type: "seen", conversationId: "a", seq: 4 });
     expect(unreadCount(s, a)).toBe(1);
     // Seen never moves backwards (an older history arriving late).
     expect(reduce(s, { type: "seen", conversationId: "a", seq: 2 })).toBe(s);
+  });
+});
+
+describe("folding online views", () => {
+  it("keeps the last window and counts, and every frame's rows with the newest winning", () => {
+    const a1 = summary("a", { last_seq: 1 });
+    const a2 = summary("a", { last_seq: 2 });
+    const b1 = summary("b", { last_seq: 1 });
+    const f1 = onlineView([a1, b1]);
+    const f2 = onlineView([a2], { rows: [a2], total: 2, ids: ["a", "b"] });
+    const f3 = onlineView([a2, b1], { rows: [], counts: { all: 2, needs_human: 0, mine: 0, ai: 2 } });
+    const folded = foldOnlineViews([f1, f2, f3])!;
+    expect(folded.ids).toEqual(f3.ids);
+    expect(folded.counts).toEqual(f3.counts);
+    expect(folded.rows).toEqual([b1, a2]);
+    // Applying the fold equals applying the frames one by one.
+    const oneByOne = run([frame(f1), frame(f2), frame(f3)], connected);
+    const atOnce = reduce(connected, frame(folded));
+    expect(atOnce.online.rows).toEqual(oneByOne.online.rows);
+    expect(atOnce.online.view).toEqual(oneByOne.online.view);
+    expect(foldOnlineViews([])).toBeNull();
+    expect(foldOnlineViews([f1])).toBe(f1);
+  });
+
+  it("keeps only a bounded number of seen rows", () => {
+    const rows = Array.from({ length: MAX_SEEN + 10 }, (_, i) => summary(`c${i}`, { last_activity_at: i }));
+    let s = connected;
+    for (let i = 0; i < rows.length; i += 200) s = reduce(s, frame(onlineView(rows.slice(i, i + 200), { offset: i, total: rows.length })));
+    expect(Object.keys(s.online.seen)).toHaveLength(MAX_SEEN);
+    // The first frame's rows came newest first (c199 … c0): the first of them is the first to go.
+    expect(s.online.seen.c199).toBeUndefined();
+    expect(s.online.seen.c0).toBeDefined();
+    expect(s.online.seen[`c${rows.length - 1}`]).toBeDefined();
+    expect(Object.keys(s.online.rows).length).toBeLessThanOrEqual(200);
   });
 });
 
@@ -379,9 +482,9 @@ describe("team and audit (owners and editors)", () => {
           initialState,
         ),
       );
-    expect(reconnect("owner")).toEqual([{ type: "subscribe_online" }, { type: "subscribe_team" }]);
-    expect(reconnect("editor")).toEqual([{ type: "subscribe_online" }, { type: "subscribe_team" }]);
-    expect(reconnect("operator")).toEqual([{ type: "subscribe_online" }]);
+    expect(reconnect("owner")).toEqual([subscribeAll, { type: "subscribe_team" }]);
+    expect(reconnect("editor")).toEqual([subscribeAll, { type: "subscribe_team" }]);
+    expect(reconnect("operator")).toEqual([subscribeAll]);
   });
 
   it("settles a force release from the Team view with its control answer", () => {

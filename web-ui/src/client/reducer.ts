@@ -6,7 +6,6 @@
  */
 import type {
   AuditEntry,
-  ConversationSummary,
   ErrorFrame,
   OperatorFrame,
   Role,
@@ -25,7 +24,6 @@ import {
   mapConversations,
   newerControl,
   noTyping,
-  patchSummaryControl,
   settle,
   updateConversation,
   updateOutgoing,
@@ -45,6 +43,7 @@ import {
   retryNote,
 } from "./desk";
 import { describeError } from "./errors";
+import { applyOnlineView, nextRequest, patchControl, sameRequest, subscribeFrame, type OnlineRequest } from "./online";
 import { initialSearch, type ClientState, type ConversationState, type Notice, type OutgoingMessage } from "./state";
 
 export type ClientAction =
@@ -72,6 +71,8 @@ export type ClientAction =
   | { type: "recent_requested"; cursor?: string }
   | { type: "search_requested"; query: string }
   | { type: "search_cleared" }
+  /** Another window, filter or search of the Online list (scrolling, a tab, the list's search box). */
+  | { type: "online_view_requested"; patch: Partial<OnlineRequest> }
   | { type: "error_dismissed"; conversationId: string }
   | { type: "notices_cleared" }
   | { type: "seen"; conversationId: string; seq: number };
@@ -141,6 +142,11 @@ export function reduce(state: ClientState, action: ClientAction): ClientState {
       return requestRecent(state, action.cursor);
     case "search_requested":
       return requestSearch(state, action.query);
+    case "online_view_requested": {
+      const request = nextRequest(state.online.request, action.patch);
+      if (sameRequest(request, state.online.request)) return state;
+      return { ...state, online: { ...state.online, request } };
+    }
     case "search_cleared":
       return state.search === initialSearch ? state : { ...state, search: initialSearch };
     case "error_dismissed":
@@ -167,30 +173,15 @@ function reduceFrame(state: ClientState, frame: ServerFrame): ClientState {
     case "welcome":
       // Widget-only frame; a hub never sends it on the operator socket.
       return state;
-    case "online_snapshot": {
-      const byId: Record<string, ConversationSummary> = {};
-      for (const c of frame.conversations) byId[c.id] = c;
+    case "online_view": {
+      const online = applyOnlineView(state.online, frame);
+      if (online === state.online) return state;
       const next = {
         ...state,
-        online: { loaded: true, byId },
-        visitorLabels: rememberLabels(state.visitorLabels, frame.conversations.map((c) => [c.id, c.visitor_label])),
+        online,
+        visitorLabels: rememberLabels(state.visitorLabels, frame.rows.map((c): [string, string] => [c.id, c.visitor_label])),
       };
-      return withAlert(next, state.online.byId, frame.conversations);
-    }
-    case "online_update": {
-      const c = frame.conversation;
-      const next = {
-        ...state,
-        online: { ...state.online, byId: { ...state.online.byId, [c.id]: c } },
-        visitorLabels: rememberLabels(state.visitorLabels, [[c.id, c.visitor_label]]),
-      };
-      return withAlert(next, state.online.byId, [c]);
-    }
-    case "online_remove": {
-      if (!(frame.conversation_id in state.online.byId)) return state;
-      const byId = { ...state.online.byId };
-      delete byId[frame.conversation_id];
-      return { ...state, online: { ...state.online, byId } };
+      return withAlert(next, state.online, online);
     }
     case "history":
       return updateConversation(state, frame.conversation_id, (c) => {
@@ -223,7 +214,7 @@ function reduceFrame(state: ClientState, frame: ServerFrame): ClientState {
       return updateConversation(
         {
           ...state,
-          online: patchSummaryControl(state.online, frame.conversation_id, frame.control),
+          online: patchControl(state.online, frame.conversation_id, frame.control),
           forceReleasing: without(state.forceReleasing, frame.conversation_id),
         },
         frame.conversation_id,
@@ -402,13 +393,14 @@ function reduceClosed(
 }
 
 /**
- * What a new connection sends once `ready` arrives: the Online subscription (and, for owners and
+ * What a new connection sends once `ready` arrives: the Online subscription for the view shown (and, for owners and
  * editors, the Team one: presence and audit log), every open
  * conversation from the seq we already have (so the hub sends exactly what we missed), then
  * every unacknowledged message again under its original client id (the hub never duplicates).
  */
 export function resumeFrames(state: ClientState): OperatorFrame[] {
-  const frames: OperatorFrame[] = [{ type: "subscribe_online" }];
+  // The hub's memory of this connection's window is empty: the answer is the whole window.
+  const frames: OperatorFrame[] = [subscribeFrame(state.online.request)];
   if (state.session && roleSeesTeam(state.session.operator.role)) frames.push({ type: "subscribe_team" });
   const conversations = Object.values(state.conversations);
   for (const c of conversations) {

@@ -2,25 +2,20 @@
 import type { ConversationEvent, ConversationSummary, Note, Plan, Role } from "../protocol/frames";
 import { waitsForHuman } from "./conversation";
 import { roleSeesTeam } from "./reducer";
-import { knownSummary } from "./desk";
+import { knownSummary, onlineSummary } from "./desk";
+import { windowRows } from "./online";
 import type { AiDraft, ClientState, ConversationState, OutgoingMessage, OutgoingNote, Session } from "./state";
 
-export { knownSummary, roleSeesTeam, waitsForHuman };
+export { knownSummary, onlineSummary, roleSeesTeam, waitsForHuman };
 
-/** The Online list: conversations waiting for a human first, then the most recently active. */
+/** The Online window's rows in the hub's order (waiting for a human first, then the most recent). */
 export function sortedOnline(state: ClientState): ConversationSummary[] {
-  return Object.values(state.online.byId).sort((a, b) => {
-    const wait = Number(waitsForHuman(b)) - Number(waitsForHuman(a));
-    if (wait !== 0) return wait;
-    if (b.last_activity_at !== a.last_activity_at) return b.last_activity_at - a.last_activity_at;
-    // A stable tie-break keeps rows from swapping places on every update.
-    return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
-  });
+  return windowRows(state.online);
 }
 
-/** How many conversations wait for a human: the count in the tab title. */
+/** How many conversations wait for a human, in the whole list: the count in the tab title. */
 export function waitingCount(state: ClientState): number {
-  return Object.values(state.online.byId).filter(waitsForHuman).length;
+  return state.online.view?.counts.needs_human ?? 0;
 }
 
 /** Events the operator has not looked at yet (messages and notices alike). */
@@ -125,8 +120,9 @@ export function visibleDraft(c: ConversationState): AiDraft | null {
 }
 
 /**
- * Read-only: neither in the Online list nor with its visitor connected (a Recent or search
- * result). Take Control and replies wait for the visitor to come back; notes stay open.
+ * Read-only: neither seen on the Online list (`online`: its row in the window, or seen there
+ * lately) nor with its visitor connected (a Recent or search result). Take Control and replies
+ * wait for the visitor to come back; notes stay open.
  */
 export function isReadOnly(c: ConversationState, online: ConversationSummary | undefined): boolean {
   if (online) return false;

@@ -3,6 +3,7 @@
  * the operator's own intents (see `reducer.ts`). Plain data, no sockets, no timers.
  */
 import type { ErrorCode } from "../protocol/codes";
+import { initialOnline, type OnlineState } from "./online";
 import type {
   AuditEntry,
   ConversationEvent,
@@ -153,12 +154,17 @@ export interface ClientState {
   /** Consecutive failed connection attempts since the last `ready`; drives the backoff. */
   failures: number;
   session: Session | null;
-  online: { loaded: boolean; byId: Record<string, ConversationSummary> };
+  /** The Online list as a view: the window asked for, the window received, its rows. */
+  online: OnlineState;
   conversations: Record<string, ConversationState>;
   /** Per conversation, the last seq the operator has looked at (for unread counts). */
   seen: Record<string, number>;
-  /** Bumped when conversations newly wait for a human; the UI beeps and notifies once per id. */
-  alert: { id: number; conversations: ConversationSummary[] } | null;
+  /**
+   * Bumped when conversations newly wait for a human (the count of waiting ones rose, or a row
+   * of the window newly waits); the UI beeps and notifies once per id. `conversations` names
+   * those the window shows (possibly none: the newcomer may be outside the window).
+   */
+  alert: { id: number; conversations: ConversationSummary[]; waiting: number } | null;
   /** Errors not tied to a conversation. Newest last, a few kept. */
   notices: Notice[];
   /** Owners and editors (after `subscribe_team`): who is on the team, online or not, and what each holds. */
@@ -183,7 +189,7 @@ export const initialState: ClientState = {
   connection: { status: "idle" },
   failures: 0,
   session: null,
-  online: { loaded: false, byId: {} },
+  online: initialOnline,
   conversations: {},
   seen: {},
   alert: null,

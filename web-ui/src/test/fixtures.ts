@@ -106,3 +106,37 @@ export const noProfile: ProfileView = {
   visitor_name: "Human",
   updated_at: null,
 };
+
+type OnlineViewFrame = Extract<ServerFrame, { type: "online_view" }>;
+
+const waits = (c: ConversationSummary) => c.needs_human && c.control.holder.kind === "ai";
+
+/** The hub's order of the Online list: waiting for a human first, then most recent, then id. */
+export function hubOrder(rows: ConversationSummary[]): ConversationSummary[] {
+  return [...rows].sort(
+    (a, b) => Number(waits(b)) - Number(waits(a)) || b.last_activity_at - a.last_activity_at || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
+  );
+}
+
+/**
+ * An `online_view` of the whole list `rows` (filter all, in the hub's order, every row sent),
+ * counts computed as the hub does (`mine`: held by Alice, the signed-in operator of `ready`).
+ */
+export function onlineView(rows: ConversationSummary[], over: Partial<OnlineViewFrame> = {}): OnlineViewFrame {
+  const ordered = hubOrder(rows);
+  return {
+    type: "online_view",
+    filter: "all",
+    offset: 0,
+    total: ordered.length,
+    ids: ordered.map((c) => c.id),
+    rows: ordered,
+    counts: {
+      all: rows.length,
+      needs_human: rows.filter(waits).length,
+      mine: rows.filter((c) => c.control.holder.kind === "operator" && c.control.holder.id === alice.id).length,
+      ai: rows.filter((c) => c.control.holder.kind === "ai").length,
+    },
+    ...over,
+  };
+}
