@@ -1,12 +1,33 @@
 // @vitest-environment node
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { FakeHub } from "../test/fakeHub";
-import { alice, auditEntry, history, member, operatorMessage, ready, visitorMessage } from "../test/fixtures";
-import { HubClient, operatorSocketUrl, type TokenSource } from "./hubClient";
+import { alice, auditEntry, history, member, onlineView, operatorMessage, ready, summary, visitorMessage } from "../test/fixtures";
+import { HubClient, nextFrame, operatorSocketUrl, type TokenSource } from "./hubClient";
 
 const ACK_TIMEOUT = 4_000;
 
-function setup(getToken: TokenSource = async () => "jwt-1", random = () => 0.5) {
+/** A stand-in for `requestAnimationFrame`: callbacks run when the test says the browser paints. */
+class FakeFrames {
+  private pending: (() => void)[] = [];
+  schedule = (apply: () => void) => {
+    this.pending.push(apply);
+    return () => {
+      this.pending = this.pending.filter((f) => f !== apply);
+    };
+  };
+  get waiting(): number {
+    return this.pending.length;
+  }
+  paint(): void {
+    const due = this.pending;
+    this.pending = [];
+    for (const f of due) f();
+  }
+}
+
+const SUBSCRIBE_ALL = { type: "subscribe_online", filter: "all", offset: 0, limit: 50 };
+
+function setup(getToken: TokenSource = async () => "jwt-1", random = () => 0.5, frames = new FakeFrames()) {
   const hub = new FakeHub();
   let ids = 0;
   const client = new HubClient({
@@ -18,8 +39,9 @@ function setup(getToken: TokenSource = async () => "jwt-1", random = () => 0.5) 
     random,
     now: () => Date.now(),
     newClientId: () => `m${++ids}`,
+    scheduleFrame: frames.schedule,
   });
-  return { hub, client };
+  return { hub, client, frames };
 }
 
 /** Let the token promise settle and the socket open, then complete the handshake. */
@@ -49,7 +71,7 @@ describe("HubClient", () => {
     expect(socket.sent).toEqual([{ type: "hello", protocol: 1, token: "jwt-1" }]);
     socket.receive(ready());
     expect(client.getState().connection.status).toBe("connected");
-    expect(socket.sent.at(-1)).toEqual({ type: "subscribe_online" });
+    expect(socket.sent.at(-1)).toEqual(SUBSCRIBE_ALL);
   });
 
   it("resumes open conversations after a reconnect from the last seq it has", async () => {
@@ -70,7 +92,7 @@ describe("HubClient", () => {
 
     const second = await handshake(hub);
     expect(second.sent.slice(1)).toEqual([
-      { type: "subscribe_online" },
+      SUBSCRIBE_ALL,
       { type: "open", conversation_id: "c1", after_seq: 2 },
     ]);
     second.receive(history("c1", [visitorMessage(3)]));
@@ -238,10 +260,10 @@ describe("HubClient", () => {
     first.serverClose(1006);
     await vi.advanceTimersByTimeAsync(0);
     await handshake(hub);
-    first.receive({ type: "online_snapshot", conversations: [] });
+    first.receive(onlineView([]));
     first.serverClose(1011);
     expect(client.getState().connection.status).toBe("connected");
-    expect(client.getState().online.loaded).toBe(false);
+    expect(client.getState().online.view).toBeNull();
 
     client.stop();
     expect(hub.last.closedWith).toBe(1000);
@@ -356,7 +378,7 @@ describe("HubClient: notes, Recent and search", () => {
     await vi.advanceTimersByTimeAsync(0);
     const second = await handshake(hub);
     expect(second.sent.slice(1)).toEqual([
-      { type: "subscribe_online" },
+      SUBSCRIBE_ALL,
       { type: "open", conversation_id: "c1", after_seq: 1 },
       { type: "note", conversation_id: "c1", client_id: clientId, text: "Written offline" },
     ]);
@@ -376,5 +398,72 @@ describe("HubClient: notes, Recent and search", () => {
     expect(second.sentOfType("search")).toEqual([{ type: "search", query: "refund parcel" }]);
     second.receive({ type: "search_results", query: "refund parcel", conversations: [] });
     expect(client.getState().search).toMatchObject({ pending: false, results: [] });
+  });
+
+  it("applies Online list frames once per animation frame, folded, while a history goes through at once", async () => {
+    const { hub, client, frames } = setup();
+    client.start();
+    const socket = await handshake(hub);
+    let renders = 0;
+    client.subscribe(() => renders++);
+    const a1 = summary("a", { last_seq: 1, last_activity_at: 2 });
+    const b1 = summary("b", { last_seq: 1, last_activity_at: 1 });
+    const a2 = { ...a1, last_seq: 2 };
+    const a3 = { ...a1, last_seq: 3 };
+    socket.receive(onlineView([a1, b1]));
+    socket.receive(onlineView([a2, b1], { rows: [a2] }));
+    client.openConversation("c1");
+    socket.receive(history("c1", [visitorMessage(1)]));
+    socket.receive(onlineView([a3, b1], { rows: [a3] }));
+    // The history is there; the list is not yet, and one paint is booked for it.
+    expect(client.getState().conversations.c1?.loaded).toBe(true);
+    expect(client.getState().online.view).toBeNull();
+    expect(frames.waiting).toBe(1);
+    renders = 0;
+    frames.paint();
+    expect(renders).toBe(1);
+    expect(client.getState().online.view?.ids).toEqual(["a", "b"]);
+    expect(client.getState().online.rows).toEqual({ a: a3, b: b1 });
+    // Nothing queued, nothing booked.
+    expect(frames.waiting).toBe(0);
+  });
+
+  it("asks for another window only when it changed, again after a reconnect, and drops a dead socket's queued frames", async () => {
+    const { hub, client, frames } = setup(async () => "jwt-1", () => 0);
+    client.start();
+    const first = await handshake(hub);
+    client.viewOnline({ filter: "needs_human" });
+    client.viewOnline({ filter: "needs_human" });
+    client.viewOnline({ offset: 120, limit: 90 });
+    expect(first.sentOfType("subscribe_online")).toEqual([
+      SUBSCRIBE_ALL,
+      { type: "subscribe_online", filter: "needs_human", offset: 0, limit: 50 },
+      { type: "subscribe_online", filter: "needs_human", offset: 120, limit: 90 },
+    ]);
+    first.receive(onlineView([summary("a", { needs_human: true })], { filter: "needs_human", offset: 120, total: 121 }));
+    first.serverClose(1006);
+    frames.paint();
+    expect(client.getState().online.view).toBeNull();
+    client.viewOnline({ query: "anna" });
+    await vi.advanceTimersByTimeAsync(0);
+    const second = await handshake(hub);
+    expect(second.sentOfType("subscribe_online")).toEqual([
+      { type: "subscribe_online", filter: "needs_human", offset: 0, limit: 90, query: "anna" },
+    ]);
+  });
+});
+
+describe("nextFrame", () => {
+  it("falls back to a timer where there are no animation frames (a hidden tab), and can be cancelled", async () => {
+    const applied = vi.fn();
+    nextFrame(applied);
+    await vi.advanceTimersByTimeAsync(499);
+    expect(applied).not.toHaveBeenCalled();
+    await vi.advanceTimersByTimeAsync(1);
+    expect(applied).toHaveBeenCalledTimes(1);
+    const cancelled = vi.fn();
+    nextFrame(cancelled)();
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(cancelled).not.toHaveBeenCalled();
   });
 });

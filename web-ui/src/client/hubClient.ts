@@ -8,6 +8,7 @@ import { PROTOCOL_VERSION } from "../protocol/frames";
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from "./backoff";
 import { CloseCode } from "../protocol/codes";
 import { decodeServerFrame } from "./decode";
+import { foldOnlineViews, subscribeFrame, type OnlineRequest, type OnlineViewFrame } from "./online";
 import { openFrame, reduce, resumeFrames, type ClientAction } from "./reducer";
 import { initialState, type ClientState } from "./state";
 
@@ -39,7 +40,34 @@ export interface HubClientOptions {
   random?: () => number;
   now?: () => number;
   newClientId?: () => string;
+  /**
+   * Runs `apply` before the next paint (`requestAnimationFrame`): list updates are applied at most
+   * once per frame. Returns a cancel function.
+   */
+  scheduleFrame?: (apply: () => void) => () => void;
 }
+
+/**
+ * The next animation frame, or 500 ms, whichever comes first: a hidden tab gets no animation
+ * frames, and its list (the waiting count in the title, the alerts) must still move.
+ */
+export const nextFrame = (apply: () => void): (() => void) => {
+  let done = false;
+  const once = () => {
+    if (done) return;
+    done = true;
+    clearTimeout(timer);
+    if (raf !== null) cancelAnimationFrame(raf);
+    apply();
+  };
+  const timer = setTimeout(once, 500);
+  const raf = typeof requestAnimationFrame === "function" ? requestAnimationFrame(once) : null;
+  return () => {
+    done = true;
+    clearTimeout(timer);
+    if (raf !== null) cancelAnimationFrame(raf);
+  };
+};
 
 /** The browser's WebSocket behind the `Transport` interface. */
 export const browserConnect: Connect = (url, handlers) => {
@@ -72,6 +100,9 @@ export class HubClient {
   private reopenTimers = new Map<string, ReturnType<typeof setTimeout>>();
   /** When each unacknowledged message may be sent again. */
   private readonly nextSendAt = new Map<string, number>();
+  /** `online_view` frames received since the last paint, applied together by `flushList`. */
+  private listFrames: OnlineViewFrame[] = [];
+  private cancelFlush: (() => void) | null = null;
   private lastToken: string | null = null;
   private tokenExpired = false;
 
@@ -83,6 +114,7 @@ export class HubClient {
       random: Math.random,
       now: Date.now,
       newClientId: () => crypto.randomUUID(),
+      scheduleFrame: nextFrame,
       ...options,
     };
   }
@@ -101,6 +133,30 @@ export class HubClient {
     if (next === this.state) return;
     this.state = next;
     for (const l of this.listeners) l();
+  }
+
+  /**
+   * The Online list changes many times a second in a big team; applying (and rendering) each
+   * frame would keep the main thread busy. They wait for the next animation frame and are folded
+   * into one. Nothing else waits: a `history` the operator asked for goes straight through.
+   */
+  private queueListFrame(frame: OnlineViewFrame): void {
+    this.listFrames.push(frame);
+    if (this.cancelFlush === null) this.cancelFlush = this.opts.scheduleFrame(() => this.flushList());
+  }
+
+  private flushList(): void {
+    this.cancelFlush = null;
+    const folded = foldOnlineViews(this.listFrames);
+    this.listFrames = [];
+    if (folded) this.dispatch({ type: "frame", frame: folded });
+  }
+
+  /** The socket went: its queued list frames describe a window the next socket sends again whole. */
+  private dropListFrames(): void {
+    this.cancelFlush?.();
+    this.cancelFlush = null;
+    this.listFrames = [];
   }
 
   // --- lifecycle ---------------------------------------------------------------------------
@@ -122,6 +178,7 @@ export class HubClient {
   /** Sign out / unmount: close with 1000 and never reconnect. */
   stop(): void {
     this.generation++;
+    this.dropListFrames();
     this.clearReconnect();
     this.stopResending();
     this.clearReopens();
@@ -167,6 +224,7 @@ export class HubClient {
   private onMessage(data: unknown): void {
     const frame = decodeServerFrame(data);
     if (!frame) return;
+    if (frame.type === "online_view") return this.queueListFrame(frame);
     this.dispatch({ type: "frame", frame });
     switch (frame.type) {
       case "ready": {
@@ -234,6 +292,7 @@ export class HubClient {
   private onClosed(gen: number, code: number, reason: string): void {
     if (gen !== this.generation) return;
     this.transport = null;
+    this.dropListFrames();
     this.stopResending();
     this.clearReopens();
     if (code === CloseCode.TOKEN_EXPIRED) this.tokenExpired = true;
@@ -317,6 +376,17 @@ export class HubClient {
     this.dispatch({ type: "note_retry", conversationId, clientId });
     const n = this.state.conversations[conversationId]?.noteOutbox.find((o) => o.clientId === clientId);
     if (n && n.status === "sending") this.transmitNote(conversationId, clientId, n.text);
+  }
+
+  /**
+   * Another window, filter or search of the Online list. Sent only when it differs from what was
+   * asked last; while disconnected it waits for the next `ready` (`resumeFrames`).
+   */
+  viewOnline(patch: Partial<OnlineRequest>): void {
+    const before = this.state.online.request;
+    this.dispatch({ type: "online_view_requested", patch });
+    const request = this.state.online.request;
+    if (request !== before && this.connected()) this.send(subscribeFrame(request));
   }
 
   /** The Recent tab: the first page, or with `cursor` the next one. */
