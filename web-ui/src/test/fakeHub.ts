@@ -62,3 +62,12 @@ export class FakeHub<F extends ClientFrame = OperatorFrame> {
     return s;
   }
 }
+
+/**
+ * A `scheduleFrame` for component tests: list frames are applied as they arrive, as if every
+ * frame came in its own animation frame.
+ */
+export const immediateFrames = (apply: () => void): (() => void) => {
+  apply();
+  return () => {};
+};
