@@ -1,48 +1,41 @@
 import { render, screen, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { describe, expect, it, vi } from "vitest";
-import { reduce } from "../client/reducer";
-import { sortedOnline } from "../client/selectors";
-import { initialState } from "../client/state";
-import { bob, operatorControl, summary } from "../test/fixtures";
-import { OnlineList } from "./OnlineList";
+import { bob, hubOrder, operatorControl, summary } from "../test/fixtures";
+import { ConversationList } from "./ConversationList";
 
 const NOW = 10 * 60_000;
 
 function renderList(onSelect = vi.fn(), selectedId: string | null = null) {
-  const state = reduce(initialState, {
-    type: "frame",
-    frame: {
-      type: "online_snapshot",
-      conversations: [
-        summary("quiet", { visitor_label: "Visitor 7", last_activity_at: NOW - 5 * 60_000, visitor_online: false }),
-        summary("help", {
-          visitor_label: "Visitor 12",
-          needs_human: true,
-          last_activity_at: NOW - 20 * 60_000,
-          last_message: { author: "ai", text: "Let me get a human for you" },
-        }),
-        summary("held", { visitor_label: "Visitor 3", control: operatorControl(bob), last_activity_at: NOW - 1_000 }),
-      ],
-    },
-  });
+  const conversations = hubOrder([
+    summary("quiet", { visitor_label: "Visitor 7", last_activity_at: NOW - 5 * 60_000, visitor_online: false }),
+    summary("help", {
+      visitor_label: "Visitor 12",
+      needs_human: true,
+      last_activity_at: NOW - 20 * 60_000,
+      last_message: { author: "ai", text: "Let me get a human for you" },
+    }),
+    summary("held", { visitor_label: "Visitor 3", control: operatorControl(bob), last_activity_at: NOW - 1_000 }),
+  ]);
   render(
-    <OnlineList
-      conversations={sortedOnline(state)}
+    <ConversationList
+      conversations={conversations}
       loaded
       selectedId={selectedId}
       unread={(c) => (c.id === "help" ? 2 : 0)}
       now={NOW}
       onSelect={onSelect}
+      label="Search results"
+      emptyText="Nothing."
     />,
   );
   return onSelect;
 }
 
-describe("OnlineList", () => {
-  it("is a labelled listbox with the waiting conversation first, then the most recent", () => {
+describe("ConversationList (Recent, search results)", () => {
+  it("is a labelled listbox of rows, each one sentence for a screen reader", () => {
     renderList();
-    const list = screen.getByRole("listbox", { name: "Online conversations" });
+    const list = screen.getByRole("listbox", { name: "Search results" });
     const rows = within(list).getAllByRole("option");
     expect(rows.map((r) => r.dataset.conversationId)).toEqual(["help", "held", "quiet"]);
     expect(rows[0]).toHaveAccessibleName(/^Visitor 12, needs a human, online, handled by AI, 2 unread, last message from AI: Let me get a human for you/);

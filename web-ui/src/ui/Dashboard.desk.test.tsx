@@ -3,8 +3,8 @@ import userEvent from "@testing-library/user-event";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { HubClient } from "../client/hubClient";
 import type { CannedReply, ServerFrame } from "../protocol/frames";
-import { FakeHub } from "../test/fakeHub";
-import { alice, history, operatorControl, ready, summary, visitorMessage } from "../test/fixtures";
+import { FakeHub, immediateFrames } from "../test/fakeHub";
+import { alice, history, onlineView, operatorControl, ready, summary, visitorMessage } from "../test/fixtures";
 import { Dashboard } from "./Dashboard";
 
 // Internal notes, saved replies in the composer, the visitor panel, and the Recent tab with
@@ -38,6 +38,7 @@ async function mount(role: Parameters<typeof ready>[1] = "operator") {
     getToken: async () => "jwt",
     connect: hub.connect,
     newClientId: () => `cid-${++n}`,
+    scheduleFrame: immediateFrames,
   });
   render(<Dashboard client={client} />);
   await waitFor(() => expect(hub.sockets).toHaveLength(1));
@@ -56,7 +57,7 @@ describe("Dashboard: notes and saved replies", () => {
       "/api/canned-replies",
       expect.objectContaining({ method: "GET", headers: expect.objectContaining({ authorization: "Bearer jwt" }) }),
     );
-    push({ type: "online_snapshot", conversations: [summary("c1", { control: operatorControl(alice, 1) })] });
+    push(onlineView([summary("c1", { control: operatorControl(alice, 1) })]));
     await userEvent.click(screen.getByRole("option", { name: /Visitor c1/ }));
     push(history("c1", [visitorMessage(1, "Where is my refund?")], { control: operatorControl(alice, 1) }));
 
@@ -73,7 +74,7 @@ describe("Dashboard: notes and saved replies", () => {
 
   it("writes a note while the AI holds the conversation; the hub's note frame replaces the pending one", async () => {
     const { socket, push } = await mount();
-    push({ type: "online_snapshot", conversations: [summary("c1")] });
+    push(onlineView([summary("c1")]));
     await userEvent.click(screen.getByRole("option", { name: /Visitor c1/ }));
     push(history("c1", [visitorMessage(1, "Hi")]));
     expect(screen.getByRole("button", { name: "Take Control" })).toBeEnabled();
@@ -99,7 +100,7 @@ describe("Dashboard: Recent and search", () => {
 
   it("lists recent conversations, loads more, and opens one read-only with notes still available", async () => {
     const { socket, push } = await mount();
-    push({ type: "online_snapshot", conversations: [] });
+    push(onlineView([]));
     await userEvent.click(screen.getByRole("tab", { name: "Recent" }));
     expect(socket.sent.at(-1)).toEqual({ type: "recent" });
     push({ type: "recent", conversations: [old], next_cursor: "1000:c-old" });
@@ -124,7 +125,7 @@ describe("Dashboard: Recent and search", () => {
     expect(socket.sentOfType("note")).toEqual([{ type: "note", conversation_id: "c-old", client_id: "cid-1", text: "Follow up tomorrow" }]);
 
     // The visitor comes back: the conversation is in the Online list again, Take Control is offered.
-    push({ type: "online_update", conversation: { ...old, visitor_online: true } });
+    push(onlineView([{ ...old, visitor_online: true }]));
     expect(within(view).getByRole("button", { name: "Take Control" })).toBeEnabled();
   });
 
@@ -166,7 +167,7 @@ describe("Dashboard: Recent and search", () => {
 
   it("opens one of the visitor's earlier conversations from the side panel", async () => {
     const { socket, push } = await mount();
-    push({ type: "online_snapshot", conversations: [summary("c1")] });
+    push(onlineView([summary("c1")]));
     await userEvent.click(screen.getByRole("option", { name: /Visitor c1/ }));
     push(history("c1", [], { earlier: [old], context: { url: "https://shop.example/cart", title: "Cart" } }));
     const panel = screen.getByRole("complementary", { name: "About the visitor" });

@@ -3,7 +3,7 @@ import userEvent from "@testing-library/user-event";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { HubClient } from "../client/hubClient";
 import type { ServerFrame } from "../protocol/frames";
-import { FakeHub } from "../test/fakeHub";
+import { FakeHub, immediateFrames } from "../test/fakeHub";
 import {
   alice,
   auditEntry,
@@ -12,6 +12,7 @@ import {
   member,
   noProfile,
   operatorControl,
+  onlineView,
   operatorMessage,
   ready,
   summary,
@@ -47,6 +48,7 @@ async function mount(plan: Parameters<typeof ready>[0] = "pro", role: Parameters
     getToken: async () => "jwt",
     connect: hub.connect,
     newClientId: () => `cid-${++n}`,
+    scheduleFrame: immediateFrames,
   });
   render(<Dashboard client={client} />);
   await waitFor(() => expect(hub.sockets).toHaveLength(1));
@@ -60,14 +62,11 @@ async function mount(plan: Parameters<typeof ready>[0] = "pro", role: Parameters
 describe("Dashboard", () => {
   it("runs the Take Control flow: list, open, take over, reply, end", async () => {
     const { socket, push } = await mount();
-    push({ type: "online_snapshot", conversations: [] });
+    push(onlineView([]));
     expect(screen.getByText(/No active conversations/)).toBeInTheDocument();
 
     // A visitor arrives and asks for a human: the list updates live and the operator is alerted.
-    push({
-      type: "online_update",
-      conversation: summary("c1", { visitor_label: "Visitor 1", needs_human: true, last_activity_at: Date.now() }),
-    });
+    push(onlineView([summary("c1", { visitor_label: "Visitor 1", needs_human: true, last_activity_at: Date.now() })]));
     const row = screen.getByRole("option", { name: /Visitor 1, needs a human/ });
     expect(document.title).toBe("(1) Take Control");
     expect(FakeNotification.shown).toEqual([{ title: "A visitor needs a human", body: "Visitor 1 is waiting for a human." }]);
@@ -127,9 +126,26 @@ describe("Dashboard", () => {
     expect(onSignOut).toHaveBeenCalled();
   });
 
+  it("counts the waiting in the title from the whole list, and an open live conversation stays writable outside the window", async () => {
+    const { push, socket } = await mount();
+    push(onlineView([summary("c1", { visitor_label: "Visitor 1" })]));
+    await userEvent.click(screen.getByRole("option", { name: /Visitor 1,/ }));
+    push(history("c1", [visitorMessage(1, "Hello")], { visitor_online: false }));
+    // Operator switches to "Needs a human": c1 is no longer in the window; 4 wait somewhere.
+    await userEvent.click(screen.getByRole("button", { name: /^Needs a human/ }));
+    expect(socket.sent.at(-1)).toEqual({ type: "subscribe_online", filter: "needs_human", offset: 0, limit: 50 });
+    const waiting = [summary("w1", { needs_human: true, last_activity_at: 9 })];
+    push(onlineView(waiting, { filter: "needs_human", total: 4, counts: { all: 5, needs_human: 4, mine: 0, ai: 5 } }));
+    expect(document.title).toBe("(4) Take Control");
+    expect(screen.getByRole("button", { name: "Needs a human (4)" })).toHaveAttribute("aria-pressed", "true");
+    const view = screen.getByRole("region", { name: "Conversation with Visitor 1" });
+    expect(within(view).queryByText("Read-only")).toBeNull();
+    expect(within(view).getByRole("button", { name: "Take Control" })).toBeEnabled();
+  });
+
   it("shows someone else's conversation read-only", async () => {
     const { push } = await mount();
-    push({ type: "online_snapshot", conversations: [summary("c9", { control: operatorControl({ id: "op-bob", name: "Bob" }, 4) })] });
+    push(onlineView([summary("c9", { control: operatorControl({ id: "op-bob", name: "Bob" }, 4) })]));
     await userEvent.click(screen.getByRole("option"));
     push(history("c9", [], { control: operatorControl({ id: "op-bob", name: "Bob" }, 4) }));
     expect(screen.getByText(/Controlled by/)).toHaveTextContent("Controlled by Bob");
@@ -233,7 +249,7 @@ describe("Dashboard", () => {
     const fetchFn = vi.fn(async (_url: string, _init?: RequestInit) => new Response(JSON.stringify(profile), { status: 200 }));
     vi.stubGlobal("fetch", fetchFn);
     const { push } = await mount();
-    push({ type: "online_snapshot", conversations: [summary("c1")] });
+    push(onlineView([summary("c1")]));
     await userEvent.click(screen.getByRole("option", { name: /Visitor c1/ }));
     push(history("c1", [visitorMessage(1, "Where is my parcel?")]));
     expect(screen.getByRole("button", { name: "Conversation" })).toHaveAttribute("aria-current", "page");

@@ -1,7 +1,8 @@
 import { useCallback, useEffect, useMemo, useRef, useState, type KeyboardEvent } from "react";
 import type { HubClient } from "../client/hubClient";
 import type { Connection } from "../client/state";
-import { knownSummary, roleSeesTeam, sortedOnline, unreadCount, waitingCount } from "../client/selectors";
+import type { OnlineRequest } from "../client/online";
+import { knownSummary, onlineSummary, roleSeesTeam, unreadCount, waitingCount } from "../client/selectors";
 import { notificationPermission, requestNotificationPermission, type NotifyPermission } from "./alerts";
 import type { AuditContext } from "./auditText";
 import { downloadAudit } from "./auditExport";
@@ -46,8 +47,8 @@ export function Dashboard({ client, onSignOut }: DashboardProps) {
     return () => client.stop();
   }, [client]);
 
-  const online = sortedOnline(state);
   const waiting = waitingCount(state);
+  const viewOnline = useCallback((patch: Partial<OnlineRequest>) => client.viewOnline(patch), [client]);
 
   // A ref beside the state: socket side effects must not run inside a state updater, which
   // React may call twice.
@@ -220,15 +221,15 @@ export function Dashboard({ client, onSignOut }: DashboardProps) {
               ))}
             </div>
           </div>
-          <div role="tabpanel" id={`panel-${view}`} aria-labelledby={`tab-${view}`} className="online__panel">
+          <div role="tabpanel" id={`panel-${view}`} aria-labelledby={`tab-${view}`} className={`online__panel${view === "online" ? " online__panel--fill" : ""}`}>
             {view === "online" && (
               <OnlineList
-                conversations={online}
-                loaded={state.online.loaded}
+                online={state.online}
                 selectedId={selectedId}
                 unread={(c) => (c.id === selectedId ? 0 : unreadCount(state, c))}
                 now={now}
                 onSelect={select}
+                onView={viewOnline}
               />
             )}
             {view === "recent" && (
@@ -270,7 +271,7 @@ export function Dashboard({ client, onSignOut }: DashboardProps) {
             <ConversationView
               key={conversation.id}
               conversation={conversation}
-              summary={state.online.byId[conversation.id]}
+              summary={onlineSummary(state, conversation.id)}
               fallbackLabel={knownSummary(state, conversation.id)?.visitor_label ?? state.visitorLabels[conversation.id]}
               session={session}
               connected={connected}

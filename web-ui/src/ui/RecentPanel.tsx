@@ -2,7 +2,7 @@ import { useEffect, useRef, useState } from "react";
 import { LIMITS } from "../protocol/frames";
 import type { RecentState, SearchState } from "../client/state";
 import { trimBlank } from "../client/visible";
-import { OnlineList } from "./OnlineList";
+import { ConversationList } from "./ConversationList";
 
 export interface RecentPanelProps {
   recent: RecentState;
@@ -98,7 +98,7 @@ export function RecentPanel(props: RecentPanelProps) {
             {search.pending ? `Searching for “${search.query}”…` : `Results for “${search.query}”`}
           </p>
           {search.results !== null && (
-            <OnlineList
+            <ConversationList
               conversations={search.results}
               loaded
               selectedId={selectedId}
@@ -112,7 +112,7 @@ export function RecentPanel(props: RecentPanelProps) {
         </section>
       ) : (
         <>
-          <OnlineList
+          <ConversationList
             conversations={recent.conversations}
             loaded={recent.status === "loaded"}
             selectedId={selectedId}

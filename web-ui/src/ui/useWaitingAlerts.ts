@@ -30,12 +30,18 @@ export function useWaitingAlerts(alert: ClientState["alert"], waiting: number, o
     if (!alert || alertId === handled.current) return;
     handled.current = alertId;
     beep();
+    // The newcomer may be outside the window the list shows: then the count speaks for it.
     const first = alert.conversations[0];
-    if (!first) return;
     const body =
-      alert.conversations.length === 1
+      alert.conversations.length === 1 && first
         ? `${first.visitor_label} is waiting for a human.`
-        : `${alert.conversations.length} conversations are waiting for a human.`;
-    notify("A visitor needs a human", body, () => open(first.id));
+        : alert.conversations.length > 1
+          ? `${alert.conversations.length} conversations are waiting for a human.`
+          : alert.waiting === 1
+            ? "A conversation is waiting for a human."
+            : `${alert.waiting} conversations are waiting for a human.`;
+    notify("A visitor needs a human", body, () => {
+      if (first) open(first.id);
+    });
   }, [alertId, alert, open]);
 }
