@@ -8,6 +8,7 @@
 //!   deliveries; runs the assistant;
 //! - [`drafts`]: the node's AI fence (no AI draft or typing after a takeover it delivered) and
 //!   the drafts it assembles from their pieces;
+//! - [`online`]: the Online list as views (pure): what each dashboard's window is sent;
 //! - [`registry`]: this node's connections and their bounded outbound queues;
 //! - [`session`]: one task per socket (generic over the transport);
 //! - [`server`]: the warp edge; [`config`]: flags and environment; [`auth`]: tokens;
@@ -26,6 +27,7 @@ pub mod directory;
 pub mod drafts;
 pub mod metrics;
 pub mod node;
+pub mod online;
 pub mod profile;
 pub mod ratelimit;
 pub mod registry;

@@ -44,11 +44,9 @@ pub enum Outbound {
     Event(Arc<Delivery>),
     /// An unsequenced frame, already serialized (typing, Online list changes).
     Frame(Arc<Frames>),
-    /// The bus may have lost messages: catch every open conversation up from the store and
-    /// re-send the Online list.
+    /// The bus may have lost messages: catch every open conversation up from the store (the
+    /// node reloads the Online lists and teams it follows itself).
     Resync,
-    /// The team of this workspace changed: watchers re-read it.
-    TeamRefresh(Arc<String>),
 }
 
 /// An unsequenced frame for operators, and the copy visitors get (`None`: not for visitors).
@@ -228,6 +226,15 @@ impl Registry {
                     offer(&conn, item, &mut out);
                 }
             }
+        }
+        out
+    }
+
+    /// Offer `item` to one connection without waiting.
+    pub fn send_to(&self, id: ConnId, item: &Outbound) -> FanOut {
+        let mut out = FanOut::default();
+        if let Some(conn) = self.conns.get(&id) {
+            offer(&conn, item, &mut out);
         }
         out
     }

@@ -356,7 +356,7 @@ async fn the_model_can_ask_for_a_human() {
     let (th, _file) = hub_with(openai(&server), |_| {}).await;
     let mut martin = th.operator_in("martin", "acme", Role::Operator).await;
     martin.send(json!({"type": "subscribe_online"})).await;
-    martin.until_type("online_snapshot").await;
+    martin.until_type("online_view").await;
     let mut v = visitor(&th).await;
     let tokens = server.stream();
     v.say("v1", "My order arrived broken").await;
@@ -373,9 +373,7 @@ async fn the_model_can_ask_for_a_human() {
     assert_eq!(msg["text"], "I'm sorry to hear that.");
     let asked = v.client.until_event("human_requested").await;
     assert_eq!(asked["by"], "assistant");
-    martin
-        .until(|f| f["type"] == "online_update" && f["conversation"]["needs_human"] == true)
-        .await;
+    martin.until_row(|c| c["needs_human"] == true).await;
 }
 
 #[tokio::test]
@@ -393,22 +391,18 @@ async fn a_visitor_asks_for_a_human_and_nobody_comes_in_time() {
     .await;
     let mut martin = th.operator("martin", Role::Operator).await;
     martin.send(json!({"type": "subscribe_online"})).await;
-    martin.until_type("online_snapshot").await;
+    martin.until_type("online_view").await;
     let mut v = th.visitor().await;
     v.client.send(json!({"type": "request_human"})).await;
     v.client.send(json!({"type": "request_human"})).await;
     let asked = v.client.until_event("human_requested").await;
     assert_eq!(asked["by"], "visitor");
-    martin
-        .until(|f| f["type"] == "online_update" && f["conversation"]["needs_human"] == true)
-        .await;
+    martin.until_row(|c| c["needs_human"] == true).await;
     // The second click alerted nobody again: the next event is the end of the wait.
     let next = v.client.until(|f| f["type"] == "event").await;
     assert_eq!(next["event"]["type"], "human_request_expired", "{next}");
     assert!(next["event"]["waited_ms"].as_u64() >= Some(600));
-    martin
-        .until(|f| f["type"] == "online_update" && f["conversation"]["needs_human"] == false)
-        .await;
+    martin.until_row(|c| c["needs_human"] == false).await;
     let expired = &th.hub().metrics().human_requests_expired;
     assert_eq!(expired.load(std::sync::atomic::Ordering::Relaxed), 1);
     // The AI carries on.

@@ -30,13 +30,11 @@ async fn the_story_across_two_nodes() {
 
     let mut martin = b.operator("martin", Role::Operator).await;
     martin.send(json!({"type": "subscribe_online"})).await;
-    martin.until_type("online_snapshot").await;
+    martin.until_type("online_view").await;
 
     let mut visitor = a.visitor().await;
     let cid = visitor.conversation_id.clone();
-    martin
-        .until(|f| f["type"] == "online_update" && f["conversation"]["id"] == cid.as_str())
-        .await;
+    martin.until_row(|c| c["id"] == cid.as_str()).await;
     visitor.say("v1", "How long does shipping take?").await;
     let ai = visitor
         .client

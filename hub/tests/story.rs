@@ -15,17 +15,15 @@ async fn visitor_ai_takeover_operator_end_ai_again() {
     // An operator watches the Online list.
     let mut martin = th.operator("martin", Role::Operator).await;
     martin.send(json!({"type": "subscribe_online"})).await;
-    let snapshot = martin.until_type("online_snapshot").await;
-    assert_eq!(snapshot["conversations"], json!([]));
+    let snapshot = martin.until_type("online_view").await;
+    assert_eq!(snapshot["ids"], json!([]));
 
     // A visitor arrives and the conversation appears without refresh.
     let mut visitor = th.visitor().await;
     let cid = visitor.conversation_id.clone();
-    let row = martin
-        .until(|f| f["type"] == "online_update" && f["conversation"]["id"] == cid.as_str())
-        .await;
-    assert_eq!(row["conversation"]["control"]["holder"]["kind"], "ai");
-    assert_eq!(row["conversation"]["visitor_online"], true);
+    let row = martin.until_row(|c| c["id"] == cid.as_str()).await;
+    assert_eq!(row["control"]["holder"]["kind"], "ai");
+    assert_eq!(row["visitor_online"], true);
 
     // Visitor ↔ AI.
     assistant.permits.add_permits(1);
@@ -39,13 +37,9 @@ async fn visitor_ai_takeover_operator_end_ai_again() {
 
     // The list row updates with the last message.
     let row = martin
-        .until(|f| {
-            f["type"] == "online_update"
-                && f["conversation"]["id"] == cid.as_str()
-                && f["conversation"]["last_seq"] == 2
-        })
+        .until_row(|c| c["id"] == cid.as_str() && c["last_seq"] == 2)
         .await;
-    assert_eq!(row["conversation"]["last_message"]["author"], "ai");
+    assert_eq!(row["last_message"]["author"], "ai");
 
     // The operator opens the history.
     let history = martin.open(&cid).await;
@@ -186,7 +180,7 @@ async fn the_embedded_assistant_asks_for_a_human_and_flags_the_conversation() {
     let th = TestHub::start().await;
     let mut olivia = th.operator("olivia", Role::Owner).await;
     olivia.send(json!({"type": "subscribe_online"})).await;
-    olivia.until_type("online_snapshot").await;
+    olivia.until_type("online_view").await;
     let mut visitor = th.visitor().await;
     visitor.say("v1", "Can I speak to a human?").await;
     let ai = visitor
@@ -200,18 +194,15 @@ async fn the_embedded_assistant_asks_for_a_human_and_flags_the_conversation() {
             .contains("human")
     );
     visitor.client.until_event("human_requested").await;
-    olivia
-        .until(|f| f["type"] == "online_update" && f["conversation"]["needs_human"] == true)
+    let waiting = olivia
+        .until(|f| f["type"] == "online_view" && f["counts"]["needs_human"] == 1)
         .await;
+    assert_eq!(waiting["rows"][0]["needs_human"], true, "{waiting}");
     // Taking over clears the flag.
     let control = olivia.takeover(&visitor.conversation_id).await;
     assert_eq!(control["type"], "control");
     olivia
-        .until(|f| {
-            f["type"] == "online_update"
-                && f["conversation"]["needs_human"] == false
-                && f["conversation"]["control"]["holder"]["kind"] == "operator"
-        })
+        .until_row(|c| c["needs_human"] == false && c["control"]["holder"]["kind"] == "operator")
         .await;
 }
 
@@ -241,18 +232,20 @@ async fn idle_conversations_leave_the_online_list() {
     let th = TestHub::with(config, None).await;
     let mut op = th.operator("martin", Role::Operator).await;
     op.send(json!({"type": "subscribe_online"})).await;
-    op.until_type("online_snapshot").await;
+    op.until_type("online_view").await;
     let visitor = th.visitor().await;
     let cid = visitor.conversation_id.clone();
-    op.until(|f| f["type"] == "online_update" && f["conversation"]["id"] == cid.as_str())
-        .await;
+    op.until_row(|c| c["id"] == cid.as_str()).await;
     // While the visitor is connected the conversation stays; once gone and idle, it leaves.
     visitor.client.close().await;
-    let gone = op.until_type("online_remove").await;
-    assert_eq!(gone["conversation_id"], cid.as_str());
+    let gone = op.until_gone(&cid).await;
+    assert_eq!(
+        (gone["total"].as_u64(), gone["counts"]["all"].as_u64()),
+        (Some(0), Some(0))
+    );
     op.send(json!({"type": "subscribe_online"})).await;
-    let snap = op.until_type("online_snapshot").await;
-    assert_eq!(snap["conversations"], json!([]));
+    let snap = op.until_type("online_view").await;
+    assert_eq!(snap["ids"], json!([]));
 }
 
 #[tokio::test]
@@ -264,7 +257,7 @@ async fn a_busy_conversation_does_not_flood_the_online_list() {
     martin.takeover(&cid).await; // the AI stays out: only the visitor's messages change the row
     let mut olivia = th.operator("olivia", Role::Owner).await;
     olivia.send(json!({"type": "subscribe_online"})).await;
-    olivia.until_type("online_snapshot").await;
+    olivia.until_type("online_view").await;
     let mut last = 0;
     for i in 0..50 {
         last = visitor.say(&format!("v{i}"), "and another thing").await;
@@ -272,12 +265,10 @@ async fn a_busy_conversation_does_not_flood_the_online_list() {
     // Count the rows until the one showing the last message: coalesced, not one per message.
     let mut rows = 0;
     loop {
-        let f = olivia.until_type("online_update").await;
-        if f["conversation"]["id"] == cid.as_str() {
-            rows += 1;
-            if f["conversation"]["last_seq"] == last {
-                break;
-            }
+        let row = olivia.until_row(|c| c["id"] == cid.as_str()).await;
+        rows += 1;
+        if row["last_seq"] == last {
+            break;
         }
     }
     assert!(rows < 25, "{rows} rows for 50 messages");

@@ -176,7 +176,7 @@ async fn context_recent_and_search_across_nodes() {
     let (a, b) = (cluster.nodes[0].addr, cluster.nodes[1].addr);
     let mut op = Client::operator(a, &operator_token("nora")).await;
     op.send(json!({"type": "subscribe_online"})).await;
-    op.until_type("online_snapshot").await;
+    op.until_type("online_view").await;
     let context = json!({
         "url": "javascript:alert(1)", "title": "Order #1042", "language": "de-CH",
         "time_zone": "Europe/Zurich", "referrer": "https://r.example/".repeat(200),
@@ -216,8 +216,7 @@ async fn context_recent_and_search_across_nodes() {
     visitor.say("v1", "My zebracorn parcel never arrived").await;
     visitor.client.close().await;
     // Off the Online list once idle (the sweep, on whichever node): then Recent and search.
-    op.until(|f| f["type"] == "online_remove" && f["conversation_id"] == cid)
-        .await;
+    op.until_gone(&cid).await;
     let mut other = Client::operator(b, &operator_token("martin")).await;
     other.send(json!({"type": "recent"})).await;
     let recent = other.until_type("recent").await;

@@ -147,7 +147,6 @@ impl Hub {
 mod tests {
     use super::*;
     use crate::assistant::{AssistantError, Reply, ReplyRequest};
-    use crate::auth::OperatorClaims;
     use protocol::Role;
     use tokio::sync::mpsc;
 
@@ -168,17 +167,7 @@ mod tests {
     }
 
     fn session(hub: &Hub, ws: &str, id: &str, role: Role) -> OperatorSession {
-        let claims = OperatorClaims {
-            sub: id.into(),
-            ws: ws.into(),
-            role,
-            name: format!("{id} account"),
-            exp: now_secs() + 3600,
-            aud: Some("take-control-operator".into()),
-            iss: None,
-        };
-        let token = hub.inner().operators.sign(&claims).expect("dev key signs");
-        hub.operator_sign_in(&token).expect("sign in")
+        crate::node::tests::session(hub, ws, id, role)
     }
 
     /// Notes written before and after a visitor's messages never reach the assistant's

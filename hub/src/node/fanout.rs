@@ -5,8 +5,9 @@
 
 use super::*;
 
-/// How often a conversation's Online list row may be re-published.
-pub const ONLINE_COALESCE: Duration = Duration::from_millis(200);
+/// How often a conversation's Online list row may be re-published, and how often each
+/// dashboard's view and each team watcher is brought up to date (`online.rs`).
+pub const ONLINE_COALESCE: Duration = Duration::from_millis(250);
 
 /// Most Online rows in one bus publication (a row is a few hundred bytes of JSON).
 pub(super) const ROWS_PER_PUBLICATION: usize = 64;
@@ -226,7 +227,10 @@ impl Hub {
         loop {
             tokio::select! {
                 () = self.inner.shutdown.cancelled() => return,
-                _ = ticker.tick() => self.flush_rows().await,
+                _ = ticker.tick() => {
+                    self.flush_rows().await;
+                    self.online_tick().await;
+                }
             }
         }
     }
@@ -263,6 +267,7 @@ impl Hub {
                 m.bump(&m.resyncs, 1);
                 let out = self.inner.registry.broadcast(&Outbound::Resync);
                 m.bump(&m.slow_closes, out.kicked as u64);
+                self.online_resync();
             }
             other => self.dispatch_frames(topic, other),
         }
@@ -369,13 +374,28 @@ impl Hub {
                 self.dispatch_draft(topic, conversation_id, draft_id, epoch, offset, text, state);
                 return;
             }
-            BusMessage::Summaries { summaries, .. } => {
-                let _ = summaries;
+            // The Online list: this node's copy of it changes, and the views see it at the next
+            // tick (online.rs).
+            BusMessage::Summaries {
+                workspace_id,
+                summaries,
+            } => {
+                self.online_changed(&workspace_id, super::online::Change::Rows(summaries));
                 return;
             }
-            BusMessage::Removed { .. } => return,
+            BusMessage::Removed {
+                workspace_id,
+                conversation_id,
+            } => {
+                self.online_changed(
+                    &workspace_id,
+                    super::online::Change::Removed(conversation_id),
+                );
+                return;
+            }
             BusMessage::TeamChanged { workspace_id } => {
-                Outbound::TeamRefresh(Arc::new(workspace_id))
+                self.team_dirty(workspace_id);
+                return;
             }
             // Operators only, by construction: no copy for visitors is made.
             BusMessage::Note {

@@ -247,8 +247,6 @@ pub struct Conn<S> {
     pub cursors: FxHashMap<String, Seq>,
     /// The workspace whose Online list this connection follows, if any.
     pub online: Option<String>,
-    /// The workspace whose team (presence, audit) this connection follows, if any.
-    pub team: Option<String>,
     /// Writes are buffered until the next flush.
     batching: bool,
     /// How fast this client may send messages and typing frames.
@@ -283,7 +281,6 @@ where
             workspace,
             cursors: FxHashMap::default(),
             online: None,
-            team: None,
             batching: false,
             limits,
         }
@@ -495,18 +492,8 @@ where
                         self.catch_up_notes(&conversation_id, seen).await?;
                     }
                 }
-                if let Some(ws) = self.online.clone() {
-                    self.send_online_snapshot(&ws).await?;
-                }
-                match self.team.clone() {
-                    Some(ws) => self.send_team_snapshot(&ws).await,
-                    None => Ok(()),
-                }
+                Ok(())
             }
-            Outbound::TeamRefresh(ws) => match &self.team {
-                Some(team) if **team == *ws => self.send_team_snapshot(&ws).await,
-                _ => Ok(()),
-            },
             Outbound::Event(d) => {
                 let Some(cursor) = self.cursors.get_mut(&*d.conversation_id) else {
                     // Closed meanwhile.
@@ -562,26 +549,6 @@ where
     pub async fn send_team_snapshot(&mut self, workspace_id: &str) -> Result<(), Gone> {
         match self.hub.team(workspace_id).await {
             Ok(members) => self.send(&ServerFrame::TeamSnapshot { members }).await,
-            Err(e) => self.send_error(crate::node::error_frame(&e, "")).await,
-        }
-    }
-
-    /// The whole Online list of `workspace_id`.
-    pub async fn send_online_snapshot(&mut self, workspace_id: &str) -> Result<(), Gone> {
-        match self.hub.inner().store.active(workspace_id).await {
-            Ok(list) => {
-                let rows: Vec<_> = list.iter().map(|m| m.summary()).collect();
-                self.send(&ServerFrame::OnlineView {
-                    filter: protocol::OnlineFilter::All,
-                    query: None,
-                    offset: 0,
-                    total: rows.len() as u32,
-                    ids: rows.iter().map(|r| r.id.clone()).collect(),
-                    rows,
-                    counts: protocol::OnlineCounts::default(),
-                })
-                .await
-            }
             Err(e) => self.send_error(crate::node::error_frame(&e, "")).await,
         }
     }

@@ -60,6 +60,9 @@ where
         };
         run_loop(&mut conn, &mut stream, &mut session).await;
     }
+    if let Some(ws) = conn.online.take() {
+        hub.unfollow_online(conn.rx.id, &ws).await;
+    }
     hub.unregister(conn.rx.id).await;
     hub.operator_presence(&who, -1).await;
     hub.metrics().bump(&hub.metrics().sessions_closed, 1);
@@ -156,19 +159,31 @@ impl OperatorHandler {
                 conn.send_error(ErrorFrame::new(ErrorCode::AlreadyHandshaken))
                     .await
             }
-            OperatorFrame::SubscribeOnline { .. } => {
-                // Subscribe first: a change racing the snapshot arrives after it as an update.
-                let ws = self.op.workspace.id.clone();
-                hub.subscribe(conn.rx.id, Topic::Workspace(ws.clone()))
-                    .await;
-                conn.online = Some(ws.clone());
-                conn.send_online_snapshot(&ws).await
+            OperatorFrame::SubscribeOnline {
+                filter,
+                offset,
+                limit,
+                query,
+            } => {
+                let request = crate::online::Request {
+                    filter,
+                    offset,
+                    limit,
+                    query,
+                };
+                conn.online = Some(self.op.workspace.id.clone());
+                // The view's frames come through the connection's queue, like the list's
+                // later changes.
+                match hub.follow_online(conn.rx.id, &self.op, request).await {
+                    Ok(()) => Ok(()),
+                    Err(e) => conn.send_error(error_frame(&e, "")).await,
+                }
             }
             OperatorFrame::SubscribeTeam {} => self.subscribe_team(conn).await,
             OperatorFrame::UnsubscribeOnline {} => {
-                conn.online = None;
-                hub.unsubscribe(conn.rx.id, Topic::Workspace(self.op.workspace.id.clone()))
-                    .await;
+                if let Some(ws) = conn.online.take() {
+                    hub.unfollow_online(conn.rx.id, &ws).await;
+                }
                 Ok(())
             }
             OperatorFrame::Open {
@@ -296,7 +311,6 @@ impl OperatorHandler {
         let hub = conn.hub.clone();
         let ws = self.op.workspace.id.clone();
         hub.subscribe(conn.rx.id, Topic::Team(ws.clone())).await;
-        conn.team = Some(ws.clone());
         conn.send_team_snapshot(&ws).await?;
         match hub.inner().store.audit(&ws, AUDIT_SNAPSHOT).await {
             Ok(entries) => conn.send(&ServerFrame::AuditSnapshot { entries }).await,

@@ -182,6 +182,31 @@ impl Client {
         self.until(|f| f["type"] == t).await
     }
 
+    /// Skip to the first Online view row that matches `pred` (a row is sent when it is new to
+    /// the window or changed); returns the row.
+    pub async fn until_row(&mut self, pred: impl Fn(&Value) -> bool) -> Value {
+        loop {
+            let f = self.until_type("online_view").await;
+            if let Some(row) = f["rows"]
+                .as_array()
+                .and_then(|r| r.iter().find(|r| pred(r)))
+            {
+                return row.clone();
+            }
+        }
+    }
+
+    /// Skip to the first Online view whose window no longer lists `conversation_id`.
+    pub async fn until_gone(&mut self, conversation_id: &str) -> Value {
+        self.until(|f| {
+            f["type"] == "online_view"
+                && f["ids"]
+                    .as_array()
+                    .is_some_and(|ids| !ids.iter().any(|i| i == conversation_id))
+        })
+        .await
+    }
+
     /// Skip to the next history event (an `event` frame) of the given event type.
     pub async fn until_event(&mut self, event_type: &str) -> Value {
         self.until(|f| f["type"] == "event" && f["event"]["type"] == event_type)

@@ -1,0 +1,510 @@
+//! The Online list as views, pure: the rows of one workspace's list as a node knows them
+//! ([`List`]) and what one dashboard was last sent of it ([`View`]).
+//!
+//! A dashboard follows a window of the list (a filter, a query, an offset and a limit), not the
+//! list: at each tick it is sent one `online_view` with the window's ids and only the rows that
+//! are new to it or changed since its previous frame, or nothing when neither they nor the
+//! counts changed. What a dashboard receives is so bounded by what it shows, whatever the size
+//! of its workspace. No IO here: `node/online.rs` feeds the list from the bus and delivers the
+//! frames.
+
+use protocol::{
+    ConversationId, ConversationSummary, Holder, OnlineCounts, OnlineFilter, ServerFrame,
+};
+use rustc_hash::FxHashMap;
+
+/// One row and its revision, bumped whenever the row changes: a view tells whether the row it
+/// sent is still current by its revision, without comparing rows.
+#[derive(Debug)]
+struct Row {
+    summary: ConversationSummary,
+    rev: u64,
+}
+
+/// The Online list of one workspace, as this node knows it.
+#[derive(Debug, Default)]
+pub struct List {
+    rows: FxHashMap<ConversationId, Row>,
+    next_rev: u64,
+}
+
+impl List {
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// A row that appeared or changed. Of two copies of a row, the one that saw the later event
+    /// wins (rows of one conversation may arrive from several nodes in any order); `false` when
+    /// nothing changed.
+    pub fn upsert(&mut self, summary: ConversationSummary) -> bool {
+        let rev = self.next_rev + 1;
+        match self.rows.get_mut(&summary.id) {
+            Some(row) if row.summary.last_seq > summary.last_seq || row.summary == summary => false,
+            Some(row) => {
+                row.summary = summary;
+                row.rev = rev;
+                self.next_rev = rev;
+                true
+            }
+            None => {
+                self.rows.insert(summary.id.clone(), Row { summary, rev });
+                self.next_rev = rev;
+                true
+            }
+        }
+    }
+
+    /// A conversation left the list; `false` when it was not on it.
+    pub fn remove(&mut self, id: &str) -> bool {
+        self.rows.remove(id).is_some()
+    }
+
+    /// The list as the store has it now (a load, or a reload after the bus lost messages):
+    /// rows that did not change keep their revision, so views are sent only what did.
+    pub fn reset(&mut self, rows: Vec<ConversationSummary>) {
+        let mut old = std::mem::take(&mut self.rows);
+        for summary in rows {
+            let rev = match old.remove(&summary.id) {
+                Some(row) if row.summary == summary => row.rev,
+                _ => {
+                    self.next_rev += 1;
+                    self.next_rev
+                }
+            };
+            self.rows.insert(summary.id.clone(), Row { summary, rev });
+        }
+    }
+
+    /// The list in order, with each filter's rows: computed once per tick for every view.
+    pub fn snapshot(&self) -> Snapshot<'_> {
+        let mut ordered: Vec<&Row> = self.rows.values().collect();
+        ordered.sort_unstable_by(|a, b| a.summary.online_order(&b.summary));
+        let (mut needs_human, mut ai) = (Vec::new(), Vec::new());
+        let mut mine: FxHashMap<&str, Vec<&Row>> = FxHashMap::default();
+        for row in &ordered {
+            if row.summary.waits_for_human() {
+                needs_human.push(*row);
+            }
+            match &row.summary.control.holder {
+                Holder::Ai => ai.push(*row),
+                Holder::Operator(op) => mine.entry(op.id.as_str()).or_default().push(*row),
+            }
+        }
+        Snapshot {
+            ordered,
+            needs_human,
+            ai,
+            mine,
+        }
+    }
+}
+
+/// The list in order and split by filter, borrowed for one tick.
+#[derive(Debug)]
+pub struct Snapshot<'a> {
+    ordered: Vec<&'a Row>,
+    needs_human: Vec<&'a Row>,
+    ai: Vec<&'a Row>,
+    /// Rows held by each operator, by operator id.
+    mine: FxHashMap<&'a str, Vec<&'a Row>>,
+}
+
+impl<'a> Snapshot<'a> {
+    fn rows(&self, filter: OnlineFilter, operator: &str) -> &[&'a Row] {
+        match filter {
+            OnlineFilter::All => &self.ordered,
+            OnlineFilter::NeedsHuman => &self.needs_human,
+            OnlineFilter::Ai => &self.ai,
+            OnlineFilter::Mine => self.mine.get(operator).map_or(&[], Vec::as_slice),
+        }
+    }
+
+    pub fn counts(&self, operator: &str) -> OnlineCounts {
+        let n = |v: usize| u32::try_from(v).unwrap_or(u32::MAX);
+        OnlineCounts {
+            all: n(self.ordered.len()),
+            needs_human: n(self.needs_human.len()),
+            mine: n(self.mine.get(operator).map_or(0, Vec::len)),
+            ai: n(self.ai.len()),
+        }
+    }
+}
+
+/// What a dashboard asks to see (`subscribe_online`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    pub filter: OnlineFilter,
+    pub offset: u32,
+    pub limit: u32,
+    pub query: Option<String>,
+}
+
+impl Default for Request {
+    fn default() -> Self {
+        Request {
+            filter: OnlineFilter::All,
+            offset: 0,
+            limit: protocol::limits::ONLINE_WINDOW,
+            query: None,
+        }
+    }
+}
+
+/// Whether `row` matches a query, already lowercased: its visitor label, id or last message
+/// contains it.
+fn matches(row: &ConversationSummary, query: &str) -> bool {
+    let has = |s: &str| s.to_lowercase().contains(query);
+    has(&row.visitor_label)
+        || has(&row.id)
+        || row.last_message.as_ref().is_some_and(|m| has(&m.text))
+}
+
+/// One dashboard's view: what it asks for, and what it was last sent.
+#[derive(Debug)]
+pub struct View {
+    operator: String,
+    request: Request,
+    /// The request's query, lowercased once (blank: none).
+    query: Option<String>,
+    /// The rows of the last frame's window, with the revision each was sent at.
+    sent: FxHashMap<ConversationId, u64>,
+    sent_ids: Vec<ConversationId>,
+    sent_total: u32,
+    /// `None` until the first frame, and after the request changed: a frame is due then even
+    /// if the window looks the same.
+    sent_counts: Option<OnlineCounts>,
+}
+
+impl View {
+    pub fn new(operator: impl Into<String>, request: Request) -> View {
+        let mut view = View {
+            operator: operator.into(),
+            request: Request::default(),
+            query: None,
+            sent: FxHashMap::default(),
+            sent_ids: Vec::new(),
+            sent_total: 0,
+            sent_counts: None,
+        };
+        view.ask(request);
+        view
+    }
+
+    /// The dashboard moved or changed its view. What it was sent stays known: rows it has
+    /// already are not sent again.
+    pub fn ask(&mut self, request: Request) {
+        self.query = request
+            .query
+            .as_deref()
+            .filter(|q| !protocol::visible::is_blank(q))
+            .map(|q| q.trim().to_lowercase());
+        self.request = request;
+        self.sent_counts = None;
+    }
+
+    /// The frame that brings the dashboard up to date with `list`, or `None` when it is.
+    pub fn frame(&mut self, snapshot: &Snapshot<'_>) -> Option<ServerFrame> {
+        let Request {
+            filter,
+            offset,
+            limit,
+            ..
+        } = self.request;
+        let rows = snapshot.rows(filter, &self.operator);
+        let (start, end) = (offset as usize, offset as usize + limit as usize);
+        let (total, window): (usize, Vec<&Row>) = match &self.query {
+            None => {
+                let window = rows.get(start.min(rows.len())..end.min(rows.len()));
+                (rows.len(), window.unwrap_or_default().to_vec())
+            }
+            Some(q) => {
+                let (mut total, mut window) = (0, Vec::new());
+                for row in rows.iter().filter(|r| matches(&r.summary, q)) {
+                    if (start..end).contains(&total) {
+                        window.push(*row);
+                    }
+                    total += 1;
+                }
+                (total, window)
+            }
+        };
+        let total = u32::try_from(total).unwrap_or(u32::MAX);
+        let counts = snapshot.counts(&self.operator);
+        let changed: Vec<ConversationSummary> = window
+            .iter()
+            .filter(|r| self.sent.get(&r.summary.id) != Some(&r.rev))
+            .map(|r| r.summary.clone())
+            .collect();
+        let same_ids = window.len() == self.sent_ids.len()
+            && window
+                .iter()
+                .zip(&self.sent_ids)
+                .all(|(r, id)| r.summary.id == *id);
+        if changed.is_empty()
+            && same_ids
+            && total == self.sent_total
+            && self.sent_counts == Some(counts)
+        {
+            return None;
+        }
+        self.sent = window
+            .iter()
+            .map(|r| (r.summary.id.clone(), r.rev))
+            .collect();
+        self.sent_ids = window.iter().map(|r| r.summary.id.clone()).collect();
+        self.sent_total = total;
+        self.sent_counts = Some(counts);
+        Some(ServerFrame::OnlineView {
+            filter,
+            query: self.request.query.clone(),
+            offset,
+            total,
+            ids: self.sent_ids.clone(),
+            rows: changed,
+            counts,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use protocol::{ControlState, MessagePreview, OperatorRef};
+
+    fn row(id: &str, at: u64) -> ConversationSummary {
+        ConversationSummary {
+            id: id.into(),
+            visitor_label: format!("Visitor {id}"),
+            started_at: 0,
+            last_activity_at: at,
+            last_message: Some(MessagePreview {
+                author: protocol::AuthorKind::Visitor,
+                text: format!("hello from {id}"),
+            }),
+            control: ControlState {
+                holder: Holder::Ai,
+                epoch: 0,
+            },
+            needs_human: false,
+            visitor_online: true,
+            last_seq: at,
+        }
+    }
+
+    fn held_by(mut r: ConversationSummary, op: &str) -> ConversationSummary {
+        r.control = ControlState {
+            holder: Holder::Operator(OperatorRef {
+                id: op.into(),
+                name: op.into(),
+                display_name: None,
+                avatar_url: None,
+            }),
+            epoch: 1,
+        };
+        r
+    }
+
+    fn request(filter: OnlineFilter, offset: u32, limit: u32) -> Request {
+        Request {
+            filter,
+            offset,
+            limit,
+            query: None,
+        }
+    }
+
+    /// (ids, ids of the rows sent, total) of a frame.
+    fn parts(frame: Option<ServerFrame>) -> (Vec<String>, Vec<String>, u32, OnlineCounts) {
+        match frame {
+            Some(ServerFrame::OnlineView {
+                ids,
+                rows,
+                total,
+                counts,
+                ..
+            }) => (ids, rows.into_iter().map(|r| r.id).collect(), total, counts),
+            other => panic!("not a view: {other:?}"),
+        }
+    }
+
+    fn list_of(n: u64) -> List {
+        let mut list = List::default();
+        for i in 0..n {
+            list.upsert(row(&format!("c{i:04}"), 1_000 + i));
+        }
+        list
+    }
+
+    #[test]
+    fn a_window_is_sent_once_then_only_its_changes() {
+        let mut list = list_of(5_000);
+        let mut view = View::new("martin", request(OnlineFilter::All, 0, 3));
+        let (ids, rows, total, _) = parts(view.frame(&list.snapshot()));
+        // Most recently active first.
+        assert_eq!(ids, ["c4999", "c4998", "c4997"]);
+        assert_eq!(rows, ids);
+        assert_eq!(total, 5_000);
+        // Nothing changed: nothing to send.
+        assert!(view.frame(&list.snapshot()).is_none());
+        // A change outside the window (and keeping the order) sends nothing either.
+        let mut quiet = row("c0000", 1_000);
+        quiet.visitor_online = false;
+        assert!(list.upsert(quiet));
+        assert!(view.frame(&list.snapshot()).is_none());
+        // One conversation inside it changes: its row only.
+        let mut busy = row("c4998", 1_000 + 4_998);
+        busy.last_message = Some(MessagePreview {
+            author: protocol::AuthorKind::Ai,
+            text: "on its way".into(),
+        });
+        busy.last_seq += 1;
+        list.upsert(busy);
+        let (ids, rows, _, _) = parts(view.frame(&list.snapshot()));
+        assert_eq!(ids, ["c4999", "c4998", "c4997"]);
+        assert_eq!(rows, ["c4998"]);
+        // One from far down becomes the most recent: it enters, the last one leaves.
+        list.upsert(row("c0001", 10_000));
+        let (ids, rows, _, _) = parts(view.frame(&list.snapshot()));
+        assert_eq!(ids, ["c0001", "c4999", "c4998"]);
+        assert_eq!(rows, ["c0001"]);
+    }
+
+    #[test]
+    fn what_a_view_is_sent_does_not_grow_with_the_list() {
+        // The same activity per conversation on 500 and on 5,000 conversations: each
+        // conversation writes once per round. The window's frame carries at most its rows.
+        for n in [500, 5_000] {
+            let mut list = list_of(n);
+            let mut view = View::new("martin", request(OnlineFilter::All, 0, 50));
+            view.frame(&list.snapshot());
+            let mut sent = 0;
+            for round in 0..4 {
+                for i in 0..n {
+                    let mut r = row(&format!("c{i:04}"), 20_000 + round * n + i);
+                    r.last_seq = 20_000 + round * n + i;
+                    list.upsert(r);
+                }
+                let (ids, rows, _, _) = parts(view.frame(&list.snapshot()));
+                assert_eq!(ids.len(), 50);
+                sent += rows.len();
+            }
+            assert_eq!(sent, 4 * 50, "{n} conversations");
+        }
+    }
+
+    #[test]
+    fn filters_counts_and_the_operators_own() {
+        let mut list = list_of(10);
+        let mut waiting = row("c0002", 1_002);
+        waiting.needs_human = true;
+        list.upsert(waiting);
+        list.upsert(held_by(row("c0005", 1_005), "martin"));
+        list.upsert(held_by(row("c0006", 1_006), "nora"));
+        let snapshot = list.snapshot();
+        let mut needs = View::new("martin", request(OnlineFilter::NeedsHuman, 0, 50));
+        let (ids, _, total, counts) = parts(needs.frame(&snapshot));
+        assert_eq!((ids, total), (vec!["c0002".to_owned()], 1));
+        assert_eq!(
+            counts,
+            OnlineCounts {
+                all: 10,
+                needs_human: 1,
+                mine: 1,
+                ai: 8
+            }
+        );
+        let mut mine = View::new("martin", request(OnlineFilter::Mine, 0, 50));
+        assert_eq!(parts(mine.frame(&snapshot)).0, ["c0005"]);
+        let mut ai = View::new("nora", request(OnlineFilter::Ai, 0, 50));
+        let (ids, _, total, counts) = parts(ai.frame(&snapshot));
+        assert_eq!(total, 8);
+        assert!(!ids.contains(&"c0005".to_owned()) && !ids.contains(&"c0006".to_owned()));
+        assert_eq!(counts.mine, 1);
+        // Waiting for a human comes first in everyone's list.
+        let mut all = View::new("nora", request(OnlineFilter::All, 0, 2));
+        assert_eq!(parts(all.frame(&snapshot)).0, ["c0002", "c0009"]);
+    }
+
+    #[test]
+    fn scrolling_sends_only_rows_the_dashboard_does_not_have() {
+        let list = list_of(1_000);
+        let mut view = View::new("martin", request(OnlineFilter::All, 0, 40));
+        view.frame(&list.snapshot());
+        // Scrolled down by ten rows: thirty rows it had, ten new ones.
+        view.ask(request(OnlineFilter::All, 10, 40));
+        let (ids, rows, _, _) = parts(view.frame(&list.snapshot()));
+        assert_eq!(ids.len(), 40);
+        assert_eq!(rows.len(), 10);
+        assert_eq!(rows, ids[30..]);
+        // Asked again for the same window: a frame (the dashboard asked), with no rows.
+        view.ask(request(OnlineFilter::All, 10, 40));
+        let (_, rows, _, _) = parts(view.frame(&list.snapshot()));
+        assert!(rows.is_empty());
+        // Past the end: an empty window, the total still told.
+        view.ask(request(OnlineFilter::All, 5_000, 40));
+        let (ids, _, total, _) = parts(view.frame(&list.snapshot()));
+        assert!(ids.is_empty());
+        assert_eq!(total, 1_000);
+    }
+
+    #[test]
+    fn a_query_matches_label_id_or_last_message_in_any_case() {
+        let mut list = list_of(100);
+        let mut anna = row("c0042", 1_042);
+        anna.visitor_label = "Anna Müller".into();
+        list.upsert(anna);
+        let mut parcel = row("c0007", 1_007);
+        parcel.last_message = Some(MessagePreview {
+            author: protocol::AuthorKind::Visitor,
+            text: "Where is my PARCEL?".into(),
+        });
+        list.upsert(parcel);
+        let snapshot = list.snapshot();
+        for (query, want) in [
+            ("anna", vec!["c0042"]),
+            (" MÜLLER ", vec!["c0042"]),
+            ("parcel", vec!["c0007"]),
+            ("c0099", vec!["c0099"]),
+            ("nobody", vec![]),
+        ] {
+            let mut view = View::new(
+                "martin",
+                Request {
+                    query: Some(query.into()),
+                    ..Request::default()
+                },
+            );
+            let (ids, _, total, counts) = parts(view.frame(&snapshot));
+            assert_eq!(ids, want, "{query}");
+            assert_eq!(total as usize, want.len());
+            // The counts are the list's, not the query's.
+            assert_eq!(counts.all, 100);
+        }
+    }
+
+    #[test]
+    fn a_stale_copy_never_replaces_a_newer_row_and_a_reset_keeps_revisions() {
+        let mut list = List::default();
+        let mut newer = row("c1", 10);
+        newer.last_seq = 5;
+        list.upsert(newer.clone());
+        let mut older = row("c1", 9);
+        older.last_seq = 4;
+        assert!(!list.upsert(older));
+        let mut view = View::new("martin", Request::default());
+        view.frame(&list.snapshot());
+        // Reloaded from the store: unchanged rows are not sent again, a swept one leaves.
+        list.upsert(row("c2", 11));
+        view.frame(&list.snapshot());
+        list.reset(vec![newer, row("c3", 12)]);
+        let (ids, rows, _, _) = parts(view.frame(&list.snapshot()));
+        assert_eq!(ids, ["c3", "c1"]);
+        assert_eq!(rows, ["c3"]);
+        assert!(list.remove("c3") && !list.remove("c3"));
+        assert_eq!(list.len(), 1);
+    }
+}
