@@ -6,7 +6,9 @@
 
 use std::io::Cursor;
 
-use image::{ImageFormat, ImageReader, Limits};
+use image::codecs::png::PngDecoder;
+use image::codecs::webp::WebPDecoder;
+use image::{DynamicImage, ImageDecoder, ImageFormat, Limits};
 use protocol::limits::{
     AVATAR_SIDE, MAX_AVATAR_BYTES, MAX_AVATAR_SIDE, MAX_DISPLAY_NAME_GRAPHEMES, MIN_AVATAR_SIDE,
 };
@@ -118,10 +120,20 @@ pub fn avatar_file_hash(file: &str) -> Option<&str> {
         .then_some(hash)
 }
 
+/// Memory one decode may use: the largest accepted image as 8-bit RGBA, plus the decoder's own
+/// buffers. An image within the side limit that needs more (16 bits per channel, or a large
+/// progressive JPEG's coefficients) is refused as too large, naming both figures.
+pub const DECODE_BUDGET: u64 = (MAX_AVATAR_SIDE as u64) * (MAX_AVATAR_SIDE as u64) * 4 + MIB * 16;
+
+const MIB: u64 = 1024 * 1024;
+
 /// Vet an upload and re-encode it: PNG, JPEG or WebP; square; at least [`MIN_AVATAR_SIDE`] and
-/// at most [`MAX_AVATAR_SIDE`] px a side, read from the header before anything is decoded, and
-/// decoded under an allocation limit, so a small file claiming a huge image (a decompression
-/// bomb) costs nothing. The output is a fresh PNG: no metadata of the upload survives.
+/// at most [`MAX_AVATAR_SIDE`] px a side, read from the header before anything is inflated or
+/// decoded; decoded within [`DECODE_BUDGET`]; refused when the decoder reports missing or
+/// damaged data. A small file claiming a huge image, or carrying a compressed chunk that
+/// inflates to gigabytes (a decompression bomb), costs neither memory nor time: PNG's
+/// ancillary chunks (colour profiles, compressed text) are dropped unread before the decoder
+/// sees the file. The output is a fresh PNG: no metadata of the upload survives.
 pub fn process_avatar(bytes: &[u8]) -> Result<Avatar, Problem> {
     if bytes.len() > MAX_AVATAR_BYTES {
         return Err(Problem::new(
@@ -139,20 +151,40 @@ pub fn process_avatar(bytes: &[u8]) -> Result<Avatar, Problem> {
             "The file is not an image. Upload a PNG, JPEG or WebP file.",
         )
     })?;
-    if !matches!(
-        format,
-        ImageFormat::Png | ImageFormat::Jpeg | ImageFormat::WebP
-    ) {
-        return Err(Problem::new(
-            ProblemCode::UnsupportedImageFormat,
-            format!(
-                "{} images are not accepted. Upload a PNG, JPEG or WebP file.",
-                format_name(format)
-            ),
-        ));
+    let decoded = match format {
+        ImageFormat::Png => decode_png(bytes)?,
+        ImageFormat::Jpeg => decode_jpeg(bytes)?,
+        ImageFormat::WebP => decode_webp(bytes)?,
+        other => {
+            return Err(Problem::new(
+                ProblemCode::UnsupportedImageFormat,
+                format!(
+                    "{} images are not accepted. Upload a PNG, JPEG or WebP file.",
+                    format_name(other)
+                ),
+            ));
+        }
+    };
+    let resized = decoded
+        .resize_exact(
+            AVATAR_SIDE,
+            AVATAR_SIDE,
+            image::imageops::FilterType::Triangle,
+        )
+        .into_rgba8();
+    let mut png = Vec::new();
+    resized
+        .write_to(&mut Cursor::new(&mut png), ImageFormat::Png)
+        .map_err(|_| corrupt())?;
+    let hash = crate::util::hex(&Sha256::digest(&png));
+    Ok(Avatar { png, hash })
+}
+
+/// The header's dimensions, checked in the documented order: too large, not square, too small.
+fn check_dimensions(w: u32, h: u32) -> Result<(), Problem> {
+    if w == 0 || h == 0 {
+        return Err(corrupt());
     }
-    let reader = || ImageReader::with_format(Cursor::new(bytes), format);
-    let (w, h) = reader().into_dimensions().map_err(|_| corrupt())?;
     if w > MAX_AVATAR_SIDE || h > MAX_AVATAR_SIDE {
         return Err(Problem::new(
             ProblemCode::ImageTooLarge,
@@ -175,31 +207,169 @@ pub fn process_avatar(bytes: &[u8]) -> Result<Avatar, Problem> {
             ),
         ));
     }
+    Ok(())
+}
+
+/// What decoding needs, checked against [`DECODE_BUDGET`] before anything is allocated.
+fn check_budget(w: u32, h: u32, needed: u64, hint: &str) -> Result<(), Problem> {
+    if needed <= DECODE_BUDGET {
+        return Ok(());
+    }
+    Err(Problem::new(
+        ProblemCode::ImageTooLarge,
+        format!(
+            "The image is {w}×{h} px{hint}: decoding it needs {} MiB, over the limit of {} MiB. \
+             Save it with 8 bits per channel, or smaller.",
+            needed.div_ceil(MIB),
+            DECODE_BUDGET / MIB
+        ),
+    ))
+}
+
+/// The decoded image must be the size its header claimed; anything else is damaged.
+fn same_size(img: DynamicImage, w: u32, h: u32) -> Result<DynamicImage, Problem> {
+    if img.width() != w || img.height() != h {
+        return Err(corrupt());
+    }
+    Ok(img)
+}
+
+fn decode_png(bytes: &[u8]) -> Result<DynamicImage, Problem> {
+    let (w, h) = png_ihdr_size(bytes).ok_or_else(corrupt)?;
+    check_dimensions(w, h)?;
+    // Only the chunks that make the picture reach the decoder: a colour profile or a
+    // compressed text chunk is a zlib stream the decoder would inflate before the first row.
+    let critical = png_picture_chunks(bytes);
     let mut limits = Limits::default();
     limits.max_image_width = Some(MAX_AVATAR_SIDE);
     limits.max_image_height = Some(MAX_AVATAR_SIDE);
-    // RGBA at the largest side, plus the decoder's own buffers.
-    limits.max_alloc = Some(u64::from(MAX_AVATAR_SIDE).pow(2) * 4 + 16 * 1024 * 1024);
-    let mut reader = reader();
-    reader.limits(limits);
-    let decoded = reader.decode().map_err(|_| corrupt())?;
-    // The decoder trusts the header; a stream that decodes to other dimensions is damaged.
-    if decoded.width() != w || decoded.height() != h {
+    limits.max_alloc = Some(DECODE_BUDGET);
+    let decoder = PngDecoder::with_limits(Cursor::new(&critical[..]), limits).map_err(|e| {
+        if matches!(e, image::ImageError::Limits(_)) {
+            too_large_to_decode(w, h)
+        } else {
+            corrupt()
+        }
+    })?;
+    let bits = if decoder.color_type().bits_per_pixel()
+        / u16::from(decoder.color_type().channel_count())
+        > 8
+    {
+        " at 16 bits per channel"
+    } else {
+        ""
+    };
+    check_budget(w, h, decoder.total_bytes(), bits)?;
+    let img = DynamicImage::from_decoder(decoder).map_err(|_| corrupt())?;
+    same_size(img, w, h)
+}
+
+fn too_large_to_decode(w: u32, h: u32) -> Problem {
+    Problem::new(
+        ProblemCode::ImageTooLarge,
+        format!(
+            "The image is {w}×{h} px: decoding it needs more than the limit of {} MiB.",
+            DECODE_BUDGET / MIB
+        ),
+    )
+}
+
+/// Width and height from a PNG's first chunk, which must be its header.
+fn png_ihdr_size(bytes: &[u8]) -> Option<(u32, u32)> {
+    let ihdr = bytes.get(8..24)?;
+    if ihdr[..8] != [0, 0, 0, 13, b'I', b'H', b'D', b'R'] {
+        return None;
+    }
+    let w = u32::from_be_bytes(ihdr[8..12].try_into().ok()?);
+    let h = u32::from_be_bytes(ihdr[12..16].try_into().ok()?);
+    Some((w, h))
+}
+
+/// The PNG with only its critical chunks (`IHDR`, `PLTE`, `IDAT`, `IEND`, and any other whose
+/// name says it is critical) and `tRNS` (transparency is part of the picture). Everything else
+/// (`iCCP`, `zTXt`, `iTXt`, `tEXt`, `eXIf`, animation frames, …) is dropped without being read.
+/// A chunk cut short is kept as it is, so the decoder reports the missing data.
+fn png_picture_chunks(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len());
+    out.extend_from_slice(&bytes[..bytes.len().min(8)]);
+    let mut at = 8;
+    while at < bytes.len() {
+        let Some(head) = bytes.get(at..at + 8) else {
+            out.extend_from_slice(&bytes[at..]);
+            break;
+        };
+        let len = u32::from_be_bytes([head[0], head[1], head[2], head[3]]) as usize;
+        let kind = &head[4..8];
+        let end = at.saturating_add(12).saturating_add(len).min(bytes.len());
+        if kind[0].is_ascii_uppercase() || kind == b"tRNS" {
+            out.extend_from_slice(&bytes[at..end]);
+        }
+        if kind == b"IEND" {
+            break;
+        }
+        at = end;
+    }
+    out
+}
+
+fn decode_jpeg(bytes: &[u8]) -> Result<DynamicImage, Problem> {
+    use zune_jpeg::zune_core::bytestream::ZCursor;
+    use zune_jpeg::zune_core::colorspace::ColorSpace;
+    use zune_jpeg::zune_core::options::DecoderOptions;
+
+    // Strict: a stream that ends early or is damaged is an error, not rows of grey (the
+    // lenient default, which browsers share, would store a mostly grey avatar).
+    let options = DecoderOptions::default()
+        .set_strict_mode(true)
+        .set_max_width(usize::from(u16::MAX))
+        .set_max_height(usize::from(u16::MAX))
+        .jpeg_set_out_colorspace(ColorSpace::RGB);
+    let mut decoder = zune_jpeg::JpegDecoder::new_with_options(ZCursor::new(bytes), options);
+    decoder.decode_headers().map_err(|_| corrupt())?;
+    let info = decoder.info().ok_or_else(corrupt)?;
+    let (w, h) = (u32::from(info.width), u32::from(info.height));
+    check_dimensions(w, h)?;
+    // Every 8×8 block of the image costs its scan at least one bit (a Huffman code), so a file
+    // with fewer bits than blocks cannot hold the picture its header claims; zune-jpeg would
+    // predict the missing rows from nothing when an end marker comes early, even when strict.
+    let blocks = u64::from(w.div_ceil(8)) * u64::from(h.div_ceil(8));
+    if (bytes.len() as u64) * 8 < blocks {
         return Err(corrupt());
     }
-    let resized = decoded
-        .resize_exact(
-            AVATAR_SIDE,
-            AVATAR_SIDE,
-            image::imageops::FilterType::Triangle,
-        )
-        .into_rgba8();
-    let mut png = Vec::new();
-    resized
-        .write_to(&mut Cursor::new(&mut png), ImageFormat::Png)
-        .map_err(|_| corrupt())?;
-    let hash = crate::util::hex(&Sha256::digest(&png));
-    Ok(Avatar { png, hash })
+    let pixels = u64::from(w) * u64::from(h);
+    // A progressive JPEG keeps every coefficient of the image until its last scan.
+    let progressive = info.sof.is_progressive();
+    let coefficients = if progressive {
+        pixels * u64::from(info.components) * 2
+    } else {
+        0
+    };
+    let hint = if progressive { " (progressive)" } else { "" };
+    check_budget(w, h, pixels * 3 + coefficients, hint)?;
+    decoder.set_options(
+        options
+            .set_max_width(MAX_AVATAR_SIDE as usize)
+            .set_max_height(MAX_AVATAR_SIDE as usize),
+    );
+    let rgb = decoder.decode().map_err(|_| corrupt())?;
+    let img = image::RgbImage::from_raw(w, h, rgb).ok_or_else(corrupt)?;
+    Ok(DynamicImage::ImageRgb8(img))
+}
+
+fn decode_webp(bytes: &[u8]) -> Result<DynamicImage, Problem> {
+    let mut decoder = WebPDecoder::new(Cursor::new(bytes)).map_err(|_| corrupt())?;
+    let (w, h) = decoder.dimensions();
+    check_dimensions(w, h)?;
+    check_budget(w, h, decoder.total_bytes(), "")?;
+    let mut limits = Limits::default();
+    limits.max_image_width = Some(MAX_AVATAR_SIDE);
+    limits.max_image_height = Some(MAX_AVATAR_SIDE);
+    limits.max_alloc = Some(DECODE_BUDGET);
+    decoder
+        .set_limits(limits)
+        .map_err(|_| too_large_to_decode(w, h))?;
+    let img = DynamicImage::from_decoder(decoder).map_err(|_| corrupt())?;
+    same_size(img, w, h)
 }
 
 fn corrupt() -> Problem {
@@ -287,6 +457,150 @@ pub mod samples {
         out.extend(chunk(b"IDAT", &[0x78, 0x9c, 0x03, 0x00]));
         out.extend(chunk(b"IEND", &[]));
         out
+    }
+
+    /// A zlib stream that inflates to `n` zero bytes: one literal, then back-references of 258
+    /// bytes, 13 bits each in a fixed-Huffman block (about 160:1, what a bomb is made of).
+    pub fn zlib_zeros(n: usize) -> Vec<u8> {
+        struct Bits {
+            out: Vec<u8>,
+            acc: u64,
+            len: u32,
+        }
+        impl Bits {
+            /// Header fields and extra bits: least significant bit first.
+            fn put(&mut self, value: u32, n: u32) {
+                self.acc |= u64::from(value) << self.len;
+                self.len += n;
+                while self.len >= 8 {
+                    self.out.push(self.acc as u8);
+                    self.acc >>= 8;
+                    self.len -= 8;
+                }
+            }
+            /// Huffman codes: most significant bit first.
+            fn code(&mut self, code: u32, n: u32) {
+                self.put(code.reverse_bits() >> (32 - n), n);
+            }
+        }
+        let mut b = Bits {
+            out: vec![0x78, 0x01],
+            acc: 0,
+            len: 0,
+        };
+        b.put(1, 1); // the final block
+        b.put(1, 2); // fixed Huffman codes
+        let mut left = n;
+        if left > 0 {
+            b.code(0x30, 8); // literal 0
+            left -= 1;
+        }
+        while left >= 258 {
+            b.code(0xC5, 8); // length 258 (code 285)
+            b.code(0, 5); // distance 1
+            left -= 258;
+        }
+        for _ in 0..left {
+            b.code(0x30, 8);
+        }
+        b.code(0, 7); // end of block
+        b.put(0, 7); // to a byte boundary
+        // Adler-32 of n zeros: a stays 1, b adds 1 per byte.
+        let adler = (((n % 65521) as u32) << 16) | 1;
+        b.out.extend_from_slice(&adler.to_be_bytes());
+        b.out
+    }
+
+    /// A valid `w`×`w` PNG with `extra` chunks right after its header.
+    pub fn png_with_chunks(w: u32, extra: &[Vec<u8>]) -> Vec<u8> {
+        let png = png(w, w);
+        // Signature (8) + IHDR chunk (4 + 4 + 13 + 4).
+        let split = 8 + 25;
+        let mut out = png[..split].to_vec();
+        for c in extra {
+            out.extend_from_slice(c);
+        }
+        out.extend_from_slice(&png[split..]);
+        out
+    }
+
+    /// A 200×200 PNG with a colour profile (`iCCP`) inflating to `inflated` bytes.
+    pub fn png_iccp_bomb(inflated: usize) -> Vec<u8> {
+        let mut data = b"bomb\0\0".to_vec();
+        data.extend(zlib_zeros(inflated));
+        png_with_chunks(200, &[chunk(b"iCCP", &data)])
+    }
+
+    /// A 200×200 PNG with a compressed text chunk (`zTXt`) inflating to `inflated` bytes.
+    pub fn png_ztxt_bomb(inflated: usize) -> Vec<u8> {
+        let mut data = b"Comment\0\0".to_vec();
+        data.extend(zlib_zeros(inflated));
+        png_with_chunks(200, &[chunk(b"zTXt", &data)])
+    }
+
+    /// A 200×200 PNG with a compressed international text chunk (`iTXt`).
+    pub fn png_itxt_bomb(inflated: usize) -> Vec<u8> {
+        // Keyword, compressed, method 0, no language, no translated keyword.
+        let mut data = b"Comment\0\x01\0\0\0".to_vec();
+        data.extend(zlib_zeros(inflated));
+        png_with_chunks(200, &[chunk(b"iTXt", &data)])
+    }
+
+    /// A black `w`×`w` greyscale PNG whose image data inflates to `inflated` bytes: the rows,
+    /// then zeros past the end of the image.
+    pub fn png_idat_bomb(w: u32, inflated: usize) -> Vec<u8> {
+        png_black(w, 8, 0, inflated)
+    }
+
+    /// A black `w`×`w` PNG of 16 bits per channel, RGBA (a few hundred bytes per 4096 px).
+    pub fn png16(w: u32) -> Vec<u8> {
+        png_black(w, 16, 6, 0)
+    }
+
+    /// A `w`×`w` PNG of zeros, `depth` bits per channel of colour type `color`, whose image
+    /// data inflates to at least the rows and at most `inflated` bytes.
+    fn png_black(w: u32, depth: u8, color: u8, inflated: usize) -> Vec<u8> {
+        let mut ihdr = w.to_be_bytes().to_vec();
+        ihdr.extend_from_slice(&w.to_be_bytes());
+        ihdr.extend_from_slice(&[depth, color, 0, 0, 0]);
+        let channels = match color {
+            0 => 1,
+            2 => 3,
+            4 => 2,
+            _ => 4,
+        };
+        let row = 1 + w as usize * channels * usize::from(depth / 8);
+        let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+        out.extend(chunk(b"IHDR", &ihdr));
+        out.extend(chunk(b"IDAT", &zlib_zeros(inflated.max(row * w as usize))));
+        out.extend(chunk(b"IEND", &[]));
+        out
+    }
+
+    /// A valid 160×160 JPEG whose frame header claims `w`×`h`.
+    pub fn jpeg_claiming(w: u16, h: u16) -> Vec<u8> {
+        let mut jpeg = image(160, 160, ImageFormat::Jpeg);
+        let sof = jpeg
+            .windows(2)
+            .position(|m| m[0] == 0xFF && matches!(m[1], 0xC0 | 0xC2))
+            .expect("a frame header");
+        // Marker (2), length (2), precision (1), then height and width.
+        jpeg[sof + 5..sof + 7].copy_from_slice(&h.to_be_bytes());
+        jpeg[sof + 7..sof + 9].copy_from_slice(&w.to_be_bytes());
+        jpeg
+    }
+
+    /// A valid 160×160 lossless WebP whose header claims `w`×`h` (at most 16384 a side).
+    pub fn webp_claiming(w: u32, h: u32) -> Vec<u8> {
+        assert!((1..=16_384).contains(&w) && (1..=16_384).contains(&h));
+        let mut webp = image(160, 160, ImageFormat::WebP);
+        assert_eq!(&webp[12..16], b"VP8L", "the encoder writes lossless WebP");
+        // After the signature byte: 14 bits of width - 1, 14 of height - 1, then 4 more.
+        let at = 21;
+        let old = u32::from_le_bytes(webp[at..at + 4].try_into().expect("4 bytes"));
+        let new = (old & 0xF000_0000) | ((h - 1) << 14) | (w - 1);
+        webp[at..at + 4].copy_from_slice(&new.to_le_bytes());
+        webp
     }
 
     /// A PNG of `w`×`w` with a text chunk after its header.
@@ -417,6 +731,103 @@ mod tests {
         );
         let avatar = process_avatar(&upload).expect("accepted");
         assert!(!avatar.png.windows(6).any(|w| w == b"secret"));
+    }
+
+    const MIB: usize = 1024 * 1024;
+
+    #[test]
+    fn zlib_zeros_inflate_to_what_they_claim() {
+        let z = zlib_zeros(100_000);
+        let png = png_idat_bomb(150, 0);
+        assert!(z.len() < 1_000, "{} bytes", z.len());
+        assert_eq!(code(&png), Ok(AVATAR_SIDE), "a valid black image");
+    }
+
+    #[test]
+    fn compressed_ancillary_chunks_are_never_inflated() {
+        for (kind, bomb) in [
+            ("iCCP", png_iccp_bomb(512 * MIB)),
+            ("zTXt", png_ztxt_bomb(512 * MIB)),
+            ("iTXt", png_itxt_bomb(512 * MIB)),
+        ] {
+            let started = std::time::Instant::now();
+            // The picture is valid: it is accepted, without the chunk.
+            let avatar = process_avatar(&bomb).unwrap_or_else(|p| panic!("{kind}: {p:?}"));
+            assert!(avatar.png.len() < 300_000, "{kind}");
+            let took = started.elapsed();
+            assert!(took.as_millis() < 2_000, "{kind}: {took:?}");
+        }
+    }
+
+    #[test]
+    fn a_bomb_behind_a_huge_header_is_refused_from_the_header() {
+        let mut bomb = png_with_chunks(200, &[]);
+        bomb[16..24].copy_from_slice(&[0, 0, 0x4E, 0x20, 0, 0, 0x4E, 0x20]);
+        let p = process_avatar(&bomb).expect_err("refused");
+        assert_eq!(p.code, ProblemCode::ImageTooLarge);
+        assert!(p.detail.contains("20000×20000"), "{}", p.detail);
+    }
+
+    #[test]
+    fn image_data_past_the_last_row_is_not_a_cost() {
+        let started = std::time::Instant::now();
+        let r = code(&png_idat_bomb(200, 512 * MIB));
+        let took = started.elapsed();
+        assert!(took.as_millis() < 2_000, "{r:?} after {took:?}");
+    }
+
+    #[test]
+    fn huge_claimed_jpeg_and_webp_sizes_are_refused_from_the_header() {
+        let p = process_avatar(&jpeg_claiming(65_000, 65_000)).expect_err("refused");
+        assert_eq!(p.code, ProblemCode::ImageTooLarge, "{}", p.detail);
+        assert!(p.detail.contains("65000×65000"), "{}", p.detail);
+        let p = process_avatar(&webp_claiming(16_383, 16_383)).expect_err("refused");
+        assert_eq!(p.code, ProblemCode::ImageTooLarge, "{}", p.detail);
+        assert!(p.detail.contains("16383×16383"), "{}", p.detail);
+        // image-webp reads a side of 16,384 as 0: an impossible header.
+        assert_eq!(
+            code(&webp_claiming(16_384, 16_384)),
+            Err(ProblemCode::ImageCorrupt)
+        );
+        // Within the side limit but without the data: the decoder runs out of it.
+        assert_eq!(
+            code(&jpeg_claiming(4_000, 4_000)),
+            Err(ProblemCode::ImageCorrupt)
+        );
+        assert_eq!(
+            code(&webp_claiming(4_000, 4_000)),
+            Err(ProblemCode::ImageCorrupt)
+        );
+    }
+
+    #[test]
+    fn truncated_images_are_corrupt_in_every_format() {
+        for format in [ImageFormat::Png, ImageFormat::Jpeg, ImageFormat::WebP] {
+            let full = image(300, 300, format);
+            assert_eq!(code(&full), Ok(AVATAR_SIDE), "{format:?} whole");
+            for percent in [25, 50, 90, 99] {
+                let cut = &full[..full.len() * percent / 100];
+                assert_eq!(
+                    code(cut),
+                    Err(ProblemCode::ImageCorrupt),
+                    "{format:?} cut to {percent} %"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_16_bit_image_over_the_decode_budget_is_too_large_and_says_the_limit() {
+        let p = process_avatar(&png16(MAX_AVATAR_SIDE)).expect_err("refused");
+        assert_eq!(p.code, ProblemCode::ImageTooLarge, "{}", p.detail);
+        assert!(p.detail.contains("16 bits"), "{}", p.detail);
+        assert!(
+            p.detail
+                .contains(&format!("{} MiB", DECODE_BUDGET / MIB as u64)),
+            "{}",
+            p.detail
+        );
+        assert_eq!(code(&png16(300)), Ok(AVATAR_SIDE), "within the budget");
     }
 
     fn name(raw: &str) -> Result<Option<String>, ProblemCode> {
