@@ -16,13 +16,18 @@ use crate::{WAIT, WORKSPACE};
 
 /// A token for any operator id of the demo workspace, signed with the `--dev` secret.
 pub fn operator_token(id: &str) -> String {
+    operator_token_as(id, "operator")
+}
+
+/// [`operator_token`] with another role (`owner`, `editor`).
+pub fn operator_token_as(id: &str, role: &str) -> String {
     let exp = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0)
         + 3600;
     let claims = json!({
-        "sub": id, "ws": WORKSPACE, "role": "operator", "name": format!("{id} account"),
+        "sub": id, "ws": WORKSPACE, "role": role, "name": format!("{id} account"),
         "exp": exp, "aud": "take-control-operator",
     });
     jsonwebtoken::encode(

@@ -14,7 +14,7 @@ pub mod participant;
 
 use std::time::Duration;
 
-pub use client::{Client, Incoming, Visitor, http, operator_token};
+pub use client::{Client, Incoming, Visitor, http, operator_token, operator_token_as};
 pub use cluster::{Cluster, Node, Redis};
 pub use participant::{Flow, Participant, Role, View, check};
 
