@@ -15,7 +15,7 @@ import { noCounts, rowAt, type OnlineRequest, type OnlineState } from "../client
 import { ConversationRow } from "./ConversationRow";
 
 /** Every row is this tall (styles.css `.row--fixed` keeps it so). */
-export const ROW_HEIGHT = 84;
+export const ROW_HEIGHT = 88;
 /** Rows rendered beyond each edge of the viewport, so a short scroll shows no gap. */
 const OVERSCAN = 4;
 /** Rows asked of the hub beyond each edge of the viewport, so scrolling rarely waits. */
