@@ -107,8 +107,11 @@ impl Hub {
         }
         if load {
             self.load_list(ws, &followed).await?;
+            self.send_views(&followed, None);
+        } else {
+            // This view only: the others keep their tick.
+            self.send_views(&followed, Some(conn));
         }
-        self.send_views(&followed);
         Ok(())
     }
 
@@ -221,7 +224,7 @@ impl Hub {
                 // A failure is logged and marked for the next tick.
                 let _ = self.load_list(&ws, &followed).await;
             }
-            self.send_views(&followed);
+            self.send_views(&followed, None);
         }
         let teams: Vec<WorkspaceId> = self
             .inner
@@ -255,20 +258,25 @@ impl Hub {
         }
     }
 
-    /// Queue each view of `ws` that is behind its frame.
-    fn send_views(&self, followed: &std::sync::Mutex<Followed>) {
+    /// Queue the frame of each view of a list that is behind (`only`: of that view alone, which
+    /// just asked).
+    fn send_views(&self, followed: &std::sync::Mutex<Followed>, only: Option<ConnId>) {
         let frames: Vec<(ConnId, ServerFrame)> = {
             let mut f = lock(followed);
             if f.loading.is_some() || !f.dirty {
                 return;
             }
-            f.dirty = false;
             let Followed { list, views, .. } = &mut *f;
             let snapshot = list.snapshot();
-            views
+            let frames = views
                 .iter_mut()
+                .filter(|(conn, _)| only.is_none_or(|c| c == **conn))
                 .filter_map(|(conn, view)| view.frame(&snapshot).map(|frame| (*conn, frame)))
-                .collect()
+                .collect();
+            if only.is_none() {
+                f.dirty = false;
+            }
+            frames
         };
         let m = &self.inner.metrics;
         for (conn, frame) in frames {
