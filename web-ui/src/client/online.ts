@@ -49,8 +49,9 @@ export interface OnlineState {
   /** Rows of `view.ids` and `lastIds`, and nothing else. */
   rows: Record<string, ConversationSummary>;
   /**
-   * Every row seen lately (bounded, oldest dropped first): labels, holders and "was it on the
-   * Online list" for conversations that scrolled out of the window.
+   * Every row seen lately (bounded, oldest dropped first): labels, holders and "is it on the
+   * Online list" for conversations that scrolled out of the window. A window holding the whole
+   * unfiltered list drops those no longer in it.
    */
   seen: Record<string, ConversationSummary>;
 }
@@ -115,7 +116,20 @@ export function applyOnlineView(online: OnlineState, frame: OnlineViewFrame): On
     const row = fresh[id] ?? online.rows[id];
     if (row) rows[id] = row;
   }
-  return { ...online, view, lastIds: frame.ids, rows, seen: remember(online.seen, frame.rows.map((r) => fresh[r.id]!)) };
+  let seen = remember(online.seen, frame.rows.map((r) => fresh[r.id]!));
+  if (showsWholeList(frame)) {
+    // Whatever is not in it has left the Online list: it must not pass for live any more.
+    const live = new Set(frame.ids);
+    if (Object.keys(seen).some((id) => !live.has(id))) {
+      seen = Object.fromEntries(Object.entries(seen).filter(([id]) => live.has(id)));
+    }
+  }
+  return { ...online, view, lastIds: frame.ids, rows, seen };
+}
+
+/** A window of the unfiltered list that holds all of it (a small team): it tells who left. */
+function showsWholeList(frame: OnlineViewFrame): boolean {
+  return frame.filter === "all" && !frame.query && frame.offset === 0 && frame.ids.length === frame.total;
 }
 
 /**

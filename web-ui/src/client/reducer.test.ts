@@ -248,8 +248,18 @@ describe("online list", () => {
     s = reduce(s, frame(onlineView([b], { rows: [] })));
     expect(sortedOnline(s)).toEqual([b]);
     expect(Object.keys(s.online.rows)).toEqual(["b"]);
-    expect(s.online.seen.a).toEqual(a2);
+    // The window held the whole list: a is known to have left it (no longer passes for live).
+    expect(s.online.seen.a).toBeUndefined();
     expect(s.visitorLabels.a).toBe("Visitor a");
+  });
+
+  it("remembers rows that scrolled out of a partial window as seen on the list", () => {
+    const a = summary("a", { last_activity_at: 9 });
+    const b = summary("b", { last_activity_at: 1 });
+    let s = reduce(connected, frame(onlineView([a], { total: 2 })));
+    s = reduce(s, frame(onlineView([b], { offset: 1, total: 2 })));
+    expect(Object.keys(s.online.rows)).toEqual(["b"]);
+    expect(s.online.seen.a).toEqual(a);
   });
 
   it("asks for another view and ignores frames of the one before (their rows still count as sent)", () => {
