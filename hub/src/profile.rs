@@ -61,16 +61,13 @@ pub fn operator_ref(
 /// Trim and check a display name; `Ok(None)` when it is empty (use the account name).
 pub fn validate_display_name(raw: Option<&str>) -> Result<Option<String>, Problem> {
     let name = raw.unwrap_or("").trim();
-    // Control characters break the layout; bidirectional overrides can make one name read as
-    // another's. (Other format characters stay: emoji need the zero-width joiner.)
-    let bidi = |c: char| matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
-    if let Some(c) = name.chars().find(|&c| c.is_control() || bidi(c)) {
+    // The protocol's name rule: no control characters or line separators (a name is one line),
+    // no bidirectional controls (one name must not read as another's), no stacks of combining
+    // marks (they draw out of every box). Other format characters stay: emoji need the joiner.
+    if let Some(fault) = protocol::visible::name_fault(name) {
         return Err(Problem::new(
             ProblemCode::InvalidDisplayName,
-            format!(
-                "The display name contains an invisible control character (U+{:04X}).",
-                u32::from(c)
-            ),
+            fault.to_string(),
         ));
     }
     // What else shows nothing around it (zero-width spaces and the like), or a name of nothing
@@ -877,6 +874,30 @@ mod tests {
         // A right-to-left override would show "nitraM" as "Martin" next to a real Martin.
         assert_eq!(name("\u{202E}nitraM"), Err(ProblemCode::InvalidDisplayName));
         assert_eq!(name("a\u{2066}b"), Err(ProblemCode::InvalidDisplayName));
+    }
+
+    #[test]
+    fn separators_bidi_marks_and_stacked_marks_are_refused_with_a_reason() {
+        let detail = |raw: &str| validate_display_name(Some(raw)).expect_err(raw).detail;
+        assert!(detail("Mar\u{2028}tin").contains("line or paragraph separator (U+2028)"));
+        assert!(detail("Mar\u{2029}tin").contains("U+2029"));
+        assert!(detail("Martin\u{200F}").contains("bidirectional control character (U+200F)"));
+        assert!(detail("\u{61C}Martin").contains("U+061C"));
+        // Forty marks on every letter, trailing ones included (they are not trimmed away first).
+        let zalgo: String = "Martin"
+            .chars()
+            .flat_map(|c| std::iter::once(c).chain(std::iter::repeat_n('\u{336}', 40)))
+            .collect();
+        assert_eq!(
+            detail(&zalgo),
+            "The display name stacks 40 accents or other combining marks on one character; \
+             at most 4 are allowed."
+        );
+        assert_eq!(
+            name("Nguye\u{302}\u{303}n"),
+            Ok(Some("Nguye\u{302}\u{303}n".into())),
+            "two marks on one letter are a name"
+        );
     }
 
     #[test]

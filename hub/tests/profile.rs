@@ -290,6 +290,33 @@ async fn an_invalid_name_is_refused_and_nothing_is_saved() {
 }
 
 #[tokio::test]
+async fn names_that_break_the_layout_are_refused_with_their_reason() {
+    let th = TestHub::start().await;
+    let token = th.token("martin", "demo-pro", Role::Operator);
+    let zalgo: String = "Martin"
+        .chars()
+        .flat_map(|c| std::iter::once(c).chain(std::iter::repeat_n('\u{336}', 40)))
+        .collect();
+    for (name, says) in [
+        (zalgo.as_str(), "stacks 40 accents or other combining marks"),
+        ("Mar\u{2028}tin", "line or paragraph separator (U+2028)"),
+        ("Mar\u{2029}tin", "U+2029"),
+        ("\u{202E}nitraM", "bidirectional control character (U+202E)"),
+        ("Martin\u{2067}x", "U+2067"),
+        ("Martin\u{200F}x", "U+200F"),
+    ] {
+        let p = problem(
+            &put(&th, &token, json!({ "display_name": name })).await,
+            "invalid_display_name",
+            422,
+        );
+        let detail = p["detail"].as_str().expect("detail");
+        assert!(detail.contains(says), "{name:?}: {detail}");
+    }
+    assert_eq!(get(&th, &token).await.json()["saved"], false);
+}
+
+#[tokio::test]
 async fn a_malformed_profile_body_is_refused() {
     let th = TestHub::start().await;
     let token = th.token("martin", "demo-pro", Role::Operator);

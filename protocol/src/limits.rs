@@ -12,6 +12,10 @@ pub const PREVIEW_CHARS: usize = 120;
 
 /// A display name must be shorter than 50 characters as a person counts them (grapheme clusters).
 pub const MAX_DISPLAY_NAME_GRAPHEMES: usize = 49;
+/// Most combining marks a display name may stack on one character: enough for Vietnamese,
+/// Hebrew with points or Thai (two or three), far below "Zalgo" text, whose stacked marks draw
+/// over the lines above and below.
+pub const MAX_MARKS_PER_CHARACTER: usize = 4;
 /// Smallest avatar side, in pixels.
 pub const MIN_AVATAR_SIDE: u32 = 150;
 /// Largest avatar side the hub decodes, in pixels (a 4,096² RGBA image is 64 MiB decoded).

@@ -71,11 +71,12 @@ pub fn frames_ts() -> String {
     ));
     out.push_str(&format!(
         "export const LIMITS = {{ maxFrameBytes: {}, maxMessageChars: {}, maxClientIdBytes: {}, \
-         maxDisplayNameGraphemes: {}, minAvatarSide: {}, maxAvatarSide: {}, maxAvatarBytes: {}, avatarSide: {}, maxNotes: {}, maxUrlChars: {}, maxTitleChars: {}, maxLanguageChars: {}, maxTimeZoneChars: {}, maxQueryChars: {}, maxCannedReplies: {}, maxCannedTitleChars: {}, maxShortcutChars: {}, onlineWindow: {}, maxOnlineWindow: {}, maxOnlineQueryChars: {} }} as const;\n",
+         maxDisplayNameGraphemes: {}, maxMarksPerCharacter: {}, minAvatarSide: {}, maxAvatarSide: {}, maxAvatarBytes: {}, avatarSide: {}, maxNotes: {}, maxUrlChars: {}, maxTitleChars: {}, maxLanguageChars: {}, maxTimeZoneChars: {}, maxQueryChars: {}, maxCannedReplies: {}, maxCannedTitleChars: {}, maxShortcutChars: {}, onlineWindow: {}, maxOnlineWindow: {}, maxOnlineQueryChars: {} }} as const;\n",
         crate::limits::MAX_FRAME_BYTES,
         crate::limits::MAX_MESSAGE_CHARS,
         crate::limits::MAX_CLIENT_ID_BYTES,
         crate::limits::MAX_DISPLAY_NAME_GRAPHEMES,
+        crate::limits::MAX_MARKS_PER_CHARACTER,
         crate::limits::MIN_AVATAR_SIDE,
         crate::limits::MAX_AVATAR_SIDE,
         crate::limits::MAX_AVATAR_BYTES,

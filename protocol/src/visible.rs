@@ -10,8 +10,16 @@
 //!
 //! The web UI applies the same rule before sending (`web-ui/src/client/visible.ts`), with
 //! JavaScript's Unicode property escapes.
+//!
+//! Beside it, [`name_fault`]: what a display name may not contain because it would break the one
+//! line a name is shown on, or make one name read as another (mirrored in
+//! `web-ui/src/ui/settings/displayName.ts`).
+
+use std::fmt;
 
 use unicode_properties::{GeneralCategory, GeneralCategoryGroup, UnicodeGeneralCategory};
+
+use crate::limits::MAX_MARKS_PER_CHARACTER;
 
 /// `true` when nothing in `text` would be visible on screen.
 pub fn is_blank(text: &str) -> bool {
@@ -36,6 +44,83 @@ fn shows_something(c: char) -> bool {
         ),
         _ => true,
     }
+}
+
+/// Why a display name is refused (each is `invalid_display_name`, with [`NameFault`]'s text as
+/// the detail).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NameFault {
+    /// A control character (Unicode Cc: tab, new line, bell…).
+    Control(char),
+    /// A line or paragraph separator (U+2028, U+2029): a line break by another name.
+    Separator(char),
+    /// A bidirectional control (marks, embeddings, overrides, isolates): `"\u{202E}nitraM"`
+    /// shows as "Martin" beside a real Martin, and an unclosed one reorders what follows the name.
+    Bidi(char),
+    /// More than [`MAX_MARKS_PER_CHARACTER`] combining marks on one character: stacked marks draw
+    /// over the lines above and below, out of any box the name is in.
+    TooManyMarks(usize),
+}
+
+impl fmt::Display for NameFault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Self::Control(c) => write!(
+                f,
+                "The display name contains an invisible control character (U+{:04X}).",
+                u32::from(c)
+            ),
+            Self::Separator(c) => write!(
+                f,
+                "The display name contains a line or paragraph separator (U+{:04X}); keep it on one line.",
+                u32::from(c)
+            ),
+            Self::Bidi(c) => write!(
+                f,
+                "The display name contains an invisible bidirectional control character (U+{:04X}).",
+                u32::from(c)
+            ),
+            Self::TooManyMarks(n) => write!(
+                f,
+                "The display name stacks {n} accents or other combining marks on one character; \
+                 at most {MAX_MARKS_PER_CHARACTER} are allowed."
+            ),
+        }
+    }
+}
+
+/// The first reason `name` cannot be a display name, if any. Marks are counted per base
+/// character: a run of combining marks, through any format characters (joiners) between them.
+pub fn name_fault(name: &str) -> Option<NameFault> {
+    let mut marks = 0usize;
+    let mut worst = 0usize;
+    for c in name.chars() {
+        if c.is_control() {
+            return Some(NameFault::Control(c));
+        }
+        if matches!(c, '\u{2028}' | '\u{2029}') {
+            return Some(NameFault::Separator(c));
+        }
+        if is_bidi_control(c) {
+            return Some(NameFault::Bidi(c));
+        }
+        if c.general_category_group() == GeneralCategoryGroup::Mark {
+            marks += 1;
+            worst = worst.max(marks);
+        } else if c.general_category() != GeneralCategory::Format {
+            marks = 0;
+        }
+    }
+    (worst > MAX_MARKS_PER_CHARACTER).then_some(NameFault::TooManyMarks(worst))
+}
+
+/// Unicode's Bidi_Control: the Arabic letter mark, the left-to-right and right-to-left marks,
+/// embeddings, overrides and isolates.
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(
+        c,
+        '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'
+    )
 }
 
 /// Unicode's Default_Ignorable_Code_Point (DerivedCoreProperties.txt, Unicode 15).
@@ -117,6 +202,109 @@ mod tests {
         }
         assert_eq!(trim_blank("\u{200B} Martin \u{FEFF}"), "Martin");
         assert_eq!(trim_blank("Anna\u{200D}Lena"), "Anna\u{200D}Lena");
+    }
+
+    #[test]
+    fn names_refuse_separators_bidi_controls_and_stacked_marks() {
+        assert_eq!(name_fault("Martin from Support"), None);
+        assert_eq!(
+            name_fault("Nora \u{1F469}\u{200D}\u{1F4BB}"),
+            None,
+            "joiners in emoji"
+        );
+        assert_eq!(
+            name_fault("1\u{FE0F}\u{20E3} \u{1F3F3}\u{FE0F}\u{200D}\u{1F308}"),
+            None
+        );
+        // Vietnamese written decomposed (two marks), Hebrew with points, Thai with a tone mark.
+        assert_eq!(name_fault("Nguye\u{302}\u{303}n"), None);
+        assert_eq!(
+            name_fault("\u{5E9}\u{5C1}\u{5B8}\u{5DC}\u{5D5}\u{5B9}\u{5DD}"),
+            None
+        );
+        assert_eq!(name_fault("\u{E2A}\u{E38}\u{E49}"), None);
+        assert_eq!(name_fault(&format!("a{}", "\u{301}".repeat(4))), None);
+        assert_eq!(
+            name_fault(&format!("Ma{}rtin", "\u{301}".repeat(5))),
+            Some(NameFault::TooManyMarks(5))
+        );
+        // Forty marks on every letter, as in the issue.
+        let zalgo: String = "Martin"
+            .chars()
+            .flat_map(|c| std::iter::once(c).chain(std::iter::repeat_n('\u{336}', 40)))
+            .collect();
+        assert_eq!(name_fault(&zalgo), Some(NameFault::TooManyMarks(40)));
+        // A joiner between marks does not start a new character.
+        let joined = format!("a{0}\u{200D}{0}", "\u{301}\u{302}\u{303}");
+        assert_eq!(name_fault(&joined), Some(NameFault::TooManyMarks(6)));
+        assert_eq!(
+            name_fault("Mar\u{2028}tin"),
+            Some(NameFault::Separator('\u{2028}'))
+        );
+        assert_eq!(
+            name_fault("Mar\u{2029}tin"),
+            Some(NameFault::Separator('\u{2029}'))
+        );
+        for c in [
+            '\u{61C}', '\u{200E}', '\u{200F}', '\u{202A}', '\u{202E}', '\u{2066}', '\u{2069}',
+        ] {
+            assert_eq!(name_fault(&format!("a{c}b")), Some(NameFault::Bidi(c)));
+        }
+        assert_eq!(name_fault("a\u{85}b"), Some(NameFault::Control('\u{85}')));
+        assert_eq!(
+            NameFault::TooManyMarks(40).to_string(),
+            "The display name stacks 40 accents or other combining marks on one character; \
+             at most 4 are allowed."
+        );
+        assert!(
+            NameFault::Separator('\u{2028}')
+                .to_string()
+                .contains("U+2028")
+        );
+        assert!(NameFault::Bidi('\u{202E}').to_string().contains("U+202E"));
+    }
+
+    proptest! {
+        /// Names of letters carrying at most the allowed marks pass; one more mark on any letter,
+        /// or a separator, bidirectional or control character anywhere, is refused and named.
+        #[test]
+        fn names_are_refused_exactly_for_their_fault(
+            letters in proptest::collection::vec(("[a-zA-Zéß中😀 ]", 0..=MAX_MARKS_PER_CHARACTER), 1..20),
+            mark in proptest::sample::select(vec!['\u{300}', '\u{301}', '\u{336}', '\u{20DD}', '\u{93F}', '\u{5B8}']),
+            at in 0usize..20,
+            bad in proptest::sample::select(vec![
+                '\u{2028}', '\u{2029}', '\u{61C}', '\u{200E}', '\u{200F}', '\u{202A}', '\u{202B}',
+                '\u{202C}', '\u{202D}', '\u{202E}', '\u{2066}', '\u{2067}', '\u{2068}', '\u{2069}',
+                '\u{0}', '\u{7}', '\n', '\u{85}',
+            ]),
+        ) {
+            let build = |extra: Option<usize>| -> String {
+                letters.iter().enumerate().map(|(i, (base, n))| {
+                    let n = if Some(i) == extra { MAX_MARKS_PER_CHARACTER + 1 } else { *n };
+                    format!("{base}{}", mark.to_string().repeat(n))
+                }).collect()
+            };
+            let ok = build(None);
+            prop_assert_eq!(name_fault(&ok), None);
+            let at = at % letters.len();
+            prop_assert_eq!(
+                name_fault(&build(Some(at))),
+                Some(NameFault::TooManyMarks(MAX_MARKS_PER_CHARACTER + 1))
+            );
+            let mut chars: Vec<char> = ok.chars().collect();
+            let pos = at.min(chars.len());
+            chars.insert(pos, bad);
+            let with_bad: String = chars.into_iter().collect();
+            let fault = name_fault(&with_bad);
+            let expected = if is_bidi_control(bad) {
+                NameFault::Bidi(bad)
+            } else if bad.is_control() {
+                NameFault::Control(bad)
+            } else {
+                NameFault::Separator(bad)
+            };
+            prop_assert_eq!(fault, Some(expected));
+        }
     }
 
     proptest! {

@@ -216,4 +216,4 @@ export type CannedReplyList = { replies: Array<CannedReply>, };
 
 export const PROTOCOL_VERSION = 1;
 export const DEFAULT_OPERATOR_NAME = "Human";
-export const LIMITS = { maxFrameBytes: 65536, maxMessageChars: 4000, maxClientIdBytes: 64, maxDisplayNameGraphemes: 49, minAvatarSide: 150, maxAvatarSide: 4096, maxAvatarBytes: 5242880, avatarSide: 256, maxNotes: 500, maxUrlChars: 2048, maxTitleChars: 300, maxLanguageChars: 35, maxTimeZoneChars: 64, maxQueryChars: 200, maxCannedReplies: 500, maxCannedTitleChars: 80, maxShortcutChars: 32, onlineWindow: 50, maxOnlineWindow: 200, maxOnlineQueryChars: 100 } as const;
+export const LIMITS = { maxFrameBytes: 65536, maxMessageChars: 4000, maxClientIdBytes: 64, maxDisplayNameGraphemes: 49, maxMarksPerCharacter: 4, minAvatarSide: 150, maxAvatarSide: 4096, maxAvatarBytes: 5242880, avatarSide: 256, maxNotes: 500, maxUrlChars: 2048, maxTitleChars: 300, maxLanguageChars: 35, maxTimeZoneChars: 64, maxQueryChars: 200, maxCannedReplies: 500, maxCannedTitleChars: 80, maxShortcutChars: 32, onlineWindow: 50, maxOnlineWindow: 200, maxOnlineQueryChars: 100 } as const;
