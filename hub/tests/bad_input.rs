@@ -89,6 +89,10 @@ async fn message_text_over_its_limit_is_refused() {
     let long = json!({"type": "message", "client_id": "long", "text": "y".repeat(limits::MAX_MESSAGE_CHARS + 1)});
     let e = error_after(&mut v, long.to_string()).await;
     assert_eq!(e["code"], "message_too_long");
+    assert_eq!(
+        e["client_id"], "long",
+        "the client can tell which message: {e}"
+    );
     still_serving(&th, &mut v).await;
 }
 

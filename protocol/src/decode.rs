@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use crate::codes::ErrorCode;
-use crate::frames::{OperatorFrame, WidgetFrame};
+use crate::frames::{ClientId, ConversationId, ErrorFrame, OperatorFrame, WidgetFrame};
 use crate::limits;
 
 /// Why a frame was refused, with a message for the client.
@@ -16,6 +16,10 @@ use crate::limits;
 pub struct DecodeError {
     pub code: ErrorCode,
     pub message: String,
+    /// For a refused `message` or `note`: its conversation (operators name it) and its
+    /// `client_id`, so the client knows which one was refused.
+    pub conversation_id: Option<ConversationId>,
+    pub client_id: Option<ClientId>,
 }
 
 impl DecodeError {
@@ -23,7 +27,19 @@ impl DecodeError {
         Self {
             code,
             message: message.into(),
+            conversation_id: None,
+            client_id: None,
         }
+    }
+}
+
+/// The `error` frame that answers a refused frame.
+impl From<DecodeError> for ErrorFrame {
+    fn from(e: DecodeError) -> Self {
+        let mut frame = ErrorFrame::with_message(e.code, e.message);
+        frame.conversation_id = e.conversation_id;
+        frame.client_id = e.client_id;
+        frame
     }
 }
 
@@ -66,7 +82,7 @@ pub const OPERATOR_TYPES: &[&str] = &[
 pub fn widget_frame(text: &str, limits: &Limits) -> Result<WidgetFrame, DecodeError> {
     let frame: WidgetFrame = decode(text, limits, WIDGET_TYPES, OPERATOR_TYPES)?;
     match &frame {
-        WidgetFrame::Message { client_id, text } => check_message(client_id, text, limits)?,
+        WidgetFrame::Message { client_id, text } => check_message(None, client_id, text, limits)?,
         WidgetFrame::Page { url, title } => {
             check_len("url", url, limits::MAX_URL_CHARS)?;
             if let Some(title) = title {
@@ -83,11 +99,15 @@ pub fn operator_frame(text: &str, limits: &Limits) -> Result<OperatorFrame, Deco
     let frame: OperatorFrame = decode(text, limits, OPERATOR_TYPES, &[])?;
     match &frame {
         OperatorFrame::Message {
-            client_id, text, ..
+            conversation_id,
+            client_id,
+            text,
         }
         | OperatorFrame::Note {
-            client_id, text, ..
-        } => check_message(client_id, text, limits)?,
+            conversation_id,
+            client_id,
+            text,
+        } => check_message(Some(conversation_id), client_id, text, limits)?,
         OperatorFrame::Search { query } => {
             if crate::visible::is_blank(query) {
                 return Err(DecodeError::new(
@@ -250,7 +270,12 @@ fn check_len(field: &str, value: &str, max: usize) -> Result<(), DecodeError> {
     Ok(())
 }
 
-fn check_message(client_id: &str, text: &str, limits: &Limits) -> Result<(), DecodeError> {
+fn check_message(
+    conversation_id: Option<&str>,
+    client_id: &str,
+    text: &str,
+    limits: &Limits,
+) -> Result<(), DecodeError> {
     if client_id.is_empty() || client_id.len() > limits::MAX_CLIENT_ID_BYTES {
         return Err(DecodeError::new(
             ErrorCode::InvalidClientId,
@@ -260,15 +285,21 @@ fn check_message(client_id: &str, text: &str, limits: &Limits) -> Result<(), Dec
             ),
         ));
     }
+    // From here the client_id is valid: the refusal names it.
+    let refused = |code, message: String| DecodeError {
+        conversation_id: conversation_id.map(str::to_owned),
+        client_id: Some(client_id.to_owned()),
+        ..DecodeError::new(code, message)
+    };
     if crate::visible::is_blank(text) {
-        return Err(DecodeError::new(
+        return Err(refused(
             ErrorCode::EmptyMessage,
-            "message text is empty (nothing in it is visible)",
+            "message text is empty (nothing in it is visible)".into(),
         ));
     }
     let chars = text.chars().count();
     if chars > limits.max_message_chars {
-        return Err(DecodeError::new(
+        return Err(refused(
             ErrorCode::MessageTooLong,
             format!(
                 "message of {chars} characters exceeds the limit of {}",

@@ -448,7 +448,9 @@ fn an_online_view_is_a_window_with_defaults() {
         "q".repeat(protocol::limits::MAX_ONLINE_QUERY_CHARS + 1)
     );
     assert_eq!(
-        decode::operator_frame(&long, &limits).expect_err("long").code,
+        decode::operator_frame(&long, &limits)
+            .expect_err("long")
+            .code,
         ErrorCode::InvalidFrame
     );
 }
@@ -478,6 +480,34 @@ fn oversized_frames_and_messages_are_refused() {
         "é".repeat(limits::MAX_MESSAGE_CHARS)
     );
     assert!(decode::widget_frame(&exact, &Limits::default()).is_ok());
+}
+
+#[test]
+fn a_refused_message_names_its_client_id_and_conversation() {
+    let limits = Limits::default();
+    let long = "x".repeat(limits::MAX_MESSAGE_CHARS + 1);
+    let widget = format!(r#"{{"type":"message","client_id":"w-7","text":"{long}"}}"#);
+    let e = decode::widget_frame(&widget, &limits).expect_err("too long");
+    assert_eq!(e.code, ErrorCode::MessageTooLong);
+    assert_eq!(e.client_id.as_deref(), Some("w-7"));
+    let frame = ErrorFrame::from(e);
+    assert_eq!(frame.client_id.as_deref(), Some("w-7"));
+    assert_eq!(frame.conversation_id, None);
+    for kind in ["message", "note"] {
+        let op = format!(
+            r#"{{"type":"{kind}","conversation_id":"cv_1","client_id":"o-3","text":"{long}"}}"#
+        );
+        let frame = ErrorFrame::from(decode::operator_frame(&op, &limits).expect_err(kind));
+        assert_eq!(frame.code, ErrorCode::MessageTooLong, "{kind}");
+        assert_eq!(frame.client_id.as_deref(), Some("o-3"), "{kind}");
+        assert_eq!(frame.conversation_id.as_deref(), Some("cv_1"), "{kind}");
+    }
+    let blank = r#"{"type":"message","client_id":"w-8","text":"  "}"#;
+    let e = decode::widget_frame(blank, &limits).expect_err("blank");
+    assert_eq!(
+        (e.code, e.client_id.as_deref()),
+        (ErrorCode::EmptyMessage, Some("w-8"))
+    );
 }
 
 #[test]

@@ -508,7 +508,7 @@ where
                 self.handle(conn, frame).await
             }
             Err(e) => conn
-                .send_error(ErrorFrame::with_message(e.code, e.message))
+                .send_error(ErrorFrame::from(e))
                 .await
                 .map(|()| Flow::Continue),
         }

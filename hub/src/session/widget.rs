@@ -203,8 +203,7 @@ where
         let frame = match decode::widget_frame(&text, &limits) {
             Ok(f) => f,
             Err(e) => {
-                conn.send_error(ErrorFrame::with_message(e.code, e.message))
-                    .await?;
+                conn.send_error(ErrorFrame::from(e)).await?;
                 return Ok(Flow::Continue);
             }
         };
