@@ -202,6 +202,27 @@ pub struct Config {
     #[arg(long, env = "TC_TYPING_BURST", default_value_t = 10)]
     pub typing_burst: u32,
 
+    /// Time a client has to send a request's header, from its connection's first byte (or, on
+    /// a kept-alive connection, from the previous answer), milliseconds; then the connection
+    /// is closed.
+    #[arg(long, env = "TC_HTTP_HEADER_TIMEOUT_MS", default_value_t = 10_000)]
+    pub http_header_timeout_ms: u64,
+
+    /// Time a client has to send a request's body, from the end of its header, milliseconds;
+    /// then `408 request_timeout` and the connection is closed.
+    #[arg(long, env = "TC_HTTP_BODY_TIMEOUT_MS", default_value_t = 60_000)]
+    pub http_body_timeout_ms: u64,
+
+    /// HTTP connections one client IP may hold before their request is answered or their
+    /// WebSocket upgraded (`0`: unlimited); beyond, new ones get `429` and are closed. Counted
+    /// by TCP peer, so not applied with `--client-ip-header` (the proxy bounds its clients).
+    #[arg(long, env = "TC_HTTP_PENDING_PER_IP", default_value_t = 256)]
+    pub http_pending_per_ip: usize,
+
+    /// Avatar uploads a node decodes at once, on the blocking pool; more wait their turn.
+    #[arg(long, env = "TC_AVATAR_DECODES", default_value_t = 2)]
+    pub avatar_decodes: usize,
+
     /// Time a new socket has to send `hello`, milliseconds.
     #[arg(long, env = "TC_HANDSHAKE_TIMEOUT_MS", default_value_t = 10_000)]
     pub handshake_timeout_ms: u64,
@@ -254,7 +275,17 @@ impl Config {
         c.typing_rate = 0.0;
         c.connect_rate = 0.0;
         c.workspace_message_rate = 0.0;
+        // Tests open hundreds of sockets at once from one address; the limit tests turn it on.
+        c.http_pending_per_ip = 0;
         c
+    }
+
+    pub fn http_header_timeout(&self) -> Duration {
+        Duration::from_millis(self.http_header_timeout_ms.max(1))
+    }
+
+    pub fn http_body_timeout(&self) -> Duration {
+        Duration::from_millis(self.http_body_timeout_ms.max(1))
     }
 
     pub fn handshake_timeout(&self) -> Duration {

@@ -117,6 +117,8 @@ pub enum ProblemCode {
     ShortcutTaken,
     /// The workspace has `limits::MAX_CANNED_REPLIES` saved replies already.
     TooManyReplies,
+    /// The request's body did not arrive within the body read time-out.
+    RequestTimeout,
 }
 
 impl ProblemCode {
@@ -142,6 +144,7 @@ impl ProblemCode {
         Self::InvalidCannedReply,
         Self::ShortcutTaken,
         Self::TooManyReplies,
+        Self::RequestTimeout,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -166,6 +169,7 @@ impl ProblemCode {
             Self::InvalidCannedReply => "invalid_canned_reply",
             Self::ShortcutTaken => "shortcut_taken",
             Self::TooManyReplies => "too_many_replies",
+            Self::RequestTimeout => "request_timeout",
         }
     }
 
@@ -175,6 +179,7 @@ impl ProblemCode {
             Self::Unauthorized | Self::TokenExpired => 401,
             Self::WorkspaceNotFound | Self::RoleRequired => 403,
             Self::NotFound => 404,
+            Self::RequestTimeout => 408,
             Self::ShortcutTaken | Self::TooManyReplies => 409,
             Self::PayloadTooLarge => 413,
             Self::NotAnImage | Self::UnsupportedImageFormat => 415,
@@ -214,6 +219,7 @@ impl ProblemCode {
             Self::InvalidCannedReply => "Saved reply not accepted",
             Self::ShortcutTaken => "Shortcut already in use",
             Self::TooManyReplies => "Too many saved replies",
+            Self::RequestTimeout => "Request took too long",
         }
     }
 }

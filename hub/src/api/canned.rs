@@ -9,7 +9,7 @@ use protocol::profile::{Problem, ProblemCode};
 use warp::http::StatusCode;
 use warp::{Filter, Reply};
 
-use super::{Refusal, problem_reply, sign_in, unavailable};
+use super::{Refusal, operator_from, problem_reply, refuse, sign_in, unavailable};
 use crate::node::{Hub, OperatorSession};
 use crate::store::StoreError;
 use crate::util::{now_ms, random_id};
@@ -31,14 +31,21 @@ pub(super) fn routes(hub: Hub) -> warp::filters::BoxedFilter<(warp::reply::Respo
                 Err(r) => problem_reply(r),
             }
         });
+    // The token and the role are checked before the body is read.
+    let editor = || {
+        operator_from(with_hub.clone()).and_then(|op: OperatorSession| {
+            let allowed = editor(op).map_err(refuse);
+            async move { allowed }
+        })
+    };
     let create = warp::path!("api" / "canned-replies")
         .and(warp::post())
-        .and(auth)
+        .and(editor())
         .and(warp::body::content_length_limit(BODY_BYTES))
         .and(warp::body::bytes())
         .and(with_hub.clone())
-        .then(|auth, body: Bytes, hub: Hub| async move {
-            match save(&hub, auth, None, &body).await {
+        .then(|op: OperatorSession, body: Bytes, hub: Hub| async move {
+            match save(&hub, op, None, &body).await {
                 Ok(reply) => {
                     warp::reply::with_status(warp::reply::json(&reply), StatusCode::CREATED)
                         .into_response()
@@ -48,16 +55,18 @@ pub(super) fn routes(hub: Hub) -> warp::filters::BoxedFilter<(warp::reply::Respo
         });
     let replace = warp::path!("api" / "canned-replies" / String)
         .and(warp::put())
-        .and(auth)
+        .and(editor())
         .and(warp::body::content_length_limit(BODY_BYTES))
         .and(warp::body::bytes())
         .and(with_hub.clone())
-        .then(|id: String, auth, body: Bytes, hub: Hub| async move {
-            match save(&hub, auth, Some(id), &body).await {
-                Ok(reply) => warp::reply::json(&reply).into_response(),
-                Err(r) => problem_reply(r),
-            }
-        });
+        .then(
+            |id: String, op: OperatorSession, body: Bytes, hub: Hub| async move {
+                match save(&hub, op, Some(id), &body).await {
+                    Ok(reply) => warp::reply::json(&reply).into_response(),
+                    Err(r) => problem_reply(r),
+                }
+            },
+        );
     let delete = warp::path!("api" / "canned-replies" / String)
         .and(warp::delete())
         .and(auth)
@@ -77,8 +86,7 @@ pub(super) fn routes(hub: Hub) -> warp::filters::BoxedFilter<(warp::reply::Respo
         .boxed()
 }
 
-fn editor(hub: &Hub, auth: Option<String>) -> Result<OperatorSession, Refusal> {
-    let op = sign_in(hub, auth)?;
+fn editor(op: OperatorSession) -> Result<OperatorSession, Refusal> {
     if !op.claims.role.may_force_release() {
         return Err(Problem::new(
             ProblemCode::RoleRequired,
@@ -109,11 +117,10 @@ async fn list(hub: &Hub, auth: Option<String>) -> Result<Vec<CannedReply>, Refus
 /// Create (`id` none) or replace a reply.
 async fn save(
     hub: &Hub,
-    auth: Option<String>,
+    op: OperatorSession,
     id: Option<String>,
     body: &[u8],
 ) -> Result<CannedReply, Refusal> {
-    let op = editor(hub, auth)?;
     let input: CannedReplyInput = serde_json::from_slice(body).map_err(|e| {
         Problem::new(
             ProblemCode::InvalidBody,
@@ -157,7 +164,7 @@ async fn save(
 }
 
 async fn remove(hub: &Hub, auth: Option<String>, id: &str) -> Result<(), Refusal> {
-    let op = editor(hub, auth)?;
+    let op = editor(sign_in(hub, auth)?)?;
     match hub
         .inner()
         .store

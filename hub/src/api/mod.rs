@@ -10,12 +10,15 @@
 //! token's workspace is the only one they reach. Errors are RFC 9457 problem details with a
 //! [`ProblemCode`].
 
+use std::convert::Infallible;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use protocol::limits::MAX_AVATAR_BYTES;
 use protocol::profile::{AvatarUploaded, Problem, ProblemCode, ProfileUpdate, ProfileView};
 use protocol::{AuditAction, AuditEntry, DEFAULT_OPERATOR_NAME, ErrorCode};
+use tokio::sync::Semaphore;
 use warp::http::{StatusCode, header};
 use warp::{Filter, Rejection, Reply};
 
@@ -71,9 +74,22 @@ fn unavailable() -> Refusal {
     .into()
 }
 
+/// A refusal as a warp rejection, so a filter can answer before the body is read.
+#[derive(Debug)]
+struct Refused(Refusal);
+
+impl warp::reject::Reject for Refused {}
+
+fn refuse(r: impl Into<Refusal>) -> Rejection {
+    warp::reject::custom(Refused(r.into()))
+}
+
 /// The routes of this module.
 pub fn routes(hub: Hub) -> warp::filters::BoxedFilter<(warp::reply::Response,)> {
     let canned = canned::routes(hub.clone());
+    // Decoding takes memory (up to `profile::DECODE_BUDGET`) and a blocking thread: a node
+    // decodes this many uploads at once, whoever sends them.
+    let decodes = Arc::new(Semaphore::new(hub.config().avatar_decodes.max(1)));
     let with_hub = warp::any().map(move || hub.clone());
     let auth = warp::header::optional::<String>("authorization");
     let get = warp::path!("api" / "profile")
@@ -83,47 +99,93 @@ pub fn routes(hub: Hub) -> warp::filters::BoxedFilter<(warp::reply::Response,)> 
         .then(|auth, hub: Hub| async move { respond(get_profile(&hub, auth).await) });
     let put = warp::path!("api" / "profile")
         .and(warp::put())
-        .and(auth)
+        .and(with_hub.clone())
+        .and(operator_from(with_hub.clone()))
         .and(warp::body::content_length_limit(PROFILE_BODY_BYTES))
         .and(warp::body::bytes())
-        .and(with_hub.clone())
-        .then(|auth, body: Bytes, hub: Hub| async move {
-            respond(put_profile(&hub, auth, &body).await)
+        .then(|hub: Hub, op: OperatorSession, body: Bytes| async move {
+            respond(put_profile(&hub, op, &body).await)
         });
     let upload = warp::path!("api" / "profile" / "avatar")
         .and(warp::post())
-        .and(auth)
+        .and(with_hub.clone())
+        .and(operator_from(with_hub.clone()))
+        // Before the body too: a refused upload costs no read.
+        .and_then(|hub: Hub, op: OperatorSession| async move {
+            upload_allowed(&hub, &op).map_err(refuse)?;
+            Ok::<_, Rejection>((hub, op))
+        })
+        .untuple_one()
         // A little over the limit, so `process_avatar` names the size in its answer; anything
         // larger is refused from the Content-Length before a byte is read.
         .and(warp::body::content_length_limit(
             MAX_AVATAR_BYTES as u64 + 1,
         ))
         .and(warp::body::bytes())
-        .and(with_hub.clone())
-        .then(|auth, body: Bytes, hub: Hub| async move {
-            match upload_avatar(&hub, auth, &body).await {
-                Ok(uploaded) => {
-                    warp::reply::with_status(warp::reply::json(&uploaded), StatusCode::CREATED)
-                        .into_response()
+        .and(warp::any().map(move || decodes.clone()))
+        .then(
+            |hub: Hub, op: OperatorSession, body: Bytes, decodes: Arc<Semaphore>| async move {
+                match upload_avatar(&hub, op, body, decodes).await {
+                    Ok(uploaded) => {
+                        warp::reply::with_status(warp::reply::json(&uploaded), StatusCode::CREATED)
+                            .into_response()
+                    }
+                    Err(r) => problem_reply(r),
                 }
-                Err(r) => problem_reply(r),
-            }
-        });
+            },
+        );
     let avatar = warp::path!("avatars" / String / String)
         .and(warp::get().or(warp::head()).unify())
         .and(with_hub)
         .then(|workspace: String, file: String, hub: Hub| serve_avatar(hub, workspace, file));
+    // Whatever else is under /avatars/ (an empty workspace, `..`, more segments) is no avatar,
+    // never the dashboard's index.html.
+    let not_an_avatar = warp::path("avatars").map(|| problem_reply(no_such_avatar()));
     get.or(put)
         .unify()
         .or(upload)
         .unify()
         .or(avatar)
         .unify()
+        .or(not_an_avatar)
+        .unify()
         .or(canned)
         .unify()
         .recover(body_rejection)
         .unify()
         .boxed()
+}
+
+/// The signed-in operator (`Authorization: Bearer`), checked before any body is read: a request
+/// without a valid token is answered at once, whatever body it announces.
+fn operator_from(
+    with_hub: impl Filter<Extract = (Hub,), Error = Infallible> + Clone + Send + Sync + 'static,
+) -> impl Filter<Extract = (OperatorSession,), Error = Rejection> + Clone {
+    with_hub
+        .and(warp::header::optional::<String>("authorization"))
+        .and_then(|hub: Hub, auth: Option<String>| {
+            let signed_in = sign_in(&hub, auth).map_err(refuse);
+            async move { signed_in }
+        })
+}
+
+/// `408 request_timeout`, for the server loop: the body did not arrive within `limit`.
+pub(crate) fn request_timeout(limit: Duration) -> warp::reply::Response {
+    let mut res = problem_reply(
+        Problem::new(
+            ProblemCode::RequestTimeout,
+            format!(
+                "The request body did not arrive within {} s.",
+                limit.as_millis().div_ceil(1000)
+            ),
+        )
+        .into(),
+    );
+    res.headers_mut().insert(
+        header::CONNECTION,
+        header::HeaderValue::from_static("close"),
+    );
+    res
 }
 
 fn respond(r: Result<ProfileView, Refusal>) -> warp::reply::Response {
@@ -136,6 +198,12 @@ fn respond(r: Result<ProfileView, Refusal>) -> warp::reply::Response {
 /// Body limits on these routes answer with problem details too; other rejections (no route
 /// here) pass on to the rest of the server.
 async fn body_rejection(r: Rejection) -> Result<warp::reply::Response, Rejection> {
+    if let Some(Refused(refusal)) = r.find::<Refused>() {
+        return Ok(problem_reply(Refusal {
+            problem: refusal.problem.clone(),
+            retry_after: refusal.retry_after,
+        }));
+    }
     if r.find::<warp::reject::PayloadTooLarge>().is_some() {
         return Ok(problem_reply(
             Problem::new(
@@ -206,8 +274,7 @@ async fn get_profile(hub: &Hub, auth: Option<String>) -> Result<ProfileView, Ref
     Ok(view(&op, saved.as_ref()))
 }
 
-async fn put_profile(hub: &Hub, auth: Option<String>, body: &[u8]) -> Result<ProfileView, Refusal> {
-    let op = sign_in(hub, auth)?;
+async fn put_profile(hub: &Hub, op: OperatorSession, body: &[u8]) -> Result<ProfileView, Refusal> {
     let update: ProfileUpdate = serde_json::from_slice(body).map_err(|e| {
         Problem::new(
             ProblemCode::InvalidBody,
@@ -263,32 +330,39 @@ async fn put_profile(hub: &Hub, auth: Option<String>, body: &[u8]) -> Result<Pro
     Ok(view(&op, Some(&saved)))
 }
 
+/// The operator's upload budget (a burst, then one every few seconds), taken before the body
+/// is read.
+fn upload_allowed(hub: &Hub, op: &OperatorSession) -> Result<(), Refusal> {
+    let key = crate::store::operator_key(&op.workspace.id, &op.claims.sub);
+    let taken = hub.inner().upload_limits.take(&key, Instant::now());
+    taken.map_err(|wait| Refusal {
+        problem: Problem::new(
+            ProblemCode::RateLimited,
+            format!(
+                "Too many uploads; try again in {} s.",
+                wait.as_secs().max(1)
+            ),
+        ),
+        retry_after: Some(wait),
+    })
+}
+
 async fn upload_avatar(
     hub: &Hub,
-    auth: Option<String>,
-    body: &[u8],
+    op: OperatorSession,
+    body: Bytes,
+    decodes: Arc<Semaphore>,
 ) -> Result<AvatarUploaded, Refusal> {
-    let op = sign_in(hub, auth)?;
-    let key = crate::store::operator_key(&op.workspace.id, &op.claims.sub);
-    let now = Instant::now();
-    let taken = hub.inner().upload_limits.take(&key, now);
-    if let Err(wait) = taken {
-        return Err(Refusal {
-            problem: Problem::new(
-                ProblemCode::RateLimited,
-                format!(
-                    "Too many uploads; try again in {} s.",
-                    wait.as_secs().max(1)
-                ),
-            ),
-            retry_after: Some(wait),
-        });
-    }
-    // Decoding is CPU work: keep it off the threads that serve sockets.
-    let bytes = body.to_vec();
-    let avatar = tokio::task::spawn_blocking(move || profile::process_avatar(&bytes))
-        .await
-        .map_err(|_| unavailable())??;
+    let permit = decodes.acquire_owned().await.map_err(|_| unavailable())?;
+    // Decoding is CPU work: off the threads that serve sockets. The permit goes with it, so
+    // a decode still running after its client left counts until it ends.
+    let avatar = tokio::task::spawn_blocking(move || {
+        let avatar = profile::process_avatar(&body);
+        drop(permit);
+        avatar
+    })
+    .await
+    .map_err(|_| unavailable())??;
     hub.inner()
         .store
         .put_avatar(&op.workspace.id, &avatar.hash, &avatar.png)
@@ -301,10 +375,14 @@ async fn upload_avatar(
     })
 }
 
+fn no_such_avatar() -> Refusal {
+    Problem::new(ProblemCode::NotFound, "No such avatar.").into()
+}
+
 /// Avatars are public (visitors' browsers load them from any site) and immutable (the URL is
 /// the content's hash), so they are cached for a year and may be embedded cross-origin.
 async fn serve_avatar(hub: Hub, workspace: String, file: String) -> warp::reply::Response {
-    let not_found = || problem_reply(Problem::new(ProblemCode::NotFound, "No such avatar.").into());
+    let not_found = || problem_reply(no_such_avatar());
     let Some(hash) = profile::avatar_file_hash(&file) else {
         return not_found();
     };

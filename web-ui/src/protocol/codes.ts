@@ -66,7 +66,7 @@ export const CloseCode = {
   UNAVAILABLE: 4008,
 } as const;
 
-export type ProblemCode = "unauthorized" | "token_expired" | "workspace_not_found" | "invalid_body" | "invalid_display_name" | "not_an_image" | "unsupported_image_format" | "image_not_square" | "image_too_small" | "image_too_large" | "payload_too_large" | "image_corrupt" | "unknown_avatar" | "rate_limited" | "unavailable" | "not_found" | "role_required" | "invalid_canned_reply" | "shortcut_taken" | "too_many_replies";
+export type ProblemCode = "unauthorized" | "token_expired" | "workspace_not_found" | "invalid_body" | "invalid_display_name" | "not_an_image" | "unsupported_image_format" | "image_not_square" | "image_too_small" | "image_too_large" | "payload_too_large" | "image_corrupt" | "unknown_avatar" | "rate_limited" | "unavailable" | "not_found" | "role_required" | "invalid_canned_reply" | "shortcut_taken" | "too_many_replies" | "request_timeout";
 
 export interface ProblemCodeInfo { status: number; title: string }
 
@@ -91,4 +91,5 @@ export const PROBLEM_CODES: Record<ProblemCode, ProblemCodeInfo> = {
   invalid_canned_reply: { status: 422, title: "Saved reply not accepted" },
   shortcut_taken: { status: 409, title: "Shortcut already in use" },
   too_many_replies: { status: 409, title: "Too many saved replies" },
+  request_timeout: { status: 408, title: "Request took too long" },
 };
