@@ -489,3 +489,31 @@ async fn a_profile_saved_on_one_node_applies_on_another() {
     let joined = visitor.client.until_event("operator_joined").await;
     assert_eq!(joined["operator"]["name"], "Martin");
 }
+
+#[tokio::test]
+async fn paths_under_avatars_that_are_no_avatar_are_not_found() {
+    // With the dashboard served: these once fell back to its index.html with 200.
+    let dir = std::env::temp_dir().join(hub::util::random_id("spa-"));
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    std::fs::write(dir.join("index.html"), "<!doctype html><title>x</title>").expect("write");
+    let mut config = hub::Config::for_tests();
+    config.static_dir = Some(dir.clone());
+    let th = TestHub::with(config, None).await;
+    let hash = "a".repeat(64);
+    for path in [
+        format!("/avatars//{hash}.png"),
+        format!("/avatars/demo-pro/../{hash}.png"),
+        format!("/avatars/demo-pro/x/{hash}.png"),
+        "/avatars/demo-pro".to_owned(),
+        "/avatars/".to_owned(),
+        format!("/avatars/demo-pro/{hash}.png"),
+        "/avatars/demo-pro/not-a-hash.png".to_owned(),
+    ] {
+        let r = call(&th, "GET", &path, None, "text/plain", b"").await;
+        problem(&r, "not_found", 404);
+    }
+    // The dashboard's own routes still load it.
+    let spa = call(&th, "GET", "/conversations/x", None, "text/plain", b"").await;
+    assert_eq!(spa.status, 200);
+    std::fs::remove_dir_all(dir).ok();
+}
