@@ -15,7 +15,8 @@
 //   - time to the first row after signing in (reported, no budget).
 // Then: the "Needs a human" count matches the visitors who asked for one (and the tab title);
 // scrolling to the middle of the list shows rows there once their window arrives; a search
-// finds a conversation by its visitor label.
+// finds a conversation by its visitor label; a long unbroken label or message stays inside its
+// row (ellipsis, no sideways scrolling).
 //
 // Environment (beside harness.mjs's):
 //   E2E_BIG_TEAM_CONVERSATIONS  live conversations (default 5000)
@@ -266,8 +267,33 @@ async function main() {
   const target = visitors[Math.floor(CONVERSATIONS * 0.77)];
   await list.evaluate((el) => (el.scrollTop = 0));
   await page.getByRole("searchbox", { name: "Search the Online list" }).fill(target.label);
-  await list.locator(`[role="option"][data-conversation-id="${target.conversationId}"]`).waitFor();
+  const found = list.locator(`[role="option"][data-conversation-id="${target.conversationId}"]`);
+  await found.waitFor();
   step(`searching "${target.label}" found its conversation`);
+
+  // A long unbroken label and message must end in an ellipsis inside the row, not widen the
+  // list. (A visitor's text shows only until the assistant answers, and labels are the hub's:
+  // so a copy of the row, with the real styles, gets the long words.)
+  const overflow = await found.evaluate((row) => {
+    const copy = row.cloneNode(true);
+    copy.removeAttribute("id");
+    copy.querySelector(".row__label").textContent = `Visitor ${"W".repeat(300)}`;
+    copy.querySelector(".row__preview").textContent = "x".repeat(400);
+    row.parentElement.append(copy);
+    const list = row.closest('[role="listbox"]');
+    const right = copy.getBoundingClientRect().right;
+    const parts = [".row__label", ".row__preview"].map((s) => copy.querySelector(s));
+    const result = {
+      list: list.scrollWidth - list.clientWidth,
+      beyond: Math.max(...parts.map((p) => p.getBoundingClientRect().right - right)),
+      ellipsis: parts.every((p) => p.scrollWidth > p.clientWidth && getComputedStyle(p).textOverflow === "ellipsis"),
+    };
+    copy.remove();
+    return result;
+  });
+  check(overflow.list <= 0 && overflow.beyond <= 0, `a long word overflows its row: ${JSON.stringify(overflow)}`);
+  check(overflow.ellipsis, "a long word is not cut with an ellipsis");
+  step("a 300-character label and a 400-character word end in an ellipsis inside the row; the list does not scroll sideways");
 
   traffic.stop();
   const pageErrors = [...openPages.values()].flatMap((p) => p.errors);
