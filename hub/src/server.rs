@@ -389,7 +389,15 @@ async fn serve(listener: TcpListener, routes: Routes, hub: Hub) {
     }
     drop(listener);
     connections.close();
-    connections.wait().await;
+    // A client still sending a header or body has until its time-out; shutdown waits for it
+    // no longer than its grace.
+    let grace = Duration::from_millis(hub.config().shutdown_grace_ms);
+    if tokio::time::timeout(grace, connections.wait())
+        .await
+        .is_err()
+    {
+        warn!("shutdown grace ran out with HTTP requests unfinished");
+    }
 }
 
 type Routes = warp::filters::BoxedFilter<(warp::reply::Response,)>;
