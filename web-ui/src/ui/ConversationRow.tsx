@@ -62,7 +62,7 @@ export function ConversationRow({ as: Tag, conversation: c, unread: n, now, sele
         <span className="row__preview">
           {c.last_message ? (
             <>
-              <span className="row__author">{AUTHOR_LABEL[c.last_message.author]}:</span> {c.last_message.text}
+              <span className="row__author">{AUTHOR_LABEL[c.last_message.author]}:</span> <bdi>{c.last_message.text}</bdi>
             </>
           ) : (
             <span className="row__muted">No messages yet</span>

@@ -94,12 +94,16 @@ function Bubble(props: { author: "visitor" | "ai" | "operator"; name: string; av
       <Avatar kind={props.author} name={props.name} url={props.avatarUrl} />
       <div>
         <div className="msg__head">
-          <span className="msg__name">{props.name}</span>
+          <span className="msg__name" dir="auto">
+            {props.name}
+          </span>
           <time className="msg__time" dateTime={new Date(props.at).toISOString()}>
             {clockTime(props.at)}
           </time>
         </div>
-        <p className="msg__text">{props.text}</p>
+        <p className="msg__text" dir="auto">
+          {props.text}
+        </p>
       </div>
     </div>
   );
@@ -168,7 +172,9 @@ function NoteRow({ author, text, at, children }: { author: string; text: string;
           {clockTime(at)}
         </time>
       </div>
-      <p className="note__text">{text}</p>
+      <p className="note__text" dir="auto">
+        {text}
+      </p>
       {children}
     </li>
   );

@@ -106,3 +106,18 @@ describe("styles and shadow root", () => {
     host.remove();
   });
 });
+
+describe("hostile text", () => {
+  it("renders each bubble as a bidi isolate, so an override in it cannot reorder what is around it", () => {
+    const node = messageNode(document, { author: { kind: "visitor" }, text: "My order \u202Ereturned is late" }, HUB);
+    const bubble = node.querySelector(".tc-bubble")!;
+    expect(bubble.getAttribute("dir")).toBe("auto");
+    expect(WIDGET_CSS).toMatch(/\.tc-bubble\{[^}]*unicode-bidi:isolate/);
+  });
+
+  it("lets names, notices and bubbles wrap anywhere instead of widening the log", () => {
+    expect(WIDGET_CSS).toMatch(/\.tc-name\{[^}]*overflow-wrap:anywhere/);
+    expect(WIDGET_CSS).toMatch(/\.tc-notice\{[^}]*overflow-wrap:anywhere/);
+    expect(WIDGET_CSS).toMatch(/\.tc-msg\{[^}]*min-width:0/);
+  });
+});

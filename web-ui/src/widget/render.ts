@@ -117,7 +117,10 @@ export function messageNode(doc: Document, m: MessageView, hubOrigin: string): H
   if (m.partial) item.setAttribute("aria-busy", "true");
   const head = authorHeader(doc, m.author, hubOrigin);
   if (head) item.append(head);
-  item.append(el(doc, "p", "tc-bubble", m.text));
+  // An isolate with its own direction: an override in the text cannot reorder what is around it.
+  const bubble = el(doc, "p", "tc-bubble", m.text);
+  bubble.dir = "auto";
+  item.append(bubble);
   if (m.status === "sending") item.append(el(doc, "span", "tc-state", "Sending…"));
   if (m.status === "failed") {
     const state = el(doc, "span", "tc-state tc-state--failed", m.error ? `Not sent: ${m.error} ` : "Not sent. ");
@@ -214,7 +217,7 @@ export const WIDGET_CSS = `
 .tc-panel--static{position:static;width:100%;max-width:none;height:auto;box-shadow:0 2px 10px rgb(0 0 0/.12);border:1px solid #e5e7eb}
 .tc-header{display:flex;align-items:center;gap:10px;padding:12px 14px;background:#6d28d9;color:#fff}
 .tc-titles{display:flex;flex-direction:column;flex:1;min-width:0}
-.tc-title{font-weight:700;font-size:15px}
+.tc-title{font-weight:700;font-size:15px;overflow-wrap:anywhere}
 .tc-who{font-size:12px;opacity:.9;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
 .tc-close{border:0;background:none;color:#fff;cursor:pointer;width:32px;height:32px;border-radius:8px;font-size:22px;line-height:1;padding:0}
 .tc-close:hover{background:rgb(255 255 255/.15)}
@@ -224,15 +227,15 @@ export const WIDGET_CSS = `
 .tc-new:disabled{opacity:.5;cursor:default;background:none}
 .tc-conn{padding:6px 14px;font-size:12px;background:#fef3c7;color:#92400e;display:flex;gap:8px;align-items:center}
 .tc-log{flex:1;overflow-y:auto;padding:14px;display:flex;flex-direction:column;gap:10px;background:#f9fafb}
-.tc-msg{display:flex;flex-direction:column;max-width:85%;align-self:flex-start;gap:3px}
+.tc-msg{display:flex;flex-direction:column;max-width:85%;min-width:0;align-self:flex-start;gap:3px}
 .tc-msg--visitor{align-self:flex-end;align-items:flex-end}
-.tc-author{display:flex;align-items:center;gap:6px;font-size:12px;color:#4b5563}
-.tc-name{font-weight:600}
+.tc-author{display:flex;align-items:center;gap:6px;font-size:12px;color:#4b5563;min-width:0;max-width:100%}
+.tc-name{font-weight:600;min-width:0;overflow-wrap:anywhere;unicode-bidi:isolate}
 .tc-avatar{width:24px;height:24px;border-radius:50%;flex:none;object-fit:cover;display:inline-flex;align-items:center;justify-content:center;overflow:hidden}
 .tc-avatar--placeholder{background:#d1d5db;color:#fff}
 .tc-avatar--placeholder svg{width:18px;height:18px;margin-top:4px}
 .tc-avatar--ai{background:#ede9fe;color:#5b21b6;font-size:9px;font-weight:800}
-.tc-bubble{margin:0;padding:8px 12px;border-radius:14px;white-space:pre-wrap;overflow-wrap:anywhere;background:#fff;border:1px solid #e5e7eb}
+.tc-bubble{margin:0;padding:8px 12px;border-radius:14px;white-space:pre-wrap;overflow-wrap:anywhere;unicode-bidi:isolate;background:#fff;border:1px solid #e5e7eb}
 .tc-msg--visitor .tc-bubble{background:#6d28d9;border-color:#6d28d9;color:#fff;border-bottom-right-radius:4px}
 .tc-msg--ai .tc-bubble{background:#ede9fe;border-color:#ddd6fe;border-top-left-radius:4px}
 .tc-msg--operator .tc-bubble{background:#ecfdf5;border-color:#a7f3d0;border-top-left-radius:4px}
@@ -245,7 +248,7 @@ export const WIDGET_CSS = `
 .tc-state{font-size:11px;color:#6b7280}
 .tc-state--failed{color:#b91c1c}
 .tc-link{border:0;background:none;padding:0;color:inherit;text-decoration:underline;cursor:pointer;font-weight:600}
-.tc-notice{align-self:center;font-size:12px;color:#4b5563;background:#eef0f3;padding:3px 10px;border-radius:999px;text-align:center}
+.tc-notice{align-self:center;font-size:12px;color:#4b5563;background:#eef0f3;padding:3px 10px;border-radius:999px;text-align:center;max-width:100%;overflow-wrap:anywhere}
 .tc-empty{margin:0;padding:14px 18px 0;font-size:13px;color:#4b5563;background:#f9fafb}
 .tc-typing{min-height:20px;padding:2px 14px;font-size:12px;color:#6b7280;font-style:italic;background:#f9fafb}
 .tc-form{display:flex;gap:8px;padding:10px;border-top:1px solid #e5e7eb;background:#fff;align-items:flex-end}
