@@ -1,7 +1,27 @@
 //! What sessions ask of the node: messages, takeover, release, requests for a human, presence
 //! and typing. Each becomes one atomic store step, then its publication.
 
-use super::*;
+use super::Hub;
+use super::OperatorSession;
+use super::error_frame;
+use crate::bus::BusMessage;
+use crate::bus::Topic;
+use crate::control::Fence;
+use crate::store::Announce;
+use crate::store::Appended;
+use crate::store::ConversationMeta;
+use crate::store::Draft;
+use crate::store::StoreError;
+use crate::util::now_ms;
+use protocol::AuditAction;
+use protocol::AuditEntry;
+use protocol::Author;
+use protocol::ErrorFrame;
+use protocol::EventKind;
+use protocol::Holder;
+use protocol::HumanRequestedBy;
+use protocol::OperatorRef;
+use tracing::warn;
 
 impl Hub {
     // ---- conversation actions ---------------------------------------------------------------

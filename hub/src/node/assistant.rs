@@ -2,7 +2,26 @@
 //! started under, its draft published in pieces at most every [`DRAFT_INTERVAL`], its reply
 //! (or the fallback) stored under the same fence.
 
-use super::*;
+use super::HISTORY_LIMIT;
+use super::Hub;
+use crate::assistant::AssistantError;
+use crate::bus::BusMessage;
+use crate::bus::Topic;
+use crate::control::Fence;
+use crate::store::ConversationMeta;
+use crate::store::Draft;
+use crate::store::StoreError;
+use crate::util::random_id;
+use dashmap::DashMap;
+use protocol::Author;
+use protocol::DraftState;
+use protocol::Holder;
+use protocol::HumanRequestedBy;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+use tracing::debug;
+use tracing::warn;
 
 /// Least time between two pieces of one AI draft (25 a second read as smooth typing).
 pub const DRAFT_INTERVAL: Duration = Duration::from_millis(40);
@@ -33,12 +52,72 @@ pub const FALLBACK_TEXT: &str = "Sorry, I can't answer right now. Please try aga
 
 /// A generation running on this node.
 #[derive(Debug)]
-pub(super) struct Generation {
-    pub(super) id: u64,
-    pub(super) draft_id: String,
-    pub(super) cancel: CancellationToken,
+struct Generation {
+    id: u64,
+    draft_id: String,
+    cancel: CancellationToken,
     /// Another node (or this one) missed a piece of the draft: send the whole text next.
-    pub(super) snapshot: Arc<tokio::sync::Notify>,
+    snapshot: Arc<tokio::sync::Notify>,
+}
+
+/// The generations running on this node, one per conversation at most.
+#[derive(Debug, Default)]
+pub(super) struct Generations {
+    running: DashMap<String, Generation>,
+    next: std::sync::atomic::AtomicU64,
+}
+
+impl Generations {
+    /// Whether a generation runs for the conversation (its topic stays subscribed meanwhile).
+    pub(super) fn running(&self, conversation_id: &str) -> bool {
+        self.running.contains_key(conversation_id)
+    }
+
+    /// Register a new generation, cancelling the one it replaces; it is cancelled with
+    /// `parent` too (the node's shutdown).
+    fn start(
+        &self,
+        conversation_id: &str,
+        draft_id: &str,
+        parent: &CancellationToken,
+    ) -> Generation {
+        let generation = Generation {
+            id: self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            draft_id: draft_id.to_owned(),
+            cancel: parent.child_token(),
+            snapshot: Arc::new(tokio::sync::Notify::new()),
+        };
+        let kept = Generation {
+            id: generation.id,
+            draft_id: generation.draft_id.clone(),
+            cancel: generation.cancel.clone(),
+            snapshot: generation.snapshot.clone(),
+        };
+        if let Some(old) = self.running.insert(conversation_id.to_owned(), kept) {
+            old.cancel.cancel();
+        }
+        generation
+    }
+
+    /// The generation `id` ended (a newer one may have replaced it already).
+    fn finished(&self, conversation_id: &str, id: u64) {
+        self.running.remove_if(conversation_id, |_, g| g.id == id);
+    }
+
+    fn cancel(&self, conversation_id: &str) {
+        if let Some((_, g)) = self.running.remove(conversation_id) {
+            g.cancel.cancel();
+        }
+    }
+
+    /// Ask the generation that writes `draft_id` for its whole text next.
+    fn want_snapshot(&self, conversation_id: &str, draft_id: &str) {
+        if let Some(g) = self.running.get(conversation_id)
+            && g.draft_id == draft_id
+        {
+            g.snapshot.notify_one();
+        }
+    }
 }
 
 impl Hub {
@@ -47,24 +126,12 @@ impl Hub {
     /// Start the assistant on the conversation's latest message, under its current epoch.
     /// A newer visitor message replaces a running generation.
     pub(super) fn start_reply(&self, meta: &ConversationMeta) {
-        let token = self.inner.shutdown.child_token();
-        let generation = self
-            .inner
-            .next_generation
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let draft_id = random_id("d_");
-        let snapshot = Arc::new(tokio::sync::Notify::new());
-        if let Some(old) = self.inner.generations.insert(
-            meta.id.clone(),
-            Generation {
-                id: generation,
-                draft_id: draft_id.clone(),
-                cancel: token.clone(),
-                snapshot: snapshot.clone(),
-            },
-        ) {
-            old.cancel.cancel();
-        }
+        let started = self
+            .inner
+            .generations
+            .start(&meta.id, &draft_id, &self.inner.shutdown);
+        let (generation, snapshot, token) = (started.id, started.snapshot, started.cancel);
         let hub = self.clone();
         let conversation_id = meta.id.clone();
         let workspace_id = meta.workspace_id.clone();
@@ -164,9 +231,7 @@ impl Hub {
             }
             hub.ai_typing(&workspace_id, &conversation_id, epoch, false)
                 .await;
-            hub.inner
-                .generations
-                .remove_if(&conversation_id, |_, g| g.id == generation);
+            hub.inner.generations.finished(&conversation_id, generation);
             hub.sync_topic(topic).await;
             hub.inner
                 .metrics
@@ -293,18 +358,14 @@ impl Hub {
     }
 
     pub(super) fn cancel_reply(&self, conversation_id: &str) {
-        if let Some((_, g)) = self.inner.generations.remove(conversation_id) {
-            g.cancel.cancel();
-        }
+        self.inner.generations.cancel(conversation_id);
     }
 
     /// A node missed a piece of the draft `draft_id`: if it is this node's, send it whole.
     pub(super) fn snapshot_wanted(&self, conversation_id: &str, draft_id: &str) {
-        if let Some(g) = self.inner.generations.get(conversation_id)
-            && g.draft_id == draft_id
-        {
-            g.snapshot.notify_one();
-        }
+        self.inner
+            .generations
+            .want_snapshot(conversation_id, draft_id);
     }
 
     /// After a hand-back, the AI answers a visitor message that nobody answered (the visitor

@@ -4,8 +4,17 @@
 use protocol::limits::{RECENT_PAGE, SEARCH_RESULTS};
 use protocol::{ConversationSummary, Note, VisitorContext};
 
-use super::*;
+use super::Hub;
+use super::OperatorSession;
+use super::error_frame;
+use crate::bus::BusMessage;
+use crate::bus::Topic;
+use crate::store::ConversationMeta;
 use crate::store::{NewNote, RecentCursor, desk};
+use crate::util::now_ms;
+use protocol::ErrorCode;
+use protocol::ErrorFrame;
+use tracing::debug;
 
 /// A page of the recent list.
 #[derive(Debug)]
@@ -145,6 +154,8 @@ impl Hub {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
     use crate::assistant::{AssistantError, Reply, ReplyRequest};
     use protocol::Role;

@@ -3,7 +3,28 @@
 //! local connections (through the AI fence for drafts and typing), and the coalesced Online list
 //! rows.
 
-use super::*;
+use super::Hub;
+use super::frame_json;
+use crate::bus::BusMessage;
+use crate::bus::Inbox;
+use crate::bus::Topic;
+use crate::registry::ConnId;
+use crate::registry::Delivery;
+use crate::registry::Frames;
+use crate::registry::Outbound;
+use crate::store::ConversationMeta;
+use dashmap::DashMap;
+use protocol::ConversationEvent;
+use protocol::ConversationSummary;
+use protocol::DraftState;
+use protocol::EventKind;
+use protocol::ServerFrame;
+use protocol::WorkspaceId;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Mutex;
+use tracing::warn;
 
 /// How often a conversation's Online list row may be re-published, and how often each
 /// dashboard's view and each team watcher is brought up to date (`online.rs`).
@@ -35,9 +56,22 @@ pub(super) fn row_publications(
     out
 }
 
+/// What fan-out keeps between calls: the rows waiting for the next round, and the bus
+/// subscription of each topic.
+#[derive(Debug, Default)]
+pub(super) struct Fanout {
+    /// Online list rows changed since the last publication, as the operation that changed each
+    /// one left it (conversation id → row).
+    changed_rows: DashMap<String, PendingRow>,
+    /// Serializes bus (un)subscription per topic, so a leave and a join racing on the same
+    /// topic can never leave the bus unsubscribed while a local client listens; `true` while
+    /// subscribed.
+    topic_locks: DashMap<Topic, Arc<Mutex<bool>>>,
+}
+
 /// An Online list row waiting for the next publication round.
 #[derive(Debug)]
-pub(super) struct PendingRow {
+struct PendingRow {
     workspace_id: WorkspaceId,
     active: bool,
     summary: ConversationSummary,
@@ -76,6 +110,7 @@ impl Hub {
     pub(super) async fn sync_topic(&self, topic: Topic) {
         let lock = self
             .inner
+            .fanout
             .topic_locks
             .entry(topic.clone())
             .or_default()
@@ -101,13 +136,14 @@ impl Hub {
             drop(subscribed);
             // Keep the lock table from growing with every conversation ever seen.
             self.inner
+                .fanout
                 .topic_locks
                 .remove_if(&topic, |_, l| Arc::strong_count(l) == 1);
         }
     }
 
     pub(super) fn generating(&self, topic: &Topic) -> bool {
-        matches!(topic, Topic::Conversation { id, .. } if self.inner.generations.contains_key(id))
+        matches!(topic, Topic::Conversation { id, .. } if self.inner.generations.running(id))
     }
 
     // ---- publishing -------------------------------------------------------------------------
@@ -168,11 +204,11 @@ impl Hub {
             }
         };
         // Usually the row is pending already (a busy conversation): no key to allocate.
-        if let Some(mut row) = self.inner.changed_rows.get_mut(meta.id.as_str()) {
+        if let Some(mut row) = self.inner.fanout.changed_rows.get_mut(meta.id.as_str()) {
             refresh(&mut row);
             return;
         }
-        match self.inner.changed_rows.entry(meta.id.clone()) {
+        match self.inner.fanout.changed_rows.entry(meta.id.clone()) {
             // Marked by another task between the two lookups.
             dashmap::Entry::Occupied(mut row) => refresh(row.get_mut()),
             dashmap::Entry::Vacant(slot) => {
@@ -190,12 +226,13 @@ impl Hub {
         let mut by_workspace: HashMap<WorkspaceId, Vec<ConversationSummary>> = HashMap::new();
         let ids: Vec<String> = self
             .inner
+            .fanout
             .changed_rows
             .iter()
             .map(|e| e.key().clone())
             .collect();
         for id in ids {
-            let Some((_, row)) = self.inner.changed_rows.remove(&id) else {
+            let Some((_, row)) = self.inner.fanout.changed_rows.remove(&id) else {
                 continue;
             };
             let (workspace_id, summary) = if row.active && row.summary.visitor_online {

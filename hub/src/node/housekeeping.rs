@@ -2,7 +2,18 @@
 //! first), expiry of unanswered requests for a human, and the sweep of idle conversations off
 //! the Online list.
 
-use super::*;
+use super::Hub;
+use crate::bus::BusMessage;
+use crate::bus::Topic;
+use crate::control::HoldCheck;
+use crate::store::StoreError;
+use crate::util::now_ms;
+use protocol::AuditAction;
+use protocol::AuditEntry;
+use std::time::Duration;
+use tracing::debug;
+use tracing::info;
+use tracing::warn;
 
 /// How often at most the bus's heartbeat runs.
 const BUS_HEARTBEAT: Duration = Duration::from_millis(250);

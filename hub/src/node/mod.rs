@@ -18,33 +18,26 @@
 //!
 //! This file holds the node's parts, its construction and shutdown, and sign-in.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use dashmap::DashMap;
 use protocol::{
-    AuditAction, AuditActor, AuditEntry, Author, ConversationEvent, ConversationSummary,
-    DraftState, ErrorCode, ErrorFrame, EventKind, Holder, HumanRequestedBy, OperatorIdentity,
-    OperatorRef, ServerFrame, WorkspaceId, WorkspaceInfo,
+    AuditActor, Author, ErrorCode, ErrorFrame, Holder, OperatorIdentity, OperatorRef, WorkspaceInfo,
 };
-use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{debug, info, warn};
+use tracing::warn;
 
-use crate::assistant::{Assistant, AssistantError};
+use crate::assistant::Assistant;
 use crate::auth::{OperatorClaims, OperatorVerifier, VisitorTokens};
-use crate::bus::{Bus, BusMessage, Inbox, Topic};
+use crate::bus::{Bus, Inbox};
 use crate::config::Config;
-use crate::control::{Actor, ControlError, Fence, HoldCheck};
+use crate::control::{Actor, ControlError};
 use crate::directory::Directory;
 use crate::metrics::Metrics;
 use crate::ratelimit::KeyedLimiter;
-use crate::registry::{ConnId, Delivery, Frames, Outbound, Registry};
-use crate::store::{
-    Announce, Appended, ConversationMeta, Draft, NewConversation, Store, StoreError,
-};
+use crate::registry::Registry;
+use crate::store::{ConversationMeta, NewConversation, Store, StoreError};
 use crate::util::{now_ms, now_secs, random_id, visitor_label};
 
 mod actions;
@@ -54,10 +47,8 @@ mod fanout;
 mod housekeeping;
 mod online;
 
-use assistant::Generation;
 pub use assistant::{DRAFT_INTERVAL, FALLBACK_TEXT};
 pub use fanout::ONLINE_COALESCE;
-use fanout::PendingRow;
 
 /// Most events a `history` frame carries.
 pub const HISTORY_LIMIT: usize = 5000;
@@ -84,16 +75,11 @@ pub struct Inner {
     /// Every session and background task, so shutdown can wait for them.
     pub tasks: TaskTracker,
     /// The running generation of each conversation.
-    generations: DashMap<String, Generation>,
+    generations: assistant::Generations,
     /// What this node has delivered of each conversation's control and AI draft.
     pub fence: crate::drafts::Fence,
-    /// Online list rows changed since the last publication, as the operation that changed each
-    /// one left it (conversation id → row).
-    changed_rows: DashMap<String, PendingRow>,
-    next_generation: std::sync::atomic::AtomicU64,
-    /// Serializes bus (un)subscription per topic, so a leave and a join racing on the same topic
-    /// can never leave the bus unsubscribed while a local client listens.
-    topic_locks: DashMap<Topic, Arc<Mutex<bool>>>,
+    /// Rows waiting for their round, bus subscriptions.
+    fanout: fanout::Fanout,
     /// The Online lists and teams this node's dashboards follow.
     online: online::Followers,
     /// WebSocket connects per client IP (see `--connect-rate`).
@@ -241,11 +227,9 @@ impl Hub {
                 metrics,
                 shutdown,
                 tasks: TaskTracker::new(),
-                generations: DashMap::new(),
+                generations: assistant::Generations::default(),
                 fence: crate::drafts::Fence::new(),
-                changed_rows: DashMap::new(),
-                next_generation: std::sync::atomic::AtomicU64::new(0),
-                topic_locks: DashMap::new(),
+                fanout: fanout::Fanout::default(),
                 online: online::Followers::default(),
             }),
         };
@@ -390,8 +374,14 @@ pub fn frame_text(frame: &impl serde::Serialize) -> String {
 #[cfg(test)]
 mod tests {
     use super::fanout::{EventFrame, ROWS_PER_PUBLICATION, row_publications};
+    use std::collections::HashMap;
+
+    use protocol::{ConversationEvent, ConversationSummary, EventKind, ServerFrame};
+
     use super::*;
+    use crate::bus::{BusMessage, Topic};
     use crate::registry::ConnKind;
+    use crate::registry::Outbound;
 
     /// The borrowed event frame writes what `ServerFrame::Event` writes, byte for byte, for
     /// operators and for visitors.

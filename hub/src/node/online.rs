@@ -15,8 +15,22 @@ use std::collections::HashSet;
 
 use rustc_hash::FxHashMap;
 
-use super::*;
+use super::Hub;
+use super::OperatorSession;
+use super::frame_json;
+use crate::bus::Topic;
 use crate::online::{List, Request, View};
+use crate::registry::ConnId;
+use crate::registry::Frames;
+use crate::registry::Outbound;
+use crate::store::ConversationMeta;
+use crate::store::StoreError;
+use dashmap::DashMap;
+use protocol::ConversationSummary;
+use protocol::ServerFrame;
+use protocol::WorkspaceId;
+use std::sync::Arc;
+use tracing::warn;
 
 /// A change of the list, as the bus carries it.
 #[derive(Debug)]
