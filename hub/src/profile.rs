@@ -898,6 +898,11 @@ mod tests {
             Ok(Some("Nguye\u{302}\u{303}n".into())),
             "two marks on one letter are a name"
         );
+        assert_eq!(
+            name("Jose\u{301}"),
+            Ok(Some("Jose\u{301}".into())),
+            "the last letter keeps its accent"
+        );
     }
 
     #[test]

@@ -27,9 +27,18 @@ pub fn is_blank(text: &str) -> bool {
 }
 
 /// Trim what shows nothing from both ends (inner spaces, joiners and marks stay: they belong to
-/// the text between them).
+/// the text between them). Marks right after the last character that shows are its own (the
+/// accent of a decomposed "José", the keycap of 1️⃣) and stay too.
 pub fn trim_blank(text: &str) -> &str {
-    text.trim_matches(|c: char| !shows_something(c))
+    let text = text.trim_start_matches(|c: char| !shows_something(c));
+    let Some(last) = text.rfind(shows_something) else {
+        return "";
+    };
+    let base_end = last + text[last..].chars().next().map_or(0, char::len_utf8);
+    let marks = text[base_end..]
+        .find(|c: char| c.general_category_group() != GeneralCategoryGroup::Mark)
+        .unwrap_or(text.len() - base_end);
+    &text[..base_end + marks]
 }
 
 fn shows_something(c: char) -> bool {
@@ -202,6 +211,13 @@ mod tests {
         }
         assert_eq!(trim_blank("\u{200B} Martin \u{FEFF}"), "Martin");
         assert_eq!(trim_blank("Anna\u{200D}Lena"), "Anna\u{200D}Lena");
+        // The last character keeps its marks; what follows them goes.
+        assert_eq!(trim_blank("Jose\u{301}"), "Jose\u{301}");
+        assert_eq!(
+            trim_blank(" 1\u{FE0F}\u{20E3}\u{200B} "),
+            "1\u{FE0F}\u{20E3}"
+        );
+        assert_eq!(trim_blank("\u{301}a\u{301} \u{301}"), "a\u{301}");
     }
 
     #[test]

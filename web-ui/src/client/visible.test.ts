@@ -14,5 +14,9 @@ describe("blank text (the hub's rule)", () => {
     }
     expect(trimBlank("\u200b Martin \ufeff")).toBe("Martin");
     expect(trimBlank("Anna\u200dLena")).toBe("Anna\u200dLena");
+    // The last character keeps its marks; what follows them goes.
+    expect(trimBlank("Jose\u0301")).toBe("Jose\u0301");
+    expect(trimBlank(" 1\ufe0f\u20e3\u200b ")).toBe("1\ufe0f\u20e3");
+    expect(trimBlank("\u0301a\u0301 \u0301")).toBe("a\u0301");
   });
 });

@@ -7,13 +7,23 @@
  */
 const INVISIBLE = "[\\p{White_Space}\\p{Default_Ignorable_Code_Point}\\p{M}\\p{Cc}\\p{Cf}]";
 const BLANK = new RegExp(`^${INVISIBLE}*$`, "u");
-const EDGES = new RegExp(`^${INVISIBLE}+|${INVISIBLE}+$`, "gu");
+const LEADING = new RegExp(`^${INVISIBLE}+`, "u");
+const INVISIBLE_ONE = new RegExp(`^${INVISIBLE}$`, "u");
+const MARK = /^\p{M}$/u;
 
 export function isBlank(text: string): boolean {
   return BLANK.test(text);
 }
 
-/** What shows nothing removed from both ends (inner joiners and marks stay). */
+/**
+ * What shows nothing removed from both ends (inner joiners and marks stay, and so do the marks
+ * right after the last character that shows: the accent of a decomposed "José", a keycap).
+ */
 export function trimBlank(text: string): string {
-  return text.replace(EDGES, "");
+  const chars = [...text.replace(LEADING, "")];
+  let end = chars.length;
+  while (end > 0 && INVISIBLE_ONE.test(chars[end - 1]!)) end--;
+  if (end === 0) return "";
+  while (end < chars.length && MARK.test(chars[end]!)) end++;
+  return chars.slice(0, end).join("");
 }
