@@ -35,6 +35,11 @@ pub struct Frame<'a> {
     pub event: Option<Event<'a>>,
     #[serde(default, borrow)]
     pub code: Option<Cow<'a, str>>,
+    /// Of an `error`: whether the same frame may succeed later.
+    #[serde(default)]
+    pub retryable: Option<bool>,
+    #[serde(default)]
+    pub retry_after_ms: Option<u64>,
     #[serde(default, borrow)]
     pub visitor_token: Option<Cow<'a, str>>,
 }
@@ -62,6 +67,30 @@ pub fn is_online_frame(text: &str) -> bool {
     text.as_bytes()
         .get(..24)
         .is_some_and(|h| h.starts_with(b"{\"type\":\"online_"))
+}
+
+/// What a dashboard frame is for, as far as counting its traffic goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FrameKind {
+    /// `online_view` (the Online list).
+    Online,
+    /// `team_snapshot`, `audit_snapshot`, `audit_entry` (the team view, after `subscribe_team`).
+    Team,
+    /// Everything else: conversations' events, answers, errors.
+    Other,
+}
+
+/// Classify a server frame by its first bytes, without parsing it (`type` is serialised first).
+pub fn frame_kind(text: &str) -> FrameKind {
+    if is_online_frame(text) {
+        return FrameKind::Online;
+    }
+    let b = text.as_bytes();
+    if b.starts_with(b"{\"type\":\"team_") || b.starts_with(b"{\"type\":\"audit_") {
+        FrameKind::Team
+    } else {
+        FrameKind::Other
+    }
 }
 
 /// Connect with a small read buffer: the generator holds tens of thousands of sockets and the
@@ -183,12 +212,22 @@ pub async fn operator_hello(ws: &mut Ws, token: &str) -> anyhow::Result<()> {
 /// An HS256 operator token as the team's backend would sign it (claims: README, "Operator
 /// tokens").
 pub fn operator_token(secret: &str, id: &str, workspace: &str) -> anyhow::Result<String> {
+    operator_token_as(secret, id, workspace, "operator")
+}
+
+/// [`operator_token`] with another role claim (`owner`, `editor`).
+pub fn operator_token_as(
+    secret: &str,
+    id: &str,
+    workspace: &str,
+    role: &str,
+) -> anyhow::Result<String> {
     let exp = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)?
         .as_secs()
         + 24 * 3600;
     let claims = json!({
-        "sub": id, "ws": workspace, "role": "operator", "name": format!("Load {id}"),
+        "sub": id, "ws": workspace, "role": role, "name": format!("Load {id}"),
         "exp": exp, "aud": "take-control-operator",
     });
     Ok(jsonwebtoken::encode(
@@ -269,10 +308,41 @@ mod tests {
     #[test]
     fn online_frames_are_recognised() {
         assert!(is_online_frame(
-            r#"{"type":"online_update","conversation":{}}"#
+            r#"{"type":"online_view","filter":"all","offset":0,"total":0,"ids":[]}"#
         ));
         assert!(!is_online_frame(
             r#"{"type":"event","conversation_id":"x"}"#
         ));
+    }
+
+    #[test]
+    fn frames_are_classified_by_their_type() {
+        let kind = |t: &str| frame_kind(t);
+        assert_eq!(
+            kind(r#"{"type":"online_view","filter":"all"}"#),
+            FrameKind::Online
+        );
+        assert_eq!(
+            kind(r#"{"type":"team_snapshot","members":[]}"#),
+            FrameKind::Team
+        );
+        assert_eq!(
+            kind(r#"{"type":"audit_snapshot","entries":[]}"#),
+            FrameKind::Team
+        );
+        assert_eq!(
+            kind(r#"{"type":"audit_entry","entry":{}}"#),
+            FrameKind::Team
+        );
+        assert_eq!(
+            kind(r#"{"type":"control","conversation_id":"x"}"#),
+            FrameKind::Other
+        );
+        // A message whose text mentions a type is not mistaken for one.
+        assert_eq!(
+            kind(r#"{"type":"event","event":{"text":"{\"type\":\"online_view\"}"}}"#),
+            FrameKind::Other
+        );
+        assert_eq!(kind(""), FrameKind::Other);
     }
 }
