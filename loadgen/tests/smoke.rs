@@ -32,6 +32,10 @@ async fn relay_delivers_everything_once() {
         "10",
         "--operator-jwt-secret",
         hub::dev::DEV_OPERATOR_SECRET,
+        // One owner on the team view, and the JSON lines: the team benchmark's additions.
+        "--owners",
+        "1",
+        "--json",
     ]);
     let Scenario::Relay(args) = &cli.scenario else {
         unreachable!()
@@ -59,6 +63,20 @@ async fn relay_delivers_everything_once() {
         report.text
     );
     assert_eq!(step.errors, 0, "{}", report.text);
+    assert_eq!(
+        (report.takeovers_answered, report.takeovers_timed_out),
+        (6, 0),
+        "{}",
+        report.text
+    );
+    assert!(
+        report
+            .text
+            .lines()
+            .any(|l| l.starts_with("JSON {") && l.contains(r#""kind":"wave""#)),
+        "{}",
+        report.text
+    );
     running.shutdown().await;
 }
 

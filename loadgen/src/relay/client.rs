@@ -3,6 +3,18 @@
 
 use super::*;
 
+/// What the run asks an operator to do.
+#[derive(Debug)]
+pub(super) enum Cmd {
+    /// Open and take over this conversation (index, id).
+    Take(usize, String),
+    /// Send the takeover again after a retryable refusal, with the `open` if that was refused.
+    Retry { c: usize, id: String, reopen: bool },
+}
+
+/// Wait before a retry when the refusal names no `retry_after_ms`.
+const RETRY_MS: u64 = 200;
+
 /// The send schedule of one client inside a step.
 #[derive(Debug, Default)]
 struct Schedule {
@@ -211,14 +223,18 @@ pub(super) async fn visitor(
     (side, lost)
 }
 
-/// An operator's loop: takes the conversations it is given, replies round robin.
+/// An operator's loop: takes the conversations it is given (retrying refused takeovers through
+/// `retries`, its own command queue), replies round robin.
 pub(super) async fn operator(
     ctx: Arc<Ctx>,
     j: usize,
     mut ws: Ws,
     mut ctl: watch::Receiver<Control>,
-    mut cmds: mpsc::UnboundedReceiver<(usize, String)>,
+    mut cmds: mpsc::UnboundedReceiver<Cmd>,
+    retries: mpsc::UnboundedSender<Cmd>,
 ) -> (HashMap<usize, Side>, bool) {
+    // Conversations whose `open` + `takeover` are not answered yet.
+    let mut setup: HashMap<usize, wave::Pending> = HashMap::new();
     let mut by_id: HashMap<String, usize> = HashMap::new();
     let mut sides: HashMap<usize, Side> = HashMap::new();
     let mut mine: Vec<(usize, String)> = Vec::new();
@@ -235,14 +251,24 @@ pub(super) async fn operator(
                 if r.is_err() || matches!(control, Control::Stop) { break }
                 sched.set(control, |p| p.operator_period, phase);
             }
-            Some((c, id)) = cmds.recv() => {
-                by_id.insert(id.clone(), c);
-                sides.entry(c).or_default();
-                mine.push((c, id.clone()));
-                let open = json!({"type": "open", "conversation_id": id});
-                let takeover = json!({"type": "takeover", "conversation_id": id});
-                ctx.takeover_sent[c].store(ctx.ns(Instant::now()).max(1), Ordering::Relaxed);
-                if wire::send(&mut ws, open).await.is_err() || wire::send(&mut ws, takeover).await.is_err() {
+            Some(cmd) = cmds.recv() => {
+                let (c, id, open) = match cmd {
+                    Cmd::Take(c, id) => {
+                        by_id.insert(id.clone(), c);
+                        sides.entry(c).or_default();
+                        mine.push((c, id.clone()));
+                        // Timed from the first attempt, as the visitor waits.
+                        ctx.takeover_sent[c].store(ctx.ns(Instant::now()).max(1), Ordering::Relaxed);
+                        (c, id, true)
+                    }
+                    Cmd::Retry { c, id, reopen } => (c, id, reopen),
+                };
+                setup.insert(c, if open { wave::Pending::Opening } else { wave::Pending::TakingOver { reopen: false } });
+                if open && wire::send(&mut ws, json!({"type": "open", "conversation_id": id})).await.is_err() {
+                    lost = true;
+                    break;
+                }
+                if wire::send(&mut ws, json!({"type": "takeover", "conversation_id": id})).await.is_err() {
                     lost = true;
                     break;
                 }
@@ -283,12 +309,56 @@ pub(super) async fn operator(
                         break;
                     }
                 };
-                if wire::is_online_frame(&text) { continue }
+                // The Online list's and the team view's frames are only counted.
+                if ctx.dash[j].count(wire::frame_kind(&text), text.len()) { continue }
                 let Ok(f) = serde_json::from_str::<Frame<'_>>(&text) else {
                     ctx.error(None, format!("operator {j}: unparsable frame {text}"));
                     continue;
                 };
                 let conv = f.conversation_id.as_deref().and_then(|id| by_id.get(id)).copied();
+                // An answer to the set-up's `open` or `takeover`.
+                if let Some(c) = conv
+                    && let Some(&state) = setup.get(&c)
+                {
+                    let answer = match f.ty.as_ref() {
+                        "history" => Some(wave::Answer::History),
+                        "control" => Some(wave::Answer::Control),
+                        "error" => Some(wave::Answer::Error {
+                            code: f.code.as_deref().unwrap_or("?"),
+                            retryable: f.retryable.unwrap_or(false),
+                        }),
+                        _ => None,
+                    };
+                    if let Some(answer) = answer {
+                        let (next, outcome) = wave::step(state, answer);
+                        match next {
+                            Some(s) => setup.insert(c, s),
+                            None => setup.remove(&c),
+                        };
+                        ctx.wave.lock().unwrap_or_else(|e| e.into_inner()).count(&outcome);
+                        match outcome {
+                            wave::Outcome::Answered { reopen: true } => {
+                                let id = mine.iter().find(|(k, _)| *k == c).map(|(_, id)| id.clone()).unwrap_or_default();
+                                if wire::send(&mut ws, json!({"type": "open", "conversation_id": id})).await.is_err() {
+                                    lost = true;
+                                    break;
+                                }
+                            }
+                            wave::Outcome::Refused { retry: true, reopen, .. } => {
+                                let id = f.conversation_id.as_deref().unwrap_or_default().to_owned();
+                                let wait = Duration::from_millis(f.retry_after_ms.unwrap_or(RETRY_MS));
+                                let retries = retries.clone();
+                                tokio::spawn(async move {
+                                    tokio::time::sleep(wait).await;
+                                    let _ = retries.send(Cmd::Retry { c, id, reopen });
+                                });
+                            }
+                            _ => {}
+                        }
+                        // Refusals are in the wave's tally, not among the errors.
+                        if f.ty == "error" { continue }
+                    }
+                }
                 match (f.ty.as_ref(), conv) {
                     ("history", Some(c)) => {
                         if let Some(s) = sides.get_mut(&c) {

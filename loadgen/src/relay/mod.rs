@@ -11,6 +11,11 @@
 //! (coordinated omission). Every message's fate is tracked per conversation: sequences must be
 //! gap-free with no duplicates, and every acknowledged message must reach the other side exactly
 //! once.
+//!
+//! For the `team` benchmark it also counts what each dashboard receives for the Online list and
+//! the team view (owners subscribe to it), per second of each window ([`dash`]), and the fate of
+//! each takeover of the set-up's wave: answered, refused (by code, retried when retryable), or
+//! timed out ([`wave`]); `--json` prints the figures as JSON lines.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -31,7 +36,10 @@ use crate::stats::{Hist, Shared, StepStats, table};
 use crate::wire::{self, Frame, Ws};
 
 mod client;
-use client::{operator, visitor};
+mod dash;
+mod wave;
+use client::{Cmd, operator, visitor};
+use dash::{DashCounters, PerDashboard};
 
 #[derive(Debug, Clone, Args)]
 pub struct RelayArgs {
@@ -81,6 +89,24 @@ pub struct RelayArgs {
     /// (the whole burst queued in the first millisecond).
     #[arg(long, default_value_t = 0.0)]
     pub takeover_rate: f64,
+    /// How long the set-up's takeovers may take; one without a final answer by then timed out.
+    #[arg(long, default_value_t = 60.0)]
+    pub takeover_timeout_secs: f64,
+    /// Only the last N conversations' takeovers form the measured wave (sent at
+    /// `--takeover-rate`); the others are taken over before it at `--prewave-rate`. 0: all.
+    #[arg(long, default_value_t = 0)]
+    pub wave: usize,
+    /// Takeovers per second before the wave (with `--wave`).
+    #[arg(long, default_value_t = 1000.0)]
+    pub prewave_rate: f64,
+    /// The first N operators (spread over the workspaces like the others) are owners and also
+    /// follow the team view (`subscribe_team`).
+    #[arg(long, default_value_t = 0)]
+    pub owners: usize,
+    /// Also print the figures as JSON lines (`JSON {...}`): one for the takeover wave, one per
+    /// step, one for the accounting.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// What a step does: send from `start` to `end`; messages scheduled from `window` on count.
@@ -114,6 +140,10 @@ struct Ctx {
     takeover: Mutex<Hist>,
     joined: AtomicU64,
     controls: AtomicU64,
+    /// The set-up's takeovers: answered, refused, retried.
+    wave: Mutex<wave::Tally>,
+    /// What each operator's dashboard received, by operator.
+    dash: Vec<DashCounters>,
     ai_messages: AtomicU64,
     other_errors: AtomicU64,
     first_error: Mutex<Option<String>>,
@@ -230,6 +260,9 @@ pub struct StepRow {
 pub struct RelayReport {
     pub steps: Vec<StepRow>,
     pub accounting: Accounting,
+    /// The set-up's takeovers answered with `control`, and timed out (no final answer in time).
+    pub takeovers_answered: u64,
+    pub takeovers_timed_out: u64,
     pub text: String,
 }
 
@@ -249,6 +282,10 @@ pub async fn run(target: &Target, args: &RelayArgs) -> anyhow::Result<RelayRepor
         takeover: Mutex::new(Hist::default()),
         joined: AtomicU64::new(0),
         controls: AtomicU64::new(0),
+        wave: Mutex::new(wave::Tally::default()),
+        dash: (0..args.operators)
+            .map(|_| DashCounters::default())
+            .collect(),
         ai_messages: AtomicU64::new(0),
         all_sent: AtomicU64::new(0),
         all_acked: AtomicU64::new(0),
@@ -263,13 +300,15 @@ pub async fn run(target: &Target, args: &RelayArgs) -> anyhow::Result<RelayRepor
     let mut op_tasks = Vec::new();
     let (op_ready_tx, mut op_ready_rx) = mpsc::channel::<anyhow::Result<()>>(args.operators);
     for j in 0..args.operators {
-        let token = wire::operator_token(
+        let owner = j < args.owners;
+        let token = wire::operator_token_as(
             &args.operator_jwt_secret,
             &format!("load-op-{j}"),
             target.workspace(j),
+            if owner { "owner" } else { "operator" },
         )?;
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
-        op_cmds.push(cmd_tx);
+        op_cmds.push(cmd_tx.clone());
         let url = target.url(j).to_owned();
         let (ctx, ctl, ready) = (ctx.clone(), ctl_rx.clone(), op_ready_tx.clone());
         let online = !args.no_online;
@@ -280,13 +319,16 @@ pub async fn run(target: &Target, args: &RelayArgs) -> anyhow::Result<RelayRepor
                 if online {
                     wire::send(&mut ws, json!({"type": "subscribe_online"})).await?;
                 }
+                if owner {
+                    wire::send(&mut ws, json!({"type": "subscribe_team"})).await?;
+                }
                 anyhow::Ok(ws)
             }
             .await;
             match ws {
                 Ok(ws) => {
                     let _ = ready.send(Ok(())).await;
-                    operator(ctx, j, ws, ctl, cmd_rx).await
+                    operator(ctx, j, ws, ctl, cmd_rx, cmd_tx).await
                 }
                 Err(e) => {
                     let _ = ready.send(Err(e)).await;
@@ -350,60 +392,74 @@ pub async fn run(target: &Target, args: &RelayArgs) -> anyhow::Result<RelayRepor
     }
     let connect_secs = connect_start.elapsed().as_secs_f64();
 
-    // Each conversation to one operator of its workspace, who opens it and takes it over.
+    // Each conversation to one operator of its workspace, who opens it and takes it over: the
+    // first ones before the wave (paced, unmeasured), then the wave, the last `--wave` of them.
     let w = target.workspaces.len();
+    let wave_n = if args.wave == 0 {
+        args.visitors
+    } else {
+        args.wave.min(args.visitors)
+    };
+    let pre = args.visitors - wave_n;
+    let send_takeovers = |range: std::ops::Range<usize>, rate: f64| {
+        let (ctx, op_cmds, conv_ids) = (&ctx, &op_cmds, &conv_ids);
+        async move {
+            let start = Instant::now();
+            for c in range.clone() {
+                if rate > 0.0 {
+                    let at = start + Duration::from_secs_f64((c - range.start) as f64 / rate);
+                    tokio::time::sleep_until(at.into()).await;
+                }
+                let ops: Vec<usize> = (0..ctx.operators).filter(|j| j % w == c % w).collect();
+                anyhow::ensure!(
+                    !ops.is_empty(),
+                    "workspace {} has no operator",
+                    target.workspace(c)
+                );
+                let j = ops[(c / w) % ops.len()];
+                let _ = op_cmds[j].send(Cmd::Take(c, conv_ids[c].clone()));
+            }
+            anyhow::Ok(())
+        }
+    };
+    let timeout = Duration::from_secs_f64(args.takeover_timeout_secs.max(0.0));
+    let mut pre_timed_out = 0;
+    if pre > 0 {
+        let t0 = Instant::now();
+        send_takeovers(0..pre, args.prewave_rate).await?;
+        pre_timed_out = await_takeovers(&ctx, pre as u64, 0, t0 + timeout).await;
+        // The wave is counted and timed on its own.
+        *ctx.wave.lock().unwrap_or_else(|e| e.into_inner()) = wave::Tally::default();
+        *ctx.takeover.lock().unwrap_or_else(|e| e.into_inner()) = Hist::default();
+    }
+    let joined_before = ctx.joined.load(Ordering::Relaxed);
+    let total = wave_n as u64;
     let takeovers_before = procstat::sample_all(&watched);
     let takeovers_start = Instant::now();
-    for (c, id) in conv_ids.iter().enumerate() {
-        if args.takeover_rate > 0.0 {
-            let at = takeovers_start + Duration::from_secs_f64(c as f64 / args.takeover_rate);
-            tokio::time::sleep_until(at.into()).await;
-        }
-        let ops: Vec<usize> = (0..args.operators).filter(|j| j % w == c % w).collect();
-        anyhow::ensure!(
-            !ops.is_empty(),
-            "workspace {} has no operator",
-            target.workspace(c)
-        );
-        let j = ops[(c / w) % ops.len()];
-        let _ = op_cmds[j].send((c, id.clone()));
-    }
-    let setup_deadline = Instant::now() + Duration::from_secs(60);
-    while (ctx.joined.load(Ordering::Relaxed) as usize) < args.visitors
-        || (ctx.controls.load(Ordering::Relaxed) as usize) < args.visitors
-    {
-        anyhow::ensure!(
-            Instant::now() < setup_deadline,
-            "takeovers incomplete: {} operator_joined seen by visitors, {} control answers, of {}",
-            ctx.joined.load(Ordering::Relaxed),
-            ctx.controls.load(Ordering::Relaxed),
-            args.visitors
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    send_takeovers(pre..args.visitors, args.takeover_rate).await?;
+    let timed_out = await_takeovers(&ctx, total, joined_before, takeovers_start + timeout).await;
     let setup_secs = connect_start.elapsed().as_secs_f64();
     // What the takeovers cost each process, from the first sent to the last answered: where a
     // wave's time goes.
     let takeovers_after = procstat::sample_all(&watched);
     let takeovers_wall = takeovers_start.elapsed();
-    let takeover_cpu: Vec<String> = watched
+    let pair_cpu = per_process_us(&watched, &takeovers_before, &takeovers_after, total);
+    let takeover_cpu: Vec<String> = pair_cpu
         .iter()
-        .zip(takeovers_before.iter().zip(&takeovers_after))
-        .filter_map(|(wch, (b, a))| {
-            let (b, a) = (b.as_ref()?, a.as_ref()?);
-            let us = a.cpu_us.saturating_sub(b.cpu_us) as f64;
-            Some(format!(
-                "{} {:.0} µs",
-                wch.label,
-                us / args.visitors.max(1) as f64
-            ))
-        })
+        .map(|(label, us)| format!("{label} {us:.0} µs"))
         .collect();
+    let pair_servers_us = procstat::servers_cpu_us(&watched, &takeovers_before, &takeovers_after)
+        as f64
+        / total.max(1) as f64;
+    let wave_tally = ctx.wave.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let mut json_lines = Vec::new();
 
     // Steps.
     let mut rows = Vec::new();
     let mut step_rows = Vec::new();
     let mut proc_rows = Vec::new();
+    let mut dash_rows = Vec::new();
+    let read_dash = || ctx.dash.iter().map(DashCounters::read).collect::<Vec<_>>();
     for (step, &rate) in args.rate.iter().enumerate() {
         let op_rate = args.operator_ratio.map_or(args.operator_rate, |r| rate * r);
         let start = Instant::now() + Duration::from_millis(50);
@@ -422,9 +478,11 @@ pub async fn run(target: &Target, args: &RelayArgs) -> anyhow::Result<RelayRepor
         let _ = ctl_tx.send(Control::Run(plan));
         sleep_until(window.into()).await;
         let before = procstat::sample_all(&watched);
+        let dash_before = read_dash();
         target.hook("start", step).await;
         sleep_until(end.into()).await;
         let after = procstat::sample_all(&watched);
+        let dash_after = read_dash();
         target.hook("end", step).await;
         // Drain: wait for every message of the window to be acknowledged and delivered.
         let drain_deadline = Instant::now() + Duration::from_secs_f64(args.drain_secs);
@@ -461,6 +519,33 @@ pub async fn run(target: &Target, args: &RelayArgs) -> anyhow::Result<RelayRepor
                 step_row(s, rate, op_rate, secs, (hub_cpu, servers_us), hub_rss)
             })
             .context("step stats")?;
+        let owners = args.owners.min(args.operators);
+        let online = PerDashboard::over(&dash_before, &dash_after, secs, |d| d.online, |_| true);
+        let team = PerDashboard::over(&dash_before, &dash_after, secs, |d| d.team, |j| j < owners);
+        let [of, ob] = online.cells();
+        let [tf, tb] = team.cells();
+        dash_rows.push(vec![rate_label(rate), of, ob, tf, tb]);
+        let sent = row.summary.visitor_sent + row.summary.operator_sent;
+        json_lines.push(json!({
+            "kind": "step",
+            "step": step,
+            "rate": rate,
+            "operator_rate": op_rate,
+            "secs": secs,
+            "sent": sent,
+            "visitor_sent": row.summary.visitor_sent,
+            "operator_sent": row.summary.operator_sent,
+            "delivered": row.summary.delivered,
+            "hub_us_per_msg": row.summary.hub_cpu_us_per_msg,
+            "servers_us_per_msg": row.summary.servers_us_per_msg,
+            "cpu_us_per_msg": by_label(&per_process_us(&watched, &before, &after, sent)),
+            "p50_ms": row.summary.v2o_p50_ms,
+            "p99_ms": finite(row.summary.v2o_p99_ms),
+            "p999_ms": row.summary.v2o_p999_ms,
+            "errors": row.summary.errors,
+            "online": online,
+            "team": team,
+        }));
         step_rows.push(row.summary);
         rows.push(row.cells);
         for (i, wch) in watched.iter().enumerate() {
@@ -532,17 +617,24 @@ pub async fn run(target: &Target, args: &RelayArgs) -> anyhow::Result<RelayRepor
         .unwrap_or_else(|e| e.into_inner())
         .clone();
     let mut text = format!(
-        "relay: {} visitors, {} operators, {} workspace(s), {} url(s); online list {}\n\
-         setup: {} visitor handshakes in {connect_secs:.2} s ({:.0}/s); all takeovers done after {setup_secs:.2} s\n\
+        "relay: {} visitors, {} operators ({} owners on the team view), {} workspace(s), {} url(s); online list {}\n\
+         setup: {} visitor handshakes in {connect_secs:.2} s ({:.0}/s); takeovers over after {setup_secs:.2} s\n\
+         takeover wave: {} of {total} answered ({pre} taken over before it, {pre_timed_out} of them timed out), refused {} (retried {}, final {}), timed out {timed_out}; open refused {}\n\
          takeover → visitor's operator_joined (ms, p50/p90/p99/p99.9/max over {}, {}): {}\n\
-         takeovers: {:.0} ms from the first sent to the last answered; CPU per open + takeover: {}\n\n",
+         takeovers: {:.0} ms from the first sent to the last answered; CPU per open + takeover: {} (servers {pair_servers_us:.0} µs)\n\n",
         args.visitors,
         args.operators,
+        args.owners.min(args.operators),
         target.workspaces.len(),
         target.urls.len(),
         if args.no_online { "off" } else { "on" },
         args.visitors,
         args.visitors as f64 / connect_secs,
+        wave_tally.answered,
+        wave::Tally::codes(&wave_tally.refused),
+        wave_tally.retried,
+        wave_tally.refused_final,
+        wave::Tally::codes(&wave_tally.open_refused),
         takeover.len(),
         if args.takeover_rate > 0.0 {
             format!("paced at {:.0}/s", args.takeover_rate)
@@ -572,6 +664,17 @@ pub async fn run(target: &Target, args: &RelayArgs) -> anyhow::Result<RelayRepor
     ));
     text.push('\n');
     text.push_str(&table(
+        &[
+            "step",
+            "Online frames/s per dashboard, mean / max",
+            "Online bytes/s per dashboard, mean / max",
+            "team frames/s per owner, mean / max",
+            "team bytes/s per owner, mean / max",
+        ],
+        &dash_rows,
+    ));
+    text.push('\n');
+    text.push_str(&table(
         &["step", "process", "CPU (of one core)", "RSS MiB"],
         &proc_rows,
     ));
@@ -597,6 +700,49 @@ pub async fn run(target: &Target, args: &RelayArgs) -> anyhow::Result<RelayRepor
     {
         text.push_str(&format!("first error: {e}\n"));
     }
+    if args.json {
+        json_lines.insert(
+            0,
+            json!({
+                "kind": "wave",
+                "visitors": args.visitors,
+                "operators": args.operators,
+                "owners": args.owners.min(args.operators),
+                "workspaces": target.workspaces.len(),
+                "takeovers": total,
+                "before_wave": pre,
+                "before_wave_timed_out": pre_timed_out,
+                "answered": wave_tally.answered,
+                "refused": wave_tally.refused,
+                "refused_final": wave_tally.refused_final,
+                "retried": wave_tally.retried,
+                "open_refused": wave_tally.open_refused,
+                "timed_out": timed_out,
+                "joined": takeover.len(),
+                "p50_ms": takeover.ms(0.5),
+                "p99_ms": takeover.ms(0.99),
+                "max_ms": takeover.max_ms(),
+                "wall_ms": takeovers_wall.as_secs_f64() * 1e3,
+                "cpu_us_per_pair": by_label(&pair_cpu),
+                "servers_us_per_pair": pair_servers_us,
+            }),
+        );
+        json_lines.push(json!({
+            "kind": "accounting",
+            "conversations": acc.conversations,
+            "acked": acc.acked,
+            "lost": acc.lost,
+            "duplicated": acc.duplicated,
+            "seq_gaps": acc.seq_gaps,
+            "unacked": acc.unacked,
+            "closed": acc.closed,
+            "ai_messages": ctx.ai_messages.load(Ordering::Relaxed),
+            "errors_outside_windows": ctx.other_errors.load(Ordering::Relaxed),
+        }));
+        for l in &json_lines {
+            text.push_str(&format!("JSON {l}\n"));
+        }
+    }
     // For ./scripts/bench.sh compare, which runs one step per run: the run's accounting is the
     // step's.
     for step in &step_rows {
@@ -615,12 +761,72 @@ pub async fn run(target: &Target, args: &RelayArgs) -> anyhow::Result<RelayRepor
     Ok(RelayReport {
         steps: step_rows,
         accounting: acc,
+        takeovers_answered: wave_tally.answered,
+        takeovers_timed_out: timed_out,
         text,
     })
 }
 
+/// Wait until the `total` takeovers sent last all have a final answer (`control`, or a refusal
+/// that is not retryable) and every answered one was seen by its visitor as `operator_joined`
+/// (beyond `joined_base`), or until `deadline`. Returns how many were still unanswered then
+/// (timed out; the run goes on to report them).
+async fn await_takeovers(ctx: &Ctx, total: u64, joined_base: u64, deadline: Instant) -> u64 {
+    loop {
+        let (unanswered, answered) = {
+            let t = ctx.wave.lock().unwrap_or_else(|e| e.into_inner());
+            (t.unanswered(total), t.answered)
+        };
+        let joined = ctx
+            .joined
+            .load(Ordering::Relaxed)
+            .saturating_sub(joined_base);
+        if unanswered == 0 && joined >= answered {
+            return 0;
+        }
+        if Instant::now() >= deadline {
+            ctx.error(
+                None,
+                format!(
+                    "takeovers incomplete: {unanswered} of {total} unanswered, {answered} answered, \
+                     {joined} operator_joined seen by visitors"
+                ),
+            );
+            return unanswered;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 fn rate_label(rate: f64) -> String {
     format!("{rate:.0}")
+}
+
+/// JSON has no infinity (a step without deliveries has an infinite p99): `null` instead.
+fn finite(v: f64) -> Option<f64> {
+    v.is_finite().then_some(v)
+}
+
+/// `[(label, v)]` as a JSON object.
+fn by_label(v: &[(String, f64)]) -> serde_json::Value {
+    serde_json::Value::Object(v.iter().map(|(k, x)| (k.clone(), json!(x))).collect())
+}
+
+/// CPU µs of each watched process between two readings, per `n` (messages, takeovers), by label.
+fn per_process_us(
+    watched: &[procstat::Watched],
+    before: &[Option<procstat::Sample>],
+    after: &[Option<procstat::Sample>],
+    n: u64,
+) -> Vec<(String, f64)> {
+    watched
+        .iter()
+        .zip(before.iter().zip(after))
+        .filter_map(|(w, (b, a))| {
+            let us = a.as_ref()?.cpu_us.saturating_sub(b.as_ref()?.cpu_us) as f64;
+            Some((w.label.clone(), us / n.max(1) as f64))
+        })
+        .collect()
 }
 
 struct Row {
