@@ -53,7 +53,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         anyhow::ensure!(config.dev, "dev-token needs --dev");
         let hub = hub::server::build(config, None).await?;
         let token = hub::dev::token_for(
-            &hub.inner().operators,
+            hub.operator_tokens(),
             &operator,
             hub::util::now_secs(),
             12 * 3600,

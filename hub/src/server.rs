@@ -327,7 +327,7 @@ async fn serve(listener: TcpListener, routes: Routes, hub: Hub) {
             config.http_pending_per_ip
         },
     };
-    let shutdown = hub.inner().shutdown.clone();
+    let shutdown = hub.stopping();
     let pending = Arc::new(Pending::new(limits.pending_per_ip));
     let connections = tokio_util::task::TaskTracker::new();
     let service = warp::service(routes);
@@ -542,18 +542,16 @@ fn routes(hub: Hub) -> Routes {
         .and(warp::get())
         .and(with_hub(hub.clone()))
         .then(|hub: Hub| async move {
-            let ping = tokio::time::timeout(Duration::from_secs(2), hub.inner().store.ping()).await;
-            match ping {
-                Ok(Ok(())) => {
-                    warp::reply::json(&serde_json::json!({"ready": true})).into_response()
-                }
-                _ => warp::reply::with_status(
+            if hub.store_ready(Duration::from_secs(2)).await {
+                warp::reply::json(&serde_json::json!({"ready": true})).into_response()
+            } else {
+                warp::reply::with_status(
                     warp::reply::json(
                         &serde_json::json!({"ready": false, "reason": "store unavailable"}),
                     ),
                     StatusCode::SERVICE_UNAVAILABLE,
                 )
-                .into_response(),
+                .into_response()
             }
         });
     let metrics = warp::path!("metrics")
@@ -567,7 +565,7 @@ fn routes(hub: Hub) -> Routes {
                 return warp::reply::with_status("unauthorized\n", StatusCode::UNAUTHORIZED)
                     .into_response();
             }
-            let (widgets, operators) = hub.inner().registry.counts();
+            let (widgets, operators) = hub.connection_counts();
             let body = hub.metrics().render(widgets, operators);
             warp::reply::with_header(body, "content-type", "text/plain; version=0.0.4")
                 .into_response()
@@ -767,10 +765,7 @@ fn ws_upgrade() -> impl Filter<Extract = (Upgrade,), Error = Rejection> + Clone 
 fn upgrade(up: Upgrade, hub: Hub, kind: Kind, ip: Option<IpAddr>) -> warp::reply::Response {
     // Refused before the upgrade: a connect flood costs a header parse, not a session.
     if let Some(ip) = ip
-        && let Err(wait) = hub
-            .inner()
-            .connect_limits
-            .take(&ip, std::time::Instant::now())
+        && let Err(wait) = hub.take_connect(ip)
     {
         let m = hub.metrics();
         m.add(&m.connects_refused, 1);
@@ -801,8 +796,7 @@ fn upgrade(up: Upgrade, hub: Hub, kind: Kind, ip: Option<IpAddr>) -> warp::reply
         .max_frame_size(Some(hard_cap));
     let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(up.key.as_bytes());
     if let Some(on_upgrade) = up.on_upgrade {
-        let tracker = hub.inner().tasks.clone();
-        tracker.spawn(async move {
+        hub.clone().spawn(async move {
             match on_upgrade.await {
                 Ok(upgraded) => {
                     let io = TokioIo::new(upgraded);
@@ -895,7 +889,7 @@ async fn audit_export(
         .get("limit")
         .and_then(|l| l.parse().ok())
         .unwrap_or(crate::store::AUDIT_KEEP);
-    match hub.inner().store.audit(&op.workspace.id, limit).await {
+    match hub.audit_log(&op.workspace.id, limit).await {
         Ok(entries) => {
             let mut body = String::new();
             for e in &entries {
@@ -935,7 +929,7 @@ fn dev_routes(hub: Hub) -> warp::filters::BoxedFilter<(warp::reply::Response,)> 
         .and(with_hub(hub))
         .map(|body: DevLogin, hub: Hub| {
             match crate::dev::token_for(
-                &hub.inner().operators,
+                hub.operator_tokens(),
                 &body.operator_id,
                 now_secs(),
                 12 * 3600,

@@ -76,3 +76,46 @@ fn no_module_of_the_hub_uses_one_that_uses_it_back() {
         }
     }
 }
+
+/// Sessions and HTTP handlers reach the node through its door (`node/door.rs`): none of them
+/// names the store trait, the registry or the AI fence, so the node's invariants (the fence
+/// learns every change of control a session reads) stay the node's.
+#[test]
+fn sessions_and_handlers_go_through_the_nodes_door() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    for dir in ["session", "api"] {
+        for entry in std::fs::read_dir(src.join(dir)).expect("read dir") {
+            let path = entry.expect("entry").path();
+            if path.extension().is_some_and(|e| e == "rs") && !path.ends_with("tests.rs") {
+                files.push(path);
+            }
+        }
+    }
+    assert!(files.len() >= 4, "{files:?}");
+    let forbidden = [
+        "store::Store;",
+        "store::Store,",
+        "dyn Store",
+        "Registry",
+        "crate::drafts",
+        ".store.",
+        "registry.",
+        "fence.",
+    ];
+    for path in files {
+        let text = std::fs::read_to_string(&path).expect("read");
+        let code = text.split("#[cfg(test)]").next().unwrap_or("");
+        for (n, line) in code.lines().enumerate() {
+            let line = line.split("//").next().unwrap_or("");
+            for word in forbidden {
+                assert!(
+                    !line.contains(word),
+                    "{}:{}: `{word}` reaches past the node's door: {line}",
+                    path.display(),
+                    n + 1
+                );
+            }
+        }
+    }
+}

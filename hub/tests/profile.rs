@@ -161,13 +161,7 @@ async fn profile_changes_are_audited() {
         put(&th, &token, json!({"display_name": "M"})).await.status,
         200
     );
-    let log = th
-        .hub()
-        .inner()
-        .store
-        .audit("demo-pro", 10)
-        .await
-        .expect("audit");
+    let log = th.hub().audit_log("demo-pro", 10).await.expect("audit");
     let last = log.last().expect("an entry");
     assert_eq!(last.action, protocol::AuditAction::ProfileChanged);
     assert_eq!(last.actor.as_ref().expect("actor").id, "martin");

@@ -97,7 +97,7 @@ async fn a_visitor_token_for_a_vanished_conversation_starts_a_new_one() {
     let mut config = hub::Config::for_tests();
     config.visitor_token_secret = Some("shared".into());
     let restarted = TestHub::with(config, None).await;
-    let token = restarted.hub().inner().visitors.issue(
+    let token = restarted.hub().visitor_tokens().issue(
         "cv_gone",
         "demo-pro",
         "vi_returning",
@@ -109,8 +109,7 @@ async fn a_visitor_token_for_a_vanished_conversation_starts_a_new_one() {
     // Still the same visitor: the new token names them, and so does the label.
     let claims = restarted
         .hub()
-        .inner()
-        .visitors
+        .visitor_tokens()
         .verify(&v.token)
         .expect("token");
     assert_eq!(claims.visitor_id(), "vi_returning");

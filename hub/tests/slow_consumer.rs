@@ -38,7 +38,7 @@ async fn a_stalled_reader_is_closed_and_others_carry_on() {
     )
     .await
     .expect("the stalled session ends");
-    assert_eq!(th.hub().inner().registry.counts(), (0, 1));
+    assert_eq!(th.hub().connection_counts(), (0, 1));
     // Everything sent is stored, for the visitor to resume from when it reconnects.
     let resumed = Visitor::connect(th.addr(), "demo-pro", Some(&stalled.token), Some(1)).await;
     let events = resumed.history["events"].as_array().expect("events").len();

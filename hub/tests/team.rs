@@ -188,13 +188,7 @@ async fn the_audit_log_records_every_kind_of_release_and_exports_it() {
         bob.takeover(&v4.conversation_id).await["code"],
         "plan_required"
     );
-    let basic = th
-        .hub()
-        .inner()
-        .store
-        .audit("demo-basic", 10)
-        .await
-        .expect("audit");
+    let basic = th.hub().audit_log("demo-basic", 10).await.expect("audit");
     assert_eq!(basic.len(), 1);
     assert_eq!(basic[0].action, protocol::AuditAction::PlanRefused);
 

@@ -107,9 +107,7 @@ fn not_found() -> Refusal {
 
 async fn list(hub: &Hub, auth: Option<String>) -> Result<Vec<CannedReply>, Refusal> {
     let op = sign_in(hub, auth)?;
-    hub.inner()
-        .store
-        .canned_replies(&op.workspace.id)
+    hub.canned_replies(&op.workspace.id)
         .await
         .map_err(|_| unavailable())
 }
@@ -140,8 +138,6 @@ async fn save(
         updated_by: op.claims.sub.clone(),
     };
     match hub
-        .inner()
-        .store
         .save_canned_reply(&op.workspace.id, &reply, create)
         .await
     {
@@ -165,12 +161,7 @@ async fn save(
 
 async fn remove(hub: &Hub, auth: Option<String>, id: &str) -> Result<(), Refusal> {
     let op = editor(sign_in(hub, auth)?)?;
-    match hub
-        .inner()
-        .store
-        .delete_canned_reply(&op.workspace.id, id)
-        .await
-    {
+    match hub.delete_canned_reply(&op.workspace.id, id).await {
         Ok(()) => Ok(()),
         Err(StoreError::NotFound) => Err(not_found()),
         Err(_) => Err(unavailable()),

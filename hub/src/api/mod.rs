@@ -12,7 +12,7 @@
 
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use protocol::limits::MAX_AVATAR_BYTES;
@@ -266,9 +266,7 @@ fn view(op: &OperatorSession, saved: Option<&OperatorProfile>) -> ProfileView {
 async fn get_profile(hub: &Hub, auth: Option<String>) -> Result<ProfileView, Refusal> {
     let op = sign_in(hub, auth)?;
     let saved = hub
-        .inner()
-        .store
-        .profile(&op.workspace.id, &op.claims.sub)
+        .saved_profile(&op.workspace.id, &op.claims.sub)
         .await
         .map_err(|_| unavailable())?;
     Ok(view(&op, saved.as_ref()))
@@ -282,14 +280,13 @@ async fn put_profile(hub: &Hub, op: OperatorSession, body: &[u8]) -> Result<Prof
         )
     })?;
     let display_name = profile::validate_display_name(update.display_name.as_deref())?;
-    let store = &hub.inner().store;
     let avatar_url = match update.avatar_url.as_deref().filter(|u| !u.is_empty()) {
         None => None,
         Some(url) => {
             // Only an avatar uploaded to this workspace: another workspace's URL, or one that
             // was never uploaded, is refused the same way.
             let known = match profile::avatar_hash(&op.workspace.id, url) {
-                Some(hash) => store
+                Some(hash) => hub
                     .avatar(&op.workspace.id, hash)
                     .await
                     .map_err(|_| unavailable())?
@@ -311,8 +308,7 @@ async fn put_profile(hub: &Hub, op: OperatorSession, body: &[u8]) -> Result<Prof
         avatar_url,
         updated_at: now_ms(),
     };
-    store
-        .save_profile(&op.workspace.id, &op.claims.sub, &saved)
+    hub.save_profile(&op.workspace.id, &op.claims.sub, &saved)
         .await
         .map_err(|_| unavailable())?;
     hub.audit(
@@ -334,7 +330,7 @@ async fn put_profile(hub: &Hub, op: OperatorSession, body: &[u8]) -> Result<Prof
 /// is read.
 fn upload_allowed(hub: &Hub, op: &OperatorSession) -> Result<(), Refusal> {
     let key = crate::store::operator_key(&op.workspace.id, &op.claims.sub);
-    let taken = hub.inner().upload_limits.take(&key, Instant::now());
+    let taken = hub.take_upload(&key);
     taken.map_err(|wait| Refusal {
         problem: Problem::new(
             ProblemCode::RateLimited,
@@ -363,9 +359,7 @@ async fn upload_avatar(
     })
     .await
     .map_err(|_| unavailable())??;
-    hub.inner()
-        .store
-        .put_avatar(&op.workspace.id, &avatar.hash, &avatar.png)
+    hub.put_avatar(&op.workspace.id, &avatar.hash, &avatar.png)
         .await
         .map_err(|_| unavailable())?;
     Ok(AvatarUploaded {
@@ -386,7 +380,7 @@ async fn serve_avatar(hub: Hub, workspace: String, file: String) -> warp::reply:
     let Some(hash) = profile::avatar_file_hash(&file) else {
         return not_found();
     };
-    match hub.inner().store.avatar(&workspace, hash).await {
+    match hub.avatar(&workspace, hash).await {
         Ok(Some(png)) => {
             let mut res = warp::reply::Response::new(png.into());
             let h = res.headers_mut();

@@ -223,7 +223,7 @@ mod tests {
             .expect("note");
         }
         assert_eq!(
-            hub.inner()
+            hub.inner
                 .store
                 .notes("demo-pro", &meta.id, 0)
                 .await
@@ -257,7 +257,7 @@ mod tests {
             .expect_err("no Take Control on Basic");
         assert_eq!(err.code, ErrorCode::PlanRequired);
         assert!(
-            hub.inner()
+            hub.inner
                 .store
                 .notes("demo-basic", &other.id, 0)
                 .await

@@ -43,11 +43,13 @@ use crate::util::{now_ms, now_secs, random_id, visitor_label};
 mod actions;
 mod assistant;
 mod desk;
+mod door;
 mod fanout;
 mod housekeeping;
 mod online;
 
 pub use assistant::{DRAFT_INTERVAL, FALLBACK_TEXT};
+pub use door::{DraftSoFar, Opened};
 pub use fanout::ONLINE_COALESCE;
 
 /// Most events a `history` frame carries.
@@ -60,34 +62,34 @@ pub struct Hub {
 }
 
 #[derive(Debug)]
-pub struct Inner {
-    pub config: Config,
-    pub store: Arc<dyn Store>,
-    pub bus: Arc<dyn Bus>,
-    pub registry: Registry,
-    pub directory: Directory,
-    pub operators: OperatorVerifier,
-    pub visitors: VisitorTokens,
-    pub assistant: Arc<dyn Assistant>,
-    pub metrics: Arc<Metrics>,
+struct Inner {
+    config: Config,
+    store: Arc<dyn Store>,
+    bus: Arc<dyn Bus>,
+    registry: Registry,
+    directory: Directory,
+    operators: OperatorVerifier,
+    visitors: VisitorTokens,
+    assistant: Arc<dyn Assistant>,
+    metrics: Arc<Metrics>,
     /// Cancelled when the node shuts down.
-    pub shutdown: CancellationToken,
+    shutdown: CancellationToken,
     /// Every session and background task, so shutdown can wait for them.
-    pub tasks: TaskTracker,
+    tasks: TaskTracker,
     /// The running generation of each conversation.
     generations: assistant::Generations,
     /// What this node has delivered of each conversation's control and AI draft.
-    pub fence: crate::drafts::Fence,
+    fence: crate::drafts::Fence,
     /// Rows waiting for their round, bus subscriptions.
     fanout: fanout::Fanout,
     /// The Online lists and teams this node's dashboards follow.
     online: online::Followers,
     /// WebSocket connects per client IP (see `--connect-rate`).
-    pub connect_limits: KeyedLimiter<std::net::IpAddr>,
+    connect_limits: KeyedLimiter<std::net::IpAddr>,
     /// Visitor messages per workspace (see `--workspace-message-rate`).
-    pub workspace_limits: KeyedLimiter<String>,
+    workspace_limits: KeyedLimiter<String>,
     /// Avatar uploads per `workspace/operator` (see `crate::api`).
-    pub upload_limits: KeyedLimiter<String>,
+    upload_limits: KeyedLimiter<String>,
 }
 
 /// A signed-in operator.
@@ -238,10 +240,6 @@ impl Hub {
         hub.inner.tasks.spawn(hub.clone().bus_watch());
         hub.inner.tasks.spawn(hub.clone().online_rows());
         hub
-    }
-
-    pub fn inner(&self) -> &Inner {
-        &self.inner
     }
 
     pub fn config(&self) -> &Config {
@@ -456,7 +454,7 @@ mod tests {
             aud: Some("take-control-operator".into()),
             iss: None,
         };
-        let token = hub.inner().operators.sign(&claims).expect("dev key signs");
+        let token = hub.inner.operators.sign(&claims).expect("dev key signs");
         hub.operator_sign_in(&token).expect("sign in")
     }
 

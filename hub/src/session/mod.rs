@@ -11,10 +11,10 @@ pub mod widget;
 use rustc_hash::FxHashMap;
 
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
-use protocol::{CloseCode, ErrorCode, ErrorFrame, EventKind, Seq, ServerFrame};
+use protocol::{CloseCode, ErrorCode, ErrorFrame, Seq, ServerFrame};
 use tokio::time::Instant;
 
-use crate::node::{HISTORY_LIMIT, Hub, frame_json};
+use crate::node::{Hub, frame_json};
 use crate::registry::{ConnKind, ConnRx, Outbound};
 
 /// What the transport delivers.
@@ -267,12 +267,16 @@ impl<S> Conn<S>
 where
     S: Sink<WsOut> + Unpin,
 {
-    pub fn new(hub: Hub, sink: S, kind: ConnKind, workspace: String) -> Self {
+    /// `presence`: who is behind the connection (the node counts operators and visitors).
+    pub fn new(
+        hub: Hub,
+        sink: S,
+        kind: ConnKind,
+        workspace: String,
+        presence: Option<crate::registry::Presence>,
+    ) -> Self {
         let limits = crate::ratelimit::ConnLimits::new(hub.config());
-        let rx = hub
-            .inner()
-            .registry
-            .register(kind, hub.config().outbound_queue);
+        let rx = hub.connect(kind, presence);
         Self {
             hub,
             sink,
@@ -420,9 +424,7 @@ where
         m.bump(&m.catch_ups, 1);
         let events = match self
             .hub
-            .inner()
-            .store
-            .history(&self.workspace, conversation_id, cursor, HISTORY_LIMIT)
+            .catch_up(&self.workspace, conversation_id, cursor)
             .await
         {
             Ok(events) => events,
@@ -436,12 +438,6 @@ where
         };
         for event in events {
             let seq = event.seq;
-            if let EventKind::OperatorJoined { epoch, .. } | EventKind::OperatorLeft { epoch, .. } =
-                event.kind
-            {
-                // The bus lost it (that is why we catch up): the fence must still know.
-                self.hub.inner().fence.seed(conversation_id, epoch);
-            }
             let event = match self.kind {
                 ConnKind::Operator => event,
                 ConnKind::Widget => event.for_visitor(),
@@ -462,9 +458,7 @@ where
     async fn catch_up_notes(&mut self, conversation_id: &str, seen: u64) -> Result<(), Gone> {
         let notes = self
             .hub
-            .inner()
-            .store
-            .notes(&self.workspace, conversation_id, seen)
+            .notes_after(&self.workspace, conversation_id, seen)
             .await;
         for note in notes.unwrap_or_default() {
             self.send(&ServerFrame::Note {
@@ -523,14 +517,10 @@ where
         }
     }
 
-    /// The team of `workspace_id`.
     /// After a `history`: the AI's draft so far, when one is being written and this node has it
-    /// whole. `epoch`: the control epoch the history was read under; the node's fence learns it
-    /// first, so a draft older than it is neither offered here nor relayed after it.
+    /// whole (see [`Hub::draft_so_far`]). `epoch`: the control epoch the history was read under.
     pub async fn send_draft(&mut self, conversation_id: &str, epoch: u64) -> Result<(), Gone> {
-        let fence = &self.hub.inner().fence;
-        fence.seed(conversation_id, epoch);
-        match fence.snapshot(conversation_id) {
+        match self.hub.draft_so_far(conversation_id, epoch) {
             Some(d) => {
                 self.send(&ServerFrame::AiDraft {
                     conversation_id: conversation_id.to_owned(),
@@ -586,7 +576,7 @@ where
 {
     let heartbeat = conn.hub.config().heartbeat();
     let idle = conn.hub.config().idle_timeout();
-    let shutdown = conn.hub.inner().shutdown.clone();
+    let shutdown = conn.hub.stopping();
     // One watch for the whole session, made once: a fresh `cancelled()` per turn of the loop
     // would register and deregister a waiter (two locks) per frame.
     let stop = conn.rx.stop.clone();

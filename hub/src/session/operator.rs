@@ -12,7 +12,7 @@ use super::{
     refuse, run_loop,
 };
 use crate::bus::Topic;
-use crate::node::{HISTORY_LIMIT, Hub, OperatorSession, error_frame};
+use crate::node::{Hub, Opened, OperatorSession, error_frame};
 use crate::registry::{ConnKind, Presence};
 use crate::store::ConversationMeta;
 
@@ -34,13 +34,16 @@ where
 
     let (workspace_id, operator_id) = (op.workspace.id.clone(), op.claims.sub.clone());
     tracing::info!(workspace_id = %workspace_id, operator_id = %operator_id, "operator connected");
-    let mut conn = Conn::new(hub.clone(), sink, ConnKind::Operator, workspace_id.clone());
-    hub.inner().registry.set_presence(
-        conn.rx.id,
-        Presence::Operator {
-            ws: op.workspace.id.clone(),
-            id: op.claims.sub.clone(),
-        },
+    let presence = Presence::Operator {
+        ws: op.workspace.id.clone(),
+        id: op.claims.sub.clone(),
+    };
+    let mut conn = Conn::new(
+        hub.clone(),
+        sink,
+        ConnKind::Operator,
+        workspace_id.clone(),
+        Some(presence),
     );
     // Seen now, not at the next refresh: a holder who reconnects keeps their conversations;
     // and the team panel shows them online at once.
@@ -312,7 +315,7 @@ impl OperatorHandler {
         let ws = self.op.workspace.id.clone();
         hub.subscribe(conn.rx.id, Topic::Team(ws.clone())).await;
         conn.send_team_snapshot(&ws).await?;
-        match hub.inner().store.audit(&ws, AUDIT_SNAPSHOT).await {
+        match hub.audit_log(&ws, AUDIT_SNAPSHOT).await {
             Ok(entries) => conn.send(&ServerFrame::AuditSnapshot { entries }).await,
             Err(e) => conn.send_error(error_frame(&e, "")).await,
         }
@@ -400,42 +403,20 @@ impl OperatorHandler {
         // its topic, named with this workspace, carries nothing of the other's).
         let topic = Topic::conversation(ws, &conversation_id);
         hub.subscribe(conn.rx.id, topic.clone()).await;
-        let store = &hub.inner().store;
-        // All in one round trip's time on the node's multiplexed connection.
-        let (events, meta, notes, context, earlier) = match tokio::join!(
-            store.history(ws, &conversation_id, after, HISTORY_LIMIT),
-            store.get(ws, &conversation_id),
-            store.notes(ws, &conversation_id, after),
-            store.context(ws, &conversation_id),
-            store.earlier(ws, &conversation_id, EARLIER_LIMIT),
-        ) {
-            (Ok(events), Ok(Some(meta)), notes, context, earlier) => {
-                // Notes, context and earlier conversations are the desk's: a failure to read
-                // them leaves the panel short, never the conversation unopened.
-                let earlier = earlier.unwrap_or_default();
-                let earlier = earlier.iter().map(ConversationMeta::summary).collect();
-                (
-                    events,
-                    meta,
-                    notes.unwrap_or_default(),
-                    context.ok().flatten(),
-                    earlier,
-                )
-            }
-            (Err(e), _, _, _, _) | (_, Err(e), _, _, _) => {
+        let Opened {
+            events,
+            meta,
+            notes,
+            context,
+            earlier,
+        } = match hub.open(ws, &conversation_id, after, EARLIER_LIMIT).await {
+            Ok(opened) => opened,
+            Err(e) => {
                 hub.unsubscribe(conn.rx.id, topic).await;
                 return conn.send_error(error_frame(&e, &conversation_id)).await;
             }
-            (_, Ok(None), _, _, _) => {
-                hub.unsubscribe(conn.rx.id, topic).await;
-                return conn
-                    .send_error(error_frame(
-                        &crate::store::StoreError::NotFound,
-                        &conversation_id,
-                    ))
-                    .await;
-            }
         };
+        let earlier = earlier.iter().map(ConversationMeta::summary).collect();
         let last = events.last().map_or(after.min(meta.last_seq), |e| e.seq);
         conn.cursors.insert(conversation_id.clone(), last);
         conn.send(&ServerFrame::History {

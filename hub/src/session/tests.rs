@@ -185,9 +185,9 @@ async fn a_frame_waiting_on_the_store_does_not_hold_up_deliveries_or_order() {
     let hub = hub().await;
     let (in_tx, mut stream) = inbound();
     let (sink, mut out) = outbound();
-    let mut conn = Conn::new(hub.clone(), sink, ConnKind::Operator, "w".into());
+    let mut conn = Conn::new(hub.clone(), sink, ConnKind::Operator, "w".into(), None);
     let topic = crate::bus::Topic::Workspace("w".into());
-    hub.inner().registry.subscribe(conn.rx.id, &topic);
+    hub.test_registry().subscribe(conn.rx.id, &topic);
     let (open, gate) = tokio::sync::oneshot::channel();
     let (read_tx, mut read) = mpsc::unbounded_channel();
     let mut handler = Gated {
@@ -203,7 +203,7 @@ async fn a_frame_waiting_on_the_store_does_not_hold_up_deliveries_or_order() {
         for_operators: "to the operator".into(),
         for_visitors: None,
     });
-    hub.inner().registry.fan_out(&topic, &frame);
+    hub.test_registry().fan_out(&topic, &frame);
     // Delivered while "first" waits (the bound only turns a hang into a failure)...
     let delivered = tokio::time::timeout(std::time::Duration::from_secs(10), out.recv()).await;
     assert_eq!(
@@ -259,7 +259,7 @@ async fn overlapping_work_runs_side_by_side_and_a_keys_frames_stay_in_order() {
     let hub = hub().await;
     let (in_tx, mut stream) = inbound();
     let (sink, mut out) = outbound();
-    let mut conn = Conn::new(hub.clone(), sink, ConnKind::Operator, "w".into());
+    let mut conn = Conn::new(hub.clone(), sink, ConnKind::Operator, "w".into(), None);
     let (open_a, gate_a) = tokio::sync::oneshot::channel();
     let (open_b, gate_b) = tokio::sync::oneshot::channel();
     let (read_tx, mut read) = mpsc::unbounded_channel();
@@ -308,13 +308,8 @@ async fn a_resync_sends_the_notes_the_bus_may_have_lost() {
     let (in_tx, stream) = inbound();
     let (sink, mut out) = outbound();
     tokio::spawn(operator::run(hub.clone(), sink, stream));
-    let token = crate::dev::token_for(
-        &hub.inner().operators,
-        "olivia",
-        crate::util::now_secs(),
-        60,
-    )
-    .expect("token");
+    let token = crate::dev::token_for(hub.operator_tokens(), "olivia", crate::util::now_secs(), 60)
+        .expect("token");
     let send = |v: Value| in_tx.send(WsIn::Text(v.to_string())).expect("send");
     send(json!({"type": "hello", "protocol": 1, "token": token}));
     assert_eq!(text(&mut out).await["type"], "ready");
@@ -326,13 +321,11 @@ async fn a_resync_sends_the_notes_the_bus_may_have_lost() {
         text: "written during the outage".into(),
         client_id: "n1".into(),
     };
-    hub.inner()
-        .store
+    hub.test_store()
         .add_note("demo-pro", &meta.id, note, 1)
         .await
         .expect("note");
-    hub.inner()
-        .registry
+    hub.test_registry()
         .broadcast(&crate::registry::Outbound::Resync);
     // Bounded: without the catch-up no note ever comes.
     let got = tokio::time::timeout(std::time::Duration::from_secs(10), async {

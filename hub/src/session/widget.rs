@@ -11,7 +11,7 @@ use super::{
     refuse, run_loop,
 };
 use crate::bus::Topic;
-use crate::node::{HISTORY_LIMIT, Hub, error_frame};
+use crate::node::{Hub, error_frame};
 use crate::registry::{ConnKind, Presence};
 
 /// `origin`: the `Origin` header of the upgrade request, checked against the workspace's
@@ -75,19 +75,17 @@ where
         Err(e) => return Box::pin(refuse(&mut sink, e)).await,
     };
 
+    let conversation_id = meta.id.clone();
+    let presence = Presence::Visitor {
+        ws: meta.workspace_id.clone(),
+        id: conversation_id.clone(),
+    };
     let mut conn = Conn::new(
         hub.clone(),
         sink,
         ConnKind::Widget,
         meta.workspace_id.clone(),
-    );
-    let conversation_id = meta.id.clone();
-    hub.inner().registry.set_presence(
-        conn.rx.id,
-        Presence::Visitor {
-            ws: meta.workspace_id.clone(),
-            id: conversation_id.clone(),
-        },
+        Some(presence),
     );
     // Subscribe before reading history: whatever happens in between arrives twice and the
     // cursor drops the second copy, rather than being missed.
@@ -144,15 +142,14 @@ impl WidgetSession {
             heartbeat_ms: heartbeat_ms(&conn.hub),
         })
         .await?;
-        let store = &conn.hub.inner().store;
-        // Both in one round trip's time on the node's multiplexed connection.
-        let (events, current) = match tokio::join!(
-            store.history(&meta.workspace_id, &meta.id, last_seq, HISTORY_LIMIT),
-            store.get(&meta.workspace_id, &meta.id),
-        ) {
-            (Ok(events), Ok(Some(current))) => (events, current),
-            (Err(e), _) | (_, Err(e)) => return conn.send_error(error_frame(&e, &meta.id)).await,
-            (_, Ok(None)) => return Ok(()),
+        let (events, current) = match conn
+            .hub
+            .resume(&meta.workspace_id, &meta.id, last_seq)
+            .await
+        {
+            Ok(Some(read)) => read,
+            Ok(None) => return Ok(()),
+            Err(e) => return conn.send_error(error_frame(&e, &meta.id)).await,
         };
         let last = events
             .last()
@@ -221,8 +218,7 @@ where
                 }
                 let hub = conn.hub.clone();
                 // The workspace's share of this node, whichever connections the flood uses.
-                let now = std::time::Instant::now();
-                if let Err(wait) = hub.inner().workspace_limits.take(&self.workspace_id, now) {
+                if let Err(wait) = hub.take_workspace_message(&self.workspace_id) {
                     conn.send_error(super::rate_limited(
                         "this site's chat is receiving too many messages; retry shortly",
                         wait,

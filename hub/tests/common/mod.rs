@@ -53,8 +53,7 @@ impl TestHub {
 
     pub fn token_with_exp(&self, id: &str, workspace: &str, role: Role, exp: u64) -> String {
         self.hub()
-            .inner()
-            .operators
+            .operator_tokens()
             .sign(&OperatorClaims {
                 sub: id.into(),
                 ws: workspace.into(),
