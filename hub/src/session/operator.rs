@@ -56,12 +56,12 @@ where
         heartbeat_ms: heartbeat_ms(&hub),
     };
     if conn.send(&ready).await.is_ok() {
-        let mut session = OperatorHandler {
+        let mut handler = OperatorHandler {
             op: std::sync::Arc::new(op),
             held: HashMap::new(),
             in_flight: HashSet::new(),
         };
-        run_loop(&mut conn, &mut stream, &mut session).await;
+        run_loop(&mut conn, &mut stream, &mut handler).await;
     }
     if let Some(ws) = conn.online.take() {
         hub.unfollow_online(conn.rx.id, &ws).await;
@@ -81,6 +81,8 @@ const EARLIER_LIMIT: usize = 20;
 /// Audit entries sent with `subscribe_team`; the full log is at `GET /api/audit`.
 const AUDIT_SNAPSHOT: usize = 200;
 
+/// An operator's socket after `hello`: what it holds and has in flight, and what it does with
+/// each frame ([`Handler`]). `WidgetHandler` is the visitor's.
 struct OperatorHandler {
     /// Shared with the waiting work of its messages.
     op: std::sync::Arc<OperatorSession>,
@@ -123,7 +125,7 @@ fn conversation_of(frame: &OperatorFrame) -> Option<&str> {
 
 impl OperatorHandler {
     /// Remember (or forget) the holding `meta` shows.
-    fn note(&mut self, conversation_id: &str, meta: &crate::store::ConversationMeta) {
+    fn remember_holding(&mut self, conversation_id: &str, meta: &crate::store::ConversationMeta) {
         match self.op.holding(meta) {
             Some(me) if self.held.get(conversation_id) == Some(me) => {}
             Some(me) => {
@@ -504,7 +506,7 @@ where
             } => {
                 self.in_flight.remove(&conversation_id);
                 match &result {
-                    Ok(meta) => self.note(&conversation_id, meta),
+                    Ok(meta) => self.remember_holding(&conversation_id, meta),
                     Err(_) => {
                         self.held.remove(&conversation_id);
                     }
@@ -519,7 +521,7 @@ where
         } = sent;
         match result {
             Ok(a) => {
-                self.note(&conversation_id, &a.meta);
+                self.remember_holding(&conversation_id, &a.meta);
                 conn.send(&ServerFrame::Ack {
                     conversation_id,
                     client_id,

@@ -98,23 +98,25 @@ where
         let reported = VisitorContext::clone(context);
         Box::pin(hub.visitor_context(&meta.workspace_id, &conversation_id, reported)).await;
     }
-    let mut session = WidgetSession {
+    let mut handler = WidgetHandler {
         conversation_id: conversation_id.clone(),
         workspace_id: meta.workspace_id.clone(),
         context,
     };
-    let started = Box::pin(session.start(&mut conn, &meta, token, last_seq)).await;
+    let started = Box::pin(handler.start(&mut conn, &meta, token, last_seq)).await;
     drop(meta);
     if started.is_ok() {
-        run_loop(&mut conn, &mut stream, &mut session).await;
+        run_loop(&mut conn, &mut stream, &mut handler).await;
     }
     Box::pin(hub.unregister(conn.rx.id)).await;
-    Box::pin(hub.visitor_presence(&session.workspace_id, &conversation_id, -1)).await;
+    Box::pin(hub.visitor_presence(&handler.workspace_id, &conversation_id, -1)).await;
     hub.metrics().bump(&hub.metrics().sessions_closed, 1);
     tracing::info!(conversation_id, "visitor disconnected");
 }
 
-struct WidgetSession {
+/// A visitor's socket after `hello`: its conversation, and what it does with each frame
+/// ([`Handler`]). `OperatorHandler` is the dashboard's.
+struct WidgetHandler {
     conversation_id: String,
     workspace_id: String,
     /// Where the visitor is: from `hello`, then each `page`. Boxed: an idle widget that
@@ -122,7 +124,7 @@ struct WidgetSession {
     context: Option<Box<VisitorContext>>,
 }
 
-impl WidgetSession {
+impl WidgetHandler {
     async fn start<S>(
         &mut self,
         conn: &mut Conn<S>,
@@ -175,7 +177,7 @@ impl WidgetSession {
 /// A visitor message's outcome: its client id, and the stored event or why not.
 type Sent = (String, Result<crate::store::Appended, ErrorFrame>);
 
-impl<S> Handler<S> for WidgetSession
+impl<S> Handler<S> for WidgetHandler
 where
     S: Sink<WsOut> + Unpin + Send,
 {
