@@ -1,10 +1,11 @@
 /**
  * One conversation's state as the dashboard keeps it: its events gap-free and each once, the
  * AI's draft assembled from its pieces (and fenced by control epoch), typing, control and the
- * outbox of messages not yet acknowledged. Pure transitions, used by `reducer.ts`.
+ * outbox of messages not yet acknowledged. Pure transitions, used by `reducer.ts`; what the widget
+ * keeps alike (events each once, the resume point, control by epoch) is in `events.ts`.
  */
-import type { ConversationEvent, ConversationSummary, ControlState, ServerFrame } from "../protocol/frames";
-import { applyPiece } from "./draftText";
+import type { ConversationEvent, ConversationSummary, ServerFrame } from "../protocol/frames";
+import { advanceLastSeq, applyDraftFrame, hasSeq, insertEvents, newerControl, updateOutbox } from "./events";
 import { windowRows, type OnlineState } from "./online";
 import { emptyConversation, type ClientState, type ConversationState, type OutgoingMessage, type TypingState } from "./state";
 
@@ -15,25 +16,10 @@ export function endDraft(c: ConversationState): Pick<ConversationState, "draft" 
   return { draft: null, endedDraft: c.draft?.id ?? c.endedDraft };
 }
 
-/**
- * `ai_draft`: `streaming` pieces placed by offset (client/draftText.ts; another id replaces the
- * draft), then `done` or `discarded`.
- */
+/** `ai_draft`: the shared rule (`events.ts`) applied to this conversation's draft. */
 export function applyDraft(c: ConversationState, frame: Extract<ServerFrame, { type: "ai_draft" }>): ConversationState {
-  if (frame.state !== "streaming") {
-    // Only the draft it names ends.
-    const draft = c.draft?.id === frame.draft_id ? null : c.draft;
-    if (draft === c.draft && c.endedDraft === frame.draft_id) return c;
-    return { ...c, draft, endedDraft: frame.draft_id };
-  }
-  // A late frame of an ended draft, or of a reply a takeover cancelled: not shown.
-  if (frame.draft_id === c.endedDraft || c.control?.holder.kind === "operator") return c;
-  // Started before a change of control we have seen: that turn of the AI is over.
-  if (c.control !== null && frame.epoch < c.control.epoch) return c;
-  const base = c.draft?.id === frame.draft_id ? c.draft : { text: "", complete: true };
-  const next = applyPiece(base, frame.offset, frame.text);
-  if (next === base && c.draft?.id === frame.draft_id) return c;
-  return { ...c, draft: { id: frame.draft_id, text: next.text, complete: next.complete, epoch: frame.epoch } };
+  const next = applyDraftFrame(c, c.control, frame);
+  return next === null ? c : { ...c, ...next };
 }
 
 export function applyLiveEvent(c: ConversationState, event: ConversationEvent): ConversationState {
@@ -88,38 +74,6 @@ export function applyLiveEvent(c: ConversationState, event: ConversationEvent): 
       // Nobody took it within the hub's wait: the AI carries on, the request is over.
       return { ...next, needsHuman: false };
   }
-}
-
-export function hasSeq(c: ConversationState, seq: number): boolean {
-  if (seq <= c.lastSeq) return true;
-  return c.events.some((e) => e.seq === seq);
-}
-
-/** Merge events into the seq-ordered list, dropping seqs already present. */
-export function insertEvents(c: ConversationState, incoming: ConversationEvent[]): ConversationState {
-  const fresh = incoming.filter((e) => !hasSeq(c, e.seq));
-  if (fresh.length === 0) return c;
-  const bySeq = new Map<number, ConversationEvent>();
-  for (const e of c.events) bySeq.set(e.seq, e);
-  for (const e of fresh) if (!bySeq.has(e.seq)) bySeq.set(e.seq, e);
-  const events = [...bySeq.values()].sort((a, b) => a.seq - b.seq);
-  return { ...c, events };
-}
-
-/** Move `lastSeq` over every contiguous event after it. */
-export function advanceLastSeq(c: ConversationState): ConversationState {
-  let last = c.lastSeq;
-  for (const e of c.events) {
-    if (e.seq === last + 1) last = e.seq;
-    else if (e.seq > last + 1) break;
-  }
-  return last === c.lastSeq ? c : { ...c, lastSeq: last };
-}
-
-/** Control changes carry an epoch; an older answer arriving late must not undo a newer one. */
-export function newerControl(current: ControlState | null, incoming: ControlState): ControlState {
-  if (current === null || incoming.epoch >= current.epoch) return incoming;
-  return current;
 }
 
 export function applyTyping(typing: TypingState, frame: Extract<ServerFrame, { type: "typing" }>): TypingState {
@@ -198,7 +152,7 @@ export function updateOutgoing(
   if (!c || !c.outbox.some((m) => m.clientId === clientId)) return state;
   return updateConversation(state, conversationId, (conv) => ({
     ...conv,
-    outbox: conv.outbox.map((m) => (m.clientId === clientId ? f(m) : m)),
+    outbox: updateOutbox(conv.outbox, clientId, f),
   }));
 }
 

@@ -14,21 +14,19 @@ import type {
 } from "../protocol/frames";
 import { closeDecision } from "./closeCodes";
 import {
-  advanceLastSeq,
   applyDraft,
   applyLiveEvent,
   applyTyping,
   endDraft,
   failSending,
-  insertEvents,
   mapConversations,
-  newerControl,
   noTyping,
   settle,
   updateConversation,
   updateOutgoing,
   withAlert,
 } from "./conversation";
+import { advanceLastSeq, insertEvents, newerControl } from "./events";
 import {
   applyHistoryDesk,
   applyRecent,

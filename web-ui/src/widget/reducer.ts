@@ -5,10 +5,10 @@
  * No IO, no clocks, no randomness: the IO layer (`widget.ts`) passes delays in the actions.
  */
 import { CloseCode, ERROR_CODES, type ErrorCode } from "../protocol/codes";
-import type { ConversationEvent, ControlState, ErrorFrame, ServerFrame, VisitorContext, WidgetFrame } from "../protocol/frames";
+import type { ConversationEvent, ErrorFrame, ServerFrame, VisitorContext, WidgetFrame } from "../protocol/frames";
 import { PROTOCOL_VERSION } from "../protocol/frames";
 import { closeDecision } from "../client/closeCodes";
-import { applyPiece } from "../client/draftText";
+import { advanceLastSeq, applyDraftFrame, hasSeq, insertEvents, newerControl, updateOutbox } from "../client/events";
 import { joinedText, leftText, type MessageView } from "./render";
 import { noTyping, type PartialReply, type PendingMessage, type WidgetState } from "./state";
 
@@ -250,30 +250,10 @@ function reduceError(state: WidgetState, err: ErrorFrame): WidgetState {
   return { ...base, notice: text };
 }
 
-type DraftFrame = Extract<ServerFrame, { type: "ai_draft" }>;
-
-/**
- * `ai_draft`: the AI's reply in pieces placed by offset (`streaming`; see client/draftText.ts),
- * then `done` or `discarded`.
- */
-function reduceDraft(state: WidgetState, frame: DraftFrame): WidgetState {
-  const current = state.partial;
-  if (frame.state !== "streaming") {
-    // Only the draft it names ends; a newer one keeps growing.
-    const partial = current?.id === frame.draft_id ? null : current;
-    if (partial === current && state.endedDraft === frame.draft_id) return state;
-    return { ...state, partial, endedDraft: frame.draft_id };
-  }
-  // A late frame of a reply already finished or cancelled, or of one cancelled by a takeover
-  // (while an operator holds the conversation the AI writes nothing): not shown.
-  if (frame.draft_id === state.endedDraft || state.control?.holder.kind === "operator") return state;
-  // Started before a change of control this widget has seen (a takeover, then a hand-back):
-  // the AI's turn it belongs to is over.
-  if (state.control !== null && frame.epoch < state.control.epoch) return state;
-  const base = current?.id === frame.draft_id ? current : { text: "", complete: true };
-  const next = applyPiece(base, frame.offset, frame.text);
-  if (next === base && current?.id === frame.draft_id) return state;
-  return { ...state, partial: { id: frame.draft_id, text: next.text, complete: next.complete, epoch: frame.epoch } };
+/** `ai_draft`: the dashboard's rule (client/events.ts), applied to the partial bubble. */
+function reduceDraft(state: WidgetState, frame: Extract<ServerFrame, { type: "ai_draft" }>): WidgetState {
+  const next = applyDraftFrame({ draft: state.partial, endedDraft: state.endedDraft }, state.control, frame);
+  return next === null ? state : { ...state, partial: next.draft, endedDraft: next.endedDraft };
 }
 
 function reduceClosed(state: WidgetState, code: number, delayMs: number): WidgetState {
@@ -391,30 +371,6 @@ export function timeline(state: WidgetState): TimelineItem[] {
 
 // ---------------------------------------------------------------------------------------------
 
-function hasSeq(state: WidgetState, seq: number): boolean {
-  return seq <= state.lastSeq || state.events.some((e) => e.seq === seq);
-}
-
-/** Merge events into the seq-ordered list; a seq already present is never added twice. */
-function insertEvents(state: WidgetState, incoming: ConversationEvent[]): WidgetState {
-  const fresh = incoming.filter((e) => !hasSeq(state, e.seq));
-  if (fresh.length === 0) return state;
-  const bySeq = new Map<number, ConversationEvent>();
-  for (const e of state.events) bySeq.set(e.seq, e);
-  for (const e of fresh) if (!bySeq.has(e.seq)) bySeq.set(e.seq, e);
-  return { ...state, events: [...bySeq.values()].sort((a, b) => a.seq - b.seq) };
-}
-
-/** Move `lastSeq` over every contiguous event after it. */
-function advanceLastSeq(state: WidgetState): WidgetState {
-  let last = state.lastSeq;
-  for (const e of state.events) {
-    if (e.seq === last + 1) last = e.seq;
-    else if (e.seq > last + 1) break;
-  }
-  return last === state.lastSeq ? state : { ...state, lastSeq: last };
-}
-
 /** Drop outgoing messages whose stored event is shown (matched by client id or acked seq). */
 function pruneOutbox(state: WidgetState): WidgetState {
   if (state.outbox.length === 0) return state;
@@ -480,18 +436,7 @@ function catchesEye(e: ConversationEvent): boolean {
   return e.type === "operator_joined" || e.type === "operator_left" || e.type === "human_request_expired";
 }
 
-/** Control carries an epoch; an older answer arriving late must not undo a newer one. */
-function newerControl(current: ControlState | null, incoming: ControlState): ControlState {
-  return current === null || incoming.epoch >= current.epoch ? incoming : current;
-}
-
 function updateOutgoing(state: WidgetState, clientId: string, f: (m: PendingMessage) => PendingMessage): WidgetState {
-  let changed = false;
-  const outbox = state.outbox.map((m) => {
-    if (m.clientId !== clientId) return m;
-    const next = f(m);
-    if (next !== m) changed = true;
-    return next;
-  });
-  return changed ? { ...state, outbox } : state;
+  const outbox = updateOutbox(state.outbox, clientId, f);
+  return outbox === state.outbox ? state : { ...state, outbox };
 }
