@@ -10,7 +10,7 @@
 mod control;
 
 use arbitrary::Arbitrary;
-use control::{Actor, Fence, Transition};
+use control::{Actor, Transition, Writer};
 use libfuzzer_sys::fuzz_target;
 use protocol::{ControlState, Holder, OperatorRef, ReleaseReason, Role};
 
@@ -93,7 +93,7 @@ fuzz_target!(|ops: Vec<Op>| {
             }
             Op::AiAppend { epoch_back } => {
                 let epoch = state.epoch.saturating_sub(u64::from(*epoch_back));
-                let ok = control::may_append(&state, &Fence::Ai { epoch }).is_ok();
+                let ok = control::may_append(&state, &Writer::Ai { epoch }).is_ok();
                 if ok {
                     assert!(matches!(state.holder, Holder::Ai));
                     assert_eq!(epoch, state.epoch);
@@ -106,7 +106,7 @@ fuzz_target!(|ops: Vec<Op>| {
             }
             Op::OperatorAppend(i) => {
                 let who = operator(*i);
-                let ok = control::may_append(&state, &Fence::Operator(who.id.clone())).is_ok();
+                let ok = control::may_append(&state, &Writer::Operator(who.id.clone())).is_ok();
                 assert_eq!(
                     ok,
                     matches!(&state.holder, Holder::Operator(h) if h.id == who.id),

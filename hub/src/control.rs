@@ -67,9 +67,10 @@ pub enum Transition {
     },
 }
 
-/// What an append must prove about control before it is accepted.
+/// Who writes an append, and so what it must prove about control before it is accepted (the
+/// store's fence, [`may_append`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Fence {
+pub enum Writer {
     /// Visitors may always write.
     Visitor,
     /// The AI, for a reply started under `epoch`.
@@ -217,14 +218,14 @@ pub fn check_hold(now: u64, seen: u64, active: u64, limits: &HoldLimits) -> Hold
 }
 
 /// May an event behind `fence` be appended in `state`?
-pub fn may_append(state: &ControlState, fence: &Fence) -> Result<(), ControlError> {
+pub fn may_append(state: &ControlState, fence: &Writer) -> Result<(), ControlError> {
     match (fence, &state.holder) {
-        (Fence::Visitor, _) => Ok(()),
-        (Fence::Ai { epoch }, Holder::Ai) if *epoch == state.epoch => Ok(()),
-        (Fence::Ai { .. }, _) => Err(ControlError::StaleEpoch),
-        (Fence::Operator(id), Holder::Operator(holder)) if &holder.id == id => Ok(()),
-        (Fence::Operator(_), Holder::Operator(_)) => Err(ControlError::NotHolder),
-        (Fence::Operator(_), Holder::Ai) => Err(ControlError::NotControlled),
+        (Writer::Visitor, _) => Ok(()),
+        (Writer::Ai { epoch }, Holder::Ai) if *epoch == state.epoch => Ok(()),
+        (Writer::Ai { .. }, _) => Err(ControlError::StaleEpoch),
+        (Writer::Operator(id), Holder::Operator(holder)) if &holder.id == id => Ok(()),
+        (Writer::Operator(_), Holder::Operator(_)) => Err(ControlError::NotHolder),
+        (Writer::Operator(_), Holder::Ai) => Err(ControlError::NotControlled),
     }
 }
 
@@ -448,25 +449,25 @@ mod tests {
 
     #[test]
     fn visitors_may_always_append() {
-        assert_eq!(may_append(&ai(0), &Fence::Visitor), Ok(()));
-        assert_eq!(may_append(&held_by("a", 1), &Fence::Visitor), Ok(()));
+        assert_eq!(may_append(&ai(0), &Writer::Visitor), Ok(()));
+        assert_eq!(may_append(&held_by("a", 1), &Writer::Visitor), Ok(()));
     }
 
     #[test]
     fn ai_append_needs_current_epoch_and_ai_holding() {
-        assert_eq!(may_append(&ai(2), &Fence::Ai { epoch: 2 }), Ok(()));
+        assert_eq!(may_append(&ai(2), &Writer::Ai { epoch: 2 }), Ok(()));
         // Started before a takeover and its release: epoch moved on twice.
         assert_eq!(
-            may_append(&ai(2), &Fence::Ai { epoch: 0 }),
+            may_append(&ai(2), &Writer::Ai { epoch: 0 }),
             Err(ControlError::StaleEpoch)
         );
         // Started under the epoch that an operator now holds (cannot happen with bumps, still refused).
         assert_eq!(
-            may_append(&held_by("a", 1), &Fence::Ai { epoch: 1 }),
+            may_append(&held_by("a", 1), &Writer::Ai { epoch: 1 }),
             Err(ControlError::StaleEpoch)
         );
         assert_eq!(
-            may_append(&held_by("a", 1), &Fence::Ai { epoch: 0 }),
+            may_append(&held_by("a", 1), &Writer::Ai { epoch: 0 }),
             Err(ControlError::StaleEpoch)
         );
     }
@@ -474,15 +475,15 @@ mod tests {
     #[test]
     fn operator_append_needs_holding() {
         assert_eq!(
-            may_append(&held_by("a", 1), &Fence::Operator("a".into())),
+            may_append(&held_by("a", 1), &Writer::Operator("a".into())),
             Ok(())
         );
         assert_eq!(
-            may_append(&held_by("a", 1), &Fence::Operator("b".into())),
+            may_append(&held_by("a", 1), &Writer::Operator("b".into())),
             Err(ControlError::NotHolder)
         );
         assert_eq!(
-            may_append(&ai(1), &Fence::Operator("a".into())),
+            may_append(&ai(1), &Writer::Operator("a".into())),
             Err(ControlError::NotControlled)
         );
     }
@@ -494,14 +495,14 @@ mod tests {
         for round in 0..5 {
             let started = state.epoch;
             state = changed(takeover(&state, &op("a")).expect("takeover")).0;
-            assert!(may_append(&state, &Fence::Ai { epoch: started }).is_err());
+            assert!(may_append(&state, &Writer::Ai { epoch: started }).is_err());
             state =
                 changed(release(&state, &actor("a", Role::Operator), false).expect("release")).0;
             assert!(
-                may_append(&state, &Fence::Ai { epoch: started }).is_err(),
+                may_append(&state, &Writer::Ai { epoch: started }).is_err(),
                 "round {round}"
             );
-            assert!(may_append(&state, &Fence::Ai { epoch: state.epoch }).is_ok());
+            assert!(may_append(&state, &Writer::Ai { epoch: state.epoch }).is_ok());
         }
     }
 }

@@ -70,11 +70,11 @@ pub struct Piece<'a> {
 }
 
 #[derive(Debug, Default)]
-pub struct Fence {
+pub struct AiFence {
     turns: DashMap<ConversationId, Turn, FxBuildHasher>,
 }
 
-impl Fence {
+impl AiFence {
     pub fn new() -> Self {
         Self::default()
     }
@@ -215,7 +215,7 @@ mod tests {
 
     #[test]
     fn a_draft_older_than_the_delivered_takeover_is_dropped() {
-        let fence = Fence::new();
+        let fence = AiFence::new();
         let mut out = Vec::new();
         assert_eq!(
             fence.draft("c", piece(0, 0, "We ship"), || out.push("draft")),
@@ -246,7 +246,7 @@ mod tests {
 
     #[test]
     fn an_epoch_read_from_the_store_fences_before_the_bus_brings_the_event() {
-        let fence = Fence::new();
+        let fence = AiFence::new();
         fence.seed("c", 0);
         assert!(fence.is_empty(), "epoch 0 needs no entry");
         fence.seed("c", 3);
@@ -256,7 +256,7 @@ mod tests {
 
     #[test]
     fn the_node_assembles_the_draft_and_asks_once_for_a_snapshot_after_a_gap() {
-        let fence = Fence::new();
+        let fence = AiFence::new();
         assert_eq!(
             fence.draft("c", piece(0, 0, "Hello"), || {}),
             Verdict::Delivered
@@ -301,7 +301,7 @@ mod tests {
 
     #[test]
     fn joining_mid_reply_asks_for_a_snapshot() {
-        let fence = Fence::new();
+        let fence = AiFence::new();
         assert_eq!(
             fence.draft("c", piece(0, 40, "more"), || {}),
             Verdict::DeliveredWantSnapshot

@@ -6,11 +6,11 @@ use super::OperatorSession;
 use super::error_frame;
 use crate::bus::BusMessage;
 use crate::bus::Topic;
-use crate::control::Fence;
+use crate::control::Writer;
 use crate::store::Announce;
 use crate::store::Appended;
 use crate::store::ConversationMeta;
-use crate::store::Draft;
+use crate::store::NewEvent;
 use crate::store::StoreError;
 use crate::util::now_ms;
 use protocol::AuditAction;
@@ -53,13 +53,13 @@ impl Hub {
         client_id: String,
         text: String,
     ) -> Result<Appended, ErrorFrame> {
-        let draft = Draft::Message {
+        let draft = NewEvent::Message {
             author: Author::Visitor,
             text,
             client_id: Some(client_id.clone()),
         };
         let appended = self
-            .append_event(ws, conversation_id, draft, Fence::Visitor)
+            .append_event(ws, conversation_id, draft, Writer::Visitor)
             .await
             .map_err(|e| error_frame(&e, conversation_id).client(client_id))?;
         if !appended.duplicate {
@@ -92,12 +92,12 @@ impl Hub {
                 .map(|meta| op.author_in(&meta))
                 .map_err(|e| e.client(client_id.clone()))?,
         };
-        let draft = Draft::Message {
+        let draft = NewEvent::Message {
             author,
             text,
             client_id: Some(client_id.clone()),
         };
-        let fence = Fence::Operator(op.claims.sub.clone());
+        let fence = Writer::Operator(op.claims.sub.clone());
         let appended = self
             .append_event(&op.workspace.id, conversation_id, draft, fence)
             .await
@@ -115,8 +115,8 @@ impl Hub {
         &self,
         ws: &str,
         conversation_id: &str,
-        draft: Draft,
-        fence: Fence,
+        draft: NewEvent,
+        fence: Writer,
     ) -> Result<Appended, StoreError> {
         let store = &self.inner.store;
         let topic = Topic::conversation(ws, conversation_id);
@@ -345,10 +345,10 @@ impl Hub {
         if meta.needs_human || !matches!(meta.control.holder, Holder::Ai) {
             return Ok(());
         }
-        let draft = Draft::HumanRequested {
+        let draft = NewEvent::HumanRequested {
             by: HumanRequestedBy::Visitor,
         };
-        let fence = Fence::Ai {
+        let fence = Writer::Ai {
             epoch: meta.control.epoch,
         };
         match self.append_event(ws, conversation_id, draft, fence).await {

@@ -7,9 +7,9 @@ use super::Hub;
 use crate::assistant::AssistantError;
 use crate::bus::BusMessage;
 use crate::bus::Topic;
-use crate::control::Fence;
+use crate::control::Writer;
 use crate::store::ConversationMeta;
-use crate::store::Draft;
+use crate::store::NewEvent;
 use crate::store::StoreError;
 use crate::util::random_id;
 use dashmap::DashMap;
@@ -302,13 +302,13 @@ impl Hub {
     /// The backend failed: tell the visitor briefly, under the same fence as a reply (never
     /// after a takeover), so the conversation is never left hanging.
     pub(super) async fn append_fallback(&self, ws: &str, conversation_id: &str, epoch: u64) {
-        let draft = Draft::Message {
+        let draft = NewEvent::Message {
             author: Author::Ai,
             text: FALLBACK_TEXT.into(),
             client_id: None,
         };
         if let Err(e) = self
-            .append_event(ws, conversation_id, draft, Fence::Ai { epoch })
+            .append_event(ws, conversation_id, draft, Writer::Ai { epoch })
             .await
         {
             debug!(conversation_id, error = %e, "fallback not stored");
@@ -324,12 +324,12 @@ impl Hub {
         reply: crate::assistant::Reply,
     ) -> bool {
         let metrics = &self.inner.metrics;
-        let draft = Draft::Message {
+        let draft = NewEvent::Message {
             author: Author::Ai,
             text: reply.text,
             client_id: None,
         };
-        let fence = Fence::Ai { epoch };
+        let fence = Writer::Ai { epoch };
         match self
             .append_event(ws, conversation_id, draft, fence.clone())
             .await
@@ -347,7 +347,7 @@ impl Hub {
             }
         }
         if reply.needs_human {
-            let draft = Draft::HumanRequested {
+            let draft = NewEvent::HumanRequested {
                 by: HumanRequestedBy::Assistant,
             };
             if let Err(e) = self.append_event(ws, conversation_id, draft, fence).await {

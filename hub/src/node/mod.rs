@@ -79,7 +79,7 @@ struct Inner {
     /// The running generation of each conversation.
     generations: assistant::Generations,
     /// What this node has delivered of each conversation's control and AI draft.
-    fence: crate::drafts::Fence,
+    fence: crate::drafts::AiFence,
     /// Rows waiting for their round, bus subscriptions.
     fanout: fanout::Fanout,
     /// The Online lists and teams this node's dashboards follow.
@@ -230,7 +230,7 @@ impl Hub {
                 shutdown,
                 tasks: TaskTracker::new(),
                 generations: assistant::Generations::default(),
-                fence: crate::drafts::Fence::new(),
+                fence: crate::drafts::AiFence::new(),
                 fanout: fanout::Fanout::default(),
                 online: online::Followers::default(),
             }),

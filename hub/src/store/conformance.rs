@@ -30,8 +30,8 @@ async fn new(store: &dyn Store, id: &str) -> ConversationMeta {
         .expect("create")
 }
 
-fn msg(author: Author, text: &str, client_id: Option<&str>) -> Draft {
-    Draft::Message {
+fn msg(author: Author, text: &str, client_id: Option<&str>) -> NewEvent {
+    NewEvent::Message {
         author,
         text: text.into(),
         client_id: client_id.map(Into::into),
@@ -45,7 +45,7 @@ pub async fn sequences_are_gap_free_and_dedupe(store: Arc<dyn Store>) {
             "ws",
             "c1",
             msg(Author::Visitor, "one", Some("x")),
-            Fence::Visitor,
+            Writer::Visitor,
             11,
         )
         .await
@@ -56,7 +56,7 @@ pub async fn sequences_are_gap_free_and_dedupe(store: Arc<dyn Store>) {
             "ws",
             "c1",
             msg(Author::Visitor, "two", Some("y")),
-            Fence::Visitor,
+            Writer::Visitor,
             12,
         )
         .await
@@ -67,7 +67,7 @@ pub async fn sequences_are_gap_free_and_dedupe(store: Arc<dyn Store>) {
             "ws",
             "c1",
             msg(Author::Visitor, "one", Some("x")),
-            Fence::Visitor,
+            Writer::Visitor,
             13,
         )
         .await
@@ -104,7 +104,7 @@ pub async fn concurrent_appends_get_distinct_seqs(store: Arc<dyn Store>) {
                     "ws",
                     "c2",
                     msg(Author::Visitor, "hi", Some(&cid)),
-                    Fence::Visitor,
+                    Writer::Visitor,
                     20,
                 )
                 .await
@@ -144,7 +144,7 @@ pub async fn control_is_exclusive_and_fences_ai(store: Arc<dyn Store>) {
             "ws",
             "c3",
             msg(Author::Ai, "late", None),
-            Fence::Ai { epoch: started },
+            Writer::Ai { epoch: started },
             32,
         )
         .await;
@@ -157,7 +157,7 @@ pub async fn control_is_exclusive_and_fences_ai(store: Arc<dyn Store>) {
             "ws",
             "c3",
             msg(Author::Operator(op("b")), "hi", Some("1")),
-            Fence::Operator("b".into()),
+            Writer::Operator("b".into()),
             33,
         )
         .await;
@@ -170,7 +170,7 @@ pub async fn control_is_exclusive_and_fences_ai(store: Arc<dyn Store>) {
             "ws",
             "c3",
             msg(Author::Operator(op("a")), "hi", Some("1")),
-            Fence::Operator("a".into()),
+            Writer::Operator("a".into()),
             34,
         )
         .await
@@ -239,7 +239,7 @@ pub async fn unknown_ids_are_not_found(store: Arc<dyn Store>) {
                 "ws",
                 "nope",
                 msg(Author::Visitor, "x", None),
-                Fence::Visitor,
+                Writer::Visitor,
                 1
             )
             .await,
@@ -263,7 +263,7 @@ pub async fn unknown_ids_are_not_found(store: Arc<dyn Store>) {
                 "other",
                 "mine",
                 msg(Author::Visitor, "x", None),
-                Fence::Visitor,
+                Writer::Visitor,
                 11
             )
             .await,
@@ -311,7 +311,7 @@ pub async fn holdings_auto_release_once_and_warn_once(store: Arc<dyn Store>) {
             "ws",
             "h1",
             msg(Author::Operator(op("a")), "hi", Some("1")),
-            Fence::Operator("a".into()),
+            Writer::Operator("a".into()),
             200,
         )
         .await
@@ -467,10 +467,10 @@ pub async fn unanswered_human_requests_expire_once(store: Arc<dyn Store>) {
                 .append(
                     "ws",
                     id,
-                    Draft::HumanRequested {
+                    NewEvent::HumanRequested {
                         by: HumanRequestedBy::Visitor,
                     },
-                    Fence::Visitor,
+                    Writer::Visitor,
                     at,
                 )
                 .await
@@ -576,7 +576,7 @@ pub async fn online_list_and_idle(store: Arc<dyn Store>) {
             "ws",
             "o2",
             msg(Author::Visitor, "later", None),
-            Fence::Visitor,
+            Writer::Visitor,
             50,
         )
         .await
@@ -606,7 +606,7 @@ pub async fn online_list_and_idle(store: Arc<dyn Store>) {
             "ws",
             "o1",
             msg(Author::Visitor, "back", None),
-            Fence::Visitor,
+            Writer::Visitor,
             200,
         )
         .await

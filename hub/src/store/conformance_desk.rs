@@ -24,13 +24,13 @@ async fn visited(store: &dyn Store, ws: &str, id: &str, label: &str, at: Millis,
 }
 
 async fn say(store: &dyn Store, ws: &str, id: &str, text: &str, at: Millis) -> Seq {
-    let draft = Draft::Message {
+    let draft = NewEvent::Message {
         author: Author::Visitor,
         text: text.into(),
         client_id: None,
     };
     store
-        .append(ws, id, draft, Fence::Visitor, at)
+        .append(ws, id, draft, Writer::Visitor, at)
         .await
         .expect("append")
         .event

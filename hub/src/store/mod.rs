@@ -17,7 +17,7 @@ use protocol::{
     TeamMember, WorkspaceId,
 };
 
-use crate::control::{Actor, ControlError, Fence};
+use crate::control::{Actor, ControlError, Writer};
 use crate::profile::OperatorProfile;
 pub use desk::{NewNote, RecentCursor};
 use protocol::canned::CannedReply;
@@ -91,9 +91,9 @@ pub struct NewConversation {
     pub at: Millis,
 }
 
-/// What to append to a history.
+/// What to append to a history (the store assigns its `seq` and time).
 #[derive(Debug, Clone)]
-pub enum Draft {
+pub enum NewEvent {
     Message {
         author: Author,
         text: String,
@@ -161,8 +161,8 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         &self,
         ws: &str,
         id: &str,
-        draft: Draft,
-        fence: Fence,
+        draft: NewEvent,
+        fence: Writer,
         at: Millis,
     ) -> Result<Appended, StoreError>;
 
@@ -173,8 +173,8 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         &self,
         ws: &str,
         id: &str,
-        draft: Draft,
-        fence: Fence,
+        draft: NewEvent,
+        fence: Writer,
         at: Millis,
         _announce: &Announce,
     ) -> Result<(Appended, bool), StoreError> {

@@ -11,10 +11,10 @@ use protocol::{
 };
 
 use super::{
-    Announce, Appended, ControlChange, ConversationMeta, Draft, Holding, NewConversation, Store,
+    Announce, Appended, ControlChange, ConversationMeta, Holding, NewConversation, NewEvent, Store,
     StoreError,
 };
-use crate::control::{Actor, Fence};
+use crate::control::{Actor, Writer};
 use crate::metrics::Metrics;
 use crate::profile::OperatorProfile;
 use crate::store::{NewNote, RecentCursor};
@@ -64,8 +64,8 @@ impl Store for TimedStore {
         &self,
         ws: &str,
         id: &str,
-        draft: Draft,
-        fence: Fence,
+        draft: NewEvent,
+        fence: Writer,
         at: Millis,
     ) -> Result<Appended, StoreError> {
         timed!(self.append(ws, id, draft, fence, at))
@@ -75,8 +75,8 @@ impl Store for TimedStore {
         &self,
         ws: &str,
         id: &str,
-        draft: Draft,
-        fence: Fence,
+        draft: NewEvent,
+        fence: Writer,
         at: Millis,
         announce: &Announce,
     ) -> Result<(Appended, bool), StoreError> {

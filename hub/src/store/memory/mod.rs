@@ -18,10 +18,10 @@ use protocol::{
 };
 
 use super::{
-    AUDIT_KEEP, Appended, ControlChange, ConversationMeta, Draft, Holding, NewConversation, Store,
-    StoreError, dedupe_key, operator_key, preview, sort_team,
+    AUDIT_KEEP, Appended, ControlChange, ConversationMeta, Holding, NewConversation, NewEvent,
+    Store, StoreError, dedupe_key, operator_key, preview, sort_team,
 };
-use crate::control::{self, Actor, Fence, Transition};
+use crate::control::{self, Actor, Transition, Writer};
 use crate::profile::OperatorProfile;
 use crate::store::{NewNote, RecentCursor};
 use protocol::canned::CannedReply;
@@ -167,15 +167,15 @@ impl Store for MemoryStore {
         &self,
         ws: &str,
         id: &str,
-        draft: Draft,
-        fence: Fence,
+        draft: NewEvent,
+        fence: Writer,
         at: Millis,
     ) -> Result<Appended, StoreError> {
         let conv = self.conversation(ws, id)?;
         let mut c = lock(&conv);
         control::may_append(&c.meta.control, &fence)?;
         let kind = match draft {
-            Draft::Message {
+            NewEvent::Message {
                 author,
                 text,
                 client_id,
@@ -200,13 +200,13 @@ impl Store for MemoryStore {
                     client_id,
                 }
             }
-            Draft::HumanRequested { by } => {
+            NewEvent::HumanRequested { by } => {
                 c.meta.needs_human = true;
                 c.human_at = at;
                 EventKind::HumanRequested { by }
             }
         };
-        if matches!(fence, Fence::Operator(_)) {
+        if matches!(fence, Writer::Operator(_)) {
             c.holder_active = c.holder_active.max(at);
         }
         let event = c.push(kind, at);

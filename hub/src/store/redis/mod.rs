@@ -41,10 +41,10 @@ use protocol::{
 use redis::AsyncCommands;
 
 use super::{
-    AUDIT_KEEP, Announce, Appended, ControlChange, ConversationMeta, Draft, Holding,
-    NewConversation, Store, StoreError, sort_team,
+    AUDIT_KEEP, Announce, Appended, ControlChange, ConversationMeta, Holding, NewConversation,
+    NewEvent, Store, StoreError, sort_team,
 };
-use crate::control::{Actor, Fence};
+use crate::control::{Actor, Writer};
 use crate::profile::OperatorProfile;
 use crate::store::{NewNote, RecentCursor};
 use crate::topology::RedisConn;
@@ -302,8 +302,8 @@ impl Store for RedisStore {
         &self,
         ws: &str,
         id: &str,
-        draft: Draft,
-        fence: Fence,
+        draft: NewEvent,
+        fence: Writer,
         at: Millis,
     ) -> Result<Appended, StoreError> {
         self.append_with(ws, id, draft, fence, at, None)
@@ -315,8 +315,8 @@ impl Store for RedisStore {
         &self,
         ws: &str,
         id: &str,
-        draft: Draft,
-        fence: Fence,
+        draft: NewEvent,
+        fence: Writer,
         at: Millis,
         announce: &Announce,
     ) -> Result<(Appended, bool), StoreError> {

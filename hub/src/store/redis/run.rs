@@ -5,8 +5,10 @@ use protocol::{ConversationEvent, Millis};
 
 use super::script::{Lua, ScriptReply, control_error, parse_meta, unpack};
 use super::{RedisStore, json, unavailable};
-use crate::control::Fence;
-use crate::store::{Announce, Appended, ConversationMeta, Draft, StoreError, dedupe_key, preview};
+use crate::control::Writer;
+use crate::store::{
+    Announce, Appended, ConversationMeta, NewEvent, StoreError, dedupe_key, preview,
+};
 
 impl RedisStore {
     /// Run a conversation script with its standard keys: one round trip.
@@ -112,18 +114,18 @@ impl RedisStore {
         &self,
         ws: &str,
         id: &str,
-        draft: Draft,
-        fence: Fence,
+        draft: NewEvent,
+        fence: Writer,
         at: Millis,
         announce: Option<&Announce>,
     ) -> Result<(Appended, bool), StoreError> {
         let (fence_kind, fence_arg) = match &fence {
-            Fence::Visitor => ("visitor", String::new()),
-            Fence::Ai { epoch } => ("ai", epoch.to_string()),
-            Fence::Operator(op) => ("operator", op.clone()),
+            Writer::Visitor => ("visitor", String::new()),
+            Writer::Ai { epoch } => ("ai", epoch.to_string()),
+            Writer::Operator(op) => ("operator", op.clone()),
         };
         let (dedupe, preview_json, needs_human, kind) = match draft {
-            Draft::Message {
+            NewEvent::Message {
                 author,
                 text,
                 client_id,
@@ -140,7 +142,7 @@ impl RedisStore {
                 };
                 (dd, p, "0", kind)
             }
-            Draft::HumanRequested { by } => (
+            NewEvent::HumanRequested { by } => (
                 String::new(),
                 String::new(),
                 "1",

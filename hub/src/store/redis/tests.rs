@@ -82,7 +82,7 @@ async fn conversations_are_kept_for_the_retention_period_after_their_last_write(
     let conn = server.manager().await;
     let store = RedisStore::new(server.conn().await, "keep:", RETENTION).expect("prefix");
     create_c(&store).await;
-    let say = |n: u32| Draft::Message {
+    let say = |n: u32| NewEvent::Message {
         author: protocol::Author::Visitor,
         text: format!("hi {n}"),
         client_id: Some(format!("x{n}")),
@@ -100,7 +100,7 @@ async fn conversations_are_kept_for_the_retention_period_after_their_last_write(
     };
     // The first write renews both keys to 1.1 periods.
     store
-        .append("ws", "c", say(1), Fence::Visitor, 2)
+        .append("ws", "c", say(1), Writer::Visitor, 2)
         .await
         .expect("append");
     for ttl in ttls(&mut conn).await {
@@ -113,7 +113,7 @@ async fn conversations_are_kept_for_the_retention_period_after_their_last_write(
     }
     let soon = 2 + period_ms as u64 / 10 - 1;
     store
-        .append("ws", "c", say(2), Fence::Visitor, soon)
+        .append("ws", "c", say(2), Writer::Visitor, soon)
         .await
         .expect("append");
     for ttl in ttls(&mut conn).await {
@@ -123,7 +123,7 @@ async fn conversations_are_kept_for_the_retention_period_after_their_last_write(
     // activity by the retention period.
     let later = 2 + period_ms as u64 / 10;
     store
-        .append("ws", "c", say(3), Fence::Visitor, later)
+        .append("ws", "c", say(3), Writer::Visitor, later)
         .await
         .expect("append");
     for ttl in ttls(&mut conn).await {
@@ -168,13 +168,13 @@ async fn a_store_on_redis_cluster_follows_a_failover() {
     let conn = crate::testing::connect(&cluster.topology()).await;
     let store = store_on(&conn);
     create_c(&*store).await;
-    let say = |n: u64| Draft::Message {
+    let say = |n: u64| NewEvent::Message {
         author: protocol::Author::Visitor,
         text: format!("m{n}"),
         client_id: Some(format!("c{n}")),
     };
     store
-        .append("ws", "c", say(1), Fence::Visitor, 2)
+        .append("ws", "c", say(1), Writer::Visitor, 2)
         .await
         .expect("append");
     let killed = cluster.kill_master_of("{ws}").await;
@@ -182,7 +182,10 @@ async fn a_store_on_redis_cluster_follows_a_failover() {
     let mut refused = 0;
     let mut n = 2;
     while n < 6 {
-        match store.append("ws", "c", say(n), Fence::Visitor, 2 + n).await {
+        match store
+            .append("ws", "c", say(n), Writer::Visitor, 2 + n)
+            .await
+        {
             Ok(a) => {
                 assert_eq!(a.event.seq, n);
                 n += 1;
@@ -217,13 +220,13 @@ async fn an_acknowledged_write_waits_for_a_replica_when_asked() {
         .expect("prefix")
         .wait_for_replicas(1, 2_000);
     create_c(&store).await;
-    let say = |cid: &str| Draft::Message {
+    let say = |cid: &str| NewEvent::Message {
         author: protocol::Author::Visitor,
         text: "hi".into(),
         client_id: Some(cid.into()),
     };
     let acked = store
-        .append("ws", "c", say("a"), Fence::Visitor, 2)
+        .append("ws", "c", say("a"), Writer::Visitor, 2)
         .await
         .expect("append");
     let mut replica = set.replica.manager().await;
@@ -244,7 +247,7 @@ async fn an_acknowledged_write_waits_for_a_replica_when_asked() {
         .wait_for_replicas(1, 20);
     create_c(&store).await;
     for _ in 0..2 {
-        let refused = store.append("ws", "c", say("b"), Fence::Visitor, 3).await;
+        let refused = store.append("ws", "c", say("b"), Writer::Visitor, 3).await;
         assert!(
             matches!(refused, Err(StoreError::Unavailable(_))),
             "{refused:?}"
@@ -292,13 +295,13 @@ async fn a_nodes_own_publication_shares_its_connection_with_the_reply_and_is_dro
     other.subscribe(&topic).await.expect("subscribe");
     let announce = announce(&bus, &topic, 7);
     for n in 0..3u64 {
-        let draft = Draft::Message {
+        let draft = NewEvent::Message {
             author: protocol::Author::Visitor,
             text: format!("m{n}"),
             client_id: Some(format!("c{n}")),
         };
         let (appended, announced) = store
-            .append_announced("ws", "c", draft, Fence::Visitor, 2 + n, &announce)
+            .append_announced("ws", "c", draft, Writer::Visitor, 2 + n, &announce)
             .await
             .expect("append");
         assert!(announced);
@@ -324,19 +327,19 @@ async fn an_appended_message_is_one_round_trip() {
     let server = RedisServer::start().await;
     let store = store(&server).await;
     create_c(&*store).await;
-    let msg = |cid: &str| Draft::Message {
+    let msg = |cid: &str| NewEvent::Message {
         author: protocol::Author::Visitor,
         text: "hi".into(),
         client_id: Some(cid.into()),
     };
     // The first call of a script loads it (EVALSHA misses, then EVAL); measure the next.
     store
-        .append("ws", "c", msg("warm"), Fence::Visitor, 2)
+        .append("ws", "c", msg("warm"), Writer::Visitor, 2)
         .await
         .expect("append");
     let mut monitor = server.monitor().await;
     store
-        .append("ws", "c", msg("x"), Fence::Visitor, 3)
+        .append("ws", "c", msg("x"), Writer::Visitor, 3)
         .await
         .expect("append");
     // One EVALSHA: the whole append (fence, dedupe, seq, history, Online list) in one trip,
@@ -349,7 +352,7 @@ async fn an_appended_message_is_one_round_trip() {
     assert_eq!(scripted, ["hmget", "xadd", "hset"]);
     // A second later, the Online list is rescored (the only set a message touches).
     store
-        .append("ws", "c", msg("y0"), Fence::Visitor, 3 + 1000)
+        .append("ws", "c", msg("y0"), Writer::Visitor, 3 + 1000)
         .await
         .expect("append");
     let (_, scripted) = monitor.commands().await;
@@ -369,7 +372,7 @@ async fn an_appended_message_is_one_round_trip() {
     let announce = announce(&bus, &topic, 99);
     let _ = monitor.round_trips().await; // the subscription's own commands
     let (appended, announced) = store
-        .append_announced("ws", "c", msg("y"), Fence::Visitor, 4, &announce)
+        .append_announced("ws", "c", msg("y"), Writer::Visitor, 4, &announce)
         .await
         .expect("append");
     assert!(announced);
@@ -386,7 +389,7 @@ async fn an_appended_message_is_one_round_trip() {
     );
     // A re-sent message is not published again.
     let (_, again) = store
-        .append_announced("ws", "c", msg("y"), Fence::Visitor, 5, &announce)
+        .append_announced("ws", "c", msg("y"), Writer::Visitor, 5, &announce)
         .await
         .expect("append");
     assert!(!again);
