@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from "vitest";
-import type { CannedReply } from "../../protocol/frames";
+import type { CannedReply } from "../protocol/frames";
 import { CannedRepliesStore, cannedRepliesApi, checkReply, type CannedRepliesApi } from "./cannedReplies";
 import { ApiError } from "./httpApi";
 

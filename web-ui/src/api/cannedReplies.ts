@@ -4,10 +4,9 @@
  * composer and the settings section share, so the list is fetched once per session and an edit
  * shows in the composer at once.
  */
-import { useSyncExternalStore } from "react";
-import type { CannedReply, CannedReplyInput, CannedReplyList } from "../../protocol/frames";
-import { LIMITS } from "../../protocol/frames";
-import { isBlank, trimBlank } from "../../client/visible";
+import type { CannedReply, CannedReplyInput, CannedReplyList } from "../protocol/frames";
+import { LIMITS } from "../protocol/frames";
+import { isBlank, trimBlank } from "../client/visible";
 import { apiCaller, type ApiOptions } from "./httpApi";
 
 export interface CannedRepliesApi {
@@ -125,8 +124,4 @@ export class CannedRepliesStore {
     this.snapshot = next;
     for (const l of this.listeners) l();
   }
-}
-
-export function useCannedReplies(store: CannedRepliesStore): RepliesSnapshot {
-  return useSyncExternalStore(store.subscribe, store.getSnapshot);
 }

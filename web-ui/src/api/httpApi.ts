@@ -3,8 +3,8 @@
  * profile and saved-replies clients. A 401 is tried once more with a renewed token; refusals are
  * RFC 9457 problem details whose `detail` is what the operator reads, verbatim.
  */
-import { PROBLEM_CODES, type ProblemCode } from "../../protocol/codes";
-import type { Problem } from "../../protocol/frames";
+import { PROBLEM_CODES, type ProblemCode } from "../protocol/codes";
+import type { Problem } from "../protocol/frames";
 
 export class ApiError extends Error {
   constructor(

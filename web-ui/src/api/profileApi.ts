@@ -3,8 +3,8 @@
  * `POST /api/profile/avatar`, with the operator's JWT. Refusals are RFC 9457 problem details;
  * their `detail` is what the operator reads, verbatim.
  */
-import type { AvatarUploaded, ProfileView } from "../../protocol/frames";
-import { LIMITS } from "../../protocol/frames";
+import type { AvatarUploaded, ProfileView } from "../protocol/frames";
+import { LIMITS } from "../protocol/frames";
 import { ApiError, apiCaller, type ApiOptions } from "./httpApi";
 
 /** What `PUT /api/profile` takes: `display_name` "" means the account name, `avatar_url` null the placeholder. */

@@ -6,8 +6,8 @@
  * controls, and at most `LIMITS.maxMarksPerCharacter` combining marks on one character (the
  * protocol's `visible::name_fault`).
  */
-import { LIMITS } from "../../protocol/frames";
-import { trimBlank } from "../../client/visible";
+import { LIMITS } from "../protocol/frames";
+import { trimBlank } from "../client/visible";
 
 export type NameCheck =
   /** `value`: what to save (`null`: the account name is used). */

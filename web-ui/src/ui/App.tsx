@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useState } from "react";
 import { HubClient, operatorSocketUrl, type TokenSource } from "../client/hubClient";
 import { primeAudio } from "./alerts";
-import { devTokenSource, fetchDevOperators, hostTokenSource, type DevOperator } from "./auth";
+import { devTokenSource, fetchDevOperators, hostTokenSource, type DevOperator } from "../api/auth";
 import { Dashboard } from "./Dashboard";
 import { SignIn } from "./SignIn";
 

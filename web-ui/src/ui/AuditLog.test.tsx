@@ -4,8 +4,8 @@ import { describe, expect, it, vi } from "vitest";
 import type { AuditEntry } from "../protocol/frames";
 import { auditEntry, martinActor, oliviaActor } from "../test/fixtures";
 import { AuditLog } from "./AuditLog";
-import { auditFilename, downloadAudit } from "./auditExport";
-import { auditSentence, type AuditContext } from "./auditText";
+import { auditFilename, downloadAudit } from "../api/auditExport";
+import { auditSentence, type AuditContext } from "../text/auditText";
 
 const context: AuditContext = {
   labelOf: (id) => ({ c1: "Visitor 7F3A", c2: "Visitor 11AA" })[id],

@@ -1,7 +1,7 @@
 import { useMemo, useState } from "react";
 import type { AuditEntry } from "../protocol/frames";
-import { auditActor, auditDetail, auditSentence, type AuditContext } from "./auditText";
-import { auditTime } from "./format";
+import { auditActor, auditDetail, auditSentence, type AuditContext } from "../text/auditText";
+import { auditTime } from "../text/format";
 import { auditKey } from "../client/reducer";
 
 export interface AuditLogProps {

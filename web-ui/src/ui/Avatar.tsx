@@ -1,5 +1,5 @@
 import { useState } from "react";
-import { initials } from "./format";
+import { initials } from "../text/format";
 
 /** Visitors are anonymous: a silhouette, not initials of a generated label. */
 function PersonIcon() {

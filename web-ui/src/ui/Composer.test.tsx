@@ -3,7 +3,7 @@ import userEvent from "@testing-library/user-event";
 import { describe, expect, it, vi } from "vitest";
 import type { CannedReply } from "../protocol/frames";
 import { Composer, type ComposerActions, type ComposerProps } from "./Composer";
-import type { RepliesSnapshot } from "./settings/cannedReplies";
+import type { RepliesSnapshot } from "../api/cannedReplies";
 
 const reply = (shortcut: string, title: string, text: string): CannedReply => ({
   id: `cr_${shortcut}`,

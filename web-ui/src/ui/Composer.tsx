@@ -3,8 +3,8 @@ import type { CannedReply } from "../protocol/frames";
 import { LIMITS } from "../protocol/frames";
 import type { ConversationState } from "../client/state";
 import { isBlank, trimBlank } from "../client/visible";
-import type { RepliesSnapshot } from "./settings/cannedReplies";
-import { filterReplies, findSlashQuery, insertReply } from "./slash";
+import type { RepliesSnapshot } from "../api/cannedReplies";
+import { filterReplies, findSlashQuery, insertReply } from "../text/slash";
 import { SlashMenu } from "./SlashMenu";
 
 export type ComposerMode = "reply" | "note";

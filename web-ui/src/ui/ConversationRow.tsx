@@ -2,7 +2,7 @@
 import type { CSSProperties, HTMLAttributes } from "react";
 import type { ConversationSummary, MessagePreview } from "../protocol/frames";
 import { waitsForHuman } from "../client/selectors";
-import { relativeTime } from "./format";
+import { relativeTime } from "../text/format";
 
 const AUTHOR_LABEL: Record<MessagePreview["author"], string> = {
   visitor: "Visitor",

@@ -5,7 +5,7 @@ import type { ConversationState, Session } from "../client/state";
 import { Avatar } from "./Avatar";
 import { Composer, type ComposerActions } from "./Composer";
 import { ControlBar, type ControlActions } from "./ControlBar";
-import type { RepliesSnapshot } from "./settings/cannedReplies";
+import type { RepliesSnapshot } from "../api/cannedReplies";
 import { itemKey, TimelineRow } from "./Timeline";
 import { VisitorPanel } from "./VisitorPanel";
 

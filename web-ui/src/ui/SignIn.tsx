@@ -1,4 +1,4 @@
-import type { DevOperator } from "./auth";
+import type { DevOperator } from "../api/auth";
 import { planHasTakeControl } from "../client/selectors";
 
 /** The `--dev` hub's operator picker: one button per test operator, grouped by workspace. */

@@ -1,5 +1,5 @@
 import type { CannedReply } from "../protocol/frames";
-import type { RepliesSnapshot } from "./settings/cannedReplies";
+import type { RepliesSnapshot } from "../api/cannedReplies";
 
 export interface SlashMenuProps {
   id: string;

@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState } from "react";
 import type { HeldConversation, TeamMember } from "../protocol/frames";
-import { capitalize, heldFor } from "./format";
+import { capitalize, heldFor } from "../text/format";
 import { useNow } from "./hooks";
 
 export interface TeamPanelProps {

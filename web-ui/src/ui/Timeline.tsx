@@ -5,7 +5,7 @@ import { DEFAULT_OPERATOR_NAME } from "../protocol/frames";
 import type { TimelineItem } from "../client/selectors";
 import type { OutgoingMessage, Session } from "../client/state";
 import { Avatar } from "./Avatar";
-import { clockTime } from "./format";
+import { clockTime } from "../text/format";
 
 export function itemKey(item: TimelineItem): string {
   switch (item.kind) {

@@ -1,6 +1,6 @@
 import type { ConversationSummary, VisitorContext } from "../protocol/frames";
-import { relativeTime } from "./format";
-import { languageName, localTime, safeHttpUrl } from "./visitorContext";
+import { relativeTime } from "../text/format";
+import { languageName, localTime, safeHttpUrl } from "../text/visitorContext";
 
 export interface VisitorPanelProps {
   context: VisitorContext | null;

@@ -1,10 +1,16 @@
 import { useEffect, useState, useSyncExternalStore } from "react";
+import type { CannedRepliesStore, RepliesSnapshot } from "../api/cannedReplies";
 import type { HubClient } from "../client/hubClient";
 import type { ClientState } from "../client/state";
 
 /** The client's state; React re-renders on every reducer step that changed it. */
 export function useHubState(client: HubClient): ClientState {
   return useSyncExternalStore(client.subscribe, client.getState);
+}
+
+/** The saved replies of this session; re-renders when the store's list changes. */
+export function useCannedReplies(store: CannedRepliesStore): RepliesSnapshot {
+  return useSyncExternalStore(store.subscribe, store.getSnapshot);
 }
 
 /** The current time, refreshed every `everyMs` so relative times move on. */

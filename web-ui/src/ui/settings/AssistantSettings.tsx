@@ -1,8 +1,8 @@
 import { useMemo } from "react";
 import type { Role } from "../../protocol/frames";
-import type { CannedRepliesStore } from "./cannedReplies";
+import type { CannedRepliesStore } from "../../api/cannedReplies";
 import { OperatorProfileSection } from "./OperatorProfileSection";
-import { profileApi, type ProfileApi } from "./profileApi";
+import { profileApi, type ProfileApi } from "../../api/profileApi";
 import { SavedRepliesSection } from "./SavedRepliesSection";
 
 export interface AssistantSettingsProps {

@@ -5,7 +5,7 @@ import type { ProfileView } from "../../protocol/frames";
 import { noProfile } from "../../test/fixtures";
 import { WIDGET_CSS } from "../../widget/render";
 import { OperatorProfileSection } from "./OperatorProfileSection";
-import { profileApi } from "./profileApi";
+import { profileApi } from "../../api/profileApi";
 
 
 const json = (status: number, body: unknown, type = "application/json") =>

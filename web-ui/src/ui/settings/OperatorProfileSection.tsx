@@ -2,8 +2,8 @@ import { useEffect, useId, useRef, useState, type ChangeEvent, type FormEvent } 
 import type { ProfileView } from "../../protocol/frames";
 import { ChatPreview } from "./ChatPreview";
 import { Chevron } from "./icons";
-import { checkDisplayName } from "./displayName";
-import { AVATAR_TYPES, precheckAvatar, type ProfileApi } from "./profileApi";
+import { checkDisplayName } from "../../text/displayName";
+import { AVATAR_TYPES, precheckAvatar, type ProfileApi } from "../../api/profileApi";
 
 export interface OperatorProfileSectionProps {
   api: ProfileApi;

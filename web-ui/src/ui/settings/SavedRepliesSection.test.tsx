@@ -2,8 +2,8 @@ import { render, screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { describe, expect, it, vi } from "vitest";
 import type { CannedReply, Role } from "../../protocol/frames";
-import { CannedRepliesStore, type CannedRepliesApi } from "./cannedReplies";
-import { ApiError } from "./httpApi";
+import { CannedRepliesStore, type CannedRepliesApi } from "../../api/cannedReplies";
+import { ApiError } from "../../api/httpApi";
 import { SavedRepliesSection } from "./SavedRepliesSection";
 
 const refund: CannedReply = {

@@ -1,6 +1,7 @@
 import { useEffect, useId, useState } from "react";
 import type { CannedReply, CannedReplyInput, Role } from "../../protocol/frames";
-import { useCannedReplies, type CannedRepliesStore } from "./cannedReplies";
+import type { CannedRepliesStore } from "../../api/cannedReplies";
+import { useCannedReplies } from "../hooks";
 import { ChatBubbleIcon, Chevron } from "./icons";
 import { SavedReplyForm } from "./SavedReplyForm";
 

@@ -1,7 +1,7 @@
 import { useId, useState, type FormEvent } from "react";
 import type { CannedReplyInput } from "../../protocol/frames";
 import { LIMITS } from "../../protocol/frames";
-import { checkReply, type FieldErrors } from "./cannedReplies";
+import { checkReply, type FieldErrors } from "../../api/cannedReplies";
 
 export interface SavedReplyFormProps {
   /** The reply being edited; empty fields for a new one. */
