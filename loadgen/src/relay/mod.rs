@@ -435,6 +435,7 @@ pub async fn run(target: &Target, args: &RelayArgs) -> anyhow::Result<RelayRepor
     let joined_before = ctx.joined.load(Ordering::Relaxed);
     let total = wave_n as u64;
     let takeovers_before = procstat::sample_all(&watched);
+    let wave_dash_before: Vec<_> = ctx.dash.iter().map(DashCounters::read).collect();
     let takeovers_start = Instant::now();
     send_takeovers(pre..args.visitors, args.takeover_rate).await?;
     let timed_out = await_takeovers(&ctx, total, joined_before, takeovers_start + timeout).await;
@@ -443,6 +444,26 @@ pub async fn run(target: &Target, args: &RelayArgs) -> anyhow::Result<RelayRepor
     // wave's time goes.
     let takeovers_after = procstat::sample_all(&watched);
     let takeovers_wall = takeovers_start.elapsed();
+    // What each dashboard received for the wave, in all (each takeover changes a row, the team
+    // and the audit log): until a second after the last answer, since lists and team snapshots
+    // go out on the hubs' 250 ms ticks.
+    tokio::time::sleep(WAVE_TAIL).await;
+    let wave_dash_after: Vec<_> = ctx.dash.iter().map(DashCounters::read).collect();
+    let owners = args.owners.min(args.operators);
+    let wave_online = PerDashboard::over(
+        &wave_dash_before,
+        &wave_dash_after,
+        1.0,
+        |d| d.online,
+        |_| true,
+    );
+    let wave_team = PerDashboard::over(
+        &wave_dash_before,
+        &wave_dash_after,
+        1.0,
+        |d| d.team,
+        |j| j < owners,
+    );
     let pair_cpu = per_process_us(&watched, &takeovers_before, &takeovers_after, total);
     let takeover_cpu: Vec<String> = pair_cpu
         .iter()
@@ -519,7 +540,6 @@ pub async fn run(target: &Target, args: &RelayArgs) -> anyhow::Result<RelayRepor
                 step_row(s, rate, op_rate, secs, (hub_cpu, servers_us), hub_rss)
             })
             .context("step stats")?;
-        let owners = args.owners.min(args.operators);
         let online = PerDashboard::over(&dash_before, &dash_after, secs, |d| d.online, |_| true);
         let team = PerDashboard::over(&dash_before, &dash_after, secs, |d| d.team, |j| j < owners);
         let [of, ob] = online.cells();
@@ -621,7 +641,8 @@ pub async fn run(target: &Target, args: &RelayArgs) -> anyhow::Result<RelayRepor
          setup: {} visitor handshakes in {connect_secs:.2} s ({:.0}/s); takeovers over after {setup_secs:.2} s\n\
          takeover wave: {} of {total} answered ({pre} taken over before it, {pre_timed_out} of them timed out), refused {} (retried {}, final {}), timed out {timed_out}; open refused {}\n\
          takeover → visitor's operator_joined (ms, p50/p90/p99/p99.9/max over {}, {}): {}\n\
-         takeovers: {:.0} ms from the first sent to the last answered; CPU per open + takeover: {} (servers {pair_servers_us:.0} µs)\n\n",
+         takeovers: {:.0} ms from the first sent to the last answered; CPU per open + takeover: {} (servers {pair_servers_us:.0} µs)\n\
+         for the wave, until 1 s after its last answer, in all (mean / max): per dashboard {} Online frames, {} bytes; per owner {} team frames, {} bytes\n\n",
         args.visitors,
         args.operators,
         args.owners.min(args.operators),
@@ -644,6 +665,10 @@ pub async fn run(target: &Target, args: &RelayArgs) -> anyhow::Result<RelayRepor
         takeover.summary(),
         takeovers_wall.as_secs_f64() * 1e3,
         takeover_cpu.join(", "),
+        wave_online.cells()[0],
+        wave_online.cells()[1],
+        wave_team.cells()[0],
+        wave_team.cells()[1],
     );
     text.push_str(&table(
         &[
@@ -725,6 +750,8 @@ pub async fn run(target: &Target, args: &RelayArgs) -> anyhow::Result<RelayRepor
                 "wall_ms": takeovers_wall.as_secs_f64() * 1e3,
                 "cpu_us_per_pair": by_label(&pair_cpu),
                 "servers_us_per_pair": pair_servers_us,
+                "online": wave_online,
+                "team": wave_team,
             }),
         );
         json_lines.push(json!({
@@ -766,6 +793,9 @@ pub async fn run(target: &Target, args: &RelayArgs) -> anyhow::Result<RelayRepor
         text,
     })
 }
+
+/// How long after the wave's last answer its frames to the dashboards are still counted.
+const WAVE_TAIL: Duration = Duration::from_secs(1);
 
 /// Wait until the `total` takeovers sent last all have a final answer (`control`, or a refusal
 /// that is not retryable) and every answered one was seen by its visitor as `operator_joined`
