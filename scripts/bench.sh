@@ -25,6 +25,15 @@
 #                                three (+ Redis, + nginx), at 1,000 and 5,000 msg/s: server CPU per message (every
 #                                server process summed, Redis and nginx included), latency, lost, duplicated, and
 #                                the ratios hub/peer and hub/floor; raw JSON lines and an SVG plot in $OUT
+#   ./scripts/bench.sh team      big teams: three nodes + redis-server behind nginx, 100 operators with the Online
+#                                list open (10 owners also on the team view) and 5,000 visitors in ONE workspace:
+#                                a wave of 2,000 takeovers at once, then 1,000 and 3,000 visitor msg/s with
+#                                replies; beside it in the same run the same traffic over 10 workspaces, and
+#                                one workspace of 500 visitors at the same per-conversation rate: takeovers
+#                                answered / refused / timed out, takeover→operator_joined, CPU per open+takeover
+#                                and per message per process, p99, Online frames and bytes per dashboard per
+#                                second, hub log lines "timed out", and the budgets as ratios, PASS or FAIL
+#                                (OWNERS, WAVE, SMALL_VISITORS, TEAM_WORKSPACES, ROUNDS; raw JSON lines in $OUT/team.jsonl)
 #   ./scripts/bench.sh callgrind one node under valgrind's callgrind, a slow relay: the hub's instructions per
 #                                message (user space; repeatable, unlike time), and where they go
 #                                (WITH_REDIS=1: on a redis-server of its own)
@@ -47,7 +56,7 @@ cd "$(dirname "$0")/.."
 
 scenario=${1:-}
 case "$scenario" in
-  idle | relay | ceiling | relay3 | ceiling3 | storm | floor | floor3 | drafts | callgrind | compare) ;;
+  idle | relay | ceiling | relay3 | ceiling3 | storm | floor | floor3 | drafts | callgrind | compare | team) ;;
   *)
     awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"
     exit 2
@@ -56,7 +65,7 @@ esac
 
 # What the scenario runs besides the hub and the generator, installed when missing.
 case "$scenario" in
-  relay3 | ceiling3 | floor3) need_pkg redis-server redis-server && need_pkg /usr/sbin/nginx nginx ;;
+  relay3 | ceiling3 | floor3 | team) need_pkg redis-server redis-server && need_pkg /usr/sbin/nginx nginx ;;
   storm | drafts) need_pkg redis-server redis-server ;;
   compare)
     need_pkg redis-server redis-server && need_pkg /usr/sbin/nginx nginx
@@ -108,6 +117,8 @@ COMMON_HUB_ARGS=(--heartbeat-ms 3600000 --idle-timeout-ms 7200000 --handshake-ti
 # its delay stays at the default.
 WS_ARGS=()
 HUB_AUTH=(--dev)
+# team: its 10-workspace run needs the workspaces file; its one-workspace runs use bench-0 of it.
+[ "$scenario" = team ] && WORKSPACES=${WORKSPACES:-${TEAM_WORKSPACES:-10}}
 WORKSPACES=${WORKSPACES:-1}
 if [ "$WORKSPACES" -gt 1 ]; then
   SECRET=bench-operator-secret
@@ -506,6 +517,77 @@ EOF
       done
     done
     python3 scripts/compare_table.py "$OUT/compare.jsonl" "$OUT/compare.svg" | tee -a "$OUT/report.md"
+    ;;
+
+  team)
+    # Three runs on fresh processes each (redis-server, three hubs of one worker, nginx), back to
+    # back, ROUNDS times: (a) one workspace, (b) the same spread over WORKSPACES workspaces, (c)
+    # one workspace of SMALL_VISITORS at the same per-conversation rate (RATES scaled down).
+    V=${VISITORS:-5000}
+    OPS=${OPERATORS:-100}
+    SMALL=${SMALL_VISITORS:-$((V / 10))}
+    # The wave: the last WAVE conversations' takeovers sent at once (the others taken over before
+    # it, paced); c's scaled down with its visitors.
+    WAVE=${WAVE:-$((V * 2 / 5))}
+    WAVE_C=$((WAVE * SMALL / V > 0 ? WAVE * SMALL / V : 1))
+    RATES_A=${RATES:-1000,3000}
+    RATES_C=$(python3 -c 'import sys; print(",".join(f"{float(r) * int(sys.argv[2]) / int(sys.argv[3]):g}" for r in sys.argv[1].split(",")))' "$RATES_A" "$SMALL" "$V")
+    # Every connection is a file in the generator, two in nginx (client and upstream).
+    fds=$(ulimit -n)
+    if [ $((2 * (V + OPS) + 200)) -gt "$fds" ] || [ $((2 * (V + OPS))) -gt 16384 ]; then
+      echo "team: $V visitors + $OPS operators need $((2 * (V + OPS) + 200)) open files in nginx (ulimit -n: $fds, nginx worker_connections 16384)" >&2
+      exit 1
+    fi
+    team_args=(--operators "$OPS" --owners "${OWNERS:-10}" --operator-ratio "${OP_RATIO:-0.2}"
+      --warmup-secs "${WARMUP:-2}" --duration-secs "${DURATION:-10}" --takeover-rate "${TAKEOVER_RATE:-0}"
+      --json "${LG_SECRET[@]}")
+    echo "team: $V visitors (c: $SMALL), a wave of $WAVE takeovers at once (c: $WAVE_C), $OPS operators (${OWNERS:-10} owners), rates $RATES_A (c: $RATES_C), $WORKSPACES workspaces in b, ${ROUNDS:-1} round(s)" | tee -a "$OUT/report.md"
+    : >"$OUT/team.jsonl"
+    team_one() { # run round
+      local run=$1 round=$2 first=${#PIDS[@]} i p visitors rates wave ws
+      case "$run" in
+        a) visitors=$V rates=$RATES_A wave=$WAVE ws=(--workspace bench-0) ;;
+        b) visitors=$V rates=$RATES_A wave=$WAVE ws=("${WS_ARGS[@]}") ;;
+        c) visitors=$SMALL rates=$RATES_C wave=$WAVE_C ws=(--workspace bench-0) ;;
+      esac
+      start_redis
+      others=(--pid "redis=$redis_pid")
+      ports=()
+      local hub_pids=()
+      for i in 1 2 3; do
+        p=$(free_port)
+        start_hub "$run$round-hub$i" "$p" --redis-url "redis://127.0.0.1:$rport/" \
+          --visitor-token-secret bench-visitor-secret --workers "${HUB_WORKERS:-1}"
+        hub_pids+=(--hub-pid "${PIDS[-1]}")
+        ports+=("$p")
+      done
+      start_nginx "${ports[@]}" >/dev/null
+      local out="$OUT/team-$run-$round.txt"
+      "$BIN/loadgen" "${urls[@]}" "${hub_pids[@]}" "${others[@]}" "${ws[@]}" relay --visitors "$visitors" \
+        --wave "$wave" --rate "$rates" "${team_args[@]}" >"$out" 2>&1 || echo "team: run $run round $round failed (see $out)" >&2
+      for i in "${PIDS[@]:$first}"; do kill "$i" 2>/dev/null || true; done
+      for i in "${PIDS[@]:$first}"; do wait "$i" 2>/dev/null || true; done
+      PIDS=("${PIDS[@]:0:$first}")
+      local tag="{\"run\":\"$run\",\"round\":$round,"
+      grep '^JSON {' "$out" | sed "s/^JSON {/$tag/" >>"$OUT/team.jsonl" || true
+      # The hubs log a store or bus call that timed out at warn ("store unavailable: timed out").
+      local counts="" n
+      for i in 1 2 3; do
+        n=$(grep -ci 'timed out' "$OUT/$run$round-hub$i.log" || true)
+        counts+="${counts:+,}${n:-0}"
+      done
+      echo "${tag}\"kind\":\"logs\",\"timed_out\":[$counts]}" >>"$OUT/team.jsonl"
+      echo "team: run $run round $round: $(grep -m1 '^takeover wave:' "$out" || echo 'no takeover line')" >&2
+    }
+    for round in $(seq 1 "${ROUNDS:-1}"); do
+      for run in a b c; do
+        team_one "$run" "$round"
+      done
+    done
+    for f in "$OUT"/team-*.txt; do
+      { echo; echo "### $(basename "$f" .txt)"; grep -v '^JSON ' "$f"; } >>"$OUT/report.md"
+    done
+    python3 scripts/team_table.py "$OUT/team.jsonl" | tee -a "$OUT/report.md"
     ;;
 
   callgrind)
