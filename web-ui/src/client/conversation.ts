@@ -2,7 +2,8 @@
  * One conversation's state as the dashboard keeps it: its events gap-free and each once, the
  * AI's draft assembled from its pieces (and fenced by control epoch), typing, control and the
  * outbox of messages not yet acknowledged. Pure transitions, used by `reducer.ts`; what the widget
- * keeps alike (events each once, the resume point, control by epoch) is in `events.ts`.
+ * keeps alike (events each once, the resume point, control by epoch, the draft's frames, the
+ * outbox) is in `events.ts`, which both import.
  */
 import type { ConversationEvent, ConversationSummary, ServerFrame } from "../protocol/frames";
 import { advanceLastSeq, applyDraftFrame, hasSeq, insertEvents, newerControl, updateOutbox } from "./events";

@@ -3,6 +3,7 @@
  * the operator's own intents (see `reducer.ts`). Plain data, no sockets, no timers.
  */
 import type { ErrorCode } from "../protocol/codes";
+import type { Draft } from "./events";
 import { initialOnline, type OnlineState } from "./online";
 import type {
   AuditEntry,
@@ -79,14 +80,7 @@ export interface TypingState {
 }
 
 /** The AI's reply while it is being written (`ai_draft` frames), assembled from its pieces. */
-export interface AiDraft {
-  id: string;
-  text: string;
-  /** Every piece was placed (a gap waits for the hub's snapshot). */
-  complete: boolean;
-  /** The control epoch it was started under. */
-  epoch: number;
-}
+export type AiDraft = Draft;
 
 export interface ConversationState {
   id: string;

@@ -3,6 +3,7 @@
  * closes and the visitor's own intents (see `reducer.ts`). Plain data: no sockets, no timers.
  */
 import type { ConversationEvent, ControlState, OperatorRef } from "../protocol/frames";
+import type { Draft } from "../client/events";
 
 export type WidgetConnection =
   | { status: "idle" }
@@ -30,15 +31,7 @@ export interface PendingMessage {
  * `discarded`, when the finished AI message arrives, when an operator takes over and when the
  * socket closes, so a stream that never finishes can never stay on screen.
  */
-export interface PartialReply {
-  /** The hub's `draft_id`; a frame with another id replaces the draft. */
-  id: string;
-  text: string;
-  /** Every piece was placed (a gap waits for the hub's snapshot). */
-  complete: boolean;
-  /** The control epoch it was started under; a takeover bumps the epoch and ends it. */
-  epoch: number;
-}
+export type PartialReply = Draft;
 
 /**
  * The visitor's way to a person: `none` (the "Talk to a human" button is offered), `asking` (the
