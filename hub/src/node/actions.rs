@@ -36,7 +36,7 @@ impl Hub {
     ) -> Result<ConversationMeta, ErrorFrame> {
         match self
             .inner
-            .store
+            .conversations
             .get(&op.workspace.id, conversation_id)
             .await
         {
@@ -118,7 +118,7 @@ impl Hub {
         draft: NewEvent,
         fence: Writer,
     ) -> Result<Appended, StoreError> {
-        let store = &self.inner.store;
+        let store = &self.inner.conversations;
         let topic = Topic::conversation(ws, conversation_id);
         let published_us = crate::util::now_us();
         let (appended, announced) = match self.inner.bus.channel(&topic) {
@@ -155,7 +155,7 @@ impl Hub {
     pub async fn operator_ref(&self, op: &OperatorSession) -> OperatorRef {
         let profile = match self
             .inner
-            .store
+            .profiles
             .profile(&op.workspace.id, &op.claims.sub)
             .await
         {
@@ -195,7 +195,7 @@ impl Hub {
         let me = self.operator_ref(op).await;
         let change = self
             .inner
-            .store
+            .conversations
             .takeover(&op.workspace.id, conversation_id, &me, now_ms())
             .await
             .map_err(|e| error_frame(&e, conversation_id))?;
@@ -230,7 +230,7 @@ impl Hub {
         // As for a takeover: under the operator's workspace, another's id is not found.
         let change = self
             .inner
-            .store
+            .conversations
             .release(
                 &op.workspace.id,
                 conversation_id,
@@ -268,7 +268,7 @@ impl Hub {
 
     /// Record an audit entry and show it live to the workspace's owners and editors.
     pub async fn audit(&self, workspace_id: &str, entry: AuditEntry) {
-        if let Err(e) = self.inner.store.record_audit(workspace_id, &entry).await {
+        if let Err(e) = self.inner.team.record_audit(workspace_id, &entry).await {
             warn!(workspace_id, error = %e, "audit entry not recorded");
             return;
         }
@@ -293,7 +293,7 @@ impl Hub {
     /// holder grace (a crashed node's operators drop out after it).
     pub async fn team(&self, workspace_id: &str) -> Result<Vec<protocol::TeamMember>, StoreError> {
         let since = now_ms().saturating_sub(self.inner.config.holder_grace_ms);
-        self.inner.store.team(workspace_id, since).await
+        self.inner.team.team(workspace_id, since).await
     }
 
     /// An operator socket opened or closed.
@@ -301,7 +301,7 @@ impl Hub {
         let ws = &op.workspace.id;
         match self
             .inner
-            .store
+            .team
             .operator_presence(ws, &op.audit_actor(), delta, now_ms())
             .await
         {
@@ -325,7 +325,7 @@ impl Hub {
     pub async fn visitor_presence(&self, ws: &str, conversation_id: &str, delta: i32) {
         match self
             .inner
-            .store
+            .conversations
             .visitor_presence(ws, conversation_id, delta, now_ms())
             .await
         {
@@ -337,7 +337,7 @@ impl Hub {
     /// The visitor asks for a human. Nothing to do while an operator holds the conversation or
     /// a request is already waiting (a second click must not alert the team twice).
     pub async fn request_human(&self, ws: &str, conversation_id: &str) -> Result<(), ErrorFrame> {
-        let meta = match self.inner.store.get(ws, conversation_id).await {
+        let meta = match self.inner.conversations.get(ws, conversation_id).await {
             Ok(Some(meta)) => meta,
             Ok(None) => return Err(error_frame(&StoreError::NotFound, conversation_id)),
             Err(e) => return Err(error_frame(&e, conversation_id)),

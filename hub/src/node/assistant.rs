@@ -286,7 +286,7 @@ impl Hub {
     ) -> Result<crate::assistant::Reply, AssistantError> {
         let transcript = self
             .inner
-            .store
+            .conversations
             .history(workspace_id, conversation_id, 0, HISTORY_LIMIT)
             .await
             .map_err(|e| AssistantError::Failed(format!("history unavailable: {e}")))?;

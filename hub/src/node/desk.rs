@@ -51,7 +51,7 @@ impl Hub {
         };
         let (note, duplicate) = self
             .inner
-            .store
+            .desk
             .add_note(ws, conversation_id, note, now_ms())
             .await
             .map_err(|e| error_frame(&e, conversation_id).client(client_id))?;
@@ -71,7 +71,7 @@ impl Hub {
     pub async fn visitor_context(&self, ws: &str, conversation_id: &str, context: VisitorContext) {
         if let Err(e) = self
             .inner
-            .store
+            .desk
             .set_context(ws, conversation_id, &context)
             .await
         {
@@ -104,7 +104,7 @@ impl Hub {
         };
         let metas = self
             .inner
-            .store
+            .desk
             .recent(&op.workspace.id, after.as_ref(), RECENT_PAGE)
             .await
             .map_err(|e| error_frame(&e, ""))?;
@@ -133,10 +133,11 @@ impl Hub {
         query: &str,
     ) -> Result<Vec<ConversationSummary>, ErrorFrame> {
         let ws = &op.workspace.id;
-        let store = &self.inner.store;
         let words = desk::query_words(query);
-        let (found, online) =
-            tokio::join!(store.search(ws, &words, SEARCH_RESULTS), store.active(ws));
+        let (found, online) = tokio::join!(
+            self.inner.desk.search(ws, &words, SEARCH_RESULTS),
+            self.inner.conversations.active(ws)
+        );
         let mut found = found.map_err(|e| error_frame(&e, ""))?;
         let needle = query.trim().to_lowercase();
         for meta in online.map_err(|e| error_frame(&e, ""))? {
@@ -224,7 +225,7 @@ mod tests {
         }
         assert_eq!(
             hub.inner
-                .store
+                .desk
                 .notes("demo-pro", &meta.id, 0)
                 .await
                 .expect("notes")
@@ -258,7 +259,7 @@ mod tests {
         assert_eq!(err.code, ErrorCode::PlanRequired);
         assert!(
             hub.inner
-                .store
+                .desk
                 .notes("demo-basic", &other.id, 0)
                 .await
                 .expect("notes")

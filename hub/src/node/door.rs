@@ -72,7 +72,7 @@ impl Hub {
     /// Whether the store answers within `limit` (`/readyz`).
     pub async fn store_ready(&self, limit: Duration) -> bool {
         matches!(
-            tokio::time::timeout(limit, self.inner.store.ping()).await,
+            tokio::time::timeout(limit, self.inner.conversations.ping()).await,
             Ok(Ok(()))
         )
     }
@@ -123,7 +123,7 @@ impl Hub {
     ) -> Result<Vec<ConversationEvent>, StoreError> {
         let events = self
             .inner
-            .store
+            .conversations
             .history(workspace_id, conversation_id, after, HISTORY_LIMIT)
             .await?;
         for event in &events {
@@ -143,7 +143,7 @@ impl Hub {
         conversation_id: &str,
         after: Seq,
     ) -> Result<Option<(Vec<ConversationEvent>, ConversationMeta)>, StoreError> {
-        let store = &self.inner.store;
+        let store = &self.inner.conversations;
         // Both in one round trip's time on the node's multiplexed connection.
         let (events, meta) = tokio::join!(
             store.history(workspace_id, conversation_id, after, HISTORY_LIMIT),
@@ -163,14 +163,15 @@ impl Hub {
         after: Seq,
         earlier_limit: usize,
     ) -> Result<Opened, StoreError> {
-        let store = &self.inner.store;
+        let (conversations, desk) = (&self.inner.conversations, &self.inner.desk);
         let (ws, id) = (workspace_id, conversation_id);
+        // All in one round trip's time on the node's multiplexed connection.
         let (events, meta, notes, context, earlier) = tokio::join!(
-            store.history(ws, id, after, HISTORY_LIMIT),
-            store.get(ws, id),
-            store.notes(ws, id, after),
-            store.context(ws, id),
-            store.earlier(ws, id, earlier_limit),
+            conversations.history(ws, id, after, HISTORY_LIMIT),
+            conversations.get(ws, id),
+            desk.notes(ws, id, after),
+            desk.context(ws, id),
+            desk.earlier(ws, id, earlier_limit),
         );
         let events = events?;
         let meta = meta?.ok_or(StoreError::NotFound)?;
@@ -191,7 +192,7 @@ impl Hub {
         after: Seq,
     ) -> Result<Vec<Note>, StoreError> {
         self.inner
-            .store
+            .desk
             .notes(workspace_id, conversation_id, after)
             .await
     }
@@ -215,7 +216,7 @@ impl Hub {
         workspace_id: &str,
         limit: usize,
     ) -> Result<Vec<AuditEntry>, StoreError> {
-        self.inner.store.audit(workspace_id, limit).await
+        self.inner.team.audit(workspace_id, limit).await
     }
 
     // ---- profiles and saved replies (the HTTP API) ------------------------------------------
@@ -225,7 +226,7 @@ impl Hub {
         workspace_id: &str,
         operator_id: &str,
     ) -> Result<Option<OperatorProfile>, StoreError> {
-        self.inner.store.profile(workspace_id, operator_id).await
+        self.inner.profiles.profile(workspace_id, operator_id).await
     }
 
     /// Save (replace) an operator's profile.
@@ -236,7 +237,7 @@ impl Hub {
         profile: &OperatorProfile,
     ) -> Result<(), StoreError> {
         self.inner
-            .store
+            .profiles
             .save_profile(workspace_id, operator_id, profile)
             .await
     }
@@ -247,7 +248,7 @@ impl Hub {
         workspace_id: &str,
         hash: &str,
     ) -> Result<Option<Vec<u8>>, StoreError> {
-        self.inner.store.avatar(workspace_id, hash).await
+        self.inner.profiles.avatar(workspace_id, hash).await
     }
 
     pub async fn put_avatar(
@@ -256,11 +257,14 @@ impl Hub {
         hash: &str,
         png: &[u8],
     ) -> Result<(), StoreError> {
-        self.inner.store.put_avatar(workspace_id, hash, png).await
+        self.inner
+            .profiles
+            .put_avatar(workspace_id, hash, png)
+            .await
     }
 
     pub async fn canned_replies(&self, workspace_id: &str) -> Result<Vec<CannedReply>, StoreError> {
-        self.inner.store.canned_replies(workspace_id).await
+        self.inner.desk.canned_replies(workspace_id).await
     }
 
     /// Create (`create`) or replace a saved reply; its shortcut must be the workspace's only one.
@@ -271,7 +275,7 @@ impl Hub {
         create: bool,
     ) -> Result<(), StoreError> {
         self.inner
-            .store
+            .desk
             .save_canned_reply(workspace_id, reply, create)
             .await
     }
@@ -281,7 +285,7 @@ impl Hub {
         workspace_id: &str,
         id: &str,
     ) -> Result<(), StoreError> {
-        self.inner.store.delete_canned_reply(workspace_id, id).await
+        self.inner.desk.delete_canned_reply(workspace_id, id).await
     }
 }
 
@@ -292,7 +296,7 @@ impl Hub {
         &self.inner.registry
     }
 
-    pub(crate) fn test_store(&self) -> &dyn crate::store::Store {
-        &*self.inner.store
+    pub(crate) fn test_desk(&self) -> &dyn crate::store::DeskStore {
+        &*self.inner.desk
     }
 }

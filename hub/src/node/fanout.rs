@@ -242,7 +242,7 @@ impl Hub {
             } else {
                 // Any node may have swept it off the list meanwhile: a stale copy must not
                 // bring it back, so read it fresh (the rare case: no visitor connected).
-                match self.inner.store.get(&row.workspace_id, &id).await {
+                match self.inner.conversations.get(&row.workspace_id, &id).await {
                     Ok(Some(meta)) if meta.active => (meta.workspace_id.clone(), meta.summary()),
                     Ok(_) => continue,
                     Err(e) => {

@@ -94,11 +94,11 @@ impl Hub {
     pub async fn refresh_presence(&self) -> Result<(), StoreError> {
         let (operators, visitors) = self.inner.registry.present();
         let now = now_ms();
-        let store = &self.inner.store;
-        store.operators_seen(&operators, now).await?;
-        store.visitors_seen(&visitors, now).await?;
+        self.inner.team.operators_seen(&operators, now).await?;
+        let conversations = &self.inner.conversations;
+        conversations.visitors_seen(&visitors, now).await?;
         let cutoff = now.saturating_sub(self.inner.config.holder_grace_ms);
-        for meta in store.expire_visitors(cutoff).await? {
+        for meta in conversations.expire_visitors(cutoff).await? {
             self.publish_summary(&meta).await;
         }
         Ok(())
@@ -106,7 +106,7 @@ impl Hub {
 
     pub(super) async fn check_holdings(&self) -> Result<(), StoreError> {
         let limits = self.inner.config.hold_limits();
-        let store = &self.inner.store;
+        let store = &self.inner.conversations;
         for h in store.holdings().await? {
             let now = now_ms();
             match crate::control::check_hold(now, h.seen, h.active, &limits) {
@@ -171,7 +171,12 @@ impl Hub {
     pub(super) async fn expire_human_requests(&self) -> Result<(), StoreError> {
         let now = now_ms();
         let cutoff = now.saturating_sub(self.inner.config.human_wait_ms);
-        for (meta, event) in self.inner.store.expire_human_requests(cutoff, now).await? {
+        for (meta, event) in self
+            .inner
+            .conversations
+            .expire_human_requests(cutoff, now)
+            .await?
+        {
             let m = &self.inner.metrics;
             m.bump(&m.human_requests_expired, 1);
             info!(
@@ -186,7 +191,7 @@ impl Hub {
     pub(super) async fn sweep_idle(&self) -> Result<(), StoreError> {
         let idle_ms = self.inner.config.conversation_idle_secs * 1000;
         let cutoff = now_ms().saturating_sub(idle_ms);
-        for meta in self.inner.store.deactivate_idle(cutoff).await? {
+        for meta in self.inner.conversations.deactivate_idle(cutoff).await? {
             let msg = BusMessage::Removed {
                 workspace_id: meta.workspace_id.clone(),
                 conversation_id: meta.id.clone(),

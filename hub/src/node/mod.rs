@@ -37,7 +37,10 @@ use crate::directory::Directory;
 use crate::metrics::Metrics;
 use crate::ratelimit::KeyedLimiter;
 use crate::registry::Registry;
-use crate::store::{ConversationMeta, NewConversation, Store, StoreError};
+use crate::store::{
+    ConversationMeta, ConversationStore, DeskStore, NewConversation, ProfileStore, Store,
+    StoreError, TeamStore,
+};
 use crate::util::{now_ms, now_secs, random_id, visitor_label};
 
 mod actions;
@@ -64,7 +67,11 @@ pub struct Hub {
 #[derive(Debug)]
 struct Inner {
     config: Config,
-    store: Arc<dyn Store>,
+    /// The store, a part per concern; each of the node's files uses the parts it needs.
+    conversations: Arc<dyn ConversationStore>,
+    team: Arc<dyn TeamStore>,
+    profiles: Arc<dyn ProfileStore>,
+    desk: Arc<dyn DeskStore>,
     bus: Arc<dyn Bus>,
     registry: Registry,
     directory: Directory,
@@ -202,8 +209,7 @@ impl Hub {
         } = parts;
         let metrics = Arc::new(Metrics::default());
         // Every store call is timed and its failures counted, whatever the backend.
-        let store: Arc<dyn Store> =
-            Arc::new(crate::store::timed::TimedStore::new(store, metrics.clone()));
+        let store = Arc::new(crate::store::timed::TimedStore::new(store, metrics.clone()));
         let connect_limits = KeyedLimiter::new(config.connect_rate, config.connect_burst);
         let workspace_limits = KeyedLimiter::new(
             config.workspace_message_rate,
@@ -219,7 +225,10 @@ impl Hub {
                     crate::ratelimit::UPLOAD_BURST,
                 ),
                 config,
-                store,
+                conversations: store.clone(),
+                team: store.clone(),
+                profiles: store.clone(),
+                desk: store,
                 bus,
                 registry: Registry::new(&shutdown),
                 directory,
@@ -318,7 +327,7 @@ impl Hub {
                 ));
             }
             visitor_id = Some(claims.visitor_id().to_owned());
-            match self.inner.store.get(&claims.ws, &claims.sub).await {
+            match self.inner.conversations.get(&claims.ws, &claims.sub).await {
                 Ok(Some(_)) if fresh => {}
                 Ok(Some(meta)) => return Ok((meta, token.to_owned())),
                 // The conversation is gone (an in-memory hub restarted): start afresh below.
@@ -330,7 +339,7 @@ impl Hub {
         let visitor_id = visitor_id.unwrap_or_else(|| random_id("vi_"));
         let meta = self
             .inner
-            .store
+            .conversations
             .create(NewConversation {
                 id: id.clone(),
                 workspace_id: workspace_id.to_owned(),
@@ -529,7 +538,11 @@ mod tests {
 
         // The visitor leaves; before the next round, the conversation is swept off the list.
         hub.visitor_presence(&meta.workspace_id, &meta.id, -1).await;
-        let swept = hub.inner.store.deactivate_idle(protocol::Millis::MAX).await;
+        let swept = hub
+            .inner
+            .conversations
+            .deactivate_idle(protocol::Millis::MAX)
+            .await;
         assert_eq!(swept.expect("sweep").len(), 1);
         hub.flush_rows().await;
         hub.online_tick().await;

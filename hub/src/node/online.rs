@@ -154,7 +154,7 @@ impl Hub {
         ws: &str,
         followed: &std::sync::Mutex<Followed>,
     ) -> Result<(), StoreError> {
-        let loaded = self.inner.store.active(ws).await;
+        let loaded = self.inner.conversations.active(ws).await;
         let mut f = lock(followed);
         match loaded {
             Ok(metas) => {

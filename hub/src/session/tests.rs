@@ -321,7 +321,7 @@ async fn a_resync_sends_the_notes_the_bus_may_have_lost() {
         text: "written during the outage".into(),
         client_id: "n1".into(),
     };
-    hub.test_store()
+    hub.test_desk()
         .add_note("demo-pro", &meta.id, note, 1)
         .await
         .expect("note");

@@ -1,9 +1,12 @@
-//! The store: conversations, their histories and their control state.
+//! The store: conversations, their histories and their control state; the team; profiles; the
+//! operator's desk.
 //!
-//! One trait, [`Store`], with an in-memory implementation ([`memory::MemoryStore`], the embedded
-//! default). Every method that changes a conversation is one atomic step that applies the rules
-//! of [`crate::control`]; sequence numbers are assigned inside that step, so they are gap-free.
-//! The conformance suite in `conformance.rs` runs against every implementation.
+//! One trait per concern ([`ConversationStore`], [`TeamStore`], [`ProfileStore`],
+//! [`DeskStore`]), each with an in-memory implementation ([`memory::MemoryStore`], the embedded
+//! default) and a Redis one ([`redis::RedisStore`]); [`Store`] is a backend that has them all.
+//! Every method that changes a conversation is one atomic step that applies the rules of
+//! [`crate::control`]; sequence numbers are assigned inside that step, so they are gap-free.
+//! The conformance suite (`conformance*.rs`, a part per concern) runs against every backend.
 
 pub mod desk;
 pub mod memory;
@@ -147,11 +150,15 @@ pub enum StoreError {
     ShortcutTaken,
 }
 
+/// Conversations and their control: creating, reading, appending under the control rules,
+/// takeover and release, the Online list and the sweeps that keep it (presence, idle,
+/// auto-release, unanswered requests for a human).
+///
 /// Conversations are addressed by workspace and id together: an id asked for under another
 /// workspace is not found. (The Redis store puts the workspace in every key, so that all of a
 /// workspace's keys share one Redis Cluster hash slot: docs/architecture.md.)
 #[async_trait]
-pub trait Store: Send + Sync + std::fmt::Debug + 'static {
+pub trait ConversationStore: Send + Sync + std::fmt::Debug + 'static {
     async fn create(&self, new: NewConversation) -> Result<ConversationMeta, StoreError>;
 
     async fn get(&self, ws: &str, id: &str) -> Result<Option<ConversationMeta>, StoreError>;
@@ -166,7 +173,7 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         at: Millis,
     ) -> Result<Appended, StoreError>;
 
-    /// [`Store::append`], and publish the event on the bus in the same atomic step when this
+    /// [`ConversationStore::append`], and publish the event on the bus in the same atomic step when this
     /// store can (the Redis store: one round trip for the whole message). Returns whether it
     /// did; when not, the caller publishes.
     async fn append_announced(
@@ -225,14 +232,6 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// the Online list; returns those it took off.
     async fn deactivate_idle(&self, cutoff: Millis) -> Result<Vec<ConversationMeta>, StoreError>;
 
-    /// Operators connected to this node, as (workspace, operator id), were alive at `at` (each
-    /// node refreshes its own).
-    async fn operators_seen(
-        &self,
-        operators: &[(WorkspaceId, String)],
-        at: Millis,
-    ) -> Result<(), StoreError>;
-
     /// Every conversation an operator holds, with what [`crate::control::check_hold`] needs.
     async fn holdings(&self) -> Result<Vec<Holding>, StoreError>;
 
@@ -262,6 +261,32 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// offline; returns the conversations that changed.
     async fn expire_visitors(&self, cutoff: Millis) -> Result<Vec<ConversationMeta>, StoreError>;
 
+    /// Requests for a human made before `cutoff` that nobody answered (the AI still holds the
+    /// conversation): clear each flag and append `human_request_expired` at `at`, exactly once
+    /// across nodes. Returns the conversations and their new events.
+    async fn expire_human_requests(
+        &self,
+        cutoff: Millis,
+        at: Millis,
+    ) -> Result<Vec<(ConversationMeta, ConversationEvent)>, StoreError>;
+
+    /// Whether the store answers now (for `/readyz`).
+    async fn ping(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+/// The team of a workspace: operators' presence, who holds what, and the audit log.
+#[async_trait]
+pub trait TeamStore: Send + Sync + std::fmt::Debug + 'static {
+    /// Operators connected to this node, as (workspace, operator id), were alive at `at` (each
+    /// node refreshes its own).
+    async fn operators_seen(
+        &self,
+        operators: &[(WorkspaceId, String)],
+        at: Millis,
+    ) -> Result<(), StoreError>;
+
     /// An operator socket opened (`+1`) or closed (`-1`), on any node.
     async fn operator_presence(
         &self,
@@ -284,16 +309,11 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
 
     /// The newest `limit` audit entries, oldest first.
     async fn audit(&self, workspace_id: &str, limit: usize) -> Result<Vec<AuditEntry>, StoreError>;
+}
 
-    /// Requests for a human made before `cutoff` that nobody answered (the AI still holds the
-    /// conversation): clear each flag and append `human_request_expired` at `at`, exactly once
-    /// across nodes. Returns the conversations and their new events.
-    async fn expire_human_requests(
-        &self,
-        cutoff: Millis,
-        at: Millis,
-    ) -> Result<Vec<(ConversationMeta, ConversationEvent)>, StoreError>;
-
+/// Operators' profiles (display name, avatar) and the avatar images.
+#[async_trait]
+pub trait ProfileStore: Send + Sync + std::fmt::Debug + 'static {
     /// The operator's saved profile, if any.
     async fn profile(
         &self,
@@ -319,10 +339,12 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
 
     /// An avatar image of the workspace, if it was uploaded there.
     async fn avatar(&self, workspace_id: &str, hash: &str) -> Result<Option<Vec<u8>>, StoreError>;
+}
 
-    // ---- the operator's desk (store/desk.rs): notes, visitor context, saved replies, recent
-    // conversations and search ------------------------------------------------------------
-
+/// The operator's desk (store/desk.rs): internal notes, the visitor's context, the recent list
+/// and search, saved replies.
+#[async_trait]
+pub trait DeskStore: Send + Sync + std::fmt::Debug + 'static {
     /// Store an internal note under the next note id (at most [`protocol::limits::MAX_NOTES`]:
     /// `LimitReached`). A re-sent client id of the same author returns the original, `true`.
     async fn add_note(
@@ -357,7 +379,7 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
 
     /// Conversations whose messages, visitor label or id contain every one of `words` (made by
     /// [`desk::words`]), most recent activity first, at most `limit`. Messages are indexed when
-    /// their conversation leaves the Online list ([`Store::deactivate_idle`]).
+    /// their conversation leaves the Online list ([`ConversationStore::deactivate_idle`]).
     async fn search(
         &self,
         ws: &str,
@@ -389,12 +411,13 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
 
     /// Delete a saved reply; `NotFound` when there is none with this id.
     async fn delete_canned_reply(&self, ws: &str, id: &str) -> Result<(), StoreError>;
-
-    /// Whether the store answers now (for `/readyz`).
-    async fn ping(&self) -> Result<(), StoreError> {
-        Ok(())
-    }
 }
+
+/// A whole backend: every part of the store (the memory store, the Redis store, the timing
+/// decorator). The node holds each part on its own, so that each concern sees only its part.
+pub trait Store: ConversationStore + TeamStore + ProfileStore + DeskStore {}
+
+impl<T: ConversationStore + TeamStore + ProfileStore + DeskStore> Store for T {}
 
 /// A conversation held by an operator, as the auto-release sweep sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -599,5 +622,7 @@ mod preview_tests {
 pub(crate) mod conformance;
 #[cfg(test)]
 pub(crate) mod conformance_desk;
+#[cfg(test)]
+pub(crate) mod conformance_team;
 #[cfg(test)]
 pub(crate) use conformance::conformance_tests;

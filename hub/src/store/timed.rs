@@ -1,6 +1,10 @@
 //! A store decorator that times every operation and counts failures, for `/metrics`.
 //! With the Redis store each operation is one round trip, so this is the Redis latency.
 
+use crate::store::ConversationStore;
+use crate::store::DeskStore;
+use crate::store::ProfileStore;
+use crate::store::TeamStore;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -51,7 +55,7 @@ macro_rules! timed {
 }
 
 #[async_trait]
-impl Store for TimedStore {
+impl ConversationStore for TimedStore {
     async fn create(&self, new: NewConversation) -> Result<ConversationMeta, StoreError> {
         timed!(self.create(new))
     }
@@ -132,14 +136,6 @@ impl Store for TimedStore {
         timed!(self.deactivate_idle(cutoff))
     }
 
-    async fn operators_seen(
-        &self,
-        operators: &[(WorkspaceId, String)],
-        at: Millis,
-    ) -> Result<(), StoreError> {
-        timed!(self.operators_seen(operators, at))
-    }
-
     async fn holdings(&self) -> Result<Vec<Holding>, StoreError> {
         timed!(self.holdings())
     }
@@ -172,6 +168,29 @@ impl Store for TimedStore {
         timed!(self.expire_visitors(cutoff))
     }
 
+    async fn expire_human_requests(
+        &self,
+        cutoff: Millis,
+        at: Millis,
+    ) -> Result<Vec<(ConversationMeta, ConversationEvent)>, StoreError> {
+        timed!(self.expire_human_requests(cutoff, at))
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        timed!(self.ping())
+    }
+}
+
+#[async_trait]
+impl TeamStore for TimedStore {
+    async fn operators_seen(
+        &self,
+        operators: &[(WorkspaceId, String)],
+        at: Millis,
+    ) -> Result<(), StoreError> {
+        timed!(self.operators_seen(operators, at))
+    }
+
     async fn operator_presence(
         &self,
         workspace_id: &str,
@@ -197,15 +216,10 @@ impl Store for TimedStore {
     async fn audit(&self, workspace_id: &str, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
         timed!(self.audit(workspace_id, limit))
     }
+}
 
-    async fn expire_human_requests(
-        &self,
-        cutoff: Millis,
-        at: Millis,
-    ) -> Result<Vec<(ConversationMeta, ConversationEvent)>, StoreError> {
-        timed!(self.expire_human_requests(cutoff, at))
-    }
-
+#[async_trait]
+impl ProfileStore for TimedStore {
     async fn profile(
         &self,
         workspace_id: &str,
@@ -235,7 +249,10 @@ impl Store for TimedStore {
     async fn avatar(&self, workspace_id: &str, hash: &str) -> Result<Option<Vec<u8>>, StoreError> {
         timed!(self.avatar(workspace_id, hash))
     }
+}
 
+#[async_trait]
+impl DeskStore for TimedStore {
     async fn add_note(
         &self,
         ws: &str,
@@ -305,9 +322,5 @@ impl Store for TimedStore {
 
     async fn delete_canned_reply(&self, ws: &str, id: &str) -> Result<(), StoreError> {
         timed!(self.delete_canned_reply(ws, id))
-    }
-
-    async fn ping(&self) -> Result<(), StoreError> {
-        timed!(self.ping())
     }
 }

@@ -4,13 +4,14 @@
 
 use std::collections::{HashMap, HashSet};
 
+use async_trait::async_trait;
 use protocol::canned::CannedReply;
 use protocol::limits::{MAX_CANNED_REPLIES, MAX_NOTES};
 use protocol::{Millis, Note, Seq, VisitorContext};
 
 use super::{Conversation, MemoryStore, lock};
 use crate::store::desk::{NewNote, RecentCursor, index_words};
-use crate::store::{ConversationMeta, StoreError};
+use crate::store::{ConversationMeta, DeskStore, StoreError};
 
 /// A conversation's desk: who the visitor is, and the rest only once there is some (most
 /// conversations never have a note, and an idle widget's conversation should cost little).
@@ -233,5 +234,79 @@ impl MemoryStore {
             return Err(StoreError::NotFound);
         }
         Ok(())
+    }
+}
+
+#[async_trait]
+impl DeskStore for MemoryStore {
+    async fn add_note(
+        &self,
+        ws: &str,
+        id: &str,
+        note: NewNote,
+        at: Millis,
+    ) -> Result<(Note, bool), StoreError> {
+        self.desk_add_note(ws, id, note, at)
+    }
+
+    async fn notes(&self, ws: &str, id: &str, after: Seq) -> Result<Vec<Note>, StoreError> {
+        self.desk_notes(ws, id, after)
+    }
+
+    async fn set_context(
+        &self,
+        ws: &str,
+        id: &str,
+        context: &VisitorContext,
+    ) -> Result<(), StoreError> {
+        self.desk_set_context(ws, id, context)
+    }
+
+    async fn context(&self, ws: &str, id: &str) -> Result<Option<VisitorContext>, StoreError> {
+        self.desk_context(ws, id)
+    }
+
+    async fn recent(
+        &self,
+        ws: &str,
+        after: Option<&RecentCursor>,
+        limit: usize,
+    ) -> Result<Vec<ConversationMeta>, StoreError> {
+        Ok(self.desk_recent(ws, after, limit))
+    }
+
+    async fn search(
+        &self,
+        ws: &str,
+        words: &[String],
+        limit: usize,
+    ) -> Result<Vec<ConversationMeta>, StoreError> {
+        Ok(self.desk_search(ws, words, limit))
+    }
+
+    async fn earlier(
+        &self,
+        ws: &str,
+        id: &str,
+        limit: usize,
+    ) -> Result<Vec<ConversationMeta>, StoreError> {
+        self.desk_earlier(ws, id, limit)
+    }
+
+    async fn canned_replies(&self, ws: &str) -> Result<Vec<CannedReply>, StoreError> {
+        Ok(self.desk_canned(ws))
+    }
+
+    async fn save_canned_reply(
+        &self,
+        ws: &str,
+        reply: &CannedReply,
+        create: bool,
+    ) -> Result<(), StoreError> {
+        self.desk_save_canned(ws, reply, create)
+    }
+
+    async fn delete_canned_reply(&self, ws: &str, id: &str) -> Result<(), StoreError> {
+        self.desk_delete_canned(ws, id)
     }
 }

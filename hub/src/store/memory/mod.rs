@@ -6,6 +6,8 @@
 //! saved replies, recent, search) is in `desk.rs`.
 
 mod desk;
+mod profiles;
+mod team;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -13,19 +15,16 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use async_trait::async_trait;
 use dashmap::DashMap;
 use protocol::{
-    AuditActor, AuditEntry, ConversationEvent, ConversationId, EventKind, HeldConversation, Holder,
-    Millis, OperatorRef, ReleaseReason, Seq, TeamMember, WorkspaceId,
+    AuditActor, AuditEntry, ConversationEvent, ConversationId, EventKind, Holder, Millis,
+    OperatorRef, ReleaseReason, Seq, WorkspaceId,
 };
 
 use super::{
-    AUDIT_KEEP, Appended, ControlChange, ConversationMeta, Holding, NewConversation, NewEvent,
-    Store, StoreError, dedupe_key, operator_key, preview, sort_team,
+    Appended, ControlChange, ConversationMeta, ConversationStore, Holding, NewConversation,
+    NewEvent, StoreError, dedupe_key, operator_key, preview,
 };
 use crate::control::{self, Actor, Transition, Writer};
 use crate::profile::OperatorProfile;
-use crate::store::{NewNote, RecentCursor};
-use protocol::canned::CannedReply;
-use protocol::{Note, VisitorContext};
 
 #[derive(Debug, Default)]
 pub struct MemoryStore {
@@ -125,7 +124,7 @@ fn lock(c: &Mutex<Conversation>) -> MutexGuard<'_, Conversation> {
 }
 
 #[async_trait]
-impl Store for MemoryStore {
+impl ConversationStore for MemoryStore {
     async fn create(&self, new: NewConversation) -> Result<ConversationMeta, StoreError> {
         let meta = ConversationMeta {
             id: new.id.clone(),
@@ -291,21 +290,6 @@ impl Store for MemoryStore {
         Ok(c.meta.clone())
     }
 
-    async fn operators_seen(
-        &self,
-        operators: &[(WorkspaceId, String)],
-        at: Millis,
-    ) -> Result<(), StoreError> {
-        for (ws, id) in operators {
-            let mut seen = self
-                .operators_seen
-                .entry(operator_key(ws, id))
-                .or_insert(at);
-            *seen = (*seen).max(at);
-        }
-        Ok(())
-    }
-
     async fn holdings(&self) -> Result<Vec<Holding>, StoreError> {
         let mut out = Vec::new();
         for entry in self.conversations.iter() {
@@ -372,89 +356,6 @@ impl Store for MemoryStore {
         Ok(out)
     }
 
-    async fn operator_presence(
-        &self,
-        workspace_id: &str,
-        operator: &AuditActor,
-        delta: i32,
-        at: Millis,
-    ) -> Result<(), StoreError> {
-        let mut team = self.team.entry(workspace_id.to_owned()).or_default();
-        let member = team
-            .entry(operator.id.clone())
-            .or_insert_with(|| (operator.clone(), 0));
-        member.0 = operator.clone();
-        member.1 = (member.1 + i64::from(delta)).max(0);
-        drop(team);
-        if delta > 0 {
-            self.operators_seen(&[(workspace_id.to_owned(), operator.id.clone())], at)
-                .await?;
-        }
-        Ok(())
-    }
-
-    async fn team(
-        &self,
-        workspace_id: &str,
-        online_since: Millis,
-    ) -> Result<Vec<TeamMember>, StoreError> {
-        let Some(team) = self.team.get(workspace_id).map(|t| t.clone()) else {
-            return Ok(Vec::new());
-        };
-        let mut holding: HashMap<String, Vec<HeldConversation>> = HashMap::new();
-        for entry in self.conversations.iter() {
-            let c = lock(entry.value());
-            if let (Holder::Operator(holder), true) =
-                (&c.meta.control.holder, c.meta.workspace_id == workspace_id)
-            {
-                holding
-                    .entry(holder.id.clone())
-                    .or_default()
-                    .push(HeldConversation {
-                        conversation_id: c.meta.id.clone(),
-                        visitor_label: c.meta.visitor_label.clone(),
-                        since: c.holder_since,
-                    });
-            }
-        }
-        let mut members: Vec<TeamMember> = team
-            .into_iter()
-            .map(|(id, (actor, conns))| {
-                let seen = self
-                    .operators_seen
-                    .get(&operator_key(workspace_id, &id))
-                    .map_or(0, |s| *s);
-                TeamMember {
-                    online: conns > 0 && seen >= online_since,
-                    holding: holding.remove(&id).unwrap_or_default(),
-                    id,
-                    name: actor.name,
-                    role: actor.role,
-                }
-            })
-            .collect();
-        sort_team(&mut members);
-        Ok(members)
-    }
-
-    async fn record_audit(&self, workspace_id: &str, entry: &AuditEntry) -> Result<(), StoreError> {
-        let mut log = self.audit.entry(workspace_id.to_owned()).or_default();
-        log.push_back(entry.clone());
-        while log.len() > AUDIT_KEEP {
-            log.pop_front();
-        }
-        Ok(())
-    }
-
-    async fn audit(&self, workspace_id: &str, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
-        Ok(self.audit.get(workspace_id).map_or_else(Vec::new, |log| {
-            log.iter()
-                .skip(log.len().saturating_sub(limit))
-                .cloned()
-                .collect()
-        }))
-    }
-
     async fn expire_human_requests(
         &self,
         cutoff: Millis,
@@ -476,118 +377,6 @@ impl Store for MemoryStore {
         Ok(out)
     }
 
-    async fn profile(
-        &self,
-        workspace_id: &str,
-        operator_id: &str,
-    ) -> Result<Option<OperatorProfile>, StoreError> {
-        Ok(self
-            .profiles
-            .get(&operator_key(workspace_id, operator_id))
-            .map(|p| p.clone()))
-    }
-
-    async fn save_profile(
-        &self,
-        workspace_id: &str,
-        operator_id: &str,
-        profile: &OperatorProfile,
-    ) -> Result<(), StoreError> {
-        self.profiles
-            .insert(operator_key(workspace_id, operator_id), profile.clone());
-        Ok(())
-    }
-
-    async fn put_avatar(
-        &self,
-        workspace_id: &str,
-        hash: &str,
-        png: &[u8],
-    ) -> Result<(), StoreError> {
-        self.avatars
-            .entry(format!("{workspace_id}/{hash}"))
-            .or_insert_with(|| Arc::from(png));
-        Ok(())
-    }
-
-    async fn avatar(&self, workspace_id: &str, hash: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self
-            .avatars
-            .get(&format!("{workspace_id}/{hash}"))
-            .map(|a| a.to_vec()))
-    }
-
-    async fn add_note(
-        &self,
-        ws: &str,
-        id: &str,
-        note: NewNote,
-        at: Millis,
-    ) -> Result<(Note, bool), StoreError> {
-        self.desk_add_note(ws, id, note, at)
-    }
-
-    async fn notes(&self, ws: &str, id: &str, after: Seq) -> Result<Vec<Note>, StoreError> {
-        self.desk_notes(ws, id, after)
-    }
-
-    async fn set_context(
-        &self,
-        ws: &str,
-        id: &str,
-        context: &VisitorContext,
-    ) -> Result<(), StoreError> {
-        self.desk_set_context(ws, id, context)
-    }
-
-    async fn context(&self, ws: &str, id: &str) -> Result<Option<VisitorContext>, StoreError> {
-        self.desk_context(ws, id)
-    }
-
-    async fn recent(
-        &self,
-        ws: &str,
-        after: Option<&RecentCursor>,
-        limit: usize,
-    ) -> Result<Vec<ConversationMeta>, StoreError> {
-        Ok(self.desk_recent(ws, after, limit))
-    }
-
-    async fn search(
-        &self,
-        ws: &str,
-        words: &[String],
-        limit: usize,
-    ) -> Result<Vec<ConversationMeta>, StoreError> {
-        Ok(self.desk_search(ws, words, limit))
-    }
-
-    async fn earlier(
-        &self,
-        ws: &str,
-        id: &str,
-        limit: usize,
-    ) -> Result<Vec<ConversationMeta>, StoreError> {
-        self.desk_earlier(ws, id, limit)
-    }
-
-    async fn canned_replies(&self, ws: &str) -> Result<Vec<CannedReply>, StoreError> {
-        Ok(self.desk_canned(ws))
-    }
-
-    async fn save_canned_reply(
-        &self,
-        ws: &str,
-        reply: &CannedReply,
-        create: bool,
-    ) -> Result<(), StoreError> {
-        self.desk_save_canned(ws, reply, create)
-    }
-
-    async fn delete_canned_reply(&self, ws: &str, id: &str) -> Result<(), StoreError> {
-        self.desk_delete_canned(ws, id)
-    }
-
     async fn deactivate_idle(&self, cutoff: Millis) -> Result<Vec<ConversationMeta>, StoreError> {
         let mut gone = Vec::new();
         for entry in self.conversations.iter() {
@@ -607,5 +396,8 @@ impl Store for MemoryStore {
 mod tests {
     use super::*;
 
-    crate::store::conformance_tests!(((), Arc::new(MemoryStore::new()) as Arc<dyn Store>));
+    crate::store::conformance_tests!((
+        (),
+        Arc::new(MemoryStore::new()) as Arc<dyn crate::store::Store>
+    ));
 }

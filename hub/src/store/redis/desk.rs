@@ -15,6 +15,7 @@
 
 use std::collections::HashMap;
 
+use async_trait::async_trait;
 use protocol::canned::CannedReply;
 use protocol::limits::{MAX_CANNED_REPLIES, MAX_NOTES};
 use protocol::{ConversationEvent, Millis, Note, Seq, VisitorContext};
@@ -22,7 +23,7 @@ use protocol::{ConversationEvent, Millis, Note, Seq, VisitorContext};
 use super::script::{MetaValues, parse_meta};
 use super::{RedisStore, json, unavailable};
 use crate::store::desk::{NewNote, RecentCursor, index_words};
-use crate::store::{ConversationMeta, StoreError};
+use crate::store::{ConversationMeta, DeskStore, StoreError};
 
 /// Most members read per word of a search: a word found in more conversations than this is
 /// matched among its most recent ones.
@@ -417,5 +418,79 @@ impl RedisStore {
             return Err(StoreError::NotFound);
         }
         Ok(())
+    }
+}
+
+#[async_trait]
+impl DeskStore for RedisStore {
+    async fn add_note(
+        &self,
+        ws: &str,
+        id: &str,
+        note: NewNote,
+        at: Millis,
+    ) -> Result<(Note, bool), StoreError> {
+        self.desk_add_note(ws, id, note, at).await
+    }
+
+    async fn notes(&self, ws: &str, id: &str, after: Seq) -> Result<Vec<Note>, StoreError> {
+        self.desk_notes(ws, id, after).await
+    }
+
+    async fn set_context(
+        &self,
+        ws: &str,
+        id: &str,
+        context: &VisitorContext,
+    ) -> Result<(), StoreError> {
+        self.desk_set_context(ws, id, context).await
+    }
+
+    async fn context(&self, ws: &str, id: &str) -> Result<Option<VisitorContext>, StoreError> {
+        self.desk_context(ws, id).await
+    }
+
+    async fn recent(
+        &self,
+        ws: &str,
+        after: Option<&RecentCursor>,
+        limit: usize,
+    ) -> Result<Vec<ConversationMeta>, StoreError> {
+        self.desk_recent(ws, after, limit).await
+    }
+
+    async fn search(
+        &self,
+        ws: &str,
+        words: &[String],
+        limit: usize,
+    ) -> Result<Vec<ConversationMeta>, StoreError> {
+        self.desk_search(ws, words, limit).await
+    }
+
+    async fn earlier(
+        &self,
+        ws: &str,
+        id: &str,
+        limit: usize,
+    ) -> Result<Vec<ConversationMeta>, StoreError> {
+        self.desk_earlier(ws, id, limit).await
+    }
+
+    async fn canned_replies(&self, ws: &str) -> Result<Vec<CannedReply>, StoreError> {
+        self.desk_canned(ws).await
+    }
+
+    async fn save_canned_reply(
+        &self,
+        ws: &str,
+        reply: &CannedReply,
+        create: bool,
+    ) -> Result<(), StoreError> {
+        self.desk_save_canned(ws, reply, create).await
+    }
+
+    async fn delete_canned_reply(&self, ws: &str, id: &str) -> Result<(), StoreError> {
+        self.desk_delete_canned(ws, id).await
     }
 }

@@ -25,31 +25,26 @@
 //! | `Pworkspaces` | set | every workspace that has had a conversation: what the sweeps walk (written when a conversation is created, never per message) |
 
 mod desk;
+mod profiles;
 mod run;
 mod script;
 mod sweeps;
+mod team;
 #[cfg(test)]
 mod tests;
 
-use std::collections::HashMap;
-
 use async_trait::async_trait;
 use protocol::{
-    AuditActor, AuditEntry, ConversationEvent, ConversationId, HeldConversation, Millis,
-    OperatorRef, ReleaseReason, Seq, TeamMember, WorkspaceId,
+    ConversationEvent, ConversationId, Millis, OperatorRef, ReleaseReason, Seq, WorkspaceId,
 };
 use redis::AsyncCommands;
 
 use super::{
-    AUDIT_KEEP, Announce, Appended, ControlChange, ConversationMeta, Holding, NewConversation,
-    NewEvent, Store, StoreError, sort_team,
+    Announce, Appended, ControlChange, ConversationMeta, ConversationStore, Holding,
+    NewConversation, NewEvent, StoreError,
 };
 use crate::control::{Actor, Writer};
-use crate::profile::OperatorProfile;
-use crate::store::{NewNote, RecentCursor};
 use crate::topology::RedisConn;
-use protocol::canned::CannedReply;
-use protocol::{Note, VisitorContext};
 use script::*;
 
 /// Most conversations taken off the Online list per sweep call and workspace.
@@ -230,7 +225,7 @@ impl RedisStore {
 }
 
 #[async_trait]
-impl Store for RedisStore {
+impl ConversationStore for RedisStore {
     async fn create(&self, new: NewConversation) -> Result<ConversationMeta, StoreError> {
         let ws = new.workspace_id.as_str();
         let key = self.keys.meta(ws, &new.id);
@@ -440,24 +435,6 @@ impl Store for RedisStore {
         self.meta(id, meta)
     }
 
-    async fn operators_seen(
-        &self,
-        operators: &[(WorkspaceId, String)],
-        at: Millis,
-    ) -> Result<(), StoreError> {
-        let mut by_workspace: HashMap<&str, Vec<(&str, Millis)>> = HashMap::new();
-        for (ws, id) in operators {
-            by_workspace.entry(ws).or_default().push((id, at));
-        }
-        // One command per workspace (each in its own slot).
-        let writes = by_workspace.iter().map(|(ws, fields)| {
-            let mut cmd = redis::cmd("HSET");
-            cmd.arg(self.keys.of(ws, "opseen")).arg(fields);
-            (*ws, cmd)
-        });
-        self.write_all(writes).await
-    }
-
     async fn holdings(&self) -> Result<Vec<Holding>, StoreError> {
         self.each_workspace(|ws| self.holdings_of(ws)).await
     }
@@ -521,133 +498,6 @@ impl Store for RedisStore {
             .await
     }
 
-    async fn operator_presence(
-        &self,
-        workspace_id: &str,
-        operator: &AuditActor,
-        delta: i32,
-        at: Millis,
-    ) -> Result<(), StoreError> {
-        let member = json(operator)?;
-        let mut pipe = redis::pipe();
-        pipe.atomic()
-            .hset(self.keys.of(workspace_id, "team"), &operator.id, member)
-            .ignore()
-            .hincr(self.keys.of(workspace_id, "opconn"), &operator.id, delta)
-            .ignore();
-        if delta > 0 {
-            pipe.hset(self.keys.of(workspace_id, "opseen"), &operator.id, at)
-                .ignore();
-        }
-        let mut conn = self.conn.clone();
-        let _: () = pipe.query_async(&mut conn).await.map_err(unavailable)?;
-        Ok(())
-    }
-
-    async fn team(
-        &self,
-        workspace_id: &str,
-        online_since: Millis,
-    ) -> Result<Vec<TeamMember>, StoreError> {
-        let mut conn = self.conn.clone();
-        let actors: HashMap<String, String> = conn
-            .hgetall(self.keys.of(workspace_id, "team"))
-            .await
-            .map_err(unavailable)?;
-        if actors.is_empty() {
-            return Ok(Vec::new());
-        }
-        let ids: Vec<&String> = actors.keys().collect();
-        let (conns, seen, held): (Vec<Option<i64>>, Vec<Option<u64>>, Vec<String>) = redis::pipe()
-            .cmd("HMGET")
-            .arg(self.keys.of(workspace_id, "opconn"))
-            .arg(&ids)
-            .cmd("HMGET")
-            .arg(self.keys.of(workspace_id, "opseen"))
-            .arg(&ids)
-            .smembers(self.keys.of(workspace_id, "held"))
-            .query_async(&mut conn)
-            .await
-            .map_err(unavailable)?;
-        let mut holding: HashMap<String, Vec<HeldConversation>> = HashMap::new();
-        if !held.is_empty() {
-            let mut pipe = redis::pipe();
-            for k in &held {
-                pipe.cmd("HMGET")
-                    .arg(k)
-                    .arg(&["id", "holder_id", "holder_since", "label"]);
-            }
-            let rows: Vec<Vec<Option<String>>> =
-                pipe.query_async(&mut conn).await.map_err(unavailable)?;
-            for row in rows {
-                if let [Some(id), Some(holder), since, label] = row.as_slice()
-                    && !holder.is_empty()
-                {
-                    holding
-                        .entry(holder.clone())
-                        .or_default()
-                        .push(HeldConversation {
-                            conversation_id: id.clone(),
-                            visitor_label: label.clone().unwrap_or_default(),
-                            since: since.as_deref().and_then(|s| s.parse().ok()).unwrap_or(0),
-                        });
-                }
-            }
-        }
-        let mut members = Vec::with_capacity(ids.len());
-        for ((id, conns), seen) in ids.iter().zip(conns).zip(seen) {
-            let Ok(actor) = serde_json::from_str::<AuditActor>(&actors[*id]) else {
-                continue;
-            };
-            members.push(TeamMember {
-                online: conns.unwrap_or(0) > 0 && seen.unwrap_or(0) >= online_since,
-                holding: holding.remove(*id).unwrap_or_default(),
-                id: actor.id,
-                name: actor.name,
-                role: actor.role,
-            });
-        }
-        sort_team(&mut members);
-        Ok(members)
-    }
-
-    async fn record_audit(&self, workspace_id: &str, entry: &AuditEntry) -> Result<(), StoreError> {
-        let line = json(entry)?;
-        let mut conn = self.conn.clone();
-        let _: String = redis::cmd("XADD")
-            .arg(self.keys.of(workspace_id, "audit"))
-            .arg("MAXLEN")
-            .arg("~")
-            .arg(AUDIT_KEEP)
-            .arg("*")
-            .arg("e")
-            .arg(line)
-            .query_async(&mut conn)
-            .await
-            .map_err(unavailable)?;
-        Ok(())
-    }
-
-    async fn audit(&self, workspace_id: &str, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
-        let mut conn = self.conn.clone();
-        let entries: Vec<(String, Vec<(String, String)>)> = redis::cmd("XREVRANGE")
-            .arg(self.keys.of(workspace_id, "audit"))
-            .arg("+")
-            .arg("-")
-            .arg("COUNT")
-            .arg(limit)
-            .query_async(&mut conn)
-            .await
-            .map_err(unavailable)?;
-        let mut out: Vec<AuditEntry> = entries
-            .iter()
-            .filter_map(|(_, fields)| fields.iter().find(|(k, _)| k == "e"))
-            .filter_map(|(_, json)| serde_json::from_str(json).ok())
-            .collect();
-        out.reverse();
-        Ok(out)
-    }
-
     async fn expire_human_requests(
         &self,
         cutoff: Millis,
@@ -655,138 +505,6 @@ impl Store for RedisStore {
     ) -> Result<Vec<(ConversationMeta, ConversationEvent)>, StoreError> {
         self.each_workspace(|ws| self.expire_human_requests_of(ws, cutoff, at))
             .await
-    }
-
-    async fn profile(
-        &self,
-        workspace_id: &str,
-        operator_id: &str,
-    ) -> Result<Option<OperatorProfile>, StoreError> {
-        let mut conn = self.conn.clone();
-        let json: Option<String> = redis::cmd("HGET")
-            .arg(self.keys.of(workspace_id, "profiles"))
-            .arg(operator_id)
-            .query_async(&mut conn)
-            .await
-            .map_err(unavailable)?;
-        Ok(json.and_then(|j| serde_json::from_str(&j).ok()))
-    }
-
-    async fn save_profile(
-        &self,
-        workspace_id: &str,
-        operator_id: &str,
-        profile: &OperatorProfile,
-    ) -> Result<(), StoreError> {
-        let saved = json(profile)?;
-        let mut conn = self.conn.clone();
-        let _: i64 = redis::cmd("HSET")
-            .arg(self.keys.of(workspace_id, "profiles"))
-            .arg(operator_id)
-            .arg(saved)
-            .query_async(&mut conn)
-            .await
-            .map_err(unavailable)?;
-        Ok(())
-    }
-
-    async fn put_avatar(
-        &self,
-        workspace_id: &str,
-        hash: &str,
-        png: &[u8],
-    ) -> Result<(), StoreError> {
-        let mut conn = self.conn.clone();
-        // Content-addressed: a second upload of the same image changes nothing.
-        let _: i64 = redis::cmd("HSETNX")
-            .arg(self.keys.of(workspace_id, "avatars"))
-            .arg(hash)
-            .arg(png)
-            .query_async(&mut conn)
-            .await
-            .map_err(unavailable)?;
-        Ok(())
-    }
-
-    async fn avatar(&self, workspace_id: &str, hash: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let mut conn = self.conn.clone();
-        redis::cmd("HGET")
-            .arg(self.keys.of(workspace_id, "avatars"))
-            .arg(hash)
-            .query_async(&mut conn)
-            .await
-            .map_err(unavailable)
-    }
-
-    async fn add_note(
-        &self,
-        ws: &str,
-        id: &str,
-        note: NewNote,
-        at: Millis,
-    ) -> Result<(Note, bool), StoreError> {
-        self.desk_add_note(ws, id, note, at).await
-    }
-
-    async fn notes(&self, ws: &str, id: &str, after: Seq) -> Result<Vec<Note>, StoreError> {
-        self.desk_notes(ws, id, after).await
-    }
-
-    async fn set_context(
-        &self,
-        ws: &str,
-        id: &str,
-        context: &VisitorContext,
-    ) -> Result<(), StoreError> {
-        self.desk_set_context(ws, id, context).await
-    }
-
-    async fn context(&self, ws: &str, id: &str) -> Result<Option<VisitorContext>, StoreError> {
-        self.desk_context(ws, id).await
-    }
-
-    async fn recent(
-        &self,
-        ws: &str,
-        after: Option<&RecentCursor>,
-        limit: usize,
-    ) -> Result<Vec<ConversationMeta>, StoreError> {
-        self.desk_recent(ws, after, limit).await
-    }
-
-    async fn search(
-        &self,
-        ws: &str,
-        words: &[String],
-        limit: usize,
-    ) -> Result<Vec<ConversationMeta>, StoreError> {
-        self.desk_search(ws, words, limit).await
-    }
-
-    async fn earlier(
-        &self,
-        ws: &str,
-        id: &str,
-        limit: usize,
-    ) -> Result<Vec<ConversationMeta>, StoreError> {
-        self.desk_earlier(ws, id, limit).await
-    }
-
-    async fn canned_replies(&self, ws: &str) -> Result<Vec<CannedReply>, StoreError> {
-        self.desk_canned(ws).await
-    }
-
-    async fn save_canned_reply(
-        &self,
-        ws: &str,
-        reply: &CannedReply,
-        create: bool,
-    ) -> Result<(), StoreError> {
-        self.desk_save_canned(ws, reply, create).await
-    }
-
-    async fn delete_canned_reply(&self, ws: &str, id: &str) -> Result<(), StoreError> {
-        self.desk_delete_canned(ws, id).await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -1,6 +1,7 @@
 use std::sync::Arc;
 
 use super::*;
+use crate::store::Store;
 use crate::testing::RedisServer;
 
 async fn store(server: &RedisServer) -> Arc<dyn Store> {
