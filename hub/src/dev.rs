@@ -1,13 +1,17 @@
-//! `--dev` only: two demo workspaces, demo operators of each role, and their tokens.
+//! `--dev` only: two demo workspaces, demo operators of each role, their tokens, and the
+//! routes that hand them out and show the visitor's side (`/dev/…`).
 //!
 //! Nothing here is reachable without the flag: the routes are not mounted and the CLI
 //! subcommand refuses.
 
 use protocol::{Plan, Role, WorkspaceInfo};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use warp::http::StatusCode;
+use warp::{Filter, Reply};
 
 use crate::auth::{OPERATOR_AUDIENCE, OperatorClaims, OperatorVerifier};
 use crate::directory::Directory;
+use crate::node::Hub;
 
 /// The HS256 secret `--dev` uses for operator tokens when none is configured. Public on purpose:
 /// dev mode is for a laptop, never for production.
@@ -96,4 +100,58 @@ pub fn token_for(
         aud: Some(OPERATOR_AUDIENCE.into()),
         iss: None,
     })
+}
+
+const DEV_CHAT: &str = include_str!("../assets/dev-chat.html");
+/// A sample shop page with the widget embedded by its one script tag (`/widget.js` comes from
+/// the built web-ui in `--static-dir`).
+const DEMO_SITE: &str = include_str!("../assets/demo-site.html");
+
+#[derive(Debug, Deserialize)]
+struct DevLogin {
+    operator_id: String,
+}
+
+/// `GET /dev/operators`, `POST /dev/login` (a demo operator's token), and the visitor's side:
+/// `GET /dev/chat`, `GET /dev/demo`. Mounted only with `--dev`.
+pub fn routes(hub: Hub) -> warp::filters::BoxedFilter<(warp::reply::Response,)> {
+    let list = warp::path!("dev" / "operators")
+        .and(warp::get())
+        .map(|| warp::reply::json(&DEMO_OPERATORS).into_response());
+    let login = warp::path!("dev" / "login")
+        .and(warp::post())
+        .and(warp::body::content_length_limit(4096))
+        .and(warp::body::json())
+        .and(warp::any().map(move || hub.clone()))
+        .map(|body: DevLogin, hub: Hub| {
+            match token_for(
+                hub.operator_tokens(),
+                &body.operator_id,
+                crate::util::now_secs(),
+                12 * 3600,
+            ) {
+                Some(token) => {
+                    warp::reply::json(&serde_json::json!({ "token": token })).into_response()
+                }
+                None => warp::reply::with_status(
+                    warp::reply::json(&serde_json::json!({ "error": "unknown demo operator" })),
+                    StatusCode::NOT_FOUND,
+                )
+                .into_response(),
+            }
+        });
+    // A bare visitor chat, so `./scripts/run.sh` shows both sides of a conversation.
+    let chat = warp::path!("dev" / "chat")
+        .and(warp::get())
+        .map(|| warp::reply::html(DEV_CHAT).into_response());
+    let demo = warp::path!("dev" / "demo")
+        .and(warp::get())
+        .map(|| warp::reply::html(DEMO_SITE).into_response());
+    list.or(login)
+        .unify()
+        .or(chat)
+        .unify()
+        .or(demo)
+        .unify()
+        .boxed()
 }

@@ -11,10 +11,11 @@
 //! - [`online`]: the Online list as views (pure): what each dashboard's window is sent;
 //! - [`registry`]: this node's connections and their bounded outbound queues;
 //! - [`session`]: one task per socket (generic over the transport);
-//! - [`server`]: the warp edge; [`config`]: flags and environment; [`auth`]: tokens;
+//! - [`server`]: the HTTP edge (wiring, route table, WebSocket upgrade, accept loop);
+//!   [`config`]: flags and environment; [`auth`]: tokens;
 //! - [`profile`]: operator display names and avatars (pure); [`api`]: their HTTP API;
 //! - [`assistant`]: the assistant trait and the embedded knowledge-file assistant;
-//! - [`dev`]: demo data for `--dev`.
+//! - [`dev`]: demo data for `--dev`, and its routes.
 
 pub mod api;
 pub mod assistant;

@@ -4,7 +4,8 @@
 //! - `POST /api/profile/avatar`: vet and store an avatar, answer its URL (the profile changes
 //!   only on the next `PUT`, so "Preview in chat" can show an upload before it is saved);
 //! - `GET /avatars/{workspace}/{sha256}.png`: the avatar, immutable, cacheable for a year;
-//! - `/api/canned-replies`: the workspace's saved replies (`canned.rs`).
+//! - `/api/canned-replies`: the workspace's saved replies (`canned.rs`);
+//! - `GET /api/audit`: the workspace's audit log as JSON lines (`audit.rs`).
 //!
 //! Operators authenticate with the same JWT as on their socket (`Authorization: Bearer`); the
 //! token's workspace is the only one they reach. Errors are RFC 9457 problem details with a
@@ -26,6 +27,7 @@ use crate::node::{Hub, OperatorSession};
 use crate::profile::{self, OperatorProfile};
 use crate::util::now_ms;
 
+mod audit;
 mod canned;
 
 /// Profile bodies are a name and a URL.
@@ -86,6 +88,7 @@ fn refuse(r: impl Into<Refusal>) -> Rejection {
 
 /// The routes of this module.
 pub fn routes(hub: Hub) -> warp::filters::BoxedFilter<(warp::reply::Response,)> {
+    let audit = audit::routes(hub.clone());
     let canned = canned::routes(hub.clone());
     // Decoding takes memory (up to `profile::DECODE_BUDGET`) and a blocking thread: a node
     // decodes this many uploads at once, whoever sends them.
@@ -141,7 +144,10 @@ pub fn routes(hub: Hub) -> warp::filters::BoxedFilter<(warp::reply::Response,)> 
     // Whatever else is under /avatars/ (an empty workspace, `..`, more segments) is no avatar,
     // never the dashboard's index.html.
     let not_an_avatar = warp::path("avatars").map(|| problem_reply(no_such_avatar()));
-    get.or(put)
+    audit
+        .or(get)
+        .unify()
+        .or(put)
         .unify()
         .or(upload)
         .unify()

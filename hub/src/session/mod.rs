@@ -1,7 +1,7 @@
 //! Sessions: one task per socket, from handshake to close.
 //!
 //! A session is generic over a [`Sink`] of [`WsOut`] and a [`Stream`] of [`WsIn`], so unit tests
-//! drive it with channels and only the warp edge (`server.rs`) knows about real WebSockets.
+//! drive it with channels and only the WebSocket edge (`server/ws.rs`) knows about real ones.
 //! Both kinds of session share [`Conn`]: the outbound queue, per-conversation cursors that keep
 //! every client's view gap-free and duplicate-free, heartbeats, and closing with a code.
 
