@@ -35,8 +35,6 @@ pub mod registry;
 pub mod server;
 pub mod session;
 pub mod store;
-#[doc(hidden)]
-pub mod testing;
 pub mod topology;
 pub mod util;
 

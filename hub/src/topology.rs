@@ -443,6 +443,19 @@ impl ConnectionLike for RedisConn {
 }
 
 #[cfg(test)]
+impl RedisConn {
+    /// A connection to a test server's `url` (`testkit`) as the hub makes it (RESP3, Nagle
+    /// off), pushes ignored, so that the store's and the bus's tests read replies as the hub
+    /// reads them.
+    pub(crate) async fn for_tests(url: &str) -> RedisConn {
+        let topology = Topology::parse(url).expect("a test server's URL");
+        RedisConn::connect(&topology, Arc::new(|_| {}))
+            .await
+            .expect("connect to the test Redis")
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -466,8 +479,8 @@ mod tests {
     /// opens no connection to it (the full lookup would, to check its role, every 250 ms).
     #[tokio::test]
     async fn following_an_unchanged_sentinel_primary_opens_no_connection() {
-        let set = crate::testing::RedisSentinels::start().await;
-        let conn = crate::testing::connect(&set.topology()).await;
+        let set = testkit::RedisSentinels::start().await;
+        let conn = RedisConn::for_tests(&set.url()).await;
         let mut admin = set.primary.manager().await;
         let received = async |admin: &mut ConnectionManager| -> u64 {
             let info: String = redis::cmd("INFO")

@@ -450,7 +450,7 @@ async fn visitors_see_the_profile_from_the_next_takeover_on() {
 
 #[tokio::test]
 async fn a_profile_saved_on_one_node_applies_on_another() {
-    let redis = hub::testing::RedisServer::start().await;
+    let redis = testkit::RedisServer::start().await;
     let node = |prefix: &str| {
         let mut c = hub::Config::for_tests();
         c.redis_url = Some(redis.url());

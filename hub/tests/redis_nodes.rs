@@ -6,9 +6,9 @@ mod common;
 use std::sync::Arc;
 
 use common::{Client, TestHub, Visitor};
-use hub::testing::RedisServer;
 use protocol::Role;
 use serde_json::json;
+use testkit::RedisServer;
 use tokio::sync::Barrier;
 
 async fn node(redis: &RedisServer, prefix: &str) -> TestHub {

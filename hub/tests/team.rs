@@ -3,9 +3,9 @@
 mod common;
 
 use common::TestHub;
-use hub::testing::RedisServer;
 use protocol::Role;
 use serde_json::{Value, json};
+use testkit::RedisServer;
 
 async fn node(redis: &RedisServer) -> TestHub {
     let mut config = hub::Config::for_tests();

@@ -131,7 +131,7 @@ async fn floor_relays_everything_once() {
 /// the operator's answers to them) can only cross through Redis pub/sub.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn floor_relays_across_nodes_through_redis() {
-    let redis = hub::testing::RedisServer::start().await;
+    let redis = testkit::RedisServer::start().await;
     let mut urls = Vec::new();
     let mut nodes = Vec::new();
     for _ in 0..2 {

@@ -18,7 +18,7 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use hub::testing::{RedisCluster, RedisSentinels, RedisServer};
+use testkit::{RedisCluster, RedisSentinels, RedisServer};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
@@ -164,7 +164,7 @@ impl Node {
     /// SIGKILL and wait for the exit, without a runtime (for drop); its pid if still alive.
 
     fn stop_now(&mut self) -> Option<u32> {
-        hub::testing::kill_and_wait(&mut self.child)
+        testkit::kill_and_wait(&mut self.child)
     }
 
     /// SIGTERM, as on every deploy: the node tells its clients `going_away` (1001), drains and

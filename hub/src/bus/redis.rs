@@ -334,7 +334,11 @@ impl Bus for RedisBus {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::RedisServer;
+    use testkit::RedisServer;
+
+    fn topology(url: &str) -> Topology {
+        Topology::parse(url).expect("a test server's URL")
+    }
 
     fn msg(n: u64) -> BusMessage {
         BusMessage::Removed {
@@ -344,7 +348,7 @@ mod tests {
     }
 
     async fn bus(server: &RedisServer, prefix: &str) -> (RedisBus, Inbox) {
-        RedisBus::connect(&server.topology(), prefix, 64)
+        RedisBus::connect(&topology(&server.url()), prefix, 64)
             .await
             .expect("connect")
     }
@@ -385,7 +389,7 @@ mod tests {
     async fn a_full_inbox_drops_and_owes_a_resync() {
         let server = RedisServer::start().await;
         let (a, _) = bus(&server, "t3:").await;
-        let (b, mut inbox_b) = RedisBus::connect(&server.topology(), "t3:", 2)
+        let (b, mut inbox_b) = RedisBus::connect(&topology(&server.url()), "t3:", 2)
             .await
             .expect("connect");
         let t = Topic::conversation("ws", "c");
@@ -417,9 +421,9 @@ mod tests {
     /// itself), the heartbeat subscribes again there and the node is told to resync.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_sharded_subscription_follows_its_slot_to_another_shard() {
-        let cluster = crate::testing::RedisCluster::start().await;
+        let cluster = testkit::RedisCluster::start().await;
         let node = || async {
-            RedisBus::connect(&cluster.topology(), "t5:", 64)
+            RedisBus::connect(&topology(&cluster.url()), "t5:", 64)
                 .await
                 .expect("connect")
         };

@@ -2,12 +2,14 @@ use std::sync::Arc;
 
 use super::*;
 use crate::store::Store;
-use crate::testing::RedisServer;
+use testkit::RedisServer;
+
+use crate::topology::{RedisConn, Topology};
 
 async fn store(server: &RedisServer) -> Arc<dyn Store> {
     Arc::new(
         RedisStore::new(
-            server.conn().await,
+            RedisConn::for_tests(&server.url()).await,
             crate::util::random_id("t") + ":",
             RETENTION,
         )
@@ -81,7 +83,12 @@ fn packed_meta_unpacks_by_position_and_no_json_value_holds_the_separator() {
 async fn conversations_are_kept_for_the_retention_period_after_their_last_write() {
     let server = RedisServer::start().await;
     let conn = server.manager().await;
-    let store = RedisStore::new(server.conn().await, "keep:", RETENTION).expect("prefix");
+    let store = RedisStore::new(
+        RedisConn::for_tests(&server.url()).await,
+        "keep:",
+        RETENTION,
+    )
+    .expect("prefix");
     create_c(&store).await;
     let say = |n: u32| NewEvent::Message {
         author: protocol::Author::Visitor,
@@ -154,8 +161,8 @@ fn store_on(conn: &crate::topology::RedisConn) -> Arc<dyn Store> {
 /// (CROSSSLOT), or one that touches a key it did not declare on another node.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_conformance_suite_passes_on_redis_cluster() {
-    let cluster = crate::testing::RedisCluster::start().await;
-    let conn = crate::testing::connect(&cluster.topology()).await;
+    let cluster = testkit::RedisCluster::start().await;
+    let conn = RedisConn::for_tests(&cluster.url()).await;
     assert!(conn.is_cluster());
     crate::store::conformance::whole_suite(|| async { store_on(&conn) }).await;
 }
@@ -165,8 +172,8 @@ async fn the_conformance_suite_passes_on_redis_cluster() {
 /// sequence unbroken.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_store_on_redis_cluster_follows_a_failover() {
-    let mut cluster = crate::testing::RedisCluster::start().await;
-    let conn = crate::testing::connect(&cluster.topology()).await;
+    let mut cluster = testkit::RedisCluster::start().await;
+    let conn = RedisConn::for_tests(&cluster.url()).await;
     let store = store_on(&conn);
     create_c(&*store).await;
     let say = |n: u64| NewEvent::Message {
@@ -214,8 +221,8 @@ async fn a_store_on_redis_cluster_follows_a_failover() {
 /// deduplicated (stored once).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_acknowledged_write_waits_for_a_replica_when_asked() {
-    let set = crate::testing::RedisSentinels::start().await;
-    let conn = crate::testing::connect(&set.topology()).await;
+    let set = testkit::RedisSentinels::start().await;
+    let conn = RedisConn::for_tests(&set.url()).await;
     let prefix = crate::util::random_id("w") + ":";
     let store = RedisStore::new(conn, prefix.clone(), RETENTION)
         .expect("prefix")
@@ -243,7 +250,7 @@ async fn an_acknowledged_write_waits_for_a_replica_when_asked() {
     // A lone server has no replica to confirm: unavailable, and the retry stores nothing
     // twice.
     let lone = RedisServer::start().await;
-    let store = RedisStore::new(lone.conn().await, "l:", RETENTION)
+    let store = RedisStore::new(RedisConn::for_tests(&lone.url()).await, "l:", RETENTION)
         .expect("prefix")
         .wait_for_replicas(1, 20);
     create_c(&store).await;
@@ -260,8 +267,8 @@ async fn an_acknowledged_write_waits_for_a_replica_when_asked() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_conformance_suite_passes_through_sentinel() {
-    let set = crate::testing::RedisSentinels::start().await;
-    let conn = crate::testing::connect(&set.topology()).await;
+    let set = testkit::RedisSentinels::start().await;
+    let conn = RedisConn::for_tests(&set.url()).await;
     crate::store::conformance::whole_suite(|| async { store_on(&conn) }).await;
 }
 
@@ -274,7 +281,7 @@ async fn a_nodes_own_publication_shares_its_connection_with_the_reply_and_is_dro
     use crate::bus::{Bus, BusMessage, Topic};
     let server = RedisServer::start().await;
     let node = || async {
-        RedisBus::connect(&server.topology(), "o:", 8)
+        RedisBus::connect(&Topology::parse(&server.url()).expect("url"), "o:", 8)
             .await
             .expect("bus")
     };
@@ -361,7 +368,7 @@ async fn an_appended_message_is_one_round_trip() {
 
     // And with the publication to the other nodes folded in: still one trip.
     let node = |_| async {
-        crate::bus::redis::RedisBus::connect(&server.topology(), "b:", 8)
+        crate::bus::redis::RedisBus::connect(&Topology::parse(&server.url()).expect("url"), "b:", 8)
             .await
             .expect("bus")
     };

@@ -1,24 +1,23 @@
-//! Test support shared by unit, integration and system tests: a real `redis-server` per test,
-//! alone ([`RedisServer`]), as a 3-master, 3-replica Redis Cluster ([`RedisCluster`]), or as a
-//! primary, a replica and three sentinels ([`RedisSentinels`]).
+//! Test support shared by the hub's unit and integration tests, the system tests and the load
+//! generator's tests: a real `redis-server` per test, alone ([`RedisServer`]), as a 3-master,
+//! 3-replica Redis Cluster ([`RedisCluster`]), or as a primary, a replica and three sentinels
+//! ([`RedisSentinels`]).
 //!
 //! Each server is a child process on a free port, with no persistence unless asked, killed when
-//! dropped. It is never the machine's shared 6379.
+//! dropped. It is never the machine's shared 6379, and it works in a temporary directory of its
+//! own (`--dir`), removed after it, so that nothing it writes (a replica's synced `dump.rdb`, a
+//! cluster's node file) lands in the test's working directory.
+//!
+//! This crate knows nothing of the hub: it hands out URLs (`redis://`, `redis+cluster://`,
+//! `redis+sentinel://`) and ports, and the hub's tests connect with the hub's own topology code.
 
 use std::net::TcpListener;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};
-
-use crate::topology::{RedisConn, Topology};
-
-/// A connection to `topology` as the hub makes it, its pushes ignored.
-pub async fn connect(topology: &Topology) -> RedisConn {
-    RedisConn::connect(topology, std::sync::Arc::new(|_| {}))
-        .await
-        .expect("connect to the test Redis")
-}
 
 /// A `redis-server` child process.
 #[derive(Debug)]
@@ -26,7 +25,9 @@ pub struct RedisServer {
     pub port: u16,
     child: Child,
     /// With an append-only file here (every write fsynced): survives a restart.
-    dir: Option<std::path::PathBuf>,
+    dir: Option<PathBuf>,
+    /// Where it works when it keeps nothing.
+    _scratch: Option<TempDir>,
 }
 
 impl RedisServer {
@@ -51,7 +52,7 @@ impl RedisServer {
     /// One that keeps its data in `dir` (append-only file, fsync on every write, as a
     /// production Redis for the hub should), so [`RedisServer::restart`] loses nothing it
     /// acknowledged.
-    pub async fn start_persistent(dir: &std::path::Path) -> RedisServer {
+    pub async fn start_persistent(dir: &Path) -> RedisServer {
         for _ in 0..5 {
             if let Some(server) = Self::spawn(free_port(), Some(dir.to_owned())).await {
                 return server;
@@ -75,30 +76,31 @@ impl RedisServer {
         panic!("redis-server did not restart on port {}", self.port);
     }
 
-    async fn spawn(port: u16, dir: Option<std::path::PathBuf>) -> Option<RedisServer> {
+    async fn spawn(port: u16, dir: Option<PathBuf>) -> Option<RedisServer> {
+        let scratch = dir.is_none().then(|| TempDir::new("redis"));
         let mut args = base_args(port);
-        if let Some(d) = &dir {
-            // Later flags win: an append-only file, fsynced on every write.
-            args.extend(["--appendonly", "yes", "--appendfsync", "always"].map(String::from));
-            args.extend(["--dir".to_owned(), d.to_string_lossy().into_owned()]);
+        match (&dir, &scratch) {
+            (Some(d), _) => {
+                // Later flags win: an append-only file, fsynced on every write.
+                args.extend(["--appendonly", "yes", "--appendfsync", "always"].map(String::from));
+                args.extend(["--dir".to_owned(), d.to_string_lossy().into_owned()]);
+            }
+            (None, Some(scratch)) => args.extend(["--dir".to_owned(), scratch.path("")]),
+            (None, None) => {}
         }
         // `None`: it exited (the port was taken between our probe and its bind).
         let child = spawn_ready(&args, "Ready to accept connections").await?;
-        Some(RedisServer { port, child, dir })
+        Some(RedisServer {
+            port,
+            child,
+            dir,
+            _scratch: scratch,
+        })
     }
 
+    /// `redis://…/` for a hub's `--redis-url`.
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}/", self.port)
-    }
-
-    pub fn topology(&self) -> Topology {
-        Topology::Standalone(self.url())
-    }
-
-    /// A connection as the hub makes it (RESP3, Nagle off), pushes ignored, so that the
-    /// store's tests read replies as the hub reads them.
-    pub async fn conn(&self) -> RedisConn {
-        connect(&self.topology()).await
     }
 
     /// A plain connection, for looking at the server from the side.
@@ -171,7 +173,7 @@ impl Monitor {
 
     /// The commands since the last call: those clients sent, and those run inside scripts.
     pub async fn commands(&mut self) -> (Vec<String>, Vec<String>) {
-        let marker = crate::util::random_id("marker-");
+        let marker = unique("marker-");
         let client = redis::Client::open(self.url.as_str()).expect("url");
         let mut conn = client
             .get_multiplexed_async_connection()
@@ -250,13 +252,28 @@ async fn spawn_ready(args: &[String], ready: &str) -> Option<Child> {
     None
 }
 
+/// A name no other call of this process or another one makes: `prefix`, the pid, a count and
+/// the time.
+fn unique(prefix: &str) -> String {
+    static COUNT: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    format!(
+        "{prefix}{}-{}-{nanos}",
+        std::process::id(),
+        COUNT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
 /// A fresh directory for a server's files, removed by [`TempDir`]'s drop.
 #[derive(Debug)]
-struct TempDir(std::path::PathBuf);
+struct TempDir(PathBuf);
 
 impl TempDir {
     fn new(what: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(crate::util::random_id(&format!("tc-{what}-")));
+        let dir = std::env::temp_dir().join(unique(&format!("tc-{what}-")));
         std::fs::create_dir_all(&dir).expect("temp dir");
         TempDir(dir)
     }
@@ -391,17 +408,6 @@ impl RedisCluster {
             .filter(|(_, c)| c.is_some())
             .map(|(p, _)| *p)
             .collect()
-    }
-
-    pub fn topology(&self) -> Topology {
-        Topology::Cluster {
-            seeds: self
-                .live_ports()
-                .into_iter()
-                .map(|p| ("127.0.0.1".to_owned(), p))
-                .collect(),
-            auth: Default::default(),
-        }
     }
 
     /// `redis+cluster://…` for a hub's `--redis-url`.
@@ -588,13 +594,17 @@ impl RedisSentinels {
         let primary = RedisServer::start().await;
         let replica = loop {
             let port = free_port();
+            // The replica writes the primary's data it syncs (`dump.rdb`) into its `--dir`.
+            let scratch = TempDir::new("replica");
             let mut args = base_args(port);
             args.extend(["--replicaof", "127.0.0.1", &primary.port.to_string()].map(String::from));
+            args.extend(["--dir".to_owned(), scratch.path("")]);
             if let Some(child) = spawn_ready(&args, "Ready to accept connections").await {
                 break RedisServer {
                     port,
                     child,
                     dir: None,
+                    _scratch: Some(scratch),
                 };
             }
         };
@@ -657,18 +667,6 @@ impl RedisSentinels {
         })
         .await;
         set
-    }
-
-    pub fn topology(&self) -> Topology {
-        Topology::Sentinel {
-            sentinels: self
-                .sentinels
-                .iter()
-                .map(|(p, _)| ("127.0.0.1".to_owned(), *p))
-                .collect(),
-            master: Self::MASTER.to_owned(),
-            auth: Default::default(),
-        }
     }
 
     /// `redis+sentinel://…/hubmaster` for a hub's `--redis-url`.
