@@ -388,7 +388,7 @@ fn format_name(f: ImageFormat) -> &'static str {
     }
 }
 
-/// Test images, built in memory (shared with the HTTP tests through `crate::testing`).
+/// Test images, built in memory (shared with the HTTP tests in `hub/tests/`).
 #[doc(hidden)]
 pub mod samples {
     use std::io::Cursor;
