@@ -9,7 +9,8 @@
 //! frames.
 
 use protocol::{
-    ConversationId, ConversationSummary, Holder, OnlineCounts, OnlineFilter, ServerFrame,
+    ConversationId, ConversationSummary, Holder, OnlineCounts, OnlineFilter, OnlineOrder,
+    ServerFrame,
 };
 use rustc_hash::FxHashMap;
 
@@ -79,10 +80,11 @@ impl List {
         }
     }
 
-    /// The list in order, with each filter's rows: computed once per tick for every view.
-    pub fn snapshot(&self) -> Snapshot<'_> {
+    /// The list in `order`, with each filter's rows: computed once per tick and order for
+    /// every view.
+    pub fn snapshot(&self, order: OnlineOrder) -> Snapshot<'_> {
         let mut ordered: Vec<&Row> = self.rows.values().collect();
-        ordered.sort_unstable_by(|a, b| a.summary.online_order(&b.summary));
+        ordered.sort_unstable_by(|a, b| a.summary.online_order(&b.summary, order));
         let (mut needs_human, mut ai) = (Vec::new(), Vec::new());
         let mut mine: FxHashMap<&str, Vec<&Row>> = FxHashMap::default();
         for row in &ordered {
@@ -138,6 +140,7 @@ impl<'a> Snapshot<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Request {
     pub filter: OnlineFilter,
+    pub order: OnlineOrder,
     pub offset: u32,
     pub limit: u32,
     pub query: Option<String>,
@@ -147,6 +150,7 @@ impl Default for Request {
     fn default() -> Self {
         Request {
             filter: OnlineFilter::All,
+            order: OnlineOrder::Activity,
             offset: 0,
             limit: protocol::limits::ONLINE_WINDOW,
             query: None,
@@ -180,6 +184,11 @@ pub struct View {
 }
 
 impl View {
+    /// The order this view's frames are computed in (see [`List::snapshot`]).
+    pub fn order(&self) -> OnlineOrder {
+        self.request.order
+    }
+
     pub fn new(operator: impl Into<String>, request: Request) -> View {
         let mut view = View {
             operator: operator.into(),
@@ -206,10 +215,12 @@ impl View {
         self.sent_counts = None;
     }
 
-    /// The frame that brings the dashboard up to date with `list`, or `None` when it is.
+    /// The frame that brings the dashboard up to date with the list, or `None` when it is.
+    /// `snapshot`: the list in this view's order.
     pub fn frame(&mut self, snapshot: &Snapshot<'_>) -> Option<ServerFrame> {
         let Request {
             filter,
+            order,
             offset,
             limit,
             ..
@@ -260,6 +271,7 @@ impl View {
         self.sent_counts = Some(counts);
         Some(ServerFrame::OnlineView {
             filter,
+            order,
             query: self.request.query.clone(),
             offset,
             total,
@@ -311,6 +323,7 @@ mod tests {
     fn request(filter: OnlineFilter, offset: u32, limit: u32) -> Request {
         Request {
             filter,
+            order: OnlineOrder::Activity,
             offset,
             limit,
             query: None,
@@ -343,18 +356,18 @@ mod tests {
     fn a_window_is_sent_once_then_only_its_changes() {
         let mut list = list_of(5_000);
         let mut view = View::new("martin", request(OnlineFilter::All, 0, 3));
-        let (ids, rows, total, _) = parts(view.frame(&list.snapshot()));
+        let (ids, rows, total, _) = parts(view.frame(&list.snapshot(OnlineOrder::Activity)));
         // Most recently active first.
         assert_eq!(ids, ["c4999", "c4998", "c4997"]);
         assert_eq!(rows, ids);
         assert_eq!(total, 5_000);
         // Nothing changed: nothing to send.
-        assert!(view.frame(&list.snapshot()).is_none());
+        assert!(view.frame(&list.snapshot(OnlineOrder::Activity)).is_none());
         // A change outside the window (and keeping the order) sends nothing either.
         let mut quiet = row("c0000", 1_000);
         quiet.visitor_online = false;
         assert!(list.upsert(quiet));
-        assert!(view.frame(&list.snapshot()).is_none());
+        assert!(view.frame(&list.snapshot(OnlineOrder::Activity)).is_none());
         // One conversation inside it changes: its row only.
         let mut busy = row("c4998", 1_000 + 4_998);
         busy.last_message = Some(MessagePreview {
@@ -363,12 +376,12 @@ mod tests {
         });
         busy.last_seq += 1;
         list.upsert(busy);
-        let (ids, rows, _, _) = parts(view.frame(&list.snapshot()));
+        let (ids, rows, _, _) = parts(view.frame(&list.snapshot(OnlineOrder::Activity)));
         assert_eq!(ids, ["c4999", "c4998", "c4997"]);
         assert_eq!(rows, ["c4998"]);
         // One from far down becomes the most recent: it enters, the last one leaves.
         list.upsert(row("c0001", 10_000));
-        let (ids, rows, _, _) = parts(view.frame(&list.snapshot()));
+        let (ids, rows, _, _) = parts(view.frame(&list.snapshot(OnlineOrder::Activity)));
         assert_eq!(ids, ["c0001", "c4999", "c4998"]);
         assert_eq!(rows, ["c0001"]);
     }
@@ -380,7 +393,7 @@ mod tests {
         for n in [500, 5_000] {
             let mut list = list_of(n);
             let mut view = View::new("martin", request(OnlineFilter::All, 0, 50));
-            view.frame(&list.snapshot());
+            view.frame(&list.snapshot(OnlineOrder::Activity));
             let mut sent = 0;
             for round in 0..4 {
                 for i in 0..n {
@@ -388,12 +401,56 @@ mod tests {
                     r.last_seq = 20_000 + round * n + i;
                     list.upsert(r);
                 }
-                let (ids, rows, _, _) = parts(view.frame(&list.snapshot()));
+                let (ids, rows, _, _) = parts(view.frame(&list.snapshot(OnlineOrder::Activity)));
                 assert_eq!(ids.len(), 50);
                 sent += rows.len();
             }
             assert_eq!(sent, 4 * 50, "{n} conversations");
         }
+    }
+
+    /// In `started` order the window holds the same conversations whatever their activity:
+    /// what a view is sent follows the activity of its own rows, at the same per-conversation
+    /// activity the same on 500 conversations as on 5,000.
+    #[test]
+    fn in_started_order_a_view_is_sent_its_own_rows_changes_only() {
+        let mut sent_by_size = Vec::new();
+        for n in [500, 5_000] {
+            let mut list = List::default();
+            for i in 0..n {
+                let mut r = row(&format!("c{i:04}"), 1_000);
+                r.started_at = i;
+                list.upsert(r);
+            }
+            let mut view = View::new(
+                "martin",
+                Request {
+                    order: OnlineOrder::Started,
+                    ..Request::default()
+                },
+            );
+            let first = parts(view.frame(&list.snapshot(OnlineOrder::Started)));
+            // The newest first.
+            assert_eq!(first.0[0], format!("c{:04}", n - 1));
+            // A tenth of the conversations write each round, spread over the list.
+            let mut sent = 0;
+            for round in 0..10u64 {
+                for i in (round..n).step_by(10) {
+                    let mut r = row(&format!("c{i:04}"), 2_000 + round);
+                    r.started_at = i;
+                    r.last_seq = 2_000 + round;
+                    list.upsert(r);
+                }
+                if let Some(frame) = view.frame(&list.snapshot(OnlineOrder::Started)) {
+                    let (ids, rows, _, _) = parts(Some(frame));
+                    assert_eq!(ids, first.0, "the window stays in place");
+                    sent += rows.len();
+                }
+            }
+            sent_by_size.push(sent);
+        }
+        // Each row of the window changed once: 50 rows sent, for either size.
+        assert_eq!(sent_by_size, [50, 50]);
     }
 
     #[test]
@@ -404,7 +461,7 @@ mod tests {
         list.upsert(waiting);
         list.upsert(held_by(row("c0005", 1_005), "martin"));
         list.upsert(held_by(row("c0006", 1_006), "nora"));
-        let snapshot = list.snapshot();
+        let snapshot = list.snapshot(OnlineOrder::Activity);
         let mut needs = View::new("martin", request(OnlineFilter::NeedsHuman, 0, 50));
         let (ids, _, total, counts) = parts(needs.frame(&snapshot));
         assert_eq!((ids, total), (vec!["c0002".to_owned()], 1));
@@ -433,20 +490,20 @@ mod tests {
     fn scrolling_sends_only_rows_the_dashboard_does_not_have() {
         let list = list_of(1_000);
         let mut view = View::new("martin", request(OnlineFilter::All, 0, 40));
-        view.frame(&list.snapshot());
+        view.frame(&list.snapshot(OnlineOrder::Activity));
         // Scrolled down by ten rows: thirty rows it had, ten new ones.
         view.ask(request(OnlineFilter::All, 10, 40));
-        let (ids, rows, _, _) = parts(view.frame(&list.snapshot()));
+        let (ids, rows, _, _) = parts(view.frame(&list.snapshot(OnlineOrder::Activity)));
         assert_eq!(ids.len(), 40);
         assert_eq!(rows.len(), 10);
         assert_eq!(rows, ids[30..]);
         // Asked again for the same window: a frame (the dashboard asked), with no rows.
         view.ask(request(OnlineFilter::All, 10, 40));
-        let (_, rows, _, _) = parts(view.frame(&list.snapshot()));
+        let (_, rows, _, _) = parts(view.frame(&list.snapshot(OnlineOrder::Activity)));
         assert!(rows.is_empty());
         // Past the end: an empty window, the total still told.
         view.ask(request(OnlineFilter::All, 5_000, 40));
-        let (ids, _, total, _) = parts(view.frame(&list.snapshot()));
+        let (ids, _, total, _) = parts(view.frame(&list.snapshot(OnlineOrder::Activity)));
         assert!(ids.is_empty());
         assert_eq!(total, 1_000);
     }
@@ -463,7 +520,7 @@ mod tests {
             text: "Where is my PARCEL?".into(),
         });
         list.upsert(parcel);
-        let snapshot = list.snapshot();
+        let snapshot = list.snapshot(OnlineOrder::Activity);
         for (query, want) in [
             ("anna", vec!["c0042"]),
             (" MÜLLER ", vec!["c0042"]),
@@ -496,12 +553,12 @@ mod tests {
         older.last_seq = 4;
         assert!(!list.upsert(older));
         let mut view = View::new("martin", Request::default());
-        view.frame(&list.snapshot());
+        view.frame(&list.snapshot(OnlineOrder::Activity));
         // Reloaded from the store: unchanged rows are not sent again, a swept one leaves.
         list.upsert(row("c2", 11));
-        view.frame(&list.snapshot());
+        view.frame(&list.snapshot(OnlineOrder::Activity));
         list.reset(vec![newer, row("c3", 12)]);
-        let (ids, rows, _, _) = parts(view.frame(&list.snapshot()));
+        let (ids, rows, _, _) = parts(view.frame(&list.snapshot(OnlineOrder::Activity)));
         assert_eq!(ids, ["c3", "c1"]);
         assert_eq!(rows, ["c3"]);
         assert!(list.remove("c3") && !list.remove("c3"));

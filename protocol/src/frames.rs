@@ -73,8 +73,8 @@ pub enum OperatorFrame {
     /// First frame on the socket: the operator's JWT, signed by the team's backend.
     Hello { protocol: u32, token: String },
     /// Follow a view of the workspace's Online list: the rows `offset..offset + limit` of the
-    /// conversations that match `filter` (and `query`, when given), in the list's order (waiting
-    /// for a human first, then the most recently active). Answered with `online_view` at once,
+    /// conversations that match `filter` (and `query`, when given), in `order` (waiting for a
+    /// human first either way). Answered with `online_view` at once,
     /// then again, at most every 250 ms, whenever the window or the counts change. Sending it
     /// again changes the view (a scroll, another filter): the next `online_view` is against the
     /// rows sent last, whatever view they were for.
@@ -82,6 +82,9 @@ pub enum OperatorFrame {
         #[serde(default)]
         #[ts(as = "Option<OnlineFilter>", optional)]
         filter: OnlineFilter,
+        #[serde(default)]
+        #[ts(as = "Option<OnlineOrder>", optional)]
+        order: OnlineOrder,
         #[serde(default)]
         #[ts(as = "Option<u32>", optional)]
         offset: u32,
@@ -244,6 +247,7 @@ pub enum ServerFrame {
     /// is bounded by its window, not by the size of the workspace.
     OnlineView {
         filter: OnlineFilter,
+        order: OnlineOrder,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[ts(optional)]
         query: Option<String>,
@@ -764,6 +768,23 @@ impl OnlineFilter {
     }
 }
 
+/// The order of an Online view. Conversations waiting for a human come first in both.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum OnlineOrder {
+    /// The most recently active first: a conversation rises to the top when someone writes.
+    #[default]
+    Activity,
+    /// The newest conversations first: rows stay in place as their conversations go on, so a
+    /// list of thousands stays readable, and what a dashboard is sent of it grows with the
+    /// activity of the rows it shows, not with the workspace's.
+    Started,
+}
+
+impl OnlineOrder {
+    pub const ALL: [OnlineOrder; 2] = [OnlineOrder::Activity, OnlineOrder::Started];
+}
+
 /// How many conversations of the Online list each view holds (`mine`: the operator's own).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct OnlineCounts {
@@ -779,13 +800,21 @@ impl ConversationSummary {
         self.needs_human && matches!(self.control.holder, Holder::Ai)
     }
 
-    /// The Online list's order: waiting for a human first, then the most recently active, then
-    /// by id (a stable tie-break keeps rows from swapping places).
-    pub fn online_order(&self, other: &ConversationSummary) -> std::cmp::Ordering {
+    /// The Online list's order: waiting for a human first, then by `order` (the most recently
+    /// active, or the newest), then by id (a stable tie-break keeps rows from swapping places).
+    pub fn online_order(
+        &self,
+        other: &ConversationSummary,
+        order: OnlineOrder,
+    ) -> std::cmp::Ordering {
+        let by = match order {
+            OnlineOrder::Activity => other.last_activity_at.cmp(&self.last_activity_at),
+            OnlineOrder::Started => other.started_at.cmp(&self.started_at),
+        };
         other
             .waits_for_human()
             .cmp(&self.waits_for_human())
-            .then(other.last_activity_at.cmp(&self.last_activity_at))
+            .then(by)
             .then_with(|| self.id.cmp(&other.id))
     }
 }

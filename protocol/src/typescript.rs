@@ -45,6 +45,7 @@ pub fn frames_ts() -> String {
     decl::<ConversationSummary>(&cfg, &mut out);
     decl::<MessagePreview>(&cfg, &mut out);
     decl::<OnlineFilter>(&cfg, &mut out);
+    decl::<OnlineOrder>(&cfg, &mut out);
     decl::<OnlineCounts>(&cfg, &mut out);
     decl::<Role>(&cfg, &mut out);
     decl::<Plan>(&cfg, &mut out);

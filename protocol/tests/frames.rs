@@ -158,12 +158,14 @@ fn operator_frames() -> Vec<OperatorFrame> {
         },
         OperatorFrame::SubscribeOnline {
             filter: OnlineFilter::All,
+            order: OnlineOrder::Activity,
             offset: 0,
             limit: 50,
             query: None,
         },
         OperatorFrame::SubscribeOnline {
             filter: OnlineFilter::Mine,
+            order: OnlineOrder::Started,
             offset: 120,
             limit: 200,
             query: Some("anna".into()),
@@ -272,6 +274,7 @@ fn server_frames() -> Vec<ServerFrame> {
         },
         ServerFrame::OnlineView {
             filter: OnlineFilter::NeedsHuman,
+            order: OnlineOrder::Started,
             query: Some("parcel".into()),
             offset: 50,
             total: 4_812,
@@ -428,6 +431,7 @@ fn an_online_view_is_a_window_with_defaults() {
     match decode::operator_frame(r#"{"type":"subscribe_online"}"#, &limits) {
         Ok(OperatorFrame::SubscribeOnline {
             filter: OnlineFilter::All,
+            order: OnlineOrder::Activity,
             offset: 0,
             limit,
             query: None,
@@ -438,6 +442,7 @@ fn an_online_view_is_a_window_with_defaults() {
         r#"{"type":"subscribe_online","limit":0}"#,
         r#"{"type":"subscribe_online","limit":201}"#,
         r#"{"type":"subscribe_online","filter":"everything"}"#,
+        r#"{"type":"subscribe_online","order":"alphabetical"}"#,
         r#"{"type":"subscribe_online","offset":-1}"#,
     ] {
         let err = decode::operator_frame(bad, &limits).expect_err(bad);

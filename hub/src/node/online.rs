@@ -281,12 +281,23 @@ impl Hub {
                 return;
             }
             let Followed { list, views, .. } = &mut *f;
-            let snapshot = list.snapshot();
-            let frames = views
-                .iter_mut()
-                .filter(|(conn, _)| only.is_none_or(|c| c == **conn))
-                .filter_map(|(conn, view)| view.frame(&snapshot).map(|frame| (*conn, frame)))
-                .collect();
+            let mut frames = Vec::new();
+            // One sort per order some view uses.
+            for order in protocol::OnlineOrder::ALL {
+                let mut wanted = views
+                    .iter_mut()
+                    .filter(|(conn, view)| {
+                        view.order() == order && only.is_none_or(|c| c == **conn)
+                    })
+                    .peekable();
+                if wanted.peek().is_none() {
+                    continue;
+                }
+                let snapshot = list.snapshot(order);
+                frames.extend(
+                    wanted.filter_map(|(conn, view)| view.frame(&snapshot).map(|f| (*conn, f))),
+                );
+            }
             if only.is_none() {
                 f.dirty = false;
             }

@@ -166,12 +166,14 @@ impl OperatorHandler {
             }
             OperatorFrame::SubscribeOnline {
                 filter,
+                order,
                 offset,
                 limit,
                 query,
             } => {
                 let request = crate::online::Request {
                     filter,
+                    order,
                     offset,
                     limit,
                     query,

@@ -25,7 +25,7 @@ class FakeFrames {
   }
 }
 
-const SUBSCRIBE_ALL = { type: "subscribe_online", filter: "all", offset: 0, limit: 50 };
+const SUBSCRIBE_ALL = { type: "subscribe_online", filter: "all", order: "activity", offset: 0, limit: 50 };
 
 function setup(getToken: TokenSource = async () => "jwt-1", random = () => 0.5, frames = new FakeFrames()) {
   const hub = new FakeHub();
@@ -437,8 +437,8 @@ describe("HubClient: notes, Recent and search", () => {
     client.viewOnline({ offset: 120, limit: 90 });
     expect(first.sentOfType("subscribe_online")).toEqual([
       SUBSCRIBE_ALL,
-      { type: "subscribe_online", filter: "needs_human", offset: 0, limit: 50 },
-      { type: "subscribe_online", filter: "needs_human", offset: 120, limit: 90 },
+      { type: "subscribe_online", filter: "needs_human", order: "activity", offset: 0, limit: 50 },
+      { type: "subscribe_online", filter: "needs_human", order: "activity", offset: 120, limit: 90 },
     ]);
     first.receive(onlineView([summary("a", { needs_human: true })], { filter: "needs_human", offset: 120, total: 121 }));
     first.serverClose(1006);
@@ -448,7 +448,7 @@ describe("HubClient: notes, Recent and search", () => {
     await vi.advanceTimersByTimeAsync(0);
     const second = await handshake(hub);
     expect(second.sentOfType("subscribe_online")).toEqual([
-      { type: "subscribe_online", filter: "needs_human", offset: 0, limit: 90, query: "anna" },
+      { type: "subscribe_online", filter: "needs_human", order: "activity", offset: 0, limit: 90, query: "anna" },
     ]);
   });
 });

@@ -14,6 +14,7 @@ import type {
   ControlState,
   OnlineCounts,
   OnlineFilter,
+  OnlineOrder,
   OperatorFrame,
   ServerFrame,
 } from "../protocol/frames";
@@ -24,6 +25,8 @@ export type OnlineViewFrame = Extract<ServerFrame, { type: "online_view" }>;
 /** What the dashboard asks the hub for. */
 export interface OnlineRequest {
   filter: OnlineFilter;
+  /** `activity`: the most recently active first; `started`: the newest first, rows in place. */
+  order: OnlineOrder;
   offset: number;
   limit: number;
   /** Empty: no search. */
@@ -33,6 +36,7 @@ export interface OnlineRequest {
 /** The last answer that matched the request's filter and query. */
 export interface OnlineWindow {
   filter: OnlineFilter;
+  order: OnlineOrder;
   query: string;
   offset: number;
   total: number;
@@ -60,36 +64,45 @@ export const MAX_SEEN = 1_000;
 export const noCounts: OnlineCounts = { all: 0, needs_human: 0, mine: 0, ai: 0 };
 
 export const initialOnline: OnlineState = {
-  request: { filter: "all", offset: 0, limit: LIMITS.onlineWindow, query: "" },
+  request: { filter: "all", order: "activity", offset: 0, limit: LIMITS.onlineWindow, query: "" },
   view: null,
   lastIds: [],
   rows: {},
   seen: {},
 };
 
-/** Clamp a requested change to what the hub accepts; a new filter or query starts at the top. */
+/**
+ * Clamp a requested change to what the hub accepts; a new filter, order or query starts at the
+ * top.
+ */
 export function nextRequest(current: OnlineRequest, patch: Partial<OnlineRequest>): OnlineRequest {
   const filter = patch.filter ?? current.filter;
+  const order = patch.order ?? current.order;
   const query = (patch.query ?? current.query).trim().slice(0, LIMITS.maxOnlineQueryChars);
-  const changedList = filter !== current.filter || query !== current.query;
+  const changedList = filter !== current.filter || order !== current.order || query !== current.query;
   const offset = Math.max(0, Math.floor(patch.offset ?? (changedList ? 0 : current.offset)));
   const limit = Math.min(LIMITS.maxOnlineWindow, Math.max(1, Math.floor(patch.limit ?? current.limit)));
-  return { filter, offset, limit, query };
+  return { filter, order, offset, limit, query };
 }
 
 export function sameRequest(a: OnlineRequest, b: OnlineRequest): boolean {
-  return a.filter === b.filter && a.offset === b.offset && a.limit === b.limit && a.query === b.query;
+  return (
+    a.filter === b.filter &&
+    a.order === b.order &&
+    a.offset === b.offset &&
+    a.limit === b.limit &&
+    a.query === b.query
+  );
 }
 
 export function subscribeFrame(r: OnlineRequest): OperatorFrame {
-  return r.query === ""
-    ? { type: "subscribe_online", filter: r.filter, offset: r.offset, limit: r.limit }
-    : { type: "subscribe_online", filter: r.filter, offset: r.offset, limit: r.limit, query: r.query };
+  const base = { type: "subscribe_online" as const, filter: r.filter, order: r.order, offset: r.offset, limit: r.limit };
+  return r.query === "" ? base : { ...base, query: r.query };
 }
 
 /** Whether a frame answers the list the client asks for now (not one from before a change). */
 export function matchesRequest(frame: OnlineViewFrame, request: OnlineRequest): boolean {
-  return frame.filter === request.filter && (frame.query ?? "") === request.query;
+  return frame.filter === request.filter && frame.order === request.order && (frame.query ?? "") === request.query;
 }
 
 /**
@@ -102,6 +115,7 @@ export function applyOnlineView(online: OnlineState, frame: OnlineViewFrame): On
   const view: OnlineWindow | null = matchesRequest(frame, online.request)
     ? {
         filter: frame.filter,
+        order: frame.order,
         query: frame.query ?? "",
         offset: frame.offset,
         total: frame.total,

@@ -22,7 +22,7 @@ import { sortedOnline, timeline, unreadCount, visibleDraft, waitingCount } from 
 import { initialState, type ClientState } from "./state";
 import { foldOnlineViews, MAX_SEEN, rowAt } from "./online";
 
-const subscribeAll = { type: "subscribe_online", filter: "all", offset: 0, limit: 50 };
+const subscribeAll = { type: "subscribe_online", filter: "all", order: "activity", offset: 0, limit: 50 };
 const frame = (f: ServerFrame): ClientAction => ({ type: "frame", frame: f });
 const run = (actions: ClientAction[], from: ClientState = initialState): ClientState => actions.reduce(reduce, from);
 
@@ -209,7 +209,7 @@ describe("resumeFrames", () => {
       opened(),
     );
     expect(resumeFrames(s)).toEqual([
-      { type: "subscribe_online", filter: "all", offset: 0, limit: 50 },
+      { type: "subscribe_online", filter: "all", order: "activity", offset: 0, limit: 50 },
       { type: "open", conversation_id: "c1", after_seq: 2 },
       { type: "open", conversation_id: "c2" },
       { type: "message", conversation_id: "c1", client_id: "m2", text: "two" },
@@ -267,8 +267,8 @@ describe("online list", () => {
     const b = summary("b", { last_activity_at: 2 });
     let s = reduce(connected, frame(onlineView([a, b])));
     s = reduce(s, { type: "online_view_requested", patch: { filter: "needs_human" } });
-    expect(s.online.request).toEqual({ filter: "needs_human", offset: 0, limit: 50, query: "" });
-    expect(resumeFrames(s)[0]).toEqual({ type: "subscribe_online", filter: "needs_human", offset: 0, limit: 50 });
+    expect(s.online.request).toEqual({ filter: "needs_human", order: "activity", offset: 0, limit: 50, query: "" });
+    expect(resumeFrames(s)[0]).toEqual({ type: "subscribe_online", filter: "needs_human", order: "activity", offset: 0, limit: 50 });
 
     // Sent by the hub before it read the new request: not what the list asks for now.
     const a2 = { ...a, last_seq: 2 };
@@ -285,8 +285,8 @@ describe("online list", () => {
     let s = reduce(connected, { type: "online_view_requested", patch: { offset: 300, limit: 80 } });
     expect(s.online.request).toMatchObject({ offset: 300, limit: 80 });
     s = reduce(s, { type: "online_view_requested", patch: { query: "  anna " } });
-    expect(s.online.request).toEqual({ filter: "all", offset: 0, limit: 80, query: "anna" });
-    expect(resumeFrames(s)[0]).toEqual({ type: "subscribe_online", filter: "all", offset: 0, limit: 80, query: "anna" });
+    expect(s.online.request).toEqual({ filter: "all", order: "activity", offset: 0, limit: 80, query: "anna" });
+    expect(resumeFrames(s)[0]).toEqual({ type: "subscribe_online", filter: "all", order: "activity", offset: 0, limit: 80, query: "anna" });
     expect(reduce(s, { type: "online_view_requested", patch: { query: "anna" } })).toBe(s);
     const ann = summary("ann", { visitor_label: "Anna" });
     const before = reduce(s, frame(onlineView([ann], { query: "ann" })));

@@ -21,7 +21,7 @@ context?: VisitorContext,
  */
 new_conversation?: boolean, } | { "type": "page", url: string, title?: string, } | { "type": "message", client_id: string, text: string, } | { "type": "typing", active: boolean, } | { "type": "request_human", };
 
-export type OperatorFrame = { "type": "hello", protocol: number, token: string, } | { "type": "subscribe_online", filter?: OnlineFilter, offset?: number, 
+export type OperatorFrame = { "type": "hello", protocol: number, token: string, } | { "type": "subscribe_online", filter?: OnlineFilter, order?: OnlineOrder, offset?: number, 
 /**
  * At most [`crate::limits::MAX_ONLINE_WINDOW`]; absent: [`crate::limits::ONLINE_WINDOW`].
  */
@@ -48,7 +48,7 @@ context?: VisitorContext,
 /**
  * Operators only: the visitor's other conversations in this workspace, newest first.
  */
-earlier?: Array<ConversationSummary>, } | { "type": "event", conversation_id: string, event: ConversationEvent, } | { "type": "ack", conversation_id: string, client_id: string, seq: number, } | { "type": "control", conversation_id: string, control: ControlState, } | { "type": "ai_draft", conversation_id: string, draft_id: string, epoch: number, offset: number, text: string, state: DraftState, } | { "type": "typing", conversation_id: string, author: Author, active: boolean, } | { "type": "online_view", filter: OnlineFilter, query?: string, offset: number, total: number, ids: Array<string>, rows: Array<ConversationSummary>, counts: OnlineCounts, } | { "type": "control_warning", conversation_id: string, holder_id: string, reason: ReleaseReason, release_at: number, } | { "type": "team_snapshot", members: Array<TeamMember>, } | { "type": "audit_snapshot", entries: Array<AuditEntry>, } | { "type": "audit_entry", entry: AuditEntry, } | { "type": "note", conversation_id: string, note: Note, } | { "type": "visitor_context", conversation_id: string, context: VisitorContext, } | { "type": "recent", cursor?: string, conversations: Array<ConversationSummary>, next_cursor?: string, } | { "type": "search_results", query: string, conversations: Array<ConversationSummary>, } | { "type": "error" } & ErrorFrame;
+earlier?: Array<ConversationSummary>, } | { "type": "event", conversation_id: string, event: ConversationEvent, } | { "type": "ack", conversation_id: string, client_id: string, seq: number, } | { "type": "control", conversation_id: string, control: ControlState, } | { "type": "ai_draft", conversation_id: string, draft_id: string, epoch: number, offset: number, text: string, state: DraftState, } | { "type": "typing", conversation_id: string, author: Author, active: boolean, } | { "type": "online_view", filter: OnlineFilter, order: OnlineOrder, query?: string, offset: number, total: number, ids: Array<string>, rows: Array<ConversationSummary>, counts: OnlineCounts, } | { "type": "control_warning", conversation_id: string, holder_id: string, reason: ReleaseReason, release_at: number, } | { "type": "team_snapshot", members: Array<TeamMember>, } | { "type": "audit_snapshot", entries: Array<AuditEntry>, } | { "type": "audit_entry", entry: AuditEntry, } | { "type": "note", conversation_id: string, note: Note, } | { "type": "visitor_context", conversation_id: string, context: VisitorContext, } | { "type": "recent", cursor?: string, conversations: Array<ConversationSummary>, next_cursor?: string, } | { "type": "search_results", query: string, conversations: Array<ConversationSummary>, } | { "type": "error" } & ErrorFrame;
 
 export type ErrorFrame = { code: ErrorCode, message: string, 
 /**
@@ -106,6 +106,8 @@ export type ConversationSummary = { id: string, visitor_label: string, started_a
 export type MessagePreview = { author: AuthorKind, text: string, };
 
 export type OnlineFilter = "all" | "needs_human" | "mine" | "ai";
+
+export type OnlineOrder = "activity" | "started";
 
 export type OnlineCounts = { all: number, needs_human: number, mine: number, ai: number, };
 

@@ -127,6 +127,7 @@ export function onlineView(rows: ConversationSummary[], over: Partial<OnlineView
   return {
     type: "online_view",
     filter: "all",
+    order: "activity",
     offset: 0,
     total: ordered.length,
     ids: ordered.map((c) => c.id),

@@ -133,7 +133,7 @@ describe("Dashboard", () => {
     push(history("c1", [visitorMessage(1, "Hello")], { visitor_online: false }));
     // Operator switches to "Needs a human": c1 is no longer in the window; 4 wait somewhere.
     await userEvent.click(screen.getByRole("button", { name: /^Needs a human/ }));
-    expect(socket.sent.at(-1)).toEqual({ type: "subscribe_online", filter: "needs_human", offset: 0, limit: 50 });
+    expect(socket.sent.at(-1)).toEqual({ type: "subscribe_online", filter: "needs_human", order: "activity", offset: 0, limit: 50 });
     const waiting = [summary("w1", { needs_human: true, last_activity_at: 9 })];
     push(onlineView(waiting, { filter: "needs_human", total: 4, counts: { all: 5, needs_human: 4, mine: 0, ai: 5 } }));
     expect(document.title).toBe("(4) Take Control");

@@ -152,6 +152,26 @@ describe("OnlineList", () => {
     expect(list()).not.toHaveAttribute("aria-busy");
   });
 
+  it("orders by recent activity or newest first; a frame of the other order is not shown", async () => {
+    const { requests, push } = setup();
+    const group = screen.getByRole("group", { name: "Order" });
+    expect(within(group).getByRole("button", { name: "Recent activity" })).toHaveAttribute("aria-pressed", "true");
+    scrollTo(40 * ROW_HEIGHT);
+    paint();
+    requests.length = 0;
+
+    await userEvent.click(within(group).getByRole("button", { name: "Newest" }));
+    expect(requests[0]).toEqual({ order: "started" });
+    expect(list().scrollTop).toBe(0);
+    // A late frame in activity order changes nothing shown; the newest-first answer does.
+    push(windowFrame(0, 50));
+    expect(list()).toHaveAttribute("aria-busy", "true");
+    const newest = [rowOf(7), rowOf(3), rowOf(5)];
+    push({ ...windowFrame(0, 3), ids: newest.map((r) => r.id), rows: newest, order: "started" });
+    expect(shownIds()?.slice(0, 3)).toEqual(["c7", "c3", "c5"]);
+    expect(list()).not.toHaveAttribute("aria-busy");
+  });
+
   it("searches within the list once typing pauses, and says when nothing matches", async () => {
     vi.useFakeTimers({ shouldAdvanceTime: true });
     try {

@@ -9,7 +9,7 @@
  * asks for it (at most once per animation frame, only when the rows in view are not covered).
  */
 import { useCallback, useEffect, useLayoutEffect, useRef, useState, type KeyboardEvent } from "react";
-import type { ConversationSummary, OnlineFilter } from "../protocol/frames";
+import type { ConversationSummary, OnlineFilter, OnlineOrder } from "../protocol/frames";
 import { LIMITS } from "../protocol/frames";
 import { noCounts, rowAt, type OnlineRequest, type OnlineState } from "../client/online";
 import { ConversationRow } from "./ConversationRow";
@@ -23,6 +23,15 @@ const FETCH_MARGIN = 30;
 /** Until the container is measured (and in jsdom, which lays nothing out). */
 const FALLBACK_VIEWPORT = 640;
 const SEARCH_DEBOUNCE_MS = 200;
+
+/**
+ * The two orders: recent activity (a conversation rises when someone writes) and newest first
+ * (rows stay in place: a list of thousands stays readable while it updates).
+ */
+export const ORDERS: { order: OnlineOrder; label: string }[] = [
+  { order: "activity", label: "Recent activity" },
+  { order: "started", label: "Newest" },
+];
 
 export const FILTERS: { filter: OnlineFilter; label: string }[] = [
   { filter: "needs_human", label: "Needs a human" },
@@ -135,6 +144,12 @@ export function OnlineList(props: OnlineListProps) {
     onView({ filter });
   };
 
+  const chooseOrder = (order: OnlineOrder) => {
+    if (order === request.order) return;
+    toTop();
+    onView({ order });
+  };
+
   /** Scroll just enough for row `index` to be fully in view. */
   const reveal = (index: number) => {
     const el = scrollRef.current;
@@ -205,7 +220,9 @@ export function OnlineList(props: OnlineListProps) {
     );
   }
 
-  const stale = view !== null && (view.filter !== request.filter || view.query !== request.query);
+  const stale =
+    view !== null &&
+    (view.filter !== request.filter || view.order !== request.order || view.query !== request.query);
 
   return (
     <div className="onlinelist">
@@ -220,6 +237,19 @@ export function OnlineList(props: OnlineListProps) {
               onClick={() => chooseFilter(filter)}
             >
               {label} ({counts[filter]})
+            </button>
+          ))}
+        </div>
+        <div className="filters onlinelist__order" role="group" aria-label="Order">
+          {ORDERS.map(({ order, label }) => (
+            <button
+              key={order}
+              type="button"
+              className={`filter${order === request.order ? " filter--active" : ""}`}
+              aria-pressed={order === request.order}
+              onClick={() => chooseOrder(order)}
+            >
+              {label}
             </button>
           ))}
         </div>
