@@ -138,7 +138,12 @@ async fn a_body_that_does_not_arrive_in_time_is_refused_and_the_connection_close
         br#"{"display_name": "Martin"}"#,
     )
     .await;
-    assert_eq!(saved.status, 200, "{}", String::from_utf8_lossy(&saved.body));
+    assert_eq!(
+        saved.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&saved.body)
+    );
 }
 
 #[tokio::test]
@@ -154,10 +159,7 @@ async fn a_header_that_never_ends_is_closed() {
         ("a kept-alive connection", &mut kept),
     ] {
         let answer = until_closed(s).await;
-        assert!(
-            status(&answer).is_none_or(|s| s == 200),
-            "{what}: {answer}"
-        );
+        assert!(status(&answer).is_none_or(|s| s == 200), "{what}: {answer}");
     }
     // A client that sends its header in time is served.
     let ok = common::http_bin(th.addr(), "GET", "/healthz", &[], b"").await;
@@ -192,8 +194,11 @@ async fn one_address_holds_only_so_many_unfinished_requests() {
     drop(finished);
     let served = tokio::time::timeout(WAIT, async {
         loop {
-            let mut s = send(th.addr(), "GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
-                .await;
+            let mut s = send(
+                th.addr(),
+                "GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+            )
+            .await;
             let answer = until_closed(&mut s).await;
             if status(&answer) == Some(200) {
                 return answer;
