@@ -538,7 +538,8 @@ EOF
       echo "team: $V visitors + $OPS operators need $((2 * (V + OPS) + 200)) open files in nginx (ulimit -n: $fds, nginx worker_connections 16384)" >&2
       exit 1
     fi
-    team_args=(--operators "$OPS" --owners "${OWNERS:-10}" --operator-ratio "${OP_RATIO:-0.2}"
+    team_args=(--operators "$OPS" --owners "${OWNERS:-10}" --started-dashboards "${STARTED:-$((OPS / 2))}"
+      --operator-ratio "${OP_RATIO:-0.2}"
       --warmup-secs "${WARMUP:-2}" --duration-secs "${DURATION:-10}" --takeover-rate "${TAKEOVER_RATE:-0}"
       --json "${LG_SECRET[@]}")
     echo "team: $V visitors (c: $SMALL), a wave of $WAVE takeovers at once (c: $WAVE_C), $OPS operators (${OWNERS:-10} owners), rates $RATES_A (c: $RATES_C), $WORKSPACES workspaces in b, ${ROUNDS:-1} round(s)" | tee -a "$OUT/report.md"

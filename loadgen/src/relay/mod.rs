@@ -103,6 +103,10 @@ pub struct RelayArgs {
     /// follow the team view (`subscribe_team`).
     #[arg(long, default_value_t = 0)]
     pub owners: usize,
+    /// The last N operators' dashboards follow the Online list newest first (`order: started`,
+    /// rows in place) instead of by recent activity; each kind is counted apart.
+    #[arg(long, default_value_t = 0)]
+    pub started_dashboards: usize,
     /// Also print the figures as JSON lines (`JSON {...}`): one for the takeover wave, one per
     /// step, one for the accounting.
     #[arg(long)]
@@ -312,12 +316,18 @@ pub async fn run(target: &Target, args: &RelayArgs) -> anyhow::Result<RelayRepor
         let url = target.url(j).to_owned();
         let (ctx, ctl, ready) = (ctx.clone(), ctl_rx.clone(), op_ready_tx.clone());
         let online = !args.no_online;
+        let order = if j + args.started_dashboards >= args.operators {
+            "started"
+        } else {
+            "activity"
+        };
         op_tasks.push(tokio::spawn(async move {
             let ws = async {
                 let mut ws = wire::connect(&url, "/ws/operator").await?;
                 wire::operator_hello(&mut ws, &token).await?;
                 if online {
-                    wire::send(&mut ws, json!({"type": "subscribe_online"})).await?;
+                    wire::send(&mut ws, json!({"type": "subscribe_online", "order": order}))
+                        .await?;
                 }
                 if owner {
                     wire::send(&mut ws, json!({"type": "subscribe_team"})).await?;
@@ -540,7 +550,21 @@ pub async fn run(target: &Target, args: &RelayArgs) -> anyhow::Result<RelayRepor
                 step_row(s, rate, op_rate, secs, (hub_cpu, servers_us), hub_rss)
             })
             .context("step stats")?;
-        let online = PerDashboard::over(&dash_before, &dash_after, secs, |d| d.online, |_| true);
+        let started_from = args.operators.saturating_sub(args.started_dashboards);
+        let online = PerDashboard::over(
+            &dash_before,
+            &dash_after,
+            secs,
+            |d| d.online,
+            |j| j < started_from,
+        );
+        let online_started = PerDashboard::over(
+            &dash_before,
+            &dash_after,
+            secs,
+            |d| d.online,
+            |j| j >= started_from,
+        );
         let team = PerDashboard::over(&dash_before, &dash_after, secs, |d| d.team, |j| j < owners);
         let [of, ob] = online.cells();
         let [tf, tb] = team.cells();
@@ -564,6 +588,7 @@ pub async fn run(target: &Target, args: &RelayArgs) -> anyhow::Result<RelayRepor
             "p999_ms": row.summary.v2o_p999_ms,
             "errors": row.summary.errors,
             "online": online,
+            "online_started": online_started,
             "team": team,
         }));
         step_rows.push(row.summary);
