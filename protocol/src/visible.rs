@@ -13,7 +13,7 @@
 //!
 //! Beside it, [`name_fault`]: what a display name may not contain because it would break the one
 //! line a name is shown on, or make one name read as another (mirrored in
-//! `web-ui/src/ui/settings/displayName.ts`).
+//! `web-ui/src/text/displayName.ts`).
 
 use std::fmt;
 
