@@ -148,8 +148,8 @@ start_hub() { # name port extra-args...
 start_redis() { # [command to run redis-server under]
   rport=$(free_port)
   [ "$rport" != 6379 ] || rport=$(free_port)
-  "$@" redis-server --port "$rport" --bind 127.0.0.1 --save '' --appendonly no --loglevel warning \
-    >"$OUT/redis.log" 2>&1 &
+  "$@" redis-server --port "$rport" --bind 127.0.0.1 --save "" --appendonly no --loglevel warning --dir "$OUT" \
+    >>"$OUT/redis.log" 2>&1 &
   PIDS+=($!)
   redis_pid=$!
   wait_port 127.0.0.1 "$rport"
