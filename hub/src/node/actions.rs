@@ -16,12 +16,20 @@ use crate::util::now_ms;
 use protocol::AuditAction;
 use protocol::AuditEntry;
 use protocol::Author;
+use protocol::ErrorCode;
 use protocol::ErrorFrame;
 use protocol::EventKind;
 use protocol::Holder;
 use protocol::HumanRequestedBy;
 use protocol::OperatorRef;
 use tracing::warn;
+
+/// Most takeovers one node runs at once; see [`Hub::control_turn`].
+pub const CONTROL_IN_FLIGHT: usize = 64;
+/// How long a takeover waits for its turn before it is refused as `unavailable`.
+const CONTROL_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
+/// When a takeover refused for a busy node is told to retry.
+const CONTROL_RETRY_MS: u32 = 250;
 
 impl Hub {
     // ---- conversation actions ---------------------------------------------------------------
@@ -168,6 +176,30 @@ impl Hub {
         crate::profile::operator_ref(&op.claims.sub, &op.claims.name, profile.as_ref())
     }
 
+    /// A turn among the changes of control this node runs at once ([`CONTROL_IN_FLIGHT`]). A
+    /// shift's wave of takeovers (thousands in the same second) otherwise put all their store
+    /// work in flight together, and on a busy node the last of it outlived the store's response
+    /// time-out: failures nobody asked for, visitors closed with `unavailable`. Beyond the bound
+    /// a takeover waits its turn briefly, then is refused with a clear, retryable `unavailable`
+    /// and when to retry (the dashboard and the load generator retry).
+    async fn control_turn(
+        &self,
+        conversation_id: &str,
+    ) -> Result<tokio::sync::SemaphorePermit<'_>, ErrorFrame> {
+        match tokio::time::timeout(CONTROL_WAIT, self.inner.control_gate.acquire()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            _ => {
+                let mut e = ErrorFrame::with_message(
+                    ErrorCode::Unavailable,
+                    "this node is busy with other takeovers; retry shortly",
+                )
+                .conversation(conversation_id);
+                e.retry_after_ms = Some(CONTROL_RETRY_MS);
+                Err(e)
+            }
+        }
+    }
+
     pub async fn takeover(
         &self,
         op: &OperatorSession,
@@ -190,6 +222,7 @@ impl Hub {
             .await;
             return Err(error_frame(&e.into(), conversation_id));
         }
+        let _turn = self.control_turn(conversation_id).await?;
         // No read first: the takeover script looks the conversation up under the operator's
         // workspace, so another workspace's id is not found there (one round trip less).
         let me = self.operator_ref(op).await;

@@ -89,6 +89,8 @@ struct Inner {
     fence: crate::drafts::AiFence,
     /// Rows waiting for their round, bus subscriptions.
     fanout: fanout::Fanout,
+    /// Turns among the takeovers this node runs at once (`actions.rs`).
+    control_gate: tokio::sync::Semaphore,
     /// The Online lists and teams this node's dashboards follow.
     online: online::Followers,
     /// WebSocket connects per client IP (see `--connect-rate`).
@@ -242,6 +244,7 @@ impl Hub {
                 fence: crate::drafts::AiFence::new(),
                 fanout: fanout::Fanout::default(),
                 online: online::Followers::default(),
+                control_gate: tokio::sync::Semaphore::new(actions::CONTROL_IN_FLIGHT),
             }),
         };
         hub.inner.tasks.spawn(hub.clone().dispatch(inbox));
@@ -509,6 +512,33 @@ mod tests {
                 ("quiet".to_owned(), 1)
             ]
         );
+    }
+
+    /// A takeover beyond the node's turns waits briefly, then is refused as `unavailable` with
+    /// when to retry, never left to time out; once a turn is free it goes through.
+    #[tokio::test(start_paused = true)]
+    async fn a_takeover_beyond_the_nodes_turns_is_refused_with_a_retry_hint() {
+        let hub = crate::server::build(Config::for_tests(), None)
+            .await
+            .expect("hub");
+        let (meta, _) = hub
+            .visitor_sign_in("demo-pro", None, None, false)
+            .await
+            .expect("sign in");
+        let martin = session(&hub, "demo-pro", "martin", protocol::Role::Operator);
+        let busy = hub
+            .inner
+            .control_gate
+            .acquire_many(u32::try_from(actions::CONTROL_IN_FLIGHT).expect("fits"))
+            .await
+            .expect("all turns");
+        let refused = hub.takeover(&martin, &meta.id).await.expect_err("busy");
+        assert_eq!(refused.code, ErrorCode::Unavailable);
+        assert_eq!(refused.retry_after_ms, Some(250));
+        assert_eq!(refused.conversation_id.as_deref(), Some(meta.id.as_str()));
+        drop(busy);
+        let meta = hub.takeover(&martin, &meta.id).await.expect("a turn");
+        assert!(matches!(meta.control.holder, Holder::Operator(_)));
     }
 
     /// A row waiting for its round is published as the operation that changed it left it,
