@@ -218,6 +218,12 @@ impl View {
     /// The frame that brings the dashboard up to date with the list, or `None` when it is.
     /// `snapshot`: the list in this view's order.
     pub fn frame(&mut self, snapshot: &Snapshot<'_>) -> Option<ServerFrame> {
+        self.next(snapshot).map(|f| f.to_server_frame())
+    }
+
+    /// [`View::frame`], borrowing its rows from the list: [`Frame::json`] writes each row's JSON
+    /// once per tick for every view that sends it (the views of a big team share most rows).
+    pub fn next<'a>(&mut self, snapshot: &Snapshot<'a>) -> Option<Frame<'a>> {
         let Request {
             filter,
             order,
@@ -245,10 +251,10 @@ impl View {
         };
         let total = u32::try_from(total).unwrap_or(u32::MAX);
         let counts = snapshot.counts(&self.operator);
-        let changed: Vec<ConversationSummary> = window
+        let changed: Vec<&'a Row> = window
             .iter()
             .filter(|r| self.sent.get(&r.summary.id) != Some(&r.rev))
-            .map(|r| r.summary.clone())
+            .copied()
             .collect();
         let same_ids = window.len() == self.sent_ids.len()
             && window
@@ -269,7 +275,7 @@ impl View {
         self.sent_ids = window.iter().map(|r| r.summary.id.clone()).collect();
         self.sent_total = total;
         self.sent_counts = Some(counts);
-        Some(ServerFrame::OnlineView {
+        Some(Frame {
             filter,
             order,
             query: self.request.query.clone(),
@@ -279,6 +285,70 @@ impl View {
             rows: changed,
             counts,
         })
+    }
+}
+
+/// An `online_view` frame whose rows are borrowed from the list.
+#[derive(Debug)]
+pub struct Frame<'a> {
+    filter: OnlineFilter,
+    order: OnlineOrder,
+    query: Option<String>,
+    offset: u32,
+    total: u32,
+    ids: Vec<ConversationId>,
+    rows: Vec<&'a Row>,
+    counts: OnlineCounts,
+}
+
+/// Rows written as JSON during one tick, by revision (a revision names one row's one state).
+pub type RowJson = FxHashMap<u64, String>;
+
+impl Frame<'_> {
+    pub fn to_server_frame(&self) -> ServerFrame {
+        ServerFrame::OnlineView {
+            filter: self.filter,
+            order: self.order,
+            query: self.query.clone(),
+            offset: self.offset,
+            total: self.total,
+            ids: self.ids.clone(),
+            rows: self.rows.iter().map(|r| r.summary.clone()).collect(),
+            counts: self.counts,
+        }
+    }
+
+    /// The frame's JSON, as serde writes [`Frame::to_server_frame`] (a test compares them),
+    /// each row's from `cache` or written into it.
+    pub fn json(&self, cache: &mut RowJson) -> String {
+        let head = ServerFrame::OnlineView {
+            filter: self.filter,
+            order: self.order,
+            query: self.query.clone(),
+            offset: self.offset,
+            total: self.total,
+            ids: self.ids.clone(),
+            rows: Vec::new(),
+            counts: self.counts,
+        };
+        let head = serde_json::to_string(&head).unwrap_or_default();
+        // `"rows":[]` is written once, between the ids and the counts: the rows go inside it.
+        let Some(at) = head.find(r#""rows":[]"#) else {
+            return serde_json::to_string(&self.to_server_frame()).unwrap_or_default();
+        };
+        let mut out = String::with_capacity(head.len() + self.rows.len() * 400);
+        out.push_str(&head[..at + r#""rows":["#.len()]);
+        for (i, row) in self.rows.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            let json = cache
+                .entry(row.rev)
+                .or_insert_with(|| serde_json::to_string(&row.summary).unwrap_or_default());
+            out.push_str(json);
+        }
+        out.push_str(&head[at + r#""rows":["#.len()..]);
+        out
     }
 }
 
@@ -350,6 +420,34 @@ mod tests {
             list.upsert(row(&format!("c{i:04}"), 1_000 + i));
         }
         list
+    }
+
+    /// The frame written with shared row JSON is the protocol's frame, byte for byte, with a
+    /// query (which may hold `"rows":[]` itself) and without.
+    #[test]
+    fn a_frame_written_from_shared_rows_is_the_protocols() {
+        let list = list_of(20);
+        let mut cache = RowJson::default();
+        for query in [
+            None,
+            Some(r#""rows":[]"#.to_owned()),
+            Some("c001".to_owned()),
+        ] {
+            let mut view = View::new(
+                "martin",
+                Request {
+                    query,
+                    limit: 5,
+                    ..Request::default()
+                },
+            );
+            let snapshot = list.snapshot(OnlineOrder::Activity);
+            let frame = view.next(&snapshot).expect("a frame");
+            let owned = serde_json::to_string(&frame.to_server_frame()).expect("json");
+            assert_eq!(frame.json(&mut cache), owned);
+            // Again, from the cache.
+            assert_eq!(frame.json(&mut cache), owned);
+        }
     }
 
     #[test]

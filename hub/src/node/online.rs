@@ -275,13 +275,16 @@ impl Hub {
     /// Queue the frame of each view of a list that is behind (`only`: of that view alone, which
     /// just asked).
     fn send_views(&self, followed: &std::sync::Mutex<Followed>, only: Option<ConnId>) {
-        let frames: Vec<(ConnId, ServerFrame)> = {
+        let frames: Vec<(ConnId, String)> = {
             let mut f = lock(followed);
             if f.loading.is_some() || !f.dirty {
                 return;
             }
             let Followed { list, views, .. } = &mut *f;
             let mut frames = Vec::new();
+            // Each row's JSON once per tick, whichever views send it: a big team's dashboards
+            // mostly show the same rows.
+            let mut rows = crate::online::RowJson::default();
             // One sort per order some view uses.
             for order in protocol::OnlineOrder::ALL {
                 let mut wanted = views
@@ -294,9 +297,11 @@ impl Hub {
                     continue;
                 }
                 let snapshot = list.snapshot(order);
-                frames.extend(
-                    wanted.filter_map(|(conn, view)| view.frame(&snapshot).map(|f| (*conn, f))),
-                );
+                for (conn, view) in wanted {
+                    if let Some(frame) = view.next(&snapshot) {
+                        frames.push((*conn, frame.json(&mut rows)));
+                    }
+                }
             }
             if only.is_none() {
                 f.dirty = false;
@@ -306,7 +311,7 @@ impl Hub {
         let m = &self.inner.metrics;
         for (conn, frame) in frames {
             let item = Outbound::frame(Frames {
-                for_operators: frame_json(&frame),
+                for_operators: frame.into(),
                 for_visitors: None,
             });
             let out = self.inner.registry.send_to(conn, &item);
