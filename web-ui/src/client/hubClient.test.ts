@@ -253,6 +253,37 @@ describe("HubClient", () => {
     expect(socket.sent.filter((f) => f.type === "open" && f.conversation_id === "c2").length).toBe(1);
   });
 
+  it("sends a takeover again after the hint when a busy node refused it, never another refusal", async () => {
+    const { hub, client } = setup();
+    client.start();
+    const socket = await handshake(hub);
+    const takeovers = (id: string) => socket.sent.filter((f) => f.type === "takeover" && f.conversation_id === id).length;
+    client.takeover("c1");
+    const busy = {
+      type: "error",
+      code: "unavailable",
+      message: "this node is busy with other takeovers; retry shortly",
+      retryable: true,
+      retry_after_ms: 250,
+      conversation_id: "c1",
+    } as const;
+    socket.receive(busy);
+    await vi.advanceTimersByTimeAsync(249);
+    expect(takeovers("c1")).toBe(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(takeovers("c1")).toBe(2);
+    socket.receive({ type: "control", conversation_id: "c1", control: { holder: { kind: "ai" }, epoch: 1 } });
+    // Answered: a late refusal asks for nothing more.
+    socket.receive(busy);
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(takeovers("c1")).toBe(2);
+    // Somebody else holds it: shown, never retried.
+    client.takeover("c2");
+    socket.receive({ type: "error", code: "already_controlled", message: "held", retryable: false, conversation_id: "c2" });
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(takeovers("c2")).toBe(1);
+  });
+
   it("ignores a replaced socket's late callbacks and closes with 1000 on stop", async () => {
     const { hub, client } = setup(async () => "jwt-1", () => 0);
     client.start();

@@ -3,7 +3,7 @@
  * through `reduce`, and turns the resulting state into frames and timers (hello, resume,
  * reconnect backoff, message re-sends). The transport is injected so tests drive it with a fake.
  */
-import type { OperatorFrame } from "../protocol/frames";
+import type { ErrorFrame, OperatorFrame } from "../protocol/frames";
 import { PROTOCOL_VERSION } from "../protocol/frames";
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from "./backoff";
 import { CloseCode } from "../protocol/codes";
@@ -98,6 +98,12 @@ export class HubClient {
   private resendTimer: ReturnType<typeof setInterval> | null = null;
   /** Conversations whose `open` the hub refused as retryable (the store was away): re-sent. */
   private reopenTimers = new Map<string, ReturnType<typeof setTimeout>>();
+  /**
+   * Takeovers sent and not answered yet. One the hub refused as `unavailable` with a hint (a
+   * node busy with a wave of takeovers) is sent again after it, as the operator asked for it.
+   */
+  private takeoversSent = new Set<string>();
+  private takeoverTimers = new Map<string, ReturnType<typeof setTimeout>>();
   /** When each unacknowledged message may be sent again. */
   private readonly nextSendAt = new Map<string, number>();
   /** `online_view` frames received since the last paint, applied together by `flushList`. */
@@ -258,7 +264,13 @@ export class HubClient {
       case "note":
         if (frame.note.client_id !== undefined) this.nextSendAt.delete(frame.note.client_id);
         break;
+      case "control":
+        this.takeoversSent.delete(frame.conversation_id);
+        break;
       case "error":
+        if (frame.conversation_id !== undefined && this.takeoversSent.has(frame.conversation_id)) {
+          this.takeoverAnswered(frame.conversation_id, frame);
+        }
         if (frame.client_id !== undefined && frame.retryable) {
           // Honour the hub's hint; otherwise the regular ack timeout paces the retry.
           const wait = frame.retry_after_ms ?? this.opts.ackTimeoutMs;
@@ -294,6 +306,23 @@ export class HubClient {
   private clearReopens(): void {
     for (const t of this.reopenTimers.values()) clearTimeout(t);
     this.reopenTimers.clear();
+    for (const t of this.takeoverTimers.values()) clearTimeout(t);
+    this.takeoverTimers.clear();
+    this.takeoversSent.clear();
+  }
+
+  /** A takeover was refused: sent again after the hub's hint when the node was only busy. */
+  private takeoverAnswered(conversationId: string, err: ErrorFrame): void {
+    this.takeoversSent.delete(conversationId);
+    if (err.code !== "unavailable" || err.retry_after_ms === undefined) return;
+    if (this.takeoverTimers.has(conversationId)) return;
+    this.takeoverTimers.set(
+      conversationId,
+      setTimeout(() => {
+        this.takeoverTimers.delete(conversationId);
+        this.takeover(conversationId);
+      }, err.retry_after_ms),
+    );
   }
 
   private onClosed(gen: number, code: number, reason: string): void {
@@ -329,6 +358,7 @@ export class HubClient {
 
   takeover(conversationId: string): void {
     if (!this.connected()) return;
+    this.takeoversSent.add(conversationId);
     this.dispatch({ type: "takeover_requested", conversationId });
     this.send({ type: "takeover", conversation_id: conversationId });
   }
