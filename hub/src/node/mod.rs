@@ -514,10 +514,8 @@ mod tests {
         );
     }
 
-    /// A takeover beyond the node's turns waits briefly, then is refused as `unavailable` with
-    /// when to retry, never left to time out; once a turn is free it goes through.
-    #[tokio::test(start_paused = true)]
-    async fn a_takeover_beyond_the_nodes_turns_is_refused_with_a_retry_hint() {
+    /// An embedded hub with one visitor's conversation, and Martin signed in.
+    async fn one_conversation() -> (Hub, ConversationMeta, OperatorSession) {
         let hub = crate::server::build(Config::for_tests(), None)
             .await
             .expect("hub");
@@ -526,6 +524,14 @@ mod tests {
             .await
             .expect("sign in");
         let martin = session(&hub, "demo-pro", "martin", protocol::Role::Operator);
+        (hub, meta, martin)
+    }
+
+    /// A takeover beyond the node's turns waits briefly, then is refused as `unavailable` with
+    /// when to retry, never left to time out; once a turn is free it goes through.
+    #[tokio::test(start_paused = true)]
+    async fn a_takeover_beyond_the_nodes_turns_is_refused_with_a_retry_hint() {
+        let (hub, meta, martin) = one_conversation().await;
         let busy = hub
             .inner
             .control_gate
@@ -547,15 +553,8 @@ mod tests {
     /// nothing left to remove it. (Paused clock: the background rounds do not interleave.)
     #[tokio::test(start_paused = true)]
     async fn a_pending_row_never_lists_a_swept_conversation_again() {
-        let hub = crate::server::build(Config::for_tests(), None)
-            .await
-            .expect("hub");
-        let (meta, _) = hub
-            .visitor_sign_in("demo-pro", None, None, false)
-            .await
-            .expect("sign in");
+        let (hub, meta, martin) = one_conversation().await;
         let mut dashboard = hub.inner.registry.register(ConnKind::Operator, 64);
-        let martin = session(&hub, "demo-pro", "martin", protocol::Role::Operator);
         hub.follow_online(dashboard.id, &martin, crate::online::Request::default())
             .await
             .expect("follow");
