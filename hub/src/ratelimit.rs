@@ -82,8 +82,14 @@ impl<K: std::hash::Hash + Eq + Clone> KeyedLimiter<K> {
         }
     }
 
-    /// Take one token for `key`, or say how long until one is available.
-    pub fn take(&self, key: &K, now: Instant) -> Result<(), Duration> {
+    /// Take one token for `key`, or say how long until one is available. The key is borrowed
+    /// (a workspace id as `&str`): it is copied only for a bucket's first token, not on every
+    /// message.
+    pub fn take<Q>(&self, key: &Q, now: Instant) -> Result<(), Duration>
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: std::hash::Hash + Eq + ToOwned<Owned = K> + ?Sized,
+    {
         if self.rate <= 0.0 {
             return Ok(());
         }
@@ -91,7 +97,7 @@ impl<K: std::hash::Hash + Eq + Clone> KeyedLimiter<K> {
             return b.take(now);
         }
         self.buckets
-            .entry(key.clone())
+            .entry(key.to_owned())
             .or_insert_with(|| TokenBucket::new(self.rate, self.burst, now))
             .take(now)
     }

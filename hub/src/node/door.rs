@@ -88,14 +88,12 @@ impl Hub {
     pub fn take_workspace_message(&self, workspace_id: &str) -> Result<(), Duration> {
         self.inner
             .workspace_limits
-            .take(&workspace_id.to_owned(), Instant::now())
+            .take(workspace_id, Instant::now())
     }
 
     /// An avatar upload by `key` (`workspace/operator`).
     pub fn take_upload(&self, key: &str) -> Result<(), Duration> {
-        self.inner
-            .upload_limits
-            .take(&key.to_owned(), Instant::now())
+        self.inner.upload_limits.take(key, Instant::now())
     }
 
     // ---- tokens -----------------------------------------------------------------------------
