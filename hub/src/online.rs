@@ -216,7 +216,8 @@ impl View {
     }
 
     /// The frame that brings the dashboard up to date with the list, or `None` when it is.
-    /// `snapshot`: the list in this view's order.
+    /// `snapshot`: the list in this view's order. (The node uses [`View::next`].)
+    #[cfg(test)]
     pub fn frame(&mut self, snapshot: &Snapshot<'_>) -> Option<ServerFrame> {
         self.next(snapshot).map(|f| f.to_server_frame())
     }

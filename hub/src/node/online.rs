@@ -26,6 +26,7 @@ use crate::registry::Outbound;
 use crate::store::ConversationMeta;
 use crate::store::StoreError;
 use dashmap::DashMap;
+use protocol::ConversationId;
 use protocol::ConversationSummary;
 use protocol::ServerFrame;
 use protocol::WorkspaceId;
@@ -38,8 +39,6 @@ pub(super) enum Change {
     Rows(Vec<ConversationSummary>),
     Removed(ConversationId),
 }
-
-type ConversationId = String;
 
 /// One workspace's list on this node and the views of it.
 #[derive(Debug, Default)]
@@ -77,6 +76,15 @@ pub struct Followers {
 fn lock(f: &std::sync::Mutex<Followed>) -> std::sync::MutexGuard<'_, Followed> {
     // A panic while holding it left a list that the next load or change repairs.
     f.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Followers {
+    /// The teams that changed since the last tick (a set of ids: poisoning cannot break it).
+    fn teams(&self) -> std::sync::MutexGuard<'_, HashSet<WorkspaceId>> {
+        self.teams
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
 }
 
 impl Hub {
@@ -197,12 +205,7 @@ impl Hub {
             }
             f.failed = true;
         }
-        let mut teams = self
-            .inner
-            .online
-            .teams
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut teams = self.inner.online.teams();
         for topic in self.inner.registry.topics() {
             if let Topic::Team(ws) = topic {
                 teams.insert(ws);
@@ -212,12 +215,7 @@ impl Hub {
 
     /// A workspace's team changed: its watchers here get the new team at the next tick.
     pub(super) fn team_dirty(&self, ws: WorkspaceId) {
-        self.inner
-            .online
-            .teams
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(ws);
+        self.inner.online.teams().insert(ws);
     }
 
     /// Bring every view and team watcher of this node up to date.
@@ -240,14 +238,7 @@ impl Hub {
             }
             self.send_views(&followed, None);
         }
-        let teams: Vec<WorkspaceId> = self
-            .inner
-            .online
-            .teams
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .drain()
-            .collect();
+        let teams: Vec<WorkspaceId> = self.inner.online.teams().drain().collect();
         for ws in teams {
             let topic = Topic::Team(ws.clone());
             if !self.inner.registry.has_subscribers(&topic) {
