@@ -747,27 +747,6 @@ pub enum OnlineFilter {
     Ai,
 }
 
-impl OnlineFilter {
-    pub const ALL: [OnlineFilter; 4] = [
-        OnlineFilter::All,
-        OnlineFilter::NeedsHuman,
-        OnlineFilter::Mine,
-        OnlineFilter::Ai,
-    ];
-
-    /// Whether `row` belongs to this view of `operator`'s.
-    pub fn admits(self, row: &ConversationSummary, operator: &str) -> bool {
-        match self {
-            OnlineFilter::All => true,
-            OnlineFilter::NeedsHuman => row.waits_for_human(),
-            OnlineFilter::Mine => {
-                matches!(&row.control.holder, Holder::Operator(r) if r.id == operator)
-            }
-            OnlineFilter::Ai => matches!(row.control.holder, Holder::Ai),
-        }
-    }
-}
-
 /// The order of an Online view. Conversations waiting for a human come first in both.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
