@@ -194,7 +194,7 @@ export class HubClient {
     this.dropListFrames();
     this.clearReconnect();
     this.stopResending();
-    this.clearReopens();
+    this.clearRetries();
     const t = this.transport;
     this.transport = null;
     t?.close(CloseCode.NORMAL, "signed out");
@@ -303,7 +303,7 @@ export class HubClient {
     );
   }
 
-  private clearReopens(): void {
+  private clearRetries(): void {
     for (const t of this.reopenTimers.values()) clearTimeout(t);
     this.reopenTimers.clear();
     for (const t of this.takeoverTimers.values()) clearTimeout(t);
@@ -330,7 +330,7 @@ export class HubClient {
     this.transport = null;
     this.dropListFrames();
     this.stopResending();
-    this.clearReopens();
+    this.clearRetries();
     if (code === CloseCode.TOKEN_EXPIRED) this.tokenExpired = true;
     const delayMs = backoffDelay(this.state.failures, this.opts.backoff, this.opts.random);
     this.dispatch({ type: "socket_closed", code, reason, delayMs });
