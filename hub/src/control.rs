@@ -30,6 +30,12 @@ pub enum ControlError {
     /// An AI reply started under an older epoch, or while an operator holds control.
     #[error("the AI reply was started before a change of control")]
     StaleEpoch,
+    /// A transfer to the holder, or to the one transferring.
+    #[error("the conversation is already theirs")]
+    TransferToSelf,
+    /// A transfer asked under an epoch that is no longer the conversation's.
+    #[error("someone else changed who handles this conversation first")]
+    ControlChanged,
 }
 
 impl ControlError {
@@ -40,6 +46,8 @@ impl ControlError {
             Self::NotControlled => ErrorCode::NotControlled,
             Self::NotHolder => ErrorCode::NotHolder,
             Self::RoleRequired => ErrorCode::RoleRequired,
+            Self::TransferToSelf => ErrorCode::TransferToSelf,
+            Self::ControlChanged => ErrorCode::ControlChanged,
             // Never reaches a client: the hub drops fenced AI replies and counts them.
             Self::StaleEpoch => ErrorCode::NotControlled,
         }
@@ -115,12 +123,18 @@ pub fn takeover(state: &ControlState, operator: &OperatorRef) -> Result<Transiti
     }
 }
 
-/// `release` (End) by the holder, or a force-release by an owner or editor.
+/// `release` (End) by the holder, or a force-release by an owner or editor. `seen_epoch`: the
+/// epoch the actor saw, when they said (see [`transfer`]); a force-release racing a transfer
+/// then does not release the recipient.
 pub fn release(
     state: &ControlState,
     actor: &Actor,
     force: bool,
+    seen_epoch: Option<u64>,
 ) -> Result<Transition, ControlError> {
+    if seen_epoch.is_some_and(|e| e != state.epoch) {
+        return Err(ControlError::ControlChanged);
+    }
     let Holder::Operator(holder) = &state.holder else {
         return Err(ControlError::NotControlled);
     };
@@ -137,6 +151,45 @@ pub fn release(
         )
     };
     Ok(hand_back(state, holder, reason, by))
+}
+
+/// Hand a held conversation from its holder to `to`, by the holder or an owner or editor, in
+/// one step: the holder changes, the epoch is bumped, and the AI never holds it in between (so
+/// it may not write at any epoch of the change). `seen_epoch`: the epoch the actor saw; checked
+/// first, so that of racing transfers, releases and takeovers exactly one takes effect and the
+/// others learn that control moved on.
+pub fn transfer(
+    state: &ControlState,
+    actor: &Actor,
+    to: &OperatorRef,
+    seen_epoch: u64,
+) -> Result<Transition, ControlError> {
+    if state.epoch != seen_epoch {
+        return Err(ControlError::ControlChanged);
+    }
+    let Holder::Operator(holder) = &state.holder else {
+        return Err(ControlError::NotControlled);
+    };
+    let by_holder = holder.id == actor.operator.id;
+    if !by_holder && !actor.role.may_force_release() {
+        return Err(ControlError::RoleRequired);
+    }
+    if to.id == holder.id || to.id == actor.operator.id {
+        return Err(ControlError::TransferToSelf);
+    }
+    let epoch = state.epoch + 1;
+    Ok(Transition::Changed {
+        state: ControlState {
+            holder: Holder::Operator(to.clone()),
+            epoch,
+        },
+        event: EventKind::OperatorTransferred {
+            from: Box::new(holder.clone()),
+            to: Box::new(to.clone()),
+            epoch,
+            by: (!by_holder).then(|| actor.operator.id.clone()),
+        },
+    })
 }
 
 /// A release decided by the hub (holder gone or idle). It applies only to the exact holding it
@@ -317,7 +370,7 @@ mod tests {
         for role in [Role::Owner, Role::Editor, Role::Operator] {
             for force in [false, true] {
                 let (state, event) =
-                    changed(release(&held_by("a", 1), &actor("a", role), force).expect("ok"));
+                    changed(release(&held_by("a", 1), &actor("a", role), force, None).expect("ok"));
                 assert_eq!(state, ai(2));
                 assert_eq!(
                     event,
@@ -337,7 +390,7 @@ mod tests {
         for role in [Role::Owner, Role::Editor, Role::Operator] {
             for force in [false, true] {
                 assert_eq!(
-                    release(&ai(3), &actor("a", role), force),
+                    release(&ai(3), &actor("a", role), force, None),
                     Err(ControlError::NotControlled)
                 );
             }
@@ -348,7 +401,7 @@ mod tests {
     fn release_of_someone_elses_without_force_is_not_holder() {
         for role in [Role::Owner, Role::Editor, Role::Operator] {
             assert_eq!(
-                release(&held_by("a", 1), &actor("b", role), false),
+                release(&held_by("a", 1), &actor("b", role), false, None),
                 Err(ControlError::NotHolder)
             );
         }
@@ -358,7 +411,7 @@ mod tests {
     fn force_release_by_owner_and_editor_only() {
         for role in [Role::Owner, Role::Editor] {
             let (state, event) =
-                changed(release(&held_by("a", 1), &actor("b", role), true).expect("ok"));
+                changed(release(&held_by("a", 1), &actor("b", role), true, None).expect("ok"));
             assert_eq!(state, ai(2));
             assert_eq!(
                 event,
@@ -371,7 +424,7 @@ mod tests {
             );
         }
         assert_eq!(
-            release(&held_by("a", 1), &actor("b", Role::Operator), true),
+            release(&held_by("a", 1), &actor("b", Role::Operator), true, None),
             Err(ControlError::RoleRequired)
         );
     }
@@ -496,13 +549,95 @@ mod tests {
             let started = state.epoch;
             state = changed(takeover(&state, &op("a")).expect("takeover")).0;
             assert!(may_append(&state, &Writer::Ai { epoch: started }).is_err());
-            state =
-                changed(release(&state, &actor("a", Role::Operator), false).expect("release")).0;
+            state = changed(
+                release(&state, &actor("a", Role::Operator), false, None).expect("release"),
+            )
+            .0;
             assert!(
                 may_append(&state, &Writer::Ai { epoch: started }).is_err(),
                 "round {round}"
             );
             assert!(may_append(&state, &Writer::Ai { epoch: state.epoch }).is_ok());
+        }
+    }
+
+    #[test]
+    fn transfer_by_the_holder_or_an_owner_or_editor_changes_the_holder_at_once() {
+        for (who, role, by) in [
+            ("a", Role::Operator, None),
+            ("boss", Role::Owner, Some("boss")),
+            ("ed", Role::Editor, Some("ed")),
+        ] {
+            let (state, event) =
+                changed(transfer(&held_by("a", 3), &actor(who, role), &op("n"), 3).expect(who));
+            assert_eq!(state, held_by("n", 4));
+            assert_eq!(
+                event,
+                EventKind::OperatorTransferred {
+                    from: Box::new(op("a")),
+                    to: Box::new(op("n")),
+                    epoch: 4,
+                    by: by.map(Into::into),
+                }
+            );
+            // The AI never holds it: not at the old epoch, not at the new one.
+            for epoch in [3, 4] {
+                assert_eq!(
+                    may_append(&state, &Writer::Ai { epoch }),
+                    Err(ControlError::StaleEpoch)
+                );
+            }
+            assert_eq!(may_append(&state, &Writer::Operator("n".into())), Ok(()));
+            assert_eq!(
+                may_append(&state, &Writer::Operator("a".into())),
+                Err(ControlError::NotHolder)
+            );
+        }
+    }
+
+    #[test]
+    fn transfer_refusals_in_order_epoch_then_holder_then_role_then_recipient() {
+        let held = held_by("a", 3);
+        let a = actor("a", Role::Operator);
+        assert_eq!(
+            transfer(&held, &a, &op("n"), 2),
+            Err(ControlError::ControlChanged)
+        );
+        assert_eq!(
+            transfer(&ai(3), &a, &op("n"), 3),
+            Err(ControlError::NotControlled)
+        );
+        assert_eq!(
+            transfer(&held, &actor("b", Role::Operator), &op("n"), 3),
+            Err(ControlError::RoleRequired)
+        );
+        assert_eq!(
+            transfer(&held, &a, &op("a"), 3),
+            Err(ControlError::TransferToSelf)
+        );
+        assert_eq!(
+            transfer(&held, &actor("boss", Role::Owner), &op("boss"), 3),
+            Err(ControlError::TransferToSelf)
+        );
+    }
+
+    #[test]
+    fn of_racing_changes_under_one_epoch_exactly_one_applies() {
+        // Two transfers, a release and a force-release all saw epoch 3; whichever comes first
+        // applies, and every later one is refused.
+        let first: [fn(&ControlState) -> Result<Transition, ControlError>; 4] = [
+            |s| transfer(s, &actor("a", Role::Operator), &op("n"), 3),
+            |s| transfer(s, &actor("boss", Role::Owner), &op("m"), 3),
+            |s| release(s, &actor("a", Role::Operator), false, Some(3)),
+            |s| release(s, &actor("boss", Role::Owner), true, Some(3)),
+        ];
+        for (i, winner) in first.iter().enumerate() {
+            let state = changed(winner(&held_by("a", 3)).expect("first applies")).0;
+            for (j, other) in first.iter().enumerate() {
+                if i != j {
+                    assert!(other(&state).is_err(), "{j} after {i} must be refused");
+                }
+            }
         }
     }
 }

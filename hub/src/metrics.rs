@@ -56,6 +56,7 @@ pub struct Metrics {
     /// Frames written to client sockets.
     pub frames_out: AtomicU64,
     pub takeovers: AtomicU64,
+    pub transfers: AtomicU64,
     pub releases_ended: AtomicU64,
     pub releases_force: AtomicU64,
     pub releases_disconnected: AtomicU64,
@@ -231,6 +232,12 @@ impl Metrics {
             "counter",
             "Conversations taken over by an operator.",
             &[("", g(&self.takeovers))],
+        );
+        family(
+            "tc_transfers_total",
+            "counter",
+            "Held conversations handed from one operator to another.",
+            &[("", g(&self.transfers))],
         );
         family(
             "tc_releases_total",

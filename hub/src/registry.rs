@@ -230,6 +230,21 @@ impl Registry {
         out
     }
 
+    /// Offer `item` to the local subscribers of `topic` that are operator `operator`'s.
+    pub fn fan_out_to_operator(&self, topic: &Topic, operator: &str, item: &Outbound) -> FanOut {
+        let mut out = FanOut::default();
+        if let Some(subs) = self.topics.get(topic) {
+            for id in subs.iter() {
+                if let Some(conn) = self.conns.get(id)
+                    && matches!(&conn.presence, Some(Presence::Operator { id, .. }) if id == operator)
+                {
+                    offer(&conn, item, &mut out);
+                }
+            }
+        }
+        out
+    }
+
     /// Offer `item` to one connection without waiting.
     pub fn send_to(&self, id: ConnId, item: &Outbound) -> FanOut {
         let mut out = FanOut::default();

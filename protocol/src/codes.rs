@@ -53,6 +53,13 @@ pub enum ErrorCode {
     NotHolder,
     /// Only owners and editors may force-release.
     RoleRequired,
+    /// A transfer to the operator who already holds the conversation, or to oneself.
+    TransferToSelf,
+    /// A transfer to an operator who is not online in the workspace now (or not of it).
+    OperatorOffline,
+    /// The conversation's control changed since the epoch the frame names (another takeover,
+    /// release or transfer came first): nothing was done; look again.
+    ControlChanged,
     /// A per-conversation limit is reached (internal notes: `limits::MAX_NOTES`); nothing was
     /// stored.
     LimitReached,
@@ -87,6 +94,9 @@ impl ErrorCode {
         Self::NotControlled,
         Self::NotHolder,
         Self::RoleRequired,
+        Self::TransferToSelf,
+        Self::OperatorOffline,
+        Self::ControlChanged,
         Self::LimitReached,
         Self::RateLimited,
         Self::Unavailable,
@@ -116,6 +126,9 @@ impl ErrorCode {
             Self::NotControlled => "not_controlled",
             Self::NotHolder => "not_holder",
             Self::RoleRequired => "role_required",
+            Self::TransferToSelf => "transfer_to_self",
+            Self::OperatorOffline => "operator_offline",
+            Self::ControlChanged => "control_changed",
             Self::LimitReached => "limit_reached",
             Self::RateLimited => "rate_limited",
             Self::Unavailable => "unavailable",
@@ -151,6 +164,11 @@ impl ErrorCode {
             Self::NotControlled => "The AI assistant is handling this conversation.",
             Self::NotHolder => "You are not handling this conversation.",
             Self::RoleRequired => "Only owners and editors can do this.",
+            Self::TransferToSelf => "The conversation is already theirs.",
+            Self::OperatorOffline => "That operator is not online in this workspace.",
+            Self::ControlChanged => {
+                "Someone else changed who handles this conversation first; nothing was done."
+            }
             Self::LimitReached => {
                 "This conversation has reached the limit for this; nothing was stored."
             }

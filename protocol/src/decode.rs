@@ -70,6 +70,8 @@ pub const OPERATOR_TYPES: &[&str] = &[
     "close",
     "takeover",
     "release",
+    "transfer",
+    "colleagues",
     "message",
     "typing",
     "subscribe_team",
@@ -116,6 +118,11 @@ pub fn operator_frame(text: &str, limits: &Limits) -> Result<OperatorFrame, Deco
                 ));
             }
             check_len("query", query, limits::MAX_QUERY_CHARS)?;
+        }
+        OperatorFrame::Transfer {
+            note: Some(note), ..
+        } => {
+            check_len("note", note, limits::MAX_MESSAGE_CHARS)?;
         }
         OperatorFrame::SubscribeOnline { limit, query, .. } => {
             if *limit == 0 || *limit > limits::MAX_ONLINE_WINDOW {

@@ -112,12 +112,36 @@ pub enum OperatorFrame {
     /// Take control from the AI assistant. Answered with `control` or an error.
     Takeover { conversation_id: ConversationId },
     /// Hand control back to the AI. `force` lets an owner or editor release another
-    /// operator's conversation. Answered with `control` or an error.
+    /// operator's conversation. `epoch`, when given: the control epoch the sender saw; if
+    /// control changed since (a transfer), nothing is done (`control_changed`). Answered with
+    /// `control` or an error.
     Release {
         conversation_id: ConversationId,
         #[serde(default)]
         force: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional, type = "number")]
+        epoch: Option<u64>,
     },
+    /// Hand the conversation to another operator of the workspace, who must be online, without
+    /// the AI coming back in between. The holder may transfer; owners and editors may transfer
+    /// any held conversation. `epoch`: the control epoch the sender saw: if control changed
+    /// since (a release, another transfer), nothing is done (`control_changed`). `note`: for
+    /// the recipient, stored as an internal note. Answered with `control` or an error; the
+    /// recipient's dashboards get `transfer_received`.
+    Transfer {
+        conversation_id: ConversationId,
+        to: OperatorId,
+        #[ts(type = "number")]
+        epoch: u64,
+        /// Boxed: a frame is held by every connection's task (see `frames_stay_small`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional, as = "Option<String>")]
+        note: Option<Box<str>>,
+    },
+    /// The operators of the workspace online now (the Transfer menu): answered with
+    /// `colleagues`.
+    Colleagues {},
     /// A message to the visitor; only the holder may send. Acknowledged with `ack`.
     Message {
         conversation_id: ConversationId,
@@ -266,6 +290,19 @@ pub enum ServerFrame {
         #[ts(type = "number")]
         release_at: Millis,
     },
+    /// The answer to `colleagues`: the workspace's operators online now, the asker included.
+    Colleagues { operators: Vec<Colleague> },
+    /// To the recipient of a transfer, on each of their dashboards: the conversation is theirs
+    /// now. `by`: who transferred it; `note`: what they wrote for the recipient (also stored as
+    /// an internal note).
+    TransferReceived {
+        conversation_id: ConversationId,
+        visitor_label: String,
+        by: OperatorRef,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        note: Option<String>,
+    },
     /// The team of the workspace (owners and editors, after `subscribe_team`).
     TeamSnapshot { members: Vec<TeamMember> },
     /// The latest audit entries, oldest first (after `subscribe_team`).
@@ -375,6 +412,14 @@ pub struct TeamMember {
     pub holding: Vec<HeldConversation>,
 }
 
+/// An operator online in the workspace (see `colleagues`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct Colleague {
+    pub id: OperatorId,
+    pub name: String,
+    pub role: Role,
+}
+
 /// A conversation held by an operator.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct HeldConversation {
@@ -402,10 +447,14 @@ pub struct AuditEntry {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub reason: Option<ReleaseReason>,
-    /// For releases: whose holding ended, when it was not the actor's.
+    /// For releases and transfers: whose holding ended, when it was not the actor's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub holder_id: Option<OperatorId>,
+    /// For transfers: who holds the conversation now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub to: Option<OperatorId>,
 }
 
 /// The operator behind an audit entry.
@@ -422,6 +471,8 @@ pub struct AuditActor {
 pub enum AuditAction {
     Takeover,
     Release,
+    /// A held conversation handed to another operator.
+    Transfer,
     /// A takeover refused because the plan lacks Take Control.
     PlanRefused,
     ProfileChanged,
@@ -522,6 +573,19 @@ pub enum EventKind {
         #[ts(optional)]
         by: Option<OperatorId>,
     },
+    /// The conversation went from one operator to another (a transfer), the AI staying silent:
+    /// the visitor sees "<from> left the chat" then "<to> joined the chat".
+    /// (Boxed: two operators inline would make every frame larger, see `frames_stay_small`.)
+    OperatorTransferred {
+        from: Box<OperatorRef>,
+        to: Box<OperatorRef>,
+        #[ts(type = "number")]
+        epoch: u64,
+        /// Who transferred it, when it was not the holder (an owner or editor).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        by: Option<OperatorId>,
+    },
     /// The assistant (or the visitor) asked for a human.
     HumanRequested { by: HumanRequestedBy },
     /// Nobody took control within the hub's wait after a request for a human: the visitor is
@@ -617,6 +681,16 @@ impl Author {
 }
 
 impl EventKind {
+    /// The control epoch a change of control started (a takeover, release or transfer).
+    pub fn control_epoch(&self) -> Option<u64> {
+        match self {
+            EventKind::OperatorJoined { epoch, .. }
+            | EventKind::OperatorLeft { epoch, .. }
+            | EventKind::OperatorTransferred { epoch, .. } => Some(*epoch),
+            _ => None,
+        }
+    }
+
     /// Whether it names an operator. Only such events read differently for visitors (see
     /// [`EventKind::for_visitor`]); the rest can be sent to both audiences as they are.
     pub fn names_an_operator(&self) -> bool {
@@ -627,6 +701,7 @@ impl EventKind {
                 ..
             } | EventKind::OperatorJoined { .. }
                 | EventKind::OperatorLeft { .. }
+                | EventKind::OperatorTransferred { .. }
         )
     }
 
@@ -656,6 +731,17 @@ impl EventKind {
                 epoch: *epoch,
                 reason: *reason,
                 // Which teammate force-released is the team's business.
+                by: None,
+            },
+            EventKind::OperatorTransferred {
+                from,
+                to,
+                epoch,
+                by: _,
+            } => EventKind::OperatorTransferred {
+                from: Box::new(from.for_visitor()),
+                to: Box::new(to.for_visitor()),
+                epoch: *epoch,
                 by: None,
             },
             EventKind::HumanRequested { by } => EventKind::HumanRequested { by: *by },

@@ -53,6 +53,7 @@ pub fn frames_ts() -> String {
     decl::<WorkspaceInfo>(&cfg, &mut out);
     decl::<TeamMember>(&cfg, &mut out);
     decl::<HeldConversation>(&cfg, &mut out);
+    decl::<Colleague>(&cfg, &mut out);
     decl::<AuditEntry>(&cfg, &mut out);
     decl::<AuditActor>(&cfg, &mut out);
     decl::<AuditAction>(&cfg, &mut out);

@@ -62,6 +62,20 @@ fn all_events() -> Vec<ConversationEvent> {
         ),
         event(
             5,
+            EventKind::OperatorTransferred {
+                from: Box::new(martin()),
+                to: Box::new(OperatorRef {
+                    id: "op-nora".into(),
+                    name: "Nora Lind".into(),
+                    display_name: None,
+                    avatar_url: None,
+                }),
+                epoch: 2,
+                by: Some("op-owner".into()),
+            },
+        ),
+        event(
+            5,
             EventKind::Message {
                 author: Author::Operator(martin()),
                 text: "Hello, Martin here.".into(),
@@ -109,6 +123,7 @@ fn audit() -> AuditEntry {
         conversation_id: Some("cv-1".into()),
         reason: Some(ReleaseReason::ForceReleased),
         holder_id: Some("op-martin".into()),
+        to: None,
     }
 }
 
@@ -156,6 +171,19 @@ fn operator_frames() -> Vec<OperatorFrame> {
             protocol: PROTOCOL_VERSION,
             token: "jwt".into(),
         },
+        OperatorFrame::Transfer {
+            conversation_id: id(),
+            to: "op-nora".into(),
+            epoch: 3,
+            note: Some("Refund approved, needs the label".into()),
+        },
+        OperatorFrame::Transfer {
+            conversation_id: id(),
+            to: "op-nora".into(),
+            epoch: 3,
+            note: None,
+        },
+        OperatorFrame::Colleagues {},
         OperatorFrame::SubscribeOnline {
             filter: OnlineFilter::All,
             order: OnlineOrder::Activity,
@@ -188,6 +216,12 @@ fn operator_frames() -> Vec<OperatorFrame> {
         OperatorFrame::Release {
             conversation_id: id(),
             force: true,
+            epoch: None,
+        },
+        OperatorFrame::Release {
+            conversation_id: id(),
+            force: false,
+            epoch: Some(4),
         },
         OperatorFrame::Message {
             conversation_id: id(),
@@ -304,6 +338,19 @@ fn server_frames() -> Vec<ServerFrame> {
             entries: vec![audit()],
         },
         ServerFrame::AuditEntry { entry: audit() },
+        ServerFrame::Colleagues {
+            operators: vec![Colleague {
+                id: "op-nora".into(),
+                name: "Nora Lind".into(),
+                role: Role::Editor,
+            }],
+        },
+        ServerFrame::TransferReceived {
+            conversation_id: id(),
+            visitor_label: "Visitor 7F3A".into(),
+            by: martin(),
+            note: Some("Refund approved".into()),
+        },
         ServerFrame::ControlWarning {
             conversation_id: id(),
             holder_id: "op-martin".into(),

@@ -326,6 +326,7 @@ async fn put_profile(hub: &Hub, op: OperatorSession, body: &[u8]) -> Result<Prof
             conversation_id: None,
             reason: None,
             holder_id: None,
+            to: None,
         },
     )
     .await;

@@ -55,6 +55,10 @@ pub fn chat_messages(system_prompt: &str, transcript: &[ConversationEvent]) -> V
             EventKind::OperatorLeft { .. } => {
                 out.push(ChatMessage::new("system", HAND_BACK_MARKER));
             }
+            // One teammate handed over to another: the model sees the new one join.
+            EventKind::OperatorTransferred { to, .. } => {
+                out.push(ChatMessage::new("system", takeover_note(&to.name)));
+            }
             EventKind::HumanRequested { by } => out.push(ChatMessage::new(
                 "system",
                 match by {

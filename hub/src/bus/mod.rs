@@ -123,6 +123,17 @@ pub enum BusMessage {
         workspace_id: WorkspaceId,
         entry: protocol::AuditEntry,
     },
+    /// A conversation was transferred to operator `to`: their dashboards are told (on the
+    /// workspace's topic, which every dashboard on the Online list follows).
+    TransferReceived {
+        workspace_id: WorkspaceId,
+        to: protocol::OperatorId,
+        conversation_id: ConversationId,
+        visitor_label: String,
+        by: protocol::OperatorRef,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+    },
     /// A new internal note (operators only: no widget is ever sent it).
     Note {
         conversation_id: ConversationId,

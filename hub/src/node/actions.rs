@@ -217,6 +217,7 @@ impl Hub {
                     conversation_id: Some(conversation_id.to_owned()),
                     reason: None,
                     holder_id: None,
+                    to: None,
                 },
             )
             .await;
@@ -246,6 +247,7 @@ impl Hub {
                 conversation_id: Some(conversation_id.to_owned()),
                 reason: None,
                 holder_id: None,
+                to: None,
             };
             // In this order: a team panel shows the entry, then the team as it now is.
             self.audit(&op.workspace.id, entry).await;
@@ -259,6 +261,7 @@ impl Hub {
         op: &OperatorSession,
         conversation_id: &str,
         force: bool,
+        seen_epoch: Option<u64>,
     ) -> Result<ConversationMeta, ErrorFrame> {
         // As for a takeover: under the operator's workspace, another's id is not found.
         let change = self
@@ -269,6 +272,7 @@ impl Hub {
                 conversation_id,
                 &op.actor(),
                 force,
+                seen_epoch,
                 now_ms(),
             )
             .await
@@ -290,6 +294,7 @@ impl Hub {
                         conversation_id: Some(conversation_id.to_owned()),
                         reason: Some(*reason),
                         holder_id: (operator.id != op.claims.sub).then(|| operator.id.clone()),
+                        to: None,
                     },
                 )
                 .await;
@@ -297,6 +302,112 @@ impl Hub {
             self.team_changed(&op.workspace.id).await;
         }
         Ok(change.meta)
+    }
+
+    /// Hand a held conversation to operator `to` (see `control::transfer`): one store step,
+    /// then its event, the audit entry, the team, the note for the recipient and their alert.
+    pub async fn transfer(
+        &self,
+        op: &OperatorSession,
+        conversation_id: &str,
+        to: &str,
+        seen_epoch: u64,
+        note: Option<&str>,
+    ) -> Result<ConversationMeta, ErrorFrame> {
+        let ws = &op.workspace.id;
+        if let Err(e) = crate::control::check_plan(op.workspace.plan) {
+            self.conversation_for(op, conversation_id).await?;
+            return Err(error_frame(&e.into(), conversation_id));
+        }
+        let _turn = self.control_turn(conversation_id).await?;
+        // Presence is checked here, not in the store's step: it is soft state (a socket may
+        // close a moment later), and the recipient's dashboards learn of the transfer either
+        // way; what must be atomic, the change of holder, is.
+        let colleagues = self
+            .colleagues(ws)
+            .await
+            .map_err(|e| error_frame(&e, conversation_id))?;
+        let Some(recipient) = colleagues.into_iter().find(|c| c.id == to) else {
+            return Err(ErrorFrame::new(ErrorCode::OperatorOffline).conversation(conversation_id));
+        };
+        let profile = match self.inner.profiles.profile(ws, to).await {
+            Ok(p) => p,
+            Err(e) => {
+                warn!(error = %e, operator = %to, "profile unavailable at transfer");
+                None
+            }
+        };
+        let to_ref = crate::profile::operator_ref(to, &recipient.name, profile.as_ref());
+        let change = self
+            .inner
+            .conversations
+            .transfer(
+                ws,
+                conversation_id,
+                &op.actor(),
+                &to_ref,
+                seen_epoch,
+                now_ms(),
+            )
+            .await
+            .map_err(|e| error_frame(&e, conversation_id))?;
+        let Some(event) = &change.event else {
+            return Ok(change.meta);
+        };
+        let m = &self.inner.metrics;
+        m.bump(&m.transfers, 1);
+        self.publish_event(&change.meta, event, None).await;
+        let from = match &event.kind {
+            EventKind::OperatorTransferred { from, .. } => Some(from.id.clone()),
+            _ => None,
+        };
+        self.audit(
+            ws,
+            AuditEntry {
+                at: event.at,
+                actor: Some(op.audit_actor()),
+                action: AuditAction::Transfer,
+                conversation_id: Some(conversation_id.to_owned()),
+                reason: None,
+                holder_id: from.filter(|f| *f != op.claims.sub),
+                to: Some(to.to_owned()),
+            },
+        )
+        .await;
+        self.team_changed(ws).await;
+        let note = note
+            .filter(|n| !protocol::visible::is_blank(n))
+            .map(str::to_owned);
+        if let Some(text) = &note {
+            // Kept with the conversation like any note: the recipient reads it there too. Its
+            // client id names the transfer, so a re-sent transfer cannot store it twice.
+            let client_id = format!("transfer-{}", event.seq);
+            if let Err(e) = self
+                .add_note(op, conversation_id, client_id, text.clone())
+                .await
+            {
+                warn!(conversation_id, error = ?e.code, "transfer note not stored");
+            }
+        }
+        let msg = BusMessage::TransferReceived {
+            workspace_id: ws.clone(),
+            to: to.to_owned(),
+            conversation_id: conversation_id.to_owned(),
+            visitor_label: change.meta.visitor_label.clone(),
+            by: op.operator_ref(),
+            note,
+        };
+        self.publish(&Topic::Workspace(ws.clone()), msg).await;
+        Ok(change.meta)
+    }
+
+    /// The operators online in the workspace now (the Transfer menu).
+    pub async fn colleagues(
+        &self,
+        workspace_id: &str,
+    ) -> Result<Vec<protocol::Colleague>, StoreError> {
+        let since = now_ms().saturating_sub(self.inner.config.holder_grace_ms);
+        self.inner.team.colleagues(workspace_id, since).await
     }
 
     /// Record an audit entry and show it live to the workspace's owners and editors.

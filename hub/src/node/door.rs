@@ -125,9 +125,7 @@ impl Hub {
             .history(workspace_id, conversation_id, after, HISTORY_LIMIT)
             .await?;
         for event in &events {
-            if let protocol::EventKind::OperatorJoined { epoch, .. }
-            | protocol::EventKind::OperatorLeft { epoch, .. } = event.kind
-            {
+            if let Some(epoch) = event.kind.control_epoch() {
                 self.inner.fence.seed(conversation_id, epoch);
             }
         }

@@ -348,14 +348,14 @@ impl Hub {
             for_visitors,
             conversation_id: conversation_id.into(),
         }));
-        match event.kind {
+        match event.kind.control_epoch() {
             // A change of control raises the node's AI fence in the same step as it is queued.
-            EventKind::OperatorJoined { epoch, .. } | EventKind::OperatorLeft { epoch, .. } => {
+            Some(epoch) => {
                 self.inner
                     .fence
                     .control(conversation_id, epoch, || self.fan_out(topic, &item));
             }
-            _ => self.fan_out(topic, &item),
+            None => self.fan_out(topic, &item),
         }
     }
 
@@ -432,6 +432,29 @@ impl Hub {
             }
             BusMessage::TeamChanged { workspace_id } => {
                 self.team_dirty(workspace_id);
+                return;
+            }
+            // To the recipient's dashboards only.
+            BusMessage::TransferReceived {
+                to,
+                conversation_id,
+                visitor_label,
+                by,
+                note,
+                ..
+            } => {
+                let item = Outbound::frame(Frames {
+                    for_operators: frame_json(&ServerFrame::TransferReceived {
+                        conversation_id,
+                        visitor_label,
+                        by,
+                        note,
+                    }),
+                    for_visitors: None,
+                });
+                let out = self.inner.registry.fan_out_to_operator(topic, &to, &item);
+                let m = &self.inner.metrics;
+                m.bump(&m.slow_closes, out.kicked as u64);
                 return;
             }
             // Operators only, by construction: no copy for visitors is made.

@@ -153,6 +153,7 @@ impl Hub {
                                 conversation_id: Some(h.conversation_id.clone()),
                                 reason: Some(reason),
                                 holder_id: Some(h.holder_id.clone()),
+                                to: None,
                             },
                         )
                         .await;

@@ -109,13 +109,18 @@ fn conversation_of(frame: &OperatorFrame) -> Option<&str> {
         | OperatorFrame::Release {
             conversation_id, ..
         }
+        | OperatorFrame::Transfer {
+            conversation_id, ..
+        }
         | OperatorFrame::Typing {
             conversation_id, ..
         }
         | OperatorFrame::Note {
             conversation_id, ..
         } => Some(conversation_id),
-        OperatorFrame::Recent { .. } | OperatorFrame::Search { .. } => None,
+        OperatorFrame::Recent { .. }
+        | OperatorFrame::Search { .. }
+        | OperatorFrame::Colleagues {} => None,
         OperatorFrame::Hello { .. }
         | OperatorFrame::SubscribeOnline { .. }
         | OperatorFrame::UnsubscribeOnline {}
@@ -224,17 +229,40 @@ impl OperatorHandler {
             OperatorFrame::Release {
                 conversation_id,
                 force,
+                epoch,
             } => {
                 self.in_flight.insert(conversation_id.clone());
                 let op = self.op.clone();
                 return Ok(Flow::Overlap(Box::pin(async move {
-                    let result = hub.release(&op, &conversation_id, force).await;
+                    let result = hub.release(&op, &conversation_id, force, epoch).await;
                     Done::Control {
                         conversation_id,
                         result,
                     }
                 })));
             }
+            OperatorFrame::Transfer {
+                conversation_id,
+                to,
+                epoch,
+                note,
+            } => {
+                self.in_flight.insert(conversation_id.clone());
+                let op = self.op.clone();
+                return Ok(Flow::Overlap(Box::pin(async move {
+                    let result = hub
+                        .transfer(&op, &conversation_id, &to, epoch, note.as_deref())
+                        .await;
+                    Done::Control {
+                        conversation_id,
+                        result,
+                    }
+                })));
+            }
+            OperatorFrame::Colleagues {} => match hub.colleagues(&self.op.workspace.id).await {
+                Ok(operators) => conn.send(&ServerFrame::Colleagues { operators }).await,
+                Err(e) => conn.send_error(error_frame(&e, "")).await,
+            },
             OperatorFrame::Typing {
                 conversation_id,
                 active,

@@ -187,7 +187,7 @@ pub async fn control_is_exclusive_and_fences_ai(store: Arc<dyn Store>) {
         role: Role::Operator,
     };
     assert!(matches!(
-        store.release("ws", "c3", &plain, true, 35).await,
+        store.release("ws", "c3", &plain, true, None, 35).await,
         Err(StoreError::Control(ControlError::RoleRequired))
     ));
     let editor = Actor {
@@ -195,7 +195,7 @@ pub async fn control_is_exclusive_and_fences_ai(store: Arc<dyn Store>) {
         role: Role::Editor,
     };
     let released = store
-        .release("ws", "c3", &editor, true, 36)
+        .release("ws", "c3", &editor, true, None, 36)
         .await
         .expect("force");
     assert_eq!(released.meta.control.holder, Holder::Ai);
@@ -231,6 +231,189 @@ pub async fn concurrent_takeovers_have_one_winner(store: Arc<dyn Store>) {
             wins += usize::from(t.await.expect("join"));
         }
         assert_eq!(wins, 1, "round {round}");
+    }
+}
+
+fn actor(id: &str, role: Role) -> Actor {
+    Actor {
+        operator: op(id),
+        role,
+    }
+}
+
+pub async fn transfer_hands_over_in_one_step(store: Arc<dyn Store>) {
+    new(&*store, "t").await;
+    let a = actor("a", Role::Operator);
+    store
+        .takeover("ws", "t", &op("a"), 20)
+        .await
+        .expect("takeover");
+    // Refusals, in the rules' order, change nothing.
+    let refused = |r: Result<ControlChange, StoreError>| match r {
+        Err(StoreError::Control(e)) => e,
+        other => panic!("expected a refusal, got {other:?}"),
+    };
+    assert_eq!(
+        refused(store.transfer("ws", "t", &a, &op("n"), 0, 21).await),
+        ControlError::ControlChanged
+    );
+    assert_eq!(
+        refused(
+            store
+                .transfer("ws", "t", &actor("b", Role::Operator), &op("n"), 1, 21)
+                .await
+        ),
+        ControlError::RoleRequired
+    );
+    assert_eq!(
+        refused(store.transfer("ws", "t", &a, &op("a"), 1, 21).await),
+        ControlError::TransferToSelf
+    );
+    assert_eq!(
+        refused(store.release("ws", "t", &a, false, Some(0), 21).await),
+        ControlError::ControlChanged
+    );
+    assert!(matches!(
+        store.transfer("ws", "nope", &a, &op("n"), 1, 21).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.transfer("other", "t", &a, &op("n"), 1, 21).await,
+        Err(StoreError::NotFound)
+    ));
+    let moved = store
+        .transfer("ws", "t", &a, &op("n"), 1, 22)
+        .await
+        .expect("transfer");
+    assert_eq!(moved.meta.control.holder, Holder::Operator(op("n")));
+    assert_eq!(moved.meta.control.epoch, 2);
+    assert_eq!(
+        Some(&moved.meta),
+        store.get("ws", "t").await.expect("get").as_ref()
+    );
+    let event = moved.event.expect("an event");
+    assert_eq!(
+        event.kind,
+        EventKind::OperatorTransferred {
+            from: Box::new(op("a")),
+            to: Box::new(op("n")),
+            epoch: 2,
+            by: None,
+        }
+    );
+    assert_eq!((event.seq, event.at), (2, 22));
+    // The AI may write at no epoch; the recipient may, the previous holder not.
+    for epoch in [0, 1, 2] {
+        assert!(matches!(
+            store
+                .append(
+                    "ws",
+                    "t",
+                    msg(Author::Ai, "x", None),
+                    Writer::Ai { epoch },
+                    23
+                )
+                .await,
+            Err(StoreError::Control(ControlError::StaleEpoch))
+        ));
+    }
+    assert!(matches!(
+        store
+            .append(
+                "ws",
+                "t",
+                msg(Author::Operator(op("a")), "x", Some("a1")),
+                Writer::Operator("a".into()),
+                23,
+            )
+            .await,
+        Err(StoreError::Control(ControlError::NotHolder))
+    ));
+    store
+        .append(
+            "ws",
+            "t",
+            msg(Author::Operator(op("n")), "Nora here", Some("n1")),
+            Writer::Operator("n".into()),
+            24,
+        )
+        .await
+        .expect("the recipient writes");
+    // The holding is the recipient's, from the transfer on (auto-release applies to them).
+    let held: Vec<_> = store
+        .holdings()
+        .await
+        .expect("holdings")
+        .into_iter()
+        .filter(|h| h.conversation_id == "t")
+        .map(|h| (h.holder_id, h.epoch))
+        .collect();
+    assert_eq!(held, [("n".to_string(), 2)]);
+    // An owner transfers someone else's; `by` names them.
+    let owner = actor("boss", Role::Owner);
+    let again = store
+        .transfer("ws", "t", &owner, &op("m"), 2, 25)
+        .await
+        .expect("owner transfers");
+    assert!(matches!(
+        again.event.map(|e| e.kind),
+        Some(EventKind::OperatorTransferred { by: Some(b), .. }) if b == "boss"
+    ));
+    // A release under the current epoch applies.
+    store
+        .release("ws", "t", &actor("m", Role::Operator), false, Some(3), 26)
+        .await
+        .expect("release");
+    let kinds: Vec<_> = store
+        .history("ws", "t", 0, 100)
+        .await
+        .expect("history")
+        .iter()
+        .map(|e| match &e.kind {
+            EventKind::OperatorJoined { .. } => "joined",
+            EventKind::OperatorTransferred { .. } => "transferred",
+            EventKind::OperatorLeft { .. } => "left",
+            EventKind::Message { .. } => "message",
+            _ => "other",
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        ["joined", "transferred", "message", "transferred", "left"]
+    );
+}
+
+pub async fn racing_transfers_and_releases_have_one_winner(store: Arc<dyn Store>) {
+    for round in 0..20 {
+        let id = format!("tr{round}");
+        new(&*store, &id).await;
+        store
+            .takeover("ws", &id, &op("a"), 40)
+            .await
+            .expect("takeover");
+        let mut tasks = Vec::new();
+        for i in 0..12 {
+            let store = store.clone();
+            let id = id.clone();
+            tasks.push(tokio::spawn(async move {
+                let (holder, owner) = (actor("a", Role::Operator), actor("boss", Role::Owner));
+                let to = op(&format!("n{i}"));
+                match i % 4 {
+                    0 => store.transfer("ws", &id, &holder, &to, 1, 41).await,
+                    1 => store.transfer("ws", &id, &owner, &to, 1, 41).await,
+                    2 => store.release("ws", &id, &holder, false, Some(1), 41).await,
+                    _ => store.release("ws", &id, &owner, true, Some(1), 41).await,
+                }
+                .is_ok()
+            }));
+        }
+        let mut wins = 0;
+        for t in tasks {
+            wins += usize::from(t.await.expect("join"));
+        }
+        assert_eq!(wins, 1, "round {round}");
+        let h = store.history("ws", &id, 0, 100).await.expect("history");
+        assert_eq!(h.len(), 2, "one joined, one change: round {round}");
     }
 }
 
@@ -531,6 +714,8 @@ where
     concurrent_appends_get_distinct_seqs(make().await).await;
     control_is_exclusive_and_fences_ai(make().await).await;
     concurrent_takeovers_have_one_winner(make().await).await;
+    transfer_hands_over_in_one_step(make().await).await;
+    racing_transfers_and_releases_have_one_winner(make().await).await;
     unknown_ids_are_not_found(make().await).await;
     holdings_auto_release_once_and_warn_once(make().await).await;
     ghost_visitors_expire(make().await).await;
@@ -567,6 +752,18 @@ macro_rules! conformance_tests {
         async fn concurrent_takeovers_have_one_winner() {
             let (_guard, store) = $make;
             crate::store::conformance::concurrent_takeovers_have_one_winner(store).await;
+        }
+
+        #[tokio::test]
+        async fn transfer_hands_over_in_one_step() {
+            let (_guard, store) = $make;
+            crate::store::conformance::transfer_hands_over_in_one_step(store).await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn racing_transfers_and_releases_have_one_winner() {
+            let (_guard, store) = $make;
+            crate::store::conformance::racing_transfers_and_releases_have_one_winner(store).await;
         }
 
         #[tokio::test]

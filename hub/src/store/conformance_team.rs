@@ -45,6 +45,30 @@ pub async fn team_presence_and_audit(store: Arc<dyn Store>) {
     assert_eq!(view, [("a", true, 1), ("b", false, 0)]);
     assert_eq!(team[0].holding[0].conversation_id, "t1");
     assert_eq!(team[0].holding[0].since, 120);
+    // Colleagues: who is online, without holdings (b's one socket closed).
+    let online = store.colleagues("ws", 50).await.expect("colleagues");
+    assert_eq!(
+        online,
+        [protocol::Colleague {
+            id: "a".into(),
+            name: "A".into(),
+            role: Role::Operator,
+        }]
+    );
+    assert!(
+        store
+            .colleagues("ws", 1_000)
+            .await
+            .expect("colleagues")
+            .is_empty()
+    );
+    assert!(
+        store
+            .colleagues("other", 0)
+            .await
+            .expect("colleagues")
+            .is_empty()
+    );
     // One of a's two sockets closes: still online. Seen too long ago: offline.
     store
         .operator_presence("ws", &a, -1, 130)
@@ -62,6 +86,7 @@ pub async fn team_presence_and_audit(store: Arc<dyn Store>) {
             conversation_id: Some(format!("c{i}")),
             reason: None,
             holder_id: None,
+            to: None,
         };
         store.record_audit("ws", &entry).await.expect("audit");
     }

@@ -15,9 +15,9 @@ pub mod timed;
 
 use async_trait::async_trait;
 use protocol::{
-    AuditActor, AuditEntry, Author, ClientId, ControlState, ConversationEvent, ConversationId,
-    ConversationSummary, HumanRequestedBy, MessagePreview, Millis, OperatorRef, ReleaseReason, Seq,
-    TeamMember, WorkspaceId,
+    AuditActor, AuditEntry, Author, ClientId, Colleague, ControlState, ConversationEvent,
+    ConversationId, ConversationSummary, HumanRequestedBy, MessagePreview, Millis, OperatorRef,
+    ReleaseReason, Seq, TeamMember, WorkspaceId,
 };
 
 use crate::control::{Actor, ControlError, Writer};
@@ -198,12 +198,26 @@ pub trait ConversationStore: Send + Sync + std::fmt::Debug + 'static {
         at: Millis,
     ) -> Result<ControlChange, StoreError>;
 
+    /// `seen_epoch`: see [`crate::control::release`].
     async fn release(
         &self,
         ws: &str,
         id: &str,
         actor: &Actor,
         force: bool,
+        seen_epoch: Option<u64>,
+        at: Millis,
+    ) -> Result<ControlChange, StoreError>;
+
+    /// Hand a held conversation to `to` in one step, under the rules of
+    /// [`crate::control::transfer`]. Whether `to` is online is the caller's check.
+    async fn transfer(
+        &self,
+        ws: &str,
+        id: &str,
+        actor: &Actor,
+        to: &OperatorRef,
+        seen_epoch: u64,
         at: Millis,
     ) -> Result<ControlChange, StoreError>;
 
@@ -303,6 +317,15 @@ pub trait TeamStore: Send + Sync + std::fmt::Debug + 'static {
         workspace_id: &str,
         online_since: Millis,
     ) -> Result<Vec<TeamMember>, StoreError>;
+
+    /// The operators online in the workspace (as in [`TeamStore::team`]), by name, without
+    /// their holdings: what a transfer is offered to and checked against, at the cost of the
+    /// team's size, not of its holdings.
+    async fn colleagues(
+        &self,
+        workspace_id: &str,
+        online_since: Millis,
+    ) -> Result<Vec<Colleague>, StoreError>;
 
     /// Append to the workspace's audit log (the newest [`AUDIT_KEEP`] are kept).
     async fn record_audit(&self, workspace_id: &str, entry: &AuditEntry) -> Result<(), StoreError>;

@@ -10,8 +10,8 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 use protocol::{
-    AuditActor, AuditEntry, ConversationEvent, ConversationId, Millis, OperatorRef, ReleaseReason,
-    Seq, TeamMember, WorkspaceId,
+    AuditActor, AuditEntry, Colleague, ConversationEvent, ConversationId, Millis, OperatorRef,
+    ReleaseReason, Seq, TeamMember, WorkspaceId,
 };
 
 use super::{
@@ -103,9 +103,22 @@ impl ConversationStore for TimedStore {
         id: &str,
         actor: &Actor,
         force: bool,
+        seen_epoch: Option<u64>,
         at: Millis,
     ) -> Result<ControlChange, StoreError> {
-        timed!(self.release(ws, id, actor, force, at))
+        timed!(self.release(ws, id, actor, force, seen_epoch, at))
+    }
+
+    async fn transfer(
+        &self,
+        ws: &str,
+        id: &str,
+        actor: &Actor,
+        to: &OperatorRef,
+        seen_epoch: u64,
+        at: Millis,
+    ) -> Result<ControlChange, StoreError> {
+        timed!(self.transfer(ws, id, actor, to, seen_epoch, at))
     }
 
     async fn history(
@@ -207,6 +220,14 @@ impl TeamStore for TimedStore {
         online_since: Millis,
     ) -> Result<Vec<TeamMember>, StoreError> {
         timed!(self.team(workspace_id, online_since))
+    }
+
+    async fn colleagues(
+        &self,
+        workspace_id: &str,
+        online_since: Millis,
+    ) -> Result<Vec<Colleague>, StoreError> {
+        timed!(self.colleagues(workspace_id, online_since))
     }
 
     async fn record_audit(&self, workspace_id: &str, entry: &AuditEntry) -> Result<(), StoreError> {

@@ -1,7 +1,7 @@
 // Generated from the Rust `protocol` crate. Do not edit by hand:
 // UPDATE_TS=1 cargo test -p take-control-protocol --test typescript
 
-export type ErrorCode = "bad_frame" | "unknown_frame_type" | "invalid_frame" | "frame_too_large" | "message_too_long" | "empty_message" | "invalid_client_id" | "handshake_required" | "already_handshaken" | "unsupported_protocol" | "unauthorized" | "token_expired" | "forbidden" | "workspace_not_found" | "conversation_not_found" | "plan_required" | "already_controlled" | "not_controlled" | "not_holder" | "role_required" | "limit_reached" | "rate_limited" | "unavailable" | "internal";
+export type ErrorCode = "bad_frame" | "unknown_frame_type" | "invalid_frame" | "frame_too_large" | "message_too_long" | "empty_message" | "invalid_client_id" | "handshake_required" | "already_handshaken" | "unsupported_protocol" | "unauthorized" | "token_expired" | "forbidden" | "workspace_not_found" | "conversation_not_found" | "plan_required" | "already_controlled" | "not_controlled" | "not_holder" | "role_required" | "transfer_to_self" | "operator_offline" | "control_changed" | "limit_reached" | "rate_limited" | "unavailable" | "internal";
 
 export interface ErrorCodeInfo { retryable: boolean; description: string }
 
@@ -26,6 +26,9 @@ export const ERROR_CODES: Record<ErrorCode, ErrorCodeInfo> = {
   not_controlled: { retryable: false, description: "The AI assistant is handling this conversation." },
   not_holder: { retryable: false, description: "You are not handling this conversation." },
   role_required: { retryable: false, description: "Only owners and editors can do this." },
+  transfer_to_self: { retryable: false, description: "The conversation is already theirs." },
+  operator_offline: { retryable: false, description: "That operator is not online in this workspace." },
+  control_changed: { retryable: false, description: "Someone else changed who handles this conversation first; nothing was done." },
   limit_reached: { retryable: false, description: "This conversation has reached the limit for this; nothing was stored." },
   rate_limited: { retryable: true, description: "Too many requests; slow down." },
   unavailable: { retryable: true, description: "The service is temporarily unavailable; retry shortly." },

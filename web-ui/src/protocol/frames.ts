@@ -29,7 +29,11 @@ limit?: number,
 /**
  * Only conversations whose visitor label, id or last message contains it (any case).
  */
-query?: string, } | { "type": "unsubscribe_online", } | { "type": "open", conversation_id: string, after_seq?: number, } | { "type": "close", conversation_id: string, } | { "type": "takeover", conversation_id: string, } | { "type": "release", conversation_id: string, force: boolean, } | { "type": "message", conversation_id: string, client_id: string, text: string, } | { "type": "typing", conversation_id: string, active: boolean, } | { "type": "subscribe_team", } | { "type": "note", conversation_id: string, client_id: string, text: string, } | { "type": "recent", cursor?: string, } | { "type": "search", query: string, };
+query?: string, } | { "type": "unsubscribe_online", } | { "type": "open", conversation_id: string, after_seq?: number, } | { "type": "close", conversation_id: string, } | { "type": "takeover", conversation_id: string, } | { "type": "release", conversation_id: string, force: boolean, epoch?: number, } | { "type": "transfer", conversation_id: string, to: string, epoch: number, 
+/**
+ * Boxed: a frame is held by every connection's task (see `frames_stay_small`).
+ */
+note?: string, } | { "type": "colleagues", } | { "type": "message", conversation_id: string, client_id: string, text: string, } | { "type": "typing", conversation_id: string, active: boolean, } | { "type": "subscribe_team", } | { "type": "note", conversation_id: string, client_id: string, text: string, } | { "type": "recent", cursor?: string, } | { "type": "search", query: string, };
 
 export type ServerFrame = { "type": "welcome", protocol: number, conversation_id: string, visitor_token: string, visitor_label: string, control: ControlState, 
 /**
@@ -48,7 +52,7 @@ context?: VisitorContext,
 /**
  * Operators only: the visitor's other conversations in this workspace, newest first.
  */
-earlier?: Array<ConversationSummary>, } | { "type": "event", conversation_id: string, event: ConversationEvent, } | { "type": "ack", conversation_id: string, client_id: string, seq: number, } | { "type": "control", conversation_id: string, control: ControlState, } | { "type": "ai_draft", conversation_id: string, draft_id: string, epoch: number, offset: number, text: string, state: DraftState, } | { "type": "typing", conversation_id: string, author: Author, active: boolean, } | { "type": "online_view", filter: OnlineFilter, order: OnlineOrder, query?: string, offset: number, total: number, ids: Array<string>, rows: Array<ConversationSummary>, counts: OnlineCounts, } | { "type": "control_warning", conversation_id: string, holder_id: string, reason: ReleaseReason, release_at: number, } | { "type": "team_snapshot", members: Array<TeamMember>, } | { "type": "audit_snapshot", entries: Array<AuditEntry>, } | { "type": "audit_entry", entry: AuditEntry, } | { "type": "note", conversation_id: string, note: Note, } | { "type": "visitor_context", conversation_id: string, context: VisitorContext, } | { "type": "recent", cursor?: string, conversations: Array<ConversationSummary>, next_cursor?: string, } | { "type": "search_results", query: string, conversations: Array<ConversationSummary>, } | { "type": "error" } & ErrorFrame;
+earlier?: Array<ConversationSummary>, } | { "type": "event", conversation_id: string, event: ConversationEvent, } | { "type": "ack", conversation_id: string, client_id: string, seq: number, } | { "type": "control", conversation_id: string, control: ControlState, } | { "type": "ai_draft", conversation_id: string, draft_id: string, epoch: number, offset: number, text: string, state: DraftState, } | { "type": "typing", conversation_id: string, author: Author, active: boolean, } | { "type": "online_view", filter: OnlineFilter, order: OnlineOrder, query?: string, offset: number, total: number, ids: Array<string>, rows: Array<ConversationSummary>, counts: OnlineCounts, } | { "type": "control_warning", conversation_id: string, holder_id: string, reason: ReleaseReason, release_at: number, } | { "type": "colleagues", operators: Array<Colleague>, } | { "type": "transfer_received", conversation_id: string, visitor_label: string, by: OperatorRef, note?: string, } | { "type": "team_snapshot", members: Array<TeamMember>, } | { "type": "audit_snapshot", entries: Array<AuditEntry>, } | { "type": "audit_entry", entry: AuditEntry, } | { "type": "note", conversation_id: string, note: Note, } | { "type": "visitor_context", conversation_id: string, context: VisitorContext, } | { "type": "recent", cursor?: string, conversations: Array<ConversationSummary>, next_cursor?: string, } | { "type": "search_results", query: string, conversations: Array<ConversationSummary>, } | { "type": "error" } & ErrorFrame;
 
 export type ErrorFrame = { code: ErrorCode, message: string, 
 /**
@@ -68,11 +72,19 @@ export type ConversationEvent = { seq: number, at: number, } & ({ "type": "messa
 /**
  * Who released it, when it was not the holder (a force-release).
  */
+by?: string, } | { "type": "operator_transferred", from: OperatorRef, to: OperatorRef, epoch: number, 
+/**
+ * Who transferred it, when it was not the holder (an owner or editor).
+ */
 by?: string, } | { "type": "human_requested", by: HumanRequestedBy, } | { "type": "human_request_expired", waited_ms: number, });
 
 export type EventKind = { "type": "message", author: Author, text: string, client_id?: string, } | { "type": "operator_joined", operator: OperatorRef, epoch: number, } | { "type": "operator_left", operator: OperatorRef, epoch: number, reason: ReleaseReason, 
 /**
  * Who released it, when it was not the holder (a force-release).
+ */
+by?: string, } | { "type": "operator_transferred", from: OperatorRef, to: OperatorRef, epoch: number, 
+/**
+ * Who transferred it, when it was not the holder (an owner or editor).
  */
 by?: string, } | { "type": "human_requested", by: HumanRequestedBy, } | { "type": "human_request_expired", waited_ms: number, };
 
@@ -135,6 +147,8 @@ export type HeldConversation = { conversation_id: string, visitor_label: string,
  */
 since: number, };
 
+export type Colleague = { id: string, name: string, role: Role, };
+
 export type AuditEntry = { at: number, 
 /**
  * Who did it: an operator, or the hub itself (`id` and `name` absent) for automatic releases.
@@ -145,13 +159,17 @@ actor?: AuditActor, action: AuditAction, conversation_id?: string,
  */
 reason?: ReleaseReason, 
 /**
- * For releases: whose holding ended, when it was not the actor's.
+ * For releases and transfers: whose holding ended, when it was not the actor's.
  */
-holder_id?: string, };
+holder_id?: string, 
+/**
+ * For transfers: who holds the conversation now.
+ */
+to?: string, };
 
 export type AuditActor = { id: string, name: string, role: Role, };
 
-export type AuditAction = "takeover" | "release" | "plan_refused" | "profile_changed";
+export type AuditAction = "takeover" | "release" | "transfer" | "plan_refused" | "profile_changed";
 
 export type ProfileView = { operator_id: string, workspace_id: string, 
 /**

@@ -1,7 +1,10 @@
 -- KEYS: standard (see common.lua)
--- ARGV: actor id, "1" if the actor may force-release, "1" if force was asked, at
+-- ARGV: actor id, "1" if the actor may force-release, "1" if force was asked, at, the epoch
+--       the actor saw ("" when they did not say)
 if not exists() then return 'not_found' end
-local holder = redis.call('HGET', meta, 'holder_id')
+local v = redis.call('HMGET', meta, 'holder_id', 'epoch')
+local holder = v[1]
+if ARGV[5] ~= '' and v[2] ~= ARGV[5] then return result('control_changed') end
 if holder == '' then return result('not_controlled') end
 local reason, by = 'ended', ''
 if holder ~= ARGV[1] then

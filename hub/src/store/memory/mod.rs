@@ -84,8 +84,12 @@ impl Conversation {
         let event = match t? {
             Transition::Unchanged => None,
             Transition::Changed { state, event } => {
-                if matches!(event, EventKind::OperatorJoined { .. }) {
-                    // Someone answered: the conversation no longer waits for a human.
+                if matches!(
+                    event,
+                    EventKind::OperatorJoined { .. } | EventKind::OperatorTransferred { .. }
+                ) {
+                    // Someone answered (or a new holder's time starts): the conversation no
+                    // longer waits for a human.
                     self.meta.needs_human = false;
                     self.holder_active = at;
                     self.holder_since = at;
@@ -235,11 +239,27 @@ impl ConversationStore for MemoryStore {
         id: &str,
         actor: &Actor,
         force: bool,
+        seen_epoch: Option<u64>,
         at: Millis,
     ) -> Result<ControlChange, StoreError> {
         let conv = self.conversation(ws, id)?;
         let mut c = lock(&conv);
-        let t = control::release(&c.meta.control, actor, force);
+        let t = control::release(&c.meta.control, actor, force, seen_epoch);
+        c.apply(t, at)
+    }
+
+    async fn transfer(
+        &self,
+        ws: &str,
+        id: &str,
+        actor: &Actor,
+        to: &OperatorRef,
+        seen_epoch: u64,
+        at: Millis,
+    ) -> Result<ControlChange, StoreError> {
+        let conv = self.conversation(ws, id)?;
+        let mut c = lock(&conv);
+        let t = control::transfer(&c.meta.control, actor, to, seen_epoch);
         c.apply(t, at)
     }
 

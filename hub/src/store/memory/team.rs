@@ -3,7 +3,9 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use protocol::{AuditActor, AuditEntry, HeldConversation, Holder, Millis, TeamMember, WorkspaceId};
+use protocol::{
+    AuditActor, AuditEntry, Colleague, HeldConversation, Holder, Millis, TeamMember, WorkspaceId,
+};
 
 use super::{MemoryStore, lock};
 use crate::store::{AUDIT_KEEP, StoreError, TeamStore, operator_key, sort_team};
@@ -88,6 +90,33 @@ impl TeamStore for MemoryStore {
             .collect();
         sort_team(&mut members);
         Ok(members)
+    }
+
+    async fn colleagues(
+        &self,
+        workspace_id: &str,
+        online_since: Millis,
+    ) -> Result<Vec<Colleague>, StoreError> {
+        let Some(team) = self.team.get(workspace_id).map(|t| t.clone()) else {
+            return Ok(Vec::new());
+        };
+        let mut online: Vec<Colleague> = team
+            .into_iter()
+            .filter(|(id, (_, conns))| {
+                let seen = self
+                    .operators_seen
+                    .get(&operator_key(workspace_id, id))
+                    .map_or(0, |s| *s);
+                *conns > 0 && seen >= online_since
+            })
+            .map(|(id, (actor, _))| Colleague {
+                id,
+                name: actor.name,
+                role: actor.role,
+            })
+            .collect();
+        online.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.id.cmp(&b.id)));
+        Ok(online)
     }
 
     async fn record_audit(&self, workspace_id: &str, entry: &AuditEntry) -> Result<(), StoreError> {

@@ -125,6 +125,7 @@ pub struct RedisStore {
     append: Lua,
     takeover: Lua,
     release: Lua,
+    transfer: Lua,
     presence: Lua,
     deactivate: Lua,
     auto_release: Lua,
@@ -182,6 +183,7 @@ impl RedisStore {
             append: s(include_str!("../lua/append.lua")),
             takeover: s(include_str!("../lua/takeover.lua")),
             release: s(include_str!("../lua/release.lua")),
+            transfer: s(include_str!("../lua/transfer.lua")),
             presence: s(include_str!("../lua/presence.lua")),
             deactivate: s(include_str!("../lua/deactivate.lua")),
             auto_release: s(include_str!("../lua/auto_release.lua")),
@@ -351,6 +353,7 @@ impl ConversationStore for RedisStore {
         id: &str,
         actor: &Actor,
         force: bool,
+        seen_epoch: Option<u64>,
         at: Millis,
     ) -> Result<ControlChange, StoreError> {
         let may_force = if actor.role.may_force_release() {
@@ -360,12 +363,47 @@ impl ConversationStore for RedisStore {
         };
         let force = if force { "1" } else { "0" };
         let at = at.to_string();
+        let seen = seen_epoch.map(|e| e.to_string()).unwrap_or_default();
         let reply = self
             .run_acked(
                 &self.release,
                 ws,
                 id,
-                &[&actor.operator.id, may_force, force, &at],
+                &[&actor.operator.id, may_force, force, &at, &seen],
+            )
+            .await?;
+        let [status, event, meta, extra] = reply.parts();
+        if let Some(e) = control_error(status, extra) {
+            return Err(e);
+        }
+        Ok(ControlChange {
+            event: Some(Self::event(event)?),
+            meta: self.meta(id, meta)?,
+        })
+    }
+
+    async fn transfer(
+        &self,
+        ws: &str,
+        id: &str,
+        actor: &Actor,
+        to: &OperatorRef,
+        seen_epoch: u64,
+        at: Millis,
+    ) -> Result<ControlChange, StoreError> {
+        let may_others = if actor.role.may_force_release() {
+            "1"
+        } else {
+            "0"
+        };
+        let to_json = json(to)?;
+        let (seen, at) = (seen_epoch.to_string(), at.to_string());
+        let reply = self
+            .run_acked(
+                &self.transfer,
+                ws,
+                id,
+                &[&actor.operator.id, may_others, &to.id, &to_json, &seen, &at],
             )
             .await?;
         let [status, event, meta, extra] = reply.parts();

@@ -183,6 +183,8 @@ pub(super) fn control_error(status: &str, extra: &str) -> Option<StoreError> {
         "not_controlled" => ControlError::NotControlled,
         "not_holder" => ControlError::NotHolder,
         "role_required" => ControlError::RoleRequired,
+        "transfer_to_self" => ControlError::TransferToSelf,
+        "control_changed" => ControlError::ControlChanged,
         "already_controlled" => match serde_json::from_str::<OperatorRef>(extra) {
             Ok(holder) => ControlError::AlreadyControlled(holder),
             Err(_) => return Some(StoreError::Unavailable("corrupt holder".into())),

@@ -3,7 +3,9 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use protocol::{AuditActor, AuditEntry, HeldConversation, Millis, TeamMember, WorkspaceId};
+use protocol::{
+    AuditActor, AuditEntry, Colleague, HeldConversation, Millis, TeamMember, WorkspaceId,
+};
 use redis::AsyncCommands;
 
 use super::{RedisStore, json, unavailable};
@@ -117,6 +119,48 @@ impl TeamStore for RedisStore {
         }
         sort_team(&mut members);
         Ok(members)
+    }
+
+    async fn colleagues(
+        &self,
+        workspace_id: &str,
+        online_since: Millis,
+    ) -> Result<Vec<Colleague>, StoreError> {
+        let mut conn = self.conn.clone();
+        let actors: HashMap<String, String> = conn
+            .hgetall(self.keys.of(workspace_id, "team"))
+            .await
+            .map_err(unavailable)?;
+        if actors.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<&String> = actors.keys().collect();
+        let (conns, seen): (Vec<Option<i64>>, Vec<Option<u64>>) = redis::pipe()
+            .cmd("HMGET")
+            .arg(self.keys.of(workspace_id, "opconn"))
+            .arg(&ids)
+            .cmd("HMGET")
+            .arg(self.keys.of(workspace_id, "opseen"))
+            .arg(&ids)
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        let mut online: Vec<Colleague> = ids
+            .iter()
+            .zip(conns)
+            .zip(seen)
+            .filter(|((_, conns), seen)| {
+                conns.unwrap_or(0) > 0 && seen.unwrap_or(0) >= online_since
+            })
+            .filter_map(|((id, _), _)| serde_json::from_str::<AuditActor>(&actors[*id]).ok())
+            .map(|a| Colleague {
+                id: a.id,
+                name: a.name,
+                role: a.role,
+            })
+            .collect();
+        online.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.id.cmp(&b.id)));
+        Ok(online)
     }
 
     async fn record_audit(&self, workspace_id: &str, entry: &AuditEntry) -> Result<(), StoreError> {
