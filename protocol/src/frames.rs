@@ -290,6 +290,16 @@ pub enum ServerFrame {
         #[ts(type = "number")]
         release_at: Millis,
     },
+    /// To the operator whose takeover cancelled the AI's reply in progress, alone: what the AI
+    /// had written (`draft_id` names its `ai_draft`), offered as an editable draft for the
+    /// composer. Never sent to a visitor (the widget sees the draft `discarded`, as ever) nor to
+    /// other operators, and never sent by itself: it becomes a message only if the operator
+    /// sends it.
+    InterruptedReply {
+        conversation_id: ConversationId,
+        draft_id: String,
+        text: String,
+    },
     /// The answer to `colleagues`: the workspace's operators online now, the asker included.
     Colleagues { operators: Vec<Colleague> },
     /// To the recipient of a transfer, on each of their dashboards: the conversation is theirs

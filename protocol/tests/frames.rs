@@ -345,6 +345,11 @@ fn server_frames() -> Vec<ServerFrame> {
                 role: Role::Editor,
             }],
         },
+        ServerFrame::InterruptedReply {
+            conversation_id: id(),
+            draft_id: "d-7".into(),
+            text: "Your order shipped on Monday and should".into(),
+        },
         ServerFrame::TransferReceived {
             conversation_id: id(),
             visitor_label: "Visitor 7F3A".into(),

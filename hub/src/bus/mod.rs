@@ -123,6 +123,14 @@ pub enum BusMessage {
         workspace_id: WorkspaceId,
         entry: protocol::AuditEntry,
     },
+    /// A takeover by `holder_id` cancelled the AI's reply in progress: what it had written, for
+    /// them alone (`ServerFrame::InterruptedReply`).
+    Interrupted {
+        conversation_id: ConversationId,
+        holder_id: protocol::OperatorId,
+        draft_id: String,
+        text: String,
+    },
     /// A conversation was transferred to operator `to`: their dashboards are told (on the
     /// workspace's topic, which every dashboard on the Online list follows).
     TransferReceived {

@@ -236,7 +236,7 @@ impl Hub {
         if let Some(event) = &change.event {
             // Stop the local generation now; other nodes stop theirs when the event reaches
             // them, and the epoch fence refuses whatever still finishes.
-            self.cancel_reply(conversation_id);
+            self.cancel_reply(conversation_id, &op.claims.sub);
             let m = &self.inner.metrics;
             m.bump(&m.takeovers, 1);
             self.publish_event(&change.meta, event, None).await;

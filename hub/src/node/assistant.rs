@@ -58,6 +58,8 @@ struct Generation {
     cancel: CancellationToken,
     /// Another node (or this one) missed a piece of the draft: send the whole text next.
     snapshot: Arc<tokio::sync::Notify>,
+    /// Set when a takeover cancelled it: the operator who took over, offered the text so far.
+    taken_by: Arc<std::sync::OnceLock<String>>,
 }
 
 /// The generations running on this node, one per conversation at most.
@@ -86,12 +88,14 @@ impl Generations {
             draft_id: draft_id.to_owned(),
             cancel: parent.child_token(),
             snapshot: Arc::new(tokio::sync::Notify::new()),
+            taken_by: Arc::default(),
         };
         let kept = Generation {
             id: generation.id,
             draft_id: generation.draft_id.clone(),
             cancel: generation.cancel.clone(),
             snapshot: generation.snapshot.clone(),
+            taken_by: generation.taken_by.clone(),
         };
         if let Some(old) = self.running.insert(conversation_id.to_owned(), kept) {
             old.cancel.cancel();
@@ -104,8 +108,11 @@ impl Generations {
         self.running.remove_if(conversation_id, |_, g| g.id == id);
     }
 
-    fn cancel(&self, conversation_id: &str) {
+    /// A takeover by `operator` cancels the conversation's generation: its text so far is
+    /// offered to them (see `start_reply`).
+    fn cancel(&self, conversation_id: &str, operator: &str) {
         if let Some((_, g)) = self.running.remove(conversation_id) {
+            let _ = g.taken_by.set(operator.to_owned());
             g.cancel.cancel();
         }
     }
@@ -132,6 +139,7 @@ impl Hub {
             .generations
             .start(&meta.id, &draft_id, &self.inner.shutdown);
         let (generation, snapshot, token) = (started.id, started.snapshot, started.cancel);
+        let taken_by = started.taken_by;
         let hub = self.clone();
         let conversation_id = meta.id.clone();
         let workspace_id = meta.workspace_id.clone();
@@ -200,6 +208,19 @@ impl Hub {
             let end = match outcome {
                 None => {
                     metrics.bump(&metrics.ai_cancelled, 1);
+                    // Cancelled by a takeover: the operator may want what the AI had written.
+                    if let Some(holder) = taken_by.get() {
+                        let text = partial.borrow().clone();
+                        if !protocol::visible::is_blank(&text) {
+                            let msg = BusMessage::Interrupted {
+                                conversation_id: conversation_id.clone(),
+                                holder_id: holder.clone(),
+                                draft_id: draft_id.clone(),
+                                text,
+                            };
+                            hub.publish(&topic, msg).await;
+                        }
+                    }
                     DraftState::Discarded
                 }
                 Some(Err(e)) => {
@@ -357,8 +378,9 @@ impl Hub {
         true
     }
 
-    pub(super) fn cancel_reply(&self, conversation_id: &str) {
-        self.inner.generations.cancel(conversation_id);
+    /// A takeover by `operator`: stop the conversation's generation on this node.
+    pub(super) fn cancel_reply(&self, conversation_id: &str, operator: &str) {
+        self.inner.generations.cancel(conversation_id, operator);
     }
 
     /// A node missed a piece of the draft `draft_id`: if it is this node's, send it whole.

@@ -319,9 +319,9 @@ impl Hub {
         event: &ConversationEvent,
         published_us: u64,
     ) {
-        if matches!(event.kind, EventKind::OperatorJoined { .. }) {
+        if let EventKind::OperatorJoined { operator, .. } = &event.kind {
             // A takeover made on any node silences this node's generation, whoever listens.
-            self.cancel_reply(conversation_id);
+            self.cancel_reply(conversation_id, &operator.id);
         }
         if !self.inner.registry.has_subscribers(topic) {
             // Nobody here listens (any more): skip serializing it.
@@ -432,6 +432,29 @@ impl Hub {
             }
             BusMessage::TeamChanged { workspace_id } => {
                 self.team_dirty(workspace_id);
+                return;
+            }
+            // To the operator who took over only: never to a visitor or another operator.
+            BusMessage::Interrupted {
+                conversation_id,
+                holder_id,
+                draft_id,
+                text,
+            } => {
+                let item = Outbound::frame(Frames {
+                    for_operators: frame_json(&ServerFrame::InterruptedReply {
+                        conversation_id,
+                        draft_id,
+                        text,
+                    }),
+                    for_visitors: None,
+                });
+                let out = self
+                    .inner
+                    .registry
+                    .fan_out_to_operator(topic, &holder_id, &item);
+                let m = &self.inner.metrics;
+                m.bump(&m.slow_closes, out.kicked as u64);
                 return;
             }
             // To the recipient's dashboards only.
