@@ -1,6 +1,6 @@
 // What every end-to-end script shares: the hub process, headless Chromium, bounded waits,
-// cleanups, and the run wrapper that reports PASS/FAIL with failure screenshots and the hub's
-// last output.
+// cleanups, a PNG for avatar uploads, and the run wrapper that reports PASS/FAIL with failure
+// screenshots and the hub's last output.
 //
 // Environment (all scripts):
 //   HUB_BIN       hub binary (default ../target/debug/hub, relative to web-ui/)
@@ -14,6 +14,7 @@ import os from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { deflateSync } from "node:zlib";
 import { chromium } from "playwright-core";
 import WebSocket from "ws";
 
@@ -274,4 +275,51 @@ export async function plainVisitor(hubUrl, workspace = "demo-pro") {
       await withDeadline(closed, "the plain visitor's socket to close");
     },
   };
+}
+
+// --- a PNG without an image library ----------------------------------------------------------
+
+const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
+  let c = n;
+  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  return c >>> 0;
+});
+
+function crc32(buf) {
+  let c = 0xffffffff;
+  for (const b of buf) c = CRC_TABLE[(c ^ b) & 0xff] ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+function pngChunk(type, data) {
+  const length = Buffer.alloc(4);
+  length.writeUInt32BE(data.length);
+  const body = Buffer.concat([Buffer.from(type, "ascii"), data]);
+  const crc = Buffer.alloc(4);
+  crc.writeUInt32BE(crc32(body));
+  return Buffer.concat([length, body, crc]);
+}
+
+/** An 8-bit RGB PNG: a purple background with a light disc in the middle (a "face"). */
+export function makePng(width, height) {
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr[8] = 8; // bit depth
+  ihdr[9] = 2; // colour type: RGB
+  const stride = width * 3 + 1;
+  const raw = Buffer.alloc(stride * height);
+  const r = Math.min(width, height) * 0.3;
+  for (let y = 0; y < height; y++) {
+    raw[y * stride] = 0; // filter: none
+    for (let x = 0; x < width; x++) {
+      const i = y * stride + 1 + x * 3;
+      const inside = Math.hypot(x - width / 2, y - height / 2) < r;
+      raw[i] = inside ? 250 : 109;
+      raw[i + 1] = inside ? 204 : 40;
+      raw[i + 2] = inside ? 160 : 217;
+    }
+  }
+  const signature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+  return Buffer.concat([signature, pngChunk("IHDR", ihdr), pngChunk("IDAT", deflateSync(raw)), pngChunk("IEND", Buffer.alloc(0))]);
 }

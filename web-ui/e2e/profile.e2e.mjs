@@ -23,13 +23,13 @@
 // a failure: nothing here sleeps to let something happen.
 
 import path from "node:path";
-import { deflateSync } from "node:zlib";
 import {
   DIST,
   artifactsDir,
   DOC_SCREENSHOTS,
   checkPrerequisites,
   launchBrowser,
+  makePng,
   newPage,
   openPages,
   run,
@@ -42,53 +42,6 @@ const ARTIFACTS = artifactsDir("E2E_PROFILE_ARTIFACTS", "take-control-profile-e2
 const shots = screenshots(ARTIFACTS);
 
 const DISPLAY_NAME = "Martin from Support";
-
-// --- a PNG without an image library ----------------------------------------------------------
-
-const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
-  let c = n;
-  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-  return c >>> 0;
-});
-
-function crc32(buf) {
-  let c = 0xffffffff;
-  for (const b of buf) c = CRC_TABLE[(c ^ b) & 0xff] ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
-
-function pngChunk(type, data) {
-  const length = Buffer.alloc(4);
-  length.writeUInt32BE(data.length);
-  const body = Buffer.concat([Buffer.from(type, "ascii"), data]);
-  const crc = Buffer.alloc(4);
-  crc.writeUInt32BE(crc32(body));
-  return Buffer.concat([length, body, crc]);
-}
-
-/** An 8-bit RGB PNG: a purple background with a light disc in the middle (a "face"). */
-function makePng(width, height) {
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(width, 0);
-  ihdr.writeUInt32BE(height, 4);
-  ihdr[8] = 8; // bit depth
-  ihdr[9] = 2; // colour type: RGB
-  const stride = width * 3 + 1;
-  const raw = Buffer.alloc(stride * height);
-  const r = Math.min(width, height) * 0.3;
-  for (let y = 0; y < height; y++) {
-    raw[y * stride] = 0; // filter: none
-    for (let x = 0; x < width; x++) {
-      const i = y * stride + 1 + x * 3;
-      const inside = Math.hypot(x - width / 2, y - height / 2) < r;
-      raw[i] = inside ? 250 : 109;
-      raw[i + 1] = inside ? 204 : 40;
-      raw[i + 2] = inside ? 160 : 217;
-    }
-  }
-  const signature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-  return Buffer.concat([signature, pngChunk("IHDR", ihdr), pngChunk("IDAT", deflateSync(raw)), pngChunk("IEND", Buffer.alloc(0))]);
-}
 
 // --- browsers --------------------------------------------------------------------------------
 

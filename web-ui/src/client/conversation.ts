@@ -8,7 +8,14 @@
 import type { ConversationEvent, ConversationSummary, ServerFrame } from "../protocol/frames";
 import { advanceLastSeq, applyDraftFrame, hasSeq, insertEvents, newerControl, updateOutbox } from "./events";
 import { windowRows, type OnlineState } from "./online";
-import { emptyConversation, type ClientState, type ConversationState, type OutgoingMessage, type TypingState } from "./state";
+import {
+  emptyConversation,
+  type ClientState,
+  type ConversationState,
+  type OutgoingMessage,
+  type TransferRequest,
+  type TypingState,
+} from "./state";
 
 export const noTyping: TypingState = { visitor: false, ai: false, operators: [] };
 
@@ -69,6 +76,16 @@ export function applyLiveEvent(c: ConversationState, event: ConversationEvent): 
         control: newerControl(next.control, { holder: { kind: "ai" }, epoch: event.epoch }),
         idleWarning: null,
       };
+    case "operator_transferred":
+      // One step from holder to holder: the AI never holds it in between, so no draft to end.
+      // The warning was about the previous holder's idleness; the one who left types no more.
+      return {
+        ...next,
+        control: newerControl(next.control, { holder: { kind: "operator", ...event.to }, epoch: event.epoch }),
+        needsHuman: false,
+        idleWarning: null,
+        typing: { ...next.typing, operators: next.typing.operators.filter((o) => o.id !== event.from.id) },
+      };
     case "human_requested":
       return { ...next, needsHuman: true };
     case "human_request_expired":
@@ -118,8 +135,19 @@ export function withAlert(state: ClientState, before: OnlineState, after: Online
   return { ...state, alert: { id: (state.alert?.id ?? 0) + 1, conversations: fresh, waiting } };
 }
 
+/** The socket went: nothing it was waiting for will be answered on it. */
 export function settle(c: ConversationState): ConversationState {
-  return { ...c, typing: noTyping, pending: null, ...endDraft(c) };
+  return { ...c, typing: noTyping, pending: null, transfer: abandonTransfer(c.transfer), ...endDraft(c) };
+}
+
+/**
+ * A transfer whose answer went with the socket may or may not have happened: the resumed
+ * `history` says who holds the conversation now, and the dialog says to look before trying again.
+ */
+function abandonTransfer(t: TransferRequest | null): TransferRequest | null {
+  if (t?.status !== "sending") return t;
+  const text = "The connection dropped before the hub answered. Check who handles the conversation now, then try again.";
+  return { status: "refused", to: t.to, error: { code: "unavailable", text } };
 }
 
 export function failSending(c: ConversationState, text: string): ConversationState {

@@ -14,6 +14,8 @@ const KNOWN: Record<ServerFrame["type"], true> = {
   typing: true,
   online_view: true,
   control_warning: true,
+  colleagues: true,
+  transfer_received: true,
   team_snapshot: true,
   audit_snapshot: true,
   audit_entry: true,

@@ -33,6 +33,10 @@ const COPY: Record<ErrorCode, Copy> = {
   not_controlled: (e) => `${base(e)} Take Control before writing.`,
   not_holder: (e) => `${base(e)} Someone else took over or it was handed back to the AI.`,
   role_required: base,
+  // The Transfer dialog never offers the holder or yourself; this means control moved meanwhile.
+  transfer_to_self: (e) => `${base(e)} Choose another teammate.`,
+  operator_offline: (e) => `${base(e)} They may have just signed out; choose someone who is online.`,
+  control_changed: (e) => `${base(e)} Check who handles it now, then transfer again if it still needs it.`,
   limit_reached: (e) => `${base(e)} A conversation keeps at most ${LIMITS.maxNotes} internal notes.`,
   rate_limited: (e) =>
     e.retry_after_ms !== undefined

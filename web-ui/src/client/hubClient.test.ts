@@ -498,3 +498,44 @@ describe("nextFrame", () => {
     expect(cancelled).not.toHaveBeenCalled();
   });
 });
+
+describe("HubClient: transfer", () => {
+  it("asks who is online, transfers under the epoch given with the note, and never while disconnected", async () => {
+    const { hub, client } = setup();
+    client.start();
+    const socket = await handshake(hub);
+    client.openConversation("c1");
+    socket.receive(history("c1", [], { control: { holder: { kind: "operator", ...alice }, epoch: 3 } }));
+
+    client.loadColleagues();
+    expect(socket.sent.at(-1)).toEqual({ type: "colleagues" });
+    client.transfer("c1", "nora", 3, "Refund approved.");
+    expect(socket.sent.at(-1)).toEqual({ type: "transfer", conversation_id: "c1", to: "nora", epoch: 3, note: "Refund approved." });
+    expect(client.getState().conversations["c1"]?.pending).toBe("transfer");
+    socket.receive({ type: "control", conversation_id: "c1", control: { holder: { kind: "operator", id: "nora", name: "Nora Novak" }, epoch: 4 } });
+    expect(client.getState().conversations["c1"]?.transfer).toBeNull();
+
+    client.transfer("c1", "eddie", 4);
+    expect(socket.sent.at(-1)).toEqual({ type: "transfer", conversation_id: "c1", to: "eddie", epoch: 4 });
+
+    socket.serverClose(1006);
+    const before = socket.sent.length;
+    client.transfer("c1", "nora", 4);
+    expect(socket.sent.length).toBe(before);
+  });
+
+  it("refreshes the list of who is online when the recipient turned out to be offline", async () => {
+    const { hub, client } = setup();
+    client.start();
+    const socket = await handshake(hub);
+    client.openConversation("c1");
+    socket.receive(history("c1", [], { control: { holder: { kind: "operator", ...alice }, epoch: 3 } }));
+    client.loadColleagues();
+    socket.receive({ type: "colleagues", operators: [{ id: "nora", name: "Nora Novak", role: "operator" }] });
+    client.transfer("c1", "nora", 3);
+    socket.receive({ type: "error", code: "operator_offline", message: "", retryable: false, conversation_id: "c1" });
+    expect(socket.sentOfType("colleagues")).toHaveLength(2);
+    expect(client.getState().colleagues).toEqual({ operators: null, pending: true });
+    expect(client.getState().conversations["c1"]?.transfer?.status).toBe("refused");
+  });
+});

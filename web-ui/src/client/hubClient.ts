@@ -278,6 +278,8 @@ export class HubClient {
         } else if (frame.conversation_id !== undefined && frame.retryable) {
           this.reopenLater(frame.conversation_id, frame.retry_after_ms);
         }
+        // The list the Transfer dialog offered was stale: show who is online now.
+        if (frame.code === "operator_offline") this.loadColleagues();
         break;
       default:
         break;
@@ -379,6 +381,36 @@ export class HubClient {
     // When it is also on screen, its own Force release button shows the wait too.
     if (this.state.conversations[conversationId]?.open) this.dispatch({ type: "release_requested", conversationId });
     this.send({ type: "release", conversation_id: conversationId, force: true });
+  }
+
+  /**
+   * Hand the conversation to the operator `to`, under the control `epoch` the operator saw: when
+   * control moved since, the hub changes nothing and answers `control_changed`. Never queued
+   * while disconnected: a transfer decided on what the screen showed then must not go out later.
+   * `note` (already trimmed; absent when empty) becomes an internal note by this operator.
+   */
+  transfer(conversationId: string, to: string, epoch: number, note?: string): void {
+    if (!this.connected()) return;
+    this.dispatch({ type: "transfer_requested", conversationId, to, epoch });
+    const frame: Extract<OperatorFrame, { type: "transfer" }> = { type: "transfer", conversation_id: conversationId, to, epoch };
+    if (note !== undefined) frame.note = note;
+    this.send(frame);
+  }
+
+  /** The Transfer dialog closed: forget what it showed (a late answer lands in the conversation's error line). */
+  dismissTransfer(conversationId: string): void {
+    this.dispatch({ type: "transfer_dismissed", conversationId });
+  }
+
+  /** Who is online to transfer to; while disconnected it is asked after the next `ready`. */
+  loadColleagues(): void {
+    this.dispatch({ type: "colleagues_requested" });
+    if (this.connected()) this.send({ type: "colleagues" });
+  }
+
+  /** A conversation handed to this operator was seen to (opened or dismissed). */
+  dismissTransferNotice(id: number): void {
+    this.dispatch({ type: "transfer_notice_dismissed", id });
   }
 
   /**

@@ -593,3 +593,135 @@ describe("assistant drafts and human requests", () => {
     expect(conv(expired).lastSeq).toBe(3);
   });
 });
+
+describe("transfer", () => {
+  const nora = { id: "nora", name: "Nora Novak", display_name: "Nora from Support", avatar_url: "/avatars/demo-pro/n.png" };
+  const held = (): ClientState => run([frame(history("c1", [], { control: operatorControl(alice, 3) }))], opened());
+  const transferred = (seq: number, epoch: number, by?: string): ClientAction =>
+    event("c1", { seq, at: seq, type: "operator_transferred", from: alice, to: nora, epoch, ...(by ? { by } : {}) });
+
+  it("operator_transferred hands control to the recipient at its epoch, in one step", () => {
+    const s = run([transferred(1, 4)], held());
+    expect(conv(s).control).toEqual(operatorControl(nora, 4));
+    expect(conv(s).events.map((e) => e.type)).toEqual(["operator_transferred"]);
+    // A late answer of an older epoch does not take it back.
+    const late = reduce(s, frame({ type: "control", conversation_id: "c1", control: operatorControl(alice, 3) }));
+    expect(conv(late).control).toEqual(operatorControl(nora, 4));
+  });
+
+  it("an older transfer event does not undo a newer control", () => {
+    const s = run([frame({ type: "control", conversation_id: "c1", control: aiControl(5) }), transferred(1, 4)], held());
+    expect(conv(s).control).toEqual(aiControl(5));
+  });
+
+  it("ends the previous holder's idle warning and typing", () => {
+    const s = run(
+      [
+        frame({ type: "control_warning", conversation_id: "c1", holder_id: alice.id, reason: "idle", release_at: 5_000 }),
+        frame({ type: "typing", conversation_id: "c1", author: { kind: "operator", ...alice }, active: true }),
+        transferred(1, 4),
+      ],
+      held(),
+    );
+    expect(conv(s).idleWarning).toBeNull();
+    expect(conv(s).typing.operators).toEqual([]);
+  });
+
+  it("a transfer waits for its control answer, which ends it", () => {
+    const sending = run([{ type: "transfer_requested", conversationId: "c1", to: "nora", epoch: 3 }], held());
+    expect(conv(sending).pending).toBe("transfer");
+    expect(conv(sending).transfer).toEqual({ status: "sending", to: "nora", epoch: 3 });
+    const done = reduce(sending, frame({ type: "control", conversation_id: "c1", control: operatorControl(nora, 4) }));
+    expect(conv(done).pending).toBeNull();
+    expect(conv(done).transfer).toBeNull();
+    expect(conv(done).control).toEqual(operatorControl(nora, 4));
+  });
+
+  it.each([
+    ["transfer_to_self", "The conversation is already theirs."],
+    ["operator_offline", "That operator is not online in this workspace."],
+    ["control_changed", "Someone else changed who handles this conversation first; nothing was done."],
+  ] as const)("a refusal (%s) goes to the dialog that sent it, in words", (code, words) => {
+    const sending = run([{ type: "transfer_requested", conversationId: "c1", to: "nora", epoch: 3 }], held());
+    const s = reduce(sending, frame({ type: "error", code, message: "", retryable: false, conversation_id: "c1" }));
+    const c = conv(s);
+    expect(c.pending).toBeNull();
+    expect(c.transfer?.status).toBe("refused");
+    expect(c.transfer?.status === "refused" && c.transfer.error.text.startsWith(words)).toBe(true);
+    // Not also in the conversation's error line: the dialog says it.
+    expect(c.error).toBeNull();
+    // Closing the dialog forgets it.
+    expect(conv(reduce(s, { type: "transfer_dismissed", conversationId: "c1" })).transfer).toBeNull();
+  });
+
+  it("a refusal arriving after the dialog closed shows in the conversation's error line", () => {
+    const s = run(
+      [
+        { type: "transfer_requested", conversationId: "c1", to: "nora", epoch: 3 },
+        { type: "transfer_dismissed", conversationId: "c1" },
+        frame({ type: "error", code: "control_changed", message: "", retryable: false, conversation_id: "c1" }),
+      ],
+      held(),
+    );
+    expect(conv(s).pending).toBeNull();
+    expect(conv(s).error?.code).toBe("control_changed");
+  });
+
+  it("a transfer whose answer went with the socket says so", () => {
+    const s = run(
+      [{ type: "transfer_requested", conversationId: "c1", to: "nora", epoch: 3 }, { type: "socket_closed", code: 1006, reason: "", delayMs: 10 }],
+      held(),
+    );
+    const t = conv(s).transfer;
+    expect(conv(s).pending).toBeNull();
+    expect(t?.status === "refused" && t.error.text).toMatch(/connection dropped before the hub answered/);
+  });
+
+  it("asks who is online afresh, and again after a reconnect while unanswered", () => {
+    let s = reduce(connected, { type: "colleagues_requested" });
+    expect(s.colleagues).toEqual({ operators: null, pending: true });
+    expect(resumeFrames(s)).toContainEqual({ type: "colleagues" });
+    const operators = [{ id: "nora", name: "Nora Novak", role: "operator" as const }];
+    s = reduce(s, frame({ type: "colleagues", operators }));
+    expect(s.colleagues).toEqual({ operators, pending: false });
+    expect(resumeFrames(s)).not.toContainEqual({ type: "colleagues" });
+    // The next dialog does not show the old list as if it were current.
+    expect(reduce(s, { type: "colleagues_requested" }).colleagues.operators).toBeNull();
+  });
+
+  it("keeps each transfer to you once, until opened or dismissed, and remembers its label", () => {
+    const received = (conversationId: string, note?: string): ClientAction =>
+      frame({
+        type: "transfer_received",
+        conversation_id: conversationId,
+        visitor_label: `Visitor ${conversationId}`,
+        by: { id: "martin", name: "Martin Keller", display_name: "Martin from Support" },
+        ...(note !== undefined ? { note } : {}),
+      });
+    let s = run([received("c7", "Refund approved."), received("c8")], connected);
+    expect(s.transfers.map((t) => [t.id, t.conversationId, t.note])).toEqual([
+      [1, "c7", "Refund approved."],
+      [2, "c8", null],
+    ]);
+    expect(s.visitorLabels["c7"]).toBe("Visitor c7");
+    // Handed over again: the newest replaces it, with a new id (it alerts again).
+    s = reduce(s, received("c7", "Back to you."));
+    expect(s.transfers.map((t) => [t.id, t.conversationId])).toEqual([
+      [2, "c8"],
+      [3, "c7"],
+    ]);
+    s = reduce(s, { type: "transfer_notice_dismissed", id: 2 });
+    expect(s.transfers.map((t) => t.conversationId)).toEqual(["c7"]);
+    s = reduce(s, { type: "open_requested", conversationId: "c7" });
+    expect(s.transfers).toEqual([]);
+    expect(s.transfersReceived).toBe(3);
+  });
+
+  it("tells apart audit entries that differ only in the recipient", () => {
+    const s = run([
+      frame(ready("pro", "owner")),
+      frame({ type: "audit_snapshot", entries: [auditEntry(10, { action: "transfer", to: "nora" }), auditEntry(10, { action: "transfer", to: "eddie" })] }),
+    ]);
+    expect(s.audit).toHaveLength(2);
+  });
+});

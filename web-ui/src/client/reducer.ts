@@ -61,6 +61,14 @@ export type ClientAction =
   | { type: "release_requested"; conversationId: string }
   /** A force release from the Team view (the conversation need not be open). */
   | { type: "force_release_requested"; conversationId: string }
+  /** Transfer to `to` under the control `epoch` the operator saw (the hub checks it). */
+  | { type: "transfer_requested"; conversationId: string; to: string; epoch: number }
+  /** The Transfer dialog closed: its request's outcome is no longer shown there. */
+  | { type: "transfer_dismissed"; conversationId: string }
+  /** The Transfer dialog asks who is online (`colleagues`). */
+  | { type: "colleagues_requested" }
+  /** The operator dismissed (or opened) a conversation handed to them. */
+  | { type: "transfer_notice_dismissed"; id: number }
   | { type: "message_queued"; conversationId: string; clientId: string; text: string; at: number }
   | { type: "message_retry"; conversationId: string; clientId: string }
   | { type: "note_queued"; conversationId: string; clientId: string; text: string; at: number }
@@ -80,6 +88,8 @@ const MAX_NOTICES = 5;
 export const MAX_AUDIT = 500;
 /** Visitor labels remembered for naming audit entries. */
 const MAX_LABELS = 2_000;
+/** Transfers to this operator shown at once; older ones are in the Online list anyway. */
+const MAX_TRANSFERS = 5;
 
 export function reduce(state: ClientState, action: ClientAction): ClientState {
   switch (action.type) {
@@ -99,8 +109,12 @@ export function reduce(state: ClientState, action: ClientAction): ClientState {
         conversations: mapConversations(state.conversations, (c) => failAll(settle(c), "Not connected.")),
         forceReleasing: [],
       };
-    case "open_requested":
-      return updateConversation(state, action.conversationId, (c) => ({ ...c, open: true, loaded: false }));
+    case "open_requested": {
+      // Opening a conversation handed to you is what its notice asked for.
+      const opened = updateConversation(state, action.conversationId, (c) => ({ ...c, open: true, loaded: false }));
+      const transfers = opened.transfers.filter((t) => t.conversationId !== action.conversationId);
+      return transfers.length === opened.transfers.length ? opened : { ...opened, transfers };
+    }
     case "close_requested":
       return updateConversation(state, action.conversationId, (c) => ({
         ...c,
@@ -117,6 +131,22 @@ export function reduce(state: ClientState, action: ClientAction): ClientState {
     case "force_release_requested":
       if (state.forceReleasing.includes(action.conversationId)) return state;
       return { ...state, forceReleasing: [...state.forceReleasing, action.conversationId] };
+    case "transfer_requested":
+      return updateConversation(state, action.conversationId, (c) => ({
+        ...c,
+        pending: "transfer",
+        transfer: { status: "sending", to: action.to, epoch: action.epoch },
+        error: null,
+      }));
+    case "transfer_dismissed":
+      return updateConversation(state, action.conversationId, (c) => (c.transfer === null ? c : { ...c, transfer: null }));
+    case "colleagues_requested":
+      // Presence changes by the minute: an older list must not pass for the answer.
+      return { ...state, colleagues: { operators: null, pending: true } };
+    case "transfer_notice_dismissed": {
+      const transfers = state.transfers.filter((t) => t.id !== action.id);
+      return transfers.length === state.transfers.length ? state : { ...state, transfers };
+    }
     case "message_queued": {
       const message: OutgoingMessage = {
         clientId: action.clientId,
@@ -216,7 +246,14 @@ function reduceFrame(state: ClientState, frame: ServerFrame): ClientState {
           forceReleasing: without(state.forceReleasing, frame.conversation_id),
         },
         frame.conversation_id,
-        (c) => ({ ...c, control: newerControl(c.control, frame.control), pending: null, error: null }),
+        (c) => ({
+          ...c,
+          control: newerControl(c.control, frame.control),
+          pending: null,
+          error: null,
+          // The transfer's answer: done, so its dialog closes. A refusal still shown stays.
+          transfer: c.transfer?.status === "sending" ? null : c.transfer,
+        }),
       );
     case "ai_draft":
       // Only conversations on screen show the reply growing.
@@ -235,6 +272,26 @@ function reduceFrame(state: ClientState, frame: ServerFrame): ClientState {
         ...c,
         idleWarning: { holderId: frame.holder_id, releaseAt: frame.release_at },
       }));
+    case "colleagues":
+      return { ...state, colleagues: { operators: frame.operators, pending: false } };
+    case "transfer_received": {
+      const id = state.transfersReceived + 1;
+      const received = {
+        id,
+        conversationId: frame.conversation_id,
+        visitorLabel: frame.visitor_label,
+        by: frame.by,
+        note: frame.note ?? null,
+      };
+      // Handed over again (back and forth): the newest says it.
+      const others = state.transfers.filter((t) => t.conversationId !== frame.conversation_id);
+      return {
+        ...state,
+        transfers: [...others, received].slice(-MAX_TRANSFERS),
+        transfersReceived: id,
+        visitorLabels: rememberLabels(state.visitorLabels, [[frame.conversation_id, frame.visitor_label]]),
+      };
+    }
     case "team_snapshot":
       return {
         ...state,
@@ -281,7 +338,7 @@ export function roleSeesTeam(role: Role): boolean {
  * (a resubscribe's `audit_snapshot` repeats entries already received live).
  */
 export function auditKey(e: AuditEntry): string {
-  return JSON.stringify([e.at, e.action, e.actor?.id ?? null, e.conversation_id ?? null, e.reason ?? null, e.holder_id ?? null]);
+  return JSON.stringify([e.at, e.action, e.actor?.id ?? null, e.conversation_id ?? null, e.reason ?? null, e.holder_id ?? null, e.to ?? null]);
 }
 
 function mergeAudit(state: ClientState, incoming: AuditEntry[]): ClientState {
@@ -344,6 +401,15 @@ function reduceError(state: ClientState, err: ErrorFrame): ClientState {
       ...m,
       status: err.retryable ? "sending" : "failed",
       error: notice,
+    }));
+  }
+  const transfer = err.conversation_id !== undefined ? state.conversations[err.conversation_id]?.transfer : undefined;
+  if (err.conversation_id !== undefined && transfer?.status === "sending") {
+    // The dialog that sent it is open: it says why there, next to the choice to make again.
+    return updateConversation(state, err.conversation_id, (c) => ({
+      ...c,
+      pending: null,
+      transfer: { status: "refused", to: transfer.to, error: notice },
     }));
   }
   if (err.conversation_id !== undefined && state.conversations[err.conversation_id]) {
@@ -417,6 +483,8 @@ export function resumeFrames(state: ClientState): OperatorFrame[] {
   }
   // A search answer lost with the socket would leave "Searching…" forever.
   if (state.search.pending) frames.push({ type: "search", query: state.search.query });
+  // Likewise the Transfer dialog's list of who is online.
+  if (state.colleagues.pending) frames.push({ type: "colleagues" });
   return frames;
 }
 

@@ -36,14 +36,22 @@ export type ControlView =
   | { kind: "unknown" }
   | { kind: "ai" }
   | { kind: "self" }
-  | { kind: "other"; name: string };
+  | { kind: "other"; name: string; id?: string };
 
 export function controlView(c: ConversationState, session: Session | null): ControlView {
   const holder = c.control?.holder;
   if (!holder) return { kind: "unknown" };
   if (holder.kind === "ai") return { kind: "ai" };
   if (session && holder.id === session.operator.id) return { kind: "self" };
-  return { kind: "other", name: holder.name };
+  return { kind: "other", name: holder.name, id: holder.id };
+}
+
+/**
+ * Who may hand a conversation to a teammate: its holder, and owners and editors for one someone
+ * else holds (the hub's rule; it refuses others with `not_holder` / `role_required`).
+ */
+export function mayTransfer(control: ControlView, role: Role): boolean {
+  return control.kind === "self" || (control.kind === "other" && roleMayForceRelease(role));
 }
 
 export type TimelineItem =

@@ -7,6 +7,7 @@ import type { Draft } from "./events";
 import { initialOnline, type OnlineState } from "./online";
 import type {
   AuditEntry,
+  Colleague,
   ConversationEvent,
   ConversationSummary,
   ControlState,
@@ -82,6 +83,32 @@ export interface TypingState {
 /** The AI's reply while it is being written (`ai_draft` frames), assembled from its pieces. */
 export type AiDraft = Draft;
 
+/**
+ * A transfer this dashboard asked for, while its Transfer dialog may show it: on its way (the
+ * hub's `control` answer ends it), or refused, with why.
+ */
+export type TransferRequest =
+  | { status: "sending"; to: string; epoch: number }
+  | { status: "refused"; to: string; error: Notice };
+
+/** Who is online to transfer to (`colleagues`), asked afresh each time the dialog opens. */
+export interface ColleaguesState {
+  /** `null` until the answer to the last request comes. */
+  operators: Colleague[] | null;
+  /** A `colleagues` answer is awaited (asked again after a reconnect). */
+  pending: boolean;
+}
+
+/** A `transfer_received`: someone handed this operator a conversation. Shown until opened or dismissed. */
+export interface ReceivedTransfer {
+  /** Increasing per dashboard: each is alerted once. */
+  id: number;
+  conversationId: string;
+  visitorLabel: string;
+  by: OperatorRef;
+  note: string | null;
+}
+
 export interface ConversationState {
   id: string;
   /** We want this conversation's live events (re-opened after every reconnect). */
@@ -96,8 +123,10 @@ export interface ConversationState {
   visitorOnline: boolean;
   needsHuman: boolean;
   typing: TypingState;
-  /** A `takeover`/`release` awaiting its answer. */
-  pending: "takeover" | "release" | null;
+  /** A `takeover`/`release`/`transfer` awaiting its answer. */
+  pending: "takeover" | "release" | "transfer" | null;
+  /** The transfer asked for from here, for its dialog (`null` once answered or the dialog closed). */
+  transfer: TransferRequest | null;
   error: Notice | null;
   outbox: OutgoingMessage[];
   /** A live event skipped ahead of `lastSeq`: re-open from this seq to fill the gap. */
@@ -174,10 +203,16 @@ export interface ClientState {
   visitorLabels: Record<string, string>;
   recent: RecentState;
   search: SearchState;
+  colleagues: ColleaguesState;
+  /** Conversations handed to this operator, oldest first, a few kept; each alerted once. */
+  transfers: ReceivedTransfer[];
+  /** How many `transfer_received` frames came: the next one's id. */
+  transfersReceived: number;
 }
 
 export const initialRecent: RecentState = { status: "idle", conversations: [], nextCursor: null, loadingMore: null };
 export const initialSearch: SearchState = { query: "", results: null, pending: false };
+export const initialColleagues: ColleaguesState = { operators: null, pending: false };
 
 export const initialState: ClientState = {
   connection: { status: "idle" },
@@ -194,6 +229,9 @@ export const initialState: ClientState = {
   visitorLabels: {},
   recent: initialRecent,
   search: initialSearch,
+  colleagues: initialColleagues,
+  transfers: [],
+  transfersReceived: 0,
 };
 
 export function emptyConversation(id: string): ConversationState {
@@ -208,6 +246,7 @@ export function emptyConversation(id: string): ConversationState {
     needsHuman: false,
     typing: { visitor: false, ai: false, operators: [] },
     pending: null,
+    transfer: null,
     error: null,
     outbox: [],
     resyncFrom: null,

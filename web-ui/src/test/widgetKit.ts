@@ -6,6 +6,8 @@ export const CONV = "cv_1";
 export const martin: OperatorRef = { id: "martin", name: "Martin from Support", display_name: "Martin from Support", avatar_url: "/avatars/demo-pro/abc.png" };
 /** An operator without a profile, as visitors receive them. */
 export const human: OperatorRef = { id: "nora", name: "Human" };
+/** Nora with her profile, as visitors receive her. */
+export const nora: OperatorRef = { id: "nora", name: "Nora from Support", display_name: "Nora from Support", avatar_url: "/avatars/demo-pro/nora.png" };
 
 /** The same fake hub as the dashboard client's tests, recording widget frames. */
 export class FakeWidgetHub extends FakeHub<WidgetFrame> {}
@@ -62,4 +64,12 @@ export const left = (seq: number, op: OperatorRef, epoch = 2): ConversationEvent
   operator: op,
   epoch,
   reason: "ended",
+});
+export const transferred = (seq: number, from: OperatorRef, to: OperatorRef, epoch = 2): ConversationEvent => ({
+  seq,
+  at: seq,
+  type: "operator_transferred",
+  from,
+  to,
+  epoch,
 });

@@ -37,7 +37,8 @@ function visitor(entry: AuditEntry, ctx: AuditContext): string {
 
 /**
  * "Martin Keller took over Visitor 7F3A", "Olivia Owner force-released Martin's conversation",
- * "Released automatically: holder disconnected", "Takeover refused: plan".
+ * "Released automatically: holder disconnected", "Takeover refused: plan", "Martin Keller
+ * transferred Visitor 7F3A to Nora Novak".
  */
 export function auditSentence(entry: AuditEntry, ctx: AuditContext): string {
   const actor = entry.actor;
@@ -48,6 +49,10 @@ export function auditSentence(entry: AuditEntry, ctx: AuditContext): string {
       return "Takeover refused: plan";
     case "profile_changed":
       return actor ? `${actor.name} changed their profile` : "Profile changed";
+    case "transfer": {
+      const to = (entry.to !== undefined ? ctx.nameOf(entry.to) : undefined) ?? "a teammate";
+      return `${actor?.name ?? "Automatic"} transferred ${visitor(entry, ctx)} to ${to}`;
+    }
     case "release": {
       if (!actor) {
         switch (entry.reason) {
@@ -85,6 +90,13 @@ export function auditDetail(entry: AuditEntry, ctx: AuditContext): string | null
       break; // the sentence says it all
     case "plan_refused":
       parts = [label];
+      break;
+    case "transfer":
+      // An owner or editor moved someone else's conversation: whose it was.
+      if (entry.holder_id !== undefined && entry.holder_id !== entry.actor?.id) {
+        const from = ctx.nameOf(entry.holder_id);
+        parts = [from !== undefined ? `from ${from}` : undefined];
+      }
       break;
     case "release":
       if (!entry.actor) parts = [entry.holder_id !== undefined ? ctx.nameOf(entry.holder_id) : undefined, label];

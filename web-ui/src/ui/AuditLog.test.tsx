@@ -5,7 +5,7 @@ import type { AuditEntry } from "../protocol/frames";
 import { auditEntry, martinActor, oliviaActor } from "../test/fixtures";
 import { AuditLog } from "./AuditLog";
 import { auditFilename, downloadAudit } from "../api/auditExport";
-import { auditSentence, type AuditContext } from "../text/auditText";
+import { auditDetail, auditSentence, type AuditContext } from "../text/auditText";
 
 const context: AuditContext = {
   labelOf: (id) => ({ c1: "Visitor 7F3A", c2: "Visitor 11AA" })[id],
@@ -33,9 +33,18 @@ describe("audit sentences", () => {
     ["Takeover refused: plan", auditEntry(1, { action: "plan_refused" })],
     ["Martin Keller changed their profile", auditEntry(1, { action: "profile_changed", conversation_id: undefined })],
     ["Martin Keller took over a conversation", auditEntry(1, { conversation_id: "c-unknown" })],
+    ["Martin Keller transferred Visitor 7F3A to Olivia Owner", auditEntry(1, { action: "transfer", to: "op-olivia" })],
+    ["Martin Keller transferred Visitor 7F3A to a teammate", auditEntry(1, { action: "transfer", to: "op-unknown" })],
   ];
   it.each(cases)("%s", (sentence, entry) => {
     expect(auditSentence(entry, context)).toBe(sentence);
+  });
+
+  it("says whose conversation an owner or editor transferred", () => {
+    const entry = auditEntry(1, { actor: oliviaActor, action: "transfer", holder_id: "op-martin", to: "op-nora" });
+    expect(auditSentence(entry, context)).toBe("Olivia Owner transferred Visitor 7F3A to a teammate");
+    expect(auditDetail(entry, context)).toBe("from Martin Keller");
+    expect(auditDetail(auditEntry(1, { action: "transfer", to: "op-olivia" }), context)).toBeNull();
   });
 });
 

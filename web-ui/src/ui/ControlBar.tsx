@@ -1,8 +1,9 @@
 import { useId } from "react";
-import { planHasTakeControl, roleMayForceRelease, type ControlView } from "../client/selectors";
+import { mayTransfer, planHasTakeControl, roleMayForceRelease, type ControlView } from "../client/selectors";
 import type { ConversationState, Session } from "../client/state";
+import { TransferAction, type TransferActions, type TransferProps } from "./TransferDialog";
 
-export interface ControlActions {
+export interface ControlActions extends TransferActions {
   takeover(): void;
   release(force: boolean): void;
 }
@@ -18,14 +19,30 @@ export interface ControlBarProps {
   idleReleaseAt?: number | null;
   /** A conversation whose visitor has left (Recent, search): Take Control waits for them to return. */
   readOnly?: boolean;
+  /**
+   * What the Transfer dialog needs, once control is known. Transfer is offered to the holder,
+   * and to owners and editors for a conversation someone else holds.
+   */
+  transfer?: Omit<TransferProps, "holderId" | "selfId"> | undefined;
 }
 
 /**
  * Above the composer: who holds the conversation and what the operator can do about it (Take
  * Control, Force release, the idle warning). Writing is the composer's, below.
  */
-export function ControlBar({ control, pending, loaded, session, connected, actions, idleReleaseAt, readOnly = false }: ControlBarProps) {
+export function ControlBar(props: ControlBarProps) {
+  const { control, pending, loaded, session, connected, actions, idleReleaseAt, readOnly = false, transfer } = props;
   const lockId = useId();
+  const transferAction =
+    transfer && mayTransfer(control, session.operator.role) ? (
+      <TransferAction
+        {...transfer}
+        holderId={control.kind === "self" ? session.operator.id : control.kind === "other" ? (control.id ?? null) : null}
+        selfId={session.operator.id}
+        actions={actions}
+        disabled={!connected || pending !== null}
+      />
+    ) : null;
   if (!loaded && control.kind === "unknown") {
     return <div className="controlbar controlbar--muted">Loading…</div>;
   }
@@ -79,6 +96,7 @@ export function ControlBar({ control, pending, loaded, session, connected, actio
           <p className="controlbar__held">
             <LockIcon /> Controlled by <strong>{control.name}</strong>
           </p>
+          {transferAction}
           {roleMayForceRelease(session.operator.role) && (
             <button
               type="button"
@@ -93,12 +111,22 @@ export function ControlBar({ control, pending, loaded, session, connected, actio
         </div>
       );
     case "self":
-      if (idleReleaseAt == null) return null;
+      // Writing and End are the composer's; the holder's bar only hands the conversation on.
       return (
-        <p role="alert" className="controlbar__warning">
-          You have been idle. This conversation goes back to the AI assistant at{" "}
-          {new Date(idleReleaseAt).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })} unless you reply.
-        </p>
+        <>
+          {idleReleaseAt != null && (
+            <p role="alert" className="controlbar__warning">
+              You have been idle. This conversation goes back to the AI assistant at{" "}
+              {new Date(idleReleaseAt).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })} unless you reply.
+            </p>
+          )}
+          {transferAction && (
+            <div className="controlbar controlbar--slim">
+              <p className="controlbar__hint">You are handling this conversation. A teammate who is online can take it from you.</p>
+              {transferAction}
+            </div>
+          )}
+        </>
       );
   }
 }

@@ -31,10 +31,16 @@ function viewActions() {
     dismissError: vi.fn(),
     open: vi.fn(),
     loadReplies: vi.fn(),
+    loadColleagues: vi.fn(),
+    transfer: vi.fn(),
+    dismissTransfer: vi.fn(),
   };
 }
 
-function renderView(state: ClientState, over: { summary?: ConversationSummary; now?: number; sessionOf?: Session } = {}) {
+function renderView(
+  state: ClientState,
+  over: { summary?: ConversationSummary; now?: number; sessionOf?: Session; nameOf?: (id: string) => string | undefined } = {},
+) {
   const actions = viewActions();
   render(
     <ConversationView
@@ -44,6 +50,7 @@ function renderView(state: ClientState, over: { summary?: ConversationSummary; n
       connected
       now={over.now ?? Date.UTC(2026, 0, 5, 12, 0)}
       actions={actions}
+      {...(over.nameOf ? { nameOf: over.nameOf } : {})}
     />,
   );
   return actions;
@@ -76,6 +83,41 @@ describe("ConversationView", () => {
       expect.stringMatching(/^Bob Builder left the chat; the AI assistant continues/),
     ]);
     expect(items[4]!.querySelector("img")).toHaveAttribute("src", "https://example.test/bob.png");
+  });
+
+  it("shows a transfer as the one operator leaving and the other joining, and who holds it now", () => {
+    const carol = { id: "op-carol", name: "Carol Chen", display_name: "Carol from Support" };
+    renderView(
+      stateWith([
+        frame(
+          history(
+            "c1",
+            [
+              { seq: 1, at: 1, type: "operator_joined", operator: bob, epoch: 1 },
+              { seq: 2, at: 2, type: "operator_transferred", from: bob, to: carol, epoch: 2 },
+              { seq: 3, at: 3, type: "operator_transferred", from: carol, to: alice, epoch: 3, by: "op-olivia" },
+              { seq: 4, at: 4, type: "operator_transferred", from: alice, to: bob, epoch: 4, by: "op-eddie" },
+            ],
+            // The history's control agrees with its last event.
+            { control: operatorControl(bob, 4) },
+          ),
+        ),
+      ]),
+      { nameOf: (id) => (id === "op-olivia" ? "Olivia Owner" : undefined) },
+    );
+    const log = screen.getByRole("log", { name: "Conversation history" });
+    expect(within(log).getAllByRole("listitem").map((i) => i.querySelector("span")?.textContent)).toEqual([
+      "Bob Builder joined the chat — the visitor sees “Human”",
+      "Bob Builder left the chat",
+      "Carol Chen joined the chat",
+      // An owner moved Carol's conversation: named when this dashboard knows them…
+      "Carol Chen left the chat (transferred by Olivia Owner)",
+      "Alice Admin (you) joined the chat",
+      // …and described when it does not.
+      "Alice Admin (you) left the chat (transferred by an owner or editor)",
+      "Bob Builder joined the chat — the visitor sees “Human”",
+    ]);
+    expect(screen.getByText(/Handled by/)).toHaveTextContent("Handled by Bob Builder");
   });
 
   it("shows a placeholder avatar for an operator without one", () => {

@@ -1,7 +1,7 @@
 import { useEffect, useLayoutEffect, useRef } from "react";
 import type { ConversationSummary } from "../protocol/frames";
 import { controlView, isReadOnly, planHasTakeControl, timeline, visibleDraft } from "../client/selectors";
-import type { ConversationState, Session } from "../client/state";
+import { initialColleagues, type ColleaguesState, type ConversationState, type Session } from "../client/state";
 import { Avatar } from "./Avatar";
 import { Composer, type ComposerActions } from "./Composer";
 import { ControlBar, type ControlActions } from "./ControlBar";
@@ -31,6 +31,10 @@ export interface ConversationViewProps {
   replies?: RepliesSnapshot;
   now?: number;
   actions: ConversationActions;
+  /** Who is online to transfer to (the Transfer dialog's list). */
+  colleagues?: ColleaguesState;
+  /** An operator's name when known, for "(transferred by …)". */
+  nameOf?: (operatorId: string) => string | undefined;
 }
 
 const NO_REPLIES: RepliesSnapshot = { status: "loaded", replies: [] };
@@ -99,6 +103,7 @@ export function ConversationView(props: ConversationViewProps) {
               visitorLabel={label}
               onRetry={actions.retry}
               onRetryNote={actions.retryNote}
+              nameOf={props.nameOf}
             />
           ))}
           {draft && (
@@ -141,6 +146,11 @@ export function ConversationView(props: ConversationViewProps) {
             c.idleWarning && c.idleWarning.holderId === session.operator.id ? c.idleWarning.releaseAt : null
           }
           readOnly={readOnly}
+          transfer={
+            c.control
+              ? { visitorLabel: label, epoch: c.control.epoch, colleagues: props.colleagues ?? initialColleagues, request: c.transfer }
+              : undefined
+          }
         />
         {/* Notes come with Take Control (the hub refuses them on Basic and Standard). */}
         {planHasTakeControl(session.workspace.plan) && (c.loaded || control.kind !== "unknown") && (

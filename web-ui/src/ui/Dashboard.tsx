@@ -10,7 +10,8 @@ import { AuditLog } from "./AuditLog";
 import { ConnectionBanner } from "./ConnectionBanner";
 import { ConversationView, useMarkSeen } from "./ConversationView";
 import { useCannedReplies, useHubState, useNow } from "./hooks";
-import { useWaitingAlerts } from "./useWaitingAlerts";
+import { useTransferAlerts, useWaitingAlerts } from "./useWaitingAlerts";
+import { TransferNotices } from "./TransferNotices";
 import { OnlineList } from "./OnlineList";
 import { RecentPanel } from "./RecentPanel";
 import { AssistantSettings } from "./settings/AssistantSettings";
@@ -67,6 +68,15 @@ export function Dashboard({ client, onSignOut }: DashboardProps) {
   );
 
   useWaitingAlerts(state.alert, waiting, select);
+  // A conversation handed to you is opened from its notice wherever you are in the dashboard.
+  const openHanded = useCallback(
+    (id: string) => {
+      setSection("conversation");
+      select(id);
+    },
+    [select],
+  );
+  useTransferAlerts(state.transfers, openHanded);
 
   const conversation = selectedId ? state.conversations[selectedId] : undefined;
   const markSeen = useCallback((id: string, seq: number) => client.markSeen(id, seq), [client]);
@@ -107,10 +117,11 @@ export function Dashboard({ client, onSignOut }: DashboardProps) {
   const auditContext = useMemo<AuditContext>(() => {
     const names = new Map<string, string>();
     for (const e of state.audit) if (e.actor) names.set(e.actor.id, e.actor.name);
+    for (const c of state.colleagues.operators ?? []) names.set(c.id, c.name);
     for (const m of team?.members ?? []) names.set(m.id, m.name);
     const labels = state.visitorLabels;
     return { labelOf: (id) => labels[id], nameOf: (id) => names.get(id) };
-  }, [state.audit, team, state.visitorLabels]);
+  }, [state.audit, team, state.visitorLabels, state.colleagues.operators]);
 
   return (
     <div className="app">
@@ -175,6 +186,14 @@ export function Dashboard({ client, onSignOut }: DashboardProps) {
           </button>
         </div>
       )}
+      <TransferNotices
+        transfers={state.transfers}
+        onOpen={(t) => {
+          openHanded(t.conversationId);
+          client.dismissTransferNotice(t.id);
+        }}
+        onDismiss={(t) => client.dismissTransferNotice(t.id)}
+      />
 
       {section === "assistant" && (
         <div className="layout">
@@ -277,9 +296,14 @@ export function Dashboard({ client, onSignOut }: DashboardProps) {
               connected={connected}
               replies={repliesSnapshot}
               now={now}
+              colleagues={state.colleagues}
+              nameOf={auditContext.nameOf}
               actions={{
                 takeover: () => client.takeover(conversation.id),
                 release: (force) => client.release(conversation.id, force),
+                loadColleagues: () => client.loadColleagues(),
+                transfer: (to, epoch, note) => client.transfer(conversation.id, to, epoch, note),
+                dismissTransfer: () => client.dismissTransfer(conversation.id),
                 send: (text) => void client.sendMessage(conversation.id, text),
                 note: (text) => void client.sendNote(conversation.id, text),
                 setTyping: (active) => client.setTyping(conversation.id, active),

@@ -26,10 +26,12 @@ export interface TimelineRowProps {
   visitorLabel: string;
   onRetry(id: string): void;
   onRetryNote(id: string): void;
+  /** An operator's name, when this dashboard knows it (the team, colleagues, the audit log). */
+  nameOf?: ((operatorId: string) => string | undefined) | undefined;
 }
 
 export function TimelineRow(props: TimelineRowProps) {
-  const { item, session, visitorLabel, onRetry, onRetryNote } = props;
+  const { item, session, visitorLabel, onRetry, onRetryNote, nameOf } = props;
   if (item.kind === "note") {
     const own = item.note.author.id === session.operator.id;
     return <NoteRow author={own ? `${item.note.author.name} (you)` : item.note.author.name} text={item.note.text} at={item.note.at} />;
@@ -80,10 +82,15 @@ export function TimelineRow(props: TimelineRowProps) {
       );
     }
     default:
+      // One event may read as two lines (a transfer: one operator leaves, another joins).
       return (
-        <li className="notice">
-          <span>{noticeText(e, session)}</span> <time dateTime={new Date(e.at).toISOString()}>{clockTime(e.at)}</time>
-        </li>
+        <>
+          {noticeLines(e, session, nameOf).map((line, i) => (
+            <li key={i} className="notice">
+              <span>{line}</span> <time dateTime={new Date(e.at).toISOString()}>{clockTime(e.at)}</time>
+            </li>
+          ))}
+        </>
       );
   }
 }
@@ -134,10 +141,32 @@ function Delivery({ message, onRetry }: { message: OutgoingMessage; onRetry(id: 
 type NoticeEvent = Exclude<ConversationEvent, { type: "message" }>;
 
 /** The team sees account names; the hint says what the visitor saw when there is no profile. */
-function noticeText(e: NoticeEvent, session: Session): string {
+function noticeLines(e: NoticeEvent, session: Session, nameOf?: (id: string) => string | undefined): string[] {
   const who = (op: OperatorRef) => (op.id === session.operator.id ? `${op.name} (you)` : op.name);
   const visitorSees = (op: OperatorRef) =>
     op.display_name ? "" : ` — the visitor sees “${DEFAULT_OPERATOR_NAME}”`;
+  switch (e.type) {
+    case "operator_transferred": {
+      // `by` is set when an owner or editor moved someone else's conversation.
+      const by =
+        e.by === undefined || e.by === e.from.id
+          ? ""
+          : e.by === session.operator.id
+            ? " (transferred by you)"
+            : ` (transferred by ${nameOf?.(e.by) ?? "an owner or editor"})`;
+      return [`${who(e.from)} left the chat${by}`, `${who(e.to)} joined the chat${visitorSees(e.to)}`];
+    }
+    default:
+      return [noticeText(e, session, who, visitorSees)];
+  }
+}
+
+function noticeText(
+  e: Exclude<NoticeEvent, { type: "operator_transferred" }>,
+  session: Session,
+  who: (op: OperatorRef) => string,
+  visitorSees: (op: OperatorRef) => string,
+): string {
   switch (e.type) {
     case "operator_joined":
       return `${who(e.operator)} joined the chat${visitorSees(e.operator)}`;

@@ -51,11 +51,13 @@ export async function requestNotificationPermission(): Promise<NotifyPermission>
   return Notification.requestPermission();
 }
 
-/** A desktop notification; clicking it focuses the dashboard and opens the conversation. */
-export function notify(title: string, body: string, onClick: () => void): void {
+/**
+ * A desktop notification; clicking it focuses the dashboard and opens the conversation. `tag`
+ * collapses repeated alerts of one kind into one notification instead of a stack.
+ */
+export function notify(title: string, body: string, onClick: () => void, tag = "take-control-needs-human"): void {
   if (notificationPermission() !== "granted") return;
-  // `tag` collapses repeated alerts into one notification instead of a stack.
-  const n = new Notification(title, { body, tag: "take-control-needs-human" });
+  const n = new Notification(title, { body, tag });
   n.onclick = () => {
     window.focus();
     onClick();

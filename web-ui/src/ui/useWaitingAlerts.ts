@@ -1,5 +1,5 @@
 import { useEffect, useRef } from "react";
-import type { ClientState } from "../client/state";
+import type { ClientState, ReceivedTransfer } from "../client/state";
 import { beep, notify, primeAudio, titleFor } from "./alerts";
 
 /**
@@ -44,4 +44,30 @@ export function useWaitingAlerts(alert: ClientState["alert"], waiting: number, o
       if (first) open(first.id);
     });
   }, [alertId, alert, open]);
+}
+
+/** "Martin Keller transferred Visitor 7F3A to you": the notice's words, and the notification's title. */
+export function transferTitle(t: ReceivedTransfer): string {
+  return `${t.by.name} transferred ${t.visitorLabel} to you`;
+}
+
+/**
+ * A conversation handed to this operator gets the same attention as a visitor waiting for a
+ * human: a beep, and a desktop notification (the note as its text) that opens it when clicked.
+ * The in-page notice is `TransferNotices`.
+ */
+export function useTransferAlerts(transfers: ReceivedTransfer[], open: (id: string) => void) {
+  // Each once: ids grow with every transfer received; a re-render or a dismissal repeats none.
+  const newest = transfers.at(-1)?.id ?? 0;
+  const handled = useRef(newest);
+  useEffect(() => {
+    const fresh = transfers.filter((t) => t.id > handled.current);
+    if (fresh.length === 0) return;
+    handled.current = newest;
+    beep();
+    for (const t of fresh) {
+      // One notification per conversation: a second transfer of it replaces the first.
+      notify(transferTitle(t), t.note ?? "Open it to answer the visitor.", () => open(t.conversationId), `take-control-transfer-${t.conversationId}`);
+    }
+  }, [transfers, newest, open]);
 }

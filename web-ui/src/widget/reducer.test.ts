@@ -1,6 +1,20 @@
 import { describe, expect, it } from "vitest";
 import type { DraftState, ServerFrame } from "../protocol/frames";
-import { aiSaid, CONV, eventFrame, historyFrame, human, joined, left, martin, operatorSaid, visitorSaid, welcome } from "../test/widgetKit";
+import {
+  aiSaid,
+  CONV,
+  eventFrame,
+  historyFrame,
+  human,
+  joined,
+  left,
+  martin,
+  nora,
+  operatorSaid,
+  transferred,
+  visitorSaid,
+  welcome,
+} from "../test/widgetKit";
 import {
   canAskForHuman,
   helloFrame,
@@ -192,6 +206,39 @@ describe("operators, notices and typing", () => {
       "— Human joined the chat",
       "— Human left the chat",
     ]);
+  });
+
+  it("tells a transfer as the one operator leaving and the other joining; the recipient answers from then on", () => {
+    let s = run(connected(), frame(historyFrame([visitorSaid(1, "refund?"), joined(2, martin)])));
+    s = run(
+      s,
+      frame({ type: "typing", conversation_id: CONV, author: { kind: "operator", ...martin }, active: true }),
+      frame(eventFrame(transferred(3, martin, nora, 2))),
+      frame(eventFrame(operatorSaid(4, nora, "Hi, Nora here."))),
+      frame(eventFrame(transferred(5, nora, human, 3))),
+    );
+    expect(texts(s)).toEqual([
+      "visitor: refund?",
+      "— Martin from Support joined the chat",
+      "— Martin from Support left the chat",
+      "— Nora from Support joined the chat",
+      "operator: Hi, Nora here.",
+      "— Nora from Support left the chat",
+      "— Human joined the chat",
+    ]);
+    expect(s.control).toEqual({ holder: { kind: "operator", ...human }, epoch: 3 });
+    expect(statusLine(s.control)).toBe("Human");
+    // Whoever typed before is gone; an operator holds it, so no "Talk to a human".
+    expect(s.typing.operator).toBeNull();
+    expect(canAskForHuman(s)).toBe(false);
+  });
+
+  it("counts a transfer once while the panel is closed, and an older one does not undo a newer control", () => {
+    let s = run(connected(), frame(historyFrame([joined(1, martin)])));
+    s = reduceWidget(s, frame(eventFrame(transferred(2, martin, nora, 2))));
+    expect(s.unread).toBe(1);
+    s = run(s, frame({ type: "control", conversation_id: CONV, control: { holder: { kind: "ai" }, epoch: 4 } }), frame(eventFrame(transferred(3, nora, martin, 3))));
+    expect(statusLine(s.control)).toBe("AI assistant");
   });
 
   it("tells the visitor a teammate was asked for, and when nobody came", () => {

@@ -346,6 +346,10 @@ export function timeline(state: WidgetState): TimelineItem[] {
     if (e.type === "message") items.push({ key, kind: "message", message: { author: e.author, text: e.text } });
     else if (e.type === "operator_joined") items.push({ key, kind: "notice", text: joinedText(e.operator) });
     else if (e.type === "operator_left") items.push({ key, kind: "notice", text: leftText(e.operator) });
+    // A transfer reads as the one operator leaving and the other joining.
+    else if (e.type === "operator_transferred") {
+      items.push({ key, kind: "notice", text: leftText(e.from) }, { key: `${key}j`, kind: "notice", text: joinedText(e.to) });
+    }
     else if (e.type === "human_requested") items.push({ key, kind: "notice", text: HUMAN_REQUESTED_TEXT });
     else if (e.type === "human_request_expired") items.push({ key, kind: "notice", text: HUMAN_EXPIRED_TEXT });
   }
@@ -419,6 +423,14 @@ function applySideEffects(state: WidgetState, e: ConversationEvent): WidgetState
         typing: { ...state.typing, operator: null },
         humanRequest: "none",
       };
+    case "operator_transferred":
+      // From operator to operator: the AI never holds it, so nothing of the AI's to end.
+      return {
+        ...state,
+        control: newerControl(state.control, { holder: { kind: "operator", ...e.to }, epoch: e.epoch }),
+        typing: { ...state.typing, operator: null },
+        humanRequest: "none",
+      };
     case "human_requested":
       return { ...state, humanRequest: "waiting" };
     case "human_request_expired":
@@ -433,7 +445,7 @@ function applySideEffects(state: WidgetState, e: ConversationEvent): WidgetState
 /** Events that make the launcher show an unread count. */
 function catchesEye(e: ConversationEvent): boolean {
   if (e.type === "message") return e.author.kind !== "visitor";
-  return e.type === "operator_joined" || e.type === "operator_left" || e.type === "human_request_expired";
+  return e.type === "operator_joined" || e.type === "operator_left" || e.type === "operator_transferred" || e.type === "human_request_expired";
 }
 
 function updateOutgoing(state: WidgetState, clientId: string, f: (m: PendingMessage) => PendingMessage): WidgetState {

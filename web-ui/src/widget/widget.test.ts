@@ -1,5 +1,19 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { aiSaid, CONV, eventFrame, FakeWidgetHub, historyFrame, human, joined, martin, operatorSaid, visitorSaid, welcome } from "../test/widgetKit";
+import {
+  aiSaid,
+  CONV,
+  eventFrame,
+  FakeWidgetHub,
+  historyFrame,
+  human,
+  joined,
+  martin,
+  nora,
+  operatorSaid,
+  transferred,
+  visitorSaid,
+  welcome,
+} from "../test/widgetKit";
 import { ChatWidget, storageKey, type WidgetOptions } from "./widget";
 
 const HUB = "https://hub.example";
@@ -100,6 +114,38 @@ describe("the widget in its shadow root", () => {
     const op = $$(".tc-msg--operator")[0]!;
     expect(op.querySelector(".tc-name")!.textContent).toBe("Martin from Support");
     expect(op.querySelector("img")!.getAttribute("src")).toBe("https://hub.example/avatars/demo-pro/abc.png");
+  });
+
+  it("shows a transfer as Martin leaving and Nora joining, then Nora's name and avatar over her reply", () => {
+    const { hub, $, $$, lines } = mount();
+    const socket = hub.last;
+    socket.open();
+    socket.receive(welcome());
+    socket.receive(historyFrame([visitorSaid(1, "Can I get a refund?"), joined(2, martin), operatorSaid(3, martin, "Let me check.")]));
+    expect($(".tc-who")!.textContent).toBe("Martin from Support (human)");
+    socket.receive(eventFrame(transferred(4, martin, nora)));
+    expect($(".tc-who")!.textContent).toBe("Nora from Support (human)");
+    socket.receive(eventFrame(operatorSaid(5, nora, "Hi, Nora here. Your refund is approved.")));
+    expect(lines().slice(3)).toEqual([
+      "Martin from Support left the chat",
+      "Nora from Support joined the chat",
+      "Nora from SupportHi, Nora here. Your refund is approved.",
+    ]);
+    const noraSays = $$(".tc-msg--operator").at(-1)!;
+    expect(noraSays.querySelector(".tc-name")!.textContent).toBe("Nora from Support");
+    expect(noraSays.querySelector("img")!.getAttribute("src")).toBe("https://hub.example/avatars/demo-pro/nora.png");
+  });
+
+  it("shows Human joining with the placeholder avatar when the recipient has no profile", () => {
+    const { hub, $, $$, lines } = mount();
+    hub.last.open();
+    hub.last.receive(welcome());
+    hub.last.receive(historyFrame([joined(1, martin), transferred(2, martin, human), operatorSaid(3, human, "Hello!")]));
+    expect(lines().slice(1, 3)).toEqual(["Martin from Support left the chat", "Human joined the chat"]);
+    expect($(".tc-who")!.textContent).toBe("Human");
+    const op = $$(".tc-msg--operator")[0]!;
+    expect(op.querySelector("img")).toBeNull();
+    expect(op.querySelector("[data-placeholder] svg")).not.toBeNull();
   });
 
   it("shows Human with the placeholder avatar for an operator without a profile", () => {
