@@ -143,6 +143,11 @@ pub struct Config {
     #[arg(long, env = "TC_ASSISTANT_TIMEOUT_MS", default_value_t = 30_000)]
     pub assistant_timeout_ms: u64,
 
+    /// How long the assistant may take over a brief (at a request for a human or a takeover) or
+    /// a suggestion for the holder, milliseconds; then "no brief" (the takeover never waits).
+    #[arg(long, env = "TC_BRIEF_TIMEOUT_MS", default_value_t = 20_000)]
+    pub brief_timeout_ms: u64,
+
     /// After a request for a human, how long to wait for a takeover before the visitor is told
     /// nobody is available and the AI carries on, milliseconds.
     #[arg(long, env = "TC_HUMAN_WAIT_MS", default_value_t = 120_000)]

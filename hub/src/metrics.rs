@@ -57,6 +57,9 @@ pub struct Metrics {
     pub frames_out: AtomicU64,
     pub takeovers: AtomicU64,
     pub transfers: AtomicU64,
+    /// Briefs made for operators, and those the assistant failed or was too slow to make.
+    pub briefs_made: AtomicU64,
+    pub briefs_failed: AtomicU64,
     pub releases_ended: AtomicU64,
     pub releases_force: AtomicU64,
     pub releases_disconnected: AtomicU64,
@@ -84,6 +87,8 @@ pub struct Snapshot {
     pub catch_ups: u64,
     pub housekeeping_rounds: u64,
     pub sessions_closed: u64,
+    pub briefs_made: u64,
+    pub briefs_failed: u64,
 }
 
 impl Snapshot {
@@ -176,6 +181,8 @@ impl Metrics {
             catch_ups: g(&self.catch_ups),
             housekeeping_rounds: g(&self.housekeeping_rounds),
             sessions_closed: g(&self.sessions_closed),
+            briefs_made: g(&self.briefs_made),
+            briefs_failed: g(&self.briefs_failed),
         }
     }
 
@@ -238,6 +245,15 @@ impl Metrics {
             "counter",
             "Held conversations handed from one operator to another.",
             &[("", g(&self.transfers))],
+        );
+        family(
+            "tc_briefs_total",
+            "counter",
+            "Briefs for operators, by outcome (made, or failed: the assistant failed or was too slow).",
+            &[
+                ("{outcome=\"made\"}", g(&self.briefs_made)),
+                ("{outcome=\"failed\"}", g(&self.briefs_failed)),
+            ],
         );
         family(
             "tc_releases_total",

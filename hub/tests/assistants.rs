@@ -424,6 +424,11 @@ async fn after_a_hand_back_the_backend_gets_the_operator_turns_and_the_end_marke
 
     let mut martin = th.operator_in("martin", "acme", Role::Operator).await;
     martin.takeover(&cid).await;
+    // The takeover asks the backend for the operator's brief first: it fails here (the
+    // brief's own tests are below), which holds nothing up.
+    server.next(Behaviour::Status(500, "{}".into()));
+    let brief = server.request().await;
+    assert_eq!(brief.body["stream"], false, "{}", brief.body);
     v.say("v2", "Is my order late?").await;
     martin
         .say(&cid, "o1", "It ships tomorrow, sorry for the wait.")
@@ -566,6 +571,7 @@ async fn the_webhook_is_signed_and_its_reply_posted() {
         header("x-takecontrol-signature").expect("signature"),
         hub::assistant::webhook::signature(b"s3cret", ts, &req.raw)
     );
+    assert_eq!(req.body["kind"], "reply");
     assert_eq!(req.body["workspace_id"], "acme");
     assert_eq!(req.body["conversation_id"], v.conversation_id.as_str());
     assert_eq!(req.body["messages"][0]["content"], "Ping");
@@ -589,4 +595,242 @@ async fn the_webhook_is_signed_and_its_reply_posted() {
         })
         .await;
     assert_eq!(msg["event"]["text"], hub::node::FALLBACK_TEXT);
+}
+
+/// A brief frame of `state` for `cid`.
+fn brief_in(f: &Value, cid: &str, state: &str) -> bool {
+    f["type"] == "brief" && f["conversation_id"] == cid && f["brief"]["state"] == state
+}
+
+#[tokio::test]
+async fn the_openai_kind_writes_the_brief_and_a_suggestion_with_their_own_prompts() {
+    let mut server = FakeServer::start().await;
+    let (th, _file) = hub_with(openai(&server), |_| {}).await;
+    let mut v = visitor(&th).await;
+    let cid = v.conversation_id.clone();
+    server.reply(&["It left our warehouse today."]);
+    v.say("v1", "Where is my parcel?").await;
+    server.request().await;
+    ai_message(&mut v).await;
+
+    let mut martin = th.operator_in("martin", "acme", Role::Operator).await;
+    martin.open(&cid).await;
+    let content = json!({"wants": "To know where their parcel is.", "answered": "It left the warehouse today.",
+                         "why_human": null, "language": "English"}).to_string();
+    server.next(Behaviour::Status(
+        200,
+        json!({"choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}]})
+            .to_string(),
+    ));
+    assert_eq!(martin.takeover(&cid).await["type"], "control");
+    let req = server.request().await;
+    assert_eq!(req.body["stream"], false);
+    assert!(req.body.get("tools").is_none());
+    assert_eq!(req.body["messages"][0]["role"], "system");
+    assert_eq!(
+        req.body["messages"][0]["content"],
+        hub::assistant::openai::BRIEF_PROMPT
+    );
+    assert_eq!(
+        req.body["messages"][1]["content"],
+        "Visitor: Where is my parcel?\nAI assistant: It left our warehouse today.\n\
+         [Teammate martin account joined.]\n"
+    );
+    let ready = martin.until(|f| brief_in(f, &cid, "ready")).await;
+    let brief = &ready["brief"]["brief"];
+    assert_eq!(brief["wants"], "To know where their parcel is.");
+    assert_eq!(brief["answered"], "It left the warehouse today.");
+    assert_eq!(brief["language"], "English");
+    assert_eq!(brief["made_by"], "openai");
+    assert!(brief.get("why_human").is_none());
+    // A dashboard opening it now reads the same brief.
+    let mut nora = th.operator_in("nora", "acme", Role::Operator).await;
+    assert_eq!(nora.open(&cid).await["brief"], ready["brief"]);
+
+    // A suggestion: the reply's request with the suggestion prompt last and no tools, streamed.
+    let tokens = server.stream();
+    martin
+        .send(json!({"type": "suggest", "conversation_id": cid}))
+        .await;
+    let req = server.request().await;
+    assert_eq!(req.body["stream"], true);
+    assert!(req.body.get("tools").is_none(), "{}", req.body);
+    let messages = req.body["messages"].as_array().expect("messages");
+    assert_eq!(messages[0]["content"], "You are Acme's assistant.");
+    assert_eq!(
+        messages.last().expect("a message")["content"],
+        hub::assistant::openai::SUGGEST_PROMPT
+    );
+    tokens.send(chunk("It should arrive ")).expect("send");
+    tokens.send(chunk("on Friday.")).expect("send");
+    tokens.send(stop()).expect("send");
+    tokens.send("[DONE]".into()).expect("send");
+    let suggestion = martin.until_type("suggestion").await;
+    assert_eq!(suggestion["conversation_id"], cid.as_str());
+    assert_eq!(suggestion["text"], "It should arrive on Friday.");
+    // Nora, not the holder, may not ask; nothing of either reached the visitor or history.
+    nora.send(json!({"type": "suggest", "conversation_id": cid}))
+        .await;
+    assert_eq!(nora.until_type("error").await["code"], "not_holder");
+    martin.say(&cid, "o1", "marker").await;
+    let seen = v
+        .client
+        .until_collect(|f| f["type"] == "event" && f["event"]["text"] == "marker")
+        .await;
+    let text = serde_json::to_string(&seen).expect("json");
+    for secret in ["brief", "suggestion", "on Friday", "parcel is."] {
+        assert!(
+            !text.contains(secret),
+            "{secret} reached the widget: {text}"
+        );
+    }
+    let back = Visitor::connect(th.addr(), "acme", Some(&v.token), None).await;
+    assert!(back.history.get("brief").is_none());
+    assert!(!back.history.to_string().contains("Friday"));
+}
+
+#[tokio::test]
+async fn a_failing_or_slow_brief_is_a_clear_no_brief_and_never_holds_the_takeover_up() {
+    let mut server = FakeServer::start().await;
+    let (th, _file) = hub_with(openai(&server), |c| c.brief_timeout_ms = 300).await;
+    let mut martin = th.operator_in("martin", "acme", Role::Operator).await;
+    for (i, behaviour) in [
+        Behaviour::Status(503, "{}".into()),
+        Behaviour::Hang,
+        Behaviour::Status(
+            200,
+            json!({"choices": [{"message": {"content": "no json"}}]}).to_string(),
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let v = visitor(&th).await;
+        let cid = v.conversation_id.clone();
+        martin.open(&cid).await;
+        server.next(behaviour);
+        // Answered before the backend is even asked.
+        assert_eq!(martin.takeover(&cid).await["type"], "control");
+        let req = server.request().await;
+        martin.until(|f| brief_in(f, &cid, "pending")).await;
+        let no = martin.until(|f| brief_in(f, &cid, "unavailable")).await;
+        let reason = no["brief"]["reason"].as_str().expect("a reason").to_owned();
+        match i {
+            0 => assert!(reason.contains("503"), "{reason}"),
+            1 => {
+                assert!(reason.contains("in time"), "{reason}");
+                // The hub hung up on the slow backend.
+                tokio::time::timeout(common::WAIT, req.closed)
+                    .await
+                    .expect("closed within the wait bound")
+                    .expect("closed");
+            }
+            _ => assert!(reason.contains("malformed"), "{reason}"),
+        }
+        assert_eq!(
+            martin.open(&cid).await["brief"]["state"],
+            "unavailable",
+            "stored for every dashboard"
+        );
+    }
+    th.hub()
+        .metrics()
+        .wait_until(|m| m.briefs_failed == 3)
+        .await;
+}
+
+#[tokio::test]
+async fn the_webhook_kind_is_asked_for_briefs_and_suggestions_by_kind() {
+    let mut server = FakeServer::start().await;
+    let secret = tempfile_lite::File::new("s3cret\n");
+    let hook = json!({"kind": "webhook", "url": format!("http://{}/hook", server.addr),
+                      "secret_file": secret.path, "timeout_ms": 2000});
+    let (th, _file) = hub_with(hook, |_| {}).await;
+    let mut v = visitor(&th).await;
+    let cid = v.conversation_id.clone();
+    v.client
+        .send(json!({"type": "page", "url": "https://acme.example/boots", "title": "Boots"}))
+        .await;
+    server.next(Behaviour::Status(200, json!({"text": "Pong"}).to_string()));
+    v.say("v1", "Ping").await;
+    assert_eq!(server.request().await.body["kind"], "reply");
+    ai_message(&mut v).await;
+
+    let mut martin = th.operator_in("martin", "acme", Role::Operator).await;
+    martin.open(&cid).await;
+    server.next(Behaviour::Status(
+        200,
+        json!({"wants": "A ping back", "answered": "Pong", "why_human": "Testing"}).to_string(),
+    ));
+    assert_eq!(martin.takeover(&cid).await["type"], "control");
+    let req = server.request().await;
+    assert_eq!(req.body["kind"], "brief");
+    assert_eq!(req.body["conversation_id"], cid.as_str());
+    assert_eq!(req.body["messages"][0]["content"], "Ping");
+    let ready = martin.until(|f| brief_in(f, &cid, "ready")).await;
+    assert_eq!(ready["brief"]["brief"]["wants"], "A ping back");
+    assert_eq!(ready["brief"]["brief"]["why_human"], "Testing");
+    assert_eq!(ready["brief"]["brief"]["made_by"], "webhook");
+
+    server.next(Behaviour::Status(
+        200,
+        json!({"text": "Pong from a human", "needs_human": true}).to_string(),
+    ));
+    martin
+        .send(json!({"type": "suggest", "conversation_id": cid}))
+        .await;
+    assert_eq!(server.request().await.body["kind"], "suggestion");
+    assert_eq!(
+        martin.until_type("suggestion").await["text"],
+        "Pong from a human"
+    );
+    // A webhook that fails: a clear, retryable refusal.
+    server.next(Behaviour::Status(500, "{}".into()));
+    martin
+        .send(json!({"type": "suggest", "conversation_id": cid}))
+        .await;
+    server.request().await;
+    let e = martin.until_type("error").await;
+    assert_eq!(
+        (e["code"].as_str(), e["retryable"].as_bool()),
+        (Some("unavailable"), Some(true))
+    );
+}
+
+#[tokio::test]
+async fn the_knowledge_kind_briefs_at_the_request_for_a_human_once_and_suggests_from_its_file() {
+    let th = common::TestHub::start().await;
+    let mut martin = th.operator("martin", Role::Operator).await;
+    let mut v = th.visitor().await;
+    let cid = v.conversation_id.clone();
+    martin.open(&cid).await;
+    v.say("v1", "How long does shipping take?").await;
+    ai_message(&mut v).await;
+    v.client.send(json!({"type": "request_human"})).await;
+    let ready = martin.until(|f| brief_in(f, &cid, "ready")).await;
+    let brief = &ready["brief"]["brief"];
+    assert_eq!(brief["wants"], "How long does shipping take?");
+    assert_eq!(brief["why_human"], "The visitor asked for a person.");
+    assert_eq!(brief["made_by"], "knowledge");
+    // The takeover that answers the request reads the same brief; none is made again.
+    assert_eq!(martin.takeover(&cid).await["type"], "control");
+    martin.say(&cid, "o1", "Hi, Martin here.").await;
+    assert_eq!(martin.open(&cid).await["brief"], ready["brief"]);
+    th.hub().metrics().wait_until(|m| m.briefs_made == 1).await;
+
+    martin
+        .send(json!({"type": "suggest", "conversation_id": cid}))
+        .await;
+    let s = martin.until_type("suggestion").await;
+    assert!(
+        s["text"].as_str().is_some_and(|t| t.contains("ship")),
+        "the knowledge file's answer: {s}"
+    );
+    v.say("v2", "Quantum flux capacitor colours?").await;
+    martin
+        .send(json!({"type": "suggest", "conversation_id": cid}))
+        .await;
+    assert_eq!(martin.until_type("error").await["code"], "no_suggestion");
+    let back = Visitor::connect(th.addr(), "demo-pro", Some(&v.token), None).await;
+    assert!(back.history.get("brief").is_none());
 }

@@ -63,6 +63,9 @@ pub enum ErrorCode {
     /// A per-conversation limit is reached (internal notes: `limits::MAX_NOTES`); nothing was
     /// stored.
     LimitReached,
+    /// The assistant has no suggestion for the visitor's last message (the knowledge file has
+    /// no answer to it); asking again gives the same.
+    NoSuggestion,
     /// Too many frames; `retry_after_ms` says when to try again.
     RateLimited,
     /// A backend (store, bus) is unavailable for now; retry the same frame later.
@@ -98,6 +101,7 @@ impl ErrorCode {
         Self::OperatorOffline,
         Self::ControlChanged,
         Self::LimitReached,
+        Self::NoSuggestion,
         Self::RateLimited,
         Self::Unavailable,
         Self::Internal,
@@ -130,6 +134,7 @@ impl ErrorCode {
             Self::OperatorOffline => "operator_offline",
             Self::ControlChanged => "control_changed",
             Self::LimitReached => "limit_reached",
+            Self::NoSuggestion => "no_suggestion",
             Self::RateLimited => "rate_limited",
             Self::Unavailable => "unavailable",
             Self::Internal => "internal",
@@ -172,6 +177,7 @@ impl ErrorCode {
             Self::LimitReached => {
                 "This conversation has reached the limit for this; nothing was stored."
             }
+            Self::NoSuggestion => "The assistant has no suggestion for this message.",
             Self::RateLimited => "Too many requests; slow down.",
             Self::Unavailable => "The service is temporarily unavailable; retry shortly.",
             Self::Internal => "Something went wrong in the hub; retry.",

@@ -72,6 +72,7 @@ pub const OPERATOR_TYPES: &[&str] = &[
     "release",
     "transfer",
     "colleagues",
+    "suggest",
     "message",
     "typing",
     "subscribe_team",

@@ -142,6 +142,10 @@ pub enum OperatorFrame {
     /// The operators of the workspace online now (the Transfer menu): answered with
     /// `colleagues`.
     Colleagues {},
+    /// The holder asks the workspace's assistant for a reply to the visitor's last message:
+    /// answered with `suggestion` (to this dashboard only) or an error. The AI stays silent to
+    /// the visitor: nothing is stored or sent unless the operator sends it as a message.
+    Suggest { conversation_id: ConversationId },
     /// A message to the visitor; only the holder may send. Acknowledged with `ack`.
     Message {
         conversation_id: ConversationId,
@@ -222,6 +226,10 @@ pub enum ServerFrame {
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         #[ts(as = "Option<Vec<ConversationSummary>>", optional)]
         earlier: Vec<ConversationSummary>,
+        /// Operators only: the brief made when a human was last asked for or took over.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional, as = "Option<BriefState>")]
+        brief: Option<Box<BriefState>>,
     },
     /// One new event of an open conversation.
     Event {
@@ -289,6 +297,18 @@ pub enum ServerFrame {
         reason: ReleaseReason,
         #[ts(type = "number")]
         release_at: Millis,
+    },
+    /// To operators: the conversation's brief changed (being made, made, or not available).
+    Brief {
+        conversation_id: ConversationId,
+        brief: BriefState,
+    },
+    /// The answer to `suggest`, to the asking dashboard alone: a reply the AI would send to the
+    /// visitor's last message, for the operator to edit and send, or not. Never stored, never
+    /// sent to a visitor.
+    Suggestion {
+        conversation_id: ConversationId,
+        text: String,
     },
     /// To the operator whose takeover cancelled the AI's reply in progress, alone: what the AI
     /// had written (`draft_id` names its `ai_draft`), offered as an editable draft for the
@@ -420,6 +440,81 @@ pub struct TeamMember {
     pub online: bool,
     /// Conversations this operator holds.
     pub holding: Vec<HeldConversation>,
+}
+
+/// A short brief for the operator at a request for a human or a takeover: what the visitor
+/// wants, what the AI answered or promised, why a human was asked for, the visitor's language.
+/// Made once per stretch the AI ran the conversation, by the workspace's assistant; never sent
+/// to a visitor. Each part is at most [`crate::limits::MAX_BRIEF_PART_CHARS`] characters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct Brief {
+    pub wants: String,
+    pub answered: String,
+    /// Absent when nobody asked (an operator took over on their own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub why_human: Option<String>,
+    /// A BCP 47 tag (from the widget) or a language's name (from a model), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub language: Option<String>,
+    /// Which kind of assistant made it.
+    pub made_by: BriefSource,
+}
+
+impl Brief {
+    /// The brief with each part cut to [`crate::limits::MAX_BRIEF_PART_CHARS`] and blank
+    /// optional parts dropped (backends write what they like).
+    pub fn bounded(self) -> Brief {
+        let cut = |s: String| -> String {
+            let s = s.trim();
+            match s.char_indices().nth(crate::limits::MAX_BRIEF_PART_CHARS) {
+                Some((at, _)) => format!("{}…", &s[..at]),
+                None => s.to_owned(),
+            }
+        };
+        let keep = |v: Option<String>| v.map(cut).filter(|s| !crate::visible::is_blank(s));
+        Brief {
+            wants: cut(self.wants),
+            answered: cut(self.answered),
+            why_human: keep(self.why_human),
+            language: keep(self.language)
+                .map(|l| l.chars().take(crate::limits::MAX_LANGUAGE_CHARS).collect()),
+            made_by: self.made_by,
+        }
+    }
+}
+
+/// The kinds of assistant backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum BriefSource {
+    Knowledge,
+    Openai,
+    Webhook,
+}
+
+/// Where a conversation's brief stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum BriefState {
+    /// Being made since `since`.
+    Pending {
+        #[ts(type = "number")]
+        since: Millis,
+    },
+    Ready {
+        brief: Brief,
+        #[ts(type = "number")]
+        at: Millis,
+    },
+    /// No brief this time: the assistant failed or was too slow (`reason` says which, for
+    /// people). The takeover was never held up by it.
+    Unavailable {
+        reason: String,
+        #[ts(type = "number")]
+        at: Millis,
+    },
 }
 
 /// An operator online in the workspace (see `colleagues`).
@@ -967,8 +1062,10 @@ mod size_tests {
             "{}",
             std::mem::size_of::<WidgetFrame>()
         );
+        // 232: the largest is `history`, whose operators-only brief (one boxed pointer) took
+        // it from 224; 8 bytes against an idle widget's 7.5 KiB (docs/benchmarks.md).
         assert!(
-            std::mem::size_of::<ServerFrame>() <= 224,
+            std::mem::size_of::<ServerFrame>() <= 232,
             "{}",
             std::mem::size_of::<ServerFrame>()
         );

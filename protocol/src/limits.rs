@@ -42,6 +42,9 @@ pub const MAX_TITLE_CHARS: usize = 300;
 pub const MAX_LANGUAGE_CHARS: usize = 35;
 /// Longest time zone name a widget may report.
 pub const MAX_TIME_ZONE_CHARS: usize = 64;
+/// Longest part of a brief (what the visitor wants, what the AI answered, why a human was asked
+/// for), in characters: a brief is read at a glance, and a backend's longer text is cut.
+pub const MAX_BRIEF_PART_CHARS: usize = 600;
 /// Longest search query (Unicode scalar values).
 pub const MAX_QUERY_CHARS: usize = 200;
 /// Conversations per `recent` page.

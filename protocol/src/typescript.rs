@@ -54,6 +54,9 @@ pub fn frames_ts() -> String {
     decl::<TeamMember>(&cfg, &mut out);
     decl::<HeldConversation>(&cfg, &mut out);
     decl::<Colleague>(&cfg, &mut out);
+    decl::<Brief>(&cfg, &mut out);
+    decl::<BriefSource>(&cfg, &mut out);
+    decl::<BriefState>(&cfg, &mut out);
     decl::<AuditEntry>(&cfg, &mut out);
     decl::<AuditActor>(&cfg, &mut out);
     decl::<AuditAction>(&cfg, &mut out);

@@ -184,6 +184,9 @@ fn operator_frames() -> Vec<OperatorFrame> {
             note: None,
         },
         OperatorFrame::Colleagues {},
+        OperatorFrame::Suggest {
+            conversation_id: id(),
+        },
         OperatorFrame::SubscribeOnline {
             filter: OnlineFilter::All,
             order: OnlineOrder::Activity,
@@ -272,6 +275,16 @@ fn server_frames() -> Vec<ServerFrame> {
             notes: vec![],
             context: None,
             earlier: vec![],
+            brief: Some(Box::new(BriefState::Ready {
+                brief: Brief {
+                    wants: "A refund for boots that leak.".into(),
+                    answered: "The AI explained the 30-day return policy.".into(),
+                    why_human: Some("The visitor asked for a person.".into()),
+                    language: Some("de-DE".into()),
+                    made_by: BriefSource::Knowledge,
+                },
+                at: 1_764_000_000_000,
+            })),
         },
         ServerFrame::Ack {
             conversation_id: id(),
@@ -344,6 +357,23 @@ fn server_frames() -> Vec<ServerFrame> {
                 name: "Nora Lind".into(),
                 role: Role::Editor,
             }],
+        },
+        ServerFrame::Brief {
+            conversation_id: id(),
+            brief: BriefState::Pending {
+                since: 1_764_000_000_000,
+            },
+        },
+        ServerFrame::Brief {
+            conversation_id: id(),
+            brief: BriefState::Unavailable {
+                reason: "the assistant did not answer in time".into(),
+                at: 1_764_000_000_000,
+            },
+        },
+        ServerFrame::Suggestion {
+            conversation_id: id(),
+            text: "Your refund was approved today.".into(),
         },
         ServerFrame::InterruptedReply {
             conversation_id: id(),

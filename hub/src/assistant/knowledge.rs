@@ -136,19 +136,36 @@ fn is_greeting(message: &str) -> bool {
     .any(|g| m.starts_with(g))
 }
 
+/// The visitor's last message of a transcript.
+fn last_visitor_message(transcript: &[ConversationEvent]) -> Option<&str> {
+    transcript.iter().rev().find_map(|e| match &e.kind {
+        EventKind::Message {
+            author: Author::Visitor,
+            text,
+            ..
+        } => Some(text.as_str()),
+        _ => None,
+    })
+}
+
 #[async_trait]
 impl Assistant for KnowledgeAssistant {
+    /// The knowledge file's answer, at once (no typing pause: the operator asked for it);
+    /// nothing when the file has none (its "I'll get a human" is no reply for a human to send).
+    async fn suggest(&self, req: &ReplyRequest<'_>) -> Result<Reply, AssistantError> {
+        let last = last_visitor_message(req.transcript)
+            .ok_or_else(|| AssistantError::Failed("no visitor message".into()))?;
+        match self.answer(last) {
+            Reply {
+                needs_human: true, ..
+            } => Err(AssistantError::NoAnswer),
+            reply => Ok(reply),
+        }
+    }
+
     async fn reply(&self, req: &ReplyRequest<'_>) -> Result<Reply, AssistantError> {
         let transcript = req.transcript;
-        let last = transcript.iter().rev().find_map(|e| match &e.kind {
-            EventKind::Message {
-                author: Author::Visitor,
-                text,
-                ..
-            } => Some(text.as_str()),
-            _ => None,
-        });
-        let Some(last) = last else {
+        let Some(last) = last_visitor_message(transcript) else {
             return Err(AssistantError::Failed("no visitor message".into()));
         };
         let mut reply = self.answer(last);

@@ -10,6 +10,7 @@
 //! epoch it started with (see `node::Hub::start_reply`), so a backend never needs to know about
 //! takeovers: dropping its future is the cancellation.
 
+pub mod brief;
 pub mod knowledge;
 pub mod openai;
 pub mod transcript;
@@ -19,7 +20,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use protocol::ConversationEvent;
+use protocol::{Brief, ConversationEvent};
 use tokio::sync::watch;
 
 /// What the assistant answers.
@@ -44,6 +45,9 @@ pub enum AssistantError {
     Transport(String),
     #[error("assistant failed: {0}")]
     Failed(String),
+    /// The assistant has nothing to suggest (the knowledge file has no answer to the message).
+    #[error("the assistant has no suggestion for this message")]
+    NoAnswer,
 }
 
 impl AssistantError {
@@ -55,6 +59,7 @@ impl AssistantError {
             Self::Malformed(_) => "malformed",
             Self::Transport(_) => "transport",
             Self::Failed(_) => "failed",
+            Self::NoAnswer => "no_answer",
         }
     }
 }
@@ -102,11 +107,25 @@ pub struct ReplyRequest<'a> {
     pub draft: &'a Draft,
 }
 
+pub use brief::BriefRequest;
+
 #[async_trait]
 pub trait Assistant: Send + Sync + std::fmt::Debug + 'static {
     /// Answer the last visitor message of the transcript. Dropping the future cancels the
     /// generation.
     async fn reply(&self, req: &ReplyRequest<'_>) -> Result<Reply, AssistantError>;
+
+    /// A brief of the conversation for the operator about to handle it (never shown to the
+    /// visitor). Without a model: the extractive brief ([`brief::extract`]).
+    async fn brief(&self, req: &BriefRequest<'_>) -> Result<Brief, AssistantError> {
+        Ok(brief::extract(req))
+    }
+
+    /// A reply the holder may send to the visitor's last message: shown to them alone, never
+    /// stored by itself. By default the reply the assistant would give.
+    async fn suggest(&self, req: &ReplyRequest<'_>) -> Result<Reply, AssistantError> {
+        self.reply(req).await
+    }
 }
 
 /// The backend of each workspace, and the default for the others.
@@ -119,10 +138,20 @@ pub struct Assistants {
 #[async_trait]
 impl Assistant for Assistants {
     async fn reply(&self, req: &ReplyRequest<'_>) -> Result<Reply, AssistantError> {
-        let backend = self
-            .by_workspace
-            .get(req.workspace_id)
-            .unwrap_or(&self.default);
-        backend.reply(req).await
+        self.of(req.workspace_id).reply(req).await
+    }
+
+    async fn brief(&self, req: &BriefRequest<'_>) -> Result<Brief, AssistantError> {
+        self.of(req.workspace_id).brief(req).await
+    }
+
+    async fn suggest(&self, req: &ReplyRequest<'_>) -> Result<Reply, AssistantError> {
+        self.of(req.workspace_id).suggest(req).await
+    }
+}
+
+impl Assistants {
+    fn of(&self, workspace_id: &str) -> &Arc<dyn Assistant> {
+        self.by_workspace.get(workspace_id).unwrap_or(&self.default)
     }
 }

@@ -10,6 +10,8 @@ use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use protocol::{Brief, BriefSource};
+
 use super::transcript::chat_messages;
 use super::{Assistant, AssistantError, Reply, ReplyRequest};
 
@@ -75,18 +77,33 @@ impl OpenAiAssistant {
     }
 }
 
-#[async_trait::async_trait]
-impl Assistant for OpenAiAssistant {
-    async fn reply(&self, req: &ReplyRequest<'_>) -> Result<Reply, AssistantError> {
-        let url = format!(
+/// The instructions a model gets to write a brief (docs/assistants.md quotes them). The
+/// conversation follows as one user message of plain lines (`brief::as_text`).
+pub const BRIEF_PROMPT: &str = "You write a brief for a human support agent who is taking over \
+this chat from an AI assistant right now. Read the conversation and answer with one JSON object \
+and nothing else: {\"wants\": what the visitor wants, in one or two sentences; \"answered\": \
+what the AI answered or promised so far, in one or two sentences; \"why_human\": why a human \
+was asked for, in one sentence, or null if nobody asked; \"language\": the language the \
+visitor writes in, by its English name}. Write the brief in English. Do not invent facts.";
+
+/// Added after the system prompt when the holder asks for a suggestion (docs/assistants.md).
+pub const SUGGEST_PROMPT: &str = "A human teammate is handling this chat now and asks you for a \
+reply they could send to the visitor's last message. Write only that reply, as they would send \
+it, in the visitor's language. Do not say you are an AI and do not hand over to anyone.";
+
+impl OpenAiAssistant {
+    fn url(&self) -> String {
+        format!(
             "{}/chat/completions",
             self.config.base_url.trim_end_matches('/')
-        );
-        let body = serde_json::to_vec(&self.body(req))
-            .map_err(|e| AssistantError::Failed(e.to_string()))?;
+        )
+    }
+
+    async fn post(&self, body: &Value) -> Result<reqwest::Response, AssistantError> {
+        let body = serde_json::to_vec(body).map_err(|e| AssistantError::Failed(e.to_string()))?;
         let mut call = self
             .client
-            .post(url)
+            .post(self.url())
             .header("content-type", "application/json")
             .body(body);
         if let Some(key) = &self.api_key {
@@ -96,6 +113,12 @@ impl Assistant for OpenAiAssistant {
         if !res.status().is_success() {
             return Err(AssistantError::Status(res.status().as_u16()));
         }
+        Ok(res)
+    }
+
+    /// A streamed completion, each piece shown in `draft`.
+    async fn stream(&self, body: &Value, draft: &super::Draft) -> Result<Reply, AssistantError> {
+        let res = self.post(body).await?;
         let mut stream = res.bytes_stream();
         let mut sse = SseParser::default();
         let mut reply = StreamedReply::default();
@@ -103,7 +126,7 @@ impl Assistant for OpenAiAssistant {
             let chunk = chunk?;
             for data in sse.feed(&chunk) {
                 if reply.apply(&data)? {
-                    req.draft.set(&reply.text);
+                    draft.set(&reply.text);
                 }
                 if reply.done {
                     return reply.finish();
@@ -117,6 +140,84 @@ impl Assistant for OpenAiAssistant {
         Err(AssistantError::Malformed(
             "the stream ended before the reply was complete".into(),
         ))
+    }
+
+    fn brief_body(&self, req: &super::BriefRequest<'_>) -> Value {
+        let mut body = json!({
+            "model": self.config.model,
+            "stream": false,
+            "messages": [
+                {"role": "system", "content": BRIEF_PROMPT},
+                {"role": "user", "content": super::brief::as_text(req.transcript)},
+            ],
+        });
+        if let Some(t) = self.config.temperature {
+            body["temperature"] = json!(t);
+        }
+        body
+    }
+}
+
+/// The brief in a model's answer: the first JSON object of its content (models like to wrap
+/// it in prose or a code fence), each part a string; the widget's language when the model
+/// named none.
+pub fn parse_brief(content: &str, language: Option<&str>) -> Result<Brief, AssistantError> {
+    let (Some(start), Some(end)) = (content.find('{'), content.rfind('}')) else {
+        return Err(AssistantError::Malformed("the brief is not JSON".into()));
+    };
+    #[derive(Deserialize)]
+    struct Parts {
+        wants: String,
+        answered: String,
+        #[serde(default)]
+        why_human: Option<String>,
+        #[serde(default)]
+        language: Option<String>,
+    }
+    let parts: Parts =
+        serde_json::from_str(content.get(start..=end).unwrap_or_default()).map_err(|e| {
+            AssistantError::Malformed(format!("the brief is not the object asked for: {e}"))
+        })?;
+    Ok(Brief {
+        wants: parts.wants,
+        answered: parts.answered,
+        why_human: parts.why_human,
+        language: parts.language.or_else(|| language.map(str::to_owned)),
+        made_by: BriefSource::Openai,
+    }
+    .bounded())
+}
+
+#[async_trait::async_trait]
+impl Assistant for OpenAiAssistant {
+    async fn reply(&self, req: &ReplyRequest<'_>) -> Result<Reply, AssistantError> {
+        self.stream(&self.body(req), req.draft).await
+    }
+
+    /// One chat completion, not streamed (nobody watches a brief being written).
+    async fn brief(&self, req: &super::BriefRequest<'_>) -> Result<Brief, AssistantError> {
+        let res = self.post(&self.brief_body(req)).await?;
+        let bytes = res.bytes().await?;
+        let answer: Value = serde_json::from_slice(&bytes)
+            .map_err(|e| AssistantError::Malformed(format!("the answer is not JSON: {e}")))?;
+        let content = answer
+            .pointer("/choices/0/message/content")
+            .and_then(Value::as_str)
+            .ok_or_else(|| AssistantError::Malformed("the answer has no message".into()))?;
+        parse_brief(content, req.language)
+    }
+
+    /// The reply's request with [`SUGGEST_PROMPT`] last and no tools: the model writes for the
+    /// teammate, and cannot ask for a human.
+    async fn suggest(&self, req: &ReplyRequest<'_>) -> Result<Reply, AssistantError> {
+        let mut body = self.body(req);
+        if let Some(obj) = body.as_object_mut() {
+            obj.remove("tools");
+        }
+        if let Some(messages) = body["messages"].as_array_mut() {
+            messages.push(json!({"role": "system", "content": SUGGEST_PROMPT}));
+        }
+        self.stream(&body, req.draft).await
     }
 }
 
@@ -299,5 +400,24 @@ mod tests {
             StreamedReply::default().finish(),
             Err(AssistantError::Malformed(_))
         ));
+    }
+
+    #[test]
+    fn a_brief_is_read_from_the_first_json_object_of_the_answer() {
+        let content = "Here you go:\n```json\n{\"wants\": \"A refund\", \"answered\": \"Policy explained\", \"why_human\": null}\n```";
+        let b = parse_brief(content, Some("de-DE")).expect("a brief");
+        assert_eq!(
+            (b.wants.as_str(), b.answered.as_str()),
+            ("A refund", "Policy explained")
+        );
+        assert_eq!(b.why_human, None);
+        assert_eq!(b.language.as_deref(), Some("de-DE"));
+        assert_eq!(b.made_by, BriefSource::Openai);
+        for bad in ["no json here", "{\"wants\": 3}", "{}"] {
+            assert!(
+                matches!(parse_brief(bad, None), Err(AssistantError::Malformed(_))),
+                "{bad}"
+            );
+        }
     }
 }

@@ -3,15 +3,19 @@
 //! The request is signed so the receiver knows it comes from the hub and is fresh:
 //! `X-TakeControl-Timestamp: <unix seconds>` and
 //! `X-TakeControl-Signature: v1=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>`.
-//! The answer is `{"text": "...", "needs_human": false}` (`needs_human` optional).
+//! `kind` says what the hub asks for: `reply` (answer the visitor; the answer is
+//! `{"text": "...", "needs_human": false}`, `needs_human` optional), `suggestion` (a reply the
+//! holder may send; same answer, `needs_human` ignored) or `brief` (for the operator taking
+//! over; the answer is `{"wants": "...", "answered": "...", "why_human": "..."?,
+//! "language": "..."?}`).
 
 use hmac::{Hmac, Mac};
-use protocol::ConversationEvent;
+use protocol::{Brief, BriefSource, ConversationEvent};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
 use super::transcript::{ChatMessage, chat_messages};
-use super::{Assistant, AssistantError, Reply, ReplyRequest};
+use super::{Assistant, AssistantError, BriefRequest, Reply, ReplyRequest};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -35,12 +39,27 @@ fn default_timeout_ms() -> u64 {
 /// What the hub POSTs.
 #[derive(Debug, Serialize)]
 pub struct WebhookRequest<'a> {
+    /// `reply`, `suggestion` or `brief`.
+    pub kind: &'static str,
     pub workspace_id: &'a str,
     pub conversation_id: &'a str,
     /// The history as chat messages (see `transcript`), hand-back marker included.
     pub messages: Vec<ChatMessage>,
     /// The raw history, for receivers that want every detail.
     pub events: &'a [ConversationEvent],
+    /// For a brief: the visitor's language as the widget reported it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub language: Option<&'a str>,
+}
+
+#[derive(Debug, Deserialize)]
+struct WebhookBrief {
+    wants: String,
+    answered: String,
+    #[serde(default)]
+    why_human: Option<String>,
+    #[serde(default)]
+    language: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -83,16 +102,11 @@ impl WebhookAssistant {
     }
 }
 
-#[async_trait::async_trait]
-impl Assistant for WebhookAssistant {
-    async fn reply(&self, req: &ReplyRequest<'_>) -> Result<Reply, AssistantError> {
-        let body = serde_json::to_vec(&WebhookRequest {
-            workspace_id: req.workspace_id,
-            conversation_id: req.conversation_id,
-            messages: chat_messages("", req.transcript),
-            events: req.transcript,
-        })
-        .map_err(|e| AssistantError::Failed(e.to_string()))?;
+impl WebhookAssistant {
+    /// POST a signed request; the answer's body.
+    async fn call(&self, request: &WebhookRequest<'_>) -> Result<bytes::Bytes, AssistantError> {
+        let body =
+            serde_json::to_vec(request).map_err(|e| AssistantError::Failed(e.to_string()))?;
         let ts = crate::util::now_secs();
         let res = self
             .client
@@ -109,7 +123,24 @@ impl Assistant for WebhookAssistant {
         if !res.status().is_success() {
             return Err(AssistantError::Status(res.status().as_u16()));
         }
-        let bytes = res.bytes().await?;
+        Ok(res.bytes().await?)
+    }
+
+    async fn answer(
+        &self,
+        kind: &'static str,
+        req: &ReplyRequest<'_>,
+    ) -> Result<Reply, AssistantError> {
+        let bytes = self
+            .call(&WebhookRequest {
+                kind,
+                workspace_id: req.workspace_id,
+                conversation_id: req.conversation_id,
+                messages: chat_messages("", req.transcript),
+                events: req.transcript,
+                language: None,
+            })
+            .await?;
         let reply: WebhookReply = serde_json::from_slice(&bytes)
             .map_err(|e| AssistantError::Malformed(format!("the answer is not a reply: {e}")))?;
         let text = reply.text.trim().to_owned();
@@ -120,6 +151,44 @@ impl Assistant for WebhookAssistant {
             text,
             needs_human: reply.needs_human,
         })
+    }
+}
+
+#[async_trait::async_trait]
+impl Assistant for WebhookAssistant {
+    async fn reply(&self, req: &ReplyRequest<'_>) -> Result<Reply, AssistantError> {
+        self.answer("reply", req).await
+    }
+
+    async fn suggest(&self, req: &ReplyRequest<'_>) -> Result<Reply, AssistantError> {
+        let reply = self.answer("suggestion", req).await?;
+        Ok(Reply {
+            needs_human: false,
+            ..reply
+        })
+    }
+
+    async fn brief(&self, req: &BriefRequest<'_>) -> Result<Brief, AssistantError> {
+        let bytes = self
+            .call(&WebhookRequest {
+                kind: "brief",
+                workspace_id: req.workspace_id,
+                conversation_id: req.conversation_id,
+                messages: chat_messages("", req.transcript),
+                events: req.transcript,
+                language: req.language,
+            })
+            .await?;
+        let b: WebhookBrief = serde_json::from_slice(&bytes)
+            .map_err(|e| AssistantError::Malformed(format!("the answer is not a brief: {e}")))?;
+        Ok(Brief {
+            wants: b.wants,
+            answered: b.answered,
+            why_human: b.why_human,
+            language: b.language.or_else(|| req.language.map(str::to_owned)),
+            made_by: BriefSource::Webhook,
+        }
+        .bounded())
     }
 }
 

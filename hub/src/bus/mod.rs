@@ -123,6 +123,11 @@ pub enum BusMessage {
         workspace_id: WorkspaceId,
         entry: protocol::AuditEntry,
     },
+    /// The conversation's brief changed (operators only: no widget is ever sent it).
+    Brief {
+        conversation_id: ConversationId,
+        brief: protocol::BriefState,
+    },
     /// A takeover by `holder_id` cancelled the AI's reply in progress: what it had written, for
     /// them alone (`ServerFrame::InterruptedReply`).
     Interrupted {

@@ -153,6 +153,10 @@ impl Hub {
             let announced_at = announced.then_some(published_us);
             self.publish_event(&appended.meta, &appended.event, announced_at)
                 .await;
+            if let EventKind::HumanRequested { .. } = appended.event.kind {
+                // For whoever answers: made while they are alerted, off this path.
+                self.start_brief(ws, conversation_id, appended.meta.control.epoch);
+            }
         }
         Ok(appended)
     }
@@ -252,6 +256,10 @@ impl Hub {
             // In this order: a team panel shows the entry, then the team as it now is.
             self.audit(&op.workspace.id, entry).await;
             self.team_changed(&op.workspace.id).await;
+            // The stretch the AI ran is the epoch before this one; a request for a human in
+            // it had its brief made already.
+            let stretch = change.meta.control.epoch.saturating_sub(1);
+            self.start_brief(&op.workspace.id, conversation_id, stretch);
         }
         Ok(change.meta)
     }

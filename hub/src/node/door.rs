@@ -25,6 +25,8 @@ pub struct Opened {
     pub context: Option<VisitorContext>,
     /// The visitor's other conversations, newest first.
     pub earlier: Vec<ConversationMeta>,
+    /// The latest brief, as a dashboard should read it.
+    pub brief: Option<protocol::BriefState>,
 }
 
 /// An AI draft being written, whole, for a client that opened the conversation mid-reply.
@@ -162,12 +164,13 @@ impl Hub {
         let (conversations, desk) = (&self.inner.conversations, &self.inner.desk);
         let (ws, id) = (workspace_id, conversation_id);
         // All in one round trip's time on the node's multiplexed connection.
-        let (events, meta, notes, context, earlier) = tokio::join!(
+        let (events, meta, notes, context, earlier, brief) = tokio::join!(
             conversations.history(ws, id, after, HISTORY_LIMIT),
             conversations.get(ws, id),
             desk.notes(ws, id, after),
             desk.context(ws, id),
             desk.earlier(ws, id, earlier_limit),
+            desk.brief(ws, id),
         );
         let events = events?;
         let meta = meta?.ok_or(StoreError::NotFound)?;
@@ -177,6 +180,7 @@ impl Hub {
             notes: notes.unwrap_or_default(),
             context: context.ok().flatten(),
             earlier: earlier.unwrap_or_default(),
+            brief: brief.ok().flatten().map(|b| self.brief_as_read(b)),
         })
     }
 

@@ -491,6 +491,16 @@ impl Hub {
                 }),
                 for_visitors: None,
             }),
+            BusMessage::Brief {
+                conversation_id,
+                brief,
+            } => Outbound::frame(Frames {
+                for_operators: frame_json(&ServerFrame::Brief {
+                    conversation_id,
+                    brief,
+                }),
+                for_visitors: None,
+            }),
             BusMessage::Context {
                 conversation_id,
                 context,

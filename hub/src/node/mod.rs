@@ -45,6 +45,7 @@ use crate::util::{now_ms, now_secs, random_id, visitor_label};
 
 mod actions;
 mod assistant;
+mod brief;
 mod desk;
 mod door;
 mod fanout;

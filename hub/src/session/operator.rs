@@ -120,7 +120,8 @@ fn conversation_of(frame: &OperatorFrame) -> Option<&str> {
         } => Some(conversation_id),
         OperatorFrame::Recent { .. }
         | OperatorFrame::Search { .. }
-        | OperatorFrame::Colleagues {} => None,
+        | OperatorFrame::Colleagues {}
+        | OperatorFrame::Suggest { .. } => None,
         OperatorFrame::Hello { .. }
         | OperatorFrame::SubscribeOnline { .. }
         | OperatorFrame::UnsubscribeOnline {}
@@ -257,6 +258,24 @@ impl OperatorHandler {
                         conversation_id,
                         result,
                     }
+                })));
+            }
+            // The assistant may think for seconds: the session goes on meanwhile, and the
+            // answer goes to this connection alone.
+            OperatorFrame::Suggest { conversation_id } => {
+                if !conn
+                    .allow(RateKind::Message, &conversation_id, None)
+                    .await?
+                {
+                    return Ok(Flow::Continue);
+                }
+                let op = self.op.clone();
+                return Ok(Flow::Overlap(Box::pin(async move {
+                    let answer = hub.suggest(&op, &conversation_id).await;
+                    Done::Answer(answer.map(|text| ServerFrame::Suggestion {
+                        conversation_id,
+                        text,
+                    }))
                 })));
             }
             OperatorFrame::Colleagues {} => match hub.colleagues(&self.op.workspace.id).await {
@@ -441,6 +460,7 @@ impl OperatorHandler {
             notes,
             context,
             earlier,
+            brief,
         } = match hub.open(ws, &conversation_id, after, EARLIER_LIMIT).await {
             Ok(opened) => opened,
             Err(e) => {
@@ -461,6 +481,7 @@ impl OperatorHandler {
             notes,
             context: context.map(Box::new),
             earlier,
+            brief: brief.map(Box::new),
         })
         .await?;
         conn.send_draft(&conversation_id, meta.control.epoch).await
@@ -498,6 +519,8 @@ struct Sent {
 /// What a frame's waiting work hands back.
 enum Done {
     Message(Sent),
+    /// A frame for this connection alone (a suggestion), or why not.
+    Answer(Result<ServerFrame, ErrorFrame>),
     /// A takeover's or release's new control state, or why not.
     Control {
         conversation_id: String,
@@ -530,6 +553,8 @@ where
     async fn on_done(&mut self, conn: &mut Conn<S>, done: Done) -> Result<(), Gone> {
         let sent = match done {
             Done::Message(sent) => sent,
+            Done::Answer(Ok(frame)) => return conn.send(&frame).await,
+            Done::Answer(Err(e)) => return conn.send_error(e).await,
             Done::Control {
                 conversation_id,
                 result,

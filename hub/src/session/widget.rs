@@ -168,6 +168,7 @@ impl WidgetHandler {
             notes: Vec::new(),
             context: None,
             earlier: Vec::new(),
+            brief: None,
         })
         .await?;
         conn.send_draft(&meta.id, current.control.epoch).await

@@ -820,6 +820,12 @@ macro_rules! conformance_tests {
             crate::store::conformance_desk::context_is_kept_per_conversation(store).await;
         }
 
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn briefs_are_made_once_per_stretch() {
+            let (_guard, store) = $make;
+            crate::store::conformance_desk::briefs_are_made_once_per_stretch(store).await;
+        }
+
         #[tokio::test]
         async fn recent_and_search() {
             let (_guard, store) = $make;

@@ -131,6 +131,79 @@ pub async fn context_is_kept_per_conversation(store: Arc<dyn Store>) {
     assert!(store.get("other", "x1").await.expect("get").is_none());
 }
 
+/// A brief is claimed once per stretch (racing claims: one winner), stored only for the
+/// stretch claimed last, and never for another workspace's id.
+pub async fn briefs_are_made_once_per_stretch(store: Arc<dyn Store>) {
+    use protocol::{Brief, BriefSource, BriefState};
+    conversation(&*store, "ws", "b1", "Visitor", 10).await;
+    assert_eq!(store.brief("ws", "b1").await.expect("brief"), None);
+    let pending = BriefState::Pending { since: 11 };
+    let mut claims = Vec::new();
+    for _ in 0..8 {
+        let store = store.clone();
+        let pending = pending.clone();
+        claims.push(tokio::spawn(async move {
+            store
+                .claim_brief("ws", "b1", 2, &pending)
+                .await
+                .expect("claim")
+        }));
+    }
+    let mut won = 0;
+    for c in claims {
+        won += usize::from(c.await.expect("join"));
+    }
+    assert_eq!(won, 1, "one claim per stretch");
+    assert_eq!(
+        store.brief("ws", "b1").await.expect("brief"),
+        Some(pending.clone())
+    );
+    // An older stretch cannot be claimed after a newer one.
+    assert!(
+        !store
+            .claim_brief("ws", "b1", 0, &pending)
+            .await
+            .expect("claim")
+    );
+    let ready = BriefState::Ready {
+        brief: Brief {
+            wants: "A refund".into(),
+            answered: "The policy".into(),
+            why_human: None,
+            language: Some("de".into()),
+            made_by: BriefSource::Knowledge,
+        },
+        at: 12,
+    };
+    assert!(!store.set_brief("ws", "b1", 1, &ready).await.expect("set"));
+    assert!(store.set_brief("ws", "b1", 2, &ready).await.expect("set"));
+    assert_eq!(
+        store.brief("ws", "b1").await.expect("brief"),
+        Some(ready.clone())
+    );
+    // A later stretch replaces it; the earlier one's late result is dropped.
+    assert!(
+        store
+            .claim_brief("ws", "b1", 4, &pending)
+            .await
+            .expect("claim")
+    );
+    assert!(!store.set_brief("ws", "b1", 2, &ready).await.expect("set"));
+    assert_eq!(
+        store.brief("ws", "b1").await.expect("brief"),
+        Some(pending.clone())
+    );
+    // Another workspace's id: not found, nothing made.
+    assert!(matches!(
+        store.claim_brief("other", "b1", 9, &pending).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.brief("other", "b1").await,
+        Err(StoreError::NotFound) | Ok(None)
+    ));
+}
+
 /// Conversations that left the Online list, newest first, paged by cursor, without those that
 /// came back; search by every word, by label and id, never across workspaces.
 pub async fn recent_and_search(store: Arc<dyn Store>) {
@@ -386,6 +459,7 @@ where
 {
     notes_have_their_own_numbering(make().await).await;
     context_is_kept_per_conversation(make().await).await;
+    briefs_are_made_once_per_stretch(make().await).await;
     recent_and_search(make().await).await;
     earlier_conversations_of_a_visitor(make().await).await;
     canned_replies_per_workspace(make().await).await;

@@ -24,7 +24,7 @@ use crate::control::{Actor, ControlError, Writer};
 use crate::profile::OperatorProfile;
 pub use desk::{NewNote, RecentCursor};
 use protocol::canned::CannedReply;
-use protocol::{Note, VisitorContext};
+use protocol::{BriefState, Note, VisitorContext};
 
 /// A conversation's current state (everything but its history).
 #[derive(Debug, Clone, PartialEq)]
@@ -390,6 +390,31 @@ pub trait DeskStore: Send + Sync + std::fmt::Debug + 'static {
     ) -> Result<(), StoreError>;
 
     async fn context(&self, ws: &str, id: &str) -> Result<Option<VisitorContext>, StoreError>;
+
+    /// Claim the making of the conversation's brief for `stretch` (the control epoch of the
+    /// AI's stretch it covers): `true` for exactly one caller per stretch, on any node, whose
+    /// `pending` state is stored in the same step; `false` when this stretch (or a later one)
+    /// was claimed already. Not found: the conversation is gone.
+    async fn claim_brief(
+        &self,
+        ws: &str,
+        id: &str,
+        stretch: u64,
+        pending: &BriefState,
+    ) -> Result<bool, StoreError>;
+
+    /// Store the brief made for `stretch`; `false` (nothing stored) when a later stretch was
+    /// claimed meanwhile.
+    async fn set_brief(
+        &self,
+        ws: &str,
+        id: &str,
+        stretch: u64,
+        state: &BriefState,
+    ) -> Result<bool, StoreError>;
+
+    /// The conversation's latest brief.
+    async fn brief(&self, ws: &str, id: &str) -> Result<Option<BriefState>, StoreError>;
 
     /// Conversations that left the Online list (and have not come back), most recent activity
     /// first, strictly after `after` in that order, at most `limit`.

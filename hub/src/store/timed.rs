@@ -10,8 +10,8 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 use protocol::{
-    AuditActor, AuditEntry, Colleague, ConversationEvent, ConversationId, Millis, OperatorRef,
-    ReleaseReason, Seq, TeamMember, WorkspaceId,
+    AuditActor, AuditEntry, BriefState, Colleague, ConversationEvent, ConversationId, Millis,
+    OperatorRef, ReleaseReason, Seq, TeamMember, WorkspaceId,
 };
 
 use super::{
@@ -299,6 +299,30 @@ impl DeskStore for TimedStore {
 
     async fn context(&self, ws: &str, id: &str) -> Result<Option<VisitorContext>, StoreError> {
         timed!(self.context(ws, id))
+    }
+
+    async fn claim_brief(
+        &self,
+        ws: &str,
+        id: &str,
+        stretch: u64,
+        pending: &BriefState,
+    ) -> Result<bool, StoreError> {
+        timed!(self.claim_brief(ws, id, stretch, pending))
+    }
+
+    async fn set_brief(
+        &self,
+        ws: &str,
+        id: &str,
+        stretch: u64,
+        state: &BriefState,
+    ) -> Result<bool, StoreError> {
+        timed!(self.set_brief(ws, id, stretch, state))
+    }
+
+    async fn brief(&self, ws: &str, id: &str) -> Result<Option<BriefState>, StoreError> {
+        timed!(self.brief(ws, id))
     }
 
     async fn recent(

@@ -33,7 +33,7 @@ query?: string, } | { "type": "unsubscribe_online", } | { "type": "open", conver
 /**
  * Boxed: a frame is held by every connection's task (see `frames_stay_small`).
  */
-note?: string, } | { "type": "colleagues", } | { "type": "message", conversation_id: string, client_id: string, text: string, } | { "type": "typing", conversation_id: string, active: boolean, } | { "type": "subscribe_team", } | { "type": "note", conversation_id: string, client_id: string, text: string, } | { "type": "recent", cursor?: string, } | { "type": "search", query: string, };
+note?: string, } | { "type": "colleagues", } | { "type": "suggest", conversation_id: string, } | { "type": "message", conversation_id: string, client_id: string, text: string, } | { "type": "typing", conversation_id: string, active: boolean, } | { "type": "subscribe_team", } | { "type": "note", conversation_id: string, client_id: string, text: string, } | { "type": "recent", cursor?: string, } | { "type": "search", query: string, };
 
 export type ServerFrame = { "type": "welcome", protocol: number, conversation_id: string, visitor_token: string, visitor_label: string, control: ControlState, 
 /**
@@ -52,7 +52,11 @@ context?: VisitorContext,
 /**
  * Operators only: the visitor's other conversations in this workspace, newest first.
  */
-earlier?: Array<ConversationSummary>, } | { "type": "event", conversation_id: string, event: ConversationEvent, } | { "type": "ack", conversation_id: string, client_id: string, seq: number, } | { "type": "control", conversation_id: string, control: ControlState, } | { "type": "ai_draft", conversation_id: string, draft_id: string, epoch: number, offset: number, text: string, state: DraftState, } | { "type": "typing", conversation_id: string, author: Author, active: boolean, } | { "type": "online_view", filter: OnlineFilter, order: OnlineOrder, query?: string, offset: number, total: number, ids: Array<string>, rows: Array<ConversationSummary>, counts: OnlineCounts, } | { "type": "control_warning", conversation_id: string, holder_id: string, reason: ReleaseReason, release_at: number, } | { "type": "interrupted_reply", conversation_id: string, draft_id: string, text: string, } | { "type": "colleagues", operators: Array<Colleague>, } | { "type": "transfer_received", conversation_id: string, visitor_label: string, by: OperatorRef, note?: string, } | { "type": "team_snapshot", members: Array<TeamMember>, } | { "type": "audit_snapshot", entries: Array<AuditEntry>, } | { "type": "audit_entry", entry: AuditEntry, } | { "type": "note", conversation_id: string, note: Note, } | { "type": "visitor_context", conversation_id: string, context: VisitorContext, } | { "type": "recent", cursor?: string, conversations: Array<ConversationSummary>, next_cursor?: string, } | { "type": "search_results", query: string, conversations: Array<ConversationSummary>, } | { "type": "error" } & ErrorFrame;
+earlier?: Array<ConversationSummary>, 
+/**
+ * Operators only: the brief made when a human was last asked for or took over.
+ */
+brief?: BriefState, } | { "type": "event", conversation_id: string, event: ConversationEvent, } | { "type": "ack", conversation_id: string, client_id: string, seq: number, } | { "type": "control", conversation_id: string, control: ControlState, } | { "type": "ai_draft", conversation_id: string, draft_id: string, epoch: number, offset: number, text: string, state: DraftState, } | { "type": "typing", conversation_id: string, author: Author, active: boolean, } | { "type": "online_view", filter: OnlineFilter, order: OnlineOrder, query?: string, offset: number, total: number, ids: Array<string>, rows: Array<ConversationSummary>, counts: OnlineCounts, } | { "type": "control_warning", conversation_id: string, holder_id: string, reason: ReleaseReason, release_at: number, } | { "type": "brief", conversation_id: string, brief: BriefState, } | { "type": "suggestion", conversation_id: string, text: string, } | { "type": "interrupted_reply", conversation_id: string, draft_id: string, text: string, } | { "type": "colleagues", operators: Array<Colleague>, } | { "type": "transfer_received", conversation_id: string, visitor_label: string, by: OperatorRef, note?: string, } | { "type": "team_snapshot", members: Array<TeamMember>, } | { "type": "audit_snapshot", entries: Array<AuditEntry>, } | { "type": "audit_entry", entry: AuditEntry, } | { "type": "note", conversation_id: string, note: Note, } | { "type": "visitor_context", conversation_id: string, context: VisitorContext, } | { "type": "recent", cursor?: string, conversations: Array<ConversationSummary>, next_cursor?: string, } | { "type": "search_results", query: string, conversations: Array<ConversationSummary>, } | { "type": "error" } & ErrorFrame;
 
 export type ErrorFrame = { code: ErrorCode, message: string, 
 /**
@@ -148,6 +152,24 @@ export type HeldConversation = { conversation_id: string, visitor_label: string,
 since: number, };
 
 export type Colleague = { id: string, name: string, role: Role, };
+
+export type Brief = { wants: string, answered: string, 
+/**
+ * Absent when nobody asked (an operator took over on their own).
+ */
+why_human?: string, 
+/**
+ * A BCP 47 tag (from the widget) or a language's name (from a model), when known.
+ */
+language?: string, 
+/**
+ * Which kind of assistant made it.
+ */
+made_by: BriefSource, };
+
+export type BriefSource = "knowledge" | "openai" | "webhook";
+
+export type BriefState = { "state": "pending", since: number, } | { "state": "ready", brief: Brief, at: number, } | { "state": "unavailable", reason: string, at: number, };
 
 export type AuditEntry = { at: number, 
 /**

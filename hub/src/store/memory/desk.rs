@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use async_trait::async_trait;
 use protocol::canned::CannedReply;
 use protocol::limits::{MAX_CANNED_REPLIES, MAX_NOTES};
-use protocol::{Millis, Note, Seq, VisitorContext};
+use protocol::{BriefState, Millis, Note, Seq, VisitorContext};
 
 use super::{Conversation, MemoryStore, lock};
 use crate::store::desk::{NewNote, RecentCursor, index_words};
@@ -27,6 +27,8 @@ struct DeskState {
     /// Note dedupe key → its index in `notes`.
     note_seen: HashMap<String, usize>,
     context: Option<VisitorContext>,
+    /// The stretch the brief was claimed for, and its state.
+    brief: Option<(u64, BriefState)>,
     /// What search finds it by (empty until it first leaves the Online list).
     words: HashSet<String>,
 }
@@ -264,6 +266,50 @@ impl DeskStore for MemoryStore {
 
     async fn context(&self, ws: &str, id: &str) -> Result<Option<VisitorContext>, StoreError> {
         self.desk_context(ws, id)
+    }
+
+    async fn claim_brief(
+        &self,
+        ws: &str,
+        id: &str,
+        stretch: u64,
+        pending: &BriefState,
+    ) -> Result<bool, StoreError> {
+        let c = self.conversation(ws, id)?;
+        let mut c = lock(&c);
+        let desk = c.desk.state();
+        if desk.brief.as_ref().is_some_and(|(s, _)| *s >= stretch) {
+            return Ok(false);
+        }
+        desk.brief = Some((stretch, pending.clone()));
+        Ok(true)
+    }
+
+    async fn set_brief(
+        &self,
+        ws: &str,
+        id: &str,
+        stretch: u64,
+        state: &BriefState,
+    ) -> Result<bool, StoreError> {
+        let c = self.conversation(ws, id)?;
+        let mut c = lock(&c);
+        match &mut c.desk.state().brief {
+            Some((s, stored)) if *s == stretch => {
+                *stored = state.clone();
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn brief(&self, ws: &str, id: &str) -> Result<Option<BriefState>, StoreError> {
+        let c = self.conversation(ws, id)?;
+        let c = lock(&c);
+        Ok(c.desk
+            .more
+            .as_ref()
+            .and_then(|m| m.brief.as_ref().map(|(_, b)| b.clone())))
     }
 
     async fn recent(

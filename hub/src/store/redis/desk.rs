@@ -2,7 +2,7 @@
 //!
 //! | key | type | holds |
 //! | --- | --- | --- |
-//! | `P{ws}:c:{id}` fields `notes`, `note:{n}`, `n:{author}:{client id}`, `ctx` | hash | notes (their count, each note's JSON, idempotency) and the visitor's context, in the meta hash: they expire with the conversation |
+//! | `P{ws}:c:{id}` fields `notes`, `note:{n}`, `n:{author}:{client id}`, `ctx`, `brief_for`, `brief` | hash | notes (their count, each note's JSON, idempotency), the visitor's context and the brief (the stretch it was claimed for, its state's JSON), in the meta hash: they expire with the conversation |
 //! | `P{ws}:recent` | sorted set | conversation id → last activity when it left the Online list |
 //! | `P{ws}:ix:{word}` | sorted set | conversation id → last activity, per word (the search index) |
 //! | `P{ws}:canned` | hash | saved reply id → JSON |
@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use protocol::canned::CannedReply;
 use protocol::limits::{MAX_CANNED_REPLIES, MAX_NOTES};
-use protocol::{ConversationEvent, Millis, Note, Seq, VisitorContext};
+use protocol::{BriefState, ConversationEvent, Millis, Note, Seq, VisitorContext};
 
 use super::script::{MetaValues, parse_meta};
 use super::{RedisStore, json, unavailable};
@@ -40,6 +40,17 @@ const INDEX_EVENTS: usize = 5000;
 const SET_CONTEXT: &str = "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end \
     redis.call('HSET', KEYS[1], 'ctx', ARGV[1]) return 1";
 
+/// Claims the brief of stretch ARGV[1] with the pending state ARGV[2]: 1 when claimed, 0 when
+/// this stretch or a later one was, -1 when the conversation is gone.
+const CLAIM_BRIEF: &str = "if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end \
+    local cur = redis.call('HGET', KEYS[1], 'brief_for') \
+    if cur and tonumber(cur) >= tonumber(ARGV[1]) then return 0 end \
+    redis.call('HSET', KEYS[1], 'brief_for', ARGV[1], 'brief', ARGV[2]) return 1";
+
+/// Stores the brief ARGV[2] made for stretch ARGV[1], unless a later stretch was claimed.
+const SET_BRIEF: &str = "if redis.call('HGET', KEYS[1], 'brief_for') ~= ARGV[1] then return 0 end \
+    redis.call('HSET', KEYS[1], 'brief', ARGV[2]) return 1";
+
 /// Every note of a conversation, in order (`false` when there is no conversation).
 const NOTES: &str = "local n = redis.call('HMGET', KEYS[1], 'ws', 'notes') \
     if not n[1] then return false end \
@@ -50,6 +61,8 @@ pub(super) struct DeskScripts {
     note: redis::Script,
     notes: redis::Script,
     set_context: redis::Script,
+    claim_brief: redis::Script,
+    set_brief: redis::Script,
     canned_save: redis::Script,
 }
 
@@ -59,6 +72,8 @@ impl DeskScripts {
             note: redis::Script::new(include_str!("../lua/note.lua")),
             notes: redis::Script::new(NOTES),
             set_context: redis::Script::new(SET_CONTEXT),
+            claim_brief: redis::Script::new(CLAIM_BRIEF),
+            set_brief: redis::Script::new(SET_BRIEF),
             canned_save: redis::Script::new(include_str!("../lua/canned_save.lua")),
         }
     }
@@ -448,6 +463,60 @@ impl DeskStore for RedisStore {
 
     async fn context(&self, ws: &str, id: &str) -> Result<Option<VisitorContext>, StoreError> {
         self.desk_context(ws, id).await
+    }
+
+    async fn claim_brief(
+        &self,
+        ws: &str,
+        id: &str,
+        stretch: u64,
+        pending: &BriefState,
+    ) -> Result<bool, StoreError> {
+        let mut conn = self.conn.clone();
+        let claimed: i64 = self
+            .desk
+            .claim_brief
+            .key(self.keys.meta(ws, id))
+            .arg(stretch)
+            .arg(json(pending)?)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        match claimed {
+            -1 => Err(StoreError::NotFound),
+            n => Ok(n == 1),
+        }
+    }
+
+    async fn set_brief(
+        &self,
+        ws: &str,
+        id: &str,
+        stretch: u64,
+        state: &BriefState,
+    ) -> Result<bool, StoreError> {
+        let mut conn = self.conn.clone();
+        let set: i64 = self
+            .desk
+            .set_brief
+            .key(self.keys.meta(ws, id))
+            .arg(stretch)
+            .arg(json(state)?)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        Ok(set == 1)
+    }
+
+    async fn brief(&self, ws: &str, id: &str) -> Result<Option<BriefState>, StoreError> {
+        let mut conn = self.conn.clone();
+        let brief: Option<String> = redis::cmd("HGET")
+            .arg(self.keys.meta(ws, id))
+            .arg("brief")
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        brief.map(|b| parse(&b)).transpose()
     }
 
     async fn recent(
