@@ -281,3 +281,113 @@ async fn context_recent_and_search_across_nodes() {
             .is_none()
     );
 }
+
+/// Every frame of `c` up to the event whose text is "marker" (included).
+async fn frames_to_marker(c: &mut Client) -> Vec<Value> {
+    let mut frames = Vec::new();
+    loop {
+        let f = c.frame().await;
+        let done = f["type"] == "event" && f["event"]["text"] == "marker";
+        frames.push(f);
+        if done {
+            return frames;
+        }
+    }
+}
+
+fn is_brief(f: &Value, state: &str) -> bool {
+    f["type"] == "brief" && f["brief"]["state"] == state
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_brief_is_made_once_for_every_node_and_brief_and_suggestions_never_reach_a_widget() {
+    let cluster = Cluster::builder("desk-brief").start().await;
+    let [a, b, c] = [0, 1, 2].map(|i| cluster.nodes[i].addr);
+    // The visitor on node C; dashboards on A and B with the conversation open.
+    let mut visitor = Visitor::connect(c, None, None).await;
+    let cid = visitor.conversation_id.clone();
+    let mut nora = Client::operator(a, &operator_token("nora")).await;
+    let mut martin = Client::operator(b, &operator_token("martin")).await;
+    nora.open(&cid).await;
+    martin.open(&cid).await;
+    visitor.say("v1", "How long does shipping take?").await;
+    visitor
+        .client
+        .until(|f| f["type"] == "event" && f["event"]["author"]["kind"] == "ai")
+        .await;
+    // The visitor asks for a human and, at once, both operators race to take over: one brief
+    // is made, whichever node gets there first, and both dashboards see it.
+    visitor.client.send(json!({"type": "request_human"})).await;
+    let (m, n) = tokio::join!(martin.takeover(&cid), nora.takeover(&cid));
+    let winners = [&m, &n].iter().filter(|a| a["type"] == "control").count();
+    assert_eq!(winners, 1, "{m} {n}");
+    let on_a = nora.until(|f| is_brief(f, "ready")).await;
+    let on_b = martin.until(|f| is_brief(f, "ready")).await;
+    assert_eq!(on_a["brief"], on_b["brief"]);
+    let brief = &on_a["brief"]["brief"];
+    assert_eq!(brief["wants"], "How long does shipping take?");
+    assert_eq!(brief["made_by"], "knowledge");
+    let mut made = 0;
+    for node in [a, b, c] {
+        let (_, metrics) = system::http(node, "GET", "/metrics", None).await;
+        made += metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("tc_briefs_total{outcome=\"made\"} "))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .expect("tc_briefs_total exported");
+    }
+    assert_eq!(
+        made, 1,
+        "one brief for the request and the takeover, on all nodes together"
+    );
+
+    // A suggestion for the holder, to the holder's dashboard alone.
+    let (holder, other) = if m["type"] == "control" {
+        (&mut martin, &mut nora)
+    } else {
+        (&mut nora, &mut martin)
+    };
+    holder
+        .send(json!({"type": "suggest", "conversation_id": cid}))
+        .await;
+    let suggestion = holder.until_type("suggestion").await;
+    let text = suggestion["text"].as_str().expect("text").to_owned();
+    let marker = holder.say(&cid, "o1", "marker").await;
+    assert_eq!(marker["type"], "ack", "{marker}");
+    let seen_by_other = frames_to_marker(other).await;
+    assert!(
+        !seen_by_other.iter().any(|f| f["type"] == "suggestion"),
+        "a teammate got the holder's suggestion"
+    );
+    // The widget, live and resumed from seq 0 on every node: no brief, no suggestion.
+    let live = frames_to_marker(&mut visitor.client).await;
+    let wants = brief["wants"].as_str().expect("wants").to_owned();
+    for f in &live {
+        assert!(
+            f["type"] != "brief" && f["type"] != "suggestion",
+            "a widget got {f}"
+        );
+        // The question itself is the visitor's own message: look for the brief's framing.
+        assert!(!f.to_string().contains("made_by"), "{f}");
+    }
+    // The suggestion was never sent: the AI's earlier answer is the only copy of its text.
+    let copies = live
+        .iter()
+        .filter(|f| f.to_string().contains(text.as_str()))
+        .count();
+    assert!(
+        copies <= 1,
+        "the suggestion's text reached the widget: {live:?}"
+    );
+    for addr in [a, b, c, cluster.lb()] {
+        let resumed = Visitor::connect(addr, Some(&visitor.token), Some(0)).await;
+        let h = resumed.history.to_string();
+        assert!(!h.contains("\"brief\"") && !h.contains("made_by"), "{h}");
+        resumed.client.close().await;
+    }
+    // A dashboard opening it later, through the load balancer, reads the same brief.
+    let mut late = Client::operator(cluster.lb(), &operator_token("late")).await;
+    let history = late.open(&cid).await;
+    assert_eq!(history["brief"], on_a["brief"]);
+    assert_eq!(history["brief"]["brief"]["wants"], wants.as_str());
+}
