@@ -230,14 +230,28 @@ impl Registry {
         out
     }
 
-    /// Offer `item` to the local subscribers of `topic` that are operator `operator`'s.
-    pub fn fan_out_to_operator(&self, topic: &Topic, operator: &str, item: &Outbound) -> FanOut {
+    /// Offer `item` once to each local connection of operator `operator` that is subscribed to
+    /// any of `topics` (a dashboard on the Online list, or with the conversation open).
+    pub fn fan_out_to_operator(
+        &self,
+        topics: &[&Topic],
+        operator: &str,
+        item: &Outbound,
+    ) -> FanOut {
         let mut out = FanOut::default();
-        if let Some(subs) = self.topics.get(topic) {
+        let mut offered: Vec<ConnId> = Vec::new();
+        for topic in topics {
+            let Some(subs) = self.topics.get(*topic) else {
+                continue;
+            };
             for id in subs.iter() {
+                if offered.contains(id) {
+                    continue;
+                }
                 if let Some(conn) = self.conns.get(id)
                     && matches!(&conn.presence, Some(Presence::Operator { id, .. }) if id == operator)
                 {
+                    offered.push(*id);
                     offer(&conn, item, &mut out);
                 }
             }

@@ -33,8 +33,13 @@ async fn a_takeover_mid_reply_offers_the_draft_to_the_new_holder_alone() {
     let cid = visitor.conversation_id.clone();
     let mut martin = Client::operator(n1, &operator_token("martin")).await;
     martin.open(&cid).await;
+    // Every dashboard follows the Online list, the watcher's too (it must not get the offer).
+    martin.send(json!({"type": "subscribe_online"})).await;
+    martin.until_type("online_view").await;
     let mut watcher = Client::operator(n2, &operator_token("watcher")).await;
     watcher.open(&cid).await;
+    watcher.send(json!({"type": "subscribe_online"})).await;
+    watcher.until_type("online_view").await;
 
     visitor
         .client

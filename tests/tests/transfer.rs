@@ -86,6 +86,10 @@ async fn transfers_race_releases_takeovers_and_each_other_with_one_outcome() {
         assert!(ids.contains(&id), "{id} is online: {colleagues}");
     }
 
+    // The owners' audit log records the transfer.
+    let mut audit = Client::operator(lb, &operator_token_as("auditor", "owner")).await;
+    audit.send(json!({"type": "subscribe_team"})).await;
+    audit.until_type("audit_snapshot").await;
     // A transfer with a note: the visitor sees the hand-over, Nora is alerted, Nils is not.
     let mut with_note = transfer("nora", e);
     with_note["note"] = json!("Refund approved; she needs the return label.");
@@ -99,6 +103,13 @@ async fn transfers_race_releases_takeovers_and_each_other_with_one_outcome() {
         alert["note"],
         "Refund approved; she needs the return label."
     );
+    let entry = audit
+        .until(|f| f["type"] == "audit_entry" && f["entry"]["action"] == "transfer")
+        .await;
+    assert_eq!(entry["entry"]["actor"]["id"], "hold");
+    assert_eq!(entry["entry"]["to"], "nora");
+    assert_eq!(entry["entry"]["conversation_id"], cid.as_str());
+    audit.close().await;
     let seen = visitor.client.until_event("operator_transferred").await;
     // Neither operator saved a profile: the visitor sees "Human" for both, never an account.
     assert_eq!(

@@ -129,8 +129,9 @@ pub enum BusMessage {
         brief: protocol::BriefState,
     },
     /// A takeover by `holder_id` cancelled the AI's reply in progress: what it had written, for
-    /// them alone (`ServerFrame::InterruptedReply`).
+    /// them alone (`ServerFrame::InterruptedReply`), on the workspace's topic.
     Interrupted {
+        workspace_id: WorkspaceId,
         conversation_id: ConversationId,
         holder_id: protocol::OperatorId,
         draft_id: String,

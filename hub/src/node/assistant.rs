@@ -213,12 +213,14 @@ impl Hub {
                         let text = partial.borrow().clone();
                         if !protocol::visible::is_blank(&text) {
                             let msg = BusMessage::Interrupted {
+                                workspace_id: workspace_id.clone(),
                                 conversation_id: conversation_id.clone(),
                                 holder_id: holder.clone(),
                                 draft_id: draft_id.clone(),
                                 text,
                             };
-                            hub.publish(&topic, msg).await;
+                            hub.publish(&Topic::Workspace(workspace_id.clone()), msg)
+                                .await;
                         }
                     }
                     DraftState::Discarded

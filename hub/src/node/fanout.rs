@@ -436,11 +436,13 @@ impl Hub {
             }
             // To the operator who took over only: never to a visitor or another operator.
             BusMessage::Interrupted {
+                workspace_id,
                 conversation_id,
                 holder_id,
                 draft_id,
                 text,
             } => {
+                let conversation = Topic::conversation(workspace_id, conversation_id.as_str());
                 let item = Outbound::frame(Frames {
                     for_operators: frame_json(&ServerFrame::InterruptedReply {
                         conversation_id,
@@ -449,10 +451,14 @@ impl Hub {
                     }),
                     for_visitors: None,
                 });
-                let out = self
-                    .inner
-                    .registry
-                    .fan_out_to_operator(topic, &holder_id, &item);
+                // Published on the workspace's topic, which every dashboard follows for the
+                // Online list (the holder may have taken over without opening it); delivered
+                // to the holder's connections on either topic, once each.
+                let out = self.inner.registry.fan_out_to_operator(
+                    &[topic, &conversation],
+                    &holder_id,
+                    &item,
+                );
                 let m = &self.inner.metrics;
                 m.bump(&m.slow_closes, out.kicked as u64);
                 return;
@@ -475,7 +481,10 @@ impl Hub {
                     }),
                     for_visitors: None,
                 });
-                let out = self.inner.registry.fan_out_to_operator(topic, &to, &item);
+                let out = self
+                    .inner
+                    .registry
+                    .fan_out_to_operator(&[topic], &to, &item);
                 let m = &self.inner.metrics;
                 m.bump(&m.slow_closes, out.kicked as u64);
                 return;
