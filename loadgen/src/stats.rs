@@ -33,6 +33,15 @@ impl Hist {
         self.0.value_at_quantile(q) as f64 / 1000.0
     }
 
+    /// Every recorded value (µs, the top of its bucket) with its count: enough to merge windows
+    /// of one run into one distribution elsewhere (`scripts/team_table.py` pools rounds).
+    pub fn recorded(&self) -> Vec<(u64, u64)> {
+        self.0
+            .iter_recorded()
+            .map(|v| (v.value_iterated_to(), v.count_at_value()))
+            .collect()
+    }
+
     pub fn max_ms(&self) -> f64 {
         self.0.max() as f64 / 1000.0
     }

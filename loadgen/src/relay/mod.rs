@@ -254,6 +254,8 @@ pub struct StepRow {
     pub v2o_p99_ms: f64,
     pub v2o_p50_ms: f64,
     pub v2o_p999_ms: f64,
+    /// The visitor→operator histogram, as (µs, count) pairs.
+    pub v2o_recorded: Vec<(u64, u64)>,
     pub hub_cpu_us_per_msg: Option<f64>,
     /// Every watched server process (hubs, Redis, nginx) per message sent.
     pub servers_us_per_msg: f64,
@@ -586,6 +588,7 @@ pub async fn run(target: &Target, args: &RelayArgs) -> anyhow::Result<RelayRepor
             "p50_ms": row.summary.v2o_p50_ms,
             "p99_ms": finite(row.summary.v2o_p99_ms),
             "p999_ms": row.summary.v2o_p999_ms,
+            "v2o_us_counts": row.summary.v2o_recorded,
             "errors": row.summary.errors,
             "online": online,
             "online_started": online_started,
@@ -932,6 +935,7 @@ fn step_row(
             },
             v2o_p50_ms: s.v2o.ms(0.5),
             v2o_p999_ms: s.v2o.ms(0.999),
+            v2o_recorded: s.v2o.recorded(),
             hub_cpu_us_per_msg: per_msg,
             servers_us_per_msg: servers_us as f64 / sent.max(1) as f64,
             errors: s.errors,
