@@ -13,7 +13,8 @@
 //! - [`session`]: one task per socket (generic over the transport);
 //! - [`server`]: the HTTP edge (wiring, route table, WebSocket upgrade, accept loop);
 //!   [`config`]: flags and environment; [`auth`]: tokens;
-//! - [`profile`]: operator display names and avatars (pure); [`api`]: their HTTP API;
+//! - [`profile`]: operator display names and avatars (pure); [`images`]: untrusted images,
+//!   decoded within bounds (pure); [`api`]: their HTTP API;
 //! - [`assistant`]: the assistant trait and the embedded knowledge-file assistant;
 //! - [`dev`]: demo data for `--dev`, and its routes.
 
@@ -26,6 +27,7 @@ pub mod control;
 pub mod dev;
 pub mod directory;
 pub mod drafts;
+pub mod images;
 pub mod metrics;
 pub mod node;
 pub mod online;

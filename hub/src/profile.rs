@@ -6,9 +6,7 @@
 
 use std::io::Cursor;
 
-use image::codecs::png::PngDecoder;
-use image::codecs::webp::WebPDecoder;
-use image::{DynamicImage, ImageDecoder, ImageFormat, Limits};
+use image::ImageFormat;
 use protocol::limits::{
     AVATAR_SIDE, MAX_AVATAR_BYTES, MAX_AVATAR_SIDE, MAX_DISPLAY_NAME_GRAPHEMES, MIN_AVATAR_SIDE,
 };
@@ -17,6 +15,8 @@ use protocol::{Millis, OperatorRef};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use unicode_segmentation::UnicodeSegmentation;
+
+use crate::images;
 
 /// A saved profile, as the store keeps it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -117,20 +117,26 @@ pub fn avatar_file_hash(file: &str) -> Option<&str> {
         .then_some(hash)
 }
 
-/// Memory one decode may use: the largest accepted image as 8-bit RGBA, plus the decoder's own
-/// buffers. An image within the side limit that needs more (16 bits per channel, or a large
-/// progressive JPEG's coefficients) is refused as too large, naming both figures.
-pub const DECODE_BUDGET: u64 = (MAX_AVATAR_SIDE as u64) * (MAX_AVATAR_SIDE as u64) * 4 + MIB * 16;
+/// Memory one avatar decode may use: the largest accepted image as 8-bit RGBA, plus the
+/// decoder's own buffers (see `images::Rules::budget`).
+pub const DECODE_BUDGET: u64 =
+    (MAX_AVATAR_SIDE as u64) * (MAX_AVATAR_SIDE as u64) * 4 + images::MIB * 16;
 
-const MIB: u64 = 1024 * 1024;
+/// What an avatar must be.
+pub const AVATAR_RULES: images::Rules = images::Rules {
+    min_side: MIN_AVATAR_SIDE,
+    max_side: MAX_AVATAR_SIDE,
+    max_pixels: (MAX_AVATAR_SIDE as u64) * (MAX_AVATAR_SIDE as u64),
+    square: true,
+    gif: false,
+    budget: DECODE_BUDGET,
+    formats: "PNG, JPEG or WebP",
+};
 
 /// Vet an upload and re-encode it: PNG, JPEG or WebP; square; at least [`MIN_AVATAR_SIDE`] and
 /// at most [`MAX_AVATAR_SIDE`] px a side, read from the header before anything is inflated or
-/// decoded; decoded within [`DECODE_BUDGET`]; refused when the decoder reports missing or
-/// damaged data. A small file claiming a huge image, or carrying a compressed chunk that
-/// inflates to gigabytes (a decompression bomb), costs neither memory nor time: PNG's
-/// ancillary chunks (colour profiles, compressed text) are dropped unread before the decoder
-/// sees the file. The output is a fresh PNG: no metadata of the upload survives.
+/// decoded; decoded within [`DECODE_BUDGET`] (see `images.rs` for the bombs this defuses). The
+/// output is a fresh PNG: no metadata of the upload survives.
 pub fn process_avatar(bytes: &[u8]) -> Result<Avatar, Problem> {
     if bytes.len() > MAX_AVATAR_BYTES {
         return Err(Problem::new(
@@ -142,26 +148,7 @@ pub fn process_avatar(bytes: &[u8]) -> Result<Avatar, Problem> {
             ),
         ));
     }
-    let format = image::guess_format(bytes).map_err(|_| {
-        Problem::new(
-            ProblemCode::NotAnImage,
-            "The file is not an image. Upload a PNG, JPEG or WebP file.",
-        )
-    })?;
-    let decoded = match format {
-        ImageFormat::Png => decode_png(bytes)?,
-        ImageFormat::Jpeg => decode_jpeg(bytes)?,
-        ImageFormat::WebP => decode_webp(bytes)?,
-        other => {
-            return Err(Problem::new(
-                ProblemCode::UnsupportedImageFormat,
-                format!(
-                    "{} images are not accepted. Upload a PNG, JPEG or WebP file.",
-                    format_name(other)
-                ),
-            ));
-        }
-    };
+    let (decoded, _) = images::decode(bytes, &AVATAR_RULES)?;
     let resized = decoded
         .resize_exact(
             AVATAR_SIDE,
@@ -172,220 +159,9 @@ pub fn process_avatar(bytes: &[u8]) -> Result<Avatar, Problem> {
     let mut png = Vec::new();
     resized
         .write_to(&mut Cursor::new(&mut png), ImageFormat::Png)
-        .map_err(|_| corrupt())?;
+        .map_err(|_| images::corrupt())?;
     let hash = crate::util::hex(&Sha256::digest(&png));
     Ok(Avatar { png, hash })
-}
-
-/// The header's dimensions, checked in the documented order: too large, not square, too small.
-fn check_dimensions(w: u32, h: u32) -> Result<(), Problem> {
-    if w == 0 || h == 0 {
-        return Err(corrupt());
-    }
-    if w > MAX_AVATAR_SIDE || h > MAX_AVATAR_SIDE {
-        return Err(Problem::new(
-            ProblemCode::ImageTooLarge,
-            format!(
-                "The image is {w}×{h} px; the largest accepted is {MAX_AVATAR_SIDE}×{MAX_AVATAR_SIDE} px."
-            ),
-        ));
-    }
-    if w != h {
-        return Err(Problem::new(
-            ProblemCode::ImageNotSquare,
-            format!("The image is {w}×{h} px; it must be square."),
-        ));
-    }
-    if w < MIN_AVATAR_SIDE {
-        return Err(Problem::new(
-            ProblemCode::ImageTooSmall,
-            format!(
-                "The image is {w}×{h} px; it must be at least {MIN_AVATAR_SIDE}×{MIN_AVATAR_SIDE} px."
-            ),
-        ));
-    }
-    Ok(())
-}
-
-/// What decoding needs, checked against [`DECODE_BUDGET`] before anything is allocated.
-fn check_budget(w: u32, h: u32, needed: u64, hint: &str) -> Result<(), Problem> {
-    if needed <= DECODE_BUDGET {
-        return Ok(());
-    }
-    Err(Problem::new(
-        ProblemCode::ImageTooLarge,
-        format!(
-            "The image is {w}×{h} px{hint}: decoding it needs {} MiB, over the limit of {} MiB. \
-             Save it with 8 bits per channel, or smaller.",
-            needed.div_ceil(MIB),
-            DECODE_BUDGET / MIB
-        ),
-    ))
-}
-
-/// The decoded image must be the size its header claimed; anything else is damaged.
-fn same_size(img: DynamicImage, w: u32, h: u32) -> Result<DynamicImage, Problem> {
-    if img.width() != w || img.height() != h {
-        return Err(corrupt());
-    }
-    Ok(img)
-}
-
-fn decode_png(bytes: &[u8]) -> Result<DynamicImage, Problem> {
-    let (w, h) = png_ihdr_size(bytes).ok_or_else(corrupt)?;
-    check_dimensions(w, h)?;
-    // Only the chunks that make the picture reach the decoder: a colour profile or a
-    // compressed text chunk is a zlib stream the decoder would inflate before the first row.
-    let critical = png_picture_chunks(bytes);
-    let mut limits = Limits::default();
-    limits.max_image_width = Some(MAX_AVATAR_SIDE);
-    limits.max_image_height = Some(MAX_AVATAR_SIDE);
-    limits.max_alloc = Some(DECODE_BUDGET);
-    let decoder = PngDecoder::with_limits(Cursor::new(&critical[..]), limits).map_err(|e| {
-        if matches!(e, image::ImageError::Limits(_)) {
-            too_large_to_decode(w, h)
-        } else {
-            corrupt()
-        }
-    })?;
-    let bits = if decoder.color_type().bits_per_pixel()
-        / u16::from(decoder.color_type().channel_count())
-        > 8
-    {
-        " at 16 bits per channel"
-    } else {
-        ""
-    };
-    check_budget(w, h, decoder.total_bytes(), bits)?;
-    let img = DynamicImage::from_decoder(decoder).map_err(|_| corrupt())?;
-    same_size(img, w, h)
-}
-
-fn too_large_to_decode(w: u32, h: u32) -> Problem {
-    Problem::new(
-        ProblemCode::ImageTooLarge,
-        format!(
-            "The image is {w}×{h} px: decoding it needs more than the limit of {} MiB.",
-            DECODE_BUDGET / MIB
-        ),
-    )
-}
-
-/// Width and height from a PNG's first chunk, which must be its header.
-fn png_ihdr_size(bytes: &[u8]) -> Option<(u32, u32)> {
-    let ihdr = bytes.get(8..24)?;
-    if ihdr[..8] != [0, 0, 0, 13, b'I', b'H', b'D', b'R'] {
-        return None;
-    }
-    let w = u32::from_be_bytes(ihdr[8..12].try_into().ok()?);
-    let h = u32::from_be_bytes(ihdr[12..16].try_into().ok()?);
-    Some((w, h))
-}
-
-/// The PNG with only its critical chunks (`IHDR`, `PLTE`, `IDAT`, `IEND`, and any other whose
-/// name says it is critical) and `tRNS` (transparency is part of the picture). Everything else
-/// (`iCCP`, `zTXt`, `iTXt`, `tEXt`, `eXIf`, animation frames, …) is dropped without being read.
-/// A chunk cut short is kept as it is, so the decoder reports the missing data.
-fn png_picture_chunks(bytes: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(bytes.len());
-    out.extend_from_slice(&bytes[..bytes.len().min(8)]);
-    let mut at = 8;
-    while at < bytes.len() {
-        let Some(head) = bytes.get(at..at + 8) else {
-            out.extend_from_slice(&bytes[at..]);
-            break;
-        };
-        let len = u32::from_be_bytes([head[0], head[1], head[2], head[3]]) as usize;
-        let kind = &head[4..8];
-        let end = at.saturating_add(12).saturating_add(len).min(bytes.len());
-        if kind[0].is_ascii_uppercase() || kind == b"tRNS" {
-            out.extend_from_slice(&bytes[at..end]);
-        }
-        if kind == b"IEND" {
-            break;
-        }
-        at = end;
-    }
-    out
-}
-
-fn decode_jpeg(bytes: &[u8]) -> Result<DynamicImage, Problem> {
-    use zune_jpeg::zune_core::bytestream::ZCursor;
-    use zune_jpeg::zune_core::colorspace::ColorSpace;
-    use zune_jpeg::zune_core::options::DecoderOptions;
-
-    // Strict: a stream that ends early or is damaged is an error, not rows of grey (the
-    // lenient default, which browsers share, would store a mostly grey avatar).
-    let options = DecoderOptions::default()
-        .set_strict_mode(true)
-        .set_max_width(usize::from(u16::MAX))
-        .set_max_height(usize::from(u16::MAX))
-        .jpeg_set_out_colorspace(ColorSpace::RGB);
-    let mut decoder = zune_jpeg::JpegDecoder::new_with_options(ZCursor::new(bytes), options);
-    decoder.decode_headers().map_err(|_| corrupt())?;
-    let info = decoder.info().ok_or_else(corrupt)?;
-    let (w, h) = (u32::from(info.width), u32::from(info.height));
-    check_dimensions(w, h)?;
-    // Every 8×8 block of the image costs its scan at least one bit (a Huffman code), so a file
-    // with fewer bits than blocks cannot hold the picture its header claims; zune-jpeg would
-    // predict the missing rows from nothing when an end marker comes early, even when strict.
-    let blocks = u64::from(w.div_ceil(8)) * u64::from(h.div_ceil(8));
-    if (bytes.len() as u64) * 8 < blocks {
-        return Err(corrupt());
-    }
-    let pixels = u64::from(w) * u64::from(h);
-    // A progressive JPEG keeps every coefficient of the image until its last scan.
-    let progressive = info.sof.is_progressive();
-    let coefficients = if progressive {
-        pixels * u64::from(info.components) * 2
-    } else {
-        0
-    };
-    let hint = if progressive { " (progressive)" } else { "" };
-    check_budget(w, h, pixels * 3 + coefficients, hint)?;
-    decoder.set_options(
-        options
-            .set_max_width(MAX_AVATAR_SIDE as usize)
-            .set_max_height(MAX_AVATAR_SIDE as usize),
-    );
-    let rgb = decoder.decode().map_err(|_| corrupt())?;
-    let img = image::RgbImage::from_raw(w, h, rgb).ok_or_else(corrupt)?;
-    Ok(DynamicImage::ImageRgb8(img))
-}
-
-fn decode_webp(bytes: &[u8]) -> Result<DynamicImage, Problem> {
-    let mut decoder = WebPDecoder::new(Cursor::new(bytes)).map_err(|_| corrupt())?;
-    let (w, h) = decoder.dimensions();
-    check_dimensions(w, h)?;
-    check_budget(w, h, decoder.total_bytes(), "")?;
-    let mut limits = Limits::default();
-    limits.max_image_width = Some(MAX_AVATAR_SIDE);
-    limits.max_image_height = Some(MAX_AVATAR_SIDE);
-    limits.max_alloc = Some(DECODE_BUDGET);
-    decoder
-        .set_limits(limits)
-        .map_err(|_| too_large_to_decode(w, h))?;
-    let img = DynamicImage::from_decoder(decoder).map_err(|_| corrupt())?;
-    same_size(img, w, h)
-}
-
-fn corrupt() -> Problem {
-    Problem::new(
-        ProblemCode::ImageCorrupt,
-        "The image could not be read: the file is truncated or damaged.",
-    )
-}
-
-fn format_name(f: ImageFormat) -> &'static str {
-    match f {
-        ImageFormat::Gif => "GIF",
-        ImageFormat::Bmp => "BMP",
-        ImageFormat::Ico => "ICO",
-        ImageFormat::Tiff => "TIFF",
-        ImageFormat::Avif => "AVIF",
-        ImageFormat::Qoi => "QOI",
-        _ => "These",
-    }
 }
 
 /// Test images, built in memory (shared with the HTTP tests in `hub/tests/`).
