@@ -1,6 +1,6 @@
 // What every end-to-end script shares: the hub process, headless Chromium, bounded waits,
-// cleanups, a PNG for avatar uploads, and the run wrapper that reports PASS/FAIL with failure
-// screenshots and the hub's last output.
+// cleanups, operators' dev sign-in and profiles, a PNG for avatar uploads, and the run wrapper
+// that reports PASS/FAIL with failure screenshots and the hub's last output.
 //
 // Environment (all scripts):
 //   HUB_BIN       hub binary (default ../target/debug/hub, relative to web-ui/)
@@ -160,6 +160,21 @@ export async function newPage(browser, who, viewport = { width: 1280, height: 80
   return page;
 }
 
+/** An operator signed in through the `--dev` picker, in their own browser context, once the socket is live. */
+export async function signIn(browser, hubUrl, operatorId) {
+  const page = await newPage(browser, operatorId);
+  await page.goto(hubUrl);
+  await page.locator(`[data-operator-id="${operatorId}"]`).click();
+  await page.getByRole("status", { name: "Connection: Live" }).waitFor();
+  return page;
+}
+
+/** The notices of the widget on `page` (in its shadow root), in order. */
+export const widgetNotices = (page) =>
+  page.evaluate(() =>
+    [...(document.querySelector("take-control-widget")?.shadowRoot?.querySelectorAll(".tc-notice") ?? [])].map((n) => n.textContent),
+  );
+
 /** Fail early, and say how to fix it, when something the run needs is missing. */
 export function checkPrerequisites(extra = []) {
   for (const [what, file, hint] of [
@@ -275,6 +290,39 @@ export async function plainVisitor(hubUrl, workspace = "demo-pro") {
       await withDeadline(closed, "the plain visitor's socket to close");
     },
   };
+}
+
+// --- the hub's HTTP API: each operator's own token, and their profile ------------------------
+
+export async function devToken(hubUrl, operatorId) {
+  const res = await fetch(`${hubUrl}/dev/login`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ operator_id: operatorId }),
+  });
+  if (!res.ok) throw new Error(`POST /dev/login for ${operatorId} answered ${res.status}`);
+  return (await res.json()).token;
+}
+
+/** Saves a display name (and, with `png`, an uploaded avatar) as the operator themselves. */
+export async function saveProfile(hubUrl, operatorId, displayName, png) {
+  const token = await devToken(hubUrl, operatorId);
+  const auth = { authorization: `Bearer ${token}` };
+  const body = { display_name: displayName };
+  if (png) {
+    const up = await fetch(`${hubUrl}/api/profile/avatar`, { method: "POST", headers: { ...auth, "content-type": "image/png" }, body: png });
+    if (up.status !== 201) throw new Error(`POST /api/profile/avatar for ${operatorId} answered ${up.status}: ${await up.text()}`);
+    body.avatar_url = (await up.json()).avatar_url;
+  }
+  const res = await fetch(`${hubUrl}/api/profile`, {
+    method: "PUT",
+    headers: { ...auth, "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  if (!res.ok) throw new Error(`PUT /api/profile for ${operatorId} answered ${res.status}: ${await res.text()}`);
+  const saved = await res.json();
+  if (saved.visitor_name !== displayName) throw new Error(`${operatorId}'s profile says visitors see "${saved.visitor_name}"`);
+  return saved;
 }
 
 // --- a PNG without an image library ----------------------------------------------------------

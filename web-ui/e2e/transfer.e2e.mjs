@@ -36,9 +36,12 @@ import {
   newPage,
   openPages,
   run,
+  saveProfile,
   screenshots,
+  signIn,
   startHub,
   step,
+  widgetNotices,
 } from "./harness.mjs";
 
 const ARTIFACTS = path.resolve(process.env.E2E_SCREENSHOTS || path.join(WEB_UI, "e2e", "artifacts"));
@@ -59,48 +62,7 @@ function prepareArtifacts() {
   for (const f of readdirSync(ARTIFACTS)) if (/^transfer-\d\d-[a-z0-9-]+\.png$/.test(f)) rmSync(path.join(ARTIFACTS, f));
 }
 
-// --- the hub's HTTP API: each operator's own token, and their profile ------------------------
-
-async function devToken(hubUrl, operatorId) {
-  const res = await fetch(`${hubUrl}/dev/login`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ operator_id: operatorId }),
-  });
-  if (!res.ok) throw new Error(`POST /dev/login for ${operatorId} answered ${res.status}`);
-  return (await res.json()).token;
-}
-
-/** Saves a display name (and, with `png`, an uploaded avatar) as the operator themselves. */
-async function saveProfile(hubUrl, operatorId, displayName, png) {
-  const token = await devToken(hubUrl, operatorId);
-  const auth = { authorization: `Bearer ${token}` };
-  const body = { display_name: displayName };
-  if (png) {
-    const up = await fetch(`${hubUrl}/api/profile/avatar`, { method: "POST", headers: { ...auth, "content-type": "image/png" }, body: png });
-    if (up.status !== 201) throw new Error(`POST /api/profile/avatar for ${operatorId} answered ${up.status}: ${await up.text()}`);
-    body.avatar_url = (await up.json()).avatar_url;
-  }
-  const res = await fetch(`${hubUrl}/api/profile`, {
-    method: "PUT",
-    headers: { ...auth, "content-type": "application/json" },
-    body: JSON.stringify(body),
-  });
-  if (!res.ok) throw new Error(`PUT /api/profile for ${operatorId} answered ${res.status}: ${await res.text()}`);
-  const saved = await res.json();
-  if (saved.visitor_name !== displayName) throw new Error(`${operatorId}'s profile says visitors see "${saved.visitor_name}"`);
-  return saved;
-}
-
 // --- browsers --------------------------------------------------------------------------------
-
-async function signIn(browser, hubUrl, operatorId) {
-  const page = await newPage(browser, operatorId);
-  await page.goto(hubUrl);
-  await page.locator(`[data-operator-id="${operatorId}"]`).click();
-  await page.getByRole("status", { name: "Connection: Live" }).waitFor();
-  return page;
-}
 
 // The widget's DOM is in an open shadow root; Playwright's CSS and text locators reach into it.
 const widget = (page) => page.locator("take-control-widget");
@@ -125,12 +87,6 @@ async function visitorWrites(browser, hubUrl, text) {
     .then((h) => h.jsonValue());
   return { page, conversationId };
 }
-
-/** The widget's notices, in order. */
-const widgetNotices = (page) =>
-  page.evaluate(() =>
-    [...(document.querySelector("take-control-widget")?.shadowRoot?.querySelectorAll(".tc-notice") ?? [])].map((n) => n.textContent),
-  );
 
 // --- the scenario ----------------------------------------------------------------------------
 

@@ -3,6 +3,7 @@ import { createRoot } from "react-dom/client";
 import { App } from "./ui/App";
 import "./styles.css";
 import "./desk.css";
+import "./assist.css";
 
 const root = document.getElementById("root");
 if (!root) throw new Error("index.html has no #root");

@@ -7,6 +7,7 @@
  */
 import type { ConversationEvent, ConversationSummary, ServerFrame } from "../protocol/frames";
 import { advanceLastSeq, applyDraftFrame, hasSeq, insertEvents, newerControl, updateOutbox } from "./events";
+import { abandonSuggestion } from "./assist";
 import { windowRows, type OnlineState } from "./online";
 import {
   emptyConversation,
@@ -67,7 +68,9 @@ export function applyLiveEvent(c: ConversationState, event: ConversationEvent): 
         }),
         needsHuman: false,
         idleWarning: null,
-        // A takeover cancels the reply being written.
+        // A takeover cancels the reply being written; the AI's "typing: false" is not relayed
+        // after the join (protocol.md), so its "thinking…" ends here too, as in the widget.
+        typing: { ...next.typing, ai: false },
         ...endDraft(next),
       };
     case "operator_left":
@@ -137,7 +140,14 @@ export function withAlert(state: ClientState, before: OnlineState, after: Online
 
 /** The socket went: nothing it was waiting for will be answered on it. */
 export function settle(c: ConversationState): ConversationState {
-  return { ...c, typing: noTyping, pending: null, transfer: abandonTransfer(c.transfer), ...endDraft(c) };
+  return {
+    ...c,
+    typing: noTyping,
+    pending: null,
+    transfer: abandonTransfer(c.transfer),
+    suggestion: abandonSuggestion(c),
+    ...endDraft(c),
+  };
 }
 
 /**

@@ -14,6 +14,10 @@ const KNOWN: Record<ServerFrame["type"], true> = {
   typing: true,
   online_view: true,
   control_warning: true,
+  // Operators only (the hub never sends them to a widget, which shares this table and ignores them).
+  brief: true,
+  suggestion: true,
+  interrupted_reply: true,
   colleagues: true,
   transfer_received: true,
   team_snapshot: true,

@@ -38,6 +38,7 @@ const COPY: Record<ErrorCode, Copy> = {
   operator_offline: (e) => `${base(e)} They may have just signed out; choose someone who is online.`,
   control_changed: (e) => `${base(e)} Check who handles it now, then transfer again if it still needs it.`,
   limit_reached: (e) => `${base(e)} A conversation keeps at most ${LIMITS.maxNotes} internal notes.`,
+  no_suggestion: (e) => `${base(e)} Write the reply yourself.`,
   rate_limited: (e) =>
     e.retry_after_ms !== undefined
       ? `${base(e)} Retrying in ${Math.ceil(e.retry_after_ms / 1000)} s.`
@@ -48,4 +49,23 @@ const COPY: Record<ErrorCode, Copy> = {
 
 export function describeError(err: ErrorFrame): string {
   return COPY[err.code](err);
+}
+
+/**
+ * A refused Suggest, in words about the suggestion: the generic copy would promise a retry
+ * (`rate_limited`) or speak of writing, which a Suggest does not do.
+ */
+const SUGGEST_COPY: Partial<Record<ErrorCode, Copy>> = {
+  unavailable: () => "The assistant could not suggest a reply just now. Try again in a moment, or write the reply yourself.",
+  no_suggestion: () => "The assistant has no suggestion for the visitor's last message. Write the reply yourself.",
+  not_holder: () => "You are no longer handling this conversation, so the assistant cannot suggest a reply to you.",
+  not_controlled: () => "The AI assistant is handling this conversation. Take Control to ask it for a suggested reply.",
+  rate_limited: (e) =>
+    e.retry_after_ms !== undefined
+      ? `Too many requests. Wait ${Math.ceil(e.retry_after_ms / 1000)} s before asking for another suggestion.`
+      : "Too many requests. Wait a moment before asking for another suggestion.",
+};
+
+export function describeSuggestError(err: ErrorFrame): string {
+  return (SUGGEST_COPY[err.code] ?? describeError)(err);
 }

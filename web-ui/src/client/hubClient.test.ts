@@ -539,3 +539,56 @@ describe("HubClient: transfer", () => {
     expect(client.getState().conversations["c1"]?.transfer?.status).toBe("refused");
   });
 });
+
+describe("HubClient: the brief, suggestions and the interrupted reply", () => {
+  it("decodes the three frames into the state, and keeps the composer's text per conversation", async () => {
+    const { hub, client } = setup();
+    client.start();
+    const socket = await handshake(hub);
+    client.openConversation("c1");
+    socket.receive(history("c1", [visitorMessage(1, "My boots leak.")], { brief: { state: "pending", since: 5 } }));
+    client.takeover("c1");
+    socket.receive({ type: "interrupted_reply", conversation_id: "c1", draft_id: "d1", text: "You can return any item" });
+    socket.receive({ type: "control", conversation_id: "c1", control: { holder: { kind: "operator", ...alice }, epoch: 1 } });
+    socket.receive({
+      type: "brief",
+      conversation_id: "c1",
+      brief: { state: "ready", at: 9, brief: { wants: "A refund.", answered: "The return policy.", made_by: "knowledge" } },
+    });
+    const c = client.getState().conversations["c1"]!;
+    expect(c.composer).toBe("You can return any item");
+    expect(c.brief?.state).toBe("ready");
+
+    client.setComposer("c1", "Hi, Martin here.");
+    client.openConversation("c2");
+    expect(client.getState().conversations["c1"]?.composer).toBe("Hi, Martin here.");
+    expect(client.getState().conversations["c2"]?.composer).toBe("");
+  });
+
+  it("asks for a suggestion once at a time, shows its answer, and never while disconnected", async () => {
+    const { hub, client } = setup();
+    client.start();
+    const socket = await handshake(hub);
+    client.openConversation("c1");
+    socket.receive(history("c1", [visitorMessage(1, "How do I return an item?")], { control: { holder: { kind: "operator", ...alice }, epoch: 1 } }));
+
+    client.suggest("c1");
+    client.suggest("c1");
+    expect(socket.sentOfType("suggest")).toEqual([{ type: "suggest", conversation_id: "c1" }]);
+    socket.receive({ type: "suggestion", conversation_id: "c1", text: "You can return any item within 30 days." });
+    expect(client.getState().conversations["c1"]?.suggestion).toEqual({ status: "ready", text: "You can return any item within 30 days." });
+    client.insertSuggestion("c1");
+    expect(client.getState().conversations["c1"]?.composer).toBe("You can return any item within 30 days.");
+
+    // A refusal that is retryable (`unavailable`) is not retried by itself: the operator asks again.
+    client.suggest("c1");
+    socket.receive({ type: "error", code: "unavailable", message: "", retryable: true, conversation_id: "c1", retry_after_ms: 500 });
+    await vi.advanceTimersByTimeAsync(5_000);
+    expect(socket.sentOfType("suggest")).toHaveLength(2);
+    expect(client.getState().conversations["c1"]?.suggestion?.status).toBe("refused");
+
+    socket.serverClose(1006);
+    client.suggest("c1");
+    expect(socket.sentOfType("suggest")).toHaveLength(2);
+  });
+});

@@ -408,6 +408,49 @@ export class HubClient {
     if (this.connected()) this.send({ type: "colleagues" });
   }
 
+  // --- the composer, the brief, suggestions and the interrupted reply ---------------------------
+
+  /** What the operator's box holds for this conversation (kept per conversation). */
+  setComposer(conversationId: string, text: string): void {
+    this.dispatch({ type: "composer_changed", conversationId, text });
+  }
+
+  /**
+   * Ask the assistant for a reply to the visitor's last message (the holder only). The answer,
+   * `suggestion`, or a refusal, comes to this dashboard alone. One at a time, and never queued
+   * while disconnected: a suggestion is for the conversation as it is now.
+   */
+  suggest(conversationId: string): void {
+    if (!this.connected()) return;
+    if (this.state.conversations[conversationId]?.suggestion?.status === "pending") return;
+    this.dispatch({ type: "suggest_requested", conversationId });
+    this.send({ type: "suggest", conversation_id: conversationId });
+  }
+
+  insertSuggestion(conversationId: string): void {
+    this.dispatch({ type: "suggestion_inserted", conversationId });
+  }
+
+  dismissSuggestion(conversationId: string): void {
+    this.dispatch({ type: "suggestion_dismissed", conversationId });
+  }
+
+  useInterrupted(conversationId: string): void {
+    this.dispatch({ type: "interrupted_used", conversationId });
+  }
+
+  discardInterrupted(conversationId: string): void {
+    this.dispatch({ type: "interrupted_discarded", conversationId });
+  }
+
+  dismissInterrupted(conversationId: string): void {
+    this.dispatch({ type: "interrupted_dismissed", conversationId });
+  }
+
+  toggleBrief(conversationId: string): void {
+    this.dispatch({ type: "brief_toggled", conversationId });
+  }
+
   /** A conversation handed to this operator was seen to (opened or dismissed). */
   dismissTransferNotice(id: number): void {
     this.dispatch({ type: "transfer_notice_dismissed", id });

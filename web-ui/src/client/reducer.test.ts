@@ -1,6 +1,7 @@
 // @vitest-environment node
 import { describe, expect, it } from "vitest";
-import type { DraftState, ServerFrame } from "../protocol/frames";
+import type { ErrorCode } from "../protocol/codes";
+import type { BriefState, DraftState, ErrorFrame, ServerFrame } from "../protocol/frames";
 import {
   aiControl,
   alice,
@@ -548,9 +549,12 @@ describe("assistant drafts and human requests", () => {
   });
 
   it("a takeover, closing the conversation or losing the socket removes the draft", () => {
-    const streaming = run([draft("We ship")], open());
+    const aiTyping = frame({ type: "typing", conversation_id: "c1", author: { kind: "ai" }, active: true });
+    const streaming = run([aiTyping, draft("We ship")], open());
     const taken = run([event("c1", { seq: 2, at: 2, type: "operator_joined", operator: bob, epoch: 1 })], streaming);
     expect(conv(taken).draft).toBeNull();
+    // Its "typing: false" is not relayed after the join: "thinking…" must not stay.
+    expect(conv(taken).typing.ai).toBe(false);
     // The cancelled reply's stray frames show nothing while an operator holds it.
     expect(reduce(taken, draft("Anything", "streaming", "d9"))).toBe(taken);
     expect(conv(run([{ type: "close_requested", conversationId: "c1" }], streaming)).draft).toBeNull();
@@ -723,5 +727,188 @@ describe("transfer", () => {
       frame({ type: "audit_snapshot", entries: [auditEntry(10, { action: "transfer", to: "nora" }), auditEntry(10, { action: "transfer", to: "eddie" })] }),
     ]);
     expect(s.audit).toHaveLength(2);
+  });
+});
+
+describe("the brief, suggestions and the interrupted reply", () => {
+  const nora = { id: "nora", name: "Nora Novak", display_name: "Nora from Support" };
+  /** Signed in as Alice with c1 open, the AI holding it. */
+  const aiHolds = (): ClientState => run([frame(history("c1", [visitorMessage(1, "My boots leak.")]))], opened());
+  /** Alice holds c1 (epoch 1). */
+  const aliceHolds = (): ClientState => run([frame(history("c1", [visitorMessage(1, "My boots leak.")], { control: operatorControl(alice, 1) }))], opened());
+  const typed = (text: string): ClientAction => ({ type: "composer_changed", conversationId: "c1", text });
+  const interrupted = (text: string, draftId = "d1"): ClientAction =>
+    frame({ type: "interrupted_reply", conversation_id: "c1", draft_id: draftId, text });
+  const briefReady = (at: number, wants = "A refund for boots that leak."): BriefState => ({
+    state: "ready",
+    at,
+    brief: { wants, answered: "The AI explained the 30-day return policy.", why_human: "The visitor asked for a person.", made_by: "knowledge" },
+  });
+  const briefFrame = (brief: BriefState, conversationId = "c1"): ClientAction => frame({ type: "brief", conversation_id: conversationId, brief });
+  const refusal = (code: ErrorCode, over: Partial<ErrorFrame> = {}): ClientAction =>
+    frame({ type: "error", code, message: "", retryable: code === "unavailable" || code === "rate_limited", conversation_id: "c1", ...over });
+
+  describe("the brief", () => {
+    it("comes with the history, then live frames replace it: pending, then ready", () => {
+      let s = run([frame(history("c1", [], { brief: { state: "pending", since: 100 } }))], opened());
+      expect(conv(s).brief).toEqual({ state: "pending", since: 100 });
+      s = reduce(s, briefFrame(briefReady(150)));
+      expect(conv(s).brief).toEqual(briefReady(150));
+      // A resumed history without one (or with the same one) keeps it.
+      s = run([frame(history("c1", [])), frame(history("c1", [], { brief: briefReady(150) }))], s);
+      expect(conv(s).brief).toEqual(briefReady(150));
+      // A new request for a human later starts a new brief.
+      s = reduce(s, briefFrame({ state: "pending", since: 900 }));
+      expect(conv(s).brief).toEqual({ state: "pending", since: 900 });
+      s = reduce(s, briefFrame({ state: "unavailable", reason: "the assistant did not answer in time", at: 2_900 }));
+      expect(conv(s).brief).toEqual({ state: "unavailable", reason: "the assistant did not answer in time", at: 2_900 });
+    });
+
+    it("keeps a newer brief over an older one arriving late, and a result over its pending at the same time", () => {
+      const s = run([briefFrame(briefReady(150)), briefFrame({ state: "pending", since: 100 }), briefFrame({ state: "pending", since: 150 })], opened());
+      expect(conv(s).brief).toEqual(briefReady(150));
+      expect(reduce(s, briefFrame({ state: "pending", since: 100 }))).toBe(s);
+    });
+
+    it("ignores briefs of conversations that are not open, and remembers per conversation that it was folded away", () => {
+      expect(reduce(connected, briefFrame(briefReady(1), "c9"))).toBe(connected);
+      let s = run([{ type: "open_requested", conversationId: "c2" }, briefFrame(briefReady(1)), briefFrame(briefReady(1), "c2")], opened());
+      s = reduce(s, { type: "brief_toggled", conversationId: "c1" });
+      expect(conv(s).briefCollapsed).toBe(true);
+      expect(conv(s, "c2").briefCollapsed).toBe(false);
+      // Still folded after switching away and back, and after a new brief.
+      s = run([{ type: "close_requested", conversationId: "c1" }, { type: "open_requested", conversationId: "c1" }, briefFrame(briefReady(5))], s);
+      expect(conv(s).briefCollapsed).toBe(true);
+      expect(conv(reduce(s, { type: "brief_toggled", conversationId: "c1" })).briefCollapsed).toBe(false);
+    });
+  });
+
+  describe("the interrupted reply", () => {
+    it("goes into the empty composer as a draft, even before the takeover's answer, and is never queued", () => {
+      let s = run([{ type: "takeover_requested", conversationId: "c1" }, interrupted("Your order shipped on Monday and should arrive")], aiHolds());
+      expect(conv(s).composer).toBe("Your order shipped on Monday and should arrive");
+      expect(conv(s).interrupted).toEqual({ status: "placed", draftId: "d1", text: "Your order shipped on Monday and should arrive", before: "" });
+      s = reduce(s, frame({ type: "control", conversation_id: "c1", control: operatorControl(alice, 1) }));
+      expect(conv(s).interrupted?.status).toBe("placed");
+      expect(conv(s).outbox).toEqual([]);
+      expect(resumeFrames(s).filter((f) => f.type === "message")).toEqual([]);
+      // A repeat of the same draft (another node's copy) changes nothing.
+      expect(reduce(s, interrupted("Your order shipped"))).toBe(s);
+    });
+
+    it("does not overwrite what the operator wrote: it is offered, and Use puts it after a blank line", () => {
+      let s = run([typed("Hi, Martin here."), interrupted("Your order shipped on Monday")], aliceHolds());
+      expect(conv(s).composer).toBe("Hi, Martin here.");
+      expect(conv(s).interrupted).toEqual({ status: "offered", draftId: "d1", text: "Your order shipped on Monday" });
+      s = reduce(s, { type: "interrupted_used", conversationId: "c1" });
+      expect(conv(s).composer).toBe("Hi, Martin here.\n\nYour order shipped on Monday");
+      expect(conv(s).interrupted?.status).toBe("placed");
+      // Discard puts the box back as it was before.
+      s = reduce(s, { type: "interrupted_discarded", conversationId: "c1" });
+      expect(conv(s).composer).toBe("Hi, Martin here.");
+      expect(conv(s).interrupted).toBeNull();
+    });
+
+    it("the hint goes when dismissed (the text stays), or when the box is emptied or sent", () => {
+      const placed = run([interrupted("Your order shipped")], aliceHolds());
+      const dismissed = reduce(placed, { type: "interrupted_dismissed", conversationId: "c1" });
+      expect(conv(dismissed).interrupted).toBeNull();
+      expect(conv(dismissed).composer).toBe("Your order shipped");
+      const edited = reduce(placed, typed("Your order shipped on Monday."));
+      expect(conv(edited).interrupted?.status).toBe("placed");
+      expect(conv(reduce(edited, typed(""))).interrupted).toBeNull();
+      const discarded = reduce(edited, { type: "interrupted_discarded", conversationId: "c1" });
+      expect(conv(discarded).composer).toBe("");
+    });
+
+    it("is not offered when someone else holds the conversation, when blank, or for a conversation not open", () => {
+      const noraHolds = run([frame({ type: "control", conversation_id: "c1", control: operatorControl(nora, 2) })], aiHolds());
+      expect(reduce(noraHolds, interrupted("Your order"))).toBe(noraHolds);
+      const held = aliceHolds();
+      expect(reduce(held, interrupted(" \u200b "))).toBe(held);
+      expect(reduce(connected, frame({ type: "interrupted_reply", conversation_id: "c9", draft_id: "d1", text: "Hi" }))).toBe(connected);
+    });
+
+    it("goes when control moves on (a transfer, End): only the holder could use it", () => {
+      const placed = run([interrupted("Your order shipped")], aliceHolds());
+      const moved = reduce(
+        placed,
+        event("c1", { seq: 2, at: 2, type: "operator_transferred", from: alice, to: nora, epoch: 2 } as ReturnType<typeof visitorMessage>),
+      );
+      expect(conv(moved).interrupted).toBeNull();
+      // The box keeps what it holds: notes are written there too.
+      expect(conv(moved).composer).toBe("Your order shipped");
+    });
+  });
+
+  describe("suggestions", () => {
+    const suggested = (text: string): ClientAction => frame({ type: "suggestion", conversation_id: "c1", text });
+    const asked = (): ClientState => reduce(aliceHolds(), { type: "suggest_requested", conversationId: "c1" });
+
+    it("waits for the answer, shows it, and Insert puts it in the empty box", () => {
+      let s = asked();
+      expect(conv(s).suggestion).toEqual({ status: "pending" });
+      s = reduce(s, suggested("You can return any item within 30 days."));
+      expect(conv(s).suggestion).toEqual({ status: "ready", text: "You can return any item within 30 days." });
+      s = reduce(s, { type: "suggestion_inserted", conversationId: "c1" });
+      expect(conv(s).composer).toBe("You can return any item within 30 days.");
+      expect(conv(s).suggestion).toBeNull();
+      // Never a message by itself.
+      expect(conv(s).outbox).toEqual([]);
+    });
+
+    it("Insert appends after a blank line when the box holds something; Dismiss drops it", () => {
+      const s = run([typed("Hi, Martin here.\n"), suggested("You can return any item within 30 days.")], asked());
+      const inserted = reduce(s, { type: "suggestion_inserted", conversationId: "c1" });
+      expect(conv(inserted).composer).toBe("Hi, Martin here.\n\nYou can return any item within 30 days.");
+      const dismissed = reduce(s, { type: "suggestion_dismissed", conversationId: "c1" });
+      expect(conv(dismissed).suggestion).toBeNull();
+      expect(conv(dismissed).composer).toBe("Hi, Martin here.\n");
+    });
+
+    it("ignores an answer nobody awaits", () => {
+      const s = aliceHolds();
+      expect(reduce(s, suggested("Hello"))).toBe(s);
+      expect(reduce(connected, frame({ type: "suggestion", conversation_id: "c9", text: "Hello" }))).toBe(connected);
+    });
+
+    it.each([
+      ["no_suggestion", /no suggestion for the visitor's last message/],
+      ["unavailable", /could not suggest a reply just now/],
+      ["not_holder", /no longer handling this conversation/],
+      ["not_controlled", /Take Control to ask it for a suggested reply/],
+      ["rate_limited", /Wait 3 s before asking for another suggestion/],
+    ] as const)("a refusal (%s) answers the Suggest awaited (errors carry no request id), in words", (code, words) => {
+      const s = reduce(asked(), refusal(code, code === "rate_limited" ? { retry_after_ms: 2_500 } : {}));
+      const c = conv(s);
+      expect(c.suggestion?.status).toBe("refused");
+      expect(c.suggestion?.status === "refused" && c.suggestion.error.text).toMatch(words);
+      // Said beside the Suggest button, not also in the conversation's error line.
+      expect(c.error).toBeNull();
+    });
+
+    it("leaves a refusal of something else awaited to it: a takeover's, or one while no Suggest waits", () => {
+      const releasing = run([{ type: "release_requested", conversationId: "c1" }, refusal("not_holder")], asked());
+      expect(conv(releasing).suggestion).toEqual({ status: "pending" });
+      expect(conv(releasing).error?.code).toBe("not_holder");
+      const none = reduce(aliceHolds(), refusal("not_holder"));
+      expect(conv(none).suggestion).toBeNull();
+      expect(conv(none).error?.code).toBe("not_holder");
+    });
+
+    it("a Suggest whose answer went with the socket says so, and is not asked again by itself", () => {
+      const s = reduce(asked(), { type: "socket_closed", code: 1006, reason: "", delayMs: 10 });
+      const c = conv(s);
+      expect(c.suggestion?.status === "refused" && c.suggestion.error.text).toMatch(/connection dropped before the assistant answered/);
+      expect(resumeFrames(s).some((f) => f.type === "suggest")).toBe(false);
+    });
+
+    it("goes when control moves on; an answer that comes after is not shown", () => {
+      const shown = reduce(asked(), suggested("Hello"));
+      const handedBack = frame({ type: "control", conversation_id: "c1", control: aiControl(2) });
+      expect(conv(reduce(shown, handedBack)).suggestion).toBeNull();
+      const late = run([handedBack, suggested("Hello")], asked());
+      expect(conv(late).suggestion).toBeNull();
+    });
   });
 });

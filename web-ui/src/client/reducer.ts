@@ -12,6 +12,22 @@ import type {
   ServerFrame,
   TeamMember,
 } from "../protocol/frames";
+import {
+  afterControlChange,
+  applyBrief,
+  applySuggestion,
+  changeComposer,
+  discardInterrupted,
+  dismissInterrupted,
+  dismissSuggestion,
+  insertSuggestion,
+  offerInterrupted,
+  placeInterrupted,
+  refuseSuggestion,
+  refusesSuggestion,
+  requestSuggestion,
+  toggleBrief,
+} from "./assist";
 import { closeDecision } from "./closeCodes";
 import {
   applyDraft,
@@ -40,7 +56,7 @@ import {
   requestSearch,
   retryNote,
 } from "./desk";
-import { describeError } from "./errors";
+import { describeError, describeSuggestError } from "./errors";
 import { applyOnlineView, nextRequest, patchControl, sameRequest, subscribeFrame, type OnlineRequest } from "./online";
 import { initialSearch, type ClientState, type ConversationState, type Notice, type OutgoingMessage } from "./state";
 
@@ -69,6 +85,21 @@ export type ClientAction =
   | { type: "colleagues_requested" }
   /** The operator dismissed (or opened) a conversation handed to them. */
   | { type: "transfer_notice_dismissed"; id: number }
+  /** The operator's box for this conversation changed (typing, a saved reply, sent and emptied). */
+  | { type: "composer_changed"; conversationId: string; text: string }
+  /** "Use the AI's interrupted reply": the offered reply into the box, after what it holds. */
+  | { type: "interrupted_used"; conversationId: string }
+  /** Discard: the box back to what it held before the interrupted reply came in. */
+  | { type: "interrupted_discarded"; conversationId: string }
+  /** The hint (or the offer) closed; the box keeps what it holds. */
+  | { type: "interrupted_dismissed"; conversationId: string }
+  /** Suggest: a reply asked of the assistant (`suggest`), awaited until `suggestion` or a refusal. */
+  | { type: "suggest_requested"; conversationId: string }
+  /** Insert: the suggestion into the box, for the operator to edit. */
+  | { type: "suggestion_inserted"; conversationId: string }
+  | { type: "suggestion_dismissed"; conversationId: string }
+  /** The brief folded away or open again. */
+  | { type: "brief_toggled"; conversationId: string }
   | { type: "message_queued"; conversationId: string; clientId: string; text: string; at: number }
   | { type: "message_retry"; conversationId: string; clientId: string }
   | { type: "note_queued"; conversationId: string; clientId: string; text: string; at: number }
@@ -147,6 +178,22 @@ export function reduce(state: ClientState, action: ClientAction): ClientState {
       const transfers = state.transfers.filter((t) => t.id !== action.id);
       return transfers.length === state.transfers.length ? state : { ...state, transfers };
     }
+    case "composer_changed":
+      return updateConversation(state, action.conversationId, (c) => changeComposer(c, action.text));
+    case "interrupted_used":
+      return updateConversation(state, action.conversationId, placeInterrupted);
+    case "interrupted_discarded":
+      return updateConversation(state, action.conversationId, discardInterrupted);
+    case "interrupted_dismissed":
+      return updateConversation(state, action.conversationId, dismissInterrupted);
+    case "suggest_requested":
+      return updateConversation(state, action.conversationId, requestSuggestion);
+    case "suggestion_inserted":
+      return updateConversation(state, action.conversationId, insertSuggestion);
+    case "suggestion_dismissed":
+      return updateConversation(state, action.conversationId, dismissSuggestion);
+    case "brief_toggled":
+      return updateConversation(state, action.conversationId, toggleBrief);
     case "message_queued": {
       const message: OutgoingMessage = {
         clientId: action.clientId,
@@ -216,20 +263,23 @@ function reduceFrame(state: ClientState, frame: ServerFrame): ClientState {
         let next = insertEvents(c, frame.events);
         // The hub's `last_seq` is authoritative: it also covers a history that starts after 1.
         next = advanceLastSeq({ ...next, lastSeq: Math.max(next.lastSeq, frame.last_seq) });
-        return {
-          ...applyHistoryDesk(next, frame),
+        const loaded = {
+          ...applyBrief(applyHistoryDesk(next, frame), frame.brief),
           loaded: true,
           control: newerControl(next.control, frame.control),
           visitorOnline: frame.visitor_online,
           needsHuman: frame.needs_human,
           resyncFrom: null,
         };
+        return afterControlChange(c.control, loaded, selfId(state));
       });
     case "event": {
       const existing = state.conversations[frame.conversation_id];
       // Late frames for a conversation we never opened carry nothing to show.
       if (!existing) return state;
-      return updateConversation(state, frame.conversation_id, (c) => applyLiveEvent(c, frame.event));
+      return updateConversation(state, frame.conversation_id, (c) =>
+        afterControlChange(c.control, applyLiveEvent(c, frame.event), selfId(state)),
+      );
     }
     case "ack":
       return updateOutgoing(state, frame.conversation_id, frame.client_id, (m) => ({
@@ -246,14 +296,19 @@ function reduceFrame(state: ClientState, frame: ServerFrame): ClientState {
           forceReleasing: without(state.forceReleasing, frame.conversation_id),
         },
         frame.conversation_id,
-        (c) => ({
-          ...c,
-          control: newerControl(c.control, frame.control),
-          pending: null,
-          error: null,
-          // The transfer's answer: done, so its dialog closes. A refusal still shown stays.
-          transfer: c.transfer?.status === "sending" ? null : c.transfer,
-        }),
+        (c) =>
+          afterControlChange(
+            c.control,
+            {
+              ...c,
+              control: newerControl(c.control, frame.control),
+              pending: null,
+              error: null,
+              // The transfer's answer: done, so its dialog closes. A refusal still shown stays.
+              transfer: c.transfer?.status === "sending" ? null : c.transfer,
+            },
+            selfId(state),
+          ),
       );
     case "ai_draft":
       // Only conversations on screen show the reply growing.
@@ -272,6 +327,15 @@ function reduceFrame(state: ClientState, frame: ServerFrame): ClientState {
         ...c,
         idleWarning: { holderId: frame.holder_id, releaseAt: frame.release_at },
       }));
+    case "brief":
+      if (!state.conversations[frame.conversation_id]) return state;
+      return updateConversation(state, frame.conversation_id, (c) => applyBrief(c, frame.brief));
+    case "suggestion":
+      if (!state.conversations[frame.conversation_id]) return state;
+      return updateConversation(state, frame.conversation_id, (c) => applySuggestion(c, frame.text, selfId(state)));
+    case "interrupted_reply":
+      if (!state.conversations[frame.conversation_id]) return state;
+      return updateConversation(state, frame.conversation_id, (c) => offerInterrupted(c, frame, selfId(state)));
     case "colleagues":
       return { ...state, colleagues: { operators: frame.operators, pending: false } };
     case "transfer_received": {
@@ -322,6 +386,10 @@ function reduceFrame(state: ClientState, frame: ServerFrame): ClientState {
       return reduceError(state, body);
     }
   }
+}
+
+function selfId(state: ClientState): string | undefined {
+  return state.session?.operator.id;
 }
 
 function failAll(c: ConversationState, text: string): ConversationState {
@@ -411,6 +479,11 @@ function reduceError(state: ClientState, err: ErrorFrame): ClientState {
       pending: null,
       transfer: { status: "refused", to: transfer.to, error: notice },
     }));
+  }
+  const asked = err.conversation_id !== undefined ? state.conversations[err.conversation_id] : undefined;
+  if (refusesSuggestion(asked, err.code)) {
+    // The Suggest's answer: said beside the Suggest button, in words about the suggestion.
+    return updateConversation(state, asked.id, (c) => refuseSuggestion(c, { code: err.code, text: describeSuggestError(err) }));
   }
   if (err.conversation_id !== undefined && state.conversations[err.conversation_id]) {
     return updateConversation(state, err.conversation_id, (c) => ({ ...c, pending: null, error: notice }));

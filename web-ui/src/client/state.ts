@@ -7,6 +7,7 @@ import type { Draft } from "./events";
 import { initialOnline, type OnlineState } from "./online";
 import type {
   AuditEntry,
+  BriefState,
   Colleague,
   ConversationEvent,
   ConversationSummary,
@@ -109,6 +110,27 @@ export interface ReceivedTransfer {
   note: string | null;
 }
 
+/**
+ * The reply the AI was writing when this operator took over (`interrupted_reply`), for the
+ * composer; never sent by itself. `placed`: put in the box, which was empty (or the operator
+ * chose "Use the AI's interrupted reply"), with the hint to edit or discard it; `before` is what
+ * the box held then, what Discard puts back. `offered`: the box held something else, which is
+ * not overwritten: the reply waits behind a button.
+ */
+export type InterruptedReply =
+  | { status: "placed"; draftId: string; text: string; before: string }
+  | { status: "offered"; draftId: string; text: string };
+
+/**
+ * A reply asked of the assistant with Suggest (`suggest`): awaited, answered (`suggestion`, shown
+ * to this dashboard alone until inserted or dismissed), or refused (an `error` for this
+ * conversation while it was awaited: errors carry no request id).
+ */
+export type SuggestionState =
+  | { status: "pending" }
+  | { status: "ready"; text: string }
+  | { status: "refused"; error: Notice };
+
 export interface ConversationState {
   id: string;
   /** We want this conversation's live events (re-opened after every reconnect). */
@@ -149,6 +171,22 @@ export interface ConversationState {
   context: VisitorContext | null;
   /** The visitor's other conversations of this workspace, newest first. */
   earlier: ConversationSummary[];
+  /**
+   * What the operator's box holds for this conversation (a reply or a note being written): kept
+   * here, so it survives switching to another conversation and back, and so the interrupted
+   * reply and suggestions can be put in it.
+   */
+  composer: string;
+  /** The AI's reply a takeover by this operator interrupted, while offered or hinted at. */
+  interrupted: InterruptedReply | null;
+  /** The last interrupted reply received (its draft id): a repeat of it is not offered again. */
+  lastInterrupted: string | null;
+  /** The brief for the team (operators only), from `history` and live `brief` frames. */
+  brief: BriefState | null;
+  /** The operator folded the brief away (per conversation, for this session). */
+  briefCollapsed: boolean;
+  /** The last Suggest of this dashboard's, until inserted or dismissed. */
+  suggestion: SuggestionState | null;
 }
 
 /**
@@ -257,5 +295,11 @@ export function emptyConversation(id: string): ConversationState {
     noteOutbox: [],
     context: null,
     earlier: [],
+    composer: "",
+    interrupted: null,
+    lastInterrupted: null,
+    brief: null,
+    briefCollapsed: false,
+    suggestion: null,
   };
 }

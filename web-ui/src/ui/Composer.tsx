@@ -1,11 +1,12 @@
 import { useEffect, useId, useLayoutEffect, useRef, useState, type KeyboardEvent } from "react";
 import type { CannedReply } from "../protocol/frames";
 import { LIMITS } from "../protocol/frames";
-import type { ConversationState } from "../client/state";
+import type { ConversationState, InterruptedReply, SuggestionState } from "../client/state";
 import { isBlank, trimBlank } from "../client/visible";
 import type { RepliesSnapshot } from "../api/cannedReplies";
 import { filterReplies, findSlashQuery, insertReply } from "../text/slash";
 import { SlashMenu } from "./SlashMenu";
+import { InterruptedPanel, SuggestionPanel, type AssistActions } from "./AssistPanels";
 
 export type ComposerMode = "reply" | "note";
 
@@ -29,7 +30,20 @@ export interface ComposerProps {
   /** The slash menu opened while the replies are not loaded (or failed to): fetch them. */
   onNeedReplies(): void;
   actions: ComposerActions;
+  /**
+   * The box's text when the caller keeps it (per conversation, in the client state); without it
+   * the composer keeps its own.
+   */
+  draft?: { text: string; onChange(text: string): void } | undefined;
+  /**
+   * For the holder: Suggest, the suggestion it brought and the reply a takeover interrupted, all
+   * put into the box (`draft`) for editing, never sent by themselves.
+   */
+  assist?: { interrupted: InterruptedReply | null; suggestion: SuggestionState | null; actions: AssistActions } | undefined;
 }
+
+/** `caretAfterInsert`: the end of whatever the box holds after the change. */
+const END = -1;
 
 /** How long after the last keystroke "typing" switches off. */
 const TYPING_IDLE_MS = 3_000;
@@ -39,9 +53,11 @@ const TYPING_IDLE_MS = 3_000;
  * holds it); Note writes an internal note, which any operator may add whoever holds it and the
  * visitor never sees (no typing signal either). `/` opens the saved replies.
  */
-export function Composer({ canReply, replyHint, holding, pending, connected, replies, onNeedReplies, actions }: ComposerProps) {
+export function Composer({ canReply, replyHint, holding, pending, connected, replies, onNeedReplies, actions, draft, assist }: ComposerProps) {
   const id = useId();
-  const [text, setText] = useState("");
+  const [ownText, setOwnText] = useState("");
+  const text = draft ? draft.text : ownText;
+  const setText = draft ? draft.onChange : setOwnText;
   const [caret, setCaret] = useState(0);
   const [chosen, setChosen] = useState<ComposerMode>(canReply ? "reply" : "note");
   // Taking over means replying; losing control leaves only notes. Set while rendering (not in
@@ -81,13 +97,21 @@ export function Composer({ canReply, replyHint, holding, pending, connected, rep
   }, [canReply]);
 
   useLayoutEffect(() => {
-    const at = caretAfterInsert.current;
+    const wanted = caretAfterInsert.current;
     const el = inputRef.current;
-    if (at === null || !el) return;
+    if (wanted === null || !el) return;
     caretAfterInsert.current = null;
+    const at = wanted === END ? el.value.length : wanted;
     el.focus();
     el.setSelectionRange(at, at);
+    setCaret(at);
   });
+
+  /** Text put in the box from outside it (a suggestion, the interrupted reply): focus at its end. */
+  const intoBox = (act: () => void) => () => {
+    caretAfterInsert.current = END;
+    act();
+  };
 
   const slash = findSlashQuery(text, caret);
   const menuOpen = slash !== null && slash.start !== dismissed;
@@ -168,12 +192,25 @@ export function Composer({ canReply, replyHint, holding, pending, connected, rep
     inputRef.current?.focus();
   };
 
+  const suggestion = assist?.suggestion ?? null;
+  const asking = suggestion?.status === "pending";
   const listId = `${id}-replies`;
   const optionId = (i: number) => `${id}-reply-${i}`;
   const note = mode === "note";
 
   return (
     <div className={`controlbar controlbar--compose${note ? " controlbar--note" : ""}`}>
+      {assist && holding && assist.interrupted && (
+        <InterruptedPanel
+          interrupted={assist.interrupted}
+          onUse={intoBox(assist.actions.useInterrupted)}
+          onDiscard={intoBox(assist.actions.discardInterrupted)}
+          onDismiss={assist.actions.dismissInterrupted}
+        />
+      )}
+      {assist && holding && suggestion && (
+        <SuggestionPanel suggestion={suggestion} onInsert={intoBox(assist.actions.insertSuggestion)} onDismiss={assist.actions.dismissSuggestion} />
+      )}
       <div className="composer__top">
         <div className="composer__modes" role="group" aria-label="Write a">
           <button
@@ -200,6 +237,18 @@ export function Composer({ canReply, replyHint, holding, pending, connected, rep
             "Type / for saved replies."
           )}
         </p>
+        {assist && holding && (
+          <button
+            type="button"
+            className="btn btn--outline btn--small composer__suggest"
+            disabled={!canReply || !connected || asking}
+            aria-busy={asking}
+            title="Ask the assistant for a reply to the visitor's last message, to edit before you send it"
+            onClick={assist.actions.suggest}
+          >
+            {asking ? "Asking the assistant…" : "Suggest"}
+          </button>
+        )}
       </div>
       <form
         className="composer"

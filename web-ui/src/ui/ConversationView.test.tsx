@@ -1,60 +1,12 @@
 import { cleanup, render, screen, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
-import { describe, expect, it, vi } from "vitest";
-import { reduce, type ClientAction } from "../client/reducer";
-import { initialState, type ClientState, type Session } from "../client/state";
-import type { ConversationSummary, Note, ServerFrame } from "../protocol/frames";
+import { describe, expect, it } from "vitest";
+import type { ClientAction } from "../client/reducer";
+import type { Session } from "../client/state";
+import type { Note } from "../protocol/frames";
 import { aiMessage, alice, bob, history, operatorControl, operatorMessage, summary, visitorMessage } from "../test/fixtures";
+import { frame, renderView, session, stateWith, viewActions } from "../test/liveView";
 import { ConversationView } from "./ConversationView";
-
-const session: Session = {
-  operator: { id: alice.id, name: alice.name, role: "operator", workspace_id: "ws" },
-  workspace: { id: "ws", name: "Acme", plan: "pro" },
-  heartbeatMs: 30_000,
-};
-
-const frame = (f: ServerFrame): ClientAction => ({ type: "frame", frame: f });
-
-function stateWith(actions: ClientAction[]): ClientState {
-  return [{ type: "open_requested", conversationId: "c1" } as ClientAction, ...actions].reduce(reduce, initialState);
-}
-
-function viewActions() {
-  return {
-    takeover: vi.fn(),
-    release: vi.fn(),
-    send: vi.fn(),
-    note: vi.fn(),
-    setTyping: vi.fn(),
-    retry: vi.fn(),
-    retryNote: vi.fn(),
-    dismissError: vi.fn(),
-    open: vi.fn(),
-    loadReplies: vi.fn(),
-    loadColleagues: vi.fn(),
-    transfer: vi.fn(),
-    dismissTransfer: vi.fn(),
-  };
-}
-
-function renderView(
-  state: ClientState,
-  over: { summary?: ConversationSummary; now?: number; sessionOf?: Session; nameOf?: (id: string) => string | undefined } = {},
-) {
-  const actions = viewActions();
-  render(
-    <ConversationView
-      conversation={state.conversations.c1!}
-      summary={over.summary}
-      session={over.sessionOf ?? session}
-      connected
-      now={over.now ?? Date.UTC(2026, 0, 5, 12, 0)}
-      actions={actions}
-      {...(over.nameOf ? { nameOf: over.nameOf } : {})}
-    />,
-  );
-  return actions;
-}
 
 describe("ConversationView", () => {
   it("shows who wrote what, and join/leave notices", () => {

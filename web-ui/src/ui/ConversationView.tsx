@@ -2,7 +2,9 @@ import { useEffect, useLayoutEffect, useRef } from "react";
 import type { ConversationSummary } from "../protocol/frames";
 import { controlView, isReadOnly, planHasTakeControl, timeline, visibleDraft } from "../client/selectors";
 import { initialColleagues, type ColleaguesState, type ConversationState, type Session } from "../client/state";
+import type { AssistActions } from "./AssistPanels";
 import { Avatar } from "./Avatar";
+import { BriefCard } from "./BriefCard";
 import { Composer, type ComposerActions } from "./Composer";
 import { ControlBar, type ControlActions } from "./ControlBar";
 import type { RepliesSnapshot } from "../api/cannedReplies";
@@ -10,7 +12,12 @@ import { itemKey, TimelineRow } from "./Timeline";
 import { VisitorPanel } from "./VisitorPanel";
 
 export type ConversationActions = ControlActions &
-  ComposerActions & {
+  ComposerActions &
+  AssistActions & {
+    /** The composer's text for this conversation (kept in the client state). */
+    setComposer(text: string): void;
+    /** Fold the brief away, or open it again. */
+    toggleBrief(): void;
     retry(clientId: string): void;
     retryNote(clientId: string): void;
     dismissError(): void;
@@ -82,6 +89,9 @@ export function ConversationView(props: ConversationViewProps) {
             </p>
           </div>
         </header>
+
+        {/* Pinned above the history: what a teammate needs first when a visitor is handed over. */}
+        {c.brief && <BriefCard brief={c.brief} collapsed={c.briefCollapsed} onToggle={actions.toggleBrief} />}
 
         <ol
           ref={logRef}
@@ -163,6 +173,8 @@ export function ConversationView(props: ConversationViewProps) {
             replies={props.replies ?? NO_REPLIES}
             onNeedReplies={actions.loadReplies}
             actions={actions}
+            draft={{ text: c.composer, onChange: actions.setComposer }}
+            assist={{ interrupted: c.interrupted, suggestion: c.suggestion, actions }}
           />
         )}
       </section>

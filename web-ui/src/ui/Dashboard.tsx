@@ -312,6 +312,14 @@ export function Dashboard({ client, onSignOut }: DashboardProps) {
                 dismissError: () => client.dismissError(conversation.id),
                 open: select,
                 loadReplies,
+                setComposer: (text) => client.setComposer(conversation.id, text),
+                toggleBrief: () => client.toggleBrief(conversation.id),
+                suggest: () => client.suggest(conversation.id),
+                insertSuggestion: () => client.insertSuggestion(conversation.id),
+                dismissSuggestion: () => client.dismissSuggestion(conversation.id),
+                useInterrupted: () => client.useInterrupted(conversation.id),
+                discardInterrupted: () => client.discardInterrupted(conversation.id),
+                dismissInterrupted: () => client.dismissInterrupted(conversation.id),
               }}
             />
           ) : (

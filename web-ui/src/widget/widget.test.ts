@@ -307,6 +307,35 @@ describe("the widget in its shadow root", () => {
     expect(lines()).toEqual(["hi", "Human joined the chat"]);
   });
 
+  it("shows nothing of the operators' brief, suggestion or interrupted reply, should they ever reach it", () => {
+    // The hub never sends these to a widget; were a misrouted one to arrive, it must change nothing.
+    const { hub, root, widget, lines } = mount();
+    const socket = hub.last;
+    socket.open();
+    socket.receive(welcome());
+    socket.receive(historyFrame([visitorSaid(1, "How do I return an item?"), joined(2, martin)]));
+    root.querySelector<HTMLButtonElement>(".tc-launcher")!.click();
+    const before = { lines: lines(), html: root.innerHTML, state: widget.getState() };
+    const secrets = [
+      "VIP customer, refund approved",
+      "The visitor asked for a person.",
+      "I've approved your refund: the prepaid label is on its way.",
+      "Your order shipped on Monday and should arrive",
+    ];
+    socket.receive({ type: "brief", conversation_id: CONV, brief: { state: "pending", since: 1 } });
+    socket.receive({
+      type: "brief",
+      conversation_id: CONV,
+      brief: { state: "ready", at: 2, brief: { wants: secrets[0]!, answered: "The return policy.", why_human: secrets[1]!, made_by: "knowledge" } },
+    });
+    socket.receive({ type: "suggestion", conversation_id: CONV, text: secrets[2]! });
+    socket.receive({ type: "interrupted_reply", conversation_id: CONV, draft_id: "d1", text: secrets[3]! });
+    expect(widget.getState()).toBe(before.state);
+    expect(lines()).toEqual(before.lines);
+    expect(root.innerHTML).toBe(before.html);
+    for (const s of secrets) expect(root.textContent).not.toContain(s);
+  });
+
   it("Talk to a human: sends request_human, says a teammate was asked, and is offered again after expiry", () => {
     const { hub, $, lines } = mount({ humanRequestTimeoutMs: 5_000 });
     const socket = hub.last;
