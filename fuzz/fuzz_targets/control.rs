@@ -1,8 +1,9 @@
-//! Random sequences of takeovers, releases, automatic releases and appends against the control
-//! rules (the same source file the hub compiles), checking the invariants every store relies on:
-//! one holder at a time, the epoch moves on every change of holder and never back, an AI reply
-//! started before a takeover is never accepted after it, only the holder writes, and an automatic
-//! release never touches a newer holding.
+//! Random sequences of takeovers, releases, transfers, automatic releases and appends against
+//! the control rules (the same source file the hub compiles), checking the invariants every
+//! store relies on: one holder at a time, the epoch moves on every change of holder and never
+//! back, an AI reply started before a takeover is never accepted after it (a transfer included:
+//! the AI never holds it in between), only the holder writes, a change under a stale epoch never
+//! applies, and an automatic release never touches a newer holding.
 #![no_main]
 
 #[path = "../../hub/src/control.rs"]
@@ -21,6 +22,14 @@ enum Op {
         who: u8,
         force: bool,
         role: u8,
+        /// The epoch the actor saw, this many epochs back (`None`: not said).
+        seen_back: Option<u8>,
+    },
+    Transfer {
+        who: u8,
+        role: u8,
+        to: u8,
+        seen_back: u8,
     },
     AutoRelease {
         who: u8,
@@ -63,12 +72,46 @@ fuzz_target!(|ops: Vec<Op>| {
                 who,
                 force,
                 role: r,
+                seen_back,
             } => {
                 let actor = Actor {
                     operator: operator(*who),
                     role: role(*r),
                 };
-                control::release(&state, &actor, *force).ok()
+                let seen = seen_back.map(|b| state.epoch.saturating_sub(u64::from(b)));
+                let t = control::release(&state, &actor, *force, seen).ok();
+                if t.is_some() && seen.is_some() {
+                    assert_eq!(seen, Some(state.epoch), "a release under a stale epoch applied");
+                }
+                t
+            }
+            Op::Transfer {
+                who,
+                role: r,
+                to,
+                seen_back,
+            } => {
+                let actor = Actor {
+                    operator: operator(*who),
+                    role: role(*r),
+                };
+                let seen = state.epoch.saturating_sub(u64::from(*seen_back));
+                let t = control::transfer(&state, &actor, &operator(*to), seen).ok();
+                if let Some(Transition::Changed { state: next, .. }) = &t {
+                    assert_eq!(seen, state.epoch, "a transfer under a stale epoch applied");
+                    let Holder::Operator(from) = &state.holder else {
+                        panic!("a transfer of a conversation the AI held");
+                    };
+                    assert!(
+                        matches!(&next.holder, Holder::Operator(n) if n.id != from.id && n.id != actor.operator.id),
+                        "a transfer to the holder or to oneself"
+                    );
+                    assert!(
+                        from.id == actor.operator.id || actor.role.may_force_release(),
+                        "a transfer by someone who may not"
+                    );
+                }
+                t
             }
             Op::AutoRelease {
                 who,
@@ -121,11 +164,13 @@ fuzz_target!(|ops: Vec<Op>| {
                 before.epoch + 1,
                 "every change of holder bumps the epoch"
             );
-            assert_ne!(
-                std::mem::discriminant(&next.holder),
-                std::mem::discriminant(&before.holder),
-                "control goes AI → operator → AI, never operator → operator"
-            );
+            if !matches!(op, Op::Transfer { .. }) {
+                assert_ne!(
+                    std::mem::discriminant(&next.holder),
+                    std::mem::discriminant(&before.holder),
+                    "control goes AI → operator → AI; only a transfer goes operator → operator"
+                );
+            }
             if matches!(next.holder, Holder::Operator(_)) {
                 last_takeover_epoch = next.epoch;
             }
