@@ -420,7 +420,9 @@ impl RedisCluster {
         format!("redis+cluster://{}", seeds.join(","))
     }
 
-    /// The port of the master that serves `key`'s slot now.
+    /// The port of the master that serves `key`'s slot now. Each node's view of the cluster is
+    /// asked in turn: right after a failover one may still list the old master (as failed) and
+    /// not yet the new one, while another already does.
     pub async fn master_of(&self, key: &str) -> u16 {
         let slot: i64 = ask(
             self.live_ports()[0],
@@ -446,9 +448,8 @@ impl RedisCluster {
                         .expect("port");
                 }
             }
-            break;
         }
-        panic!("no master serves slot {slot}");
+        panic!("no node's view has a master serving slot {slot}");
     }
 
     /// Give the slot of `key` (which must hold no keys) to another master, as a resharding
