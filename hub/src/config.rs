@@ -224,6 +224,29 @@ pub struct Config {
     #[arg(long, env = "TC_HTTP_PENDING_PER_IP", default_value_t = 256)]
     pub http_pending_per_ip: usize,
 
+    /// Where attachments are stored: a directory (created if missing), `file:///abs/dir`,
+    /// `s3://bucket[/prefix]` (credentials, region and endpoint from the `AWS_*` environment
+    /// variables: docs/deployment.md), or `memory:` (lost at exit). Nodes behind one load
+    /// balancer share one bucket.
+    #[arg(long, env = "TC_FILE_STORE", default_value = "data/files")]
+    pub file_store: String,
+
+    /// Largest attachment, bytes.
+    #[arg(long, env = "TC_FILE_MAX_BYTES", default_value_t = protocol::limits::MAX_FILE_BYTES)]
+    pub file_max_bytes: usize,
+
+    /// Most files one conversation holds.
+    #[arg(long, env = "TC_FILES_PER_CONVERSATION", default_value_t = protocol::limits::MAX_FILES_PER_CONVERSATION)]
+    pub files_per_conversation: usize,
+
+    /// How long a signed file link works, seconds.
+    #[arg(long, env = "TC_FILE_LINK_TTL_SECS", default_value_t = 300)]
+    pub file_link_ttl_secs: u64,
+
+    /// How often a node deletes the files of conversations that are gone, seconds (0: never).
+    #[arg(long, env = "TC_FILE_SWEEP_SECS", default_value_t = 3600)]
+    pub file_sweep_secs: u64,
+
     /// Avatar uploads a node decodes at once, on the blocking pool; more wait their turn.
     #[arg(long, env = "TC_AVATAR_DECODES", default_value_t = 2)]
     pub avatar_decodes: usize,
@@ -282,6 +305,7 @@ impl Config {
         c.workspace_message_rate = 0.0;
         // Tests open hundreds of sockets at once from one address; the limit tests turn it on.
         c.http_pending_per_ip = 0;
+        c.file_store = "memory:".into();
         c
     }
 

@@ -14,7 +14,8 @@
 //! - [`server`]: the HTTP edge (wiring, route table, WebSocket upgrade, accept loop);
 //!   [`config`]: flags and environment; [`auth`]: tokens;
 //! - [`profile`]: operator display names and avatars (pure); [`images`]: untrusted images,
-//!   decoded within bounds (pure); [`api`]: their HTTP API;
+//!   decoded within bounds (pure); [`files`]: attachments (vetting, the object store, signed
+//!   links); [`api`]: their HTTP API;
 //! - [`assistant`]: the assistant trait and the embedded knowledge-file assistant;
 //! - [`dev`]: demo data for `--dev`, and its routes.
 
@@ -27,6 +28,7 @@ pub mod control;
 pub mod dev;
 pub mod directory;
 pub mod drafts;
+pub mod files;
 pub mod images;
 pub mod metrics;
 pub mod node;

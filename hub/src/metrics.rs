@@ -60,6 +60,8 @@ pub struct Metrics {
     /// Briefs made for operators, and those the assistant failed or was too slow to make.
     pub briefs_made: AtomicU64,
     pub briefs_failed: AtomicU64,
+    /// Attachments stored.
+    pub files_stored: AtomicU64,
     pub releases_ended: AtomicU64,
     pub releases_force: AtomicU64,
     pub releases_disconnected: AtomicU64,
@@ -245,6 +247,12 @@ impl Metrics {
             "counter",
             "Held conversations handed from one operator to another.",
             &[("", g(&self.transfers))],
+        );
+        family(
+            "tc_files_stored_total",
+            "counter",
+            "Attachments vetted and stored.",
+            &[("", g(&self.files_stored))],
         );
         family(
             "tc_briefs_total",

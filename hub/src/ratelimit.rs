@@ -8,6 +8,10 @@ use std::time::{Duration, Instant};
 /// then one every 10 s.
 pub const UPLOAD_BURST: u32 = 5;
 pub const UPLOAD_RATE: f64 = 0.1;
+/// Attachment uploads per sender (a visitor's conversation, or an operator): a burst of 10
+/// (several screenshots pasted at once), then one a second.
+pub const FILE_UPLOAD_BURST: u32 = 10;
+pub const FILE_UPLOAD_RATE: f64 = 1.0;
 
 /// Refills `rate` tokens per second up to `burst`. A rate of 0 means unlimited.
 #[derive(Debug, Clone)]

@@ -27,6 +27,9 @@ pub enum ErrorCode {
     EmptyMessage,
     /// The client id is empty or longer than the limit.
     InvalidClientId,
+    /// An attachment id is malformed or repeated, names no file uploaded to this conversation
+    /// by this side, or a message carries more than `limits::MAX_ATTACHMENTS_PER_MESSAGE`.
+    InvalidAttachment,
     /// A frame other than `hello` arrived before the handshake.
     HandshakeRequired,
     /// A second `hello` on the same socket.
@@ -84,6 +87,7 @@ impl ErrorCode {
         Self::MessageTooLong,
         Self::EmptyMessage,
         Self::InvalidClientId,
+        Self::InvalidAttachment,
         Self::HandshakeRequired,
         Self::AlreadyHandshaken,
         Self::UnsupportedProtocol,
@@ -117,6 +121,7 @@ impl ErrorCode {
             Self::MessageTooLong => "message_too_long",
             Self::EmptyMessage => "empty_message",
             Self::InvalidClientId => "invalid_client_id",
+            Self::InvalidAttachment => "invalid_attachment",
             Self::HandshakeRequired => "handshake_required",
             Self::AlreadyHandshaken => "already_handshaken",
             Self::UnsupportedProtocol => "unsupported_protocol",
@@ -156,6 +161,9 @@ impl ErrorCode {
             Self::MessageTooLong => "The message text exceeds the length limit.",
             Self::EmptyMessage => "The message text is empty.",
             Self::InvalidClientId => "The client id is empty or too long.",
+            Self::InvalidAttachment => {
+                "An attachment is unknown in this conversation, repeated, or one too many."
+            }
             Self::HandshakeRequired => "Send `hello` first.",
             Self::AlreadyHandshaken => "This socket has already sent `hello`.",
             Self::UnsupportedProtocol => "The hub does not speak this protocol version.",

@@ -85,7 +85,11 @@ pub const OPERATOR_TYPES: &[&str] = &[
 pub fn widget_frame(text: &str, limits: &Limits) -> Result<WidgetFrame, DecodeError> {
     let frame: WidgetFrame = decode(text, limits, WIDGET_TYPES, OPERATOR_TYPES)?;
     match &frame {
-        WidgetFrame::Message { client_id, text } => check_message(None, client_id, text, limits)?,
+        WidgetFrame::Message {
+            client_id,
+            text,
+            attachments,
+        } => check_message(None, client_id, text, attachments.as_deref(), limits)?,
         WidgetFrame::Page { url, title } => {
             check_len("url", url, limits::MAX_URL_CHARS)?;
             if let Some(title) = title {
@@ -105,12 +109,20 @@ pub fn operator_frame(text: &str, limits: &Limits) -> Result<OperatorFrame, Deco
             conversation_id,
             client_id,
             text,
+            attachments,
         }
         | OperatorFrame::Note {
             conversation_id,
             client_id,
             text,
-        } => check_message(Some(conversation_id), client_id, text, limits)?,
+            attachments,
+        } => check_message(
+            Some(conversation_id),
+            client_id,
+            text,
+            attachments.as_deref(),
+            limits,
+        )?,
         OperatorFrame::Search { query } => {
             if crate::visible::is_blank(query) {
                 return Err(DecodeError::new(
@@ -167,11 +179,18 @@ impl MessageFastPath for WidgetFrame {
             _tag: serde::de::IgnoredAny,
             client_id: String,
             text: String,
+            #[serde(default)]
+            attachments: Option<serde::de::IgnoredAny>,
         }
         let f: Fields = serde_json::from_str(text).ok()?;
+        if f.attachments.is_some() {
+            // Files: the enum's way (the fast path is for the common text-only message).
+            return None;
+        }
         Some(WidgetFrame::Message {
             client_id: f.client_id,
             text: f.text,
+            attachments: None,
         })
     }
 }
@@ -185,12 +204,18 @@ impl MessageFastPath for OperatorFrame {
             conversation_id: String,
             client_id: String,
             text: String,
+            #[serde(default)]
+            attachments: Option<serde::de::IgnoredAny>,
         }
         let f: Fields = serde_json::from_str(text).ok()?;
+        if f.attachments.is_some() {
+            return None;
+        }
         Some(OperatorFrame::Message {
             conversation_id: f.conversation_id,
             client_id: f.client_id,
             text: f.text,
+            attachments: None,
         })
     }
 }
@@ -282,6 +307,7 @@ fn check_message(
     conversation_id: Option<&str>,
     client_id: &str,
     text: &str,
+    attachments: Option<&Vec<String>>,
     limits: &Limits,
 ) -> Result<(), DecodeError> {
     if client_id.is_empty() || client_id.len() > limits::MAX_CLIENT_ID_BYTES {
@@ -299,7 +325,28 @@ fn check_message(
         client_id: Some(client_id.to_owned()),
         ..DecodeError::new(code, message)
     };
-    if crate::visible::is_blank(text) {
+    let files = attachments.map_or(0, Vec::len);
+    if files > limits::MAX_ATTACHMENTS_PER_MESSAGE {
+        return Err(refused(
+            ErrorCode::InvalidAttachment,
+            format!(
+                "{files} attachments; a message carries at most {}",
+                limits::MAX_ATTACHMENTS_PER_MESSAGE
+            ),
+        ));
+    }
+    if attachments.is_some_and(|ids| {
+        ids.iter().enumerate().any(|(i, id)| {
+            id.is_empty() || id.len() > limits::MAX_CLIENT_ID_BYTES || ids[..i].contains(id)
+        })
+    }) {
+        return Err(refused(
+            ErrorCode::InvalidAttachment,
+            "attachment ids must be distinct, 1 to 64 bytes each".into(),
+        ));
+    }
+    // A message of files alone needs no text.
+    if files == 0 && crate::visible::is_blank(text) {
         return Err(refused(
             ErrorCode::EmptyMessage,
             "message text is empty (nothing in it is visible)".into(),

@@ -6,6 +6,8 @@
 //! each with a per-conversation `seq` that starts at 1 and never skips.
 
 use serde::{Deserialize, Serialize};
+
+pub use crate::files::{Attachment, AttachmentId, AttachmentKind};
 use ts_rs::TS;
 
 use crate::codes::ErrorCode;
@@ -57,8 +59,16 @@ pub enum WidgetFrame {
         #[ts(optional)]
         title: Option<String>,
     },
-    /// A visitor's chat message. Acknowledged with `ack`.
-    Message { client_id: ClientId, text: String },
+    /// A visitor's chat message. Acknowledged with `ack`. `attachments`: ids of files this
+    /// visitor uploaded to the conversation (`POST /api/files`); `text` may then be empty.
+    Message {
+        client_id: ClientId,
+        text: String,
+        /// Boxed: a frame is held by every connection's task (see `frames_stay_small`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional, as = "Option<Vec<AttachmentId>>")]
+        attachments: Option<Box<Vec<AttachmentId>>>,
+    },
     /// The visitor started or stopped typing.
     Typing { active: bool },
     /// The visitor asks for a human ("Talk to a human"). Operators are alerted and the
@@ -147,10 +157,14 @@ pub enum OperatorFrame {
     /// the visitor: nothing is stored or sent unless the operator sends it as a message.
     Suggest { conversation_id: ConversationId },
     /// A message to the visitor; only the holder may send. Acknowledged with `ack`.
+    /// `attachments`: ids of files uploaded to the conversation; `text` may then be empty.
     Message {
         conversation_id: ConversationId,
         client_id: ClientId,
         text: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional, as = "Option<Vec<AttachmentId>>")]
+        attachments: Option<Box<Vec<AttachmentId>>>,
     },
     /// The operator started or stopped typing.
     Typing {
@@ -168,6 +182,9 @@ pub enum OperatorFrame {
         conversation_id: ConversationId,
         client_id: ClientId,
         text: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional, as = "Option<Vec<AttachmentId>>")]
+        attachments: Option<Box<Vec<AttachmentId>>>,
     },
     /// A page of conversations that left the Online list, most recent activity first:
     /// answered with `recent`. `cursor`: the previous page's `next_cursor` (absent: the first).
@@ -385,6 +402,9 @@ pub struct Note {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub client_id: Option<ClientId>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[ts(as = "Option<Vec<Attachment>>", optional)]
+    pub attachments: Vec<Attachment>,
 }
 
 /// What the widget tells about where the visitor is. Every field is optional and
@@ -659,6 +679,10 @@ pub enum EventKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[ts(optional)]
         client_id: Option<ClientId>,
+        /// Files the message carries (see [`crate::files`]).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        #[ts(as = "Option<Vec<Attachment>>", optional)]
+        attachments: Vec<Attachment>,
     },
     /// An operator took control: the visitor sees "<name> joined the chat" (or "Human joined
     /// the chat" when the operator has no display name). The AI is silent from here on.
@@ -817,10 +841,12 @@ impl EventKind {
                 author,
                 text,
                 client_id,
+                attachments,
             } => EventKind::Message {
                 author: author.for_visitor(),
                 text: text.clone(),
                 client_id: client_id.clone(),
+                attachments: attachments.clone(),
             },
             EventKind::OperatorJoined { operator, epoch } => EventKind::OperatorJoined {
                 operator: operator.for_visitor(),
@@ -1069,8 +1095,10 @@ mod size_tests {
             "{}",
             std::mem::size_of::<ServerFrame>()
         );
+        // 88: a message's attachments (one boxed pointer) took it from 80. Operators' sockets
+        // are the few; a widget's frame, held by every visitor's, stays at 80.
         assert!(
-            std::mem::size_of::<OperatorFrame>() <= 80,
+            std::mem::size_of::<OperatorFrame>() <= 88,
             "{}",
             std::mem::size_of::<OperatorFrame>()
         );

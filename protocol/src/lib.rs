@@ -10,12 +10,14 @@
 //! - [`limits`]: the default limits a hub enforces;
 //! - [`visible`]: whether a text shows anything (blank messages and names are refused);
 //! - [`profile`]: the operator profile HTTP API's bodies and problem codes;
-//! - [`canned`]: the saved replies HTTP API's bodies and rules.
+//! - [`canned`]: the saved replies HTTP API's bodies and rules;
+//! - [`files`]: attachments, and the files HTTP API's bodies.
 
 pub mod canned;
 pub mod codes;
 pub mod decode;
 pub mod draft;
+pub mod files;
 pub mod frames;
 pub mod limits;
 pub mod profile;

@@ -57,3 +57,17 @@ pub const MAX_CANNED_REPLIES: usize = 500;
 pub const MAX_CANNED_TITLE_CHARS: usize = 80;
 /// Longest saved reply shortcut: lowercase letters, digits, `-` and `_`.
 pub const MAX_SHORTCUT_CHARS: usize = 32;
+
+/// Largest file a message may carry, in bytes (the hub's default; `--file-max-bytes`).
+pub const MAX_FILE_BYTES: usize = 10 * 1024 * 1024;
+/// Most files one message (or note) carries.
+pub const MAX_ATTACHMENTS_PER_MESSAGE: usize = 5;
+/// Most files one conversation holds (the hub's default; `--files-per-conversation`).
+pub const MAX_FILES_PER_CONVERSATION: usize = 50;
+/// Longest file name kept, in characters.
+pub const MAX_FILE_NAME_CHARS: usize = 120;
+/// Longest side of an attached image, in pixels, and its most pixels.
+pub const MAX_IMAGE_SIDE: u32 = 8192;
+pub const MAX_IMAGE_PIXELS: u64 = 25_000_000;
+/// Longest side of an image's thumbnail, in pixels.
+pub const THUMBNAIL_SIDE: u32 = 320;

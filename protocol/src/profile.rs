@@ -119,6 +119,12 @@ pub enum ProblemCode {
     TooManyReplies,
     /// The request's body did not arrive within the body read time-out.
     RequestTimeout,
+    /// An attachment that is neither an accepted image nor a PDF (SVG, HTML, …).
+    UnsupportedFileType,
+    /// A PDF cut short (no end marker).
+    FileCorrupt,
+    /// The conversation holds `--files-per-conversation` files already.
+    TooManyFiles,
 }
 
 impl ProblemCode {
@@ -145,6 +151,9 @@ impl ProblemCode {
         Self::ShortcutTaken,
         Self::TooManyReplies,
         Self::RequestTimeout,
+        Self::UnsupportedFileType,
+        Self::FileCorrupt,
+        Self::TooManyFiles,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -170,6 +179,9 @@ impl ProblemCode {
             Self::ShortcutTaken => "shortcut_taken",
             Self::TooManyReplies => "too_many_replies",
             Self::RequestTimeout => "request_timeout",
+            Self::UnsupportedFileType => "unsupported_file_type",
+            Self::FileCorrupt => "file_corrupt",
+            Self::TooManyFiles => "too_many_files",
         }
     }
 
@@ -180,15 +192,16 @@ impl ProblemCode {
             Self::WorkspaceNotFound | Self::RoleRequired => 403,
             Self::NotFound => 404,
             Self::RequestTimeout => 408,
-            Self::ShortcutTaken | Self::TooManyReplies => 409,
+            Self::ShortcutTaken | Self::TooManyReplies | Self::TooManyFiles => 409,
             Self::PayloadTooLarge => 413,
-            Self::NotAnImage | Self::UnsupportedImageFormat => 415,
+            Self::NotAnImage | Self::UnsupportedImageFormat | Self::UnsupportedFileType => 415,
             Self::InvalidBody
             | Self::InvalidDisplayName
             | Self::ImageNotSquare
             | Self::ImageTooSmall
             | Self::ImageTooLarge
             | Self::ImageCorrupt
+            | Self::FileCorrupt
             | Self::UnknownAvatar
             | Self::InvalidCannedReply => 422,
             Self::RateLimited => 429,
@@ -220,6 +233,9 @@ impl ProblemCode {
             Self::ShortcutTaken => "Shortcut already in use",
             Self::TooManyReplies => "Too many saved replies",
             Self::RequestTimeout => "Request took too long",
+            Self::UnsupportedFileType => "File type not accepted",
+            Self::FileCorrupt => "File is damaged",
+            Self::TooManyFiles => "Too many files in this conversation",
         }
     }
 }

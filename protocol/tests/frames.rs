@@ -36,6 +36,7 @@ fn all_events() -> Vec<ConversationEvent> {
                 author: Author::Visitor,
                 text: "Hi, where is my order?".into(),
                 client_id: Some("c-1".into()),
+                attachments: Vec::new(),
             },
         ),
         event(
@@ -44,6 +45,7 @@ fn all_events() -> Vec<ConversationEvent> {
                 author: Author::Ai,
                 text: "Let me check.".into(),
                 client_id: None,
+                attachments: Vec::new(),
             },
         ),
         event(
@@ -80,6 +82,7 @@ fn all_events() -> Vec<ConversationEvent> {
                 author: Author::Operator(martin()),
                 text: "Hello, Martin here.".into(),
                 client_id: Some("o-1".into()),
+                attachments: Vec::new(),
             },
         ),
         event(
@@ -158,6 +161,12 @@ fn widget_frames() -> Vec<WidgetFrame> {
         WidgetFrame::Message {
             client_id: "c-1".into(),
             text: "Hi".into(),
+            attachments: None,
+        },
+        WidgetFrame::Message {
+            client_id: "c-2".into(),
+            text: String::new(),
+            attachments: Some(Box::new(vec!["f_abcdefghij0123456789".into()])),
         },
         WidgetFrame::Typing { active: true },
         WidgetFrame::RequestHuman {},
@@ -230,6 +239,13 @@ fn operator_frames() -> Vec<OperatorFrame> {
             conversation_id: id(),
             client_id: "o-1".into(),
             text: "Hello".into(),
+            attachments: None,
+        },
+        OperatorFrame::Message {
+            conversation_id: id(),
+            client_id: "o-2".into(),
+            text: "Your label".into(),
+            attachments: Some(Box::new(vec!["f_abcdefghij0123456789".into()])),
         },
         OperatorFrame::Typing {
             conversation_id: id(),
@@ -710,6 +726,7 @@ fn only_events_naming_an_operator_read_differently_for_visitors() {
         author,
         text: "hi".into(),
         client_id: Some("c1".into()),
+        attachments: Vec::new(),
     };
     let kinds = [
         message(Author::Visitor),

@@ -1,7 +1,7 @@
 //! Test support shared by the hub's unit and integration tests, the system tests and the load
 //! generator's tests: a real `redis-server` per test, alone ([`RedisServer`]), as a 3-master,
 //! 3-replica Redis Cluster ([`RedisCluster`]), or as a primary, a replica and three sentinels
-//! ([`RedisSentinels`]).
+//! ([`RedisSentinels`]); and a real S3-compatible server ([`S3Server`]) for the attachments.
 //!
 //! Each server is a child process on a free port, with no persistence unless asked, killed when
 //! dropped. It is never the machine's shared 6379, and it works in a temporary directory of its
@@ -738,4 +738,81 @@ fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("a free port")
+}
+
+/// A real S3-compatible server on a free port: s3s's file-system backend (`s3s-fs`) behind its
+/// HTTP service, in a temporary directory, with one bucket and one access key, serving until
+/// dropped. The hub's object store client talks to it over HTTP with AWS signatures, exactly
+/// as to AWS S3, MinIO or R2.
+#[derive(Debug)]
+pub struct S3Server {
+    pub port: u16,
+    pub bucket: &'static str,
+    task: tokio::task::JoinHandle<()>,
+    _dir: TempDir,
+}
+
+impl S3Server {
+    pub const ACCESS_KEY: &'static str = "tc-test-access";
+    pub const SECRET_KEY: &'static str = "tc-test-secret";
+
+    /// # Panics
+    /// When the directory or the port cannot be had.
+    pub async fn start() -> S3Server {
+        use hyper_util::rt::TokioIo;
+        use s3s::auth::SimpleAuth;
+        use s3s::service::S3ServiceBuilder;
+
+        let dir = TempDir::new("s3");
+        let bucket = "tc-files";
+        std::fs::create_dir_all(dir.0.join(bucket)).expect("bucket dir");
+        let fs = s3s_fs::FileSystem::new(&dir.0).expect("s3s-fs root");
+        let mut builder = S3ServiceBuilder::new(fs);
+        builder.set_auth(SimpleAuth::from_single(Self::ACCESS_KEY, Self::SECRET_KEY));
+        let service = builder.build();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let task = tokio::spawn(async move {
+            while let Ok((socket, _)) = listener.accept().await {
+                let service = service.clone();
+                tokio::spawn(async move {
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(socket), service)
+                        .await;
+                });
+            }
+        });
+        S3Server {
+            port,
+            bucket,
+            task,
+            _dir: dir,
+        }
+    }
+
+    /// The store URL (`--file-store`).
+    pub fn url(&self) -> String {
+        format!("s3://{}", self.bucket)
+    }
+
+    /// The client's settings, as `object_store`'s S3 configuration keys (the `AWS_*`
+    /// environment variables of a deployment): the endpoint over plain HTTP, the key, a region.
+    pub fn options(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("aws_endpoint", format!("http://127.0.0.1:{}", self.port)),
+            ("aws_allow_http", "true".into()),
+            ("aws_access_key_id", Self::ACCESS_KEY.into()),
+            ("aws_secret_access_key", Self::SECRET_KEY.into()),
+            ("aws_region", "us-east-1".into()),
+            ("aws_virtual_hosted_style_request", "false".into()),
+        ]
+    }
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
 }

@@ -5,7 +5,8 @@
 //!   only on the next `PUT`, so "Preview in chat" can show an upload before it is saved);
 //! - `GET /avatars/{workspace}/{sha256}.png`: the avatar, immutable, cacheable for a year;
 //! - `/api/canned-replies`: the workspace's saved replies (`canned.rs`);
-//! - `GET /api/audit`: the workspace's audit log as JSON lines (`audit.rs`).
+//! - `GET /api/audit`: the workspace's audit log as JSON lines (`audit.rs`);
+//! - `/api/files`, `/files/…`: attachments, up and down (`files.rs`).
 //!
 //! Operators authenticate with the same JWT as on their socket (`Authorization: Bearer`); the
 //! token's workspace is the only one they reach. Errors are RFC 9457 problem details with a
@@ -29,6 +30,7 @@ use crate::util::now_ms;
 
 mod audit;
 mod canned;
+mod files;
 
 /// Profile bodies are a name and a URL.
 const PROFILE_BODY_BYTES: u64 = 4 * 1024;
@@ -90,6 +92,7 @@ fn refuse(r: impl Into<Refusal>) -> Rejection {
 pub fn routes(hub: Hub) -> warp::filters::BoxedFilter<(warp::reply::Response,)> {
     let audit = audit::routes(hub.clone());
     let canned = canned::routes(hub.clone());
+    let files = files::routes(hub.clone());
     // Decoding takes memory (up to `profile::DECODE_BUDGET`) and a blocking thread: a node
     // decodes this many uploads at once, whoever sends them.
     let decodes = Arc::new(Semaphore::new(hub.config().avatar_decodes.max(1)));
@@ -157,6 +160,8 @@ pub fn routes(hub: Hub) -> warp::filters::BoxedFilter<(warp::reply::Response,)> 
         .unify()
         .or(canned)
         .unify()
+        .or(files)
+        .unify()
         .recover(body_rejection)
         .unify()
         .boxed()
@@ -215,8 +220,9 @@ async fn body_rejection(r: Rejection) -> Result<warp::reply::Response, Rejection
             Problem::new(
                 ProblemCode::PayloadTooLarge,
                 format!(
-                    "The request body is too large: avatars may be up to {} MiB, saved replies \
-                     a message's length.",
+                    "The request body is too large: avatars may be up to {} MiB, attachments \
+                     up to the hub's file limit (--file-max-bytes), saved replies a message's \
+                     length.",
                     MAX_AVATAR_BYTES / (1024 * 1024)
                 ),
             )

@@ -133,6 +133,7 @@ mod tests {
                 author,
                 text: text.into(),
                 client_id: None,
+                attachments: Vec::new(),
             },
         )
     }

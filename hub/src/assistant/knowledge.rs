@@ -256,6 +256,7 @@ mod tests {
                 author: Author::Visitor,
                 text: text.into(),
                 client_id: None,
+                attachments: Vec::new(),
             },
         )
     }

@@ -42,13 +42,32 @@ pub fn chat_messages(system_prompt: &str, transcript: &[ConversationEvent]) -> V
     }
     for e in transcript {
         match &e.kind {
-            EventKind::Message { author, text, .. } => out.push(match author {
-                Author::Visitor => ChatMessage::new("user", text.as_str()),
-                Author::Ai => ChatMessage::new("assistant", text.as_str()),
-                Author::Operator(op) => {
-                    ChatMessage::new("assistant", format!("[Human teammate {}]: {text}", op.name))
-                }
-            }),
+            EventKind::Message {
+                author,
+                text,
+                attachments,
+                ..
+            } => {
+                // A model reads files as a note of what was attached (no backend receives the
+                // bytes): enough to say "I see you sent a screenshot".
+                let with_files;
+                let text = if attachments.is_empty() {
+                    text.as_str()
+                } else {
+                    with_files = format!("{text}{}", files_note(attachments))
+                        .trim()
+                        .to_owned();
+                    with_files.as_str()
+                };
+                out.push(match author {
+                    Author::Visitor => ChatMessage::new("user", text),
+                    Author::Ai => ChatMessage::new("assistant", text),
+                    Author::Operator(op) => ChatMessage::new(
+                        "assistant",
+                        format!("[Human teammate {}]: {text}", op.name),
+                    ),
+                })
+            }
             EventKind::OperatorJoined { operator, .. } => {
                 out.push(ChatMessage::new("system", takeover_note(&operator.name)));
             }
@@ -77,6 +96,21 @@ pub fn chat_messages(system_prompt: &str, transcript: &[ConversationEvent]) -> V
     out
 }
 
+/// `[Attached: shot.png (image), label.pdf (PDF)]`, after a message's text.
+pub fn files_note(attachments: &[protocol::Attachment]) -> String {
+    let names: Vec<String> = attachments
+        .iter()
+        .map(|a| {
+            let kind = match a.kind {
+                protocol::AttachmentKind::Image => "image",
+                protocol::AttachmentKind::Pdf => "PDF",
+            };
+            format!("{} ({kind})", a.name)
+        })
+        .collect();
+    format!(" [Attached: {}]", names.join(", "))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -93,6 +127,7 @@ mod tests {
                 author,
                 text: text.into(),
                 client_id: None,
+                attachments: Vec::new(),
             },
         )
     }

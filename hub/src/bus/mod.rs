@@ -276,6 +276,7 @@ mod tests {
                 author: Author::Visitor,
                 text: "quote \" and \\ backslash".into(),
                 client_id: Some("c1".into()),
+                attachments: Vec::new(),
             },
         };
         let (head, tail) = BusMessage::event_envelope("", "cv_\"odd\"", 42);

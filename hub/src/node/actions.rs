@@ -54,17 +54,29 @@ impl Hub {
         }
     }
 
+    /// `files`: ids of files this visitor uploaded to the conversation (none: no store read).
     pub async fn visitor_message(
         &self,
         ws: &str,
         conversation_id: &str,
         client_id: String,
         text: String,
+        files: Option<Box<Vec<String>>>,
     ) -> Result<Appended, ErrorFrame> {
+        let attachments = self
+            .attachments_for(
+                ws,
+                conversation_id,
+                files.as_deref(),
+                &crate::store::desk::Uploader::Visitor,
+            )
+            .await
+            .map_err(|e| e.client(client_id.clone()))?;
         let draft = NewEvent::Message {
             author: Author::Visitor,
             text,
             client_id: Some(client_id.clone()),
+            attachments,
         };
         let appended = self
             .append_event(ws, conversation_id, draft, Writer::Visitor)
@@ -90,6 +102,7 @@ impl Hub {
         conversation_id: &str,
         client_id: String,
         text: String,
+        files: Option<Box<Vec<String>>>,
         held: Option<&OperatorRef>,
     ) -> Result<Appended, ErrorFrame> {
         let author = match held {
@@ -100,10 +113,23 @@ impl Hub {
                 .map(|meta| op.author_in(&meta))
                 .map_err(|e| e.client(client_id.clone()))?,
         };
+        let uploader = crate::store::desk::Uploader::Operator {
+            id: op.claims.sub.clone(),
+        };
+        let attachments = self
+            .attachments_for(
+                &op.workspace.id,
+                conversation_id,
+                files.as_deref(),
+                &uploader,
+            )
+            .await
+            .map_err(|e| e.client(client_id.clone()))?;
         let draft = NewEvent::Message {
             author,
             text,
             client_id: Some(client_id.clone()),
+            attachments,
         };
         let fence = Writer::Operator(op.claims.sub.clone());
         let appended = self
@@ -391,7 +417,7 @@ impl Hub {
             // client id names the transfer, so a re-sent transfer cannot store it twice.
             let client_id = format!("transfer-{}", event.seq);
             if let Err(e) = self
-                .add_note(op, conversation_id, client_id, text.clone())
+                .add_note(op, conversation_id, client_id, text.clone(), None)
                 .await
             {
                 warn!(conversation_id, error = ?e.code, "transfer note not stored");

@@ -329,6 +329,7 @@ impl Hub {
             author: Author::Ai,
             text: FALLBACK_TEXT.into(),
             client_id: None,
+            attachments: Vec::new(),
         };
         if let Err(e) = self
             .append_event(ws, conversation_id, draft, Writer::Ai { epoch })
@@ -351,6 +352,7 @@ impl Hub {
             author: Author::Ai,
             text: reply.text,
             client_id: None,
+            attachments: Vec::new(),
         };
         let fence = Writer::Ai { epoch };
         match self

@@ -34,6 +34,7 @@ impl Hub {
         conversation_id: &str,
         client_id: String,
         text: String,
+        files: Option<Box<Vec<String>>>,
     ) -> Result<(Note, bool), ErrorFrame> {
         if !op.workspace.plan.has_take_control() {
             return Err(ErrorFrame::with_message(
@@ -44,10 +45,18 @@ impl Hub {
             .client(client_id));
         }
         let ws = &op.workspace.id;
+        let uploader = crate::store::desk::Uploader::Operator {
+            id: op.claims.sub.clone(),
+        };
+        let attachments = self
+            .attachments_for(ws, conversation_id, files.as_deref(), &uploader)
+            .await
+            .map_err(|e| e.client(client_id.clone()))?;
         let note = NewNote {
             author: op.operator_ref(),
             text,
             client_id: client_id.clone(),
+            attachments,
         };
         let (note, duplicate) = self
             .inner
@@ -200,12 +209,12 @@ mod tests {
             .expect("visitor");
         let nora = session(&hub, "demo-pro", "nora", Role::Operator);
         let (first, _) = hub
-            .add_note(&nora, &meta.id, "n1".into(), "SECRET-NOTE-ONE".into())
+            .add_note(&nora, &meta.id, "n1".into(), "SECRET-NOTE-ONE".into(), None)
             .await
             .expect("note");
         assert_eq!((first.id, first.after_seq), (1, 0));
         for (i, text) in ["Where is my parcel?", "Hello?"].iter().enumerate() {
-            hub.visitor_message("demo-pro", &meta.id, format!("v{i}"), (*text).into())
+            hub.visitor_message("demo-pro", &meta.id, format!("v{i}"), (*text).into(), None)
                 .await
                 .expect("message");
             let seen = transcripts.recv().await.expect("a transcript");
@@ -219,6 +228,7 @@ mod tests {
                 &meta.id,
                 format!("n{}", i + 2),
                 "SECRET-NOTE-MORE".into(),
+                None,
             )
             .await
             .expect("note");
@@ -247,13 +257,13 @@ mod tests {
             .expect("visitor");
         let nora = session(&hub, "demo-pro", "nora", Role::Owner);
         let err = hub
-            .add_note(&nora, &other.id, "n1".into(), "hi".into())
+            .add_note(&nora, &other.id, "n1".into(), "hi".into(), None)
             .await
             .expect_err("not in nora's workspace");
         assert_eq!(err.code, ErrorCode::ConversationNotFound);
         let basic = session(&hub, "demo-basic", "bob", Role::Owner);
         let err = hub
-            .add_note(&basic, &other.id, "n1".into(), "hi".into())
+            .add_note(&basic, &other.id, "n1".into(), "hi".into(), None)
             .await
             .expect_err("no Take Control on Basic");
         assert_eq!(err.code, ErrorCode::PlanRequired);

@@ -98,6 +98,11 @@ impl Hub {
         self.inner.upload_limits.take(key, Instant::now())
     }
 
+    /// An attachment upload's turn for `key` (a sender), or how long to wait.
+    pub fn take_file_upload(&self, key: &str) -> Result<(), Duration> {
+        self.inner.file_limits.take(key, Instant::now())
+    }
+
     // ---- tokens -----------------------------------------------------------------------------
 
     /// The operator token verifier (`--dev` signs demo tokens with it).

@@ -49,12 +49,14 @@ mod brief;
 mod desk;
 mod door;
 mod fanout;
+mod files;
 mod housekeeping;
 mod online;
 
 pub use assistant::{DRAFT_INTERVAL, FALLBACK_TEXT};
 pub use door::{DraftSoFar, Opened};
 pub use fanout::ONLINE_COALESCE;
+pub use files::Served;
 
 /// Most events a `history` frame carries.
 pub const HISTORY_LIMIT: usize = 5000;
@@ -79,6 +81,8 @@ struct Inner {
     operators: OperatorVerifier,
     visitors: VisitorTokens,
     assistant: Arc<dyn Assistant>,
+    files: crate::files::FileStore,
+    links: crate::files::LinkSigner,
     metrics: Arc<Metrics>,
     /// Cancelled when the node shuts down.
     shutdown: CancellationToken,
@@ -100,6 +104,8 @@ struct Inner {
     workspace_limits: KeyedLimiter<String>,
     /// Avatar uploads per `workspace/operator` (see `crate::api`).
     upload_limits: KeyedLimiter<String>,
+    /// Attachment uploads per sender (see `crate::api::files`).
+    file_limits: KeyedLimiter<String>,
 }
 
 /// A signed-in operator.
@@ -196,6 +202,9 @@ pub struct Parts {
     pub operators: OperatorVerifier,
     pub visitors: VisitorTokens,
     pub assistant: Arc<dyn Assistant>,
+    /// Where attachments are kept, and the signer of their links.
+    pub files: crate::files::FileStore,
+    pub links: crate::files::LinkSigner,
 }
 impl Hub {
     /// Assemble a node and start its background tasks (needs a tokio runtime).
@@ -209,6 +218,8 @@ impl Hub {
             operators,
             visitors,
             assistant,
+            files,
+            links,
         } = parts;
         let metrics = Arc::new(Metrics::default());
         // Every store call is timed and its failures counted, whatever the backend.
@@ -227,6 +238,10 @@ impl Hub {
                     crate::ratelimit::UPLOAD_RATE,
                     crate::ratelimit::UPLOAD_BURST,
                 ),
+                file_limits: KeyedLimiter::new(
+                    crate::ratelimit::FILE_UPLOAD_RATE,
+                    crate::ratelimit::FILE_UPLOAD_BURST,
+                ),
                 config,
                 conversations: store.clone(),
                 team: store.clone(),
@@ -238,6 +253,8 @@ impl Hub {
                 operators,
                 visitors,
                 assistant,
+                files,
+                links,
                 metrics,
                 shutdown,
                 tasks: TaskTracker::new(),
@@ -252,6 +269,7 @@ impl Hub {
         hub.inner.tasks.spawn(hub.clone().housekeeping());
         hub.inner.tasks.spawn(hub.clone().bus_watch());
         hub.inner.tasks.spawn(hub.clone().online_rows());
+        hub.inner.tasks.spawn(hub.clone().file_sweeps());
         hub
     }
 
@@ -409,11 +427,13 @@ mod tests {
                 author: Author::Visitor,
                 text: "Where is my parcel?\n\u{1f}é".into(),
                 client_id: Some("c-1".into()),
+                attachments: Vec::new(),
             },
             EventKind::Message {
                 author: Author::Operator(martin.clone()),
                 text: "On its way".into(),
                 client_id: None,
+                attachments: Vec::new(),
             },
             EventKind::OperatorJoined {
                 operator: martin,

@@ -78,6 +78,11 @@ pub async fn build(
         }
     };
     let visitors = VisitorTokens::new(&visitor_secret, config.visitor_token_ttl_secs);
+    // File links are signed with a key derived from the same shared secret: every node
+    // serves a link any node gave.
+    let links = crate::files::LinkSigner::new(&visitor_secret);
+    let files = crate::files::FileStore::open(&config.file_store)
+        .map_err(|e| StartError::Invalid(format!("--file-store {}: {e}", config.file_store)))?;
     let assistant: Arc<dyn Assistant> = match assistant {
         Some(a) => a,
         None => assistants(&config, &directory)?,
@@ -112,6 +117,8 @@ pub async fn build(
         operators,
         visitors,
         assistant,
+        files,
+        links,
     }))
 }
 

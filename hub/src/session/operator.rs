@@ -165,7 +165,12 @@ impl OperatorHandler {
                 conversation_id,
                 client_id,
                 text,
-            } => return self.message(conn, conversation_id, client_id, text).await,
+                attachments,
+            } => {
+                return self
+                    .message(conn, conversation_id, client_id, text, attachments)
+                    .await;
+            }
             OperatorFrame::Hello { .. } => {
                 conn.send_error(ErrorFrame::new(ErrorCode::AlreadyHandshaken))
                     .await
@@ -290,6 +295,7 @@ impl OperatorHandler {
                 conversation_id,
                 client_id,
                 text,
+                attachments,
             } => {
                 if !conn
                     .allow(RateKind::Message, &conversation_id, Some(&client_id))
@@ -301,7 +307,13 @@ impl OperatorHandler {
                 // open, from the fan-out; a re-sent one (published once, before) or one for
                 // a conversation this session has not opened is answered here.
                 match hub
-                    .add_note(&self.op, &conversation_id, client_id.clone(), text)
+                    .add_note(
+                        &self.op,
+                        &conversation_id,
+                        client_id.clone(),
+                        text,
+                        attachments,
+                    )
                     .await
                 {
                     Ok((note, duplicate))
@@ -407,6 +419,7 @@ impl OperatorHandler {
         conversation_id: String,
         client_id: String,
         text: String,
+        attachments: Option<Box<Vec<String>>>,
     ) -> Result<Flow<Done>, Gone>
     where
         S: Sink<WsOut> + Unpin + Send,
@@ -426,6 +439,7 @@ impl OperatorHandler {
                     &conversation_id,
                     client_id.clone(),
                     text,
+                    attachments,
                     held.as_ref(),
                 )
                 .await;

@@ -320,6 +320,7 @@ async fn a_resync_sends_the_notes_the_bus_may_have_lost() {
         author: crate::profile::operator_ref("eddie", "Eddie Editor", None),
         text: "written during the outage".into(),
         client_id: "n1".into(),
+        attachments: Vec::new(),
     };
     hub.test_desk()
         .add_note("demo-pro", &meta.id, note, 1)

@@ -212,7 +212,11 @@ where
                 conn.send_error(ErrorFrame::new(ErrorCode::AlreadyHandshaken))
                     .await?;
             }
-            WidgetFrame::Message { client_id, text } => {
+            WidgetFrame::Message {
+                client_id,
+                text,
+                attachments,
+            } => {
                 if !conn
                     .allow(RateKind::Message, &self.conversation_id, Some(&client_id))
                     .await?
@@ -235,7 +239,13 @@ where
                     (self.workspace_id.clone(), self.conversation_id.clone());
                 return Ok(Flow::Wait(Box::pin(async move {
                     let sent = hub
-                        .visitor_message(&ws, &conversation_id, client_id.clone(), text)
+                        .visitor_message(
+                            &ws,
+                            &conversation_id,
+                            client_id.clone(),
+                            text,
+                            attachments,
+                        )
                         .await;
                     (client_id, sent)
                 })));

@@ -38,6 +38,7 @@ fn msg(author: Author, text: &str, client_id: Option<&str>) -> NewEvent {
         author,
         text: text.into(),
         client_id: client_id.map(Into::into),
+        attachments: Vec::new(),
     }
 }
 

@@ -28,6 +28,7 @@ async fn say(store: &dyn Store, ws: &str, id: &str, text: &str, at: Millis) -> S
         author: Author::Visitor,
         text: text.into(),
         client_id: None,
+        attachments: Vec::new(),
     };
     store
         .append(ws, id, draft, Writer::Visitor, at)
@@ -42,6 +43,7 @@ fn note(author: &str, text: &str, client_id: &str) -> NewNote {
         author: op(author),
         text: text.into(),
         client_id: client_id.into(),
+        attachments: Vec::new(),
     }
 }
 

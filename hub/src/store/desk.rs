@@ -9,7 +9,8 @@
 //! into words by the same rule, so nothing a visitor or an operator types is ever a pattern
 //! (regex, Lua or glob) anywhere.
 
-use protocol::{ConversationEvent, EventKind, Millis, OperatorRef};
+use protocol::{Attachment, ConversationEvent, EventKind, Millis, OperatorRef};
+use serde::{Deserialize, Serialize};
 
 /// An internal note to store.
 #[derive(Debug, Clone)]
@@ -17,6 +18,23 @@ pub struct NewNote {
     pub author: OperatorRef,
     pub text: String,
     pub client_id: String,
+    pub attachments: Vec<Attachment>,
+}
+
+/// Who uploaded a file: only they may attach it to a message (an operator's file may go on any
+/// operator's message or note: the team shares its files).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Uploader {
+    Visitor,
+    Operator { id: String },
+}
+
+/// An uploaded file as the store records it beside its conversation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredFile {
+    pub attachment: Attachment,
+    pub by: Uploader,
 }
 
 impl NewNote {
@@ -149,6 +167,7 @@ mod tests {
                 author: Author::Visitor,
                 text: text.into(),
                 client_id: None,
+                attachments: Vec::new(),
             },
         };
         let events = [msg("My parcel is late"), msg("parcel 1042")];

@@ -102,6 +102,8 @@ pub enum NewEvent {
         text: String,
         /// Idempotency key: the same author and client id never append twice.
         client_id: Option<ClientId>,
+        /// Files uploaded to the conversation before (see `DeskStore::add_file`).
+        attachments: Vec<protocol::Attachment>,
     },
     HumanRequested {
         by: HumanRequestedBy,
@@ -416,6 +418,23 @@ pub trait DeskStore: Send + Sync + std::fmt::Debug + 'static {
     /// The conversation's latest brief.
     async fn brief(&self, ws: &str, id: &str) -> Result<Option<BriefState>, StoreError>;
 
+    /// Record a file uploaded to the conversation; `LimitReached` when it holds `max` already.
+    async fn add_file(
+        &self,
+        ws: &str,
+        id: &str,
+        file: &desk::StoredFile,
+        max: usize,
+    ) -> Result<(), StoreError>;
+
+    /// The conversation's files among `ids`, in the order asked; unknown ids are left out.
+    async fn files(
+        &self,
+        ws: &str,
+        id: &str,
+        ids: &[String],
+    ) -> Result<Vec<desk::StoredFile>, StoreError>;
+
     /// Conversations that left the Online list (and have not come back), most recent activity
     /// first, strictly after `after` in that order, at most `limit`.
     async fn recent(
@@ -494,6 +513,20 @@ pub fn operator_key(workspace_id: &str, operator_id: &str) -> String {
 }
 
 /// Shared by every implementation: the Online list preview of a message.
+/// A message's preview: its text, or for a message of files alone the files' names after a
+/// paper clip.
+pub fn preview_of(
+    author: &Author,
+    text: &str,
+    attachments: &[protocol::Attachment],
+) -> MessagePreview {
+    if attachments.is_empty() || !protocol::visible::is_blank(text) {
+        return preview(author, text);
+    }
+    let names: Vec<&str> = attachments.iter().map(|a| a.name.as_str()).collect();
+    preview(author, &format!("\u{1f4ce} {}", names.join(", ")))
+}
+
 pub fn preview(author: &Author, text: &str) -> MessagePreview {
     use protocol::AuthorKind;
     let author = match author {

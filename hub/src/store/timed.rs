@@ -325,6 +325,25 @@ impl DeskStore for TimedStore {
         timed!(self.brief(ws, id))
     }
 
+    async fn add_file(
+        &self,
+        ws: &str,
+        id: &str,
+        file: &crate::store::desk::StoredFile,
+        max: usize,
+    ) -> Result<(), StoreError> {
+        timed!(self.add_file(ws, id, file, max))
+    }
+
+    async fn files(
+        &self,
+        ws: &str,
+        id: &str,
+        ids: &[String],
+    ) -> Result<Vec<crate::store::desk::StoredFile>, StoreError> {
+        timed!(self.files(ws, id, ids))
+    }
+
     async fn recent(
         &self,
         ws: &str,

@@ -156,6 +156,7 @@ pub(super) async fn visitor(
                 let frame = wire::frame(&protocol::WidgetFrame::Message {
                     client_id: format!("v{c}-{n}"),
                     text,
+                    attachments: None,
                 });
                 pending.insert(n, (sent_ns, plan.step, counted));
                 ctx.all_sent.fetch_add(1, Ordering::Relaxed);
@@ -287,6 +288,7 @@ pub(super) async fn operator(
                     conversation_id: id.clone(),
                     client_id: format!("o{c}-{n}"),
                     text,
+                    attachments: None,
                 });
                 pending.entry(*c).or_default().insert(*n, (sent_ns, plan.step, counted));
                 ctx.all_sent.fetch_add(1, Ordering::Relaxed);

@@ -1,7 +1,7 @@
 // Generated from the Rust `protocol` crate. Do not edit by hand:
 // UPDATE_TS=1 cargo test -p take-control-protocol --test typescript
 
-export type ErrorCode = "bad_frame" | "unknown_frame_type" | "invalid_frame" | "frame_too_large" | "message_too_long" | "empty_message" | "invalid_client_id" | "handshake_required" | "already_handshaken" | "unsupported_protocol" | "unauthorized" | "token_expired" | "forbidden" | "workspace_not_found" | "conversation_not_found" | "plan_required" | "already_controlled" | "not_controlled" | "not_holder" | "role_required" | "transfer_to_self" | "operator_offline" | "control_changed" | "limit_reached" | "no_suggestion" | "rate_limited" | "unavailable" | "internal";
+export type ErrorCode = "bad_frame" | "unknown_frame_type" | "invalid_frame" | "frame_too_large" | "message_too_long" | "empty_message" | "invalid_client_id" | "invalid_attachment" | "handshake_required" | "already_handshaken" | "unsupported_protocol" | "unauthorized" | "token_expired" | "forbidden" | "workspace_not_found" | "conversation_not_found" | "plan_required" | "already_controlled" | "not_controlled" | "not_holder" | "role_required" | "transfer_to_self" | "operator_offline" | "control_changed" | "limit_reached" | "no_suggestion" | "rate_limited" | "unavailable" | "internal";
 
 export interface ErrorCodeInfo { retryable: boolean; description: string }
 
@@ -13,6 +13,7 @@ export const ERROR_CODES: Record<ErrorCode, ErrorCodeInfo> = {
   message_too_long: { retryable: false, description: "The message text exceeds the length limit." },
   empty_message: { retryable: false, description: "The message text is empty." },
   invalid_client_id: { retryable: false, description: "The client id is empty or too long." },
+  invalid_attachment: { retryable: false, description: "An attachment is unknown in this conversation, repeated, or one too many." },
   handshake_required: { retryable: false, description: "Send `hello` first." },
   already_handshaken: { retryable: false, description: "This socket has already sent `hello`." },
   unsupported_protocol: { retryable: false, description: "The hub does not speak this protocol version." },
@@ -70,7 +71,7 @@ export const CloseCode = {
   UNAVAILABLE: 4008,
 } as const;
 
-export type ProblemCode = "unauthorized" | "token_expired" | "workspace_not_found" | "invalid_body" | "invalid_display_name" | "not_an_image" | "unsupported_image_format" | "image_not_square" | "image_too_small" | "image_too_large" | "payload_too_large" | "image_corrupt" | "unknown_avatar" | "rate_limited" | "unavailable" | "not_found" | "role_required" | "invalid_canned_reply" | "shortcut_taken" | "too_many_replies" | "request_timeout";
+export type ProblemCode = "unauthorized" | "token_expired" | "workspace_not_found" | "invalid_body" | "invalid_display_name" | "not_an_image" | "unsupported_image_format" | "image_not_square" | "image_too_small" | "image_too_large" | "payload_too_large" | "image_corrupt" | "unknown_avatar" | "rate_limited" | "unavailable" | "not_found" | "role_required" | "invalid_canned_reply" | "shortcut_taken" | "too_many_replies" | "request_timeout" | "unsupported_file_type" | "file_corrupt" | "too_many_files";
 
 export interface ProblemCodeInfo { status: number; title: string }
 
@@ -96,4 +97,7 @@ export const PROBLEM_CODES: Record<ProblemCode, ProblemCodeInfo> = {
   shortcut_taken: { status: 409, title: "Shortcut already in use" },
   too_many_replies: { status: 409, title: "Too many saved replies" },
   request_timeout: { status: 408, title: "Request took too long" },
+  unsupported_file_type: { status: 415, title: "File type not accepted" },
+  file_corrupt: { status: 422, title: "File is damaged" },
+  too_many_files: { status: 409, title: "Too many files in this conversation" },
 };

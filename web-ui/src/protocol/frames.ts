@@ -19,7 +19,11 @@ context?: VisitorContext,
  * With `visitor_token`: start a new conversation as the same visitor (the team sees
  * the earlier ones beside it) instead of resuming.
  */
-new_conversation?: boolean, } | { "type": "page", url: string, title?: string, } | { "type": "message", client_id: string, text: string, } | { "type": "typing", active: boolean, } | { "type": "request_human", };
+new_conversation?: boolean, } | { "type": "page", url: string, title?: string, } | { "type": "message", client_id: string, text: string, 
+/**
+ * Boxed: a frame is held by every connection's task (see `frames_stay_small`).
+ */
+attachments?: Array<string>, } | { "type": "typing", active: boolean, } | { "type": "request_human", };
 
 export type OperatorFrame = { "type": "hello", protocol: number, token: string, } | { "type": "subscribe_online", filter?: OnlineFilter, order?: OnlineOrder, offset?: number, 
 /**
@@ -33,7 +37,7 @@ query?: string, } | { "type": "unsubscribe_online", } | { "type": "open", conver
 /**
  * Boxed: a frame is held by every connection's task (see `frames_stay_small`).
  */
-note?: string, } | { "type": "colleagues", } | { "type": "suggest", conversation_id: string, } | { "type": "message", conversation_id: string, client_id: string, text: string, } | { "type": "typing", conversation_id: string, active: boolean, } | { "type": "subscribe_team", } | { "type": "note", conversation_id: string, client_id: string, text: string, } | { "type": "recent", cursor?: string, } | { "type": "search", query: string, };
+note?: string, } | { "type": "colleagues", } | { "type": "suggest", conversation_id: string, } | { "type": "message", conversation_id: string, client_id: string, text: string, attachments?: Array<string>, } | { "type": "typing", conversation_id: string, active: boolean, } | { "type": "subscribe_team", } | { "type": "note", conversation_id: string, client_id: string, text: string, attachments?: Array<string>, } | { "type": "recent", cursor?: string, } | { "type": "search", query: string, };
 
 export type ServerFrame = { "type": "welcome", protocol: number, conversation_id: string, visitor_token: string, visitor_label: string, control: ControlState, 
 /**
@@ -72,7 +76,11 @@ client_id?: string,
  */
 holder?: OperatorRef, retry_after_ms?: number, };
 
-export type ConversationEvent = { seq: number, at: number, } & ({ "type": "message", author: Author, text: string, client_id?: string, } | { "type": "operator_joined", operator: OperatorRef, epoch: number, } | { "type": "operator_left", operator: OperatorRef, epoch: number, reason: ReleaseReason, 
+export type ConversationEvent = { seq: number, at: number, } & ({ "type": "message", author: Author, text: string, client_id?: string, 
+/**
+ * Files the message carries (see [`crate::files`]).
+ */
+attachments?: Array<Attachment>, } | { "type": "operator_joined", operator: OperatorRef, epoch: number, } | { "type": "operator_left", operator: OperatorRef, epoch: number, reason: ReleaseReason, 
 /**
  * Who released it, when it was not the holder (a force-release).
  */
@@ -82,7 +90,11 @@ by?: string, } | { "type": "operator_transferred", from: OperatorRef, to: Operat
  */
 by?: string, } | { "type": "human_requested", by: HumanRequestedBy, } | { "type": "human_request_expired", waited_ms: number, });
 
-export type EventKind = { "type": "message", author: Author, text: string, client_id?: string, } | { "type": "operator_joined", operator: OperatorRef, epoch: number, } | { "type": "operator_left", operator: OperatorRef, epoch: number, reason: ReleaseReason, 
+export type EventKind = { "type": "message", author: Author, text: string, client_id?: string, 
+/**
+ * Files the message carries (see [`crate::files`]).
+ */
+attachments?: Array<Attachment>, } | { "type": "operator_joined", operator: OperatorRef, epoch: number, } | { "type": "operator_left", operator: OperatorRef, epoch: number, reason: ReleaseReason, 
 /**
  * Who released it, when it was not the holder (a force-release).
  */
@@ -233,7 +245,7 @@ export type Note = { id: number,
 /**
  * The conversation's `last_seq` when it was written: it reads after that event.
  */
-after_seq: number, at: number, author: OperatorRef, text: string, client_id?: string, };
+after_seq: number, at: number, author: OperatorRef, text: string, client_id?: string, attachments?: Array<Attachment>, };
 
 export type VisitorContext = { url?: string, title?: string, referrer?: string, 
 /**

@@ -10,7 +10,7 @@ use protocol::limits::{MAX_CANNED_REPLIES, MAX_NOTES};
 use protocol::{BriefState, Millis, Note, Seq, VisitorContext};
 
 use super::{Conversation, MemoryStore, lock};
-use crate::store::desk::{NewNote, RecentCursor, index_words};
+use crate::store::desk::{NewNote, RecentCursor, StoredFile, index_words};
 use crate::store::{ConversationMeta, DeskStore, StoreError};
 
 /// A conversation's desk: who the visitor is, and the rest only once there is some (most
@@ -29,6 +29,8 @@ struct DeskState {
     context: Option<VisitorContext>,
     /// The stretch the brief was claimed for, and its state.
     brief: Option<(u64, BriefState)>,
+    /// Files uploaded to the conversation, by id.
+    files: HashMap<String, StoredFile>,
     /// What search finds it by (empty until it first leaves the Online list).
     words: HashSet<String>,
 }
@@ -88,6 +90,7 @@ impl MemoryStore {
             author: note.author,
             text: note.text,
             client_id: Some(note.client_id),
+            attachments: note.attachments,
         };
         let i = desk.notes.len();
         desk.notes.push(stored.clone());
@@ -301,6 +304,40 @@ impl DeskStore for MemoryStore {
             }
             _ => Ok(false),
         }
+    }
+
+    async fn add_file(
+        &self,
+        ws: &str,
+        id: &str,
+        file: &StoredFile,
+        max: usize,
+    ) -> Result<(), StoreError> {
+        let c = self.conversation(ws, id)?;
+        let mut c = lock(&c);
+        let files = &mut c.desk.state().files;
+        if files.len() >= max {
+            return Err(StoreError::LimitReached);
+        }
+        files.insert(file.attachment.id.clone(), file.clone());
+        Ok(())
+    }
+
+    async fn files(
+        &self,
+        ws: &str,
+        id: &str,
+        ids: &[String],
+    ) -> Result<Vec<StoredFile>, StoreError> {
+        let c = self.conversation(ws, id)?;
+        let c = lock(&c);
+        let Some(more) = c.desk.more.as_ref() else {
+            return Ok(Vec::new());
+        };
+        Ok(ids
+            .iter()
+            .filter_map(|i| more.files.get(i).cloned())
+            .collect())
     }
 
     async fn brief(&self, ws: &str, id: &str) -> Result<Option<BriefState>, StoreError> {

@@ -21,7 +21,7 @@ use protocol::{
 
 use super::{
     Appended, ControlChange, ConversationMeta, ConversationStore, Holding, NewConversation,
-    NewEvent, StoreError, dedupe_key, operator_key, preview,
+    NewEvent, StoreError, dedupe_key, operator_key, preview_of,
 };
 use crate::control::{self, Actor, Transition, Writer};
 use crate::profile::OperatorProfile;
@@ -182,6 +182,7 @@ impl ConversationStore for MemoryStore {
                 author,
                 text,
                 client_id,
+                attachments,
             } => {
                 if let Some(client_id) = &client_id {
                     let key = dedupe_key(&author, client_id);
@@ -196,11 +197,12 @@ impl ConversationStore for MemoryStore {
                     let seq = c.meta.last_seq + 1;
                     c.seen.insert(key, seq);
                 }
-                c.meta.last_message = Some(preview(&author, &text));
+                c.meta.last_message = Some(preview_of(&author, &text, &attachments));
                 EventKind::Message {
                     author,
                     text,
                     client_id,
+                    attachments,
                 }
             }
             NewEvent::HumanRequested { by } => {

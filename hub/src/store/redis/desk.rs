@@ -2,7 +2,7 @@
 //!
 //! | key | type | holds |
 //! | --- | --- | --- |
-//! | `P{ws}:c:{id}` fields `notes`, `note:{n}`, `n:{author}:{client id}`, `ctx`, `brief_for`, `brief` | hash | notes (their count, each note's JSON, idempotency), the visitor's context and the brief (the stretch it was claimed for, its state's JSON), in the meta hash: they expire with the conversation |
+//! | `P{ws}:c:{id}` fields `notes`, `note:{n}`, `n:{author}:{client id}`, `ctx`, `brief_for`, `brief`, `files`, `file:{id}` | hash | notes (their count, each note's JSON, idempotency), the visitor's context and the brief (the stretch it was claimed for, its state's JSON), in the meta hash: they expire with the conversation |
 //! | `P{ws}:recent` | sorted set | conversation id → last activity when it left the Online list |
 //! | `P{ws}:ix:{word}` | sorted set | conversation id → last activity, per word (the search index) |
 //! | `P{ws}:canned` | hash | saved reply id → JSON |
@@ -22,7 +22,7 @@ use protocol::{BriefState, ConversationEvent, Millis, Note, Seq, VisitorContext}
 
 use super::script::{MetaValues, parse_meta};
 use super::{RedisStore, json, unavailable};
-use crate::store::desk::{NewNote, RecentCursor, index_words};
+use crate::store::desk::{NewNote, RecentCursor, StoredFile, index_words};
 use crate::store::{ConversationMeta, DeskStore, StoreError};
 
 /// Most members read per word of a search: a word found in more conversations than this is
@@ -51,6 +51,13 @@ const CLAIM_BRIEF: &str = "if redis.call('EXISTS', KEYS[1]) == 0 then return -1 
 const SET_BRIEF: &str = "if redis.call('HGET', KEYS[1], 'brief_for') ~= ARGV[1] then return 0 end \
     redis.call('HSET', KEYS[1], 'brief', ARGV[2]) return 1";
 
+/// Records file ARGV[1] (its JSON ARGV[2]) unless the conversation holds ARGV[3] already:
+/// 1 recorded, 0 at the limit, -1 no conversation. The count is the meta's `files` field.
+const ADD_FILE: &str = "if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end \
+    local n = tonumber(redis.call('HGET', KEYS[1], 'files') or '0') \
+    if n >= tonumber(ARGV[3]) then return 0 end \
+    redis.call('HSET', KEYS[1], 'files', n + 1, 'file:' .. ARGV[1], ARGV[2]) return 1";
+
 /// Every note of a conversation, in order (`false` when there is no conversation).
 const NOTES: &str = "local n = redis.call('HMGET', KEYS[1], 'ws', 'notes') \
     if not n[1] then return false end \
@@ -63,6 +70,7 @@ pub(super) struct DeskScripts {
     set_context: redis::Script,
     claim_brief: redis::Script,
     set_brief: redis::Script,
+    add_file: redis::Script,
     canned_save: redis::Script,
 }
 
@@ -74,6 +82,7 @@ impl DeskScripts {
             set_context: redis::Script::new(SET_CONTEXT),
             claim_brief: redis::Script::new(CLAIM_BRIEF),
             set_brief: redis::Script::new(SET_BRIEF),
+            add_file: redis::Script::new(ADD_FILE),
             canned_save: redis::Script::new(include_str!("../lua/canned_save.lua")),
         }
     }
@@ -97,12 +106,15 @@ impl RedisStore {
             author: &'a protocol::OperatorRef,
             text: &'a str,
             client_id: &'a str,
+            #[serde(skip_serializing_if = "<[_]>::is_empty")]
+            attachments: &'a [protocol::Attachment],
         }
         let body = json(&Body {
             at,
             author: &note.author,
             text: &note.text,
             client_id: &note.client_id,
+            attachments: &note.attachments,
         })?;
         let mut conn = self.conn.clone();
         let reply: String = self
@@ -506,6 +518,51 @@ impl DeskStore for RedisStore {
             .await
             .map_err(unavailable)?;
         Ok(set == 1)
+    }
+
+    async fn add_file(
+        &self,
+        ws: &str,
+        id: &str,
+        file: &StoredFile,
+        max: usize,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        let added: i64 = self
+            .desk
+            .add_file
+            .key(self.keys.meta(ws, id))
+            .arg(&file.attachment.id)
+            .arg(json(file)?)
+            .arg(max)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        match added {
+            1 => Ok(()),
+            0 => Err(StoreError::LimitReached),
+            _ => Err(StoreError::NotFound),
+        }
+    }
+
+    async fn files(
+        &self,
+        ws: &str,
+        id: &str,
+        ids: &[String],
+    ) -> Result<Vec<StoredFile>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut conn = self.conn.clone();
+        let fields: Vec<String> = ids.iter().map(|i| format!("file:{i}")).collect();
+        let found: Vec<Option<String>> = redis::cmd("HMGET")
+            .arg(self.keys.meta(ws, id))
+            .arg(&fields)
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        found.into_iter().flatten().map(|j| parse(&j)).collect()
     }
 
     async fn brief(&self, ws: &str, id: &str) -> Result<Option<BriefState>, StoreError> {

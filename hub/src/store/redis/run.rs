@@ -7,7 +7,7 @@ use super::script::{Lua, ScriptReply, control_error, parse_meta, unpack};
 use super::{RedisStore, json, unavailable};
 use crate::control::Writer;
 use crate::store::{
-    Announce, Appended, ConversationMeta, NewEvent, StoreError, dedupe_key, preview,
+    Announce, Appended, ConversationMeta, NewEvent, StoreError, dedupe_key, preview_of,
 };
 
 impl RedisStore {
@@ -129,8 +129,9 @@ impl RedisStore {
                 author,
                 text,
                 client_id,
+                attachments,
             } => {
-                let p = json(&preview(&author, &text))?;
+                let p = json(&preview_of(&author, &text, &attachments))?;
                 let dd = client_id
                     .as_deref()
                     .map(|c| dedupe_key(&author, c))
@@ -139,6 +140,7 @@ impl RedisStore {
                     author,
                     text,
                     client_id,
+                    attachments,
                 };
                 (dd, p, "0", kind)
             }

@@ -94,6 +94,7 @@ async fn conversations_are_kept_for_the_retention_period_after_their_last_write(
         author: protocol::Author::Visitor,
         text: format!("hi {n}"),
         client_id: Some(format!("x{n}")),
+        attachments: Vec::new(),
     };
     let period_ms = RETENTION as i64 * 1000;
     let keys = ["keep:{ws}:c:c", "keep:{ws}:c:c:ev"];
@@ -180,6 +181,7 @@ async fn a_store_on_redis_cluster_follows_a_failover() {
         author: protocol::Author::Visitor,
         text: format!("m{n}"),
         client_id: Some(format!("c{n}")),
+        attachments: Vec::new(),
     };
     store
         .append("ws", "c", say(1), Writer::Visitor, 2)
@@ -232,6 +234,7 @@ async fn an_acknowledged_write_waits_for_a_replica_when_asked() {
         author: protocol::Author::Visitor,
         text: "hi".into(),
         client_id: Some(cid.into()),
+        attachments: Vec::new(),
     };
     let acked = store
         .append("ws", "c", say("a"), Writer::Visitor, 2)
@@ -307,6 +310,7 @@ async fn a_nodes_own_publication_shares_its_connection_with_the_reply_and_is_dro
             author: protocol::Author::Visitor,
             text: format!("m{n}"),
             client_id: Some(format!("c{n}")),
+            attachments: Vec::new(),
         };
         let (appended, announced) = store
             .append_announced("ws", "c", draft, Writer::Visitor, 2 + n, &announce)
@@ -339,6 +343,7 @@ async fn an_appended_message_is_one_round_trip() {
         author: protocol::Author::Visitor,
         text: "hi".into(),
         client_id: Some(cid.into()),
+        attachments: Vec::new(),
     };
     // The first call of a script loads it (EVALSHA misses, then EVAL); measure the next.
     store
