@@ -55,6 +55,11 @@ pub fn frames_ts() -> String {
     decl::<HeldConversation>(&cfg, &mut out);
     decl::<Colleague>(&cfg, &mut out);
     decl::<Brief>(&cfg, &mut out);
+    decl::<Attachment>(&cfg, &mut out);
+    decl::<AttachmentKind>(&cfg, &mut out);
+    decl::<crate::files::FileLinksRequest>(&cfg, &mut out);
+    decl::<crate::files::FileLinks>(&cfg, &mut out);
+    decl::<crate::files::FileLink>(&cfg, &mut out);
     decl::<BriefSource>(&cfg, &mut out);
     decl::<BriefState>(&cfg, &mut out);
     decl::<AuditEntry>(&cfg, &mut out);

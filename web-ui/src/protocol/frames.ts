@@ -179,6 +179,45 @@ language?: string,
  */
 made_by: BriefSource, };
 
+export type Attachment = { id: string, 
+/**
+ * The file's name as uploaded, made safe to show (at most
+ * [`crate::limits::MAX_FILE_NAME_CHARS`], no path, no control characters).
+ */
+name: string, kind: AttachmentKind, 
+/**
+ * What it is served as: `image/png`, `image/jpeg` or `application/pdf`.
+ */
+content_type: string, 
+/**
+ * Bytes of the stored file (an image as re-encoded, not as uploaded).
+ */
+size: number, 
+/**
+ * Images: their size in pixels (a thumbnail exists too).
+ */
+width?: number, height?: number, };
+
+export type AttachmentKind = "image" | "pdf";
+
+export type FileLinksRequest = { conversation_id: string, ids: Array<string>, };
+
+export type FileLinks = { links: Array<FileLink>, };
+
+export type FileLink = { id: string, 
+/**
+ * The file (a path on the hub, with its signature).
+ */
+url: string, 
+/**
+ * Images: a small version for the conversation view.
+ */
+thumbnail_url?: string, 
+/**
+ * When the links stop working (Unix ms): ask again after.
+ */
+expires_at: number, };
+
 export type BriefSource = "knowledge" | "openai" | "webhook";
 
 export type BriefState = { "state": "pending", since: number, } | { "state": "ready", brief: Brief, at: number, } | { "state": "unavailable", reason: string, at: number, };
