@@ -278,17 +278,22 @@ impl Hub {
             let mut rows = crate::online::RowJson::default();
             // One sort per order some view uses.
             for order in protocol::OnlineOrder::ALL {
-                let mut wanted = views
-                    .iter_mut()
-                    .filter(|(conn, view)| {
-                        view.order() == order && only.is_none_or(|c| c == **conn)
-                    })
-                    .peekable();
-                if wanted.peek().is_none() {
+                let mut wanted = crate::online::Wanted::default();
+                let mut any = false;
+                for (conn, view) in views.iter() {
+                    if view.order() == order && only.is_none_or(|c| c == *conn) {
+                        wanted.add(view.filter());
+                        any = true;
+                    }
+                }
+                if !any {
                     continue;
                 }
-                let snapshot = list.snapshot(order);
-                for (conn, view) in wanted {
+                let snapshot = list.snapshot(order, wanted);
+                let of_order = views.iter_mut().filter(|(conn, view)| {
+                    view.order() == order && only.is_none_or(|c| c == **conn)
+                });
+                for (conn, view) in of_order {
                     if let Some(frame) = view.next(&snapshot) {
                         frames.push((*conn, frame.json(&mut rows)));
                     }
