@@ -78,9 +78,14 @@ export function screenshots(dir) {
 
 // --- the hub ---------------------------------------------------------------------------------
 
-/** Start the hub binary in --dev mode on a free port with the built dashboard; its base URL. */
+/**
+ * Start the hub binary in --dev mode on a free port with the built dashboard; its base URL.
+ * Attachments go to a memory store unless the script names one (`--file-store`): the hub's
+ * default is the directory `data/files` under its working directory, here web-ui/.
+ */
 export async function startHub(extraArgs = []) {
-  const args = ["--dev", "--listen", "127.0.0.1:0", "--static-dir", DIST, ...extraArgs];
+  const store = extraArgs.includes("--file-store") ? [] : ["--file-store", "memory:"];
+  const args = ["--dev", "--listen", "127.0.0.1:0", "--static-dir", DIST, ...store, ...extraArgs];
   const child = spawn(HUB_BIN, args, { stdio: ["ignore", "pipe", "pipe"] });
   cleanups.push(() => stopProcess(child));
   const remember = (line) => {

@@ -4,6 +4,7 @@ import { App } from "./ui/App";
 import "./styles.css";
 import "./desk.css";
 import "./assist.css";
+import "./files.css";
 
 const root = document.getElementById("root");
 if (!root) throw new Error("index.html has no #root");

@@ -3,7 +3,7 @@
  * the ones still on their way), the visitor's context and earlier conversations, the Recent tab
  * and search. Pure transitions, used by `reducer.ts`.
  */
-import type { ConversationSummary, Note, ServerFrame } from "../protocol/frames";
+import type { Attachment, ConversationSummary, Note, ServerFrame } from "../protocol/frames";
 import type { ClientState, ConversationState, Notice, OutgoingNote, RecentState } from "./state";
 
 type HistoryFrame = Extract<ServerFrame, { type: "history" }>;
@@ -37,8 +37,9 @@ export function applyHistoryDesk(c: ConversationState, frame: HistoryFrame): Con
   return { ...next, context: frame.context ?? next.context, earlier: frame.earlier ?? next.earlier };
 }
 
-export function queueNote(c: ConversationState, clientId: string, text: string, at: number): ConversationState {
+export function queueNote(c: ConversationState, clientId: string, text: string, at: number, attachments?: Attachment[]): ConversationState {
   const note: OutgoingNote = { clientId, text, createdAt: at, status: "sending", error: null };
+  if (attachments?.length) note.attachments = attachments;
   return { ...c, noteOutbox: [...c.noteOutbox, note] };
 }
 

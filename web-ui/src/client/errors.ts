@@ -5,6 +5,7 @@
  */
 import { ERROR_CODES, type ErrorCode } from "../protocol/codes";
 import { LIMITS, type ErrorFrame } from "../protocol/frames";
+import { MAX_FILES as MAX_ATTACHMENTS } from "../api/files";
 
 type Copy = (err: ErrorFrame) => string;
 
@@ -19,6 +20,9 @@ const COPY: Record<ErrorCode, Copy> = {
   message_too_long: (e) => `${base(e)} Shorten the message and send it again.`,
   empty_message: base,
   invalid_client_id: (e) => `${base(e)} This is a bug in the dashboard; please reload.`,
+  // Files uploaded to another conversation (a stale chip), one twice, or more than a message carries.
+  invalid_attachment: (e) =>
+    `${base(e)} Remove the files from the message, attach them again (at most ${MAX_ATTACHMENTS} per message) and send it again.`,
   handshake_required: (e) => `${base(e)} Reconnecting should fix this.`,
   already_handshaken: base,
   unsupported_protocol: (e) => `${base(e)} Reload the page to get a matching dashboard.`,

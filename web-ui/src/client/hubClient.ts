@@ -3,13 +3,14 @@
  * through `reduce`, and turns the resulting state into frames and timers (hello, resume,
  * reconnect backoff, message re-sends). The transport is injected so tests drive it with a fake.
  */
-import type { ErrorFrame, OperatorFrame } from "../protocol/frames";
+import type { Attachment, ErrorFrame, OperatorFrame } from "../protocol/frames";
+import type { PendingFile } from "../api/files";
 import { PROTOCOL_VERSION } from "../protocol/frames";
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from "./backoff";
 import { CloseCode } from "../protocol/codes";
 import { decodeServerFrame } from "./decode";
 import { foldOnlineViews, subscribeFrame, type OnlineRequest, type OnlineViewFrame } from "./online";
-import { openFrame, reduce, resumeFrames, type ClientAction } from "./reducer";
+import { openFrame, outgoingFrame, reduce, resumeFrames, type ClientAction } from "./reducer";
 import { initialState, type ClientState } from "./state";
 
 export interface TransportHandlers {
@@ -465,11 +466,14 @@ export class HubClient {
     return this.opts.getToken(renew ? "expired" : "initial");
   }
 
-  /** Queue a message; it is sent now if connected, else as soon as the socket is back. */
-  sendMessage(conversationId: string, text: string): string {
+  /**
+   * Queue a message, with the composer's uploaded files (`attachments`; the text may then be
+   * empty); it is sent now if connected, else as soon as the socket is back.
+   */
+  sendMessage(conversationId: string, text: string, attachments: Attachment[] = []): string {
     const clientId = this.opts.newClientId();
-    this.dispatch({ type: "message_queued", conversationId, clientId, text, at: this.opts.now() });
-    this.transmit(conversationId, clientId, text);
+    this.dispatch({ type: "message_queued", conversationId, clientId, text, at: this.opts.now(), attachments });
+    this.transmitQueued(conversationId, clientId);
     return clientId;
   }
 
@@ -477,17 +481,30 @@ export class HubClient {
    * Queue an internal note (any role, whoever holds the conversation); like a message it is
    * re-sent under its client id until the hub's `note` frame carries it back.
    */
-  sendNote(conversationId: string, text: string): string {
+  sendNote(conversationId: string, text: string, attachments: Attachment[] = []): string {
     const clientId = this.opts.newClientId();
-    this.dispatch({ type: "note_queued", conversationId, clientId, text, at: this.opts.now() });
-    this.transmitNote(conversationId, clientId, text);
+    this.dispatch({ type: "note_queued", conversationId, clientId, text, at: this.opts.now(), attachments });
+    this.transmitQueuedNote(conversationId, clientId);
     return clientId;
   }
 
   retryNote(conversationId: string, clientId: string): void {
     this.dispatch({ type: "note_retry", conversationId, clientId });
-    const n = this.state.conversations[conversationId]?.noteOutbox.find((o) => o.clientId === clientId);
-    if (n && n.status === "sending") this.transmitNote(conversationId, clientId, n.text);
+    this.transmitQueuedNote(conversationId, clientId);
+  }
+
+  // The composer's files (the uploads themselves are `api/files.ts`'s `attachFiles`).
+
+  composerFileAdded(conversationId: string, file: PendingFile): void {
+    this.dispatch({ type: "composer_file_added", conversationId, file });
+  }
+
+  composerFileSettled(conversationId: string, key: string, result: { attachment: Attachment } | { error: string }): void {
+    this.dispatch({ type: "composer_file_settled", conversationId, key, ...result });
+  }
+
+  removeComposerFile(conversationId: string, key: string): void {
+    this.dispatch({ type: "composer_file_removed", conversationId, key });
   }
 
   /**
@@ -520,8 +537,7 @@ export class HubClient {
 
   retryMessage(conversationId: string, clientId: string): void {
     this.dispatch({ type: "message_retry", conversationId, clientId });
-    const m = this.state.conversations[conversationId]?.outbox.find((o) => o.clientId === clientId);
-    if (m && m.status === "sending") this.transmit(conversationId, clientId, m.text);
+    this.transmitQueued(conversationId, clientId);
   }
 
   setTyping(conversationId: string, active: boolean): void {
@@ -550,16 +566,20 @@ export class HubClient {
     this.transport?.send(JSON.stringify(frame));
   }
 
-  private transmit(conversationId: string, clientId: string, text: string): void {
-    if (!this.connected()) return; // `resumeFrames` sends it after the next `ready`
-    this.send({ type: "message", conversation_id: conversationId, client_id: clientId, text });
-    this.nextSendAt.set(clientId, this.opts.now() + this.opts.ackTimeoutMs);
+  private transmitQueued(conversationId: string, clientId: string): void {
+    const m = this.state.conversations[conversationId]?.outbox.find((o) => o.clientId === clientId);
+    if (m && m.status === "sending") this.transmit("message", conversationId, m);
   }
 
-  private transmitNote(conversationId: string, clientId: string, text: string): void {
+  private transmitQueuedNote(conversationId: string, clientId: string): void {
+    const n = this.state.conversations[conversationId]?.noteOutbox.find((o) => o.clientId === clientId);
+    if (n && n.status === "sending") this.transmit("note", conversationId, n);
+  }
+
+  private transmit(type: "message" | "note", conversationId: string, m: { clientId: string; text: string; attachments?: Attachment[] }): void {
     if (!this.connected()) return; // `resumeFrames` sends it after the next `ready`
-    this.send({ type: "note", conversation_id: conversationId, client_id: clientId, text });
-    this.nextSendAt.set(clientId, this.opts.now() + this.opts.ackTimeoutMs);
+    this.send(outgoingFrame(type, conversationId, m));
+    this.nextSendAt.set(m.clientId, this.opts.now() + this.opts.ackTimeoutMs);
   }
 
   /** While connected, re-send every message and note whose answer is overdue (same client id: no duplicates). */
@@ -571,10 +591,10 @@ export class HubClient {
       const due = (clientId: string) => (this.nextSendAt.get(clientId) ?? 0) <= now;
       for (const c of Object.values(this.state.conversations)) {
         for (const m of c.outbox) {
-          if (m.status === "sending" && due(m.clientId)) this.transmit(c.id, m.clientId, m.text);
+          if (m.status === "sending" && due(m.clientId)) this.transmit("message", c.id, m);
         }
         for (const n of c.noteOutbox) {
-          if (n.status === "sending" && due(n.clientId)) this.transmitNote(c.id, n.clientId, n.text);
+          if (n.status === "sending" && due(n.clientId)) this.transmit("note", c.id, n);
         }
       }
     }, tick);

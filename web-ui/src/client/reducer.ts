@@ -5,6 +5,7 @@
  * backoff delays in the actions, so every transition is a plain unit test.
  */
 import type {
+  Attachment,
   AuditEntry,
   ErrorFrame,
   OperatorFrame,
@@ -59,6 +60,7 @@ import {
 import { describeError, describeSuggestError } from "./errors";
 import { applyOnlineView, nextRequest, patchControl, sameRequest, subscribeFrame, type OnlineRequest } from "./online";
 import { initialSearch, type ClientState, type ConversationState, type Notice, type OutgoingMessage } from "./state";
+import type { PendingFile } from "../api/files";
 
 export type ClientAction =
   | { type: "connect_started" }
@@ -100,9 +102,15 @@ export type ClientAction =
   | { type: "suggestion_dismissed"; conversationId: string }
   /** The brief folded away or open again. */
   | { type: "brief_toggled"; conversationId: string }
-  | { type: "message_queued"; conversationId: string; clientId: string; text: string; at: number }
+  /** `attachments`: the composer's uploaded files, which leave the box with it. */
+  | { type: "message_queued"; conversationId: string; clientId: string; text: string; at: number; attachments?: Attachment[] }
   | { type: "message_retry"; conversationId: string; clientId: string }
-  | { type: "note_queued"; conversationId: string; clientId: string; text: string; at: number }
+  | { type: "note_queued"; conversationId: string; clientId: string; text: string; at: number; attachments?: Attachment[] }
+  /** A file put in the composer (uploading, or refused before uploading). */
+  | { type: "composer_file_added"; conversationId: string; file: PendingFile }
+  /** Its upload ended: uploaded (`attachment`) or refused (`error`). */
+  | { type: "composer_file_settled"; conversationId: string; key: string; attachment?: Attachment; error?: string }
+  | { type: "composer_file_removed"; conversationId: string; key: string }
   | { type: "note_retry"; conversationId: string; clientId: string }
   /** `cursor`: "Load more" (the previous answer's `next_cursor`); without it, the first page. */
   | { type: "recent_requested"; cursor?: string }
@@ -203,14 +211,35 @@ export function reduce(state: ClientState, action: ClientAction): ClientState {
         seq: null,
         error: null,
       };
-      return updateConversation(state, action.conversationId, (c) => ({ ...c, outbox: [...c.outbox, message] }));
+      if (action.attachments?.length) message.attachments = action.attachments;
+      return updateConversation(state, action.conversationId, (c) => ({ ...c, outbox: [...c.outbox, message], ...filesSent(c) }));
     }
+    case "composer_file_added":
+      return updateConversation(state, action.conversationId, (c) => ({ ...c, composerFiles: [...c.composerFiles, action.file] }));
+    case "composer_file_settled": {
+      const { key, attachment, error } = action;
+      return updateConversation(state, action.conversationId, (c) =>
+        c.composerFiles.some((f) => f.key === key)
+          ? {
+              ...c,
+              composerFiles: c.composerFiles.map((f) =>
+                f.key !== key ? f : attachment ? { ...f, status: "ready", attachment } : { ...f, status: "failed", error: error ?? "" },
+              ),
+            }
+          : c,
+      );
+    }
+    case "composer_file_removed":
+      return updateConversation(state, action.conversationId, (c) => ({ ...c, composerFiles: c.composerFiles.filter((f) => f.key !== action.key) }));
     case "message_retry":
       return updateOutgoing(state, action.conversationId, action.clientId, (m) =>
         m.status === "failed" ? { ...m, status: "sending", error: null } : m,
       );
     case "note_queued":
-      return updateConversation(state, action.conversationId, (c) => queueNote(c, action.clientId, action.text, action.at));
+      return updateConversation(state, action.conversationId, (c) => ({
+        ...queueNote(c, action.clientId, action.text, action.at, action.attachments),
+        ...filesSent(c),
+      }));
     case "note_retry":
       return updateConversation(state, action.conversationId, (c) => retryNote(c, action.clientId));
     case "recent_requested":
@@ -545,13 +574,11 @@ export function resumeFrames(state: ClientState): OperatorFrame[] {
   }
   for (const c of conversations) {
     for (const m of c.outbox) {
-      if (m.status === "sending") {
-        frames.push({ type: "message", conversation_id: c.id, client_id: m.clientId, text: m.text });
-      }
+      if (m.status === "sending") frames.push(outgoingFrame("message", c.id, m));
     }
     // Notes are idempotent by client id like messages: a re-send answers with the original note.
     for (const n of c.noteOutbox) {
-      if (n.status === "sending") frames.push({ type: "note", conversation_id: c.id, client_id: n.clientId, text: n.text });
+      if (n.status === "sending") frames.push(outgoingFrame("note", c.id, n));
     }
   }
   // A search answer lost with the socket would leave "Searching…" forever.
@@ -559,6 +586,22 @@ export function resumeFrames(state: ClientState): OperatorFrame[] {
   // Likewise the Transfer dialog's list of who is online.
   if (state.colleagues.pending) frames.push({ type: "colleagues" });
   return frames;
+}
+
+/** The frame of a message or note written here: its files by id. */
+export function outgoingFrame(
+  type: "message" | "note",
+  conversationId: string,
+  m: Pick<OutgoingMessage, "clientId" | "text" | "attachments">,
+): OperatorFrame {
+  const frame: Extract<OperatorFrame, { type: "message" | "note" }> = { type, conversation_id: conversationId, client_id: m.clientId, text: m.text };
+  if (m.attachments?.length) frame.attachments = m.attachments.map((a) => a.id);
+  return frame;
+}
+
+/** The composer's files went with a message or note (refused ones were read); uploads still running stay. */
+function filesSent(c: ConversationState): Pick<ConversationState, "composerFiles"> {
+  return { composerFiles: c.composerFiles.filter((f) => f.status === "uploading") };
 }
 
 export function openFrame(c: ConversationState, from: number = c.lastSeq): OperatorFrame {

@@ -3,9 +3,11 @@
  * the operator's own intents (see `reducer.ts`). Plain data, no sockets, no timers.
  */
 import type { ErrorCode } from "../protocol/codes";
+import type { PendingFile } from "../api/files";
 import type { Draft } from "./events";
 import { initialOnline, type OnlineState } from "./online";
 import type {
+  Attachment,
   AuditEntry,
   BriefState,
   Colleague,
@@ -56,6 +58,8 @@ export type OutgoingStatus = "sending" | "sent" | "failed";
 export interface OutgoingMessage {
   clientId: string;
   text: string;
+  /** The files it carries (uploaded already; the frame names their ids). */
+  attachments?: Attachment[];
   createdAt: number;
   status: OutgoingStatus;
   /** The stored event's seq, from `ack`. */
@@ -68,6 +72,7 @@ export interface OutgoingMessage {
 export interface OutgoingNote {
   clientId: string;
   text: string;
+  attachments?: Attachment[];
   createdAt: number;
   /** No `sent`: once stored, the note itself is in `notes` and this entry goes. */
   status: "sending" | "failed";
@@ -177,6 +182,11 @@ export interface ConversationState {
    * reply and suggestions can be put in it.
    */
   composer: string;
+  /**
+   * Files attached in the box (uploading, uploaded, or refused with why), sent with the next
+   * reply or note; kept here with the text, so they survive switching conversations.
+   */
+  composerFiles: PendingFile[];
   /** The AI's reply a takeover by this operator interrupted, while offered or hinted at. */
   interrupted: InterruptedReply | null;
   /** The last interrupted reply received (its draft id): a repeat of it is not offered again. */
@@ -296,6 +306,7 @@ export function emptyConversation(id: string): ConversationState {
     context: null,
     earlier: [],
     composer: "",
+    composerFiles: [],
     interrupted: null,
     lastInterrupted: null,
     brief: null,

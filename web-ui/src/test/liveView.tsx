@@ -10,6 +10,8 @@ import { reduce, type ClientAction } from "../client/reducer";
 import { initialState, type ClientState, type Session } from "../client/state";
 import type { ConversationSummary, ServerFrame } from "../protocol/frames";
 import { ConversationView, type ConversationActions } from "../ui/ConversationView";
+import { FilesContext } from "../ui/Attachments";
+import type { FilesApi } from "../api/files";
 import { alice } from "./fixtures";
 
 export const session: Session = {
@@ -52,6 +54,8 @@ export function viewActions() {
     useInterrupted: vi.fn(),
     discardInterrupted: vi.fn(),
     dismissInterrupted: vi.fn(),
+    attach: vi.fn(),
+    removeFile: vi.fn(),
   } satisfies ConversationActions;
 }
 
@@ -63,6 +67,8 @@ export interface ViewOptions {
   sessionOf?: Session;
   nameOf?: (id: string) => string | undefined;
   connected?: boolean;
+  /** The files API the timeline's attachments ask for links (none: they show as unavailable). */
+  files?: FilesApi;
 }
 
 interface Handle {
@@ -97,15 +103,17 @@ function LiveView({ initial, mocks, handle, over }: { initial: ClientState; mock
     dismissInterrupted: local("dismissInterrupted", { type: "interrupted_dismissed", conversationId }),
   };
   return (
-    <ConversationView
-      conversation={state.conversations[conversationId]!}
-      summary={over.summary}
-      session={over.sessionOf ?? session}
-      connected={over.connected ?? true}
-      now={over.now ?? Date.UTC(2026, 0, 5, 12, 0)}
-      actions={actions}
-      {...(over.nameOf ? { nameOf: over.nameOf } : {})}
-    />
+    <FilesContext.Provider value={over.files ?? null}>
+      <ConversationView
+        conversation={state.conversations[conversationId]!}
+        summary={over.summary}
+        session={over.sessionOf ?? session}
+        connected={over.connected ?? true}
+        now={over.now ?? Date.UTC(2026, 0, 5, 12, 0)}
+        actions={actions}
+        {...(over.nameOf ? { nameOf: over.nameOf } : {})}
+      />
+    </FilesContext.Provider>
   );
 }
 

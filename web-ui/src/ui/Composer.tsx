@@ -1,5 +1,5 @@
-import { useEffect, useId, useLayoutEffect, useRef, useState, type KeyboardEvent } from "react";
-import type { CannedReply } from "../protocol/frames";
+import { useEffect, useId, useLayoutEffect, useRef, useState, type ClipboardEvent, type KeyboardEvent } from "react";
+import type { Attachment, CannedReply } from "../protocol/frames";
 import { LIMITS } from "../protocol/frames";
 import type { ConversationState, InterruptedReply, SuggestionState } from "../client/state";
 import { isBlank, trimBlank } from "../client/visible";
@@ -7,12 +7,15 @@ import type { RepliesSnapshot } from "../api/cannedReplies";
 import { filterReplies, findSlashQuery, insertReply } from "../text/slash";
 import { SlashMenu } from "./SlashMenu";
 import { InterruptedPanel, SuggestionPanel, type AssistActions } from "./AssistPanels";
+import { FileChips } from "./Attachments";
+import { FILE_ACCEPT, type PendingFile } from "../api/files";
 
 export type ComposerMode = "reply" | "note";
 
 export interface ComposerActions {
-  send(text: string): void;
-  note(text: string): void;
+  /** `attachments`: the uploaded files in the box (the text may then be empty). */
+  send(text: string, attachments?: Attachment[]): void;
+  note(text: string, attachments?: Attachment[]): void;
   setTyping(active: boolean): void;
   release(force: boolean): void;
 }
@@ -40,7 +43,14 @@ export interface ComposerProps {
    * put into the box (`draft`) for editing, never sent by themselves.
    */
   assist?: { interrupted: InterruptedReply | null; suggestion: SuggestionState | null; actions: AssistActions } | undefined;
+  /**
+   * Files for the next reply or note (kept per conversation, in the client state): 📎, paste
+   * and (on the conversation) drag and drop give them to `attach`, which uploads each at once.
+   */
+  files?: { list: PendingFile[]; attach(files: File[]): void; remove(key: string): void } | undefined;
 }
+
+const NO_FILES: PendingFile[] = [];
 
 /** `caretAfterInsert`: the end of whatever the box holds after the change. */
 const END = -1;
@@ -53,7 +63,7 @@ const TYPING_IDLE_MS = 3_000;
  * holds it); Note writes an internal note, which any operator may add whoever holds it and the
  * visitor never sees (no typing signal either). `/` opens the saved replies.
  */
-export function Composer({ canReply, replyHint, holding, pending, connected, replies, onNeedReplies, actions, draft, assist }: ComposerProps) {
+export function Composer({ canReply, replyHint, holding, pending, connected, replies, onNeedReplies, actions, draft, assist, files }: ComposerProps) {
   const id = useId();
   const [ownText, setOwnText] = useState("");
   const text = draft ? draft.text : ownText;
@@ -75,6 +85,7 @@ export function Composer({ canReply, replyHint, holding, pending, connected, rep
   const typing = useRef(false);
   const idle = useRef<ReturnType<typeof setTimeout> | null>(null);
   const inputRef = useRef<HTMLTextAreaElement>(null);
+  const pickerRef = useRef<HTMLInputElement>(null);
   const caretAfterInsert = useRef<number | null>(null);
 
   const stopTyping = () => {
@@ -144,13 +155,19 @@ export function Composer({ canReply, replyHint, holding, pending, connected, rep
 
   const trimmed = trimBlank(text);
   const tooLong = text.length > LIMITS.maxMessageChars;
+  const fileList = files?.list ?? NO_FILES;
+  const attachments = fileList.flatMap((f) => (f.status === "ready" && f.attachment ? [f.attachment] : []));
+  // A file still uploading has no id to send yet.
+  const uploading = fileList.some((f) => f.status === "uploading");
   // Messages and notes may be written while reconnecting: they are queued and sent once back.
-  const canSend = trimmed !== "" && !tooLong;
+  const canSend = (trimmed !== "" || attachments.length > 0) && !tooLong && !uploading;
 
   const submit = () => {
     if (!canSend) return;
-    if (mode === "reply") actions.send(trimmed);
-    else actions.note(trimmed);
+    // Files only when there are some: a plain message is called as it always was.
+    const withFiles: [Attachment[]] | [] = attachments.length > 0 ? [attachments] : [];
+    if (mode === "reply") actions.send(trimmed, ...withFiles);
+    else actions.note(trimmed, ...withFiles);
     setText("");
     setCaret(0);
     stopTyping();
@@ -183,6 +200,14 @@ export function Composer({ canReply, replyHint, holding, pending, connected, rep
       e.preventDefault();
       submit();
     }
+  };
+
+  // A screenshot pasted into the box is attached; text pasted with it is pasted as usual.
+  const onPaste = (e: ClipboardEvent<HTMLTextAreaElement>) => {
+    const pasted = [...e.clipboardData.files];
+    if (!files || pasted.length === 0) return;
+    if (!e.clipboardData.getData("text/plain")) e.preventDefault();
+    files.attach(pasted);
   };
 
   const choose = (m: ComposerMode) => {
@@ -250,6 +275,15 @@ export function Composer({ canReply, replyHint, holding, pending, connected, rep
           </button>
         )}
       </div>
+      {files && (
+        <FileChips
+          files={fileList}
+          onRemove={(key) => {
+            files.remove(key);
+            inputRef.current?.focus();
+          }}
+        />
+      )}
       <form
         className="composer"
         onSubmit={(e) => {
@@ -257,6 +291,36 @@ export function Composer({ canReply, replyHint, holding, pending, connected, rep
           submit();
         }}
       >
+        {files && (
+          <>
+            <button
+              type="button"
+              className="composer__attach"
+              aria-label="Attach files"
+              title="Attach images or PDFs (or paste, or drop them on the conversation)"
+              onClick={() => pickerRef.current?.click()}
+            >
+              <svg viewBox="0 0 24 24" aria-hidden="true" focusable="false">
+                <path
+                  fill="currentColor"
+                  d="M16.5 6v11.5a4 4 0 0 1-8 0V5a2.5 2.5 0 0 1 5 0v10.5a1 1 0 0 1-2 0V6H10v9.5a2.5 2.5 0 0 0 5 0V5a4 4 0 0 0-8 0v12.5a5.5 5.5 0 0 0 11 0V6h-1.5Z"
+                />
+              </svg>
+            </button>
+            <input
+              ref={pickerRef}
+              type="file"
+              multiple
+              accept={FILE_ACCEPT}
+              hidden
+              aria-label="Choose files to attach"
+              onChange={(e) => {
+                files.attach([...(e.currentTarget.files ?? [])]);
+                e.currentTarget.value = ""; // the same file chosen again is a new attachment
+              }}
+            />
+          </>
+        )}
         <div className="composer__field">
           {menuOpen && (
             <SlashMenu id={listId} query={slash.query} snapshot={replies} matches={matches} active={activeIndex} optionId={optionId} onPick={pick} />
@@ -278,6 +342,7 @@ export function Composer({ canReply, replyHint, holding, pending, connected, rep
             onChange={(e) => changed(e.target.value, e.target.selectionStart)}
             onSelect={(e) => setCaret(e.currentTarget.selectionStart)}
             onKeyDown={onKeyDown}
+            onPaste={onPaste}
             onBlur={stopTyping}
           />
         </div>
@@ -287,7 +352,12 @@ export function Composer({ canReply, replyHint, holding, pending, connected, rep
               {text.length} / {LIMITS.maxMessageChars}
             </span>
           )}
-          <button type="submit" className={`btn ${note ? "btn--note" : "btn--primary"}`} disabled={!canSend}>
+          <button
+            type="submit"
+            className={`btn ${note ? "btn--note" : "btn--primary"}`}
+            disabled={!canSend}
+            title={uploading ? "Wait until the files have uploaded" : undefined}
+          >
             {note ? "Add note" : "Send"}
           </button>
           {holding && (

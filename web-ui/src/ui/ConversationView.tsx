@@ -1,4 +1,4 @@
-import { useEffect, useLayoutEffect, useRef } from "react";
+import { useEffect, useLayoutEffect, useRef, useState, type DragEvent } from "react";
 import type { ConversationSummary } from "../protocol/frames";
 import { controlView, isReadOnly, planHasTakeControl, timeline, visibleDraft } from "../client/selectors";
 import { initialColleagues, type ColleaguesState, type ConversationState, type Session } from "../client/state";
@@ -25,6 +25,10 @@ export type ConversationActions = ControlActions &
     open(conversationId: string): void;
     /** The composer's `/` menu needs the saved replies. */
     loadReplies(): void;
+    /** Files for the composer (chosen, pasted or dropped): each is uploaded at once. */
+    attach(files: File[]): void;
+    /** × on a composer file's chip. */
+    removeFile(key: string): void;
   };
 
 export interface ConversationViewProps {
@@ -70,12 +74,35 @@ export function ConversationView(props: ConversationViewProps) {
     if (el && pinned.current) el.scrollTop = el.scrollHeight;
   }, [items.length, c.typing.visitor, c.typing.ai, draft?.text]);
 
+  // Notes come with Take Control (the hub refuses them on Basic and Standard), and files with them.
+  const composing = planHasTakeControl(session.workspace.plan) && (c.loaded || control.kind !== "unknown");
+  // Files dropped anywhere on the conversation go to the composer; without this the browser
+  // would open a file dropped beside it in place of the dashboard.
+  const [dropping, setDropping] = useState(false);
+  const carriesFiles = (e: DragEvent) => composing && e.dataTransfer.types.includes("Files");
+  const drop = {
+    onDragOver: (e: DragEvent) => {
+      if (!carriesFiles(e)) return;
+      e.preventDefault();
+      setDropping(true);
+    },
+    onDragLeave: (e: DragEvent) => {
+      if (!e.currentTarget.contains(e.relatedTarget as Node | null)) setDropping(false);
+    },
+    onDrop: (e: DragEvent) => {
+      setDropping(false);
+      if (!carriesFiles(e)) return;
+      e.preventDefault();
+      actions.attach([...e.dataTransfer.files]);
+    },
+  };
+
   const holderText =
     control.kind === "ai" ? "AI assistant" : control.kind === "self" ? "You" : control.kind === "other" ? control.name : "…";
 
   return (
     <div className="conversation-layout">
-      <section className="conversation" aria-label={`Conversation with ${label}`}>
+      <section className={`conversation${dropping ? " conversation--drop" : ""}`} aria-label={`Conversation with ${label}`} {...drop}>
         <header className="conversation__header">
           <div>
             <h2 className="conversation__title">{label}</h2>
@@ -109,6 +136,7 @@ export function ConversationView(props: ConversationViewProps) {
             <TimelineRow
               key={itemKey(item)}
               item={item}
+              conversationId={c.id}
               session={session}
               visitorLabel={label}
               onRetry={actions.retry}
@@ -162,8 +190,7 @@ export function ConversationView(props: ConversationViewProps) {
               : undefined
           }
         />
-        {/* Notes come with Take Control (the hub refuses them on Basic and Standard). */}
-        {planHasTakeControl(session.workspace.plan) && (c.loaded || control.kind !== "unknown") && (
+        {composing && (
           <Composer
             canReply={canReply}
             replyHint={replyHint}
@@ -175,6 +202,7 @@ export function ConversationView(props: ConversationViewProps) {
             actions={actions}
             draft={{ text: c.composer, onChange: actions.setComposer }}
             assist={{ interrupted: c.interrupted, suggestion: c.suggestion, actions }}
+            files={{ list: c.composerFiles, attach: actions.attach, remove: actions.removeFile }}
           />
         )}
       </section>

@@ -16,6 +16,8 @@ import { OnlineList } from "./OnlineList";
 import { RecentPanel } from "./RecentPanel";
 import { AssistantSettings } from "./settings/AssistantSettings";
 import { CannedRepliesStore, cannedRepliesApi } from "../api/cannedReplies";
+import { attachFiles, filesApi } from "../api/files";
+import { FilesContext } from "./Attachments";
 import { TeamPanel } from "./TeamPanel";
 
 type View = "online" | "recent" | "team" | "audit";
@@ -41,6 +43,9 @@ export function Dashboard({ client, onSignOut }: DashboardProps) {
   const replies = useMemo(() => new CannedRepliesStore(cannedRepliesApi({ token: apiToken })), [apiToken]);
   const repliesSnapshot = useCannedReplies(replies);
   const loadReplies = useCallback(() => replies.load(), [replies]);
+  // Uploads and signed links with the operator's token; links are cached per conversation.
+  const files = useMemo(() => filesApi({ hub: "", token: apiToken }), [apiToken]);
+  const fileKeys = useRef(0);
 
   // The dashboard owns the socket's life: leaving it (sign-out) closes the socket for good.
   useEffect(() => {
@@ -124,216 +129,230 @@ export function Dashboard({ client, onSignOut }: DashboardProps) {
   }, [state.audit, team, state.visitorLabels, state.colleagues.operators]);
 
   return (
-    <div className="app">
-      <header className="topbar">
-        <span className="brand">Take Control</span>
-        <nav className="sections" aria-label="Sections">
-          {(["conversation", "assistant"] as const).map((sec) => (
+    <FilesContext.Provider value={files}>
+      <div className="app">
+        <header className="topbar">
+          <span className="brand">Take Control</span>
+          <nav className="sections" aria-label="Sections">
+            {(["conversation", "assistant"] as const).map((sec) => (
+              <button
+                key={sec}
+                type="button"
+                className={`sections__item${sec === section ? " sections__item--active" : ""}`}
+                aria-current={sec === section ? "page" : undefined}
+                onClick={() => setSection(sec)}
+              >
+                {SECTION_LABEL[sec]}
+                {sec === "conversation" && section !== "conversation" && waiting > 0 && (
+                  <span className="badge badge--waiting">{waiting}</span>
+                )}
+              </button>
+            ))}
+          </nav>
+          {session && (
+            <span className="topbar__workspace">
+              {session.workspace.name} <span className="badge badge--plan">{session.workspace.plan}</span>
+            </span>
+          )}
+          <span className="topbar__spacer" />
+          <span className={`status status--${state.connection.status}`} role="status" aria-label={`Connection: ${statusText(state.connection.status)}`}>
+            {statusText(state.connection.status)}
+          </span>
+          {permission === "default" && (
             <button
-              key={sec}
               type="button"
-              className={`sections__item${sec === section ? " sections__item--active" : ""}`}
-              aria-current={sec === section ? "page" : undefined}
-              onClick={() => setSection(sec)}
+              className="btn btn--ghost"
+              onClick={() => void requestNotificationPermission().then(setPermission)}
             >
-              {SECTION_LABEL[sec]}
-              {sec === "conversation" && section !== "conversation" && waiting > 0 && (
-                <span className="badge badge--waiting">{waiting}</span>
-              )}
+              Enable desktop alerts
             </button>
-          ))}
-        </nav>
-        {session && (
-          <span className="topbar__workspace">
-            {session.workspace.name} <span className="badge badge--plan">{session.workspace.plan}</span>
-          </span>
-        )}
-        <span className="topbar__spacer" />
-        <span className={`status status--${state.connection.status}`} role="status" aria-label={`Connection: ${statusText(state.connection.status)}`}>
-          {statusText(state.connection.status)}
-        </span>
-        {permission === "default" && (
-          <button
-            type="button"
-            className="btn btn--ghost"
-            onClick={() => void requestNotificationPermission().then(setPermission)}
-          >
-            Enable desktop alerts
-          </button>
-        )}
-        {session && (
-          <span className="topbar__operator">
-            {session.operator.name} <span className="topbar__role">{session.operator.role}</span>
-          </span>
-        )}
-        {onSignOut && (
-          <button type="button" className="btn btn--ghost" onClick={onSignOut}>
-            Sign out
-          </button>
-        )}
-      </header>
+          )}
+          {session && (
+            <span className="topbar__operator">
+              {session.operator.name} <span className="topbar__role">{session.operator.role}</span>
+            </span>
+          )}
+          {onSignOut && (
+            <button type="button" className="btn btn--ghost" onClick={onSignOut}>
+              Sign out
+            </button>
+          )}
+        </header>
 
-      <ConnectionBanner
-        connection={state.connection}
-        onReconnect={() => client.reconnectNow()}
-        onSignIn={onSignOut}
-      />
-      {state.notices.length > 0 && (
-        <div className="banner banner--error" role="alert">
-          <span>{state.notices.at(-1)?.text}</span>
-          <button type="button" className="link-button" onClick={() => client.clearNotices()}>
-            Dismiss
-          </button>
-        </div>
-      )}
-      <TransferNotices
-        transfers={state.transfers}
-        onOpen={(t) => {
-          openHanded(t.conversationId);
-          client.dismissTransferNotice(t.id);
-        }}
-        onDismiss={(t) => client.dismissTransferNotice(t.id)}
-      />
+        <ConnectionBanner
+          connection={state.connection}
+          onReconnect={() => client.reconnectNow()}
+          onSignIn={onSignOut}
+        />
+        {state.notices.length > 0 && (
+          <div className="banner banner--error" role="alert">
+            <span>{state.notices.at(-1)?.text}</span>
+            <button type="button" className="link-button" onClick={() => client.clearNotices()}>
+              Dismiss
+            </button>
+          </div>
+        )}
+        <TransferNotices
+          transfers={state.transfers}
+          onOpen={(t) => {
+            openHanded(t.conversationId);
+            client.dismissTransferNotice(t.id);
+          }}
+          onDismiss={(t) => client.dismissTransferNotice(t.id)}
+        />
 
-      {section === "assistant" && (
-        <div className="layout">
+        {section === "assistant" && (
+          <div className="layout">
+            <aside className="online">
+              <div className="online__head">
+                <h1 className="online__section">Assistant</h1>
+                <div role="tablist" aria-label="Assistant views" className="tabs">
+                  <button type="button" role="tab" id="tab-settings" aria-selected="true" aria-controls="panel-settings" className="tab tab--active">
+                    Settings
+                  </button>
+                </div>
+              </div>
+              <p className="online__empty">How the assistant and your team appear to visitors.</p>
+            </aside>
+            <main className="main main--scroll" role="tabpanel" id="panel-settings" aria-labelledby="tab-settings">
+              <AssistantSettings token={apiToken} role={session?.operator.role ?? "operator"} replies={replies} />
+            </main>
+          </div>
+        )}
+        {/* Kept mounted while Assistant is shown: a half-written reply survives a look at the settings. */}
+        <div className="layout" hidden={section !== "conversation"}>
           <aside className="online">
             <div className="online__head">
-              <h1 className="online__section">Assistant</h1>
-              <div role="tablist" aria-label="Assistant views" className="tabs">
-                <button type="button" role="tab" id="tab-settings" aria-selected="true" aria-controls="panel-settings" className="tab tab--active">
-                  Settings
-                </button>
+              <h1 className="online__section">Conversation</h1>
+              <div role="tablist" aria-label="Conversation views" className="tabs" onKeyDown={onTabKeyDown}>
+                {views.map((v) => (
+                  <button
+                    key={v}
+                    ref={(el) => {
+                      tabRefs.current[v] = el;
+                    }}
+                    type="button"
+                    role="tab"
+                    id={`tab-${v}`}
+                    aria-selected={v === view}
+                    aria-controls={v === view ? `panel-${v}` : undefined}
+                    tabIndex={v === view ? 0 : -1}
+                    className={`tab${v === view ? " tab--active" : ""}`}
+                    onClick={() => setView(v)}
+                  >
+                    {VIEW_LABEL[v]}
+                    {v === "online" && waiting > 0 && <span className="badge badge--waiting">{waiting}</span>}
+                  </button>
+                ))}
               </div>
             </div>
-            <p className="online__empty">How the assistant and your team appear to visitors.</p>
+            <div role="tabpanel" id={`panel-${view}`} aria-labelledby={`tab-${view}`} className={`online__panel${view === "online" ? " online__panel--fill" : ""}`}>
+              {view === "online" && (
+                <OnlineList
+                  online={state.online}
+                  selectedId={selectedId}
+                  unread={(c) => (c.id === selectedId ? 0 : unreadCount(state, c))}
+                  now={now}
+                  onSelect={select}
+                  onView={viewOnline}
+                />
+              )}
+              {view === "recent" && (
+                <RecentPanel
+                  recent={state.recent}
+                  search={state.search}
+                  connected={connected}
+                  selectedId={selectedId}
+                  now={now}
+                  onSelect={select}
+                  onLoadMore={(cursor) => client.loadRecent(cursor)}
+                  onSearch={(q) => client.search(q)}
+                  onClearSearch={() => client.clearSearch()}
+                />
+              )}
+              {view === "team" && session && (
+                <TeamPanel
+                  members={team?.members ?? null}
+                  selfId={session.operator.id}
+                  releasing={state.forceReleasing}
+                  connected={connected}
+                  onOpen={select}
+                  onForceRelease={(id) => client.forceRelease(id)}
+                />
+              )}
+              {view === "audit" && (
+                <AuditLog
+                  entries={state.audit}
+                  loaded={team !== null}
+                  context={auditContext}
+                  now={now}
+                  onDownload={() => downloadAudit({ token: (renew) => client.apiToken(renew) })}
+                />
+              )}
+            </div>
           </aside>
-          <main className="main main--scroll" role="tabpanel" id="panel-settings" aria-labelledby="tab-settings">
-            <AssistantSettings token={apiToken} role={session?.operator.role ?? "operator"} replies={replies} />
+          <main className="main">
+            {conversation && session ? (
+              <ConversationView
+                key={conversation.id}
+                conversation={conversation}
+                summary={onlineSummary(state, conversation.id)}
+                fallbackLabel={knownSummary(state, conversation.id)?.visitor_label ?? state.visitorLabels[conversation.id]}
+                session={session}
+                connected={connected}
+                replies={repliesSnapshot}
+                now={now}
+                colleagues={state.colleagues}
+                nameOf={auditContext.nameOf}
+                actions={{
+                  takeover: () => client.takeover(conversation.id),
+                  release: (force) => client.release(conversation.id, force),
+                  loadColleagues: () => client.loadColleagues(),
+                  transfer: (to, epoch, note) => client.transfer(conversation.id, to, epoch, note),
+                  dismissTransfer: () => client.dismissTransfer(conversation.id),
+                  send: (text, attachments) => void client.sendMessage(conversation.id, text, attachments),
+                  note: (text, attachments) => void client.sendNote(conversation.id, text, attachments),
+                  attach: (list) => {
+                    const id = conversation.id;
+                    const inBox = client.getState().conversations[id]?.composerFiles ?? [];
+                    attachFiles(files, list, {
+                      taken: inBox.filter((f) => f.status !== "failed").length,
+                      conversationId: id,
+                      key: () => `f${++fileKeys.current}`,
+                      add: (file) => client.composerFileAdded(id, file),
+                      settle: (key, result) => client.composerFileSettled(id, key, result),
+                    });
+                  },
+                  removeFile: (key) => client.removeComposerFile(conversation.id, key),
+                  setTyping: (active) => client.setTyping(conversation.id, active),
+                  retry: (clientId) => client.retryMessage(conversation.id, clientId),
+                  retryNote: (clientId) => client.retryNote(conversation.id, clientId),
+                  dismissError: () => client.dismissError(conversation.id),
+                  open: select,
+                  loadReplies,
+                  setComposer: (text) => client.setComposer(conversation.id, text),
+                  toggleBrief: () => client.toggleBrief(conversation.id),
+                  suggest: () => client.suggest(conversation.id),
+                  insertSuggestion: () => client.insertSuggestion(conversation.id),
+                  dismissSuggestion: () => client.dismissSuggestion(conversation.id),
+                  useInterrupted: () => client.useInterrupted(conversation.id),
+                  discardInterrupted: () => client.discardInterrupted(conversation.id),
+                  dismissInterrupted: () => client.dismissInterrupted(conversation.id),
+                }}
+              />
+            ) : (
+              <div className="placeholder">
+                <h2>Select a conversation</h2>
+                <p>
+                  Pick a conversation from the Online list to read it. Conversations waiting for a human are at the top; earlier
+                  ones are under Recent.
+                </p>
+              </div>
+            )}
           </main>
         </div>
-      )}
-      {/* Kept mounted while Assistant is shown: a half-written reply survives a look at the settings. */}
-      <div className="layout" hidden={section !== "conversation"}>
-        <aside className="online">
-          <div className="online__head">
-            <h1 className="online__section">Conversation</h1>
-            <div role="tablist" aria-label="Conversation views" className="tabs" onKeyDown={onTabKeyDown}>
-              {views.map((v) => (
-                <button
-                  key={v}
-                  ref={(el) => {
-                    tabRefs.current[v] = el;
-                  }}
-                  type="button"
-                  role="tab"
-                  id={`tab-${v}`}
-                  aria-selected={v === view}
-                  aria-controls={v === view ? `panel-${v}` : undefined}
-                  tabIndex={v === view ? 0 : -1}
-                  className={`tab${v === view ? " tab--active" : ""}`}
-                  onClick={() => setView(v)}
-                >
-                  {VIEW_LABEL[v]}
-                  {v === "online" && waiting > 0 && <span className="badge badge--waiting">{waiting}</span>}
-                </button>
-              ))}
-            </div>
-          </div>
-          <div role="tabpanel" id={`panel-${view}`} aria-labelledby={`tab-${view}`} className={`online__panel${view === "online" ? " online__panel--fill" : ""}`}>
-            {view === "online" && (
-              <OnlineList
-                online={state.online}
-                selectedId={selectedId}
-                unread={(c) => (c.id === selectedId ? 0 : unreadCount(state, c))}
-                now={now}
-                onSelect={select}
-                onView={viewOnline}
-              />
-            )}
-            {view === "recent" && (
-              <RecentPanel
-                recent={state.recent}
-                search={state.search}
-                connected={connected}
-                selectedId={selectedId}
-                now={now}
-                onSelect={select}
-                onLoadMore={(cursor) => client.loadRecent(cursor)}
-                onSearch={(q) => client.search(q)}
-                onClearSearch={() => client.clearSearch()}
-              />
-            )}
-            {view === "team" && session && (
-              <TeamPanel
-                members={team?.members ?? null}
-                selfId={session.operator.id}
-                releasing={state.forceReleasing}
-                connected={connected}
-                onOpen={select}
-                onForceRelease={(id) => client.forceRelease(id)}
-              />
-            )}
-            {view === "audit" && (
-              <AuditLog
-                entries={state.audit}
-                loaded={team !== null}
-                context={auditContext}
-                now={now}
-                onDownload={() => downloadAudit({ token: (renew) => client.apiToken(renew) })}
-              />
-            )}
-          </div>
-        </aside>
-        <main className="main">
-          {conversation && session ? (
-            <ConversationView
-              key={conversation.id}
-              conversation={conversation}
-              summary={onlineSummary(state, conversation.id)}
-              fallbackLabel={knownSummary(state, conversation.id)?.visitor_label ?? state.visitorLabels[conversation.id]}
-              session={session}
-              connected={connected}
-              replies={repliesSnapshot}
-              now={now}
-              colleagues={state.colleagues}
-              nameOf={auditContext.nameOf}
-              actions={{
-                takeover: () => client.takeover(conversation.id),
-                release: (force) => client.release(conversation.id, force),
-                loadColleagues: () => client.loadColleagues(),
-                transfer: (to, epoch, note) => client.transfer(conversation.id, to, epoch, note),
-                dismissTransfer: () => client.dismissTransfer(conversation.id),
-                send: (text) => void client.sendMessage(conversation.id, text),
-                note: (text) => void client.sendNote(conversation.id, text),
-                setTyping: (active) => client.setTyping(conversation.id, active),
-                retry: (clientId) => client.retryMessage(conversation.id, clientId),
-                retryNote: (clientId) => client.retryNote(conversation.id, clientId),
-                dismissError: () => client.dismissError(conversation.id),
-                open: select,
-                loadReplies,
-                setComposer: (text) => client.setComposer(conversation.id, text),
-                toggleBrief: () => client.toggleBrief(conversation.id),
-                suggest: () => client.suggest(conversation.id),
-                insertSuggestion: () => client.insertSuggestion(conversation.id),
-                dismissSuggestion: () => client.dismissSuggestion(conversation.id),
-                useInterrupted: () => client.useInterrupted(conversation.id),
-                discardInterrupted: () => client.discardInterrupted(conversation.id),
-                dismissInterrupted: () => client.dismissInterrupted(conversation.id),
-              }}
-            />
-          ) : (
-            <div className="placeholder">
-              <h2>Select a conversation</h2>
-              <p>
-                Pick a conversation from the Online list to read it. Conversations waiting for a human are at the top; earlier
-                ones are under Recent.
-              </p>
-            </div>
-          )}
-        </main>
       </div>
-    </div>
+    </FilesContext.Provider>
   );
 }
 

@@ -1,9 +1,10 @@
 /** The rows of a conversation's timeline: messages, notices, internal notes, and what is still being sent. */
 import type { ReactNode } from "react";
-import type { ConversationEvent, OperatorRef } from "../protocol/frames";
+import type { Attachment, ConversationEvent, OperatorRef } from "../protocol/frames";
 import { DEFAULT_OPERATOR_NAME } from "../protocol/frames";
 import type { TimelineItem } from "../client/selectors";
 import type { OutgoingMessage, Session } from "../client/state";
+import { Attachments } from "./Attachments";
 import { Avatar } from "./Avatar";
 import { clockTime } from "../text/format";
 
@@ -22,6 +23,8 @@ export function itemKey(item: TimelineItem): string {
 
 export interface TimelineRowProps {
   item: TimelineItem;
+  /** Whose files these are (their links are asked for per conversation). */
+  conversationId: string;
   session: Session;
   visitorLabel: string;
   onRetry(id: string): void;
@@ -31,15 +34,22 @@ export interface TimelineRowProps {
 }
 
 export function TimelineRow(props: TimelineRowProps) {
-  const { item, session, visitorLabel, onRetry, onRetryNote, nameOf } = props;
+  const { item, session, visitorLabel, onRetry, onRetryNote, nameOf, conversationId: cid } = props;
   if (item.kind === "note") {
     const own = item.note.author.id === session.operator.id;
-    return <NoteRow author={own ? `${item.note.author.name} (you)` : item.note.author.name} text={item.note.text} at={item.note.at} />;
+    return (
+      <NoteRow
+        author={own ? `${item.note.author.name} (you)` : item.note.author.name}
+        text={item.note.text}
+        at={item.note.at}
+        files={<Attachments conversationId={cid} attachments={item.note.attachments} />}
+      />
+    );
   }
   if (item.kind === "pending_note") {
     const n = item.note;
     return (
-      <NoteRow author={`${session.operator.name} (you)`} text={n.text} at={n.createdAt}>
+      <NoteRow author={`${session.operator.name} (you)`} text={n.text} at={n.createdAt} files={<Attachments conversationId={cid} attachments={n.attachments} />}>
         {n.status === "sending" ? (
           <p className="delivery delivery--sending">Saving…{n.error ? ` (${n.error.text})` : ""}</p>
         ) : (
@@ -57,7 +67,7 @@ export function TimelineRow(props: TimelineRowProps) {
     const self: OperatorRef = { id: session.operator.id, name: session.operator.name };
     return (
       <li className="msg msg--operator msg--own">
-        <Bubble author="operator" name={self.name} text={item.message.text} at={item.message.createdAt} />
+        <Bubble author="operator" name={self.name} text={item.message.text} at={item.message.createdAt} conversationId={cid} files={item.message.attachments} />
         <Delivery message={item.message} onRetry={onRetry} />
       </li>
     );
@@ -70,14 +80,14 @@ export function TimelineRow(props: TimelineRowProps) {
         const own = a.id === session.operator.id;
         return (
           <li className={`msg msg--operator${own ? " msg--own" : ""}`}>
-            <Bubble author="operator" name={a.name} avatarUrl={a.avatar_url} text={e.text} at={e.at} />
+            <Bubble author="operator" name={a.name} avatarUrl={a.avatar_url} text={e.text} at={e.at} conversationId={cid} files={e.attachments} />
             {item.delivery && <Delivery message={item.delivery} onRetry={onRetry} />}
           </li>
         );
       }
       return (
         <li className={`msg msg--${a.kind}`}>
-          <Bubble author={a.kind} name={a.kind === "ai" ? "AI assistant" : visitorLabel} text={e.text} at={e.at} />
+          <Bubble author={a.kind} name={a.kind === "ai" ? "AI assistant" : visitorLabel} text={e.text} at={e.at} conversationId={cid} files={e.attachments} />
         </li>
       );
     }
@@ -95,7 +105,15 @@ export function TimelineRow(props: TimelineRowProps) {
   }
 }
 
-function Bubble(props: { author: "visitor" | "ai" | "operator"; name: string; avatarUrl?: string | undefined; text: string; at: number }) {
+function Bubble(props: {
+  author: "visitor" | "ai" | "operator";
+  name: string;
+  avatarUrl?: string | undefined;
+  text: string;
+  at: number;
+  conversationId: string;
+  files?: Attachment[] | undefined;
+}) {
   return (
     <div className="msg__body">
       <Avatar kind={props.author} name={props.name} url={props.avatarUrl} />
@@ -108,9 +126,13 @@ function Bubble(props: { author: "visitor" | "ai" | "operator"; name: string; av
             {clockTime(props.at)}
           </time>
         </div>
-        <p className="msg__text" dir="auto">
-          {props.text}
-        </p>
+        {/* Files alone need no empty text line above them. */}
+        {(props.text !== "" || !props.files?.length) && (
+          <p className="msg__text" dir="auto">
+            {props.text}
+          </p>
+        )}
+        <Attachments conversationId={props.conversationId} attachments={props.files} />
       </div>
     </div>
   );
@@ -191,7 +213,7 @@ function noticeText(
 }
 
 /** An internal note: for the team only, so it must never be mistaken for a message the visitor saw. */
-function NoteRow({ author, text, at, children }: { author: string; text: string; at: number; children?: ReactNode }) {
+function NoteRow({ author, text, at, files, children }: { author: string; text: string; at: number; files?: ReactNode; children?: ReactNode }) {
   return (
     <li className="note">
       <div className="note__head">
@@ -201,9 +223,12 @@ function NoteRow({ author, text, at, children }: { author: string; text: string;
           {clockTime(at)}
         </time>
       </div>
-      <p className="note__text" dir="auto">
-        {text}
-      </p>
+      {text !== "" && (
+        <p className="note__text" dir="auto">
+          {text}
+        </p>
+      )}
+      {files}
       {children}
     </li>
   );

@@ -5,7 +5,8 @@
  * No IO, no clocks, no randomness: the IO layer (`widget.ts`) passes delays in the actions.
  */
 import { CloseCode, ERROR_CODES, type ErrorCode } from "../protocol/codes";
-import type { ConversationEvent, ErrorFrame, ServerFrame, VisitorContext, WidgetFrame } from "../protocol/frames";
+import type { Attachment, ConversationEvent, ErrorFrame, ServerFrame, VisitorContext, WidgetFrame } from "../protocol/frames";
+import type { PendingFile } from "../api/files";
 import { PROTOCOL_VERSION } from "../protocol/frames";
 import { closeDecision } from "../client/closeCodes";
 import { advanceLastSeq, applyDraftFrame, hasSeq, insertEvents, newerControl, updateOutbox } from "../client/events";
@@ -17,7 +18,14 @@ export type WidgetAction =
   | { type: "frame"; frame: ServerFrame }
   /** `delayMs`: the backoff the IO layer waits if the close allows another attempt. */
   | { type: "socket_closed"; code: number; delayMs: number }
-  | { type: "message_queued"; clientId: string; text: string }
+  /** `attachments`: the message box's uploaded files, which leave it with the message. */
+  | { type: "message_queued"; clientId: string; text: string; attachments?: Attachment[] }
+  /** A file put in the message box (uploading, or refused before uploading). */
+  | { type: "file_added"; file: PendingFile }
+  /** Its upload ended: uploaded (`attachment`) or refused (`error`). */
+  | { type: "file_settled"; key: string; attachment?: Attachment; error?: string }
+  /** × on its chip. */
+  | { type: "file_removed"; key: string }
   | { type: "message_retry"; clientId: string }
   | { type: "panel"; open: boolean }
   /** The visitor pressed "Talk to a human" (the IO layer sends `request_human`). */
@@ -49,6 +57,7 @@ const FATAL_CLOSES: ReadonlySet<number> = new Set([CloseCode.WORKSPACE_NOT_FOUND
 const VISITOR_TEXT: Partial<Record<ErrorCode, string>> = {
   message_too_long: "That message is too long. Please shorten it.",
   empty_message: "That message is empty.",
+  invalid_attachment: "A file of this message could not be sent. Remove it and attach it again.",
   frame_too_large: "That message is too long. Please shorten it.",
   rate_limited: "You are sending messages quickly; trying again in a moment.",
   unavailable: "The chat is temporarily unavailable; trying again.",
@@ -57,6 +66,9 @@ const VISITOR_TEXT: Partial<Record<ErrorCode, string>> = {
   forbidden: "This chat is not available on this site.",
   unsupported_protocol: "This chat needs an update. Please reload the page.",
 };
+
+/** Send pressed while a file uploads (it has no id to send yet); gone once an upload ends. */
+export const WAIT_FOR_FILES = "Wait until your files have uploaded, then send.";
 
 export function visitorErrorText(code: ErrorCode): string {
   return VISITOR_TEXT[code] ?? ERROR_CODES[code]?.description ?? "Something went wrong.";
@@ -72,8 +84,24 @@ export function reduceWidget(state: WidgetState, action: WidgetAction): WidgetSt
       return reduceClosed(state, action.code, action.delayMs);
     case "message_queued": {
       const m: PendingMessage = { clientId: action.clientId, text: action.text, status: "sending", seq: null, error: null };
-      return { ...state, outbox: [...state.outbox, m] };
+      if (action.attachments?.length) m.attachments = action.attachments;
+      // The files go with it; refused ones were read and go too. One still uploading stays.
+      return { ...state, outbox: [...state.outbox, m], files: state.files.filter((f) => f.status === "uploading") };
     }
+    case "file_added":
+      return { ...state, files: [...state.files, action.file] };
+    case "file_settled": {
+      const { key, attachment, error } = action;
+      return {
+        ...state,
+        notice: state.notice === WAIT_FOR_FILES ? null : state.notice,
+        files: state.files.map((f) =>
+          f.key !== key ? f : attachment ? { ...f, status: "ready", attachment } : { ...f, status: "failed", error: error ?? "" },
+        ),
+      };
+    }
+    case "file_removed":
+      return { ...state, files: state.files.filter((f) => f.key !== action.key) };
     case "message_retry":
       return updateOutgoing(state, action.clientId, (m) =>
         m.status === "failed" ? { ...m, status: "sending", error: null } : m,
@@ -107,6 +135,7 @@ export function reduceWidget(state: WidgetState, action: WidgetAction): WidgetSt
         humanRequest: "none",
         unread: 0,
         notice: null,
+        files: [],
       };
   }
 }
@@ -164,6 +193,8 @@ function reduceFrame(state: WidgetState, frame: ServerFrame): WidgetState {
             humanRequest: "none",
             typing: noTyping,
             outbox: keepUnsent(state.outbox),
+            // Uploaded to the old conversation: the hub would refuse them in this one.
+            files: [],
           };
       return {
         ...base,
@@ -296,6 +327,7 @@ function reduceClosed(state: WidgetState, code: number, delayMs: number): Widget
     control: null,
     notice: null,
     outbox: keepUnsent(base.outbox),
+    files: [],
   };
 }
 
@@ -324,9 +356,14 @@ export function helloFrame(state: WidgetState, context?: VisitorContext): Widget
 
 /** Every message not yet acknowledged, under its original client id (the hub stores each once). */
 export function resendFrames(state: WidgetState): WidgetFrame[] {
-  return state.outbox
-    .filter((m) => m.status === "sending")
-    .map((m) => ({ type: "message", client_id: m.clientId, text: m.text }));
+  return state.outbox.filter((m) => m.status === "sending").map(messageFrame);
+}
+
+/** The frame of a message the visitor wrote: its files by id. */
+export function messageFrame(m: Pick<PendingMessage, "clientId" | "text" | "attachments">): WidgetFrame {
+  const f: WidgetFrame = { type: "message", client_id: m.clientId, text: m.text };
+  if (m.attachments?.length) f.attachments = m.attachments.map((a) => a.id);
+  return f;
 }
 
 // --- what the chat shows --------------------------------------------------------------------
@@ -343,7 +380,9 @@ export function timeline(state: WidgetState): TimelineItem[] {
   const items: TimelineItem[] = [];
   for (const e of state.events) {
     const key = `e${e.seq}`;
-    if (e.type === "message") items.push({ key, kind: "message", message: { author: e.author, text: e.text } });
+    if (e.type === "message") {
+      items.push({ key, kind: "message", message: { author: e.author, text: e.text, ...(e.attachments?.length ? { attachments: e.attachments } : {}) } });
+    }
     else if (e.type === "operator_joined") items.push({ key, kind: "notice", text: joinedText(e.operator) });
     else if (e.type === "operator_left") items.push({ key, kind: "notice", text: leftText(e.operator) });
     // A transfer reads as the one operator leaving and the other joining.
@@ -361,6 +400,7 @@ export function timeline(state: WidgetState): TimelineItem[] {
       message: {
         author: { kind: "visitor" },
         text: m.text,
+        ...(m.attachments ? { attachments: m.attachments } : {}),
         ...(m.status === "sent" ? {} : { status: m.status }),
         error: m.error,
       },

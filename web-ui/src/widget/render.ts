@@ -3,8 +3,9 @@
  * beyond the `Document` passed in) and the widget's CSS. The visitor widget renders with these,
  * and so does the dashboard's "Preview in chat", so the preview is the real thing, not a copy.
  */
-import type { Author, ControlState, OperatorRef } from "../protocol/frames";
+import type { Attachment, Author, ControlState, OperatorRef } from "../protocol/frames";
 import { DEFAULT_OPERATOR_NAME } from "../protocol/frames";
+import { fileSize, type Link } from "../api/files";
 
 const SVG_NS = "http://www.w3.org/2000/svg";
 
@@ -109,10 +110,18 @@ export interface MessageView {
   onRetry?: () => void;
   /** An AI reply still being written: muted, with a blinking caret, busy for screen readers. */
   partial?: boolean;
+  /** Files it carries: a thumbnail per image, a download per PDF. */
+  attachments?: Attachment[];
+}
+
+/** Where a bubble gets its files' signed links (`api/files.ts`, cached there), and drops one that failed to load. */
+export interface FileLinker {
+  link(id: string): Promise<Link | null>;
+  forget(id: string): void;
 }
 
 /** One chat bubble with its header. */
-export function messageNode(doc: Document, m: MessageView, hubOrigin: string): HTMLElement {
+export function messageNode(doc: Document, m: MessageView, hubOrigin: string, files?: FileLinker): HTMLElement {
   const item = el(doc, "div", `tc-msg tc-msg--${m.author.kind}${m.partial ? " tc-msg--partial" : ""}`);
   if (m.partial) item.setAttribute("aria-busy", "true");
   const head = authorHeader(doc, m.author, hubOrigin);
@@ -120,7 +129,9 @@ export function messageNode(doc: Document, m: MessageView, hubOrigin: string): H
   // An isolate with its own direction: an override in the text cannot reorder what is around it.
   const bubble = el(doc, "p", "tc-bubble", m.text);
   bubble.dir = "auto";
-  item.append(bubble);
+  // Files alone need no empty bubble above them.
+  if (m.text !== "" || !m.attachments?.length) item.append(bubble);
+  if (m.attachments?.length) item.append(filesNode(doc, m.attachments, files));
   if (m.status === "sending") item.append(el(doc, "span", "tc-state", "Sending…"));
   if (m.status === "failed") {
     const state = el(doc, "span", "tc-state tc-state--failed", m.error ? `Not sent: ${m.error} ` : "Not sent. ");
@@ -133,6 +144,84 @@ export function messageNode(doc: Document, m: MessageView, hubOrigin: string): H
     item.append(state);
   }
   return item;
+}
+
+/**
+ * A message's files: an image is its thumbnail, a link that opens the full image in a new tab;
+ * a PDF is a download link, "📄 name (size)". Links come from the hub, signed for a few minutes:
+ * one about to go stale is asked for again when the pointer or focus comes to it, and a click
+ * on a stale one waits for the fresh link; a thumbnail that fails to load is asked for once more.
+ */
+export function filesNode(doc: Document, attachments: Attachment[], files?: FileLinker): HTMLElement {
+  const box = el(doc, "div", "tc-files");
+  for (const a of attachments) {
+    const image = a.kind === "image";
+    const cls = image ? "tc-thumb" : "tc-file";
+    const link = el(doc, "a", cls);
+    link.target = "_blank";
+    link.rel = "noopener noreferrer";
+    link.dir = "auto";
+    const img = el(doc, "img", "");
+    img.alt = a.name;
+    // The thumbnail's box is known before it loads (at most 200 × 150): the chat does not jump.
+    if (a.width && a.height) {
+      const k = Math.min(1, 200 / a.width, 150 / a.height);
+      img.width = Math.max(1, Math.round(a.width * k));
+      img.height = Math.max(1, Math.round(a.height * k));
+    }
+    // The icon is drawn, not read: the link's name is the file's.
+    const label = () => {
+      const icon = el(doc, "span", "", "📄 ");
+      icon.setAttribute("aria-hidden", "true");
+      link.replaceChildren(icon, `${a.name} (${fileSize(a.size)})`);
+    };
+    let current: Link | null = null;
+    let retried = false;
+    const gone = () => {
+      current = null;
+      link.removeAttribute("href");
+      link.className = "tc-file tc-file--gone";
+      link.textContent = `${a.name} (unavailable)`;
+    };
+    const load = () =>
+      (files?.link(a.id) ?? Promise.resolve(null)).then((l) => {
+        // Only the hub's own kinds of URL: a path of its origin, or http(s).
+        if (!l || !/^(\/|https?:)/.test(l.url)) return gone(), null;
+        current = l;
+        link.className = cls;
+        link.href = l.url;
+        if (image) {
+          link.title = a.name;
+          if (link.firstChild !== img) link.replaceChildren(img);
+          img.src = l.thumbnail_url ?? l.url;
+        } else {
+          label();
+          link.download = a.name;
+        }
+        return l;
+      });
+    const stale = () => !current || Date.now() >= current.staleAt;
+    img.addEventListener("error", () => {
+      if (retried || !files) return gone();
+      retried = true;
+      files.forget(a.id);
+      void load();
+    });
+    const refresh = () => void (stale() && load());
+    link.addEventListener("pointerenter", refresh);
+    link.addEventListener("focus", refresh);
+    link.addEventListener("click", (e) => {
+      if (!stale()) return;
+      // Opened as soon as the fresh link is there (still within the click's user activation).
+      e.preventDefault();
+      void load().then((l) => l && doc.defaultView?.open(l.url, "_blank", "noopener"));
+    });
+    if (image) link.append(img);
+    else label();
+    void load();
+    box.append(link);
+  }
+  return box;
 }
 
 /** A line in the middle of the chat: "Martin from Support joined the chat". */
@@ -256,6 +345,24 @@ export const WIDGET_CSS = `
 .tc-input:focus{border-color:#6d28d9;box-shadow:0 0 0 3px rgb(109 40 217/.25)}
 .tc-send{border:0;border-radius:10px;background:#6d28d9;color:#fff;font-weight:600;padding:9px 14px;cursor:pointer}
 .tc-send:disabled{opacity:.5;cursor:default}
-.tc button:focus-visible{outline:2px solid #a78bfa;outline-offset:2px}
+.tc-files{display:flex;flex-wrap:wrap;gap:6px;max-width:100%}
+.tc-msg--visitor .tc-files{justify-content:flex-end}
+.tc-thumb{display:block;max-width:100%;line-height:0;border-radius:10px;overflow:hidden;border:1px solid #e5e7eb;background:#fff}
+.tc-thumb img{display:block;max-width:100%;height:auto;background:#f3f4f6}
+.tc-file{display:block;max-width:100%;padding:6px 10px;border-radius:10px;border:1px solid #d1d5db;background:#fff;color:#5b21b6;font-weight:600;overflow-wrap:anywhere;unicode-bidi:isolate}
+.tc-file span{display:inline-block;margin-right:.3em}
+.tc-file--gone{color:#6b7280;font-weight:400;text-decoration:none;line-height:1.45;padding:6px 10px}
+.tc-attach{border:0;background:none;cursor:pointer;width:34px;height:38px;border-radius:10px;color:#4b5563;display:flex;align-items:center;justify-content:center;padding:0;flex:none}
+.tc-attach:hover{background:#f3f4f6}
+.tc-attach svg{width:20px;height:20px}
+.tc-chips{display:flex;flex-wrap:wrap;gap:6px;padding:8px 10px 0;border-top:1px solid #e5e7eb;background:#fff}
+.tc-chips+.tc-form{border-top:0}
+.tc-chip{display:inline-flex;align-items:center;gap:2px;max-width:100%;min-width:0;padding:2px 2px 2px 10px;border-radius:12px;background:#ede9fe;color:#4c1d95;font-size:12px}
+.tc-chip span{min-width:0;overflow-wrap:anywhere;unicode-bidi:isolate}
+.tc-chip--failed{background:#fee2e2;color:#b91c1c}
+.tc-chip button{border:0;background:none;cursor:pointer;width:24px;height:24px;border-radius:50%;font-size:16px;line-height:1;padding:0;flex:none}
+.tc-chip button:hover{background:rgb(0 0 0/.08)}
+.tc-panel--drop .tc-log{outline:2px dashed #6d28d9;outline-offset:-6px}
+.tc button:focus-visible,.tc a:focus-visible{outline:2px solid #a78bfa;outline-offset:2px}
 @media (max-width:480px){.tc-panel:not(.tc-panel--static){right:0;bottom:0;width:100vw;max-width:none;height:100%;border-radius:0}.tc-launcher[aria-expanded=true]{display:none}}
 `;

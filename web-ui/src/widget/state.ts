@@ -2,8 +2,9 @@
  * The visitor widget's state: everything it renders, derived only from server frames, socket
  * closes and the visitor's own intents (see `reducer.ts`). Plain data: no sockets, no timers.
  */
-import type { ConversationEvent, ControlState, OperatorRef } from "../protocol/frames";
+import type { Attachment, ConversationEvent, ControlState, OperatorRef } from "../protocol/frames";
 import type { Draft } from "../client/events";
+import type { PendingFile } from "../api/files";
 
 export type WidgetConnection =
   | { status: "idle" }
@@ -17,6 +18,8 @@ export type WidgetConnection =
 export interface PendingMessage {
   clientId: string;
   text: string;
+  /** The files it carries (uploaded already; the frame names their ids). */
+  attachments?: Attachment[];
   /** `sent`: acknowledged (seq known) but its event has not arrived yet. */
   status: "sending" | "sent" | "failed";
   seq: number | null;
@@ -75,6 +78,11 @@ export interface WidgetState {
   open: boolean;
   /** Answers and notices that arrived while the panel was closed. */
   unread: number;
+  /**
+   * Files attached in the message box (uploading, uploaded, or refused with why), sent with the
+   * next message. They belong to the conversation they were uploaded to: a new one drops them.
+   */
+  files: PendingFile[];
   /** A visitor-facing line about the last refusal not tied to a message. */
   notice: string | null;
   /** The hub refused this page (`forbidden`: an origin the workspace did not allow). */
@@ -110,6 +118,7 @@ export function initialWidgetState(
     humanRequest: "none",
     open: false,
     unread: 0,
+    files: [],
     notice: null,
     refused: false,
     newConversation: false,

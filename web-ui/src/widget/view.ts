@@ -3,7 +3,8 @@
  * only renders a `WidgetState` (`update`) and reports the visitor's gestures (`ViewHandlers`);
  * what a bubble, notice or header looks like comes from `render.ts`.
  */
-import { headerNode, messageNode, noticeNode, statusLine, visitorName, WIDGET_CSS, applyStyles } from "./render";
+import { headerNode, messageNode, noticeNode, statusLine, visitorName, WIDGET_CSS, applyStyles, type FileLinker } from "./render";
+import { FILE_ACCEPT, fileSize, type PendingFile } from "../api/files";
 import { canAskForHuman, newConversationControl, timeline, visiblePartial, type TimelineItem } from "./reducer";
 import type { WidgetState } from "./state";
 
@@ -19,12 +20,21 @@ export interface ViewHandlers {
   askHuman(): void;
   /** "New conversation", confirmed. */
   newConversation(): void;
+  /** Files chosen, dropped or pasted: each is checked and uploaded, and shows as a chip. */
+  attach(files: File[]): void;
+  /** × on a file's chip. */
+  removeFile(key: string): void;
+  /** The signed links of the conversation's files. */
+  files: FileLinker;
 }
 
 export interface WidgetView {
   update(state: WidgetState): void;
   readonly root: ShadowRoot;
 }
+
+const CLIP_ICON =
+  "M16.5 6v11.5a4 4 0 0 1-8 0V5a2.5 2.5 0 0 1 5 0v10.5a1 1 0 0 1-2 0V6H10v9.5a2.5 2.5 0 0 0 5 0V5a4 4 0 0 0-8 0v12.5a5.5 5.5 0 0 0 11 0V6h-1.5Z";
 
 const CHAT_ICON =
   "M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2Zm3 6.5a1.5 1.5 0 1 0 0-3 1.5 1.5 0 0 0 0 3Zm5 0a1.5 1.5 0 1 0 0-3 1.5 1.5 0 0 0 0 3Zm5 0a1.5 1.5 0 1 0 0-3 1.5 1.5 0 0 0 0 3Z";
@@ -40,18 +50,21 @@ export function createView(root: ShadowRoot, hubOrigin: string, h: ViewHandlers,
   applyStyles(root, WIDGET_CSS);
   const wrap = make("div", "tc");
 
+  const icon = (d: string) => {
+    const svg = doc.createElementNS("http://www.w3.org/2000/svg", "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("aria-hidden", "true");
+    const path = doc.createElementNS("http://www.w3.org/2000/svg", "path");
+    path.setAttribute("fill", "currentColor");
+    path.setAttribute("d", d);
+    svg.append(path);
+    return svg;
+  };
   const launcher = make("button", "tc-launcher");
   launcher.type = "button";
-  const svg = doc.createElementNS("http://www.w3.org/2000/svg", "svg");
-  svg.setAttribute("viewBox", "0 0 24 24");
-  svg.setAttribute("aria-hidden", "true");
-  const path = doc.createElementNS("http://www.w3.org/2000/svg", "path");
-  path.setAttribute("fill", "currentColor");
-  path.setAttribute("d", CHAT_ICON);
-  svg.append(path);
   const badge = make("span", "tc-badge");
   badge.hidden = true;
-  launcher.append(svg, badge);
+  launcher.append(icon(CHAT_ICON), badge);
 
   // A non-modal dialog: it takes focus when opened and gives it back to the launcher when closed,
   // but traps nothing (Tab may leave it for the page).
@@ -112,15 +125,30 @@ export function createView(root: ShadowRoot, hubOrigin: string, h: ViewHandlers,
   humanState.setAttribute("role", "status");
   human.append(askHuman, humanState);
 
+  // Files waiting to go with the next message, each with its ×; a refusal is read out at once.
+  const chips = make("div", "tc-chips");
+  chips.setAttribute("aria-label", "Attached files");
+  chips.setAttribute("role", "group");
   const form = make("form", "tc-form");
+  const attachBtn = make("button", "tc-attach");
+  attachBtn.type = "button";
+  attachBtn.title = "Attach an image or a PDF";
+  attachBtn.setAttribute("aria-label", "Attach files");
+  attachBtn.append(icon(CLIP_ICON));
+  const picker = make("input", "");
+  picker.type = "file";
+  picker.multiple = true;
+  picker.accept = FILE_ACCEPT;
+  picker.hidden = true;
+  picker.setAttribute("aria-label", "Attach files");
   const input = make("textarea", "tc-input");
   input.rows = 1;
   input.placeholder = "Type a message…";
   input.setAttribute("aria-label", "Message");
   const sendBtn = make("button", "tc-send", "Send");
   sendBtn.type = "submit";
-  form.append(input, sendBtn);
-  panel.append(header, conn, empty, log, said, typing, human, form);
+  form.append(attachBtn, picker, input, sendBtn);
+  panel.append(header, conn, empty, log, said, typing, human, chips, form);
   wrap.append(panel, launcher);
   root.append(wrap);
 
@@ -165,6 +193,62 @@ export function createView(root: ShadowRoot, hubOrigin: string, h: ViewHandlers,
     }
   });
   input.addEventListener("input", () => h.input(input.value));
+  attachBtn.addEventListener("click", () => picker.click());
+  picker.addEventListener("change", () => {
+    h.attach([...(picker.files ?? [])]);
+    picker.value = ""; // the same file chosen again is a new attachment
+  });
+  // A screenshot pasted into the box is attached; text pasted with it is pasted as usual.
+  input.addEventListener("paste", (e) => {
+    const files = [...(e.clipboardData?.files ?? [])];
+    if (files.length === 0) return;
+    if (!e.clipboardData?.getData("text/plain")) e.preventDefault();
+    h.attach(files);
+  });
+  // Files dropped anywhere on the open chat; without this the browser would open them in place of the page.
+  const dragging = (e: DragEvent) => !!e.dataTransfer?.types.includes("Files");
+  panel.addEventListener("dragover", (e) => {
+    if (!dragging(e)) return;
+    e.preventDefault();
+    panel.classList.add("tc-panel--drop");
+  });
+  panel.addEventListener("dragleave", (e) => {
+    if (!panel.contains(e.relatedTarget as Node | null)) panel.classList.remove("tc-panel--drop");
+  });
+  panel.addEventListener("drop", (e) => {
+    panel.classList.remove("tc-panel--drop");
+    if (!dragging(e)) return;
+    e.preventDefault();
+    h.attach([...(e.dataTransfer?.files ?? [])]);
+  });
+
+  let shownFiles: PendingFile[] | null = null;
+  const renderChips = (files: PendingFile[]) => {
+    if (files === shownFiles) return;
+    shownFiles = files;
+    chips.hidden = files.length === 0;
+    chips.replaceChildren(
+      ...files.map((f) => {
+        const chip = make("span", `tc-chip${f.status === "failed" ? " tc-chip--failed" : ""}`);
+        const what = make(
+          "span",
+          "",
+          f.status === "failed" ? f.error : f.attachment ? `${f.attachment.name} (${fileSize(f.attachment.size)})` : `${f.name}: uploading…`,
+        );
+        what.dir = "auto";
+        if (f.status === "failed") what.setAttribute("role", "alert");
+        const x = make("button", "", "×");
+        x.type = "button";
+        x.setAttribute("aria-label", `Remove ${f.name}`);
+        x.addEventListener("click", () => {
+          h.removeFile(f.key);
+          input.focus();
+        });
+        chip.append(what, x);
+        return chip;
+      }),
+    );
+  };
 
   /** Rendered lines by key, with what they were rendered from. */
   const lines = new Map<string, { sig: string; node: HTMLElement }>();
@@ -172,15 +256,16 @@ export function createView(root: ShadowRoot, hubOrigin: string, h: ViewHandlers,
   const build = (item: TimelineItem): HTMLElement => {
     if (item.kind === "notice") return noticeNode(doc, item.text);
     const clientId = item.clientId;
-    return messageNode(doc, clientId ? { ...item.message, onRetry: () => h.retry(clientId) } : item.message, hubOrigin);
+    return messageNode(doc, clientId ? { ...item.message, onRetry: () => h.retry(clientId) } : item.message, hubOrigin, h.files);
   };
 
   /** What a new line says to a screen reader: answers and notices, not the visitor's own words, not a partial reply. */
   const speech = (item: TimelineItem): string | null => {
     if (item.kind === "notice") return item.text;
-    const { author, text, partial } = item.message;
+    const { author, text, partial, attachments } = item.message;
     if (author.kind === "visitor" || partial) return null;
-    return `${author.kind === "ai" ? "AI assistant" : visitorName(author)}: ${text}`;
+    const files = attachments?.map((a) => a.name).join(", ");
+    return `${author.kind === "ai" ? "AI assistant" : visitorName(author)}: ${[text, files].filter(Boolean).join(" ")}`;
   };
 
   /** Renders the lines; returns whether to scroll to the bottom, and what the new lines say. */
@@ -246,7 +331,11 @@ export function createView(root: ShadowRoot, hubOrigin: string, h: ViewHandlers,
     connText.textContent = line;
     conn.hidden = line === "";
     retryConn.hidden = !(c.status === "stopped" && !c.fatal);
-    sendBtn.disabled = c.status === "stopped" && c.fatal;
+    // A file still uploading has no id to send yet.
+    const uploading = s.files.some((f) => f.status === "uploading");
+    sendBtn.disabled = (c.status === "stopped" && c.fatal) || uploading;
+    attachBtn.disabled = c.status === "stopped" && c.fatal;
+    renderChips(s.files);
 
     const partial = visiblePartial(s);
     // Thinking until the reply's first words show; then the growing bubble says it all.

@@ -9,17 +9,20 @@ import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from "../client/ba
 import { decodeServerFrame } from "../client/decode";
 import { isBlank, trimBlank } from "../client/visible";
 import { LIMITS, type WidgetFrame } from "../protocol/frames";
+import { attachFiles, filesApi, type FilesApi } from "../api/files";
 import {
   canAskForHuman,
   helloFrame,
+  messageFrame,
   newConversationControl,
   reduceWidget,
   resendFrames,
   visitorErrorText,
+  WAIT_FOR_FILES,
   type WidgetAction,
 } from "./reducer";
 import { pageFrame, pageKey, type PageSource } from "./page";
-import { initialWidgetState, type WidgetState } from "./state";
+import { initialWidgetState, type PendingMessage, type WidgetState } from "./state";
 import { TypingSignal } from "./typing";
 import { createView, type WidgetView } from "./view";
 
@@ -43,6 +46,8 @@ export interface WidgetOptions {
   newClientId?: () => string;
   /** Where the visitor is (`hello`'s context, `page` on navigation); without it, nothing is told. */
   page?: PageSource | null;
+  /** For the files API (uploads and links, `${hubOrigin}/api/files…`); the browser's by default. */
+  fetchFn?: typeof fetch;
 }
 
 /**
@@ -85,7 +90,7 @@ function safeStorage(): WidgetStorage | null {
 
 export class ChatWidget {
   private state: WidgetState;
-  private readonly o: Required<Omit<WidgetOptions, "root" | "storage" | "page">> & {
+  private readonly o: Required<Omit<WidgetOptions, "root" | "storage" | "page" | "fetchFn">> & {
     storage: WidgetStorage | null;
     page: PageSource | null;
   };
@@ -104,6 +109,9 @@ export class ChatWidget {
   private toldPage: string | null = null;
   private pageTimer: ReturnType<typeof setTimeout> | null = null;
   private unwatchPage: (() => void) | null = null;
+  /** Uploads and signed links, with the visitor's token: it reaches this conversation only. */
+  private readonly files: FilesApi;
+  private fileCount = 0;
 
   constructor(options: WidgetOptions) {
     const random = options.random ?? Math.random;
@@ -122,6 +130,13 @@ export class ChatWidget {
     this.state = initialWidgetState(options.workspaceId, this.load());
     this.saved = this.state.token;
     this.typing = new TypingSignal((active) => this.send({ type: "typing", active }));
+    this.files = filesApi({
+      hub: options.hubOrigin,
+      // A visitor's token cannot be renewed: a refusal stands (a new conversation brings a new one).
+      token: (renew) => (renew ? null : this.state.token),
+      ...(options.fetchFn ? { fetchFn: options.fetchFn } : {}),
+      now: this.o.now,
+    });
     this.view = options.root
       ? createView(options.root, options.hubOrigin, {
           toggle: (open) => this.dispatch({ type: "panel", open }),
@@ -131,6 +146,15 @@ export class ChatWidget {
           reconnect: () => this.reconnectNow(),
           askHuman: () => this.requestHuman(),
           newConversation: () => this.startNewConversation(),
+          attach: (files) => this.attach(files),
+          removeFile: (key) => this.dispatch({ type: "file_removed", key }),
+          files: {
+            link: (id) => {
+              const cid = this.state.conversationId;
+              return cid ? this.files.link(cid, id) : Promise.resolve(null);
+            },
+            forget: (id) => this.state.conversationId && this.files.forget(this.state.conversationId, id),
+          },
         })
       : null;
     this.view?.update(this.state);
@@ -176,10 +200,19 @@ export class ChatWidget {
     this.dispatch({ type: "panel", open });
   }
 
-  /** Queue a message; sent now when connected, else after the next `welcome`. */
+  /**
+   * Queue a message with the files uploaded in the box (then its text may be empty); sent now
+   * when connected, else after the next `welcome`.
+   */
   sendMessage(raw: string): boolean {
     const text = trimBlank(raw);
-    if (text === "") return false;
+    const files = this.state.files;
+    const attachments = files.flatMap((f) => (f.status === "ready" && f.attachment ? [f.attachment] : []));
+    if (files.some((f) => f.status === "uploading")) {
+      this.dispatch({ type: "notice", text: WAIT_FOR_FILES });
+      return false;
+    }
+    if (text === "" && attachments.length === 0) return false;
     if ([...text].length > LIMITS.maxMessageChars) {
       this.dispatch({ type: "notice", text: visitorErrorText("message_too_long") });
       return false;
@@ -187,8 +220,8 @@ export class ChatWidget {
     const clientId = this.o.newClientId();
     this.typing.stop();
     this.dispatch({ type: "notice", text: null });
-    this.dispatch({ type: "message_queued", clientId, text });
-    this.transmit(clientId, text);
+    this.dispatch({ type: "message_queued", clientId, text, attachments });
+    this.transmitQueued(clientId);
     // A visitor writing after a stop (say the hub ended the session) wants the chat back.
     this.reconnectNow();
     return true;
@@ -233,9 +266,18 @@ export class ChatWidget {
 
   retry(clientId: string): void {
     this.dispatch({ type: "message_retry", clientId });
-    const m = this.state.outbox.find((x) => x.clientId === clientId);
-    if (m && m.status === "sending") this.transmit(clientId, m.text);
+    this.transmitQueued(clientId);
     this.reconnectNow();
+  }
+
+  /** Files chosen, dropped or pasted: chips in the box, uploaded at once (see `attachFiles`). */
+  attach(list: File[]): void {
+    attachFiles(this.files, list, {
+      taken: this.state.files.filter((f) => f.status !== "failed").length,
+      key: () => `f${++this.fileCount}`,
+      add: (file) => this.dispatch({ type: "file_added", file }),
+      settle: (key, r) => this.dispatch({ type: "file_settled", key, ...r }),
+    });
   }
 
   // --- internals -----------------------------------------------------------------------------
@@ -284,10 +326,15 @@ export class ChatWidget {
     this.transport?.send(JSON.stringify(frame));
   }
 
-  private transmit(clientId: string, text: string): void {
+  private transmitQueued(clientId: string): void {
+    const m = this.state.outbox.find((x) => x.clientId === clientId);
+    if (m && m.status === "sending") this.transmit(m);
+  }
+
+  private transmit(m: PendingMessage): void {
     if (!this.connected()) return; // `resendFrames` sends it after the next `welcome`
-    this.send({ type: "message", client_id: clientId, text });
-    this.nextSendAt.set(clientId, this.o.now() + this.o.ackTimeoutMs);
+    this.send(messageFrame(m));
+    this.nextSendAt.set(m.clientId, this.o.now() + this.o.ackTimeoutMs);
   }
 
   private connect(): void {
@@ -350,7 +397,7 @@ export class ChatWidget {
     this.resendTimer = setInterval(() => {
       const now = this.o.now();
       for (const m of this.state.outbox) {
-        if (m.status === "sending" && (this.nextSendAt.get(m.clientId) ?? 0) <= now) this.transmit(m.clientId, m.text);
+        if (m.status === "sending" && (this.nextSendAt.get(m.clientId) ?? 0) <= now) this.transmit(m);
       }
     }, tick);
   }
