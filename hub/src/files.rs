@@ -446,11 +446,27 @@ mod tests {
             (thumb.width(), thumb.height()),
             (THUMBNAIL_SIDE, THUMBNAIL_SIDE)
         );
+        // A phone photo: a JPEG with an EXIF segment (APP1) holding a GPS position.
         let jpeg = samples::image(640, 480, ImageFormat::Jpeg);
-        let v = vet(&jpeg, "photo.jpeg", 10 * 1024 * 1024).expect("accepted");
+        let mut exif = b"Exif\0\0MM\0*GPSLatitude 48.8584 GPSLongitude 2.2945".to_vec();
+        exif.resize(64, 0);
+        let mut photo = jpeg[..2].to_vec();
+        photo.extend_from_slice(&[0xFF, 0xE1]);
+        photo.extend_from_slice(&((exif.len() + 2) as u16).to_be_bytes());
+        photo.extend_from_slice(&exif);
+        photo.extend_from_slice(&jpeg[2..]);
+        let v = vet(&photo, "photo.jpeg", 10 * 1024 * 1024).expect("accepted");
         assert_eq!(
             (v.content_type, v.name.as_str()),
             ("image/jpeg", "photo.jpg")
+        );
+        assert!(
+            !v.file.windows(3).any(|w| w == b"GPS"),
+            "the location survived"
+        );
+        assert!(
+            !v.file.windows(4).any(|w| w == b"Exif"),
+            "the EXIF segment survived"
         );
         let webp = samples::image(300, 200, ImageFormat::WebP);
         let v = vet(&webp, "a.webp", 10 * 1024 * 1024).expect("accepted");
