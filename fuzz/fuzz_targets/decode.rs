@@ -34,6 +34,7 @@ fuzz_target!(|data: &[u8]| {
     let limits = Limits {
         max_frame_bytes: 4096,
         max_message_chars: 500,
+        max_attachments: 3,
     };
     check_decoded::<WidgetFrame>(text, widget_frame(text, &limits));
     check_decoded::<OperatorFrame>(text, operator_frame(text, &limits));

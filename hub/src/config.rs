@@ -235,6 +235,10 @@ pub struct Config {
     #[arg(long, env = "TC_FILE_MAX_BYTES", default_value_t = protocol::limits::MAX_FILE_BYTES)]
     pub file_max_bytes: usize,
 
+    /// Most files one message or note carries.
+    #[arg(long, env = "TC_FILES_PER_MESSAGE", default_value_t = protocol::limits::MAX_ATTACHMENTS_PER_MESSAGE)]
+    pub files_per_message: usize,
+
     /// Most files one conversation holds.
     #[arg(long, env = "TC_FILES_PER_CONVERSATION", default_value_t = protocol::limits::MAX_FILES_PER_CONVERSATION)]
     pub files_per_conversation: usize,
@@ -348,6 +352,7 @@ impl Config {
         protocol::decode::Limits {
             max_frame_bytes: self.max_frame_bytes,
             max_message_chars: self.max_message_chars,
+            max_attachments: self.files_per_message,
         }
     }
 }

@@ -299,9 +299,11 @@ async fn hostile_files_are_refused_with_clear_codes_and_limits_hold() {
 
 #[tokio::test]
 async fn a_message_cannot_carry_too_many_or_unknown_files() {
-    let th = TestHub::start().await;
+    let mut config = Config::for_tests();
+    config.files_per_message = 2;
+    let th = TestHub::with(config, None).await;
     let mut v = th.visitor().await;
-    let ids: Vec<String> = (0..6).map(|i| format!("f_{i:020}")).collect();
+    let ids: Vec<String> = (0..3).map(|i| format!("f_{i:020}")).collect();
     v.client
         .send(json!({"type": "message", "client_id": "v1", "text": "x", "attachments": ids}))
         .await;

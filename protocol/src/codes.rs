@@ -28,7 +28,7 @@ pub enum ErrorCode {
     /// The client id is empty or longer than the limit.
     InvalidClientId,
     /// An attachment id is malformed or repeated, names no file uploaded to this conversation
-    /// by this side, or a message carries more than `limits::MAX_ATTACHMENTS_PER_MESSAGE`.
+    /// by this side, or a message carries more than `--files-per-message` (5).
     InvalidAttachment,
     /// A frame other than `hello` arrived before the handshake.
     HandshakeRequired,

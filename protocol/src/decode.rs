@@ -48,6 +48,8 @@ impl From<DecodeError> for ErrorFrame {
 pub struct Limits {
     pub max_frame_bytes: usize,
     pub max_message_chars: usize,
+    /// Most files one message or note carries.
+    pub max_attachments: usize,
 }
 
 impl Default for Limits {
@@ -55,6 +57,7 @@ impl Default for Limits {
         Self {
             max_frame_bytes: limits::MAX_FRAME_BYTES,
             max_message_chars: limits::MAX_MESSAGE_CHARS,
+            max_attachments: limits::MAX_ATTACHMENTS_PER_MESSAGE,
         }
     }
 }
@@ -326,12 +329,12 @@ fn check_message(
         ..DecodeError::new(code, message)
     };
     let files = attachments.map_or(0, Vec::len);
-    if files > limits::MAX_ATTACHMENTS_PER_MESSAGE {
+    if files > limits.max_attachments {
         return Err(refused(
             ErrorCode::InvalidAttachment,
             format!(
                 "{files} attachments; a message carries at most {}",
-                limits::MAX_ATTACHMENTS_PER_MESSAGE
+                limits.max_attachments
             ),
         ));
     }

@@ -60,7 +60,7 @@ pub const MAX_SHORTCUT_CHARS: usize = 32;
 
 /// Largest file a message may carry, in bytes (the hub's default; `--file-max-bytes`).
 pub const MAX_FILE_BYTES: usize = 10 * 1024 * 1024;
-/// Most files one message (or note) carries.
+/// Most files one message (or note) carries (the hub's default; `--files-per-message`).
 pub const MAX_ATTACHMENTS_PER_MESSAGE: usize = 5;
 /// Most files one conversation holds (the hub's default; `--files-per-conversation`).
 pub const MAX_FILES_PER_CONVERSATION: usize = 50;
