@@ -197,6 +197,27 @@ impl RedisStore {
     /// Acknowledge a message, takeover or release only once `replicas` replicas have it, or
     /// answer `unavailable` after `timeout_ms` (`WAIT`, pipelined after the script: no extra
     /// round trip, the time of one replication). 0: do not wait.
+    /// A change of control's reply (takeover, release, transfer): the refusal it names, or the
+    /// event it recorded (none: nothing changed) and the meta after it.
+    fn control_change(
+        &self,
+        id: &str,
+        reply: &script::ScriptReply,
+    ) -> Result<ControlChange, StoreError> {
+        let [status, event, meta, extra] = reply.parts();
+        if let Some(e) = control_error(status, extra) {
+            return Err(e);
+        }
+        Ok(ControlChange {
+            event: if event.is_empty() {
+                None
+            } else {
+                Some(Self::event(event)?)
+            },
+            meta: self.meta(id, meta)?,
+        })
+    }
+
     pub fn wait_for_replicas(mut self, replicas: u32, timeout_ms: u64) -> Self {
         self.wait = (replicas > 0).then_some((replicas, timeout_ms));
         self
@@ -333,18 +354,7 @@ impl ConversationStore for RedisStore {
         let reply = self
             .run_acked(&self.takeover, ws, id, &[&operator.id, &op, &at])
             .await?;
-        let [status, event, meta, extra] = reply.parts();
-        if let Some(e) = control_error(status, extra) {
-            return Err(e);
-        }
-        Ok(ControlChange {
-            event: if event.is_empty() {
-                None
-            } else {
-                Some(Self::event(event)?)
-            },
-            meta: self.meta(id, meta)?,
-        })
+        self.control_change(id, &reply)
     }
 
     async fn release(
@@ -372,14 +382,7 @@ impl ConversationStore for RedisStore {
                 &[&actor.operator.id, may_force, force, &at, &seen],
             )
             .await?;
-        let [status, event, meta, extra] = reply.parts();
-        if let Some(e) = control_error(status, extra) {
-            return Err(e);
-        }
-        Ok(ControlChange {
-            event: Some(Self::event(event)?),
-            meta: self.meta(id, meta)?,
-        })
+        self.control_change(id, &reply)
     }
 
     async fn transfer(
@@ -406,14 +409,7 @@ impl ConversationStore for RedisStore {
                 &[&actor.operator.id, may_others, &to.id, &to_json, &seen, &at],
             )
             .await?;
-        let [status, event, meta, extra] = reply.parts();
-        if let Some(e) = control_error(status, extra) {
-            return Err(e);
-        }
-        Ok(ControlChange {
-            event: Some(Self::event(event)?),
-            meta: self.meta(id, meta)?,
-        })
+        self.control_change(id, &reply)
     }
 
     async fn history(

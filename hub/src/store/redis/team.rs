@@ -59,24 +59,13 @@ impl TeamStore for RedisStore {
         workspace_id: &str,
         online_since: Millis,
     ) -> Result<Vec<TeamMember>, StoreError> {
-        let mut conn = self.conn.clone();
-        let actors: HashMap<String, String> = conn
-            .hgetall(self.keys.of(workspace_id, "team"))
-            .await
-            .map_err(unavailable)?;
-        if actors.is_empty() {
+        let presence = self.presence(workspace_id, online_since).await?;
+        if presence.is_empty() {
             return Ok(Vec::new());
         }
-        let ids: Vec<&String> = actors.keys().collect();
-        let (conns, seen, held): (Vec<Option<i64>>, Vec<Option<u64>>, Vec<String>) = redis::pipe()
-            .cmd("HMGET")
-            .arg(self.keys.of(workspace_id, "opconn"))
-            .arg(&ids)
-            .cmd("HMGET")
-            .arg(self.keys.of(workspace_id, "opseen"))
-            .arg(&ids)
+        let mut conn = self.conn.clone();
+        let held: Vec<String> = conn
             .smembers(self.keys.of(workspace_id, "held"))
-            .query_async(&mut conn)
             .await
             .map_err(unavailable)?;
         let mut holding: HashMap<String, Vec<HeldConversation>> = HashMap::new();
@@ -104,19 +93,16 @@ impl TeamStore for RedisStore {
                 }
             }
         }
-        let mut members = Vec::with_capacity(ids.len());
-        for ((id, conns), seen) in ids.iter().zip(conns).zip(seen) {
-            let Ok(actor) = serde_json::from_str::<AuditActor>(&actors[*id]) else {
-                continue;
-            };
-            members.push(TeamMember {
-                online: conns.unwrap_or(0) > 0 && seen.unwrap_or(0) >= online_since,
-                holding: holding.remove(*id).unwrap_or_default(),
+        let mut members: Vec<TeamMember> = presence
+            .into_iter()
+            .map(|(actor, online)| TeamMember {
+                online,
+                holding: holding.remove(&actor.id).unwrap_or_default(),
                 id: actor.id,
                 name: actor.name,
                 role: actor.role,
-            });
-        }
+            })
+            .collect();
         sort_team(&mut members);
         Ok(members)
     }
@@ -126,34 +112,12 @@ impl TeamStore for RedisStore {
         workspace_id: &str,
         online_since: Millis,
     ) -> Result<Vec<Colleague>, StoreError> {
-        let mut conn = self.conn.clone();
-        let actors: HashMap<String, String> = conn
-            .hgetall(self.keys.of(workspace_id, "team"))
-            .await
-            .map_err(unavailable)?;
-        if actors.is_empty() {
-            return Ok(Vec::new());
-        }
-        let ids: Vec<&String> = actors.keys().collect();
-        let (conns, seen): (Vec<Option<i64>>, Vec<Option<u64>>) = redis::pipe()
-            .cmd("HMGET")
-            .arg(self.keys.of(workspace_id, "opconn"))
-            .arg(&ids)
-            .cmd("HMGET")
-            .arg(self.keys.of(workspace_id, "opseen"))
-            .arg(&ids)
-            .query_async(&mut conn)
-            .await
-            .map_err(unavailable)?;
-        let mut online: Vec<Colleague> = ids
-            .iter()
-            .zip(conns)
-            .zip(seen)
-            .filter(|((_, conns), seen)| {
-                conns.unwrap_or(0) > 0 && seen.unwrap_or(0) >= online_since
-            })
-            .filter_map(|((id, _), _)| serde_json::from_str::<AuditActor>(&actors[*id]).ok())
-            .map(|a| Colleague {
+        let mut online: Vec<Colleague> = self
+            .presence(workspace_id, online_since)
+            .await?
+            .into_iter()
+            .filter(|(_, online)| *online)
+            .map(|(a, _)| Colleague {
                 id: a.id,
                 name: a.name,
                 role: a.role,
@@ -198,5 +162,47 @@ impl TeamStore for RedisStore {
             .collect();
         out.reverse();
         Ok(out)
+    }
+}
+
+impl RedisStore {
+    /// Every operator who has connected to the workspace, and whether they are online now
+    /// (connected, and seen since `online_since`): one read of the team, one pipeline.
+    async fn presence(
+        &self,
+        workspace_id: &str,
+        online_since: Millis,
+    ) -> Result<Vec<(AuditActor, bool)>, StoreError> {
+        let mut conn = self.conn.clone();
+        let actors: HashMap<String, String> = conn
+            .hgetall(self.keys.of(workspace_id, "team"))
+            .await
+            .map_err(unavailable)?;
+        if actors.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<&String> = actors.keys().collect();
+        let (conns, seen): (Vec<Option<i64>>, Vec<Option<u64>>) = redis::pipe()
+            .cmd("HMGET")
+            .arg(self.keys.of(workspace_id, "opconn"))
+            .arg(&ids)
+            .cmd("HMGET")
+            .arg(self.keys.of(workspace_id, "opseen"))
+            .arg(&ids)
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        Ok(ids
+            .iter()
+            .zip(conns)
+            .zip(seen)
+            .filter_map(|((id, conns), seen)| {
+                let actor = serde_json::from_str::<AuditActor>(&actors[*id]).ok()?;
+                Some((
+                    actor,
+                    conns.unwrap_or(0) > 0 && seen.unwrap_or(0) >= online_since,
+                ))
+            })
+            .collect())
     }
 }
