@@ -1,31 +1,10 @@
-import { act, render, screen, waitFor, within } from "@testing-library/react";
+import { screen, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { describe, expect, it } from "vitest";
-import { HubClient } from "../client/hubClient";
-import type { ServerFrame } from "../protocol/frames";
-import { FakeHub, immediateFrames } from "../test/fakeHub";
-import { aiControl, alice, history, onlineView, operatorControl, ready, summary, visitorMessage } from "../test/fixtures";
-import { Dashboard } from "./Dashboard";
+import { aiControl, alice, history, onlineView, operatorControl, summary, visitorMessage } from "../test/fixtures";
+import { mountDashboard } from "../test/liveDashboard";
 
-/** The dashboard on the real socket client, over a fake hub: what is sent is what the hub would get. */
-async function mount() {
-  const hub = new FakeHub();
-  let n = 0;
-  const client = new HubClient({
-    url: "ws://hub.test/ws/operator",
-    getToken: async () => "jwt",
-    connect: hub.connect,
-    newClientId: () => `cid-${++n}`,
-    scheduleFrame: immediateFrames,
-  });
-  render(<Dashboard client={client} />);
-  await waitFor(() => expect(hub.sockets).toHaveLength(1));
-  const socket = hub.last;
-  const push = (f: ServerFrame) => act(() => socket.receive(f));
-  act(() => socket.open());
-  push(ready("pro", "operator"));
-  return { socket, push };
-}
+const mount = () => mountDashboard();
 
 const QUESTION = "How do I return an item?";
 const SUGGESTED = "You can return any item within 30 days: open your order, choose Return, and print the free label.";

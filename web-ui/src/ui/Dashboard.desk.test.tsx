@@ -1,11 +1,9 @@
-import { act, render, screen, waitFor, within } from "@testing-library/react";
+import { act, screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { HubClient } from "../client/hubClient";
-import type { CannedReply, ServerFrame } from "../protocol/frames";
-import { FakeHub, immediateFrames } from "../test/fakeHub";
-import { alice, history, onlineView, operatorControl, ready, summary, visitorMessage } from "../test/fixtures";
-import { Dashboard } from "./Dashboard";
+import type { CannedReply } from "../protocol/frames";
+import { alice, history, onlineView, operatorControl, summary, visitorMessage } from "../test/fixtures";
+import { mountDashboard } from "../test/liveDashboard";
 
 // Internal notes, saved replies in the composer, the visitor panel, and the Recent tab with
 // search, through the whole dashboard and its socket client (the hub is a fake socket).
@@ -30,24 +28,7 @@ afterEach(() => {
   vi.unstubAllGlobals();
 });
 
-async function mount(role: Parameters<typeof ready>[1] = "operator") {
-  const hub = new FakeHub();
-  let n = 0;
-  const client = new HubClient({
-    url: "ws://hub.test/ws/operator",
-    getToken: async () => "jwt",
-    connect: hub.connect,
-    newClientId: () => `cid-${++n}`,
-    scheduleFrame: immediateFrames,
-  });
-  render(<Dashboard client={client} />);
-  await waitFor(() => expect(hub.sockets).toHaveLength(1));
-  const socket = hub.last;
-  const push = (f: ServerFrame) => act(() => socket.receive(f));
-  act(() => socket.open());
-  push(ready("pro", role));
-  return { socket, push };
-}
+const mount = (role: Parameters<typeof mountDashboard>[1] = "operator") => mountDashboard("pro", role);
 
 describe("Dashboard: notes and saved replies", () => {
   it("loads the saved replies once with the operator's token; / inserts one, Enter then sends the edited text", async () => {

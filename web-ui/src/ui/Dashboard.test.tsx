@@ -2,8 +2,7 @@ import { act, render, screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { HubClient } from "../client/hubClient";
-import type { ServerFrame } from "../protocol/frames";
-import { FakeHub, immediateFrames } from "../test/fakeHub";
+import { FakeHub } from "../test/fakeHub";
 import {
   alice,
   auditEntry,
@@ -14,11 +13,11 @@ import {
   operatorControl,
   onlineView,
   operatorMessage,
-  ready,
   summary,
   visitorMessage,
 } from "../test/fixtures";
 import { Dashboard } from "./Dashboard";
+import { mountDashboard } from "../test/liveDashboard";
 
 /** Records desktop notifications instead of showing them. */
 class FakeNotification {
@@ -40,24 +39,7 @@ afterEach(() => {
   vi.unstubAllGlobals();
 });
 
-async function mount(plan: Parameters<typeof ready>[0] = "pro", role: Parameters<typeof ready>[1] = "operator") {
-  const hub = new FakeHub();
-  let n = 0;
-  const client = new HubClient({
-    url: "ws://hub.test/ws/operator",
-    getToken: async () => "jwt",
-    connect: hub.connect,
-    newClientId: () => `cid-${++n}`,
-    scheduleFrame: immediateFrames,
-  });
-  render(<Dashboard client={client} />);
-  await waitFor(() => expect(hub.sockets).toHaveLength(1));
-  const socket = hub.last;
-  const push = (f: ServerFrame) => act(() => socket.receive(f));
-  act(() => socket.open());
-  push(ready(plan, role));
-  return { hub, socket, push, client };
-}
+const mount = mountDashboard;
 
 describe("Dashboard", () => {
   it("runs the Take Control flow: list, open, take over, reply, end", async () => {

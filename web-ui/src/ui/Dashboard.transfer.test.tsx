@@ -1,12 +1,10 @@
-import { act, render, screen, waitFor, within } from "@testing-library/react";
+import { act, screen, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { HubClient } from "../client/hubClient";
-import type { OperatorRef, ServerFrame } from "../protocol/frames";
-import { FakeHub, immediateFrames } from "../test/fakeHub";
-import { alice, history, onlineView, operatorControl, ready, summary, visitorMessage } from "../test/fixtures";
+import type { OperatorRef } from "../protocol/frames";
+import { alice, history, onlineView, operatorControl, summary, visitorMessage } from "../test/fixtures";
 import { beep } from "./alerts";
-import { Dashboard } from "./Dashboard";
+import { mountDashboard } from "../test/liveDashboard";
 
 // The beep needs WebAudio, which jsdom lacks: counted instead.
 vi.mock("./alerts", async (original) => ({ ...(await original<typeof import("./alerts")>()), beep: vi.fn() }));
@@ -34,24 +32,7 @@ afterEach(() => {
   vi.unstubAllGlobals();
 });
 
-async function mount() {
-  const hub = new FakeHub();
-  let n = 0;
-  const client = new HubClient({
-    url: "ws://hub.test/ws/operator",
-    getToken: async () => "jwt",
-    connect: hub.connect,
-    newClientId: () => `cid-${++n}`,
-    scheduleFrame: immediateFrames,
-  });
-  render(<Dashboard client={client} />);
-  await waitFor(() => expect(hub.sockets).toHaveLength(1));
-  const socket = hub.last;
-  const push = (f: ServerFrame) => act(() => socket.receive(f));
-  act(() => socket.open());
-  push(ready("pro", "operator"));
-  return { socket, push };
-}
+const mount = () => mountDashboard();
 
 const martin: OperatorRef = { id: "martin", name: "Martin Keller", display_name: "Martin from Support" };
 const nora: OperatorRef = { id: "nora", name: "Nora Novak", display_name: "Nora from Support" };
