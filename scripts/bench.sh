@@ -52,6 +52,8 @@
 # replica has them: the cost of --redis-wait-replicas).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The hubs keep attachments in memory: a benchmark writes nothing into the checkout.
+export TC_FILE_STORE=memory:
 . scripts/lib.sh
 
 scenario=${1:-}

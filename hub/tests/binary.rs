@@ -16,6 +16,7 @@ const HUB: &str = env!("CARGO_BIN_EXE_hub");
 #[test]
 fn dev_token_needs_dev_and_prints_a_valid_token() {
     let out = Command::new(HUB)
+        .env("TC_FILE_STORE", "memory:")
         .args(["--dev", "dev-token", "martin"])
         .output()
         .expect("run");
@@ -33,6 +34,7 @@ fn dev_token_needs_dev_and_prints_a_valid_token() {
     );
 
     let out = Command::new(HUB)
+        .env("TC_FILE_STORE", "memory:")
         .args(["dev-token", "martin"])
         .output()
         .expect("run");
@@ -43,6 +45,7 @@ fn dev_token_needs_dev_and_prints_a_valid_token() {
 #[test]
 fn without_a_key_or_dev_it_refuses_to_start_and_says_why() {
     let out = Command::new(HUB)
+        .env("TC_FILE_STORE", "memory:")
         .args(["--listen", "127.0.0.1:0"])
         .env_remove("TC_OPERATOR_JWT_SECRET")
         .output()
@@ -54,6 +57,7 @@ fn without_a_key_or_dev_it_refuses_to_start_and_says_why() {
 #[tokio::test]
 async fn sigterm_closes_sockets_with_going_away_and_exits_zero() {
     let mut child = Command::new(HUB)
+        .env("TC_FILE_STORE", "memory:")
         .args([
             "--dev",
             "--listen",

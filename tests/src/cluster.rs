@@ -124,6 +124,8 @@ impl Node {
         let mut child = Command::new(hub_bin())
             .args(args)
             .env("TC_LOG", "info")
+            // Attachments in memory: a test's hubs write nothing into the working directory.
+            .env("TC_FILE_STORE", "memory:")
             .stdout(Stdio::piped())
             .stderr(Stdio::from(file))
             .kill_on_drop(true)
