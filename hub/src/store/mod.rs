@@ -503,6 +503,22 @@ pub struct Holding {
 pub const AUDIT_KEEP: usize = 10_000;
 
 /// Order a team for display: online first, then by name.
+/// The operators online, by name (then id), from every operator's presence: what `colleagues`
+/// answers on every store.
+pub fn colleagues_of(presence: impl IntoIterator<Item = (AuditActor, bool)>) -> Vec<Colleague> {
+    let mut online: Vec<Colleague> = presence
+        .into_iter()
+        .filter(|(_, online)| *online)
+        .map(|(a, _)| Colleague {
+            id: a.id,
+            name: a.name,
+            role: a.role,
+        })
+        .collect();
+    online.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.id.cmp(&b.id)));
+    online
+}
+
 pub fn sort_team(members: &mut [TeamMember]) {
     members.sort_by(|a, b| b.online.cmp(&a.online).then_with(|| a.name.cmp(&b.name)));
 }

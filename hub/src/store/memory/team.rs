@@ -8,7 +8,7 @@ use protocol::{
 };
 
 use super::{MemoryStore, lock};
-use crate::store::{AUDIT_KEEP, StoreError, TeamStore, operator_key, sort_team};
+use crate::store::{AUDIT_KEEP, StoreError, TeamStore, colleagues_of, operator_key, sort_team};
 
 #[async_trait]
 impl TeamStore for MemoryStore {
@@ -53,9 +53,6 @@ impl TeamStore for MemoryStore {
         workspace_id: &str,
         online_since: Millis,
     ) -> Result<Vec<TeamMember>, StoreError> {
-        let Some(team) = self.team.get(workspace_id).map(|t| t.clone()) else {
-            return Ok(Vec::new());
-        };
         let mut holding: HashMap<String, Vec<HeldConversation>> = HashMap::new();
         for entry in self.conversations.iter() {
             let c = lock(entry.value());
@@ -72,20 +69,15 @@ impl TeamStore for MemoryStore {
                     });
             }
         }
-        let mut members: Vec<TeamMember> = team
+        let mut members: Vec<TeamMember> = self
+            .presence(workspace_id, online_since)
             .into_iter()
-            .map(|(id, (actor, conns))| {
-                let seen = self
-                    .operators_seen
-                    .get(&operator_key(workspace_id, &id))
-                    .map_or(0, |s| *s);
-                TeamMember {
-                    online: conns > 0 && seen >= online_since,
-                    holding: holding.remove(&id).unwrap_or_default(),
-                    id,
-                    name: actor.name,
-                    role: actor.role,
-                }
+            .map(|(actor, online)| TeamMember {
+                online,
+                holding: holding.remove(&actor.id).unwrap_or_default(),
+                id: actor.id,
+                name: actor.name,
+                role: actor.role,
             })
             .collect();
         sort_team(&mut members);
@@ -97,26 +89,7 @@ impl TeamStore for MemoryStore {
         workspace_id: &str,
         online_since: Millis,
     ) -> Result<Vec<Colleague>, StoreError> {
-        let Some(team) = self.team.get(workspace_id).map(|t| t.clone()) else {
-            return Ok(Vec::new());
-        };
-        let mut online: Vec<Colleague> = team
-            .into_iter()
-            .filter(|(id, (_, conns))| {
-                let seen = self
-                    .operators_seen
-                    .get(&operator_key(workspace_id, id))
-                    .map_or(0, |s| *s);
-                *conns > 0 && seen >= online_since
-            })
-            .map(|(id, (actor, _))| Colleague {
-                id,
-                name: actor.name,
-                role: actor.role,
-            })
-            .collect();
-        online.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.id.cmp(&b.id)));
-        Ok(online)
+        Ok(colleagues_of(self.presence(workspace_id, online_since)))
     }
 
     async fn record_audit(&self, workspace_id: &str, entry: &AuditEntry) -> Result<(), StoreError> {
@@ -135,5 +108,24 @@ impl TeamStore for MemoryStore {
                 .cloned()
                 .collect()
         }))
+    }
+}
+
+impl MemoryStore {
+    /// Every operator who has connected to the workspace, and whether they are online now
+    /// (connected, and seen since `online_since`).
+    fn presence(&self, workspace_id: &str, online_since: Millis) -> Vec<(AuditActor, bool)> {
+        let Some(team) = self.team.get(workspace_id).map(|t| t.clone()) else {
+            return Vec::new();
+        };
+        team.into_values()
+            .map(|(actor, conns)| {
+                let seen = self
+                    .operators_seen
+                    .get(&operator_key(workspace_id, &actor.id))
+                    .map_or(0, |s| *s);
+                (actor, conns > 0 && seen >= online_since)
+            })
+            .collect()
     }
 }

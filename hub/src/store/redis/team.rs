@@ -9,7 +9,7 @@ use protocol::{
 use redis::AsyncCommands;
 
 use super::{RedisStore, json, unavailable};
-use crate::store::{AUDIT_KEEP, StoreError, TeamStore, sort_team};
+use crate::store::{AUDIT_KEEP, StoreError, TeamStore, colleagues_of, sort_team};
 
 #[async_trait]
 impl TeamStore for RedisStore {
@@ -112,19 +112,9 @@ impl TeamStore for RedisStore {
         workspace_id: &str,
         online_since: Millis,
     ) -> Result<Vec<Colleague>, StoreError> {
-        let mut online: Vec<Colleague> = self
-            .presence(workspace_id, online_since)
-            .await?
-            .into_iter()
-            .filter(|(_, online)| *online)
-            .map(|(a, _)| Colleague {
-                id: a.id,
-                name: a.name,
-                role: a.role,
-            })
-            .collect();
-        online.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.id.cmp(&b.id)));
-        Ok(online)
+        Ok(colleagues_of(
+            self.presence(workspace_id, online_since).await?,
+        ))
     }
 
     async fn record_audit(&self, workspace_id: &str, entry: &AuditEntry) -> Result<(), StoreError> {
