@@ -93,6 +93,26 @@ fn parse<T: serde::de::DeserializeOwned>(json: &str) -> Result<T, StoreError> {
 }
 
 impl RedisStore {
+    /// Run one of the desk's scripts on a conversation's meta hash (its one key), with `args`;
+    /// the number it answers.
+    async fn on_meta(
+        &self,
+        script: &redis::Script,
+        ws: &str,
+        id: &str,
+        args: &[&str],
+    ) -> Result<i64, StoreError> {
+        let mut invocation = script.key(self.keys.meta(ws, id));
+        for arg in args {
+            invocation.arg(arg);
+        }
+        let mut conn = self.conn.clone();
+        invocation
+            .invoke_async(&mut conn)
+            .await
+            .map_err(unavailable)
+    }
+
     pub(super) async fn desk_add_note(
         &self,
         ws: &str,
@@ -165,15 +185,9 @@ impl RedisStore {
         id: &str,
         context: &VisitorContext,
     ) -> Result<(), StoreError> {
-        let mut conn = self.conn.clone();
-        let set: i64 = self
-            .desk
-            .set_context
-            .key(self.keys.meta(ws, id))
-            .arg(json(context)?)
-            .invoke_async(&mut conn)
-            .await
-            .map_err(unavailable)?;
+        let set = self
+            .on_meta(&self.desk.set_context, ws, id, &[&json(context)?])
+            .await?;
         if set == 0 {
             return Err(StoreError::NotFound);
         }
@@ -484,16 +498,14 @@ impl DeskStore for RedisStore {
         stretch: u64,
         pending: &BriefState,
     ) -> Result<bool, StoreError> {
-        let mut conn = self.conn.clone();
-        let claimed: i64 = self
-            .desk
-            .claim_brief
-            .key(self.keys.meta(ws, id))
-            .arg(stretch)
-            .arg(json(pending)?)
-            .invoke_async(&mut conn)
-            .await
-            .map_err(unavailable)?;
+        let claimed = self
+            .on_meta(
+                &self.desk.claim_brief,
+                ws,
+                id,
+                &[&stretch.to_string(), &json(pending)?],
+            )
+            .await?;
         match claimed {
             -1 => Err(StoreError::NotFound),
             n => Ok(n == 1),
@@ -507,16 +519,14 @@ impl DeskStore for RedisStore {
         stretch: u64,
         state: &BriefState,
     ) -> Result<bool, StoreError> {
-        let mut conn = self.conn.clone();
-        let set: i64 = self
-            .desk
-            .set_brief
-            .key(self.keys.meta(ws, id))
-            .arg(stretch)
-            .arg(json(state)?)
-            .invoke_async(&mut conn)
-            .await
-            .map_err(unavailable)?;
+        let set = self
+            .on_meta(
+                &self.desk.set_brief,
+                ws,
+                id,
+                &[&stretch.to_string(), &json(state)?],
+            )
+            .await?;
         Ok(set == 1)
     }
 
@@ -527,17 +537,14 @@ impl DeskStore for RedisStore {
         file: &StoredFile,
         max: usize,
     ) -> Result<(), StoreError> {
-        let mut conn = self.conn.clone();
-        let added: i64 = self
-            .desk
-            .add_file
-            .key(self.keys.meta(ws, id))
-            .arg(&file.attachment.id)
-            .arg(json(file)?)
-            .arg(max)
-            .invoke_async(&mut conn)
-            .await
-            .map_err(unavailable)?;
+        let added = self
+            .on_meta(
+                &self.desk.add_file,
+                ws,
+                id,
+                &[&file.attachment.id, &json(file)?, &max.to_string()],
+            )
+            .await?;
         match added {
             1 => Ok(()),
             0 => Err(StoreError::LimitReached),
