@@ -43,29 +43,36 @@ impl Party {
     /// The conversation a request names, if this party may reach it (a visitor: its own).
     async fn reach(&self, hub: &Hub, conversation_id: Option<&str>) -> Result<String, Refusal> {
         let not_found = || Problem::new(ProblemCode::NotFound, "No such conversation or file.");
-        match self {
-            Party::Visitor {
-                conversation_id: own,
-                ..
-            } => match conversation_id {
-                None => Ok(own.clone()),
-                Some(c) if c == own => Ok(own.clone()),
-                Some(_) => Err(not_found().into()),
-            },
-            Party::Operator { ws, .. } => {
-                let Some(c) = conversation_id else {
-                    return Err(Problem::new(
-                        ProblemCode::InvalidBody,
-                        "Name the conversation (conversation_id).",
-                    )
-                    .into());
-                };
-                if hub.conversation_exists(ws, c).await? {
-                    Ok(c.to_owned())
-                } else {
-                    Err(not_found().into())
-                }
+        let (ws, cid) = match (self, conversation_id) {
+            (
+                Party::Visitor {
+                    conversation_id: own,
+                    ..
+                },
+                None,
+            ) => (self.ws(), own.as_str()),
+            (
+                Party::Visitor {
+                    conversation_id: own,
+                    ..
+                },
+                Some(c),
+            ) if c == own => (self.ws(), own.as_str()),
+            (Party::Visitor { .. }, Some(_)) => return Err(not_found().into()),
+            (Party::Operator { ws, .. }, Some(c)) => (ws.as_str(), c),
+            (Party::Operator { .. }, None) => {
+                return Err(Problem::new(
+                    ProblemCode::InvalidBody,
+                    "Name the conversation (conversation_id).",
+                )
+                .into());
             }
+        };
+        // A visitor's token may outlive its conversation: checked like an operator's.
+        if hub.conversation_exists(ws, cid).await? {
+            Ok(cid.to_owned())
+        } else {
+            Err(not_found().into())
         }
     }
 }

@@ -39,8 +39,9 @@ fn not_found() -> Problem {
 
 impl Hub {
     /// Vet and store an upload to conversation `cid` of `ws` by `by`; its attachment, which a
-    /// message of the same side may then carry. `vet` runs on the blocking pool (the caller
-    /// holds a decode turn).
+    /// message of the same side may then carry. The caller found the conversation (a gone one
+    /// is refused when the file is recorded, and its objects deleted). `vet` runs on the
+    /// blocking pool (the caller holds a decode turn).
     pub async fn upload_file(
         &self,
         ws: &str,
@@ -49,11 +50,6 @@ impl Hub {
         name: &str,
         body: Bytes,
     ) -> Result<Attachment, Problem> {
-        match self.inner.conversations.get(ws, cid).await {
-            Ok(Some(_)) => {}
-            Ok(None) => return Err(not_found()),
-            Err(_) => return Err(unavailable()),
-        }
         let max = self.inner.config.file_max_bytes;
         let name = name.to_owned();
         let vetted: Vetted =
@@ -138,7 +134,7 @@ impl Hub {
         cid: &str,
         ids: &[String],
     ) -> Result<FileLinks, Problem> {
-        if ids.len() > protocol::limits::MAX_FILES_PER_CONVERSATION {
+        if ids.len() > self.inner.config.files_per_conversation {
             return Err(Problem::new(
                 ProblemCode::InvalidBody,
                 "Ask for the links of one conversation's files at a time.",
@@ -196,14 +192,10 @@ impl Hub {
             Err(_) => return Err(unavailable()),
         };
         let a = record.attachment;
-        let content_type = match variant {
-            Variant::File => a.content_type,
-            // Thumbnails are encoded like their image (JPEG for a photo, else PNG).
-            Variant::Thumb => a.content_type,
-        };
         Ok(Served {
             bytes,
-            content_type,
+            // A thumbnail is encoded like its image (JPEG for a photo, else PNG).
+            content_type: a.content_type,
             name: a.name,
             download: a.kind == AttachmentKind::Pdf,
         })
