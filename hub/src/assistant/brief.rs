@@ -122,21 +122,7 @@ mod tests {
     use super::*;
     use protocol::{OperatorRef, ReleaseReason};
 
-    fn ev(seq: u64, kind: EventKind) -> ConversationEvent {
-        ConversationEvent { seq, at: seq, kind }
-    }
-
-    fn msg(seq: u64, author: Author, text: &str) -> ConversationEvent {
-        ev(
-            seq,
-            EventKind::Message {
-                author,
-                text: text.into(),
-                client_id: None,
-                attachments: Vec::new(),
-            },
-        )
-    }
+    use crate::assistant::samples::{ev, msg};
 
     fn req(t: &[ConversationEvent]) -> BriefRequest<'_> {
         BriefRequest {

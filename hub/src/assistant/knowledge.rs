@@ -245,20 +245,10 @@ mod tests {
         assert_eq!(demo().answer("Hi there").text, GREETING_TEXT);
     }
 
-    fn ev(seq: u64, kind: EventKind) -> ConversationEvent {
-        ConversationEvent { seq, at: seq, kind }
-    }
+    use crate::assistant::samples::{ev, msg};
 
     fn visitor(seq: u64, text: &str) -> ConversationEvent {
-        ev(
-            seq,
-            EventKind::Message {
-                author: Author::Visitor,
-                text: text.into(),
-                client_id: None,
-                attachments: Vec::new(),
-            },
-        )
+        msg(seq, Author::Visitor, text)
     }
 
     async fn reply_to(transcript: &[ConversationEvent]) -> Reply {

@@ -155,3 +155,26 @@ impl Assistants {
         self.by_workspace.get(workspace_id).unwrap_or(&self.default)
     }
 }
+
+/// Transcripts for the assistant's tests: an event at `seq` (its time the same number), and a
+/// message.
+#[cfg(test)]
+pub(crate) mod samples {
+    use protocol::{Author, ConversationEvent, EventKind};
+
+    pub fn ev(seq: u64, kind: EventKind) -> ConversationEvent {
+        ConversationEvent { seq, at: seq, kind }
+    }
+
+    pub fn msg(seq: u64, author: Author, text: &str) -> ConversationEvent {
+        ev(
+            seq,
+            EventKind::Message {
+                author,
+                text: text.into(),
+                client_id: None,
+                attachments: Vec::new(),
+            },
+        )
+    }
+}

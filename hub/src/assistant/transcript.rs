@@ -116,21 +116,7 @@ mod tests {
     use super::*;
     use protocol::{OperatorRef, ReleaseReason};
 
-    fn ev(seq: u64, kind: EventKind) -> ConversationEvent {
-        ConversationEvent { seq, at: seq, kind }
-    }
-
-    fn msg(seq: u64, author: Author, text: &str) -> ConversationEvent {
-        ev(
-            seq,
-            EventKind::Message {
-                author,
-                text: text.into(),
-                client_id: None,
-                attachments: Vec::new(),
-            },
-        )
-    }
+    use crate::assistant::samples::{ev, msg};
 
     #[test]
     fn a_hand_back_carries_the_operator_turns_and_the_end_marker() {
