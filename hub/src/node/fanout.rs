@@ -443,24 +443,15 @@ impl Hub {
                 text,
             } => {
                 let conversation = Topic::conversation(workspace_id, conversation_id.as_str());
-                let item = Outbound::frame(Frames {
-                    for_operators: frame_json(&ServerFrame::InterruptedReply {
-                        conversation_id,
-                        draft_id,
-                        text,
-                    }),
-                    for_visitors: None,
-                });
+                let frame = ServerFrame::InterruptedReply {
+                    conversation_id,
+                    draft_id,
+                    text,
+                };
                 // Published on the workspace's topic, which every dashboard follows for the
                 // Online list (the holder may have taken over without opening it); delivered
                 // to the holder's connections on either topic, once each.
-                let out = self.inner.registry.fan_out_to_operator(
-                    &[topic, &conversation],
-                    &holder_id,
-                    &item,
-                );
-                let m = &self.inner.metrics;
-                m.bump(&m.slow_closes, out.kicked as u64);
+                self.fan_out_to_operator(&[topic, &conversation], &holder_id, &frame);
                 return;
             }
             // To the recipient's dashboards only.
@@ -472,21 +463,13 @@ impl Hub {
                 note,
                 ..
             } => {
-                let item = Outbound::frame(Frames {
-                    for_operators: frame_json(&ServerFrame::TransferReceived {
-                        conversation_id,
-                        visitor_label,
-                        by,
-                        note,
-                    }),
-                    for_visitors: None,
-                });
-                let out = self
-                    .inner
-                    .registry
-                    .fan_out_to_operator(&[topic], &to, &item);
-                let m = &self.inner.metrics;
-                m.bump(&m.slow_closes, out.kicked as u64);
+                let frame = ServerFrame::TransferReceived {
+                    conversation_id,
+                    visitor_label,
+                    by,
+                    note,
+                };
+                self.fan_out_to_operator(&[topic], &to, &frame);
                 return;
             }
             // Operators only, by construction: no copy for visitors is made.
@@ -596,6 +579,26 @@ impl Hub {
             let m = &self.inner.metrics;
             m.bump(&m.ai_frames_fenced, 1);
         }
+    }
+
+    /// Queue `frame` (for operators only: no visitor copy is made) for the local connections of
+    /// `operator` subscribed to any of `topics`, once each; a full queue closes its connection.
+    pub(super) fn fan_out_to_operator(
+        &self,
+        topics: &[&Topic],
+        operator: &str,
+        frame: &ServerFrame,
+    ) {
+        let item = Outbound::frame(Frames {
+            for_operators: frame_json(frame),
+            for_visitors: None,
+        });
+        let out = self
+            .inner
+            .registry
+            .fan_out_to_operator(topics, operator, &item);
+        let m = &self.inner.metrics;
+        m.bump(&m.slow_closes, out.kicked as u64);
     }
 
     /// Queue `item` for every local subscriber of `topic`; a full queue closes its connection.
