@@ -191,19 +191,21 @@ impl Hub {
     /// to every takeover after it was saved. Without the store, the takeover itself fails; a
     /// failed read here only costs the profile, never the takeover.
     pub async fn operator_ref(&self, op: &OperatorSession) -> OperatorRef {
-        let profile = match self
-            .inner
-            .profiles
-            .profile(&op.workspace.id, &op.claims.sub)
+        self.operator_ref_of(&op.workspace.id, &op.claims.sub, &op.claims.name)
             .await
-        {
+    }
+
+    /// How operator `id` (account name `name`) of `ws` appears now: with their saved profile,
+    /// or without it when the store cannot say (a change of control never fails for it).
+    async fn operator_ref_of(&self, ws: &str, id: &str, name: &str) -> OperatorRef {
+        let profile = match self.inner.profiles.profile(ws, id).await {
             Ok(p) => p,
             Err(e) => {
-                warn!(error = %e, operator = %op.claims.sub, "profile unavailable at takeover");
+                warn!(error = %e, operator = %id, "profile unavailable for a change of control");
                 None
             }
         };
-        crate::profile::operator_ref(&op.claims.sub, &op.claims.name, profile.as_ref())
+        crate::profile::operator_ref(id, name, profile.as_ref())
     }
 
     /// A turn among the changes of control this node runs at once ([`CONTROL_IN_FLIGHT`]). A
@@ -364,14 +366,7 @@ impl Hub {
         let Some(recipient) = colleagues.into_iter().find(|c| c.id == to) else {
             return Err(ErrorFrame::new(ErrorCode::OperatorOffline).conversation(conversation_id));
         };
-        let profile = match self.inner.profiles.profile(ws, to).await {
-            Ok(p) => p,
-            Err(e) => {
-                warn!(error = %e, operator = %to, "profile unavailable at transfer");
-                None
-            }
-        };
-        let to_ref = crate::profile::operator_ref(to, &recipient.name, profile.as_ref());
+        let to_ref = self.operator_ref_of(ws, to, &recipient.name).await;
         let change = self
             .inner
             .conversations
