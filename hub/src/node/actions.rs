@@ -430,13 +430,22 @@ impl Hub {
         Ok(change.meta)
     }
 
-    /// The operators online in the workspace now (the Transfer menu).
+    /// The operators online in the workspace now (the Transfer menu), as the team panel
+    /// counts them.
     pub async fn colleagues(
         &self,
         workspace_id: &str,
     ) -> Result<Vec<protocol::Colleague>, StoreError> {
-        let since = now_ms().saturating_sub(self.inner.config.holder_grace_ms);
-        self.inner.team.colleagues(workspace_id, since).await
+        self.inner
+            .team
+            .colleagues(workspace_id, self.online_since())
+            .await
+    }
+
+    /// Online means connected and seen within the holder grace: a crashed node's operators
+    /// drop out after it.
+    fn online_since(&self) -> protocol::Millis {
+        now_ms().saturating_sub(self.inner.config.holder_grace_ms)
     }
 
     /// Record an audit entry and show it live to the workspace's owners and editors.
@@ -462,11 +471,12 @@ impl Hub {
             .await;
     }
 
-    /// The team as the presence panel shows it: online means connected and seen within the
-    /// holder grace (a crashed node's operators drop out after it).
+    /// The team as the presence panel shows it (online: see [`Hub::online_since`]).
     pub async fn team(&self, workspace_id: &str) -> Result<Vec<protocol::TeamMember>, StoreError> {
-        let since = now_ms().saturating_sub(self.inner.config.holder_grace_ms);
-        self.inner.team.team(workspace_id, since).await
+        self.inner
+            .team
+            .team(workspace_id, self.online_since())
+            .await
     }
 
     /// An operator socket opened or closed.
