@@ -43,6 +43,8 @@ import {
   screenshots,
   startHub,
   step,
+  historyLog,
+  widget,
 } from "./harness.mjs";
 
 const ARTIFACTS = artifactsDir("E2E_FILES_ARTIFACTS", "take-control-files-e2e-");
@@ -55,10 +57,6 @@ const PDF = Buffer.from("%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntraile
 const SVG = Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><script>alert(1)</script></svg>');
 const REPLY = "Here is your return label: print it and stick it on the parcel.";
 const REFUSED_TYPE = "only images (PNG, JPEG, WebP or GIF) and PDFs can be sent.";
-
-// The widget's DOM is in an open shadow root; Playwright's CSS and text locators reach into it.
-const widget = (page) => page.locator("take-control-widget");
-const historyLog = (page) => page.getByRole("log", { name: "Conversation history" });
 
 /** Waits until `img` (a locator) shows a decoded picture; its natural size. */
 async function loaded(page, img, what) {

@@ -34,7 +34,6 @@
 // Every wait is for a selector, a condition or a frame, bounded by a deadline that only turns a
 // hang into a failure: nothing here sleeps to let something happen.
 
-import { mkdirSync, readdirSync, rmSync } from "node:fs";
 import path from "node:path";
 import {
   DIST,
@@ -52,6 +51,9 @@ import {
   startHub,
   step,
   widgetNotices,
+  historyLog,
+  prepareArtifacts,
+  widget,
 } from "./harness.mjs";
 
 const ARTIFACTS = path.resolve(process.env.E2E_SCREENSHOTS || path.join(WEB_UI, "e2e", "artifacts"));
@@ -74,15 +76,7 @@ const MARTIN_ADDS = " Is there anything else I can help with?";
 const NORA_REPLY = "Hi, Nora here. I've noted your order; write any time.";
 const HINT = "The AI was writing this when you took over";
 
-function prepareArtifacts() {
-  mkdirSync(ARTIFACTS, { recursive: true });
-  // Only this script's own files: a stale one from an older run must not pass for this one's.
-  for (const f of readdirSync(ARTIFACTS)) if (/^handoff-\d\d-[a-z0-9-]+\.png$/.test(f)) rmSync(path.join(ARTIFACTS, f));
-}
 
-// The widget's DOM is in an open shadow root; Playwright's CSS and text locators reach into it.
-const widget = (page) => page.locator("take-control-widget");
-const historyLog = (page) => page.getByRole("log", { name: "Conversation history" });
 
 /** Everything the visitor's page holds of the chat: the widget's text and its state. */
 const visitorSees = (page) =>
@@ -115,7 +109,7 @@ const briefFacts = (page) =>
 
 async function main() {
   checkPrerequisites([["built widget", path.join(DIST, "widget.js"), "run `npm run build`"]]);
-  prepareArtifacts();
+  prepareArtifacts(ARTIFACTS, /^handoff-\d\d-[a-z0-9-]+\.png$/);
 
   // Slow enough that a reply streams for a few seconds: the takeover lands in the middle of one.
   const hubUrl = await startHub(["--assistant-delay-ms", "5000"]);

@@ -9,7 +9,7 @@
 //   E2E_DOC_SCREENSHOTS=1  after a passing run, copy the screenshots the docs use into ../docs/images/
 
 import { spawn } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
@@ -55,6 +55,19 @@ export function artifactsDir(envVar, prefix) {
   mkdirSync(dir, { recursive: true });
   return dir;
 }
+
+/**
+ * The shared artifacts directory `dir`, created, without the screenshots of an older run of the
+ * same script (`own`: their names): a stale one must not pass for this run's.
+ */
+export function prepareArtifacts(dir, own) {
+  mkdirSync(dir, { recursive: true });
+  for (const f of readdirSync(dir)) if (own.test(f)) rmSync(path.join(dir, f));
+}
+
+// The widget's DOM is in an open shadow root; Playwright's CSS and text locators reach into it.
+export const widget = (page) => page.locator("take-control-widget");
+export const historyLog = (page) => page.getByRole("log", { name: "Conversation history" });
 
 /** Screenshots into `dir`, remembered by file name, and copied into docs/images/ on request. */
 export function screenshots(dir) {

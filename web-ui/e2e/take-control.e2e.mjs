@@ -15,7 +15,7 @@
 // Every wait is for a selector or a frame, bounded by a deadline that only turns a hang into a
 // failure: nothing here sleeps to let something happen.
 
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { copyFileSync, mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import WebSocket from "ws";
 import {
@@ -31,6 +31,7 @@ import {
   startHub,
   step,
   withDeadline,
+  prepareArtifacts,
 } from "./harness.mjs";
 
 const ARTIFACTS = path.resolve(process.env.E2E_SCREENSHOTS || path.join(WEB_UI, "e2e", "artifacts"));
@@ -40,12 +41,6 @@ const OWN_PNG = /^(\d\d-[a-z0-9-]+|failure-[a-z0-9-]+)\.png$/;
 
 /** Screenshots taken so far, by file name. */
 const shots = new Set();
-
-function prepareArtifacts() {
-  mkdirSync(ARTIFACTS, { recursive: true });
-  // Only this script's own files: a stale 07-… from an older run must not pass for this one's.
-  for (const f of readdirSync(ARTIFACTS)) if (OWN_PNG.test(f)) rmSync(path.join(ARTIFACTS, f));
-}
 
 /** `name` is `NN-what`, numbered in the order of the steps. */
 async function screenshot(page, name) {
@@ -182,7 +177,7 @@ function castFrom(operators) {
 
 async function main() {
   checkPrerequisites();
-  prepareArtifacts();
+  prepareArtifacts(ARTIFACTS, OWN_PNG);
 
   const url = await startHub(["--assistant-delay-ms", "50"]);
   const hub = { url, wsUrl: url.replace(/^http/, "ws") };

@@ -24,7 +24,6 @@
 // Every wait is for a selector, a condition or a frame, bounded by a deadline that only turns a
 // hang into a failure: nothing here sleeps to let something happen.
 
-import { mkdirSync, readdirSync, rmSync } from "node:fs";
 import path from "node:path";
 import {
   DIST,
@@ -42,6 +41,9 @@ import {
   startHub,
   step,
   widgetNotices,
+  historyLog,
+  prepareArtifacts,
+  widget,
 } from "./harness.mjs";
 
 const ARTIFACTS = path.resolve(process.env.E2E_SCREENSHOTS || path.join(WEB_UI, "e2e", "artifacts"));
@@ -56,17 +58,9 @@ const MARTIN_REPLY = "Hi, I'm Martin. I'm approving a refund for you now.";
 const NOTE = "Refund approved; she still needs the return label (order 48213).";
 const NORA_REPLY = "Hi, Nora here. I'm sending your return label now.";
 
-function prepareArtifacts() {
-  mkdirSync(ARTIFACTS, { recursive: true });
-  // Only this script's own files: a stale one from an older run must not pass for this one's.
-  for (const f of readdirSync(ARTIFACTS)) if (/^transfer-\d\d-[a-z0-9-]+\.png$/.test(f)) rmSync(path.join(ARTIFACTS, f));
-}
 
 // --- browsers --------------------------------------------------------------------------------
 
-// The widget's DOM is in an open shadow root; Playwright's CSS and text locators reach into it.
-const widget = (page) => page.locator("take-control-widget");
-const historyLog = (page) => page.getByRole("log", { name: "Conversation history" });
 
 /** A visitor on the demo shop: opens the chat, writes, waits for the assistant's stored answer. */
 async function visitorWrites(browser, hubUrl, text) {
@@ -92,7 +86,7 @@ async function visitorWrites(browser, hubUrl, text) {
 
 async function main() {
   checkPrerequisites([["built widget", path.join(DIST, "widget.js"), "run `npm run build`"]]);
-  prepareArtifacts();
+  prepareArtifacts(ARTIFACTS, /^transfer-\d\d-[a-z0-9-]+\.png$/);
 
   const hubUrl = await startHub(["--assistant-delay-ms", "50"]);
   step(`hub started at ${hubUrl}`);
