@@ -515,6 +515,13 @@ impl RedisCluster {
     /// cluster itself ([`RedisCluster::until_failed_over`] waits for it).
     pub async fn kill_master_of(&mut self, key: &str) -> u16 {
         let port = self.master_of(key).await;
+        // Replication is asynchronous: a master killed the instant after a write may take
+        // it with it, and the promoted replica would then lack data the test has seen
+        // acknowledged. The failure rehearsed here is a lost node, not lost writes, so
+        // the replica catches up first.
+        let caught_up: redis::RedisResult<i64> =
+            ask(port, redis::cmd("WAIT").arg(1).arg(5_000)).await;
+        assert_eq!(caught_up, Ok(1), "the replica of {port} did not catch up");
         let node = self
             .nodes
             .iter_mut()
