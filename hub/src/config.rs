@@ -153,6 +153,36 @@ pub struct Config {
     #[arg(long, env = "TC_HUMAN_WAIT_MS", default_value_t = 120_000)]
     pub human_wait_ms: u64,
 
+    /// The mail server for follow-up emails: `smtp://host:port` (add `?tls=required` for
+    /// STARTTLS), `smtps://host:port` (TLS), with `user:password@` for a login. Unset: no
+    /// emails (visitors are not asked for an address).
+    #[arg(long, env = "TC_SMTP_URL")]
+    pub smtp_url: Option<String>,
+
+    /// The sender of follow-up emails (`support@shop.example`); the name shown is the
+    /// workspace's.
+    #[arg(long, env = "TC_SMTP_FROM", default_value = "noreply@localhost")]
+    pub smtp_from: String,
+
+    /// How long one SMTP delivery may take, milliseconds; a claim on an email lasts twice
+    /// as long.
+    #[arg(long, env = "TC_SMTP_TIMEOUT_MS", default_value_t = 20_000)]
+    pub smtp_timeout_ms: u64,
+
+    /// How long after an operator's answer its email goes, milliseconds: what they write
+    /// meanwhile goes in the same email.
+    #[arg(long, env = "TC_FOLLOW_UP_DELAY_MS", default_value_t = 60_000)]
+    pub follow_up_delay_ms: u64,
+
+    /// The wait before the first retry of an email that failed, milliseconds; it doubles
+    /// with each failure, up to an hour.
+    #[arg(long, env = "TC_SMTP_RETRY_MS", default_value_t = 30_000)]
+    pub smtp_retry_ms: u64,
+
+    /// Tries of one email before it is given up (a refusal by the server gives up at once).
+    #[arg(long, env = "TC_SMTP_ATTEMPTS", default_value_t = 6)]
+    pub smtp_attempts: u32,
+
     /// WebSocket connections per second one client IP may open on a node, sustained
     /// (`0`: unlimited). Beyond, the upgrade is answered `429` with `Retry-After`.
     #[arg(long, env = "TC_CONNECT_RATE", default_value_t = 5.0)]

@@ -17,6 +17,104 @@ pub struct WorkspaceEntry {
     /// The workspace's assistant backend; absent: the hub's default (the knowledge file).
     #[serde(default)]
     pub assistant: Option<AssistantConfig>,
+    /// Working hours; absent: a request for a human always reaches the team.
+    #[serde(default)]
+    pub hours: Option<crate::hours::HoursConfig>,
+    /// What visitors see when nobody is available, and where a follow-up email links to.
+    #[serde(default)]
+    pub away: Option<AwayConfig>,
+}
+
+/// The `away` entry of a workspace.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AwayConfig {
+    /// Shown when a human is asked for outside working hours or nobody answered in time.
+    #[serde(default)]
+    pub message: Option<String>,
+    /// Shown under the email prompt.
+    #[serde(default)]
+    pub email_consent: Option<String>,
+    /// The page of the site with the widget that a follow-up email's link opens; absent: the
+    /// page the visitor last chatted on.
+    #[serde(default)]
+    pub chat_url: Option<String>,
+}
+
+/// The away message when a workspace sets none.
+pub const DEFAULT_AWAY_MESSAGE: &str =
+    "No one from our team is available right now. Leave your email and we'll answer you there; \
+     meanwhile the assistant keeps helping you.";
+/// The consent text under the email prompt when a workspace sets none.
+pub const DEFAULT_EMAIL_CONSENT: &str =
+    "We'll use your email address only to answer this conversation.";
+
+/// A workspace's availability: its hours, and what its visitors see when nobody is there.
+#[derive(Debug, Clone)]
+pub struct Availability {
+    pub hours: Option<crate::hours::Hours>,
+    pub away: protocol::AwayText,
+    pub chat_url: Option<String>,
+}
+
+impl Default for Availability {
+    fn default() -> Self {
+        Availability {
+            hours: None,
+            away: protocol::AwayText {
+                message: DEFAULT_AWAY_MESSAGE.to_owned(),
+                email_consent: DEFAULT_EMAIL_CONSENT.to_owned(),
+            },
+            chat_url: None,
+        }
+    }
+}
+
+impl Availability {
+    fn from_entry(
+        id: &str,
+        hours: Option<&crate::hours::HoursConfig>,
+        away: Option<&AwayConfig>,
+    ) -> Result<Self, DirectoryError> {
+        let mut a = Availability::default();
+        if let Some(h) = hours {
+            a.hours = Some(
+                crate::hours::Hours::parse(h).map_err(|e| DirectoryError(format!("{id}: {e}")))?,
+            );
+        }
+        let away = away.cloned().unwrap_or_default();
+        let text = |field: &str, v: Option<String>, max: usize| match v {
+            Some(t) if protocol::visible::is_blank(&t) => Err(DirectoryError(format!(
+                "{id}: away.{field} is blank"
+            ))),
+            Some(t) if t.chars().count() > max => Err(DirectoryError(format!(
+                "{id}: away.{field} is longer than {max} characters"
+            ))),
+            other => Ok(other),
+        };
+        if let Some(m) = text("message", away.message, 500)? {
+            a.away.message = m;
+        }
+        if let Some(c) = text("email_consent", away.email_consent, 300)? {
+            a.away.email_consent = c;
+        }
+        if let Some(url) = away.chat_url {
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                return Err(DirectoryError(format!(
+                    "{id}: away.chat_url must be an http(s) URL"
+                )));
+            }
+            a.chat_url = Some(url);
+        }
+        Ok(a)
+    }
+
+    /// At `at_ms`, outside working hours: `Some(when the team is next at work)`; at work (or
+    /// no hours set): `None`.
+    pub fn closed_at(&self, at_ms: u64) -> Option<Option<u64>> {
+        let hours = self.hours.as_ref()?;
+        (!hours.is_open(at_ms)).then(|| hours.opens_at(at_ms))
+    }
 }
 
 /// Which assistant answers a workspace's visitors.
@@ -36,6 +134,7 @@ pub struct Directory {
     workspaces: HashMap<String, WorkspaceInfo>,
     allowed_origins: HashMap<String, Vec<String>>,
     assistants: HashMap<String, AssistantConfig>,
+    availability: HashMap<String, Availability>,
 }
 
 /// Origins compare case-insensitively and without a trailing slash.
@@ -64,6 +163,10 @@ impl Directory {
             if let Some(a) = e.assistant {
                 d.assistants.insert(e.id.clone(), a);
             }
+            if e.hours.is_some() || e.away.is_some() {
+                let a = Availability::from_entry(&e.id, e.hours.as_ref(), e.away.as_ref())?;
+                d.availability.insert(e.id.clone(), a);
+            }
             d.insert(WorkspaceInfo {
                 id: e.id,
                 name: e.name,
@@ -89,6 +192,20 @@ impl Directory {
                 origin.is_some_and(|o| allowed.iter().any(|a| *a == normalize_origin(o)))
             }
         }
+    }
+
+    /// When the workspace's team is at work, and what its visitors see when nobody is.
+    pub fn availability(&self, workspace_id: &str) -> &Availability {
+        static DEFAULT: std::sync::OnceLock<Availability> = std::sync::OnceLock::new();
+        self.availability
+            .get(workspace_id)
+            .unwrap_or_else(|| DEFAULT.get_or_init(Availability::default))
+    }
+
+    /// Set a workspace's availability (the demo workspaces of `--dev`; tests).
+    pub fn set_availability(&mut self, workspace_id: &str, availability: Availability) {
+        self.availability
+            .insert(workspace_id.to_owned(), availability);
     }
 
     /// The workspaces with their own assistant backend.

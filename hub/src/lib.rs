@@ -29,6 +29,8 @@ pub mod dev;
 pub mod directory;
 pub mod drafts;
 pub mod files;
+pub mod hours;
+pub mod mail;
 pub mod images;
 pub mod metrics;
 pub mod node;

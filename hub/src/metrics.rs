@@ -62,6 +62,11 @@ pub struct Metrics {
     pub briefs_failed: AtomicU64,
     /// Attachments stored.
     pub files_stored: AtomicU64,
+    /// Conversations that began waiting for follow-up, and follow-up emails by outcome.
+    pub follow_ups: AtomicU64,
+    pub emails_sent: AtomicU64,
+    pub emails_retrying: AtomicU64,
+    pub emails_failed: AtomicU64,
     pub releases_ended: AtomicU64,
     pub releases_force: AtomicU64,
     pub releases_disconnected: AtomicU64,
@@ -91,6 +96,9 @@ pub struct Snapshot {
     pub sessions_closed: u64,
     pub briefs_made: u64,
     pub briefs_failed: u64,
+    pub emails_sent: u64,
+    pub emails_retrying: u64,
+    pub emails_failed: u64,
 }
 
 impl Snapshot {
@@ -185,6 +193,9 @@ impl Metrics {
             sessions_closed: g(&self.sessions_closed),
             briefs_made: g(&self.briefs_made),
             briefs_failed: g(&self.briefs_failed),
+            emails_sent: g(&self.emails_sent),
+            emails_retrying: g(&self.emails_retrying),
+            emails_failed: g(&self.emails_failed),
         }
     }
 
@@ -253,6 +264,22 @@ impl Metrics {
             "counter",
             "Attachments vetted and stored.",
             &[("", g(&self.files_stored))],
+        );
+        family(
+            "tc_follow_ups_total",
+            "counter",
+            "Conversations that began waiting for follow-up (nobody was available).",
+            &[("", g(&self.follow_ups))],
+        );
+        family(
+            "tc_follow_up_emails_total",
+            "counter",
+            "Follow-up email deliveries, by outcome (sent; retrying after a failure that may pass; failed for good).",
+            &[
+                ("{outcome=\"sent\"}", g(&self.emails_sent)),
+                ("{outcome=\"retrying\"}", g(&self.emails_retrying)),
+                ("{outcome=\"failed\"}", g(&self.emails_failed)),
+            ],
         );
         family(
             "tc_briefs_total",

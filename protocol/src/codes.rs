@@ -69,6 +69,11 @@ pub enum ErrorCode {
     /// The assistant has no suggestion for the visitor's last message (the knowledge file has
     /// no answer to it); asking again gives the same.
     NoSuggestion,
+    /// The email address left for a follow-up is not one a mail server would take.
+    InvalidEmail,
+    /// An email address for a follow-up, but the conversation is not waiting for one (nobody
+    /// was unavailable, or an operator has answered since).
+    NoFollowUp,
     /// Too many frames; `retry_after_ms` says when to try again.
     RateLimited,
     /// A backend (store, bus) is unavailable for now; retry the same frame later.
@@ -106,6 +111,8 @@ impl ErrorCode {
         Self::ControlChanged,
         Self::LimitReached,
         Self::NoSuggestion,
+        Self::InvalidEmail,
+        Self::NoFollowUp,
         Self::RateLimited,
         Self::Unavailable,
         Self::Internal,
@@ -140,6 +147,8 @@ impl ErrorCode {
             Self::ControlChanged => "control_changed",
             Self::LimitReached => "limit_reached",
             Self::NoSuggestion => "no_suggestion",
+            Self::InvalidEmail => "invalid_email",
+            Self::NoFollowUp => "no_follow_up",
             Self::RateLimited => "rate_limited",
             Self::Unavailable => "unavailable",
             Self::Internal => "internal",
@@ -186,6 +195,8 @@ impl ErrorCode {
                 "This conversation has reached the limit for this; nothing was stored."
             }
             Self::NoSuggestion => "The assistant has no suggestion for this message.",
+            Self::InvalidEmail => "That does not look like an email address.",
+            Self::NoFollowUp => "This conversation is not waiting for a follow-up.",
             Self::RateLimited => "Too many requests; slow down.",
             Self::Unavailable => "The service is temporarily unavailable; retry shortly.",
             Self::Internal => "Something went wrong in the hub; retry.",

@@ -63,7 +63,14 @@ impl Default for Limits {
 }
 
 /// Every frame type a widget may send.
-pub const WIDGET_TYPES: &[&str] = &["hello", "page", "message", "typing", "request_human"];
+pub const WIDGET_TYPES: &[&str] = &[
+    "hello",
+    "page",
+    "message",
+    "typing",
+    "request_human",
+    "follow_up_email",
+];
 /// Every frame type a dashboard may send.
 pub const OPERATOR_TYPES: &[&str] = &[
     "hello",
@@ -82,6 +89,7 @@ pub const OPERATOR_TYPES: &[&str] = &[
     "note",
     "recent",
     "search",
+    "follow_ups",
 ];
 
 /// Decode a frame from a visitor's widget.
@@ -97,6 +105,14 @@ pub fn widget_frame(text: &str, limits: &Limits) -> Result<WidgetFrame, DecodeEr
             check_len("url", url, limits::MAX_URL_CHARS)?;
             if let Some(title) = title {
                 check_len("title", title, limits::MAX_TITLE_CHARS)?;
+            }
+        }
+        WidgetFrame::FollowUpEmail { email } => {
+            if !crate::follow_up::plausible_email(email) {
+                return Err(DecodeError::new(
+                    ErrorCode::InvalidEmail,
+                    "email is not an address a mail server would take",
+                ));
             }
         }
         _ => {}

@@ -8,6 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 pub use crate::files::{Attachment, AttachmentId, AttachmentKind};
+pub use crate::follow_up::{AwayText, EmailDelivery, FollowUp, FollowUpReason, FollowUpRow};
 use ts_rs::TS;
 
 use crate::codes::ErrorCode;
@@ -74,6 +75,11 @@ pub enum WidgetFrame {
     /// The visitor asks for a human ("Talk to a human"). Operators are alerted and the
     /// conversation rises to the top of their Online list; a `human_requested` event follows.
     RequestHuman {},
+    /// After nobody was available (an `outside_hours` or `human_request_expired` event): the
+    /// address where the team may answer by email. Checked (`invalid_email`), refused when
+    /// the conversation is not waiting for follow-up (`no_follow_up`); a `follow_up_email`
+    /// event follows. Sending it again replaces the address.
+    FollowUpEmail { email: String },
 }
 
 /// What an operator's dashboard sends.
@@ -196,6 +202,10 @@ pub enum OperatorFrame {
     /// Conversations of the workspace whose messages contain every word of `query`, or whose
     /// visitor label or id matches it: answered with `search_results`.
     Search { query: String },
+    /// The conversations waiting for follow-up (nobody was available when a human was asked
+    /// for, and no operator has written since), the longest waiting first: answered with
+    /// `follow_ups`; each change after it arrives as `follow_up`.
+    FollowUps {},
 }
 
 /// What the hub sends to either client.
@@ -212,6 +222,9 @@ pub enum ServerFrame {
         control: ControlState,
         /// Idle-timeout of the socket: send something (a WebSocket ping does) more often.
         heartbeat_ms: u32,
+        /// What to show when nobody is available (the workspace's away message and the email
+        /// prompt's consent text).
+        away: Box<AwayText>,
     },
     /// Operator handshake accepted.
     Ready {
@@ -247,6 +260,10 @@ pub enum ServerFrame {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[ts(optional, as = "Option<BriefState>")]
         brief: Option<Box<BriefState>>,
+        /// Operators only: the conversation's follow-up, when nobody was available for it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional, as = "Option<FollowUp>")]
+        follow_up: Option<Box<FollowUp>>,
     },
     /// One new event of an open conversation.
     Event {
@@ -381,6 +398,16 @@ pub enum ServerFrame {
     SearchResults {
         query: String,
         conversations: Vec<ConversationSummary>,
+    },
+    /// The answer to `follow_ups`, the longest waiting first (at most
+    /// [`crate::limits::MAX_FOLLOW_UPS`]).
+    FollowUps { conversations: Vec<FollowUpRow> },
+    /// To the workspace's operators: a conversation's follow-up changed (it started waiting,
+    /// the visitor left an email, an operator answered, an email was scheduled, sent or
+    /// failed). `waiting: false` takes it off the follow-up list.
+    FollowUp {
+        conversation_id: ConversationId,
+        follow_up: Box<FollowUp>,
     },
     /// A frame was refused. Nothing of it was applied.
     Error(ErrorFrame),
@@ -718,11 +745,22 @@ pub enum EventKind {
     /// The assistant (or the visitor) asked for a human.
     HumanRequested { by: HumanRequestedBy },
     /// Nobody took control within the hub's wait after a request for a human: the visitor is
-    /// told, and the AI carries on.
+    /// told (with the away message and the email prompt), and the AI carries on.
     HumanRequestExpired {
         #[ts(type = "number")]
         waited_ms: u64,
     },
+    /// A human was asked for outside the workspace's working hours: nobody is alerted, the
+    /// visitor sees the away message and the email prompt, and the AI carries on. `opens_at`:
+    /// when the team is next at work (absent when no working hours are set ahead).
+    OutsideHours {
+        by: HumanRequestedBy,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional, type = "number")]
+        opens_at: Option<Millis>,
+    },
+    /// The visitor left an email address for the team's answer (see [`crate::follow_up`]).
+    FollowUpEmail { email: String },
 }
 
 /// Where an AI draft stands.
@@ -878,6 +916,13 @@ impl EventKind {
             EventKind::HumanRequested { by } => EventKind::HumanRequested { by: *by },
             EventKind::HumanRequestExpired { waited_ms } => EventKind::HumanRequestExpired {
                 waited_ms: *waited_ms,
+            },
+            EventKind::OutsideHours { by, opens_at } => EventKind::OutsideHours {
+                by: *by,
+                opens_at: *opens_at,
+            },
+            EventKind::FollowUpEmail { email } => EventKind::FollowUpEmail {
+                email: email.clone(),
             },
         }
     }
@@ -1088,10 +1133,11 @@ mod size_tests {
             "{}",
             std::mem::size_of::<WidgetFrame>()
         );
-        // 232: the largest is `history`, whose operators-only brief (one boxed pointer) took
-        // it from 224; 8 bytes against an idle widget's 7.5 KiB (docs/benchmarks.md).
+        // 240: the largest is `history`, whose operators-only brief and follow-up (a boxed
+        // pointer each) took it from 224; 16 bytes against an idle widget's 7.5 KiB
+        // (docs/benchmarks.md).
         assert!(
-            std::mem::size_of::<ServerFrame>() <= 232,
+            std::mem::size_of::<ServerFrame>() <= 240,
             "{}",
             std::mem::size_of::<ServerFrame>()
         );

@@ -11,13 +11,15 @@
 //! - [`visible`]: whether a text shows anything (blank messages and names are refused);
 //! - [`profile`]: the operator profile HTTP API's bodies and problem codes;
 //! - [`canned`]: the saved replies HTTP API's bodies and rules;
-//! - [`files`]: attachments, and the files HTTP API's bodies.
+//! - [`files`]: attachments, and the files HTTP API's bodies;
+//! - [`follow_up`]: when nobody is available: the away text, follow-ups and their emails.
 
 pub mod canned;
 pub mod codes;
 pub mod decode;
 pub mod draft;
 pub mod files;
+pub mod follow_up;
 pub mod frames;
 pub mod limits;
 pub mod profile;

@@ -34,6 +34,9 @@ pub const MAX_ONLINE_QUERY_CHARS: usize = 100;
 
 /// Internal notes kept per conversation; more are refused with `limit_reached`.
 pub const MAX_NOTES: usize = 500;
+
+/// The most rows a `follow_ups` answer carries (the longest waiting first).
+pub const MAX_FOLLOW_UPS: usize = 200;
 /// Longest page URL or referrer a widget may report (Unicode scalar values).
 pub const MAX_URL_CHARS: usize = 2048;
 /// Longest page title a widget may report.

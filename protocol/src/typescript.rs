@@ -56,6 +56,11 @@ pub fn frames_ts() -> String {
     decl::<Colleague>(&cfg, &mut out);
     decl::<Brief>(&cfg, &mut out);
     decl::<Attachment>(&cfg, &mut out);
+    decl::<AwayText>(&cfg, &mut out);
+    decl::<FollowUpReason>(&cfg, &mut out);
+    decl::<EmailDelivery>(&cfg, &mut out);
+    decl::<FollowUp>(&cfg, &mut out);
+    decl::<FollowUpRow>(&cfg, &mut out);
     decl::<AttachmentKind>(&cfg, &mut out);
     decl::<crate::files::FileLinksRequest>(&cfg, &mut out);
     decl::<crate::files::FileLinks>(&cfg, &mut out);

@@ -13,6 +13,7 @@ fn widget_type(f: &WidgetFrame) -> &'static str {
         WidgetFrame::Message { .. } => "message",
         WidgetFrame::Typing { .. } => "typing",
         WidgetFrame::RequestHuman {} => "request_human",
+        WidgetFrame::FollowUpEmail { .. } => "follow_up_email",
     }
 }
 use protocol::decode::WIDGET_TYPES as WIDGET;
@@ -35,6 +36,7 @@ fn operator_type(f: &OperatorFrame) -> &'static str {
         OperatorFrame::Note { .. } => "note",
         OperatorFrame::Recent { .. } => "recent",
         OperatorFrame::Search { .. } => "search",
+        OperatorFrame::FollowUps {} => "follow_ups",
     }
 }
 use protocol::decode::OPERATOR_TYPES as OPERATOR;
@@ -63,6 +65,8 @@ fn server_type(f: &ServerFrame) -> &'static str {
         ServerFrame::VisitorContext { .. } => "visitor_context",
         ServerFrame::Recent { .. } => "recent",
         ServerFrame::SearchResults { .. } => "search_results",
+        ServerFrame::FollowUps { .. } => "follow_ups",
+        ServerFrame::FollowUp { .. } => "follow_up",
         ServerFrame::Error(_) => "error",
     }
 }
@@ -89,6 +93,8 @@ const SERVER: &[&str] = &[
     "visitor_context",
     "recent",
     "search_results",
+    "follow_ups",
+    "follow_up",
     "error",
 ];
 

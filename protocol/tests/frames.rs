@@ -56,6 +56,19 @@ fn all_events() -> Vec<ConversationEvent> {
         ),
         event(3, EventKind::HumanRequestExpired { waited_ms: 120_000 }),
         event(
+            3,
+            EventKind::OutsideHours {
+                by: HumanRequestedBy::Visitor,
+                opens_at: Some(1_764_050_000_000),
+            },
+        ),
+        event(
+            3,
+            EventKind::FollowUpEmail {
+                email: "ana@example.com".into(),
+            },
+        ),
+        event(
             4,
             EventKind::OperatorJoined {
                 operator: martin(),
@@ -170,6 +183,9 @@ fn widget_frames() -> Vec<WidgetFrame> {
         },
         WidgetFrame::Typing { active: true },
         WidgetFrame::RequestHuman {},
+        WidgetFrame::FollowUpEmail {
+            email: "ana@example.com".into(),
+        },
     ]
 }
 
@@ -252,7 +268,18 @@ fn operator_frames() -> Vec<OperatorFrame> {
             active: false,
         },
         OperatorFrame::SubscribeTeam {},
+        OperatorFrame::FollowUps {},
     ]
+}
+
+fn follow_up() -> FollowUp {
+    FollowUp {
+        reason: FollowUpReason::Unanswered,
+        since: 1_764_000_100_000,
+        waiting: true,
+        email: Some("ana@example.com".into()),
+        delivery: None,
+    }
 }
 
 fn server_frames() -> Vec<ServerFrame> {
@@ -265,6 +292,10 @@ fn server_frames() -> Vec<ServerFrame> {
             visitor_label: "Visitor 7F3A".into(),
             control: control(),
             heartbeat_ms: 30_000,
+            away: Box::new(AwayText {
+                message: "We're away right now.".into(),
+                email_consent: "We use your address only to answer you.".into(),
+            }),
         },
         ServerFrame::Ready {
             protocol: PROTOCOL_VERSION,
@@ -301,6 +332,7 @@ fn server_frames() -> Vec<ServerFrame> {
                 },
                 at: 1_764_000_000_000,
             })),
+            follow_up: Some(Box::new(follow_up())),
         },
         ServerFrame::Ack {
             conversation_id: id(),
@@ -408,7 +440,47 @@ fn server_frames() -> Vec<ServerFrame> {
             reason: ReleaseReason::Idle,
             release_at: 1_764_000_900_000,
         },
+        ServerFrame::FollowUps {
+            conversations: vec![FollowUpRow {
+                conversation: ConversationSummary {
+                    id: id(),
+                    visitor_label: "Visitor 7F3A".into(),
+                    started_at: 1_764_000_000_000,
+                    last_activity_at: 1_764_000_100_000,
+                    last_message: None,
+                    control: control(),
+                    needs_human: false,
+                    visitor_online: false,
+                    last_seq: 6,
+                },
+                follow_up: follow_up(),
+            }],
+        },
     ];
+    for delivery in [
+        EmailDelivery::Scheduled {
+            at: 1_764_000_200_000,
+        },
+        EmailDelivery::Sent {
+            at: 1_764_000_200_000,
+        },
+        EmailDelivery::Retrying {
+            attempts: 2,
+            next_at: 1_764_000_260_000,
+            error: "connection refused".into(),
+        },
+        EmailDelivery::Failed {
+            attempts: 1,
+            error: "550 no such user".into(),
+        },
+    ] {
+        let mut f = follow_up();
+        f.delivery = Some(delivery);
+        frames.push(ServerFrame::FollowUp {
+            conversation_id: id(),
+            follow_up: Box::new(f),
+        });
+    }
     for e in all_events() {
         frames.push(ServerFrame::Event {
             conversation_id: id(),

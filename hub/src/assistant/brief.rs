@@ -103,6 +103,12 @@ pub fn as_text(transcript: &[ConversationEvent]) -> String {
                 by: HumanRequestedBy::Assistant,
             } => "[The AI asked for a human.]".to_owned(),
             EventKind::HumanRequestExpired { .. } => "[Nobody came in time.]".to_owned(),
+            EventKind::OutsideHours { .. } => {
+                "[A human was asked for outside working hours.]".to_owned()
+            }
+            EventKind::FollowUpEmail { .. } => {
+                "[The visitor left an email address for an answer.]".to_owned()
+            }
             EventKind::OperatorJoined { operator, .. } => {
                 format!("[Teammate {} joined.]", operator.name)
             }

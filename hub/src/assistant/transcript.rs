@@ -91,6 +91,15 @@ pub fn chat_messages(system_prompt: &str, transcript: &[ConversationEvent]) -> V
                 "system",
                 "No teammate was available. Keep helping the visitor yourself.",
             )),
+            EventKind::OutsideHours { .. } => out.push(ChatMessage::new(
+                "system",
+                "The team is away (outside working hours). Keep helping the visitor yourself.",
+            )),
+            // The address is the team's business: a model is only told there is one.
+            EventKind::FollowUpEmail { .. } => out.push(ChatMessage::new(
+                "system",
+                "The visitor left an email address; the team will answer there.",
+            )),
         }
     }
     out

@@ -158,6 +158,12 @@ pub enum BusMessage {
         conversation_id: ConversationId,
         context: protocol::VisitorContext,
     },
+    /// A conversation's follow-up changed (operators only, on the workspace's topic).
+    FollowUp {
+        workspace_id: WorkspaceId,
+        conversation_id: ConversationId,
+        follow_up: protocol::FollowUp,
+    },
     /// Local only, never published: the bus may have lost messages (its subscription dropped),
     /// so every local client must catch up from the store.
     Resync,

@@ -139,6 +139,10 @@ impl Hub {
         if !appended.duplicate {
             let m = &self.inner.metrics;
             m.add(&m.messages_in_operator, 1);
+            if appended.meta.follow_up {
+                self.follow_up_answered(&appended.meta, appended.event.seq)
+                    .await;
+            }
         }
         Ok(appended)
     }
@@ -528,13 +532,19 @@ impl Hub {
         if meta.needs_human || !matches!(meta.control.holder, Holder::Ai) {
             return Ok(());
         }
-        let draft = NewEvent::HumanRequested {
-            by: HumanRequestedBy::Visitor,
-        };
+        let by = HumanRequestedBy::Visitor;
         let fence = Writer::Ai {
             epoch: meta.control.epoch,
         };
-        match self.append_event(ws, conversation_id, draft, fence).await {
+        let asked = match self.outside_hours(&meta, by, fence.clone()).await {
+            Ok(true) => Ok(()),
+            Ok(false) => self
+                .append_event(ws, conversation_id, NewEvent::HumanRequested { by }, fence)
+                .await
+                .map(drop),
+            Err(e) => Err(e),
+        };
+        match asked {
             // An operator took over meanwhile: the visitor has their human.
             Ok(_) | Err(StoreError::Control(_)) => Ok(()),
             Err(e) => Err(error_frame(&e, conversation_id)),

@@ -355,11 +355,14 @@ impl Hub {
             attachments: Vec::new(),
         };
         let fence = Writer::Ai { epoch };
-        match self
+        let meta = match self
             .append_event(ws, conversation_id, draft, fence.clone())
             .await
         {
-            Ok(_) => metrics.bump(&metrics.ai_replies, 1),
+            Ok(appended) => {
+                metrics.bump(&metrics.ai_replies, 1);
+                appended.meta
+            }
             Err(StoreError::Control(_)) => {
                 debug!(conversation_id, "AI reply fenced off by a takeover");
                 metrics.bump(&metrics.ai_fenced, 1);
@@ -370,12 +373,18 @@ impl Hub {
                 metrics.ai_failure("store");
                 return false;
             }
-        }
+        };
         if reply.needs_human {
-            let draft = NewEvent::HumanRequested {
-                by: HumanRequestedBy::Assistant,
+            let by = HumanRequestedBy::Assistant;
+            let asked = match self.outside_hours(&meta, by, fence.clone()).await {
+                Ok(true) => Ok(()),
+                Ok(false) => self
+                    .append_event(ws, conversation_id, NewEvent::HumanRequested { by }, fence)
+                    .await
+                    .map(drop),
+                Err(e) => Err(e),
             };
-            if let Err(e) = self.append_event(ws, conversation_id, draft, fence).await {
+            if let Err(e) = asked {
                 debug!(conversation_id, error = %e, "request for a human not stored");
             }
         }

@@ -27,6 +27,8 @@ pub struct Opened {
     pub earlier: Vec<ConversationMeta>,
     /// The latest brief, as a dashboard should read it.
     pub brief: Option<protocol::BriefState>,
+    /// Its follow-up, when nobody was available for it once.
+    pub follow_up: Option<protocol::FollowUp>,
 }
 
 /// An AI draft being written, whole, for a client that opened the conversation mid-reply.
@@ -169,13 +171,14 @@ impl Hub {
         let (conversations, desk) = (&self.inner.conversations, &self.inner.desk);
         let (ws, id) = (workspace_id, conversation_id);
         // All in one round trip's time on the node's multiplexed connection.
-        let (events, meta, notes, context, earlier, brief) = tokio::join!(
+        let (events, meta, notes, context, earlier, brief, follow_up) = tokio::join!(
             conversations.history(ws, id, after, HISTORY_LIMIT),
             conversations.get(ws, id),
             desk.notes(ws, id, after),
             desk.context(ws, id),
             desk.earlier(ws, id, earlier_limit),
             desk.brief(ws, id),
+            self.follow_up_of(ws, id),
         );
         let events = events?;
         let meta = meta?.ok_or(StoreError::NotFound)?;
@@ -186,6 +189,7 @@ impl Hub {
             context: context.ok().flatten(),
             earlier: earlier.unwrap_or_default(),
             brief: brief.ok().flatten().map(|b| self.brief_as_read(b)),
+            follow_up,
         })
     }
 

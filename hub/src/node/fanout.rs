@@ -503,6 +503,17 @@ impl Hub {
                 }),
                 for_visitors: None,
             }),
+            BusMessage::FollowUp {
+                conversation_id,
+                follow_up,
+                ..
+            } => Outbound::frame(Frames {
+                for_operators: frame_json(&ServerFrame::FollowUp {
+                    conversation_id,
+                    follow_up: Box::new(follow_up),
+                }),
+                for_visitors: None,
+            }),
             BusMessage::Audit { entry, .. } => Outbound::frame(Frames {
                 for_operators: frame_json(&ServerFrame::AuditEntry { entry }),
                 for_visitors: None,

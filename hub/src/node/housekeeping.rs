@@ -185,6 +185,8 @@ impl Hub {
                 "nobody answered the request for a human"
             );
             self.publish_event(&meta, &event, None).await;
+            self.mark_follow_up(&meta, protocol::FollowUpReason::Unanswered, now)
+                .await;
         }
         Ok(())
     }

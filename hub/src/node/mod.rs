@@ -14,7 +14,9 @@
 //!   what the bus delivers to local connections (through the AI fence), the Online list rows;
 //! - [`assistant`]: the AI's generations, cancellable and fenced by control epoch, their drafts
 //!   in pieces;
-//! - [`housekeeping`]: presence, auto-release, expiry of requests for a human, idle sweeps.
+//! - [`housekeeping`]: presence, auto-release, expiry of requests for a human, idle sweeps;
+//! - [`follow_up`]: when nobody is available: working hours, the email prompt, follow-ups and
+//!   their emails.
 //!
 //! This file holds the node's parts, its construction and shutdown, and sign-in.
 
@@ -38,8 +40,8 @@ use crate::metrics::Metrics;
 use crate::ratelimit::KeyedLimiter;
 use crate::registry::Registry;
 use crate::store::{
-    ConversationMeta, ConversationStore, DeskStore, NewConversation, ProfileStore, Store,
-    StoreError, TeamStore,
+    ConversationMeta, ConversationStore, DeskStore, FollowUpStore, NewConversation, ProfileStore,
+    Store, StoreError, TeamStore,
 };
 use crate::util::{now_ms, now_secs, random_id, visitor_label};
 
@@ -50,6 +52,7 @@ mod desk;
 mod door;
 mod fanout;
 mod files;
+mod follow_up;
 mod housekeeping;
 mod online;
 
@@ -75,6 +78,7 @@ struct Inner {
     team: Arc<dyn TeamStore>,
     profiles: Arc<dyn ProfileStore>,
     desk: Arc<dyn DeskStore>,
+    follow_ups: Arc<dyn FollowUpStore>,
     bus: Arc<dyn Bus>,
     registry: Registry,
     directory: Directory,
@@ -83,6 +87,7 @@ struct Inner {
     assistant: Arc<dyn Assistant>,
     files: crate::files::FileStore,
     links: crate::files::LinkSigner,
+    mailer: Option<crate::mail::Mailer>,
     metrics: Arc<Metrics>,
     /// Cancelled when the node shuts down.
     shutdown: CancellationToken,
@@ -205,6 +210,8 @@ pub struct Parts {
     /// Where attachments are kept, and the signer of their links.
     pub files: crate::files::FileStore,
     pub links: crate::files::LinkSigner,
+    /// Sends follow-up emails; `None`: no SMTP server configured.
+    pub mailer: Option<crate::mail::Mailer>,
 }
 impl Hub {
     /// Assemble a node and start its background tasks (needs a tokio runtime).
@@ -220,6 +227,7 @@ impl Hub {
             assistant,
             files,
             links,
+            mailer,
         } = parts;
         let metrics = Arc::new(Metrics::default());
         // Every store call is timed and its failures counted, whatever the backend.
@@ -246,7 +254,8 @@ impl Hub {
                 conversations: store.clone(),
                 team: store.clone(),
                 profiles: store.clone(),
-                desk: store,
+                desk: store.clone(),
+                follow_ups: store,
                 bus,
                 registry: Registry::new(&shutdown),
                 directory,
@@ -255,6 +264,7 @@ impl Hub {
                 assistant,
                 files,
                 links,
+                mailer,
                 metrics,
                 shutdown,
                 tasks: TaskTracker::new(),
@@ -270,6 +280,9 @@ impl Hub {
         hub.inner.tasks.spawn(hub.clone().bus_watch());
         hub.inner.tasks.spawn(hub.clone().online_rows());
         hub.inner.tasks.spawn(hub.clone().file_sweeps());
+        if hub.inner.mailer.is_some() {
+            hub.inner.tasks.spawn(hub.clone().mail_loop());
+        }
         hub
     }
 

@@ -83,6 +83,17 @@ pub async fn build(
     let links = crate::files::LinkSigner::new(&visitor_secret);
     let files = crate::files::FileStore::open(&config.file_store)
         .map_err(|e| StartError::Invalid(format!("--file-store {}: {e}", config.file_store)))?;
+    let mailer = match &config.smtp_url {
+        Some(url) => Some(
+            crate::mail::Mailer::new(
+                url,
+                &config.smtp_from,
+                std::time::Duration::from_millis(config.smtp_timeout_ms),
+            )
+            .map_err(StartError::Invalid)?,
+        ),
+        None => None,
+    };
     let assistant: Arc<dyn Assistant> = match assistant {
         Some(a) => a,
         None => assistants(&config, &directory)?,
@@ -119,6 +130,7 @@ pub async fn build(
         assistant,
         files,
         links,
+        mailer,
     }))
 }
 

@@ -120,6 +120,7 @@ fn conversation_of(frame: &OperatorFrame) -> Option<&str> {
         } => Some(conversation_id),
         OperatorFrame::Recent { .. }
         | OperatorFrame::Search { .. }
+        | OperatorFrame::FollowUps {}
         | OperatorFrame::Colleagues {}
         | OperatorFrame::Suggest { .. } => None,
         OperatorFrame::Hello { .. }
@@ -329,6 +330,10 @@ impl OperatorHandler {
                     Err(e) => conn.send_error(e).await,
                 }
             }
+            OperatorFrame::FollowUps {} => match hub.follow_ups(&self.op).await {
+                Ok(conversations) => conn.send(&ServerFrame::FollowUps { conversations }).await,
+                Err(e) => conn.send_error(e).await,
+            },
             OperatorFrame::Recent { cursor } => {
                 match hub.recent_page(&self.op, cursor.as_deref()).await {
                     Ok(page) => {
@@ -475,6 +480,7 @@ impl OperatorHandler {
             context,
             earlier,
             brief,
+            follow_up,
         } = match hub.open(ws, &conversation_id, after, EARLIER_LIMIT).await {
             Ok(opened) => opened,
             Err(e) => {
@@ -496,6 +502,7 @@ impl OperatorHandler {
             context: context.map(Box::new),
             earlier,
             brief: brief.map(Box::new),
+            follow_up: follow_up.map(Box::new),
         })
         .await?;
         conn.send_draft(&conversation_id, meta.control.epoch).await

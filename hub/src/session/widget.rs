@@ -142,6 +142,7 @@ impl WidgetHandler {
             visitor_label: meta.visitor_label.clone(),
             control: meta.control.for_visitor(),
             heartbeat_ms: heartbeat_ms(&conn.hub),
+            away: Box::new(conn.hub.away_text(&meta.workspace_id)),
         })
         .await?;
         let (events, current) = match conn
@@ -169,6 +170,7 @@ impl WidgetHandler {
             context: None,
             earlier: Vec::new(),
             brief: None,
+            follow_up: None,
         })
         .await?;
         conn.send_draft(&meta.id, current.control.epoch).await
@@ -297,6 +299,21 @@ where
                 let hub = conn.hub.clone();
                 if let Err(e) = hub
                     .request_human(&self.workspace_id, &self.conversation_id)
+                    .await
+                {
+                    conn.send_error(e).await?;
+                }
+            }
+            WidgetFrame::FollowUpEmail { email } => {
+                if !conn
+                    .allow(RateKind::Message, &self.conversation_id, None)
+                    .await?
+                {
+                    return Ok(Flow::Continue);
+                }
+                let hub = conn.hub.clone();
+                if let Err(e) = hub
+                    .follow_up_email(&self.workspace_id, &self.conversation_id, email.trim())
                     .await
                 {
                     conn.send_error(e).await?;

@@ -724,6 +724,7 @@ where
     unanswered_human_requests_expire_once(make().await).await;
     super::conformance_team::profiles_and_avatars_per_workspace(make().await).await;
     online_list_and_idle(make().await).await;
+    super::conformance_follow_up::whole_suite(&make).await;
     super::conformance_desk::whole_suite(make).await;
 }
 
@@ -849,6 +850,24 @@ macro_rules! conformance_tests {
         async fn concurrent_shortcuts_have_one_winner() {
             let (_guard, store) = $make;
             crate::store::conformance_desk::concurrent_shortcuts_have_one_winner(store).await;
+        }
+
+        #[tokio::test]
+        async fn follow_ups_wait_until_answered() {
+            let (_guard, store) = $make;
+            crate::store::conformance_follow_up::follow_ups_wait_until_answered(store).await;
+        }
+
+        #[tokio::test]
+        async fn emails_are_claimed_once_and_recorded_by_their_claim() {
+            let (_guard, store) = $make;
+            crate::store::conformance_follow_up::emails_are_claimed_once_and_recorded_by_their_claim(store).await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn racing_claims_have_one_winner() {
+            let (_guard, store) = $make;
+            crate::store::conformance_follow_up::racing_claims_have_one_winner(store).await;
         }
     };
 }

@@ -9,6 +9,7 @@
 //! The conformance suite (`conformance*.rs`, a part per concern) runs against every backend.
 
 pub mod desk;
+pub mod follow_up;
 pub mod memory;
 pub mod redis;
 pub mod timed;
@@ -23,6 +24,7 @@ use protocol::{
 use crate::control::{Actor, ControlError, Writer};
 use crate::profile::OperatorProfile;
 pub use desk::{NewNote, RecentCursor};
+pub use follow_up::{EmailJob, FollowUpStore};
 use protocol::canned::CannedReply;
 use protocol::{BriefState, Note, VisitorContext};
 
@@ -42,6 +44,9 @@ pub struct ConversationMeta {
     pub last_seq: Seq,
     /// On the Online list. Cleared after inactivity, set again by new activity.
     pub active: bool,
+    /// It has a follow-up that an operator's message changes: it is waiting for one, or the
+    /// visitor left an email (see [`FollowUpStore`]).
+    pub follow_up: bool,
 }
 
 impl ConversationMeta {
@@ -108,6 +113,29 @@ pub enum NewEvent {
     HumanRequested {
         by: HumanRequestedBy,
     },
+    /// Recorded as it is: nothing of the meta changes (see `EventKind`).
+    Plain(PlainEvent),
+}
+
+/// Events whose append changes nothing but the history.
+#[derive(Debug, Clone)]
+pub enum PlainEvent {
+    OutsideHours {
+        by: HumanRequestedBy,
+        opens_at: Option<Millis>,
+    },
+    FollowUpEmail {
+        email: String,
+    },
+}
+
+impl PlainEvent {
+    pub fn kind(self) -> protocol::EventKind {
+        match self {
+            PlainEvent::OutsideHours { by, opens_at } => protocol::EventKind::OutsideHours { by, opens_at },
+            PlainEvent::FollowUpEmail { email } => protocol::EventKind::FollowUpEmail { email },
+        }
+    }
 }
 
 /// A bus publication for an event about to be appended: `head` + the event's JSON + `tail` on
@@ -482,9 +510,9 @@ pub trait DeskStore: Send + Sync + std::fmt::Debug + 'static {
 
 /// A whole backend: every part of the store (the memory store, the Redis store, the timing
 /// decorator). The node holds each part on its own, so that each concern sees only its part.
-pub trait Store: ConversationStore + TeamStore + ProfileStore + DeskStore {}
+pub trait Store: ConversationStore + TeamStore + ProfileStore + DeskStore + FollowUpStore {}
 
-impl<T: ConversationStore + TeamStore + ProfileStore + DeskStore> Store for T {}
+impl<T: ConversationStore + TeamStore + ProfileStore + DeskStore + FollowUpStore> Store for T {}
 
 /// A conversation held by an operator, as the auto-release sweep sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -623,6 +651,7 @@ mod summary_tests {
             visitor_connections: u32::try_from(seq % 3).expect("small"),
             last_seq: seq,
             active: true,
+            follow_up: false,
         }
     }
 
@@ -719,6 +748,8 @@ mod preview_tests {
 pub(crate) mod conformance;
 #[cfg(test)]
 pub(crate) mod conformance_desk;
+#[cfg(test)]
+pub(crate) mod conformance_follow_up;
 #[cfg(test)]
 pub(crate) mod conformance_team;
 #[cfg(test)]

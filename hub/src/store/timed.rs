@@ -3,6 +3,8 @@
 
 use crate::store::ConversationStore;
 use crate::store::DeskStore;
+use crate::store::{EmailJob, FollowUpStore};
+use protocol::{FollowUp, FollowUpReason};
 use crate::store::ProfileStore;
 use crate::store::TeamStore;
 use std::sync::Arc;
@@ -386,5 +388,75 @@ impl DeskStore for TimedStore {
 
     async fn delete_canned_reply(&self, ws: &str, id: &str) -> Result<(), StoreError> {
         timed!(self.delete_canned_reply(ws, id))
+    }
+}
+
+#[async_trait]
+impl FollowUpStore for TimedStore {
+    async fn mark_follow_up(
+        &self,
+        ws: &str,
+        id: &str,
+        reason: FollowUpReason,
+        at: Millis,
+    ) -> Result<Option<FollowUp>, StoreError> {
+        timed!(self.mark_follow_up(ws, id, reason, at))
+    }
+
+    async fn set_follow_up_email(
+        &self,
+        ws: &str,
+        id: &str,
+        email: &str,
+    ) -> Result<Option<FollowUp>, StoreError> {
+        timed!(self.set_follow_up_email(ws, id, email))
+    }
+
+    async fn follow_up_answered(
+        &self,
+        ws: &str,
+        id: &str,
+        seq: Seq,
+        email_due: Option<Millis>,
+    ) -> Result<Option<FollowUp>, StoreError> {
+        timed!(self.follow_up_answered(ws, id, seq, email_due))
+    }
+
+    async fn follow_up(&self, ws: &str, id: &str) -> Result<Option<FollowUp>, StoreError> {
+        timed!(self.follow_up(ws, id))
+    }
+
+    async fn follow_ups(
+        &self,
+        ws: &str,
+        limit: usize,
+    ) -> Result<Vec<(ConversationMeta, FollowUp)>, StoreError> {
+        timed!(self.follow_ups(ws, limit))
+    }
+
+    async fn claim_emails(
+        &self,
+        now: Millis,
+        lease_ms: u64,
+        limit: usize,
+    ) -> Result<Vec<EmailJob>, StoreError> {
+        timed!(self.claim_emails(now, lease_ms, limit))
+    }
+
+    async fn email_sent(
+        &self,
+        job: &EmailJob,
+        at: Millis,
+    ) -> Result<Option<FollowUp>, StoreError> {
+        timed!(self.email_sent(job, at))
+    }
+
+    async fn email_failed(
+        &self,
+        job: &EmailJob,
+        error: &str,
+        retry_at: Option<Millis>,
+    ) -> Result<Option<FollowUp>, StoreError> {
+        timed!(self.email_failed(job, error, retry_at))
     }
 }

@@ -1,7 +1,7 @@
 // Generated from the Rust `protocol` crate. Do not edit by hand:
 // UPDATE_TS=1 cargo test -p take-control-protocol --test typescript
 
-export type ErrorCode = "bad_frame" | "unknown_frame_type" | "invalid_frame" | "frame_too_large" | "message_too_long" | "empty_message" | "invalid_client_id" | "invalid_attachment" | "handshake_required" | "already_handshaken" | "unsupported_protocol" | "unauthorized" | "token_expired" | "forbidden" | "workspace_not_found" | "conversation_not_found" | "plan_required" | "already_controlled" | "not_controlled" | "not_holder" | "role_required" | "transfer_to_self" | "operator_offline" | "control_changed" | "limit_reached" | "no_suggestion" | "rate_limited" | "unavailable" | "internal";
+export type ErrorCode = "bad_frame" | "unknown_frame_type" | "invalid_frame" | "frame_too_large" | "message_too_long" | "empty_message" | "invalid_client_id" | "invalid_attachment" | "handshake_required" | "already_handshaken" | "unsupported_protocol" | "unauthorized" | "token_expired" | "forbidden" | "workspace_not_found" | "conversation_not_found" | "plan_required" | "already_controlled" | "not_controlled" | "not_holder" | "role_required" | "transfer_to_self" | "operator_offline" | "control_changed" | "limit_reached" | "no_suggestion" | "invalid_email" | "no_follow_up" | "rate_limited" | "unavailable" | "internal";
 
 export interface ErrorCodeInfo { retryable: boolean; description: string }
 
@@ -32,6 +32,8 @@ export const ERROR_CODES: Record<ErrorCode, ErrorCodeInfo> = {
   control_changed: { retryable: false, description: "Someone else changed who handles this conversation first; nothing was done." },
   limit_reached: { retryable: false, description: "This conversation has reached the limit for this; nothing was stored." },
   no_suggestion: { retryable: false, description: "The assistant has no suggestion for this message." },
+  invalid_email: { retryable: false, description: "That does not look like an email address." },
+  no_follow_up: { retryable: false, description: "This conversation is not waiting for a follow-up." },
   rate_limited: { retryable: true, description: "Too many requests; slow down." },
   unavailable: { retryable: true, description: "The service is temporarily unavailable; retry shortly." },
   internal: { retryable: true, description: "Something went wrong in the hub; retry." },

@@ -23,7 +23,7 @@ new_conversation?: boolean, } | { "type": "page", url: string, title?: string, }
 /**
  * Boxed: a frame is held by every connection's task (see `frames_stay_small`).
  */
-attachments?: Array<string>, } | { "type": "typing", active: boolean, } | { "type": "request_human", };
+attachments?: Array<string>, } | { "type": "typing", active: boolean, } | { "type": "request_human", } | { "type": "follow_up_email", email: string, };
 
 export type OperatorFrame = { "type": "hello", protocol: number, token: string, } | { "type": "subscribe_online", filter?: OnlineFilter, order?: OnlineOrder, offset?: number, 
 /**
@@ -37,13 +37,18 @@ query?: string, } | { "type": "unsubscribe_online", } | { "type": "open", conver
 /**
  * Boxed: a frame is held by every connection's task (see `frames_stay_small`).
  */
-note?: string, } | { "type": "colleagues", } | { "type": "suggest", conversation_id: string, } | { "type": "message", conversation_id: string, client_id: string, text: string, attachments?: Array<string>, } | { "type": "typing", conversation_id: string, active: boolean, } | { "type": "subscribe_team", } | { "type": "note", conversation_id: string, client_id: string, text: string, attachments?: Array<string>, } | { "type": "recent", cursor?: string, } | { "type": "search", query: string, };
+note?: string, } | { "type": "colleagues", } | { "type": "suggest", conversation_id: string, } | { "type": "message", conversation_id: string, client_id: string, text: string, attachments?: Array<string>, } | { "type": "typing", conversation_id: string, active: boolean, } | { "type": "subscribe_team", } | { "type": "note", conversation_id: string, client_id: string, text: string, attachments?: Array<string>, } | { "type": "recent", cursor?: string, } | { "type": "search", query: string, } | { "type": "follow_ups", };
 
 export type ServerFrame = { "type": "welcome", protocol: number, conversation_id: string, visitor_token: string, visitor_label: string, control: ControlState, 
 /**
  * Idle-timeout of the socket: send something (a WebSocket ping does) more often.
  */
-heartbeat_ms: number, } | { "type": "ready", protocol: number, operator: OperatorIdentity, workspace: WorkspaceInfo, heartbeat_ms: number, } | { "type": "history", conversation_id: string, events: Array<ConversationEvent>, control: ControlState, last_seq: number, visitor_online: boolean, needs_human: boolean, 
+heartbeat_ms: number, 
+/**
+ * What to show when nobody is available (the workspace's away message and the email
+ * prompt's consent text).
+ */
+away: AwayText, } | { "type": "ready", protocol: number, operator: OperatorIdentity, workspace: WorkspaceInfo, heartbeat_ms: number, } | { "type": "history", conversation_id: string, events: Array<ConversationEvent>, control: ControlState, last_seq: number, visitor_online: boolean, needs_human: boolean, 
 /**
  * Operators only: the conversation's internal notes written after `after_seq`'s event
  * (all of them on a first open).
@@ -60,7 +65,11 @@ earlier?: Array<ConversationSummary>,
 /**
  * Operators only: the brief made when a human was last asked for or took over.
  */
-brief?: BriefState, } | { "type": "event", conversation_id: string, event: ConversationEvent, } | { "type": "ack", conversation_id: string, client_id: string, seq: number, } | { "type": "control", conversation_id: string, control: ControlState, } | { "type": "ai_draft", conversation_id: string, draft_id: string, epoch: number, offset: number, text: string, state: DraftState, } | { "type": "typing", conversation_id: string, author: Author, active: boolean, } | { "type": "online_view", filter: OnlineFilter, order: OnlineOrder, query?: string, offset: number, total: number, ids: Array<string>, rows: Array<ConversationSummary>, counts: OnlineCounts, } | { "type": "control_warning", conversation_id: string, holder_id: string, reason: ReleaseReason, release_at: number, } | { "type": "brief", conversation_id: string, brief: BriefState, } | { "type": "suggestion", conversation_id: string, text: string, } | { "type": "interrupted_reply", conversation_id: string, draft_id: string, text: string, } | { "type": "colleagues", operators: Array<Colleague>, } | { "type": "transfer_received", conversation_id: string, visitor_label: string, by: OperatorRef, note?: string, } | { "type": "team_snapshot", members: Array<TeamMember>, } | { "type": "audit_snapshot", entries: Array<AuditEntry>, } | { "type": "audit_entry", entry: AuditEntry, } | { "type": "note", conversation_id: string, note: Note, } | { "type": "visitor_context", conversation_id: string, context: VisitorContext, } | { "type": "recent", cursor?: string, conversations: Array<ConversationSummary>, next_cursor?: string, } | { "type": "search_results", query: string, conversations: Array<ConversationSummary>, } | { "type": "error" } & ErrorFrame;
+brief?: BriefState, 
+/**
+ * Operators only: the conversation's follow-up, when nobody was available for it.
+ */
+follow_up?: FollowUp, } | { "type": "event", conversation_id: string, event: ConversationEvent, } | { "type": "ack", conversation_id: string, client_id: string, seq: number, } | { "type": "control", conversation_id: string, control: ControlState, } | { "type": "ai_draft", conversation_id: string, draft_id: string, epoch: number, offset: number, text: string, state: DraftState, } | { "type": "typing", conversation_id: string, author: Author, active: boolean, } | { "type": "online_view", filter: OnlineFilter, order: OnlineOrder, query?: string, offset: number, total: number, ids: Array<string>, rows: Array<ConversationSummary>, counts: OnlineCounts, } | { "type": "control_warning", conversation_id: string, holder_id: string, reason: ReleaseReason, release_at: number, } | { "type": "brief", conversation_id: string, brief: BriefState, } | { "type": "suggestion", conversation_id: string, text: string, } | { "type": "interrupted_reply", conversation_id: string, draft_id: string, text: string, } | { "type": "colleagues", operators: Array<Colleague>, } | { "type": "transfer_received", conversation_id: string, visitor_label: string, by: OperatorRef, note?: string, } | { "type": "team_snapshot", members: Array<TeamMember>, } | { "type": "audit_snapshot", entries: Array<AuditEntry>, } | { "type": "audit_entry", entry: AuditEntry, } | { "type": "note", conversation_id: string, note: Note, } | { "type": "visitor_context", conversation_id: string, context: VisitorContext, } | { "type": "recent", cursor?: string, conversations: Array<ConversationSummary>, next_cursor?: string, } | { "type": "search_results", query: string, conversations: Array<ConversationSummary>, } | { "type": "follow_ups", conversations: Array<FollowUpRow>, } | { "type": "follow_up", conversation_id: string, follow_up: FollowUp, } | { "type": "error" } & ErrorFrame;
 
 export type ErrorFrame = { code: ErrorCode, message: string, 
 /**
@@ -88,7 +97,7 @@ by?: string, } | { "type": "operator_transferred", from: OperatorRef, to: Operat
 /**
  * Who transferred it, when it was not the holder (an owner or editor).
  */
-by?: string, } | { "type": "human_requested", by: HumanRequestedBy, } | { "type": "human_request_expired", waited_ms: number, });
+by?: string, } | { "type": "human_requested", by: HumanRequestedBy, } | { "type": "human_request_expired", waited_ms: number, } | { "type": "outside_hours", by: HumanRequestedBy, opens_at?: number, } | { "type": "follow_up_email", email: string, });
 
 export type EventKind = { "type": "message", author: Author, text: string, client_id?: string, 
 /**
@@ -102,7 +111,7 @@ by?: string, } | { "type": "operator_transferred", from: OperatorRef, to: Operat
 /**
  * Who transferred it, when it was not the holder (an owner or editor).
  */
-by?: string, } | { "type": "human_requested", by: HumanRequestedBy, } | { "type": "human_request_expired", waited_ms: number, };
+by?: string, } | { "type": "human_requested", by: HumanRequestedBy, } | { "type": "human_request_expired", waited_ms: number, } | { "type": "outside_hours", by: HumanRequestedBy, opens_at?: number, } | { "type": "follow_up_email", email: string, };
 
 export type HumanRequestedBy = "assistant" | "visitor";
 
@@ -197,6 +206,40 @@ size: number,
  * Images: their size in pixels (a thumbnail exists too).
  */
 width?: number, height?: number, };
+
+export type AwayText = { 
+/**
+ * Shown when a human is asked for outside working hours, or nobody answered in time.
+ */
+message: string, 
+/**
+ * Shown under the email field: what the address will be used for.
+ */
+email_consent: string, };
+
+export type FollowUpReason = "outside_hours" | "unanswered";
+
+export type EmailDelivery = { "state": "scheduled", at: number, } | { "state": "sent", at: number, } | { "state": "retrying", attempts: number, next_at: number, error: string, } | { "state": "failed", attempts: number, error: string, };
+
+export type FollowUp = { reason: FollowUpReason, 
+/**
+ * When the request for a human went unanswered.
+ */
+since: number, 
+/**
+ * On the follow-up list: no operator has written in the conversation since.
+ */
+waiting: boolean, 
+/**
+ * The address the visitor left, if any.
+ */
+email?: string, 
+/**
+ * The latest email of an operator's answer, if any.
+ */
+delivery?: EmailDelivery, };
+
+export type FollowUpRow = { conversation: ConversationSummary, follow_up: FollowUp, };
 
 export type AttachmentKind = "image" | "pdf";
 

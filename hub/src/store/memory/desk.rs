@@ -22,7 +22,7 @@ pub(super) struct ConversationDesk {
 }
 
 #[derive(Debug, Default)]
-struct DeskState {
+pub(super) struct DeskState {
     notes: Vec<Note>,
     /// Note dedupe key → its index in `notes`.
     note_seen: HashMap<String, usize>,
@@ -33,6 +33,8 @@ struct DeskState {
     files: HashMap<String, StoredFile>,
     /// What search finds it by (empty until it first leaves the Online list).
     words: HashSet<String>,
+    /// Its follow-up (`memory/follow_up.rs`).
+    pub(super) follow_up: crate::store::follow_up::Record,
 }
 
 impl ConversationDesk {
@@ -43,8 +45,20 @@ impl ConversationDesk {
         }
     }
 
-    fn state(&mut self) -> &mut DeskState {
+    pub(super) fn state(&mut self) -> &mut DeskState {
         self.more.get_or_insert_with(Box::default)
+    }
+
+    pub(super) fn visitor_id(&self) -> &str {
+        &self.visitor_id
+    }
+
+    /// Its follow-up, if it ever waited for one.
+    pub(super) fn follow_up(&self) -> Option<&crate::store::follow_up::Record> {
+        self.more
+            .as_ref()
+            .map(|m| &m.follow_up)
+            .filter(|r| r.reason.is_some())
     }
 
     fn notes(&self) -> &[Note] {

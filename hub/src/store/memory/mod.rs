@@ -6,6 +6,7 @@
 //! saved replies, recent, search) is in `desk.rs`.
 
 mod desk;
+mod follow_up;
 mod profiles;
 mod team;
 
@@ -142,6 +143,7 @@ impl ConversationStore for MemoryStore {
             visitor_connections: 0,
             last_seq: 0,
             active: true,
+            follow_up: false,
         };
         let conv = Conversation {
             meta: meta.clone(),
@@ -210,6 +212,7 @@ impl ConversationStore for MemoryStore {
                 c.human_at = at;
                 EventKind::HumanRequested { by }
             }
+            NewEvent::Plain(e) => e.kind(),
         };
         if matches!(fence, Writer::Operator(_)) {
             c.holder_active = c.holder_active.max(at);

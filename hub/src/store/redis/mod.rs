@@ -22,9 +22,11 @@
 //! | `P{ws}:profiles` | hash | operator id → saved profile (JSON) |
 //! | `P{ws}:avatars` | hash | SHA-256 hex → avatar PNG bytes |
 //! | `P{ws}:recent`, `P{ws}:ix:{word}`, `P{ws}:canned`; notes and context in the meta hash | | the operator's desk: `desk.rs` |
+//! | `P{ws}:followups`, `P{ws}:maildue`; `fu_*` and `mail_*` in the meta hash | sorted sets | follow-ups and their emails: `follow_up.rs` |
 //! | `Pworkspaces` | set | every workspace that has had a conversation: what the sweeps walk (written when a conversation is created, never per message) |
 
 mod desk;
+mod follow_up;
 mod profiles;
 mod run;
 mod script;
@@ -133,6 +135,7 @@ pub struct RedisStore {
     expire_visitor: Lua,
     expire_human: Lua,
     desk: desk::DeskScripts,
+    follow_up: redis::Script,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -191,6 +194,7 @@ impl RedisStore {
             expire_visitor: s(include_str!("../lua/expire_visitor.lua")),
             expire_human: s(include_str!("../lua/expire_human.lua")),
             desk: desk::DeskScripts::new(),
+            follow_up: redis::Script::new(include_str!("../lua/follow_up.lua")),
         })
     }
 

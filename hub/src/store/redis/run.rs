@@ -150,6 +150,7 @@ impl RedisStore {
                 "1",
                 protocol::EventKind::HumanRequested { by },
             ),
+            NewEvent::Plain(e) => (String::new(), String::new(), "0", e.kind()),
         };
         let body = json(&kind)?;
         let at_text = at.to_string();

@@ -12,7 +12,7 @@ pub(super) const COMMON: &str = include_str!("../lua/common.lua");
 /// in the scripts, where this list is substituted for `__META__`). Fields only the scripts use
 /// (`holder_act`, `vseen`, `human_at`, `warned`, `kept_at`, `listed_at`, the `d:` dedupe
 /// entries) stay in Redis: every value read is parsed on every message.
-pub(super) const META_FIELDS: [&str; 13] = [
+pub(super) const META_FIELDS: [&str; 14] = [
     "id",
     "ws",
     "label",
@@ -26,6 +26,9 @@ pub(super) const META_FIELDS: [&str; 13] = [
     "vconn",
     "seq",
     "active",
+    // "1" while the conversation has a follow-up that an operator's message changes (it is
+    // waiting, or the visitor left an email): see `store::follow_up`.
+    "fu",
 ];
 
 /// A meta hash as read: [`META_FIELDS`]' values, `None` where a field is missing.
@@ -133,6 +136,7 @@ pub(super) fn parse_meta<S: AsRef<str>>(
         vconn,
         seq,
         active,
+        fu,
     ] = values
     else {
         return Err(corrupt("field count"));
@@ -174,6 +178,7 @@ pub(super) fn parse_meta<S: AsRef<str>>(
         visitor_connections: u32::try_from(num(vconn, "vconn")?).unwrap_or(u32::MAX),
         last_seq: num(seq, "seq")?,
         active: text(active) == Some("1"),
+        follow_up: text(fu) == Some("1"),
     })
 }
 
