@@ -25,3 +25,14 @@ npm_deps() {
     (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
   fi
 }
+
+# need_py MODULE SPEC: install the Python package SPEC with pip when MODULE does not import
+# (test servers written in Python: aiosmtpd for the follow-up emails).
+need_py() {
+  local module=$1 spec=$2
+  if python3 -c "import $module" >/dev/null 2>&1; then
+    return 0
+  fi
+  echo "==> installing $spec (python module $module)"
+  python3 -m pip install --quiet --disable-pip-version-check "$spec"
+}

@@ -11,6 +11,7 @@ step() { echo; echo "==> $* ($((SECONDS - started))s)"; }
 need_pkg /usr/bin/chromium chromium
 need_pkg redis-server redis-server
 need_pkg /usr/sbin/nginx nginx
+need_py aiosmtpd "aiosmtpd==1.4.6"
 npm_deps web-ui
 
 step "rustfmt"

@@ -6,9 +6,8 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 
-use common::{TestHub, Visitor};
+use common::{TestHub, Visitor, tempfile_lite};
 use hub::Config;
 use protocol::Role;
 use serde_json::{Value, json};
@@ -198,33 +197,6 @@ fn openai(server: &FakeServer) -> Value {
 
 async fn visitor(th: &TestHub) -> Visitor {
     Visitor::connect(th.addr(), "acme", None, None).await
-}
-
-/// A minimal temporary file, removed on drop (no dependency for one file).
-mod tempfile_lite {
-    use super::PathBuf;
-
-    pub struct File {
-        pub path: PathBuf,
-    }
-
-    impl File {
-        pub fn new(contents: &str) -> File {
-            let path = std::env::temp_dir().join(format!(
-                "tc-workspaces-{}-{}.json",
-                std::process::id(),
-                hub::util::random_id("")
-            ));
-            std::fs::write(&path, contents).expect("write temp file");
-            File { path }
-        }
-    }
-
-    impl Drop for File {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_file(&self.path);
-        }
-    }
 }
 
 /// The next AI message the visitor receives (their own messages come back as events too).

@@ -823,3 +823,139 @@ impl Drop for S3Server {
         self.task.abort();
     }
 }
+
+/// A real SMTP server on a port of its own: Python's `aiosmtpd` (installed by
+/// `./scripts/test.sh`) with its Maildir handler, keeping every message it accepts in a
+/// temporary directory, until dropped. The hub's mail client talks SMTP to it as to any
+/// mail server.
+#[derive(Debug)]
+pub struct SmtpServer {
+    pub port: u16,
+    child: Child,
+    dir: TempDir,
+}
+
+impl SmtpServer {
+    /// # Panics
+    /// When aiosmtpd is not installed, or does not answer within 30 s.
+    pub async fn start() -> SmtpServer {
+        Self::start_on(free_port()).await
+    }
+
+    /// On `port` (a server that was down coming back: retries then reach it).
+    ///
+    /// # Panics
+    /// As [`SmtpServer::start`].
+    pub async fn start_on(port: u16) -> SmtpServer {
+        let dir = TempDir::new("smtp");
+        let maildir = dir.0.join("mail");
+        let child = Command::new("python3")
+            .args(["-m", "aiosmtpd", "-n", "-l"])
+            .arg(format!("127.0.0.1:{port}"))
+            .args(["-c", "aiosmtpd.handlers.Mailbox"])
+            .arg(&maildir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("python3 is installed");
+        let mut server = SmtpServer { port, child, dir };
+        // Ready when it greets: `220 …` on a fresh connection.
+        until(
+            30,
+            "aiosmtpd greeting (./scripts/test.sh installs aiosmtpd)",
+            || async {
+                use tokio::io::AsyncReadExt;
+                let Ok(mut s) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await else {
+                    return false;
+                };
+                let mut greeting = [0u8; 3];
+                s.read_exact(&mut greeting).await.is_ok() && &greeting == b"220"
+            },
+        )
+        .await;
+        if let Ok(Some(status)) = server.child.try_wait() {
+            panic!("aiosmtpd exited: {status}");
+        }
+        server
+    }
+
+    /// A port no server listens on yet (for a server that is down at first).
+    pub fn free_port() -> u16 {
+        free_port()
+    }
+
+    /// `--smtp-url` for it.
+    pub fn url(&self) -> String {
+        format!("smtp://127.0.0.1:{}", self.port)
+    }
+
+    /// Every message it accepted, as received (headers and body), oldest first.
+    pub fn messages(&self) -> Vec<String> {
+        let mut found: Vec<(std::time::SystemTime, String)> = Vec::new();
+        for sub in ["new", "cur"] {
+            let Ok(entries) = std::fs::read_dir(self.dir.0.join("mail").join(sub)) else {
+                continue;
+            };
+            for e in entries.flatten() {
+                let at = e
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .unwrap_or(std::time::UNIX_EPOCH);
+                if let Ok(text) = std::fs::read_to_string(e.path()) {
+                    found.push((at, readable(&text)));
+                }
+            }
+        }
+        found.sort_by_key(|(at, _)| *at);
+        found.into_iter().map(|(_, t)| t).collect()
+    }
+
+    /// The messages, once it has accepted at least `n` (within 30 s).
+    ///
+    /// # Panics
+    /// When fewer arrive in time.
+    pub async fn until_messages(&self, n: usize) -> Vec<String> {
+        until(30, &format!("{n} messages accepted"), || async {
+            self.messages().len() >= n
+        })
+        .await;
+        self.messages()
+    }
+}
+
+/// A message as a person reads it: a quoted-printable body decoded (soft line breaks joined,
+/// `=XX` turned back into bytes), the headers as they came.
+fn readable(message: &str) -> String {
+    let message = message.replace("\r\n", "\n");
+    let Some((head, body)) = message.split_once("\n\n") else {
+        return message;
+    };
+    if !head
+        .to_ascii_lowercase()
+        .contains("content-transfer-encoding: quoted-printable")
+    {
+        return message;
+    }
+    let joined = body.replace("=\n", "");
+    let bytes = joined.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'=', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    format!("{head}\n\n{}", String::from_utf8_lossy(&out))
+}

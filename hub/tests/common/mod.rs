@@ -525,3 +525,30 @@ async fn http_bytes(
     let body = out.get(split + 4..).unwrap_or_default().to_vec();
     (head, body)
 }
+
+/// A minimal temporary file, removed on drop (no dependency for one file).
+pub mod tempfile_lite {
+    use std::path::PathBuf;
+
+    pub struct File {
+        pub path: PathBuf,
+    }
+
+    impl File {
+        pub fn new(contents: &str) -> File {
+            let path = std::env::temp_dir().join(format!(
+                "tc-workspaces-{}-{}.json",
+                std::process::id(),
+                hub::util::random_id("")
+            ));
+            std::fs::write(&path, contents).expect("write temp file");
+            File { path }
+        }
+    }
+
+    impl Drop for File {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
