@@ -42,8 +42,7 @@ pub struct AwayConfig {
 }
 
 /// The away message when a workspace sets none.
-pub const DEFAULT_AWAY_MESSAGE: &str =
-    "No one from our team is available right now. Leave your email and we'll answer you there; \
+pub const DEFAULT_AWAY_MESSAGE: &str = "No one from our team is available right now. Leave your email and we'll answer you there; \
      meanwhile the assistant keeps helping you.";
 /// The consent text under the email prompt when a workspace sets none.
 pub const DEFAULT_EMAIL_CONSENT: &str =
@@ -84,9 +83,9 @@ impl Availability {
         }
         let away = away.cloned().unwrap_or_default();
         let text = |field: &str, v: Option<String>, max: usize| match v {
-            Some(t) if protocol::visible::is_blank(&t) => Err(DirectoryError(format!(
-                "{id}: away.{field} is blank"
-            ))),
+            Some(t) if protocol::visible::is_blank(&t) => {
+                Err(DirectoryError(format!("{id}: away.{field} is blank")))
+            }
             Some(t) if t.chars().count() > max => Err(DirectoryError(format!(
                 "{id}: away.{field} is longer than {max} characters"
             ))),

@@ -149,7 +149,10 @@ impl Hours {
                 }
                 let time = Time::new((from / 60) as i8, (from % 60) as i8, 0, 0).ok()?;
                 // A wall time skipped by a clock change resolves to the moment after the gap.
-                let opens = date.to_datetime(time).to_zoned_datetime(self.tz.clone()).ok()?;
+                let opens = date
+                    .to_datetime(time)
+                    .to_zoned_datetime(self.tz.clone())
+                    .ok()?;
                 return u64::try_from(opens.timestamp().as_millisecond()).ok();
             }
         }
@@ -188,7 +191,10 @@ mod tests {
     fn open_within_the_spans_of_the_day_in_the_workspaces_zone() {
         let h = hours(
             PARIS,
-            &[("mon-fri", "09:00-12:30, 13:30-18:00"), ("sat", "10:00-14:00")],
+            &[
+                ("mon-fri", "09:00-12:30, 13:30-18:00"),
+                ("sat", "10:00-14:00"),
+            ],
             &[],
         );
         // 2026-12-07 is a Monday.
@@ -196,9 +202,15 @@ mod tests {
         assert!(h.is_open(at(PARIS, "2026-12-07T12:29")));
         assert!(!h.is_open(at(PARIS, "2026-12-07T12:30")), "lunch");
         assert!(!h.is_open(at(PARIS, "2026-12-07T08:59")));
-        assert!(!h.is_open(at(PARIS, "2026-12-07T18:00")), "a span ends before its end");
+        assert!(
+            !h.is_open(at(PARIS, "2026-12-07T18:00")),
+            "a span ends before its end"
+        );
         assert!(h.is_open(at(PARIS, "2026-12-12T13:00")), "saturday");
-        assert!(!h.is_open(at(PARIS, "2026-12-13T11:00")), "sunday is not named");
+        assert!(
+            !h.is_open(at(PARIS, "2026-12-13T11:00")),
+            "sunday is not named"
+        );
         // The same instant seen from New York (03:00 there) is Paris's 09:00.
         assert!(h.is_open(at("America/New_York", "2026-12-07T03:00")));
     }
@@ -247,18 +259,50 @@ mod tests {
             Hours::parse(&HoursConfig {
                 time_zone: tz.into(),
                 weekly: [(d.to_string(), s.to_string())].into(),
-                holidays: if hol.is_empty() { vec![] } else { vec![hol.into()] },
+                holidays: if hol.is_empty() {
+                    vec![]
+                } else {
+                    vec![hol.into()]
+                },
             })
             .map(drop)
             .map_err(|e| e.to_string())
         };
-        assert!(parse("Mars/Olympus", "mon", "09:00-17:00", "").unwrap_err().contains("time zone"));
-        assert!(parse(PARIS, "funday", "09:00-17:00", "").unwrap_err().contains("unknown day"));
-        assert!(parse(PARIS, "fri-mon", "09:00-17:00", "").unwrap_err().contains("backwards"));
-        assert!(parse(PARIS, "mon", "17:00-09:00", "").unwrap_err().contains("ends before"));
-        assert!(parse(PARIS, "mon", "9-17", "").unwrap_err().contains("not a time"));
-        assert!(parse(PARIS, "mon", "09:00-24:30", "").unwrap_err().contains("not a time"));
-        assert!(parse(PARIS, "mon", "09:00-17:00", "25/12").unwrap_err().contains("holiday"));
+        assert!(
+            parse("Mars/Olympus", "mon", "09:00-17:00", "")
+                .unwrap_err()
+                .contains("time zone")
+        );
+        assert!(
+            parse(PARIS, "funday", "09:00-17:00", "")
+                .unwrap_err()
+                .contains("unknown day")
+        );
+        assert!(
+            parse(PARIS, "fri-mon", "09:00-17:00", "")
+                .unwrap_err()
+                .contains("backwards")
+        );
+        assert!(
+            parse(PARIS, "mon", "17:00-09:00", "")
+                .unwrap_err()
+                .contains("ends before")
+        );
+        assert!(
+            parse(PARIS, "mon", "9-17", "")
+                .unwrap_err()
+                .contains("not a time")
+        );
+        assert!(
+            parse(PARIS, "mon", "09:00-24:30", "")
+                .unwrap_err()
+                .contains("not a time")
+        );
+        assert!(
+            parse(PARIS, "mon", "09:00-17:00", "25/12")
+                .unwrap_err()
+                .contains("holiday")
+        );
         assert_eq!(parse(PARIS, "monday", "00:00-24:00", "2026-12-25"), Ok(()));
     }
 }

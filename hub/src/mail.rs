@@ -126,7 +126,9 @@ pub fn compose(workspace: &str, answers: &[Answer], link: Option<&str>) -> (Stri
         }
     }
     if let Some(link) = link {
-        body.push_str(&format!("\nContinue the conversation in the chat:\n{link}\n"));
+        body.push_str(&format!(
+            "\nContinue the conversation in the chat:\n{link}\n"
+        ));
     }
     body.push_str(&format!(
         "\n{workspace}\n\nYou receive this email because you left this address in our chat \

@@ -221,7 +221,11 @@ impl Hub {
         let recorded = match outcome {
             Ok(()) => {
                 m.bump(&m.emails_sent, 1);
-                info!(conversation_id = id, attempt = job.attempt, "follow-up emailed");
+                info!(
+                    conversation_id = id,
+                    attempt = job.attempt,
+                    "follow-up emailed"
+                );
                 self.inner.follow_ups.email_sent(&job, now).await
             }
             Err(e) => {
@@ -247,7 +251,10 @@ impl Hub {
         };
         match recorded {
             Ok(Some(f)) => self.publish_follow_up(ws, id, f).await,
-            Ok(None) => debug!(conversation_id = id, "email claim expired before it was recorded"),
+            Ok(None) => debug!(
+                conversation_id = id,
+                "email claim expired before it was recorded"
+            ),
             Err(e) => warn!(conversation_id = id, error = %e, "email outcome not recorded"),
         }
     }
@@ -296,7 +303,10 @@ impl Hub {
                 .filter(|u| u.starts_with("https://") || u.starts_with("http://")),
         };
         let link = page.map(|p| {
-            let token = self.inner.visitors.issue(id, ws, &job.visitor_id, now_secs());
+            let token = self
+                .inner
+                .visitors
+                .issue(id, ws, &job.visitor_id, now_secs());
             crate::mail::reopen_link(&p, &token)
         });
         let (subject, body) = crate::mail::compose(&workspace, &answers, link.as_deref());

@@ -24,7 +24,10 @@ pub async fn follow_ups_wait_until_answered(store: Arc<dyn Store>) {
     new(&*store, "f2").await;
     assert_eq!(store.follow_up("ws", "f1").await.expect("read"), None);
     assert_eq!(
-        store.set_follow_up_email("ws", "f1", "a@b.co").await.expect("email"),
+        store
+            .set_follow_up_email("ws", "f1", "a@b.co")
+            .await
+            .expect("email"),
         None,
         "not waiting: no address taken"
     );
@@ -33,7 +36,10 @@ pub async fn follow_ups_wait_until_answered(store: Arc<dyn Store>) {
         .await
         .expect("mark")
         .expect("changed");
-    assert_eq!((f.reason, f.since, f.waiting), (FollowUpReason::OutsideHours, 100, true));
+    assert_eq!(
+        (f.reason, f.since, f.waiting),
+        (FollowUpReason::OutsideHours, 100, true)
+    );
     assert!(flag(&*store, "f1").await);
     assert_eq!(
         store
@@ -58,9 +64,17 @@ pub async fn follow_ups_wait_until_answered(store: Arc<dyn Store>) {
     assert_eq!(ids, ["f2", "f1"], "the longest waiting first");
     assert_eq!(list[1].1.email.as_deref(), Some("ana@example.com"));
     assert_eq!(store.follow_ups("ws", 1).await.expect("list").len(), 1);
-    assert!(store.follow_ups("other", 10).await.expect("list").is_empty());
+    assert!(
+        store
+            .follow_ups("other", 10)
+            .await
+            .expect("list")
+            .is_empty()
+    );
     assert!(matches!(
-        store.mark_follow_up("other", "f1", FollowUpReason::Unanswered, 1).await,
+        store
+            .mark_follow_up("other", "f1", FollowUpReason::Unanswered, 1)
+            .await,
         Err(StoreError::NotFound)
     ));
 
@@ -74,15 +88,25 @@ pub async fn follow_ups_wait_until_answered(store: Arc<dyn Store>) {
     assert_eq!(f.delivery, None);
     assert!(flag(&*store, "f1").await, "the address is still on file");
     assert_eq!(
-        store.follow_up_answered("ws", "f1", 5, None).await.expect("answer"),
+        store
+            .follow_up_answered("ws", "f1", 5, None)
+            .await
+            .expect("answer"),
         None
     );
     // Without an address, an answer leaves nothing to follow.
-    store.follow_up_answered("ws", "f2", 2, Some(10)).await.expect("answer");
+    store
+        .follow_up_answered("ws", "f2", 2, Some(10))
+        .await
+        .expect("answer");
     assert!(!flag(&*store, "f2").await);
     assert!(store.follow_ups("ws", 10).await.expect("list").is_empty());
     assert_eq!(
-        store.follow_up("ws", "f1").await.expect("read").map(|f| f.waiting),
+        store
+            .follow_up("ws", "f1")
+            .await
+            .expect("read")
+            .map(|f| f.waiting),
         Some(false)
     );
 }
@@ -118,11 +142,20 @@ pub async fn emails_are_claimed_once_and_recorded_by_their_claim(store: Arc<dyn 
     assert_eq!(jobs.len(), 1);
     let job = &jobs[0];
     assert_eq!(
-        (job.conversation_id.as_str(), job.email.as_str(), job.from_seq, job.upto_seq, job.attempt),
+        (
+            job.conversation_id.as_str(),
+            job.email.as_str(),
+            job.from_seq,
+            job.upto_seq,
+            job.attempt
+        ),
         ("e1", "ana@example.com", 3, 4, 1)
     );
     assert_eq!(job.visitor_id, "v");
-    assert!(claim(&*store, 1_500).await.is_empty(), "claimed until its lease ends");
+    assert!(
+        claim(&*store, 1_500).await.is_empty(),
+        "claimed until its lease ends"
+    );
     // The lease ended: another node claims it; the first claim can record nothing.
     let again = claim(&*store, 2_000).await;
     assert_eq!(again.len(), 1);
@@ -155,13 +188,19 @@ pub async fn emails_are_claimed_once_and_recorded_by_their_claim(store: Arc<dyn 
         .expect("recorded");
     assert_eq!(f.delivery, Some(EmailDelivery::Scheduled { at: 5_100 }));
     let next = claim(&*store, 5_100).await;
-    assert_eq!((next[0].from_seq, next[0].upto_seq, next[0].attempt), (5, 6, 1));
+    assert_eq!(
+        (next[0].from_seq, next[0].upto_seq, next[0].attempt),
+        (5, 6, 1)
+    );
     let f = store
         .email_failed(&next[0], "550 no such user", None)
         .await
         .expect("failed")
         .expect("recorded");
-    assert!(matches!(f.delivery, Some(EmailDelivery::Failed { attempts: 1, .. })));
+    assert!(matches!(
+        f.delivery,
+        Some(EmailDelivery::Failed { attempts: 1, .. })
+    ));
     assert!(claim(&*store, 1_000_000).await.is_empty(), "given up");
 }
 

@@ -87,8 +87,7 @@ pub trait FollowUpStore: Send + Sync + std::fmt::Debug {
 
     /// The mail server accepted `job` at `at`. `None` when the claim is no longer the job's
     /// (it expired and another took it): nothing recorded.
-    async fn email_sent(&self, job: &EmailJob, at: Millis)
-    -> Result<Option<FollowUp>, StoreError>;
+    async fn email_sent(&self, job: &EmailJob, at: Millis) -> Result<Option<FollowUp>, StoreError>;
 
     /// Sending `job` failed with `error`: try again at `retry_at`, or give up (`None`).
     async fn email_failed(
@@ -262,7 +261,10 @@ mod tests {
         assert!(!r.set_email("a@b.co"), "not waiting: no address taken");
         assert!(r.mark(FollowUpReason::OutsideHours, 10));
         assert!(!r.mark(FollowUpReason::Unanswered, 20));
-        assert_eq!((r.reason, r.since), (Some(FollowUpReason::OutsideHours), 10));
+        assert_eq!(
+            (r.reason, r.since),
+            (Some(FollowUpReason::OutsideHours), 10)
+        );
         assert!(r.set_email("a@b.co"));
         assert!(r.flag());
     }
@@ -275,10 +277,16 @@ mod tests {
         // A second message before it is due rides along, due time unchanged.
         assert!(!r.answered(7, Some(150)));
         assert_eq!((r.mail_from, r.mail_upto, r.due), (5, 7, Some(100)));
-        assert!(r.claim(("ws", "c", "v"), 99, 60_000, "k1").is_none(), "not due yet");
+        assert!(
+            r.claim(("ws", "c", "v"), 99, 60_000, "k1").is_none(),
+            "not due yet"
+        );
         let job = r.claim(("ws", "c", "v"), 100, 60_000, "k1").expect("due");
         assert_eq!((job.from_seq, job.upto_seq, job.attempt), (5, 7, 1));
-        assert!(r.claim(("ws", "c", "v"), 101, 60_000, "k2").is_none(), "leased");
+        assert!(
+            r.claim(("ws", "c", "v"), 101, 60_000, "k2").is_none(),
+            "leased"
+        );
         // Written while it was sent: the next email starts after it.
         r.answered(9, Some(200));
         assert!(r.sent(&job, 120));
@@ -296,7 +304,9 @@ mod tests {
         r.answered(5, Some(100));
         let stale = r.claim(("ws", "c", "v"), 100, 10, "k1").expect("due");
         // The lease ran out and another node claimed it.
-        let job = r.claim(("ws", "c", "v"), 110, 10, "k2").expect("re-claimed");
+        let job = r
+            .claim(("ws", "c", "v"), 110, 10, "k2")
+            .expect("re-claimed");
         assert!(!r.sent(&stale, 111), "a stale claim records nothing");
         assert!(r.failed(&job, "connection refused", Some(500)));
         assert_eq!(
@@ -311,7 +321,10 @@ mod tests {
         assert_eq!(again.attempt, 2);
         assert!(r.failed(&again, "550 no such user", None));
         assert_eq!(r.due, None);
-        assert!(matches!(r.delivery, Some(EmailDelivery::Failed { attempts: 2, .. })));
+        assert!(matches!(
+            r.delivery,
+            Some(EmailDelivery::Failed { attempts: 2, .. })
+        ));
     }
 
     #[test]

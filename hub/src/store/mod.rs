@@ -132,7 +132,9 @@ pub enum PlainEvent {
 impl PlainEvent {
     pub fn kind(self) -> protocol::EventKind {
         match self {
-            PlainEvent::OutsideHours { by, opens_at } => protocol::EventKind::OutsideHours { by, opens_at },
+            PlainEvent::OutsideHours { by, opens_at } => {
+                protocol::EventKind::OutsideHours { by, opens_at }
+            }
             PlainEvent::FollowUpEmail { email } => protocol::EventKind::FollowUpEmail { email },
         }
     }

@@ -3,10 +3,10 @@
 
 use crate::store::ConversationStore;
 use crate::store::DeskStore;
-use crate::store::{EmailJob, FollowUpStore};
-use protocol::{FollowUp, FollowUpReason};
 use crate::store::ProfileStore;
 use crate::store::TeamStore;
+use crate::store::{EmailJob, FollowUpStore};
+use protocol::{FollowUp, FollowUpReason};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -443,11 +443,7 @@ impl FollowUpStore for TimedStore {
         timed!(self.claim_emails(now, lease_ms, limit))
     }
 
-    async fn email_sent(
-        &self,
-        job: &EmailJob,
-        at: Millis,
-    ) -> Result<Option<FollowUp>, StoreError> {
+    async fn email_sent(&self, job: &EmailJob, at: Millis) -> Result<Option<FollowUp>, StoreError> {
         timed!(self.email_sent(job, at))
     }
 

@@ -103,7 +103,10 @@ impl FollowUpStore for MemoryStore {
             }
             let mut c = lock(e.value());
             // Most conversations never had a follow-up: leave their desks unallocated.
-            if c.desk.follow_up().is_none_or(|r| r.due.is_none_or(|due| due > now)) {
+            if c.desk
+                .follow_up()
+                .is_none_or(|r| r.due.is_none_or(|due| due > now))
+            {
                 continue;
             }
             let (ws, id) = (c.meta.workspace_id.clone(), c.meta.id.clone());
@@ -121,11 +124,7 @@ impl FollowUpStore for MemoryStore {
         Ok(jobs)
     }
 
-    async fn email_sent(
-        &self,
-        job: &EmailJob,
-        at: Millis,
-    ) -> Result<Option<FollowUp>, StoreError> {
+    async fn email_sent(&self, job: &EmailJob, at: Millis) -> Result<Option<FollowUp>, StoreError> {
         self.follow_up_step(&job.workspace_id, &job.conversation_id, |r| r.sent(job, at))
     }
 

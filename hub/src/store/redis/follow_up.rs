@@ -125,7 +125,11 @@ impl RedisStore {
                 jobs.push(EmailJob {
                     workspace_id: ws.clone(),
                     // A conversation made before visitors had ids: its id stands for the visitor.
-                    visitor_id: if visitor.is_empty() { id.clone() } else { visitor.clone() },
+                    visitor_id: if visitor.is_empty() {
+                        id.clone()
+                    } else {
+                        visitor.clone()
+                    },
                     conversation_id: id,
                     email: email.clone(),
                     from_seq: num(from)?,
@@ -225,11 +229,7 @@ impl FollowUpStore for RedisStore {
             .await
     }
 
-    async fn email_sent(
-        &self,
-        job: &EmailJob,
-        at: Millis,
-    ) -> Result<Option<FollowUp>, StoreError> {
+    async fn email_sent(&self, job: &EmailJob, at: Millis) -> Result<Option<FollowUp>, StoreError> {
         let args = [&*job.claim, &job.upto_seq.to_string(), &at.to_string()];
         self.follow_up_change(&job.workspace_id, &job.conversation_id, "sent", &args)
             .await
