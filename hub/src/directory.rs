@@ -220,3 +220,58 @@ impl Directory {
         self.workspaces.is_empty()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one(extra: &str) -> Result<Directory, DirectoryError> {
+        Directory::from_json(&format!(
+            r#"[{{"id": "acme", "name": "Acme", "plan": "pro"{extra}}}]"#
+        ))
+    }
+
+    #[test]
+    fn without_hours_the_team_is_always_there_and_the_defaults_are_shown() {
+        let d = one("").expect("valid");
+        let a = d.availability("acme");
+        assert_eq!(a.closed_at(1_796_634_191_639), None);
+        assert_eq!(a.away.message, DEFAULT_AWAY_MESSAGE);
+        assert_eq!(a.away.email_consent, DEFAULT_EMAIL_CONSENT);
+        assert!(std::ptr::eq(a, d.availability("unknown")), "one shared default");
+    }
+
+    #[test]
+    fn hours_and_away_texts_are_read_per_workspace() {
+        let d = one(
+            r#", "hours": {"time_zone": "UTC", "weekly": {"mon": "09:00-17:00"}},
+                 "away": {"message": "Back Monday.", "chat_url": "https://acme.example/help"}"#,
+        )
+        .expect("valid");
+        let a = d.availability("acme");
+        // Sunday 2026-12-06 12:00 UTC: closed, opens Monday 09:00 UTC.
+        assert_eq!(
+            a.closed_at(1_796_558_400_000),
+            Some(Some(1_796_634_000_000))
+        );
+        assert_eq!(a.closed_at(1_796_634_000_000), None, "Monday 09:00");
+        assert_eq!(a.away.message, "Back Monday.");
+        assert_eq!(a.away.email_consent, DEFAULT_EMAIL_CONSENT);
+        assert_eq!(a.chat_url.as_deref(), Some("https://acme.example/help"));
+    }
+
+    #[test]
+    fn bad_settings_name_the_workspace_and_the_fault() {
+        for (extra, fault) in [
+            (r#", "hours": {"time_zone": "Nowhere/Land", "weekly": {}}"#, "acme: hours: unknown time zone"),
+            (r#", "away": {"message": "   "}"#, "acme: away.message is blank"),
+            (r#", "away": {"chat_url": "javascript:alert(1)"}"#, "acme: away.chat_url must be an http(s) URL"),
+            (r#", "away": {"colour": "red"}"#, "unknown field"),
+        ] {
+            let e = one(extra).expect_err(extra).to_string();
+            assert!(e.contains(fault), "{e}");
+        }
+        let long = format!(r#", "away": {{"email_consent": "{}"}}"#, "x".repeat(301));
+        assert!(one(&long).expect_err("long").to_string().contains("longer than 300"));
+    }
+}
