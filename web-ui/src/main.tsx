@@ -5,6 +5,7 @@ import "./styles.css";
 import "./desk.css";
 import "./assist.css";
 import "./files.css";
+import "./followup.css";
 
 const root = document.getElementById("root");
 if (!root) throw new Error("index.html has no #root");

@@ -92,8 +92,13 @@ export function applyLiveEvent(c: ConversationState, event: ConversationEvent): 
     case "human_requested":
       return { ...next, needsHuman: true };
     case "human_request_expired":
-      // Nobody took it within the hub's wait: the AI carries on, the request is over.
+    case "outside_hours":
+      // Nobody took it within the hub's wait, or nobody is at work (nobody was alerted): the AI
+      // carries on, the request is over.
       return { ...next, needsHuman: false };
+    case "follow_up_email":
+      // The `follow_up` frame that comes with it carries the address for the banner.
+      return next;
   }
 }
 

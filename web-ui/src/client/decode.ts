@@ -27,6 +27,8 @@ const KNOWN: Record<ServerFrame["type"], true> = {
   visitor_context: true,
   recent: true,
   search_results: true,
+  follow_ups: true,
+  follow_up: true,
   error: true,
 };
 

@@ -129,13 +129,16 @@ export function onlineSummary(state: ClientState, id: string): ConversationSumma
 
 /**
  * What the dashboard knows of a conversation's summary: the Online list's (live), else the last
- * Recent page, search answer or an open conversation's "earlier" list that named it.
+ * Recent page, search answer, follow-up list or an open conversation's "earlier" list that named it.
  */
 export function knownSummary(state: ClientState, id: string): ConversationSummary | undefined {
   const online = onlineSummary(state, id);
   if (online) return online;
   const inList = (list: ConversationSummary[] | null | undefined) => list?.find((c) => c.id === id);
-  const found = inList(state.recent.conversations) ?? inList(state.search.results);
+  const found =
+    inList(state.recent.conversations) ??
+    inList(state.search.results) ??
+    state.followUps.rows.find((r) => r.conversation.id === id)?.conversation;
   if (found) return found;
   for (const c of Object.values(state.conversations)) {
     const earlier = inList(c.earlier);

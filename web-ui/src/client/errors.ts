@@ -43,6 +43,9 @@ const COPY: Record<ErrorCode, Copy> = {
   control_changed: (e) => `${base(e)} Check who handles it now, then transfer again if it still needs it.`,
   limit_reached: (e) => `${base(e)} A conversation keeps at most ${LIMITS.maxNotes} internal notes.`,
   no_suggestion: (e) => `${base(e)} Write the reply yourself.`,
+  // A visitor's refusals (the email prompt): a dashboard never sends the frame.
+  invalid_email: base,
+  no_follow_up: base,
   rate_limited: (e) =>
     e.retry_after_ms !== undefined
       ? `${base(e)} Retrying in ${Math.ceil(e.retry_after_ms / 1000)} s.`

@@ -1,7 +1,19 @@
 // @vitest-environment node
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { FakeHub } from "../test/fakeHub";
-import { alice, auditEntry, history, member, onlineView, operatorMessage, ready, summary, visitorMessage } from "../test/fixtures";
+import {
+  alice,
+  auditEntry,
+  followUp,
+  followUpRow,
+  history,
+  member,
+  onlineView,
+  operatorMessage,
+  ready,
+  summary,
+  visitorMessage,
+} from "../test/fixtures";
 import { HubClient, nextFrame, operatorSocketUrl, type TokenSource } from "./hubClient";
 
 const ACK_TIMEOUT = 4_000;
@@ -71,7 +83,8 @@ describe("HubClient", () => {
     expect(socket.sent).toEqual([{ type: "hello", protocol: 1, token: "jwt-1" }]);
     socket.receive(ready());
     expect(client.getState().connection.status).toBe("connected");
-    expect(socket.sent.at(-1)).toEqual(SUBSCRIBE_ALL);
+    // The follow-up list too: the Follow-up tab's count is live from the start.
+    expect(socket.sent.slice(1)).toEqual([SUBSCRIBE_ALL, { type: "follow_ups" }]);
   });
 
   it("resumes open conversations after a reconnect from the last seq it has", async () => {
@@ -93,6 +106,7 @@ describe("HubClient", () => {
     const second = await handshake(hub);
     expect(second.sent.slice(1)).toEqual([
       SUBSCRIBE_ALL,
+      { type: "follow_ups" },
       { type: "open", conversation_id: "c1", after_seq: 2 },
     ]);
     second.receive(history("c1", [visitorMessage(3)]));
@@ -410,6 +424,7 @@ describe("HubClient: notes, Recent and search", () => {
     const second = await handshake(hub);
     expect(second.sent.slice(1)).toEqual([
       SUBSCRIBE_ALL,
+      { type: "follow_ups" },
       { type: "open", conversation_id: "c1", after_seq: 1 },
       { type: "note", conversation_id: "c1", client_id: clientId, text: "Written offline" },
     ]);
@@ -590,5 +605,50 @@ describe("HubClient: the brief, suggestions and the interrupted reply", () => {
     socket.serverClose(1006);
     client.suggest("c1");
     expect(socket.sentOfType("suggest")).toHaveLength(2);
+  });
+});
+
+describe("HubClient: the follow-up list", () => {
+  it("asks once per answer: the view opening while the connection's own request is awaited sends nothing more", async () => {
+    const { hub, client } = setup();
+    client.start();
+    const socket = await handshake(hub);
+    expect(socket.sentOfType("follow_ups")).toHaveLength(1);
+    client.loadFollowUps();
+    expect(socket.sentOfType("follow_ups")).toHaveLength(1);
+    socket.receive({ type: "follow_ups", conversations: [followUpRow("c1", 100)] });
+    client.loadFollowUps();
+    expect(socket.sentOfType("follow_ups")).toHaveLength(2);
+  });
+
+  it("asks again for the row of a conversation that starts waiting, once the answer in flight is in", async () => {
+    const { hub, client } = setup();
+    client.start();
+    const socket = await handshake(hub);
+    // Heard before the answer to the connection's request: that answer may or may not have it.
+    socket.receive({ type: "follow_up", conversation_id: "c9", follow_up: followUp(900) });
+    expect(socket.sentOfType("follow_ups")).toHaveLength(1);
+    socket.receive({ type: "follow_ups", conversations: [followUpRow("c1", 100)] });
+    expect(socket.sentOfType("follow_ups")).toHaveLength(2);
+    socket.receive({ type: "follow_ups", conversations: [followUpRow("c1", 100), followUpRow("c9", 900)] });
+    expect(client.getState().followUps.rows.map((r) => r.conversation.id)).toEqual(["c1", "c9"]);
+    // A change to a row it has, or one leaving the list, needs no new list.
+    socket.receive({ type: "follow_up", conversation_id: "c1", follow_up: followUp(100, { waiting: false }) });
+    socket.receive({ type: "follow_up", conversation_id: "c9", follow_up: followUp(900, { email: "ana@example.com" }) });
+    expect(socket.sentOfType("follow_ups")).toHaveLength(2);
+    expect(client.getState().followUps.rows.map((r) => r.conversation.id)).toEqual(["c9"]);
+  });
+
+  it("sends nothing while disconnected: the next ready asks for the list", async () => {
+    const { hub, client } = setup();
+    client.start();
+    const first = await handshake(hub);
+    first.receive({ type: "follow_ups", conversations: [] });
+    first.serverClose(1006);
+    client.loadFollowUps();
+    expect(first.sentOfType("follow_ups")).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1_000);
+    const second = await handshake(hub);
+    expect(second.sentOfType("follow_ups")).toHaveLength(1);
   });
 });

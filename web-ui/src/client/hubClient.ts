@@ -9,6 +9,7 @@ import { PROTOCOL_VERSION } from "../protocol/frames";
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from "./backoff";
 import { CloseCode } from "../protocol/codes";
 import { decodeServerFrame } from "./decode";
+import { followUpsStale } from "./followUps";
 import { foldOnlineViews, subscribeFrame, type OnlineRequest, type OnlineViewFrame } from "./online";
 import { openFrame, outgoingFrame, reduce, resumeFrames, type ClientAction } from "./reducer";
 import { initialState, type ClientState } from "./state";
@@ -261,6 +262,11 @@ export class HubClient {
       }
       case "ack":
         this.nextSendAt.delete(frame.client_id);
+        break;
+      case "follow_up":
+      case "follow_ups":
+        // A conversation started waiting that the list has no row for: its row comes with the list.
+        if (followUpsStale(this.state.followUps)) this.loadFollowUps();
         break;
       case "note":
         if (frame.note.client_id !== undefined) this.nextSendAt.delete(frame.note.client_id);
@@ -523,6 +529,16 @@ export class HubClient {
     if (!this.connected()) return;
     this.dispatch(cursor === undefined ? { type: "recent_requested" } : { type: "recent_requested", cursor });
     this.send(cursor === undefined ? { type: "recent" } : { type: "recent", cursor });
+  }
+
+  /**
+   * The Follow-up view's list; while disconnected (or while an answer is on its way) nothing is
+   * sent: the next `ready` asks for it anyway.
+   */
+  loadFollowUps(): void {
+    if (!this.connected() || this.state.followUps.pending) return;
+    this.dispatch({ type: "follow_ups_requested" });
+    this.send({ type: "follow_ups" });
   }
 
   /** Search conversations; while disconnected the query waits for the next `ready`. */

@@ -211,6 +211,7 @@ describe("resumeFrames", () => {
     );
     expect(resumeFrames(s)).toEqual([
       { type: "subscribe_online", filter: "all", order: "activity", offset: 0, limit: 50 },
+      { type: "follow_ups" },
       { type: "open", conversation_id: "c1", after_seq: 2 },
       { type: "open", conversation_id: "c2" },
       { type: "message", conversation_id: "c1", client_id: "m2", text: "two" },
@@ -493,9 +494,9 @@ describe("team and audit (owners and editors)", () => {
           initialState,
         ),
       );
-    expect(reconnect("owner")).toEqual([subscribeAll, { type: "subscribe_team" }]);
-    expect(reconnect("editor")).toEqual([subscribeAll, { type: "subscribe_team" }]);
-    expect(reconnect("operator")).toEqual([subscribeAll]);
+    expect(reconnect("owner")).toEqual([subscribeAll, { type: "subscribe_team" }, { type: "follow_ups" }]);
+    expect(reconnect("editor")).toEqual([subscribeAll, { type: "subscribe_team" }, { type: "follow_ups" }]);
+    expect(reconnect("operator")).toEqual([subscribeAll, { type: "follow_ups" }]);
   });
 
   it("settles a force release from the Team view with its control answer", () => {

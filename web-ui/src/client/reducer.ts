@@ -58,6 +58,7 @@ import {
   retryNote,
 } from "./desk";
 import { describeError, describeSuggestError } from "./errors";
+import { applyFollowUp, applyFollowUps, requestFollowUps, settleFollowUps } from "./followUps";
 import { applyOnlineView, nextRequest, patchControl, sameRequest, subscribeFrame, type OnlineRequest } from "./online";
 import { initialSearch, type ClientState, type ConversationState, type Notice, type OutgoingMessage } from "./state";
 import type { PendingFile } from "../api/files";
@@ -115,6 +116,8 @@ export type ClientAction =
   /** `cursor`: "Load more" (the previous answer's `next_cursor`); without it, the first page. */
   | { type: "recent_requested"; cursor?: string }
   | { type: "search_requested"; query: string }
+  /** The Follow-up view asks for its list (`follow_ups`). */
+  | { type: "follow_ups_requested" }
   | { type: "search_cleared" }
   /** Another window, filter or search of the Online list (scrolling, a tab, the list's search box). */
   | { type: "online_view_requested"; patch: Partial<OnlineRequest> }
@@ -246,6 +249,8 @@ export function reduce(state: ClientState, action: ClientAction): ClientState {
       return requestRecent(state, action.cursor);
     case "search_requested":
       return requestSearch(state, action.query);
+    case "follow_ups_requested":
+      return { ...state, followUps: requestFollowUps(state.followUps) };
     case "online_view_requested": {
       const request = nextRequest(state.online.request, action.patch);
       if (sameRequest(request, state.online.request)) return state;
@@ -273,6 +278,8 @@ function reduceFrame(state: ClientState, frame: ServerFrame): ClientState {
         connection: { status: "connected" },
         failures: 0,
         session: { operator: frame.operator, workspace: frame.workspace, heartbeatMs: frame.heartbeat_ms },
+        // `resumeFrames` asks for it: the count on the Follow-up tab is live from the start.
+        followUps: requestFollowUps(state.followUps),
       };
     case "welcome":
       // Widget-only frame; a hub never sends it on the operator socket.
@@ -299,6 +306,7 @@ function reduceFrame(state: ClientState, frame: ServerFrame): ClientState {
           visitorOnline: frame.visitor_online,
           needsHuman: frame.needs_human,
           resyncFrom: null,
+          followUp: frame.follow_up ?? null,
         };
         return afterControlChange(c.control, loaded, selfId(state));
       });
@@ -410,6 +418,10 @@ function reduceFrame(state: ClientState, frame: ServerFrame): ClientState {
       return applyRecent(state, frame);
     case "search_results":
       return applySearchResults(state, frame);
+    case "follow_ups":
+      return applyFollowUps(state, frame);
+    case "follow_up":
+      return applyFollowUp(state, frame);
     case "error": {
       const { type: _type, ...body } = frame;
       return reduceError(state, body);
@@ -542,6 +554,7 @@ function reduceClosed(
   if (!decision.reconnect || giveUp) {
     return {
       ...state,
+      followUps: settleFollowUps(state.followUps),
       forceReleasing: [],
       connection: { status: "stopped", close, notice: handshakeNotice },
       conversations: mapConversations(conversations, (c) => failAll(c, "Not connected.")),
@@ -553,6 +566,7 @@ function reduceClosed(
     connection: { status: "reconnecting", attempt: state.failures + 1, delayMs, close, notice: handshakeNotice },
     conversations,
     forceReleasing: [],
+    followUps: settleFollowUps(state.followUps),
     // The answer to "Load more" went with the socket; the button must not stay busy.
     recent: { ...state.recent, loadingMore: null },
   };
@@ -560,7 +574,7 @@ function reduceClosed(
 
 /**
  * What a new connection sends once `ready` arrives: the Online subscription for the view shown (and, for owners and
- * editors, the Team one: presence and audit log), every open
+ * editors, the Team one: presence and audit log), the follow-up list, every open
  * conversation from the seq we already have (so the hub sends exactly what we missed), then
  * every unacknowledged message again under its original client id (the hub never duplicates).
  */
@@ -568,6 +582,8 @@ export function resumeFrames(state: ClientState): OperatorFrame[] {
   // The hub's memory of this connection's window is empty: the answer is the whole window.
   const frames: OperatorFrame[] = [subscribeFrame(state.online.request)];
   if (state.session && roleSeesTeam(state.session.operator.role)) frames.push({ type: "subscribe_team" });
+  // Changes to the follow-up list went unheard while disconnected: the whole list again.
+  frames.push({ type: "follow_ups" });
   const conversations = Object.values(state.conversations);
   for (const c of conversations) {
     if (c.open) frames.push(openFrame(c));

@@ -1,5 +1,6 @@
 /** Derived views of `ClientState`, kept pure so the ordering and status rules are unit-tested. */
-import type { ConversationEvent, ConversationSummary, Note, Plan, Role } from "../protocol/frames";
+import type { ConversationEvent, ConversationSummary, FollowUpRow, Note, Plan, Role } from "../protocol/frames";
+import { answerableAway } from "./followUps";
 import { waitsForHuman } from "./conversation";
 import { roleSeesTeam } from "./reducer";
 import { knownSummary, onlineSummary } from "./desk";
@@ -130,9 +131,28 @@ export function visibleDraft(c: ConversationState): AiDraft | null {
 /**
  * Read-only: neither seen on the Online list (`online`: its row in the window, or seen there
  * lately) nor with its visitor connected (a Recent or search result). Take Control and replies
- * wait for the visitor to come back; notes stay open.
+ * wait for the visitor to come back; notes stay open. Not so for a conversation waiting for
+ * follow-up or whose visitor left an email: answering it is what the follow-up is for (the
+ * answer is emailed while the visitor is away).
  */
 export function isReadOnly(c: ConversationState, online: ConversationSummary | undefined): boolean {
-  if (online) return false;
+  if (online || answerableAway(c)) return false;
   return c.loaded && !c.visitorOnline;
+}
+
+/**
+ * The Follow-up view's rows, the longest waiting first, each with the freshest summary the
+ * dashboard has (the Online list follows presence and the last message live; the list's own
+ * summary is as old as its answer).
+ */
+export function followUpRows(state: ClientState): FollowUpRow[] {
+  return state.followUps.rows.map((r) => {
+    const live = onlineSummary(state, r.conversation.id);
+    return live ? { ...r, conversation: live } : r;
+  });
+}
+
+/** How many conversations wait for follow-up: the Follow-up tab's count (none until the list came). */
+export function followUpCount(state: ClientState): number {
+  return state.followUps.status === "loaded" ? state.followUps.rows.length : 0;
 }

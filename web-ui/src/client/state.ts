@@ -6,6 +6,7 @@ import type { ErrorCode } from "../protocol/codes";
 import type { PendingFile } from "../api/files";
 import type { Draft } from "./events";
 import { initialOnline, type OnlineState } from "./online";
+import { initialFollowUps, type FollowUpsState } from "./followUps";
 import type {
   Attachment,
   AuditEntry,
@@ -14,6 +15,7 @@ import type {
   ConversationEvent,
   ConversationSummary,
   ControlState,
+  FollowUp,
   Note,
   OperatorIdentity,
   OperatorRef,
@@ -197,6 +199,11 @@ export interface ConversationState {
   briefCollapsed: boolean;
   /** The last Suggest of this dashboard's, until inserted or dismissed. */
   suggestion: SuggestionState | null;
+  /**
+   * Its follow-up, when nobody was available for it (`history`, then live `follow_up` frames):
+   * whether it waits, the visitor's email, where the email of the answer stands.
+   */
+  followUp: FollowUp | null;
 }
 
 /**
@@ -256,6 +263,8 @@ export interface ClientState {
   transfers: ReceivedTransfer[];
   /** How many `transfer_received` frames came: the next one's id. */
   transfersReceived: number;
+  /** The Follow-up view: conversations waiting for follow-up, kept live. */
+  followUps: FollowUpsState;
 }
 
 export const initialRecent: RecentState = { status: "idle", conversations: [], nextCursor: null, loadingMore: null };
@@ -280,6 +289,7 @@ export const initialState: ClientState = {
   colleagues: initialColleagues,
   transfers: [],
   transfersReceived: 0,
+  followUps: initialFollowUps,
 };
 
 export function emptyConversation(id: string): ConversationState {
@@ -312,5 +322,6 @@ export function emptyConversation(id: string): ConversationState {
     brief: null,
     briefCollapsed: false,
     suggestion: null,
+    followUp: null,
   };
 }

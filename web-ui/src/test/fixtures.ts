@@ -5,6 +5,8 @@ import type {
   ConversationEvent,
   ConversationSummary,
   ControlState,
+  FollowUp,
+  FollowUpRow,
   OperatorRef,
   HeldConversation,
   ProfileView,
@@ -140,4 +142,14 @@ export function onlineView(rows: ConversationSummary[], over: Partial<OnlineView
     },
     ...over,
   };
+}
+
+/** A follow-up waiting since `since` (outside working hours unless told). */
+export function followUp(since: number, over: Partial<FollowUp> = {}): FollowUp {
+  return { reason: "outside_hours", since, waiting: true, ...over };
+}
+
+/** A row of the follow-up list: the conversation (visitor gone) and its follow-up. */
+export function followUpRow(id: string, since: number, over: Partial<FollowUp> = {}, conversation: Partial<ConversationSummary> = {}): FollowUpRow {
+  return { conversation: summary(id, { visitor_online: false, ...conversation }), follow_up: followUp(since, over) };
 }

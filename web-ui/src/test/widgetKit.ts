@@ -1,6 +1,6 @@
 /** Test helpers for the widget: a fake widget socket and frame builders. Used by tests only. */
 import { FakeHub } from "./fakeHub";
-import type { ConversationEvent, OperatorRef, ServerFrame, WidgetFrame } from "../protocol/frames";
+import type { AwayText, ConversationEvent, OperatorRef, ServerFrame, WidgetFrame } from "../protocol/frames";
 
 export const CONV = "cv_1";
 export const martin: OperatorRef = { id: "martin", name: "Martin from Support", display_name: "Martin from Support", avatar_url: "/avatars/demo-pro/abc.png" };
@@ -12,6 +12,12 @@ export const nora: OperatorRef = { id: "nora", name: "Nora from Support", displa
 /** The same fake hub as the dashboard client's tests, recording widget frames. */
 export class FakeWidgetHub extends FakeHub<WidgetFrame> {}
 
+/** The workspace's away message and consent text, as `welcome` carries them. */
+export const AWAY: AwayText = {
+  message: "We're away right now. Leave your email and we'll answer you there.",
+  email_consent: "We use your address only to answer this conversation.",
+};
+
 export function welcome(token = "tok-1", conversationId = CONV): ServerFrame {
   return {
     type: "welcome",
@@ -21,6 +27,7 @@ export function welcome(token = "tok-1", conversationId = CONV): ServerFrame {
     visitor_label: "Visitor 7F3A",
     control: { holder: { kind: "ai" }, epoch: 0 },
     heartbeat_ms: 60_000,
+    away: AWAY,
   };
 }
 
@@ -73,3 +80,12 @@ export const transferred = (seq: number, from: OperatorRef, to: OperatorRef, epo
   to,
   epoch,
 });
+export const expired = (seq: number, waitedMs = 120_000): ConversationEvent => ({ seq, at: seq, type: "human_request_expired", waited_ms: waitedMs });
+export const outsideHours = (seq: number, opensAt?: number, at = seq): ConversationEvent => ({
+  seq,
+  at,
+  type: "outside_hours",
+  by: "visitor",
+  ...(opensAt !== undefined ? { opens_at: opensAt } : {}),
+});
+export const emailLeft = (seq: number, email: string): ConversationEvent => ({ seq, at: seq, type: "follow_up_email", email });

@@ -7,6 +7,7 @@ import { Avatar } from "./Avatar";
 import { BriefCard } from "./BriefCard";
 import { Composer, type ComposerActions } from "./Composer";
 import { ControlBar, type ControlActions } from "./ControlBar";
+import { FollowUpBanner } from "./FollowUpBanner";
 import type { RepliesSnapshot } from "../api/cannedReplies";
 import { itemKey, TimelineRow } from "./Timeline";
 import { VisitorPanel } from "./VisitorPanel";
@@ -119,6 +120,7 @@ export function ConversationView(props: ConversationViewProps) {
 
         {/* Pinned above the history: what a teammate needs first when a visitor is handed over. */}
         {c.brief && <BriefCard brief={c.brief} collapsed={c.briefCollapsed} onToggle={actions.toggleBrief} />}
+        {c.followUp && <FollowUpBanner followUp={c.followUp} visitorOnline={visitorOnline} now={props.now ?? Date.now()} />}
 
         <ol
           ref={logRef}

@@ -135,10 +135,10 @@ describe("Dashboard", () => {
     expect(screen.getByRole("button", { name: "Reply" })).toBeDisabled();
   });
 
-  it("shows only the Online and Recent tabs to a plain operator, and never subscribes to the team", async () => {
+  it("shows only the Online, Follow-up and Recent tabs to a plain operator, and never subscribes to the team", async () => {
     const { socket } = await mount("pro", "operator");
     const tabs = within(screen.getByRole("tablist", { name: "Conversation views" })).getAllByRole("tab");
-    expect(tabs.map((t) => t.textContent)).toEqual(["Online", "Recent"]);
+    expect(tabs.map((t) => t.textContent)).toEqual(["Online", "Follow-up", "Recent"]);
     expect(screen.queryByRole("tab", { name: "Team" })).toBeNull();
     expect(screen.queryByRole("tab", { name: "Audit" })).toBeNull();
     expect(socket.sentOfType("subscribe_team")).toEqual([]);
@@ -162,7 +162,7 @@ describe("Dashboard", () => {
 
     // Arrow keys move between tabs (and select them).
     online.focus();
-    await userEvent.keyboard("{ArrowRight}{ArrowRight}");
+    await userEvent.keyboard("{ArrowRight}{ArrowRight}{ArrowRight}");
     const team = screen.getByRole("tab", { name: "Team" });
     expect(team).toHaveFocus();
     expect(team).toHaveAttribute("aria-selected", "true");

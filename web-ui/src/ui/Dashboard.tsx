@@ -2,7 +2,7 @@ import { useCallback, useEffect, useMemo, useRef, useState, type KeyboardEvent }
 import type { HubClient } from "../client/hubClient";
 import type { Connection } from "../client/state";
 import type { OnlineRequest } from "../client/online";
-import { knownSummary, onlineSummary, roleSeesTeam, unreadCount, waitingCount } from "../client/selectors";
+import { followUpCount, followUpRows, knownSummary, onlineSummary, roleSeesTeam, unreadCount, waitingCount } from "../client/selectors";
 import { notificationPermission, requestNotificationPermission, type NotifyPermission } from "./alerts";
 import type { AuditContext } from "../text/auditText";
 import { downloadAudit } from "../api/auditExport";
@@ -14,14 +14,15 @@ import { useTransferAlerts, useWaitingAlerts } from "./useWaitingAlerts";
 import { TransferNotices } from "./TransferNotices";
 import { OnlineList } from "./OnlineList";
 import { RecentPanel } from "./RecentPanel";
+import { FollowUpPanel } from "./FollowUpPanel";
 import { AssistantSettings } from "./settings/AssistantSettings";
 import { CannedRepliesStore, cannedRepliesApi } from "../api/cannedReplies";
 import { attachFiles, filesApi } from "../api/files";
 import { FilesContext } from "./Attachments";
 import { TeamPanel } from "./TeamPanel";
 
-type View = "online" | "recent" | "team" | "audit";
-const VIEW_LABEL: Record<View, string> = { online: "Online", recent: "Recent", team: "Team", audit: "Audit" };
+type View = "online" | "follow-up" | "recent" | "team" | "audit";
+const VIEW_LABEL: Record<View, string> = { online: "Online", "follow-up": "Follow-up", recent: "Recent", team: "Team", audit: "Audit" };
 /** The dashboard's top-level sections: Conversation (Online, Team, Audit) and Assistant (Settings). */
 type Section = "conversation" | "assistant";
 const SECTION_LABEL: Record<Section, string> = { conversation: "Conversation", assistant: "Assistant" };
@@ -94,14 +95,17 @@ export function Dashboard({ client, onSignOut }: DashboardProps) {
     if (signedIn) replies.load();
   }, [signedIn, replies]);
 
-  // Team and Audit are for owners and editors only; everyone sees Online and Recent.
+  // Team and Audit are for owners and editors only; everyone sees Online, Follow-up and Recent.
   const seesTeam = session !== null && roleSeesTeam(session.operator.role);
-  const views: View[] = seesTeam ? ["online", "recent", "team", "audit"] : ["online", "recent"];
+  const views: View[] = seesTeam ? ["online", "follow-up", "recent", "team", "audit"] : ["online", "follow-up", "recent"];
+  const followUps = followUpCount(state);
   const view: View = views.includes(chosenView) ? chosenView : "online";
 
   // Fresh each time the tab is shown, and again after a reconnect (things moved meanwhile).
   useEffect(() => {
     if (view === "recent" && connected) client.loadRecent();
+    // The list is live from `follow_up` frames; opening the view refreshes it anyway.
+    if (view === "follow-up" && connected) client.loadFollowUps();
   }, [view, connected, client]);
   const tabRefs = useRef<Partial<Record<View, HTMLButtonElement | null>>>({});
   const onTabKeyDown = (e: KeyboardEvent<HTMLDivElement>) => {
@@ -242,6 +246,9 @@ export function Dashboard({ client, onSignOut }: DashboardProps) {
                   >
                     {VIEW_LABEL[v]}
                     {v === "online" && waiting > 0 && <span className="badge badge--waiting">{waiting}</span>}
+                    {v === "follow-up" && followUps > 0 && (
+                      <span className="badge badge--follow-up">{followUps}</span>
+                    )}
                   </button>
                 ))}
               </div>
@@ -256,6 +263,9 @@ export function Dashboard({ client, onSignOut }: DashboardProps) {
                   onSelect={select}
                   onView={viewOnline}
                 />
+              )}
+              {view === "follow-up" && (
+                <FollowUpPanel status={state.followUps.status} rows={followUpRows(state)} selectedId={selectedId} now={now} onSelect={select} />
               )}
               {view === "recent" && (
                 <RecentPanel

@@ -209,6 +209,11 @@ function noticeText(
       return e.by === "assistant" ? "The AI assistant asked for a human" : "The visitor asked for a human";
     case "human_request_expired":
       return `Nobody took over within ${e.waited_ms < 90_000 ? `${Math.round(e.waited_ms / 1000)} s` : `${Math.round(e.waited_ms / 60_000)} min`}; the AI assistant continues`;
+    case "outside_hours":
+      // Nobody was alerted: the conversation went to the Follow-up list instead.
+      return `${e.by === "assistant" ? "The AI assistant" : "The visitor"} asked for a human outside working hours`;
+    case "follow_up_email":
+      return `Visitor left their email: ${e.email}`;
   }
 }
 

@@ -5,6 +5,7 @@
  */
 import { findScript, readConfig } from "./config";
 import { browserPage } from "./page";
+import { takeReopenToken } from "./reopen";
 import { ChatWidget } from "./widget";
 
 declare global {
@@ -24,7 +25,9 @@ function mount(): void {
   const host = document.createElement("take-control-widget");
   document.body.append(host);
   const root = host.attachShadow({ mode: "open" });
-  const widget = new ChatWidget({ ...config, root, page: browserPage(window) });
+  // Before anything reads the address: the page the hub is told of must not carry the token.
+  const reopenToken = takeReopenToken(window);
+  const widget = new ChatWidget({ ...config, root, page: browserPage(window), reopenToken });
   window.TakeControlWidget = widget;
   widget.start();
   // Back online after a network change: no need to wait out the backoff.

@@ -2,8 +2,11 @@ import { describe, expect, it } from "vitest";
 import type { DraftState, ServerFrame } from "../protocol/frames";
 import {
   aiSaid,
+  AWAY,
   CONV,
+  emailLeft,
   eventFrame,
+  expired,
   historyFrame,
   human,
   joined,
@@ -11,13 +14,17 @@ import {
   martin,
   nora,
   operatorSaid,
+  outsideHours,
   transferred,
   visitorSaid,
   welcome,
 } from "../test/widgetKit";
 import {
+  AWAY_FALLBACK_TEXT,
   canAskForHuman,
+  emailPrompt,
   helloFrame,
+  INVALID_EMAIL_TEXT,
   newConversationControl,
   reduceWidget,
   resendFrames,
@@ -26,7 +33,7 @@ import {
   widgetCloseAction,
   type WidgetAction,
 } from "./reducer";
-import { statusLine } from "./render";
+import { backAtText, statusLine } from "./render";
 import { initialWidgetState, type WidgetState } from "./state";
 
 const frame = (f: ServerFrame): WidgetAction => ({ type: "frame", frame: f });
@@ -36,7 +43,13 @@ const texts = (s: WidgetState) =>
   timeline(s).map((i) =>
     i.kind === "notice"
       ? `— ${i.text}`
-      : `${i.message.author.kind}: ${i.message.text}${i.message.status ? ` [${i.message.status}]` : ""}${i.message.partial ? "▍" : ""}`,
+      : i.kind === "away"
+        ? `— ${i.text}${i.back ? ` ${i.back}` : ""}`
+        : i.kind === "email_left"
+          ? `— We'll answer you at ${i.email}${i.change ? " [Change]" : ""}`
+          : i.kind === "email_prompt"
+            ? `[email prompt: ${i.prompt.mode}${i.prompt.email ? ` ${i.prompt.email}` : ""}]`
+            : `${i.message.author.kind}: ${i.message.text}${i.message.status ? ` [${i.message.status}]` : ""}${i.message.partial ? "▍" : ""}`,
   );
 /** A draft frame; by default a snapshot (offset 0) of the AI's first turn (epoch 0). */
 const draft = (id: string, text: string, state: DraftState = "streaming", conversationId = CONV, offset = 0, epoch = 0): ServerFrame => ({
@@ -241,7 +254,7 @@ describe("operators, notices and typing", () => {
     expect(statusLine(s.control)).toBe("AI assistant");
   });
 
-  it("tells the visitor a teammate was asked for, and when nobody came", () => {
+  it("tells the visitor a teammate was asked for, and when nobody came: the away message and the email prompt", () => {
     const s = run(
       connected(),
       frame(historyFrame([visitorSaid(1, "a person please")])),
@@ -251,7 +264,8 @@ describe("operators, notices and typing", () => {
     expect(texts(s)).toEqual([
       "visitor: a person please",
       "— A teammate has been asked to join. The assistant can keep helping you meanwhile.",
-      "— No teammate is available right now; the assistant will keep helping you.",
+      `— ${AWAY.message}`,
+      "[email prompt: ask]",
     ]);
   });
 
@@ -422,7 +436,7 @@ describe("Talk to a human", () => {
 
   it("after the request expires the visitor is told so and may ask again", () => {
     let s = run(ready(), { type: "human_requested_by_visitor" }, frame(humanRequested(2)), frame(humanExpired(3)));
-    expect(texts(s).at(-1)).toBe("— No teammate is available right now; the assistant will keep helping you.");
+    expect(texts(s).slice(-2)).toEqual([`— ${AWAY.message}`, "[email prompt: ask]"]);
     expect(s.humanRequest).toBe("none");
     expect(canAskForHuman(s)).toBe(true);
     s = run(s, { type: "human_requested_by_visitor" }, frame(humanRequested(4)));
@@ -554,3 +568,122 @@ describe("New conversation", () => {
 function humanRequestedEvent(seq: number) {
   return { seq, at: seq, type: "human_requested" as const, by: "visitor" as const };
 }
+
+describe("when nobody is available: the away message and the email prompt", () => {
+  const loaded = (...events: Parameters<typeof historyFrame>[0]) => run(connected(), frame(historyFrame(events)));
+  const prompt = (s: WidgetState) => emailPrompt(s);
+
+  it("welcome carries the workspace's away message; a request nobody took shows it, then asks for an email", () => {
+    const s = loaded(visitorSaid(1, "a person please"), expired(2));
+    expect(s.away).toEqual(AWAY);
+    expect(texts(s)).toEqual(["visitor: a person please", `— ${AWAY.message}`, "[email prompt: ask]"]);
+    expect(prompt(s)).toEqual({ seq: 2, mode: "ask", email: null, consent: AWAY.email_consent, sending: false, error: null });
+  });
+
+  it("outside working hours also says when the team is back, in the visitor's time", () => {
+    const opensAt = Date.UTC(2025, 0, 6, 8, 0);
+    const s = loaded(outsideHours(1, opensAt, Date.UTC(2025, 0, 5, 20, 0)));
+    const away = timeline(s)[0]!;
+    expect(away).toMatchObject({ kind: "away", text: AWAY.message, back: backAtText(opensAt, Date.UTC(2025, 0, 5, 20, 0)) });
+    expect(texts(s).at(-1)).toBe("[email prompt: ask]");
+    // Without `opens_at` (no working hours ahead) there is nothing to promise.
+    expect(timeline(loaded(outsideHours(1)))[0]).toMatchObject({ kind: "away", back: null });
+  });
+
+  it("shows the prompt only while the latest such request is newer than the latest address left and operator joining", () => {
+    let s = loaded(expired(1));
+    expect(prompt(s)?.mode).toBe("ask");
+    s = reduceWidget(s, frame(eventFrame(emailLeft(2, "ana@example.com"))));
+    expect(prompt(s)).toBeNull();
+    expect(texts(s).slice(-1)).toEqual(["— We'll answer you at ana@example.com [Change]"]);
+    // Asked again later, nobody there again: asked again, starting from the address left.
+    s = reduceWidget(s, frame(eventFrame(outsideHours(3))));
+    expect(prompt(s)).toMatchObject({ seq: 3, mode: "ask", email: "ana@example.com" });
+    expect(texts(s).slice(-3)).toEqual(["— We'll answer you at ana@example.com", `— ${AWAY.message}`, "[email prompt: ask ana@example.com]"]);
+    // An operator came: no prompt, and the address is no longer to be changed.
+    s = reduceWidget(s, frame(eventFrame(joined(4, martin))));
+    expect(prompt(s)).toBeNull();
+    expect(texts(s).filter((t) => t.startsWith("— We'll answer") || t.startsWith("[email"))).toEqual(["— We'll answer you at ana@example.com"]);
+  });
+
+  it("derives it from the events: a reload (a new state, the same history) shows the same", () => {
+    const events = [expired(1), emailLeft(2, "ana@example.com"), expired(3)];
+    const before = loaded(...events);
+    const after = run(connected(initialWidgetState("demo-pro", { token: "tok-1" })), frame(historyFrame(events)));
+    expect(texts(after)).toEqual(texts(before));
+    expect(prompt(after)).toEqual(prompt(before));
+  });
+
+  it("No thanks hides this request's prompt for good (kept by conversation and seq), not the next one's", () => {
+    let s = reduceWidget(loaded(expired(1)), { type: "email_prompt_closed" });
+    expect(prompt(s)).toBeNull();
+    expect(s.dismissedPrompts).toEqual([`${CONV}:1`]);
+    expect(texts(s)).toEqual([`— ${AWAY.message}`]);
+    // A reload that remembered it (sessionStorage) asks no more.
+    const reloaded = run(connected(initialWidgetState("demo-pro", { token: "tok-1", dismissedPrompts: [`${CONV}:1`] })), frame(historyFrame([expired(1)])));
+    expect(prompt(reloaded)).toBeNull();
+    // Another conversation's seq 1 is another request.
+    const other = run(connected(initialWidgetState("demo-pro", { dismissedPrompts: ["cv_other:1"] })), frame(historyFrame([expired(1)])));
+    expect(prompt(other)?.mode).toBe("ask");
+    s = reduceWidget(s, frame(eventFrame(outsideHours(2))));
+    expect(prompt(s)).toMatchObject({ seq: 2, mode: "ask" });
+  });
+
+  it("Change opens the prompt again under the address; Cancel closes it without saying No thanks", () => {
+    let s = loaded(expired(1), emailLeft(2, "ana@example.com"));
+    s = reduceWidget(s, { type: "email_change" });
+    expect(prompt(s)).toMatchObject({ seq: 2, mode: "change", email: "ana@example.com" });
+    expect(texts(s).slice(-2)).toEqual(["— We'll answer you at ana@example.com", "[email prompt: change ana@example.com]"]);
+    const cancelled = reduceWidget(s, { type: "email_prompt_closed" });
+    expect(prompt(cancelled)).toBeNull();
+    expect(cancelled.dismissedPrompts).toEqual([]);
+    expect(texts(cancelled).at(-1)).toBe("— We'll answer you at ana@example.com [Change]");
+    // The new address stored ends the change.
+    s = run(s, { type: "email_sending", email: "ana@work.example" }, frame(eventFrame(emailLeft(3, "ana@work.example"))));
+    expect(prompt(s)).toBeNull();
+    expect(texts(s).slice(-2)).toEqual(["— We'll answer you at ana@example.com", "— We'll answer you at ana@work.example [Change]"]);
+    // Once an operator joined, there is nothing to change.
+    s = reduceWidget(s, frame(eventFrame(joined(4, martin))));
+    expect(reduceWidget(s, { type: "email_change" })).toBe(s);
+  });
+
+  it("says the hub's refusals under the field, not in the connection line", () => {
+    let s = run(loaded(expired(1)), { type: "email_sending", email: "ana@example" });
+    expect(prompt(s)?.sending).toBe(true);
+    s = reduceWidget(s, frame({ type: "error", code: "invalid_email", message: "no", retryable: false, conversation_id: CONV }));
+    expect(prompt(s)).toMatchObject({ sending: false, error: INVALID_EMAIL_TEXT });
+    expect(s.notice).toBeNull();
+    s = run(s, { type: "email_sending", email: "ana@example.com" });
+    expect(prompt(s)?.error).toBeNull();
+    s = reduceWidget(s, frame({ type: "error", code: "no_follow_up", message: "no", retryable: false, conversation_id: CONV }));
+    expect(prompt(s)?.error).toBe("No email is needed any more: a teammate has already answered here.");
+    // Throttled: the words say to send it again (nothing retries by itself).
+    s = run(s, { type: "email_sending", email: "ana@example.com" });
+    s = reduceWidget(s, frame({ type: "error", code: "rate_limited", message: "slow", retryable: true, retry_after_ms: 1000 }));
+    expect(prompt(s)).toMatchObject({ sending: false, error: "Too many tries. Wait a moment, then send it again." });
+    expect(s.notice).toBeNull();
+  });
+
+  it("an address on its way when the socket drops is said to need sending again; its event, if stored, clears that", () => {
+    let s = run(loaded(expired(1)), { type: "email_sending", email: "ana@example.com" }, { type: "socket_closed", code: 1006, delayMs: 10 });
+    expect(prompt(s)).toMatchObject({ sending: false, error: "The connection dropped before your email was saved. Please send it again." });
+    s = run(s, { type: "connect_started" }, frame(welcome()), frame(historyFrame([expired(1), emailLeft(2, "ana@example.com")])));
+    expect(prompt(s)).toBeNull();
+    expect(s.emailPrompt).toEqual({ sending: null, error: null, changing: false });
+  });
+
+  it("counts the away message as unread while the chat is closed, not the visitor's own address", () => {
+    let s = loaded();
+    s = reduceWidget(s, frame(eventFrame(outsideHours(1))));
+    expect(s.unread).toBe(1);
+    s = reduceWidget(s, frame(eventFrame(emailLeft(2, "ana@example.com"))));
+    expect(s.unread).toBe(1);
+  });
+
+  it("without an away message (an older hub) says the widget's own words", () => {
+    const { away: _away, ...old } = welcome() as Extract<ServerFrame, { type: "welcome" }>;
+    const s = run(initialWidgetState("demo-pro"), { type: "connect_started" }, frame(old as ServerFrame), frame(historyFrame([expired(1)])));
+    expect(texts(s)[0]).toBe(`— ${AWAY_FALLBACK_TEXT}`);
+    expect(prompt(s)?.consent).toBe("");
+  });
+});

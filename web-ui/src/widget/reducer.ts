@@ -10,8 +10,8 @@ import type { PendingFile } from "../api/files";
 import { PROTOCOL_VERSION } from "../protocol/frames";
 import { closeDecision } from "../client/closeCodes";
 import { advanceLastSeq, applyDraftFrame, hasSeq, insertEvents, newerControl, updateOutbox } from "../client/events";
-import { joinedText, leftText, type MessageView } from "./render";
-import { noTyping, type PartialReply, type PendingMessage, type WidgetState } from "./state";
+import { backAtText, joinedText, leftText, type MessageView } from "./render";
+import { idleEmailPrompt, noTyping, type PartialReply, type PendingMessage, type WidgetState } from "./state";
 
 export type WidgetAction =
   | { type: "connect_started" }
@@ -38,7 +38,15 @@ export type WidgetAction =
    * The visitor confirmed "New conversation" (the IO layer closed the socket on purpose and
    * connects again): the chat empties, and the next `hello` asks for a new conversation.
    */
-  | { type: "new_conversation" };
+  | { type: "new_conversation" }
+  /** The visitor sent an address from the email prompt (the IO layer sends `follow_up_email`). */
+  | { type: "email_sending"; email: string }
+  /** The widget refused the address itself (not plausible, or the chat is not connected). */
+  | { type: "email_refused"; text: string }
+  /** "Change" beside the address left: the prompt opens again. */
+  | { type: "email_change" }
+  /** "No thanks": this request's prompt is not shown again. While changing, "Cancel". */
+  | { type: "email_prompt_closed" };
 
 /** What a close means for the widget. `reset`: drop the visitor token and start a new conversation. */
 export type CloseAction = "reconnect" | "reset" | "stop";
@@ -69,6 +77,25 @@ const VISITOR_TEXT: Partial<Record<ErrorCode, string>> = {
 
 /** Send pressed while a file uploads (it has no id to send yet); gone once an upload ends. */
 export const WAIT_FOR_FILES = "Wait until your files have uploaded, then send.";
+
+/** Why an address left in the email prompt was not taken. */
+export const INVALID_EMAIL_TEXT = "That does not look like an email address. Check it and send it again.";
+const EMAIL_ERROR_TEXT: Partial<Record<ErrorCode, string>> = {
+  invalid_email: INVALID_EMAIL_TEXT,
+  no_follow_up: "No email is needed any more: a teammate has already answered here.",
+  rate_limited: "Too many tries. Wait a moment, then send it again.",
+};
+const EMAIL_NOT_SAVED = "Your email could not be saved just now. Please send it again.";
+export const EMAIL_OFFLINE_TEXT = "Not connected. Send it again once the chat is back.";
+const EMAIL_DROPPED = "The connection dropped before your email was saved. Please send it again.";
+
+/** "No thanks" answers kept (one a request for a human nobody was there for: a handful at most). */
+const MAX_DISMISSED = 50;
+
+/** How a dismissed prompt is remembered: the conversation and the event that asked. */
+export function promptKey(conversationId: string | null, seq: number): string {
+  return `${conversationId ?? ""}:${seq}`;
+}
 
 export function visitorErrorText(code: ErrorCode): string {
   return VISITOR_TEXT[code] ?? ERROR_CODES[code]?.description ?? "Something went wrong.";
@@ -136,8 +163,85 @@ export function reduceWidget(state: WidgetState, action: WidgetAction): WidgetSt
         unread: 0,
         notice: null,
         files: [],
+        emailPrompt: idleEmailPrompt,
       };
+    case "email_sending":
+      return { ...state, emailPrompt: { ...state.emailPrompt, sending: action.email, error: null } };
+    case "email_refused":
+      return { ...state, emailPrompt: { ...state.emailPrompt, sending: null, error: action.text } };
+    case "email_change":
+      if (!latestEmailChangeable(state)) return state;
+      return { ...state, emailPrompt: { sending: null, error: null, changing: true } };
+    case "email_prompt_closed": {
+      if (state.emailPrompt.changing) return { ...state, emailPrompt: idleEmailPrompt };
+      const prompt = emailPrompt(state);
+      if (prompt?.mode !== "ask") return state;
+      const dismissedPrompts = [...state.dismissedPrompts, promptKey(state.conversationId, prompt.seq)].slice(-MAX_DISMISSED);
+      return { ...state, emailPrompt: idleEmailPrompt, dismissedPrompts };
+    }
   }
+}
+
+// --- when nobody is available: the email prompt -------------------------------------------------
+
+/** Where the conversation stands on a follow-up, read from its events (so a reload shows the same). */
+interface FollowUpMarks {
+  /** The latest request for a human nobody was there for (`outside_hours`, `human_request_expired`). */
+  awaySeq: number;
+  /** The latest address the visitor left. */
+  email: { seq: number; email: string } | null;
+  /** The latest time an operator came into the conversation. */
+  joinedSeq: number;
+}
+
+function followUpMarks(events: ConversationEvent[]): FollowUpMarks {
+  const m: FollowUpMarks = { awaySeq: 0, email: null, joinedSeq: 0 };
+  for (const e of events) {
+    if (e.type === "outside_hours" || e.type === "human_request_expired") m.awaySeq = e.seq;
+    else if (e.type === "follow_up_email") m.email = { seq: e.seq, email: e.email };
+    else if (e.type === "operator_joined" || e.type === "operator_transferred") m.joinedSeq = e.seq;
+  }
+  return m;
+}
+
+/** The email prompt as the chat shows it, after the event it answers. */
+export interface EmailPromptView {
+  /** That event: the request nobody was there for (`ask`), or the address left (`change`). */
+  seq: number;
+  mode: "ask" | "change";
+  /** The address left before, to start from. */
+  email: string | null;
+  /** The workspace's words on what the address is used for. */
+  consent: string;
+  sending: boolean;
+  error: string | null;
+}
+
+/**
+ * The prompt shows when the latest request nobody was there for comes after the latest address
+ * left and after the latest operator joining, unless the visitor said "No thanks" to it; or
+ * while the visitor changes the address they left (until an operator joins).
+ */
+export function emailPrompt(state: WidgetState): EmailPromptView | null {
+  const m = followUpMarks(state.events);
+  const emailSeq = m.email?.seq ?? 0;
+  const common = {
+    email: m.email?.email ?? null,
+    consent: state.away?.email_consent ?? "",
+    sending: state.emailPrompt.sending !== null,
+    error: state.emailPrompt.error,
+  };
+  if (m.awaySeq > emailSeq && m.awaySeq > m.joinedSeq && !state.dismissedPrompts.includes(promptKey(state.conversationId, m.awaySeq))) {
+    return { seq: m.awaySeq, mode: "ask", ...common };
+  }
+  if (state.emailPrompt.changing && m.email && emailSeq > m.joinedSeq) return { seq: emailSeq, mode: "change", ...common };
+  return null;
+}
+
+/** "Change" is offered on the latest address left, while no operator has come since and no prompt shows. */
+function latestEmailChangeable(state: WidgetState): boolean {
+  const m = followUpMarks(state.events);
+  return m.email !== null && m.email.seq > m.joinedSeq && emailPrompt(state) === null;
 }
 
 /**
@@ -195,6 +299,7 @@ function reduceFrame(state: WidgetState, frame: ServerFrame): WidgetState {
             outbox: keepUnsent(state.outbox),
             // Uploaded to the old conversation: the hub would refuse them in this one.
             files: [],
+            emailPrompt: idleEmailPrompt,
           };
       return {
         ...base,
@@ -207,6 +312,8 @@ function reduceFrame(state: WidgetState, frame: ServerFrame): WidgetState {
         visitorLabel: frame.visitor_label,
         control: newerControl(base.control, frame.control),
         notice: null,
+        // An older hub sends none: the widget's own words then (see `timeline`).
+        away: frame.away ?? base.away,
       };
     }
     case "history": {
@@ -263,6 +370,10 @@ function reduceFrame(state: WidgetState, frame: ServerFrame): WidgetState {
 }
 
 function reduceError(state: WidgetState, err: ErrorFrame): WidgetState {
+  // The answer to an address left: said under the field, not in the connection line.
+  if (err.client_id === undefined && (state.emailPrompt.sending !== null || err.code === "invalid_email" || err.code === "no_follow_up")) {
+    return { ...state, emailPrompt: { ...state.emailPrompt, sending: null, error: EMAIL_ERROR_TEXT[err.code] ?? EMAIL_NOT_SAVED } };
+  }
   const text = visitorErrorText(err.code);
   if (err.client_id !== undefined) {
     // A refused message. Retryable refusals stay "sending": the IO layer sends them again.
@@ -299,6 +410,8 @@ function reduceClosed(state: WidgetState, code: number, delayMs: number): Widget
     loaded: false,
     // A request still on its way may be lost with the socket; one that arrived is in the next history.
     humanRequest: state.humanRequest === "asking" ? "none" : state.humanRequest,
+    // Likewise an address: if it was stored, its event comes with the history and clears this.
+    emailPrompt: state.emailPrompt.sending !== null ? { ...state.emailPrompt, sending: null, error: EMAIL_DROPPED } : state.emailPrompt,
   };
   const action = state.refused ? "stop" : widgetCloseAction(code, state.token !== null);
   if (action === "stop") {
@@ -371,13 +484,29 @@ export function messageFrame(m: Pick<PendingMessage, "clientId" | "text" | "atta
 export const HUMAN_REQUESTED_TEXT = "A teammate has been asked to join. The assistant can keep helping you meanwhile.";
 export const HUMAN_EXPIRED_TEXT = "No teammate is available right now; the assistant will keep helping you.";
 
+/** Without the workspace's away message (an older hub): what a request nobody was there for says. */
+export const AWAY_FALLBACK_TEXT = HUMAN_EXPIRED_TEXT;
+
+export function emailLeftText(email: string): string {
+  return `We'll answer you at ${email}`;
+}
+
 export type TimelineItem =
   | { key: string; kind: "message"; message: Omit<MessageView, "onRetry">; clientId?: string }
-  | { key: string; kind: "notice"; text: string };
+  | { key: string; kind: "notice"; text: string }
+  /** The away message after a request nobody was there for; `back`: when the team is at work again. */
+  | { key: string; kind: "away"; text: string; back: string | null }
+  /** "We'll answer you at …", with "Change" on the latest while it may still be changed. */
+  | { key: string; kind: "email_left"; email: string; change: boolean }
+  | { key: string; kind: "email_prompt"; prompt: EmailPromptView };
 
 /** The chat's lines in order: stored events, then the visitor's messages not stored yet, then a partial reply. */
 export function timeline(state: WidgetState): TimelineItem[] {
   const items: TimelineItem[] = [];
+  const prompt = emailPrompt(state);
+  const changeable = latestEmailChangeable(state);
+  const lastEmail = followUpMarks(state.events).email?.seq;
+  const awayText = state.away?.message.trim() || AWAY_FALLBACK_TEXT;
   for (const e of state.events) {
     const key = `e${e.seq}`;
     if (e.type === "message") {
@@ -390,7 +519,14 @@ export function timeline(state: WidgetState): TimelineItem[] {
       items.push({ key, kind: "notice", text: leftText(e.from) }, { key: `${key}j`, kind: "notice", text: joinedText(e.to) });
     }
     else if (e.type === "human_requested") items.push({ key, kind: "notice", text: HUMAN_REQUESTED_TEXT });
-    else if (e.type === "human_request_expired") items.push({ key, kind: "notice", text: HUMAN_EXPIRED_TEXT });
+    else if (e.type === "human_request_expired") items.push({ key, kind: "away", text: awayText, back: null });
+    else if (e.type === "outside_hours") {
+      items.push({ key, kind: "away", text: awayText, back: e.opens_at !== undefined ? backAtText(e.opens_at, e.at) : null });
+    } else if (e.type === "follow_up_email") {
+      items.push({ key, kind: "email_left", email: e.email, change: changeable && e.seq === lastEmail });
+    }
+    // One prompt card at a time, right under what it answers.
+    if (prompt?.seq === e.seq) items.push({ key: "email-prompt", kind: "email_prompt", prompt });
   }
   for (const m of state.outbox) {
     items.push({
@@ -474,8 +610,12 @@ function applySideEffects(state: WidgetState, e: ConversationEvent): WidgetState
     case "human_requested":
       return { ...state, humanRequest: "waiting" };
     case "human_request_expired":
-      // Nobody came in time: the AI carries on, and the visitor may ask again.
+    case "outside_hours":
+      // Nobody came in time, or nobody is at work: the AI carries on, and the visitor may ask again.
       return { ...state, humanRequest: "none" };
+    case "follow_up_email":
+      // The address is stored: the prompt (or "Change") is done with.
+      return { ...state, emailPrompt: idleEmailPrompt };
     default:
       // Newer kinds are not shown.
       return state;
@@ -485,7 +625,13 @@ function applySideEffects(state: WidgetState, e: ConversationEvent): WidgetState
 /** Events that make the launcher show an unread count. */
 function catchesEye(e: ConversationEvent): boolean {
   if (e.type === "message") return e.author.kind !== "visitor";
-  return e.type === "operator_joined" || e.type === "operator_left" || e.type === "operator_transferred" || e.type === "human_request_expired";
+  return (
+    e.type === "operator_joined" ||
+    e.type === "operator_left" ||
+    e.type === "operator_transferred" ||
+    e.type === "human_request_expired" ||
+    e.type === "outside_hours"
+  );
 }
 
 function updateOutgoing(state: WidgetState, clientId: string, f: (m: PendingMessage) => PendingMessage): WidgetState {

@@ -3,6 +3,9 @@ import { human, martin } from "../test/widgetKit";
 import {
   applyStyles,
   authorHeader,
+  awayNode,
+  backAtText,
+  emailLeftNode,
   joinedText,
   leftText,
   messageNode,
@@ -119,5 +122,36 @@ describe("hostile text", () => {
     expect(WIDGET_CSS).toMatch(/\.tc-name\{[^}]*overflow-wrap:anywhere/);
     expect(WIDGET_CSS).toMatch(/\.tc-notice\{[^}]*overflow-wrap:anywhere/);
     expect(WIDGET_CSS).toMatch(/\.tc-msg\{[^}]*min-width:0/);
+  });
+});
+
+describe("when nobody is available", () => {
+  const monday9Berlin = Date.UTC(2025, 0, 6, 8, 0);
+
+  it("says when the team is back in the visitor's language and time zone", () => {
+    const sundayEvening = Date.UTC(2025, 0, 5, 20, 0);
+    expect(backAtText(monday9Berlin, sundayEvening, "en-GB", "Europe/Berlin")).toBe("We're back Mon 09:00.");
+    // The same moment for a visitor in New York, in German.
+    expect(backAtText(monday9Berlin, sundayEvening, "de-DE", "America/New_York")).toBe("We're back Mo., 03:00.");
+    // A week or more away (a holiday), the date too: a weekday alone would mislead.
+    expect(backAtText(monday9Berlin, sundayEvening - 7 * 86_400_000, "en-GB", "Europe/Berlin")).toBe("We're back Mon 6 Jan, 09:00.");
+  });
+
+  it("the away line keeps the workspace's text as text, with the time it is back under it", () => {
+    const node = awayNode(document, "<b>Away</b> until Monday", "We're back Mon 09:00.");
+    expect(node.querySelector("b")).toBeNull();
+    expect(node.firstElementChild?.textContent).toBe("<b>Away</b> until Monday");
+    expect(node.querySelector(".tc-back")?.textContent).toBe("We're back Mon 09:00.");
+    expect(awayNode(document, "Away", null).querySelector(".tc-back")).toBeNull();
+  });
+
+  it("the address left is isolated text, with Change only when offered", () => {
+    let changed = 0;
+    const node = emailLeftNode(document, "\u202eana@example.com", () => changed++);
+    expect(node.textContent).toBe("We'll answer you at \u202eana@example.com Change");
+    expect(node.querySelector(".tc-email")?.getAttribute("dir")).toBe("auto");
+    node.querySelector<HTMLButtonElement>("button")!.click();
+    expect(changed).toBe(1);
+    expect(emailLeftNode(document, "ana@example.com", null).querySelector("button")).toBeNull();
   });
 });

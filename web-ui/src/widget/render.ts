@@ -229,6 +229,49 @@ export function noticeNode(doc: Document, text: string): HTMLElement {
   return el(doc, "div", "tc-notice", text);
 }
 
+const WEEK_MS = 7 * 24 * 60 * 60 * 1000;
+
+/**
+ * "We're back Mon 09:00." in the visitor's language and time zone (the browser's, unless given);
+ * a reopening a week or more after `from` (the event's time) names the date too.
+ */
+export function backAtText(opensAt: number, from: number, locale?: string, timeZone?: string): string {
+  const options: Intl.DateTimeFormatOptions = { weekday: "short", hour: "2-digit", minute: "2-digit" };
+  if (opensAt - from >= WEEK_MS - 60_000) Object.assign(options, { day: "numeric", month: "short" });
+  if (timeZone) options.timeZone = timeZone;
+  try {
+    return `We're back ${new Intl.DateTimeFormat(locale, options).format(opensAt)}.`;
+  } catch {
+    return `We're back ${new Date(opensAt).toLocaleString()}.`;
+  }
+}
+
+/** The workspace's away message after a request nobody was there for, and when the team is back. */
+export function awayNode(doc: Document, text: string, back: string | null): HTMLElement {
+  const node = el(doc, "div", "tc-notice tc-away");
+  const message = el(doc, "span", "", text);
+  message.dir = "auto";
+  node.append(message);
+  if (back) node.append(el(doc, "strong", "tc-back", back));
+  return node;
+}
+
+/** "We'll answer you at ana@example.com", with "Change" while the address may still be changed. */
+export function emailLeftNode(doc: Document, email: string, onChange: (() => void) | null): HTMLElement {
+  const node = el(doc, "div", "tc-notice tc-left");
+  const address = el(doc, "span", "tc-email", email);
+  address.dir = "auto";
+  node.append("We'll answer you at ", address);
+  if (onChange) {
+    const change = el(doc, "button", "tc-link", "Change");
+    change.type = "button";
+    change.setAttribute("aria-label", "Change your email");
+    change.addEventListener("click", onChange);
+    node.append(" ", change);
+  }
+  return node;
+}
+
 /** The panel's header: who the visitor is talking to. */
 export function headerNode(doc: Document, title: string, control: ControlState | null): HTMLElement {
   const header = el(doc, "header", "tc-header");
@@ -295,7 +338,7 @@ export const WIDGET_CSS = `
 :host{all:initial!important;display:block!important}
 .tc{all:initial;display:block;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif;color:#111827;-webkit-font-smoothing:antialiased}
 .tc *,.tc *::before,.tc *::after{box-sizing:border-box}
-.tc button,.tc textarea{font:inherit;color:inherit;letter-spacing:inherit;text-transform:none;margin:0}
+.tc button,.tc textarea,.tc input{font:inherit;color:inherit;letter-spacing:inherit;text-transform:none;margin:0}
 .tc [hidden]{display:none!important}
 .tc-sr{position:absolute;width:1px;height:1px;overflow:hidden;clip-path:inset(50%);white-space:nowrap}
 .tc-launcher{position:fixed;right:20px;bottom:20px;width:56px;height:56px;border-radius:50%;border:0;padding:0;cursor:pointer;background:#6d28d9;color:#fff;box-shadow:0 6px 20px rgb(0 0 0/.25);display:flex;align-items:center;justify-content:center;z-index:2147483000}
@@ -338,6 +381,20 @@ export const WIDGET_CSS = `
 .tc-state--failed{color:#b91c1c}
 .tc-link{border:0;background:none;padding:0;color:inherit;text-decoration:underline;cursor:pointer;font-weight:600}
 .tc-notice{align-self:center;font-size:12px;color:#4b5563;background:#eef0f3;padding:3px 10px;border-radius:999px;text-align:center;max-width:100%;overflow-wrap:anywhere}
+.tc-away{display:flex;flex-direction:column;gap:2px;border-radius:12px;padding:8px 12px;white-space:pre-line}
+.tc-back{font-weight:600;color:#374151}
+.tc-email{font-weight:600;unicode-bidi:isolate}
+.tc-left .tc-link{font-weight:500;color:#5b21b6;margin-left:2px}
+.tc-prompt{align-self:stretch;display:flex;flex-direction:column;gap:6px;padding:12px;border:1px solid #ddd6fe;border-radius:12px;background:#fff;box-shadow:0 1px 3px rgb(0 0 0/.06)}
+.tc-prompt label{font-size:12px;font-weight:600;color:#374151}
+.tc-prompt input{font:inherit;color:inherit;margin:0;width:100%;border:1px solid #d1d5db;border-radius:8px;padding:7px 10px;background:#fff;outline:none}
+.tc-prompt input:focus{border-color:#6d28d9;box-shadow:0 0 0 3px rgb(109 40 217/.25)}
+.tc-prompt input[aria-invalid=true]{border-color:#b91c1c}
+.tc-prompt p{margin:0;font-size:11px;color:#6b7280;overflow-wrap:anywhere}
+.tc-prompt .tc-err{color:#b91c1c;font-size:12px}
+.tc-prompt div{display:flex;gap:12px;align-items:center}
+.tc-prompt .tc-send{padding:6px 14px}
+.tc-prompt .tc-link{font-weight:500;color:#4b5563}
 .tc-empty{margin:0;padding:14px 18px 0;font-size:13px;color:#4b5563;background:#f9fafb}
 .tc-typing{min-height:20px;padding:2px 14px;font-size:12px;color:#6b7280;font-style:italic;background:#f9fafb}
 .tc-form{display:flex;gap:8px;padding:10px;border-top:1px solid #e5e7eb;background:#fff;align-items:flex-end}

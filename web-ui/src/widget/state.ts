@@ -2,7 +2,7 @@
  * The visitor widget's state: everything it renders, derived only from server frames, socket
  * closes and the visitor's own intents (see `reducer.ts`). Plain data: no sockets, no timers.
  */
-import type { Attachment, ConversationEvent, ControlState, OperatorRef } from "../protocol/frames";
+import type { Attachment, AwayText, ConversationEvent, ControlState, OperatorRef } from "../protocol/frames";
 import type { Draft } from "../client/events";
 import type { PendingFile } from "../api/files";
 
@@ -49,6 +49,21 @@ export interface WidgetTyping {
   operator: OperatorRef | null;
 }
 
+/**
+ * The email prompt's own state (whether it shows is derived from the events: `emailPrompt` in
+ * reducer.ts): the address on its way, why the last one was refused, and "Change".
+ */
+export interface EmailPromptState {
+  /** The address sent in a `follow_up_email` frame, until its event or a refusal comes back. */
+  sending: string | null;
+  /** Visitor-facing reason of the last refusal, shown under the field. */
+  error: string | null;
+  /** The visitor pressed "Change" on the address they left: the prompt is open again. */
+  changing: boolean;
+}
+
+export const idleEmailPrompt: EmailPromptState = { sending: null, error: null, changing: false };
+
 export interface WidgetState {
   workspaceId: string;
   connection: WidgetConnection;
@@ -92,13 +107,21 @@ export interface WidgetState {
    * a new conversation (`new_conversation`) instead of resuming; the `welcome` ends it.
    */
   newConversation: boolean;
+  /** The workspace's away message and the email prompt's consent text (`welcome`). */
+  away: AwayText | null;
+  emailPrompt: EmailPromptState;
+  /**
+   * Email prompts the visitor answered "No thanks", as `conversation:seq` of the event that
+   * asked (kept in sessionStorage by the IO layer, so a reload does not ask again).
+   */
+  dismissedPrompts: string[];
 }
 
 export const noTyping: WidgetTyping = { ai: false, operator: null };
 
 export function initialWidgetState(
   workspaceId: string,
-  saved: { token?: string | null; conversationId?: string | null } = {},
+  saved: { token?: string | null; conversationId?: string | null; dismissedPrompts?: string[] } = {},
 ): WidgetState {
   return {
     workspaceId,
@@ -122,5 +145,8 @@ export function initialWidgetState(
     notice: null,
     refused: false,
     newConversation: false,
+    away: null,
+    emailPrompt: idleEmailPrompt,
+    dismissedPrompts: saved.dismissedPrompts ?? [],
   };
 }

@@ -3,9 +3,28 @@
  * only renders a `WidgetState` (`update`) and reports the visitor's gestures (`ViewHandlers`);
  * what a bubble, notice or header looks like comes from `render.ts`.
  */
-import { headerNode, messageNode, noticeNode, statusLine, visitorName, WIDGET_CSS, applyStyles, type FileLinker } from "./render";
+import {
+  awayNode,
+  emailLeftNode,
+  headerNode,
+  messageNode,
+  noticeNode,
+  statusLine,
+  visitorName,
+  WIDGET_CSS,
+  applyStyles,
+  type FileLinker,
+} from "./render";
 import { FILE_ACCEPT, fileSize, type PendingFile } from "../api/files";
-import { canAskForHuman, newConversationControl, timeline, visiblePartial, type TimelineItem } from "./reducer";
+import {
+  canAskForHuman,
+  emailLeftText,
+  newConversationControl,
+  timeline,
+  visiblePartial,
+  type EmailPromptView,
+  type TimelineItem,
+} from "./reducer";
 import type { WidgetState } from "./state";
 
 export interface ViewHandlers {
@@ -26,6 +45,12 @@ export interface ViewHandlers {
   removeFile(key: string): void;
   /** The signed links of the conversation's files. */
   files: FileLinker;
+  /** Send in the email prompt; returns whether the address was taken (checked and sent). */
+  leaveEmail(email: string): boolean;
+  /** "No thanks" in the email prompt (or Cancel while changing the address). */
+  closeEmailPrompt(): void;
+  /** "Change" beside the address left. */
+  changeEmail(): void;
 }
 
 export interface WidgetView {
@@ -250,11 +275,75 @@ export function createView(root: ShadowRoot, hubOrigin: string, h: ViewHandlers,
     );
   };
 
+  // The email prompt: one card, moved in the log under what it answers and updated in place, so
+  // what the visitor typed survives a refusal or a re-render.
+  const prompt = make("form", "tc-prompt");
+  prompt.noValidate = true; // our check and our words, not the browser's bubble
+  prompt.setAttribute("aria-label", "Get our answer by email");
+  const emailLabel = make("label", "", "Your email (optional)");
+  emailLabel.htmlFor = "tc-email";
+  const email = make("input", "");
+  email.id = "tc-email";
+  email.type = "email";
+  email.autocomplete = "email";
+  email.placeholder = "you@example.com";
+  email.dir = "auto";
+  const emailError = make("p", "tc-err");
+  emailError.id = "tc-email-error";
+  emailError.setAttribute("role", "alert");
+  const consent = make("p", "");
+  consent.id = "tc-email-consent";
+  const promptActions = make("div", "");
+  const emailSend = make("button", "tc-send", "Send");
+  emailSend.type = "submit";
+  const noThanks = make("button", "tc-link", "No thanks");
+  noThanks.type = "button";
+  promptActions.append(emailSend, noThanks);
+  prompt.append(emailLabel, email, emailError, consent, promptActions);
+  prompt.addEventListener("submit", (e) => {
+    e.preventDefault();
+    if (!emailSend.disabled) h.leaveEmail(email.value);
+  });
+  noThanks.addEventListener("click", () => {
+    // The card goes from under the focus: the message box takes it.
+    h.closeEmailPrompt();
+    input.focus();
+  });
+  /** What the card was last shown for: a new request (or Change) starts from the address left. */
+  let promptFor: string | null = null;
+  const showPrompt = (p: EmailPromptView) => {
+    const shownFor = `${p.mode}:${p.seq}`;
+    if (shownFor !== promptFor) {
+      promptFor = shownFor;
+      email.value = p.email ?? "";
+    }
+    consent.textContent = p.consent;
+    consent.hidden = p.consent === "";
+    emailError.textContent = p.error ?? "";
+    emailError.hidden = p.error === null;
+    email.setAttribute("aria-invalid", String(p.error !== null));
+    email.setAttribute("aria-describedby", [p.error !== null && emailError.id, p.consent !== "" && consent.id].filter(Boolean).join(" "));
+    email.readOnly = p.sending;
+    emailSend.disabled = p.sending;
+    emailSend.textContent = p.sending ? "Sending…" : "Send";
+    noThanks.textContent = p.mode === "change" ? "Cancel" : "No thanks";
+    return prompt;
+  };
+
   /** Rendered lines by key, with what they were rendered from. */
   const lines = new Map<string, { sig: string; node: HTMLElement }>();
 
   const build = (item: TimelineItem): HTMLElement => {
     if (item.kind === "notice") return noticeNode(doc, item.text);
+    if (item.kind === "away") return awayNode(doc, item.text, item.back);
+    if (item.kind === "email_prompt") return showPrompt(item.prompt);
+    if (item.kind === "email_left") {
+      const change = () => {
+        h.changeEmail();
+        email.focus();
+      };
+      return emailLeftNode(doc, item.email, item.change ? change : null);
+    }
     const clientId = item.clientId;
     return messageNode(doc, clientId ? { ...item.message, onRetry: () => h.retry(clientId) } : item.message, hubOrigin, h.files);
   };
@@ -262,6 +351,9 @@ export function createView(root: ShadowRoot, hubOrigin: string, h: ViewHandlers,
   /** What a new line says to a screen reader: answers and notices, not the visitor's own words, not a partial reply. */
   const speech = (item: TimelineItem): string | null => {
     if (item.kind === "notice") return item.text;
+    if (item.kind === "away") return item.back ? `${item.text} ${item.back}` : item.text;
+    if (item.kind === "email_left") return emailLeftText(item.email);
+    if (item.kind === "email_prompt") return null;
     const { author, text, partial, attachments } = item.message;
     if (author.kind === "visitor" || partial) return null;
     const files = attachments?.map((a) => a.name).join(", ");
@@ -278,7 +370,10 @@ export function createView(root: ShadowRoot, hubOrigin: string, h: ViewHandlers,
       seen.add(item.key);
       const sig = JSON.stringify(item);
       let line = lines.get(item.key);
-      if (!line || line.sig !== sig) {
+      if (line && line.sig !== sig && item.kind === "email_prompt") {
+        showPrompt(item.prompt); // the same card, updated: the typed address stays
+        line.sig = sig;
+      } else if (!line || line.sig !== sig) {
         const node = build(item);
         if (line) line.node.replaceWith(node);
         else {
@@ -293,8 +388,12 @@ export function createView(root: ShadowRoot, hubOrigin: string, h: ViewHandlers,
     });
     for (const [key, line] of lines) {
       if (!seen.has(key)) {
+        // The email prompt answered or closed under the focus: the message box takes it.
+        const focused = line.node.contains(root.activeElement);
         line.node.remove();
         lines.delete(key);
+        if (key === "email-prompt") promptFor = null;
+        if (focused && open) input.focus();
       }
     }
     return [appended && nearBottom, spoken];

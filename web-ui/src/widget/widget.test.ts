@@ -1,8 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import {
   aiSaid,
+  AWAY,
   CONV,
+  emailLeft,
   eventFrame,
+  expired,
   FakeWidgetHub,
   historyFrame,
   human,
@@ -10,11 +13,13 @@ import {
   martin,
   nora,
   operatorSaid,
+  outsideHours,
   transferred,
   visitorSaid,
   welcome,
 } from "../test/widgetKit";
-import { ChatWidget, storageKey, type WidgetOptions } from "./widget";
+import { ChatWidget, dismissedKey, storageKey, type WidgetOptions } from "./widget";
+import { backAtText } from "./render";
 
 const HUB = "https://hub.example";
 
@@ -44,6 +49,7 @@ function mount(over: Partial<WidgetOptions> = {}) {
     root,
     connect: hub.connect,
     storage: memoryStorage(),
+    sessionStorage: memoryStorage(),
     random: () => 0.5,
     newClientId: () => `w-${++n}`,
     ...over,
@@ -362,7 +368,8 @@ describe("the widget in its shadow root", () => {
     expect(ask.hidden).toBe(true);
 
     socket.receive(eventFrame({ seq: 3, at: 3, type: "human_request_expired", waited_ms: 120_000 }));
-    expect(lines().at(-1)).toBe("No teammate is available right now; the assistant will keep helping you.");
+    expect(lines().at(-2)).toBe(AWAY.message);
+    expect($(".tc-log .tc-prompt")).not.toBeNull();
     expect(ask.hidden).toBe(false);
     expect($(".tc-human [role=status]")!.textContent).toBe("");
   });
@@ -729,5 +736,138 @@ describe("keyboard and screen readers", () => {
     hub.last.receive(welcome());
     hub.last.receive(historyFrame([aiSaid(2, "hello"), aiSaid(3, "Still there?")]));
     expect(said()).toEqual(["AI assistant: Still there?"]);
+  });
+});
+
+describe("when nobody is available: the email prompt", () => {
+  function ready(over: Partial<WidgetOptions> = {}, events: Parameters<typeof historyFrame>[0] = [visitorSaid(1, "A person, please")]) {
+    const kit = mount(over);
+    kit.hub.last.open();
+    kit.hub.last.receive(welcome());
+    kit.hub.last.receive(historyFrame(events));
+    kit.widget.open();
+    const card = () => kit.$<HTMLFormElement>(".tc-log .tc-prompt");
+    const field = () => kit.$<HTMLInputElement>(".tc-prompt input")!;
+    const button = (name: string) => kit.$$("button").find((b) => b.textContent === name) as HTMLButtonElement | undefined;
+    const submit = (value: string) => {
+      field().value = value;
+      card()!.requestSubmit();
+    };
+    return { ...kit, card, field, button, submit };
+  }
+
+  it("outside working hours: the away message, when the team is back, and the prompt right under them", () => {
+    const { hub, lines, card, field, $ } = ready();
+    const opensAt = Date.UTC(2025, 0, 6, 8, 0);
+    hub.last.receive(eventFrame(outsideHours(2, opensAt, Date.UTC(2025, 0, 5, 20, 0))));
+    expect(lines()[1]).toBe(`${AWAY.message}${backAtText(opensAt, Date.UTC(2025, 0, 5, 20, 0))}`);
+    expect($(".tc-back")!.textContent).toMatch(/^We're back .+\.$/);
+    // The card is the line after the away message, in the log.
+    expect($(".tc-log")!.children[2]).toBe(card());
+    expect(field().type).toBe("email");
+    expect(field().autocomplete).toBe("email");
+    expect(field().labels?.[0]?.textContent).toBe("Your email (optional)");
+    expect(card()!.textContent).toContain(AWAY.email_consent);
+    expect(field().getAttribute("aria-describedby")).toBe("tc-email-consent");
+    expect([...card()!.querySelectorAll("button")].map((b) => b.textContent)).toEqual(["Send", "No thanks"]);
+    // Read out: the away message and when the team is back, not the card.
+    expect([...$(".tc-sr")!.children].map((n) => n.textContent)).toEqual([
+      `${AWAY.message} ${backAtText(opensAt, Date.UTC(2025, 0, 5, 20, 0))}`,
+    ]);
+  });
+
+  it("checks the address as the hub does before sending it; the hub's answer turns the card into the address left", () => {
+    const { hub, card, field, button, submit, lines, $ } = ready({}, [visitorSaid(1, "A person, please"), expired(2)]);
+    submit("ana@example");
+    expect(hub.last.sentOfType("follow_up_email")).toEqual([]);
+    expect($(".tc-prompt [role=alert]")!.textContent).toBe("That does not look like an email address. Check it and send it again.");
+    expect(field().getAttribute("aria-invalid")).toBe("true");
+    expect(field().value).toBe("ana@example"); // kept, to be corrected
+
+    submit("  ana@example.com ");
+    expect(hub.last.sentOfType("follow_up_email")).toEqual([{ type: "follow_up_email", email: "ana@example.com" }]);
+    expect(button("Sending…")?.disabled).toBe(true);
+    expect($(".tc-prompt [role=alert]")!.hidden).toBe(true);
+
+    hub.last.receive(eventFrame(emailLeft(3, "ana@example.com")));
+    expect(card()).toBeNull();
+    expect(lines().at(-1)).toBe("We'll answer you at ana@example.com Change");
+  });
+
+  it("shows the hub's refusal under the field and keeps what was typed", () => {
+    const { hub, field, submit, $ } = ready({}, [expired(1)]);
+    submit("ana@example.com");
+    hub.last.receive({ type: "error", code: "no_follow_up", message: "not waiting", retryable: false, conversation_id: CONV });
+    expect($(".tc-prompt [role=alert]")!.textContent).toBe("No email is needed any more: a teammate has already answered here.");
+    expect(field().value).toBe("ana@example.com");
+    expect(field().readOnly).toBe(false);
+    expect($(".tc-conn")!.hidden).toBe(true);
+  });
+
+  it("Change opens the card again with the address left; Cancel closes it", () => {
+    const { hub, card, field, button, submit, $ } = ready({}, [expired(1), emailLeft(2, "ana@example.com")]);
+    expect(card()).toBeNull();
+    button("Change")!.click();
+    expect(card()).not.toBeNull();
+    expect(field().value).toBe("ana@example.com");
+    expect(field()).toBe($(".tc-prompt input"));
+    expect(button("Change")).toBeUndefined();
+    // The card's Cancel (the header has one of its own, for "New conversation").
+    const cancel = [...card()!.querySelectorAll("button")].find((b) => b.textContent === "Cancel")!;
+    cancel.click();
+    expect(card()).toBeNull();
+    expect(button("Change")).toBeDefined();
+
+    button("Change")!.click();
+    submit("ana@work.example");
+    expect(hub.last.sentOfType("follow_up_email")).toEqual([{ type: "follow_up_email", email: "ana@work.example" }]);
+  });
+
+  it("No thanks is remembered for this tab: a reload asks no more, a new request asks again", () => {
+    const session = memoryStorage();
+    const first = ready({ sessionStorage: session }, [expired(1)]);
+    first.button("No thanks")!.click();
+    expect(first.card()).toBeNull();
+    expect(first.root.activeElement).toBe(first.$(".tc-input"));
+    expect(JSON.parse(session.getItem(dismissedKey("demo-pro"))!)).toEqual([`${CONV}:1`]);
+    first.widget.destroy();
+
+    const reloaded = ready({ sessionStorage: session }, [expired(1)]);
+    expect(reloaded.card()).toBeNull();
+    reloaded.hub.last.receive(eventFrame(outsideHours(2)));
+    expect(reloaded.card()).not.toBeNull();
+  });
+
+  it("an operator joining takes the card away", () => {
+    const { hub, card } = ready({}, [expired(1)]);
+    expect(card()).not.toBeNull();
+    hub.last.receive(eventFrame(joined(2, martin)));
+    expect(card()).toBeNull();
+  });
+});
+
+describe("the reopen link of a follow-up email", () => {
+  it("keeps the link's token where the widget keeps its own, opens the chat and resumes the whole conversation", () => {
+    const storage = memoryStorage();
+    storage.setItem(storageKey("demo-pro"), JSON.stringify({ token: "tok-old", conversationId: "cv_old" }));
+    const { hub, $, widget } = mount({ storage, reopenToken: "tok-email" });
+    expect(JSON.parse(storage.getItem(storageKey("demo-pro"))!)).toEqual({ token: "tok-email", conversationId: null });
+    expect($(".tc-panel")!.hidden).toBe(false);
+    expect(widget.getState().open).toBe(true);
+    hub.last.open();
+    // No last_seq: nothing of it is held here, so the hub sends its whole history.
+    expect(hub.last.sent[0]).toEqual({ type: "hello", protocol: 1, workspace_id: "demo-pro", visitor_token: "tok-email" });
+    hub.last.receive(welcome("tok-email"));
+    hub.last.receive(historyFrame([visitorSaid(1, "A person, please"), expired(2), emailLeft(3, "ana@example.com"), operatorSaid(4, martin, "Here is your answer.")]));
+    expect($(".tc-log")!.textContent).toContain("Here is your answer.");
+  });
+
+  it("without a link, the token kept in the browser is used as before", () => {
+    const storage = memoryStorage();
+    storage.setItem(storageKey("demo-pro"), JSON.stringify({ token: "tok-old", conversationId: "cv_old" }));
+    const { hub, $ } = mount({ storage, reopenToken: null });
+    expect($(".tc-panel")!.hidden).toBe(true);
+    hub.last.open();
+    expect(hub.last.sent[0]).toMatchObject({ visitor_token: "tok-old" });
   });
 });

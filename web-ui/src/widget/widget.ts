@@ -12,7 +12,9 @@ import { LIMITS, type WidgetFrame } from "../protocol/frames";
 import { attachFiles, filesApi, type FilesApi } from "../api/files";
 import {
   canAskForHuman,
+  EMAIL_OFFLINE_TEXT,
   helloFrame,
+  INVALID_EMAIL_TEXT,
   messageFrame,
   newConversationControl,
   reduceWidget,
@@ -25,6 +27,7 @@ import { pageFrame, pageKey, type PageSource } from "./page";
 import { initialWidgetState, type PendingMessage, type WidgetState } from "./state";
 import { TypingSignal } from "./typing";
 import { createView, type WidgetView } from "./view";
+import { plausibleEmail } from "../text/email";
 
 export type WidgetStorage = Pick<Storage, "getItem" | "setItem" | "removeItem">;
 
@@ -48,6 +51,14 @@ export interface WidgetOptions {
   page?: PageSource | null;
   /** For the files API (uploads and links, `${hubOrigin}/api/files…`); the browser's by default. */
   fetchFn?: typeof fetch;
+  /** Where "No thanks" to the email prompt is kept for this browser tab; sessionStorage by default. */
+  sessionStorage?: WidgetStorage | null;
+  /**
+   * A visitor token from a follow-up email's reopen link (see `takeReopenToken`): it becomes
+   * this workspace's token (kept where the widget keeps its own), the chat opens, and the
+   * conversation resumes from its start.
+   */
+  reopenToken?: string | null;
 }
 
 /**
@@ -64,6 +75,11 @@ export function widgetSocketUrl(hubOrigin: string): string {
 /** Where the visitor token of a workspace is kept (one conversation per workspace and browser). */
 export function storageKey(workspaceId: string): string {
   return `take-control:widget:${workspaceId}`;
+}
+
+/** Where the email prompts the visitor said "No thanks" to are kept (sessionStorage: this tab only). */
+export function dismissedKey(workspaceId: string): string {
+  return `${storageKey(workspaceId)}:no-email`;
 }
 
 const browserConnect: Connect = (url, handlers) => {
@@ -88,10 +104,19 @@ function safeStorage(): WidgetStorage | null {
   }
 }
 
+function safeSessionStorage(): WidgetStorage | null {
+  try {
+    return window.sessionStorage;
+  } catch {
+    return null;
+  }
+}
+
 export class ChatWidget {
   private state: WidgetState;
-  private readonly o: Required<Omit<WidgetOptions, "root" | "storage" | "page" | "fetchFn">> & {
+  private readonly o: Required<Omit<WidgetOptions, "root" | "storage" | "page" | "fetchFn" | "sessionStorage" | "reopenToken">> & {
     storage: WidgetStorage | null;
+    session: WidgetStorage | null;
     page: PageSource | null;
   };
   private readonly view: WidgetView | null;
@@ -125,10 +150,22 @@ export class ChatWidget {
       newClientId: () => randomId(random),
       ...options,
       storage: options.storage === undefined ? safeStorage() : options.storage,
+      session: options.sessionStorage === undefined ? safeSessionStorage() : options.sessionStorage,
       page: options.page ?? null,
     };
-    this.state = initialWidgetState(options.workspaceId, this.load());
-    this.saved = this.state.token;
+    const saved = this.load();
+    this.saved = saved.token ?? null;
+    const reopen = options.reopenToken;
+    // A reopen link's token replaces whatever this browser held, and is kept at once: a reload
+    // (its fragment is gone by then) must still find the conversation the email was about.
+    const start = reopen
+      ? { token: reopen, conversationId: reopen === saved.token ? (saved.conversationId ?? null) : null }
+      : saved;
+    this.state = initialWidgetState(options.workspaceId, { ...start, dismissedPrompts: this.loadDismissed() });
+    if (reopen) {
+      this.state = { ...this.state, open: true };
+      this.persist();
+    }
     this.typing = new TypingSignal((active) => this.send({ type: "typing", active }));
     this.files = filesApi({
       hub: options.hubOrigin,
@@ -148,6 +185,9 @@ export class ChatWidget {
           newConversation: () => this.startNewConversation(),
           attach: (files) => this.attach(files),
           removeFile: (key) => this.dispatch({ type: "file_removed", key }),
+          leaveEmail: (email) => this.leaveEmail(email),
+          closeEmailPrompt: () => this.dispatch({ type: "email_prompt_closed" }),
+          changeEmail: () => this.dispatch({ type: "email_change" }),
           files: {
             link: (id) => {
               const cid = this.state.conversationId;
@@ -264,6 +304,25 @@ export class ChatWidget {
     return true;
   }
 
+  /**
+   * The email prompt's Send: the address the team may answer at, checked as the hub checks it
+   * (`invalid_email`) before it goes. The hub's `follow_up_email` event (or a refusal) answers.
+   */
+  leaveEmail(raw: string): boolean {
+    const email = raw.trim();
+    if (!plausibleEmail(email)) {
+      this.dispatch({ type: "email_refused", text: INVALID_EMAIL_TEXT });
+      return false;
+    }
+    if (!this.connected()) {
+      this.dispatch({ type: "email_refused", text: EMAIL_OFFLINE_TEXT });
+      return false;
+    }
+    this.dispatch({ type: "email_sending", email });
+    this.send({ type: "follow_up_email", email });
+    return true;
+  }
+
   retry(clientId: string): void {
     this.dispatch({ type: "message_retry", clientId });
     this.transmitQueued(clientId);
@@ -285,8 +344,10 @@ export class ChatWidget {
   private dispatch(action: WidgetAction): void {
     const next = reduceWidget(this.state, action);
     if (next === this.state) return;
+    const dismissed = next.dismissedPrompts !== this.state.dismissedPrompts;
     this.state = next;
     this.persist();
+    if (dismissed) this.persistDismissed();
     this.view?.update(next);
     for (const l of this.listeners) l(next);
   }
@@ -315,6 +376,23 @@ export class ChatWidget {
       else this.o.storage?.setItem(key, JSON.stringify({ token, conversationId }));
     } catch {
       // full or blocked: the conversation still works for this page
+    }
+  }
+
+  private loadDismissed(): string[] {
+    try {
+      const v: unknown = JSON.parse(this.o.session?.getItem(dismissedKey(this.o.workspaceId)) ?? "[]");
+      return Array.isArray(v) ? v.filter((k): k is string => typeof k === "string") : [];
+    } catch {
+      return [];
+    }
+  }
+
+  private persistDismissed(): void {
+    try {
+      this.o.session?.setItem(dismissedKey(this.o.workspaceId), JSON.stringify(this.state.dismissedPrompts));
+    } catch {
+      // blocked: "No thanks" holds until the page is left
     }
   }
 
