@@ -202,6 +202,16 @@ pub async fn emails_are_claimed_once_and_recorded_by_their_claim(store: Arc<dyn 
         Some(EmailDelivery::Failed { attempts: 1, .. })
     ));
     assert!(claim(&*store, 1_000_000).await.is_empty(), "given up");
+    // The next answer's email carries what the one given up did not deliver.
+    store
+        .follow_up_answered("ws", "e1", 8, Some(2_000_000))
+        .await
+        .expect("answer");
+    let after = claim(&*store, 2_000_000).await;
+    assert_eq!(
+        (after[0].from_seq, after[0].upto_seq, after[0].attempt),
+        (5, 8, 1)
+    );
 }
 
 /// Nodes racing for the same due email: exactly one is given it.

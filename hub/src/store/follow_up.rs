@@ -157,7 +157,10 @@ impl Record {
         if let (Some(due), Some(_)) = (email_due, &self.email) {
             self.mail_upto = self.mail_upto.max(seq);
             if self.due.is_none() {
-                self.mail_from = seq;
+                // After an email given up, the next one carries what it failed to deliver too.
+                if !matches!(self.delivery, Some(EmailDelivery::Failed { .. })) {
+                    self.mail_from = seq;
+                }
                 self.due = Some(due);
                 self.attempts = 0;
                 self.delivery = Some(EmailDelivery::Scheduled { at: due });

@@ -65,7 +65,9 @@ elseif op == 'answered' then
       dirty = true
     end
     if r.due == '' then
-      r.from, r.due, r.attempts = ARGV[3], ARGV[4], '0'
+      -- After an email given up, the next one carries what it failed to deliver too.
+      if string.sub(r.state, 1, 17) ~= '{"state":"failed"' then r.from = ARGV[3] end
+      r.due, r.attempts = ARGV[4], '0'
       r.state = '{"state":"scheduled","at":' .. ARGV[4] .. '}'
       changed = true
     end
