@@ -238,7 +238,10 @@ mod tests {
         assert_eq!(a.closed_at(1_796_634_191_639), None);
         assert_eq!(a.away.message, DEFAULT_AWAY_MESSAGE);
         assert_eq!(a.away.email_consent, DEFAULT_EMAIL_CONSENT);
-        assert!(std::ptr::eq(a, d.availability("unknown")), "one shared default");
+        assert!(
+            std::ptr::eq(a, d.availability("unknown")),
+            "one shared default"
+        );
     }
 
     #[test]
@@ -263,15 +266,29 @@ mod tests {
     #[test]
     fn bad_settings_name_the_workspace_and_the_fault() {
         for (extra, fault) in [
-            (r#", "hours": {"time_zone": "Nowhere/Land", "weekly": {}}"#, "acme: hours: unknown time zone"),
-            (r#", "away": {"message": "   "}"#, "acme: away.message is blank"),
-            (r#", "away": {"chat_url": "javascript:alert(1)"}"#, "acme: away.chat_url must be an http(s) URL"),
+            (
+                r#", "hours": {"time_zone": "Nowhere/Land", "weekly": {}}"#,
+                "acme: hours: unknown time zone",
+            ),
+            (
+                r#", "away": {"message": "   "}"#,
+                "acme: away.message is blank",
+            ),
+            (
+                r#", "away": {"chat_url": "javascript:alert(1)"}"#,
+                "acme: away.chat_url must be an http(s) URL",
+            ),
             (r#", "away": {"colour": "red"}"#, "unknown field"),
         ] {
             let e = one(extra).expect_err(extra).to_string();
             assert!(e.contains(fault), "{e}");
         }
         let long = format!(r#", "away": {{"email_consent": "{}"}}"#, "x".repeat(301));
-        assert!(one(&long).expect_err("long").to_string().contains("longer than 300"));
+        assert!(
+            one(&long)
+                .expect_err("long")
+                .to_string()
+                .contains("longer than 300")
+        );
     }
 }
