@@ -59,6 +59,10 @@ async fn the_counters_follow_the_story() {
         "tc_bus_publish_errors_total",
         "tc_ai_failures_total{kind=\"timeout\"}",
         "tc_human_requests_expired_total",
+        "tc_follow_ups_total",
+        "tc_follow_up_emails_total{outcome=\"sent\"}",
+        "tc_follow_up_emails_total{outcome=\"retrying\"}",
+        "tc_follow_up_emails_total{outcome=\"failed\"}",
         "tc_connects_refused_total",
     ] {
         value(&after, series);
