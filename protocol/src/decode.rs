@@ -107,13 +107,11 @@ pub fn widget_frame(text: &str, limits: &Limits) -> Result<WidgetFrame, DecodeEr
                 check_len("title", title, limits::MAX_TITLE_CHARS)?;
             }
         }
-        WidgetFrame::FollowUpEmail { email } => {
-            if !crate::follow_up::plausible_email(email) {
-                return Err(DecodeError::new(
-                    ErrorCode::InvalidEmail,
-                    "email is not an address a mail server would take",
-                ));
-            }
+        WidgetFrame::FollowUpEmail { email } if !crate::follow_up::plausible_email(email) => {
+            return Err(DecodeError::new(
+                ErrorCode::InvalidEmail,
+                "email is not an address a mail server would take",
+            ));
         }
         _ => {}
     }
