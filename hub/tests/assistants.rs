@@ -459,6 +459,144 @@ async fn after_a_hand_back_the_backend_gets_the_operator_turns_and_the_end_marke
     assert!(marker < texts.len() - 1);
 }
 
+/// Upload a file as the visitor (`POST /api/files`, as the widget does); its attachment id.
+async fn upload(th: &TestHub, v: &Visitor, name: &str, bytes: &[u8]) -> String {
+    let auth = format!("Bearer {}", v.token);
+    let up = common::http_bin(
+        th.addr(),
+        "POST",
+        &format!("/api/files?name={name}"),
+        &[
+            ("Authorization", &auth),
+            ("Content-Type", "application/octet-stream"),
+        ],
+        bytes,
+    )
+    .await;
+    assert_eq!(up.status, 201, "{}", String::from_utf8_lossy(&up.body));
+    up.json()["id"].as_str().expect("id").to_owned()
+}
+
+/// Standard base64 with padding, decoded (the test reads what the hub encoded).
+fn unbase64(s: &str) -> Vec<u8> {
+    let value = |c: u8| match c {
+        b'A'..=b'Z' => u32::from(c - b'A'),
+        b'a'..=b'z' => u32::from(c - b'a') + 26,
+        b'0'..=b'9' => u32::from(c - b'0') + 52,
+        b'+' => 62,
+        b'/' => 63,
+        _ => panic!("not base64: {c}"),
+    };
+    let mut out = Vec::new();
+    for quad in s.as_bytes().chunks(4) {
+        let digits: Vec<u8> = quad.iter().copied().filter(|&c| c != b'=').collect();
+        let n = digits
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, &c)| n | value(c) << (18 - 6 * i));
+        out.extend(n.to_be_bytes()[1..digits.len()].iter());
+    }
+    out
+}
+
+/// A visitor sends a photo of a broken part and a PDF receipt, with a line of text: what the
+/// model receives for that message. `lose_thumbnail`: the files live in a directory, and the
+/// photo's thumbnail is gone from it before the message is sent (a failed read).
+async fn photo_and_receipt_as_the_model_gets_them(
+    images: Option<bool>,
+    lose_thumbnail: bool,
+) -> Value {
+    let mut server = FakeServer::start().await;
+    let mut config = openai(&server);
+    if let Some(on) = images {
+        config["images"] = json!(on);
+    }
+    let dir = std::env::temp_dir().join(format!(
+        "tc-assistant-images-{}-{}",
+        std::process::id(),
+        server.addr.port()
+    ));
+    let (th, _file) = hub_with(config, |c| {
+        if lose_thumbnail {
+            c.file_store = dir.to_string_lossy().into_owned();
+        }
+    })
+    .await;
+    let mut v = visitor(&th).await;
+    let photo = hub::profile::samples::image(800, 600, image::ImageFormat::Png);
+    let photo = upload(&th, &v, "broken.png", &photo).await;
+    let receipt =
+        b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n";
+    let receipt = upload(&th, &v, "receipt.pdf", receipt).await;
+    if lose_thumbnail {
+        let thumb = dir
+            .join("acme")
+            .join(&v.conversation_id)
+            .join(&photo)
+            .join("thumb");
+        std::fs::remove_file(&thumb).expect("the thumbnail was stored there");
+    }
+    server.reply(&["I can see the crack; a replacement is on its way."]);
+    v.client
+        .send(
+            json!({"type": "message", "client_id": "v1", "text": "It arrived like this",
+                     "attachments": [photo, receipt]}),
+        )
+        .await;
+    let req = server.request().await;
+    let reply = ai_message(&mut v).await;
+    assert_eq!(
+        reply["text"],
+        "I can see the crack; a replacement is on its way."
+    );
+    if lose_thumbnail {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    let messages = req.body["messages"].as_array().expect("messages");
+    let last = messages.last().expect("the visitor's message").clone();
+    assert_eq!(last["role"], "user");
+    last
+}
+
+/// The visitor's message as text alone: the note names both files.
+const NOTED: &str = "It arrived like this [Attached: broken.png (image), receipt.pdf (PDF)]";
+
+#[tokio::test]
+async fn with_images_on_the_model_sees_the_visitors_image_after_the_text() {
+    let message = photo_and_receipt_as_the_model_gets_them(Some(true), false).await;
+    let parts = message["content"].as_array().expect("content parts");
+    assert_eq!(parts.len(), 2, "{message}");
+    // The text part names every file; the PDF is that note alone.
+    assert_eq!(parts[0]["type"], "text");
+    assert_eq!(parts[0]["text"], NOTED);
+    assert_eq!(parts[1]["type"], "image_url");
+    assert_eq!(parts[1]["image_url"]["detail"], "low");
+    let url = parts[1]["image_url"]["url"].as_str().expect("url");
+    let b64 = url
+        .strip_prefix("data:image/png;base64,")
+        .unwrap_or_else(|| panic!("a PNG data URL: {}", &url[..url.len().min(40)]));
+    let png = unbase64(b64);
+    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "PNG magic bytes");
+    // The thumbnail, not the 800 × 600 file: the request stays small.
+    let img = image::load_from_memory(&png).expect("a PNG");
+    assert_eq!(
+        (img.width(), img.height()),
+        (protocol::limits::THUMBNAIL_SIDE, 240)
+    );
+}
+
+#[tokio::test]
+async fn with_images_off_by_default_the_model_reads_a_note_of_the_files() {
+    let message = photo_and_receipt_as_the_model_gets_them(None, false).await;
+    assert_eq!(message["content"], NOTED);
+}
+
+#[tokio::test]
+async fn an_image_that_cannot_be_read_is_its_note_and_the_reply_still_comes() {
+    let message = photo_and_receipt_as_the_model_gets_them(Some(true), true).await;
+    assert_eq!(message["content"], NOTED);
+}
+
 /// A failed backend: the draft goes, the visitor gets the fallback, it is counted by kind, and
 /// the next message is answered again (nothing stuck).
 async fn fails_then_recovers(behaviour: Behaviour, kind: &str, tweak: impl FnOnce(&mut Config)) {

@@ -258,6 +258,7 @@ mod tests {
             conversation_id: "c",
             transcript,
             draft: &draft,
+            images: &[],
         };
         demo().reply(&req).await.expect("a reply")
     }

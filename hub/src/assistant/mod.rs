@@ -105,6 +105,10 @@ pub struct ReplyRequest<'a> {
     pub transcript: &'a [ConversationEvent],
     /// Where a streaming backend shows its reply as it grows.
     pub draft: &'a Draft,
+    /// The visitor's latest images ([`transcript::images_wanted`]), read by the node only for a
+    /// backend that [`Assistant::wants_images`]; empty otherwise, and without an image whose
+    /// read failed (the model reads its note instead).
+    pub images: &'a [transcript::ImageInput],
 }
 
 pub use brief::BriefRequest;
@@ -125,6 +129,13 @@ pub trait Assistant: Send + Sync + std::fmt::Debug + 'static {
     /// stored by itself. By default the reply the assistant would give.
     async fn suggest(&self, req: &ReplyRequest<'_>) -> Result<Reply, AssistantError> {
         self.reply(req).await
+    }
+
+    /// Whether this workspace's backend reads images, so the node reads them into
+    /// [`ReplyRequest::images`]. No by default: a backend that reads only text costs no store
+    /// read.
+    fn wants_images(&self, _workspace_id: &str) -> bool {
+        false
     }
 }
 
@@ -147,6 +158,10 @@ impl Assistant for Assistants {
 
     async fn suggest(&self, req: &ReplyRequest<'_>) -> Result<Reply, AssistantError> {
         self.of(req.workspace_id).suggest(req).await
+    }
+
+    fn wants_images(&self, workspace_id: &str) -> bool {
+        self.of(workspace_id).wants_images(workspace_id)
     }
 }
 

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use protocol::{Brief, BriefSource};
 
-use super::transcript::chat_messages;
+use super::transcript::{chat_messages, vision_messages};
 use super::{Assistant, AssistantError, Reply, ReplyRequest};
 
 /// A workspace's OpenAI-compatible backend, from the workspaces file.
@@ -31,6 +31,12 @@ pub struct OpenAiConfig {
     pub system_prompt: String,
     #[serde(default)]
     pub temperature: Option<f32>,
+    /// Send the visitor's images to the model (`image_url` parts): only for a model that accepts
+    /// image input (e.g. `gpt-4o`); others refuse the whole request. Off: a note of what was
+    /// attached, as for every backend. At most the last `transcript::MAX_IMAGES` images, each
+    /// its thumbnail (docs/assistants.md).
+    #[serde(default)]
+    pub images: bool,
 }
 
 /// What the visitor reads when the model asked for a human without saying anything.
@@ -57,10 +63,17 @@ impl OpenAiAssistant {
     }
 
     fn body(&self, req: &ReplyRequest<'_>) -> Value {
+        let prompt = &self.config.system_prompt;
+        // Text only unless images are configured: a model without image input refuses parts.
+        let messages = if self.config.images {
+            json!(vision_messages(prompt, req.transcript, req.images))
+        } else {
+            json!(chat_messages(prompt, req.transcript))
+        };
         let mut body = json!({
             "model": self.config.model,
             "stream": true,
-            "messages": chat_messages(&self.config.system_prompt, req.transcript),
+            "messages": messages,
             "tools": [{
                 "type": "function",
                 "function": {
@@ -218,6 +231,10 @@ impl Assistant for OpenAiAssistant {
             messages.push(json!({"role": "system", "content": SUGGEST_PROMPT}));
         }
         self.stream(&body, req.draft).await
+    }
+
+    fn wants_images(&self, _workspace_id: &str) -> bool {
+        self.config.images
     }
 }
 

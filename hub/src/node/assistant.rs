@@ -5,9 +5,11 @@
 use super::HISTORY_LIMIT;
 use super::Hub;
 use crate::assistant::AssistantError;
+use crate::assistant::transcript::{ImageInput, images_wanted};
 use crate::bus::BusMessage;
 use crate::bus::Topic;
 use crate::control::Writer;
+use crate::files::Variant;
 use crate::store::ConversationMeta;
 use crate::store::NewEvent;
 use crate::store::StoreError;
@@ -313,13 +315,61 @@ impl Hub {
             .history(workspace_id, conversation_id, 0, HISTORY_LIMIT)
             .await
             .map_err(|e| AssistantError::Failed(format!("history unavailable: {e}")))?;
+        let images = self
+            .reply_images(workspace_id, conversation_id, &transcript)
+            .await;
         let req = crate::assistant::ReplyRequest {
             workspace_id,
             conversation_id,
             transcript: &transcript,
             draft,
+            images: &images,
         };
         self.inner.assistant.reply(&req).await
+    }
+
+    /// The images a reply may show its model: none (and no store read) unless the workspace's
+    /// assistant wants them; else the thumbnails of the visitor's latest images, read at once.
+    /// An image that cannot be read is left out, never failing the reply: the model reads its
+    /// note instead.
+    pub(super) async fn reply_images(
+        &self,
+        ws: &str,
+        conversation_id: &str,
+        transcript: &[protocol::ConversationEvent],
+    ) -> Vec<ImageInput> {
+        if !self.inner.assistant.wants_images(ws) {
+            return Vec::new();
+        }
+        let reads = images_wanted(transcript).into_iter().map(|a| async move {
+            // The thumbnail, never the file: its size is bounded (`transcript::MAX_IMAGE_BYTES`).
+            match self
+                .inner
+                .files
+                .get(ws, conversation_id, &a.id, Variant::Thumb)
+                .await
+            {
+                Ok(Some(bytes)) => Some(ImageInput {
+                    id: a.id.clone(),
+                    // A thumbnail is encoded like its image.
+                    content_type: a.content_type.clone(),
+                    bytes,
+                }),
+                Ok(None) => {
+                    debug!(conversation_id, file = %a.id, "assistant's image not found");
+                    None
+                }
+                Err(e) => {
+                    warn!(conversation_id, file = %a.id, error = %e, "assistant's image not read");
+                    None
+                }
+            }
+        });
+        futures_util::future::join_all(reads)
+            .await
+            .into_iter()
+            .flatten()
+            .collect()
     }
 
     /// The backend failed: tell the visitor briefly, under the same fence as a reply (never

@@ -147,11 +147,13 @@ impl Hub {
             .await
             .map_err(|e| error_frame(&e, conversation_id))?;
         let draft = Draft::detached();
+        let images = self.reply_images(ws, conversation_id, &transcript).await;
         let req = ReplyRequest {
             workspace_id: ws,
             conversation_id,
             transcript: &transcript,
             draft: &draft,
+            images: &images,
         };
         let timeout = Duration::from_millis(self.inner.config.brief_timeout_ms);
         let unavailable = |why: String| {
