@@ -20,11 +20,14 @@
 #                                replies 4 characters at a time: draft bytes per reply to the visitor and to a
 #                                dashboard on each node, and Redis traffic (HUB_BIN: another build's hub, e.g.
 #                                the one before drafts travelled in pieces, to compare)
-#   ./scripts/bench.sh compare   floor, hub and the Socket.IO peer (bench/peers/socketio: Socket.IO 4.8 + its Redis
-#                                adapter, a Lua history append per message), interleaved twice, on one node and on
-#                                three (+ Redis, + nginx), at 1,000 and 5,000 msg/s: server CPU per message (every
-#                                server process summed, Redis and nginx included), latency, lost, duplicated, and
-#                                the ratios hub/peer and hub/floor; raw JSON lines and an SVG plot in $OUT
+#   ./scripts/bench.sh compare   floor, floorp (the floor that persists: one script call per message, relay-floor
+#                                --persist), hub and the Socket.IO peer (bench/peers/socketio: Socket.IO 4.8 + its
+#                                Redis adapter, a Lua history append per message), interleaved ROUNDS times (2), on
+#                                one node and on three (+ Redis, + nginx), at RATES (1,000 and 5,000 msg/s): server
+#                                CPU per message (every server process summed, Redis and nginx included; the nodes'
+#                                system time and Redis alone too), latency, lost, duplicated, and the budgets' ratios
+#                                (hub/floorp, hub/peer, system time hub/floor, Redis hub/peer, p99 hub/floorp);
+#                                SYSTEMS narrows the systems; raw JSON lines and an SVG plot in $OUT
 #   ./scripts/bench.sh team      big teams: three nodes + redis-server behind nginx, 100 operators with the Online
 #                                list open (10 owners also on the team view) and 5,000 visitors in ONE workspace:
 #                                a wave of 2,000 takeovers at once, then 1,000 and 3,000 visitor msg/s with
@@ -459,7 +462,8 @@ EOF
   compare)
     # One run per system, node count, rate and round, each on fresh processes (its own
     # redis-server; nginx in front of three nodes), so that no run inherits another's state.
-    # Rounds interleave the systems: floor, hub, peer, floor, hub, peer.
+    # Rounds interleave the systems: floor, floorp, hub, peer, then again (SYSTEMS narrows
+    # them, ROUNDS sets how many).
     D=${DURATION:-8}
     : >"$OUT/compare.jsonl"
     compare_one() { # system nodes rate round
@@ -480,6 +484,7 @@ EOF
         log="$OUT/$system-$nodes-$rate-$round-node$i.log"
         case "$system" in
           floor) "$BIN/relay-floor" --listen "127.0.0.1:$p" "${workers[@]}" "${backend[@]}" >"$log" 2>&1 & ;;
+          floorp) "$BIN/relay-floor" --listen "127.0.0.1:$p" "${workers[@]}" "${backend[@]}" --persist >"$log" 2>&1 & ;;
           hub) TC_LOG=warn "$BIN/hub" --listen "127.0.0.1:$p" "${HUB_AUTH[@]}" "${COMMON_HUB_ARGS[@]}" \
                  "${workers[@]}" "${backend[@]}" --visitor-token-secret bench-visitor-secret >"$log" 2>&1 & ;;
           peer) PORT=$p REDIS_URL="redis://127.0.0.1:$rport" node bench/peers/socketio/server.js >"$log" 2>&1 & ;;
@@ -496,14 +501,17 @@ EOF
       fi
       local out="$OUT/$system-$nodes-$rate-$round.txt"
       case "$system" in
-        floor) "$BIN/loadgen" "${urls[@]}" "${node_pids[@]}" "${others[@]}" floor "${SHAPE[@]}" \
+        floor | floorp) "$BIN/loadgen" "${urls[@]}" "${node_pids[@]}" "${others[@]}" floor "${SHAPE[@]}" \
                  --rate "$rate" --duration-secs "$D" >"$out" ;;
         peer) "$BIN/loadgen" "${urls[@]}" "${node_pids[@]}" "${others[@]}" floor --dialect socketio \
                 "${SHAPE[@]}" --rate "$rate" --duration-secs "$D" >"$out" ;;
         hub) "$BIN/loadgen" "${urls[@]}" "${node_pids[@]}" "${others[@]}" "${WS_ARGS[@]}" relay \
                "${RELAY_ARGS[@]}" --rate "$rate" --duration-secs "$D" >"$out" ;;
       esac
-      grep '^COMPARE ' "$out" | sed "s/^COMPARE {/{\"nodes\":$nodes,\"round\":$round,/" >>"$OUT/compare.jsonl"
+      # floorp runs relay-floor too: its rows are told apart by name.
+      local label=relay-floor
+      [ "$system" = floorp ] && label=relay-floorp
+      grep '^COMPARE ' "$out" | sed "s/^COMPARE {/{\"nodes\":$nodes,\"round\":$round,/; s/\"system\":\"relay-floor\"/\"system\":\"$label\"/" >>"$OUT/compare.jsonl"
       for i in "${PIDS[@]:$first}"; do kill "$i" 2>/dev/null || true; done
       for i in "${PIDS[@]:$first}"; do wait "$i" 2>/dev/null || true; done
       PIDS=("${PIDS[@]:0:$first}")
@@ -511,8 +519,8 @@ EOF
     }
     for nodes in 1 3; do
       for rate in $(echo "${RATES:-1000,5000}" | tr , ' '); do
-        for round in 1 2; do
-          for system in floor hub peer; do
+        for round in $(seq 1 "${ROUNDS:-2}"); do
+          for system in ${SYSTEMS:-floor floorp hub peer}; do
             compare_one "$system" "$nodes" "$rate" "$round"
           done
         done

@@ -17,6 +17,14 @@
 //! by an origin tag, as the hub does. No store: the hub's one `EVALSHA` per message becomes one
 //! `PUBLISH` here.
 //!
+//! With `--persist` as well (`floorp`, the floor that persists), every message also costs the
+//! least Redis work persistence needs: one script call ([`PERSIST`]) that assigns the
+//! conversation's next sequence number and appends the frame to its stream, publishing it to
+//! the recipient's node in the same step when the recipient is elsewhere; the frame is
+//! acknowledged (and delivered locally) once the script answers. Nothing else: no JSON, no
+//! authentication, no Online list. Against it the hub's cost is what the product adds to a
+//! relay that stores every message.
+//!
 //! Wire (text frames): a connection's first frame is its own name (`v12`, `o3`), answered with
 //! `ack 0` once the relay knows it; every later frame starts with the recipient's name and a
 //! space. The relay answers each frame with `ack N` and forwards it unchanged; a frame for nobody (or for a full queue) is dropped and
@@ -60,16 +68,26 @@ const CHANNEL: &str = "floor:";
 /// A node's tag before each payload it publishes.
 const ORIGIN_LEN: usize = 8;
 
+/// `floorp`'s one step per message (KEYS: the conversation's counter hash and stream, both
+/// tagged with the conversation; ARGV: the frame, the channel to publish on or "", the
+/// payload): the hub's append script without its meta, dedupe, Online list or JSON.
+const PERSIST: &str = "local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
+redis.call('XADD', KEYS[2], '0-' .. seq, 'e', ARGV[1])
+if ARGV[2] ~= '' then redis.call('PUBLISH', ARGV[2], ARGV[3]) end
+return seq";
+
 /// A node's link to the others through Redis pub/sub.
 #[derive(Clone)]
 struct Link {
     publisher: ConnectionManager,
     subscriber: ConnectionManager,
     origin: Arc<str>,
+    /// `--persist`: the script every message goes through.
+    persist: Option<Arc<redis::Script>>,
 }
 
 impl Link {
-    async fn connect(url: &str, peers: Peers) -> anyhow::Result<Self> {
+    async fn connect(url: &str, peers: Peers, persist: bool) -> anyhow::Result<Self> {
         use redis::IntoConnectionInfo;
         // RESP3 for pushes on a connection of their own; no Nagle, as in the hub.
         let url = format!(
@@ -94,6 +112,7 @@ impl Link {
             publisher,
             subscriber,
             origin,
+            persist: persist.then(|| Arc::new(redis::Script::new(PERSIST))),
         })
     }
 }
@@ -126,12 +145,20 @@ fn deliver_push(peers: &Peers, own: &str, push: &PushInfo) {
 }
 
 /// Accept connections on `listener` and relay between them until the process ends; with
-/// `redis_url`, between the nodes sharing that Redis too.
-pub async fn serve(listener: TcpListener, redis_url: Option<&str>) -> anyhow::Result<()> {
+/// `redis_url`, between the nodes sharing that Redis too, and with `persist` storing each
+/// message there first (`floorp`).
+pub async fn serve(
+    listener: TcpListener,
+    redis_url: Option<&str>,
+    persist: bool,
+) -> anyhow::Result<()> {
     let peers = Peers::default();
     let link = match redis_url {
-        Some(url) => Some(Link::connect(url, peers.clone()).await?),
-        None => None,
+        Some(url) => Some(Link::connect(url, peers.clone(), persist).await?),
+        None => {
+            anyhow::ensure!(!persist, "--persist needs --redis-url");
+            None
+        }
     };
     loop {
         let (tcp, _) = listener.accept().await?;
@@ -171,10 +198,18 @@ async fn relay_conn(tcp: TcpStream, peers: Peers, link: Option<Link>) {
     }
     let mut acked = 0u64;
     // Publications in flight: like the hub's append, a frame is acknowledged once it is out.
-    let mut publishing = FuturesUnordered::new();
+    let mut publishing: FuturesUnordered<
+        std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send>>,
+    > = FuturesUnordered::new();
     loop {
         let ok = tokio::select! {
             frame = stream.next() => match frame {
+                Some(Ok(Message::Text(text))) if link.as_ref().is_some_and(|l| l.persist.is_some()) => {
+                    if let Some(link) = &link {
+                        publishing.push(Box::pin(persist(link, &peers, &name, text)));
+                    }
+                    true
+                }
                 Some(Ok(Message::Text(text))) => {
                     let to = text.as_str().split(' ').next().unwrap_or_default();
                     let local = peers
@@ -189,9 +224,9 @@ async fn relay_conn(tcp: TcpStream, peers: Peers, link: Option<Link>) {
                             payload.extend_from_slice(link.origin.as_bytes());
                             payload.extend_from_slice(text.as_bytes());
                             let channel = format!("{CHANNEL}{to}");
-                            publishing.push(async move {
+                            publishing.push(Box::pin(async move {
                                 publisher.publish::<_, _, i64>(channel, payload).await.is_ok()
-                            });
+                            }));
                             true
                         }
                         _ => {
@@ -225,6 +260,57 @@ async fn relay_conn(tcp: TcpStream, peers: Peers, link: Option<Link>) {
     if let Some(link) = &link {
         let mut sub = link.subscriber.clone();
         let _ = sub.unsubscribe(&own_channel).await;
+    }
+}
+
+/// `floorp`: store `text` (from connection `name`) with one script call, published to the
+/// recipient's node in the same step when it is elsewhere, then deliver it here when the
+/// recipient is local; `true` once stored.
+fn persist(
+    link: &Link,
+    peers: &Peers,
+    name: &str,
+    text: Utf8Bytes,
+) -> impl std::future::Future<Output = bool> + Send + 'static {
+    let to = text
+        .as_str()
+        .split(' ')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let local = peers.lock().expect("peers lock").get(&to).cloned();
+    // A conversation is its visitor's: the sender's name, or the recipient's.
+    let conversation = if name.starts_with('v') { name } else { &to };
+    let keys = (
+        format!("floorp:{{{conversation}}}:m"),
+        format!("floorp:{{{conversation}}}:ev"),
+    );
+    let (channel, payload) = match local {
+        Some(_) => (String::new(), Vec::new()),
+        None => {
+            let mut payload = Vec::with_capacity(ORIGIN_LEN + text.len());
+            payload.extend_from_slice(link.origin.as_bytes());
+            payload.extend_from_slice(text.as_bytes());
+            (format!("{CHANNEL}{to}"), payload)
+        }
+    };
+    let script = link.persist.clone();
+    let mut conn = link.publisher.clone();
+    async move {
+        let Some(script) = script else { return false };
+        let stored = script
+            .key(keys.0)
+            .key(keys.1)
+            .arg(text.as_str())
+            .arg(channel)
+            .arg(payload)
+            .invoke_async::<i64>(&mut conn)
+            .await
+            .is_ok();
+        if let (true, Some(peer)) = (stored, local) {
+            let _ = peer.try_send(text);
+        }
+        stored
     }
 }
 
@@ -575,6 +661,8 @@ pub async fn run(target: &Target, args: &FloorArgs) -> anyhow::Result<FloorRepor
     ));
     // One line for ./scripts/bench.sh compare (duplicates are not told apart here: 0 is what
     // relay-floor and the peer can do, never verified).
+    let (node_us, node_sys_us, redis_us) =
+        crate::CompareRow::per_process(&watched, &before, &after, sent);
     text.push_str(&crate::compare_line(&crate::CompareRow {
         system: args.dialect.label(),
         rate: args.rate,
@@ -585,6 +673,9 @@ pub async fn run(target: &Target, args: &FloorArgs) -> anyhow::Result<FloorRepor
         p999_ms: lat.ms(0.999),
         lost: sent.saturating_sub(delivered),
         duplicated: None,
+        node_us_per_msg: node_us,
+        node_sys_us_per_msg: node_sys_us,
+        redis_us_per_msg: redis_us,
     }));
     Ok(FloorReport {
         sent,

@@ -158,6 +158,30 @@ pub struct CompareRow {
     pub lost: u64,
     /// `None` where the scenario cannot tell duplicates apart.
     pub duplicated: Option<u64>,
+    /// The relay or hub processes alone, per message sent: CPU, and of it system time (the
+    /// kernel's work: reads, writes, wake-ups).
+    pub node_us_per_msg: Option<f64>,
+    pub node_sys_us_per_msg: Option<f64>,
+    /// The redis-server alone, per message sent (`None` without one).
+    pub redis_us_per_msg: Option<f64>,
+}
+
+impl CompareRow {
+    /// The per-process figures of a window of `sent` messages.
+    pub fn per_process(
+        watched: &[procstat::Watched],
+        before: &[Option<procstat::Sample>],
+        after: &[Option<procstat::Sample>],
+        sent: u64,
+    ) -> (Option<f64>, Option<f64>, Option<f64>) {
+        let per = |us: u64| us as f64 / sent.max(1) as f64;
+        let (node, _) = procstat::hub_totals(watched, before, after);
+        (
+            node.map(|c| per(c.us)),
+            node.map(|c| per(c.sys_us)),
+            procstat::labelled_cpu_us(watched, before, after, "redis").map(per),
+        )
+    }
 }
 
 pub fn compare_line(row: &CompareRow) -> String {

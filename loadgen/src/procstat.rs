@@ -122,6 +122,23 @@ pub fn servers_cpu_us(
         .sum()
 }
 
+/// CPU microseconds used in the window by the watched processes labelled `label` (the
+/// `redis` of `--pid redis=…`), summed; `None` when there is none.
+pub fn labelled_cpu_us(
+    watched: &[Watched],
+    before: &[Option<Sample>],
+    after: &[Option<Sample>],
+    label: &str,
+) -> Option<u64> {
+    let used: Vec<u64> = watched
+        .iter()
+        .enumerate()
+        .filter(|(_, w)| w.label == label)
+        .filter_map(|(i, _)| Some(after[i]?.cpu_us.saturating_sub(before[i]?.cpu_us)))
+        .collect();
+    (!used.is_empty()).then(|| used.iter().sum())
+}
+
 /// A labelled process to watch.
 #[derive(Debug, Clone)]
 pub struct Watched {

@@ -118,7 +118,7 @@ async fn floor_relays_everything_once() {
         .await
         .expect("bind");
     let url = format!("ws://{}", listener.local_addr().expect("addr"));
-    let relay = tokio::spawn(loadgen::floor::serve(listener, None));
+    let relay = tokio::spawn(loadgen::floor::serve(listener, None, false));
     let report = floor_delivers_all(&[url], &["--visitors", "6", "--operators", "2"]).await;
     // Every frame after the names was acknowledged (operators answer some, so more than sent
     // in the window: warm-up and drain included).
@@ -141,7 +141,7 @@ async fn floor_relays_across_nodes_through_redis() {
         urls.push(format!("ws://{}", listener.local_addr().expect("addr")));
         let url = redis.url();
         nodes.push(tokio::spawn(async move {
-            loadgen::floor::serve(listener, Some(&url)).await
+            loadgen::floor::serve(listener, Some(&url), false).await
         }));
     }
     let report = floor_delivers_all(
@@ -173,6 +173,65 @@ async fn floor_relays_across_nodes_through_redis() {
         published * 3 >= report.sent,
         "{published} of {}",
         report.sent
+    );
+    for node in nodes {
+        node.abort();
+    }
+}
+
+/// `floorp` on two nodes: every acknowledged frame was stored first, in its visitor's
+/// conversation, under gap-free sequence numbers, and frames between the nodes still cross.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn floorp_stores_every_frame_it_acknowledges() {
+    let redis = testkit::RedisServer::start().await;
+    let mut urls = Vec::new();
+    let mut nodes = Vec::new();
+    for _ in 0..2 {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        urls.push(format!("ws://{}", listener.local_addr().expect("addr")));
+        let url = redis.url();
+        nodes.push(tokio::spawn(async move {
+            loadgen::floor::serve(listener, Some(&url), true).await
+        }));
+    }
+    let report = floor_delivers_all(
+        &urls,
+        &[
+            "--visitors",
+            "4",
+            "--operators",
+            "1",
+            "--operator-ratio",
+            "0.5",
+        ],
+    )
+    .await;
+    let mut conn = redis.manager().await;
+    let mut stored = 0u64;
+    for v in 0..4 {
+        let (len, seq): (u64, Option<u64>) = redis::pipe()
+            .cmd("XLEN")
+            .arg(format!("floorp:{{v{v}}}:ev"))
+            .cmd("HGET")
+            .arg(format!("floorp:{{v{v}}}:m"))
+            .arg("seq")
+            .query_async(&mut conn)
+            .await
+            .expect("read");
+        assert_eq!(
+            Some(len),
+            seq.or(Some(0)),
+            "v{v}: one entry per sequence number"
+        );
+        stored += len;
+    }
+    // Acknowledged means stored; a frame stored as the run ends may not have its ack read.
+    assert!(
+        stored >= report.acked && report.acked > 0,
+        "{stored}: {}",
+        report.text
     );
     for node in nodes {
         node.abort();

@@ -1,4 +1,4 @@
-//! `relay-floor --listen ADDR [--workers N] [--redis-url URL]`: the bare relay of `loadgen
+//! `relay-floor --listen ADDR [--workers N] [--redis-url URL [--persist]]`: the bare relay of `loadgen
 //! floor` (see `loadgen::floor`), in a process of its own so its CPU can be read from `/proc`.
 //! Its runtime is the hub's: multi-threaded, one worker per core unless told otherwise. With
 //! `--redis-url`, nodes sharing that Redis relay to each other through pub/sub.
@@ -15,6 +15,9 @@ struct Cli {
     /// Redis shared with the other nodes, e.g. `redis://127.0.0.1:6390/`.
     #[arg(long)]
     redis_url: Option<String>,
+    /// Store every message in that Redis first (`floorp`: see `loadgen::floor`).
+    #[arg(long)]
+    persist: bool,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -25,6 +28,6 @@ fn main() -> anyhow::Result<()> {
     }
     runtime.enable_all().build()?.block_on(async {
         let listener = tokio::net::TcpListener::bind(cli.listen).await?;
-        loadgen::floor::serve(listener, cli.redis_url.as_deref()).await
+        loadgen::floor::serve(listener, cli.redis_url.as_deref(), cli.persist).await
     })
 }

@@ -257,8 +257,12 @@ pub struct StepRow {
     /// The visitor→operator histogram, as (µs, count) pairs.
     pub v2o_recorded: Vec<(u64, u64)>,
     pub hub_cpu_us_per_msg: Option<f64>,
+    /// Of the hubs' CPU per message, system time (the kernel's work for them).
+    pub hub_sys_us_per_msg: Option<f64>,
     /// Every watched server process (hubs, Redis, nginx) per message sent.
     pub servers_us_per_msg: f64,
+    /// The redis-server alone per message sent (`None` without one).
+    pub redis_us_per_msg: Option<f64>,
     pub errors: u64,
 }
 
@@ -546,12 +550,16 @@ pub async fn run(target: &Target, args: &RelayArgs) -> anyhow::Result<RelayRepor
             });
         let (hub_cpu, hub_rss) = procstat::hub_totals(&watched, &before, &after);
         let servers_us = procstat::servers_cpu_us(&watched, &before, &after);
-        let row = ctx
+        let mut row = ctx
             .stats
             .with(step, |s| {
                 step_row(s, rate, op_rate, secs, (hub_cpu, servers_us), hub_rss)
             })
             .context("step stats")?;
+        let step_sent = (row.summary.visitor_sent + row.summary.operator_sent).max(1);
+        row.summary.redis_us_per_msg =
+            procstat::labelled_cpu_us(&watched, &before, &after, "redis")
+                .map(|us| us as f64 / step_sent as f64);
         let started_from = args.operators.saturating_sub(args.started_dashboards);
         let online = PerDashboard::over(
             &dash_before,
@@ -811,6 +819,9 @@ pub async fn run(target: &Target, args: &RelayArgs) -> anyhow::Result<RelayRepor
             p999_ms: step.v2o_p999_ms,
             lost: acc.lost,
             duplicated: Some(acc.duplicated),
+            node_us_per_msg: step.hub_cpu_us_per_msg,
+            node_sys_us_per_msg: step.hub_sys_us_per_msg,
+            redis_us_per_msg: step.redis_us_per_msg,
         }));
     }
     Ok(RelayReport {
@@ -937,7 +948,9 @@ fn step_row(
             v2o_p999_ms: s.v2o.ms(0.999),
             v2o_recorded: s.v2o.recorded(),
             hub_cpu_us_per_msg: per_msg,
+            hub_sys_us_per_msg: sys_per_msg,
             servers_us_per_msg: servers_us as f64 / sent.max(1) as f64,
+            redis_us_per_msg: None,
             errors: s.errors,
         },
     }
