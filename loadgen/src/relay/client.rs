@@ -94,6 +94,33 @@ fn on_ack(ctx: &Ctx, pending: &mut Pending, n: u64, side: &mut Side, visitor: bo
     }
 }
 
+/// Never-answered messages a side keeps the details of, for the report.
+const UNANSWERED_KEPT: usize = 10;
+
+impl Side {
+    /// What is still pending when the side stops: never answered.
+    fn close_pending(&mut self, pending: &Pending) {
+        self.unacked += pending.len() as u64;
+        let room = UNANSWERED_KEPT.saturating_sub(self.unanswered.len());
+        self.unanswered
+            .extend(pending.iter().take(room).map(|(n, (t, _, _))| (*n, *t)));
+    }
+}
+
+/// An `error` naming message `n` of this side: answered, by a refusal (its code is in the
+/// run's errors). Without this, a refused message would be counted as never answered.
+fn on_refused(ctx: &Ctx, pending: &mut Pending, n: u64, side: &mut Side) {
+    if pending.remove(&n).is_some() {
+        ctx.all_acked.fetch_add(1, Ordering::Relaxed);
+        side.refused += 1;
+    }
+}
+
+/// The number in a client id of ours (`v3-17`, `o3-17`).
+fn client_number(client_id: Option<&str>) -> Option<u64> {
+    client_id?.rsplit_once('-')?.1.parse().ok()
+}
+
 /// A message event from the other side: count it, and time it on first arrival.
 fn on_message(ctx: &Ctx, text: &str, side: &mut Side, to_operator: bool) {
     let Some(tag) = wire::parse_tag(text) else {
@@ -213,13 +240,16 @@ pub(super) async fn visitor(
                     "error" => {
                         let step = sched.plan.map(|p| p.step);
                         ctx.error(step, format!("visitor {c}: {text}"));
+                        if let Some(k) = client_number(f.client_id.as_deref()) {
+                            on_refused(&ctx, &mut pending, k, &mut side);
+                        }
                     }
                     _ => {}
                 }
             }
         }
     }
-    side.unacked = pending.len() as u64;
+    side.close_pending(&pending);
     let _ = ws.close(None).await;
     (side, lost)
 }
@@ -389,9 +419,15 @@ pub(super) async fn operator(
                             _ => {}
                         }
                     }
-                    ("error", _) => {
+                    ("error", c) => {
                         let step = sched.plan.map(|p| p.step);
                         ctx.error(step, format!("operator {j}: {text}"));
+                        let k = client_number(f.client_id.as_deref());
+                        if let (Some(c), Some(k)) = (c, k)
+                            && let (Some(side), Some(p)) = (sides.get_mut(&c), pending.get_mut(&c))
+                        {
+                            on_refused(&ctx, p, k, side);
+                        }
                     }
                     _ => {}
                 }
@@ -400,7 +436,7 @@ pub(super) async fn operator(
     }
     for (c, p) in pending {
         if let Some(s) = sides.get_mut(&c) {
-            s.unacked += p.len() as u64;
+            s.close_pending(&p);
         }
     }
     let _ = ws.close(None).await;

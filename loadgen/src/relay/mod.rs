@@ -224,8 +224,12 @@ struct Side {
     acked: HashSet<u64>,
     /// Messages from the other side, by number: how many times each arrived.
     seen: HashMap<u64, u32>,
-    /// Sent, never acknowledged.
+    /// Sent, never answered (neither acknowledged nor refused).
     unacked: u64,
+    /// Sent and refused with an `error` naming its client id.
+    refused: u64,
+    /// A few of the never-answered: (number, when sent, ns on the run's clock).
+    unanswered: Vec<(u64, u64)>,
 }
 
 #[derive(Debug, Default)]
@@ -238,7 +242,12 @@ pub struct Accounting {
     pub duplicated: u64,
     /// Sequence numbers skipped (a gap in what a client saw).
     pub seq_gaps: u64,
+    /// Sent and never answered: neither acknowledged nor refused.
     pub unacked: u64,
+    /// Sent and refused with an `error` naming the message (its code among the run's errors).
+    pub refused: u64,
+    /// A few never-answered messages: `v3-17 (sent 812 ms before the accounting)`.
+    pub unanswered: Vec<String>,
     /// Connections the hub closed (or that failed) during the run.
     pub closed: u64,
 }
@@ -664,6 +673,17 @@ pub async fn run(target: &Target, args: &RelayArgs) -> anyhow::Result<RelayRepor
             acc.duplicated += mine.seqs.dupes;
             acc.seq_gaps += mine.seqs.gaps;
             acc.unacked += mine.unacked;
+            acc.refused += mine.refused;
+            let who = if std::ptr::eq(mine, v) { 'v' } else { 'o' };
+            let now = ctx.ns(Instant::now());
+            let room = 10usize.saturating_sub(acc.unanswered.len());
+            acc.unanswered
+                .extend(mine.unanswered.iter().take(room).map(|(n, t)| {
+                    format!(
+                        "{who}{c}-{n} (sent {} ms before the accounting)",
+                        now.saturating_sub(*t) / 1_000_000
+                    )
+                }));
         }
     }
 
@@ -741,7 +761,7 @@ pub async fn run(target: &Target, args: &RelayArgs) -> anyhow::Result<RelayRepor
     ));
     text.push_str(&format!(
         "\naccounting over {} conversations: {} acknowledged messages, lost {}, duplicated {}, \
-         sequence gaps {}, never acknowledged {}, connections closed {}, AI messages {}, \
+         sequence gaps {}, never answered {}, refused {}, connections closed {}, AI messages {}, \
          errors outside windows {}\n",
         acc.conversations,
         acc.acked,
@@ -749,10 +769,18 @@ pub async fn run(target: &Target, args: &RelayArgs) -> anyhow::Result<RelayRepor
         acc.duplicated,
         acc.seq_gaps,
         acc.unacked,
+        acc.refused,
         acc.closed,
         ctx.ai_messages.load(Ordering::Relaxed),
         ctx.other_errors.load(Ordering::Relaxed),
     ));
+    if !acc.unanswered.is_empty() {
+        text.push_str(&format!(
+            "never answered (the first {}): {}\n",
+            acc.unanswered.len(),
+            acc.unanswered.join(", ")
+        ));
+    }
     if let Some(e) = ctx
         .first_error
         .lock()
@@ -798,6 +826,8 @@ pub async fn run(target: &Target, args: &RelayArgs) -> anyhow::Result<RelayRepor
             "duplicated": acc.duplicated,
             "seq_gaps": acc.seq_gaps,
             "unacked": acc.unacked,
+            "refused": acc.refused,
+            "unanswered": acc.unanswered,
             "closed": acc.closed,
             "ai_messages": ctx.ai_messages.load(Ordering::Relaxed),
             "errors_outside_windows": ctx.other_errors.load(Ordering::Relaxed),
