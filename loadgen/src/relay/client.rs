@@ -94,6 +94,20 @@ fn on_ack(ctx: &Ctx, pending: &mut Pending, n: u64, side: &mut Side, visitor: bo
     }
 }
 
+/// After `Stop`, how long every client still reads, until all that was sent is answered and
+/// delivered: a client whose last scheduled send left late (the generator lags on a busy
+/// machine) may have sent it just as the run stopped, and closing at once would count it never
+/// answered (its sender gone) or lost (its recipient gone), though the hub handles it a few
+/// milliseconds later.
+const DRAIN_ON_STOP: Duration = Duration::from_secs(5);
+
+/// Every message sent in the run answered and delivered: the clients may close.
+fn drained(ctx: &Ctx) -> bool {
+    let sent = ctx.all_sent.load(Ordering::Relaxed);
+    ctx.all_acked.load(Ordering::Relaxed) >= sent
+        && ctx.all_delivered.load(Ordering::Relaxed) >= sent
+}
+
 /// Never-answered messages a side keeps the details of, for the report.
 const UNANSWERED_KEPT: usize = 10;
 
@@ -165,13 +179,26 @@ pub(super) async fn visitor(
     let mut n = 0u64;
     let phase = c as f64 / ctx.visitors as f64;
     let mut lost = false;
+    // Set at `Stop`: send nothing more, wait for what is unanswered until then.
+    let mut stopping: Option<Instant> = None;
     loop {
+        if stopping.is_some() && drained(&ctx) {
+            break;
+        }
         tokio::select! {
-            r = ctl.changed() => {
+            r = ctl.changed(), if stopping.is_none() => {
                 let control = *ctl.borrow_and_update();
-                if r.is_err() || matches!(control, Control::Stop) { break }
+                if r.is_err() { break }
+                if matches!(control, Control::Stop) {
+                    sched = Schedule::default();
+                    stopping = Some(Instant::now() + DRAIN_ON_STOP);
+                    continue;
+                }
                 sched.set(control, |p| p.visitor_period, phase);
             }
+            _ = sleep_opt(stopping) => break,
+            // While stopping: look again at what the others have answered and delivered.
+            () = tokio::time::sleep(Duration::from_millis(20)), if stopping.is_some() => {}
             _ = sleep_opt(sched.next) => {
                 let Some((t, plan)) = sched.take() else { continue };
                 n += 1;
@@ -275,13 +302,25 @@ pub(super) async fn operator(
     let mut sched = Schedule::default();
     let phase = j as f64 / ctx.operators as f64;
     let mut lost = false;
+    let mut stopping: Option<Instant> = None;
     loop {
+        if stopping.is_some() && drained(&ctx) {
+            break;
+        }
         tokio::select! {
-            r = ctl.changed() => {
+            r = ctl.changed(), if stopping.is_none() => {
                 let control = *ctl.borrow_and_update();
-                if r.is_err() || matches!(control, Control::Stop) { break }
+                if r.is_err() { break }
+                if matches!(control, Control::Stop) {
+                    sched = Schedule::default();
+                    stopping = Some(Instant::now() + DRAIN_ON_STOP);
+                    continue;
+                }
                 sched.set(control, |p| p.operator_period, phase);
             }
+            _ = sleep_opt(stopping) => break,
+            // While stopping: look again at what the others have answered and delivered.
+            () = tokio::time::sleep(Duration::from_millis(20)), if stopping.is_some() => {}
             Some(cmd) = cmds.recv() => {
                 let (c, id, open) = match cmd {
                     Cmd::Take(c, id) => {
