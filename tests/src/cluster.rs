@@ -526,6 +526,8 @@ impl Builder {
             nodes,
             redis,
             dir,
+            args,
+            generation: 0,
         }
     }
 }
@@ -538,6 +540,10 @@ pub struct Cluster {
     pub nodes: Vec<Node>,
     pub redis: Redis,
     pub dir: TmpDir,
+    /// Every node's arguments (`--listen 127.0.0.1:0` among them).
+    args: Vec<String>,
+    /// Nodes replaced so far (names their logs).
+    generation: usize,
 }
 
 impl Cluster {
@@ -551,6 +557,29 @@ impl Cluster {
             persistent_redis: false,
             topology: Topology::Standalone,
         }
+    }
+
+    /// One step of a rolling upgrade: SIGTERM node `i` (it tells its clients `going_away`,
+    /// drains and exits), then start a new process in its place, on the same address (nginx's
+    /// upstream is fixed). Returns whether the old one exited cleanly.
+    pub async fn replace_node(&mut self, i: usize) -> bool {
+        let addr = self.nodes[i].addr;
+        let clean = self.nodes[i].terminate().await;
+        self.generation += 1;
+        let mut args = self.args.clone();
+        if let Some(at) = args.iter().position(|a| a == "--listen") {
+            args[at + 1] = addr.to_string();
+        }
+        let log = self
+            .dir
+            .0
+            .join(format!("hub-{i}-gen{}.log", self.generation));
+        self.nodes[i] = Node::start(i, &args, log).await;
+        assert_eq!(
+            self.nodes[i].addr, addr,
+            "the new node took the old one's address"
+        );
+        clean
     }
 
     /// nginx's address: where clients connect.

@@ -51,6 +51,9 @@ pub struct View {
     /// Messages refused as `retryable` (store unavailable) and sent again.
     pub retried: usize,
     pub reconnects: usize,
+    /// For each reconnect: how long it was without a socket, from losing one to the next
+    /// handshake done (history received).
+    pub offline: Vec<Duration>,
     /// The nodes it was served by, in order.
     pub nodes: Vec<SocketAddr>,
 }
@@ -129,6 +132,7 @@ impl Participant {
         let mut backoff = Duration::from_millis(50);
         let mut failures = 0;
         let mut retry_at: Option<tokio::time::Instant> = None;
+        let mut lost_at = tokio::time::Instant::now();
         loop {
             let last_seen = view.seqs.iter().copied().max().unwrap_or(0);
             let done = unacked.is_empty() && view.sent.len() == self.messages;
@@ -142,6 +146,7 @@ impl Participant {
                 match self.resume(&mut view, last_seen).await {
                     Ok(mut c) => {
                         view.reconnects += 1;
+                        view.offline.push(lost_at.elapsed());
                         view.nodes.push(c.node);
                         backoff = Duration::from_millis(50);
                         let mut ok = true;
@@ -192,7 +197,10 @@ impl Participant {
                         Some("error") => panic!("{}: {f}", self.name),
                         _ => {}
                     },
-                    Incoming::Closed(_) => client = None,
+                    Incoming::Closed(_) => {
+                        client = None;
+                        lost_at = tokio::time::Instant::now();
+                    }
                 },
                 _ = tick.tick(), if view.sent.len() < self.messages => {
                     let id = format!("{}-{}", self.name, view.sent.len() + 1);
@@ -201,6 +209,7 @@ impl Participant {
                     unacked.push((id.clone(), text.clone()));
                     if c.try_send(&self.message(&id, &text)).await.is_err() {
                         client = None;
+                        lost_at = tokio::time::Instant::now();
                     }
                 }
                 () = sleep_until(retry_at), if retry_at.is_some() => {
@@ -209,6 +218,7 @@ impl Participant {
                         view.resent += 1;
                         if c.try_send(&self.message(id, text)).await.is_err() {
                             client = None;
+                            lost_at = tokio::time::Instant::now();
                             break;
                         }
                     }
@@ -383,6 +393,11 @@ impl Flow {
             target,
             tasks,
         }
+    }
+
+    /// The conversation the participants are in.
+    pub fn conversation_id(&self) -> &str {
+        &self.conversation_id
     }
 
     /// The acknowledged counts by participant, as last reported.

@@ -77,18 +77,16 @@ impl Generations {
         self.running.contains_key(conversation_id)
     }
 
-    /// Register a new generation, cancelling the one it replaces; it is cancelled with
-    /// `parent` too (the node's shutdown).
-    fn start(
-        &self,
-        conversation_id: &str,
-        draft_id: &str,
-        parent: &CancellationToken,
-    ) -> Generation {
+    /// Register a new generation, cancelling the one it replaces. The node's shutdown does
+    /// not cancel it: a reply being written when the node is told to stop (a rolling upgrade)
+    /// is finished and stored during the drain (`--shutdown-grace-ms`), and reaches the
+    /// visitor on whichever node they reconnected to; cancelled, it would leave their message
+    /// unanswered. Only a drain that runs out of time ends it.
+    fn start(&self, conversation_id: &str, draft_id: &str) -> Generation {
         let generation = Generation {
             id: self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             draft_id: draft_id.to_owned(),
-            cancel: parent.child_token(),
+            cancel: CancellationToken::new(),
             snapshot: Arc::new(tokio::sync::Notify::new()),
             taken_by: Arc::default(),
         };
@@ -136,10 +134,7 @@ impl Hub {
     /// A newer visitor message replaces a running generation.
     pub(super) fn start_reply(&self, meta: &ConversationMeta) {
         let draft_id = random_id("d_");
-        let started = self
-            .inner
-            .generations
-            .start(&meta.id, &draft_id, &self.inner.shutdown);
+        let started = self.inner.generations.start(&meta.id, &draft_id);
         let (generation, snapshot, token) = (started.id, started.snapshot, started.cancel);
         let taken_by = started.taken_by;
         let hub = self.clone();
