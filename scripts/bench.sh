@@ -37,6 +37,13 @@
 #                                and per message per process, p99, Online frames and bytes per dashboard per
 #                                second, hub log lines "timed out", and the budgets as ratios, PASS or FAIL
 #                                (OWNERS, WAVE, SMALL_VISITORS, TEAM_WORKSPACES, ROUNDS; raw JSON lines in $OUT/team.jsonl)
+#   ./scripts/bench.sh roll      a rolling upgrade under load: three nodes + redis-server behind nginx, ROLL_PAIRS
+#                                (100) held conversations whose visitor and holder each send ROLL_MESSAGES (400)
+#                                every ROLL_INTERVAL_MS (20) ms, and an AI reply being written; each node in turn
+#                                SIGTERMed, drained and replaced on its address (tests/tests/roll.rs, release
+#                                build): lost, duplicated, holders kept, no AI word in a held conversation all
+#                                asserted; reported: the roll's length, send→ack p99 while rolling and over the
+#                                run, and how long clients were without a socket
 #   ./scripts/bench.sh callgrind one node under valgrind's callgrind, a slow relay: the hub's instructions per
 #                                message (user space; repeatable, unlike time), and where they go
 #                                (WITH_REDIS=1: on a redis-server of its own)
@@ -61,7 +68,7 @@ export TC_FILE_STORE=memory:
 
 scenario=${1:-}
 case "$scenario" in
-  idle | relay | ceiling | relay3 | ceiling3 | storm | floor | floor3 | drafts | callgrind | compare | team) ;;
+  idle | relay | ceiling | relay3 | ceiling3 | storm | floor | floor3 | drafts | callgrind | compare | team | roll) ;;
   *)
     awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"
     exit 2
@@ -70,7 +77,7 @@ esac
 
 # What the scenario runs besides the hub and the generator, installed when missing.
 case "$scenario" in
-  relay3 | ceiling3 | floor3 | team) need_pkg redis-server redis-server && need_pkg /usr/sbin/nginx nginx ;;
+  relay3 | ceiling3 | floor3 | team | roll) need_pkg redis-server redis-server && need_pkg /usr/sbin/nginx nginx ;;
   storm | drafts) need_pkg redis-server redis-server ;;
   compare)
     need_pkg redis-server redis-server && need_pkg /usr/sbin/nginx nginx
@@ -694,6 +701,13 @@ EOF
     "$BIN/loadgen" "${urls[@]}" --hub-pid "${PIDS[2]}" --hub-pid "${PIDS[3]}" --pid "redis=$redis_pid" \
       "${WS_ARGS[@]}" storm --connections "${CONNECTIONS:-10000}" --victim 0 --kill-pid "$victim_pid" |
       tee -a "$OUT/report.md"
+    ;;
+
+  roll)
+    # The system test's roll at a larger size, on the release hub; its assertions hold here too.
+    TC_HUB_BIN="$PWD/$BIN/hub" cargo test --release -q -p take-control-system-tests --test roll \
+      roll_under_load -- --ignored --nocapture 2>&1 | tee "$OUT/roll.log" | grep -E '^(ROLL|roll pair 0:)' |
+      sed 's/^ROLL //' | tee -a "$OUT/report.md"
     ;;
 esac
 echo "results: $OUT/report.md" >&2

@@ -54,6 +54,9 @@ pub struct View {
     /// For each reconnect: how long it was without a socket, from losing one to the next
     /// handshake done (history received).
     pub offline: Vec<Duration>,
+    /// For each own message: from its first send to its `ack` (re-sends included), with when
+    /// it was sent.
+    pub ack_latency: Vec<(std::time::Instant, Duration)>,
     /// The nodes it was served by, in order.
     pub nodes: Vec<SocketAddr>,
 }
@@ -133,6 +136,7 @@ impl Participant {
         let mut failures = 0;
         let mut retry_at: Option<tokio::time::Instant> = None;
         let mut lost_at = tokio::time::Instant::now();
+        let mut sent_at: BTreeMap<String, std::time::Instant> = BTreeMap::new();
         loop {
             let last_seen = view.seqs.iter().copied().max().unwrap_or(0);
             let done = unacked.is_empty() && view.sent.len() == self.messages;
@@ -181,6 +185,9 @@ impl Participant {
                             backoff = Duration::from_millis(50);
                             let id = f["client_id"].as_str().expect("client_id").to_owned();
                             unacked.retain(|(u, _)| *u != id);
+                            if let Some(at) = sent_at.remove(&id) {
+                                view.ack_latency.push((at, at.elapsed()));
+                            }
                             let seq = f["seq"].as_u64().expect("seq");
                             if let Some(old) = view.acked.insert(id.clone(), seq) {
                                 assert_eq!(old, seq, "{}: {id} acked twice with different seqs", self.name);
@@ -206,6 +213,7 @@ impl Participant {
                     let id = format!("{}-{}", self.name, view.sent.len() + 1);
                     let text = format!("message {} from {}", view.sent.len() + 1, self.name);
                     view.sent.push(id.clone());
+                    sent_at.insert(id.clone(), std::time::Instant::now());
                     unacked.push((id.clone(), text.clone()));
                     if c.try_send(&self.message(&id, &text)).await.is_err() {
                         client = None;
