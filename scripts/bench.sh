@@ -37,6 +37,13 @@
 #                                and per message per process, p99, Online frames and bytes per dashboard per
 #                                second, hub log lines "timed out", and the budgets as ratios, PASS or FAIL
 #                                (OWNERS, WAVE, SMALL_VISITORS, TEAM_WORKSPACES, ROUNDS; raw JSON lines in $OUT/team.jsonl)
+#   ./scripts/bench.sh cluster   three hubs (one worker each) behind nginx on a Redis Cluster of 3 masters and 3
+#                                replicas, and on one redis-server, the same relay traffic in one run, ROUNDS (1)
+#                                times, with the conversations over WORKSPACES (10) workspaces and all in one:
+#                                Redis CPU per persisted message on each shard and in all, how evenly it spreads,
+#                                the one large workspace's shard and its ceiling, p99, lost / duplicated (RATES:
+#                                5000; DURATION: 8; raw JSON lines in $OUT/cluster.jsonl, tables by
+#                                scripts/cluster_table.py)
 #   ./scripts/bench.sh roll      a rolling upgrade under load: three nodes + redis-server behind nginx, ROLL_PAIRS
 #                                (100) held conversations whose visitor and holder each send ROLL_MESSAGES (400)
 #                                every ROLL_INTERVAL_MS (20) ms, and an AI reply being written; each node in turn
@@ -68,7 +75,7 @@ export TC_FILE_STORE=memory:
 
 scenario=${1:-}
 case "$scenario" in
-  idle | relay | ceiling | relay3 | ceiling3 | storm | floor | floor3 | drafts | callgrind | compare | team | roll) ;;
+  idle | relay | ceiling | relay3 | ceiling3 | storm | floor | floor3 | drafts | callgrind | compare | team | roll | cluster) ;;
   *)
     awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"
     exit 2
@@ -77,7 +84,7 @@ esac
 
 # What the scenario runs besides the hub and the generator, installed when missing.
 case "$scenario" in
-  relay3 | ceiling3 | floor3 | team | roll) need_pkg redis-server redis-server && need_pkg /usr/sbin/nginx nginx ;;
+  relay3 | ceiling3 | floor3 | team | roll | cluster) need_pkg redis-server redis-server && need_pkg /usr/sbin/nginx nginx ;;
   storm | drafts) need_pkg redis-server redis-server ;;
   compare)
     need_pkg redis-server redis-server && need_pkg /usr/sbin/nginx nginx
@@ -131,6 +138,7 @@ WS_ARGS=()
 HUB_AUTH=(--dev)
 # team: its 10-workspace run needs the workspaces file; its one-workspace runs use bench-0 of it.
 [ "$scenario" = team ] && WORKSPACES=${WORKSPACES:-${TEAM_WORKSPACES:-10}}
+[ "$scenario" = cluster ] && WORKSPACES=${WORKSPACES:-10}
 WORKSPACES=${WORKSPACES:-1}
 if [ "$WORKSPACES" -gt 1 ]; then
   SECRET=bench-operator-secret
@@ -701,6 +709,94 @@ EOF
     "$BIN/loadgen" "${urls[@]}" --hub-pid "${PIDS[2]}" --hub-pid "${PIDS[3]}" --pid "redis=$redis_pid" \
       "${WS_ARGS[@]}" storm --connections "${CONNECTIONS:-10000}" --victim 0 --kill-pid "$victim_pid" |
       tee -a "$OUT/report.md"
+    ;;
+
+  cluster)
+    # A Redis Cluster of this run: six servers on free ports, three masters with a replica each
+    # (redis-cli --cluster create); sets cluster_url and the --pid labels of its processes
+    # (shard-PORT for masters, replica-PORT).
+    start_redis_cluster() {
+      local ports=() i p role
+      cluster_pids=()
+      for i in 1 2 3 4 5 6; do
+        # A cluster node also listens on its port + 10000 (the cluster bus): both free, and
+        # the port at most 55535.
+        p=$(python3 -c 'import random, socket
+def free(p):
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p)); return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+while True:
+    p = random.randint(20000, 55535)
+    if free(p) and free(p + 10000):
+        print(p); break')
+        mkdir -p "$OUT/rc-$p"
+        redis-server --port "$p" --bind 127.0.0.1 --cluster-enabled yes \
+          --cluster-config-file "$OUT/rc-$p/nodes.conf" --cluster-node-timeout 2000 --save "" \
+          --appendonly no --loglevel warning --dir "$OUT/rc-$p" >>"$OUT/redis-cluster.log" 2>&1 &
+        PIDS+=($!)
+        ports+=("$p")
+        cluster_pids+=("$p:$!")
+        wait_port 127.0.0.1 "$p"
+      done
+      redis-cli --cluster create $(printf '127.0.0.1:%s ' "${ports[@]}") --cluster-replicas 1 \
+        --cluster-yes >"$OUT/cluster-create.log" 2>&1
+      for p in "${ports[@]}"; do
+        until redis-cli -p "$p" CLUSTER INFO | grep -q cluster_state:ok; do sleep 0.1; done
+      done
+      cluster_url="redis+cluster://$(printf '127.0.0.1:%s,' "${ports[@]}" | sed 's/,$//')"
+      others=()
+      for entry in "${cluster_pids[@]}"; do
+        p=${entry%%:*}
+        role=$(redis-cli -p "$p" ROLE | head -1)
+        others+=(--pid "$([ "$role" = master ] && echo shard || echo replica)-$p=${entry#*:}")
+      done
+    }
+    : >"$OUT/cluster.jsonl"
+    cluster_one() { # redis (single|cluster) spread (many|one) round
+      local redis=$1 spread=$2 round=$3 first=${#PIDS[@]} i p ws
+      if [ "$redis" = cluster ]; then
+        start_redis_cluster
+        url=$cluster_url
+      else
+        start_redis
+        others=(--pid "redis=$redis_pid")
+        url="redis://127.0.0.1:$rport/"
+      fi
+      ports=()
+      local hub_pids=()
+      for i in 1 2 3; do
+        p=$(free_port)
+        start_hub "hub$i-$redis-$spread-$round" "$p" --redis-url "$url" \
+          --visitor-token-secret bench-visitor-secret --workers "${HUB_WORKERS:-1}"
+        hub_pids+=(--hub-pid "${PIDS[-1]}")
+        ports+=("$p")
+      done
+      start_nginx "${ports[@]}" >/dev/null
+      if [ "$spread" = one ]; then ws=(--workspace bench-0); else ws=("${WS_ARGS[@]}"); fi
+      local out="$OUT/$redis-$spread-$round.txt"
+      "$BIN/loadgen" "${urls[@]}" "${hub_pids[@]}" "${others[@]}" "${ws[@]}" relay "${RELAY_ARGS[@]}" \
+        --rate "${RATES:-5000}" --duration-secs "${DURATION:-8}" --json >"$out"
+      grep '^JSON ' "$out" | sed "s/^JSON {/{\"redis\":\"$redis\",\"spread\":\"$spread\",\"round\":$round,/" \
+        >>"$OUT/cluster.jsonl"
+      for i in "${PIDS[@]:$first}"; do kill "$i" 2>/dev/null || true; done
+      for i in "${PIDS[@]:$first}"; do wait "$i" 2>/dev/null || true; done
+      PIDS=("${PIDS[@]:0:$first}")
+      echo "cluster: $redis, $spread workspace(s), round $round done" >&2
+    }
+    echo "cluster: 3 hubs behind nginx on one redis-server and on a 3-master Redis Cluster, $WORKSPACES workspaces and one, ${RATES:-5000} visitor msg/s" | tee -a "$OUT/report.md"
+    for round in $(seq 1 "${ROUNDS:-1}"); do
+      for spread in many one; do
+        for redis in single cluster; do
+          cluster_one "$redis" "$spread" "$round"
+        done
+      done
+    done
+    python3 scripts/cluster_table.py "$OUT/cluster.jsonl" | tee -a "$OUT/report.md"
     ;;
 
   roll)
