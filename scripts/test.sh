@@ -11,11 +11,15 @@ step() { echo; echo "==> $* ($((SECONDS - started))s)"; }
 need_pkg /usr/bin/chromium chromium
 need_pkg redis-server redis-server
 need_pkg /usr/sbin/nginx nginx
+need_pkg prometheus prometheus
 need_py aiosmtpd "aiosmtpd==1.4.6"
 npm_deps web-ui
 
 step "rustfmt"
 cargo fmt --all -- --check
+
+step "deploy: promtool, Kubernetes schemas"
+./scripts/check-deploy.sh
 
 step "cargo test (protocol, hub, system tests: 3 hubs + redis-server + nginx)"
 cargo test --workspace --no-fail-fast
