@@ -1,16 +1,25 @@
-//! What the hub did, counted: exported at `/metrics` in the Prometheus text format, and awaited
+//! What the hub did, counted: exported at `/metrics` in the OpenMetrics text format, and awaited
 //! by tests instead of sleeping.
 //!
-//! Plain atomics and fixed-bucket histograms, rendered by hand: no metrics framework to pull in.
-//! Counters on hot paths use [`Metrics::add`] (no wake-ups); the rare ones tests wait for use
-//! [`Metrics::bump`].
+//! The series are `prometheus-client`'s types in one [`Registry`] per node, encoded by the
+//! crate, so the exposition's format and escaping are the Prometheus project's to keep right.
+//! Labelled series are created once, here, and kept as handles: counting on a hot path is one
+//! atomic add behind a pointer, never a lookup in a family's map. Counters on hot paths use
+//! [`Metrics::add`] (no wake-ups); the rare ones tests wait for use [`Metrics::bump`].
 
-use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram;
+use prometheus_client::registry::{Registry, Unit};
 use protocol::ReleaseReason;
 use tokio::sync::Notify;
+
+/// The media type of [`Metrics::render`]'s text, as `prometheus-client` documents it.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 /// The kinds of AI failure counted apart (`store`: the reply could not be stored; the last one
 /// catches anything else).
@@ -23,61 +32,78 @@ pub const AI_FAILURE_KINDS: [&str; 6] = [
     "failed",
 ];
 
-#[derive(Debug, Default)]
+/// Upper bounds of the latency histograms' buckets, in seconds.
+const BUCKETS: [f64; 14] = [
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+];
+
+/// One label's name and value: every family here has a single label.
+type Label = [(&'static str, &'static str); 1];
+
+/// A node's series and the handles the hub counts through. The fields share their values with
+/// the registry (a `prometheus-client` metric is a handle to shared atomics).
+#[derive(Debug)]
 pub struct Metrics {
     /// AI generations started; each ends as exactly one of replies, fenced, cancelled, failed.
-    pub ai_started: AtomicU64,
-    pub ai_replies: AtomicU64,
+    pub ai_started: Counter,
+    pub ai_replies: Counter,
     /// AI replies refused by the epoch fence (generated across a takeover).
-    pub ai_fenced: AtomicU64,
+    pub ai_fenced: Counter,
     /// AI generations cancelled by a takeover or a newer visitor message.
-    pub ai_cancelled: AtomicU64,
-    pub ai_failed: AtomicU64,
+    pub ai_cancelled: Counter,
+    pub ai_failed: Counter,
     /// Generations whose task has not finished yet (its last draft and typing frames included).
-    pub ai_running: AtomicU64,
-    /// Failures by kind: timeout, status, malformed, transport, failed, store.
-    pub ai_failures: [AtomicU64; AI_FAILURE_KINDS.len()],
+    pub ai_running: Gauge,
+    /// Failures by kind, in the order of [`AI_FAILURE_KINDS`].
+    pub ai_failures: [Counter; AI_FAILURE_KINDS.len()],
     /// Live AI frames (draft pieces, typing) a node dropped because it had already delivered a
     /// newer control epoch (a takeover) for their conversation.
-    pub ai_frames_fenced: AtomicU64,
+    pub ai_frames_fenced: Counter,
     /// Requests for a human nobody answered within the wait.
-    pub human_requests_expired: AtomicU64,
-    pub slow_closes: AtomicU64,
+    pub human_requests_expired: Counter,
+    pub slow_closes: Counter,
     /// WebSocket upgrades refused by the per-IP connect limit.
-    pub connects_refused: AtomicU64,
-    pub publish_errors: AtomicU64,
-    pub catch_ups: AtomicU64,
-    /// Client sessions that ended (after the handshake), for any reason.
-    pub sessions_closed: AtomicU64,
-    /// Rounds of the node's housekeeping (presence refresh, auto-release, sweeps).
-    pub housekeeping_rounds: AtomicU64,
-    pub messages_in_visitor: AtomicU64,
-    pub messages_in_operator: AtomicU64,
+    pub connects_refused: Counter,
+    pub publish_errors: Counter,
+    pub catch_ups: Counter,
+    /// Client sessions that ended (after the handshake), for any reason. Not exported: tests
+    /// wait on it.
+    pub sessions_closed: Counter,
+    /// Rounds of the node's housekeeping (presence refresh, auto-release, sweeps). Not
+    /// exported: tests wait on it.
+    pub housekeeping_rounds: Counter,
+    pub messages_in_visitor: Counter,
+    pub messages_in_operator: Counter,
     /// Frames written to client sockets.
-    pub frames_out: AtomicU64,
-    pub takeovers: AtomicU64,
-    pub transfers: AtomicU64,
+    pub frames_out: Counter,
+    pub takeovers: Counter,
+    pub transfers: Counter,
     /// Briefs made for operators, and those the assistant failed or was too slow to make.
-    pub briefs_made: AtomicU64,
-    pub briefs_failed: AtomicU64,
+    pub briefs_made: Counter,
+    pub briefs_failed: Counter,
     /// Attachments stored.
-    pub files_stored: AtomicU64,
+    pub files_stored: Counter,
     /// Conversations that began waiting for follow-up, and follow-up emails by outcome.
-    pub follow_ups: AtomicU64,
-    pub emails_sent: AtomicU64,
-    pub emails_retrying: AtomicU64,
-    pub emails_failed: AtomicU64,
-    pub releases_ended: AtomicU64,
-    pub releases_force: AtomicU64,
-    pub releases_disconnected: AtomicU64,
-    pub releases_idle: AtomicU64,
+    pub follow_ups: Counter,
+    pub emails_sent: Counter,
+    pub emails_retrying: Counter,
+    pub emails_failed: Counter,
+    pub releases_ended: Counter,
+    pub releases_force: Counter,
+    pub releases_disconnected: Counter,
+    pub releases_idle: Counter,
     /// Times the bus lost its subscription and the node resynced its clients.
-    pub resyncs: AtomicU64,
-    pub store_errors: AtomicU64,
+    pub resyncs: Counter,
+    pub store_errors: Counter,
     /// Duration of each store operation (a Redis round trip, with the Redis backends).
-    pub store_latency: Histogram,
+    pub store_latency: Latency,
     /// From the event's publication on its origin node to its write to a client socket.
-    pub delivery_latency: Histogram,
+    pub delivery_latency: Latency,
+    /// Open sockets by kind: the registry (not the sessions) counts them, so they are copied
+    /// in at each scrape.
+    widgets: Gauge,
+    operators: Gauge,
+    registry: Registry,
     changed: Notify,
 }
 
@@ -108,54 +134,238 @@ impl Snapshot {
     }
 }
 
-/// Upper bounds of the histogram buckets, in seconds.
-const BUCKETS: [f64; 14] = [
-    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
-];
+/// A latency histogram with the buckets of [`BUCKETS`], observed in [`Duration`]s.
+#[derive(Debug, Clone)]
+pub struct Latency(histogram::Histogram);
 
-/// A Prometheus histogram with fixed buckets.
-#[derive(Debug, Default)]
-pub struct Histogram {
-    buckets: [AtomicU64; BUCKETS.len()],
-    sum_micros: AtomicU64,
-    count: AtomicU64,
+impl Default for Latency {
+    fn default() -> Self {
+        Latency(histogram::Histogram::new(BUCKETS))
+    }
 }
 
-impl Histogram {
+impl Latency {
     pub fn observe(&self, d: Duration) {
-        let secs = d.as_secs_f64();
-        if let Some(i) = BUCKETS.iter().position(|b| secs <= *b) {
-            self.buckets[i].fetch_add(1, Ordering::Relaxed);
-        }
-        self.sum_micros
-            .fetch_add(d.as_micros() as u64, Ordering::Relaxed);
-        self.count.fetch_add(1, Ordering::Relaxed);
+        self.0.observe(d.as_secs_f64());
     }
+}
 
-    fn render(&self, out: &mut String, name: &str, help: &str) {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
-        let mut cumulative = 0;
-        for (bound, n) in BUCKETS.iter().zip(&self.buckets) {
-            cumulative += n.load(Ordering::Relaxed);
-            let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {cumulative}");
-        }
-        let count = self.count.load(Ordering::Relaxed);
-        let sum = self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
-        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {count}");
-        let _ = writeln!(out, "{name}_sum {sum}\n{name}_count {count}");
+/// Register a counter (`name` without `_total`: the encoder adds it).
+fn counter(registry: &mut Registry, name: &str, help: &str) -> Counter {
+    let c = Counter::default();
+    registry.register(name, help, c.clone());
+    c
+}
+
+/// Register a family of one label and create its series, one per value, so that each is
+/// exported (at 0) from the start; their handles, in the order of `values`.
+fn family<M, const N: usize>(
+    registry: &mut Registry,
+    name: &str,
+    help: &str,
+    label: &'static str,
+    values: [&'static str; N],
+) -> [M; N]
+where
+    M: prometheus_client::registry::Metric + Clone + Default,
+    Family<Label, M>: prometheus_client::registry::Metric,
+{
+    let family = Family::<Label, M>::default();
+    registry.register(name, help, family.clone());
+    values.map(|v| family.get_or_create(&[(label, v)]).clone())
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
 impl Metrics {
+    /// Every series of the node, registered once.
+    pub fn new() -> Self {
+        let mut registry = Registry::default();
+        let r = &mut registry;
+        let [widgets, operators] = family(
+            r,
+            "tc_connections",
+            "Open client connections on this node",
+            "kind",
+            ["widget", "operator"],
+        );
+        let [messages_in_visitor, messages_in_operator] = family(
+            r,
+            "tc_messages_in",
+            "Chat messages accepted from clients (duplicates not counted)",
+            "from",
+            ["visitor", "operator"],
+        );
+        let frames_out = counter(r, "tc_frames_out", "Frames written to client sockets");
+        let takeovers = counter(r, "tc_takeovers", "Conversations taken over by an operator");
+        let transfers = counter(
+            r,
+            "tc_transfers",
+            "Held conversations handed from one operator to another",
+        );
+        let files_stored = counter(r, "tc_files_stored", "Attachments vetted and stored");
+        let follow_ups = counter(
+            r,
+            "tc_follow_ups",
+            "Conversations that began waiting for follow-up (nobody was available)",
+        );
+        let [emails_sent, emails_retrying, emails_failed] = family(
+            r,
+            "tc_follow_up_emails",
+            "Follow-up email deliveries, by outcome (sent; retrying after a failure that may pass; failed for good)",
+            "outcome",
+            ["sent", "retrying", "failed"],
+        );
+        let [briefs_made, briefs_failed] = family(
+            r,
+            "tc_briefs",
+            "Briefs for operators, by outcome (made, or failed: the assistant failed or was too slow)",
+            "outcome",
+            ["made", "failed"],
+        );
+        let [
+            releases_ended,
+            releases_force,
+            releases_disconnected,
+            releases_idle,
+        ] = family(
+            r,
+            "tc_releases",
+            "Conversations handed back to the AI, by reason",
+            "reason",
+            ["ended", "force_released", "disconnected", "idle"],
+        );
+        let [ai_replies, ai_fenced, ai_cancelled, ai_failed] = family(
+            r,
+            "tc_ai_replies",
+            "AI generations by outcome; fenced = refused because an operator took over meanwhile",
+            "outcome",
+            ["stored", "fenced", "cancelled", "failed"],
+        );
+        let ai_failures = family(
+            r,
+            "tc_ai_failures",
+            "AI generations that failed, by kind; each gave the visitor the fallback message",
+            "kind",
+            AI_FAILURE_KINDS,
+        );
+        let ai_running = Gauge::default();
+        r.register(
+            "tc_ai_generations_running",
+            "AI generations on this node whose task has not finished (its last frames included)",
+            ai_running.clone(),
+        );
+        let ai_frames_fenced = counter(
+            r,
+            "tc_ai_frames_fenced",
+            "Live AI frames (draft pieces, typing) dropped because a takeover was delivered first",
+        );
+        let human_requests_expired = counter(
+            r,
+            "tc_human_requests_expired",
+            "Requests for a human that nobody answered within --human-wait-ms",
+        );
+        let connects_refused = counter(
+            r,
+            "tc_connects_refused",
+            "WebSocket upgrades answered 429 by the per-IP connect limit",
+        );
+        let slow_closes = counter(
+            r,
+            "tc_slow_consumer_closes",
+            "Connections closed with 4005 because their outbound queue was full (the frame is dropped for them)",
+        );
+        let publish_errors = counter(
+            r,
+            "tc_bus_publish_errors",
+            "Publications the bus refused (subscribers catch up from the store)",
+        );
+        let resyncs = counter(
+            r,
+            "tc_bus_resyncs",
+            "Times the bus subscription was lost and local clients were caught up",
+        );
+        let catch_ups = counter(
+            r,
+            "tc_catch_ups",
+            "Catch-ups of a client from the store (gap or resync)",
+        );
+        let store_errors = counter(
+            r,
+            "tc_store_errors",
+            "Store operations that failed (backend unavailable)",
+        );
+        let store_latency = Latency::default();
+        r.register_with_unit(
+            "tc_store_latency",
+            "Duration of store operations (Redis round trips with the Redis backends)",
+            Unit::Seconds,
+            store_latency.0.clone(),
+        );
+        let delivery_latency = Latency::default();
+        r.register_with_unit(
+            "tc_delivery_latency",
+            "From an event's publication on its origin node to its write to a client socket",
+            Unit::Seconds,
+            delivery_latency.0.clone(),
+        );
+        Metrics {
+            // Counted for tests only, in no registry.
+            ai_started: Counter::default(),
+            sessions_closed: Counter::default(),
+            housekeeping_rounds: Counter::default(),
+            ai_replies,
+            ai_fenced,
+            ai_cancelled,
+            ai_failed,
+            ai_running,
+            ai_failures,
+            ai_frames_fenced,
+            human_requests_expired,
+            slow_closes,
+            connects_refused,
+            publish_errors,
+            catch_ups,
+            messages_in_visitor,
+            messages_in_operator,
+            frames_out,
+            takeovers,
+            transfers,
+            briefs_made,
+            briefs_failed,
+            files_stored,
+            follow_ups,
+            emails_sent,
+            emails_retrying,
+            emails_failed,
+            releases_ended,
+            releases_force,
+            releases_disconnected,
+            releases_idle,
+            resyncs,
+            store_errors,
+            store_latency,
+            delivery_latency,
+            widgets,
+            operators,
+            registry,
+            changed: Notify::new(),
+        }
+    }
+
     /// Count, and wake whoever waits in [`Metrics::wait_until`].
-    pub fn bump(&self, counter: &AtomicU64, by: u64) {
-        counter.fetch_add(by, Ordering::Relaxed);
+    pub fn bump(&self, counter: &Counter, by: u64) {
+        counter.inc_by(by);
         self.changed.notify_waiters();
     }
 
     /// Count on a hot path, without waking anyone.
-    pub fn add(&self, counter: &AtomicU64, by: u64) {
-        counter.fetch_add(by, Ordering::Relaxed);
+    pub fn add(&self, counter: &Counter, by: u64) {
+        counter.inc_by(by);
     }
 
     /// A generation failed, for `kind` (see [`AI_FAILURE_KINDS`]).
@@ -164,7 +374,7 @@ impl Metrics {
             .iter()
             .position(|k| *k == kind)
             .unwrap_or(AI_FAILURE_KINDS.len() - 1);
-        self.ai_failures[i].fetch_add(1, Ordering::Relaxed);
+        self.ai_failures[i].inc();
         self.bump(&self.ai_failed, 1);
     }
 
@@ -179,23 +389,22 @@ impl Metrics {
     }
 
     pub fn snapshot(&self) -> Snapshot {
-        let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
         Snapshot {
-            ai_started: g(&self.ai_started),
-            ai_replies: g(&self.ai_replies),
-            ai_fenced: g(&self.ai_fenced),
-            ai_cancelled: g(&self.ai_cancelled),
-            ai_failed: g(&self.ai_failed),
-            slow_closes: g(&self.slow_closes),
-            publish_errors: g(&self.publish_errors),
-            catch_ups: g(&self.catch_ups),
-            housekeeping_rounds: g(&self.housekeeping_rounds),
-            sessions_closed: g(&self.sessions_closed),
-            briefs_made: g(&self.briefs_made),
-            briefs_failed: g(&self.briefs_failed),
-            emails_sent: g(&self.emails_sent),
-            emails_retrying: g(&self.emails_retrying),
-            emails_failed: g(&self.emails_failed),
+            ai_started: self.ai_started.get(),
+            ai_replies: self.ai_replies.get(),
+            ai_fenced: self.ai_fenced.get(),
+            ai_cancelled: self.ai_cancelled.get(),
+            ai_failed: self.ai_failed.get(),
+            slow_closes: self.slow_closes.get(),
+            publish_errors: self.publish_errors.get(),
+            catch_ups: self.catch_ups.get(),
+            housekeeping_rounds: self.housekeeping_rounds.get(),
+            sessions_closed: self.sessions_closed.get(),
+            briefs_made: self.briefs_made.get(),
+            briefs_failed: self.briefs_failed.get(),
+            emails_sent: self.emails_sent.get(),
+            emails_retrying: self.emails_retrying.get(),
+            emails_failed: self.emails_failed.get(),
         }
     }
 
@@ -213,181 +422,14 @@ impl Metrics {
         }
     }
 
-    /// The Prometheus text exposition of every series.
+    /// The OpenMetrics text exposition of every series (served as [`CONTENT_TYPE`]), with the
+    /// node's open connections as they are now.
     pub fn render(&self, widgets: usize, operators: usize) -> String {
-        let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        let mut out = String::with_capacity(4096);
-        let mut family = |name: &str, kind: &str, help: &str, samples: &[(&str, u64)]| {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-            for (labels, v) in samples {
-                let _ = writeln!(out, "{name}{labels} {v}");
-            }
-        };
-        family(
-            "tc_connections",
-            "gauge",
-            "Open client connections on this node.",
-            &[
-                ("{kind=\"widget\"}", widgets as u64),
-                ("{kind=\"operator\"}", operators as u64),
-            ],
-        );
-        family(
-            "tc_messages_in_total",
-            "counter",
-            "Chat messages accepted from clients (duplicates not counted).",
-            &[
-                ("{from=\"visitor\"}", g(&self.messages_in_visitor)),
-                ("{from=\"operator\"}", g(&self.messages_in_operator)),
-            ],
-        );
-        family(
-            "tc_frames_out_total",
-            "counter",
-            "Frames written to client sockets.",
-            &[("", g(&self.frames_out))],
-        );
-        family(
-            "tc_takeovers_total",
-            "counter",
-            "Conversations taken over by an operator.",
-            &[("", g(&self.takeovers))],
-        );
-        family(
-            "tc_transfers_total",
-            "counter",
-            "Held conversations handed from one operator to another.",
-            &[("", g(&self.transfers))],
-        );
-        family(
-            "tc_files_stored_total",
-            "counter",
-            "Attachments vetted and stored.",
-            &[("", g(&self.files_stored))],
-        );
-        family(
-            "tc_follow_ups_total",
-            "counter",
-            "Conversations that began waiting for follow-up (nobody was available).",
-            &[("", g(&self.follow_ups))],
-        );
-        family(
-            "tc_follow_up_emails_total",
-            "counter",
-            "Follow-up email deliveries, by outcome (sent; retrying after a failure that may pass; failed for good).",
-            &[
-                ("{outcome=\"sent\"}", g(&self.emails_sent)),
-                ("{outcome=\"retrying\"}", g(&self.emails_retrying)),
-                ("{outcome=\"failed\"}", g(&self.emails_failed)),
-            ],
-        );
-        family(
-            "tc_briefs_total",
-            "counter",
-            "Briefs for operators, by outcome (made, or failed: the assistant failed or was too slow).",
-            &[
-                ("{outcome=\"made\"}", g(&self.briefs_made)),
-                ("{outcome=\"failed\"}", g(&self.briefs_failed)),
-            ],
-        );
-        family(
-            "tc_releases_total",
-            "counter",
-            "Conversations handed back to the AI, by reason.",
-            &[
-                ("{reason=\"ended\"}", g(&self.releases_ended)),
-                ("{reason=\"force_released\"}", g(&self.releases_force)),
-                ("{reason=\"disconnected\"}", g(&self.releases_disconnected)),
-                ("{reason=\"idle\"}", g(&self.releases_idle)),
-            ],
-        );
-        family(
-            "tc_ai_replies_total",
-            "counter",
-            "AI generations by outcome; fenced = refused because an operator took over meanwhile.",
-            &[
-                ("{outcome=\"stored\"}", g(&self.ai_replies)),
-                ("{outcome=\"fenced\"}", g(&self.ai_fenced)),
-                ("{outcome=\"cancelled\"}", g(&self.ai_cancelled)),
-                ("{outcome=\"failed\"}", g(&self.ai_failed)),
-            ],
-        );
-        let failures: Vec<(String, u64)> = AI_FAILURE_KINDS
-            .iter()
-            .zip(&self.ai_failures)
-            .map(|(k, c)| (format!("{{kind=\"{k}\"}}"), g(c)))
-            .collect();
-        let failures: Vec<(&str, u64)> = failures.iter().map(|(k, v)| (k.as_str(), *v)).collect();
-        family(
-            "tc_ai_failures_total",
-            "counter",
-            "AI generations that failed, by kind; each gave the visitor the fallback message.",
-            &failures,
-        );
-        family(
-            "tc_ai_generations_running",
-            "gauge",
-            "AI generations on this node whose task has not finished (its last frames included).",
-            &[("", g(&self.ai_running))],
-        );
-        family(
-            "tc_ai_frames_fenced_total",
-            "counter",
-            "Live AI frames (draft pieces, typing) dropped because a takeover was delivered first.",
-            &[("", g(&self.ai_frames_fenced))],
-        );
-        family(
-            "tc_human_requests_expired_total",
-            "counter",
-            "Requests for a human that nobody answered within --human-wait-ms.",
-            &[("", g(&self.human_requests_expired))],
-        );
-        family(
-            "tc_connects_refused_total",
-            "counter",
-            "WebSocket upgrades answered 429 by the per-IP connect limit.",
-            &[("", g(&self.connects_refused))],
-        );
-        family(
-            "tc_slow_consumer_closes_total",
-            "counter",
-            "Connections closed with 4005 because their outbound queue was full (the frame is dropped for them).",
-            &[("", g(&self.slow_closes))],
-        );
-        family(
-            "tc_bus_publish_errors_total",
-            "counter",
-            "Publications the bus refused (subscribers catch up from the store).",
-            &[("", g(&self.publish_errors))],
-        );
-        family(
-            "tc_bus_resyncs_total",
-            "counter",
-            "Times the bus subscription was lost and local clients were caught up.",
-            &[("", g(&self.resyncs))],
-        );
-        family(
-            "tc_catch_ups_total",
-            "counter",
-            "Catch-ups of a client from the store (gap or resync).",
-            &[("", g(&self.catch_ups))],
-        );
-        family(
-            "tc_store_errors_total",
-            "counter",
-            "Store operations that failed (backend unavailable).",
-            &[("", g(&self.store_errors))],
-        );
-        self.store_latency.render(
-            &mut out,
-            "tc_store_latency_seconds",
-            "Duration of store operations (Redis round trips with the Redis backends).",
-        );
-        self.delivery_latency.render(
-            &mut out,
-            "tc_delivery_latency_seconds",
-            "From an event's publication on its origin node to its write to a client socket.",
-        );
+        self.widgets.set(i64::try_from(widgets).unwrap_or(i64::MAX));
+        self.operators
+            .set(i64::try_from(operators).unwrap_or(i64::MAX));
+        let mut out = String::with_capacity(8192);
+        encode(&mut out, &self.registry).expect("writing to a String does not fail");
         out
     }
 }
@@ -396,42 +438,109 @@ impl Metrics {
 mod tests {
     use super::*;
 
-    #[test]
-    fn histograms_are_cumulative_with_sum_and_count() {
-        let h = Histogram::default();
-        h.observe(Duration::from_micros(300));
-        h.observe(Duration::from_millis(3));
-        h.observe(Duration::from_secs(10));
-        let mut out = String::new();
-        h.render(&mut out, "x", "help");
-        assert!(out.contains("x_bucket{le=\"0.0005\"} 1\n"), "{out}");
-        assert!(out.contains("x_bucket{le=\"0.005\"} 2\n"));
-        assert!(out.contains("x_bucket{le=\"2.5\"} 2\n"));
-        assert!(out.contains("x_bucket{le=\"+Inf\"} 3\n"));
-        assert!(out.contains("x_count 3\n"));
-        assert!(out.contains("x_sum 10.0033\n"));
+    /// The value of the sample line `series` (name and labels, exactly as written).
+    fn sample(text: &str, series: &str) -> Option<String> {
+        text.lines()
+            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+            .map(str::to_owned)
     }
 
     #[test]
-    fn every_series_is_rendered() {
-        let m = Metrics::default();
+    fn histograms_are_cumulative_with_sum_and_count() {
+        let m = Metrics::new();
+        m.store_latency.observe(Duration::from_micros(300));
+        m.store_latency.observe(Duration::from_millis(3));
+        m.store_latency.observe(Duration::from_secs(10));
+        let text = m.render(0, 0);
+        let s = |le: &str| {
+            sample(
+                &text,
+                &format!("tc_store_latency_seconds_bucket{{le=\"{le}\"}}"),
+            )
+        };
+        assert_eq!(s("0.00025").as_deref(), Some("0"), "{text}");
+        assert_eq!(s("0.0005").as_deref(), Some("1"));
+        assert_eq!(s("0.005").as_deref(), Some("2"));
+        assert_eq!(s("2.5").as_deref(), Some("2"));
+        assert_eq!(s("+Inf").as_deref(), Some("3"));
+        assert_eq!(
+            BUCKETS.len() + 1,
+            text.matches("tc_store_latency_seconds_bucket{").count()
+        );
+        assert_eq!(
+            sample(&text, "tc_store_latency_seconds_count").as_deref(),
+            Some("3")
+        );
+        let sum: f64 = sample(&text, "tc_store_latency_seconds_sum")
+            .and_then(|v| v.parse().ok())
+            .expect("a sum");
+        assert!((sum - 10.0033).abs() < 1e-9, "{sum}");
+    }
+
+    #[test]
+    fn every_series_is_rendered_under_its_name() {
+        let m = Metrics::new();
         m.release(ReleaseReason::Idle);
+        m.ai_failure("no such kind");
+        m.ai_running.inc();
         let text = m.render(3, 1);
-        assert!(text.contains("tc_connections{kind=\"widget\"} 3"));
-        assert!(text.contains("tc_releases_total{reason=\"idle\"} 1"));
-        for name in [
-            "tc_messages_in_total",
-            "tc_frames_out_total",
-            "tc_takeovers_total",
-            "tc_ai_replies_total",
-            "tc_slow_consumer_closes_total",
-            "tc_bus_resyncs_total",
-            "tc_catch_ups_total",
-            "tc_store_errors_total",
-            "tc_store_latency_seconds_bucket",
-            "tc_delivery_latency_seconds_count",
+        // OpenMetrics, complete: its end marker.
+        assert!(text.ends_with("# EOF\n"), "{text}");
+        for (series, value) in [
+            ("tc_connections{kind=\"widget\"}", "3"),
+            ("tc_connections{kind=\"operator\"}", "1"),
+            ("tc_releases_total{reason=\"idle\"}", "1"),
+            ("tc_releases_total{reason=\"ended\"}", "0"),
+            ("tc_ai_failures_total{kind=\"failed\"}", "1"),
+            ("tc_ai_failures_total{kind=\"timeout\"}", "0"),
+            ("tc_ai_replies_total{outcome=\"failed\"}", "1"),
+            ("tc_ai_generations_running", "1"),
+            ("tc_messages_in_total{from=\"visitor\"}", "0"),
+            ("tc_messages_in_total{from=\"operator\"}", "0"),
+            ("tc_frames_out_total", "0"),
+            ("tc_takeovers_total", "0"),
+            ("tc_transfers_total", "0"),
+            ("tc_files_stored_total", "0"),
+            ("tc_follow_ups_total", "0"),
+            ("tc_follow_up_emails_total{outcome=\"retrying\"}", "0"),
+            ("tc_briefs_total{outcome=\"made\"}", "0"),
+            ("tc_ai_frames_fenced_total", "0"),
+            ("tc_human_requests_expired_total", "0"),
+            ("tc_connects_refused_total", "0"),
+            ("tc_slow_consumer_closes_total", "0"),
+            ("tc_bus_publish_errors_total", "0"),
+            ("tc_bus_resyncs_total", "0"),
+            ("tc_catch_ups_total", "0"),
+            ("tc_store_errors_total", "0"),
+            ("tc_store_latency_seconds_count", "0"),
+            ("tc_delivery_latency_seconds_count", "0"),
         ] {
-            assert!(text.contains(name), "{name} missing");
+            assert_eq!(
+                sample(&text, series).as_deref(),
+                Some(value),
+                "{series} in\n{text}"
+            );
         }
+        // Counted for tests, not exported.
+        assert!(!text.contains("sessions_closed") && !text.contains("housekeeping"));
+    }
+
+    #[test]
+    fn handles_count_into_the_exported_series() {
+        let m = Metrics::new();
+        m.add(&m.messages_in_visitor, 2);
+        m.bump(&m.takeovers, 1);
+        let text = m.render(0, 0);
+        assert_eq!(
+            sample(&text, "tc_messages_in_total{from=\"visitor\"}").as_deref(),
+            Some("2")
+        );
+        assert_eq!(sample(&text, "tc_takeovers_total").as_deref(), Some("1"));
+        // A second scrape sees the connections of its own moment.
+        let text = m.render(5, 0);
+        assert_eq!(
+            sample(&text, "tc_connections{kind=\"widget\"}").as_deref(),
+            Some("5")
+        );
     }
 }

@@ -1,4 +1,5 @@
-//! `/metrics` exposes every named series, and the counters move when the story runs.
+//! `/metrics` exposes every named series (OpenMetrics text, through `prometheus-client`, under
+//! the names docs/operations.md lists), and the counters move when the story runs.
 
 mod common;
 
@@ -16,8 +17,15 @@ fn value(text: &str, series: &str) -> f64 {
 #[tokio::test]
 async fn the_counters_follow_the_story() {
     let th = TestHub::start().await;
-    let (status, before) = http(th.addr(), "GET", "/metrics", None).await;
-    assert_eq!(status, 200);
+    let scrape = common::http_bin(th.addr(), "GET", "/metrics", &[], b"").await;
+    assert_eq!(scrape.status, 200);
+    // The media type Prometheus reads as OpenMetrics, and the format's end marker.
+    assert_eq!(
+        scrape.header("content-type"),
+        Some("application/openmetrics-text; version=1.0.0; charset=utf-8")
+    );
+    let before = String::from_utf8(scrape.body).expect("utf-8");
+    assert!(before.ends_with("# EOF\n"), "{before}");
     assert_eq!(value(&before, "tc_takeovers_total"), 0.0);
 
     let mut visitor = th.visitor().await;
@@ -118,4 +126,69 @@ async fn a_holders_message_costs_one_store_call() {
         spent < f64::from(MESSAGES) * 1.5,
         "{spent} store calls for {MESSAGES} messages"
     );
+}
+
+/// What the metrics cost the hot path, per message: the counters a message moves (`messages_in`
+/// once, `frames_out` once per frame written) and the two histograms (a store round trip, a
+/// delivery), beside a plain `AtomicU64` increment in the same run, on one thread and on two
+/// threads sharing the same series (the hub's two workers). A benchmark, not a timed test:
+/// `cargo test --release -p take-control-hub --test metrics hot_path_cost -- --ignored --nocapture`.
+#[test]
+#[ignore = "a benchmark: run it in release with --ignored --nocapture"]
+fn hot_path_cost() {
+    use std::hint::black_box;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::time::{Duration, Instant};
+
+    const N: u64 = 10_000_000;
+    const ROUNDS: usize = 5;
+    let m = hub::metrics::Metrics::default();
+    let plain = AtomicU64::new(0);
+    // Spread over the buckets, as store and delivery latencies are.
+    let latency = |i: u64| Duration::from_micros(black_box(i % 3_000));
+    let cases: [(&str, &(dyn Fn(u64) + Sync)); 5] = [
+        ("plain AtomicU64 fetch_add", &|_| {
+            plain.fetch_add(1, Ordering::Relaxed);
+        }),
+        ("messages_in (visitor)", &|_| {
+            m.add(&m.messages_in_visitor, 1)
+        }),
+        ("frames_out", &|_| m.add(&m.frames_out, 1)),
+        ("store_latency.observe", &|i| {
+            m.store_latency.observe(latency(i))
+        }),
+        ("delivery_latency.observe", &|i| {
+            m.delivery_latency.observe(latency(i))
+        }),
+    ];
+    // Nanoseconds per operation on each thread: the best of the rounds (the least disturbed).
+    let run = |f: &(dyn Fn(u64) + Sync), threads: u64| {
+        let start = Instant::now();
+        std::thread::scope(|s| {
+            for _ in 0..threads {
+                s.spawn(|| {
+                    for i in 0..N {
+                        f(black_box(i));
+                    }
+                });
+            }
+        });
+        start.elapsed().as_secs_f64() * 1e9 / N as f64
+    };
+    for threads in [1, 2] {
+        let mut best = [f64::MAX; 5];
+        for _ in 0..ROUNDS {
+            for (i, (_, f)) in cases.iter().enumerate() {
+                best[i] = best[i].min(run(*f, threads));
+            }
+        }
+        println!("{threads} thread(s), {N} operations each, best of {ROUNDS}:");
+        for (i, (name, _)) in cases.iter().enumerate() {
+            println!(
+                "  {name:<28} {:>6.2} ns  ({:.2}x plain)",
+                best[i],
+                best[i] / best[0]
+            );
+        }
+    }
 }

@@ -73,7 +73,7 @@ pub fn shared_nginx_conf() -> PathBuf {
         .expect("deploy/nginx/take-control.conf exists")
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())

@@ -7,10 +7,12 @@
 //! - [`participant`]: a client that keeps its own view of a conversation, reconnects through
 //!   nginx with backoff, resumes by sequence number and re-sends what was not acknowledged, as
 //!   the widget and the dashboard do.
+//! - [`prometheus`]: a real Prometheus scraping the nodes, and PromQL over its HTTP API.
 
 pub mod client;
 pub mod cluster;
 pub mod participant;
+pub mod prometheus;
 
 use std::time::Duration;
 

@@ -143,7 +143,7 @@ impl Hub {
         let epoch = meta.control.epoch;
         let timeout = Duration::from_millis(self.inner.config.assistant_timeout_ms);
         self.inner.metrics.bump(&self.inner.metrics.ai_started, 1);
-        self.inner.metrics.add(&self.inner.metrics.ai_running, 1);
+        self.inner.metrics.ai_running.inc();
         self.inner.tasks.spawn(async move {
             let topic = Topic::conversation(&workspace_id, &conversation_id);
             // Listen to the conversation while generating, wherever its clients are: a node that
@@ -253,10 +253,7 @@ impl Hub {
                 .await;
             hub.inner.generations.finished(&conversation_id, generation);
             hub.sync_topic(topic).await;
-            hub.inner
-                .metrics
-                .ai_running
-                .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+            hub.inner.metrics.ai_running.dec();
         });
     }
 

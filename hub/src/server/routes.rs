@@ -50,7 +50,7 @@ pub(super) fn routes(hub: Hub) -> Routes {
             }
             let (widgets, operators) = hub.connection_counts();
             let body = hub.metrics().render(widgets, operators);
-            warp::reply::with_header(body, "content-type", "text/plain; version=0.0.4")
+            warp::reply::with_header(body, "content-type", crate::metrics::CONTENT_TYPE)
                 .into_response()
         });
     let mut api = healthz
