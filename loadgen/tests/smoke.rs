@@ -132,30 +132,7 @@ async fn floor_relays_everything_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn floor_relays_across_nodes_through_redis() {
     let redis = testkit::RedisServer::start().await;
-    let mut urls = Vec::new();
-    let mut nodes = Vec::new();
-    for _ in 0..2 {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        urls.push(format!("ws://{}", listener.local_addr().expect("addr")));
-        let url = redis.url();
-        nodes.push(tokio::spawn(async move {
-            loadgen::floor::serve(listener, Some(&url), false).await
-        }));
-    }
-    let report = floor_delivers_all(
-        &urls,
-        &[
-            "--visitors",
-            "4",
-            "--operators",
-            "1",
-            "--operator-ratio",
-            "0.5",
-        ],
-    )
-    .await;
+    let (nodes, report) = two_nodes_relay(&redis, false).await;
     let mut redis_conn = redis.manager().await;
     let stats: String = redis::cmd("INFO")
         .arg("commandstats")
@@ -184,30 +161,7 @@ async fn floor_relays_across_nodes_through_redis() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn floorp_stores_every_frame_it_acknowledges() {
     let redis = testkit::RedisServer::start().await;
-    let mut urls = Vec::new();
-    let mut nodes = Vec::new();
-    for _ in 0..2 {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        urls.push(format!("ws://{}", listener.local_addr().expect("addr")));
-        let url = redis.url();
-        nodes.push(tokio::spawn(async move {
-            loadgen::floor::serve(listener, Some(&url), true).await
-        }));
-    }
-    let report = floor_delivers_all(
-        &urls,
-        &[
-            "--visitors",
-            "4",
-            "--operators",
-            "1",
-            "--operator-ratio",
-            "0.5",
-        ],
-    )
-    .await;
+    let (nodes, report) = two_nodes_relay(&redis, true).await;
     let mut conn = redis.manager().await;
     let mut stored = 0u64;
     for v in 0..4 {
@@ -236,6 +190,43 @@ async fn floorp_stores_every_frame_it_acknowledges() {
     for node in nodes {
         node.abort();
     }
+}
+
+/// Two relay-floor nodes on `redis` (storing every frame first with `persist`), and a floor
+/// run of four visitors and one operator across them (round robin: the operator and visitors 0
+/// and 2 on node 0, visitors 1 and 3 on node 1). The nodes, to stop, and the run's report.
+async fn two_nodes_relay(
+    redis: &testkit::RedisServer,
+    persist: bool,
+) -> (
+    Vec<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    loadgen::floor::FloorReport,
+) {
+    let mut urls = Vec::new();
+    let mut nodes = Vec::new();
+    for _ in 0..2 {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        urls.push(format!("ws://{}", listener.local_addr().expect("addr")));
+        let url = redis.url();
+        nodes.push(tokio::spawn(async move {
+            loadgen::floor::serve(listener, Some(&url), persist).await
+        }));
+    }
+    let report = floor_delivers_all(
+        &urls,
+        &[
+            "--visitors",
+            "4",
+            "--operators",
+            "1",
+            "--operator-ratio",
+            "0.5",
+        ],
+    )
+    .await;
+    (nodes, report)
 }
 
 /// A one-second floor run against `urls` (round robin) at 60 visitor msg/s with `args`: every
