@@ -164,6 +164,31 @@ start_hub() { # name port extra-args...
   wait_port 127.0.0.1 "$port"
 }
 
+# Stop the processes this run started from PIDS index FIRST on (one run of a scenario that
+# starts fresh processes per run), and forget them.
+stop_since() { # first
+  local i
+  for i in "${PIDS[@]:$1}"; do kill "$i" 2>/dev/null || true; done
+  for i in "${PIDS[@]:$1}"; do wait "$i" 2>/dev/null || true; done
+  PIDS=("${PIDS[@]:0:$1}")
+}
+
+# Three hubs of one worker each on Redis URL, behind nginx: sets ports, hub_pids (loadgen's
+# --hub-pid arguments) and urls (nginx's).
+start_three_hubs() { # name-prefix redis-url
+  local i p
+  ports=()
+  hub_pids=()
+  for i in 1 2 3; do
+    p=$(free_port)
+    start_hub "$1-hub$i" "$p" --redis-url "$2" --visitor-token-secret bench-visitor-secret \
+      --workers "${HUB_WORKERS:-1}"
+    hub_pids+=(--hub-pid "${PIDS[-1]}")
+    ports+=("$p")
+  done
+  start_nginx "${ports[@]}" >/dev/null
+}
+
 # A redis-server of this run on a free port (never the shared 6379): sets rport and redis_pid.
 start_redis() { # [command to run redis-server under]
   rport=$(free_port)
@@ -527,9 +552,7 @@ EOF
       local label=relay-floor
       [ "$system" = floorp ] && label=relay-floorp
       grep '^COMPARE ' "$out" | sed "s/^COMPARE {/{\"nodes\":$nodes,\"round\":$round,/; s/\"system\":\"relay-floor\"/\"system\":\"$label\"/" >>"$OUT/compare.jsonl"
-      for i in "${PIDS[@]:$first}"; do kill "$i" 2>/dev/null || true; done
-      for i in "${PIDS[@]:$first}"; do wait "$i" 2>/dev/null || true; done
-      PIDS=("${PIDS[@]:0:$first}")
+      stop_since "$first"
       echo "compare: $system on $nodes node(s) at $rate msg/s, round $round: $(grep '^COMPARE ' "$out" | cut -c9-)" >&2
     }
     for nodes in 1 3; do
@@ -578,22 +601,11 @@ EOF
       esac
       start_redis
       others=(--pid "redis=$redis_pid")
-      ports=()
-      local hub_pids=()
-      for i in 1 2 3; do
-        p=$(free_port)
-        start_hub "$run$round-hub$i" "$p" --redis-url "redis://127.0.0.1:$rport/" \
-          --visitor-token-secret bench-visitor-secret --workers "${HUB_WORKERS:-1}"
-        hub_pids+=(--hub-pid "${PIDS[-1]}")
-        ports+=("$p")
-      done
-      start_nginx "${ports[@]}" >/dev/null
+      start_three_hubs "$run$round" "redis://127.0.0.1:$rport/"
       local out="$OUT/team-$run-$round.txt"
       "$BIN/loadgen" "${urls[@]}" "${hub_pids[@]}" "${others[@]}" "${ws[@]}" relay --visitors "$visitors" \
         --wave "$wave" --rate "$rates" "${team_args[@]}" >"$out" 2>&1 || echo "team: run $run round $round failed (see $out)" >&2
-      for i in "${PIDS[@]:$first}"; do kill "$i" 2>/dev/null || true; done
-      for i in "${PIDS[@]:$first}"; do wait "$i" 2>/dev/null || true; done
-      PIDS=("${PIDS[@]:0:$first}")
+      stop_since "$first"
       local tag="{\"run\":\"$run\",\"round\":$round,"
       grep '^JSON {' "$out" | sed "s/^JSON {/$tag/" >>"$OUT/team.jsonl" || true
       # The hubs log a store or bus call that timed out at warn ("store unavailable: timed out").
@@ -767,25 +779,14 @@ while True:
         others=(--pid "redis=$redis_pid")
         url="redis://127.0.0.1:$rport/"
       fi
-      ports=()
-      local hub_pids=()
-      for i in 1 2 3; do
-        p=$(free_port)
-        start_hub "hub$i-$redis-$spread-$round" "$p" --redis-url "$url" \
-          --visitor-token-secret bench-visitor-secret --workers "${HUB_WORKERS:-1}"
-        hub_pids+=(--hub-pid "${PIDS[-1]}")
-        ports+=("$p")
-      done
-      start_nginx "${ports[@]}" >/dev/null
+      start_three_hubs "$redis-$spread-$round" "$url"
       if [ "$spread" = one ]; then ws=(--workspace bench-0); else ws=("${WS_ARGS[@]}"); fi
       local out="$OUT/$redis-$spread-$round.txt"
       "$BIN/loadgen" "${urls[@]}" "${hub_pids[@]}" "${others[@]}" "${ws[@]}" relay "${RELAY_ARGS[@]}" \
         --rate "${RATES:-5000}" --duration-secs "${DURATION:-8}" --json >"$out"
       grep '^JSON ' "$out" | sed "s/^JSON {/{\"redis\":\"$redis\",\"spread\":\"$spread\",\"round\":$round,/" \
         >>"$OUT/cluster.jsonl"
-      for i in "${PIDS[@]:$first}"; do kill "$i" 2>/dev/null || true; done
-      for i in "${PIDS[@]:$first}"; do wait "$i" 2>/dev/null || true; done
-      PIDS=("${PIDS[@]:0:$first}")
+      stop_since "$first"
       echo "cluster: $redis, $spread workspace(s), round $round done" >&2
     }
     echo "cluster: 3 hubs behind nginx on one redis-server and on a 3-master Redis Cluster, $WORKSPACES workspaces and one, ${RATES:-5000} visitor msg/s" | tee -a "$OUT/report.md"
