@@ -19,6 +19,16 @@ fn reason_name(r: FollowUpReason) -> &'static str {
     }
 }
 
+/// The meta hash's fields of a follow-up, in the order [`view`] reads them (and
+/// `follow_up.lua` replies them).
+const FOLLOW_UP_FIELDS: [&str; 5] = [
+    "fu_reason",
+    "fu_since",
+    "fu_waiting",
+    "fu_email",
+    "fu_state",
+];
+
 /// A follow-up from the script's `ok` reply fields (reason, since, waiting, email, delivery).
 fn view(f: &[String]) -> Result<FollowUp, StoreError> {
     let [reason, since, waiting, email, state] = f else {
@@ -201,19 +211,39 @@ impl FollowUpStore for RedisStore {
             .query_async(&mut conn)
             .await
             .map_err(unavailable)?;
-        let keys: Vec<String> = ids.iter().map(|id| self.keys.meta(ws, id)).collect();
-        let metas = self.read_metas(&keys).await?;
+        if ids.is_empty() {
+            // An empty pipeline would wait for replies that never come.
+            return Ok(Vec::new());
+        }
+        // Each conversation's meta and follow-up fields, all in one round trip (one slot).
+        let mut pipe = redis::pipe();
+        for id in &ids {
+            let key = self.keys.meta(ws, id);
+            pipe.cmd("HMGET")
+                .arg(&key)
+                .arg(&super::script::META_FIELDS[..]);
+            pipe.cmd("HMGET").arg(&key).arg(&FOLLOW_UP_FIELDS[..]);
+        }
+        let read: Vec<Vec<Option<String>>> =
+            pipe.query_async(&mut conn).await.map_err(unavailable)?;
         let mut out = Vec::with_capacity(ids.len());
-        for (id, values) in ids.iter().zip(metas) {
+        for (id, pair) in ids.iter().zip(read.chunks(2)) {
+            let [values, fields] = pair else {
+                return Err(corrupt("reply count"));
+            };
             if values.iter().all(Option::is_none) {
                 // Gone with its retention: the step below drops its entries.
                 let _ = self.follow_up_step(ws, id, "get", &[]).await;
                 continue;
             }
-            let meta = super::script::parse_meta(id, &values)?;
-            if let Some(f) = self.follow_up(ws, id).await? {
-                out.push((meta, f));
+            if fields[0].as_deref().unwrap_or_default().is_empty() {
+                continue;
             }
+            let fields: Vec<String> = fields
+                .iter()
+                .map(|f| f.clone().unwrap_or_default())
+                .collect();
+            out.push((super::script::parse_meta(id, values)?, view(&fields)?));
         }
         Ok(out)
     }
