@@ -99,14 +99,15 @@ impl AiFence {
 
     /// The AI's typing under `epoch`: `deliver` it unless stale.
     pub fn typing(&self, conversation_id: &str, epoch: u64, deliver: impl FnOnce()) -> Verdict {
-        match self.turns.get(conversation_id) {
-            Some(turn) if epoch < turn.epoch => Verdict::Stale,
-            // Held while delivering, so a change of control waits for it.
-            _guard => {
-                deliver();
-                Verdict::Delivered
-            }
+        // Held while delivering, so a change of control waits for it; made when the node has
+        // no turn yet: without one, a join raced in between the check and the delivery, and
+        // the typing went out after it (1 in thousands of takeovers under load).
+        let turn = self.entry(conversation_id);
+        if epoch < turn.epoch {
+            return Verdict::Stale;
         }
+        deliver();
+        Verdict::Delivered
     }
 
     /// A piece of a draft: assemble the node's copy and `deliver` it, unless stale.
@@ -242,6 +243,19 @@ mod tests {
             fence.typing("c", 2, || out.push("typing")),
             Verdict::Delivered
         );
+    }
+
+    #[test]
+    fn typing_holds_the_turn_while_it_is_delivered_even_on_a_conversation_new_to_the_node() {
+        let fence = AiFence::new();
+        let mut held = false;
+        fence.typing("new", 0, || {
+            held = matches!(
+                fence.turns.try_get_mut("new"),
+                dashmap::try_result::TryResult::Locked
+            );
+        });
+        assert!(held, "a change of control could overtake the typing");
     }
 
     #[test]
