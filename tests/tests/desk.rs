@@ -299,6 +299,28 @@ fn is_brief(f: &Value, state: &str) -> bool {
     f["type"] == "brief" && f["brief"]["state"] == state
 }
 
+/// `takeover`, keeping the frames that came before its answer (`control` or `error`).
+async fn takeover_keeping(c: &mut Client, cid: &str) -> (Value, Vec<Value>) {
+    c.send(json!({"type": "takeover", "conversation_id": cid}))
+        .await;
+    let mut before = Vec::new();
+    loop {
+        let f = c.frame().await;
+        if (f["type"] == "control" || f["type"] == "error") && f["conversation_id"] == cid {
+            return (f, before);
+        }
+        before.push(f);
+    }
+}
+
+/// The ready brief among `seen`, or the next one `c` receives.
+async fn brief_ready(c: &mut Client, seen: Vec<Value>) -> Value {
+    match seen.into_iter().find(|f| is_brief(f, "ready")) {
+        Some(f) => f,
+        None => c.until(|f| is_brief(f, "ready")).await,
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_brief_is_made_once_for_every_node_and_brief_and_suggestions_never_reach_a_widget() {
     let cluster = Cluster::builder("desk-brief").start().await;
@@ -318,11 +340,15 @@ async fn the_brief_is_made_once_for_every_node_and_brief_and_suggestions_never_r
     // The visitor asks for a human and, at once, both operators race to take over: one brief
     // is made, whichever node gets there first, and both dashboards see it.
     visitor.client.send(json!({"type": "request_human"})).await;
-    let (m, n) = tokio::join!(martin.takeover(&cid), nora.takeover(&cid));
+    let ((m, before_m), (n, before_n)) = tokio::join!(
+        takeover_keeping(&mut martin, &cid),
+        takeover_keeping(&mut nora, &cid)
+    );
     let winners = [&m, &n].iter().filter(|a| a["type"] == "control").count();
     assert_eq!(winners, 1, "{m} {n}");
-    let on_a = nora.until(|f| is_brief(f, "ready")).await;
-    let on_b = martin.until(|f| is_brief(f, "ready")).await;
+    // The brief, made from the request, may reach a dashboard before its takeover's answer.
+    let on_a = brief_ready(&mut nora, before_n).await;
+    let on_b = brief_ready(&mut martin, before_m).await;
     assert_eq!(on_a["brief"], on_b["brief"]);
     let brief = &on_a["brief"]["brief"];
     assert_eq!(brief["wants"], "How long does shipping take?");
