@@ -540,6 +540,11 @@ EOF
         urls=(--url "ws://127.0.0.1:${ports[0]}")
       fi
       local out="$OUT/$system-$nodes-$rate-$round.txt"
+      # Redis's command counters at the window's start and end (scripts/redis_commands.py
+      # reads them: what each system asks of Redis per message, and where its time goes).
+      if [ -n "${backend[*]}" ]; then
+        others+=(--hook "f() { redis-cli -p $rport INFO commandstats > $OUT/cmdstats-$system-$nodes-$rate-$round-\$1.txt; }; f")
+      fi
       case "$system" in
         floor | floorp) "$BIN/loadgen" "${urls[@]}" "${node_pids[@]}" "${others[@]}" floor "${SHAPE[@]}" \
                  --rate "$rate" --duration-secs "$D" >"$out" ;;
@@ -565,6 +570,7 @@ EOF
       done
     done
     python3 scripts/compare_table.py "$OUT/compare.jsonl" "$OUT/compare.svg" | tee -a "$OUT/report.md"
+    python3 scripts/redis_commands.py "$OUT" | tee -a "$OUT/report.md"
     ;;
 
   team)
