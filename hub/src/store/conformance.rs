@@ -8,7 +8,7 @@
 
 use super::*;
 use crate::control::Actor;
-use protocol::{EventKind, Holder, ReleaseReason, Role};
+use protocol::{EventKind, FollowUpReason, Holder, ReleaseReason, Role};
 use std::sync::Arc;
 
 pub fn op(id: &str) -> OperatorRef {
@@ -94,6 +94,103 @@ pub async fn sequences_are_gap_free_and_dedupe(store: Arc<dyn Store>) {
     assert_eq!(again.event, a.event);
     let h = store.history("ws", "c1", 1, 100).await.expect("history");
     assert_eq!(h.iter().map(|e| e.seq).collect::<Vec<_>>(), [2]);
+}
+
+/// Whatever changed a conversation between two messages, the meta the second append returns is
+/// the conversation as it then stands. (The Redis store keeps a copy of the fields that change
+/// rarely and has the script check its version: every change must invalidate it.)
+pub async fn an_appends_meta_is_the_conversation_as_it_stands(store: Arc<dyn Store>) {
+    new(&*store, "m").await;
+    let a = actor("a", Role::Operator);
+    let mut n = 0;
+    let mut check = async |store: &Arc<dyn Store>, after: &str, writer: Writer, author: Author| {
+        n += 1;
+        let appended = store
+            .append(
+                "ws",
+                "m",
+                msg(author, &format!("after {after}"), Some(&format!("k{n}"))),
+                writer,
+                100 + n,
+            )
+            .await
+            .expect("append");
+        let now = store.get("ws", "m").await.expect("get").expect("m");
+        assert_eq!(appended.meta, now, "after {after}");
+    };
+    let visitor = || (Writer::Visitor, Author::Visitor);
+    let (w, au) = visitor();
+    check(&store, "creation", w, au).await;
+    let (w, au) = visitor();
+    check(&store, "a message", w, au).await;
+    store
+        .visitor_presence("ws", "m", 1, 90)
+        .await
+        .expect("presence");
+    let (w, au) = visitor();
+    check(&store, "the visitor connecting", w, au).await;
+    store
+        .append(
+            "ws",
+            "m",
+            NewEvent::HumanRequested {
+                by: HumanRequestedBy::Visitor,
+            },
+            Writer::Visitor,
+            105,
+        )
+        .await
+        .expect("request");
+    let (w, au) = visitor();
+    check(&store, "a request for a human", w, au).await;
+    store.expire_human_requests(200, 200).await.expect("expire");
+    let (w, au) = visitor();
+    check(&store, "the request expiring", w, au).await;
+    store
+        .mark_follow_up("ws", "m", FollowUpReason::Unanswered, 201)
+        .await
+        .expect("follow-up");
+    let (w, au) = visitor();
+    check(&store, "a follow-up", w, au).await;
+    store
+        .takeover("ws", "m", &op("a"), 202)
+        .await
+        .expect("takeover");
+    check(
+        &store,
+        "a takeover",
+        Writer::Operator("a".into()),
+        Author::Operator(op("a")),
+    )
+    .await;
+    store
+        .follow_up_answered("ws", "m", 9, None)
+        .await
+        .expect("answered");
+    let (w, au) = visitor();
+    check(&store, "a follow-up answered", w, au).await;
+    store
+        .transfer("ws", "m", &a, &op("b"), 1, 203)
+        .await
+        .expect("transfer");
+    check(
+        &store,
+        "a transfer",
+        Writer::Operator("b".into()),
+        Author::Operator(op("b")),
+    )
+    .await;
+    store
+        .release("ws", "m", &actor("b", Role::Operator), false, None, 204)
+        .await
+        .expect("release");
+    check(&store, "a release", Writer::Ai { epoch: 3 }, Author::Ai).await;
+    store
+        .visitor_presence("ws", "m", -1, 205)
+        .await
+        .expect("presence");
+    let (w, au) = visitor();
+    check(&store, "the visitor leaving", w, au).await;
 }
 
 pub async fn concurrent_appends_get_distinct_seqs(store: Arc<dyn Store>) {
@@ -713,6 +810,7 @@ where
 {
     sequences_are_gap_free_and_dedupe(make().await).await;
     concurrent_appends_get_distinct_seqs(make().await).await;
+    an_appends_meta_is_the_conversation_as_it_stands(make().await).await;
     control_is_exclusive_and_fences_ai(make().await).await;
     concurrent_takeovers_have_one_winner(make().await).await;
     transfer_hands_over_in_one_step(make().await).await;
@@ -736,6 +834,13 @@ macro_rules! conformance_tests {
         async fn sequences_are_gap_free_and_dedupe() {
             let (_guard, store) = $make;
             crate::store::conformance::sequences_are_gap_free_and_dedupe(store).await;
+        }
+
+        #[tokio::test]
+        async fn an_appends_meta_is_the_conversation_as_it_stands() {
+            let (_guard, store) = $make;
+            crate::store::conformance::an_appends_meta_is_the_conversation_as_it_stands(store)
+                .await;
         }
 
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,10 +6,18 @@
 -- human-wait set.
 -- Control state lives in three fields: `holder_id` ("" while the AI holds it), `holder` (the
 -- operator's JSON) and `epoch`. These scripts apply exactly the rules of hub/src/control.rs.
+-- `cv` versions the meta's slow-changing fields (all but seq, last_act, last_msg and active):
+-- every script that changes one of them bumps it (`touch`), so that a node that holds the
+-- fields of version `cv` need not have them sent again with every message (append.lua).
 local meta, history, online, held, humanwait = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 
 local function exists()
   return redis.call('EXISTS', meta) == 1
+end
+
+-- A slow-changing field of the meta changed (see `cv` above).
+local function touch()
+  redis.call('HINCRBY', meta, 'cv', 1)
 end
 
 -- Append one event (its JSON body without seq/at, starting with '{') under the next seq.
@@ -63,6 +71,7 @@ local function hand_back(reason, by, at)
   local operator = redis.call('HGET', meta, 'holder')
   local epoch = redis.call('HINCRBY', meta, 'epoch', 1)
   redis.call('HSET', meta, 'holder_id', '', 'holder', '')
+  touch()
   redis.call('SREM', held, meta)
   local body = '{"type":"operator_left","operator":' .. operator .. ',"epoch":' .. epoch
     .. ',"reason":"' .. reason .. '"' .. by .. '}'

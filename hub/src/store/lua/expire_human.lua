@@ -14,6 +14,7 @@ end
 if requested > tonumber(ARGV[1]) then return result('waiting') end
 redis.call('ZREM', humanwait, meta)
 redis.call('HSET', meta, 'needs_human', '0')
+touch()
 local waited = tonumber(ARGV[2]) - requested
 local _, event = push('{"type":"human_request_expired","waited_ms":' .. waited .. '}', ARGV[2])
 return result('ok', event)

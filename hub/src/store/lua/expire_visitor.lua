@@ -6,4 +6,5 @@ if tonumber(state[1] or '0') <= 0 or tonumber(state[2] or '0') >= tonumber(ARGV[
   return result('seen')
 end
 redis.call('HSET', meta, 'vconn', '0')
+touch()
 return result('ok')

@@ -3,6 +3,7 @@
 if not exists() then return 'not_found' end
 local n = redis.call('HINCRBY', meta, 'vconn', ARGV[1])
 if n < 0 then redis.call('HSET', meta, 'vconn', 0) end
+touch()
 if tonumber(ARGV[1]) > 0 then
   local last = tonumber(redis.call('HGET', meta, 'last_act'))
   local at = tonumber(ARGV[2])

@@ -11,7 +11,7 @@
 //!
 //! | key | type | holds |
 //! | --- | --- | --- |
-//! | `P{ws}:c:{id}` | hash | meta: workspace, label, times, `seq`, `epoch`, `holder_id`, `holder`, flags; and idempotency: `d:{dedupe key}` → seq |
+//! | `P{ws}:c:{id}` | hash | meta: workspace, label, times, `seq`, `epoch`, `holder_id`, `holder`, flags, and `cv`, the version of the fields that change rarely (`known.rs`); and idempotency: `d:{dedupe key}` → seq |
 //! | `P{ws}:c:{id}:ev` | stream | history; entry id `0-{seq}`, field `e` = the event's JSON |
 //! | `P{ws}:online` | sorted set | the Online list, scored by last activity (what the idle sweep reads) |
 //! | `P{ws}:held` | set | the workspace's held conversations (auto-release, team panel) |
@@ -25,8 +25,11 @@
 //! | `P{ws}:followups`, `P{ws}:maildue`; `fu_*` and `mail_*` in the meta hash | sorted sets | follow-ups and their emails: `follow_up.rs` |
 //! | `Pworkspaces` | set | every workspace that has had a conversation: what the sweeps walk (written when a conversation is created, never per message) |
 
+#[cfg(test)]
+mod cost;
 mod desk;
 mod follow_up;
+mod known;
 mod profiles;
 mod run;
 mod script;
@@ -136,6 +139,8 @@ pub struct RedisStore {
     expire_human: Lua,
     desk: desk::DeskScripts,
     follow_up: redis::Script,
+    /// The slow-changing meta fields of conversations this node appended to (known.rs).
+    known: known::Known,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -195,6 +200,7 @@ impl RedisStore {
             expire_human: s(include_str!("../lua/expire_human.lua")),
             desk: desk::DeskScripts::new(),
             follow_up: redis::Script::new(include_str!("../lua/follow_up.lua")),
+            known: known::Known::default(),
         })
     }
 
@@ -280,6 +286,7 @@ impl ConversationStore for RedisStore {
                     ("holder_act", at.as_str()),
                     ("vseen", at.as_str()),
                     ("vid", new.visitor_id.as_str()),
+                    ("cv", "0"),
                 ],
             )
             .expire(&key, self.retention_secs as i64)

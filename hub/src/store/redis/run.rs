@@ -3,7 +3,7 @@
 
 use protocol::{ConversationEvent, Millis};
 
-use super::script::{Lua, ScriptReply, control_error, parse_meta, unpack};
+use super::script::{Lua, META_SEPARATOR, ScriptReply, control_error, parse_meta, unpack};
 use super::{RedisStore, json, unavailable};
 use crate::control::Writer;
 use crate::store::{
@@ -154,6 +154,7 @@ impl RedisStore {
         };
         let body = json(&kind)?;
         let at_text = at.to_string();
+        let known = self.known.get(ws, id);
         let reply = self
             .run_acked(
                 &self.append,
@@ -171,12 +172,39 @@ impl RedisStore {
                     announce.map_or("", |a| a.channel.as_str()),
                     announce.map_or("", |a| a.head.as_str()),
                     announce.map_or("", |a| a.tail.as_str()),
+                    known.as_ref().map_or("", |k| k.cv.as_str()),
                 ],
             )
             .await?;
         let [status, event, meta, extra] = reply.parts();
+        if status == "okc" {
+            // The fields this node holds are current: the meta is them and the message's own.
+            let (seq, stored_preview) = meta.split_once(META_SEPARATOR).unwrap_or((meta, ""));
+            let preview = if preview_json.is_empty() {
+                (!stored_preview.is_empty()).then_some(stored_preview)
+            } else {
+                Some(preview_json.as_str())
+            };
+            let meta = known
+                .ok_or_else(|| StoreError::Unavailable("a short append reply unasked".into()))?
+                .meta(id, seq, &at_text, preview)?;
+            let event = ConversationEvent {
+                seq: meta.last_seq,
+                at,
+                kind,
+            };
+            let appended = Appended {
+                event,
+                duplicate: false,
+                meta,
+            };
+            return Ok((appended, announce.is_some()));
+        }
         if let Some(e) = control_error(status, extra) {
             return Err(e);
+        }
+        if status == "ok" {
+            self.known.remember(ws, id, extra, &unpack(meta));
         }
         let meta = self.meta(id, meta)?;
         let duplicate = status == "duplicate";

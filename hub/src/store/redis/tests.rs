@@ -152,6 +152,58 @@ async fn fresh() -> (RedisServer, Arc<dyn Store>) {
 
 crate::store::conformance_tests!(fresh().await);
 
+/// Two nodes on one Redis: a node's copy of a conversation's slow-changing fields (known.rs)
+/// is not used once another node has changed them, and a message costs only the short reply
+/// while nothing did.
+#[tokio::test]
+async fn a_nodes_copy_of_the_meta_gives_way_to_another_nodes_change() {
+    let server = RedisServer::start().await;
+    let node = async || {
+        RedisStore::new(RedisConn::for_tests(&server.url()).await, "two:", RETENTION)
+            .expect("prefix")
+    };
+    let (a, b) = (node().await, node().await);
+    create_c(&a).await;
+    let say = |n: u32| NewEvent::Message {
+        author: protocol::Author::Visitor,
+        text: format!("hi {n}"),
+        client_id: Some(format!("x{n}")),
+        attachments: Vec::new(),
+    };
+    a.append("ws", "c", say(1), Writer::Visitor, 2)
+        .await
+        .expect("append");
+    let held = a
+        .known
+        .get("ws", "c")
+        .expect("a holds the fields after a whole reply");
+    let second = a
+        .append("ws", "c", say(2), Writer::Visitor, 3)
+        .await
+        .expect("append");
+    assert!(
+        Arc::ptr_eq(&held, &a.known.get("ws", "c").expect("held")),
+        "a short reply"
+    );
+    assert_eq!(
+        second.meta,
+        b.get("ws", "c").await.expect("get").expect("c")
+    );
+    b.takeover("ws", "c", &crate::store::conformance::op("o"), 4)
+        .await
+        .expect("takeover");
+    let third = a
+        .append("ws", "c", say(3), Writer::Visitor, 5)
+        .await
+        .expect("append");
+    assert_eq!(
+        third.meta.control.holder,
+        protocol::Holder::Operator(crate::store::conformance::op("o"))
+    );
+    assert_eq!(third.meta, b.get("ws", "c").await.expect("get").expect("c"));
+    assert_ne!(a.known.get("ws", "c").expect("held").cv, held.cv);
+}
+
 /// A store on `conn` under a prefix of its own.
 fn store_on(conn: &crate::topology::RedisConn) -> Arc<dyn Store> {
     let prefix = crate::util::random_id("t") + ":";
