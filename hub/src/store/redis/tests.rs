@@ -68,6 +68,33 @@ fn a_script_reply_is_four_parts_or_an_error() {
 }
 
 #[test]
+fn a_script_carries_only_the_common_functions_it_uses() {
+    let append = script(include_str!("../lua/append.lua"), RETENTION).source;
+    for used in ["push", "pack", "result"] {
+        assert!(
+            append.contains(&format!("local function {used}(")),
+            "{used}"
+        );
+    }
+    for unused in ["exists", "touch", "hand_back"] {
+        assert!(
+            !append.contains(&format!("local function {unused}(")),
+            "{unused}"
+        );
+    }
+    // Through another function: release calls hand_back, which calls push and touch.
+    let release = script(include_str!("../lua/release.lua"), RETENTION).source;
+    for used in ["exists", "hand_back", "push", "touch", "result", "pack"] {
+        assert!(
+            release.contains(&format!("local function {used}(")),
+            "{used}"
+        );
+    }
+    // What is not a function is kept: the keys every script names.
+    assert!(append.contains("local meta, history, online, held, humanwait = KEYS[1]"));
+}
+
+#[test]
 fn packed_meta_unpacks_by_position_and_no_json_value_holds_the_separator() {
     let packed = ["c1", "ws", "", "5"].join(&META_SEPARATOR.to_string());
     assert_eq!(unpack(&packed), [Some("c1"), Some("ws"), None, Some("5")]);
