@@ -13,63 +13,39 @@
 use std::sync::Arc;
 
 use dashmap::DashMap;
+use protocol::{MessagePreview, Millis, Seq};
 
-use super::script::{META_FIELDS, parse_meta};
-use crate::store::{ConversationMeta, StoreError};
+use crate::store::ConversationMeta;
 
 /// Conversations remembered at most; past it the copy starts over (a forgotten conversation costs
 /// one whole reply on its next message). About 0.5 KB each.
 const CAPACITY: usize = 50_000;
 
-const fn field(name: &str) -> usize {
-    let mut i = 0;
-    while i < META_FIELDS.len() {
-        let (a, b) = (META_FIELDS[i].as_bytes(), name.as_bytes());
-        if a.len() == b.len() {
-            let mut j = 0;
-            while j < a.len() && a[j] == b[j] {
-                j += 1;
-            }
-            if j == a.len() {
-                return i;
-            }
-        }
-        i += 1;
-    }
-    panic!("not a meta field")
-}
-
-const SEQ: usize = field("seq");
-const LAST_ACT: usize = field("last_act");
-const LAST_MSG: usize = field("last_msg");
-const ACTIVE: usize = field("active");
-
-/// One conversation's meta as a script last sent it whole, with its version.
+/// One conversation's meta as a script last sent it whole, parsed, with its version.
 #[derive(Debug)]
 pub(super) struct Fields {
-    ws: String,
     /// `cv` as Redis has it.
     pub(super) cv: String,
-    /// [`META_FIELDS`]' values.
-    values: Vec<Option<String>>,
+    meta: ConversationMeta,
 }
 
 impl Fields {
     /// The meta after an append that found this version current: these fields, and the message's
-    /// own `seq`, `at` and preview (`None`: it has none).
+    /// own `seq`, `at` and preview (`None`: it has none). Nothing parsed again: the holder and
+    /// the rest were parsed when the whole meta came.
     pub(super) fn meta(
         &self,
-        id: &str,
-        seq: &str,
-        at: &str,
-        last_msg: Option<&str>,
-    ) -> Result<ConversationMeta, StoreError> {
-        let mut values: Vec<Option<&str>> = self.values.iter().map(Option::as_deref).collect();
-        values[SEQ] = Some(seq);
-        values[LAST_ACT] = Some(at);
-        values[LAST_MSG] = last_msg;
-        values[ACTIVE] = Some("1");
-        parse_meta(id, &values)
+        seq: Seq,
+        at: Millis,
+        last_message: Option<MessagePreview>,
+    ) -> ConversationMeta {
+        ConversationMeta {
+            last_seq: seq,
+            last_activity_at: at,
+            last_message,
+            active: true,
+            ..self.meta.clone()
+        }
     }
 }
 
@@ -83,31 +59,32 @@ impl Known {
     pub(super) fn get(&self, ws: &str, id: &str) -> Option<Arc<Fields>> {
         self.by_id
             .get(id)
-            .filter(|f| f.ws == ws)
+            .filter(|f| f.meta.workspace_id == ws)
             .map(|f| Arc::clone(&f))
     }
 
-    /// Keep `values` (the meta, as a script sent it) under version `cv`, unless a newer version
-    /// is held already (two replies racing).
-    pub(super) fn remember(&self, ws: &str, id: &str, cv: &str, values: &[Option<&str>]) {
+    /// Keep `meta` (as a script sent it whole) under version `cv`, unless a newer version is
+    /// held already (two replies racing).
+    pub(super) fn remember(&self, cv: &str, meta: &ConversationMeta) {
         let Ok(version) = cv.parse::<u64>() else {
             return;
         };
-        let newer =
-            |held: &Fields| held.ws != ws || held.cv.parse::<u64>().is_ok_and(|h| h < version);
-        if self.by_id.get(id).is_some_and(|held| !newer(&held)) {
+        let newer = |held: &Fields| {
+            held.meta.workspace_id != meta.workspace_id
+                || held.cv.parse::<u64>().is_ok_and(|h| h < version)
+        };
+        if self.by_id.get(&meta.id).is_some_and(|held| !newer(&held)) {
             return;
         }
         if self.by_id.len() >= CAPACITY {
             self.by_id.clear();
         }
         let fields = Arc::new(Fields {
-            ws: ws.to_owned(),
             cv: cv.to_owned(),
-            values: values.iter().map(|v| v.map(str::to_owned)).collect(),
+            meta: meta.clone(),
         });
         self.by_id
-            .entry(id.to_owned())
+            .entry(meta.id.clone())
             .and_modify(|held| {
                 if newer(held) {
                     *held = Arc::clone(&fields);
@@ -120,31 +97,36 @@ impl Known {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use protocol::{AuthorKind, ControlState, Holder};
 
-    fn values(label: &str) -> Vec<Option<&str>> {
-        let mut v = vec![None; META_FIELDS.len()];
-        v[field("id")] = Some("c");
-        v[field("ws")] = Some("ws");
-        v[field("label")] = Some(label);
-        v[field("started")] = Some("1");
-        v[field("last_act")] = Some("1");
-        v[field("holder_id")] = Some("");
-        v[field("epoch")] = Some("0");
-        v[field("needs_human")] = Some("0");
-        v[field("vconn")] = Some("0");
-        v[field("seq")] = Some("0");
-        v[field("active")] = Some("1");
-        v
+    fn meta(label: &str) -> ConversationMeta {
+        ConversationMeta {
+            id: "c".into(),
+            workspace_id: "ws".into(),
+            visitor_label: label.into(),
+            started_at: 1,
+            last_activity_at: 1,
+            last_message: None,
+            control: ControlState {
+                holder: Holder::Ai,
+                epoch: 0,
+            },
+            needs_human: false,
+            visitor_connections: 0,
+            last_seq: 0,
+            active: false,
+            follow_up: false,
+        }
     }
 
     #[test]
     fn a_newer_version_replaces_an_older_one_never_the_reverse() {
         let known = Known::default();
-        known.remember("ws", "c", "2", &values("two"));
-        known.remember("ws", "c", "1", &values("one"));
+        known.remember("2", &meta("two"));
+        known.remember("1", &meta("one"));
         let held = known.get("ws", "c").expect("held");
         assert_eq!(held.cv, "2");
-        known.remember("ws", "c", "3", &values("three"));
+        known.remember("3", &meta("three"));
         assert_eq!(known.get("ws", "c").expect("held").cv, "3");
         // Another workspace's conversation of the same id is not this one.
         assert!(known.get("other", "c").is_none());
@@ -153,17 +135,24 @@ mod tests {
     #[test]
     fn the_meta_is_the_copy_with_the_messages_own_fields() {
         let known = Known::default();
-        known.remember("ws", "c", "0", &values("Visitor"));
-        let meta = known
+        known.remember("0", &meta("Visitor"));
+        let preview = MessagePreview {
+            author: AuthorKind::Visitor,
+            text: "hi".into(),
+        };
+        let now = known
             .get("ws", "c")
             .expect("held")
-            .meta("c", "7", "99", Some(r#"{"author":"visitor","text":"hi"}"#))
-            .expect("meta");
+            .meta(7, 99, Some(preview.clone()));
         assert_eq!(
-            (meta.last_seq, meta.last_activity_at, meta.active),
-            (7, 99, true)
+            now,
+            ConversationMeta {
+                last_seq: 7,
+                last_activity_at: 99,
+                last_message: Some(preview),
+                active: true,
+                ..meta("Visitor")
+            }
         );
-        assert_eq!(meta.visitor_label, "Visitor");
-        assert_eq!(meta.last_message.expect("preview").text, "hi");
     }
 }

@@ -124,14 +124,14 @@ impl RedisStore {
             Writer::Ai { epoch } => ("ai", epoch.to_string()),
             Writer::Operator(op) => ("operator", op.clone()),
         };
-        let (dedupe, preview_json, needs_human, kind) = match draft {
+        let (dedupe, preview, needs_human, kind) = match draft {
             NewEvent::Message {
                 author,
                 text,
                 client_id,
                 attachments,
             } => {
-                let p = json(&preview_of(&author, &text, &attachments))?;
+                let p = Some(preview_of(&author, &text, &attachments));
                 let dd = client_id
                     .as_deref()
                     .map(|c| dedupe_key(&author, c))
@@ -146,12 +146,13 @@ impl RedisStore {
             }
             NewEvent::HumanRequested { by } => (
                 String::new(),
-                String::new(),
+                None,
                 "1",
                 protocol::EventKind::HumanRequested { by },
             ),
-            NewEvent::Plain(e) => (String::new(), String::new(), "0", e.kind()),
+            NewEvent::Plain(e) => (String::new(), None, "0", e.kind()),
         };
+        let preview_json = preview.as_ref().map(json).transpose()?.unwrap_or_default();
         let body = json(&kind)?;
         let at_text = at.to_string();
         let known = self.known.get(ws, id);
@@ -180,14 +181,17 @@ impl RedisStore {
         if status == "okc" {
             // The fields this node holds are current: the meta is them and the message's own.
             let (seq, stored_preview) = meta.split_once(META_SEPARATOR).unwrap_or((meta, ""));
-            let preview = if preview_json.is_empty() {
-                (!stored_preview.is_empty()).then_some(stored_preview)
-            } else {
-                Some(preview_json.as_str())
+            let corrupt =
+                |what: &str| StoreError::Unavailable(format!("corrupt append reply: {what}"));
+            let seq = seq.parse().map_err(|_| corrupt("seq"))?;
+            let preview = match preview {
+                Some(p) => Some(p),
+                None if stored_preview.is_empty() => None,
+                None => Some(serde_json::from_str(stored_preview).map_err(|_| corrupt("preview"))?),
             };
             let meta = known
-                .ok_or_else(|| StoreError::Unavailable("a short append reply unasked".into()))?
-                .meta(id, seq, &at_text, preview)?;
+                .ok_or_else(|| corrupt("a short reply unasked"))?
+                .meta(seq, at, preview);
             let event = ConversationEvent {
                 seq: meta.last_seq,
                 at,
@@ -203,10 +207,10 @@ impl RedisStore {
         if let Some(e) = control_error(status, extra) {
             return Err(e);
         }
-        if status == "ok" {
-            self.known.remember(ws, id, extra, &unpack(meta));
-        }
         let meta = self.meta(id, meta)?;
+        if status == "ok" {
+            self.known.remember(extra, &meta);
+        }
         let duplicate = status == "duplicate";
         // A new event is the one just serialized, under the seq the meta now ends at: not
         // parsed back. A duplicate is the first one's, as stored.
