@@ -198,7 +198,9 @@ impl RedisBus {
     }
 
     fn channel_name(&self, topic: &Topic) -> String {
-        format!("{}{}", self.prefix, topic.key())
+        let mut name = self.prefix.clone();
+        topic.write_key(&mut name);
+        name
     }
 
     /// Subscribe again to what the node had (after a move to a new primary), or to what Redis
