@@ -543,7 +543,7 @@ EOF
       # Redis's command counters at the window's start and end (scripts/redis_commands.py
       # reads them: what each system asks of Redis per message, and where its time goes).
       if [ -n "${backend[*]}" ]; then
-        others+=(--hook "f() { redis-cli -p $rport INFO commandstats > $OUT/cmdstats-$system-$nodes-$rate-$round-\$1.txt; }; f")
+        others+=(--hook "f() { redis-cli -p $rport INFO commandstats stats > $OUT/cmdstats-$system-$nodes-$rate-$round-\$1.txt; }; f")
       fi
       case "$system" in
         floor | floorp) "$BIN/loadgen" "${urls[@]}" "${node_pids[@]}" "${others[@]}" floor "${SHAPE[@]}" \

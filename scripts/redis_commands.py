@@ -10,7 +10,8 @@ For each run: commands per persisted message (top-level and inside scripts, by n
 time Redis spent executing them per message: in scripts (which includes the commands a script
 calls, the hub's PUBLISH among them), in PUBLISH (the peer's is its own command), in the rest. Redis's CPU per message in the
 compare table is larger: the rest is reading requests, writing replies and delivering
-publications (system calls), which commandstats does not count.
+publications (system calls), which commandstats does not count: Redis's read and write events
+per message (INFO stats) show how much of that each system's requests share.
 """
 
 import glob
@@ -28,6 +29,16 @@ def stats(path):
         m = re.match(r"cmdstat_([^:|]+):calls=(\d+),usec=(\d+)", line)
         if m:
             out[m.group(1)] = (int(m.group(2)), int(m.group(3)))
+    return out
+
+
+def io(path):
+    """Redis's read and write events so far (INFO stats), when the snapshot has them."""
+    out = {}
+    for line in open(path):
+        m = re.match(r"total_(reads|writes)_processed:(\d+)", line)
+        if m:
+            out[m.group(1)] = int(m.group(2))
     return out
 
 
@@ -49,14 +60,19 @@ def main(directory):
         )
         per = lambda names: sum(v[1] for k, v in delta.items() if k in names) / persisted
         other = set(delta) - INSIDE_SCRIPTS - SCRIPTS - {"publish"}
-        rows.append((run, persisted, calls, per(SCRIPTS), per({"publish"}), per(other)))
+        # Reads per message below 1: a node's requests arrive several to a read (pipelined).
+        i, j = io(start), io(end)
+        rw = " / ".join(
+            f"{(j[k] - i[k]) / persisted:.2f}" if k in i and k in j else "–" for k in ("reads", "writes")
+        )
+        rows.append((run, persisted, calls, per(SCRIPTS), per({"publish"}), per(other), rw))
     if not rows:
         return
     print("\nRedis per persisted message (INFO commandstats over each measured window):\n")
-    print("| run (system-nodes-rate-round) | persisted | commands per message by name (inside scripts too) | µs in scripts | µs in PUBLISH | µs in other commands |")
-    print("| --- | --- | --- | --- | --- | --- |")
-    for run, persisted, calls, scripts, publish, other in rows:
-        print(f"| {run} | {persisted} | {calls} | {scripts:.2f} | {publish:.2f} | {other:.2f} |")
+    print("| run (system-nodes-rate-round) | persisted | commands per message by name (inside scripts too) | µs in scripts | µs in PUBLISH | µs in other commands | Redis reads / writes per message |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for run, persisted, calls, scripts, publish, other, rw in rows:
+        print(f"| {run} | {persisted} | {calls} | {scripts:.2f} | {publish:.2f} | {other:.2f} | {rw} |")
 
 
 if __name__ == "__main__":
