@@ -42,7 +42,7 @@ if not keep_msg then
 end
 local cold = ARGV[7] == '1'
 if cold then
-  cv = tostring(tonumber(cv) + 1)
+  cv = new_version()
   for _, v in ipairs({'needs_human', '1', 'human_at', ARGV[5], 'cv', cv}) do fields[#fields + 1] = v end
   redis.call('ZADD', humanwait, ARGV[5], meta)
 end

@@ -7,17 +7,27 @@
 -- Control state lives in three fields: `holder_id` ("" while the AI holds it), `holder` (the
 -- operator's JSON) and `epoch`. These scripts apply exactly the rules of hub/src/control.rs.
 -- `cv` versions the meta's slow-changing fields (all but seq, last_act, last_msg and active):
--- every script that changes one of them bumps it (`touch`), so that a node that holds the
--- fields of version `cv` need not have them sent again with every message (append.lua).
+-- every script that changes one of them gives it a new value (`touch`), so that a node that
+-- holds the fields of version `cv` need not have them sent again with every message
+-- (append.lua, store/redis/known.rs).
 local meta, history, online, held, humanwait = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 
 local function exists()
   return redis.call('EXISTS', meta) == 1
 end
 
+-- A new version of the slow-changing fields: Redis's clock, to the microsecond. Not a counter:
+-- after a failover that lost the last writes, a counter would count the same numbers again
+-- over other values, and a node holding a lost version would take the new fields for its own.
+-- Two scripts never run in the same microsecond on one server.
+local function new_version()
+  local t = redis.call('TIME')
+  return t[1] .. '.' .. t[2]
+end
+
 -- A slow-changing field of the meta changed (see `cv` above).
 local function touch()
-  redis.call('HINCRBY', meta, 'cv', 1)
+  redis.call('HSET', meta, 'cv', new_version())
 end
 
 -- Append one event (its JSON body without seq/at, starting with '{') under the next seq.

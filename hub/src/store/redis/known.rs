@@ -3,12 +3,13 @@
 //!
 //! A conversation's meta has four fields that every message changes (`seq`, `last_act`,
 //! `last_msg`, `active`) and ten that change rarely (its label, holder, epoch, presence…). Every
-//! script that changes one of the ten bumps the meta's version `cv` (common.lua: `touch`). The
-//! append sends the version this node holds; when Redis has the same one, the script answers
-//! with the new sequence number only (`okc`), and the meta is this copy with the four fields of
-//! the message. Otherwise it answers with the whole meta and its version, which replace the copy.
-//! The check is made inside the script, atomically with the write: a copy can be out of date, but
-//! it is never used then.
+//! script that changes one of the ten gives the meta a new version `cv` (common.lua: `touch`;
+//! Redis's clock to the microsecond, so a version is never made twice, not even after a
+//! failover that lost writes). The append sends the version this node holds; when Redis has the
+//! same one, the script answers with the new sequence number only (`okc`), and the meta is this
+//! copy with the four fields of the message. Otherwise it answers with the whole meta and its
+//! version, which replace the copy. The check is made inside the script, atomically with the
+//! write: a copy can be out of date, but it is never used then.
 
 use std::sync::Arc;
 
@@ -63,34 +64,23 @@ impl Known {
             .map(|f| Arc::clone(&f))
     }
 
-    /// Keep `meta` (as a script sent it whole) under version `cv`, unless a newer version is
-    /// held already (two replies racing).
+    /// Keep `meta` (as a script sent it whole) under version `cv`. Always the last reply's:
+    /// versions are not ordered, and of two replies racing, an older one kept costs one more
+    /// whole reply, never a wrong meta (its version no longer matches Redis's).
     pub(super) fn remember(&self, cv: &str, meta: &ConversationMeta) {
-        let Ok(version) = cv.parse::<u64>() else {
-            return;
-        };
-        let newer = |held: &Fields| {
-            held.meta.workspace_id != meta.workspace_id
-                || held.cv.parse::<u64>().is_ok_and(|h| h < version)
-        };
-        if self.by_id.get(&meta.id).is_some_and(|held| !newer(&held)) {
+        if cv.is_empty() {
             return;
         }
-        if self.by_id.len() >= CAPACITY {
+        if self.by_id.len() >= CAPACITY && !self.by_id.contains_key(&meta.id) {
             self.by_id.clear();
         }
-        let fields = Arc::new(Fields {
-            cv: cv.to_owned(),
-            meta: meta.clone(),
-        });
-        self.by_id
-            .entry(meta.id.clone())
-            .and_modify(|held| {
-                if newer(held) {
-                    *held = Arc::clone(&fields);
-                }
-            })
-            .or_insert(fields);
+        self.by_id.insert(
+            meta.id.clone(),
+            Arc::new(Fields {
+                cv: cv.to_owned(),
+                meta: meta.clone(),
+            }),
+        );
     }
 }
 
@@ -120,14 +110,12 @@ mod tests {
     }
 
     #[test]
-    fn a_newer_version_replaces_an_older_one_never_the_reverse() {
+    fn the_last_whole_reply_is_the_copy() {
         let known = Known::default();
-        known.remember("2", &meta("two"));
-        known.remember("1", &meta("one"));
+        known.remember("1733.2", &meta("two"));
+        known.remember("1733.1", &meta("one"));
         let held = known.get("ws", "c").expect("held");
-        assert_eq!(held.cv, "2");
-        known.remember("3", &meta("three"));
-        assert_eq!(known.get("ws", "c").expect("held").cv, "3");
+        assert_eq!(held.cv, "1733.1");
         // Another workspace's conversation of the same id is not this one.
         assert!(known.get("other", "c").is_none());
     }

@@ -231,6 +231,75 @@ async fn a_nodes_copy_of_the_meta_gives_way_to_another_nodes_change() {
     assert_ne!(a.known.get("ws", "c").expect("held").cv, held.cv);
 }
 
+/// A failover that lost writes (Redis replicates asynchronously) takes the meta back to an
+/// earlier version; the changes made after it must not give a version a node already holds for
+/// other values, or the node would take its stale copy for current. Rehearsed by restoring the
+/// conversation's keys as they were before a takeover, then another takeover.
+#[tokio::test]
+async fn a_version_lost_in_a_failover_is_never_made_again() {
+    let server = RedisServer::start().await;
+    let mut conn = server.manager().await;
+    let node = async || {
+        RedisStore::new(
+            RedisConn::for_tests(&server.url()).await,
+            "lost:",
+            RETENTION,
+        )
+        .expect("prefix")
+    };
+    let (a, b) = (node().await, node().await);
+    create_c(&a).await;
+    let say = |n: u32| NewEvent::Message {
+        author: protocol::Author::Visitor,
+        text: format!("hi {n}"),
+        client_id: Some(format!("x{n}")),
+        attachments: Vec::new(),
+    };
+    a.append("ws", "c", say(1), Writer::Visitor, 2)
+        .await
+        .expect("append");
+    let keys = ["lost:{ws}:c:c", "lost:{ws}:c:c:ev"];
+    let mut before = Vec::new();
+    for key in keys {
+        let dump: Vec<u8> = redis::cmd("DUMP")
+            .arg(key)
+            .query_async(&mut conn)
+            .await
+            .expect("dump");
+        before.push(dump);
+    }
+    let op = crate::store::conformance::op;
+    b.takeover("ws", "c", &op("first"), 3)
+        .await
+        .expect("takeover");
+    a.append("ws", "c", say(2), Writer::Visitor, 4)
+        .await
+        .expect("append");
+    // The failover: the takeover and the message after it are lost.
+    for (key, dump) in keys.iter().zip(&before) {
+        let _: () = redis::cmd("RESTORE")
+            .arg(key)
+            .arg(0)
+            .arg(dump)
+            .arg("REPLACE")
+            .query_async(&mut conn)
+            .await
+            .expect("restore");
+    }
+    b.takeover("ws", "c", &op("second"), 5)
+        .await
+        .expect("takeover");
+    let after = a
+        .append("ws", "c", say(3), Writer::Visitor, 6)
+        .await
+        .expect("append");
+    assert_eq!(
+        after.meta.control.holder,
+        protocol::Holder::Operator(op("second"))
+    );
+    assert_eq!(after.meta, b.get("ws", "c").await.expect("get").expect("c"));
+}
+
 /// A store on `conn` under a prefix of its own.
 fn store_on(conn: &crate::topology::RedisConn) -> Arc<dyn Store> {
     let prefix = crate::util::random_id("t") + ":";
