@@ -181,8 +181,13 @@ impl Hub {
         };
         if !appended.duplicate {
             let announced_at = announced.then_some(published_us);
-            self.publish_event(&appended.meta, &appended.event, announced_at)
-                .await;
+            self.publish_event_json(
+                &appended.meta,
+                &appended.event,
+                appended.event_json.as_deref(),
+                announced_at,
+            )
+            .await;
             if let EventKind::HumanRequested { .. } = appended.event.kind {
                 // For whoever answers: made while they are alerted, off this path.
                 self.start_brief(ws, conversation_id, appended.meta.control.epoch);

@@ -77,6 +77,23 @@ struct PendingRow {
     summary: ConversationSummary,
 }
 
+/// [`EventFrame`]'s JSON around an event's own: the same bytes (a test compares them), with
+/// the event serialized once per message, for the store and every local recipient alike.
+pub(super) fn event_frame(conversation_id: &str, event_json: &str) -> Arc<str> {
+    const HEAD: &[u8] = br#"{"type":"event","conversation_id":"#;
+    const EVENT: &[u8] = br#","event":"#;
+    let mut out = Vec::with_capacity(
+        HEAD.len() + conversation_id.len() + 2 + EVENT.len() + event_json.len() + 1,
+    );
+    out.extend_from_slice(HEAD);
+    // A string always serializes (and escapes what it must).
+    let _ = serde_json::to_writer(&mut out, conversation_id);
+    out.extend_from_slice(EVENT);
+    out.extend_from_slice(event_json.as_bytes());
+    out.push(b'}');
+    String::from_utf8(out).unwrap_or_default().into()
+}
+
 /// [`ServerFrame::Event`] from borrowed parts: the same JSON (a test compares them), without
 /// copying the event and its conversation id into a frame first.
 #[derive(serde::Serialize)]
@@ -175,6 +192,19 @@ impl Hub {
         event: &ConversationEvent,
         announced_at: Option<u64>,
     ) {
+        self.publish_event_json(meta, event, None, announced_at)
+            .await;
+    }
+
+    /// [`Hub::publish_event`], with the event's JSON when the store made it
+    /// (`Appended::event_json`): this node's frames are built around it.
+    pub(super) async fn publish_event_json(
+        &self,
+        meta: &ConversationMeta,
+        event: &ConversationEvent,
+        event_json: Option<&str>,
+        announced_at: Option<u64>,
+    ) {
         let topic = Topic::conversation(&meta.workspace_id, &meta.id);
         let published_us = announced_at.unwrap_or_else(crate::util::now_us);
         // Once announced, the store has published it to the other nodes in the same step; a
@@ -187,7 +217,7 @@ impl Hub {
             };
             self.publish_to_others(&topic, &msg).await;
         }
-        self.dispatch_event(&topic, &meta.id, event, published_us);
+        self.dispatch_event(&topic, &meta.id, event, event_json, published_us);
         self.publish_summary(meta).await;
     }
 
@@ -294,7 +324,7 @@ impl Hub {
                 conversation_id,
                 event,
                 published_us,
-            } => self.dispatch_event(topic, &conversation_id, &event, published_us),
+            } => self.dispatch_event(topic, &conversation_id, &event, None, published_us),
             BusMessage::DraftWanted {
                 conversation_id,
                 draft_id,
@@ -312,11 +342,14 @@ impl Hub {
 
     /// Hand an event to this node's subscribers of `topic`. Borrowed: an event stored and
     /// published here is delivered without a copy of it.
+    /// `event_json`: the event's JSON when the store made it (the frames are built around it
+    /// instead of serializing the event again).
     pub(super) fn dispatch_event(
         &self,
         topic: &Topic,
         conversation_id: &str,
         event: &ConversationEvent,
+        event_json: Option<&str>,
         published_us: u64,
     ) {
         if let EventKind::OperatorJoined { operator, .. } = &event.kind {
@@ -333,7 +366,10 @@ impl Hub {
                 event,
             })
         };
-        let for_operators = json(event);
+        let for_operators = match event_json {
+            Some(event_json) => event_frame(conversation_id, event_json),
+            None => json(event),
+        };
         // Most events (a visitor's or the AI's message) read the same for both: serialized
         // once then.
         let for_visitors = if event.kind.names_an_operator() {

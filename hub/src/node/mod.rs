@@ -415,7 +415,7 @@ pub fn frame_text(frame: &impl serde::Serialize) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::fanout::{EventFrame, ROWS_PER_PUBLICATION, row_publications};
+    use super::fanout::{EventFrame, ROWS_PER_PUBLICATION, event_frame, row_publications};
     use std::collections::HashMap;
 
     use protocol::{ConversationEvent, ConversationSummary, EventKind, ServerFrame};
@@ -426,7 +426,8 @@ mod tests {
     use crate::registry::Outbound;
 
     /// The borrowed event frame writes what `ServerFrame::Event` writes, byte for byte, for
-    /// operators and for visitors.
+    /// operators and for visitors; and so does the frame built around the event's JSON as the
+    /// Redis store makes it (`store::event_json`, from the kind's JSON alone).
     #[test]
     fn the_borrowed_event_frame_is_the_protocols() {
         let martin = OperatorRef {
@@ -464,11 +465,16 @@ mod tests {
                     conversation_id: "conv-1",
                     event: &event,
                 });
+                let kind_json = serde_json::to_string(&event.kind).expect("kind");
+                let stored = crate::store::event_json(event.seq, event.at, &kind_json);
+                assert_eq!(stored, serde_json::to_string(&event).expect("event"));
+                let around = event_frame("conv-1", &stored);
                 let owned = frame_text(&ServerFrame::Event {
                     conversation_id: "conv-1".into(),
                     event,
                 });
                 assert_eq!(borrowed, owned);
+                assert_eq!(&*around, owned);
             }
         }
     }

@@ -156,6 +156,25 @@ pub struct Appended {
     /// `true` when the client id was seen before: `event` is the original, nothing was added.
     pub duplicate: bool,
     pub meta: ConversationMeta,
+    /// `event`'s JSON, when the store made it on the way ([`event_json`]: the Redis store, the
+    /// bytes it stored): the node's frames take it instead of serializing the event again.
+    pub event_json: Option<String>,
+}
+
+/// A [`ConversationEvent`]'s JSON from its kind's (`{"type":…}`): what serde makes of the
+/// event (`seq`, `at`, then the kind's fields), without serializing the kind again. The Redis
+/// append script builds the stored event the same way (common.lua: `push`).
+pub fn event_json(seq: Seq, at: Millis, kind_json: &str) -> String {
+    let (seq, at) = (seq.to_string(), at.to_string());
+    let rest = kind_json.strip_prefix('{').unwrap_or(kind_json);
+    let mut out = String::with_capacity(16 + seq.len() + at.len() + rest.len());
+    out.push_str("{\"seq\":");
+    out.push_str(&seq);
+    out.push_str(",\"at\":");
+    out.push_str(&at);
+    out.push(',');
+    out.push_str(rest);
+    out
 }
 
 /// The result of a takeover or release.

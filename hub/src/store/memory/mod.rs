@@ -194,6 +194,7 @@ impl ConversationStore for MemoryStore {
                             event,
                             duplicate: true,
                             meta: c.meta.clone(),
+                            event_json: None,
                         });
                     }
                     let seq = c.meta.last_seq + 1;
@@ -222,6 +223,7 @@ impl ConversationStore for MemoryStore {
             event,
             duplicate: false,
             meta: c.meta.clone(),
+            event_json: None,
         })
     }
 

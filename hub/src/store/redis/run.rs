@@ -7,7 +7,7 @@ use super::script::{Lua, META_SEPARATOR, ScriptReply, control_error, parse_meta,
 use super::{RedisStore, json, unavailable};
 use crate::control::Writer;
 use crate::store::{
-    Announce, Appended, ConversationMeta, NewEvent, StoreError, dedupe_key, preview_of,
+    Announce, Appended, ConversationMeta, NewEvent, StoreError, dedupe_key, event_json, preview_of,
 };
 
 impl RedisStore {
@@ -192,6 +192,7 @@ impl RedisStore {
             let meta = known
                 .ok_or_else(|| corrupt("a short reply unasked"))?
                 .meta(seq, at, preview);
+            let event_json = Some(event_json(meta.last_seq, at, &body));
             let event = ConversationEvent {
                 seq: meta.last_seq,
                 at,
@@ -201,6 +202,7 @@ impl RedisStore {
                 event,
                 duplicate: false,
                 meta,
+                event_json,
             };
             return Ok((appended, announce.is_some()));
         }
@@ -214,19 +216,22 @@ impl RedisStore {
         let duplicate = status == "duplicate";
         // A new event is the one just serialized, under the seq the meta now ends at: not
         // parsed back. A duplicate is the first one's, as stored.
-        let event = if duplicate {
-            Self::event(event)?
+        let (event, event_json) = if duplicate {
+            (Self::event(event)?, None)
         } else {
-            ConversationEvent {
+            let json = event_json(meta.last_seq, at, &body);
+            let event = ConversationEvent {
                 seq: meta.last_seq,
                 at,
                 kind,
-            }
+            };
+            (event, Some(json))
         };
         let appended = Appended {
             event,
             duplicate,
             meta,
+            event_json,
         };
         // A duplicate was published when it was first stored.
         let announced = announce.is_some() && !appended.duplicate;

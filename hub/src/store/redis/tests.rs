@@ -300,6 +300,47 @@ async fn a_version_lost_in_a_failover_is_never_made_again() {
     assert_eq!(after.meta, b.get("ws", "c").await.expect("get").expect("c"));
 }
 
+/// The event JSON an append hands back (the node builds its frames around it) is the stored
+/// event, byte for byte, on the short reply and the whole one alike.
+#[tokio::test]
+async fn an_appends_event_json_is_what_it_stored() {
+    let server = RedisServer::start().await;
+    let mut conn = server.manager().await;
+    let store = RedisStore::new(RedisConn::for_tests(&server.url()).await, "ej:", RETENTION)
+        .expect("prefix");
+    create_c(&store).await;
+    for n in 1..=2u32 {
+        let appended = store
+            .append(
+                "ws",
+                "c",
+                NewEvent::Message {
+                    author: protocol::Author::Visitor,
+                    text: format!("\"quoted\" {n}"),
+                    client_id: Some(format!("x{n}")),
+                    attachments: Vec::new(),
+                },
+                Writer::Visitor,
+                10 + u64::from(n),
+            )
+            .await
+            .expect("append");
+        let id = format!("0-{}", appended.event.seq);
+        let stored: Vec<(String, Vec<(String, String)>)> = redis::cmd("XRANGE")
+            .arg("ej:{ws}:c:c:ev")
+            .arg(&id)
+            .arg(&id)
+            .query_async(&mut conn)
+            .await
+            .expect("xrange");
+        assert_eq!(
+            appended.event_json.as_deref(),
+            Some(stored[0].1[0].1.as_str()),
+            "append {n}"
+        );
+    }
+}
+
 /// A store on `conn` under a prefix of its own.
 fn store_on(conn: &crate::topology::RedisConn) -> Arc<dyn Store> {
     let prefix = crate::util::random_id("t") + ":";
