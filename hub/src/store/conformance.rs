@@ -129,6 +129,26 @@ pub async fn an_appends_meta_is_the_conversation_as_it_stands(store: Arc<dyn Sto
         .expect("presence");
     let (w, au) = visitor();
     check(&store, "the visitor connecting", w, au).await;
+    // An event that is no message keeps the last message's preview.
+    let plain = store
+        .append(
+            "ws",
+            "m",
+            NewEvent::Plain(PlainEvent::OutsideHours {
+                by: HumanRequestedBy::Visitor,
+                opens_at: Some(1_000),
+            }),
+            Writer::Visitor,
+            104,
+        )
+        .await
+        .expect("plain");
+    let now = store.get("ws", "m").await.expect("get").expect("m");
+    assert_eq!(plain.meta, now, "an event that is no message");
+    assert_eq!(
+        now.last_message.map(|m| m.text),
+        Some("after the visitor connecting".to_owned())
+    );
     store
         .append(
             "ws",

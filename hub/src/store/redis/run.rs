@@ -178,7 +178,7 @@ impl RedisStore {
             )
             .await?;
         let [status, event, meta, extra] = reply.parts();
-        if status == "okc" {
+        let (meta, duplicate) = if status == "okc" {
             // The fields this node holds are current: the meta is them and the message's own.
             let (seq, stored_preview) = meta.split_once(META_SEPARATOR).unwrap_or((meta, ""));
             let corrupt =
@@ -187,35 +187,26 @@ impl RedisStore {
             let preview = match preview {
                 Some(p) => Some(p),
                 None if stored_preview.is_empty() => None,
-                None => Some(serde_json::from_str(stored_preview).map_err(|_| corrupt("preview"))?),
+                None => {
+                    let stored = serde_json::from_str(stored_preview);
+                    Some(stored.map_err(|_| corrupt("preview"))?)
+                }
             };
-            let meta = known
-                .ok_or_else(|| corrupt("a short reply unasked"))?
-                .meta(seq, at, preview);
-            let event_json = Some(event_json(meta.last_seq, at, &body));
-            let event = ConversationEvent {
-                seq: meta.last_seq,
-                at,
-                kind,
-            };
-            let appended = Appended {
-                event,
-                duplicate: false,
-                meta,
-                event_json,
-            };
-            return Ok((appended, announce.is_some()));
-        }
-        if let Some(e) = control_error(status, extra) {
-            return Err(e);
-        }
-        let meta = self.meta(id, meta)?;
-        if status == "ok" {
-            self.known.remember(extra, &meta);
-        }
-        let duplicate = status == "duplicate";
+            let known = known.ok_or_else(|| corrupt("a short reply unasked"))?;
+            (known.meta(seq, at, preview), false)
+        } else {
+            if let Some(e) = control_error(status, extra) {
+                return Err(e);
+            }
+            let meta = self.meta(id, meta)?;
+            if status == "ok" {
+                self.known.remember(extra, &meta);
+            }
+            (meta, status == "duplicate")
+        };
         // A new event is the one just serialized, under the seq the meta now ends at: not
-        // parsed back. A duplicate is the first one's, as stored.
+        // parsed back, and its JSON made from the kind's (the bytes the script stored). A
+        // duplicate is the first one's, as stored.
         let (event, event_json) = if duplicate {
             (Self::event(event)?, None)
         } else {
