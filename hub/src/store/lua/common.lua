@@ -9,20 +9,11 @@
 -- `cv` versions the meta's slow-changing fields (all but seq, last_act, last_msg and active):
 -- every script that changes one of them gives it a new value (`touch`), so that a node that
 -- holds the fields of version `cv` need not have them sent again with every message
--- (append.lua, store/redis/known.rs).
+-- (append.lua, store/redis/known.rs). Its new values: `new_version` (version.lua, before this).
 local meta, history, online, held, humanwait = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 
 local function exists()
   return redis.call('EXISTS', meta) == 1
-end
-
--- A new version of the slow-changing fields: Redis's clock, to the microsecond. Not a counter:
--- after a failover that lost the last writes, a counter would count the same numbers again
--- over other values, and a node holding a lost version would take the new fields for its own.
--- Two scripts never run in the same microsecond on one server.
-local function new_version()
-  local t = redis.call('TIME')
-  return t[1] .. '.' .. t[2]
 end
 
 -- A slow-changing field of the meta changed (see `cv` above).

@@ -206,7 +206,7 @@ impl RedisStore {
             expire_visitor: s(include_str!("../lua/expire_visitor.lua")),
             expire_human: s(include_str!("../lua/expire_human.lua")),
             desk: desk::DeskScripts::new(),
-            follow_up: redis::Script::new(include_str!("../lua/follow_up.lua")),
+            follow_up: redis::Script::new(FOLLOW_UP),
             known: known::Known::default(),
         })
     }

@@ -6,7 +6,18 @@ use protocol::{ControlState, Holder, MessagePreview, OperatorRef};
 use crate::control::ControlError;
 use crate::store::{ConversationMeta, StoreError};
 
-pub(super) const COMMON: &str = include_str!("../lua/common.lua");
+/// The version function, then what every conversation script shares.
+pub(super) const COMMON: &str = concat!(
+    include_str!("../lua/version.lua"),
+    include_str!("../lua/common.lua")
+);
+
+/// follow_up.lua, which has keys of its own (no common.lua), after the version function: it
+/// changes a slow-changing field (`fu`).
+pub(super) const FOLLOW_UP: &str = concat!(
+    include_str!("../lua/version.lua"),
+    include_str!("../lua/follow_up.lua")
+);
 
 /// The meta hash fields the hub reads, in the order every read returns them (`HMGET` here and
 /// in the scripts, where this list is substituted for `__META__`). Fields only the scripts use
