@@ -537,19 +537,13 @@ impl Hub {
         if meta.needs_human || !matches!(meta.control.holder, Holder::Ai) {
             return Ok(());
         }
-        let by = HumanRequestedBy::Visitor;
         let fence = Writer::Ai {
             epoch: meta.control.epoch,
         };
-        let asked = match self.outside_hours(&meta, by, fence.clone()).await {
-            Ok(true) => Ok(()),
-            Ok(false) => self
-                .append_event(ws, conversation_id, NewEvent::HumanRequested { by }, fence)
-                .await
-                .map(drop),
-            Err(e) => Err(e),
-        };
-        match asked {
+        match self
+            .ask_for_human(&meta, HumanRequestedBy::Visitor, fence)
+            .await
+        {
             // An operator took over meanwhile: the visitor has their human.
             Ok(_) | Err(StoreError::Control(_)) => Ok(()),
             Err(e) => Err(error_frame(&e, conversation_id)),

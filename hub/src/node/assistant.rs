@@ -418,15 +418,7 @@ impl Hub {
         };
         if reply.needs_human {
             let by = HumanRequestedBy::Assistant;
-            let asked = match self.outside_hours(&meta, by, fence.clone()).await {
-                Ok(true) => Ok(()),
-                Ok(false) => self
-                    .append_event(ws, conversation_id, NewEvent::HumanRequested { by }, fence)
-                    .await
-                    .map(drop),
-                Err(e) => Err(e),
-            };
-            if let Err(e) = asked {
+            if let Err(e) = self.ask_for_human(&meta, by, fence).await {
                 debug!(conversation_id, error = %e, "request for a human not stored");
             }
         }

@@ -64,6 +64,24 @@ impl Hub {
         Ok(true)
     }
 
+    /// A human was asked for in `meta` (by the visitor or the assistant, `fence` being the AI's
+    /// turn): outside working hours [`Hub::outside_hours`], else the `human_requested` event
+    /// that alerts the team.
+    pub(super) async fn ask_for_human(
+        &self,
+        meta: &ConversationMeta,
+        by: HumanRequestedBy,
+        fence: Writer,
+    ) -> Result<(), StoreError> {
+        if self.outside_hours(meta, by, fence.clone()).await? {
+            return Ok(());
+        }
+        let draft = NewEvent::HumanRequested { by };
+        self.append_event(&meta.workspace_id, &meta.id, draft, fence)
+            .await
+            .map(drop)
+    }
+
     /// Nobody was available for `meta`: it waits for follow-up (told to the team).
     pub(super) async fn mark_follow_up(
         &self,
