@@ -49,6 +49,21 @@ async fn create_c(store: &dyn Store) {
         .expect("create");
 }
 
+/// A node's store on `server` under `prefix` (several nodes: one prefix, several stores).
+async fn node_store(server: &RedisServer, prefix: &str) -> RedisStore {
+    RedisStore::new(RedisConn::for_tests(&server.url()).await, prefix, RETENTION).expect("prefix")
+}
+
+/// The visitor's message number `n` (client id `x{n}`).
+fn say(n: u32) -> NewEvent {
+    NewEvent::Message {
+        author: protocol::Author::Visitor,
+        text: format!("hi {n}"),
+        client_id: Some(format!("x{n}")),
+        attachments: Vec::new(),
+    }
+}
+
 #[test]
 fn a_script_reply_is_four_parts_or_an_error() {
     let reply = |parts: &[&str]| ScriptReply::new(parts.join(&REPLY_SEPARATOR.to_string()));
@@ -110,19 +125,8 @@ fn packed_meta_unpacks_by_position_and_no_json_value_holds_the_separator() {
 async fn conversations_are_kept_for_the_retention_period_after_their_last_write() {
     let server = RedisServer::start().await;
     let conn = server.manager().await;
-    let store = RedisStore::new(
-        RedisConn::for_tests(&server.url()).await,
-        "keep:",
-        RETENTION,
-    )
-    .expect("prefix");
+    let store = node_store(&server, "keep:").await;
     create_c(&store).await;
-    let say = |n: u32| NewEvent::Message {
-        author: protocol::Author::Visitor,
-        text: format!("hi {n}"),
-        client_id: Some(format!("x{n}")),
-        attachments: Vec::new(),
-    };
     let period_ms = RETENTION as i64 * 1000;
     let keys = ["keep:{ws}:c:c", "keep:{ws}:c:c:ev"];
     let mut conn = conn;
@@ -185,18 +189,11 @@ crate::store::conformance_tests!(fresh().await);
 #[tokio::test]
 async fn a_nodes_copy_of_the_meta_gives_way_to_another_nodes_change() {
     let server = RedisServer::start().await;
-    let node = async || {
-        RedisStore::new(RedisConn::for_tests(&server.url()).await, "two:", RETENTION)
-            .expect("prefix")
-    };
-    let (a, b) = (node().await, node().await);
+    let (a, b) = (
+        node_store(&server, "two:").await,
+        node_store(&server, "two:").await,
+    );
     create_c(&a).await;
-    let say = |n: u32| NewEvent::Message {
-        author: protocol::Author::Visitor,
-        text: format!("hi {n}"),
-        client_id: Some(format!("x{n}")),
-        attachments: Vec::new(),
-    };
     a.append("ws", "c", say(1), Writer::Visitor, 2)
         .await
         .expect("append");
@@ -239,22 +236,11 @@ async fn a_nodes_copy_of_the_meta_gives_way_to_another_nodes_change() {
 async fn a_version_lost_in_a_failover_is_never_made_again() {
     let server = RedisServer::start().await;
     let mut conn = server.manager().await;
-    let node = async || {
-        RedisStore::new(
-            RedisConn::for_tests(&server.url()).await,
-            "lost:",
-            RETENTION,
-        )
-        .expect("prefix")
-    };
-    let (a, b) = (node().await, node().await);
+    let (a, b) = (
+        node_store(&server, "lost:").await,
+        node_store(&server, "lost:").await,
+    );
     create_c(&a).await;
-    let say = |n: u32| NewEvent::Message {
-        author: protocol::Author::Visitor,
-        text: format!("hi {n}"),
-        client_id: Some(format!("x{n}")),
-        attachments: Vec::new(),
-    };
     a.append("ws", "c", say(1), Writer::Visitor, 2)
         .await
         .expect("append");
@@ -306,8 +292,7 @@ async fn a_version_lost_in_a_failover_is_never_made_again() {
 async fn an_appends_event_json_is_what_it_stored() {
     let server = RedisServer::start().await;
     let mut conn = server.manager().await;
-    let store = RedisStore::new(RedisConn::for_tests(&server.url()).await, "ej:", RETENTION)
-        .expect("prefix");
+    let store = node_store(&server, "ej:").await;
     create_c(&store).await;
     for n in 1..=2u32 {
         let appended = store
