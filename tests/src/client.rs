@@ -304,13 +304,19 @@ pub async fn try_http(
     path: &str,
     body: Option<&str>,
 ) -> Result<(u16, String), String> {
-    let mut s = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
     let body = body.unwrap_or("");
     let req = format!(
         "{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     );
-    s.write_all(req.as_bytes())
+    exchange(addr, &req).await
+}
+
+/// Write `request` (whole, its connection to be closed by the server after the answer) and read
+/// the answer to its end: its status and body.
+pub async fn exchange(addr: SocketAddr, request: &str) -> Result<(u16, String), String> {
+    let mut s = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
+    s.write_all(request.as_bytes())
         .await
         .map_err(|e| e.to_string())?;
     let mut out = Vec::new();
@@ -318,14 +324,14 @@ pub async fn try_http(
         .await
         .map_err(|_| "response timed out".to_owned())?
         .map_err(|e| e.to_string())?;
-    let text = String::from_utf8_lossy(&out).into_owned();
-    let status = text
+    let text = String::from_utf8_lossy(&out);
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
         .split_whitespace()
         .nth(1)
         .and_then(|s| s.parse().ok())
-        .ok_or_else(|| format!("no status in {text:?}"))?;
-    let body = text.split("\r\n\r\n").nth(1).unwrap_or("").to_owned();
-    Ok((status, body))
+        .ok_or_else(|| format!("no status in {head:?}"))?;
+    Ok((status, body.to_owned()))
 }
 
 /// [`try_http`] that panics on a connection failure.
