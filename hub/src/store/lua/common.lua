@@ -3,14 +3,16 @@
 -- Cluster slot (store/redis/mod.rs: the layout):
 -- KEYS[1]: the conversation's meta hash; KEYS[2]: its history stream; KEYS[3]: the
 -- workspace's Online list; KEYS[4]: the workspace's held set; KEYS[5]: the workspace's
--- human-wait set.
+-- human-wait set; KEYS[6]: the conversation's dedupe hash (append.lua), kept as long as the
+-- meta once it exists (`dk` in the meta: its expiry is set).
 -- Control state lives in three fields: `holder_id` ("" while the AI holds it), `holder` (the
 -- operator's JSON) and `epoch`. These scripts apply exactly the rules of hub/src/control.rs.
 -- `cv` versions the meta's slow-changing fields (all but seq, last_act, last_msg and active):
 -- every script that changes one of them gives it a new value (`touch`), so that a node that
 -- holds the fields of version `cv` need not have them sent again with every message
 -- (append.lua, store/redis/known.rs). Its new values: `new_version` (version.lua, before this).
-local meta, history, online, held, humanwait = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local meta, history, online, held, humanwait, dedupe = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5],
+  KEYS[6]
 
 local function exists()
   return redis.call('EXISTS', meta) == 1
@@ -23,8 +25,7 @@ end
 
 -- Append one event (its JSON body without seq/at, starting with '{') under the next seq.
 -- Returns seq and the full event JSON. `fields`: more field/value pairs
--- for the meta hash, written by the same HSET; `mark`: a field to set to the new seq (or nil);
--- `seen`: what the caller already read of the meta hash, {seq, active, kept_at, listed_at}
+-- for the meta hash, written by the same HSET; `seen`: what the caller already read of the meta hash, {seq, active, kept_at, listed_at}
 -- (nil: read here). Every command inside a script costs Redis as much as a small command from
 -- a client (callgrind: about 12,000 instructions), on every message: this does two or three.
 --
@@ -32,11 +33,12 @@ end
 -- Redis drops its keys. Renewing their TTLs costs two commands, so it is done when the last
 -- renewal (`kept_at`) is older than a tenth of the period, to 1.1 periods: a conversation lives
 -- at least the retention period after its last activity, at most 1.1 (__RENEW_MS__ and
--- __TTL_MS__ are substituted when the script is built).
+-- __TTL_MS__ are substituted when the script is built). The dedupe hash is renewed with them
+-- (a no-op while it does not exist; append.lua renews all three when it makes it).
 -- The Online list is rescored at most once a second per conversation (`listed_at`), and always
 -- when it comes back to the list: its order is the last activity to the second, and each ZADD
 -- would be a command on every message.
-local function push(body, at, fields, mark, seen)
+local function push(body, at, fields, seen)
   if not seen then
     local v = redis.call('HMGET', meta, 'seq', 'active', 'kept_at', 'listed_at')
     seen = {seq = v[1], active = v[2], kept_at = v[3], listed_at = v[4]}
@@ -47,10 +49,6 @@ local function push(body, at, fields, mark, seen)
   local now = tonumber(at)
   local set = {'seq', seq, 'last_act', at, 'active', '1'}
   for _, v in ipairs(fields or {}) do set[#set + 1] = v end
-  if mark then
-    set[#set + 1] = mark
-    set[#set + 1] = seq
-  end
   if seen.active ~= '1' or not seen.listed_at or now - tonumber(seen.listed_at) >= 1000 then
     redis.call('ZADD', online, at, meta)
     set[#set + 1] = 'listed_at'
@@ -59,6 +57,7 @@ local function push(body, at, fields, mark, seen)
   if not seen.kept_at or now - tonumber(seen.kept_at) >= __RENEW_MS__ then
     redis.call('PEXPIRE', meta, __TTL_MS__)
     redis.call('PEXPIRE', history, __TTL_MS__)
+    redis.call('PEXPIRE', dedupe, __TTL_MS__)
     set[#set + 1] = 'kept_at'
     set[#set + 1] = at
   end

@@ -4,9 +4,10 @@
 //!
 //! `cargo test --release -p take-control-hub --lib append_redis_cost -- --ignored --nocapture`
 //!
-//! Each round runs the same traffic through both, back to back on one redis-server: conversations
-//! held by operators over ten workspaces, five visitor messages (with client ids, as the widget
-//! sends them) to one operator answer, a subscriber on every workspace's channel so each
+//! Each round runs the same traffic through both, back to back on one redis-server: 1,000
+//! conversations held by operators over ten workspaces, 30 messages each per round (as `compare`'s
+//! conversations have a few tens), 5,000 a second by their timestamps, five visitor messages
+//! (with client ids, as the widget sends them) to one operator answer, a subscriber on every workspace's channel so each
 //! publication is delivered. Redis's main-thread CPU (`INFO cpu`) over each run, per message: the
 //! figure `compare` reports as "Redis µs/msg", without the nodes and the generator beside it on
 //! the cores, so that a change to a script shows in minutes.
@@ -24,7 +25,7 @@ use crate::topology::RedisConn;
 use testkit::RedisServer;
 
 const WORKSPACES: usize = 10;
-const CONVERSATIONS: usize = 200;
+const CONVERSATIONS: usize = 1000;
 const MESSAGES: usize = 30_000;
 const IN_FLIGHT: usize = 64;
 const ROUNDS: usize = 3;
@@ -176,7 +177,7 @@ async fn append_redis_cost() {
                             attachments: Vec::new(),
                         };
                         let (appended, announced) = store
-                            .append_announced(&ws, &id, draft, fence, 10 + i as u64, &announce)
+                            .append_announced(&ws, &id, draft, fence, 10 + i as u64 / 5, &announce)
                             .await
                             .expect("append");
                         assert!(announced && !appended.duplicate);

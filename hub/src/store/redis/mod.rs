@@ -66,7 +66,7 @@ struct Keys {
 }
 
 /// A conversation's keys, in the order every conversation script takes them (`common.lua`).
-struct ConvKeys([String; 5]);
+struct ConvKeys([String; 6]);
 
 impl Keys {
     /// `P{ws}:` and then `rest`, in one allocation of its size: the conversation's keys are
@@ -106,15 +106,20 @@ impl Keys {
 
     fn conversation(&self, ws: &str, id: &str) -> ConvKeys {
         let meta = self.meta(ws, id);
-        let mut history = String::with_capacity(meta.len() + 3);
-        history.push_str(&meta);
-        history.push_str(":ev");
+        let under = |suffix: &str| {
+            let mut key = String::with_capacity(meta.len() + suffix.len());
+            key.push_str(&meta);
+            key.push_str(suffix);
+            key
+        };
+        let (history, dedupe) = (under(":ev"), under(":d"));
         ConvKeys([
             meta,
             history,
             self.of(ws, "online"),
             self.of(ws, "held"),
             self.of(ws, "humanwait"),
+            dedupe,
         ])
     }
 

@@ -106,7 +106,7 @@ fn a_script_carries_only_the_common_functions_it_uses() {
         );
     }
     // What is not a function is kept: the keys every script names.
-    assert!(append.contains("local meta, history, online, held, humanwait = KEYS[1]"));
+    assert!(append.contains("local meta, history, online, held, humanwait, dedupe = KEYS[1]"));
 }
 
 #[test]
@@ -128,7 +128,7 @@ async fn conversations_are_kept_for_the_retention_period_after_their_last_write(
     let store = node_store(&server, "keep:").await;
     create_c(&store).await;
     let period_ms = RETENTION as i64 * 1000;
-    let keys = ["keep:{ws}:c:c", "keep:{ws}:c:c:ev"];
+    let keys = ["keep:{ws}:c:c", "keep:{ws}:c:c:ev", "keep:{ws}:c:c:d"];
     let mut conn = conn;
     let ttls = async |conn: &mut redis::aio::ConnectionManager| {
         let mut out = Vec::new();
@@ -138,7 +138,7 @@ async fn conversations_are_kept_for_the_retention_period_after_their_last_write(
         }
         out
     };
-    // The first write renews both keys to 1.1 periods.
+    // The first write renews the keys to 1.1 periods, the dedupe hash it made too.
     store
         .append("ws", "c", say(1), Writer::Visitor, 2)
         .await
@@ -169,9 +169,92 @@ async fn conversations_are_kept_for_the_retention_period_after_their_last_write(
     for ttl in ttls(&mut conn).await {
         assert!(ttl > period_ms, "not renewed: ttl {ttl}");
     }
-    // The dedupe entries live in the meta hash: no key of their own to expire.
-    let exists: bool = conn.exists("keep:{ws}:c:c:dd").await.expect("exists");
-    assert!(!exists);
+    // A conversation whose first message with a client id comes after the last renewal: the
+    // dedupe hash it makes expires with the others, not never.
+    let other = ["keep:{ws}:c:o", "keep:{ws}:c:o:ev", "keep:{ws}:c:o:d"];
+    store
+        .create(NewConversation {
+            id: "o".into(),
+            visitor_id: "v".into(),
+            workspace_id: "ws".into(),
+            visitor_label: "V".into(),
+            at: 1,
+        })
+        .await
+        .expect("create");
+    let no_id = NewEvent::Message {
+        author: protocol::Author::Visitor,
+        text: "no client id".into(),
+        client_id: None,
+        attachments: Vec::new(),
+    };
+    store
+        .append("ws", "o", no_id, Writer::Visitor, 2)
+        .await
+        .expect("append");
+    let exists: bool = conn.exists(other[2]).await.expect("exists");
+    assert!(!exists, "no dedupe hash before a client id");
+    store
+        .append("ws", "o", say(1), Writer::Visitor, 3)
+        .await
+        .expect("append");
+    for key in other {
+        let ttl: i64 = conn.pttl(key).await.expect("pttl");
+        assert!(
+            ttl > period_ms && ttl <= period_ms * 11 / 10,
+            "{key}: ttl {ttl}"
+        );
+    }
+}
+
+/// Every message reads the meta hash: it stays the same size however long the conversation,
+/// and a message stored by a node that kept its dedupe entry in the meta (`d:{key}`, before
+/// the dedupe hash) is still recognised when it is sent again.
+#[tokio::test]
+async fn the_meta_does_not_grow_with_the_conversation() {
+    let server = RedisServer::start().await;
+    let mut conn = server.manager().await;
+    let store = node_store(&server, "grow:").await;
+    create_c(&store).await;
+    let meta = "grow:{ws}:c:c";
+    store
+        .append("ws", "c", say(1), Writer::Visitor, 2)
+        .await
+        .expect("append");
+    let fields: usize = conn.hlen(meta).await.expect("hlen");
+    for n in 2..=300 {
+        store
+            .append("ws", "c", say(n), Writer::Visitor, 2 + n as u64)
+            .await
+            .expect("append");
+    }
+    let after: usize = conn.hlen(meta).await.expect("hlen");
+    assert_eq!(after, fields);
+    let encoding: String = redis::cmd("OBJECT")
+        .arg("ENCODING")
+        .arg(meta)
+        .query_async(&mut conn)
+        .await
+        .expect("encoding");
+    assert_eq!(encoding, "listpack");
+    // Each message is still one, the first as the last.
+    for n in [1, 300] {
+        let again = store
+            .append("ws", "c", say(n), Writer::Visitor, 1_000)
+            .await
+            .expect("append");
+        assert!(again.duplicate, "message {n}");
+        assert_eq!(again.event.seq, u64::from(n));
+    }
+    // An entry of the older layout: the visitor's x9 stored as seq 9 by an older node.
+    let _: () = conn.hdel("grow:{ws}:c:c:d", "v:x9").await.expect("hdel");
+    let _: () = conn.hset(meta, "d:v:x9", "9").await.expect("hset");
+    let again = store
+        .append("ws", "c", say(9), Writer::Visitor, 1_001)
+        .await
+        .expect("append");
+    assert!(again.duplicate);
+    assert_eq!(again.event.seq, 9);
 }
 
 /// Each test gets its own redis-server, killed when the test drops it.
@@ -530,20 +613,21 @@ async fn an_appended_message_is_one_round_trip() {
         .await
         .expect("append");
     // One EVALSHA: the whole append (fence, dedupe, seq, history, Online list) in one trip,
-    // and inside it one read and one write of the meta hash and the history entry: Redis's
-    // work per message (the reply's meta is built from what the script read and wrote). The
+    // and inside it one read and one write of the meta hash, the dedupe entry checked and
+    // written in one command, and the history entry: Redis's work per message (the reply's
+    // meta is built from what the script read and wrote). The
     // Online list is rescored once a second, the TTLs renewed once a tenth of the
     // retention period: not in this one.
     let (sent, scripted) = monitor.commands().await;
     assert_eq!(sent, ["evalsha"]);
-    assert_eq!(scripted, ["hmget", "xadd", "hset"]);
+    assert_eq!(scripted, ["hmget", "hsetnx", "xadd", "hset"]);
     // A second later, the Online list is rescored (the only set a message touches).
     store
         .append("ws", "c", msg("y0"), Writer::Visitor, 3 + 1000)
         .await
         .expect("append");
     let (_, scripted) = monitor.commands().await;
-    assert_eq!(scripted, ["hmget", "xadd", "zadd", "hset"]);
+    assert_eq!(scripted, ["hmget", "hsetnx", "xadd", "zadd", "hset"]);
 
     // And with the publication to the other nodes folded in: still one trip.
     let node = |_| async {
