@@ -1,6 +1,6 @@
 -- KEYS: standard (see common.lua)
 -- ARGV: fence kind (visitor|ai|operator), fence arg (epoch or operator id), dedupe field ("" for
---       none), event body JSON, at, preview JSON ("" to keep), needs_human ("1" to set, and
+--       none), event body JSON after its opening brace (common.lua: push), at, preview JSON ("" to keep), needs_human ("1" to set, and
 --       enter the human-wait set), then a publish command (PUBLISH, or SPUBLISH on Redis
 --       Cluster, whose shard channel has the workspace's hash tag too; "" for none), a channel,
 --       head and tail: the stored event is published there as head .. event .. tail, in this
@@ -28,7 +28,9 @@ elseif kind == 'operator' then
   if holder == '' then return result('not_controlled') end
   if holder ~= arg then return result('not_holder') end
 end
-local seen = {seq = seq, active = state[5], kept_at = state[6], listed_at = state[7]}
+local next_seq = tostring(tonumber(seq) + 1)
+local seen = {seq = seq, next = next_seq, active = state[5], kept_at = state[6],
+  listed_at = state[7]}
 local fields = {}
 -- Idempotency: the dedupe key → the seq it was stored under, in a hash of its own so that the
 -- meta, read on every message, does not grow with the conversation (a listpack's field reads
@@ -36,7 +38,7 @@ local fields = {}
 -- command checks and records it.
 if dd ~= '' then
   local prior = state[10]
-  if not prior and redis.call('HSETNX', dedupe, dd, tostring(tonumber(seq) + 1)) == 0 then
+  if not prior and redis.call('HSETNX', dedupe, dd, next_seq) == 0 then
     prior = redis.call('HGET', dedupe, dd)
   end
   if prior then

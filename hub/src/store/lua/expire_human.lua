@@ -16,5 +16,5 @@ redis.call('ZREM', humanwait, meta)
 redis.call('HSET', meta, 'needs_human', '0')
 touch()
 local waited = tonumber(ARGV[2]) - requested
-local _, event = push('{"type":"human_request_expired","waited_ms":' .. waited .. '}', ARGV[2])
+local _, event = push('"type":"human_request_expired","waited_ms":' .. waited .. '}', ARGV[2])
 return result('ok', event)

@@ -18,6 +18,6 @@ local new_epoch = redis.call('HINCRBY', meta, 'epoch', 1)
 redis.call('HSET', meta, 'holder_id', ARGV[3], 'holder', ARGV[4], 'needs_human', '0',
   'holder_act', ARGV[6], 'holder_since', ARGV[6])
 touch()
-local _, event = push('{"type":"operator_transferred","from":' .. from .. ',"to":' .. ARGV[4]
+local _, event = push('"type":"operator_transferred","from":' .. from .. ',"to":' .. ARGV[4]
   .. ',"epoch":' .. new_epoch .. by .. '}', ARGV[6])
 return result('ok', event)

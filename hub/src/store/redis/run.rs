@@ -165,7 +165,8 @@ impl RedisStore {
                     fence_kind,
                     &fence_arg,
                     &dedupe,
-                    &body,
+                    // After its opening brace (lua/common.lua: push).
+                    body.strip_prefix('{').unwrap_or(&body),
                     &at_text,
                     &preview_json,
                     needs_human,
