@@ -8,7 +8,8 @@
 -- Control state lives in three fields: `holder_id` ("" while the AI holds it), `holder` (the
 -- operator's JSON) and `epoch`. These scripts apply exactly the rules of hub/src/control.rs.
 -- `cv` versions the meta's slow-changing fields (all but seq, last_act, last_msg and active):
--- every script that changes one of them gives it a new value (`touch`), so that a node that
+-- every script that changes one of them gives it a new value, in the HSET that makes the change
+-- (push's, when the change records an event) or with `touch`, so that a node that
 -- holds the fields of version `cv` need not have them sent again with every message
 -- (append.lua, store/redis/known.rs). Its new values: `new_version` (version.lua, before this).
 local meta, history, online, held, humanwait, dedupe = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5],
@@ -73,12 +74,10 @@ end
 local function hand_back(reason, by, at)
   local operator = redis.call('HGET', meta, 'holder')
   local epoch = redis.call('HINCRBY', meta, 'epoch', 1)
-  redis.call('HSET', meta, 'holder_id', '', 'holder', '')
-  touch()
   redis.call('SREM', held, meta)
   local rest = '"type":"operator_left","operator":' .. operator .. ',"epoch":' .. epoch
     .. ',"reason":"' .. reason .. '"' .. by .. '}'
-  local _, event = push(rest, at)
+  local _, event = push(rest, at, {'holder_id', '', 'holder', '', 'cv', new_version()})
   return event
 end
 

@@ -13,8 +13,7 @@ if redis.call('HGET', meta, 'needs_human') ~= '1' or redis.call('HGET', meta, 'h
 end
 if requested > tonumber(ARGV[1]) then return result('waiting') end
 redis.call('ZREM', humanwait, meta)
-redis.call('HSET', meta, 'needs_human', '0')
-touch()
 local waited = tonumber(ARGV[2]) - requested
-local _, event = push('"type":"human_request_expired","waited_ms":' .. waited .. '}', ARGV[2])
+local _, event = push('"type":"human_request_expired","waited_ms":' .. waited .. '}', ARGV[2],
+  {'needs_human', '0', 'cv', new_version()})
 return result('ok', event)

@@ -5,6 +5,5 @@ local state = redis.call('HMGET', meta, 'vconn', 'vseen')
 if tonumber(state[1] or '0') <= 0 or tonumber(state[2] or '0') >= tonumber(ARGV[1]) then
   return result('seen')
 end
-redis.call('HSET', meta, 'vconn', '0')
-touch()
+redis.call('HSET', meta, 'vconn', '0', 'cv', new_version())
 return result('ok')

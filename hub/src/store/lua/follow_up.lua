@@ -31,9 +31,9 @@ local function save()
   redis.call('HSET', meta, 'fu', flag, 'fu_reason', r.reason, 'fu_since', r.since,
     'fu_waiting', r.waiting and '1' or '0', 'fu_email', r.email, 'fu_state', r.state,
     'mail_from', r.from, 'mail_upto', r.upto, 'mail_due', r.due, 'mail_attempts', r.attempts,
-    'mail_claim', r.claim)
-  -- `fu` is one of the meta's slow-changing fields, versioned by `cv` (version.lua).
-  redis.call('HSET', meta, 'cv', new_version())
+    'mail_claim', r.claim,
+    -- `fu` is one of the meta's slow-changing fields, versioned by `cv` (version.lua).
+    'cv', new_version())
   if r.waiting then redis.call('ZADD', list, r.since, id) else redis.call('ZREM', list, id) end
   if r.due ~= '' then redis.call('ZADD', due_set, r.due, id) else redis.call('ZREM', due_set, id) end
   return view()

@@ -15,9 +15,8 @@ if holder ~= ARGV[1] then
 end
 if ARGV[3] == holder or ARGV[3] == ARGV[1] then return result('transfer_to_self') end
 local new_epoch = redis.call('HINCRBY', meta, 'epoch', 1)
-redis.call('HSET', meta, 'holder_id', ARGV[3], 'holder', ARGV[4], 'needs_human', '0',
-  'holder_act', ARGV[6], 'holder_since', ARGV[6])
-touch()
 local _, event = push('"type":"operator_transferred","from":' .. from .. ',"to":' .. ARGV[4]
-  .. ',"epoch":' .. new_epoch .. by .. '}', ARGV[6])
+  .. ',"epoch":' .. new_epoch .. by .. '}', ARGV[6],
+  {'holder_id', ARGV[3], 'holder', ARGV[4], 'needs_human', '0', 'holder_act', ARGV[6],
+   'holder_since', ARGV[6], 'cv', new_version()})
 return result('ok', event)
