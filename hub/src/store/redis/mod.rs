@@ -105,21 +105,13 @@ impl Keys {
     }
 
     fn conversation(&self, ws: &str, id: &str) -> ConvKeys {
-        let meta = self.meta(ws, id);
-        let under = |suffix: &str| {
-            let mut key = String::with_capacity(meta.len() + suffix.len());
-            key.push_str(&meta);
-            key.push_str(suffix);
-            key
-        };
-        let (history, dedupe) = (under(":ev"), under(":d"));
         ConvKeys([
-            meta,
-            history,
+            self.meta(ws, id),
+            self.tagged(ws, &["c:", id, ":ev"]),
             self.of(ws, "online"),
             self.of(ws, "held"),
             self.of(ws, "humanwait"),
-            dedupe,
+            self.tagged(ws, &["c:", id, ":d"]),
         ])
     }
 
