@@ -54,6 +54,23 @@ async fn node_store(server: &RedisServer, prefix: &str) -> RedisStore {
     RedisStore::new(RedisConn::for_tests(&server.url()).await, prefix, RETENTION).expect("prefix")
 }
 
+/// Two nodes' stores on `server` under `prefix`, and conversation `c` with the visitor's first
+/// message, appended by the first node.
+async fn two_nodes_after_one_message(
+    server: &RedisServer,
+    prefix: &str,
+) -> (RedisStore, RedisStore) {
+    let (a, b) = (
+        node_store(server, prefix).await,
+        node_store(server, prefix).await,
+    );
+    create_c(&a).await;
+    a.append("ws", "c", say(1), Writer::Visitor, 2)
+        .await
+        .expect("append");
+    (a, b)
+}
+
 /// The visitor's message number `n` (client id `x{n}`).
 fn say(n: u32) -> NewEvent {
     NewEvent::Message {
@@ -279,14 +296,7 @@ crate::store::conformance_tests!(fresh().await);
 #[tokio::test]
 async fn a_nodes_copy_of_the_meta_gives_way_to_another_nodes_change() {
     let server = RedisServer::start().await;
-    let (a, b) = (
-        node_store(&server, "two:").await,
-        node_store(&server, "two:").await,
-    );
-    create_c(&a).await;
-    a.append("ws", "c", say(1), Writer::Visitor, 2)
-        .await
-        .expect("append");
+    let (a, b) = two_nodes_after_one_message(&server, "two:").await;
     let held = a
         .known
         .get("ws", "c")
@@ -326,15 +336,9 @@ async fn a_nodes_copy_of_the_meta_gives_way_to_another_nodes_change() {
 async fn a_version_lost_in_a_failover_is_never_made_again() {
     let server = RedisServer::start().await;
     let mut conn = server.manager().await;
-    let (a, b) = (
-        node_store(&server, "lost:").await,
-        node_store(&server, "lost:").await,
-    );
-    create_c(&a).await;
-    a.append("ws", "c", say(1), Writer::Visitor, 2)
-        .await
-        .expect("append");
-    let keys = ["lost:{ws}:c:c", "lost:{ws}:c:c:ev"];
+    let (a, b) = two_nodes_after_one_message(&server, "lost:").await;
+    // Everything of the conversation a failover takes back: meta, history, dedupe entries.
+    let keys = ["lost:{ws}:c:c", "lost:{ws}:c:c:ev", "lost:{ws}:c:c:d"];
     let mut before = Vec::new();
     for key in keys {
         let dump: Vec<u8> = redis::cmd("DUMP")
