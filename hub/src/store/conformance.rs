@@ -103,32 +103,32 @@ pub async fn an_appends_meta_is_the_conversation_as_it_stands(store: Arc<dyn Sto
     new(&*store, "m").await;
     let a = actor("a", Role::Operator);
     let mut n = 0;
-    let mut check = async |store: &Arc<dyn Store>, after: &str, writer: Writer, author: Author| {
-        n += 1;
-        let appended = store
-            .append(
-                "ws",
-                "m",
-                msg(author, &format!("after {after}"), Some(&format!("k{n}"))),
-                writer,
-                100 + n,
-            )
-            .await
-            .expect("append");
-        let now = store.get("ws", "m").await.expect("get").expect("m");
-        assert_eq!(appended.meta, now, "after {after}");
-    };
+    // Who writes the message after each change: the fence and the author.
+    let mut check =
+        async |store: &Arc<dyn Store>, after: &str, (writer, author): (Writer, Author)| {
+            n += 1;
+            let appended = store
+                .append(
+                    "ws",
+                    "m",
+                    msg(author, &format!("after {after}"), Some(&format!("k{n}"))),
+                    writer,
+                    100 + n,
+                )
+                .await
+                .expect("append");
+            let now = store.get("ws", "m").await.expect("get").expect("m");
+            assert_eq!(appended.meta, now, "after {after}");
+        };
     let visitor = || (Writer::Visitor, Author::Visitor);
-    let (w, au) = visitor();
-    check(&store, "creation", w, au).await;
-    let (w, au) = visitor();
-    check(&store, "a message", w, au).await;
+    let operator = |id: &str| (Writer::Operator(id.into()), Author::Operator(op(id)));
+    check(&store, "creation", visitor()).await;
+    check(&store, "a message", visitor()).await;
     store
         .visitor_presence("ws", "m", 1, 90)
         .await
         .expect("presence");
-    let (w, au) = visitor();
-    check(&store, "the visitor connecting", w, au).await;
+    check(&store, "the visitor connecting", visitor()).await;
     // An event that is no message keeps the last message's preview.
     let plain = store
         .append(
@@ -161,56 +161,39 @@ pub async fn an_appends_meta_is_the_conversation_as_it_stands(store: Arc<dyn Sto
         )
         .await
         .expect("request");
-    let (w, au) = visitor();
-    check(&store, "a request for a human", w, au).await;
+    check(&store, "a request for a human", visitor()).await;
     store.expire_human_requests(200, 200).await.expect("expire");
-    let (w, au) = visitor();
-    check(&store, "the request expiring", w, au).await;
+    check(&store, "the request expiring", visitor()).await;
     store
         .mark_follow_up("ws", "m", FollowUpReason::Unanswered, 201)
         .await
         .expect("follow-up");
-    let (w, au) = visitor();
-    check(&store, "a follow-up", w, au).await;
+    check(&store, "a follow-up", visitor()).await;
     store
         .takeover("ws", "m", &op("a"), 202)
         .await
         .expect("takeover");
-    check(
-        &store,
-        "a takeover",
-        Writer::Operator("a".into()),
-        Author::Operator(op("a")),
-    )
-    .await;
+    check(&store, "a takeover", operator("a")).await;
     store
         .follow_up_answered("ws", "m", 9, None)
         .await
         .expect("answered");
-    let (w, au) = visitor();
-    check(&store, "a follow-up answered", w, au).await;
+    check(&store, "a follow-up answered", visitor()).await;
     store
         .transfer("ws", "m", &a, &op("b"), 1, 203)
         .await
         .expect("transfer");
-    check(
-        &store,
-        "a transfer",
-        Writer::Operator("b".into()),
-        Author::Operator(op("b")),
-    )
-    .await;
+    check(&store, "a transfer", operator("b")).await;
     store
         .release("ws", "m", &actor("b", Role::Operator), false, None, 204)
         .await
         .expect("release");
-    check(&store, "a release", Writer::Ai { epoch: 3 }, Author::Ai).await;
+    check(&store, "a release", (Writer::Ai { epoch: 3 }, Author::Ai)).await;
     store
         .visitor_presence("ws", "m", -1, 205)
         .await
         .expect("presence");
-    let (w, au) = visitor();
-    check(&store, "the visitor leaving", w, au).await;
+    check(&store, "the visitor leaving", visitor()).await;
 }
 
 pub async fn concurrent_appends_get_distinct_seqs(store: Arc<dyn Store>) {
