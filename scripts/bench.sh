@@ -420,14 +420,12 @@ case "$scenario" in
 # ever called inside the Lua scripts, so Δxadd counts persisted events (visitor and operator
 # messages alike). MONITOR marks script-internal commands with "lua]": the rest are round trips.
 import collections, glob, os, re, sys
+sys.path.insert(0, "scripts")
+from redis_commands import INSIDE_SCRIPTS, stats as timed_stats
 out = sys.argv[1]
 def stats(path):
-    d = {}
-    for line in open(path):
-        m = re.match(r"cmdstat_([^:]+):calls=(\d+)", line)
-        if m:
-            d[m.group(1)] = int(m.group(2))
-    return d
+    """Calls by command (redis_commands.py reads calls and time)."""
+    return {k: calls for k, (calls, _) in timed_stats(path).items()}
 def windows():
     """Each measured window with both its counter files: (step, start file, end file)."""
     for start in sorted(glob.glob(f"{out}/cmdstats-start-*.txt")):
@@ -438,12 +436,11 @@ def windows():
 print("\nRedis, per persisted event (INFO commandstats over each measured window):\n")
 print("| step | persisted events (Δxadd) | evalsha | publish | other top-level | all commands incl. inside scripts |")
 print("| --- | --- | --- | --- | --- | --- |")
-script_cmds = {"hget", "hmget", "hset", "xrange", "exists", "expire", "hgetall", "hincrby", "srem", "xadd", "zadd"}
 for step, start, end in windows():
     a, b = stats(start), stats(end)
     delta = {k: b.get(k, 0) - a.get(k, 0) for k in b}
     ev = max(delta.get("xadd", 0), 1)
-    top_other = sum(v for k, v in delta.items() if k not in script_cmds | {"evalsha", "publish", "info", "monitor"})
+    top_other = sum(v for k, v in delta.items() if k not in INSIDE_SCRIPTS | {"evalsha", "publish", "info", "monitor"})
     total = sum(v for k, v in delta.items() if k not in {"info", "monitor"})
     print(f"| {step} | {delta.get('xadd', 0)} | {delta.get('evalsha', 0) / ev:.2f} | {delta.get('publish', 0) / ev:.2f} | {top_other / ev:.2f} | {total / ev:.2f} |")
 # Redis's own time per EVALSHA (execution only, no queueing or network): the window's mean from
@@ -451,11 +448,7 @@ for step, start, end in windows():
 print("\n| step | EVALSHA µs per call in Redis (window mean) | EVALSHA µs percentiles since start (Redis's latencystats) |")
 print("| --- | --- | --- |")
 def usec(path):
-    for line in open(path):
-        m = re.match(r"cmdstat_evalsha:calls=(\d+),usec=(\d+)", line)
-        if m:
-            return int(m.group(1)), int(m.group(2))
-    return 0, 0
+    return timed_stats(path).get("evalsha", (0, 0))
 for step, start, end in windows():
     (c0, u0), (c1, u1) = usec(start), usec(end)
     pct = next((l.split(":", 1)[1].strip() for l in open(end) if l.startswith("latency_percentiles_usec_evalsha:")), "–")

@@ -19,7 +19,13 @@ import os
 import re
 import sys
 
-INSIDE_SCRIPTS = {"hget", "hmget", "hset", "hincrby", "xadd", "xrange", "zadd", "pexpire", "srem"}
+# The commands the systems' scripts call. `INFO commandstats` counts a command a script called and
+# one a client sent alike: the hub also sends a few of these on their own (EXISTS and XRANGE when
+# a client reads history, HGETALL, EXPIRE when a conversation is made), rarely beside messages.
+INSIDE_SCRIPTS = {
+    "hget", "hgetall", "hmget", "hset", "hsetnx", "hincrby", "xadd", "xrange", "zadd", "pexpire",
+    "expire", "srem", "exists",
+}
 SCRIPTS = {"evalsha", "eval", "fcall"}
 
 
