@@ -3,7 +3,7 @@
 //!
 //! A conversation's meta has four fields that every message changes (`seq`, `last_act`,
 //! `last_msg`, `active`) and ten that change rarely (its label, holder, epoch, presence…). Every
-//! script that changes one of the ten gives the meta a new version `cv` (common.lua: `touch`;
+//! script that changes one of the ten gives the meta a new version `cv` (common.lua: `cv`;
 //! Redis's clock to the microsecond, so a version is never made twice, not even after a
 //! failover that lost writes). The append sends the version this node holds; when Redis has the
 //! same one, the script answers with the new sequence number only (`okc`), and the meta is this
