@@ -163,7 +163,7 @@ pub struct Appended {
 
 /// A [`ConversationEvent`]'s JSON from its kind's (`{"type":…}`): what serde makes of the
 /// event (`seq`, `at`, then the kind's fields), without serializing the kind again. The Redis
-/// append script builds the stored event the same way (common.lua: `push`).
+/// append script builds the stored event the same way (common.lua: `record`).
 pub fn event_json(seq: Seq, at: Millis, kind_json: &str) -> String {
     let (seq, at) = (seq.to_string(), at.to_string());
     let rest = kind_json.strip_prefix('{').unwrap_or(kind_json);

@@ -24,17 +24,17 @@ local function touch()
   redis.call('HSET', meta, 'cv', new_version())
 end
 
--- Append one event under the next seq. `rest`: its JSON body without seq and at, after the
--- opening brace (`"type":…}`): the event is made with one concatenation, its body not copied
--- first (every string a script makes is hashed whole: Lua's string table, patched in Redis to
--- hash every byte). Returns seq and the full event JSON. `fields`: more field/value pairs for
--- the meta hash, written by the same HSET; `seen`: what the caller already read of the meta
--- hash, {seq, active, kept_at, listed_at} and optionally `next`, the new seq as a string
--- (nil: read here). Every command inside a script costs Redis as much as a small command from
--- a client (callgrind: about 12,000 instructions), on every message: this does two or three.
+-- Record one event under `seq` (a string) and return its JSON. `rest`: its body without seq and
+-- at, after the opening brace (`"type":…}`): the event is made with one concatenation, its body
+-- not copied first (every string a script makes is hashed whole: Lua's string table, patched in
+-- Redis to hash every byte). `set`: the field/value pairs for the meta hash, its first `n`
+-- filled (seq, last_act and active first, then the caller's); the bookkeeping below adds its
+-- own and one HSET writes them all. `active`, `listed_at`, `kept_at`: the meta's values before
+-- this event. Every command inside a script costs Redis as much as a small command from a client
+-- (callgrind: about 12,000 instructions), on every message: this does three, sometimes four.
 --
 -- Every write keeps the conversation for the retention period after its last activity, then
--- Redis drops its keys. Renewing their TTLs costs two commands, so it is done when the last
+-- Redis drops its keys. Renewing their TTLs costs commands, so it is done when the last
 -- renewal (`kept_at`) is older than a tenth of the period, to 1.1 periods: a conversation lives
 -- at least the retention period after its last activity, at most 1.1 (__RENEW_MS__ and
 -- __TTL_MS__ are substituted when the script is built). The dedupe hash is renewed with them
@@ -42,31 +42,32 @@ end
 -- The Online list is rescored at most once a second per conversation (`listed_at`), and always
 -- when it comes back to the list: its order is the last activity to the second, and each ZADD
 -- would be a command on every message.
-local function push(rest, at, fields, seen)
-  if not seen then
-    local v = redis.call('HMGET', meta, 'seq', 'active', 'kept_at', 'listed_at')
-    seen = {seq = v[1], active = v[2], kept_at = v[3], listed_at = v[4]}
-  end
-  local seq = seen.next or tostring(tonumber(seen.seq) + 1)
+local function record(seq, at, rest, set, n, active, listed_at, kept_at)
   local event = '{"seq":' .. seq .. ',"at":' .. at .. ',' .. rest
   redis.call('XADD', history, '0-' .. seq, 'e', event)
   local now = tonumber(at)
-  local set = {'seq', seq, 'last_act', at, 'active', '1'}
-  for _, v in ipairs(fields or {}) do set[#set + 1] = v end
-  if seen.active ~= '1' or not seen.listed_at or now - tonumber(seen.listed_at) >= 1000 then
+  if active ~= '1' or not listed_at or now - tonumber(listed_at) >= 1000 then
     redis.call('ZADD', online, at, meta)
-    set[#set + 1] = 'listed_at'
-    set[#set + 1] = at
+    set[n + 1], set[n + 2], n = 'listed_at', at, n + 2
   end
-  if not seen.kept_at or now - tonumber(seen.kept_at) >= __RENEW_MS__ then
+  if not kept_at or now - tonumber(kept_at) >= __RENEW_MS__ then
     redis.call('PEXPIRE', meta, __TTL_MS__)
     redis.call('PEXPIRE', history, __TTL_MS__)
     redis.call('PEXPIRE', dedupe, __TTL_MS__)
-    set[#set + 1] = 'kept_at'
-    set[#set + 1] = at
+    set[n + 1], set[n + 2] = 'kept_at', at
   end
   redis.call('HSET', meta, unpack(set))
-  return seq, event
+  return event
+end
+
+-- Append one event under the next seq (record, above): how every script but the append records
+-- one. Returns seq and the event JSON. `fields`: more field/value pairs for the meta hash.
+local function push(rest, at, fields)
+  local v = redis.call('HMGET', meta, 'seq', 'active', 'kept_at', 'listed_at')
+  local seq = tostring(tonumber(v[1]) + 1)
+  local set = {'seq', seq, 'last_act', at, 'active', '1'}
+  for _, f in ipairs(fields) do set[#set + 1] = f end
+  return seq, record(seq, at, rest, set, #set, v[2], v[4], v[3])
 end
 
 -- Hand control back to the AI (the holder is known to hold it): bump the epoch, record the

@@ -165,7 +165,7 @@ impl RedisStore {
                     fence_kind,
                     &fence_arg,
                     &dedupe,
-                    // After its opening brace (lua/common.lua: push).
+                    // After its opening brace (lua/common.lua: record).
                     body.strip_prefix('{').unwrap_or(&body),
                     &at_text,
                     &preview_json,

@@ -66,7 +66,7 @@ pub(super) struct Lua {
 }
 
 pub(super) fn script(body: &str, retention_secs: u64) -> Lua {
-    // Renewed a tenth of the period after the last renewal, to 1.1 periods (common.lua: push).
+    // Renewed a tenth of the period after the last renewal, to 1.1 periods (common.lua: record).
     let period_ms = retention_secs.max(1) * 1000;
     let common = COMMON
         .replace("__RENEW_MS__", &(period_ms / 10).to_string())

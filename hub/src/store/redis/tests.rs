@@ -102,24 +102,26 @@ fn a_script_reply_is_four_parts_or_an_error() {
 #[test]
 fn a_script_carries_only_the_common_functions_it_uses() {
     let append = script(include_str!("../lua/append.lua"), RETENTION).source;
-    for used in ["push", "pack", "result"] {
+    for used in ["record", "pack", "result"] {
         assert!(
             append.contains(&format!("local function {used}(")),
             "{used}"
         );
     }
-    for unused in ["exists", "touch", "hand_back"] {
+    for unused in ["exists", "touch", "hand_back", "push"] {
         assert!(
             !append.contains(&format!("local function {unused}(")),
             "{unused}"
         );
     }
-    // Through another function: release calls hand_back, which calls push and new_version.
+    // Through other functions: release calls hand_back, which calls push (which calls record)
+    // and new_version.
     let release = script(include_str!("../lua/release.lua"), RETENTION).source;
     for used in [
         "exists",
         "hand_back",
         "push",
+        "record",
         "new_version",
         "result",
         "pack",
