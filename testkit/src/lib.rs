@@ -61,6 +61,19 @@ impl RedisServer {
         panic!("redis-server did not start");
     }
 
+    /// One run under `wrapper` (a program and its arguments before `redis-server`'s, e.g.
+    /// valgrind's), for a benchmark that measures the server itself; [`RedisServer::pid`] is the
+    /// wrapped process. Waits for it as for any other (a wrapper that slows it is given time).
+    pub async fn start_wrapped(wrapper: &[&str]) -> RedisServer {
+        let wrapper: Vec<String> = wrapper.iter().map(|w| (*w).to_owned()).collect();
+        for _ in 0..5 {
+            if let Some(server) = Self::spawn_with(&wrapper, free_port(), None).await {
+                return server;
+            }
+        }
+        panic!("redis-server did not start under {wrapper:?}");
+    }
+
     /// Kill it hard (SIGKILL: no chance to flush anything) and start it again on the same port
     /// and directory.
     pub async fn restart(&mut self) {
@@ -77,6 +90,14 @@ impl RedisServer {
     }
 
     async fn spawn(port: u16, dir: Option<PathBuf>) -> Option<RedisServer> {
+        Self::spawn_with(&[], port, dir).await
+    }
+
+    async fn spawn_with(
+        wrapper: &[String],
+        port: u16,
+        dir: Option<PathBuf>,
+    ) -> Option<RedisServer> {
         let scratch = dir.is_none().then(|| TempDir::new("redis"));
         let mut args = base_args(port);
         match (&dir, &scratch) {
@@ -89,7 +110,7 @@ impl RedisServer {
             (None, None) => {}
         }
         // `None`: it exited (the port was taken between our probe and its bind).
-        let child = spawn_ready(&args, "Ready to accept connections").await?;
+        let child = spawn_ready_under(wrapper, &args, "Ready to accept connections").await?;
         Some(RedisServer {
             port,
             child,
@@ -130,7 +151,7 @@ impl RedisServer {
         let _ = self.child.kill().await;
     }
 
-    /// Its process id, while it runs.
+    /// Its process id, while it runs (the wrapper's, under [`RedisServer::start_wrapped`]).
     pub fn pid(&self) -> Option<u32> {
         self.child.id()
     }
@@ -232,7 +253,20 @@ fn serves_slot(line: &str, slot: i64) -> bool {
 
 /// A child `redis-server` (or sentinel) started with `args`, once its log says `ready`.
 async fn spawn_ready(args: &[String], ready: &str) -> Option<Child> {
-    let mut child = Command::new("redis-server")
+    spawn_ready_under(&[], args, ready).await
+}
+
+/// [`spawn_ready`], `redis-server` run by `wrapper` (its program and arguments) when not empty.
+async fn spawn_ready_under(wrapper: &[String], args: &[String], ready: &str) -> Option<Child> {
+    let (program, before) = match wrapper.split_first() {
+        Some((program, rest)) => (
+            program.as_str(),
+            [rest, &["redis-server".to_owned()]].concat(),
+        ),
+        None => ("redis-server", Vec::new()),
+    };
+    let mut child = Command::new(program)
+        .args(before)
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

@@ -11,6 +11,12 @@
 //! publication is delivered. Redis's main-thread CPU (`INFO cpu`) over each run, per message: the
 //! figure `compare` reports as "Redis µs/msg", without the nodes and the generator beside it on
 //! the cores, so that a change to a script shows in minutes.
+//!
+//! `CALLGRIND=1` before the command: redis-server runs under valgrind's callgrind, and each
+//! run's figure is the instructions Redis executed per message (counted from zero at the run's
+//! start, dumped at its end): the same comparison without the box's noise, repeatable to a few
+//! hundred instructions, but some fifty times slower, so over 200 conversations instead of 1,000.
+//! The dumps stay in the directory it prints, for `callgrind_annotate`.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -25,8 +31,11 @@ use crate::topology::RedisConn;
 use testkit::RedisServer;
 
 const WORKSPACES: usize = 10;
+/// Conversations, and under callgrind.
 const CONVERSATIONS: usize = 1000;
-const MESSAGES: usize = 30_000;
+const CONVERSATIONS_CALLGRIND: usize = 200;
+/// Messages per conversation in a round.
+const PER_ROUND: usize = 30;
 const IN_FLIGHT: usize = 64;
 const ROUNDS: usize = 3;
 
@@ -81,10 +90,51 @@ fn channel(k: usize) -> String {
     format!("bench:{{ws{k}}}:c")
 }
 
-/// What message `i` is: its conversation's workspace and index, and whether the holder wrote it.
-fn message(i: usize) -> (usize, usize, bool) {
-    let c = i % CONVERSATIONS;
-    (c % WORKSPACES, c, (i / CONVERSATIONS) % 6 == 5)
+/// What message `i` of a run over `conversations` is: its conversation's workspace and index,
+/// and whether the holder wrote it.
+fn message(i: usize, conversations: usize) -> (usize, usize, bool) {
+    let c = i % conversations;
+    (c % WORKSPACES, c, (i / conversations) % 6 == 5)
+}
+
+/// A redis-server under callgrind, counted in windows.
+struct Callgrind {
+    pid: u32,
+    /// Where its dumps go: `redis.out.1`, `redis.out.2`… one per window.
+    dir: std::path::PathBuf,
+    dumps: usize,
+}
+
+impl Callgrind {
+    fn control(&self, what: &str) {
+        let status = std::process::Command::new("callgrind_control")
+            .arg(what)
+            .arg(self.pid.to_string())
+            .stdout(std::process::Stdio::null())
+            .status()
+            .expect("callgrind_control (valgrind) is installed");
+        assert!(status.success(), "callgrind_control {what}");
+    }
+
+    /// Count from zero.
+    fn zero(&self) {
+        self.control("--zero");
+    }
+
+    /// The instructions counted since [`Callgrind::zero`].
+    fn dump(&mut self) -> u64 {
+        self.control("--dump");
+        self.dumps += 1;
+        let file = self.dir.join(format!("redis.out.{}", self.dumps));
+        let text = std::fs::read_to_string(&file).expect("the window's dump");
+        text.lines()
+            .find_map(|l| {
+                l.strip_prefix("summary: ")
+                    .or_else(|| l.strip_prefix("totals: "))
+            })
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no total in {}", file.display()))
+    }
 }
 
 fn text(i: usize) -> String {
@@ -94,7 +144,29 @@ fn text(i: usize) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "a benchmark: run alone, in release"]
 async fn append_redis_cost() {
-    let server = RedisServer::start().await;
+    let mut callgrind = None;
+    let server = if std::env::var_os("CALLGRIND").is_some_and(|v| v == "1") {
+        let dir = std::env::temp_dir().join(format!("tc-append-cost-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dump dir");
+        let out = format!("--callgrind-out-file={}", dir.join("redis.out").display());
+        let server =
+            RedisServer::start_wrapped(&["valgrind", "--tool=callgrind", out.as_str()]).await;
+        println!("callgrind dumps: {}", dir.display());
+        callgrind = Some(Callgrind {
+            pid: server.pid().expect("pid"),
+            dir,
+            dumps: 0,
+        });
+        server
+    } else {
+        RedisServer::start().await
+    };
+    let conversations = if callgrind.is_some() {
+        CONVERSATIONS_CALLGRIND
+    } else {
+        CONVERSATIONS
+    };
+    let messages = conversations * PER_ROUND;
     let mut admin = server.manager().await;
     let received = Arc::new(AtomicU64::new(0));
     // Every workspace's channel has a subscriber, as every node subscribes its workspaces.
@@ -119,7 +191,7 @@ async fn append_redis_cost() {
         display_name: Some("Martin from Support".into()),
         avatar_url: Some("/avatars/ws/0123456789abcdef0123456789abcdef.png".into()),
     };
-    for c in 0..CONVERSATIONS {
+    for c in 0..conversations {
         let ws = format!("ws{}", c % WORKSPACES);
         store
             .create(NewConversation {
@@ -142,19 +214,22 @@ async fn append_redis_cost() {
     let mut rows = Vec::new();
     for round in 0..ROUNDS {
         for system in ["hub", "peer"] {
-            let base = round * MESSAGES;
+            let base = round * messages;
             let _: () = redis::cmd("CONFIG")
                 .arg("RESETSTAT")
                 .query_async(&mut admin)
                 .await
                 .expect("resetstat");
             let before = redis_cpu_us(&mut admin).await;
+            if let Some(cg) = &callgrind {
+                cg.zero();
+            }
             let started = Instant::now();
             let store = &store;
             let (peer, peer_conn) = (&peer, &peer_conn);
-            futures_util::stream::iter(base..base + MESSAGES)
+            futures_util::stream::iter(base..base + messages)
                 .map(|i| async move {
-                    let (k, c, by_operator) = message(i);
+                    let (k, c, by_operator) = message(i, conversations);
                     let (ws, id) = (format!("ws{k}"), format!("c{c}"));
                     if system == "hub" {
                         let (author, fence) = if by_operator {
@@ -202,23 +277,32 @@ async fn append_redis_cost() {
                 .buffer_unordered(IN_FLIGHT)
                 .collect::<()>()
                 .await;
-            sent += MESSAGES as u64;
+            sent += messages as u64;
             // Every publication delivered before the window closes: its cost is in it.
             while received.load(Ordering::Relaxed) < sent {
                 tokio::task::yield_now().await;
             }
             let elapsed = started.elapsed();
-            let cpu = redis_cpu_us(&mut admin).await - before;
-            let commands = commands(&mut admin, MESSAGES as f64).await;
-            rows.push((round, system, cpu / MESSAGES as f64, elapsed, commands));
+            // Under callgrind, the instructions; else the CPU time.
+            let cost = match &mut callgrind {
+                Some(cg) => cg.dump() as f64,
+                None => redis_cpu_us(&mut admin).await - before,
+            };
+            let commands = commands(&mut admin, messages as f64).await;
+            rows.push((round, system, cost / messages as f64, elapsed, commands));
         }
     }
+    let unit = if callgrind.is_some() {
+        "Redis instructions/msg"
+    } else {
+        "Redis µs/msg"
+    };
     println!(
-        "\n| round | system | Redis µs/msg | wall s | commands: calls and µs per message |\n| --- | --- | --- | --- | --- |"
+        "\n| round | system | {unit} | wall s | commands: calls and µs per message |\n| --- | --- | --- | --- | --- |"
     );
-    for (round, system, us, elapsed, commands) in &rows {
+    for (round, system, cost, elapsed, commands) in &rows {
         println!(
-            "| {} | {system} | {us:.2} | {:.2} | {commands} |",
+            "| {} | {system} | {cost:.2} | {:.2} | {commands} |",
             round + 1,
             elapsed.as_secs_f64()
         );
