@@ -31,7 +31,7 @@ use crate::topology::RedisConn;
 use testkit::RedisServer;
 
 const WORKSPACES: usize = 10;
-/// Conversations, and under callgrind.
+/// Conversations per round; fewer under callgrind, some fifty times slower.
 const CONVERSATIONS: usize = 1000;
 const CONVERSATIONS_CALLGRIND: usize = 200;
 /// Messages per conversation in a round.

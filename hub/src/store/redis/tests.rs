@@ -37,9 +37,14 @@ fn announce(
 
 /// Conversation `c` of workspace `ws`, created at 1.
 async fn create_c(store: &dyn Store) {
+    create(store, "c").await;
+}
+
+/// Conversation `id` of workspace `ws` (visitor `v`), created at 1.
+async fn create(store: &dyn Store, id: &str) {
     store
         .create(NewConversation {
-            id: "c".into(),
+            id: id.into(),
             visitor_id: "v".into(),
             workspace_id: "ws".into(),
             visitor_label: "V".into(),
@@ -69,6 +74,19 @@ async fn two_nodes_after_one_message(
         .await
         .expect("append");
     (a, b)
+}
+
+/// Node `b` hands conversation `c` to operator `op` at `at`; node `a`'s next message (the
+/// visitor's `n`, at `at + 1`) sees it: the new holder, and the whole meta as a fresh read gives it.
+async fn a_sees_bs_takeover(a: &RedisStore, b: &RedisStore, op: &str, n: u32, at: u64) {
+    let op = crate::store::conformance::op(op);
+    b.takeover("ws", "c", &op, at).await.expect("takeover");
+    let next = a
+        .append("ws", "c", say(n), Writer::Visitor, at + 1)
+        .await
+        .expect("append");
+    assert_eq!(next.meta.control.holder, protocol::Holder::Operator(op));
+    assert_eq!(next.meta, b.get("ws", "c").await.expect("get").expect("c"));
 }
 
 /// The visitor's message number `n` (client id `x{n}`).
@@ -198,16 +216,7 @@ async fn conversations_are_kept_for_the_retention_period_after_their_last_write(
     // A conversation whose first message with a client id comes after the last renewal: the
     // dedupe hash it makes expires with the others, not never.
     let other = ["keep:{ws}:c:o", "keep:{ws}:c:o:ev", "keep:{ws}:c:o:d"];
-    store
-        .create(NewConversation {
-            id: "o".into(),
-            visitor_id: "v".into(),
-            workspace_id: "ws".into(),
-            visitor_label: "V".into(),
-            at: 1,
-        })
-        .await
-        .expect("create");
+    create(&store, "o").await;
     let no_id = NewEvent::Message {
         author: protocol::Author::Visitor,
         text: "no client id".into(),
@@ -315,18 +324,7 @@ async fn a_nodes_copy_of_the_meta_gives_way_to_another_nodes_change() {
         second.meta,
         b.get("ws", "c").await.expect("get").expect("c")
     );
-    b.takeover("ws", "c", &crate::store::conformance::op("o"), 4)
-        .await
-        .expect("takeover");
-    let third = a
-        .append("ws", "c", say(3), Writer::Visitor, 5)
-        .await
-        .expect("append");
-    assert_eq!(
-        third.meta.control.holder,
-        protocol::Holder::Operator(crate::store::conformance::op("o"))
-    );
-    assert_eq!(third.meta, b.get("ws", "c").await.expect("get").expect("c"));
+    a_sees_bs_takeover(&a, &b, "o", 3, 4).await;
     assert_ne!(a.known.get("ws", "c").expect("held").cv, held.cv);
 }
 
@@ -368,18 +366,7 @@ async fn a_version_lost_in_a_failover_is_never_made_again() {
             .await
             .expect("restore");
     }
-    b.takeover("ws", "c", &op("second"), 5)
-        .await
-        .expect("takeover");
-    let after = a
-        .append("ws", "c", say(3), Writer::Visitor, 6)
-        .await
-        .expect("append");
-    assert_eq!(
-        after.meta.control.holder,
-        protocol::Holder::Operator(op("second"))
-    );
-    assert_eq!(after.meta, b.get("ws", "c").await.expect("get").expect("c"));
+    a_sees_bs_takeover(&a, &b, "second", 3, 5).await;
 }
 
 /// The event JSON an append hands back (the node builds its frames around it) is the stored
